@@ -1,0 +1,137 @@
+"""Events of the approvals context: screening, committee decisions, Cabinet, certification."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from contracts.common import (
+    AgencyId,
+    BilingualText,
+    Contract,
+    LongText,
+    Meeting,
+    ShortText,
+    Stage,
+)
+
+
+class ProposalScreened(Contract):
+    """depa's Smart City Office screened the proposal and forwards it to the subcommittee."""
+
+    event_type: Literal["ProposalScreened"] = "ProposalScreened"
+    screened_by: AgencyId = Field(description="The depa office that screened it")
+    notes: ShortText | None = Field(default=None, description="Screening notes, if any")
+
+
+class RevisionRequested(Contract):
+    """depa (or the subcommittee) sent the proposal back to the applicant for revision."""
+
+    event_type: Literal["RevisionRequested"] = "RevisionRequested"
+    requested_by: AgencyId = Field(description="Who asked for the revision")
+    reasons: BilingualText = Field(description="What must change, in Thai and English")
+    respond_by: dt.date | None = Field(
+        default=None, description="Date by which the applicant should resubmit"
+    )
+
+
+class SubcommitteeApproved(Contract):
+    """The DES smart-city subcommittee approved the proposal at a meeting."""
+
+    event_type: Literal["SubcommitteeApproved"] = "SubcommitteeApproved"
+    meeting: Meeting = Field(description="The subcommittee meeting")
+    resolution: LongText = Field(description="The resolution text, as minuted")
+
+
+class SubcommitteeRejected(Contract):
+    """The DES smart-city subcommittee rejected the proposal at a meeting."""
+
+    event_type: Literal["SubcommitteeRejected"] = "SubcommitteeRejected"
+    meeting: Meeting = Field(description="The subcommittee meeting")
+    resolution: LongText = Field(description="The resolution text, as minuted")
+    reasons: BilingualText = Field(description="Why, in Thai and English")
+
+
+class SteeringCommitteeAcknowledged(Contract):
+    """The national smart-city steering committee acknowledged the approval."""
+
+    event_type: Literal["SteeringCommitteeAcknowledged"] = "SteeringCommitteeAcknowledged"
+    meeting: Meeting = Field(description="The steering committee meeting")
+    resolution: LongText = Field(description="The resolution text, as minuted")
+
+
+ResolutionNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(description="Cabinet resolution reference, e.g. 'นร 0505/ว 123'"),
+]
+
+
+class CabinetEndorsed(Contract):
+    """The Cabinet endorsed (or was informed of and noted) the certification."""
+
+    event_type: Literal["CabinetEndorsed"] = "CabinetEndorsed"
+    resolution_number: ResolutionNumber
+    resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
+    resolution: LongText = Field(description="The resolution text")
+
+
+class CabinetReturned(Contract):
+    """The Cabinet returned the matter; the proposal is rejected."""
+
+    event_type: Literal["CabinetReturned"] = "CabinetReturned"
+    resolution_number: ResolutionNumber
+    resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
+    resolution: LongText = Field(description="The resolution text")
+    reasons: BilingualText = Field(description="Why, in Thai and English")
+
+
+class ValidityPeriod(Contract):
+    """How long a certification holds, and what renewal needs."""
+
+    valid_from: dt.date = Field(description="First day the certification holds")
+    deliver_by: dt.date = Field(
+        description="The area must show delivery by this date (two years after award)"
+    )
+    renewal_min_progress_percent: int = Field(
+        default=50, ge=0, le=100, description="Progress needed to renew (at least 50%)"
+    )
+
+
+class CertificationAwarded(Contract):
+    """The area is certified as a smart city and awarded the logo."""
+
+    event_type: Literal["CertificationAwarded"] = "CertificationAwarded"
+    certificate_number: Annotated[str, StringConstraints(pattern=r"^SCT-25[0-9]{2}-[0-9]{4}$")] = (
+        Field(description="Certificate number, e.g. 'SCT-2565-0016'")
+    )
+    area_name: BilingualText = Field(description="The certified area")
+    province_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] = Field(
+        description="Province code of the area"
+    )
+    subcommittee_meeting_id: str = Field(description="The meeting that approved it, e.g. '1/2565'")
+    validity: ValidityPeriod = Field(description="Validity period and renewal rule")
+
+
+class TransitionRefused(Contract):
+    """A decision was refused: it does not fit the proposal's stage or its producer may not
+    make it. Addressed to the producer; the proposal's stage does not change."""
+
+    event_type: Literal["TransitionRefused"] = "TransitionRefused"
+    refused_event_id: str = Field(description="event_id of the refused claim")
+    refused_event_type: str = Field(description="event_type of the refused claim")
+    producer: str = Field(description="Who produced the refused claim")
+    stage: Stage | None = Field(description="The proposal's stage when it was refused")
+    reason: BilingualText = Field(description="Why, in words a person understands")
+
+
+class DeliveryDeadlineReminder(Contract):
+    """A certified area's delivery deadline approaches or has passed."""
+
+    event_type: Literal["DeliveryDeadlineReminder"] = "DeliveryDeadlineReminder"
+    certificate_number: str = Field(description="The certificate concerned")
+    deliver_by: dt.date = Field(description="The delivery deadline")
+    overdue: bool = Field(description="True once the deadline has passed")
+    days_left: int = Field(description="Days until the deadline (negative when overdue)")

@@ -1,0 +1,107 @@
+"""Who may emit what: the authorisation matrix as data, and one pure function that applies it.
+
+Every path into the system (HTTP and Kafka intake alike) calls `authorise`; no other code decides
+whether a producer may make a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.common import APPLICANT_KINDS, AgencyKind
+
+K = AgencyKind
+
+MATRIX: dict[str, frozenset[AgencyKind]] = {
+    "ProposalSubmitted": APPLICANT_KINDS,
+    "ProposalResubmitted": APPLICANT_KINDS,
+    "ProposalWithdrawn": APPLICANT_KINDS,
+    "ProposalScreened": frozenset({K.DEPA}),
+    "RevisionRequested": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
+    "SubcommitteeApproved": frozenset({K.DES_SUBCOMMITTEE}),
+    "SubcommitteeRejected": frozenset({K.DES_SUBCOMMITTEE}),
+    "SteeringCommitteeAcknowledged": frozenset({K.STEERING_COMMITTEE}),
+    "CabinetEndorsed": frozenset({K.CABINET}),
+    "CabinetReturned": frozenset({K.CABINET}),
+    "CertificationAwarded": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
+    "IntakeRejected": frozenset({K.SYSTEM}),
+    "TransitionRefused": frozenset({K.SYSTEM}),
+    "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),
+    "NotificationSent": frozenset({K.SYSTEM}),
+    "NotificationFailed": frozenset({K.SYSTEM}),
+}
+"""Event type -> the agency kinds that may produce it."""
+
+PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATION})
+"""Applicant kinds that may act only for proposals in their own province."""
+
+OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn"})
+"""Events an applicant may produce only for a proposal it owns."""
+
+
+@dataclass(frozen=True)
+class Producer:
+    """An authenticated (HTTP) or claimed-and-known (Kafka) agency."""
+
+    agency_id: str
+    kind: AgencyKind
+    province_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Allowed:
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason_en: str
+    reason_th: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+Decision = Allowed | Refused
+
+
+def authorise(
+    producer: Producer,
+    event_type: str,
+    *,
+    proposal_owner: str | None = None,
+    province_code: str | None = None,
+) -> Decision:
+    """May `producer` emit `event_type` about a proposal owned by `proposal_owner` in
+    `province_code`? Pure: the caller supplies what it knows of the proposal."""
+    allowed_kinds = MATRIX.get(event_type)
+    if allowed_kinds is None:
+        return Refused(
+            f"{event_type} is not an event type of this workflow",
+            f"{event_type} ไม่ใช่เหตุการณ์ในกระบวนการนี้",
+        )
+    if producer.kind not in allowed_kinds:
+        who = ", ".join(sorted(k.value for k in allowed_kinds))
+        return Refused(
+            f"{producer.agency_id} ({producer.kind.value}) may not emit {event_type}; "
+            f"only {who} may",
+            f"หน่วยงาน {producer.agency_id} ไม่มีสิทธิ์ส่ง {event_type} (เฉพาะ {who})",
+        )
+    if event_type in OWNER_BOUND_EVENTS and proposal_owner is not None \
+            and proposal_owner != producer.agency_id:
+        return Refused(
+            f"{producer.agency_id} may act only for its own proposals; this proposal belongs "
+            f"to {proposal_owner}",
+            f"หน่วยงาน {producer.agency_id} ดำเนินการได้เฉพาะข้อเสนอของตนเอง "
+            f"ข้อเสนอนี้เป็นของ {proposal_owner}",
+        )
+    if producer.kind in PROVINCE_BOUND and province_code is not None \
+            and producer.province_code != province_code:
+        return Refused(
+            f"{producer.agency_id} is a {producer.kind.value} of province "
+            f"{producer.province_code} and may not act for province {province_code}",
+            f"หน่วยงาน {producer.agency_id} สังกัดจังหวัดรหัส {producer.province_code} "
+            f"ไม่สามารถดำเนินการแทนจังหวัดรหัส {province_code}",
+        )
+    return Allowed()

@@ -1,0 +1,58 @@
+"""Every event type of the workflow, with its payload model and the topic its facts go to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts import topics
+from contracts.approvals import (
+    CabinetEndorsed,
+    CabinetReturned,
+    CertificationAwarded,
+    DeliveryDeadlineReminder,
+    ProposalScreened,
+    RevisionRequested,
+    SteeringCommitteeAcknowledged,
+    SubcommitteeApproved,
+    SubcommitteeRejected,
+    TransitionRefused,
+)
+from contracts.common import Contract
+from contracts.notifications import NotificationFailed, NotificationSent
+from contracts.proposals import (
+    IntakeRejected,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    payload: type[Contract]
+    fact_topic: str
+    owner: str
+    """The service that turns claims of this type into facts (or emits it itself)."""
+
+
+EVENTS: dict[str, EventSpec] = {
+    spec.payload.__name__: spec
+    for spec in (
+        EventSpec(ProposalSubmitted, topics.PROPOSALS, "proposals"),
+        EventSpec(ProposalResubmitted, topics.PROPOSALS, "proposals"),
+        EventSpec(ProposalWithdrawn, topics.PROPOSALS, "proposals"),
+        EventSpec(IntakeRejected, topics.PROPOSALS, "proposals"),
+        EventSpec(ProposalScreened, topics.DECISIONS, "approvals"),
+        EventSpec(RevisionRequested, topics.DECISIONS, "approvals"),
+        EventSpec(SubcommitteeApproved, topics.DECISIONS, "approvals"),
+        EventSpec(SubcommitteeRejected, topics.DECISIONS, "approvals"),
+        EventSpec(SteeringCommitteeAcknowledged, topics.DECISIONS, "approvals"),
+        EventSpec(CabinetEndorsed, topics.DECISIONS, "approvals"),
+        EventSpec(CabinetReturned, topics.DECISIONS, "approvals"),
+        EventSpec(CertificationAwarded, topics.DECISIONS, "approvals"),
+        EventSpec(TransitionRefused, topics.DECISIONS, "approvals"),
+        EventSpec(DeliveryDeadlineReminder, topics.DECISIONS, "approvals"),
+        EventSpec(NotificationSent, topics.NOTIFICATIONS, "notifications"),
+        EventSpec(NotificationFailed, topics.NOTIFICATIONS, "notifications"),
+    )
+}

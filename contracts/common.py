@@ -1,0 +1,137 @@
+"""Value types shared by the event payloads. Data only: no behaviour beyond validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$"
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+MEETING_ID_PATTERN = r"^[0-9]{1,3}/25[0-9]{2}$"
+
+ProposalId = Annotated[
+    str,
+    StringConstraints(pattern=PROPOSAL_ID_PATTERN),
+    Field(description="Proposal id: 3-64 characters of letters, digits and . _ : -"),
+]
+AgencyId = Annotated[
+    str,
+    StringConstraints(pattern=AGENCY_ID_PATTERN),
+    Field(description="Agency id from the agency directory, e.g. 'lg-phuket-city', 'depa'"),
+]
+MeetingId = Annotated[
+    str,
+    StringConstraints(pattern=MEETING_ID_PATTERN),
+    Field(description="Meeting number / Buddhist-era year, e.g. '1/2565'"),
+]
+Baht = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=2, description="An amount in Thai baht, >= 0"),
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def _check_email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError(f"not a valid email address: {value!r}")
+    return value.lower()
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(_check_email),
+    Field(description="An email address (no display name)"),
+]
+
+
+def _check_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (UTC)")
+    return value.astimezone(dt.UTC)
+
+
+UtcDateTime = Annotated[
+    dt.datetime,
+    AfterValidator(_check_utc),
+    Field(description="A timezone-aware instant, normalised to UTC"),
+]
+
+
+class Contract(BaseModel):
+    """Base of every wire model: strict about unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class BilingualText(Contract):
+    """Text that people read, in Thai and in English."""
+
+    th: ShortText = Field(description="Thai text")
+    en: ShortText = Field(description="English text")
+
+
+class AgencyKind(StrEnum):
+    """Who an agency is in the workflow; the authorisation matrix is keyed by this."""
+
+    LOCAL_GOVERNMENT = "local_government"
+    PROVINCIAL_ADMINISTRATION = "provincial_administration"
+    PRIVATE_DEVELOPER = "private_developer"
+    DEPA = "depa"
+    DES_SUBCOMMITTEE = "des_subcommittee_secretariat"
+    STEERING_COMMITTEE = "steering_committee_secretariat"
+    CABINET = "cabinet_secretariat"
+    SYSTEM = "system"
+
+    @property
+    def is_applicant(self) -> bool:
+        return self in APPLICANT_KINDS
+
+
+APPLICANT_KINDS = frozenset(
+    {
+        AgencyKind.LOCAL_GOVERNMENT,
+        AgencyKind.PROVINCIAL_ADMINISTRATION,
+        AgencyKind.PRIVATE_DEVELOPER,
+    }
+)
+
+
+class ProvinceRef(Contract):
+    """A province, by its two-digit code with its names."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] = Field(
+        description="Two-digit province code (Ministry of Interior), e.g. '83' for Phuket"
+    )
+    name_th: ShortText = Field(description="Province name in Thai")
+    name_en: ShortText = Field(description="Province name in English")
+
+
+class Meeting(Contract):
+    """A committee meeting at which decisions were taken."""
+
+    meeting_id: MeetingId
+    held_on: dt.date = Field(description="Date of the meeting (Gregorian)")
+    chair: BilingualText = Field(description="Who chaired the meeting")
+
+
+class Stage(StrEnum):
+    """Where a proposal is in the certification workflow."""
+
+    SUBMITTED = "submitted"
+    REVISION_REQUESTED = "revision_requested"
+    SCREENED = "screened"
+    SUBCOMMITTEE_APPROVED = "subcommittee_approved"
+    STEERING_ACKNOWLEDGED = "steering_acknowledged"
+    CABINET_ENDORSED = "cabinet_endorsed"
+    CERTIFIED = "certified"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"

@@ -1,0 +1,181 @@
+"""The envelope every event travels in, and the one function that reads it off the wire.
+
+`parse_record(value, headers)` is used by every consumer: it returns a typed `Envelope` or raises
+`EnvelopeError` naming the field and what was wrong. It never raises anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts import topics
+from contracts.catalogue import EVENTS
+from contracts.common import AgencyId, Contract, ProposalId, UtcDateTime
+
+SCHEMA_VERSION = 1
+MAX_RECORD_BYTES = 512 * 1024
+
+P = TypeVar("P", bound=Contract)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """Metadata common to every event, around the typed payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: uuid.UUID = Field(description="Unique id of this event; consumers deduplicate by it")
+    event_type: str = Field(description="Name of the payload model, e.g. 'ProposalSubmitted'")
+    schema_version: int = Field(ge=1, description="Version of the payload's schema")
+    occurred_at: UtcDateTime = Field(description="When it happened (UTC)")
+    producer: AgencyId = Field(description="Agency (or service) that produced the event")
+    proposal_id: ProposalId = Field(description="The proposal it concerns; the partition key")
+    correlation_id: uuid.UUID = Field(description="Id shared by every event of one conversation")
+    causation_id: uuid.UUID | None = Field(
+        default=None, description="event_id of the event that caused this one, if any"
+    )
+    payload: P = Field(description="The event itself")
+
+    @property
+    def key(self) -> bytes:
+        return topics.partition_key(self.proposal_id)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            topics.HEADER_EVENT_TYPE: self.event_type,
+            topics.HEADER_EVENT_ID: str(self.event_id),
+            topics.HEADER_SCHEMA_VERSION: str(self.schema_version),
+            topics.HEADER_PRODUCER: self.producer,
+            topics.HEADER_CORRELATION_ID: str(self.correlation_id),
+            topics.HEADER_CONTENT_TYPE: topics.CONTENT_TYPE_JSON,
+        }
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+AnyEnvelope = Envelope[Any]
+
+
+class EnvelopeError(ValueError):
+    """Why a record is not a valid event: the field (dotted path) and the reason."""
+
+    def __init__(self, field: str, reason: str, *, event_type: str | None = None,
+                 event_id: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.event_type = event_type
+        self.event_id = event_id
+
+
+def new_envelope(
+    payload: P,
+    *,
+    producer: str,
+    proposal_id: str,
+    cause: AnyEnvelope | None = None,
+    correlation_id: uuid.UUID | None = None,
+    occurred_at: dt.datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope[P]:
+    """A new event; with `cause`, it continues the cause's conversation."""
+    return Envelope[type(payload)](  # type: ignore[misc]
+        event_id=event_id or uuid.uuid4(),
+        event_type=type(payload).__name__,
+        schema_version=SCHEMA_VERSION,
+        occurred_at=occurred_at or dt.datetime.now(dt.UTC),
+        producer=producer,
+        proposal_id=proposal_id,
+        correlation_id=correlation_id or (cause.correlation_id if cause else uuid.uuid4()),
+        causation_id=cause.event_id if cause else None,
+        payload=payload,
+    )
+
+
+def _header_text(headers: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        if isinstance(value, bytes | bytearray):
+            out[str(name)] = bytes(value).decode("utf-8", errors="replace")
+        elif value is not None:
+            out[str(name)] = str(value)
+    return out
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def parse_record(
+    value: bytes | None,
+    headers: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+) -> AnyEnvelope:
+    """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`."""
+    if value is None or len(value) == 0:
+        raise EnvelopeError("(value)", "the record has no value")
+    if len(value) > MAX_RECORD_BYTES:
+        raise EnvelopeError("(value)", f"record is {len(value)} bytes; the limit is "
+                            f"{MAX_RECORD_BYTES}")
+    try:
+        head = _header_text(headers)
+    except Exception as exc:  # noqa: BLE001 - headers of any shape must give a typed error
+        raise EnvelopeError("(headers)", f"unreadable headers: {exc}") from None
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError("(value)", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) \
+            else "nesting too deep"
+        raise EnvelopeError("(value)", f"not JSON ({where})") from None
+    if not isinstance(raw, dict):
+        raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
+
+    event_type = raw.get("event_type")
+    event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
+    if not isinstance(event_type, str):
+        raise EnvelopeError("event_type", "missing or not a string", event_id=event_id)
+    spec = EVENTS.get(event_type)
+    if spec is None:
+        raise EnvelopeError("event_type", f"unknown event type {event_type[:80]!r}",
+                            event_id=event_id)
+    header_type = head.get(topics.HEADER_EVENT_TYPE)
+    if header_type is not None and header_type != event_type:
+        raise EnvelopeError(
+            f"headers.{topics.HEADER_EVENT_TYPE}",
+            f"header says {header_type[:80]!r} but the body says {event_type!r}",
+            event_type=event_type, event_id=event_id,
+        )
+    payload = raw.get("payload")
+    if isinstance(payload, dict) and payload.get("event_type", event_type) != event_type:
+        raise EnvelopeError("payload.event_type", "does not match the envelope's event_type",
+                            event_type=event_type, event_id=event_id)
+    version = raw.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise EnvelopeError("schema_version", f"version {version} is newer than this consumer "
+                            f"understands ({SCHEMA_VERSION})", event_type=event_type,
+                            event_id=event_id)
+    try:
+        envelope = Envelope[spec.payload].model_validate(raw)  # type: ignore[name-defined]
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise EnvelopeError(_dotted(first["loc"]), first["msg"], event_type=event_type,
+                            event_id=event_id) from None
+    except RecursionError:
+        raise EnvelopeError("(value)", "nesting too deep", event_type=event_type,
+                            event_id=event_id) from None
+    header_id = head.get(topics.HEADER_EVENT_ID)
+    if header_id is not None and header_id != str(envelope.event_id):
+        raise EnvelopeError(f"headers.{topics.HEADER_EVENT_ID}",
+                            "header does not match the body's event_id",
+                            event_type=event_type, event_id=event_id)
+    return envelope

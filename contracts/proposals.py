@@ -1,0 +1,139 @@
+"""Events of the proposals context: what applicants submit, and intake refusals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl
+
+from contracts.common import (
+    AgencyId,
+    Baht,
+    BilingualText,
+    Contract,
+    Email,
+    LongText,
+    ProvinceRef,
+    ShortText,
+)
+from contracts.reference import SmartDimension
+
+
+class PlanComponents(Contract):
+    """The five components every smart-city development plan must have."""
+
+    area_boundary_and_goals: LongText = Field(
+        description="(1) A clear area boundary and the goals of the development"
+    )
+    infrastructure_plan: LongText = Field(
+        description="(2) The infrastructure investment and development plan"
+    )
+    city_data_platform: LongText = Field(
+        description="(3) Design of an open and secure city data platform"
+    )
+    smart_solutions: LongText = Field(
+        description="(4) Smart solutions in the chosen smart dimensions"
+    )
+    management_model: LongText = Field(description="(5) A sustainable management model")
+
+
+class Attachment(Contract):
+    """A document attached to a proposal, by link."""
+
+    title: ShortText = Field(description="What the document is")
+    url: HttpUrl = Field(description="Where the document can be read")
+
+
+class ProposalContent(Contract):
+    """What an applicant submits (and resubmits after a revision request)."""
+
+    province: ProvinceRef = Field(description="The province the area lies in")
+    area_name: BilingualText = Field(description="Name of the smart-city area")
+    dimensions: Annotated[list[SmartDimension], Field(min_length=1, max_length=7)] = Field(
+        description="The smart dimensions the plan covers (at least one of the seven)"
+    )
+    plan: PlanComponents = Field(description="The five required plan components")
+    has_city_data_platform: bool = Field(
+        description="Whether the area operates (or will operate) a city data platform"
+    )
+    budget_baht: Baht = Field(description="Planned investment, in baht")
+    expected_value_baht: Baht = Field(description="Expected economic value, in baht")
+    contact_emails: Annotated[list[Email], Field(min_length=1, max_length=10)] = Field(
+        description="Where the applicant wants to be told about the proposal"
+    )
+    attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(
+        default_factory=list, description="Supporting documents, as links"
+    )
+
+
+class ProposalSubmitted(Contract):
+    """An applicant submitted a smart-city development plan."""
+
+    event_type: Literal["ProposalSubmitted"] = "ProposalSubmitted"
+    applicant: AgencyId = Field(description="The agency that submitted, and owns, the proposal")
+    content: ProposalContent = Field(description="The submitted plan")
+
+
+class ProposalResubmitted(Contract):
+    """An applicant resubmitted its plan after depa requested a revision."""
+
+    event_type: Literal["ProposalResubmitted"] = "ProposalResubmitted"
+    applicant: AgencyId = Field(description="The agency that owns the proposal")
+    revision: int = Field(ge=2, description="Revision number of this version (first is 1)")
+    content: ProposalContent = Field(description="The revised plan")
+    changes: ShortText | None = Field(
+        default=None, description="What the applicant changed, in its own words"
+    )
+
+
+class ProposalWithdrawn(Contract):
+    """An applicant withdrew its proposal (any time before certification)."""
+
+    event_type: Literal["ProposalWithdrawn"] = "ProposalWithdrawn"
+    applicant: AgencyId = Field(description="The agency that owns the proposal")
+    reason: ShortText | None = Field(default=None, description="Why, if the applicant said")
+
+
+class FieldError(Contract):
+    """One precise problem with a submission."""
+
+    field: str = Field(description="Dotted path of the field, e.g. 'content.province.code'")
+    message: BilingualText = Field(description="What is wrong, in Thai and English")
+
+
+class IntakeRejected(Contract):
+    """The proposals service refused a submission claim; addressed to its producer."""
+
+    event_type: Literal["IntakeRejected"] = "IntakeRejected"
+    refused_event_id: str = Field(description="event_id of the refused claim")
+    refused_event_type: str = Field(description="event_type of the refused claim")
+    producer: str = Field(description="Who produced the refused claim, as it claimed")
+    reason: BilingualText = Field(description="Why the claim was refused")
+    errors: list[FieldError] = Field(default_factory=list, description="Field-precise errors")
+
+
+class ProposalDraft(Contract):
+    """The body of a submission over HTTP: the plan, with the province given by code or name.
+
+    The service resolves the province against the 77 provinces and publishes the full
+    `ProposalContent` in ProposalSubmitted."""
+
+    province: ShortText = Field(
+        description="Province: 2-digit code ('83'), ISO code ('TH-83'), English or Thai name"
+    )
+    area_name: BilingualText = Field(description="Name of the smart-city area")
+    dimensions: Annotated[list[SmartDimension], Field(min_length=1, max_length=7)] = Field(
+        description="The smart dimensions the plan covers (at least one of the seven)"
+    )
+    plan: PlanComponents = Field(description="The five required plan components")
+    has_city_data_platform: bool = Field(
+        description="Whether the area operates (or will operate) a city data platform"
+    )
+    budget_baht: Baht = Field(description="Planned investment, in baht")
+    expected_value_baht: Baht = Field(description="Expected economic value, in baht")
+    contact_emails: Annotated[list[Email], Field(min_length=1, max_length=10)] = Field(
+        description="Where the applicant wants to be told about the proposal"
+    )
+    attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(
+        default_factory=list, description="Supporting documents, as links"
+    )

@@ -1,0 +1,69 @@
+"""Topic names, the partition-key rule and header names: the one place they are defined.
+
+Every topic is keyed by proposal id, so all events of one proposal land on one partition and
+stay in order. A deployment may put all topics under a namespace (tests use one per run);
+`Topics(namespace)` applies it, the constants below are the bare names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INTAKE = "smartcity.intake"
+PROPOSALS = "smartcity.proposals"
+DECISIONS = "smartcity.decisions"
+NOTIFICATIONS = "smartcity.notifications"
+DEADLETTER = "smartcity.deadletter"
+
+ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, DEADLETTER)
+DEFAULT_PARTITIONS = 6
+
+HEADER_EVENT_TYPE = "smartcity-event-type"
+HEADER_EVENT_ID = "smartcity-event-id"
+HEADER_SCHEMA_VERSION = "smartcity-schema-version"
+HEADER_PRODUCER = "smartcity-producer"
+HEADER_CORRELATION_ID = "smartcity-correlation-id"
+HEADER_CONTENT_TYPE = "content-type"
+CONTENT_TYPE_JSON = "application/json"
+
+
+def partition_key(proposal_id: str) -> bytes:
+    """The Kafka record key for an event about `proposal_id`."""
+    return proposal_id.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under an optional namespace ("" in production)."""
+
+    namespace: str = ""
+
+    def name(self, bare: str) -> str:
+        return f"{self.namespace}{bare}" if self.namespace else bare
+
+    @property
+    def intake(self) -> str:
+        return self.name(INTAKE)
+
+    @property
+    def proposals(self) -> str:
+        return self.name(PROPOSALS)
+
+    @property
+    def decisions(self) -> str:
+        return self.name(DECISIONS)
+
+    @property
+    def notifications(self) -> str:
+        return self.name(NOTIFICATIONS)
+
+    @property
+    def deadletter(self) -> str:
+        return self.name(DEADLETTER)
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(self.name(t) for t in ALL_TOPICS)
+
+    def bare(self, name: str) -> str:
+        """The bare topic name of a namespaced one."""
+        return name.removeprefix(self.namespace) if self.namespace else name

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Local servers for development and tests, all on loopback, no Docker:
+#   Apache Kafka (KRaft, jars from Maven Central), FerretDB (SQLite backend, built from the
+#   Go module proxy) and Mailpit (SMTP sink with a web UI, built from the Go module proxy).
+# Usage: infra/stack.sh install|up|down|status|restart [kafka|ferretdb|mailpit ...]
+# Idempotent: `up` starts only what is not running and returns once every server is healthy.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL=${SMARTCITY_LOCAL_DIR:-$ROOT/.local}
+BIN=$LOCAL/bin
+RUN=$LOCAL/run
+LOGS=$LOCAL/logs
+
+KAFKA_PORT=${SMARTCITY_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${SMARTCITY_KAFKA_CONTROLLER_PORT:-9093}
+FERRETDB_PORT=${SMARTCITY_FERRETDB_PORT:-27017}
+FERRETDB_DEBUG_PORT=${SMARTCITY_FERRETDB_DEBUG_PORT:-27018}
+SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}
+MAILPIT_HTTP_PORT=${SMARTCITY_MAILPIT_HTTP_PORT:-8025}
+
+FERRETDB_VERSION=v1.24.2
+MAILPIT_VERSION=v1.33.1
+ALL=(kafka ferretdb mailpit)
+
+mkdir -p "$BIN" "$RUN" "$LOGS"
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2) but was not found on PATH"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_of() {
+  local f=$RUN/$1.pid
+  [[ -f $f ]] || return 1
+  local pid
+  pid=$(<"$f")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.3
+  done
+  log "$what"
+}
+
+# ---------------------------------------------------------------- install
+install_kafka() {
+  need java "Java 17 runs the Kafka broker"
+  need mvn "Maven resolves the Kafka jars from Maven Central"
+  local cp=$LOCAL/kafka/classpath.txt pom=$ROOT/infra/kafka/pom.xml
+  mkdir -p "$LOCAL/kafka"
+  if [[ ! -s $cp || $pom -nt $cp ]]; then
+    log "resolving Kafka jars with Maven (first run downloads them)"
+    mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$cp" >"$LOGS/maven.log" 2>&1 \
+      || die "Maven could not resolve the Kafka jars; see $LOGS/maven.log"
+  fi
+}
+
+install_ferretdb() {
+  need go "Go builds FerretDB from the Go module proxy"
+  local bin=$BIN/ferretdb
+  if [[ -x $bin ]] && "$bin" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+    return
+  fi
+  log "building FerretDB $FERRETDB_VERSION (first run downloads and compiles, about 1-2 minutes)"
+  # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
+  # start: build/version/version.txt is generated from `git describe` and is absent from the
+  # module zip. So fetch the same module from the proxy, write that file, and build cmd/ferretdb.
+  local dir src=$LOCAL/build/ferretdb
+  dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $dir ]] || die "go mod download of FerretDB $FERRETDB_VERSION failed"
+  rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && go build -trimpath -o "$bin" ./cmd/ferretdb) >"$LOGS/ferretdb-build.log" 2>&1 \
+    || die "building FerretDB failed; see $LOGS/ferretdb-build.log"
+}
+
+install_mailpit() {
+  need go "Go builds Mailpit from the Go module proxy"
+  [[ -x $BIN/mailpit ]] && return
+  log "building Mailpit $MAILPIT_VERSION (first run downloads and compiles, about 1 minute)"
+  GOBIN=$BIN go install "github.com/axllent/mailpit@$MAILPIT_VERSION" >"$LOGS/mailpit-build.log" 2>&1 \
+    || die "building Mailpit failed; see $LOGS/mailpit-build.log"
+}
+
+# ---------------------------------------------------------------- health
+kafka_healthy() {
+  port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
+}
+ferretdb_healthy() {
+  port_open "$FERRETDB_PORT" &&
+    curl -fsS "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/readyz" >/dev/null 2>&1
+}
+mailpit_healthy() {
+  port_open "$SMTP_PORT" && curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/readyz" >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------- start
+spawn() {  # spawn NAME LOGFILE COMMAND...
+  local name=$1 logfile=$2
+  shift 2
+  nohup setsid "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+start_kafka() {
+  install_kafka
+  local dir=$LOCAL/kafka props=$LOCAL/kafka/server.properties cp
+  cp=$(<"$dir/classpath.txt")
+  sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+      -e "s#@DATA_DIR@#$dir/data#g" "$ROOT/infra/kafka/server.properties.in" >"$props"
+  local java_opts=(-Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
+                   -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties"
+                   -Dkafka.logs.dir="$LOGS")
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    log "formatting Kafka storage (once)"
+    java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone \
+      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
+      -c "$props" >"$LOGS/kafka-format.log" 2>&1 || die "formatting Kafka storage failed; see $LOGS/kafka-format.log"
+  fi
+  : >"$LOGS/kafka.log"
+  spawn kafka "$LOGS/kafka.out" java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$props"
+  wait_until 90 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
+    || die "Kafka did not become healthy in 90 s; see $LOGS/kafka.log and $LOGS/kafka.out"
+}
+
+start_ferretdb() {
+  install_ferretdb
+  mkdir -p "$LOCAL/ferretdb"
+  spawn ferretdb "$LOGS/ferretdb.log" "$BIN/ferretdb" --handler=sqlite \
+    --sqlite-url="file:$LOCAL/ferretdb/" --state-dir="$LOCAL/ferretdb" \
+    --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
+    --telemetry=disable --log-level=warn
+  wait_until 30 "ferretdb up on 127.0.0.1:$FERRETDB_PORT" ferretdb_healthy \
+    || die "FerretDB did not become healthy in 30 s; see $LOGS/ferretdb.log"
+}
+
+start_mailpit() {
+  install_mailpit
+  mkdir -p "$LOCAL/mailpit"
+  spawn mailpit "$LOGS/mailpit.log" "$BIN/mailpit" --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
+    --smtp "127.0.0.1:$SMTP_PORT" --database "$LOCAL/mailpit/mail.db" --max 0 \
+    --smtp-auth-accept-any --smtp-auth-allow-insecure --disable-version-check
+  wait_until 30 "mailpit up: SMTP 127.0.0.1:$SMTP_PORT, web http://127.0.0.1:$MAILPIT_HTTP_PORT" mailpit_healthy \
+    || die "Mailpit did not become healthy in 30 s; see $LOGS/mailpit.log"
+}
+
+up_one() {
+  if pid_of "$1" >/dev/null && "${1}_healthy"; then
+    log "$1 already running"
+    return
+  fi
+  local port
+  case $1 in
+    kafka) port=$KAFKA_PORT ;; ferretdb) port=$FERRETDB_PORT ;; mailpit) port=$SMTP_PORT ;;
+  esac
+  if ! pid_of "$1" >/dev/null && port_open "$port"; then
+    die "port $port is taken by another process; stop it or set the SMARTCITY_*_PORT variables"
+  fi
+  "start_$1"
+}
+
+down_one() {
+  local pid
+  if pid=$(pid_of "$1"); then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    log "$1 stopped"
+  fi
+  rm -f "$RUN/$1.pid"
+}
+
+status_one() {
+  local pid
+  if pid=$(pid_of "$1") && "${1}_healthy"; then
+    printf '%-9s running (pid %s)\n' "$1" "$pid"
+  elif pid=$(pid_of "$1"); then
+    printf '%-9s started but not healthy (pid %s)\n' "$1" "$pid"; return 1
+  else
+    printf '%-9s stopped\n' "$1"; return 1
+  fi
+}
+
+cmd=${1:-status}
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=("${ALL[@]}")
+for t in "${targets[@]}"; do
+  case $t in kafka|ferretdb|mailpit) ;; *) die "unknown server '$t' (kafka, ferretdb, mailpit)";; esac
+done
+
+need curl "health checks"
+case $cmd in
+  install) for t in "${targets[@]}"; do "install_$t"; done ;;
+  up) for t in "${targets[@]}"; do up_one "$t"; done ;;
+  down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
+  restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
+  status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
+  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|ferretdb|mailpit ...]" ;;
+esac

@@ -1,0 +1,1 @@
+"""Runtime kit shared by the services: settings base, Kafka, MongoDB, outbox, consumers, HTTP."""

@@ -1,0 +1,64 @@
+"""Kafka plumbing: the broker every service uses, and topic provisioning."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from contracts.topics import Topics
+from services.common.settings import ServiceSettings
+
+
+def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+    """Idempotent producer with acks=all: a publish is confirmed once every in-sync replica has
+    it, and retries never write a record twice."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        graceful_timeout=15.0,
+        logger=None,
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, topics: Topics, partitions: int, *, timeout_s: float = 30.0
+) -> list[str]:
+    """Create the project's topics that do not exist yet; returns the ones it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="smartcity-admin")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics.all() if name not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(name, num_partitions=partitions, replication_factor=1)
+                 for name in missing]
+            )
+        for _ in range(100):
+            if set(missing) <= set(await admin.list_topics()):
+                break
+            await asyncio.sleep(0.1)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="smartcity-admin")
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()

@@ -1,0 +1,19 @@
+"""MongoDB access through PyMongo's native async API (works on MongoDB and on FerretDB)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+
+def make_client(url: str, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+    """One client per process and event loop; timezone-aware datetimes come back as UTC."""
+    return AsyncMongoClient(
+        url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=3000,
+    )
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    return getattr(exc, "code", None) == 11000

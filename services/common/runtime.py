@@ -1,0 +1,98 @@
+"""What every service process is made of, wired once: broker, MongoDB, outbox, dead letters,
+background tasks, and a FastAPI app whose lifespan starts and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pymongo.asynchronous.collection import AsyncCollection
+
+from services.common.consumer import DeadLetters, EventConsumer
+from services.common.http import kafka_check, mongo_check, ops_router
+from services.common.kafka import ensure_topics, make_broker
+from services.common.mongo import make_client
+from services.common.outbox import OutboxPublisher, OutboxRelay
+from services.common.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Task = Callable[[], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(self, name: str, settings: ServiceSettings, mongo_db: str) -> None:
+        self.name = name
+        self.settings = settings
+        self.topics = settings.topics
+        self.broker = make_broker(settings, client_id=name)
+        self.mongo = make_client(settings.mongo_url, name)
+        self.db = self.mongo[mongo_db]
+        self.publisher = OutboxPublisher(self.broker, self.topics, name)
+        self.dead_letters = DeadLetters(self.broker, self.topics)
+        self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
+        self.on_start: list[Task] = []
+        self.background: list[Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.relay: OutboxRelay | None = None
+
+    def consumer(self, group_id: str) -> EventConsumer:
+        return EventConsumer(group_id, self.dead_letters,
+                             max_attempts=self.settings.consumer_max_attempts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
+        created = await ensure_topics(self.settings.kafka_bootstrap, self.topics,
+                                      self.settings.topic_partitions)
+        if created:
+            log.info("kafka.topics_created", topics=created)
+        for hook in self.on_start:
+            await hook()
+        await self.broker.start()
+        self.relay = OutboxRelay(self.publisher, self.outbox_collections, self.name,
+                                 sweep_seconds=self.settings.outbox_sweep_seconds,
+                                 grace_seconds=self.settings.outbox_grace_seconds)
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
+        self._tasks += [asyncio.create_task(t(), name=f"{self.name}-bg") for t in self.background]
+        log.info("service.started", topics=list(self.topics.all()))
+        try:
+            yield
+        finally:
+            log.info("service.stopping")
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self.mongo.close()
+            log.info("service.stopped")
+
+    def app(self, title: str, routers: Sequence[APIRouter], *, description: str = "",
+            max_body_bytes: int = 256 * 1024) -> FastAPI:
+        app = FastAPI(title=title, description=description, lifespan=self.lifespan)
+        app.include_router(ops_router({"kafka": kafka_check(self.broker),
+                                       "mongodb": mongo_check(self.mongo)}))
+        for router in routers:
+            app.include_router(router)
+
+        @app.middleware("http")
+        async def limit_body(request: Request, call_next: Callable[[Request],
+                                                                   Awaitable[Response]]) -> Response:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > max_body_bytes:
+                return JSONResponse(status_code=413, content={
+                    "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
+                    "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์"})
+            return await call_next(request)
+
+        return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=20)

@@ -1,0 +1,33 @@
+"""Settings common to every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+
+
+class ServiceSettings(BaseSettings):
+    """Loopback defaults so that `python -m services.<name>` works against `make infra-up`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    topic_namespace: str = Field("", description="Prefix for every topic name (tests use one)")
+    topic_partitions: int = Field(DEFAULT_PARTITIONS, ge=1, description="Partitions per topic")
+    mongo_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP API listens on")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
+    outbox_sweep_seconds: float = Field(1.0, gt=0, description="How often the relay sweeps")
+    outbox_grace_seconds: float = Field(
+        2.0, ge=0, description="Age before the relay takes over an entry the writer left behind"
+    )
+    consumer_max_attempts: int = Field(
+        5, ge=1, description="Processing attempts before a message is dead-lettered"
+    )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_namespace)

@@ -1,0 +1,1 @@
+"""Proposals service: where local governments and private city developers submit their plans."""

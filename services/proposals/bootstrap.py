@@ -1,0 +1,30 @@
+"""Wires the proposals service: one place where every dependency is built."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.auth import ApiKeys
+from services.common.runtime import Runtime
+from services.proposals.adapters.repository import MongoProposalRepository
+from services.proposals.config import ProposalsSettings
+from services.proposals.entrypoints import http, kafka
+from services.proposals.handlers import IntakeClaims, ProposalHandlers, RejectionLog
+
+NAME = "proposals"
+
+
+def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
+    rt = Runtime(NAME, settings, settings.mongo_db)
+    repo = MongoProposalRepository(rt.db)
+    handlers = ProposalHandlers(repo, rt.publisher)
+    rejections = RejectionLog(rt.db["intake_rejections"], rt.publisher, handlers.clock)
+    keys = ApiKeys(rt.db)
+    rt.outbox_collections += [repo.collection, rejections.collection]
+    rt.on_start.append(repo.ensure_indexes)
+    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
+                   IntakeClaims(handlers, rejections))
+    app = rt.app("Smart City Thailand: proposals", [http.build_router(handlers, repo, keys)],
+                 description="Submit and follow smart-city development plans.",
+                 max_body_bytes=settings.max_body_bytes)
+    return rt, app
