@@ -31,6 +31,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionT
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import Topics
+from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
 
@@ -190,9 +191,11 @@ class EventConsumer:
             event_id=str(envelope.event_id), event_type=envelope.event_type,
             proposal_id=envelope.proposal_id, correlation_id=str(envelope.correlation_id),
         )
+        token = current_source.set(Source(record.topic, record.partition, record.offset))
         try:
             await self._run(record, envelope, handler)
         finally:
+            current_source.reset(token)
             structlog.contextvars.unbind_contextvars(
                 "event_id", "event_type", "proposal_id", "correlation_id"
             )

@@ -39,6 +39,7 @@ class Runtime:
         self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
+        self.on_stop: list[Task] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.relay: OutboxRelay | None = None
 
@@ -69,6 +70,8 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.broker.stop()
+            for hook in self.on_stop:
+                await hook()
             await self.mongo.close()
             log.info("service.stopped")
 

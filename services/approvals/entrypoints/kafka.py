@@ -1,0 +1,19 @@
+"""Kafka entrypoints of the approvals service."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from contracts.topics import Topics
+from services.common.consumer import EventConsumer, Handler
+
+
+def register(broker: KafkaBroker, topics: Topics, group_id: str, consumer: EventConsumer,
+             on_proposal_fact: Handler) -> None:
+    @broker.subscriber(topics.proposals, group_id=group_id, auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR,
+                       description="Proposal facts: submissions, resubmissions, withdrawals")
+    async def on_proposals(msg: KafkaMessage) -> None:
+        await consumer.process(msg.raw_message, on_proposal_fact)

@@ -1,0 +1,16 @@
+"""The record being processed, for handlers that must point back at it (e.g. dead letters)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+
+
+current_source: ContextVar[Source | None] = ContextVar("current_source", default=None)

@@ -1,0 +1,5 @@
+from services.common.cli import service_cli
+from services.notifications.bootstrap import NAME, build
+from services.notifications.config import NotificationsSettings
+
+service_cli(NAME, NotificationsSettings, build)()

@@ -1,0 +1,68 @@
+"""Sending over SMTP with aiosmtplib, on one connection reused across messages."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+
+import aiosmtplib
+
+
+class PermanentSmtpError(Exception):
+    """The server refused the message for good (5xx): retrying will not help."""
+
+
+class SmtpMailer:
+    def __init__(self, host: str, port: int, *, username: str | None = None,
+                 password: str | None = None, starttls: bool = False,
+                 timeout: float = 10.0) -> None:
+        self._host = host
+        self._port = port
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(hostname=self._host, port=self._port, timeout=self._timeout,
+                                 start_tls=self._starttls)
+        await client.connect()
+        if self._username:
+            await client.login(self._username, self._password or "")
+        return client
+
+    async def send(self, message: EmailMessage) -> str:
+        """Send one message; returns the server's reply. Raises PermanentSmtpError on 5xx,
+        anything else (connection refused, 4xx) is transient."""
+        async with self._lock:
+            for attempt in (1, 2):
+                if self._client is None or not self._client.is_connected:
+                    self._client = await self._connect()
+                try:
+                    _refused, reply = await self._client.send_message(message)
+                    return reply
+                except aiosmtplib.SMTPServerDisconnected:
+                    self._client = None
+                    if attempt == 2:
+                        raise
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    codes = [r.code for r in exc.recipients]
+                    if all(500 <= c < 600 for c in codes):
+                        raise PermanentSmtpError(str(exc)) from exc
+                    raise
+                except aiosmtplib.SMTPResponseException as exc:
+                    if 500 <= exc.code < 600:
+                        raise PermanentSmtpError(f"{exc.code} {exc.message}") from exc
+                    raise
+            raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None and self._client.is_connected:
+                try:
+                    await self._client.quit()
+                except aiosmtplib.SMTPException:
+                    self._client.close()
+            self._client = None

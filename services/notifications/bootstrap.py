@@ -1,0 +1,42 @@
+"""Wires the notifications service: one place where every dependency is built."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.auth import ApiKeys
+from services.common.runtime import Runtime
+from services.notifications.adapters.directory import RecipientsDirectory
+from services.notifications.adapters.smtp import SmtpMailer
+from services.notifications.adapters.store import DeliveryLog, ProposalsView
+from services.notifications.config import NotificationsSettings
+from services.notifications.entrypoints import http, kafka
+from services.notifications.handlers import MailSettings, NotificationHandlers, Sender
+
+NAME = "notifications"
+
+
+def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
+    rt = Runtime(NAME, settings, settings.mongo_db)
+    mail = MailSettings(
+        from_name=settings.mail_from_name, from_email=settings.mail_from_address,
+        message_id_domain=settings.message_id_domain, console_url=settings.console_url,
+        max_attempts=settings.send_max_attempts, base_delay=settings.send_base_delay_seconds,
+        max_delay=settings.send_max_delay_seconds)
+    view, directory, deliveries = ProposalsView(rt.db), RecipientsDirectory(rt.db), \
+        DeliveryLog(rt.db)
+    mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
+                        password=settings.smtp_password, starttls=settings.smtp_starttls,
+                        timeout=settings.smtp_timeout_seconds)
+    handlers = NotificationHandlers(view, directory, deliveries, mail)
+    sender = Sender(deliveries, mailer, rt.publisher, rt.dead_letters, mail)
+    rt.outbox_collections.append(deliveries.collection)
+    rt.on_start += [deliveries.ensure_indexes, directory.seed]
+    rt.background.append(lambda: sender.run(settings.sender_poll_seconds))
+    rt.on_stop.append(mailer.close)
+    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
+                   handlers.on_event)
+    app = rt.app("Smart City Thailand: notifications",
+                 [http.build_router(deliveries, ApiKeys(rt.db))],
+                 description="Thai and English emails about the workflow; the delivery log.")
+    return rt, app

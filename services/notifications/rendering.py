@@ -1,0 +1,90 @@
+"""Email content: Jinja2 templates per event, Thai first with English below, as plain text and
+HTML. Buddhist-era dates in Thai, Gregorian in English. Auto-escaping on for HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from contracts.common import Stage
+from contracts.envelope import AnyEnvelope
+
+THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
+               "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
+
+STAGE_LABELS: dict[Stage, tuple[str, str]] = {
+    Stage.SUBMITTED: ("ยื่นข้อเสนอแล้ว", "Submitted"),
+    Stage.REVISION_REQUESTED: ("รอการแก้ไขข้อเสนอ", "Revision requested"),
+    Stage.SCREENED: ("ผ่านการกลั่นกรองโดยดีป้า", "Screened by depa"),
+    Stage.SUBCOMMITTEE_APPROVED: ("คณะอนุกรรมการเห็นชอบ", "Approved by the subcommittee"),
+    Stage.STEERING_ACKNOWLEDGED: ("คณะกรรมการขับเคลื่อนฯ รับทราบ",
+                                  "Acknowledged by the steering committee"),
+    Stage.CABINET_ENDORSED: ("คณะรัฐมนตรีเห็นชอบ", "Endorsed by the Cabinet"),
+    Stage.CERTIFIED: ("ได้รับการรับรองเป็นเมืองอัจฉริยะ", "Certified smart city"),
+    Stage.REJECTED: ("ไม่ผ่านการพิจารณา", "Rejected"),
+    Stage.WITHDRAWN: ("ถอนข้อเสนอแล้ว", "Withdrawn"),
+}
+
+
+def thai_date(value: dt.date | dt.datetime) -> str:
+    """6 สิงหาคม 2565: day, Thai month, Buddhist-era year (in Thailand's time zone)."""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+    return f"{value.day} {THAI_MONTHS[value.month - 1]} {value.year + 543}"
+
+
+def english_date(value: dt.date | dt.datetime) -> str:
+    """6 August 2022."""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+    return f"{value.day} {value.strftime('%B')} {value.year}"
+
+
+def stage_th(stage: str) -> str:
+    return STAGE_LABELS[Stage(stage)][0]
+
+
+def stage_en(stage: str) -> str:
+    return STAGE_LABELS[Stage(stage)][1]
+
+
+@cache
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("services.notifications", "templates"),
+        autoescape=select_autoescape(["html.j2"]) if autoescape else False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(thai_date=thai_date, english_date=english_date, stage_th=stage_th,
+                       stage_en=stage_en)
+    return env
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def has_template(event_type: str) -> bool:
+    return f"{event_type}.txt.j2" in _environment(False).list_templates()
+
+
+def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
+    """Render the email about one event; `context` carries the proposal, recipient and links."""
+    values = {"event": envelope, "payload": envelope.payload, **context}
+    text_template = _environment(False).get_template(f"{envelope.event_type}.txt.j2")
+    html_template = _environment(True).get_template(f"{envelope.event_type}.html.j2")
+    subject_block = text_template.blocks["subject"]
+    subject = "".join(subject_block(text_template.new_context(values))).strip()
+    subject = " ".join(subject.split())  # one line, whatever the fields held
+    return RenderedEmail(subject=subject, text=text_template.render(values),
+                         html=html_template.render({**values, "subject_line": subject}))

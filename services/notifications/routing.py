@@ -1,0 +1,55 @@
+"""Who is told about what: the routing table as data.
+
+Roles: `applicant` (the applicant agency and the proposal's contact addresses), `province` (the
+governor's office of the proposal's province), `depa`, `des`, `steering`, `cabinet` (those
+agencies' secretariats) and `producer` (whoever produced a refused claim)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    APPLICANT = "applicant"
+    PROVINCE = "province"
+    DEPA = "depa"
+    DES = "des"
+    STEERING = "steering"
+    CABINET = "cabinet"
+    PRODUCER = "producer"
+
+
+R = Role
+
+ROUTES: dict[str, tuple[Role, ...]] = {
+    "ProposalSubmitted": (R.APPLICANT, R.DEPA),
+    "ProposalResubmitted": (R.APPLICANT, R.DEPA),
+    "ProposalWithdrawn": (R.APPLICANT, R.DEPA, R.DES),
+    "IntakeRejected": (R.PRODUCER,),
+    "ProposalScreened": (R.APPLICANT, R.DEPA, R.DES),
+    "RevisionRequested": (R.APPLICANT, R.DEPA),
+    "SubcommitteeApproved": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
+    "SubcommitteeRejected": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
+    "SteeringCommitteeAcknowledged": (R.APPLICANT, R.DEPA, R.DES, R.STEERING),
+    "CabinetEndorsed": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES, R.CABINET),
+    "CabinetReturned": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES, R.CABINET),
+    "CertificationAwarded": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
+    "TransitionRefused": (R.PRODUCER,),
+    "DeliveryDeadlineReminder": (R.APPLICANT, R.DEPA),
+}
+"""Event type -> roles to email. Events not listed (NotificationSent/Failed) send nothing."""
+
+CRITICAL = frozenset({"IntakeRejected", "TransitionRefused", "CabinetEndorsed", "CabinetReturned"})
+"""Always sent at once, even to recipients who chose a daily digest."""
+
+ROLE_AGENCY: dict[Role, str] = {
+    R.DEPA: "depa",
+    R.DES: "des-subcommittee",
+    R.STEERING: "steering-committee",
+    R.CABINET: "cabinet-secretariat",
+}
+"""Roles that are one fixed agency of the directory."""
+
+
+def governor_office_id(province_code: str) -> str:
+    return f"governor-{province_code}"
