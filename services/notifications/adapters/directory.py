@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -57,12 +57,19 @@ class RecipientsDirectory:
         self.collection: AsyncCollection[Doc] = db["recipients"]
 
     async def seed(self) -> int:
-        """Add the seed entries that are missing; never overwrites an edited entry."""
-        ops = [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": {k: v for k, v in d.items()
-                                                               if k != "_id"}}, upsert=True)
-               for d in seed_documents()]
-        result = await self.collection.bulk_write(ops, ordered=False)
-        return result.upserted_count
+        """Add the seed entries that are missing; never overwrites an edited entry.
+
+        (Inserts only the missing ids: on FerretDB 1.24 a bulk of $setOnInsert upserts that
+        match existing documents does not return.)"""
+        existing = {d["_id"] for d in await self.collection.find({}, {"_id": 1}).to_list(None)}
+        missing = [d for d in seed_documents() if d["_id"] not in existing]
+        if missing:
+            try:
+                await self.collection.insert_many(missing, ordered=False)
+            except BulkWriteError as exc:  # another instance seeded the same ids meanwhile
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    raise
+        return len(missing)
 
     async def get(self, recipient_id: str) -> Recipient | None:
         doc = await self.collection.find_one({"_id": recipient_id})

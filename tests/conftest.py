@@ -1,0 +1,104 @@
+"""Fixtures shared by the integration and end-to-end tiers. Unit tests use none of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.kafka import delete_topics, ensure_topics
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    MONGO,
+    Mailpit,
+    Namespace,
+    ServiceProcess,
+    ensure_stack,
+    free_port,
+    service_env,
+)
+
+SERVICES = ("proposals", "approvals", "notifications")
+
+
+@pytest.fixture(scope="session")
+def stack() -> None:
+    ensure_stack()
+
+
+@pytest.fixture(scope="session")
+def ns(stack: None) -> Iterator[Namespace]:
+    namespace = Namespace()
+    topics = Topics(namespace.topics_prefix)
+    asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    yield namespace
+    asyncio.run(delete_topics(KAFKA, list(topics.all())))
+
+    async def drop() -> None:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
+        for name in await client.list_database_names():
+            if name.startswith(f"t{namespace.run_id}_"):
+                await client.drop_database(name)
+        await client.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def topics(ns: Namespace) -> Topics:
+    return Topics(ns.topics_prefix)
+
+
+@pytest.fixture(scope="session")
+def services(ns: Namespace) -> Iterator[dict[str, ServiceProcess]]:
+    """The three services as real processes on the real stack, started once per test run."""
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, ServiceProcess] = {}
+    for name in SERVICES:
+        port = free_port()
+        procs[name] = ServiceProcess(name, service_env(name, ns, port), port,
+                                     logs / f"{ns.run_id}-{name}.log")
+    for proc in procs.values():
+        proc.start()
+    try:
+        for proc in procs.values():
+            proc.wait_healthy()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+async def mongo() -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def mailpit(stack: None) -> AsyncIterator[Mailpit]:
+    client = Mailpit()
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def api_keys(services: dict[str, ServiceProcess], ns: Namespace,
+                   mongo: AsyncMongoClient[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Issue keys straight into each service's key store (as `keys issue` does)."""
+    from services.common.auth import ApiKeys
+
+    issued: dict[tuple[str, str], str] = {}
+    for service in SERVICES:
+        store = ApiKeys(mongo[ns.db(service)])
+        for agency_id in ("lg-phuket-city", "lg-khon-kaen-city", "pd-samyan", "depa",
+                          "des-subcommittee", "steering-committee", "cabinet-secretariat"):
+            issued[(service, agency_id)] = await store.issue(agency_id, "tests")
+    return issued

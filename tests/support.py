@@ -1,0 +1,229 @@
+"""Test support: the local stack, service processes, polling, Kafka and Mailpit readers.
+
+Every test run uses its own topic namespace and database names on the shared stack, so runs
+(and a developer's `make up`) never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
+KAFKA = os.environ.get("SMARTCITY_TEST_KAFKA", "127.0.0.1:9092")
+MONGO = os.environ.get("SMARTCITY_TEST_MONGO", "mongodb://127.0.0.1:27017")
+SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
+MAILPIT = os.environ.get("SMARTCITY_TEST_MAILPIT", "http://127.0.0.1:8025")
+
+T = TypeVar("T")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ensure_stack() -> None:
+    """Start Kafka, FerretDB and Mailpit unless they already answer (idempotent script)."""
+    subprocess.run(["bash", str(ROOT / "infra" / "stack.sh"), "up"], check=True, cwd=ROOT)
+
+
+async def poll(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
+    """Call `probe` until it returns something other than None/False, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last not in (None, False):
+            return last  # type: ignore[return-value]
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Namespace:
+    """One test run's private corner of the shared stack."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def topics_prefix(self) -> str:
+        return f"test-{self.run_id}."
+
+    def db(self, service: str) -> str:
+        return f"t{self.run_id}_{service}"
+
+
+@dataclass
+class ServiceProcess:
+    """A service running as a real subprocess (`python -m services.<name>`)."""
+
+    name: str
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT,
+            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see "
+                                   f"{self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not healthy after {timeout}s; see {self.log_path}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        self.stop(sig)
+        self.start()
+        self.wait_healthy()
+
+
+def service_env(name: str, ns: Namespace, port: int, extra: dict[str, str] | None = None
+                ) -> dict[str, str]:
+    prefix = name.upper() + "_"
+    env = {
+        f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
+        f"{prefix}MONGO_URL": MONGO,
+        f"{prefix}MONGO_DB": ns.db(name),
+        f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
+        f"{prefix}HTTP_PORT": str(port),
+        f"{prefix}OUTBOX_GRACE_SECONDS": "1",
+        f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
+    }
+    return {**env, **(extra or {})}
+
+
+async def topic_partitions(topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
+    return sorted(p["partition"] for p in described["partitions"])
+
+
+async def read_topic(topic: str, *, min_records: int = 0, timeout: float = 20.0,
+                     where: Callable[[Any], bool] = lambda r: True) -> list[Any]:
+    """Every record of a topic from the beginning (polling until at least `min_records` match
+    `where`, or the deadline)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                found.extend(r for r in records if where(r))
+            ends = await consumer.end_offsets(tps)
+            caught_up = all([await consumer.position(tp) >= ends[tp] for tp in tps])
+            if caught_up and len(found) >= min_records:
+                break
+        return found
+    finally:
+        await consumer.stop()
+
+
+def envelope_of(record: Any) -> dict[str, Any]:
+    return json.loads(record.value)
+
+
+class Mailpit:
+    """Reads what the loopback SMTP sink received."""
+
+    def __init__(self, base: str = MAILPIT) -> None:
+        self._http = httpx.AsyncClient(base_url=base, timeout=10)
+
+    async def search(self, query: str) -> list[dict[str, Any]]:
+        resp = await self._http.get("/api/v1/search", params={"query": query, "limit": 500})
+        resp.raise_for_status()
+        return list(resp.json()["messages"])
+
+    async def by_message_id(self, message_id: str) -> list[dict[str, Any]]:
+        return await self.search(f"message-id:{message_id.strip('<>')}")
+
+    async def by_header(self, name: str, value: str) -> list[dict[str, Any]]:
+        # Mailpit has no header search; our headers are also in the raw message.
+        return [m for m in await self.search(f'"{value}"')
+                if (await self.raw_header(m["ID"], name)) == value]
+
+    async def raw(self, mailpit_id: str) -> EmailMessage:
+        resp = await self._http.get(f"/api/v1/message/{urllib.parse.quote(mailpit_id)}/raw")
+        resp.raise_for_status()
+        msg = message_from_bytes(resp.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+    async def raw_header(self, mailpit_id: str, name: str) -> str | None:
+        value = (await self.raw(mailpit_id)).get(name)
+        return None if value is None else str(value)
+
+    async def close(self) -> None:
+        await self._http.aclose()
