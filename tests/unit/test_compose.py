@@ -1,0 +1,80 @@
+"""docker-compose.yml stays in step with the code (there is no Docker engine here to run it)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+import services
+from services.common.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = {"kafka", "mongo", "mailpit"}
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def service_packages() -> set[str]:
+    return {m.name for m in pkgutil.iter_modules(services.__path__)
+            if (ROOT / "services" / m.name / "__main__.py").exists()}
+
+
+def settings_class(name: str) -> type[BaseSettings]:
+    module = importlib.import_module(f"services.{name}.config")
+    classes = [v for v in vars(module).values() if isinstance(v, type)
+               and issubclass(v, ServiceSettings) and v is not ServiceSettings]
+    assert len(classes) == 1, f"services.{name}.config should define one settings class"
+    return classes[0]
+
+
+def test_every_service_package_is_in_compose_and_nothing_else() -> None:
+    declared = set(compose()["services"]) - INFRA
+    assert declared == service_packages()
+
+
+def test_infrastructure_uses_the_official_images() -> None:
+    svc = compose()["services"]
+    assert svc["kafka"]["image"].startswith("apache/kafka:4.")
+    assert svc["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert svc["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert svc["mongo"]["image"].startswith("mongo:")
+    assert "--replSet" in svc["mongo"]["command"]
+    assert "8025:8025" in svc["mailpit"]["ports"]
+
+
+@pytest.mark.parametrize("name", sorted(service_packages()))
+def test_service_command_env_and_ports_match_its_settings(name: str) -> None:
+    svc = compose()["services"][name]
+    assert svc["command"] == ["python", "-m", f"services.{name}"]
+    cls = settings_class(name)
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    assert prefix == f"{name.upper()}_"
+    fields = {f.upper() for f in cls.model_fields}
+    env: dict[str, str] = svc["environment"]
+    for key in env:
+        assert key.startswith(prefix), f"{name}: {key} lacks the {prefix} prefix"
+        assert key.removeprefix(prefix) in fields, f"{name}: {key} is not a setting of {cls}"
+    assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0"
+    port = env[f"{prefix}HTTP_PORT"]
+    assert f"{port}:{port}" in svc["ports"]
+    assert int(port) == cls.model_fields["http_port"].default
+    assert re.fullmatch(r"kafka:\d+", env[f"{prefix}KAFKA_BOOTSTRAP"])
+    assert env[f"{prefix}MONGO_URL"].startswith("mongodb://mongo:27017")
+
+
+def test_dockerfile_installs_the_project() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "pip install ." in text
+    for folder in ("contracts", "services"):
+        assert f"COPY {folder} ./{folder}" in text
