@@ -67,7 +67,8 @@ async def poll(
     while time.monotonic() < deadline:
         last = await probe()
         if last not in (None, False):
-            return last  # type: ignore[return-value]
+            result: T = last
+            return result
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
@@ -192,7 +193,8 @@ async def read_topic(topic: str, *, min_records: int = 0, timeout: float = 20.0,
 
 
 def envelope_of(record: Any) -> dict[str, Any]:
-    return json.loads(record.value)
+    data: dict[str, Any] = json.loads(record.value)
+    return data
 
 
 class Mailpit:
