@@ -68,7 +68,7 @@ format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff check --fix .
 
 demo: up ## The main job: the stack with a realistic scenario flowing through it
-	$(PY) -m services.demo
+	$(PY) -m scenarios
 
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs
