@@ -29,10 +29,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
-KAFKA = os.environ.get("SMARTCITY_TEST_KAFKA", "127.0.0.1:9092")
-MONGO = os.environ.get("SMARTCITY_TEST_MONGO", "mongodb://127.0.0.1:27017")
+KAFKA = f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
+MONGO = f"mongodb://127.0.0.1:{os.environ.get('SMARTCITY_FERRETDB_PORT', '27017')}"
 SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
-MAILPIT = os.environ.get("SMARTCITY_TEST_MAILPIT", "http://127.0.0.1:8025")
+MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
 
 T = TypeVar("T")
 
@@ -151,6 +151,8 @@ def service_env(name: str, ns: Namespace, port: int, extra: dict[str, str] | Non
         f"{prefix}OUTBOX_GRACE_SECONDS": "1",
         f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
     }
+    if name == "notifications":
+        env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     return {**env, **(extra or {})}
 
 
