@@ -70,5 +70,8 @@ format: setup ## Apply ruff's formatting and fixes
 demo: up ## The main job: the stack with a realistic scenario flowing through it
 	$(PY) -m scenarios
 
+bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
+	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs

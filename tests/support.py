@@ -150,6 +150,8 @@ def service_env(name: str, ns: Namespace, port: int, extra: dict[str, str] | Non
         f"{prefix}HTTP_PORT": str(port),
         f"{prefix}OUTBOX_GRACE_SECONDS": "1",
         f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
+        # A consumer group spans topics: runs must not share one, or they rebalance each other.
+        f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
     }
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
