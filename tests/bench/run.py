@@ -1,0 +1,188 @@
+"""`make bench`: latency, throughput and memory of the real services on the real stack.
+
+Submits N proposals over HTTP (C at a time) to a private set of service processes and measures,
+from the timestamps the services themselves store:
+  - HTTP submit latency (client side),
+  - submit -> workflow case opened (approvals),
+  - submit -> acknowledgement email accepted by the SMTP server (notifications),
+  - throughput (proposals fully processed per second),
+  - peak resident memory of each service process.
+Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.auth import ApiKeys
+from services.common.kafka import delete_topics, ensure_topics
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    MONGO,
+    Namespace,
+    ServiceProcess,
+    ensure_stack,
+    free_port,
+    service_env,
+)
+
+TARGETS = {
+    "submit_http_p99_ms": 500.0,
+    "submit_to_case_p99_ms": 2000.0,
+    "submit_to_email_p99_ms": 5000.0,
+    "throughput_min_per_s": 10.0,
+    "peak_rss_max_mb": 250.0,
+}
+
+DRAFT: dict[str, Any] = {
+    "province": "83",
+    "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},
+    "dimensions": ["economy"],
+    "plan": {k: "x" * 200 for k in ("area_boundary_and_goals", "infrastructure_plan",
+                                    "city_data_platform", "smart_solutions",
+                                    "management_model")},
+    "has_city_data_platform": True,
+    "budget_baht": "1000000",
+    "expected_value_baht": "2000000",
+    "contact_emails": ["bench@phuketcity.example.go.th"],
+}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def run(n: int, concurrency: int) -> dict[str, Any]:
+    ns = Namespace()
+    topics = Topics(ns.topics_prefix)
+    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    logs = LOCAL / "logs" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = {name: ServiceProcess(name, service_env(name, ns, port := free_port(),
+                                                    {f"{name.upper()}_LOG_LEVEL": "WARNING"}),
+                                  port, logs / f"{ns.run_id}-{name}.log")
+             for name in ("proposals", "approvals", "notifications")}
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
+    try:
+        for p in procs.values():
+            p.start()
+        for p in procs.values():
+            p.wait_healthy()
+        key = await ApiKeys(mongo[ns.db("proposals")]).issue("lg-phuket-city", "bench")
+        http_ms: list[float] = []
+        ids: list[str] = []
+        sem = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(base_url=procs["proposals"].url, timeout=30) as http:
+            async def one() -> None:
+                async with sem:
+                    t0 = time.perf_counter()
+                    r = await http.post("/proposals", json=DRAFT, headers={
+                        "X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())})
+                    http_ms.append((time.perf_counter() - t0) * 1000)
+                    r.raise_for_status()
+                    ids.append(r.json()["proposal_id"])
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(n)))
+        cases = mongo[ns.db("approvals")]["cases"]
+        deliveries = mongo[ns.db("notifications")]["deliveries"]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            sent = await deliveries.count_documents({"status": "sent"})
+            if await cases.count_documents({}) >= n and sent >= 3 * n:
+                break
+            await asyncio.sleep(0.5)
+        elapsed = time.perf_counter() - started
+        submitted = {d["_id"]: d["submitted_at"] async for d in
+                     mongo[ns.db("proposals")]["proposals"].find({}, {"submitted_at": 1})}
+        to_case = [(d["opened_at"] - submitted[d["_id"]]).total_seconds() * 1000
+                   async for d in cases.find({}, {"opened_at": 1})]
+        last_email: dict[str, Any] = {}
+        async for d in deliveries.find({"status": "sent"}, {"proposal_id": 1, "sent_at": 1}):
+            pid = d["proposal_id"]
+            last_email[pid] = max(last_email.get(pid, d["sent_at"]), d["sent_at"])
+        to_email = [(t - submitted[p]).total_seconds() * 1000 for p, t in last_email.items()]
+        rss = {name: round(peak_rss_mb(p.proc.pid), 1) for name, p in procs.items() if p.proc}
+        result = {
+            "proposals": n, "concurrency": concurrency,
+            "cases_opened": len(to_case), "proposals_fully_emailed": len(to_email),
+            "submit_http_p50_ms": round(percentile(http_ms, 50), 1),
+            "submit_http_p99_ms": round(percentile(http_ms, 99), 1),
+            "submit_to_case_p50_ms": round(percentile(to_case, 50), 1),
+            "submit_to_case_p99_ms": round(percentile(to_case, 99), 1),
+            "submit_to_email_p50_ms": round(percentile(to_email, 50), 1),
+            "submit_to_email_p99_ms": round(percentile(to_email, 99), 1),
+            "throughput_per_s": round(len(to_email) / elapsed, 1),
+            "elapsed_s": round(elapsed, 1),
+            "peak_rss_mb": rss,
+        }
+        return result
+    finally:
+        for p in procs.values():
+            p.stop()
+        await delete_topics(KAFKA, list(topics.all()))
+        for name in await mongo.list_database_names():
+            if name.startswith(f"t{ns.run_id}_"):
+                await mongo.drop_database(name)
+        await mongo.close()
+
+
+def check(result: dict[str, Any]) -> list[str]:
+    missed = []
+    for metric in ("submit_http_p99_ms", "submit_to_case_p99_ms", "submit_to_email_p99_ms"):
+        if result[metric] > TARGETS[metric]:
+            missed.append(f"{metric} = {result[metric]} > {TARGETS[metric]}")
+    if result["throughput_per_s"] < TARGETS["throughput_min_per_s"]:
+        missed.append(f"throughput {result['throughput_per_s']}/s < "
+                      f"{TARGETS['throughput_min_per_s']}/s")
+    for name, mb in result["peak_rss_mb"].items():
+        if mb > TARGETS["peak_rss_max_mb"]:
+            missed.append(f"{name} peak RSS {mb} MB > {TARGETS['peak_rss_max_mb']} MB")
+    if result["proposals_fully_emailed"] < result["proposals"]:
+        missed.append(f"only {result['proposals_fully_emailed']} of {result['proposals']} "
+                      "proposals were fully emailed")
+    return missed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=300, help="proposals to submit")
+    parser.add_argument("-c", type=int, default=10, help="concurrent submissions")
+    args = parser.parse_args()
+    ensure_stack()
+    result = asyncio.run(run(args.n, args.c))
+    result["targets"] = TARGETS
+    result["missed"] = check(result)
+    out = LOCAL / "bench" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if result["missed"]:
+        print("TARGETS MISSED:\n  " + "\n  ".join(result["missed"]))
+        return 1
+    print("all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
