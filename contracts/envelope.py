@@ -65,8 +65,9 @@ AnyEnvelope = Envelope[Any]
 class EnvelopeError(ValueError):
     """Why a record is not a valid event: the field (dotted path) and the reason."""
 
-    def __init__(self, field: str, reason: str, *, event_type: str | None = None,
-                 event_id: str | None = None) -> None:
+    def __init__(
+        self, field: str, reason: str, *, event_type: str | None = None, event_id: str | None = None
+    ) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
@@ -121,11 +122,12 @@ def parse_record(
     if value is None or len(value) == 0:
         raise EnvelopeError("(value)", "the record has no value")
     if len(value) > MAX_RECORD_BYTES:
-        raise EnvelopeError("(value)", f"record is {len(value)} bytes; the limit is "
-                            f"{MAX_RECORD_BYTES}")
+        raise EnvelopeError(
+            "(value)", f"record is {len(value)} bytes; the limit is {MAX_RECORD_BYTES}"
+        )
     try:
         head = _header_text(headers)
-    except Exception as exc:  # noqa: BLE001 - headers of any shape must give a typed error
+    except Exception as exc:
         raise EnvelopeError("(headers)", f"unreadable headers: {exc}") from None
     try:
         text = value.decode("utf-8")
@@ -134,8 +136,11 @@ def parse_record(
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) \
+        where = (
+            f"line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
             else "nesting too deep"
+        )
         raise EnvelopeError("(value)", f"not JSON ({where})") from None
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
@@ -146,36 +151,50 @@ def parse_record(
         raise EnvelopeError("event_type", "missing or not a string", event_id=event_id)
     spec = EVENTS.get(event_type)
     if spec is None:
-        raise EnvelopeError("event_type", f"unknown event type {event_type[:80]!r}",
-                            event_id=event_id)
+        raise EnvelopeError(
+            "event_type", f"unknown event type {event_type[:80]!r}", event_id=event_id
+        )
     header_type = head.get(topics.HEADER_EVENT_TYPE)
     if header_type is not None and header_type != event_type:
         raise EnvelopeError(
             f"headers.{topics.HEADER_EVENT_TYPE}",
             f"header says {header_type[:80]!r} but the body says {event_type!r}",
-            event_type=event_type, event_id=event_id,
+            event_type=event_type,
+            event_id=event_id,
         )
     payload = raw.get("payload")
     if isinstance(payload, dict) and payload.get("event_type", event_type) != event_type:
-        raise EnvelopeError("payload.event_type", "does not match the envelope's event_type",
-                            event_type=event_type, event_id=event_id)
+        raise EnvelopeError(
+            "payload.event_type",
+            "does not match the envelope's event_type",
+            event_type=event_type,
+            event_id=event_id,
+        )
     version = raw.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise EnvelopeError("schema_version", f"version {version} is newer than this consumer "
-                            f"understands ({SCHEMA_VERSION})", event_type=event_type,
-                            event_id=event_id)
+        raise EnvelopeError(
+            "schema_version",
+            f"version {version} is newer than this consumer understands ({SCHEMA_VERSION})",
+            event_type=event_type,
+            event_id=event_id,
+        )
     try:
         envelope = Envelope[spec.payload].model_validate(raw)  # type: ignore[name-defined]
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise EnvelopeError(_dotted(first["loc"]), first["msg"], event_type=event_type,
-                            event_id=event_id) from None
+        raise EnvelopeError(
+            _dotted(first["loc"]), first["msg"], event_type=event_type, event_id=event_id
+        ) from None
     except RecursionError:
-        raise EnvelopeError("(value)", "nesting too deep", event_type=event_type,
-                            event_id=event_id) from None
+        raise EnvelopeError(
+            "(value)", "nesting too deep", event_type=event_type, event_id=event_id
+        ) from None
     header_id = head.get(topics.HEADER_EVENT_ID)
     if header_id is not None and header_id != str(envelope.event_id):
-        raise EnvelopeError(f"headers.{topics.HEADER_EVENT_ID}",
-                            "header does not match the body's event_id",
-                            event_type=event_type, event_id=event_id)
+        raise EnvelopeError(
+            f"headers.{topics.HEADER_EVENT_ID}",
+            "header does not match the body's event_id",
+            event_type=event_type,
+            event_id=event_id,
+        )
     return envelope
