@@ -103,50 +103,94 @@ def _header_text(headers: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in items:
-        if isinstance(value, bytes | bytearray):
-            out[str(name)] = bytes(value).decode("utf-8", errors="replace")
+        key = name.decode("utf-8", errors="replace") if isinstance(name, bytes) else str(name)
+        if isinstance(value, bytes | bytearray | memoryview):
+            out[key] = bytes(value).decode("utf-8", errors="replace")
         elif value is not None:
-            out[str(name)] = str(value)
+            out[key] = str(value)
     return out
 
 
+def _loc_part(part: int | str) -> str | None:
+    """A location part as a field name; pydantic's validator tags ('function-after[...]')
+    name no field and are dropped."""
+    if isinstance(part, int):
+        return str(part)
+    return None if "[" in part else part
+
+
 def _dotted(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(root)"
+    parts = [p for p in (_loc_part(part) for part in loc) if p is not None]
+    return ".".join(parts) or "(root)"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _as_bytes(value: object) -> bytes:
+    if value is None:
+        raise EnvelopeError("(value)", "the record has no value")
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise EnvelopeError("(value)", f"expected bytes, got {type(value).__name__}")
 
 
 def parse_record(
     value: bytes | None,
     headers: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
 ) -> AnyEnvelope:
-    """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`."""
-    if value is None or len(value) == 0:
+    """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`.
+
+    Never raises anything else: whatever the bytes and headers are, the error names the field
+    (a dotted path into the envelope such as 'payload.meeting.held_on', 'headers.<name>', or
+    '(value)' / '(headers)' when the record as a whole is unreadable) and the reason.
+    """
+    try:
+        return _parse(value, headers)
+    except EnvelopeError:
+        raise
+    except RecursionError:
+        raise EnvelopeError("(value)", "nesting too deep") from None
+    except Exception as exc:  # every other failure must still be a typed, named error
+        raise EnvelopeError("(value)", _short(f"unreadable record: {type(exc).__name__}")) from None
+
+
+def _parse(
+    value: object,
+    headers: Mapping[str, Any] | Iterable[tuple[str, Any]],
+) -> AnyEnvelope:
+    data = _as_bytes(value)
+    if len(data) == 0:
         raise EnvelopeError("(value)", "the record has no value")
-    if len(value) > MAX_RECORD_BYTES:
+    if len(data) > MAX_RECORD_BYTES:
         raise EnvelopeError(
-            "(value)", f"record is {len(value)} bytes; the limit is {MAX_RECORD_BYTES}"
+            "(value)", f"record is {len(data)} bytes; the limit is {MAX_RECORD_BYTES}"
         )
     try:
         head = _header_text(headers)
     except Exception as exc:
-        raise EnvelopeError("(headers)", f"unreadable headers: {exc}") from None
+        raise EnvelopeError("(headers)", _short(f"unreadable headers: {exc}")) from None
     try:
-        text = value.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EnvelopeError("(value)", f"not UTF-8 at byte {exc.start}") from None
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        where = (
-            f"line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else "nesting too deep"
-        )
-        raise EnvelopeError("(value)", f"not JSON ({where})") from None
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError("(value)", f"not JSON (line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise EnvelopeError("(value)", "not JSON (nesting too deep)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise EnvelopeError("(value)", _short(f"not JSON ({exc})")) from None
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
 
+    raw_id = raw.get("event_id")
+    event_id = raw_id[:80] if isinstance(raw_id, str) else None
     event_type = raw.get("event_type")
-    event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
     if not isinstance(event_type, str):
         raise EnvelopeError("event_type", "missing or not a string", event_id=event_id)
     spec = EVENTS.get(event_type)
@@ -171,7 +215,7 @@ def parse_record(
             event_id=event_id,
         )
     version = raw.get("schema_version")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise EnvelopeError(
             "schema_version",
             f"version {version} is newer than this consumer understands ({SCHEMA_VERSION})",
@@ -181,9 +225,12 @@ def parse_record(
     try:
         envelope = Envelope[spec.payload].model_validate(raw)  # type: ignore[name-defined]
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
+        first = exc.errors(include_url=False, include_input=False)[0]
         raise EnvelopeError(
-            _dotted(first["loc"]), first["msg"], event_type=event_type, event_id=event_id
+            _dotted(first["loc"]),
+            _short(first["msg"]),
+            event_type=event_type,
+            event_id=event_id,
         ) from None
     except RecursionError:
         raise EnvelopeError(
