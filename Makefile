@@ -70,5 +70,8 @@ format: setup ## Apply ruff's formatting and fixes
 demo: up ## The main job: the stack with a realistic scenario flowing through it
 	$(PY) -m services.demo
 
+docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
+	$(PY) -m contracts.export
+
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs
