@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from contracts.common import (
     AgencyId,
@@ -103,6 +103,12 @@ class CabinetReturned(Contract):
     reasons: BilingualText = Field(description="Why, in Thai and English")
 
 
+DELIVERY_YEARS = 2
+"""A certified area must show delivery within two years of the award."""
+RENEWAL_MIN_PROGRESS_PERCENT = 50
+"""Renewal needs at least this much progress on the plan."""
+
+
 class ValidityPeriod(Contract):
     """How long a certification holds, and what renewal needs."""
 
@@ -113,6 +119,25 @@ class ValidityPeriod(Contract):
     renewal_min_progress_percent: int = Field(
         default=50, ge=0, le=100, description="Progress needed to renew (at least 50%)"
     )
+
+    @model_validator(mode="after")
+    def _delivery_after_start(self) -> ValidityPeriod:
+        if self.deliver_by <= self.valid_from:
+            raise ValueError("deliver_by must be after valid_from")
+        return self
+
+    @classmethod
+    def starting(cls, valid_from: dt.date) -> ValidityPeriod:
+        """The standard period: delivery due two years after the award, renewal at 50%."""
+        try:
+            deliver_by = valid_from.replace(year=valid_from.year + DELIVERY_YEARS)
+        except ValueError:  # 29 February
+            deliver_by = dt.date(valid_from.year + DELIVERY_YEARS, 2, 28)
+        return cls(
+            valid_from=valid_from,
+            deliver_by=deliver_by,
+            renewal_min_progress_percent=RENEWAL_MIN_PROGRESS_PERCENT,
+        )
 
 
 class CertificationAwarded(Contract):
