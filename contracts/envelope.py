@@ -86,7 +86,8 @@ def new_envelope(
     event_id: uuid.UUID | None = None,
 ) -> Envelope[P]:
     """A new event; with `cause`, it continues the cause's conversation."""
-    return Envelope[type(payload)](  # type: ignore[misc]
+    model: Any = Envelope[type(payload)]  # type: ignore[misc]
+    envelope: Envelope[P] = model(
         event_id=event_id or uuid.uuid4(),
         event_type=type(payload).__name__,
         schema_version=SCHEMA_VERSION,
@@ -97,6 +98,7 @@ def new_envelope(
         causation_id=cause.event_id if cause else None,
         payload=payload,
     )
+    return envelope
 
 
 def _header_text(headers: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
@@ -111,16 +113,22 @@ def _header_text(headers: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict
     return out
 
 
-def _loc_part(part: int | str) -> str | None:
-    """A location part as a field name; pydantic's validator tags ('function-after[...]')
-    name no field and are dropped."""
-    if isinstance(part, int):
-        return str(part)
-    return None if "[" in part else part
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    parts = [p for p in (_loc_part(part) for part in loc) if p is not None]
+def _dotted(loc: tuple[int | str, ...], raw: object) -> str:
+    """The error location as a dotted field path into the input. Parts that are not in the
+    input (pydantic's union member tags such as 'function-after[...]') are dropped, except the
+    last, which names a missing field."""
+    parts: list[str] = []
+    node: object = raw
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]  # type: ignore[index]
+        elif index < len(loc) - 1 and isinstance(part, str) and not isinstance(node, dict):
+            continue
+        else:
+            node = None
+        parts.append(str(part))
     return ".".join(parts) or "(root)"
 
 
@@ -139,7 +147,7 @@ def _as_bytes(value: object) -> bytes:
 
 
 def parse_record(
-    value: bytes | None,
+    value: bytes | bytearray | memoryview | None,
     headers: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
 ) -> AnyEnvelope:
     """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`.
@@ -227,7 +235,7 @@ def _parse(
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         raise EnvelopeError(
-            _dotted(first["loc"]),
+            _dotted(first["loc"], raw),
             _short(first["msg"]),
             event_type=event_type,
             event_id=event_id,
