@@ -128,8 +128,17 @@ def _dotted(loc: tuple[int | str, ...], raw: object) -> str:
             continue
         else:
             node = None
-        parts.append(str(part))
+        parts.append(_field_name(part))
     return ".".join(parts) or "(root)"
+
+
+def _field_name(part: int | str) -> str:
+    """A path part as written in a field path; odd names (empty, blank, with dots or
+    unprintable characters) are quoted so the path stays readable and unambiguous."""
+    text = str(part)
+    if text.strip() and text.isprintable() and "." not in text and text == text.strip():
+        return text[:80]
+    return json.dumps(text[:80])
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -52,7 +52,12 @@ def _paths(node: Any, prefix: Path = ()) -> list[Path]:
 
 
 def _dotted(path: Path) -> str:
-    return ".".join(str(part) for part in path)
+    def name(part: str | int) -> str:
+        text = str(part)
+        plain = text.strip() and text.isprintable() and "." not in text and text == text.strip()
+        return text if plain else json.dumps(text)
+
+    return ".".join(name(part) for part in path)
 
 
 def _parent(doc: Any, path: Path) -> Any:
