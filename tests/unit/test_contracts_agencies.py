@@ -74,7 +74,8 @@ def test_names_are_given_in_thai_and_english() -> None:
     thai = re.compile(r"[\u0E00-\u0E7F]")
     for a in agencies().values():
         assert thai.search(a.name_th), a
-        assert a.name_en.strip() and a.name_en.isascii(), a
+        assert a.name_en.strip(), a
+        assert a.name_en.isascii(), a
 
 
 @pytest.mark.parametrize(
