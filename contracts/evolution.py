@@ -26,6 +26,7 @@ Schema = Mapping[str, Any]
 UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum")
 LOWER_BOUNDS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum")
 EXACT_KEYWORDS = ("pattern", "format", "const")
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class _Walker:
         self.old_root = old_root
         self.new_root = new_root
         self.changes: list[BreakingChange] = []
-        self._seen: set[tuple[str, str, str]] = set()
+        self._active: set[tuple[str, str]] = set()
 
     def report(self, path: str, kind: str, detail: str) -> None:
         self.changes.append(BreakingChange(self.event, path or "(root)", kind, detail))
@@ -118,6 +119,21 @@ class _Walker:
         return "any"
 
     def node(self, path: str, old: Schema, new: Schema) -> None:
+        if path.count(".") + path.count("[]") >= MAX_DEPTH:
+            return  # a recursive schema, unrolled far enough
+        refs = (str(old.get("$ref")), str(new.get("$ref")))
+        recursive = "$ref" in old and "$ref" in new
+        if recursive:
+            if refs in self._active:
+                return  # a recursive schema: this pair is already being compared above
+            self._active.add(refs)
+        try:
+            self._branches(path, old, new)
+        finally:
+            if recursive:
+                self._active.discard(refs)
+
+    def _branches(self, path: str, old: Schema, new: Schema) -> None:
         old_branches = self.branches(self.old_root, old)
         new_branches = self.branches(self.new_root, new)
         by_sig: dict[str, Schema] = {}
@@ -126,21 +142,11 @@ class _Walker:
         accepts_anything = any(self.signature(b) == "any" and not b for b in new_branches)
         for branch in old_branches:
             sig = self.signature(branch)
-            match = by_sig.get(sig)
-            if match is None:
-                match = self._covering(sig, by_sig)
+            match = by_sig.get(sig) or self._covering(sig, by_sig)
             if match is None:
                 if not accepts_anything:
                     self.report(path, "narrowed type", f"type {sig} is no longer accepted")
                 continue
-            key = (
-                path,
-                repr(sorted(branch.items(), key=str)),
-                repr(sorted(match.items(), key=str)),
-            )
-            if key in self._seen:
-                continue
-            self._seen.add(key)
             self.single(path, branch, match)
 
     @staticmethod
