@@ -14,6 +14,7 @@ depends on them.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import typing
@@ -68,6 +69,10 @@ HEADER_ROLES: dict[str, str] = {
 }
 
 
+def _doc(obj: object) -> str:
+    return inspect.getdoc(obj) or ""
+
+
 def dumps(obj: Any) -> str:
     """The one JSON rendering of every artefact: stable, readable, UTF-8 (Thai stays Thai)."""
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -81,7 +86,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
     payload = EVENTS[event_type].payload
     schema = Envelope[payload].model_json_schema()  # type: ignore[valid-type]
     schema["title"] = event_type
-    schema["description"] = (payload.__doc__ or "").strip()
+    schema["description"] = _doc(payload)
     schema["$schema"] = JSON_SCHEMA_DIALECT
     return schema
 
@@ -142,13 +147,13 @@ def asyncapi(service: str) -> dict[str, Any]:
             names.name(spec.fact_topic),
             title=f"{spec.fact_topic}:{event_type}",
             schema=Envelope[spec.payload],  # type: ignore[name-defined]
-            description=(spec.payload.__doc__ or "").strip(),
+            description=_doc(spec.payload),
         )
     broker.publisher(
         names.deadletter,
         title=f"{topics.DEADLETTER}:{DEAD_LETTER}",
         schema=DeadLetter,
-        description=(DeadLetter.__doc__ or "").strip(),
+        description=_doc(DeadLetter),
     )
     app = FastStream(
         broker,
@@ -326,7 +331,7 @@ def events_markdown() -> str:
         "",
         "## The envelope",
         "",
-        (Envelope.__doc__ or "").strip()
+        _doc(Envelope)
         + f" Current `schema_version`: {SCHEMA_VERSION}; a consumer refuses a newer version "
         "than it knows.",
         "",
@@ -360,16 +365,17 @@ def events_markdown() -> str:
         example = examples.example_envelope(event_type)
         who = ", ".join(f"`{kind.value}`" for kind in _may_emit(event_type))
         where = [f"fact on `{spec.fact_topic}`"]
+        owner_role = "turned into facts by" if _is_claimable(event_type) else "emitted by"
         if _is_claimable(event_type):
             where.insert(0, f"claim on `{topics.INTAKE}`")
         out += [
             "",
             f"### {event_type}",
             "",
-            (spec.payload.__doc__ or "").strip(),
+            _doc(spec.payload),
             "",
             f"- **May emit:** {who}",
-            f"- **Topics:** {'; '.join(where)} (turned into facts by the `{spec.owner}` service)",
+            f"- **Topics:** {'; '.join(where)} ({owner_role} the `{spec.owner}` service)",
             "- **Key:** the proposal id; **headers:** as above, "
             f"`{topics.HEADER_EVENT_TYPE}: {event_type}`",
             f"- **JSON Schema:** [`schemas/{event_type}.json`](schemas/{event_type}.json)",
@@ -389,7 +395,7 @@ def events_markdown() -> str:
         "",
         "## The dead-letter record",
         "",
-        (DeadLetter.__doc__ or "").strip(),
+        _doc(DeadLetter),
         "",
         f"- **Topic:** `{topics.DEADLETTER}`; **key:** the original record's key",
         f"- **JSON Schema:** [`schemas/{DEAD_LETTER}.json`](schemas/{DEAD_LETTER}.json)",
