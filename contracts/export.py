@@ -362,7 +362,6 @@ def events_markdown() -> str:
         out += [f"- [{event_type}](#{event_type.lower()})"]
     for event_type, spec in EVENTS.items():
         schema = event_schema(event_type)
-        example = examples.example_envelope(event_type)
         who = ", ".join(f"`{kind.value}`" for kind in _may_emit(event_type))
         where = [f"fact on `{spec.fact_topic}`"]
         owner_role = "turned into facts by" if _is_claimable(event_type) else "emitted by"
@@ -384,11 +383,7 @@ def events_markdown() -> str:
             "",
             *_field_table(schema, schema["$defs"][event_type]),
             "",
-            "Example headers and value:",
-            "",
-            *_json_block(example.headers()),
-            "",
-            *_json_block(example.model_dump(mode="json")),
+            *_example_section(event_type),
         ]
     dead = examples.example_dead_letter()
     out += [
@@ -415,6 +410,19 @@ def events_markdown() -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _example_section(event_type: str) -> list[str]:
+    if event_type not in examples.PAYLOADS:
+        return ["(No example yet: add one to `contracts/examples.py`.)"]
+    example = examples.example_envelope(event_type)
+    return [
+        "Example headers and value:",
+        "",
+        *_json_block(example.headers()),
+        "",
+        *_json_block(example.model_dump(mode="json")),
+    ]
 
 
 def _agency_directory_section() -> list[str]:
