@@ -73,5 +73,8 @@ demo: up ## The main job: the stack with a realistic scenario flowing through it
 bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
+docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
+	$(PY) -m contracts.export
+
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs

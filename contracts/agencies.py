@@ -42,17 +42,26 @@ def agencies() -> dict[str, Agency]:
     out: dict[str, Agency] = {}
     for row in csv.DictReader(io.StringIO(text)):
         out[row["id"]] = Agency(
-            row["id"], AgencyKind(row["kind"]), row["name_th"], row["name_en"],
+            row["id"],
+            AgencyKind(row["kind"]),
+            row["name_th"],
+            row["name_en"],
             row["province_code"] or None,
         )
     for p in provinces():
         if p.code == "10":
             continue
         agency_id = f"pao-{p.code}"
-        out.setdefault(agency_id, Agency(
-            agency_id, AgencyKind.PROVINCIAL_ADMINISTRATION, f"องค์การบริหารส่วนจังหวัด{p.name_th}",
-            f"{p.name_en} Provincial Administrative Organisation", p.code,
-        ))
+        out.setdefault(
+            agency_id,
+            Agency(
+                agency_id,
+                AgencyKind.PROVINCIAL_ADMINISTRATION,
+                f"องค์การบริหารส่วนจังหวัด{p.name_th}",
+                f"{p.name_en} Provincial Administrative Organisation",
+                p.code,
+            ),
+        )
     return out
 
 

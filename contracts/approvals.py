@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from contracts.common import (
     AgencyId,
@@ -21,7 +21,9 @@ from contracts.common import (
 class ProposalScreened(Contract):
     """depa's Smart City Office screened the proposal and forwards it to the subcommittee."""
 
-    event_type: Literal["ProposalScreened"] = "ProposalScreened"
+    event_type: Literal["ProposalScreened"] = Field(
+        "ProposalScreened", description="The event type; always 'ProposalScreened'"
+    )
     screened_by: AgencyId = Field(description="The depa office that screened it")
     notes: ShortText | None = Field(default=None, description="Screening notes, if any")
 
@@ -29,7 +31,9 @@ class ProposalScreened(Contract):
 class RevisionRequested(Contract):
     """depa (or the subcommittee) sent the proposal back to the applicant for revision."""
 
-    event_type: Literal["RevisionRequested"] = "RevisionRequested"
+    event_type: Literal["RevisionRequested"] = Field(
+        "RevisionRequested", description="The event type; always 'RevisionRequested'"
+    )
     requested_by: AgencyId = Field(description="Who asked for the revision")
     reasons: BilingualText = Field(description="What must change, in Thai and English")
     respond_by: dt.date | None = Field(
@@ -40,7 +44,9 @@ class RevisionRequested(Contract):
 class SubcommitteeApproved(Contract):
     """The DES smart-city subcommittee approved the proposal at a meeting."""
 
-    event_type: Literal["SubcommitteeApproved"] = "SubcommitteeApproved"
+    event_type: Literal["SubcommitteeApproved"] = Field(
+        "SubcommitteeApproved", description="The event type; always 'SubcommitteeApproved'"
+    )
     meeting: Meeting = Field(description="The subcommittee meeting")
     resolution: LongText = Field(description="The resolution text, as minuted")
 
@@ -48,7 +54,9 @@ class SubcommitteeApproved(Contract):
 class SubcommitteeRejected(Contract):
     """The DES smart-city subcommittee rejected the proposal at a meeting."""
 
-    event_type: Literal["SubcommitteeRejected"] = "SubcommitteeRejected"
+    event_type: Literal["SubcommitteeRejected"] = Field(
+        "SubcommitteeRejected", description="The event type; always 'SubcommitteeRejected'"
+    )
     meeting: Meeting = Field(description="The subcommittee meeting")
     resolution: LongText = Field(description="The resolution text, as minuted")
     reasons: BilingualText = Field(description="Why, in Thai and English")
@@ -57,7 +65,10 @@ class SubcommitteeRejected(Contract):
 class SteeringCommitteeAcknowledged(Contract):
     """The national smart-city steering committee acknowledged the approval."""
 
-    event_type: Literal["SteeringCommitteeAcknowledged"] = "SteeringCommitteeAcknowledged"
+    event_type: Literal["SteeringCommitteeAcknowledged"] = Field(
+        "SteeringCommitteeAcknowledged",
+        description="The event type; always 'SteeringCommitteeAcknowledged'",
+    )
     meeting: Meeting = Field(description="The steering committee meeting")
     resolution: LongText = Field(description="The resolution text, as minuted")
 
@@ -72,7 +83,9 @@ ResolutionNumber = Annotated[
 class CabinetEndorsed(Contract):
     """The Cabinet endorsed (or was informed of and noted) the certification."""
 
-    event_type: Literal["CabinetEndorsed"] = "CabinetEndorsed"
+    event_type: Literal["CabinetEndorsed"] = Field(
+        "CabinetEndorsed", description="The event type; always 'CabinetEndorsed'"
+    )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
     resolution: LongText = Field(description="The resolution text")
@@ -81,11 +94,19 @@ class CabinetEndorsed(Contract):
 class CabinetReturned(Contract):
     """The Cabinet returned the matter; the proposal is rejected."""
 
-    event_type: Literal["CabinetReturned"] = "CabinetReturned"
+    event_type: Literal["CabinetReturned"] = Field(
+        "CabinetReturned", description="The event type; always 'CabinetReturned'"
+    )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
     resolution: LongText = Field(description="The resolution text")
     reasons: BilingualText = Field(description="Why, in Thai and English")
+
+
+DELIVERY_YEARS = 2
+"""A certified area must show delivery within two years of the award."""
+RENEWAL_MIN_PROGRESS_PERCENT = 50
+"""Renewal needs at least this much progress on the plan."""
 
 
 class ValidityPeriod(Contract):
@@ -99,11 +120,32 @@ class ValidityPeriod(Contract):
         default=50, ge=0, le=100, description="Progress needed to renew (at least 50%)"
     )
 
+    @model_validator(mode="after")
+    def _delivery_after_start(self) -> ValidityPeriod:
+        if self.deliver_by <= self.valid_from:
+            raise ValueError("deliver_by must be after valid_from")
+        return self
+
+    @classmethod
+    def starting(cls, valid_from: dt.date) -> ValidityPeriod:
+        """The standard period: delivery due two years after the award, renewal at 50%."""
+        try:
+            deliver_by = valid_from.replace(year=valid_from.year + DELIVERY_YEARS)
+        except ValueError:  # 29 February
+            deliver_by = dt.date(valid_from.year + DELIVERY_YEARS, 2, 28)
+        return cls(
+            valid_from=valid_from,
+            deliver_by=deliver_by,
+            renewal_min_progress_percent=RENEWAL_MIN_PROGRESS_PERCENT,
+        )
+
 
 class CertificationAwarded(Contract):
     """The area is certified as a smart city and awarded the logo."""
 
-    event_type: Literal["CertificationAwarded"] = "CertificationAwarded"
+    event_type: Literal["CertificationAwarded"] = Field(
+        "CertificationAwarded", description="The event type; always 'CertificationAwarded'"
+    )
     certificate_number: Annotated[str, StringConstraints(pattern=r"^SCT-25[0-9]{2}-[0-9]{4}$")] = (
         Field(description="Certificate number, e.g. 'SCT-2565-0016'")
     )
@@ -119,7 +161,9 @@ class TransitionRefused(Contract):
     """A decision was refused: it does not fit the proposal's stage or its producer may not
     make it. Addressed to the producer; the proposal's stage does not change."""
 
-    event_type: Literal["TransitionRefused"] = "TransitionRefused"
+    event_type: Literal["TransitionRefused"] = Field(
+        "TransitionRefused", description="The event type; always 'TransitionRefused'"
+    )
     refused_event_id: str = Field(description="event_id of the refused claim")
     refused_event_type: str = Field(description="event_type of the refused claim")
     producer: str = Field(description="Who produced the refused claim")
@@ -130,7 +174,9 @@ class TransitionRefused(Contract):
 class DeliveryDeadlineReminder(Contract):
     """A certified area's delivery deadline approaches or has passed."""
 
-    event_type: Literal["DeliveryDeadlineReminder"] = "DeliveryDeadlineReminder"
+    event_type: Literal["DeliveryDeadlineReminder"] = Field(
+        "DeliveryDeadlineReminder", description="The event type; always 'DeliveryDeadlineReminder'"
+    )
     certificate_number: str = Field(description="The certificate concerned")
     deliver_by: dt.date = Field(description="The delivery deadline")
     overdue: bool = Field(description="True once the deadline has passed")

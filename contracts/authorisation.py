@@ -88,16 +88,22 @@ def authorise(
             f"only {who} may",
             f"หน่วยงาน {producer.agency_id} ไม่มีสิทธิ์ส่ง {event_type} (เฉพาะ {who})",
         )
-    if event_type in OWNER_BOUND_EVENTS and proposal_owner is not None \
-            and proposal_owner != producer.agency_id:
+    if (
+        event_type in OWNER_BOUND_EVENTS
+        and proposal_owner is not None
+        and proposal_owner != producer.agency_id
+    ):
         return Refused(
             f"{producer.agency_id} may act only for its own proposals; this proposal belongs "
             f"to {proposal_owner}",
             f"หน่วยงาน {producer.agency_id} ดำเนินการได้เฉพาะข้อเสนอของตนเอง "
             f"ข้อเสนอนี้เป็นของ {proposal_owner}",
         )
-    if producer.kind in PROVINCE_BOUND and province_code is not None \
-            and producer.province_code != province_code:
+    if (
+        producer.kind in PROVINCE_BOUND
+        and province_code is not None
+        and producer.province_code != province_code
+    ):
         return Refused(
             f"{producer.agency_id} is a {producer.kind.value} of province "
             f"{producer.province_code} and may not act for province {province_code}",

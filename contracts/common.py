@@ -56,7 +56,10 @@ Email = Annotated[
 def _check_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must be timezone-aware (UTC)")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
 
 
 UtcDateTime = Annotated[

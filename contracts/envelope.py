@@ -65,8 +65,9 @@ AnyEnvelope = Envelope[Any]
 class EnvelopeError(ValueError):
     """Why a record is not a valid event: the field (dotted path) and the reason."""
 
-    def __init__(self, field: str, reason: str, *, event_type: str | None = None,
-                 event_id: str | None = None) -> None:
+    def __init__(
+        self, field: str, reason: str, *, event_type: str | None = None, event_id: str | None = None
+    ) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
@@ -85,7 +86,8 @@ def new_envelope(
     event_id: uuid.UUID | None = None,
 ) -> Envelope[P]:
     """A new event; with `cause`, it continues the cause's conversation."""
-    return Envelope[type(payload)](  # type: ignore[misc]
+    model: Any = Envelope[type(payload)]  # type: ignore[misc]
+    envelope: Envelope[P] = model(
         event_id=event_id or uuid.uuid4(),
         event_type=type(payload).__name__,
         schema_version=SCHEMA_VERSION,
@@ -96,86 +98,167 @@ def new_envelope(
         causation_id=cause.event_id if cause else None,
         payload=payload,
     )
+    return envelope
 
 
 def _header_text(headers: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in items:
-        if isinstance(value, bytes | bytearray):
-            out[str(name)] = bytes(value).decode("utf-8", errors="replace")
+        key = name.decode("utf-8", errors="replace") if isinstance(name, bytes) else str(name)
+        if isinstance(value, bytes | bytearray | memoryview):
+            out[key] = bytes(value).decode("utf-8", errors="replace")
         elif value is not None:
-            out[str(name)] = str(value)
+            out[key] = str(value)
     return out
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(root)"
+def _dotted(loc: tuple[int | str, ...], raw: object) -> str:
+    """The error location as a dotted field path into the input. Parts that are not in the
+    input (pydantic's union member tags such as 'function-after[...]') are dropped, except the
+    last, which names a missing field."""
+    parts: list[str] = []
+    node: object = raw
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]  # type: ignore[index]
+        elif index < len(loc) - 1 and isinstance(part, str) and not isinstance(node, dict):
+            continue
+        else:
+            node = None
+        parts.append(_field_name(part))
+    return ".".join(parts) or "(root)"
+
+
+def _field_name(part: int | str) -> str:
+    """A path part as written in a field path; odd names (empty, blank, with dots or
+    unprintable characters) are quoted so the path stays readable and unambiguous."""
+    text = str(part)
+    if text.strip() and text.isprintable() and "." not in text and text == text.strip():
+        return text[:80]
+    return json.dumps(text[:80])
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _as_bytes(value: object) -> bytes:
+    if value is None:
+        raise EnvelopeError("(value)", "the record has no value")
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise EnvelopeError("(value)", f"expected bytes, got {type(value).__name__}")
 
 
 def parse_record(
-    value: bytes | None,
+    value: bytes | bytearray | memoryview | None,
     headers: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
 ) -> AnyEnvelope:
-    """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`."""
-    if value is None or len(value) == 0:
+    """Turn a record's value and headers into a typed envelope, or raise `EnvelopeError`.
+
+    Never raises anything else: whatever the bytes and headers are, the error names the field
+    (a dotted path into the envelope such as 'payload.meeting.held_on', 'headers.<name>', or
+    '(value)' / '(headers)' when the record as a whole is unreadable) and the reason.
+    """
+    try:
+        return _parse(value, headers)
+    except EnvelopeError:
+        raise
+    except RecursionError:
+        raise EnvelopeError("(value)", "nesting too deep") from None
+    except Exception as exc:  # every other failure must still be a typed, named error
+        raise EnvelopeError("(value)", _short(f"unreadable record: {type(exc).__name__}")) from None
+
+
+def _parse(
+    value: object,
+    headers: Mapping[str, Any] | Iterable[tuple[str, Any]],
+) -> AnyEnvelope:
+    data = _as_bytes(value)
+    if len(data) == 0:
         raise EnvelopeError("(value)", "the record has no value")
-    if len(value) > MAX_RECORD_BYTES:
-        raise EnvelopeError("(value)", f"record is {len(value)} bytes; the limit is "
-                            f"{MAX_RECORD_BYTES}")
+    if len(data) > MAX_RECORD_BYTES:
+        raise EnvelopeError(
+            "(value)", f"record is {len(data)} bytes; the limit is {MAX_RECORD_BYTES}"
+        )
     try:
         head = _header_text(headers)
-    except Exception as exc:  # noqa: BLE001 - headers of any shape must give a typed error
-        raise EnvelopeError("(headers)", f"unreadable headers: {exc}") from None
+    except Exception as exc:
+        raise EnvelopeError("(headers)", _short(f"unreadable headers: {exc}")) from None
     try:
-        text = value.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise EnvelopeError("(value)", f"not UTF-8 at byte {exc.start}") from None
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        where = f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) \
-            else "nesting too deep"
-        raise EnvelopeError("(value)", f"not JSON ({where})") from None
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError("(value)", f"not JSON (line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise EnvelopeError("(value)", "not JSON (nesting too deep)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise EnvelopeError("(value)", _short(f"not JSON ({exc})")) from None
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
 
+    raw_id = raw.get("event_id")
+    event_id = raw_id[:80] if isinstance(raw_id, str) else None
     event_type = raw.get("event_type")
-    event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
     if not isinstance(event_type, str):
         raise EnvelopeError("event_type", "missing or not a string", event_id=event_id)
     spec = EVENTS.get(event_type)
     if spec is None:
-        raise EnvelopeError("event_type", f"unknown event type {event_type[:80]!r}",
-                            event_id=event_id)
+        raise EnvelopeError(
+            "event_type", f"unknown event type {event_type[:80]!r}", event_id=event_id
+        )
     header_type = head.get(topics.HEADER_EVENT_TYPE)
     if header_type is not None and header_type != event_type:
         raise EnvelopeError(
             f"headers.{topics.HEADER_EVENT_TYPE}",
             f"header says {header_type[:80]!r} but the body says {event_type!r}",
-            event_type=event_type, event_id=event_id,
+            event_type=event_type,
+            event_id=event_id,
         )
     payload = raw.get("payload")
     if isinstance(payload, dict) and payload.get("event_type", event_type) != event_type:
-        raise EnvelopeError("payload.event_type", "does not match the envelope's event_type",
-                            event_type=event_type, event_id=event_id)
+        raise EnvelopeError(
+            "payload.event_type",
+            "does not match the envelope's event_type",
+            event_type=event_type,
+            event_id=event_id,
+        )
     version = raw.get("schema_version")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise EnvelopeError("schema_version", f"version {version} is newer than this consumer "
-                            f"understands ({SCHEMA_VERSION})", event_type=event_type,
-                            event_id=event_id)
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise EnvelopeError(
+            "schema_version",
+            f"version {version} is newer than this consumer understands ({SCHEMA_VERSION})",
+            event_type=event_type,
+            event_id=event_id,
+        )
     try:
         envelope = Envelope[spec.payload].model_validate(raw)  # type: ignore[name-defined]
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise EnvelopeError(_dotted(first["loc"]), first["msg"], event_type=event_type,
-                            event_id=event_id) from None
+        first = exc.errors(include_url=False, include_input=False)[0]
+        raise EnvelopeError(
+            _dotted(first["loc"], raw),
+            _short(first["msg"]),
+            event_type=event_type,
+            event_id=event_id,
+        ) from None
     except RecursionError:
-        raise EnvelopeError("(value)", "nesting too deep", event_type=event_type,
-                            event_id=event_id) from None
+        raise EnvelopeError(
+            "(value)", "nesting too deep", event_type=event_type, event_id=event_id
+        ) from None
     header_id = head.get(topics.HEADER_EVENT_ID)
     if header_id is not None and header_id != str(envelope.event_id):
-        raise EnvelopeError(f"headers.{topics.HEADER_EVENT_ID}",
-                            "header does not match the body's event_id",
-                            event_type=event_type, event_id=event_id)
+        raise EnvelopeError(
+            f"headers.{topics.HEADER_EVENT_ID}",
+            "header does not match the body's event_id",
+            event_type=event_type,
+            event_id=event_id,
+        )
     return envelope

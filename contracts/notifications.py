@@ -12,7 +12,9 @@ from contracts.common import Contract, Email, ShortText
 class NotificationSent(Contract):
     """An email about an event was accepted by the mail server for one recipient."""
 
-    event_type: Literal["NotificationSent"] = "NotificationSent"
+    event_type: Literal["NotificationSent"] = Field(
+        "NotificationSent", description="The event type; always 'NotificationSent'"
+    )
     about_event_id: str = Field(description="event_id of the event the email is about")
     about_event_type: str = Field(description="event_type of the event the email is about")
     recipient_id: str = Field(description="Directory id of the recipient")
@@ -24,7 +26,9 @@ class NotificationSent(Contract):
 class NotificationFailed(Contract):
     """An email could not be delivered after the last attempt (or has no valid recipient)."""
 
-    event_type: Literal["NotificationFailed"] = "NotificationFailed"
+    event_type: Literal["NotificationFailed"] = Field(
+        "NotificationFailed", description="The event type; always 'NotificationFailed'"
+    )
     about_event_id: str = Field(description="event_id of the event the email is about")
     about_event_type: str = Field(description="event_type of the event the email is about")
     recipient_id: str = Field(description="Directory id of the intended recipient")

@@ -69,7 +69,9 @@ class ProposalContent(Contract):
 class ProposalSubmitted(Contract):
     """An applicant submitted a smart-city development plan."""
 
-    event_type: Literal["ProposalSubmitted"] = "ProposalSubmitted"
+    event_type: Literal["ProposalSubmitted"] = Field(
+        "ProposalSubmitted", description="The event type; always 'ProposalSubmitted'"
+    )
     applicant: AgencyId = Field(description="The agency that submitted, and owns, the proposal")
     content: ProposalContent = Field(description="The submitted plan")
 
@@ -77,7 +79,9 @@ class ProposalSubmitted(Contract):
 class ProposalResubmitted(Contract):
     """An applicant resubmitted its plan after depa requested a revision."""
 
-    event_type: Literal["ProposalResubmitted"] = "ProposalResubmitted"
+    event_type: Literal["ProposalResubmitted"] = Field(
+        "ProposalResubmitted", description="The event type; always 'ProposalResubmitted'"
+    )
     applicant: AgencyId = Field(description="The agency that owns the proposal")
     revision: int = Field(ge=2, description="Revision number of this version (first is 1)")
     content: ProposalContent = Field(description="The revised plan")
@@ -89,7 +93,9 @@ class ProposalResubmitted(Contract):
 class ProposalWithdrawn(Contract):
     """An applicant withdrew its proposal (any time before certification)."""
 
-    event_type: Literal["ProposalWithdrawn"] = "ProposalWithdrawn"
+    event_type: Literal["ProposalWithdrawn"] = Field(
+        "ProposalWithdrawn", description="The event type; always 'ProposalWithdrawn'"
+    )
     applicant: AgencyId = Field(description="The agency that owns the proposal")
     reason: ShortText | None = Field(default=None, description="Why, if the applicant said")
 
@@ -104,7 +110,9 @@ class FieldError(Contract):
 class IntakeRejected(Contract):
     """The proposals service refused a submission claim; addressed to its producer."""
 
-    event_type: Literal["IntakeRejected"] = "IntakeRejected"
+    event_type: Literal["IntakeRejected"] = Field(
+        "IntakeRejected", description="The event type; always 'IntakeRejected'"
+    )
     refused_event_id: str = Field(description="event_id of the refused claim")
     refused_event_type: str = Field(description="event_type of the refused claim")
     producer: str = Field(description="Who produced the refused claim, as it claimed")

@@ -1,0 +1,132 @@
+"""The authorisation matrix: every event type x every agency kind, plus the applicant rules.
+
+The expected table is written out here independently of `contracts.authorisation.MATRIX`, so a
+change to the matrix must be made (and reviewed) twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from contracts.authorisation import (
+    MATRIX,
+    OWNER_BOUND_EVENTS,
+    Allowed,
+    Producer,
+    Refused,
+    authorise,
+)
+from contracts.catalogue import EVENTS
+from contracts.common import AgencyKind
+
+K = AgencyKind
+LG, PAO, PD = K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATION, K.PRIVATE_DEVELOPER
+APPLICANTS = {LG, PAO, PD}
+
+EXPECTED: dict[str, set[AgencyKind]] = {
+    "ProposalSubmitted": APPLICANTS,
+    "ProposalResubmitted": APPLICANTS,
+    "ProposalWithdrawn": APPLICANTS,
+    "IntakeRejected": {K.SYSTEM},
+    "ProposalScreened": {K.DEPA},
+    "RevisionRequested": {K.DEPA, K.DES_SUBCOMMITTEE},
+    "SubcommitteeApproved": {K.DES_SUBCOMMITTEE},
+    "SubcommitteeRejected": {K.DES_SUBCOMMITTEE},
+    "SteeringCommitteeAcknowledged": {K.STEERING_COMMITTEE},
+    "CabinetEndorsed": {K.CABINET},
+    "CabinetReturned": {K.CABINET},
+    "CertificationAwarded": {K.DEPA, K.DES_SUBCOMMITTEE},
+    "TransitionRefused": {K.SYSTEM},
+    "DeliveryDeadlineReminder": {K.SYSTEM},
+    "NotificationSent": {K.SYSTEM},
+    "NotificationFailed": {K.SYSTEM},
+}
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+
+CASES = [
+    (event_type, kind, kind in EXPECTED[event_type])
+    for event_type, kind in itertools.product(sorted(EXPECTED), AgencyKind)
+]
+
+
+def _producer(
+    kind: AgencyKind, agency_id: str = "agency-x", province: str | None = "83"
+) -> Producer:
+    return Producer(agency_id, kind, province if kind in {LG, PAO} else None)
+
+
+def test_the_matrix_covers_exactly_the_catalogue() -> None:
+    assert set(MATRIX) == set(EVENTS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize(("event_type", "kind", "allowed"), CASES)
+def test_every_event_type_for_every_agency_kind(
+    event_type: str, kind: AgencyKind, allowed: bool
+) -> None:
+    decision = authorise(_producer(kind), event_type, proposal_owner="agency-x", province_code="83")
+    assert bool(decision) is allowed
+    if allowed:
+        assert isinstance(decision, Allowed)
+    else:
+        assert isinstance(decision, Refused)
+        assert event_type in decision.reason_en
+        assert "may not emit" in decision.reason_en
+        assert THAI.search(decision.reason_th)
+
+
+@pytest.mark.parametrize("event_type", sorted(OWNER_BOUND_EVENTS))
+@pytest.mark.parametrize("kind", sorted(APPLICANTS))
+def test_an_applicant_acts_only_for_its_own_proposals(event_type: str, kind: AgencyKind) -> None:
+    me = _producer(kind, "lg-phuket-city")
+    assert authorise(me, event_type, proposal_owner="lg-phuket-city", province_code="83")
+    refused = authorise(me, event_type, proposal_owner="pao-83", province_code="83")
+    assert isinstance(refused, Refused)
+    assert "own proposals" in refused.reason_en
+    assert "pao-83" in refused.reason_en
+    assert THAI.search(refused.reason_th)
+
+
+def test_the_own_proposal_rule_covers_resubmission_and_withdrawal_only() -> None:
+    assert {"ProposalResubmitted", "ProposalWithdrawn"} == OWNER_BOUND_EVENTS
+    me = _producer(LG, "lg-phuket-city")
+    assert authorise(me, "ProposalSubmitted", proposal_owner=None, province_code="83")
+
+
+@pytest.mark.parametrize("event_type", sorted(e for e, kinds in EXPECTED.items() if LG in kinds))
+@pytest.mark.parametrize("kind", [LG, PAO])
+def test_local_bodies_act_only_in_their_own_province(event_type: str, kind: AgencyKind) -> None:
+    phuket = Producer("lg-phuket-city", kind, "83")
+    assert authorise(phuket, event_type, proposal_owner="lg-phuket-city", province_code="83")
+    refused = authorise(phuket, event_type, proposal_owner="lg-phuket-city", province_code="40")
+    assert isinstance(refused, Refused)
+    assert "province 40" in refused.reason_en
+    assert THAI.search(refused.reason_th)
+
+
+@pytest.mark.parametrize("event_type", ["ProposalSubmitted", "ProposalWithdrawn"])
+def test_private_developers_may_act_in_any_province(event_type: str) -> None:
+    developer = Producer("pd-samyan", PD, None)
+    for code in ("10", "40", "83"):
+        assert authorise(developer, event_type, proposal_owner="pd-samyan", province_code=code)
+
+
+@pytest.mark.parametrize("kind", sorted(set(AgencyKind) - APPLICANTS))
+def test_national_bodies_are_not_bound_to_a_province(kind: AgencyKind) -> None:
+    event_type = next(e for e, kinds in sorted(EXPECTED.items()) if kind in kinds)
+    assert authorise(Producer("x-body", kind, None), event_type, province_code="40")
+
+
+def test_what_is_unknown_to_the_caller_is_not_held_against_the_producer() -> None:
+    me = _producer(LG, "lg-phuket-city")
+    assert authorise(me, "ProposalWithdrawn")
+
+
+@pytest.mark.parametrize("kind", list(AgencyKind))
+def test_an_unknown_event_type_is_refused_for_everyone(kind: AgencyKind) -> None:
+    refused = authorise(_producer(kind), "ProposalApprovedByMagic")
+    assert isinstance(refused, Refused)
+    assert "not an event type" in refused.reason_en
+    assert THAI.search(refused.reason_th)

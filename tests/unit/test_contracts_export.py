@@ -1,0 +1,80 @@
+"""contracts.export: what it writes, and how it finds a stale docs/ (pure: a temporary folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts import export
+from contracts.catalogue import EVENTS
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, str]:
+    return export.artefacts()
+
+
+def test_one_schema_per_event_plus_dead_letter_one_asyncapi_per_service(
+    generated: dict[str, str],
+) -> None:
+    expected = {f"schemas/{name}.json" for name in [*EVENTS, "DeadLetter"]}
+    expected |= {f"asyncapi/{service}.json" for service in export.services()}
+    expected.add("events.md")
+    assert set(generated) == expected
+
+
+def test_schemas_are_the_envelope_with_the_payload(generated: dict[str, str]) -> None:
+    for event_type in EVENTS:
+        schema = json.loads(generated[f"schemas/{event_type}.json"])
+        assert schema["title"] == event_type
+        assert schema["$schema"] == export.JSON_SCHEMA_DIALECT
+        assert schema["additionalProperties"] is False
+        assert schema["properties"]["payload"]["$ref"] == f"#/$defs/{event_type}"
+        assert set(schema["required"]) >= {"event_id", "event_type", "occurred_at", "payload"}
+
+
+def test_json_output_is_canonical(generated: dict[str, str]) -> None:
+    for path, content in generated.items():
+        if path.endswith(".json"):
+            assert content == export.dumps(json.loads(content)), path
+
+
+def test_write_then_check_then_detect_every_kind_of_staleness(tmp_path: Path) -> None:
+    assert export.write(tmp_path)
+    assert export.stale(tmp_path) == []
+    assert export.write(tmp_path) == []
+
+    (tmp_path / "events.md").write_text("edited by hand", encoding="utf-8")
+    (tmp_path / "schemas" / "CabinetEndorsed.json").unlink()
+    (tmp_path / "asyncapi" / "retired.json").write_text("{}", encoding="utf-8")
+    assert sorted(export.stale(tmp_path)) == [
+        "asyncapi/retired.json",
+        "events.md",
+        "schemas/CabinetEndorsed.json",
+    ]
+
+    export.write(tmp_path)
+    assert export.stale(tmp_path) == []
+    assert not (tmp_path / "asyncapi" / "retired.json").exists()
+
+
+def test_release_snapshots_the_current_schemas(tmp_path: Path) -> None:
+    export.write(tmp_path, release=True)
+    released = export.load_schemas(tmp_path / export.RELEASED_DIR)
+    assert released == json.loads(json.dumps(export.current_schemas()))
+
+
+def test_events_md_shows_the_matrix_topics_headers_and_examples(generated: dict[str, str]) -> None:
+    text = generated["events.md"]
+    assert text.startswith("# Events")
+    assert "Do not edit by hand" in text
+    assert "| `SubcommitteeApproved` |  |  |  |  | yes |  |  |  |" in text
+    assert "claim on `smartcity.intake`; fact on `smartcity.decisions`" in text
+    assert "`smartcity-event-type`" in text
+    assert "keyed by the **proposal id**" in text
+    assert '"meeting_id": "1/2565"' in text
+    assert '"held_on": "2022-08-06"' in text
+    assert '"certificate_number": "SCT-2565-0016"' in text
+    assert "`pao-<code>`" in text
