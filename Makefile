@@ -9,7 +9,7 @@ SERVICES := proposals approvals notifications
 PYTEST_ARGS ?=
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench clean
+        test-integration test-e2e lint format demo docs bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ format: setup ## Apply ruff's formatting and fixes
 
 demo: up ## The main job: the stack with a realistic scenario flowing through it
 	$(PY) -m scenarios
+
+chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
+	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
 	$(PY) -m tests.bench.run $(BENCH_ARGS)

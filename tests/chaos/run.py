@@ -1,0 +1,465 @@
+"""`make chaos`: drive N proposals through the whole lifecycle while things break, then check
+from the stores and the SMTP server that nothing was lost or doubled.
+
+Faults, while the proposals move: each service is SIGKILLed (and a few SIGTERMed) and restarted
+several times; the Kafka broker is restarted once; FerretDB is restarted once; the SMTP server is
+stopped for a while; a slice of already-published events is published again (duplicates); poison
+messages are produced to every consumed topic.
+
+At the end it checks: every proposal reached `certified`; every expected transition happened
+exactly once (case histories); every expected email arrived exactly once (by Message-ID, at the
+SMTP server); every poison message is in the dead-letter topic with its reason, once per consumer
+group that reads its topic. It prints one summary line and writes .local/chaos/latest.json.
+
+It restarts the shared local servers: do not run it while other test runs use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from contracts.agencies import agencies
+from contracts.common import AgencyKind
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.auth import ApiKeys
+from services.common.kafka import delete_topics, ensure_topics
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    MAILPIT,
+    MONGO,
+    ROOT,
+    Namespace,
+    ServiceProcess,
+    ensure_stack,
+    free_port,
+    read_topic,
+)
+
+SERVICES = ("proposals", "approvals", "notifications")
+CONSUMERS = {  # topic -> the consumers (as named in dead-letter records) that read it
+    "proposals": ("approvals", "notifications"),
+    "decisions": ("proposals", "notifications"),
+    "intake": ("proposals", "approvals"),
+}
+BATCH = 15  # proposals per committee meeting, as at meeting 1/2565
+
+
+@dataclass
+class Figures:
+    proposals: int = 0
+    kills: int = 0
+    terms: int = 0
+    broker_restarts: int = 0
+    store_restarts: int = 0
+    smtp_outages: int = 0
+    duplicates_injected: int = 0
+    poison_injected: int = 0
+    http_retries: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def infra(*args: str) -> None:
+    subprocess.run(["bash", str(ROOT / "infra" / "stack.sh"), *args], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+
+
+class Stack:
+    def __init__(self, ns: Namespace, figures: Figures) -> None:
+        self.ns = ns
+        self.topics = Topics(ns.topics_prefix)
+        self.figures = figures
+        logs = LOCAL / "logs" / "chaos"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, ServiceProcess] = {}
+        for name in SERVICES:
+            port = free_port()
+            prefix = name.upper() + "_"
+            env = {
+                f"{prefix}KAFKA_BOOTSTRAP": KAFKA, f"{prefix}MONGO_URL": MONGO,
+                f"{prefix}MONGO_DB": ns.db(name), f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
+                f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
+                f"{prefix}HTTP_PORT": str(port), f"{prefix}LOG_LEVEL": "WARNING",
+                f"{prefix}OUTBOX_GRACE_SECONDS": "1", f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
+            }
+            if name == "notifications":
+                env.update({"NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.5",
+                            "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "5",
+                            "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "60"})
+            self.procs[name] = ServiceProcess(name, env, port, logs / f"{ns.run_id}-{name}.log")
+
+    def start(self) -> None:
+        for p in self.procs.values():
+            p.start()
+        for p in self.procs.values():
+            p.wait_healthy(120)
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            p.stop()
+
+
+class Agencies:
+    """API keys per (service, agency), issued straight into each service's key store."""
+
+    def __init__(self, mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace) -> None:
+        self.mongo = mongo
+        self.ns = ns
+        self.keys: dict[tuple[str, str], str] = {}
+
+    async def key(self, service: str, agency_id: str) -> str:
+        if (service, agency_id) not in self.keys:
+            store = ApiKeys(self.mongo[self.ns.db(service)])
+            self.keys[(service, agency_id)] = await store.issue(agency_id, "chaos")
+        return self.keys[(service, agency_id)]
+
+
+class Driver:
+    """Moves the proposals through the workflow over HTTP, as the agencies would, retrying
+    (with the same idempotency keys) while a service is down."""
+
+    def __init__(self, stack: Stack, keys: Agencies, figures: Figures) -> None:
+        self.stack = stack
+        self.keys = keys
+        self.figures = figures
+        self.http = httpx.AsyncClient(timeout=30)
+
+    async def call(self, service: str, agency: str, method: str, path: str,
+                   ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+        deadline = time.monotonic() + 300
+        while True:
+            headers = {"X-API-Key": await self.keys.key(service, agency),
+                       **kwargs.pop("headers", {})}
+            try:
+                resp = await self.http.request(method, self.stack.procs[service].url + path,
+                                               headers=headers, **kwargs)
+                if resp.status_code in ok:
+                    return resp
+                if resp.status_code < 500 and resp.status_code not in (404, 409):
+                    raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path}: gave up after 300 s")
+            self.figures.http_retries += 1
+            kwargs["headers"] = {k: v for k, v in headers.items() if k != "X-API-Key"}
+            await asyncio.sleep(0.5)
+
+    async def submit(self, i: int, applicant: Any) -> str:
+        draft = {
+            "province": applicant.province_code,
+            "area_name": {"th": f"พื้นที่ทดสอบความทนทาน {i}", "en": f"Chaos test area {i}"},
+            "dimensions": ["governance", "mobility"],
+            "plan": {k: f"{k} of area {i}" for k in (
+                "area_boundary_and_goals", "infrastructure_plan", "city_data_platform",
+                "smart_solutions", "management_model")},
+            "has_city_data_platform": True, "budget_baht": "1000000",
+            "expected_value_baht": "3000000",
+            "contact_emails": [f"area{i}@chaos.example.go.th"],
+        }
+        resp = await self.call("proposals", applicant.agency_id, "POST", "/proposals", (200, 201),
+                               json=draft, headers={"Idempotency-Key": f"chaos-{i}"})
+        return str(resp.json()["proposal_id"])
+
+    async def decide(self, agency: str, pid: str, body: dict[str, Any], key: str) -> None:
+        await self.call("approvals", agency, "POST", f"/cases/{pid}/decisions", (200, 201),
+                        json=body, headers={"Idempotency-Key": key})
+
+    async def meeting(self, agency: str, body: str, meeting_id: str, decision: str,
+                      pids: list[str], **extra: Any) -> None:
+        payload = {
+            "body": body,
+            "meeting": {"meeting_id": meeting_id, "held_on": "2022-08-06",
+                        "chair": {"th": "ประธานที่ประชุม", "en": "Meeting chair"}},
+            "decisions": [{"proposal_id": p, "decision": decision,
+                           "resolution": f"{decision} at meeting {meeting_id}"} for p in pids],
+            **extra,
+        }
+        await self.call("approvals", agency, "POST", "/meetings", (200,), json=payload)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+async def wait_stage(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, pids: list[str],
+                     stage: str, timeout: float = 600) -> None:
+    cases = mongo[ns.db("approvals")]["cases"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            n = await cases.count_documents({"_id": {"$in": pids}, "stage": stage})
+            if n == len(pids):
+                return
+        except Exception:  # noqa: BLE001 - FerretDB may be restarting
+            pass
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"not every proposal reached {stage} within {timeout:.0f}s")
+
+
+async def lifecycle(driver: Driver, mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace,
+                    n: int) -> list[str]:
+    applicants = [a for a in agencies().values()
+                  if a.kind is AgencyKind.LOCAL_GOVERNMENT and a.province_code]
+    sem = asyncio.Semaphore(8)
+
+    async def bounded(coro: Any) -> Any:
+        async with sem:
+            return await coro
+
+    pids: list[str] = list(await asyncio.gather(*(
+        bounded(driver.submit(i, applicants[i % len(applicants)])) for i in range(n))))
+    await wait_stage(mongo, ns, pids, "submitted")
+    await asyncio.gather(*(bounded(driver.decide(
+        "depa", p, {"event_type": "ProposalScreened", "screened_by": "depa"}, f"screen-{p}"))
+        for p in pids))
+    await wait_stage(mongo, ns, pids, "screened")
+    batches = [pids[i:i + BATCH] for i in range(0, len(pids), BATCH)]
+    steps = [("des-subcommittee", "subcommittee", "SubcommitteeApproved", {},
+              "subcommittee_approved"),
+             ("steering-committee", "steering_committee", "SteeringCommitteeAcknowledged", {},
+              "steering_acknowledged"),
+             ("cabinet-secretariat", "cabinet", "CabinetEndorsed",
+              {"resolution_number": "chaos-cabinet"}, "cabinet_endorsed")]
+    for agency, body, decision, extra, stage in steps:
+        await asyncio.gather(*(bounded(driver.meeting(
+            agency, body, f"{k + 1}/2565", decision, batch, **extra))
+            for k, batch in enumerate(batches)))
+        await wait_stage(mongo, ns, pids, stage)
+    await asyncio.gather(*(bounded(driver.decide(
+        "depa", p, {"event_type": "CertificationAwarded", "valid_from": "2023-01-20"},
+        f"award-{p}")) for p in pids))
+    await wait_stage(mongo, ns, pids, "certified")
+    return pids
+
+
+async def faults(stack: Stack, figures: Figures, stop: asyncio.Event, rng: random.Random,
+                 kill_every: float) -> None:
+    """Kill/restart services on a schedule, and restart each server once, until `stop`."""
+    once = ["kafka", "ferretdb", "smtp"]
+    rng.shuffle(once)
+    tick = 0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), kill_every)
+            return
+        except TimeoutError:
+            pass
+        tick += 1
+        name = SERVICES[tick % len(SERVICES)]
+        sig = signal.SIGTERM if tick % 4 == 0 else signal.SIGKILL
+        await asyncio.to_thread(stack.procs[name].stop, sig)
+        if sig is signal.SIGKILL:
+            figures.kills += 1
+        else:
+            figures.terms += 1
+        await asyncio.to_thread(stack.procs[name].start)
+        if tick % 3 == 0 and once:
+            server = once.pop()
+            if server == "kafka":
+                await asyncio.to_thread(infra, "restart", "kafka")
+                figures.broker_restarts += 1
+            elif server == "ferretdb":
+                await asyncio.to_thread(infra, "restart", "ferretdb")
+                figures.store_restarts += 1
+            else:
+                await asyncio.to_thread(infra, "down", "mailpit")
+                await asyncio.sleep(8)
+                await asyncio.to_thread(infra, "up", "mailpit")
+                figures.smtp_outages += 1
+        await asyncio.to_thread(stack.procs[name].wait_healthy, 180)
+
+
+async def inject(topics: Topics, figures: Figures, rng: random.Random, poison: int
+                 ) -> list[bytes]:
+    """Re-publish a slice of published events (duplicates) and produce poison messages."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
+    await producer.start()
+    keys: list[bytes] = []
+    try:
+        for topic in (topics.proposals, topics.decisions):
+            records = await read_topic(topic, timeout=10)
+            for r in rng.sample(records, min(len(records), 40)):
+                await producer.send_and_wait(topic, r.value, key=r.key,
+                                             headers=list(r.headers or ()))
+                figures.duplicates_injected += 1
+        bodies = [b"\x00\xff garbage", b"{\"event_type\": \"ProposalSubmitted\"}", b"[1, 2, 3]",
+                  json.dumps({"event_type": "NoSuchEvent", "event_id": str(uuid.uuid4())}
+                             ).encode()]
+        for i in range(poison):
+            topic = (topics.intake, topics.proposals, topics.decisions)[i % 3]
+            key = f"poison-{i}-{uuid.uuid4().hex[:6]}".encode()
+            await producer.send_and_wait(topic, bodies[i % len(bodies)], key=key)
+            keys.append(key)
+            figures.poison_injected += 1
+    finally:
+        await producer.stop()
+    return keys
+
+
+async def mailpit_message_ids(since: dt.datetime) -> Counter[str]:
+    """Every Message-ID the SMTP server received since `since`, with its count."""
+    counts: Counter[str] = Counter()
+    async with httpx.AsyncClient(base_url=MAILPIT, timeout=30) as http:
+        start = 0
+        while True:
+            resp = await http.get("/api/v1/messages", params={"start": start, "limit": 1000})
+            resp.raise_for_status()
+            page = resp.json()["messages"]
+            if not page:
+                return counts
+            for m in page:
+                created = dt.datetime.fromisoformat(m["Created"].replace("Z", "+00:00"))
+                if created < since:
+                    return counts
+                counts[m["MessageID"]] += 1
+            start += len(page)
+
+
+async def verify(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, topics: Topics,
+                 pids: list[str], poison_keys: list[bytes], since: dt.datetime
+                 ) -> dict[str, Any]:
+    cases = mongo[ns.db("approvals")]["cases"]
+    expected_path = ["ProposalSubmitted", "ProposalScreened", "SubcommitteeApproved",
+                     "SteeringCommitteeAcknowledged", "CabinetEndorsed", "CertificationAwarded"]
+    not_certified, doubled_transitions, missing_transitions = [], 0, 0
+    async for case in cases.find({"_id": {"$in": pids}}):
+        if case["stage"] != "certified":
+            not_certified.append(case["_id"])
+        applied = Counter(h["event_type"] for h in case["history"] if not h.get("refused"))
+        for event_type in expected_path:
+            if applied[event_type] == 0:
+                missing_transitions += 1
+            doubled_transitions += max(0, applied[event_type] - 1)
+    deliveries = mongo[ns.db("notifications")]["deliveries"]
+    expected_ids = Counter()
+    statuses: Counter[str] = Counter()
+    async for d in deliveries.find({"proposal_id": {"$in": pids}},
+                                   {"message_id": 1, "status": 1}):
+        statuses[d["status"]] += 1
+        if d.get("message_id"):
+            expected_ids[d["message_id"].strip("<>")] += 1
+    received = await mailpit_message_ids(since)
+    lost_emails = [m for m in expected_ids if received[m] == 0]
+    doubled_emails = [m for m in expected_ids if received[m] > 1]
+    letters = await read_topic(topics.deadletter, min_records=1, timeout=20)
+    by_key: dict[bytes, set[str]] = {}
+    for r in letters:
+        if r.key in poison_keys:
+            letter = json.loads(r.value)
+            assert letter["error"], "a dead letter without a reason"
+            by_key.setdefault(r.key, set()).add(letter["consumer"])
+    missing_letters = []
+    for i, key in enumerate(poison_keys):
+        topic = ("intake", "proposals", "decisions")[i % 3]
+        if not set(CONSUMERS[topic]) <= by_key.get(key, set()):
+            missing_letters.append((key.decode(), topic, sorted(by_key.get(key, set()))))
+    return {
+        "not_certified": len(not_certified), "missing_transitions": missing_transitions,
+        "doubled_transitions": doubled_transitions, "emails_expected": len(expected_ids),
+        "emails_by_status": dict(statuses), "lost_emails": len(lost_emails),
+        "doubled_emails": len(doubled_emails),
+        "dead_lettered": sum(len(v) for v in by_key.values()),
+        "poison_not_dead_lettered": missing_letters[:10],
+    }
+
+
+async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    figures = Figures(proposals=n)
+    ns = Namespace()
+    topics = Topics(ns.topics_prefix)
+    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    stack = Stack(ns, figures)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    started = time.monotonic()
+    stack.start()
+    driver = Driver(stack, Agencies(mongo, ns), figures)
+    stop = asyncio.Event()
+    chaos = asyncio.create_task(faults(stack, figures, stop, rng, kill_every))
+    try:
+        lifecycle_task = asyncio.create_task(lifecycle(driver, mongo, ns, n))
+        await asyncio.sleep(kill_every * 1.5)
+        poison_keys = await inject(topics, figures, rng, poison)
+        pids = await lifecycle_task
+        stop.set()
+        await chaos
+        poison_keys += await inject(topics, figures, rng, 0)  # duplicates of the late events
+        # Let the consumers and the sender finish, then check.
+        deliveries = mongo[ns.db("notifications")]["deliveries"]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if await deliveries.count_documents({"status": "queued"}) == 0 and \
+                    await deliveries.count_documents({"outbox.0": {"$exists": True}}) == 0:
+                break
+            await asyncio.sleep(1)
+        await asyncio.sleep(3)
+        result = await verify(mongo, ns, topics, pids, poison_keys, since)
+    finally:
+        stop.set()
+        if not chaos.done():
+            chaos.cancel()
+        await driver.close()
+        stack.stop()
+        await delete_topics(KAFKA, list(topics.all()))
+        for name in await mongo.list_database_names():
+            if name.startswith(f"t{ns.run_id}_"):
+                await mongo.drop_database(name)
+        await mongo.close()
+    result.update({
+        "proposals": n, "kills": figures.kills, "sigterms": figures.terms,
+        "broker_restarts": figures.broker_restarts, "store_restarts": figures.store_restarts,
+        "smtp_outages": figures.smtp_outages, "duplicates_injected": figures.duplicates_injected,
+        "poison_injected": figures.poison_injected, "http_retries": figures.http_retries,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    })
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--proposals", type=int, default=300)
+    parser.add_argument("--poison", type=int, default=12)
+    parser.add_argument("--kill-every", type=float, default=8.0,
+                        help="seconds between service kills")
+    parser.add_argument("--seed", type=int, default=2565)
+    args = parser.parse_args()
+    ensure_stack()
+    result = asyncio.run(run(args.proposals, args.poison, args.kill_every, args.seed))
+    out = LOCAL / "chaos" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    lost = result["missing_transitions"] + result["not_certified"] + result["lost_emails"] + \
+        len(result["poison_not_dead_lettered"])
+    doubled = result["doubled_transitions"] + result["doubled_emails"]
+    print(f"chaos: proposals={result['proposals']} "
+          f"emails={result['emails_expected']} kills={result['kills']} "
+          f"sigterms={result['sigterms']} broker_restarts={result['broker_restarts']} "
+          f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
+          f"duplicates_injected={result['duplicates_injected']} "
+          f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
+          f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s")
+    if lost or doubled:
+        print(json.dumps(result, indent=2))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
