@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from typing import Any
 
+import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -16,11 +17,21 @@ from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
 from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import IntakeRejected, ProposalContent, ProposalSubmitted
+from contracts.proposals import (
+    IntakeRejected,
+    ProposalContent,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
 from services.common.consumer import Unprocessable
 from services.common.outbox import OutboxPublisher, outbox_entry
-from services.proposals.adapters.repository import MongoProposalRepository
+from services.proposals.adapters.repository import ConcurrentUpdate, MongoProposalRepository
 from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, derive_proposal_id
+
+log = structlog.get_logger(__name__)
+
+APPROVALS_PRODUCER = "svc-approvals"
 
 
 @dataclass(frozen=True)
@@ -33,9 +44,35 @@ class SubmitProposal:
 
 
 @dataclass(frozen=True)
+class ResubmitProposal:
+    actor: Agency
+    proposal_id: str
+    content: ProposalContent
+    changes: str | None
+    command_key: str | None
+    cause: AnyEnvelope | None = None
+    claimed_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawProposal:
+    actor: Agency
+    proposal_id: str
+    reason: str | None
+    command_key: str | None
+    cause: AnyEnvelope | None = None
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     proposal: Proposal
     created: bool
+    """False when the command was a retry: the original result, nothing new stored or sent."""
+
+
+def no_such_proposal(proposal_id: str) -> IntakeError:
+    return IntakeError(BilingualText(en=f"no proposal {proposal_id}",
+                                     th=f"ไม่พบข้อเสนอ {proposal_id}"), status=404)
 
 
 class ProposalHandlers:
@@ -50,20 +87,14 @@ class ProposalHandlers:
         self.clock = clock
 
     async def submit(self, command: SubmitProposal) -> SubmitResult:
-        decision = authorise(command.applicant.as_producer(), "ProposalSubmitted",
-                             province_code=command.content.province.code)
-        if isinstance(decision, Refused):
-            raise IntakeError(BilingualText(en=decision.reason_en, th=decision.reason_th),
-                              status=403)
         proposal_id = command.proposal_id or derive_proposal_id(
             command.applicant.agency_id, command.idempotency_key)
         proposal = Proposal.submit(
-            proposal_id=proposal_id, applicant=command.applicant.agency_id,
+            proposal_id=proposal_id, actor=command.applicant.as_producer(),
             content=command.content, idempotency_key=command.idempotency_key,
             now=self.clock(), cause=command.cause,
         )
-        processed = str(command.cause.event_id) if command.cause else None
-        if await self._repo.add(proposal, processed_event_id=processed):
+        if await self._repo.add(proposal):
             await self._publisher.try_flush(self._repo.collection, proposal_id)
             return SubmitResult(proposal, created=True)
         existing = await self._repo.get(proposal_id)
@@ -74,10 +105,58 @@ class ProposalHandlers:
                 th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว"), status=409)
         return SubmitResult(existing, created=False)
 
+    async def resubmit(self, command: ResubmitProposal) -> SubmitResult:
+        def change(proposal: Proposal) -> None:
+            proposal.resubmit(actor=command.actor.as_producer(), content=command.content,
+                              changes=command.changes, command_key=command.command_key,
+                              now=self.clock(), cause=command.cause,
+                              claimed_revision=command.claimed_revision)
+        return await self._change(command.proposal_id, command.command_key, change)
+
+    async def withdraw(self, command: WithdrawProposal) -> SubmitResult:
+        def change(proposal: Proposal) -> None:
+            proposal.withdraw(actor=command.actor.as_producer(), reason=command.reason,
+                              command_key=command.command_key, now=self.clock(),
+                              cause=command.cause)
+        return await self._change(command.proposal_id, command.command_key, change)
+
+    async def revision_requested(self, envelope: AnyEnvelope) -> bool:
+        """Record a RevisionRequested fact; False if there is no such proposal."""
+        for _ in range(10):
+            proposal = await self._repo.get(envelope.proposal_id)
+            if proposal is None:
+                return False
+            if not proposal.request_revision(envelope, self.clock()):
+                return True
+            try:
+                await self._repo.save(proposal)
+            except ConcurrentUpdate:
+                continue
+            return True
+        raise ConcurrentUpdate(envelope.proposal_id)
+
+    async def _change(self, proposal_id: str, command_key: str | None,
+                      change: Callable[[Proposal], None]) -> SubmitResult:
+        for _ in range(10):
+            proposal = await self._repo.get(proposal_id)
+            if proposal is None:
+                raise no_such_proposal(proposal_id)
+            if proposal.has_processed(command_key):
+                return SubmitResult(proposal, created=False)
+            change(proposal)
+            try:
+                await self._repo.save(proposal)
+            except ConcurrentUpdate:
+                continue
+            await self._publisher.try_flush(self._repo.collection, proposal_id)
+            return SubmitResult(proposal, created=True)
+        raise ConcurrentUpdate(proposal_id)
+
 
 class IntakeClaims:
     """Claims produced straight to Kafka by agency systems: the same handlers and checks as
-    HTTP; a refused claim becomes IntakeRejected (addressed to its producer) and a dead letter."""
+    HTTP; a refused claim becomes IntakeRejected (addressed to its producer) and a dead letter.
+    The claim's event id is the idempotency key: a redelivered claim changes nothing."""
 
     def __init__(self, handlers: ProposalHandlers, rejections: RejectionLog) -> None:
         self._handlers = handlers
@@ -96,25 +175,65 @@ class IntakeClaims:
             await self._rejections.reject(envelope, IntakeError(reason, status=403))
             raise Unprocessable("unauthorised", reason.en) from None
         try:
-            if isinstance(envelope.payload, ProposalSubmitted):
-                if envelope.payload.applicant != applicant.agency_id:
-                    raise IntakeError(BilingualText(
-                        en=f"producer {applicant.agency_id} may not submit on behalf of "
-                           f"{envelope.payload.applicant}",
-                        th=f"{applicant.agency_id} ไม่สามารถยื่นข้อเสนอแทน "
-                           f"{envelope.payload.applicant}"), status=403)
-                await self._handlers.submit(SubmitProposal(
-                    applicant=applicant, content=envelope.payload.content,
-                    idempotency_key=str(envelope.event_id), proposal_id=envelope.proposal_id,
-                    cause=envelope))
-            else:
-                raise IntakeError(BilingualText(
-                    en=f"{envelope.event_type} claims are not accepted on the intake topic yet",
-                    th=f"ยังไม่รับ {envelope.event_type} ทางหัวข้อรับเรื่อง"), status=422)
+            await self._handle(applicant, envelope)
         except IntakeError as exc:
             await self._rejections.reject(envelope, exc)
-            kind = "unauthorised" if exc.status == 403 else "validation"
+            kind = {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
+                exc.status, "validation")
             raise Unprocessable(kind, exc.reason.en) from None
+
+    async def _handle(self, applicant: Agency, envelope: AnyEnvelope) -> None:
+        payload = envelope.payload
+        on_behalf = getattr(payload, "applicant", None)
+        if on_behalf is not None and on_behalf != applicant.agency_id:
+            raise IntakeError(BilingualText(
+                en=f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
+                th=f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}"), status=403)
+        key = str(envelope.event_id)
+        if isinstance(payload, ProposalSubmitted):
+            await self._handlers.submit(SubmitProposal(
+                applicant=applicant, content=payload.content, idempotency_key=key,
+                proposal_id=envelope.proposal_id, cause=envelope))
+        elif isinstance(payload, ProposalResubmitted):
+            await self._handlers.resubmit(ResubmitProposal(
+                actor=applicant, proposal_id=envelope.proposal_id, content=payload.content,
+                changes=payload.changes, command_key=key, cause=envelope,
+                claimed_revision=payload.revision))
+        elif isinstance(payload, ProposalWithdrawn):
+            await self._handlers.withdraw(WithdrawProposal(
+                actor=applicant, proposal_id=envelope.proposal_id, reason=payload.reason,
+                command_key=key, cause=envelope))
+        else:
+            raise IntakeError(BilingualText(
+                en=f"{envelope.event_type} is not a claim agencies may make on the intake topic",
+                th=f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้"),
+                status=403)
+
+
+class DecisionFacts:
+    """Facts on the decisions topic; the proposals service follows RevisionRequested only.
+    It comes from the approvals service, or from an agency allowed to request revisions;
+    anything else is refused and dead-lettered."""
+
+    def __init__(self, handlers: ProposalHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: AnyEnvelope) -> None:
+        if envelope.event_type != "RevisionRequested":
+            return
+        if envelope.producer != APPROVALS_PRODUCER:
+            try:
+                producer = agency(envelope.producer)
+            except UnknownAgency:
+                raise Unprocessable("unauthorised", f"unknown producer {envelope.producer!r}: "
+                                    "not in the agency directory") from None
+            decision = authorise(producer.as_producer(), "RevisionRequested")
+            if isinstance(decision, Refused):
+                raise Unprocessable("unauthorised", decision.reason_en)
+        if not await self._handlers.revision_requested(envelope):
+            raise Unprocessable("unknown_proposal",
+                                f"RevisionRequested for unknown proposal {envelope.proposal_id}")
+        log.info("proposal.revision_requested", proposal_id=envelope.proposal_id)
 
 
 class RejectionLog:
@@ -133,12 +252,11 @@ class RejectionLog:
                            reason=error.reason, errors=error.errors),
             producer=SERVICE_PRODUCER, proposal_id=claim.proposal_id, cause=claim,
             occurred_at=self._clock())
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             await self.collection.insert_one({
                 "_id": str(claim.event_id), "producer": claim.producer,
                 "event_type": claim.event_type, "proposal_id": claim.proposal_id,
-                "reason": error.reason.model_dump(), "at": self._clock(),
+                "reason": error.reason.model_dump(), "status": error.status,
+                "errors": [e.model_dump() for e in error.errors], "at": self._clock(),
                 "outbox": [outbox_entry(event)]})
-        except DuplicateKeyError:
-            pass
         await self._publisher.try_flush(self.collection, str(claim.event_id))
