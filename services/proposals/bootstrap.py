@@ -24,11 +24,20 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
     keys = ApiKeys(rt.db)
     rt.outbox_collections += [repo.collection, rejections.collection]
     rt.on_start.append(repo.ensure_indexes)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
-                   IntakeClaims(handlers, rejections), DecisionFacts(handlers))
-    app = rt.app("Smart City Thailand: proposals", [http.build_router(handlers, repo, keys)],
-                 description="Submit and follow smart-city development plans.",
-                 max_body_bytes=settings.max_body_bytes)
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        IntakeClaims(handlers, rejections),
+        DecisionFacts(handlers),
+    )
+    app = rt.app(
+        "Smart City Thailand: proposals",
+        [http.build_router(handlers, repo, keys)],
+        description="Submit and follow smart-city development plans.",
+        max_body_bytes=settings.max_body_bytes,
+    )
     http.install_error_handlers(app)
     for event_type in PUBLISHES:
         EVENTS_PUBLISHED.labels(NAME, event_type)

@@ -29,8 +29,9 @@ SERVICE_PRODUCER = "svc-proposals"
 class IntakeError(Exception):
     """A submission that cannot be accepted, with field-precise reasons in both languages."""
 
-    def __init__(self, reason: BilingualText, errors: list[FieldError] | None = None,
-                 *, status: int = 422) -> None:
+    def __init__(
+        self, reason: BilingualText, errors: list[FieldError] | None = None, *, status: int = 422
+    ) -> None:
         super().__init__(reason.en)
         self.reason = reason
         self.errors = errors or []
@@ -49,9 +50,15 @@ def resolve_province(value: str, *, field_name: str = "province") -> ProvinceRef
     except UnknownProvince as exc:
         raise IntakeError(
             BilingualText(en="unknown province", th="ไม่พบจังหวัด"),
-            [FieldError(field=field_name, message=BilingualText(
-                en=f"{value!r} is not one of Thailand's 77 provinces",
-                th=f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย"))],
+            [
+                FieldError(
+                    field=field_name,
+                    message=BilingualText(
+                        en=f"{value!r} is not one of Thailand's 77 provinces",
+                        th=f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย",
+                    ),
+                )
+            ],
         ) from exc
     return ProvinceRef(code=p.code, name_th=p.name_th, name_en=p.name_en)
 
@@ -65,15 +72,22 @@ def check_content(content: ProposalContent) -> ProposalContent:
     """Checks a claim's content against the reference data (the province must be one of the 77
     and its names must be that province's); returns it with canonical names."""
     ref = resolve_province(content.province.code, field_name="content.province.code")
-    if content.province.name_en.casefold() != ref.name_en.casefold() and \
-            content.province.name_th != ref.name_th:
+    if (
+        content.province.name_en.casefold() != ref.name_en.casefold()
+        and content.province.name_th != ref.name_th
+    ):
         raise IntakeError(
-            BilingualText(en="province names do not match the code",
-                          th="ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด"),
-            [FieldError(field="content.province", message=BilingualText(
-                en=f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
-                   f"{content.province.name_en}",
-                th=f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}"))],
+            BilingualText(en="province names do not match the code", th="ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด"),
+            [
+                FieldError(
+                    field="content.province",
+                    message=BilingualText(
+                        en=f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
+                        f"{content.province.name_en}",
+                        th=f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}",
+                    ),
+                )
+            ],
         )
     return content.model_copy(update={"province": ref})
 
@@ -129,7 +143,10 @@ class Proposal:
             raise refused(decision)
         event = new_envelope(
             ProposalSubmitted(applicant=actor.agency_id, content=content),
-            producer=SERVICE_PRODUCER, proposal_id=proposal_id, cause=cause, occurred_at=now,
+            producer=SERVICE_PRODUCER,
+            proposal_id=proposal_id,
+            cause=cause,
+            occurred_at=now,
         )
         return cls(
             proposal_id=proposal_id,
@@ -140,8 +157,15 @@ class Proposal:
             submitted_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,
-            revisions=[{"revision": 1, "submitted_at": now, "event_id": str(event.event_id),
-                        "content": content.model_dump(mode="json"), "changes": None}],
+            revisions=[
+                {
+                    "revision": 1,
+                    "submitted_at": now,
+                    "event_id": str(event.event_id),
+                    "content": content.model_dump(mode="json"),
+                    "changes": None,
+                }
+            ],
             processed=[str(cause.event_id)] if cause else [],
             pending_events=[event],
         )
@@ -167,8 +191,12 @@ class Proposal:
     ) -> None:
         """The applicant's revised plan, allowed only while a revision is requested."""
         content = check_content(content)
-        decision = authorise(actor, "ProposalResubmitted", proposal_owner=self.applicant,
-                             province_code=content.province.code)
+        decision = authorise(
+            actor,
+            "ProposalResubmitted",
+            proposal_owner=self.applicant,
+            province_code=content.province.code,
+        )
         if isinstance(decision, Refused):
             raise refused(decision)
         problem = not_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
@@ -176,25 +204,42 @@ class Proposal:
             raise problem
         revision = self.revision + 1
         if claimed_revision is not None and claimed_revision != revision:
-            raise IntakeError(BilingualText(
-                en=f"revision {claimed_revision} does not follow the current revision "
-                   f"{self.revision}; the next one is {revision}",
-                th=f"ฉบับแก้ไขที่ {claimed_revision} ไม่ต่อจากฉบับปัจจุบัน ({self.revision}) "
-                   f"ฉบับถัดไปคือ {revision}"),
-                [FieldError(field="payload.revision", message=BilingualText(
-                    en=f"must be {revision}", th=f"ต้องเป็น {revision}"))], status=409)
+            raise IntakeError(
+                BilingualText(
+                    en=f"revision {claimed_revision} does not follow the current revision "
+                    f"{self.revision}; the next one is {revision}",
+                    th=f"ฉบับแก้ไขที่ {claimed_revision} ไม่ต่อจากฉบับปัจจุบัน ({self.revision}) "
+                    f"ฉบับถัดไปคือ {revision}",
+                ),
+                [
+                    FieldError(
+                        field="payload.revision",
+                        message=BilingualText(en=f"must be {revision}", th=f"ต้องเป็น {revision}"),
+                    )
+                ],
+                status=409,
+            )
         event = new_envelope(
-            ProposalResubmitted(applicant=self.applicant, revision=revision, content=content,
-                                changes=changes),
-            producer=SERVICE_PRODUCER, proposal_id=self.proposal_id, cause=cause,
+            ProposalResubmitted(
+                applicant=self.applicant, revision=revision, content=content, changes=changes
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=self.proposal_id,
+            cause=cause,
             occurred_at=now,
         )
         self.revision = revision
         self.content = content
         self.status = Stage.SUBMITTED.value
-        self.revisions.append({"revision": revision, "submitted_at": now,
-                               "event_id": str(event.event_id),
-                               "content": content.model_dump(mode="json"), "changes": changes})
+        self.revisions.append(
+            {
+                "revision": revision,
+                "submitted_at": now,
+                "event_id": str(event.event_id),
+                "content": content.model_dump(mode="json"),
+                "changes": changes,
+            }
+        )
         self.pending_events.append(event)
         self._done(command_key, now)
 
@@ -209,8 +254,12 @@ class Proposal:
     ) -> None:
         """Withdrawal is allowed any time before certification; the proposals service does not
         know certification, so it refuses only a second withdrawal (approvals refuses later)."""
-        decision = authorise(actor, "ProposalWithdrawn", proposal_owner=self.applicant,
-                             province_code=self.content.province.code)
+        decision = authorise(
+            actor,
+            "ProposalWithdrawn",
+            proposal_owner=self.applicant,
+            province_code=self.content.province.code,
+        )
         if isinstance(decision, Refused):
             raise refused(decision)
         problem = not_allowed_now(self.proposal_id, self.status, "ProposalWithdrawn")
@@ -218,7 +267,9 @@ class Proposal:
             raise problem
         event = new_envelope(
             ProposalWithdrawn(applicant=self.applicant, reason=reason),
-            producer=SERVICE_PRODUCER, proposal_id=self.proposal_id, cause=cause,
+            producer=SERVICE_PRODUCER,
+            proposal_id=self.proposal_id,
+            cause=cause,
             occurred_at=now,
         )
         self.status = Stage.WITHDRAWN.value
@@ -234,12 +285,15 @@ class Proposal:
             return False
         payload = envelope.payload
         assert isinstance(payload, RevisionRequested)
-        self.revision_requests.append({
-            "event_id": event_id, "requested_by": payload.requested_by,
-            "reasons": payload.reasons.model_dump(),
-            "respond_by": payload.respond_by.isoformat() if payload.respond_by else None,
-            "at": envelope.occurred_at,
-        })
+        self.revision_requests.append(
+            {
+                "event_id": event_id,
+                "requested_by": payload.requested_by,
+                "reasons": payload.reasons.model_dump(),
+                "respond_by": payload.respond_by.isoformat() if payload.respond_by else None,
+                "at": envelope.occurred_at,
+            }
+        )
         if self.status != Stage.WITHDRAWN.value:
             self.status = Stage.REVISION_REQUESTED.value
         self._done(event_id, now)

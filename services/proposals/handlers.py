@@ -71,8 +71,9 @@ class SubmitResult:
 
 
 def no_such_proposal(proposal_id: str) -> IntakeError:
-    return IntakeError(BilingualText(en=f"no proposal {proposal_id}",
-                                     th=f"ไม่พบข้อเสนอ {proposal_id}"), status=404)
+    return IntakeError(
+        BilingualText(en=f"no proposal {proposal_id}", th=f"ไม่พบข้อเสนอ {proposal_id}"), status=404
+    )
 
 
 class ProposalHandlers:
@@ -88,36 +89,58 @@ class ProposalHandlers:
 
     async def submit(self, command: SubmitProposal) -> SubmitResult:
         proposal_id = command.proposal_id or derive_proposal_id(
-            command.applicant.agency_id, command.idempotency_key)
+            command.applicant.agency_id, command.idempotency_key
+        )
         proposal = Proposal.submit(
-            proposal_id=proposal_id, actor=command.applicant.as_producer(),
-            content=command.content, idempotency_key=command.idempotency_key,
-            now=self.clock(), cause=command.cause,
+            proposal_id=proposal_id,
+            actor=command.applicant.as_producer(),
+            content=command.content,
+            idempotency_key=command.idempotency_key,
+            now=self.clock(),
+            cause=command.cause,
         )
         if await self._repo.add(proposal):
             await self._publisher.try_flush(self._repo.collection, proposal_id)
             return SubmitResult(proposal, created=True)
         existing = await self._repo.get(proposal_id)
-        if existing is None or existing.applicant != command.applicant.agency_id \
-                or existing.idempotency_key != command.idempotency_key:
-            raise IntakeError(BilingualText(
-                en=f"proposal id {proposal_id} is already in use",
-                th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว"), status=409)
+        if (
+            existing is None
+            or existing.applicant != command.applicant.agency_id
+            or existing.idempotency_key != command.idempotency_key
+        ):
+            raise IntakeError(
+                BilingualText(
+                    en=f"proposal id {proposal_id} is already in use",
+                    th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว",
+                ),
+                status=409,
+            )
         return SubmitResult(existing, created=False)
 
     async def resubmit(self, command: ResubmitProposal) -> SubmitResult:
         def change(proposal: Proposal) -> None:
-            proposal.resubmit(actor=command.actor.as_producer(), content=command.content,
-                              changes=command.changes, command_key=command.command_key,
-                              now=self.clock(), cause=command.cause,
-                              claimed_revision=command.claimed_revision)
+            proposal.resubmit(
+                actor=command.actor.as_producer(),
+                content=command.content,
+                changes=command.changes,
+                command_key=command.command_key,
+                now=self.clock(),
+                cause=command.cause,
+                claimed_revision=command.claimed_revision,
+            )
+
         return await self._change(command.proposal_id, command.command_key, change)
 
     async def withdraw(self, command: WithdrawProposal) -> SubmitResult:
         def change(proposal: Proposal) -> None:
-            proposal.withdraw(actor=command.actor.as_producer(), reason=command.reason,
-                              command_key=command.command_key, now=self.clock(),
-                              cause=command.cause)
+            proposal.withdraw(
+                actor=command.actor.as_producer(),
+                reason=command.reason,
+                command_key=command.command_key,
+                now=self.clock(),
+                cause=command.cause,
+            )
+
         return await self._change(command.proposal_id, command.command_key, change)
 
     async def revision_requested(self, envelope: AnyEnvelope) -> bool:
@@ -135,8 +158,9 @@ class ProposalHandlers:
             return True
         raise ConcurrentUpdate(envelope.proposal_id)
 
-    async def _change(self, proposal_id: str, command_key: str | None,
-                      change: Callable[[Proposal], None]) -> SubmitResult:
+    async def _change(
+        self, proposal_id: str, command_key: str | None, change: Callable[[Proposal], None]
+    ) -> SubmitResult:
         for _ in range(10):
             proposal = await self._repo.get(proposal_id)
             if proposal is None:
@@ -171,7 +195,8 @@ class IntakeClaims:
         except UnknownAgency:
             reason = BilingualText(
                 en=f"unknown producer {envelope.producer!r}: not in the agency directory",
-                th=f"ไม่พบผู้ส่ง {envelope.producer!r} ในทะเบียนหน่วยงาน")
+                th=f"ไม่พบผู้ส่ง {envelope.producer!r} ในทะเบียนหน่วยงาน",
+            )
             await self._rejections.reject(envelope, IntakeError(reason, status=403))
             raise Unprocessable("unauthorised", reason.en) from None
         try:
@@ -179,35 +204,62 @@ class IntakeClaims:
         except IntakeError as exc:
             await self._rejections.reject(envelope, exc)
             kind = {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
-                exc.status, "validation")
+                exc.status, "validation"
+            )
             raise Unprocessable(kind, exc.reason.en) from None
 
     async def _handle(self, applicant: Agency, envelope: AnyEnvelope) -> None:
         payload = envelope.payload
         on_behalf = getattr(payload, "applicant", None)
         if on_behalf is not None and on_behalf != applicant.agency_id:
-            raise IntakeError(BilingualText(
-                en=f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
-                th=f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}"), status=403)
+            raise IntakeError(
+                BilingualText(
+                    en=f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
+                    th=f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}",
+                ),
+                status=403,
+            )
         key = str(envelope.event_id)
         if isinstance(payload, ProposalSubmitted):
-            await self._handlers.submit(SubmitProposal(
-                applicant=applicant, content=payload.content, idempotency_key=key,
-                proposal_id=envelope.proposal_id, cause=envelope))
+            await self._handlers.submit(
+                SubmitProposal(
+                    applicant=applicant,
+                    content=payload.content,
+                    idempotency_key=key,
+                    proposal_id=envelope.proposal_id,
+                    cause=envelope,
+                )
+            )
         elif isinstance(payload, ProposalResubmitted):
-            await self._handlers.resubmit(ResubmitProposal(
-                actor=applicant, proposal_id=envelope.proposal_id, content=payload.content,
-                changes=payload.changes, command_key=key, cause=envelope,
-                claimed_revision=payload.revision))
+            await self._handlers.resubmit(
+                ResubmitProposal(
+                    actor=applicant,
+                    proposal_id=envelope.proposal_id,
+                    content=payload.content,
+                    changes=payload.changes,
+                    command_key=key,
+                    cause=envelope,
+                    claimed_revision=payload.revision,
+                )
+            )
         elif isinstance(payload, ProposalWithdrawn):
-            await self._handlers.withdraw(WithdrawProposal(
-                actor=applicant, proposal_id=envelope.proposal_id, reason=payload.reason,
-                command_key=key, cause=envelope))
+            await self._handlers.withdraw(
+                WithdrawProposal(
+                    actor=applicant,
+                    proposal_id=envelope.proposal_id,
+                    reason=payload.reason,
+                    command_key=key,
+                    cause=envelope,
+                )
+            )
         else:
-            raise IntakeError(BilingualText(
-                en=f"{envelope.event_type} is not a claim agencies may make on the intake topic",
-                th=f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้"),
-                status=403)
+            raise IntakeError(
+                BilingualText(
+                    en=f"{envelope.event_type} is not a claim agencies may make on intake",
+                    th=f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้",
+                ),
+                status=403,
+            )
 
 
 class DecisionFacts:
@@ -225,38 +277,59 @@ class DecisionFacts:
             try:
                 producer = agency(envelope.producer)
             except UnknownAgency:
-                raise Unprocessable("unauthorised", f"unknown producer {envelope.producer!r}: "
-                                    "not in the agency directory") from None
+                raise Unprocessable(
+                    "unauthorised",
+                    f"unknown producer {envelope.producer!r}: not in the agency directory",
+                ) from None
             decision = authorise(producer.as_producer(), "RevisionRequested")
             if isinstance(decision, Refused):
                 raise Unprocessable("unauthorised", decision.reason_en)
         if not await self._handlers.revision_requested(envelope):
-            raise Unprocessable("unknown_proposal",
-                                f"RevisionRequested for unknown proposal {envelope.proposal_id}")
+            raise Unprocessable(
+                "unknown_proposal", f"RevisionRequested for unknown proposal {envelope.proposal_id}"
+            )
         log.info("proposal.revision_requested", proposal_id=envelope.proposal_id)
 
 
 class RejectionLog:
     """IntakeRejected events, one per refused claim (idempotent by the claim's event id)."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], publisher: OutboxPublisher,
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        publisher: OutboxPublisher,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.collection = collection
         self._publisher = publisher
         self._clock = clock
 
     async def reject(self, claim: AnyEnvelope, error: IntakeError) -> None:
         event = new_envelope(
-            IntakeRejected(refused_event_id=str(claim.event_id),
-                           refused_event_type=claim.event_type, producer=claim.producer,
-                           reason=error.reason, errors=error.errors),
-            producer=SERVICE_PRODUCER, proposal_id=claim.proposal_id, cause=claim,
-            occurred_at=self._clock())
+            IntakeRejected(
+                refused_event_id=str(claim.event_id),
+                refused_event_type=claim.event_type,
+                producer=claim.producer,
+                reason=error.reason,
+                errors=error.errors,
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=claim.proposal_id,
+            cause=claim,
+            occurred_at=self._clock(),
+        )
         with contextlib.suppress(DuplicateKeyError):
-            await self.collection.insert_one({
-                "_id": str(claim.event_id), "producer": claim.producer,
-                "event_type": claim.event_type, "proposal_id": claim.proposal_id,
-                "reason": error.reason.model_dump(), "status": error.status,
-                "errors": [e.model_dump() for e in error.errors], "at": self._clock(),
-                "outbox": [outbox_entry(event)]})
+            await self.collection.insert_one(
+                {
+                    "_id": str(claim.event_id),
+                    "producer": claim.producer,
+                    "event_type": claim.event_type,
+                    "proposal_id": claim.proposal_id,
+                    "reason": error.reason.model_dump(),
+                    "status": error.status,
+                    "errors": [e.model_dump() for e in error.errors],
+                    "at": self._clock(),
+                    "outbox": [outbox_entry(event)],
+                }
+            )
         await self._publisher.try_flush(self.collection, str(claim.event_id))

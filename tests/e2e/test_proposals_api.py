@@ -65,14 +65,17 @@ class Api:
     async def submit(self, body: dict[str, Any], idem: str | None = None) -> httpx.Response:
         return await self.http.post("/proposals", json=body, headers=_idem(idem))
 
-    async def resubmit(self, pid: str, body: dict[str, Any], idem: str | None = None
-                       ) -> httpx.Response:
+    async def resubmit(
+        self, pid: str, body: dict[str, Any], idem: str | None = None
+    ) -> httpx.Response:
         return await self.http.post(f"/proposals/{pid}/revisions", json=body, headers=_idem(idem))
 
-    async def withdraw(self, pid: str, reason: str | None = None, idem: str | None = None
-                       ) -> httpx.Response:
-        return await self.http.post(f"/proposals/{pid}/withdrawal", json={"reason": reason},
-                                    headers=_idem(idem))
+    async def withdraw(
+        self, pid: str, reason: str | None = None, idem: str | None = None
+    ) -> httpx.Response:
+        return await self.http.post(
+            f"/proposals/{pid}/withdrawal", json={"reason": reason}, headers=_idem(idem)
+        )
 
     async def get(self, pid: str) -> httpx.Response:
         return await self.http.get(f"/proposals/{pid}")
@@ -86,40 +89,57 @@ def _idem(idem: str | None) -> dict[str, str]:
 
 
 @pytest.fixture
-async def api(services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str]
-              ) -> dict[str, Api]:
+async def api(
+    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str]
+) -> dict[str, Api]:
     url = services["proposals"].url
-    return {agency_id: Api(url, key) for (svc, agency_id), key in api_keys.items()
-            if svc == "proposals"}
+    return {
+        agency_id: Api(url, key) for (svc, agency_id), key in api_keys.items() if svc == "proposals"
+    }
 
 
 async def publish(topic: str, envelope: AnyEnvelope) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, envelope.to_bytes(), key=envelope.key,
-                                     headers=[(k, v.encode()) for k, v in
-                                              envelope.headers().items()])
+        await producer.send_and_wait(
+            topic,
+            envelope.to_bytes(),
+            key=envelope.key,
+            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+        )
     finally:
         await producer.stop()
 
 
 def revision_request(proposal_id: str, producer: str = "svc-approvals") -> AnyEnvelope:
-    return new_envelope(RevisionRequested(
-        requested_by="depa",
-        reasons=BilingualText(th="โปรดเพิ่มแผนการเงิน", en="Please add a financing plan")),
-        producer=producer, proposal_id=proposal_id)
+    return new_envelope(
+        RevisionRequested(
+            requested_by="depa",
+            reasons=BilingualText(th="โปรดเพิ่มแผนการเงิน", en="Please add a financing plan"),
+        ),
+        producer=producer,
+        proposal_id=proposal_id,
+    )
 
 
-async def facts_about(topics: Topics, proposal_id: str, min_records: int = 0,
-                      wait: float = 20.0) -> list[dict[str, Any]]:
-    records = await read_topic(topics.proposals, min_records=min_records, timeout=wait,
-                               where=lambda r: r.key == proposal_id.encode())
+async def facts_about(
+    topics: Topics, proposal_id: str, min_records: int = 0, wait: float = 20.0
+) -> list[dict[str, Any]]:
+    records = await read_topic(
+        topics.proposals,
+        min_records=min_records,
+        timeout=wait,
+        where=lambda r: r.key == proposal_id.encode(),
+    )
     return [envelope_of(r) for r in records]
 
 
 async def test_submit_get_and_a_retried_submission(
-    api: dict[str, Api], topics: Topics, ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]],
+    api: dict[str, Api],
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     idem = str(uuid.uuid4())
     first = await api["lg-phuket-city"].submit(draft(), idem)
@@ -135,8 +155,9 @@ async def test_submit_get_and_a_retried_submission(
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["proposal_id"] == pid
-    assert await mongo[ns.db("proposals")]["proposals"].count_documents(
-        {"idempotency_key": idem}) == 1
+    assert (
+        await mongo[ns.db("proposals")]["proposals"].count_documents({"idempotency_key": idem}) == 1
+    )
 
     got = await api["lg-phuket-city"].get(pid)
     assert got.status_code == 200
@@ -188,16 +209,22 @@ async def test_validation_is_field_precise_in_english_and_thai(api: dict[str, Ap
         (draft("Khon Kaen", dimensions=[]), "dimensions"),
         (draft("Khon Kaen", dimensions=["nightlife"]), "dimensions.0"),
         (draft("Khon Kaen", plan={**PLAN, "management_model": "  "}), "plan.management_model"),
-        (draft("Khon Kaen", plan={k: v for k, v in PLAN.items() if k != "smart_solutions"}),
-         "plan.smart_solutions"),
+        (
+            draft("Khon Kaen", plan={k: v for k, v in PLAN.items() if k != "smart_solutions"}),
+            "plan.smart_solutions",
+        ),
         (draft("Khon Kaen", budget_baht="-1"), "budget_baht"),
         (draft("Khon Kaen", expected_value_baht="-0.01"), "expected_value_baht"),
         (draft("Khon Kaen", contact_emails=["not-an-email"]), "contact_emails.0"),
         (draft("Khon Kaen", contact_emails=[]), "contact_emails"),
-        (draft("Khon Kaen", contact_emails=[f"a{i}@example.go.th" for i in range(11)]),
-         "contact_emails"),
-        (draft("Khon Kaen", plan={**PLAN, "smart_solutions": "x" * 20_001}),
-         "plan.smart_solutions"),
+        (
+            draft("Khon Kaen", contact_emails=[f"a{i}@example.go.th" for i in range(11)]),
+            "contact_emails",
+        ),
+        (
+            draft("Khon Kaen", plan={**PLAN, "smart_solutions": "x" * 20_001}),
+            "plan.smart_solutions",
+        ),
         (draft("Khon Kaen", area_name={"th": "ก" * 501, "en": "x"}), "area_name.th"),
         (draft("Khon Kaen", unexpected=1), "unexpected"),
         (draft("Atlantis"), "province"),
@@ -211,8 +238,9 @@ async def test_validation_is_field_precise_in_english_and_thai(api: dict[str, Ap
         assert resp.json()["error"]
         assert resp.json()["error_th"]
 
-    bad_json = await client.http.post("/proposals", content=b"{nope",
-                                      headers={"Content-Type": "application/json"})
+    bad_json = await client.http.post(
+        "/proposals", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert bad_json.status_code == 422
     assert bad_json.json()["errors"]
     bad_limit = await client.list(limit=1000)
@@ -221,22 +249,29 @@ async def test_validation_is_field_precise_in_english_and_thai(api: dict[str, Ap
     assert (await client.list(cursor="garbage")).json()["errors"][0]["field"] == "cursor"
 
 
-async def test_an_oversize_body_is_refused_with_413(api: dict[str, Api], ns: Namespace,
-                                                   mongo: AsyncMongoClient[dict[str, Any]]
-                                                   ) -> None:
-    huge = draft("Phuket", attachments=[{"title": "x" * 400, "url": f"https://e.example/{i}"}
-                                        for i in range(50)],
-                 plan={k: "ข" * 19_000 for k in PLAN})
+async def test_an_oversize_body_is_refused_with_413(
+    api: dict[str, Api], ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    huge = draft(
+        "Phuket",
+        attachments=[{"title": "x" * 400, "url": f"https://e.example/{i}"} for i in range(50)],
+        plan={k: "ข" * 19_000 for k in PLAN},
+    )
     resp = await api["lg-phuket-city"].submit(huge, idem="oversize-" + uuid.uuid4().hex)
     assert resp.status_code == 413
     assert "limit" in resp.json()["error"]
     assert resp.json()["error_th"]
-    assert await mongo[ns.db("proposals")]["proposals"].count_documents(
-        {"idempotency_key": {"$regex": "^oversize-"}}) == 0
+    assert (
+        await mongo[ns.db("proposals")]["proposals"].count_documents(
+            {"idempotency_key": {"$regex": "^oversize-"}}
+        )
+        == 0
+    )
 
 
 async def test_revision_request_resubmission_and_withdrawal(
-    api: dict[str, Api], topics: Topics,
+    api: dict[str, Api],
+    topics: Topics,
 ) -> None:
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
@@ -282,22 +317,32 @@ async def test_revision_request_resubmission_and_withdrawal(
 
     facts = await facts_about(topics, pid, min_records=3)
     assert [f["event_type"] for f in facts] == [
-        "ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"]
+        "ProposalSubmitted",
+        "ProposalResubmitted",
+        "ProposalWithdrawn",
+    ]
     assert facts[1]["payload"]["revision"] == 2
     assert facts[2]["payload"]["reason"] == "merged with the provincial plan"
     assert len({f["event_id"] for f in facts}) == 3
 
 
 async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered(
-    api: dict[str, Api], topics: Topics,
+    api: dict[str, Api],
+    topics: Topics,
 ) -> None:
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     forged = revision_request(pid, producer="lg-phuket-city")
     await publish(topics.decisions, forged)
-    letters = await read_topic(topics.deadletter, min_records=1, timeout=30,
-                               where=lambda r: envelope_of(r).get("event_id") == str(
-                                   forged.event_id) and envelope_of(r)["consumer"] == "proposals")
+    letters = await read_topic(
+        topics.deadletter,
+        min_records=1,
+        timeout=30,
+        where=lambda r: (
+            envelope_of(r).get("event_id") == str(forged.event_id)
+            and envelope_of(r)["consumer"] == "proposals"
+        ),
+    )
     assert letters
     assert envelope_of(letters[0])["error_kind"] == "unauthorised"
     assert (await owner.get(pid)).json()["status"] == "submitted"
@@ -349,38 +394,59 @@ async def test_list_filters_and_cursor_pagination(api: dict[str, Api]) -> None:
     assert unknown.status_code == 422
 
 
-async def test_openapi_health_and_metrics(services: dict[str, ServiceProcess],
-                                          api: dict[str, Api]) -> None:
+async def test_openapi_health_and_metrics(
+    services: dict[str, ServiceProcess], api: dict[str, Api]
+) -> None:
     assert (await api["lg-phuket-city"].submit(draft())).status_code == 201
     async with httpx.AsyncClient(base_url=services["proposals"].url, timeout=10) as http:
         spec = (await http.get("/openapi.json")).json()
-        assert {"/proposals", "/proposals/{proposal_id}", "/proposals/{proposal_id}/revisions",
-                "/proposals/{proposal_id}/withdrawal", "/healthz", "/metrics"} <= set(
-                    spec["paths"])
+        assert {
+            "/proposals",
+            "/proposals/{proposal_id}",
+            "/proposals/{proposal_id}/revisions",
+            "/proposals/{proposal_id}/withdrawal",
+            "/healthz",
+            "/metrics",
+        } <= set(spec["paths"])
         assert (await http.get("/docs")).status_code == 200
         health = await http.get("/healthz")
         assert health.status_code == 200
         assert health.json()["checks"] == {"kafka": "ok", "mongodb": "ok"}
         text = (await http.get("/metrics")).text
-    assert ('smartcity_http_requests_total{method="POST",route="/proposals",'
-            'service="proposals",status="201"}') in text
-    assert 'smartcity_http_request_duration_seconds_bucket{' in text
+    assert (
+        'smartcity_http_requests_total{method="POST",route="/proposals",'
+        'service="proposals",status="201"}'
+    ) in text
+    assert "smartcity_http_request_duration_seconds_bucket{" in text
     assert 'route="/proposals/{proposal_id}"' in text
-    assert ('smartcity_events_published_total{event_type="ProposalSubmitted",'
-            'service="proposals"}') in text
+    assert (
+        'smartcity_events_published_total{event_type="ProposalSubmitted",service="proposals"}'
+    ) in text
     assert 'smartcity_outbox_pending{service="proposals"}' in text
     assert 'smartcity_outbox_oldest_age_seconds{service="proposals"}' in text
 
 
 async def test_the_admin_command_issues_and_revokes_keys(
-    services: dict[str, ServiceProcess], ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]],
+    services: dict[str, ServiceProcess],
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
-    env = {**os.environ, "PROPOSALS_MONGO_URL": MONGO, "PROPOSALS_MONGO_DB": ns.db("proposals"),
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "PROPOSALS_MONGO_URL": MONGO,
+        "PROPOSALS_MONGO_DB": ns.db("proposals"),
+        "COLUMNS": "200",
+    }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "services.proposals", "keys", *args],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "services.proposals", "keys", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     issued = cli("issue", "lg-rayong-city", "--label", "rayong system")
     assert issued.returncode == 0, issued.stderr

@@ -34,25 +34,41 @@ def content(code: str = "83", name_en: str = "Phuket", name_th: str = "ภูเ
     return ProposalContent(
         province=ProvinceRef(code=code, name_en=name_en, name_th=name_th),
         area_name=BilingualText(th="เมืองอัจฉริยะ", en="Smart City"),
-        dimensions=["mobility"],  # type: ignore[list-item]
-        plan=PlanComponents(area_boundary_and_goals="a", infrastructure_plan="b",
-                            city_data_platform="c", smart_solutions="d", management_model="e"),
-        has_city_data_platform=True, budget_baht=Decimal(1), expected_value_baht=Decimal(2),
+        dimensions=["mobility"],
+        plan=PlanComponents(
+            area_boundary_and_goals="a",
+            infrastructure_plan="b",
+            city_data_platform="c",
+            smart_solutions="d",
+            management_model="e",
+        ),
+        has_city_data_platform=True,
+        budget_baht=Decimal(1),
+        expected_value_baht=Decimal(2),
         contact_emails=["a@example.go.th"],
     )
 
 
 def submitted(actor: object = PHUKET) -> Proposal:
-    proposal = Proposal.submit(proposal_id="SC-TEST00001", actor=actor,  # type: ignore[arg-type]
-                               content=content(), idempotency_key="k1", now=NOW)
+    proposal = Proposal.submit(
+        proposal_id="SC-TEST00001",
+        actor=actor,  # type: ignore[arg-type]
+        content=content(),
+        idempotency_key="k1",
+        now=NOW,
+    )
     proposal.pending_events.clear()
     return proposal
 
 
 def revision_requested(proposal_id: str = "SC-TEST00001") -> object:
-    return new_envelope(RevisionRequested(
-        requested_by="depa", reasons=BilingualText(th="เพิ่มแผนงบประมาณ", en="Add a budget plan")),
-        producer="svc-approvals", proposal_id=proposal_id)
+    return new_envelope(
+        RevisionRequested(
+            requested_by="depa", reasons=BilingualText(th="เพิ่มแผนงบประมาณ", en="Add a budget plan")
+        ),
+        producer="svc-approvals",
+        proposal_id=proposal_id,
+    )
 
 
 def test_the_same_applicant_and_key_name_the_same_proposal() -> None:
@@ -61,8 +77,9 @@ def test_the_same_applicant_and_key_name_the_same_proposal() -> None:
 
 
 def test_a_submission_records_revision_one_and_one_event() -> None:
-    proposal = Proposal.submit(proposal_id="SC-TEST00001", actor=PHUKET, content=content(),
-                               idempotency_key="k1", now=NOW)
+    proposal = Proposal.submit(
+        proposal_id="SC-TEST00001", actor=PHUKET, content=content(), idempotency_key="k1", now=NOW
+    )
     assert proposal.status == "submitted"
     assert [r["revision"] for r in proposal.revisions] == [1]
     assert [e.event_type for e in proposal.pending_events] == ["ProposalSubmitted"]
@@ -71,24 +88,30 @@ def test_a_submission_records_revision_one_and_one_event() -> None:
 
 def test_depa_may_not_submit() -> None:
     with pytest.raises(IntakeError) as err:
-        Proposal.submit(proposal_id="SC-X01", actor=DEPA, content=content(),
-                        idempotency_key="k", now=NOW)
+        Proposal.submit(
+            proposal_id="SC-X01", actor=DEPA, content=content(), idempotency_key="k", now=NOW
+        )
     assert err.value.status == 403
     assert "may not emit ProposalSubmitted" in err.value.reason.en
 
 
 def test_a_local_government_may_not_submit_for_another_province() -> None:
     with pytest.raises(IntakeError) as err:
-        Proposal.submit(proposal_id="SC-X01", actor=KHON_KAEN, content=content(),
-                        idempotency_key="k", now=NOW)
+        Proposal.submit(
+            proposal_id="SC-X01", actor=KHON_KAEN, content=content(), idempotency_key="k", now=NOW
+        )
     assert err.value.status == 403
     assert "province 40" in err.value.reason.en
     assert err.value.reason.th
 
 
 def test_a_private_developer_may_submit_in_any_province() -> None:
-    assert Proposal.submit(proposal_id="SC-X01", actor=SAMYAN, content=content(),
-                           idempotency_key="k", now=NOW).applicant == "pd-samyan"
+    assert (
+        Proposal.submit(
+            proposal_id="SC-X01", actor=SAMYAN, content=content(), idempotency_key="k", now=NOW
+        ).applicant
+        == "pd-samyan"
+    )
 
 
 def test_province_must_be_one_of_the_77_and_names_must_match() -> None:
@@ -113,8 +136,7 @@ def test_a_draft_province_may_be_a_name_or_a_code() -> None:
 def test_resubmission_is_refused_unless_a_revision_was_requested() -> None:
     proposal = submitted()
     with pytest.raises(IntakeError) as err:
-        proposal.resubmit(actor=PHUKET, content=content(), changes=None, command_key="r1",
-                          now=NOW)
+        proposal.resubmit(actor=PHUKET, content=content(), changes=None, command_key="r1", now=NOW)
     assert err.value.status == 409
     assert "stage submitted" in err.value.reason.en
     assert proposal.pending_events == []
@@ -128,8 +150,9 @@ def test_a_revision_request_then_a_resubmission() -> None:
     assert proposal.status == Stage.REVISION_REQUESTED
     assert not proposal.request_revision(request, NOW)  # type: ignore[arg-type]
     assert len(proposal.revision_requests) == 1
-    proposal.resubmit(actor=PHUKET, content=content(), changes="budget added",
-                      command_key="r1", now=NOW)
+    proposal.resubmit(
+        actor=PHUKET, content=content(), changes="budget added", command_key="r1", now=NOW
+    )
     assert proposal.status == "submitted"
     assert proposal.revision == 2
     assert [r["revision"] for r in proposal.revisions] == [1, 2]
@@ -143,8 +166,7 @@ def test_only_the_owner_may_resubmit_or_withdraw() -> None:
     proposal = submitted()
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
     with pytest.raises(IntakeError) as err:
-        proposal.resubmit(actor=SAMYAN, content=content(), changes=None, command_key=None,
-                          now=NOW)
+        proposal.resubmit(actor=SAMYAN, content=content(), changes=None, command_key=None, now=NOW)
     assert err.value.status == 403
     with pytest.raises(IntakeError) as err:
         proposal.withdraw(actor=SAMYAN, reason=None, command_key=None, now=NOW)
@@ -156,8 +178,14 @@ def test_a_claimed_revision_number_must_follow_the_current_one() -> None:
     proposal = submitted()
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
     with pytest.raises(IntakeError) as err:
-        proposal.resubmit(actor=PHUKET, content=content(), changes=None, command_key=None,
-                          now=NOW, claimed_revision=5)
+        proposal.resubmit(
+            actor=PHUKET,
+            content=content(),
+            changes=None,
+            command_key=None,
+            now=NOW,
+            claimed_revision=5,
+        )
     assert err.value.status == 409
     assert err.value.errors[0].field == "payload.revision"
 
@@ -192,13 +220,23 @@ def test_cursor_round_trip_and_garbage() -> None:
 def test_validation_errors_are_field_precise_and_bilingual() -> None:
     assert dotted(("body", "plan", "smart_solutions")) == "plan.smart_solutions"
     assert dotted(("query", "limit")) == "query.limit"
-    body = validation_body([
-        {"type": "too_short", "loc": ("body", "dimensions"), "msg": "List should have at least "
-         "1 item after validation, not 0", "ctx": {"min_length": 1, "actual_length": 0}},
-        {"type": "greater_than_equal", "loc": ("body", "budget_baht"),
-         "msg": "Input should be greater than or equal to 0", "ctx": {"ge": 0}},
-        {"type": "something_new", "loc": ("body", "x"), "msg": "odd"},
-    ])
+    body = validation_body(
+        [
+            {
+                "type": "too_short",
+                "loc": ("body", "dimensions"),
+                "msg": "List should have at least 1 item after validation, not 0",
+                "ctx": {"min_length": 1, "actual_length": 0},
+            },
+            {
+                "type": "greater_than_equal",
+                "loc": ("body", "budget_baht"),
+                "msg": "Input should be greater than or equal to 0",
+                "ctx": {"ge": 0},
+            },
+            {"type": "something_new", "loc": ("body", "x"), "msg": "odd"},
+        ]
+    )
     assert body["error"] == "the request has 3 invalid fields"
     assert body["error_th"]
     fields = {e["field"]: e["message"] for e in body["errors"]}
@@ -208,9 +246,11 @@ def test_validation_errors_are_field_precise_and_bilingual() -> None:
 
 
 def test_event_ids_are_fresh_per_event() -> None:
-    a = Proposal.submit(proposal_id="SC-X01", actor=PHUKET, content=content(),
-                        idempotency_key="k", now=NOW)
-    b = Proposal.submit(proposal_id="SC-X01", actor=PHUKET, content=content(),
-                        idempotency_key="k", now=NOW)
+    a = Proposal.submit(
+        proposal_id="SC-X01", actor=PHUKET, content=content(), idempotency_key="k", now=NOW
+    )
+    b = Proposal.submit(
+        proposal_id="SC-X01", actor=PHUKET, content=content(), idempotency_key="k", now=NOW
+    )
     assert a.pending_events[0].event_id != b.pending_events[0].event_id
     assert isinstance(a.pending_events[0].event_id, uuid.UUID)

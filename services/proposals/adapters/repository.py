@@ -63,8 +63,9 @@ class MongoProposalRepository:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("applicant", ASCENDING), ("submitted_at", DESCENDING)])
-        await self.collection.create_index([("province_code", ASCENDING),
-                                            ("submitted_at", DESCENDING)])
+        await self.collection.create_index(
+            [("province_code", ASCENDING), ("submitted_at", DESCENDING)]
+        )
         await self.collection.create_index([("status", ASCENDING), ("submitted_at", DESCENDING)])
         await self.collection.create_index([("submitted_at", DESCENDING), ("_id", DESCENDING)])
 
@@ -98,7 +99,7 @@ class MongoProposalRepository:
         """Store the changes of a loaded proposal and the events they cause in one write, if
         nobody changed it since it was loaded (optimistic concurrency on `version`)."""
         push: Doc = {
-            name: {"$each": getattr(proposal, name)[proposal.loaded.get(name, 0):]}
+            name: {"$each": getattr(proposal, name)[proposal.loaded.get(name, 0) :]}
             for name in HISTORY
         }
         push["outbox"] = {"$each": [outbox_entry(e) for e in proposal.pending_events]}
@@ -118,7 +119,8 @@ class MongoProposalRepository:
         if push:
             update["$push"] = push
         result = await self.collection.update_one(
-            {"_id": proposal.proposal_id, "version": proposal.version}, update)
+            {"_id": proposal.proposal_id, "version": proposal.version}, update
+        )
         if result.matched_count != 1:
             raise ConcurrentUpdate(proposal.proposal_id)
 
@@ -129,8 +131,9 @@ class MongoProposalRepository:
     async def get_document(self, proposal_id: str) -> Doc | None:
         return await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
 
-    async def list(self, where: ListFilter, *, limit: int, cursor: str | None = None
-                   ) -> tuple[list[Doc], str | None]:
+    async def list(
+        self, where: ListFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[Doc], str | None]:
         """Newest first, by (submitted_at, _id); returns a page and the next page's cursor."""
         query: Doc = {}
         if where.applicant:
@@ -148,21 +151,33 @@ class MongoProposalRepository:
             query["submitted_at"] = span
         if cursor:
             at, last_id = decode_cursor(cursor)
-            after = {"$or": [{"submitted_at": {"$lt": at}},
-                             {"submitted_at": at, "_id": {"$lt": last_id}}]}
+            after = {
+                "$or": [
+                    {"submitted_at": {"$lt": at}},
+                    {"submitted_at": at, "_id": {"$lt": last_id}},
+                ]
+            }
             query = {"$and": [query, after]} if query else after
-        docs = await self.collection.find(query, {"outbox": 0}).sort(
-            [("submitted_at", DESCENDING), ("_id", DESCENDING)]).limit(limit + 1).to_list(None)
+        docs = (
+            await self.collection.find(query, {"outbox": 0})
+            .sort([("submitted_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit + 1)
+            .to_list(None)
+        )
         more = len(docs) > limit
         docs = docs[:limit]
-        next_cursor = encode_cursor(docs[-1]["submitted_at"], docs[-1]["_id"]) \
-            if more and docs else None
+        next_cursor = (
+            encode_cursor(docs[-1]["submitted_at"], docs[-1]["_id"]) if more and docs else None
+        )
         return docs, next_cursor
 
 
 def _event_row(envelope: Any) -> Doc:
-    return {"event_id": str(envelope.event_id), "event_type": envelope.event_type,
-            "at": envelope.occurred_at}
+    return {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "at": envelope.occurred_at,
+    }
 
 
 def to_proposal(doc: Doc) -> Proposal:

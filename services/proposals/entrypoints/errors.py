@@ -60,8 +60,12 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     out: list[FieldError] = []
     for error in errors:
         message = str(error.get("msg", "invalid value"))[:500]
-        out.append(FieldError(field=dotted(error.get("loc", ()))[:500] or "(body)",
-                              message=BilingualText(en=message, th=thai_message(error)[:500])))
+        out.append(
+            FieldError(
+                field=dotted(error.get("loc", ()))[:500] or "(body)",
+                message=BilingualText(en=message, th=thai_message(error)[:500]),
+            )
+        )
     return out
 
 

@@ -38,9 +38,14 @@ from services.proposals.handlers import (
 )
 
 MAX_PAGE = 100
-IdempotencyKey = Annotated[str | None, Header(
-    max_length=200, description="Makes a retry return the original result instead of acting "
-    "twice (any unique string, e.g. a UUID)")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="Makes a retry return the original result instead of acting "
+        "twice (any unique string, e.g. a UUID)",
+    ),
+]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
@@ -53,10 +58,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def intake_error_response(exc: IntakeError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content={
-        "error": exc.reason.en, "error_th": exc.reason.th,
-        "errors": [e.model_dump() for e in exc.errors],
-    })
+    return JSONResponse(
+        status_code=exc.status,
+        content={
+            "error": exc.reason.en,
+            "error_th": exc.reason.th,
+            "errors": [e.model_dump() for e in exc.errors],
+        },
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,11 +83,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def view(doc: dict[str, Any]) -> ProposalView:
     return ProposalView(
-        proposal_id=doc["_id"], applicant=doc["applicant"], province_code=doc["province_code"],
-        status=Stage(doc["status"]), revision=doc["revision"], content=doc["content"],
-        revisions=doc.get("revisions", []), revision_requests=doc.get("revision_requests", []),
-        withdrawal_reason=doc.get("withdrawal_reason"), submitted_at=doc["submitted_at"],
-        updated_at=doc.get("updated_at") or doc["submitted_at"], version=doc.get("version", 1),
+        proposal_id=doc["_id"],
+        applicant=doc["applicant"],
+        province_code=doc["province_code"],
+        status=Stage(doc["status"]),
+        revision=doc["revision"],
+        content=doc["content"],
+        revisions=doc.get("revisions", []),
+        revision_requests=doc.get("revision_requests", []),
+        withdrawal_reason=doc.get("withdrawal_reason"),
+        submitted_at=doc["submitted_at"],
+        updated_at=doc.get("updated_at") or doc["submitted_at"],
+        version=doc.get("version", 1),
     )
 
 
@@ -88,18 +104,25 @@ def respond(model: Any, status: int = 200, *, replayed: bool = False) -> JSONRes
 
 
 def _forbidden_to_list(caller: Agency, applicant: str) -> IntakeError:
-    return IntakeError(BilingualText(
-        en=f"{caller.agency_id} may list only its own proposals, not {applicant}'s",
-        th=f"{caller.agency_id} ดูได้เฉพาะข้อเสนอของตนเอง ไม่ใช่ของ {applicant}"), status=403)
+    return IntakeError(
+        BilingualText(
+            en=f"{caller.agency_id} may list only its own proposals, not {applicant}'s",
+            th=f"{caller.agency_id} ดูได้เฉพาะข้อเสนอของตนเอง ไม่ใช่ของ {applicant}",
+        ),
+        status=403,
+    )
 
 
 def _bad(field: str, en: str, th: str) -> IntakeError:
-    return IntakeError(BilingualText(en=f"invalid {field}", th=f"{field} ไม่ถูกต้อง"),
-                       [FieldError(field=field, message=BilingualText(en=en, th=th))])
+    return IntakeError(
+        BilingualText(en=f"invalid {field}", th=f"{field} ไม่ถูกต้อง"),
+        [FieldError(field=field, message=BilingualText(en=en, th=th))],
+    )
 
 
-def build_router(handlers: ProposalHandlers, repo: MongoProposalRepository,
-                 keys: ApiKeys) -> APIRouter:
+def build_router(
+    handlers: ProposalHandlers, repo: MongoProposalRepository, keys: ApiKeys
+) -> APIRouter:
     router = APIRouter(prefix="/proposals", tags=["proposals"], responses=ERRORS)
 
     async def current_agency(request: Request) -> Agency:
@@ -119,55 +142,103 @@ def build_router(handlers: ProposalHandlers, repo: MongoProposalRepository,
             raise no_such_proposal(proposal_id)
         return respond(view(doc), status if created else 200, replayed=not created)
 
-    @router.post("", status_code=201, response_model=ProposalView,
-                 summary="Submit a smart-city development plan",
-                 responses={200: {"model": ProposalView, "description": "A retry with the same "
-                                  "Idempotency-Key: the original proposal"}})
-    async def submit(draft: ProposalDraft, caller: Caller,
-                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
-        result = await handlers.submit(SubmitProposal(
-            applicant=caller, content=content_from_draft(draft),
-            idempotency_key=idempotency_key or str(uuid.uuid4())))
+    @router.post(
+        "",
+        status_code=201,
+        response_model=ProposalView,
+        summary="Submit a smart-city development plan",
+        responses={
+            200: {
+                "model": ProposalView,
+                "description": "A retry with the same Idempotency-Key: the original proposal",
+            }
+        },
+    )
+    async def submit(
+        draft: ProposalDraft, caller: Caller, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        result = await handlers.submit(
+            SubmitProposal(
+                applicant=caller,
+                content=content_from_draft(draft),
+                idempotency_key=idempotency_key or str(uuid.uuid4()),
+            )
+        )
         return await reply(result.proposal.proposal_id, result.created, 201)
 
-    @router.post("/{proposal_id}/revisions", response_model=ProposalView,
-                 summary="Resubmit the plan after depa requested a revision")
-    async def resubmit(proposal_id: str, draft: RevisionDraft, caller: Caller,
-                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    @router.post(
+        "/{proposal_id}/revisions",
+        response_model=ProposalView,
+        summary="Resubmit the plan after depa requested a revision",
+    )
+    async def resubmit(
+        proposal_id: str,
+        draft: RevisionDraft,
+        caller: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
         content = content_from_draft(ProposalDraft(**draft.model_dump(exclude={"changes"})))
-        result = await handlers.resubmit(ResubmitProposal(
-            actor=caller, proposal_id=proposal_id, content=content, changes=draft.changes,
-            command_key=f"http:resubmit:{idempotency_key}" if idempotency_key else None))
+        result = await handlers.resubmit(
+            ResubmitProposal(
+                actor=caller,
+                proposal_id=proposal_id,
+                content=content,
+                changes=draft.changes,
+                command_key=f"http:resubmit:{idempotency_key}" if idempotency_key else None,
+            )
+        )
         return await reply(proposal_id, result.created, 200)
 
-    @router.post("/{proposal_id}/withdrawal", response_model=ProposalView,
-                 summary="Withdraw the proposal (any time before certification)")
-    async def withdraw(proposal_id: str, caller: Caller, body: WithdrawalRequest | None = None,
-                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
-        result = await handlers.withdraw(WithdrawProposal(
-            actor=caller, proposal_id=proposal_id, reason=body.reason if body else None,
-            command_key=f"http:withdraw:{idempotency_key}" if idempotency_key else None))
+    @router.post(
+        "/{proposal_id}/withdrawal",
+        response_model=ProposalView,
+        summary="Withdraw the proposal (any time before certification)",
+    )
+    async def withdraw(
+        proposal_id: str,
+        caller: Caller,
+        body: WithdrawalRequest | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        result = await handlers.withdraw(
+            WithdrawProposal(
+                actor=caller,
+                proposal_id=proposal_id,
+                reason=body.reason if body else None,
+                command_key=f"http:withdraw:{idempotency_key}" if idempotency_key else None,
+            )
+        )
         return await reply(proposal_id, result.created, 200)
 
-    @router.get("/{proposal_id}", response_model=ProposalView,
-                summary="One proposal with its revision history")
+    @router.get(
+        "/{proposal_id}",
+        response_model=ProposalView,
+        summary="One proposal with its revision history",
+    )
     async def get_one(proposal_id: str, caller: Caller) -> JSONResponse:
         return respond(view(await visible(proposal_id, caller)))
 
-    @router.get("", response_model=ProposalPage,
-                summary="List proposals, newest first (applicants see only their own)")
+    @router.get(
+        "",
+        response_model=ProposalPage,
+        summary="List proposals, newest first (applicants see only their own)",
+    )
     async def list_proposals(
         caller: Caller,
         province: Annotated[str | None, Query(max_length=100, description="Code or name")] = None,
         status: Annotated[Stage | None, Query(description="Status (stage)")] = None,
         stage: Annotated[Stage | None, Query(description="Alias of status")] = None,
         applicant: Annotated[str | None, Query(max_length=64)] = None,
-        submitted_from: Annotated[dt.datetime | None, Query(
-            description="Submitted at or after (ISO 8601 with a timezone)")] = None,
-        submitted_to: Annotated[dt.datetime | None, Query(
-            description="Submitted before (ISO 8601 with a timezone)")] = None,
-        cursor: Annotated[str | None, Query(max_length=500,
-                                            description="next_cursor of the previous page")] = None,
+        submitted_from: Annotated[
+            dt.datetime | None,
+            Query(description="Submitted at or after (ISO 8601 with a timezone)"),
+        ] = None,
+        submitted_to: Annotated[
+            dt.datetime | None, Query(description="Submitted before (ISO 8601 with a timezone)")
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=500, description="next_cursor of the previous page")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     ) -> JSONResponse:
         if caller.kind.is_applicant:
@@ -176,19 +247,25 @@ def build_router(handlers: ProposalHandlers, repo: MongoProposalRepository,
             applicant = caller.agency_id
         for name, value in (("submitted_from", submitted_from), ("submitted_to", submitted_to)):
             if value is not None and value.tzinfo is None:
-                raise _bad(name, "must include a timezone, e.g. 2026-01-01T00:00:00+07:00",
-                           "ต้องระบุเขตเวลา เช่น 2026-01-01T00:00:00+07:00")
+                raise _bad(
+                    name,
+                    "must include a timezone, e.g. 2026-01-01T00:00:00+07:00",
+                    "ต้องระบุเขตเวลา เช่น 2026-01-01T00:00:00+07:00",
+                )
         wanted = status or stage
         where = ListFilter(
             applicant=applicant,
             province_code=resolve_province(province).code if province else None,
             status=wanted.value if wanted else None,
-            submitted_from=submitted_from, submitted_to=submitted_to)
+            submitted_from=submitted_from,
+            submitted_to=submitted_to,
+        )
         try:
             docs, next_cursor = await repo.list(where, limit=limit, cursor=cursor)
         except BadCursor:
-            raise _bad("cursor", "not a cursor this API returned",
-                       "ไม่ใช่ cursor ที่ API นี้ส่งให้") from None
+            raise _bad(
+                "cursor", "not a cursor this API returned", "ไม่ใช่ cursor ที่ API นี้ส่งให้"
+            ) from None
         return respond(ProposalPage(items=[view(d) for d in docs], next_cursor=next_cursor))
 
     return router

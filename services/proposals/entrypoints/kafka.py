@@ -11,18 +11,32 @@ from contracts.topics import Topics
 from services.common.consumer import EventConsumer, Handler
 
 
-def register(broker: KafkaBroker, topics: Topics, group_id: str, consumer: EventConsumer,
-             on_intake: Handler, on_decision: Handler) -> None:
-    @broker.subscriber(topics.intake, group_id=group_id, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR,
-                       description="Claims produced by agency systems: ProposalSubmitted, "
-                                   "ProposalResubmitted, ProposalWithdrawn")
+def register(
+    broker: KafkaBroker,
+    topics: Topics,
+    group_id: str,
+    consumer: EventConsumer,
+    on_intake: Handler,
+    on_decision: Handler,
+) -> None:
+    @broker.subscriber(
+        topics.intake,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Claims produced by agency systems: ProposalSubmitted, "
+        "ProposalResubmitted, ProposalWithdrawn",
+    )
     async def on_intake_topic(msg: KafkaMessage) -> None:
         await consumer.process(msg.raw_message, on_intake)
 
-    @broker.subscriber(topics.decisions, group_id=group_id, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR,
-                       description="Workflow decisions; RevisionRequested marks the proposal "
-                                   "as awaiting a resubmission")
+    @broker.subscriber(
+        topics.decisions,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Workflow decisions; RevisionRequested marks the proposal "
+        "as awaiting a resubmission",
+    )
     async def on_decisions_topic(msg: KafkaMessage) -> None:
         await consumer.process(msg.raw_message, on_decision)
