@@ -24,12 +24,14 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
     keys = ApiKeys(rt.db)
     rt.outbox_collections += [repo.collection, rejections.collection]
     rt.on_start.append(repo.ensure_indexes)
+    claims = IntakeClaims(handlers, rejections)
     kafka.register(
         rt.broker,
         rt.topics,
         settings.consumer_group,
         rt.consumer(NAME),
-        IntakeClaims(handlers, rejections),
+        claims,
+        claims.refuse_invalid,
         DecisionFacts(handlers),
     )
     app = rt.app(

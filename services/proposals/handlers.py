@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +18,10 @@ from pymongo.errors import DuplicateKeyError
 from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
-from contracts.common import BilingualText
-from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.common import AGENCY_ID_PATTERN, PROPOSAL_ID_PATTERN, BilingualText
+from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from contracts.proposals import (
+    FieldError,
     IntakeRejected,
     ProposalContent,
     ProposalResubmitted,
@@ -32,6 +36,7 @@ from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, d
 log = structlog.get_logger(__name__)
 
 APPROVALS_PRODUCER = "svc-approvals"
+PROPOSAL_CLAIMS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,13 @@ class IntakeClaims:
             )
             raise Unprocessable(kind, exc.reason.en) from None
 
+    async def refuse_invalid(self, value: bytes | None, error: EnvelopeError) -> None:
+        """A proposals claim that is not a valid event still gets an answer, if it says who
+        made it (the consumer dead-letters the record itself)."""
+        ref = ClaimRef.from_invalid(value)
+        if ref is not None:
+            await self._rejections.reject(ref, invalid_claim_error(error))
+
     async def _handle(self, applicant: Agency, envelope: AnyEnvelope) -> None:
         payload = envelope.payload
         on_behalf = getattr(payload, "applicant", None)
@@ -304,27 +316,29 @@ class RejectionLog:
         self._publisher = publisher
         self._clock = clock
 
-    async def reject(self, claim: AnyEnvelope, error: IntakeError) -> None:
+    async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
+        ref = claim if isinstance(claim, ClaimRef) else ClaimRef.of(claim)
         event = new_envelope(
             IntakeRejected(
-                refused_event_id=str(claim.event_id),
-                refused_event_type=claim.event_type,
-                producer=claim.producer,
+                refused_event_id=ref.event_id,
+                refused_event_type=ref.event_type,
+                producer=ref.producer,
                 reason=error.reason,
                 errors=error.errors,
             ),
             producer=SERVICE_PRODUCER,
-            proposal_id=claim.proposal_id,
-            cause=claim,
+            proposal_id=ref.proposal_id,
+            cause=None if isinstance(claim, ClaimRef) else claim,
+            correlation_id=ref.correlation_id,
             occurred_at=self._clock(),
         )
         with contextlib.suppress(DuplicateKeyError):
             await self.collection.insert_one(
                 {
-                    "_id": str(claim.event_id),
-                    "producer": claim.producer,
-                    "event_type": claim.event_type,
-                    "proposal_id": claim.proposal_id,
+                    "_id": ref.event_id,
+                    "producer": ref.producer,
+                    "event_type": ref.event_type,
+                    "proposal_id": ref.proposal_id,
                     "reason": error.reason.model_dump(),
                     "status": error.status,
                     "errors": [e.model_dump() for e in error.errors],
@@ -332,4 +346,73 @@ class RejectionLog:
                     "outbox": [outbox_entry(event)],
                 }
             )
-        await self._publisher.try_flush(self.collection, str(claim.event_id))
+        await self._publisher.try_flush(self.collection, ref.event_id)
+
+
+@dataclass(frozen=True)
+class ClaimRef:
+    """Who made a claim and which, as far as the record tells (also for a claim that is not a
+    valid event, so that its producer still gets an answer)."""
+
+    event_id: str
+    event_type: str
+    producer: str
+    proposal_id: str
+    correlation_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, envelope: AnyEnvelope) -> ClaimRef:
+        return cls(
+            str(envelope.event_id),
+            envelope.event_type,
+            envelope.producer,
+            envelope.proposal_id,
+            envelope.correlation_id,
+        )
+
+    @classmethod
+    def from_invalid(cls, value: bytes | None) -> ClaimRef | None:
+        """The addressable parts of an invalid proposals claim; None when it cannot be
+        answered (no valid event id, producer or proposal id), or is not a proposals claim."""
+        try:
+            raw = json.loads(value or b"")
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(raw, dict):
+            return None
+        event_type, producer = raw.get("event_type"), raw.get("producer")
+        event_id, proposal_id = raw.get("event_id"), raw.get("proposal_id")
+        if event_type not in PROPOSAL_CLAIMS or not all(
+            isinstance(v, str) for v in (producer, event_id, proposal_id)
+        ):
+            return None
+        assert isinstance(producer, str)
+        assert isinstance(proposal_id, str)
+        if producer.startswith("svc-") or not re.match(AGENCY_ID_PATTERN, producer):
+            return None
+        if not re.match(PROPOSAL_ID_PATTERN, proposal_id):
+            return None
+        try:
+            event_uuid = uuid.UUID(str(event_id))
+        except ValueError:
+            return None
+        try:
+            correlation = uuid.UUID(str(raw.get("correlation_id")))
+        except ValueError:
+            correlation = None
+        return cls(str(event_uuid), str(event_type), producer, proposal_id, correlation)
+
+
+def invalid_claim_error(error: EnvelopeError) -> IntakeError:
+    return IntakeError(
+        BilingualText(
+            en=f"the claim is not a valid event: {error.field}: {error.reason}"[:500],
+            th=f"คำขอไม่ใช่เหตุการณ์ที่ถูกต้อง ที่ฟิลด์ {error.field}"[:500],
+        ),
+        [
+            FieldError(
+                field=error.field[:500],
+                message=BilingualText(en=error.reason[:500], th="ข้อมูลไม่ถูกต้อง"),
+            )
+        ],
+    )

@@ -3,10 +3,12 @@ as HTTP; refusals become IntakeRejected (addressed to the producer) plus a dead-
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.common import BilingualText, ProvinceRef
@@ -20,7 +22,7 @@ from contracts.proposals import (
 )
 from contracts.topics import Topics
 from tests.e2e.test_proposals_api import publish, revision_request
-from tests.support import Namespace, ServiceProcess, envelope_of, poll, read_topic
+from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -270,3 +272,29 @@ async def test_an_applicant_may_not_withdraw_anothers_proposal_by_claim(
     stored = await proposals.find_one({"_id": pid})
     assert stored is not None
     assert stored["status"] == "submitted"
+
+
+async def test_an_invalid_claim_is_answered_when_it_says_who_made_it(
+    services: dict[str, ServiceProcess],
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    pid = new_id()
+    valid = claim(
+        ProposalSubmitted(applicant="lg-phuket-city", content=content()), "lg-phuket-city", pid
+    )
+    raw = json.loads(valid.to_bytes())
+    raw["payload"]["content"]["dimensions"] = []
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.intake, json.dumps(raw).encode(), key=valid.key)
+    finally:
+        await producer.stop()
+    rejection, letter = await refused(topics, valid)
+    assert rejection["payload"]["producer"] == "lg-phuket-city"
+    assert rejection["payload"]["errors"][0]["field"] == "payload.content.dimensions"
+    assert rejection["payload"]["reason"]["th"]
+    assert letter["error_kind"] == "validation"
+    assert await mongo[ns.db("proposals")]["proposals"].find_one({"_id": pid}) is None

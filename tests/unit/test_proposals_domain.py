@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from services.proposals.domain import (
     derive_proposal_id,
 )
 from services.proposals.entrypoints.errors import dotted, validation_body
+from services.proposals.handlers import ClaimRef
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 PHUKET = agency("lg-phuket-city").as_producer()
@@ -254,3 +256,27 @@ def test_event_ids_are_fresh_per_event() -> None:
     )
     assert a.pending_events[0].event_id != b.pending_events[0].event_id
     assert isinstance(a.pending_events[0].event_id, uuid.UUID)
+
+
+def test_an_invalid_claim_is_addressable_only_when_it_names_its_producer() -> None:
+    good = {
+        "event_type": "ProposalWithdrawn",
+        "event_id": str(uuid.uuid4()),
+        "producer": "lg-phuket-city",
+        "proposal_id": "KF-123",
+        "correlation_id": "nope",
+    }
+    ref = ClaimRef.from_invalid(json.dumps(good).encode())
+    assert ref is not None
+    assert (ref.producer, ref.proposal_id, ref.correlation_id) == ("lg-phuket-city", "KF-123", None)
+    for broken in (
+        {**good, "event_type": "CabinetEndorsed"},  # approvals answers its own claims
+        {**good, "producer": "svc-approvals"},
+        {**good, "producer": "Bad Producer"},
+        {**good, "event_id": "not-a-uuid"},
+        {**good, "proposal_id": "!"},
+        {k: v for k, v in good.items() if k != "producer"},
+    ):
+        assert ClaimRef.from_invalid(json.dumps(broken).encode()) is None
+    assert ClaimRef.from_invalid(b"\xff") is None
+    assert ClaimRef.from_invalid(b"[1]") is None
