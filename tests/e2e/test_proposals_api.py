@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -267,6 +268,23 @@ async def test_an_oversize_body_is_refused_with_413(
         )
         == 0
     )
+
+
+async def test_an_oversize_chunked_body_without_a_length_is_refused_with_413(
+    api: dict[str, Api],
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"province": "Phuket", "area_name": {"th": "'
+        for _ in range(400):
+            yield b"x" * 1024
+        yield b'", "en": "x"}}'
+
+    resp = await api["lg-phuket-city"].http.post(
+        "/proposals", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 413
+    assert "content-length" not in resp.request.headers
+    assert resp.json()["error"] == "request body exceeds the limit of 262144 bytes"
 
 
 async def test_revision_request_resubmission_and_withdrawal(
