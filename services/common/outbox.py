@@ -82,6 +82,13 @@ class OutboxPublisher:
             self._locks[key] = lock
         return lock
 
+    def lock(self, collection: AsyncCollection[Doc], doc_id: Any) -> asyncio.Lock:
+        """The lock that serialises this process's writes to one document, the outbox's
+        included. Writers hold it around load-change-save (not around `try_flush`, which takes
+        it itself): FerretDB 1.24 applies concurrent conditional updates of one document as
+        read-modify-write, so the last writer wins even with a version guard."""
+        return self._lock(collection, doc_id)
+
     async def flush(self, collection: AsyncCollection[Doc], doc_id: Any) -> int:
         """Publish every pending entry of one document; returns how many were published."""
         lock = self._lock(collection, doc_id)

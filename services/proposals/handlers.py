@@ -151,15 +151,16 @@ class ProposalHandlers:
     async def revision_requested(self, envelope: AnyEnvelope) -> bool:
         """Record a RevisionRequested fact; False if there is no such proposal."""
         for _ in range(10):
-            proposal = await self._repo.get(envelope.proposal_id)
-            if proposal is None:
-                return False
-            if not proposal.request_revision(envelope, self.clock()):
-                return True
-            try:
-                await self._repo.save(proposal)
-            except ConcurrentUpdate:
-                continue
+            async with self._publisher.lock(self._repo.collection, envelope.proposal_id):
+                proposal = await self._repo.get(envelope.proposal_id)
+                if proposal is None:
+                    return False
+                if not proposal.request_revision(envelope, self.clock()):
+                    return True
+                try:
+                    await self._repo.save(proposal)
+                except ConcurrentUpdate:
+                    continue
             return True
         raise ConcurrentUpdate(envelope.proposal_id)
 
@@ -167,16 +168,17 @@ class ProposalHandlers:
         self, proposal_id: str, command_key: str | None, change: Callable[[Proposal], None]
     ) -> SubmitResult:
         for _ in range(10):
-            proposal = await self._repo.get(proposal_id)
-            if proposal is None:
-                raise no_such_proposal(proposal_id)
-            if proposal.has_processed(command_key):
-                return SubmitResult(proposal, created=False)
-            change(proposal)
-            try:
-                await self._repo.save(proposal)
-            except ConcurrentUpdate:
-                continue
+            async with self._publisher.lock(self._repo.collection, proposal_id):
+                proposal = await self._repo.get(proposal_id)
+                if proposal is None:
+                    raise no_such_proposal(proposal_id)
+                if proposal.has_processed(command_key):
+                    return SubmitResult(proposal, created=False)
+                change(proposal)
+                try:
+                    await self._repo.save(proposal)
+                except ConcurrentUpdate:
+                    continue  # another process changed it: load again
             await self._publisher.try_flush(self._repo.collection, proposal_id)
             return SubmitResult(proposal, created=True)
         raise ConcurrentUpdate(proposal_id)
