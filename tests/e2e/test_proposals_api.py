@@ -202,6 +202,9 @@ async def test_who_may_see_and_do_what(api: dict[str, Api]) -> None:
     assert no_key.status_code == 401
     assert (await Api(str(api["depa"].http.base_url), "sck_wrong").get(pid)).status_code == 401
     assert (await api["depa"].get("SC-NOSUCH0001")).status_code == 404
+    too_long = await api["depa"].get("x" * 65)
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["field"] == "path.proposal_id"
 
 
 async def test_validation_is_field_precise_in_english_and_thai(api: dict[str, Api]) -> None:
@@ -368,7 +371,6 @@ async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered
 
 async def test_list_filters_and_cursor_pagination(api: dict[str, Api]) -> None:
     dev = api["pd-samyan"]
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     provinces = ["Bangkok", "Chiang Mai", "Bangkok", "Rayong", "Bangkok"]
     ids = []
     for province in provinces:
@@ -377,7 +379,9 @@ async def test_list_filters_and_cursor_pagination(api: dict[str, Api]) -> None:
         ids.append(resp.json()["proposal_id"])
     withdrawn = ids[1]
     assert (await dev.withdraw(withdrawn)).status_code == 200
-    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    first, last = (await dev.get(ids[0])).json(), (await dev.get(ids[-1])).json()
+    since = dt.datetime.fromisoformat(first["submitted_at"])
+    until = dt.datetime.fromisoformat(last["submitted_at"]) + dt.timedelta(microseconds=1000)
     window = {"submitted_from": since.isoformat(), "submitted_to": until.isoformat()}
 
     seen: list[str] = []

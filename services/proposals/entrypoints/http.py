@@ -5,7 +5,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -39,6 +39,7 @@ from services.proposals.handlers import (
 )
 
 MAX_PAGE = 100
+ProposalPath = Annotated[str, Path(max_length=64, description="The proposal's id")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -217,7 +218,7 @@ def build_router(
         summary="Resubmit the plan after depa requested a revision",
     )
     async def resubmit(
-        proposal_id: str,
+        proposal_id: ProposalPath,
         draft: RevisionDraft,
         caller: Caller,
         idempotency_key: IdempotencyKey = None,
@@ -240,7 +241,7 @@ def build_router(
         summary="Withdraw the proposal (any time before certification)",
     )
     async def withdraw(
-        proposal_id: str,
+        proposal_id: ProposalPath,
         caller: Caller,
         body: WithdrawalRequest | None = None,
         idempotency_key: IdempotencyKey = None,
@@ -260,7 +261,7 @@ def build_router(
         response_model=ProposalView,
         summary="One proposal with its revision history",
     )
-    async def get_one(proposal_id: str, caller: Caller) -> JSONResponse:
+    async def get_one(proposal_id: ProposalPath, caller: Caller) -> JSONResponse:
         return respond(view(await visible(proposal_id, caller)))
 
     @router.get(
