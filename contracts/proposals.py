@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl
@@ -15,6 +16,8 @@ from contracts.common import (
     LongText,
     ProvinceRef,
     ShortText,
+    Stage,
+    UtcDateTime,
 )
 from contracts.reference import SmartDimension
 
@@ -145,3 +148,71 @@ class ProposalDraft(Contract):
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(
         default_factory=list, description="Supporting documents, as links"
     )
+
+
+class RevisionDraft(ProposalDraft):
+    """The body of a resubmission over HTTP: the revised plan, and what changed."""
+
+    changes: ShortText | None = Field(
+        default=None, description="What the applicant changed, in its own words"
+    )
+
+
+class WithdrawalRequest(Contract):
+    """The body of a withdrawal over HTTP."""
+
+    reason: ShortText | None = Field(default=None, description="Why, if the applicant says")
+
+
+class RevisionRecord(Contract):
+    """One submitted version of a proposal."""
+
+    revision: int = Field(ge=1, description="1 for the first submission, then 2, 3, ...")
+    submitted_at: UtcDateTime = Field(description="When this version was submitted")
+    event_id: str = Field(description="event_id of the ProposalSubmitted/Resubmitted event")
+    content: ProposalContent = Field(description="The plan as submitted in this version")
+    changes: ShortText | None = Field(default=None, description="What changed, if said")
+
+
+class RevisionRequestRecord(Contract):
+    """A revision request received from the approvals workflow."""
+
+    event_id: str = Field(description="event_id of the RevisionRequested event")
+    requested_by: AgencyId = Field(description="Who asked for the revision")
+    reasons: BilingualText = Field(description="What must change")
+    respond_by: dt.date | None = Field(default=None, description="Resubmit by this date")
+    at: UtcDateTime = Field(description="When it was requested")
+
+
+class ProposalView(Contract):
+    """A proposal as the HTTP API shows it."""
+
+    proposal_id: str = Field(description="The proposal's id")
+    applicant: AgencyId = Field(description="The agency that owns it")
+    province_code: str = Field(description="Two-digit province code")
+    status: Stage = Field(description="submitted, revision_requested or withdrawn (as far as "
+                          "the proposals service knows; approvals tracks later stages)")
+    revision: int = Field(description="Current revision number")
+    content: ProposalContent = Field(description="The current version of the plan")
+    revisions: list[RevisionRecord] = Field(description="Every submitted version, oldest first")
+    revision_requests: list[RevisionRequestRecord] = Field(
+        default_factory=list, description="Revision requests received, oldest first")
+    withdrawal_reason: ShortText | None = Field(default=None, description="If withdrawn")
+    submitted_at: UtcDateTime = Field(description="First submission")
+    updated_at: UtcDateTime = Field(description="Last change")
+    version: int = Field(description="Optimistic-concurrency version of the document")
+
+
+class ProposalPage(Contract):
+    """One page of a proposal listing, newest first."""
+
+    items: list[ProposalView] = Field(description="The proposals on this page")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+
+
+class ErrorResponse(Contract):
+    """Every refusal of the proposals API: a reason in English and Thai, and field errors."""
+
+    error: str = Field(description="What went wrong, in English")
+    error_th: str = Field(description="What went wrong, in Thai")
+    errors: list[FieldError] = Field(default_factory=list, description="Field-precise errors")

@@ -64,8 +64,10 @@ def outbox_entry(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
 class OutboxPublisher:
     """Publishes a document's pending outbox entries in order and removes each one."""
 
-    def __init__(self, broker: KafkaBroker, topics: Topics, service: str) -> None:
+    def __init__(self, broker: KafkaBroker, topics: Topics, service: str, *,
+                 publish_on_write: bool = True) -> None:
         self._broker = broker
+        self.publish_on_write = publish_on_write
         self._topics = topics
         self._service = service
         self._locks: weakref.WeakValueDictionary[tuple[str, Any], asyncio.Lock] = (
@@ -79,6 +81,13 @@ class OutboxPublisher:
             lock = asyncio.Lock()
             self._locks[key] = lock
         return lock
+
+    def lock(self, collection: AsyncCollection[Doc], doc_id: Any) -> asyncio.Lock:
+        """The lock that serialises this process's writes to one document, the outbox's
+        included. Writers hold it around load-change-save (not around `try_flush`, which takes
+        it itself): FerretDB 1.24 applies concurrent conditional updates of one document as
+        read-modify-write, so the last writer wins even with a version guard."""
+        return self._lock(collection, doc_id)
 
     async def flush(self, collection: AsyncCollection[Doc], doc_id: Any) -> int:
         """Publish every pending entry of one document; returns how many were published."""
@@ -105,6 +114,8 @@ class OutboxPublisher:
     async def try_flush(self, collection: AsyncCollection[Doc], doc_id: Any) -> None:
         """Publish now if Kafka is reachable; otherwise leave it to the relay. Never raises
         (the events are safe in the document either way)."""
+        if not self.publish_on_write:
+            return
         try:
             await self.flush(collection, doc_id)
         except Exception as exc:  # noqa: BLE001 - the relay retries whatever is left

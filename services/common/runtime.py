@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.common.consumer import DeadLetters, EventConsumer
@@ -25,6 +27,14 @@ log = structlog.get_logger(__name__)
 
 Task = Callable[[], Awaitable[None]]
 
+HTTP_REQUESTS = Counter(
+    "smartcity_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "smartcity_http_request_duration_seconds", "HTTP request latency",
+    ["service", "method", "route"],
+)
+
 
 class Runtime:
     def __init__(self, name: str, settings: ServiceSettings, mongo_db: str) -> None:
@@ -34,7 +44,8 @@ class Runtime:
         self.broker = make_broker(settings, client_id=name)
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
-        self.publisher = OutboxPublisher(self.broker, self.topics, name)
+        self.publisher = OutboxPublisher(self.broker, self.topics, name,
+                                         publish_on_write=settings.outbox_publish_on_write)
         self.dead_letters = DeadLetters(self.broker, self.topics)
         self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
         self.on_start: list[Task] = []
@@ -59,7 +70,9 @@ class Runtime:
         self.relay = OutboxRelay(self.publisher, self.outbox_collections, self.name,
                                  sweep_seconds=self.settings.outbox_sweep_seconds,
                                  grace_seconds=self.settings.outbox_grace_seconds)
-        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")]
+        self._tasks = []
+        if self.settings.outbox_relay_enabled:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         self._tasks += [asyncio.create_task(t(), name=f"{self.name}-bg") for t in self.background]
         log.info("service.started", topics=list(self.topics.all()))
         try:
@@ -92,6 +105,23 @@ class Runtime:
                     "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
                     "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์"})
             return await call_next(request)
+
+        @app.middleware("http")
+        async def count_requests(request: Request, call_next: Callable[[Request],
+                                                                       Awaitable[Response]]
+                                 ) -> Response:
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await call_next(request)
+                status = response.status_code
+                return response
+            finally:
+                route = request.scope.get("route")
+                template = getattr(route, "path", None) or "(unmatched)"
+                HTTP_REQUESTS.labels(self.name, request.method, template, str(status)).inc()
+                HTTP_LATENCY.labels(self.name, request.method, template).observe(
+                    time.perf_counter() - started)
 
         return app
 

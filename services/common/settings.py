@@ -24,6 +24,13 @@ class ServiceSettings(BaseSettings):
     outbox_grace_seconds: float = Field(
         2.0, ge=0, description="Age before the relay takes over an entry the writer left behind"
     )
+    outbox_publish_on_write: bool = Field(
+        True, description="The writer publishes its events right after its write (false: only "
+        "the relay publishes them; for tests of a crash between storing and publishing)"
+    )
+    outbox_relay_enabled: bool = Field(
+        True, description="Run the relay that publishes outbox entries a writer left behind"
+    )
     consumer_max_attempts: int = Field(
         5, ge=1, description="Processing attempts before a message is dead-lettered"
     )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.common.auth import ApiKeys
+from services.common.outbox import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from services.common.runtime import Runtime
 from services.proposals.adapters.repository import MongoProposalRepository
 from services.proposals.config import ProposalsSettings
 from services.proposals.entrypoints import http, kafka
-from services.proposals.handlers import IntakeClaims, ProposalHandlers, RejectionLog
+from services.proposals.handlers import DecisionFacts, IntakeClaims, ProposalHandlers, RejectionLog
 
 NAME = "proposals"
+PUBLISHES = ("ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn", "IntakeRejected")
 
 
 def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
@@ -22,9 +25,29 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
     keys = ApiKeys(rt.db)
     rt.outbox_collections += [repo.collection, rejections.collection]
     rt.on_start.append(repo.ensure_indexes)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
-                   IntakeClaims(handlers, rejections))
-    app = rt.app("Smart City Thailand: proposals", [http.build_router(handlers, repo, keys)],
-                 description="Submit and follow smart-city development plans.",
-                 max_body_bytes=settings.max_body_bytes)
+    claims = IntakeClaims(handlers, rejections)
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        claims,
+        claims.refuse_invalid,
+        DecisionFacts(handlers),
+    )
+    app = rt.app(
+        "Smart City Thailand: proposals",
+        [http.build_router(handlers, repo, keys)],
+        description="Submit and follow smart-city development plans.",
+        max_body_bytes=settings.max_body_bytes,
+    )
+    http.install_error_handlers(app)
+    # Innermost (next to the routes), so that its refusal reaches the exception handlers.
+    app.user_middleware.append(
+        Middleware(http.StreamedBodyLimit, max_bytes=settings.max_body_bytes)
+    )
+    for event_type in PUBLISHES:
+        EVENTS_PUBLISHED.labels(NAME, event_type)
+    OUTBOX_PENDING.labels(NAME).set(0)
+    OUTBOX_OLDEST_AGE.labels(NAME).set(0)
     return rt, app

@@ -8,10 +8,20 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.common import BilingualText, ProvinceRef
+from contracts.approvals import RevisionRequested
+from contracts.authorisation import Producer, Refused, authorise
+from contracts.common import BilingualText, ProvinceRef, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import FieldError, ProposalContent, ProposalDraft, ProposalSubmitted
+from contracts.proposals import (
+    FieldError,
+    ProposalContent,
+    ProposalDraft,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
 from contracts.reference import UnknownProvince, province
+from contracts.workflow import Refusal, transition
 
 SERVICE_PRODUCER = "svc-proposals"
 
@@ -19,8 +29,9 @@ SERVICE_PRODUCER = "svc-proposals"
 class IntakeError(Exception):
     """A submission that cannot be accepted, with field-precise reasons in both languages."""
 
-    def __init__(self, reason: BilingualText, errors: list[FieldError] | None = None,
-                 *, status: int = 422) -> None:
+    def __init__(
+        self, reason: BilingualText, errors: list[FieldError] | None = None, *, status: int = 422
+    ) -> None:
         super().__init__(reason.en)
         self.reason = reason
         self.errors = errors or []
@@ -39,9 +50,15 @@ def resolve_province(value: str, *, field_name: str = "province") -> ProvinceRef
     except UnknownProvince as exc:
         raise IntakeError(
             BilingualText(en="unknown province", th="ไม่พบจังหวัด"),
-            [FieldError(field=field_name, message=BilingualText(
-                en=f"{value!r} is not one of Thailand's 77 provinces",
-                th=f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย"))],
+            [
+                FieldError(
+                    field=field_name,
+                    message=BilingualText(
+                        en=f"{value!r} is not one of Thailand's 77 provinces",
+                        th=f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย",
+                    ),
+                )
+            ],
         ) from exc
     return ProvinceRef(code=p.code, name_th=p.name_th, name_en=p.name_en)
 
@@ -55,22 +72,42 @@ def check_content(content: ProposalContent) -> ProposalContent:
     """Checks a claim's content against the reference data (the province must be one of the 77
     and its names must be that province's); returns it with canonical names."""
     ref = resolve_province(content.province.code, field_name="content.province.code")
-    if content.province.name_en.casefold() != ref.name_en.casefold() and \
-            content.province.name_th != ref.name_th:
+    if (
+        content.province.name_en.casefold() != ref.name_en.casefold()
+        and content.province.name_th != ref.name_th
+    ):
         raise IntakeError(
-            BilingualText(en="province names do not match the code",
-                          th="ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด"),
-            [FieldError(field="content.province", message=BilingualText(
-                en=f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
-                   f"{content.province.name_en}",
-                th=f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}"))],
+            BilingualText(en="province names do not match the code", th="ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด"),
+            [
+                FieldError(
+                    field="content.province",
+                    message=BilingualText(
+                        en=f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
+                        f"{content.province.name_en}",
+                        th=f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}",
+                    ),
+                )
+            ],
         )
     return content.model_copy(update={"province": ref})
 
 
+def refused(decision: Refused) -> IntakeError:
+    return IntakeError(BilingualText(en=decision.reason_en, th=decision.reason_th), status=403)
+
+
+def not_allowed_now(proposal_id: str, status: str, event_type: str) -> IntakeError | None:
+    """The workflow's rule for what an applicant may do at the proposal's current status."""
+    outcome = transition(Stage(status), event_type, proposal_id)
+    if isinstance(outcome, Refusal):
+        return IntakeError(outcome.reason, status=409)
+    return None
+
+
 @dataclass
 class Proposal:
-    """A proposal as the proposals service knows it: the submitted versions and its status."""
+    """A proposal as the proposals service knows it: the submitted versions and its status
+    (submitted, revision_requested or withdrawn; approvals tracks the later stages)."""
 
     proposal_id: str
     applicant: str
@@ -80,33 +117,184 @@ class Proposal:
     submitted_at: dt.datetime
     idempotency_key: str
     revisions: list[dict[str, Any]] = field(default_factory=list)
+    revision_requests: list[dict[str, Any]] = field(default_factory=list)
+    processed: list[str] = field(default_factory=list)
+    withdrawal_reason: str | None = None
+    updated_at: dt.datetime | None = None
+    version: int = 0
     pending_events: list[AnyEnvelope] = field(default_factory=list)
+    loaded: dict[str, int] = field(default_factory=dict)
+    """Lengths of the history lists when loaded: what lies beyond is new (for the repository)."""
 
     @classmethod
     def submit(
         cls,
         *,
         proposal_id: str,
-        applicant: str,
+        actor: Producer,
         content: ProposalContent,
         idempotency_key: str,
         now: dt.datetime,
         cause: AnyEnvelope | None = None,
     ) -> Proposal:
         content = check_content(content)
+        decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
+        if isinstance(decision, Refused):
+            raise refused(decision)
         event = new_envelope(
-            ProposalSubmitted(applicant=applicant, content=content),
-            producer=SERVICE_PRODUCER, proposal_id=proposal_id, cause=cause, occurred_at=now,
+            ProposalSubmitted(applicant=actor.agency_id, content=content),
+            producer=SERVICE_PRODUCER,
+            proposal_id=proposal_id,
+            cause=cause,
+            occurred_at=now,
         )
         return cls(
             proposal_id=proposal_id,
-            applicant=applicant,
-            status="submitted",
+            applicant=actor.agency_id,
+            status=Stage.SUBMITTED.value,
             revision=1,
             content=content,
             submitted_at=now,
+            updated_at=now,
             idempotency_key=idempotency_key,
-            revisions=[{"revision": 1, "submitted_at": now, "event_id": str(event.event_id),
-                        "content": content.model_dump(mode="json")}],
+            revisions=[
+                {
+                    "revision": 1,
+                    "submitted_at": now,
+                    "event_id": str(event.event_id),
+                    "content": content.model_dump(mode="json"),
+                    "changes": None,
+                }
+            ],
+            processed=[str(cause.event_id)] if cause else [],
             pending_events=[event],
         )
+
+    def has_processed(self, command_key: str | None) -> bool:
+        return command_key is not None and command_key in self.processed
+
+    def _done(self, command_key: str | None, now: dt.datetime) -> None:
+        if command_key is not None:
+            self.processed.append(command_key)
+        self.updated_at = now
+
+    def resubmit(
+        self,
+        *,
+        actor: Producer,
+        content: ProposalContent,
+        changes: str | None,
+        command_key: str | None,
+        now: dt.datetime,
+        cause: AnyEnvelope | None = None,
+        claimed_revision: int | None = None,
+    ) -> None:
+        """The applicant's revised plan, allowed only while a revision is requested."""
+        content = check_content(content)
+        decision = authorise(
+            actor,
+            "ProposalResubmitted",
+            proposal_owner=self.applicant,
+            province_code=content.province.code,
+        )
+        if isinstance(decision, Refused):
+            raise refused(decision)
+        problem = not_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
+        if problem:
+            raise problem
+        revision = self.revision + 1
+        if claimed_revision is not None and claimed_revision != revision:
+            raise IntakeError(
+                BilingualText(
+                    en=f"revision {claimed_revision} does not follow the current revision "
+                    f"{self.revision}; the next one is {revision}",
+                    th=f"ฉบับแก้ไขที่ {claimed_revision} ไม่ต่อจากฉบับปัจจุบัน ({self.revision}) "
+                    f"ฉบับถัดไปคือ {revision}",
+                ),
+                [
+                    FieldError(
+                        field="payload.revision",
+                        message=BilingualText(en=f"must be {revision}", th=f"ต้องเป็น {revision}"),
+                    )
+                ],
+                status=409,
+            )
+        event = new_envelope(
+            ProposalResubmitted(
+                applicant=self.applicant, revision=revision, content=content, changes=changes
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=self.proposal_id,
+            cause=cause,
+            occurred_at=now,
+        )
+        self.revision = revision
+        self.content = content
+        self.status = Stage.SUBMITTED.value
+        self.revisions.append(
+            {
+                "revision": revision,
+                "submitted_at": now,
+                "event_id": str(event.event_id),
+                "content": content.model_dump(mode="json"),
+                "changes": changes,
+            }
+        )
+        self.pending_events.append(event)
+        self._done(command_key, now)
+
+    def withdraw(
+        self,
+        *,
+        actor: Producer,
+        reason: str | None,
+        command_key: str | None,
+        now: dt.datetime,
+        cause: AnyEnvelope | None = None,
+    ) -> None:
+        """Withdrawal is allowed any time before certification; the proposals service does not
+        know certification, so it refuses only a second withdrawal (approvals refuses later)."""
+        decision = authorise(
+            actor,
+            "ProposalWithdrawn",
+            proposal_owner=self.applicant,
+            province_code=self.content.province.code,
+        )
+        if isinstance(decision, Refused):
+            raise refused(decision)
+        problem = not_allowed_now(self.proposal_id, self.status, "ProposalWithdrawn")
+        if problem:
+            raise problem
+        event = new_envelope(
+            ProposalWithdrawn(applicant=self.applicant, reason=reason),
+            producer=SERVICE_PRODUCER,
+            proposal_id=self.proposal_id,
+            cause=cause,
+            occurred_at=now,
+        )
+        self.status = Stage.WITHDRAWN.value
+        self.withdrawal_reason = reason
+        self.pending_events.append(event)
+        self._done(command_key, now)
+
+    def request_revision(self, envelope: AnyEnvelope, now: dt.datetime) -> bool:
+        """A RevisionRequested fact: the proposal now awaits a resubmission. Returns False when
+        nothing changes (already processed). A withdrawn proposal stays withdrawn."""
+        event_id = str(envelope.event_id)
+        if self.has_processed(event_id):
+            return False
+        payload = envelope.payload
+        assert isinstance(payload, RevisionRequested)
+        self.revision_requests.append(
+            {
+                "event_id": event_id,
+                "requested_by": payload.requested_by,
+                "reasons": payload.reasons.model_dump(),
+                "respond_by": payload.respond_by.isoformat() if payload.respond_by else None,
+                "at": envelope.occurred_at,
+            }
+        )
+        if self.status != Stage.WITHDRAWN.value:
+            self.status = Stage.REVISION_REQUESTED.value
+        self._done(event_id, now)
+        return True

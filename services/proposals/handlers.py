@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from typing import Any
 
+import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
-from contracts.common import BilingualText
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import IntakeRejected, ProposalContent, ProposalSubmitted
+from contracts.common import AGENCY_ID_PATTERN, PROPOSAL_ID_PATTERN, BilingualText
+from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
+from contracts.proposals import (
+    FieldError,
+    IntakeRejected,
+    ProposalContent,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
 from services.common.consumer import Unprocessable
 from services.common.outbox import OutboxPublisher, outbox_entry
-from services.proposals.adapters.repository import MongoProposalRepository
+from services.proposals.adapters.repository import ConcurrentUpdate, MongoProposalRepository
 from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, derive_proposal_id
+
+log = structlog.get_logger(__name__)
+
+APPROVALS_PRODUCER = "svc-approvals"
+PROPOSAL_CLAIMS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
 
 
 @dataclass(frozen=True)
@@ -33,9 +49,36 @@ class SubmitProposal:
 
 
 @dataclass(frozen=True)
+class ResubmitProposal:
+    actor: Agency
+    proposal_id: str
+    content: ProposalContent
+    changes: str | None
+    command_key: str | None
+    cause: AnyEnvelope | None = None
+    claimed_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawProposal:
+    actor: Agency
+    proposal_id: str
+    reason: str | None
+    command_key: str | None
+    cause: AnyEnvelope | None = None
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     proposal: Proposal
     created: bool
+    """False when the command was a retry: the original result, nothing new stored or sent."""
+
+
+def no_such_proposal(proposal_id: str) -> IntakeError:
+    return IntakeError(
+        BilingualText(en=f"no proposal {proposal_id}", th=f"ไม่พบข้อเสนอ {proposal_id}"), status=404
+    )
 
 
 class ProposalHandlers:
@@ -50,34 +93,101 @@ class ProposalHandlers:
         self.clock = clock
 
     async def submit(self, command: SubmitProposal) -> SubmitResult:
-        decision = authorise(command.applicant.as_producer(), "ProposalSubmitted",
-                             province_code=command.content.province.code)
-        if isinstance(decision, Refused):
-            raise IntakeError(BilingualText(en=decision.reason_en, th=decision.reason_th),
-                              status=403)
         proposal_id = command.proposal_id or derive_proposal_id(
-            command.applicant.agency_id, command.idempotency_key)
-        proposal = Proposal.submit(
-            proposal_id=proposal_id, applicant=command.applicant.agency_id,
-            content=command.content, idempotency_key=command.idempotency_key,
-            now=self.clock(), cause=command.cause,
+            command.applicant.agency_id, command.idempotency_key
         )
-        processed = str(command.cause.event_id) if command.cause else None
-        if await self._repo.add(proposal, processed_event_id=processed):
+        proposal = Proposal.submit(
+            proposal_id=proposal_id,
+            actor=command.applicant.as_producer(),
+            content=command.content,
+            idempotency_key=command.idempotency_key,
+            now=self.clock(),
+            cause=command.cause,
+        )
+        if await self._repo.add(proposal):
             await self._publisher.try_flush(self._repo.collection, proposal_id)
             return SubmitResult(proposal, created=True)
         existing = await self._repo.get(proposal_id)
-        if existing is None or existing.applicant != command.applicant.agency_id \
-                or existing.idempotency_key != command.idempotency_key:
-            raise IntakeError(BilingualText(
-                en=f"proposal id {proposal_id} is already in use",
-                th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว"), status=409)
+        if (
+            existing is None
+            or existing.applicant != command.applicant.agency_id
+            or existing.idempotency_key != command.idempotency_key
+        ):
+            raise IntakeError(
+                BilingualText(
+                    en=f"proposal id {proposal_id} is already in use",
+                    th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว",
+                ),
+                status=409,
+            )
         return SubmitResult(existing, created=False)
+
+    async def resubmit(self, command: ResubmitProposal) -> SubmitResult:
+        def change(proposal: Proposal) -> None:
+            proposal.resubmit(
+                actor=command.actor.as_producer(),
+                content=command.content,
+                changes=command.changes,
+                command_key=command.command_key,
+                now=self.clock(),
+                cause=command.cause,
+                claimed_revision=command.claimed_revision,
+            )
+
+        return await self._change(command.proposal_id, command.command_key, change)
+
+    async def withdraw(self, command: WithdrawProposal) -> SubmitResult:
+        def change(proposal: Proposal) -> None:
+            proposal.withdraw(
+                actor=command.actor.as_producer(),
+                reason=command.reason,
+                command_key=command.command_key,
+                now=self.clock(),
+                cause=command.cause,
+            )
+
+        return await self._change(command.proposal_id, command.command_key, change)
+
+    async def revision_requested(self, envelope: AnyEnvelope) -> bool:
+        """Record a RevisionRequested fact; False if there is no such proposal."""
+        for _ in range(10):
+            async with self._publisher.lock(self._repo.collection, envelope.proposal_id):
+                proposal = await self._repo.get(envelope.proposal_id)
+                if proposal is None:
+                    return False
+                if not proposal.request_revision(envelope, self.clock()):
+                    return True
+                try:
+                    await self._repo.save(proposal)
+                except ConcurrentUpdate:
+                    continue
+            return True
+        raise ConcurrentUpdate(envelope.proposal_id)
+
+    async def _change(
+        self, proposal_id: str, command_key: str | None, change: Callable[[Proposal], None]
+    ) -> SubmitResult:
+        for _ in range(10):
+            async with self._publisher.lock(self._repo.collection, proposal_id):
+                proposal = await self._repo.get(proposal_id)
+                if proposal is None:
+                    raise no_such_proposal(proposal_id)
+                if proposal.has_processed(command_key):
+                    return SubmitResult(proposal, created=False)
+                change(proposal)
+                try:
+                    await self._repo.save(proposal)
+                except ConcurrentUpdate:
+                    continue  # another process changed it: load again
+            await self._publisher.try_flush(self._repo.collection, proposal_id)
+            return SubmitResult(proposal, created=True)
+        raise ConcurrentUpdate(proposal_id)
 
 
 class IntakeClaims:
     """Claims produced straight to Kafka by agency systems: the same handlers and checks as
-    HTTP; a refused claim becomes IntakeRejected (addressed to its producer) and a dead letter."""
+    HTTP; a refused claim becomes IntakeRejected (addressed to its producer) and a dead letter.
+    The claim's event id is the idempotency key: a redelivered claim changes nothing."""
 
     def __init__(self, handlers: ProposalHandlers, rejections: RejectionLog) -> None:
         self._handlers = handlers
@@ -92,53 +202,219 @@ class IntakeClaims:
         except UnknownAgency:
             reason = BilingualText(
                 en=f"unknown producer {envelope.producer!r}: not in the agency directory",
-                th=f"ไม่พบผู้ส่ง {envelope.producer!r} ในทะเบียนหน่วยงาน")
+                th=f"ไม่พบผู้ส่ง {envelope.producer!r} ในทะเบียนหน่วยงาน",
+            )
             await self._rejections.reject(envelope, IntakeError(reason, status=403))
             raise Unprocessable("unauthorised", reason.en) from None
         try:
-            if isinstance(envelope.payload, ProposalSubmitted):
-                if envelope.payload.applicant != applicant.agency_id:
-                    raise IntakeError(BilingualText(
-                        en=f"producer {applicant.agency_id} may not submit on behalf of "
-                           f"{envelope.payload.applicant}",
-                        th=f"{applicant.agency_id} ไม่สามารถยื่นข้อเสนอแทน "
-                           f"{envelope.payload.applicant}"), status=403)
-                await self._handlers.submit(SubmitProposal(
-                    applicant=applicant, content=envelope.payload.content,
-                    idempotency_key=str(envelope.event_id), proposal_id=envelope.proposal_id,
-                    cause=envelope))
-            else:
-                raise IntakeError(BilingualText(
-                    en=f"{envelope.event_type} claims are not accepted on the intake topic yet",
-                    th=f"ยังไม่รับ {envelope.event_type} ทางหัวข้อรับเรื่อง"), status=422)
+            await self._handle(applicant, envelope)
         except IntakeError as exc:
             await self._rejections.reject(envelope, exc)
-            kind = "unauthorised" if exc.status == 403 else "validation"
+            kind = {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
+                exc.status, "validation"
+            )
             raise Unprocessable(kind, exc.reason.en) from None
+
+    async def refuse_invalid(self, value: bytes | None, error: EnvelopeError) -> None:
+        """A proposals claim that is not a valid event still gets an answer, if it says who
+        made it (the consumer dead-letters the record itself)."""
+        ref = ClaimRef.from_invalid(value)
+        if ref is not None:
+            await self._rejections.reject(ref, invalid_claim_error(error))
+
+    async def _handle(self, applicant: Agency, envelope: AnyEnvelope) -> None:
+        payload = envelope.payload
+        on_behalf = getattr(payload, "applicant", None)
+        if on_behalf is not None and on_behalf != applicant.agency_id:
+            raise IntakeError(
+                BilingualText(
+                    en=f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
+                    th=f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}",
+                ),
+                status=403,
+            )
+        key = str(envelope.event_id)
+        if isinstance(payload, ProposalSubmitted):
+            await self._handlers.submit(
+                SubmitProposal(
+                    applicant=applicant,
+                    content=payload.content,
+                    idempotency_key=key,
+                    proposal_id=envelope.proposal_id,
+                    cause=envelope,
+                )
+            )
+        elif isinstance(payload, ProposalResubmitted):
+            await self._handlers.resubmit(
+                ResubmitProposal(
+                    actor=applicant,
+                    proposal_id=envelope.proposal_id,
+                    content=payload.content,
+                    changes=payload.changes,
+                    command_key=key,
+                    cause=envelope,
+                    claimed_revision=payload.revision,
+                )
+            )
+        elif isinstance(payload, ProposalWithdrawn):
+            await self._handlers.withdraw(
+                WithdrawProposal(
+                    actor=applicant,
+                    proposal_id=envelope.proposal_id,
+                    reason=payload.reason,
+                    command_key=key,
+                    cause=envelope,
+                )
+            )
+        else:
+            raise IntakeError(
+                BilingualText(
+                    en=f"{envelope.event_type} is not a claim agencies may make on intake",
+                    th=f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้",
+                ),
+                status=403,
+            )
+
+
+class DecisionFacts:
+    """Facts on the decisions topic; the proposals service follows RevisionRequested only.
+    It comes from the approvals service, or from an agency allowed to request revisions;
+    anything else is refused and dead-lettered."""
+
+    def __init__(self, handlers: ProposalHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: AnyEnvelope) -> None:
+        if envelope.event_type != "RevisionRequested":
+            return
+        if envelope.producer != APPROVALS_PRODUCER:
+            try:
+                producer = agency(envelope.producer)
+            except UnknownAgency:
+                raise Unprocessable(
+                    "unauthorised",
+                    f"unknown producer {envelope.producer!r}: not in the agency directory",
+                ) from None
+            decision = authorise(producer.as_producer(), "RevisionRequested")
+            if isinstance(decision, Refused):
+                raise Unprocessable("unauthorised", decision.reason_en)
+        if not await self._handlers.revision_requested(envelope):
+            raise Unprocessable(
+                "unknown_proposal", f"RevisionRequested for unknown proposal {envelope.proposal_id}"
+            )
+        log.info("proposal.revision_requested", proposal_id=envelope.proposal_id)
 
 
 class RejectionLog:
     """IntakeRejected events, one per refused claim (idempotent by the claim's event id)."""
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], publisher: OutboxPublisher,
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        publisher: OutboxPublisher,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.collection = collection
         self._publisher = publisher
         self._clock = clock
 
-    async def reject(self, claim: AnyEnvelope, error: IntakeError) -> None:
+    async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
+        ref = claim if isinstance(claim, ClaimRef) else ClaimRef.of(claim)
         event = new_envelope(
-            IntakeRejected(refused_event_id=str(claim.event_id),
-                           refused_event_type=claim.event_type, producer=claim.producer,
-                           reason=error.reason, errors=error.errors),
-            producer=SERVICE_PRODUCER, proposal_id=claim.proposal_id, cause=claim,
-            occurred_at=self._clock())
+            IntakeRejected(
+                refused_event_id=ref.event_id,
+                refused_event_type=ref.event_type,
+                producer=ref.producer,
+                reason=error.reason,
+                errors=error.errors,
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=ref.proposal_id,
+            cause=None if isinstance(claim, ClaimRef) else claim,
+            correlation_id=ref.correlation_id,
+            occurred_at=self._clock(),
+        )
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.insert_one(
+                {
+                    "_id": ref.event_id,
+                    "producer": ref.producer,
+                    "event_type": ref.event_type,
+                    "proposal_id": ref.proposal_id,
+                    "reason": error.reason.model_dump(),
+                    "status": error.status,
+                    "errors": [e.model_dump() for e in error.errors],
+                    "at": self._clock(),
+                    "outbox": [outbox_entry(event)],
+                }
+            )
+        await self._publisher.try_flush(self.collection, ref.event_id)
+
+
+@dataclass(frozen=True)
+class ClaimRef:
+    """Who made a claim and which, as far as the record tells (also for a claim that is not a
+    valid event, so that its producer still gets an answer)."""
+
+    event_id: str
+    event_type: str
+    producer: str
+    proposal_id: str
+    correlation_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, envelope: AnyEnvelope) -> ClaimRef:
+        return cls(
+            str(envelope.event_id),
+            envelope.event_type,
+            envelope.producer,
+            envelope.proposal_id,
+            envelope.correlation_id,
+        )
+
+    @classmethod
+    def from_invalid(cls, value: bytes | None) -> ClaimRef | None:
+        """The addressable parts of an invalid proposals claim; None when it cannot be
+        answered (no valid event id, producer or proposal id), or is not a proposals claim."""
         try:
-            await self.collection.insert_one({
-                "_id": str(claim.event_id), "producer": claim.producer,
-                "event_type": claim.event_type, "proposal_id": claim.proposal_id,
-                "reason": error.reason.model_dump(), "at": self._clock(),
-                "outbox": [outbox_entry(event)]})
-        except DuplicateKeyError:
-            pass
-        await self._publisher.try_flush(self.collection, str(claim.event_id))
+            raw = json.loads(value or b"")
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(raw, dict):
+            return None
+        event_type, producer = raw.get("event_type"), raw.get("producer")
+        event_id, proposal_id = raw.get("event_id"), raw.get("proposal_id")
+        if event_type not in PROPOSAL_CLAIMS or not all(
+            isinstance(v, str) for v in (producer, event_id, proposal_id)
+        ):
+            return None
+        assert isinstance(producer, str)
+        assert isinstance(proposal_id, str)
+        if producer.startswith("svc-") or not re.match(AGENCY_ID_PATTERN, producer):
+            return None
+        if not re.match(PROPOSAL_ID_PATTERN, proposal_id):
+            return None
+        try:
+            event_uuid = uuid.UUID(str(event_id))
+        except ValueError:
+            return None
+        try:
+            correlation = uuid.UUID(str(raw.get("correlation_id")))
+        except ValueError:
+            correlation = None
+        return cls(str(event_uuid), str(event_type), producer, proposal_id, correlation)
+
+
+def invalid_claim_error(error: EnvelopeError) -> IntakeError:
+    return IntakeError(
+        BilingualText(
+            en=f"the claim is not a valid event: {error.field}: {error.reason}"[:500],
+            th=f"คำขอไม่ใช่เหตุการณ์ที่ถูกต้อง ที่ฟิลด์ {error.field}"[:500],
+        ),
+        [
+            FieldError(
+                field=error.field[:500],
+                message=BilingualText(en=error.reason[:500], th="ข้อมูลไม่ถูกต้อง"),
+            )
+        ],
+    )

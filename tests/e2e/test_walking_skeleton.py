@@ -138,7 +138,8 @@ async def test_invalid_submissions_get_422_with_the_field_and_store_nothing(
     no_dimensions = {**DRAFT, "province": "Khon Kaen", "dimensions": []}
     resp = await submit(services, key, no_dimensions)
     assert resp.status_code == 422
-    assert any(err["loc"][-1] == "dimensions" for err in resp.json()["detail"])
+    assert any(err["field"] == "dimensions" and err["message"]["th"]
+               for err in resp.json()["errors"])
 
     unknown_province = {**DRAFT, "province": "Atlantis"}
     resp = await submit(services, key, unknown_province)

@@ -1,76 +1,317 @@
-"""HTTP API for applicants: routes parse, authenticate and call the handlers; nothing else."""
+"""HTTP API for applicants and the agencies that follow proposals: routes parse, authenticate
+and call the handlers; nothing else. Every refusal has the `ErrorResponse` shape."""
 
-
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.agencies import Agency
-from contracts.proposals import ProposalDraft
+from contracts.common import BilingualText, Stage
+from contracts.proposals import (
+    ErrorResponse,
+    FieldError,
+    ProposalDraft,
+    ProposalPage,
+    ProposalView,
+    RevisionDraft,
+    WithdrawalRequest,
+)
 from services.common.auth import ApiKeys, authenticate
-from services.proposals.adapters.repository import MongoProposalRepository
-from services.proposals.domain import IntakeError, content_from_draft
-from services.proposals.handlers import ProposalHandlers, SubmitProposal
+from services.proposals.adapters.repository import (
+    BadCursor,
+    ListFilter,
+    MongoProposalRepository,
+)
+from services.proposals.domain import IntakeError, content_from_draft, resolve_province
+from services.proposals.entrypoints.errors import validation_body
+from services.proposals.handlers import (
+    ProposalHandlers,
+    ResubmitProposal,
+    SubmitProposal,
+    WithdrawProposal,
+    no_such_proposal,
+)
+
+MAX_PAGE = 100
+ProposalPath = Annotated[str, Path(max_length=64, description="The proposal's id")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="Makes a retry return the original result instead of acting "
+        "twice (any unique string, e.g. a UUID)",
+    ),
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing, unknown or revoked API key"},
+    403: {"model": ErrorResponse, "description": "The agency may not do this"},
+    404: {"model": ErrorResponse, "description": "No such proposal (or not the caller's)"},
+    409: {"model": ErrorResponse, "description": "Not allowed at the proposal's status"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    422: {"model": ErrorResponse, "description": "Field-precise validation errors"},
+}
 
 
 def intake_error_response(exc: IntakeError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content={
-        "error": exc.reason.en, "error_th": exc.reason.th,
-        "errors": [e.model_dump() for e in exc.errors],
-    })
+    return JSONResponse(
+        status_code=exc.status,
+        content={
+            "error": exc.reason.en,
+            "error_th": exc.reason.th,
+            "errors": [e.model_dump() for e in exc.errors],
+        },
+    )
 
 
-def view(doc: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in doc.items() if k not in {"_id", "outbox", "processed"}}
-    out["proposal_id"] = doc["_id"]
-    return out
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413)
+        self.limit = limit
 
 
-def build_router(handlers: ProposalHandlers, repo: MongoProposalRepository,
-                 keys: ApiKeys) -> APIRouter:
-    router = APIRouter(prefix="/proposals", tags=["proposals"])
+class StreamedBodyLimit:
+    """Refuses a body that grows past the limit while it streams in (a chunked request has no
+    Content-Length for the runtime's up-front check to read)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_intake_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IntakeError)
+        return intake_error_response(exc)
+
+    async def on_invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse(status_code=422, content=validation_body(exc.errors()))
+
+    async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BodyTooLarge)
+        return JSONResponse(
+            status_code=413,
+            content={
+                "error": f"request body exceeds the limit of {exc.limit} bytes",
+                "error_th": f"ข้อมูลที่ส่งมีขนาดเกินกำหนด {exc.limit} ไบต์",
+                "errors": [],
+            },
+        )
+
+    app.add_exception_handler(BodyTooLarge, on_body_too_large)
+    app.add_exception_handler(IntakeError, on_intake_error)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+
+
+def view(doc: dict[str, Any]) -> ProposalView:
+    return ProposalView(
+        proposal_id=doc["_id"],
+        applicant=doc["applicant"],
+        province_code=doc["province_code"],
+        status=Stage(doc["status"]),
+        revision=doc["revision"],
+        content=doc["content"],
+        revisions=doc.get("revisions", []),
+        revision_requests=doc.get("revision_requests", []),
+        withdrawal_reason=doc.get("withdrawal_reason"),
+        submitted_at=doc["submitted_at"],
+        updated_at=doc.get("updated_at") or doc["submitted_at"],
+        version=doc.get("version", 1),
+    )
+
+
+def respond(model: Any, status: int = 200, *, replayed: bool = False) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(status_code=status, content=jsonable_encoder(model), headers=headers)
+
+
+def _forbidden_to_list(caller: Agency, applicant: str) -> IntakeError:
+    return IntakeError(
+        BilingualText(
+            en=f"{caller.agency_id} may list only its own proposals, not {applicant}'s",
+            th=f"{caller.agency_id} ดูได้เฉพาะข้อเสนอของตนเอง ไม่ใช่ของ {applicant}",
+        ),
+        status=403,
+    )
+
+
+def _bad(field: str, en: str, th: str) -> IntakeError:
+    return IntakeError(
+        BilingualText(en=f"invalid {field}", th=f"{field} ไม่ถูกต้อง"),
+        [FieldError(field=field, message=BilingualText(en=en, th=th))],
+    )
+
+
+def build_router(
+    handlers: ProposalHandlers, repo: MongoProposalRepository, keys: ApiKeys
+) -> APIRouter:
+    router = APIRouter(prefix="/proposals", tags=["proposals"], responses=ERRORS)
 
     async def current_agency(request: Request) -> Agency:
         return await authenticate(request, keys)
 
     Caller = Annotated[Agency, Depends(current_agency)]
 
-    @router.post("", status_code=201, summary="Submit a smart-city development plan",
-                 responses={200: {"description": "A retry with the same Idempotency-Key: the "
-                                                 "original proposal"},
-                            403: {"description": "The agency may not submit this proposal"},
-                            422: {"description": "Field-precise validation errors"}})
-    async def submit(
-        draft: ProposalDraft,
-        caller: Caller,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> JSONResponse:
-        try:
-            content = content_from_draft(draft)
-            result = await handlers.submit(SubmitProposal(
-                applicant=caller, content=content,
-                idempotency_key=idempotency_key or str(uuid.uuid4())))
-        except IntakeError as exc:
-            return intake_error_response(exc)
-        doc = await repo.get_document(result.proposal.proposal_id)
-        assert doc is not None
-        return JSONResponse(status_code=201 if result.created else 200,
-                            content=_jsonable(view(doc)))
-
-    @router.get("/{proposal_id}", summary="One proposal with its revision history")
-    async def get_one(proposal_id: str, caller: Caller) -> JSONResponse:
+    async def visible(proposal_id: str, caller: Agency) -> dict[str, Any]:
         doc = await repo.get_document(proposal_id)
         if doc is None or (caller.kind.is_applicant and doc["applicant"] != caller.agency_id):
-            raise HTTPException(404, detail={"error": f"no proposal {proposal_id}",
-                                             "error_th": f"ไม่พบข้อเสนอ {proposal_id}"})
-        return JSONResponse(_jsonable(view(doc)))
+            raise no_such_proposal(proposal_id)
+        return doc
+
+    async def reply(proposal_id: str, created: bool, status: int) -> JSONResponse:
+        doc = await repo.get_document(proposal_id)
+        if doc is None:
+            raise no_such_proposal(proposal_id)
+        return respond(view(doc), status if created else 200, replayed=not created)
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=ProposalView,
+        summary="Submit a smart-city development plan",
+        responses={
+            200: {
+                "model": ProposalView,
+                "description": "A retry with the same Idempotency-Key: the original proposal",
+            }
+        },
+    )
+    async def submit(
+        draft: ProposalDraft, caller: Caller, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        result = await handlers.submit(
+            SubmitProposal(
+                applicant=caller,
+                content=content_from_draft(draft),
+                idempotency_key=idempotency_key or str(uuid.uuid4()),
+            )
+        )
+        return await reply(result.proposal.proposal_id, result.created, 201)
+
+    @router.post(
+        "/{proposal_id}/revisions",
+        response_model=ProposalView,
+        summary="Resubmit the plan after depa requested a revision",
+    )
+    async def resubmit(
+        proposal_id: ProposalPath,
+        draft: RevisionDraft,
+        caller: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        content = content_from_draft(ProposalDraft(**draft.model_dump(exclude={"changes"})))
+        result = await handlers.resubmit(
+            ResubmitProposal(
+                actor=caller,
+                proposal_id=proposal_id,
+                content=content,
+                changes=draft.changes,
+                command_key=f"http:resubmit:{idempotency_key}" if idempotency_key else None,
+            )
+        )
+        return await reply(proposal_id, result.created, 200)
+
+    @router.post(
+        "/{proposal_id}/withdrawal",
+        response_model=ProposalView,
+        summary="Withdraw the proposal (any time before certification)",
+    )
+    async def withdraw(
+        proposal_id: ProposalPath,
+        caller: Caller,
+        body: WithdrawalRequest | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        result = await handlers.withdraw(
+            WithdrawProposal(
+                actor=caller,
+                proposal_id=proposal_id,
+                reason=body.reason if body else None,
+                command_key=f"http:withdraw:{idempotency_key}" if idempotency_key else None,
+            )
+        )
+        return await reply(proposal_id, result.created, 200)
+
+    @router.get(
+        "/{proposal_id}",
+        response_model=ProposalView,
+        summary="One proposal with its revision history",
+    )
+    async def get_one(proposal_id: ProposalPath, caller: Caller) -> JSONResponse:
+        return respond(view(await visible(proposal_id, caller)))
+
+    @router.get(
+        "",
+        response_model=ProposalPage,
+        summary="List proposals, newest first (applicants see only their own)",
+    )
+    async def list_proposals(
+        caller: Caller,
+        province: Annotated[str | None, Query(max_length=100, description="Code or name")] = None,
+        status: Annotated[Stage | None, Query(description="Status (stage)")] = None,
+        stage: Annotated[Stage | None, Query(description="Alias of status")] = None,
+        applicant: Annotated[str | None, Query(max_length=64)] = None,
+        submitted_from: Annotated[
+            dt.datetime | None,
+            Query(description="Submitted at or after (ISO 8601 with a timezone)"),
+        ] = None,
+        submitted_to: Annotated[
+            dt.datetime | None, Query(description="Submitted before (ISO 8601 with a timezone)")
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=500, description="next_cursor of the previous page")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    ) -> JSONResponse:
+        if caller.kind.is_applicant:
+            if applicant is not None and applicant != caller.agency_id:
+                raise _forbidden_to_list(caller, applicant)
+            applicant = caller.agency_id
+        for name, value in (("submitted_from", submitted_from), ("submitted_to", submitted_to)):
+            if value is not None and value.tzinfo is None:
+                raise _bad(
+                    name,
+                    "must include a timezone, e.g. 2026-01-01T00:00:00+07:00",
+                    "ต้องระบุเขตเวลา เช่น 2026-01-01T00:00:00+07:00",
+                )
+        wanted = status or stage
+        where = ListFilter(
+            applicant=applicant,
+            province_code=resolve_province(province).code if province else None,
+            status=wanted.value if wanted else None,
+            submitted_from=submitted_from,
+            submitted_to=submitted_to,
+        )
+        try:
+            docs, next_cursor = await repo.list(where, limit=limit, cursor=cursor)
+        except BadCursor:
+            raise _bad(
+                "cursor", "not a cursor this API returned", "ไม่ใช่ cursor ที่ API นี้ส่งให้"
+            ) from None
+        return respond(ProposalPage(items=[view(d) for d in docs], next_cursor=next_cursor))
 
     return router
-
-
-def _jsonable(value: Any) -> Any:
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(value)

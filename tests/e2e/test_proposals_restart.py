@@ -1,0 +1,123 @@
+"""A crash between storing and publishing: the events wait in the proposal's outbox, and the
+relay of the restarted service publishes each of them exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.auth import ApiKeys
+from services.common.kafka import delete_topics, ensure_topics
+from tests.e2e.test_proposals_api import draft
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    free_port,
+    poll,
+    read_topic,
+    service_env,
+)
+
+pytestmark = pytest.mark.e2e
+
+DEFERRED = {"PROPOSALS_OUTBOX_PUBLISH_ON_WRITE": "false", "PROPOSALS_OUTBOX_RELAY_ENABLED": "false"}
+
+
+@pytest.fixture
+async def private_ns(
+    stack: None, mongo: AsyncMongoClient[dict[str, Any]]
+) -> AsyncIterator[Namespace]:
+    """A namespace of its own, so that no other proposals process consumes or publishes here."""
+    namespace = Namespace()
+    topics = Topics(namespace.topics_prefix)
+    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    yield namespace
+    await delete_topics(KAFKA, list(topics.all()))
+    await mongo.drop_database(namespace.db("proposals"))
+
+
+async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
+    private_ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    topics = Topics(private_ns.topics_prefix)
+    port = free_port()
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    proc = ServiceProcess(
+        "proposals",
+        service_env("proposals", private_ns, port, DEFERRED),
+        port,
+        logs / f"{private_ns.run_id}-proposals-crash.log",
+    )
+    proc.start()
+    try:
+        await asyncio.to_thread(proc.wait_healthy)
+        db = mongo[private_ns.db("proposals")]
+        key = await ApiKeys(db).issue("lg-phuket-city", "crash test")
+        async with httpx.AsyncClient(
+            base_url=proc.url, timeout=15, headers={"X-API-Key": key}
+        ) as http:
+            first = await http.post("/proposals", json=draft(), headers={"Idempotency-Key": "a"})
+            second = await http.post("/proposals", json=draft(), headers={"Idempotency-Key": "b"})
+            assert first.status_code == 201, first.text
+            assert second.status_code == 201, second.text
+            pid_a, pid_b = first.json()["proposal_id"], second.json()["proposal_id"]
+            withdrawn = await http.post(f"/proposals/{pid_a}/withdrawal", json={"reason": "x"})
+            assert withdrawn.status_code == 200, withdrawn.text
+
+        proposals = db["proposals"]
+        stored = {d["_id"]: d async for d in proposals.find({"_id": {"$in": [pid_a, pid_b]}})}
+        assert [e["event_type"] for e in stored[pid_a]["outbox"]] == [
+            "ProposalSubmitted",
+            "ProposalWithdrawn",
+        ]
+        assert [e["event_type"] for e in stored[pid_b]["outbox"]] == ["ProposalSubmitted"]
+        expected = {e["event_id"] for d in stored.values() for e in d["events"]}
+        assert len(expected) == 3
+        keys = {pid_a.encode(), pid_b.encode()}
+        assert await read_topic(topics.proposals, timeout=3, where=lambda r: r.key in keys) == []
+
+        proc.stop(signal.SIGKILL)
+        assert proc.proc is not None
+        assert proc.proc.returncode == -signal.SIGKILL
+        proc.env = service_env("proposals", private_ns, port)
+        proc.start()
+        await asyncio.to_thread(proc.wait_healthy)
+
+        await poll(
+            _drained(proposals, [pid_a, pid_b]), timeout=30, what="the relay to drain both outboxes"
+        )
+        records = await read_topic(
+            topics.proposals, min_records=3, timeout=20, where=lambda r: r.key in keys
+        )
+        counts = collections.Counter(envelope_of(r)["event_id"] for r in records)
+        assert set(counts) == expected
+        assert set(counts.values()) == {1}
+        order_a = [envelope_of(r)["event_type"] for r in records if r.key == pid_a.encode()]
+        assert order_a == ["ProposalSubmitted", "ProposalWithdrawn"]
+        async with httpx.AsyncClient(base_url=proc.url, timeout=10) as http:
+            metrics = (await http.get("/metrics")).text
+        assert (
+            'smartcity_events_published_total{event_type="ProposalWithdrawn",'
+            'service="proposals"} 1.0'
+        ) in metrics
+    finally:
+        proc.stop()
+
+
+def _drained(proposals: Any, ids: list[str]) -> Any:
+    async def probe() -> bool:
+        return bool(await proposals.count_documents({"_id": {"$in": ids}, "outbox": []}) == 2)
+
+    return probe

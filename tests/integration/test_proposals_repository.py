@@ -1,0 +1,169 @@
+"""The proposals repository and handlers on the real FerretDB: single-document writes,
+optimistic concurrency, cursor pagination with ties, indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from contracts.agencies import agency
+from contracts.common import BilingualText, ProvinceRef
+from contracts.proposals import PlanComponents, ProposalContent
+from contracts.topics import Topics
+from services.common.outbox import OutboxPublisher
+from services.proposals.adapters.repository import (
+    ConcurrentUpdate,
+    ListFilter,
+    MongoProposalRepository,
+)
+from services.proposals.domain import IntakeError
+from services.proposals.handlers import ProposalHandlers, SubmitProposal, WithdrawProposal
+from tests.support import KAFKA, Namespace
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
+PHUKET = agency("lg-phuket-city")
+
+
+def content() -> ProposalContent:
+    return ProposalContent(
+        province=ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket"),
+        area_name=BilingualText(th="กะทู้อัจฉริยะ", en="Smart Kathu"),
+        dimensions=["energy"],
+        plan=PlanComponents(
+            area_boundary_and_goals="a",
+            infrastructure_plan="b",
+            city_data_platform="c",
+            smart_solutions="d",
+            management_model="e",
+        ),
+        has_city_data_platform=False,
+        budget_baht=Decimal("10.50"),
+        expected_value_baht=Decimal(0),
+        contact_emails=["kathu@example.go.th"],
+    )
+
+
+@pytest.fixture
+async def repo(
+    ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
+) -> AsyncIterator[MongoProposalRepository]:
+    db = mongo[ns.db(f"proposals_repo_{uuid.uuid4().hex[:6]}")]
+    repository = MongoProposalRepository(db)
+    await repository.ensure_indexes()
+    yield repository
+    await mongo.drop_database(db.name)
+
+
+def handlers_for(repo: MongoProposalRepository) -> ProposalHandlers:
+    # The writer does not publish here (publish_on_write=False): these tests are about the
+    # store; the broker is never started.
+    publisher = OutboxPublisher(
+        KafkaBroker(KAFKA), Topics("unused."), "proposals", publish_on_write=False
+    )
+    return ProposalHandlers(repo, publisher, clock=lambda: NOW)
+
+
+async def test_indexes_for_the_list_filters(repo: MongoProposalRepository) -> None:
+    keys = [list(ix["key"]) async for ix in await repo.collection.list_indexes()]
+    for wanted in (
+        ["applicant", "submitted_at"],
+        ["province_code", "submitted_at"],
+        ["status", "submitted_at"],
+        ["submitted_at", "_id"],
+    ):
+        assert wanted in keys
+
+
+async def test_a_stale_update_is_refused(repo: MongoProposalRepository) -> None:
+    handlers = handlers_for(repo)
+    result = await handlers.submit(
+        SubmitProposal(applicant=PHUKET, content=content(), idempotency_key="i1")
+    )
+    pid = result.proposal.proposal_id
+    first, second = await repo.get(pid), await repo.get(pid)
+    assert first is not None
+    assert second is not None
+    first.withdraw(actor=PHUKET.as_producer(), reason=None, command_key=None, now=NOW)
+    await repo.save(first)
+    second.withdraw(actor=PHUKET.as_producer(), reason="again", command_key=None, now=NOW)
+    with pytest.raises(ConcurrentUpdate):
+        await repo.save(second)
+    doc = await repo.collection.find_one({"_id": pid})
+    assert doc is not None
+    assert doc["version"] == 2
+    assert [e["event_type"] for e in doc["outbox"]] == ["ProposalSubmitted", "ProposalWithdrawn"]
+    assert doc["content"]["budget_baht"] == "10.50"
+
+
+async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalRepository) -> None:
+    handlers = handlers_for(repo)
+    pid = (
+        await handlers.submit(
+            SubmitProposal(applicant=PHUKET, content=content(), idempotency_key="i2")
+        )
+    ).proposal.proposal_id
+    outcomes = await asyncio.gather(
+        *(
+            handlers.withdraw(
+                WithdrawProposal(actor=PHUKET, proposal_id=pid, reason=None, command_key=f"w{i}")
+            )
+            for i in range(4)
+        ),
+        return_exceptions=True,
+    )
+    done = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, IntakeError)]
+    assert len(done) == 1
+    assert len(refused) == 3
+    assert {r.status for r in refused} == {409}
+    doc = await repo.collection.find_one({"_id": pid})
+    assert doc is not None
+    assert [e["event_type"] for e in doc["events"]] == ["ProposalSubmitted", "ProposalWithdrawn"]
+
+
+async def test_pages_cover_ties_on_submitted_at_exactly_once(
+    repo: MongoProposalRepository,
+) -> None:
+    handlers = handlers_for(repo)  # the clock is fixed: every proposal has the same timestamp
+    ids = {
+        (
+            await handlers.submit(
+                SubmitProposal(applicant=PHUKET, content=content(), idempotency_key=f"p{i}")
+            )
+        ).proposal.proposal_id
+        for i in range(7)
+    }
+    seen: list[str] = []
+    cursor = None
+    while True:
+        docs, cursor = await repo.list(
+            ListFilter(applicant=PHUKET.agency_id), limit=3, cursor=cursor
+        )
+        seen += [d["_id"] for d in docs]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(ids)
+    assert seen == sorted(ids, reverse=True)
+    window, _ = await repo.list(
+        ListFilter(
+            submitted_from=NOW,
+            submitted_to=NOW + dt.timedelta(seconds=1),
+            province_code="83",
+            status="submitted",
+        ),
+        limit=100,
+    )
+    assert {d["_id"] for d in window} == ids
+    empty, nxt = await repo.list(ListFilter(province_code="10"), limit=5)
+    assert empty == []
+    assert nxt is None
