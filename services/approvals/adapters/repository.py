@@ -3,10 +3,11 @@ one case are written in one single-document write, guarded by the case's version
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -26,10 +27,13 @@ class MongoCaseRepository:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self.collection: AsyncCollection[Doc] = db["cases"]
         self.orphans: AsyncCollection[Doc] = db["orphan_refusals"]
+        self.meetings: AsyncCollection[Doc] = db["meetings"]
+        self.counters: AsyncCollection[Doc] = db["counters"]
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("stage", ASCENDING), ("updated_at", DESCENDING)])
         await self.collection.create_index([("province_code", ASCENDING)])
+        await self.collection.create_index([("certificate.certificate_number", ASCENDING)])
 
     async def get(self, proposal_id: str) -> Case | None:
         doc = await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
@@ -45,12 +49,10 @@ class MongoCaseRepository:
         case = outcome.case
         if case is None:
             assert outcome.history_entry is not None
-            try:
+            with contextlib.suppress(DuplicateKeyError):
                 await self.orphans.insert_one({
                     "_id": outcome.history_entry["event_id"], "at": now,
                     "entry": outcome.history_entry, "outbox": outbox})
-            except DuplicateKeyError:
-                pass
             return "orphans"
         if before is None:
             try:
@@ -59,14 +61,15 @@ class MongoCaseRepository:
                     "applicant": case.applicant, "province_code": case.province_code,
                     "area_name": case.area_name, "history": list(case.history),
                     "processed": sorted(case.processed), "opened_at": now, "updated_at": now,
-                    "outbox": outbox, "version": 1})
+                    "outbox": outbox, "version": 1, "subcommittee_meeting_id": None,
+                    "certificate": None, "reminders": []})
             except DuplicateKeyError:
                 raise ConcurrentUpdate(case.proposal_id) from None
             return "cases"
         assert outcome.history_entry is not None
         result = await self.collection.update_one(
             {"_id": case.proposal_id, "version": before.version},
-            {"$set": {"stage": case.stage.value, "updated_at": now},
+            {"$set": {"stage": case.stage.value, "updated_at": now, **outcome.updates},
              "$push": {"history": outcome.history_entry,
                        "processed": outcome.history_entry["event_id"],
                        "outbox": {"$each": outbox}},
@@ -74,6 +77,47 @@ class MongoCaseRepository:
         if result.modified_count != 1:
             raise ConcurrentUpdate(case.proposal_id)
         return "cases"
+
+    async def by_stage(self, stage: Stage | None, limit: int) -> list[Doc]:
+        query = {} if stage is None else {"stage": stage.value}
+        return await self.collection.find(
+            query, {"outbox": 0, "processed": 0, "history": 0}).sort("_id", 1).limit(
+            limit).to_list(None)
+
+    async def count_by_stage(self) -> dict[str, int]:
+        rows = await (await self.collection.aggregate(
+            [{"$group": {"_id": "$stage", "n": {"$sum": 1}}}])).to_list(None)
+        return {row["_id"]: int(row["n"]) for row in rows}
+
+    async def certified_ids(self) -> list[str]:
+        docs = await self.collection.find({"stage": Stage.CERTIFIED.value}, {"_id": 1}
+                                          ).to_list(None)
+        return [d["_id"] for d in docs]
+
+    async def certified(self, query: Doc) -> list[Doc]:
+        return await self.collection.find(
+            {"stage": Stage.CERTIFIED.value, **query},
+            {"_id": 1, "applicant": 1, "province_code": 1, "area_name": 1, "certificate": 1,
+             "subcommittee_meeting_id": 1}).sort("certificate.certificate_number", 1
+                                                 ).to_list(None)
+
+    async def next_certificate_sequence(self, be_year: int) -> int:
+        """One single-document findAndModify: FerretDB-safe, unique under concurrency."""
+        doc = await self.counters.find_one_and_update(
+            {"_id": f"certificate-{be_year}"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER)
+        assert doc is not None
+        return int(doc["seq"])
+
+    async def record_meeting(self, meeting_key: str, doc: Doc, now: dt.datetime) -> None:
+        """The first recording of a meeting is kept; later ones only count."""
+        await self.meetings.update_one(
+            {"_id": meeting_key},
+            {"$setOnInsert": {**doc, "recorded_at": now}, "$inc": {"times_recorded": 1}},
+            upsert=True)
+
+    async def meetings_matching(self, query: Doc) -> list[Doc]:
+        return await self.meetings.find(query).sort("_id", 1).to_list(None)
 
     def collection_named(self, name: str) -> AsyncCollection[Doc]:
         return self.orphans if name == "orphans" else self.collection
@@ -84,5 +128,6 @@ def to_case(doc: Doc) -> Case:
         proposal_id=doc["_id"], stage=Stage(doc["stage"]), applicant=doc["applicant"],
         province_code=doc["province_code"], area_name=doc["area_name"],
         history=tuple(doc.get("history", [])), processed=frozenset(doc.get("processed", [])),
-        version=doc["version"],
+        version=doc["version"], subcommittee_meeting_id=doc.get("subcommittee_meeting_id"),
+        certificate=doc.get("certificate"), reminders=frozenset(doc.get("reminders") or []),
     )
