@@ -1,8 +1,6 @@
 """HTTP API of the approvals service: routes authenticate, turn the request into the same claim
 an agency system would produce on the intake topic, and hand it to the one handler."""
 
-from __future__ import annotations
-
 import datetime as dt
 import uuid
 from collections import Counter
