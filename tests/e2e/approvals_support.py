@@ -53,11 +53,11 @@ def meeting(body: str, meeting_id: str, decisions: list[tuple[str, str]],
             resolution_number: str | None = None) -> MeetingRecorded:
     reasons = BilingualText(th="แผนยังไม่ครบถ้วน", en="The plan is incomplete")
     return MeetingRecorded(
-        body=body,  # type: ignore[arg-type]
+        body=body,
         meeting=Meeting(meeting_id=meeting_id, held_on=dt.date(2022, 3, 15), chair=CHAIR),
         resolution_number=resolution_number,
         decisions=[MeetingDecision(
-            proposal_id=pid, decision=d,  # type: ignore[arg-type]
+            proposal_id=pid, decision=d,
             resolution=f"{d} for {pid}",
             reasons=reasons if d in {"SubcommitteeRejected", "RevisionRequested",
                                      "CabinetReturned"} else None)
@@ -77,7 +77,7 @@ async def produce(topic: str, envelopes: list[AnyEnvelope]) -> None:
 
 
 async def facts(topic: str, proposal_ids: set[str], *, event_type: str | None = None,
-                min_records: int = 0, timeout: float = 20.0) -> list[dict[str, Any]]:
+                min_records: int = 0, wait: float = 20.0) -> list[dict[str, Any]]:
     keys = {p.encode() for p in proposal_ids}
 
     def wanted(r: Any) -> bool:
@@ -86,7 +86,7 @@ async def facts(topic: str, proposal_ids: set[str], *, event_type: str | None = 
         return event_type is None or dict(r.headers).get("smartcity-event-type") == \
             event_type.encode()
 
-    records = await read_topic(topic, min_records=min_records, timeout=timeout, where=wanted)
+    records = await read_topic(topic, min_records=min_records, timeout=wait, where=wanted)
     return [envelope_of(r) for r in records]
 
 
