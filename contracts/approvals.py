@@ -141,8 +141,9 @@ class DeliveryDeadlineReminder(Contract):
 MeetingBody = Literal["subcommittee", "steering_committee", "cabinet"]
 
 MEETING_DECISIONS: dict[str, frozenset[str]] = {
-    "subcommittee": frozenset({"SubcommitteeApproved", "SubcommitteeRejected",
-                               "RevisionRequested"}),
+    "subcommittee": frozenset(
+        {"SubcommitteeApproved", "SubcommitteeRejected", "RevisionRequested"}
+    ),
     "steering_committee": frozenset({"SteeringCommitteeAcknowledged"}),
     "cabinet": frozenset({"CabinetEndorsed", "CabinetReturned"}),
 }
@@ -151,8 +152,12 @@ MEETING_DECISIONS: dict[str, frozenset[str]] = {
 NEEDS_REASONS = frozenset({"SubcommitteeRejected", "RevisionRequested", "CabinetReturned"})
 
 MeetingDecisionType = Literal[
-    "SubcommitteeApproved", "SubcommitteeRejected", "RevisionRequested",
-    "SteeringCommitteeAcknowledged", "CabinetEndorsed", "CabinetReturned",
+    "SubcommitteeApproved",
+    "SubcommitteeRejected",
+    "RevisionRequested",
+    "SteeringCommitteeAcknowledged",
+    "CabinetEndorsed",
+    "CabinetReturned",
 ]
 
 
@@ -187,8 +192,10 @@ class MeetingRecorded(Contract):
         seen: set[str] = set()
         for i, d in enumerate(self.decisions):
             if d.decision not in allowed:
-                raise ValueError(f"decisions.{i}: a {self.body} meeting cannot take "
-                                 f"{d.decision}; it takes {', '.join(sorted(allowed))}")
+                raise ValueError(
+                    f"decisions.{i}: a {self.body} meeting cannot take "
+                    f"{d.decision}; it takes {', '.join(sorted(allowed))}"
+                )
             if d.decision in NEEDS_REASONS and d.reasons is None:
                 raise ValueError(f"decisions.{i}: {d.decision} needs reasons")
             if d.proposal_id in seen:

@@ -20,12 +20,12 @@ from services.common.runtime import Runtime
 NAME = "approvals"
 log = structlog.get_logger(__name__)
 
-CASES_BY_STAGE = Gauge("smartcity_approvals_cases", "Workflow cases by stage (periodic)",
-                       ["stage"])
+CASES_BY_STAGE = Gauge("smartcity_approvals_cases", "Workflow cases by stage (periodic)", ["stage"])
 
 
-def every(seconds: float, job: Callable[[], Awaitable[object]], name: str
-          ) -> Callable[[], Awaitable[None]]:
+def every(
+    seconds: float, job: Callable[[], Awaitable[object]], name: str
+) -> Callable[[], Awaitable[None]]:
     async def loop() -> None:
         while True:
             try:
@@ -51,13 +51,21 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         for stage in Stage:
             CASES_BY_STAGE.labels(stage.value).set(counts.get(stage.value, 0))
 
-    rt.background.append(every(settings.stage_gauge_seconds, refresh_stage_gauge,
-                               "stage_gauge"))
-    rt.background.append(every(settings.deadline_scan_seconds, handlers.scan_deadlines,
-                               "deadline_scan"))
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
-                   handlers.on_proposal_fact, handlers.on_intake)
-    app = rt.app("Smart City Thailand: approvals",
-                 [http.build_router(repo, ApiKeys(rt.db), handlers)],
-                 description="Record screening, committee and Cabinet decisions; the registry.")
+    rt.background.append(every(settings.stage_gauge_seconds, refresh_stage_gauge, "stage_gauge"))
+    rt.background.append(
+        every(settings.deadline_scan_seconds, handlers.scan_deadlines, "deadline_scan")
+    )
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        handlers.on_proposal_fact,
+        handlers.on_intake,
+    )
+    app = rt.app(
+        "Smart City Thailand: approvals",
+        [http.build_router(repo, ApiKeys(rt.db), handlers)],
+        description="Record screening, committee and Cabinet decisions; the registry.",
+    )
     return rt, app

@@ -73,13 +73,21 @@ class Outcome:
     unauthorised: bool = False
 
 
-def _entry(envelope: AnyEnvelope, from_stage: Stage | None, to_stage: Stage | None,
-           refused: str | None = None) -> dict[str, Any]:
+def _entry(
+    envelope: AnyEnvelope,
+    from_stage: Stage | None,
+    to_stage: Stage | None,
+    refused: str | None = None,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "event_id": str(envelope.event_id), "event_type": envelope.event_type,
-        "producer": envelope.producer, "at": envelope.occurred_at,
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "producer": envelope.producer,
+        "at": envelope.occurred_at,
         "from": from_stage.value if from_stage else None,
-        "to": to_stage.value if to_stage else None, "refused": refused}
+        "to": to_stage.value if to_stage else None,
+        "refused": refused,
+    }
     if envelope.causation_id is not None:
         entry["claim_id"] = str(envelope.causation_id)
     payload = envelope.payload
@@ -97,11 +105,18 @@ def refusal_event(envelope: AnyEnvelope, refusal: Refusal) -> AnyEnvelope:
     """TransitionRefused addressed to whoever produced the refused claim."""
     refused_id = envelope.causation_id or envelope.event_id
     return new_envelope(
-        TransitionRefused(refused_event_id=str(refused_id),
-                          refused_event_type=envelope.event_type, producer=envelope.producer,
-                          stage=refusal.stage, reason=refusal.reason),
-        producer=SERVICE_PRODUCER, proposal_id=envelope.proposal_id, cause=envelope,
-        event_id=derived_id("refused", str(envelope.event_id)))
+        TransitionRefused(
+            refused_event_id=str(refused_id),
+            refused_event_type=envelope.event_type,
+            producer=envelope.producer,
+            stage=refusal.stage,
+            reason=refusal.reason,
+        ),
+        producer=SERVICE_PRODUCER,
+        proposal_id=envelope.proposal_id,
+        cause=envelope,
+        event_id=derived_id("refused", str(envelope.event_id)),
+    )
 
 
 def open_case(envelope: AnyEnvelope) -> Outcome:
@@ -112,22 +127,27 @@ def open_case(envelope: AnyEnvelope) -> Outcome:
     assert isinstance(moved, Moved)
     entry = _entry(envelope, None, moved.to_stage)
     case = Case(
-        proposal_id=envelope.proposal_id, stage=moved.to_stage, applicant=payload.applicant,
+        proposal_id=envelope.proposal_id,
+        stage=moved.to_stage,
+        applicant=payload.applicant,
         province_code=payload.content.province.code,
-        area_name=payload.content.area_name.model_dump(), history=(entry,),
+        area_name=payload.content.area_name.model_dump(),
+        history=(entry,),
         processed=frozenset({str(envelope.event_id)}),
     )
     return Outcome(case, history_entry=entry)
 
 
-def _refuse(case: Case | None, envelope: AnyEnvelope, refusal: Refusal,
-            unauthorised: bool = False) -> Outcome:
+def _refuse(
+    case: Case | None, envelope: AnyEnvelope, refusal: Refusal, unauthorised: bool = False
+) -> Outcome:
     entry = _entry(envelope, refusal.stage, None, refused=refusal.reason.en)
     events = [refusal_event(envelope, refusal)]
     if case is None:
         return Outcome(None, events, entry, refusal=refusal, unauthorised=unauthorised)
-    refused_case = replace(case, history=(*case.history, entry),
-                           processed=case.processed | {str(envelope.event_id)})
+    refused_case = replace(
+        case, history=(*case.history, entry), processed=case.processed | {str(envelope.event_id)}
+    )
     return Outcome(refused_case, events, entry, refusal=refusal, unauthorised=unauthorised)
 
 
@@ -135,7 +155,8 @@ def _updates(case: Case, payload: Contract) -> tuple[Case, dict[str, Any]]:
     if isinstance(payload, SubcommitteeApproved):
         meeting_id = payload.meeting.meeting_id
         return replace(case, subcommittee_meeting_id=meeting_id), {
-            "subcommittee_meeting_id": meeting_id}
+            "subcommittee_meeting_id": meeting_id
+        }
     if isinstance(payload, CertificationAwarded):
         certificate = {
             "certificate_number": payload.certificate_number,
@@ -161,8 +182,12 @@ def apply(case: Case | None, envelope: AnyEnvelope) -> Outcome:
     assert case is not None
     entry = _entry(envelope, result.from_stage, result.to_stage)
     moved_case, updates = _updates(case, envelope.payload)
-    moved_case = replace(moved_case, stage=result.to_stage, history=(*case.history, entry),
-                         processed=case.processed | {str(envelope.event_id)})
+    moved_case = replace(
+        moved_case,
+        stage=result.to_stage,
+        history=(*case.history, entry),
+        processed=case.processed | {str(envelope.event_id)},
+    )
     events = [envelope] if envelope.event_type in DECISION_TYPES else []
     return Outcome(moved_case, events, entry, updates=updates)
 
@@ -173,17 +198,24 @@ def decide(case: Case | None, fact: AnyEnvelope, authorisation: Refused | None) 
     if case is not None and str(fact.event_id) in case.processed:
         return Outcome(case, duplicate=True)
     if authorisation is not None:
-        refusal = Refusal(case.stage if case else None, BilingualText(
-            en=f"{fact.event_type} refused: {authorisation.reason_en}"[:500],
-            th=f"ปฏิเสธ {fact.event_type}: {authorisation.reason_th}"[:500]))
+        refusal = Refusal(
+            case.stage if case else None,
+            BilingualText(
+                en=f"{fact.event_type} refused: {authorisation.reason_en}"[:500],
+                th=f"ปฏิเสธ {fact.event_type}: {authorisation.reason_th}"[:500],
+            ),
+        )
         return _refuse(case, fact, refusal, unauthorised=True)
     return apply(case, fact)
 
 
 def may_award(case: Case | None, fact_id: uuid.UUID) -> bool:
     """Would a CertificationAwarded be applied now (so a certificate number is needed)?"""
-    return case is not None and str(fact_id) not in case.processed and isinstance(
-        transition(case.stage, "CertificationAwarded", case.proposal_id), Moved)
+    return (
+        case is not None
+        and str(fact_id) not in case.processed
+        and isinstance(transition(case.stage, "CertificationAwarded", case.proposal_id), Moved)
+    )
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
@@ -203,8 +235,9 @@ def certification(case: Case, number: str, valid_from: dt.date) -> Certification
         area_name=BilingualText(**case.area_name),
         province_code=case.province_code,
         subcommittee_meeting_id=case.subcommittee_meeting_id or "unknown",
-        validity=ValidityPeriod(valid_from=valid_from,
-                                deliver_by=add_years(valid_from, DELIVERY_YEARS)),
+        validity=ValidityPeriod(
+            valid_from=valid_from, deliver_by=add_years(valid_from, DELIVERY_YEARS)
+        ),
     )
 
 
@@ -216,38 +249,51 @@ def award_request_date(payload: Contract, today: dt.date) -> dt.date:
     return today
 
 
-def meeting_payload(meeting: MeetingRecorded, decision: MeetingDecision, producer: str
-                    ) -> Contract:
+def meeting_payload(meeting: MeetingRecorded, decision: MeetingDecision, producer: str) -> Contract:
     """The per-proposal decision event of one meeting decision."""
     reasons = decision.reasons or BilingualText(th="-", en="-")
     match decision.decision:
         case "SubcommitteeApproved":
             return SubcommitteeApproved(meeting=meeting.meeting, resolution=decision.resolution)
         case "SubcommitteeRejected":
-            return SubcommitteeRejected(meeting=meeting.meeting, resolution=decision.resolution,
-                                        reasons=reasons)
+            return SubcommitteeRejected(
+                meeting=meeting.meeting, resolution=decision.resolution, reasons=reasons
+            )
         case "RevisionRequested":
             return RevisionRequested(requested_by=producer, reasons=reasons)
         case "SteeringCommitteeAcknowledged":
-            return SteeringCommitteeAcknowledged(meeting=meeting.meeting,
-                                                 resolution=decision.resolution)
+            return SteeringCommitteeAcknowledged(
+                meeting=meeting.meeting, resolution=decision.resolution
+            )
         case "CabinetEndorsed":
             assert meeting.resolution_number is not None
-            return CabinetEndorsed(resolution_number=meeting.resolution_number,
-                                   resolution_date=meeting.meeting.held_on,
-                                   resolution=decision.resolution)
+            return CabinetEndorsed(
+                resolution_number=meeting.resolution_number,
+                resolution_date=meeting.meeting.held_on,
+                resolution=decision.resolution,
+            )
         case _:
             assert meeting.resolution_number is not None
-            return CabinetReturned(resolution_number=meeting.resolution_number,
-                                   resolution_date=meeting.meeting.held_on,
-                                   resolution=decision.resolution, reasons=reasons)
+            return CabinetReturned(
+                resolution_number=meeting.resolution_number,
+                resolution_date=meeting.meeting.held_on,
+                resolution=decision.resolution,
+                reasons=reasons,
+            )
 
 
-def meeting_fact_id(producer: str, meeting: MeetingRecorded, decision: MeetingDecision
-                    ) -> uuid.UUID:
+def meeting_fact_id(
+    producer: str, meeting: MeetingRecorded, decision: MeetingDecision
+) -> uuid.UUID:
     """The same meeting recorded twice (by the same producer) derives the same event ids."""
-    return derived_id("meeting", producer, meeting.body, meeting.meeting.meeting_id,
-                      decision.proposal_id, decision.decision)
+    return derived_id(
+        "meeting",
+        producer,
+        meeting.body,
+        meeting.meeting.meeting_id,
+        decision.proposal_id,
+        decision.decision,
+    )
 
 
 def claim_fact_id(claim: AnyEnvelope) -> uuid.UUID:
@@ -267,13 +313,24 @@ def due_reminder(case: Case, as_of: dt.date, now: dt.datetime) -> Outcome | None
         return None
     number = case.certificate["certificate_number"]
     event = new_envelope(
-        DeliveryDeadlineReminder(certificate_number=number, deliver_by=deliver_by,
-                                 overdue=days_left < 0, days_left=days_left),
-        producer=SERVICE_PRODUCER, proposal_id=case.proposal_id, occurred_at=now,
-        event_id=derived_id("reminder", number, new[0]))
+        DeliveryDeadlineReminder(
+            certificate_number=number,
+            deliver_by=deliver_by,
+            overdue=days_left < 0,
+            days_left=days_left,
+        ),
+        producer=SERVICE_PRODUCER,
+        proposal_id=case.proposal_id,
+        occurred_at=now,
+        event_id=derived_id("reminder", number, new[0]),
+    )
     entry = _entry(event, case.stage, case.stage)
     entry["threshold"] = new[0]
     reminders = case.reminders | set(crossed)
-    updated = replace(case, history=(*case.history, entry), reminders=reminders,
-                      processed=case.processed | {str(event.event_id)})
+    updated = replace(
+        case,
+        history=(*case.history, entry),
+        reminders=reminders,
+        processed=case.processed | {str(event.event_id)},
+    )
     return Outcome(updated, [event], entry, updates={"reminders": sorted(reminders)})

@@ -43,10 +43,14 @@ log = structlog.get_logger(__name__)
 PROPOSAL_FACTS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
 CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
 
-REFUSALS = Counter("smartcity_approvals_refusals_total", "Decisions refused",
-                   ["kind", "event_type"])
-REMINDERS = Counter("smartcity_approvals_deadline_reminders_total",
-                    "Delivery deadline reminders emitted", ["threshold"])
+REFUSALS = Counter(
+    "smartcity_approvals_refusals_total", "Decisions refused", ["kind", "event_type"]
+)
+REMINDERS = Counter(
+    "smartcity_approvals_deadline_reminders_total",
+    "Delivery deadline reminders emitted",
+    ["threshold"],
+)
 
 Clock = Callable[[], dt.datetime]
 
@@ -67,25 +71,33 @@ class DecisionResult:
     reason_th: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"proposal_id": self.proposal_id, "event_type": self.event_type,
-                "event_id": self.event_id, "outcome": self.outcome,
-                "stage": self.stage.value if self.stage else None,
-                "reason": None if self.reason_en is None else
-                {"en": self.reason_en, "th": self.reason_th}}
+        return {
+            "proposal_id": self.proposal_id,
+            "event_type": self.event_type,
+            "event_id": self.event_id,
+            "outcome": self.outcome,
+            "stage": self.stage.value if self.stage else None,
+            "reason": None
+            if self.reason_en is None
+            else {"en": self.reason_en, "th": self.reason_th},
+        }
 
 
 class CaseHandlers:
-    def __init__(self, repository: MongoCaseRepository, publisher: OutboxPublisher,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self, repository: MongoCaseRepository, publisher: OutboxPublisher, clock: Clock = utc_now
+    ) -> None:
         self._repo = repository
         self._publisher = publisher
         self.clock = clock
 
-    async def _save(self, before: Case | None, outcome: Outcome, proposal_id: str,
-                    event_id: str) -> None:
+    async def _save(
+        self, before: Case | None, outcome: Outcome, proposal_id: str, event_id: str
+    ) -> None:
         where = await self._repo.save(before, outcome, self.clock())
-        await self._publisher.try_flush(self._repo.collection_named(where),
-                                        proposal_id if where == "cases" else event_id)
+        await self._publisher.try_flush(
+            self._repo.collection_named(where), proposal_id if where == "cases" else event_id
+        )
 
     async def apply_event(self, envelope: AnyEnvelope) -> Outcome:
         for _ in range(10):
@@ -113,9 +125,12 @@ class CaseHandlers:
         if isinstance(payload, MeetingRecorded):
             await self._record_meeting(claim, payload)
             return [
-                await self._decide_one(claim, d.proposal_id,
-                                       meeting_payload(payload, d, claim.producer),
-                                       meeting_fact_id(claim.producer, payload, d))
+                await self._decide_one(
+                    claim,
+                    d.proposal_id,
+                    meeting_payload(payload, d, claim.producer),
+                    meeting_fact_id(claim.producer, payload, d),
+                )
                 for d in payload.decisions
             ]
         return [await self._decide_one(claim, claim.proposal_id, payload, claim_fact_id(claim))]
@@ -129,16 +144,22 @@ class CaseHandlers:
             return
         await self._repo.record_meeting(
             f"{meeting.body}:{meeting.meeting.meeting_id}",
-            {"meeting_id": meeting.meeting.meeting_id, "body": meeting.body,
-             "held_on": meeting.meeting.held_on.isoformat(),
-             "chair": meeting.meeting.chair.model_dump(),
-             "resolution_number": meeting.resolution_number, "recorded_by": claim.producer,
-             "claim_id": str(claim.event_id),
-             "decisions": [d.model_dump(mode="json") for d in meeting.decisions]},
-            self.clock())
+            {
+                "meeting_id": meeting.meeting.meeting_id,
+                "body": meeting.body,
+                "held_on": meeting.meeting.held_on.isoformat(),
+                "chair": meeting.meeting.chair.model_dump(),
+                "resolution_number": meeting.resolution_number,
+                "recorded_by": claim.producer,
+                "claim_id": str(claim.event_id),
+                "decisions": [d.model_dump(mode="json") for d in meeting.decisions],
+            },
+            self.clock(),
+        )
 
-    async def _decide_one(self, claim: AnyEnvelope, proposal_id: str, payload: Contract,
-                          fact_id: uuid.UUID) -> DecisionResult:
+    async def _decide_one(
+        self, claim: AnyEnvelope, proposal_id: str, payload: Contract, fact_id: uuid.UUID
+    ) -> DecisionResult:
         event_type = str(getattr(payload, "event_type", type(payload).__name__))
         number: str | None = None
         for _ in range(10):
@@ -146,19 +167,29 @@ class CaseHandlers:
             before = await self._repo.get(proposal_id)
             refused = self._authorise(claim.producer, event_type, before)
             fact_payload = payload
-            if isinstance(payload, AwardCertification | CertificationAwarded) \
-                    and refused is None and before is not None and may_award(before, fact_id):
+            if (
+                isinstance(payload, AwardCertification | CertificationAwarded)
+                and refused is None
+                and before is not None
+                and may_award(before, fact_id)
+            ):
                 valid_from = award_request_date(payload, now.date())
                 if number is None:
                     be_year = valid_from.year + 543
                     number = certificate_number(
-                        be_year, await self._repo.next_certificate_sequence(be_year))
+                        be_year, await self._repo.next_certificate_sequence(be_year)
+                    )
                 fact_payload = certification(before, number, valid_from)
             fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
             outcome = decide(before, fact, refused)
             if outcome.duplicate:
-                return DecisionResult(proposal_id, event_type, str(fact_id), "duplicate",
-                                      before.stage if before else None)
+                return DecisionResult(
+                    proposal_id,
+                    event_type,
+                    str(fact_id),
+                    "duplicate",
+                    before.stage if before else None,
+                )
             try:
                 await self._save(before, outcome, proposal_id, str(fact.event_id))
             except ConcurrentUpdate:
@@ -171,50 +202,88 @@ class CaseHandlers:
         try:
             producer = agency(producer_id).as_producer()
         except UnknownAgency:
-            return Refused(f"unknown producer {producer_id!r}: not in the agency directory",
-                           f"ไม่พบผู้ส่ง {producer_id!r} ในทะเบียนหน่วยงาน")
+            return Refused(
+                f"unknown producer {producer_id!r}: not in the agency directory",
+                f"ไม่พบผู้ส่ง {producer_id!r} ในทะเบียนหน่วยงาน",
+            )
         if event_type not in DECISION_TYPES:
-            return Refused(f"{event_type} is not a decision agencies record",
-                           f"{event_type} ไม่ใช่การตัดสินใจที่หน่วยงานบันทึกได้")
-        decision = authorise(producer, event_type,
-                             proposal_owner=case.applicant if case else None,
-                             province_code=case.province_code if case else None)
+            return Refused(
+                f"{event_type} is not a decision agencies record",
+                f"{event_type} ไม่ใช่การตัดสินใจที่หน่วยงานบันทึกได้",
+            )
+        decision = authorise(
+            producer,
+            event_type,
+            proposal_owner=case.applicant if case else None,
+            province_code=case.province_code if case else None,
+        )
         return decision if isinstance(decision, Refused) else None
 
     @staticmethod
-    def _fact(claim: AnyEnvelope, proposal_id: str, payload: Contract, event_type: str,
-              fact_id: uuid.UUID, now: dt.datetime) -> AnyEnvelope:
+    def _fact(
+        claim: AnyEnvelope,
+        proposal_id: str,
+        payload: Contract,
+        event_type: str,
+        fact_id: uuid.UUID,
+        now: dt.datetime,
+    ) -> AnyEnvelope:
         """The fact a claim becomes: a new envelope, caused by the claim, produced by the
         deciding agency."""
         return Envelope[type(payload)](  # type: ignore[misc,operator,no-any-return]
-            event_id=fact_id, event_type=event_type,
-            schema_version=claim.schema_version, occurred_at=now, producer=claim.producer,
-            proposal_id=proposal_id, correlation_id=claim.correlation_id,
-            causation_id=claim.event_id, payload=payload)
+            event_id=fact_id,
+            event_type=event_type,
+            schema_version=claim.schema_version,
+            occurred_at=now,
+            producer=claim.producer,
+            proposal_id=proposal_id,
+            correlation_id=claim.correlation_id,
+            causation_id=claim.event_id,
+            payload=payload,
+        )
 
     @staticmethod
-    def _result(before: Case | None, outcome: Outcome, proposal_id: str, event_type: str,
-                fact_id: uuid.UUID) -> DecisionResult:
+    def _result(
+        before: Case | None, outcome: Outcome, proposal_id: str, event_type: str, fact_id: uuid.UUID
+    ) -> DecisionResult:
         if outcome.refusal is None:
             assert outcome.case is not None
-            return DecisionResult(proposal_id, event_type, str(fact_id), "applied",
-                                  outcome.case.stage)
-        kind = "unauthorised" if outcome.unauthorised else (
-            "unknown_proposal" if before is None else "refused")
+            return DecisionResult(
+                proposal_id, event_type, str(fact_id), "applied", outcome.case.stage
+            )
+        kind = (
+            "unauthorised"
+            if outcome.unauthorised
+            else ("unknown_proposal" if before is None else "refused")
+        )
         REFUSALS.labels(kind, event_type).inc()
-        log.info("decision.refused", proposal_id=proposal_id, event_type=event_type, kind=kind,
-                 reason=outcome.refusal.reason.en)
-        return DecisionResult(proposal_id, event_type, str(fact_id), kind,
-                              before.stage if before else None, outcome.refusal.reason.en,
-                              outcome.refusal.reason.th)
+        log.info(
+            "decision.refused",
+            proposal_id=proposal_id,
+            event_type=event_type,
+            kind=kind,
+            reason=outcome.refusal.reason.en,
+        )
+        return DecisionResult(
+            proposal_id,
+            event_type,
+            str(fact_id),
+            kind,
+            before.stage if before else None,
+            outcome.refusal.reason.en,
+            outcome.refusal.reason.th,
+        )
 
     async def on_intake(self, claim: AnyEnvelope) -> None:
         """Claims produced by agency systems: only those this service owns."""
         if EVENTS[claim.event_type].owner != "approvals":
             return
         if claim.event_type not in CLAIM_TYPES:
-            raise Unprocessable("validation", f"{claim.event_type} is not a claim agencies "
-                                              f"may produce; only this service emits it")
+            raise Unprocessable(
+                "validation",
+                f"{claim.event_type} is not a claim agencies "
+                f"may produce; only this service emits it",
+            )
         results = await self.handle_claim(claim)
         unauthorised = [r for r in results if r.outcome == "unauthorised"]
         if unauthorised:

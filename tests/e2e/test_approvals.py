@@ -29,23 +29,39 @@ from tests.support import Namespace, ServiceProcess, poll, read_topic
 
 pytestmark = pytest.mark.e2e
 
-PROVINCES_15 = ["83", "40", "21", "50", "20", "90", "30", "34", "10", "24", "73", "65", "84",
-                "57", "80"]
+PROVINCES_15 = [
+    "83",
+    "40",
+    "21",
+    "50",
+    "20",
+    "90",
+    "30",
+    "34",
+    "10",
+    "24",
+    "73",
+    "65",
+    "84",
+    "57",
+    "80",
+]
 
 
-async def wait_stage(cases: Any, proposal_ids: list[str], stage: str,
-                     wait: float = 60.0) -> None:
+async def wait_stage(cases: Any, proposal_ids: list[str], stage: str, wait: float = 60.0) -> None:
     async def all_there() -> bool:
-        found: int = await cases.count_documents({"_id": {"$in": proposal_ids},
-                                                  "stage": stage})
+        found: int = await cases.count_documents({"_id": {"$in": proposal_ids}, "stage": stage})
         return found == len(proposal_ids)
 
     await poll(all_there, timeout=wait, what=f"{len(proposal_ids)} cases at {stage}")
 
 
 async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registry(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
-    topics: Topics, mongo: AsyncMongoClient[dict[str, Any]],
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
     assert resp.status_code == 201, resp.text
@@ -61,41 +77,56 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
         return await http_json("POST", f"{url}/cases/{pid}/decisions", key(agency), json=body)
 
     # Out of order: the Cabinet cannot endorse a proposal depa has not screened.
-    early = await decide("cabinet-secretariat", {
-        "event_type": "CabinetEndorsed", "resolution_number": "นร 0505/ว 1",
-        "resolution_date": "2022-05-01", "resolution": "endorsed"})
+    early = await decide(
+        "cabinet-secretariat",
+        {
+            "event_type": "CabinetEndorsed",
+            "resolution_number": "นร 0505/ว 1",
+            "resolution_date": "2022-05-01",
+            "resolution": "endorsed",
+        },
+    )
     assert early.status_code == 409, early.text
-    assert early.json()["error"] == (f"CabinetEndorsed refused: proposal {pid} is at stage "
-                                     "submitted; depa has not screened it yet")
+    assert early.json()["error"] == (
+        f"CabinetEndorsed refused: proposal {pid} is at stage "
+        "submitted; depa has not screened it yet"
+    )
     assert early.json()["error_th"]
 
-    assert (await decide("depa", {"event_type": "ProposalScreened",
-                                  "screened_by": "depa"})).status_code == 201
+    assert (
+        await decide("depa", {"event_type": "ProposalScreened", "screened_by": "depa"})
+    ).status_code == 201
     sub = meeting("subcommittee", "1/2565", [(pid, "SubcommitteeApproved")])
-    resp = await http_json("POST", f"{url}/meetings", key("des-subcommittee"),
-                           json=sub.model_dump(mode="json"))
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("des-subcommittee"), json=sub.model_dump(mode="json")
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["counts"] == {"applied": 1}
     steer = meeting("steering_committee", "2/2565", [(pid, "SteeringCommitteeAcknowledged")])
-    resp = await http_json("POST", f"{url}/meetings", key("steering-committee"),
-                           json=steer.model_dump(mode="json"))
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("steering-committee"), json=steer.model_dump(mode="json")
+    )
     assert resp.json()["counts"] == {"applied": 1}, resp.text
     cab = meeting("cabinet", "20/2565", [(pid, "CabinetEndorsed")], "นร 0505/ว 123")
-    resp = await http_json("POST", f"{url}/meetings", key("cabinet-secretariat"),
-                           json=cab.model_dump(mode="json"))
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("cabinet-secretariat"), json=cab.model_dump(mode="json")
+    )
     assert resp.json()["counts"] == {"applied": 1}, resp.text
-    award = await decide("depa", {"event_type": "CertificationAwarded",
-                                  "valid_from": "2022-06-01"})
+    award = await decide("depa", {"event_type": "CertificationAwarded", "valid_from": "2022-06-01"})
     assert award.status_code == 201, award.text
     assert award.json()["stage"] == "certified"
 
     case = (await http_json("GET", f"{url}/cases/{pid}", key("depa"))).json()
     assert case["stage"] == "certified"
     assert [(h["event_type"], h["to"]) for h in case["history"]] == [
-        ("ProposalSubmitted", "submitted"), ("CabinetEndorsed", None),
-        ("ProposalScreened", "screened"), ("SubcommitteeApproved", "subcommittee_approved"),
+        ("ProposalSubmitted", "submitted"),
+        ("CabinetEndorsed", None),
+        ("ProposalScreened", "screened"),
+        ("SubcommitteeApproved", "subcommittee_approved"),
         ("SteeringCommitteeAcknowledged", "steering_acknowledged"),
-        ("CabinetEndorsed", "cabinet_endorsed"), ("CertificationAwarded", "certified")]
+        ("CabinetEndorsed", "cabinet_endorsed"),
+        ("CertificationAwarded", "certified"),
+    ]
     assert case["history"][1]["refused"].startswith("CabinetEndorsed refused")
     number = case["certificate"]["certificate_number"]
     assert re.fullmatch(r"SCT-2565-\d{4}", number)
@@ -128,25 +159,32 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
 
     # Deadlines: 90 days before, then overdue; each threshold once.
     scan = f"{url}/admin/deadline-scan"
-    assert (await http_json("POST", scan, key("des-subcommittee"),
-                            params={"as_of": "2024-03-10"})).status_code == 403
+    assert (
+        await http_json("POST", scan, key("des-subcommittee"), params={"as_of": "2024-03-10"})
+    ).status_code == 403
     first = await http_json("POST", scan, key("depa"), params={"as_of": "2024-03-10"})
     assert first.json()["emitted"] >= 1
     again = await http_json("POST", scan, key("depa"), params={"as_of": "2024-03-11"})
     assert again.json()["emitted"] == 0
     await http_json("POST", scan, key("depa"), params={"as_of": "2024-06-02"})
-    reminders = await facts(topics.decisions, {pid}, event_type="DeliveryDeadlineReminder",
-                            min_records=2)
+    reminders = await facts(
+        topics.decisions, {pid}, event_type="DeliveryDeadlineReminder", min_records=2
+    )
     assert sorted((r["payload"]["overdue"], r["payload"]["days_left"]) for r in reminders) == [
-        (False, 83), (True, -1)]
+        (False, 83),
+        (True, -1),
+    ]
     metrics = (await http_json("GET", f"{url}/metrics")).text
     assert "smartcity_approvals_refusals_total" in metrics
     assert 'smartcity_approvals_cases{stage="certified"}' in metrics
 
 
 async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
-    topics: Topics, mongo: AsyncMongoClient[dict[str, Any]],
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     subs = [submitted(code, i) for i, code in enumerate(PROVINCES_15)]
     pids = [s.proposal_id for s in subs]
@@ -170,12 +208,16 @@ async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
     second = await http_json("POST", f"{url}/meetings", key, json=body)
     assert second.json()["counts"] == {"duplicate": 15}
     # ... and once more as a claim from the secretariat's system.
-    await produce(topics.intake, [claim(meeting("subcommittee", "7/2565", decisions),
-                                        "des-subcommittee", pids[0])])
+    await produce(
+        topics.intake,
+        [claim(meeting("subcommittee", "7/2565", decisions), "des-subcommittee", pids[0])],
+    )
 
     meetings = mongo[ns.db("approvals")]["meetings"]
-    await poll(lambda: meetings.find_one({"_id": "subcommittee:7/2565", "times_recorded": 3}),
-               what="the meeting recorded three times")
+    await poll(
+        lambda: meetings.find_one({"_id": "subcommittee:7/2565", "times_recorded": 3}),
+        what="the meeting recorded three times",
+    )
     stored = await meetings.find_one({"_id": "subcommittee:7/2565"})
     assert stored is not None
     assert len(stored["decisions"]) == 15
@@ -203,8 +245,11 @@ async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
 
 
 async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
-    topics: Topics, mongo: AsyncMongoClient[dict[str, Any]],
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     sub = submitted("40", 1, applicant="lg-khon-kaen-city")
     pid = sub.proposal_id
@@ -214,36 +259,48 @@ async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
     url = services["approvals"].url
 
     # HTTP: an applicant may not screen; 403 with the reason, recorded in the history.
-    resp = await http_json("POST", f"{url}/cases/{pid}/decisions",
-                           api_keys[("approvals", "lg-khon-kaen-city")],
-                           json={"event_type": "ProposalScreened", "screened_by": "depa"})
+    resp = await http_json(
+        "POST",
+        f"{url}/cases/{pid}/decisions",
+        api_keys[("approvals", "lg-khon-kaen-city")],
+        json={"event_type": "ProposalScreened", "screened_by": "depa"},
+    )
     assert resp.status_code == 403, resp.text
     assert "may not emit ProposalScreened" in resp.json()["error"]
 
     # Kafka: out of order (legitimate producer) -> refused, no dead letter.
-    out_of_order = claim(SubcommitteeApproved(
-        meeting=Meeting(meeting_id="3/2565", held_on=dt.date(2022, 5, 1), chair=CHAIR),
-        resolution="approved"), "des-subcommittee", pid)
+    out_of_order = claim(
+        SubcommitteeApproved(
+            meeting=Meeting(meeting_id="3/2565", held_on=dt.date(2022, 5, 1), chair=CHAIR),
+            resolution="approved",
+        ),
+        "des-subcommittee",
+        pid,
+    )
     # Kafka: the Cabinet claim from depa (unauthorised) and from an unknown producer.
-    endorsed = CabinetEndorsed(resolution_number="นร 1", resolution_date=dt.date(2022, 5, 2),
-                               resolution="endorsed")
+    endorsed = CabinetEndorsed(
+        resolution_number="นร 1", resolution_date=dt.date(2022, 5, 2), resolution="endorsed"
+    )
     wrong_agency = claim(endorsed, "depa", pid)
     unknown = claim(endorsed, "lg-atlantis", pid)
     await produce(topics.intake, [out_of_order, wrong_agency, unknown])
 
-    refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused",
-                           min_records=4)
+    refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused", min_records=4)
     by_claim = {r["payload"]["refused_event_id"]: r["payload"] for r in refusals}
     assert by_claim[str(out_of_order.event_id)]["reason"]["en"] == (
         f"SubcommitteeApproved refused: proposal {pid} is at stage submitted; "
-        "depa has not screened it yet")
+        "depa has not screened it yet"
+    )
     assert by_claim[str(out_of_order.event_id)]["producer"] == "des-subcommittee"
-    assert "depa (depa) may not emit CabinetEndorsed" in \
-        by_claim[str(wrong_agency.event_id)]["reason"]["en"]
+    assert (
+        "depa (depa) may not emit CabinetEndorsed"
+        in by_claim[str(wrong_agency.event_id)]["reason"]["en"]
+    )
     assert "unknown producer 'lg-atlantis'" in by_claim[str(unknown.event_id)]["reason"]["en"]
 
-    letters = await read_topic(topics.deadletter, min_records=2, timeout=30,
-                               where=lambda r: r.key == pid.encode())
+    letters = await read_topic(
+        topics.deadletter, min_records=2, timeout=30, where=lambda r: r.key == pid.encode()
+    )
     dead = {json.loads(r.value)["event_id"]: json.loads(r.value) for r in letters}
     assert set(dead) == {str(wrong_agency.event_id), str(unknown.event_id)}
     assert {d["error_kind"] for d in dead.values()} == {"unauthorised"}
@@ -253,16 +310,24 @@ async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
     assert doc is not None
     assert doc["stage"] == "submitted"
     refused_types = [h["event_type"] for h in doc["history"] if h["refused"]]
-    assert sorted(refused_types) == ["CabinetEndorsed", "CabinetEndorsed", "ProposalScreened",
-                                     "SubcommitteeApproved"]
+    assert sorted(refused_types) == [
+        "CabinetEndorsed",
+        "CabinetEndorsed",
+        "ProposalScreened",
+        "SubcommitteeApproved",
+    ]
 
 
 async def test_a_decision_for_an_unknown_proposal_is_refused(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str],
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
 ) -> None:
     pid = f"NOPE-{uuid.uuid4().hex[:8]}"
-    resp = await http_json("POST", f"{services['approvals'].url}/cases/{pid}/decisions",
-                           api_keys[("approvals", "depa")],
-                           json={"event_type": "ProposalScreened", "screened_by": "depa"})
+    resp = await http_json(
+        "POST",
+        f"{services['approvals'].url}/cases/{pid}/decisions",
+        api_keys[("approvals", "depa")],
+        json={"event_type": "ProposalScreened", "screened_by": "depa"},
+    )
     assert resp.status_code == 404, resp.text
     assert resp.json()["error"] == f"ProposalScreened refused: there is no proposal {pid}"

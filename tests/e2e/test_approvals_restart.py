@@ -18,13 +18,29 @@ from tests.support import KAFKA, LOCAL, Namespace, ServiceProcess, free_port, po
 
 pytestmark = pytest.mark.e2e
 
-PROVINCES_15 = ["83", "40", "21", "50", "20", "90", "30", "34", "10", "24", "73", "65", "84",
-                "57", "80"]
+PROVINCES_15 = [
+    "83",
+    "40",
+    "21",
+    "50",
+    "20",
+    "90",
+    "30",
+    "34",
+    "10",
+    "24",
+    "73",
+    "65",
+    "84",
+    "57",
+    "80",
+]
 
 
 @pytest.fixture
-async def private(stack: None, mongo: AsyncMongoClient[dict[str, Any]]
-                  ) -> AsyncIterator[tuple[Namespace, Topics, ServiceProcess]]:
+async def private(
+    stack: None, mongo: AsyncMongoClient[dict[str, Any]]
+) -> AsyncIterator[tuple[Namespace, Topics, ServiceProcess]]:
     """An approvals process on its own topics and database, so killing it disturbs no one."""
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
@@ -32,8 +48,12 @@ async def private(stack: None, mongo: AsyncMongoClient[dict[str, Any]]
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    proc = ServiceProcess("approvals", service_env("approvals", ns, port), port,
-                          logs / f"{ns.run_id}-approvals-restart.log")
+    proc = ServiceProcess(
+        "approvals",
+        service_env("approvals", ns, port),
+        port,
+        logs / f"{ns.run_id}-approvals-restart.log",
+    )
     proc.start()
     try:
         proc.wait_healthy()
@@ -45,7 +65,8 @@ async def private(stack: None, mongo: AsyncMongoClient[dict[str, Any]]
 
 
 async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(
-    private: tuple[Namespace, Topics, ServiceProcess], mongo: AsyncMongoClient[dict[str, Any]],
+    private: tuple[Namespace, Topics, ServiceProcess],
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     ns, topics, proc = private
     subs = [submitted(code, i) for i, code in enumerate(PROVINCES_15)]
@@ -62,20 +83,30 @@ async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(
     await poll(lambda: _equals(count("screened"), 15), timeout=60, what="15 screened")
 
     decisions = [(pid, "SubcommitteeApproved") for pid in pids]
-    await produce(topics.intake, [claim(meeting("subcommittee", "9/2565", decisions),
-                                        "des-subcommittee", pids[0])])
-    await poll(lambda: _at_least(count("subcommittee_approved"), 1), timeout=60, interval=0.01,
-               what="the meeting's first decision")
+    await produce(
+        topics.intake,
+        [claim(meeting("subcommittee", "9/2565", decisions), "des-subcommittee", pids[0])],
+    )
+    await poll(
+        lambda: _at_least(count("subcommittee_approved"), 1),
+        timeout=60,
+        interval=0.01,
+        what="the meeting's first decision",
+    )
     proc.stop(signal.SIGKILL)
     done_before_kill = await count("subcommittee_approved")
 
     proc.start()
     proc.wait_healthy()
-    await poll(lambda: _equals(count("subcommittee_approved"), 15), timeout=90,
-               what="all 15 approved after the restart")
+    await poll(
+        lambda: _equals(count("subcommittee_approved"), 15),
+        timeout=90,
+        what="all 15 approved after the restart",
+    )
 
-    approved = await facts(topics.decisions, set(pids), event_type="SubcommitteeApproved",
-                           min_records=15, wait=30)
+    approved = await facts(
+        topics.decisions, set(pids), event_type="SubcommitteeApproved", min_records=15, wait=30
+    )
     ids_per_proposal: dict[str, set[str]] = {}
     for e in approved:
         ids_per_proposal.setdefault(e["proposal_id"], set()).add(e["event_id"])

@@ -34,9 +34,15 @@ def opened() -> Case:
 
 
 def certified(deliver_by: str = "2024-06-01") -> Case:
-    return replace(opened(), stage=Stage.CERTIFIED, certificate={
-        "certificate_number": "SCT-2565-0007", "valid_from": "2022-06-01",
-        "deliver_by": deliver_by})
+    return replace(
+        opened(),
+        stage=Stage.CERTIFIED,
+        certificate={
+            "certificate_number": "SCT-2565-0007",
+            "valid_from": "2022-06-01",
+            "deliver_by": deliver_by,
+        },
+    )
 
 
 def test_an_authorised_decision_moves_the_case_and_is_published_as_the_fact() -> None:
@@ -57,7 +63,8 @@ def test_an_unauthorised_decision_is_refused_recorded_and_addressed_to_its_produ
     assert outcome.case is not None
     assert outcome.case.stage is Stage.SUBMITTED
     assert outcome.case.history[-1]["refused"] == (
-        "ProposalScreened refused: lg-phuket-city may not emit ProposalScreened")
+        "ProposalScreened refused: lg-phuket-city may not emit ProposalScreened"
+    )
     [refusal] = outcome.events
     assert refusal.event_type == "TransitionRefused"
     assert refusal.payload.producer == "lg-phuket-city"
@@ -65,8 +72,11 @@ def test_an_unauthorised_decision_is_refused_recorded_and_addressed_to_its_produ
 
 
 def test_a_meeting_derives_one_stable_event_id_per_proposal_and_producer() -> None:
-    m = meeting("subcommittee", "1/2565", [("SC-A00000001", "SubcommitteeApproved"),
-                                           ("SC-B00000002", "SubcommitteeRejected")])
+    m = meeting(
+        "subcommittee",
+        "1/2565",
+        [("SC-A00000001", "SubcommitteeApproved"), ("SC-B00000002", "SubcommitteeRejected")],
+    )
     again = meeting("subcommittee", "1/2565", [("SC-A00000001", "SubcommitteeApproved")])
     ids = {meeting_fact_id("des-subcommittee", m, d) for d in m.decisions}
     assert len(ids) == 2
@@ -76,14 +86,27 @@ def test_a_meeting_derives_one_stable_event_id_per_proposal_and_producer() -> No
     assert payload.event_type == "SubcommitteeRejected"  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("body", "decisions", "resolution", "message"), [
-    ("subcommittee", [("SC-A00000001", "CabinetEndorsed")], None, "cannot take CabinetEndorsed"),
-    ("cabinet", [("SC-A00000001", "CabinetEndorsed")], None, "needs its resolution_number"),
-    ("subcommittee", [("SC-A00000001", "SubcommitteeApproved"),
-                      ("SC-A00000001", "SubcommitteeApproved")], None, "appears twice"),
-])
-def test_an_inconsistent_meeting_is_invalid(body: str, decisions: list[tuple[str, str]],
-                                            resolution: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "decisions", "resolution", "message"),
+    [
+        (
+            "subcommittee",
+            [("SC-A00000001", "CabinetEndorsed")],
+            None,
+            "cannot take CabinetEndorsed",
+        ),
+        ("cabinet", [("SC-A00000001", "CabinetEndorsed")], None, "needs its resolution_number"),
+        (
+            "subcommittee",
+            [("SC-A00000001", "SubcommitteeApproved"), ("SC-A00000001", "SubcommitteeApproved")],
+            None,
+            "appears twice",
+        ),
+    ],
+)
+def test_an_inconsistent_meeting_is_invalid(
+    body: str, decisions: list[tuple[str, str]], resolution: str | None, message: str
+) -> None:
     with pytest.raises(ValidationError, match=message):
         meeting(body, "1/2565", decisions, resolution)
 
@@ -96,20 +119,25 @@ def test_certification_issues_the_number_and_two_years_to_deliver() -> None:
     assert award.validity.deliver_by == dt.date(2024, 6, 1)
     assert award.validity.renewal_min_progress_percent == 50
     assert award.subcommittee_meeting_id == "1/2565"
-    assert not may_award(replace(case, stage=Stage.STEERING_ACKNOWLEDGED),
-                         screened(case.proposal_id).event_id)
+    assert not may_award(
+        replace(case, stage=Stage.STEERING_ACKNOWLEDGED), screened(case.proposal_id).event_id
+    )
     assert add_years(dt.date(2024, 2, 29), 2) == dt.date(2026, 2, 28)
 
 
-@pytest.mark.parametrize(("as_of", "threshold", "overdue"), [
-    (dt.date(2024, 1, 1), None, False),
-    (dt.date(2024, 3, 3), "d90", False),
-    (dt.date(2024, 5, 2), "d30", False),
-    (dt.date(2024, 6, 1), "d30", False),
-    (dt.date(2024, 6, 2), "overdue", True),
-])
-def test_deadline_reminders_by_threshold(as_of: dt.date, threshold: str | None,
-                                         overdue: bool) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "threshold", "overdue"),
+    [
+        (dt.date(2024, 1, 1), None, False),
+        (dt.date(2024, 3, 3), "d90", False),
+        (dt.date(2024, 5, 2), "d30", False),
+        (dt.date(2024, 6, 1), "d30", False),
+        (dt.date(2024, 6, 2), "overdue", True),
+    ],
+)
+def test_deadline_reminders_by_threshold(
+    as_of: dt.date, threshold: str | None, overdue: bool
+) -> None:
     outcome = due_reminder(certified(), as_of, NOW)
     if threshold is None:
         assert outcome is None

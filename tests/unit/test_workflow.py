@@ -30,8 +30,14 @@ from tests.e2e.approvals_support import content, submitted
 
 S = Stage
 P = "SC-TEST00001"
-ACTIVE = [S.SUBMITTED, S.REVISION_REQUESTED, S.SCREENED, S.SUBCOMMITTEE_APPROVED,
-          S.STEERING_ACKNOWLEDGED, S.CABINET_ENDORSED]
+ACTIVE = [
+    S.SUBMITTED,
+    S.REVISION_REQUESTED,
+    S.SCREENED,
+    S.SUBCOMMITTEE_APPROVED,
+    S.STEERING_ACKNOWLEDGED,
+    S.CABINET_ENDORSED,
+]
 
 ALLOWED: dict[tuple[Stage | None, str], Stage] = {
     (None, "ProposalSubmitted"): S.SUBMITTED,
@@ -59,8 +65,9 @@ def test_every_allowed_transition(stage: Stage | None, event_type: str) -> None:
 
 
 @pytest.mark.parametrize(("stage", "event_type"), [p for p in PAIRS if p not in ALLOWED])
-def test_every_other_transition_is_refused_with_a_reason(stage: Stage | None,
-                                                         event_type: str) -> None:
+def test_every_other_transition_is_refused_with_a_reason(
+    stage: Stage | None, event_type: str
+) -> None:
     result = transition(stage, event_type, P)
     assert isinstance(result, Refusal)
     assert result.stage == stage
@@ -68,35 +75,53 @@ def test_every_other_transition_is_refused_with_a_reason(stage: Stage | None,
     assert P in result.reason.en
     assert P in result.reason.th
     if stage is not None:
-        assert f"at stage {stage.value}" in result.reason.en or "already submitted" in \
-            result.reason.en
+        assert (
+            f"at stage {stage.value}" in result.reason.en or "already submitted" in result.reason.en
+        )
 
 
 REASONS = [
-    (S.SUBCOMMITTEE_APPROVED, "CabinetEndorsed",
-     f"CabinetEndorsed refused: proposal {P} is at stage subcommittee_approved; "
-     "the steering committee has not acknowledged it yet"),
-    (S.SUBMITTED, "SubcommitteeApproved",
-     f"SubcommitteeApproved refused: proposal {P} is at stage submitted; "
-     "depa has not screened it yet"),
-    (S.CABINET_ENDORSED, "ProposalScreened",
-     f"ProposalScreened refused: proposal {P} is at stage cabinet_endorsed; "
-     "it has already passed that step"),
-    (S.CERTIFIED, "ProposalWithdrawn",
-     f"ProposalWithdrawn refused: proposal {P} is at stage certified; "
-     "it is already certified; no further decisions apply"),
-    (S.REJECTED, "ProposalResubmitted",
-     f"ProposalResubmitted refused: proposal {P} is at stage rejected; "
-     "it was rejected; no further decisions apply"),
+    (
+        S.SUBCOMMITTEE_APPROVED,
+        "CabinetEndorsed",
+        f"CabinetEndorsed refused: proposal {P} is at stage subcommittee_approved; "
+        "the steering committee has not acknowledged it yet",
+    ),
+    (
+        S.SUBMITTED,
+        "SubcommitteeApproved",
+        f"SubcommitteeApproved refused: proposal {P} is at stage submitted; "
+        "depa has not screened it yet",
+    ),
+    (
+        S.CABINET_ENDORSED,
+        "ProposalScreened",
+        f"ProposalScreened refused: proposal {P} is at stage cabinet_endorsed; "
+        "it has already passed that step",
+    ),
+    (
+        S.CERTIFIED,
+        "ProposalWithdrawn",
+        f"ProposalWithdrawn refused: proposal {P} is at stage certified; "
+        "it is already certified; no further decisions apply",
+    ),
+    (
+        S.REJECTED,
+        "ProposalResubmitted",
+        f"ProposalResubmitted refused: proposal {P} is at stage rejected; "
+        "it was rejected; no further decisions apply",
+    ),
     (None, "ProposalScreened", f"ProposalScreened refused: there is no proposal {P}"),
-    (S.SCREENED, "ProposalSubmitted",
-     f"ProposalSubmitted refused: proposal {P} was already submitted (it is at stage screened)"),
+    (
+        S.SCREENED,
+        "ProposalSubmitted",
+        f"ProposalSubmitted refused: proposal {P} was already submitted (it is at stage screened)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("stage", "event_type", "reason"), REASONS)
-def test_reasons_a_person_understands(stage: Stage | None, event_type: str,
-                                      reason: str) -> None:
+def test_reasons_a_person_understands(stage: Stage | None, event_type: str, reason: str) -> None:
     result = transition(stage, event_type, P)
     assert isinstance(result, Refusal)
     assert result.reason.en == reason
@@ -111,28 +136,38 @@ def test_an_unknown_event_type_is_not_a_decision() -> None:
 
 # ---- random sequences through the Case aggregate ----
 
-MEETING = Meeting(meeting_id="1/2565", held_on=dt.date(2022, 3, 1),
-                  chair=BilingualText(th="ประธาน", en="Chair"))
+MEETING = Meeting(
+    meeting_id="1/2565", held_on=dt.date(2022, 3, 1), chair=BilingualText(th="ประธาน", en="Chair")
+)
 WHY = BilingualText(th="เหตุผล", en="Reasons")
 PAYLOADS: dict[str, Contract] = {
-    "ProposalResubmitted": ProposalResubmitted(applicant="pd-samyan", revision=2,
-                                               content=content("83", 1)),
+    "ProposalResubmitted": ProposalResubmitted(
+        applicant="pd-samyan", revision=2, content=content("83", 1)
+    ),
     "ProposalWithdrawn": ProposalWithdrawn(applicant="pd-samyan", reason="no budget"),
     "ProposalScreened": ProposalScreened(screened_by="depa"),
     "RevisionRequested": RevisionRequested(requested_by="depa", reasons=WHY),
     "SubcommitteeApproved": SubcommitteeApproved(meeting=MEETING, resolution="ok"),
     "SubcommitteeRejected": SubcommitteeRejected(meeting=MEETING, resolution="no", reasons=WHY),
-    "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(meeting=MEETING,
-                                                                   resolution="noted"),
-    "CabinetEndorsed": CabinetEndorsed(resolution_number="1", resolution_date=dt.date(2022, 5, 1),
-                                       resolution="endorsed"),
-    "CabinetReturned": CabinetReturned(resolution_number="2", resolution_date=dt.date(2022, 5, 1),
-                                       resolution="returned", reasons=WHY),
+    "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(
+        meeting=MEETING, resolution="noted"
+    ),
+    "CabinetEndorsed": CabinetEndorsed(
+        resolution_number="1", resolution_date=dt.date(2022, 5, 1), resolution="endorsed"
+    ),
+    "CabinetReturned": CabinetReturned(
+        resolution_number="2",
+        resolution_date=dt.date(2022, 5, 1),
+        resolution="returned",
+        reasons=WHY,
+    ),
     "CertificationAwarded": CertificationAwarded(
-        certificate_number="SCT-2565-0001", area_name=BilingualText(th="ก", en="A"),
-        province_code="83", subcommittee_meeting_id="1/2565",
-        validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1),
-                                deliver_by=dt.date(2024, 6, 1))),
+        certificate_number="SCT-2565-0001",
+        area_name=BilingualText(th="ก", en="A"),
+        province_code="83",
+        subcommittee_meeting_id="1/2565",
+        validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1), deliver_by=dt.date(2024, 6, 1)),
+    ),
 }
 
 
@@ -151,8 +186,13 @@ def test_random_sequences_never_reach_an_invalid_state_or_lose_history(
     assert case is not None
     seen: list[AnyEnvelope] = [opening]
     for step in steps:
-        envelope = seen[len(seen) // 2] if step == "replay" else (
-            submitted("83", 0) if step == "ProposalSubmitted" else event(step, case.proposal_id))
+        envelope = (
+            seen[len(seen) // 2]
+            if step == "replay"
+            else (
+                submitted("83", 0) if step == "ProposalSubmitted" else event(step, case.proposal_id)
+            )
+        )
         if step == "ProposalSubmitted":
             envelope = envelope.model_copy(update={"proposal_id": case.proposal_id})
         before: Case = case

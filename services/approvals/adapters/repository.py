@@ -40,8 +40,7 @@ class MongoCaseRepository:
         return None if doc is None else to_case(doc)
 
     async def get_document(self, proposal_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": proposal_id},
-                                              {"outbox": 0, "processed": 0})
+        return await self.collection.find_one({"_id": proposal_id}, {"outbox": 0, "processed": 0})
 
     async def save(self, before: Case | None, outcome: Outcome, now: dt.datetime) -> str:
         """Persist an outcome; returns the collection name to flush ('cases' or 'orphans')."""
@@ -50,62 +49,101 @@ class MongoCaseRepository:
         if case is None:
             assert outcome.history_entry is not None
             with contextlib.suppress(DuplicateKeyError):
-                await self.orphans.insert_one({
-                    "_id": outcome.history_entry["event_id"], "at": now,
-                    "entry": outcome.history_entry, "outbox": outbox})
+                await self.orphans.insert_one(
+                    {
+                        "_id": outcome.history_entry["event_id"],
+                        "at": now,
+                        "entry": outcome.history_entry,
+                        "outbox": outbox,
+                    }
+                )
             return "orphans"
         if before is None:
             try:
-                await self.collection.insert_one({
-                    "_id": case.proposal_id, "stage": case.stage.value,
-                    "applicant": case.applicant, "province_code": case.province_code,
-                    "area_name": case.area_name, "history": list(case.history),
-                    "processed": sorted(case.processed), "opened_at": now, "updated_at": now,
-                    "outbox": outbox, "version": 1, "subcommittee_meeting_id": None,
-                    "certificate": None, "reminders": []})
+                await self.collection.insert_one(
+                    {
+                        "_id": case.proposal_id,
+                        "stage": case.stage.value,
+                        "applicant": case.applicant,
+                        "province_code": case.province_code,
+                        "area_name": case.area_name,
+                        "history": list(case.history),
+                        "processed": sorted(case.processed),
+                        "opened_at": now,
+                        "updated_at": now,
+                        "outbox": outbox,
+                        "version": 1,
+                        "subcommittee_meeting_id": None,
+                        "certificate": None,
+                        "reminders": [],
+                    }
+                )
             except DuplicateKeyError:
                 raise ConcurrentUpdate(case.proposal_id) from None
             return "cases"
         assert outcome.history_entry is not None
         result = await self.collection.update_one(
             {"_id": case.proposal_id, "version": before.version},
-            {"$set": {"stage": case.stage.value, "updated_at": now, **outcome.updates},
-             "$push": {"history": outcome.history_entry,
-                       "processed": outcome.history_entry["event_id"],
-                       "outbox": {"$each": outbox}},
-             "$inc": {"version": 1}})
+            {
+                "$set": {"stage": case.stage.value, "updated_at": now, **outcome.updates},
+                "$push": {
+                    "history": outcome.history_entry,
+                    "processed": outcome.history_entry["event_id"],
+                    "outbox": {"$each": outbox},
+                },
+                "$inc": {"version": 1},
+            },
+        )
         if result.modified_count != 1:
             raise ConcurrentUpdate(case.proposal_id)
         return "cases"
 
     async def by_stage(self, stage: Stage | None, limit: int) -> list[Doc]:
         query = {} if stage is None else {"stage": stage.value}
-        return await self.collection.find(
-            query, {"outbox": 0, "processed": 0, "history": 0}).sort("_id", 1).limit(
-            limit).to_list(None)
+        return (
+            await self.collection.find(query, {"outbox": 0, "processed": 0, "history": 0})
+            .sort("_id", 1)
+            .limit(limit)
+            .to_list(None)
+        )
 
     async def count_by_stage(self) -> dict[str, int]:
-        rows = await (await self.collection.aggregate(
-            [{"$group": {"_id": "$stage", "n": {"$sum": 1}}}])).to_list(None)
+        rows = await (
+            await self.collection.aggregate([{"$group": {"_id": "$stage", "n": {"$sum": 1}}}])
+        ).to_list(None)
         return {row["_id"]: int(row["n"]) for row in rows}
 
     async def certified_ids(self) -> list[str]:
-        docs = await self.collection.find({"stage": Stage.CERTIFIED.value}, {"_id": 1}
-                                          ).to_list(None)
+        docs = await self.collection.find({"stage": Stage.CERTIFIED.value}, {"_id": 1}).to_list(
+            None
+        )
         return [d["_id"] for d in docs]
 
     async def certified(self, query: Doc) -> list[Doc]:
-        return await self.collection.find(
-            {"stage": Stage.CERTIFIED.value, **query},
-            {"_id": 1, "applicant": 1, "province_code": 1, "area_name": 1, "certificate": 1,
-             "subcommittee_meeting_id": 1}).sort("certificate.certificate_number", 1
-                                                 ).to_list(None)
+        return (
+            await self.collection.find(
+                {"stage": Stage.CERTIFIED.value, **query},
+                {
+                    "_id": 1,
+                    "applicant": 1,
+                    "province_code": 1,
+                    "area_name": 1,
+                    "certificate": 1,
+                    "subcommittee_meeting_id": 1,
+                },
+            )
+            .sort("certificate.certificate_number", 1)
+            .to_list(None)
+        )
 
     async def next_certificate_sequence(self, be_year: int) -> int:
         """One single-document findAndModify: FerretDB-safe, unique under concurrency."""
         doc = await self.counters.find_one_and_update(
-            {"_id": f"certificate-{be_year}"}, {"$inc": {"seq": 1}}, upsert=True,
-            return_document=ReturnDocument.AFTER)
+            {"_id": f"certificate-{be_year}"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         assert doc is not None
         return int(doc["seq"])
 
@@ -114,7 +152,8 @@ class MongoCaseRepository:
         await self.meetings.update_one(
             {"_id": meeting_key},
             {"$setOnInsert": {**doc, "recorded_at": now}, "$inc": {"times_recorded": 1}},
-            upsert=True)
+            upsert=True,
+        )
 
     async def meetings_matching(self, query: Doc) -> list[Doc]:
         return await self.meetings.find(query).sort("_id", 1).to_list(None)
@@ -125,9 +164,15 @@ class MongoCaseRepository:
 
 def to_case(doc: Doc) -> Case:
     return Case(
-        proposal_id=doc["_id"], stage=Stage(doc["stage"]), applicant=doc["applicant"],
-        province_code=doc["province_code"], area_name=doc["area_name"],
-        history=tuple(doc.get("history", [])), processed=frozenset(doc.get("processed", [])),
-        version=doc["version"], subcommittee_meeting_id=doc.get("subcommittee_meeting_id"),
-        certificate=doc.get("certificate"), reminders=frozenset(doc.get("reminders") or []),
+        proposal_id=doc["_id"],
+        stage=Stage(doc["stage"]),
+        applicant=doc["applicant"],
+        province_code=doc["province_code"],
+        area_name=doc["area_name"],
+        history=tuple(doc.get("history", [])),
+        processed=frozenset(doc.get("processed", [])),
+        version=doc["version"],
+        subcommittee_meeting_id=doc.get("subcommittee_meeting_id"),
+        certificate=doc.get("certificate"),
+        reminders=frozenset(doc.get("reminders") or []),
     )
