@@ -4,6 +4,7 @@ HTTP requests and intake claims end in the same place: `DecisionHandlers.handle_
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,12 @@ import structlog
 from prometheus_client import Counter
 
 from contracts.agencies import UnknownAgency, agency
-from contracts.approvals import AwardCertification, CertificationAwarded, MeetingRecorded
+from contracts.approvals import (
+    AwardCertification,
+    CertificationAwarded,
+    MeetingDecision,
+    MeetingRecorded,
+)
 from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
 from contracts.common import Contract, Stage
@@ -42,6 +48,7 @@ log = structlog.get_logger(__name__)
 
 PROPOSAL_FACTS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
 CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
+MEETING_CONCURRENCY = 8
 
 REFUSALS = Counter(
     "smartcity_approvals_refusals_total", "Decisions refused", ["kind", "event_type"]
@@ -124,15 +131,19 @@ class CaseHandlers:
         payload = claim.payload
         if isinstance(payload, MeetingRecorded):
             await self._record_meeting(claim, payload)
-            return [
-                await self._decide_one(
-                    claim,
-                    d.proposal_id,
-                    meeting_payload(payload, d, claim.producer),
-                    meeting_fact_id(claim.producer, payload, d),
-                )
-                for d in payload.decisions
-            ]
+            # Proposals are independent aggregates: decide them concurrently, a few at a time.
+            limit = asyncio.Semaphore(MEETING_CONCURRENCY)
+
+            async def one(d: MeetingDecision) -> DecisionResult:
+                async with limit:
+                    return await self._decide_one(
+                        claim,
+                        d.proposal_id,
+                        meeting_payload(payload, d, claim.producer),
+                        meeting_fact_id(claim.producer, payload, d),
+                    )
+
+            return list(await asyncio.gather(*(one(d) for d in payload.decisions)))
         return [await self._decide_one(claim, claim.proposal_id, payload, claim_fact_id(claim))]
 
     async def _record_meeting(self, claim: AnyEnvelope, meeting: MeetingRecorded) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -14,6 +15,7 @@ from pymongo import AsyncMongoClient
 from contracts.approvals import CabinetEndorsed, SubcommitteeApproved
 from contracts.common import Meeting
 from contracts.topics import Topics
+from services.approvals.domain import add_years
 from tests.e2e.approvals_support import (
     CHAIR,
     claim,
@@ -112,7 +114,12 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
         "POST", f"{url}/meetings", key("cabinet-secretariat"), json=cab.model_dump(mode="json")
     )
     assert resp.json()["counts"] == {"applied": 1}, resp.text
-    award = await decide("depa", {"event_type": "CertificationAwarded", "valid_from": "2022-06-01"})
+    # Valid from today, so the service's own periodic scan has nothing due during the test.
+    today = dt.datetime.now(dt.UTC).date()
+    deliver_by = add_years(today, 2)
+    award = await decide(
+        "depa", {"event_type": "CertificationAwarded", "valid_from": today.isoformat()}
+    )
     assert award.status_code == 201, award.text
     assert award.json()["stage"] == "certified"
 
@@ -129,8 +136,8 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     ]
     assert case["history"][1]["refused"].startswith("CabinetEndorsed refused")
     number = case["certificate"]["certificate_number"]
-    assert re.fullmatch(r"SCT-2565-\d{4}", number)
-    assert case["certificate"]["deliver_by"] == "2024-06-01"
+    assert re.fullmatch(rf"SCT-{today.year + 543}-\d{{4}}", number)
+    assert case["certificate"]["deliver_by"] == deliver_by.isoformat()
 
     # Each decision is a fact on the decisions topic, produced by the deciding agency and
     # caused by its claim; the refusal is addressed to the Cabinet secretariat.
@@ -160,13 +167,24 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     # Deadlines: 90 days before, then overdue; each threshold once.
     scan = f"{url}/admin/deadline-scan"
     assert (
-        await http_json("POST", scan, key("des-subcommittee"), params={"as_of": "2024-03-10"})
+        await http_json(
+            "POST",
+            scan,
+            key("des-subcommittee"),
+            params={"as_of": str(deliver_by - dt.timedelta(days=83))},
+        )
     ).status_code == 403
-    first = await http_json("POST", scan, key("depa"), params={"as_of": "2024-03-10"})
+    first = await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=83))}
+    )
     assert first.json()["emitted"] >= 1
-    again = await http_json("POST", scan, key("depa"), params={"as_of": "2024-03-11"})
+    again = await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=82))}
+    )
     assert again.json()["emitted"] == 0
-    await http_json("POST", scan, key("depa"), params={"as_of": "2024-06-02"})
+    await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by + dt.timedelta(days=1))}
+    )
     reminders = await facts(
         topics.decisions, {pid}, event_type="DeliveryDeadlineReminder", min_records=2
     )
@@ -202,7 +220,9 @@ async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
     body = meeting("subcommittee", "7/2565", decisions).model_dump(mode="json")
     url = services["approvals"].url
     key = api_keys[("approvals", "des-subcommittee")]
+    started = time.monotonic()
     first = await http_json("POST", f"{url}/meetings", key, json=body)
+    print(f"POST /meetings with 15 decisions: {time.monotonic() - started:.2f} s")
     assert first.status_code == 200, first.text
     assert first.json()["counts"] == {"applied": 15}
     second = await http_json("POST", f"{url}/meetings", key, json=body)
@@ -331,3 +351,29 @@ async def test_a_decision_for_an_unknown_proposal_is_refused(
     )
     assert resp.status_code == 404, resp.text
     assert resp.json()["error"] == f"ProposalScreened refused: there is no proposal {pid}"
+
+
+async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    body = {
+        "body": "subcommittee",
+        "meeting": {"meeting_id": "99/2565", "held_on": "2022-03-15", "chair": CHAIR.model_dump()},
+        "decisions": [
+            {"proposal_id": "SC-X00000001", "decision": "CabinetEndorsed", "resolution": "x"}
+        ],
+    }
+    resp = await http_json(
+        "POST",
+        f"{services['approvals'].url}/meetings",
+        api_keys[("approvals", "des-subcommittee")],
+        json=body,
+    )
+    assert resp.status_code == 422, resp.text
+    assert "a subcommittee meeting cannot take CabinetEndorsed" in resp.json()["error"]
+    assert resp.json()["error_th"].startswith("คำขอไม่ถูกต้อง")
+    meetings = mongo[ns.db("approvals")]["meetings"]
+    assert await meetings.count_documents({"meeting_id": "99/2565"}) == 0
