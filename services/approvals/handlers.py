@@ -5,14 +5,16 @@ HTTP requests and intake claims end in the same place: `DecisionHandlers.handle_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
+from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.agencies import UnknownAgency, agency
 from contracts.approvals import (
@@ -32,7 +34,6 @@ from services.approvals.domain import (
     Outcome,
     apply,
     award_request_date,
-    certificate_number,
     certification,
     claim_fact_id,
     decide,
@@ -60,6 +61,7 @@ REMINDERS = Counter(
 )
 
 Clock = Callable[[], dt.datetime]
+Flush = tuple[AsyncCollection[dict[str, Any]], Any]
 
 
 def utc_now() -> dt.datetime:
@@ -98,25 +100,50 @@ class CaseHandlers:
         self._publisher = publisher
         self.clock = clock
 
+    def _case_lock(self, proposal_id: str) -> asyncio.Lock:
+        """One writer at a time per case in this process, shared with the outbox publisher's
+        flush and relay. FerretDB 1.24 loses concurrent updates of one document (measured: 5
+        writers x 40 version-guarded updates all reported success, 93 of 200 survived; a $pop
+        racing a $push dropped the push), so the version guard alone is not enough here."""
+        return self._publisher._lock(self._repo.collection, proposal_id)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, proposal_id: str) -> AsyncIterator[list[Flush]]:
+        """Hold the case's lock while loading, deciding and saving; publish after releasing
+        it (the flush takes the same lock)."""
+        flushes: list[Flush] = []
+        async with self._case_lock(proposal_id):
+            yield flushes
+        for collection, doc_id in flushes:
+            await self._publisher.try_flush(collection, doc_id)
+
     async def _save(
-        self, before: Case | None, outcome: Outcome, proposal_id: str, event_id: str
+        self,
+        before: Case | None,
+        outcome: Outcome,
+        proposal_id: str,
+        event_id: str,
+        flushes: list[Flush],
     ) -> None:
         where = await self._repo.save(before, outcome, self.clock())
-        await self._publisher.try_flush(
-            self._repo.collection_named(where), proposal_id if where == "cases" else event_id
+        flushes.append(
+            (self._repo.collection_named(where), proposal_id if where == "cases" else event_id)
         )
 
     async def apply_event(self, envelope: AnyEnvelope) -> Outcome:
-        for _ in range(10):
-            before = await self._repo.get(envelope.proposal_id)
-            outcome = apply(before, envelope)
-            if outcome.duplicate:
+        async with self._writing(envelope.proposal_id) as flushes:
+            for _ in range(10):
+                before = await self._repo.get(envelope.proposal_id)
+                outcome = apply(before, envelope)
+                if outcome.duplicate:
+                    return outcome
+                try:
+                    await self._save(
+                        before, outcome, envelope.proposal_id, str(envelope.event_id), flushes
+                    )
+                except ConcurrentUpdate:
+                    continue
                 return outcome
-            try:
-                await self._save(before, outcome, envelope.proposal_id, str(envelope.event_id))
-            except ConcurrentUpdate:
-                continue
-            return outcome
         raise ConcurrentUpdate(envelope.proposal_id)
 
     async def on_proposal_fact(self, envelope: AnyEnvelope) -> None:
@@ -173,39 +200,39 @@ class CaseHandlers:
     ) -> DecisionResult:
         event_type = str(getattr(payload, "event_type", type(payload).__name__))
         number: str | None = None
-        for _ in range(10):
-            now = self.clock()
-            before = await self._repo.get(proposal_id)
-            refused = self._authorise(claim.producer, event_type, before)
-            fact_payload = payload
-            if (
-                isinstance(payload, AwardCertification | CertificationAwarded)
-                and refused is None
-                and before is not None
-                and may_award(before, fact_id)
-            ):
-                valid_from = award_request_date(payload, now.date())
-                if number is None:
-                    be_year = valid_from.year + 543
-                    number = certificate_number(
-                        be_year, await self._repo.next_certificate_sequence(be_year)
+        async with self._writing(proposal_id) as flushes:
+            for _ in range(10):
+                now = self.clock()
+                before = await self._repo.get(proposal_id)
+                refused = self._authorise(claim.producer, event_type, before)
+                fact_payload = payload
+                if (
+                    isinstance(payload, AwardCertification | CertificationAwarded)
+                    and refused is None
+                    and before is not None
+                    and may_award(before, fact_id)
+                ):
+                    valid_from = award_request_date(payload, now.date())
+                    if number is None:
+                        number = await self._repo.certificate_number_for(
+                            str(fact_id), valid_from.year + 543, now
+                        )
+                    fact_payload = certification(before, number, valid_from)
+                fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
+                outcome = decide(before, fact, refused)
+                if outcome.duplicate:
+                    return DecisionResult(
+                        proposal_id,
+                        event_type,
+                        str(fact_id),
+                        "duplicate",
+                        before.stage if before else None,
                     )
-                fact_payload = certification(before, number, valid_from)
-            fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
-            outcome = decide(before, fact, refused)
-            if outcome.duplicate:
-                return DecisionResult(
-                    proposal_id,
-                    event_type,
-                    str(fact_id),
-                    "duplicate",
-                    before.stage if before else None,
-                )
-            try:
-                await self._save(before, outcome, proposal_id, str(fact.event_id))
-            except ConcurrentUpdate:
-                continue
-            return self._result(before, outcome, proposal_id, event_type, fact_id)
+                try:
+                    await self._save(before, outcome, proposal_id, str(fact.event_id), flushes)
+                except ConcurrentUpdate:
+                    continue
+                return self._result(before, outcome, proposal_id, event_type, fact_id)
         raise ConcurrentUpdate(proposal_id)
 
     @staticmethod
@@ -307,19 +334,20 @@ class CaseHandlers:
         day = as_of or self.clock().date()
         emitted = 0
         for proposal_id in await self._repo.certified_ids():
-            for _ in range(10):
-                before = await self._repo.get(proposal_id)
-                if before is None:
+            async with self._writing(proposal_id) as flushes:
+                for _ in range(10):
+                    before = await self._repo.get(proposal_id)
+                    if before is None:
+                        break
+                    outcome = due_reminder(before, day, self.clock())
+                    if outcome is None:
+                        break
+                    try:
+                        await self._save(before, outcome, proposal_id, "", flushes)
+                    except ConcurrentUpdate:
+                        continue
+                    assert outcome.history_entry is not None
+                    REMINDERS.labels(outcome.history_entry["threshold"]).inc()
+                    emitted += 1
                     break
-                outcome = due_reminder(before, day, self.clock())
-                if outcome is None:
-                    break
-                try:
-                    await self._save(before, outcome, proposal_id, "")
-                except ConcurrentUpdate:
-                    continue
-                assert outcome.history_entry is not None
-                REMINDERS.labels(outcome.history_entry["threshold"]).inc()
-                emitted += 1
-                break
         return emitted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -12,8 +13,13 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.approvals import CabinetEndorsed, SubcommitteeApproved
-from contracts.common import Meeting
+from contracts.approvals import (
+    CabinetEndorsed,
+    CertificationAwarded,
+    SubcommitteeApproved,
+    ValidityPeriod,
+)
+from contracts.common import BilingualText, Meeting
 from contracts.topics import Topics
 from services.approvals.domain import add_years
 from tests.e2e.approvals_support import (
@@ -263,6 +269,54 @@ async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
         assert [h["event_type"] for h in doc["history"]].count("ProposalScreened") == 1
         assert len(doc["history"]) == 3
 
+    # The 13 approved go on: steering committee over HTTP, Cabinet and the awards as claims
+    # from the agencies' systems (a claimed certificate number is replaced by the service's).
+    approved = pids[:13]
+    steer = meeting(
+        "steering_committee", "8/2565", [(p, "SteeringCommitteeAcknowledged") for p in approved]
+    )
+    resp = await http_json(
+        "POST",
+        f"{url}/meetings",
+        api_keys[("approvals", "steering-committee")],
+        json=steer.model_dump(mode="json"),
+    )
+    assert resp.json()["counts"] == {"applied": 13}, resp.text
+    cab = meeting("cabinet", "21/2565", [(p, "CabinetEndorsed") for p in approved], "นร 0505/ว 9")
+    await produce(topics.intake, [claim(cab, "cabinet-secretariat", approved[0])])
+    await wait_stage(cases, approved, "cabinet_endorsed")
+    awards = [
+        claim(
+            CertificationAwarded(
+                certificate_number="SCT-2565-9999",
+                area_name=BilingualText(th="อื่น", en="Other"),
+                province_code="10",
+                subcommittee_meeting_id="1/2565",
+                validity=ValidityPeriod(
+                    valid_from=dt.datetime.now(dt.UTC).date(), deliver_by=dt.date(2099, 1, 1)
+                ),
+            ),
+            "depa",
+            p,
+        )
+        for p in approved
+    ]
+    await produce(topics.intake, awards)
+    await wait_stage(cases, approved, "certified")
+
+    registry = (await http_json("GET", f"{url}/registry", params={"meeting": "7/2565"})).json()
+    assert sorted(e["proposal_id"] for e in registry) == sorted(approved)
+    numbers = [e["certificate_number"] for e in registry]
+    assert len(set(numbers)) == 13
+    assert "SCT-2565-9999" not in numbers
+    assert {e["province_code"] for e in registry} == set(PROVINCES_15[:13])
+    assert all(e["deliver_by"] != "2099-01-01" for e in registry)
+    summary = (await http_json("GET", f"{url}/registry/summary")).json()
+    assert summary["by_meeting"]["7/2565"] == 13
+    assert summary["provinces"] == len(summary["by_province"])
+    bangkok = (await http_json("GET", f"{url}/registry", params={"province": "10"})).json()
+    assert [e["province_en"] for e in bangkok if e["proposal_id"] in approved] == ["Bangkok"]
+
 
 async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
     services: dict[str, ServiceProcess],
@@ -377,3 +431,32 @@ async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing
     assert resp.json()["error_th"].startswith("คำขอไม่ถูกต้อง")
     meetings = mongo[ns.db("approvals")]["meetings"]
     assert await meetings.count_documents({"meeting_id": "99/2565"}) == 0
+
+
+async def test_concurrent_decisions_on_one_proposal_lose_nothing(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    sub = submitted("50", 1)
+    pid = sub.proposal_id
+    await produce(topics.proposals, [sub])
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, [pid], "submitted")
+    url = f"{services['approvals'].url}/cases/{pid}/decisions"
+    key = api_keys[("approvals", "depa")]
+    body = {"event_type": "ProposalScreened", "screened_by": "depa"}
+    responses = await asyncio.gather(*(http_json("POST", url, key, json=body) for _ in range(12)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 11
+
+    doc = await poll(lambda: cases.find_one({"_id": pid, "outbox": []}), what="outbox drained")
+    assert doc["version"] == 13
+    assert len(doc["history"]) == 13
+    assert [h["refused"] is None for h in doc["history"]].count(True) == 2
+    published = await facts(topics.decisions, {pid}, min_records=12)
+    assert (
+        sorted({e["event_id"]: e["event_type"] for e in published}.values())
+        == ["ProposalScreened"] + ["TransitionRefused"] * 11
+    )

@@ -7,13 +7,13 @@ import contextlib
 import datetime as dt
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.common import Stage
-from services.approvals.domain import Case, Outcome
+from services.approvals.domain import Case, Outcome, certificate_number
 from services.common.outbox import outbox_entry
 
 Doc = dict[str, Any]
@@ -29,11 +29,13 @@ class MongoCaseRepository:
         self.orphans: AsyncCollection[Doc] = db["orphan_refusals"]
         self.meetings: AsyncCollection[Doc] = db["meetings"]
         self.counters: AsyncCollection[Doc] = db["counters"]
+        self.certificates: AsyncCollection[Doc] = db["certificate_numbers"]
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("stage", ASCENDING), ("updated_at", DESCENDING)])
         await self.collection.create_index([("province_code", ASCENDING)])
         await self.collection.create_index([("certificate.certificate_number", ASCENDING)])
+        await self.certificates.create_index([("fact_id", ASCENDING)])
 
     async def get(self, proposal_id: str) -> Case | None:
         doc = await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
@@ -137,15 +139,38 @@ class MongoCaseRepository:
         )
 
     async def next_certificate_sequence(self, be_year: int) -> int:
-        """One single-document findAndModify: FerretDB-safe, unique under concurrency."""
-        doc = await self.counters.find_one_and_update(
-            {"_id": f"certificate-{be_year}"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None
-        return int(doc["seq"])
+        """Compare-and-set on one counter document. (FerretDB 1.24 answered concurrent
+        find_one_and_update $inc calls with duplicate values; a version-guarded update_one
+        lets exactly one writer win, which tests/integration measures.)"""
+        key = f"certificate-{be_year}"
+        while True:
+            doc = await self.counters.find_one({"_id": key})
+            if doc is None:
+                try:
+                    await self.counters.insert_one({"_id": key, "seq": 1})
+                    return 1
+                except DuplicateKeyError:
+                    continue
+            current = int(doc["seq"])
+            result = await self.counters.update_one(
+                {"_id": key, "seq": current}, {"$set": {"seq": current + 1}}
+            )
+            if result.modified_count == 1:
+                return current + 1
+
+    async def certificate_number_for(self, fact_id: str, be_year: int, now: dt.datetime) -> str:
+        """The certificate number reserved for one award (the same one again after a crash or
+        a redelivery); numbers are unique by the reservation's _id."""
+        existing = await self.certificates.find_one({"fact_id": fact_id})
+        if existing is not None:
+            return str(existing["_id"])
+        while True:
+            number = certificate_number(be_year, await self.next_certificate_sequence(be_year))
+            try:
+                await self.certificates.insert_one({"_id": number, "fact_id": fact_id, "at": now})
+                return number
+            except DuplicateKeyError:
+                continue
 
     async def record_meeting(self, meeting_key: str, doc: Doc, now: dt.datetime) -> None:
         """The first recording of a meeting is kept; later ones only count."""
