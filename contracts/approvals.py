@@ -13,6 +13,7 @@ from contracts.common import (
     Contract,
     LongText,
     Meeting,
+    ProposalId,
     ShortText,
     Stage,
 )
@@ -181,3 +182,81 @@ class DeliveryDeadlineReminder(Contract):
     deliver_by: dt.date = Field(description="The delivery deadline")
     overdue: bool = Field(description="True once the deadline has passed")
     days_left: int = Field(description="Days until the deadline (negative when overdue)")
+
+
+MeetingBody = Literal["subcommittee", "steering_committee", "cabinet"]
+
+MEETING_DECISIONS: dict[str, frozenset[str]] = {
+    "subcommittee": frozenset(
+        {"SubcommitteeApproved", "SubcommitteeRejected", "RevisionRequested"}
+    ),
+    "steering_committee": frozenset({"SteeringCommitteeAcknowledged"}),
+    "cabinet": frozenset({"CabinetEndorsed", "CabinetReturned"}),
+}
+"""Which decisions each body takes at a meeting."""
+
+NEEDS_REASONS = frozenset({"SubcommitteeRejected", "RevisionRequested", "CabinetReturned"})
+
+MeetingDecisionType = Literal[
+    "SubcommitteeApproved",
+    "SubcommitteeRejected",
+    "RevisionRequested",
+    "SteeringCommitteeAcknowledged",
+    "CabinetEndorsed",
+    "CabinetReturned",
+]
+
+
+class MeetingDecision(Contract):
+    """What a meeting decided about one proposal."""
+
+    proposal_id: ProposalId
+    decision: MeetingDecisionType = Field(description="The decision, as the event it becomes")
+    resolution: LongText = Field(description="The resolution text, as minuted")
+    reasons: BilingualText | None = Field(
+        default=None, description="Why (required to reject, return or send back for revision)"
+    )
+
+
+class MeetingRecorded(Contract):
+    """A meeting with its decisions on N proposals: an HTTP request body, or a claim on the
+    intake topic. Each proposal gets its own decision event carrying the meeting id."""
+
+    event_type: Literal["MeetingRecorded"] = "MeetingRecorded"
+    body: MeetingBody = Field(description="Which body met")
+    meeting: Meeting = Field(description="The meeting (id, date, chair)")
+    resolution_number: ResolutionNumber | None = Field(
+        default=None, description="Cabinet resolution reference (Cabinet meetings only)"
+    )
+    decisions: Annotated[list[MeetingDecision], Field(min_length=1, max_length=100)] = Field(
+        description="One decision per proposal"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MeetingRecorded:
+        allowed = MEETING_DECISIONS[self.body]
+        seen: set[str] = set()
+        for i, d in enumerate(self.decisions):
+            if d.decision not in allowed:
+                raise ValueError(
+                    f"decisions.{i}: a {self.body} meeting cannot take "
+                    f"{d.decision}; it takes {', '.join(sorted(allowed))}"
+                )
+            if d.decision in NEEDS_REASONS and d.reasons is None:
+                raise ValueError(f"decisions.{i}: {d.decision} needs reasons")
+            if d.proposal_id in seen:
+                raise ValueError(f"decisions.{i}: proposal {d.proposal_id} appears twice")
+            seen.add(d.proposal_id)
+        if self.body == "cabinet" and self.resolution_number is None:
+            raise ValueError("a Cabinet meeting needs its resolution_number")
+        return self
+
+
+class AwardCertification(Contract):
+    """HTTP request to award the certification: the service issues the certificate number and
+    the validity period."""
+
+    event_type: Literal["CertificationAwarded"] = "CertificationAwarded"
+    valid_from: dt.date | None = Field(
+        default=None, description="First day the certification holds (default: today)"
+    )

@@ -24,6 +24,7 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
     "CabinetEndorsed": frozenset({K.CABINET}),
     "CabinetReturned": frozenset({K.CABINET}),
     "CertificationAwarded": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
+    "MeetingRecorded": frozenset({K.DES_SUBCOMMITTEE, K.STEERING_COMMITTEE, K.CABINET}),
     "IntakeRejected": frozenset({K.SYSTEM}),
     "TransitionRefused": frozenset({K.SYSTEM}),
     "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),

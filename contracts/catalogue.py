@@ -10,6 +10,7 @@ from contracts.approvals import (
     CabinetReturned,
     CertificationAwarded,
     DeliveryDeadlineReminder,
+    MeetingRecorded,
     ProposalScreened,
     RevisionRequested,
     SteeringCommitteeAcknowledged,
@@ -52,6 +53,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(CertificationAwarded, topics.DECISIONS, "approvals"),
         EventSpec(TransitionRefused, topics.DECISIONS, "approvals"),
         EventSpec(DeliveryDeadlineReminder, topics.DECISIONS, "approvals"),
+        EventSpec(MeetingRecorded, topics.DECISIONS, "approvals"),
         EventSpec(NotificationSent, topics.NOTIFICATIONS, "notifications"),
         EventSpec(NotificationFailed, topics.NOTIFICATIONS, "notifications"),
     )

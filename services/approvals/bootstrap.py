@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+from collections.abc import Awaitable, Callable
 
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import Gauge
+
+from contracts.common import Stage
 from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.config import ApprovalsSettings
 from services.approvals.entrypoints import http, kafka
-from services.approvals.handlers import CaseHandlers
+from services.approvals.handlers import CaseHandlers, Clock, utc_now
 from services.common.auth import ApiKeys
 from services.common.runtime import Runtime
 
 NAME = "approvals"
+log = structlog.get_logger(__name__)
+
+CASES_BY_STAGE = Gauge("smartcity_approvals_cases", "Workflow cases by stage (periodic)", ["stage"])
 
 
-def build(settings: ApprovalsSettings) -> tuple[Runtime, FastAPI]:
+def every(
+    seconds: float, job: Callable[[], Awaitable[object]], name: str
+) -> Callable[[], Awaitable[None]]:
+    async def loop() -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{name}.failed", error=repr(exc))
+            await asyncio.sleep(seconds)
+
+    return loop
+
+
+def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     repo = MongoCaseRepository(rt.db)
-    handlers = CaseHandlers(repo, rt.publisher)
+    handlers = CaseHandlers(repo, rt.publisher, clock)
     rt.outbox_collections += [repo.collection, repo.orphans]
     rt.on_start.append(repo.ensure_indexes)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
-                   handlers.on_proposal_fact)
-    app = rt.app("Smart City Thailand: approvals", [http.build_router(repo, ApiKeys(rt.db))],
-                 description="Record screening, committee and Cabinet decisions; the registry.")
+
+    async def refresh_stage_gauge() -> None:
+        counts = await repo.count_by_stage()
+        for stage in Stage:
+            CASES_BY_STAGE.labels(stage.value).set(counts.get(stage.value, 0))
+
+    rt.background.append(every(settings.stage_gauge_seconds, refresh_stage_gauge, "stage_gauge"))
+    rt.background.append(
+        every(settings.deadline_scan_seconds, handlers.scan_deadlines, "deadline_scan")
+    )
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        handlers.on_proposal_fact,
+        handlers.on_intake,
+    )
+    app = rt.app(
+        "Smart City Thailand: approvals",
+        [http.build_router(repo, ApiKeys(rt.db), handlers)],
+        description="Record screening, committee and Cabinet decisions; the registry.",
+    )
+    app.add_exception_handler(RequestValidationError, http.validation_error)
     return rt, app

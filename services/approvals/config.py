@@ -14,3 +14,9 @@ class ApprovalsSettings(ServiceSettings):
     mongo_db: str = Field("smartcity_approvals", description="This service's database")
     http_port: int = Field(8002, description="Port of the HTTP API")
     consumer_group: str = Field("approvals", description="Kafka consumer group id")
+    deadline_scan_seconds: float = Field(
+        3600.0, gt=0, description="How often the delivery-deadline scan runs"
+    )
+    stage_gauge_seconds: float = Field(
+        5.0, gt=0, description="How often the cases-by-stage gauge is refreshed"
+    )

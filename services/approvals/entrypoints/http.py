@@ -1,30 +1,257 @@
-"""HTTP API of the approvals service."""
+"""HTTP API of the approvals service: routes authenticate, turn the request into the same claim
+an agency system would produce on the intake topic, and hand it to the one handler."""
 
+import datetime as dt
+import uuid
+from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from contracts.agencies import Agency
+from contracts.approvals import (
+    AwardCertification,
+    CabinetEndorsed,
+    CabinetReturned,
+    MeetingRecorded,
+    ProposalScreened,
+    RevisionRequested,
+    SteeringCommitteeAcknowledged,
+    SubcommitteeApproved,
+    SubcommitteeRejected,
+)
+from contracts.common import AgencyKind, ProposalId, Stage
+from contracts.envelope import SCHEMA_VERSION, AnyEnvelope, Envelope
+from contracts.reference import provinces
 from services.approvals.adapters.repository import MongoCaseRepository
+from services.approvals.handlers import CaseHandlers, DecisionResult
 from services.common.auth import ApiKeys, authenticate
 
+DecisionRequest = Annotated[
+    ProposalScreened
+    | RevisionRequested
+    | SubcommitteeApproved
+    | SubcommitteeRejected
+    | SteeringCommitteeAcknowledged
+    | CabinetEndorsed
+    | CabinetReturned
+    | AwardCertification,
+    Field(discriminator="event_type"),
+]
 
-def build_router(repo: MongoCaseRepository, keys: ApiKeys) -> APIRouter:
-    router = APIRouter(tags=["cases"])
+STATUS = {
+    "applied": 201,
+    "duplicate": 200,
+    "refused": 409,
+    "unauthorised": 403,
+    "unknown_proposal": 404,
+}
+ADMIN_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.SYSTEM})
+
+
+def _claim(
+    caller: Agency, proposal_id: str, payload: Any, idempotency_key: str | None
+) -> AnyEnvelope:
+    event_id = (
+        uuid.uuid5(uuid.NAMESPACE_URL, f"http:{caller.agency_id}:{idempotency_key}")
+        if idempotency_key
+        else uuid.uuid4()
+    )
+    return Envelope[type(payload)](  # type: ignore[misc,operator,no-any-return]
+        event_id=event_id,
+        event_type=payload.event_type,
+        schema_version=SCHEMA_VERSION,
+        occurred_at=dt.datetime.now(dt.UTC),
+        producer=caller.agency_id,
+        proposal_id=proposal_id,
+        correlation_id=event_id,
+        payload=payload,
+    )
+
+
+def _error(result: DecisionResult) -> dict[str, Any]:
+    return {"error": result.reason_en, "error_th": result.reason_th, **result.as_dict()}
+
+
+def _registry_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    names = {p.code: p for p in provinces()}
+    province = names.get(doc["province_code"])
+    cert = doc.get("certificate") or {}
+    return {
+        "proposal_id": doc["_id"],
+        "applicant": doc["applicant"],
+        "area_name": doc["area_name"],
+        "province_code": doc["province_code"],
+        "province_th": province.name_th if province else None,
+        "province_en": province.name_en if province else None,
+        "subcommittee_meeting_id": doc.get("subcommittee_meeting_id"),
+        **cert,
+    }
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with the reason in English and Thai, and FastAPI's field-precise details."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "(body)"
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": f"invalid request: {where}: {first.get('msg')}",
+            "error_th": f"คำขอไม่ถูกต้อง: {where}: {first.get('msg')}",
+            "detail": jsonable_encoder(errors),
+        },
+    )
+
+
+def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandlers) -> APIRouter:
+    router = APIRouter()
 
     async def current_agency(request: Request) -> Agency:
         return await authenticate(request, keys)
 
     Caller = Annotated[Agency, Depends(current_agency)]
+    IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
-    @router.get("/cases/{proposal_id}", summary="A workflow case with its full history")
+    @router.post(
+        "/cases/{proposal_id}/decisions",
+        tags=["decisions"],
+        summary="Record one decision on one proposal",
+        responses={
+            200: {"description": "Already recorded (same Idempotency-Key)"},
+            403: {"description": "This agency may not take this decision"},
+            404: {"description": "No such proposal"},
+            409: {"description": "The decision does not fit the stage"},
+        },
+    )
+    async def record_decision(
+        proposal_id: ProposalId,
+        caller: Caller,
+        decision: Annotated[DecisionRequest, Body()],
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        [result] = await handlers.handle_claim(
+            _claim(caller, proposal_id, decision, idempotency_key)
+        )
+        status = STATUS[result.outcome]
+        body = _error(result) if status >= 400 else result.as_dict()
+        return JSONResponse(status_code=status, content=body)
+
+    @router.post(
+        "/meetings",
+        tags=["decisions"],
+        summary="Record a meeting with its decisions on N proposals",
+        responses={403: {"description": "This agency may not record this meeting"}},
+    )
+    async def record_meeting(
+        meeting: MeetingRecorded, caller: Caller, idempotency_key: IdempotencyKey = None
+    ) -> JSONResponse:
+        results = await handlers.handle_claim(
+            _claim(caller, meeting.decisions[0].proposal_id, meeting, idempotency_key)
+        )
+        counts = Counter(r.outcome for r in results)
+        body = {
+            "meeting_id": meeting.meeting.meeting_id,
+            "body": meeting.body,
+            "counts": dict(counts),
+            "results": [r.as_dict() for r in results],
+        }
+        if counts["unauthorised"]:
+            first = next(r for r in results if r.outcome == "unauthorised")
+            return JSONResponse(
+                status_code=403,
+                content={"error": first.reason_en, "error_th": first.reason_th, **body},
+            )
+        return JSONResponse(status_code=200, content=body)
+
+    @router.get("/meetings", tags=["decisions"], summary="Recorded meetings")
+    async def list_meetings(
+        caller: Caller, meeting_id: str | None = None, body: str | None = None
+    ) -> Any:
+        query: dict[str, Any] = {}
+        if meeting_id:
+            query["meeting_id"] = meeting_id
+        if body:
+            query["body"] = body
+        docs = await repo.meetings_matching(query)
+        return jsonable_encoder(
+            [{**{k: v for k, v in d.items() if k != "_id"}, "key": d["_id"]} for d in docs]
+        )
+
+    @router.get("/cases", tags=["cases"], summary="Cases, optionally at one stage")
+    async def list_cases(
+        caller: Caller,
+        stage: Stage | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> Any:
+        docs = await repo.by_stage(stage, limit)
+        if caller.kind.is_applicant:
+            docs = [d for d in docs if d["applicant"] == caller.agency_id]
+        for d in docs:
+            d["proposal_id"] = d.pop("_id")
+        return jsonable_encoder(docs)
+
+    @router.get(
+        "/cases/{proposal_id}", tags=["cases"], summary="A workflow case with its full history"
+    )
     async def get_case(proposal_id: str, caller: Caller) -> Any:
         doc = await repo.get_document(proposal_id)
         if doc is None or (caller.kind.is_applicant and doc["applicant"] != caller.agency_id):
-            raise HTTPException(404, detail={"error": f"no case for proposal {proposal_id}",
-                                             "error_th": f"ไม่พบเรื่องของข้อเสนอ {proposal_id}"})
+            raise HTTPException(
+                404,
+                detail={
+                    "error": f"no case for proposal {proposal_id}",
+                    "error_th": f"ไม่พบเรื่องของข้อเสนอ {proposal_id}",
+                },
+            )
         doc["proposal_id"] = doc.pop("_id")
         return jsonable_encoder(doc)
+
+    @router.get("/registry", tags=["registry"], summary="Certified areas (public)")
+    async def registry(province: str | None = None, meeting: str | None = None) -> Any:
+        query: dict[str, Any] = {}
+        if province:
+            query["province_code"] = province
+        if meeting:
+            query["subcommittee_meeting_id"] = meeting
+        return jsonable_encoder([_registry_entry(d) for d in await repo.certified(query)])
+
+    @router.get(
+        "/registry/summary",
+        tags=["registry"],
+        summary="Counts of certified areas and provinces, by province and by meeting",
+    )
+    async def registry_summary() -> Any:
+        entries = [_registry_entry(d) for d in await repo.certified({})]
+        by_province = Counter(e["province_code"] for e in entries)
+        by_meeting = Counter(e["subcommittee_meeting_id"] or "unknown" for e in entries)
+        return {
+            "areas": len(entries),
+            "provinces": len(by_province),
+            "by_province": dict(sorted(by_province.items())),
+            "by_meeting": dict(sorted(by_meeting.items())),
+        }
+
+    @router.post(
+        "/admin/deadline-scan",
+        tags=["operations"],
+        summary="Run the delivery-deadline scan now, optionally as of a given date",
+    )
+    async def deadline_scan(caller: Caller, as_of: dt.date | None = None) -> Any:
+        if caller.kind not in ADMIN_KINDS:
+            raise HTTPException(
+                403,
+                detail={
+                    "error": f"{caller.agency_id} may not run the deadline scan (depa only)",
+                    "error_th": f"หน่วยงาน {caller.agency_id} ไม่มีสิทธิ์สั่งตรวจกำหนดส่งมอบ",
+                },
+            )
+        emitted = await handlers.scan_deadlines(as_of)
+        return {"as_of": (as_of or handlers.clock().date()).isoformat(), "emitted": emitted}
 
     return router

@@ -10,10 +10,31 @@ from contracts.topics import Topics
 from services.common.consumer import EventConsumer, Handler
 
 
-def register(broker: KafkaBroker, topics: Topics, group_id: str, consumer: EventConsumer,
-             on_proposal_fact: Handler) -> None:
-    @broker.subscriber(topics.proposals, group_id=group_id, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR,
-                       description="Proposal facts: submissions, resubmissions, withdrawals")
+def register(
+    broker: KafkaBroker,
+    topics: Topics,
+    group_id: str,
+    consumer: EventConsumer,
+    on_proposal_fact: Handler,
+    on_intake: Handler,
+) -> None:
+    @broker.subscriber(
+        topics.proposals,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Proposal facts: submissions, resubmissions, withdrawals",
+    )
     async def on_proposals(msg: KafkaMessage) -> None:
         await consumer.process(msg.raw_message, on_proposal_fact)
+
+    @broker.subscriber(
+        topics.intake,
+        group_id=f"{group_id}-intake",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Decision claims from agency systems (single decisions and "
+        "meetings); other services' claims are ignored",
+    )
+    async def on_intake_topic(msg: KafkaMessage) -> None:
+        await consumer.process(msg.raw_message, on_intake)

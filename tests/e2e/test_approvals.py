@@ -1,0 +1,462 @@
+"""The approvals service end to end: real processes on the real Kafka and FerretDB."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.approvals import (
+    CabinetEndorsed,
+    CertificationAwarded,
+    SubcommitteeApproved,
+    ValidityPeriod,
+)
+from contracts.common import BilingualText, Meeting
+from contracts.topics import Topics
+from services.approvals.domain import add_years
+from tests.e2e.approvals_support import (
+    CHAIR,
+    claim,
+    facts,
+    http_json,
+    meeting,
+    produce,
+    screened,
+    submitted,
+)
+from tests.e2e.test_walking_skeleton import DRAFT, submit
+from tests.support import Namespace, ServiceProcess, poll, read_topic
+
+pytestmark = pytest.mark.e2e
+
+PROVINCES_15 = [
+    "83",
+    "40",
+    "21",
+    "50",
+    "20",
+    "90",
+    "30",
+    "34",
+    "10",
+    "24",
+    "73",
+    "65",
+    "84",
+    "57",
+    "80",
+]
+
+
+async def wait_stage(cases: Any, proposal_ids: list[str], stage: str, wait: float = 60.0) -> None:
+    async def all_there() -> bool:
+        found: int = await cases.count_documents({"_id": {"$in": proposal_ids}, "stage": stage})
+        return found == len(proposal_ids)
+
+    await poll(all_there, timeout=wait, what=f"{len(proposal_ids)} cases at {stage}")
+
+
+async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registry(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["proposal_id"]
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, [pid], "submitted")
+    url = services["approvals"].url
+
+    def key(agency: str) -> str:
+        return api_keys[("approvals", agency)]
+
+    async def decide(agency: str, body: dict[str, Any]) -> Any:
+        return await http_json("POST", f"{url}/cases/{pid}/decisions", key(agency), json=body)
+
+    # Out of order: the Cabinet cannot endorse a proposal depa has not screened.
+    early = await decide(
+        "cabinet-secretariat",
+        {
+            "event_type": "CabinetEndorsed",
+            "resolution_number": "นร 0505/ว 1",
+            "resolution_date": "2022-05-01",
+            "resolution": "endorsed",
+        },
+    )
+    assert early.status_code == 409, early.text
+    assert early.json()["error"] == (
+        f"CabinetEndorsed refused: proposal {pid} is at stage "
+        "submitted; depa has not screened it yet"
+    )
+    assert early.json()["error_th"]
+
+    assert (
+        await decide("depa", {"event_type": "ProposalScreened", "screened_by": "depa"})
+    ).status_code == 201
+    sub = meeting("subcommittee", "1/2565", [(pid, "SubcommitteeApproved")])
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("des-subcommittee"), json=sub.model_dump(mode="json")
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["counts"] == {"applied": 1}
+    steer = meeting("steering_committee", "2/2565", [(pid, "SteeringCommitteeAcknowledged")])
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("steering-committee"), json=steer.model_dump(mode="json")
+    )
+    assert resp.json()["counts"] == {"applied": 1}, resp.text
+    cab = meeting("cabinet", "20/2565", [(pid, "CabinetEndorsed")], "นร 0505/ว 123")
+    resp = await http_json(
+        "POST", f"{url}/meetings", key("cabinet-secretariat"), json=cab.model_dump(mode="json")
+    )
+    assert resp.json()["counts"] == {"applied": 1}, resp.text
+    # Valid from today, so the service's own periodic scan has nothing due during the test.
+    today = dt.datetime.now(dt.UTC).date()
+    deliver_by = add_years(today, 2)
+    award = await decide(
+        "depa", {"event_type": "CertificationAwarded", "valid_from": today.isoformat()}
+    )
+    assert award.status_code == 201, award.text
+    assert award.json()["stage"] == "certified"
+
+    case = (await http_json("GET", f"{url}/cases/{pid}", key("depa"))).json()
+    assert case["stage"] == "certified"
+    assert [(h["event_type"], h["to"]) for h in case["history"]] == [
+        ("ProposalSubmitted", "submitted"),
+        ("CabinetEndorsed", None),
+        ("ProposalScreened", "screened"),
+        ("SubcommitteeApproved", "subcommittee_approved"),
+        ("SteeringCommitteeAcknowledged", "steering_acknowledged"),
+        ("CabinetEndorsed", "cabinet_endorsed"),
+        ("CertificationAwarded", "certified"),
+    ]
+    assert case["history"][1]["refused"].startswith("CabinetEndorsed refused")
+    number = case["certificate"]["certificate_number"]
+    assert re.fullmatch(rf"SCT-{today.year + 543}-\d{{4}}", number)
+    assert case["certificate"]["deliver_by"] == deliver_by.isoformat()
+
+    # Each decision is a fact on the decisions topic, produced by the deciding agency and
+    # caused by its claim; the refusal is addressed to the Cabinet secretariat.
+    published = await facts(topics.decisions, {pid}, min_records=6)
+    by_type = {e["event_type"]: e for e in published}
+    assert by_type["ProposalScreened"]["producer"] == "depa"
+    assert by_type["SubcommitteeApproved"]["payload"]["meeting"]["meeting_id"] == "1/2565"
+    assert by_type["SubcommitteeApproved"]["producer"] == "des-subcommittee"
+    assert by_type["CabinetEndorsed"]["producer"] == "cabinet-secretariat"
+    assert by_type["CertificationAwarded"]["payload"]["certificate_number"] == number
+    assert by_type["CertificationAwarded"]["causation_id"] is not None
+    refused = by_type["TransitionRefused"]
+    assert refused["payload"]["producer"] == "cabinet-secretariat"
+    assert refused["payload"]["stage"] == "submitted"
+
+    # The registry (public) and its summary, computed from the data.
+    entries = (await http_json("GET", f"{url}/registry?province=83")).json()
+    assert [e["certificate_number"] for e in entries if e["proposal_id"] == pid] == [number]
+    assert entries[0]["province_en"] == "Phuket"
+    summary = (await http_json("GET", f"{url}/registry/summary")).json()
+    assert summary["areas"] >= 1
+    assert summary["by_province"]["83"] >= 1
+    assert summary["provinces"] == len(summary["by_province"])
+    stage_list = (await http_json("GET", f"{url}/cases?stage=certified", key("depa"))).json()
+    assert pid in {c["proposal_id"] for c in stage_list}
+
+    # Deadlines: 90 days before, then overdue; each threshold once.
+    scan = f"{url}/admin/deadline-scan"
+    assert (
+        await http_json(
+            "POST",
+            scan,
+            key("des-subcommittee"),
+            params={"as_of": str(deliver_by - dt.timedelta(days=83))},
+        )
+    ).status_code == 403
+    first = await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=83))}
+    )
+    assert first.json()["emitted"] >= 1
+    again = await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=82))}
+    )
+    assert again.json()["emitted"] == 0
+    await http_json(
+        "POST", scan, key("depa"), params={"as_of": str(deliver_by + dt.timedelta(days=1))}
+    )
+    reminders = await facts(
+        topics.decisions, {pid}, event_type="DeliveryDeadlineReminder", min_records=2
+    )
+    assert sorted((r["payload"]["overdue"], r["payload"]["days_left"]) for r in reminders) == [
+        (False, 83),
+        (True, -1),
+    ]
+    metrics = (await http_json("GET", f"{url}/metrics")).text
+    assert "smartcity_approvals_refusals_total" in metrics
+    assert 'smartcity_approvals_cases{stage="certified"}' in metrics
+
+
+async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    subs = [submitted(code, i) for i, code in enumerate(PROVINCES_15)]
+    pids = [s.proposal_id for s in subs]
+    await produce(topics.proposals, subs)
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, pids, "submitted")
+
+    # Screening claims from depa's own system, each sent twice (same event id).
+    claims = [screened(pid) for pid in pids]
+    await produce(topics.intake, claims + claims)
+    await wait_stage(cases, pids, "screened")
+
+    decisions = [(pid, "SubcommitteeApproved") for pid in pids[:13]]
+    decisions += [(pids[13], "SubcommitteeRejected"), (pids[14], "RevisionRequested")]
+    body = meeting("subcommittee", "7/2565", decisions).model_dump(mode="json")
+    url = services["approvals"].url
+    key = api_keys[("approvals", "des-subcommittee")]
+    started = time.monotonic()
+    first = await http_json("POST", f"{url}/meetings", key, json=body)
+    print(f"POST /meetings with 15 decisions: {time.monotonic() - started:.2f} s")
+    assert first.status_code == 200, first.text
+    assert first.json()["counts"] == {"applied": 15}
+    second = await http_json("POST", f"{url}/meetings", key, json=body)
+    assert second.json()["counts"] == {"duplicate": 15}
+    # ... and once more as a claim from the secretariat's system.
+    await produce(
+        topics.intake,
+        [claim(meeting("subcommittee", "7/2565", decisions), "des-subcommittee", pids[0])],
+    )
+
+    meetings = mongo[ns.db("approvals")]["meetings"]
+    await poll(
+        lambda: meetings.find_one({"_id": "subcommittee:7/2565", "times_recorded": 3}),
+        what="the meeting recorded three times",
+    )
+    stored = await meetings.find_one({"_id": "subcommittee:7/2565"})
+    assert stored is not None
+    assert len(stored["decisions"]) == 15
+    assert stored["chair"] == CHAIR.model_dump()
+
+    await wait_stage(cases, pids[:13], "subcommittee_approved")
+    published = await facts(topics.decisions, set(pids), min_records=30)
+    per_type: dict[str, list[str]] = {}
+    for e in published:
+        per_type.setdefault(e["event_type"], []).append(e["proposal_id"])
+    assert sorted(per_type["ProposalScreened"]) == sorted(pids)
+    assert sorted(per_type["SubcommitteeApproved"]) == sorted(pids[:13])
+    assert per_type["SubcommitteeRejected"] == [pids[13]]
+    assert per_type["RevisionRequested"] == [pids[14]]
+    assert "TransitionRefused" not in per_type
+    for e in published:
+        if e["event_type"] in {"SubcommitteeApproved", "SubcommitteeRejected"}:
+            assert e["payload"]["meeting"]["meeting_id"] == "7/2565"
+    rejected = await cases.find_one({"_id": pids[13]})
+    assert rejected is not None
+    assert rejected["stage"] == "rejected"
+    for doc in await cases.find({"_id": {"$in": pids}}).to_list(None):
+        assert [h["event_type"] for h in doc["history"]].count("ProposalScreened") == 1
+        assert len(doc["history"]) == 3
+
+    # The 13 approved go on: steering committee over HTTP, Cabinet and the awards as claims
+    # from the agencies' systems (a claimed certificate number is replaced by the service's).
+    approved = pids[:13]
+    steer = meeting(
+        "steering_committee", "8/2565", [(p, "SteeringCommitteeAcknowledged") for p in approved]
+    )
+    resp = await http_json(
+        "POST",
+        f"{url}/meetings",
+        api_keys[("approvals", "steering-committee")],
+        json=steer.model_dump(mode="json"),
+    )
+    assert resp.json()["counts"] == {"applied": 13}, resp.text
+    cab = meeting("cabinet", "21/2565", [(p, "CabinetEndorsed") for p in approved], "นร 0505/ว 9")
+    await produce(topics.intake, [claim(cab, "cabinet-secretariat", approved[0])])
+    await wait_stage(cases, approved, "cabinet_endorsed")
+    awards = [
+        claim(
+            CertificationAwarded(
+                certificate_number="SCT-2565-9999",
+                area_name=BilingualText(th="อื่น", en="Other"),
+                province_code="10",
+                subcommittee_meeting_id="1/2565",
+                validity=ValidityPeriod(
+                    valid_from=dt.datetime.now(dt.UTC).date(), deliver_by=dt.date(2099, 1, 1)
+                ),
+            ),
+            "depa",
+            p,
+        )
+        for p in approved
+    ]
+    await produce(topics.intake, awards)
+    await wait_stage(cases, approved, "certified")
+
+    registry = (await http_json("GET", f"{url}/registry", params={"meeting": "7/2565"})).json()
+    assert sorted(e["proposal_id"] for e in registry) == sorted(approved)
+    numbers = [e["certificate_number"] for e in registry]
+    assert len(set(numbers)) == 13
+    assert "SCT-2565-9999" not in numbers
+    assert {e["province_code"] for e in registry} == set(PROVINCES_15[:13])
+    assert all(e["deliver_by"] != "2099-01-01" for e in registry)
+    summary = (await http_json("GET", f"{url}/registry/summary")).json()
+    assert summary["by_meeting"]["7/2565"] == 13
+    assert summary["provinces"] == len(summary["by_province"])
+    bangkok = (await http_json("GET", f"{url}/registry", params={"province": "10"})).json()
+    assert [e["province_en"] for e in bangkok if e["proposal_id"] in approved] == ["Bangkok"]
+
+
+async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    sub = submitted("40", 1, applicant="lg-khon-kaen-city")
+    pid = sub.proposal_id
+    await produce(topics.proposals, [sub])
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, [pid], "submitted")
+    url = services["approvals"].url
+
+    # HTTP: an applicant may not screen; 403 with the reason, recorded in the history.
+    resp = await http_json(
+        "POST",
+        f"{url}/cases/{pid}/decisions",
+        api_keys[("approvals", "lg-khon-kaen-city")],
+        json={"event_type": "ProposalScreened", "screened_by": "depa"},
+    )
+    assert resp.status_code == 403, resp.text
+    assert "may not emit ProposalScreened" in resp.json()["error"]
+
+    # Kafka: out of order (legitimate producer) -> refused, no dead letter.
+    out_of_order = claim(
+        SubcommitteeApproved(
+            meeting=Meeting(meeting_id="3/2565", held_on=dt.date(2022, 5, 1), chair=CHAIR),
+            resolution="approved",
+        ),
+        "des-subcommittee",
+        pid,
+    )
+    # Kafka: the Cabinet claim from depa (unauthorised) and from an unknown producer.
+    endorsed = CabinetEndorsed(
+        resolution_number="นร 1", resolution_date=dt.date(2022, 5, 2), resolution="endorsed"
+    )
+    wrong_agency = claim(endorsed, "depa", pid)
+    unknown = claim(endorsed, "lg-atlantis", pid)
+    await produce(topics.intake, [out_of_order, wrong_agency, unknown])
+
+    refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused", min_records=4)
+    by_claim = {r["payload"]["refused_event_id"]: r["payload"] for r in refusals}
+    assert by_claim[str(out_of_order.event_id)]["reason"]["en"] == (
+        f"SubcommitteeApproved refused: proposal {pid} is at stage submitted; "
+        "depa has not screened it yet"
+    )
+    assert by_claim[str(out_of_order.event_id)]["producer"] == "des-subcommittee"
+    assert (
+        "depa (depa) may not emit CabinetEndorsed"
+        in by_claim[str(wrong_agency.event_id)]["reason"]["en"]
+    )
+    assert "unknown producer 'lg-atlantis'" in by_claim[str(unknown.event_id)]["reason"]["en"]
+
+    letters = await read_topic(
+        topics.deadletter, min_records=2, timeout=30, where=lambda r: r.key == pid.encode()
+    )
+    dead = {json.loads(r.value)["event_id"]: json.loads(r.value) for r in letters}
+    assert set(dead) == {str(wrong_agency.event_id), str(unknown.event_id)}
+    assert {d["error_kind"] for d in dead.values()} == {"unauthorised"}
+    assert {d["consumer"] for d in dead.values()} == {"approvals"}
+
+    doc = await cases.find_one({"_id": pid})
+    assert doc is not None
+    assert doc["stage"] == "submitted"
+    refused_types = [h["event_type"] for h in doc["history"] if h["refused"]]
+    assert sorted(refused_types) == [
+        "CabinetEndorsed",
+        "CabinetEndorsed",
+        "ProposalScreened",
+        "SubcommitteeApproved",
+    ]
+
+
+async def test_a_decision_for_an_unknown_proposal_is_refused(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+) -> None:
+    pid = f"NOPE-{uuid.uuid4().hex[:8]}"
+    resp = await http_json(
+        "POST",
+        f"{services['approvals'].url}/cases/{pid}/decisions",
+        api_keys[("approvals", "depa")],
+        json={"event_type": "ProposalScreened", "screened_by": "depa"},
+    )
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["error"] == f"ProposalScreened refused: there is no proposal {pid}"
+
+
+async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    body = {
+        "body": "subcommittee",
+        "meeting": {"meeting_id": "99/2565", "held_on": "2022-03-15", "chair": CHAIR.model_dump()},
+        "decisions": [
+            {"proposal_id": "SC-X00000001", "decision": "CabinetEndorsed", "resolution": "x"}
+        ],
+    }
+    resp = await http_json(
+        "POST",
+        f"{services['approvals'].url}/meetings",
+        api_keys[("approvals", "des-subcommittee")],
+        json=body,
+    )
+    assert resp.status_code == 422, resp.text
+    assert "a subcommittee meeting cannot take CabinetEndorsed" in resp.json()["error"]
+    assert resp.json()["error_th"].startswith("คำขอไม่ถูกต้อง")
+    meetings = mongo[ns.db("approvals")]["meetings"]
+    assert await meetings.count_documents({"meeting_id": "99/2565"}) == 0
+
+
+async def test_concurrent_decisions_on_one_proposal_lose_nothing(
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    sub = submitted("50", 1)
+    pid = sub.proposal_id
+    await produce(topics.proposals, [sub])
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, [pid], "submitted")
+    url = f"{services['approvals'].url}/cases/{pid}/decisions"
+    key = api_keys[("approvals", "depa")]
+    body = {"event_type": "ProposalScreened", "screened_by": "depa"}
+    responses = await asyncio.gather(*(http_json("POST", url, key, json=body) for _ in range(12)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 11
+
+    doc = await poll(lambda: cases.find_one({"_id": pid, "outbox": []}), what="outbox drained")
+    assert doc["version"] == 13
+    assert len(doc["history"]) == 13
+    assert [h["refused"] is None for h in doc["history"]].count(True) == 2
+    published = await facts(topics.decisions, {pid}, min_records=12)
+    assert (
+        sorted({e["event_id"]: e["event_type"] for e in published}.values())
+        == ["ProposalScreened"] + ["TransitionRefused"] * 11
+    )

@@ -1,0 +1,225 @@
+"""The workflow state machine: every allowed transition, every refused one, and random event
+sequences (hypothesis) that never reach an invalid state and never lose history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.approvals import (
+    CabinetEndorsed,
+    CabinetReturned,
+    CertificationAwarded,
+    ProposalScreened,
+    RevisionRequested,
+    SteeringCommitteeAcknowledged,
+    SubcommitteeApproved,
+    SubcommitteeRejected,
+    ValidityPeriod,
+)
+from contracts.common import BilingualText, Contract, Meeting, Stage
+from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.proposals import ProposalResubmitted, ProposalWithdrawn
+from contracts.workflow import TRANSITIONS, Moved, Refusal, stage_after, transition
+from services.approvals.domain import Case, apply
+from tests.e2e.approvals_support import content, submitted
+
+S = Stage
+P = "SC-TEST00001"
+ACTIVE = [
+    S.SUBMITTED,
+    S.REVISION_REQUESTED,
+    S.SCREENED,
+    S.SUBCOMMITTEE_APPROVED,
+    S.STEERING_ACKNOWLEDGED,
+    S.CABINET_ENDORSED,
+]
+
+ALLOWED: dict[tuple[Stage | None, str], Stage] = {
+    (None, "ProposalSubmitted"): S.SUBMITTED,
+    (S.REVISION_REQUESTED, "ProposalResubmitted"): S.SUBMITTED,
+    **{(stage, "ProposalWithdrawn"): S.WITHDRAWN for stage in ACTIVE},
+    (S.SUBMITTED, "ProposalScreened"): S.SCREENED,
+    (S.SUBMITTED, "RevisionRequested"): S.REVISION_REQUESTED,
+    (S.SCREENED, "RevisionRequested"): S.REVISION_REQUESTED,
+    (S.SCREENED, "SubcommitteeApproved"): S.SUBCOMMITTEE_APPROVED,
+    (S.SCREENED, "SubcommitteeRejected"): S.REJECTED,
+    (S.SUBCOMMITTEE_APPROVED, "SteeringCommitteeAcknowledged"): S.STEERING_ACKNOWLEDGED,
+    (S.STEERING_ACKNOWLEDGED, "CabinetEndorsed"): S.CABINET_ENDORSED,
+    (S.STEERING_ACKNOWLEDGED, "CabinetReturned"): S.REJECTED,
+    (S.CABINET_ENDORSED, "CertificationAwarded"): S.CERTIFIED,
+}
+EVENT_TYPES = ["ProposalSubmitted", *TRANSITIONS]
+STAGES: list[Stage | None] = [None, *Stage]
+PAIRS = [(stage, event) for stage in STAGES for event in EVENT_TYPES]
+
+
+@pytest.mark.parametrize(("stage", "event_type"), [p for p in PAIRS if p in ALLOWED])
+def test_every_allowed_transition(stage: Stage | None, event_type: str) -> None:
+    assert transition(stage, event_type, P) == Moved(stage, ALLOWED[(stage, event_type)])
+    assert stage_after(event_type) == ALLOWED[(stage, event_type)]
+
+
+@pytest.mark.parametrize(("stage", "event_type"), [p for p in PAIRS if p not in ALLOWED])
+def test_every_other_transition_is_refused_with_a_reason(
+    stage: Stage | None, event_type: str
+) -> None:
+    result = transition(stage, event_type, P)
+    assert isinstance(result, Refusal)
+    assert result.stage == stage
+    assert result.reason.en.startswith(f"{event_type} refused: ")
+    assert P in result.reason.en
+    assert P in result.reason.th
+    if stage is not None:
+        assert (
+            f"at stage {stage.value}" in result.reason.en or "already submitted" in result.reason.en
+        )
+
+
+REASONS = [
+    (
+        S.SUBCOMMITTEE_APPROVED,
+        "CabinetEndorsed",
+        f"CabinetEndorsed refused: proposal {P} is at stage subcommittee_approved; "
+        "the steering committee has not acknowledged it yet",
+    ),
+    (
+        S.SUBMITTED,
+        "SubcommitteeApproved",
+        f"SubcommitteeApproved refused: proposal {P} is at stage submitted; "
+        "depa has not screened it yet",
+    ),
+    (
+        S.CABINET_ENDORSED,
+        "ProposalScreened",
+        f"ProposalScreened refused: proposal {P} is at stage cabinet_endorsed; "
+        "it has already passed that step",
+    ),
+    (
+        S.CERTIFIED,
+        "ProposalWithdrawn",
+        f"ProposalWithdrawn refused: proposal {P} is at stage certified; "
+        "it is already certified; no further decisions apply",
+    ),
+    (
+        S.REJECTED,
+        "ProposalResubmitted",
+        f"ProposalResubmitted refused: proposal {P} is at stage rejected; "
+        "it was rejected; no further decisions apply",
+    ),
+    (None, "ProposalScreened", f"ProposalScreened refused: there is no proposal {P}"),
+    (
+        S.SCREENED,
+        "ProposalSubmitted",
+        f"ProposalSubmitted refused: proposal {P} was already submitted (it is at stage screened)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stage", "event_type", "reason"), REASONS)
+def test_reasons_a_person_understands(stage: Stage | None, event_type: str, reason: str) -> None:
+    result = transition(stage, event_type, P)
+    assert isinstance(result, Refusal)
+    assert result.reason.en == reason
+
+
+def test_an_unknown_event_type_is_not_a_decision() -> None:
+    result = transition(S.SCREENED, "PizzaOrdered", P)
+    assert isinstance(result, Refusal)
+    assert result.reason.en == "PizzaOrdered is not a workflow decision"
+    assert stage_after("PizzaOrdered") is None
+
+
+# ---- random sequences through the Case aggregate ----
+
+MEETING = Meeting(
+    meeting_id="1/2565", held_on=dt.date(2022, 3, 1), chair=BilingualText(th="ประธาน", en="Chair")
+)
+WHY = BilingualText(th="เหตุผล", en="Reasons")
+PAYLOADS: dict[str, Contract] = {
+    "ProposalResubmitted": ProposalResubmitted(
+        applicant="pd-samyan", revision=2, content=content("83", 1)
+    ),
+    "ProposalWithdrawn": ProposalWithdrawn(applicant="pd-samyan", reason="no budget"),
+    "ProposalScreened": ProposalScreened(screened_by="depa"),
+    "RevisionRequested": RevisionRequested(requested_by="depa", reasons=WHY),
+    "SubcommitteeApproved": SubcommitteeApproved(meeting=MEETING, resolution="ok"),
+    "SubcommitteeRejected": SubcommitteeRejected(meeting=MEETING, resolution="no", reasons=WHY),
+    "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(
+        meeting=MEETING, resolution="noted"
+    ),
+    "CabinetEndorsed": CabinetEndorsed(
+        resolution_number="1", resolution_date=dt.date(2022, 5, 1), resolution="endorsed"
+    ),
+    "CabinetReturned": CabinetReturned(
+        resolution_number="2",
+        resolution_date=dt.date(2022, 5, 1),
+        resolution="returned",
+        reasons=WHY,
+    ),
+    "CertificationAwarded": CertificationAwarded(
+        certificate_number="SCT-2565-0001",
+        area_name=BilingualText(th="ก", en="A"),
+        province_code="83",
+        subcommittee_meeting_id="1/2565",
+        validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1), deliver_by=dt.date(2024, 6, 1)),
+    ),
+}
+
+
+def event(event_type: str, proposal_id: str) -> AnyEnvelope:
+    return new_envelope(PAYLOADS[event_type], producer="depa", proposal_id=proposal_id)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*PAYLOADS, "ProposalSubmitted", "replay"]), max_size=25))
+def test_random_sequences_never_reach_an_invalid_state_or_lose_history(
+    steps: list[str],
+) -> None:
+    opening = submitted("83", 0)
+    outcome = apply(None, opening)
+    case = outcome.case
+    assert case is not None
+    seen: list[AnyEnvelope] = [opening]
+    for step in steps:
+        envelope = (
+            seen[len(seen) // 2]
+            if step == "replay"
+            else (
+                submitted("83", 0) if step == "ProposalSubmitted" else event(step, case.proposal_id)
+            )
+        )
+        if step == "ProposalSubmitted":
+            envelope = envelope.model_copy(update={"proposal_id": case.proposal_id})
+        before: Case = case
+        result = apply(before, envelope)
+        assert result.case is not None
+        case = result.case
+        if step == "replay":
+            assert result.duplicate
+            assert case == before
+            continue
+        seen.append(envelope)
+        # History only grows, by exactly one entry, and keeps everything before it.
+        assert case.history[:-1] == before.history
+        assert len(case.history) == len(before.history) + 1
+        assert str(envelope.event_id) in case.processed
+        entry = case.history[-1]
+        expected = transition(before.stage, envelope.event_type, case.proposal_id)
+        if isinstance(expected, Moved):
+            assert case.stage == expected.to_stage
+            assert entry["refused"] is None
+        else:
+            assert case.stage == before.stage
+            assert entry["refused"] == expected.reason.en
+            assert [e.event_type for e in result.events] == ["TransitionRefused"]
+        if before.stage in {S.CERTIFIED, S.REJECTED, S.WITHDRAWN}:
+            assert case.stage == before.stage
+    # The stage is always the last accepted entry's target.
+    accepted: list[dict[str, Any]] = [h for h in case.history if h["refused"] is None]
+    assert case.stage.value == accepted[-1]["to"]
+    assert len(case.history) == len(seen)
