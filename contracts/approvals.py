@@ -222,7 +222,9 @@ class MeetingRecorded(Contract):
     """A meeting with its decisions on N proposals: an HTTP request body, or a claim on the
     intake topic. Each proposal gets its own decision event carrying the meeting id."""
 
-    event_type: Literal["MeetingRecorded"] = "MeetingRecorded"
+    event_type: Literal["MeetingRecorded"] = Field(
+        "MeetingRecorded", description="The event type; always 'MeetingRecorded'"
+    )
     body: MeetingBody = Field(description="Which body met")
     meeting: Meeting = Field(description="The meeting (id, date, chair)")
     resolution_number: ResolutionNumber | None = Field(

@@ -19,6 +19,8 @@ from contracts.approvals import (
     CabinetReturned,
     CertificationAwarded,
     DeliveryDeadlineReminder,
+    MeetingDecision,
+    MeetingRecorded,
     ProposalScreened,
     RevisionRequested,
     SteeringCommitteeAcknowledged,
@@ -160,6 +162,23 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
                 "ที่ประชุมมีมติเห็นชอบให้ภูเก็ตเมืองอัจฉริยะได้รับตราสัญลักษณ์เมืองอัจฉริยะ / "
                 "The subcommittee resolved to certify Phuket Smart City"
             ),
+        ),
+        "des-subcommittee",
+    ),
+    "MeetingRecorded": (
+        MeetingRecorded(
+            body="subcommittee",
+            meeting=SUBCOMMITTEE_MEETING,
+            decisions=[
+                MeetingDecision(
+                    proposal_id=PROPOSAL_ID,
+                    decision="SubcommitteeApproved",
+                    resolution=(
+                        "ที่ประชุมมีมติเห็นชอบ / The subcommittee resolved to certify "
+                        "Phuket Smart City"
+                    ),
+                ),
+            ],
         ),
         "des-subcommittee",
     ),

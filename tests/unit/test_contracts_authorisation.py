@@ -39,6 +39,7 @@ EXPECTED: dict[str, set[AgencyKind]] = {
     "CabinetEndorsed": {K.CABINET},
     "CabinetReturned": {K.CABINET},
     "CertificationAwarded": {K.DEPA, K.DES_SUBCOMMITTEE},
+    "MeetingRecorded": {K.DES_SUBCOMMITTEE, K.STEERING_COMMITTEE, K.CABINET},
     "TransitionRefused": {K.SYSTEM},
     "DeliveryDeadlineReminder": {K.SYSTEM},
     "NotificationSent": {K.SYSTEM},
