@@ -11,7 +11,12 @@ from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, ProposalsView
 from services.notifications.config import NotificationsSettings
 from services.notifications.entrypoints import http, kafka
-from services.notifications.handlers import MailSettings, NotificationHandlers, Sender
+from services.notifications.handlers import (
+    DigestScheduler,
+    MailSettings,
+    NotificationHandlers,
+    Sender,
+)
 
 NAME = "notifications"
 
@@ -31,12 +36,17 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     handlers = NotificationHandlers(view, directory, deliveries, mail)
     sender = Sender(deliveries, mailer, rt.publisher, rt.dead_letters, mail)
     rt.outbox_collections.append(deliveries.collection)
-    rt.on_start += [deliveries.ensure_indexes, directory.seed]
-    rt.background.append(lambda: sender.run(settings.sender_poll_seconds))
+    async def seed_directory() -> None:
+        await directory.seed()
+
+    rt.on_start += [deliveries.ensure_indexes, seed_directory]
+    digests = DigestScheduler(deliveries, mail, settings.digest_hour)
+    rt.background += [lambda: sender.run(settings.sender_poll_seconds), digests.run]
     rt.on_stop.append(mailer.close)
     kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
                    handlers.on_event)
     app = rt.app("Smart City Thailand: notifications",
-                 [http.build_router(deliveries, ApiKeys(rt.db))],
-                 description="Thai and English emails about the workflow; the delivery log.")
+                 [http.build_router(deliveries, ApiKeys(rt.db), directory, digests)],
+                 description="Thai and English emails about the workflow; the delivery log; "
+                             "the recipients directory.")
     return rt, app

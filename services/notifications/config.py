@@ -31,4 +31,6 @@ class NotificationsSettings(ServiceSettings):
     send_max_attempts: int = Field(8, ge=1, description="SMTP attempts before a message fails")
     send_base_delay_seconds: float = Field(1.0, gt=0, description="First retry delay")
     send_max_delay_seconds: float = Field(60.0, gt=0, description="Longest retry delay")
+    digest_hour: int = Field(7, ge=0, le=23,
+                             description="Hour (Thailand time) the daily digests are sent")
     sender_poll_seconds: float = Field(0.5, gt=0, description="How often queued mail is checked")

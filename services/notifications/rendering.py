@@ -44,12 +44,12 @@ def english_date(value: dt.date | dt.datetime) -> str:
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
-def stage_th(stage: str) -> str:
-    return STAGE_LABELS[Stage(stage)][0]
+def stage_th(stage: str | None) -> str:
+    return STAGE_LABELS[Stage(stage)][0] if stage else "-"
 
 
-def stage_en(stage: str) -> str:
-    return STAGE_LABELS[Stage(stage)][1]
+def stage_en(stage: str | None) -> str:
+    return STAGE_LABELS[Stage(stage)][1] if stage else "-"
 
 
 @cache
@@ -74,8 +74,22 @@ class RenderedEmail:
     html: str
 
 
+def email_context(envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any,
+                  console_url: str) -> dict[str, Any]:
+    """What a template sees besides the event: the proposal as the service knows it, the
+    recipient, the proposal's current stage and the link to its timeline."""
+    return {"proposal": {**proposal, "proposal_id": envelope.proposal_id},
+            "recipient": recipient, "stage": proposal.get("stage"),
+            "timeline_url": f"{console_url.rstrip('/')}/proposals/{envelope.proposal_id}"}
+
+
 def has_template(event_type: str) -> bool:
     return f"{event_type}.txt.j2" in _environment(False).list_templates()
+
+
+def one_line(value: str) -> str:
+    """Header-safe: every run of whitespace (CR and LF included) becomes one space."""
+    return " ".join(value.split())
 
 
 def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
@@ -85,6 +99,19 @@ def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
     html_template = _environment(True).get_template(f"{envelope.event_type}.html.j2")
     subject_block = text_template.blocks["subject"]
     subject = "".join(subject_block(text_template.new_context(values))).strip()
-    subject = " ".join(subject.split())  # one line, whatever the fields held
+    subject = one_line(subject)
+    return RenderedEmail(subject=subject, text=text_template.render(values),
+                         html=html_template.render({**values, "subject_line": subject}))
+
+
+def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime,
+                  console_url: str) -> RenderedEmail:
+    """One summary email of several queued emails (`items`: event_type, subject, proposal_id,
+    occurred_at, timeline_url), oldest first."""
+    values = {"recipient": recipient, "items": items, "as_of": as_of,
+              "console_url": console_url, "count": len(items)}
+    text_template = _environment(False).get_template("Digest.txt.j2")
+    html_template = _environment(True).get_template("Digest.html.j2")
+    subject = one_line("".join(text_template.blocks["subject"](text_template.new_context(values))))
     return RenderedEmail(subject=subject, text=text_template.render(values),
                          html=html_template.render({**values, "subject_line": subject}))

@@ -51,6 +51,7 @@ class DeliveryLog:
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
 
     async def queue(self, doc: Doc) -> bool:
         """Queue one email; False if this (event, recipient) was queued before."""
@@ -78,12 +79,12 @@ class DeliveryLog:
         return claimed
 
     async def mark_sent(self, delivery_id: str, attempts: int, reply: str, now: dt.datetime,
-                        event: AnyEnvelope) -> bool:
+                        events: list[AnyEnvelope]) -> bool:
         result = await self.collection.update_one(
             {"_id": delivery_id, "status": "queued"},
             {"$set": {"status": "sent", "attempts": attempts, "sent_at": now,
-                      "smtp_reply": reply[:500], "updated_at": now},
-             "$push": {"outbox": outbox_entry(event)}})
+                      "smtp_reply": reply[:500], "updated_at": now,
+                      "outbox": [outbox_entry(e) for e in events]}})
         return result.modified_count == 1
 
     async def mark_retry(self, delivery_id: str, attempts: int, error: str,
@@ -94,11 +95,53 @@ class DeliveryLog:
                       "updated_at": now}})
 
     async def mark_failed(self, delivery_id: str, attempts: int, error: str, now: dt.datetime,
-                          event: AnyEnvelope) -> bool:
-        result = await self.collection.find_one_and_update(
+                          events: list[AnyEnvelope]) -> bool:
+        result = await self.collection.update_one(
             {"_id": delivery_id, "status": "queued"},
             {"$set": {"status": "failed", "attempts": attempts, "last_error": error[:500],
-                      "failed_at": now, "updated_at": now},
-             "$push": {"outbox": outbox_entry(event)}},
-            return_document=ReturnDocument.AFTER)
-        return result is not None
+                      "failed_at": now, "updated_at": now,
+                      "outbox": [outbox_entry(e) for e in events]}})
+        return result.modified_count == 1
+
+    # Digests: emails held for a digest recipient ("held") are claimed by a digest id, then
+    # queued as one digest email, then settled ("digested"). A crash between the steps leaves
+    # them claimed, and the next run finishes that digest.
+
+    async def held_recipients(self) -> list[str]:
+        docs = await self.collection.find({"status": "held", "digest_id": None},
+                                          {"email": 1}).to_list(None)
+        return sorted({d["email"] for d in docs})
+
+    async def claim_held(self, email: str, digest_id: str) -> None:
+        await self.collection.update_many(
+            {"status": "held", "email": email, "digest_id": None},
+            {"$set": {"digest_id": digest_id}})
+
+    async def claimed_items(self) -> dict[str, list[Doc]]:
+        docs = await self.collection.find(
+            {"status": "held", "digest_id": {"$ne": None}},
+            {"html": 0, "text": 0}).sort("occurred_at", ASCENDING).to_list(None)
+        out: dict[str, list[Doc]] = {}
+        for d in docs:
+            out.setdefault(d["digest_id"], []).append(d)
+        return out
+
+    async def settle_claimed(self, digest_id: str, included: set[str]) -> None:
+        if included:
+            await self.collection.update_many(
+                {"digest_id": digest_id, "status": "held", "_id": {"$in": sorted(included)}},
+                {"$set": {"status": "digested"}})
+        await self.collection.update_many({"digest_id": digest_id, "status": "held"},
+                                          {"$set": {"digest_id": None}})
+
+    async def stats(self, now: dt.datetime) -> dict[str, float]:
+        oldest = await self.collection.find_one({"status": "queued"}, {"created_at": 1},
+                                                sort=[("created_at", ASCENDING)])
+        return {
+            "retrying": await self.collection.count_documents(
+                {"status": "queued", "attempts": {"$gt": 0}}),
+            "queued": await self.collection.count_documents({"status": "queued"}),
+            "held": await self.collection.count_documents({"status": "held"}),
+            "oldest_queued_age_seconds": 0.0 if oldest is None
+            else max(0.0, (now - oldest["created_at"]).total_seconds()),
+        }
