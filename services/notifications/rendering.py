@@ -4,6 +4,7 @@ HTML. Buddhist-era dates in Thai, Gregorian in English. Auto-escaping on for HTM
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -100,8 +101,13 @@ def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
     subject_block = text_template.blocks["subject"]
     subject = "".join(subject_block(text_template.new_context(values))).strip()
     subject = one_line(subject)
-    return RenderedEmail(subject=subject, text=text_template.render(values),
+    return RenderedEmail(subject=subject, text=_paragraphs(text_template.render(values)),
                          html=html_template.render({**values, "subject_line": subject}))
+
+
+def _paragraphs(text: str) -> str:
+    """At most one blank line between paragraphs, whichever optional parts were left out."""
+    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime,
