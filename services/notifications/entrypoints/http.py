@@ -1,8 +1,6 @@
 """HTTP API of the notifications service: the delivery log, the recipients directory (admin)
 and a "send the digests now" trigger (admin)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
