@@ -49,4 +49,5 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
                  [http.build_router(deliveries, ApiKeys(rt.db), directory, digests)],
                  description="Thai and English emails about the workflow; the delivery log; "
                              "the recipients directory.")
+    http.install_error_handlers(app)
     return rt, app

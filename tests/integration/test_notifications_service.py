@@ -331,6 +331,8 @@ async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str,
         bad = await http.patch("/recipients/lg-test-town", headers=depa,
                                json={"name_en": "Town\r\nBcc: x@example.com"})
         assert bad.status_code == 422
+        assert bad.json()["fields"][0]["field"] == "name_en"
+        assert "error_th" in bad.json()
         bad_email = await http.patch("/recipients/lg-test-town", headers=depa,
                                      json={"email": "a@b.example.go.th\r\nBcc: x@y.z"})
         assert bad_email.status_code == 422
@@ -341,6 +343,13 @@ async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str,
         assert stored["email"] == "mayor@test.example.go.th"
         assert stored["name_en"] == "Test Town"
         assert stored["digest"] is True
+        # The delivery log: depa sees every email, an applicant only those addressed to it.
+        everything = (await http.get("/deliveries", headers=depa)).json()
+        assert {d["recipient_id"] for d in everything} >= {"depa", "lg-phuket-city"}
+        own = (await http.get("/deliveries", headers={
+            "X-API-Key": admin_keys["lg-phuket-city"]})).json()
+        assert own
+        assert {d["recipient_id"] for d in own} == {"lg-phuket-city"}
 
 
 def test_the_recipients_cli(notifier: Notifier) -> None:

@@ -3,8 +3,10 @@ and a "send the digests now" trigger (admin)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.agencies import Agency
@@ -29,6 +31,22 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k != "_id"}
     encoded: dict[str, Any] = jsonable_encoder({"recipient_id": doc["_id"], **out})
     return encoded
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Invalid request bodies: 422 with the fields and a reason in English and Thai."""
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
+                   "reason": e["msg"]} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={
+            "error": "invalid request: " + "; ".join(f"{f['field']}: {f['reason']}"
+                                                     for f in fields),
+            "error_th": "ข้อมูลไม่ถูกต้อง: " + ", ".join(f["field"] for f in fields),
+            "fields": fields})
+
+    app.add_exception_handler(RequestValidationError, invalid)
 
 
 def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory,
@@ -57,14 +75,18 @@ def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDi
             "error": f"no recipient {recipient_id!r} in the directory",
             "error_th": f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน"})
 
-    @router.get("/deliveries", tags=["deliveries"], summary="The delivery log, newest first")
+    @router.get("/deliveries", tags=["deliveries"],
+                summary="The delivery log, newest first (an agency that is not depa or a "
+                        "system sees only the emails addressed to it)")
     async def list_deliveries(
-        _caller: Caller,
+        caller: Caller,
         proposal_id: str | None = None,
         status: str | None = Query(None, pattern="^(queued|sent|failed|held|digested)$"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         query: dict[str, Any] = {}
+        if caller.kind not in ADMIN_KINDS:
+            query["recipient_id"] = caller.agency_id
         if proposal_id:
             query["proposal_id"] = proposal_id
         if status:
