@@ -40,14 +40,16 @@ def _with_directory(work: Callable[[RecipientsDirectory], Awaitable[T]]) -> T:
             return await work(directory)
         finally:
             await client.close()
+
     return asyncio.run(go())
 
 
 def _table(docs: list[dict[str, Any]]) -> Table:
     table = Table("id", "email", "name (th)", "name (en)", "digest")
     for d in docs:
-        table.add_row(d["_id"], d["email"], d["name_th"], d["name_en"],
-                      "yes" if d.get("digest") else "no")
+        table.add_row(
+            d["_id"], d["email"], d["name_th"], d["name_en"], "yes" if d.get("digest") else "no"
+        )
     return table
 
 
@@ -74,15 +76,18 @@ def show(recipient_id: str) -> None:
 
 
 @recipients.command("add")
-def add(recipient_id: str, email: str,
-        name_th: str = typer.Option(..., help="Display name in Thai"),
-        name_en: str = typer.Option(..., help="Display name in English"),
-        digest: bool = typer.Option(False, help="Daily digest instead of one email per event")
-        ) -> None:
+def add(
+    recipient_id: str,
+    email: str,
+    name_th: str = typer.Option(..., help="Display name in Thai"),
+    name_en: str = typer.Option(..., help="Display name in English"),
+    digest: bool = typer.Option(False, help="Daily digest instead of one email per event"),
+) -> None:
     """Add an entry."""
     try:
-        entry = RecipientIn(recipient_id=recipient_id, email=email, name_th=name_th,
-                            name_en=name_en, digest=digest)
+        entry = RecipientIn(
+            recipient_id=recipient_id, email=email, name_th=name_th, name_en=name_en, digest=digest
+        )
     except ValidationError as exc:
         raise _invalid(exc) from None
     if _with_directory(lambda d: d.create(entry, CLI_AGENCY)) is None:
@@ -92,10 +97,12 @@ def add(recipient_id: str, email: str,
 
 
 @recipients.command("set")
-def set_fields(recipient_id: str,
-               email: str | None = typer.Option(None, help="New address"),
-               name_th: str | None = typer.Option(None, help="New Thai name"),
-               name_en: str | None = typer.Option(None, help="New English name")) -> None:
+def set_fields(
+    recipient_id: str,
+    email: str | None = typer.Option(None, help="New address"),
+    name_th: str | None = typer.Option(None, help="New Thai name"),
+    name_en: str | None = typer.Option(None, help="New English name"),
+) -> None:
     """Change an entry's address or names."""
     try:
         change = RecipientChange(email=email, name_th=name_th, name_en=name_en)
@@ -109,11 +116,11 @@ def set_fields(recipient_id: str,
 
 
 @recipients.command("digest")
-def digest(recipient_id: str,
-           on: bool = typer.Option(..., "--on/--off", help="Daily digest on or off")) -> None:
+def digest(
+    recipient_id: str, on: bool = typer.Option(..., "--on/--off", help="Daily digest on or off")
+) -> None:
     """Choose a daily digest (--on) or one email per event (--off)."""
-    doc = _with_directory(
-        lambda d: d.update(recipient_id, RecipientChange(digest=on), CLI_AGENCY))
+    doc = _with_directory(lambda d: d.update(recipient_id, RecipientChange(digest=on), CLI_AGENCY))
     if doc is None:
         console.print(f"[red]no recipient {recipient_id!r}[/red]")
         raise typer.Exit(1)

@@ -35,8 +35,9 @@ SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
 FAILED = Counter("smartcity_emails_failed_total", "Emails given up on", ["event_type", "reason"])
-QUEUED = Counter("smartcity_emails_queued_total", "Emails queued (or held for a digest)",
-                 ["event_type", "mode"])
+QUEUED = Counter(
+    "smartcity_emails_queued_total", "Emails queued (or held for a digest)", ["event_type", "mode"]
+)
 RETRYING = Gauge("smartcity_emails_retrying", "Queued emails that have failed at least once")
 QUEUE_AGE = Gauge("smartcity_email_queue_oldest_age_seconds", "Age of the oldest queued email")
 DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
@@ -60,8 +61,12 @@ class MailSettings:
     max_delay: float
 
 
-def backoff_seconds(attempts: int, base: float, ceiling: float,
-                    rand: Callable[[float, float], float] = random.uniform) -> float:
+def backoff_seconds(
+    attempts: int,
+    base: float,
+    ceiling: float,
+    rand: Callable[[float, float], float] = random.uniform,
+) -> float:
     """Delay before the next attempt after `attempts` failures: exponential, capped, with
     jitter between half and all of it (so a crowd of retries spreads out)."""
     top = min(ceiling, base * 2 ** max(0, attempts - 1))
@@ -70,23 +75,34 @@ def backoff_seconds(attempts: int, base: float, ceiling: float,
 
 def _unknown_proposal(proposal_id: str, envelope: AnyEnvelope) -> Doc:
     area = getattr(envelope.payload, "area_name", None)
-    return {"_id": proposal_id,
-            "area_name": area.model_dump() if area is not None else {"th": "-", "en": "-"},
-            "province": {"code": None, "name_th": "-", "name_en": "-"},
-            "stage": None, "contact_emails": [], "applicant": None}
+    return {
+        "_id": proposal_id,
+        "area_name": area.model_dump() if area is not None else {"th": "-", "en": "-"},
+        "province": {"code": None, "name_th": "-", "name_en": "-"},
+        "stage": None,
+        "contact_emails": [],
+        "applicant": None,
+    }
 
 
 class NotificationHandlers:
-    def __init__(self, view: ProposalsView, directory: RecipientsDirectory, log_: DeliveryLog,
-                 settings: MailSettings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        view: ProposalsView,
+        directory: RecipientsDirectory,
+        log_: DeliveryLog,
+        settings: MailSettings,
+        clock: Clock = utc_now,
+    ) -> None:
         self._view = view
         self._directory = directory
         self._log = log_
         self._settings = settings
         self.clock = clock
 
-    async def _recipients(self, envelope: AnyEnvelope, proposal: Doc
-                          ) -> tuple[list[Recipient], list[str]]:
+    async def _recipients(
+        self, envelope: AnyEnvelope, proposal: Doc
+    ) -> tuple[list[Recipient], list[str]]:
         """The recipients of an event (one per address), and the directory ids not found."""
         found: list[Recipient] = []
         missing: list[str] = []
@@ -105,10 +121,14 @@ class NotificationHandlers:
             if role is Role.APPLICANT:
                 applicant = await add(proposal.get("applicant"))
                 for email in proposal.get("contact_emails", []):
-                    found.append(Recipient(
-                        f"contact:{email}", email,
-                        applicant.name_th if applicant else proposal["area_name"]["th"],
-                        applicant.name_en if applicant else proposal["area_name"]["en"]))
+                    found.append(
+                        Recipient(
+                            f"contact:{email}",
+                            email,
+                            applicant.name_th if applicant else proposal["area_name"]["th"],
+                            applicant.name_en if applicant else proposal["area_name"]["en"],
+                        )
+                    )
             elif role is Role.PROVINCE:
                 code = (proposal.get("province") or {}).get("code")
                 await add(governor_office_id(code) if code else None)
@@ -135,13 +155,17 @@ class NotificationHandlers:
         now = self.clock()
         source = current_source.get()
         base: Doc = {
-            "kind": "event", "event_id": str(envelope.event_id),
-            "event_type": envelope.event_type, "proposal_id": envelope.proposal_id,
-            "occurred_at": envelope.occurred_at, "created_at": now, "updated_at": now,
+            "kind": "event",
+            "event_id": str(envelope.event_id),
+            "event_type": envelope.event_type,
+            "proposal_id": envelope.proposal_id,
+            "occurred_at": envelope.occurred_at,
+            "created_at": now,
+            "updated_at": now,
             "event_value": envelope.model_dump_json(),
-            "source": None if source is None else {"topic": source.topic,
-                                                   "partition": source.partition,
-                                                   "offset": source.offset},
+            "source": None
+            if source is None
+            else {"topic": source.topic, "partition": source.partition, "offset": source.offset},
             "outbox": [],
         }
         immediate = envelope.event_type in CRITICAL
@@ -149,43 +173,79 @@ class NotificationHandlers:
             context = email_context(envelope, proposal, r, self._settings.console_url)
             rendered = render(envelope, context)
             held = r.digest and not immediate
-            doc = {**base, "_id": f"{envelope.event_id}:{r.email.lower()}",
-                   "recipient_id": r.recipient_id, "email": r.email,
-                   "name_th": r.name_th, "name_en": r.name_en,
-                   "message_id": message_id(str(envelope.event_id), r.email,
-                                            self._settings.message_id_domain),
-                   "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
-                   "timeline_url": context["timeline_url"],
-                   "status": "held" if held else "queued", "digest_id": None,
-                   "attempts": 0, "next_attempt_at": now}
+            doc = {
+                **base,
+                "_id": f"{envelope.event_id}:{r.email.lower()}",
+                "recipient_id": r.recipient_id,
+                "email": r.email,
+                "name_th": r.name_th,
+                "name_en": r.name_en,
+                "message_id": message_id(
+                    str(envelope.event_id), r.email, self._settings.message_id_domain
+                ),
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "timeline_url": context["timeline_url"],
+                "status": "held" if held else "queued",
+                "digest_id": None,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
             if await self._log.queue(doc):
                 QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
         for recipient_id in missing:
             error = f"no address for {recipient_id!r} in the recipients directory"
             failure = new_envelope(
-                NotificationFailed(about_event_id=str(envelope.event_id),
-                                   about_event_type=envelope.event_type,
-                                   recipient_id=recipient_id, recipient_email=None,
-                                   message_id=None, attempts=0, error=error),
-                producer=SERVICE_PRODUCER, proposal_id=envelope.proposal_id, cause=envelope)
-            queued = await self._log.queue({
-                **base, "_id": f"{envelope.event_id}:missing:{recipient_id}",
-                "recipient_id": recipient_id, "email": None, "status": "failed",
-                "attempts": 0, "last_error": error, "failed_at": now,
-                "outbox": [outbox_entry(failure)]})
+                NotificationFailed(
+                    about_event_id=str(envelope.event_id),
+                    about_event_type=envelope.event_type,
+                    recipient_id=recipient_id,
+                    recipient_email=None,
+                    message_id=None,
+                    attempts=0,
+                    error=error,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=envelope.proposal_id,
+                cause=envelope,
+            )
+            queued = await self._log.queue(
+                {
+                    **base,
+                    "_id": f"{envelope.event_id}:missing:{recipient_id}",
+                    "recipient_id": recipient_id,
+                    "email": None,
+                    "status": "failed",
+                    "attempts": 0,
+                    "last_error": error,
+                    "failed_at": now,
+                    "outbox": [outbox_entry(failure)],
+                }
+            )
             if queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()
-                log.warning("notify.recipient_missing", recipient_id=recipient_id,
-                            event_id=str(envelope.event_id))
+                log.warning(
+                    "notify.recipient_missing",
+                    recipient_id=recipient_id,
+                    event_id=str(envelope.event_id),
+                )
 
 
 class Sender:
     """Sends queued emails; retries with exponential backoff and jitter while the SMTP server
     is unreachable; after the last attempt marks the email failed and dead-letters the event."""
 
-    def __init__(self, log_: DeliveryLog, mailer: SmtpMailer, publisher: OutboxPublisher,
-                 dead_letters: DeadLetters, settings: MailSettings, clock: Clock = utc_now,
-                 rand: Callable[[float, float], float] = random.uniform) -> None:
+    def __init__(
+        self,
+        log_: DeliveryLog,
+        mailer: SmtpMailer,
+        publisher: OutboxPublisher,
+        dead_letters: DeadLetters,
+        settings: MailSettings,
+        clock: Clock = utc_now,
+        rand: Callable[[float, float], float] = random.uniform,
+    ) -> None:
         self._log = log_
         self._mailer = mailer
         self._publisher = publisher
@@ -208,25 +268,43 @@ class Sender:
 
     async def attempt(self, doc: Doc) -> None:
         attempts = int(doc.get("attempts", 0)) + 1
-        headers = {"X-Smartcity-Event-Id": doc["event_id"],
-                   "X-Smartcity-Event-Type": doc["event_type"]}
+        headers = {
+            "X-Smartcity-Event-Id": doc["event_id"],
+            "X-Smartcity-Event-Type": doc["event_type"],
+        }
         if doc.get("kind") != "digest":
             headers["X-Smartcity-Proposal-Id"] = doc["proposal_id"]
         try:
             message = build_message(
-                subject=doc["subject"], text=doc["text"], html=doc["html"],
-                from_name=self._settings.from_name, from_email=self._settings.from_email,
-                to_name=doc["name_th"], to_email=doc["email"], msg_id=doc["message_id"],
-                extra_headers=headers)
+                subject=doc["subject"],
+                text=doc["text"],
+                html=doc["html"],
+                from_name=self._settings.from_name,
+                from_email=self._settings.from_email,
+                to_name=doc["name_th"],
+                to_email=doc["email"],
+                msg_id=doc["message_id"],
+                extra_headers=headers,
+            )
             reply = await self._mailer.send(message)
         except Exception as exc:
             await self._failed_attempt(doc, attempts, exc)
             return
-        events = [new_envelope(
-            NotificationSent(about_event_id=a["event_id"], about_event_type=a["event_type"],
-                             recipient_id=doc["recipient_id"], recipient_email=doc["email"],
-                             message_id=doc["message_id"], attempts=attempts),
-            producer=SERVICE_PRODUCER, proposal_id=a["proposal_id"]) for a in self._about(doc)]
+        events = [
+            new_envelope(
+                NotificationSent(
+                    about_event_id=a["event_id"],
+                    about_event_type=a["event_type"],
+                    recipient_id=doc["recipient_id"],
+                    recipient_email=doc["email"],
+                    message_id=doc["message_id"],
+                    attempts=attempts,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=a["proposal_id"],
+            )
+            for a in self._about(doc)
+        ]
         if await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events):
             SENT.labels(doc["event_type"]).inc()
             log.info("notify.sent", delivery_id=doc["_id"], attempts=attempts)
@@ -236,32 +314,60 @@ class Sender:
         error = f"{type(exc).__name__}: {exc}"[:500]
         permanent = isinstance(exc, PermanentSmtpError)
         if not permanent and attempts < self._settings.max_attempts:
-            delay = backoff_seconds(attempts, self._settings.base_delay,
-                                    self._settings.max_delay, self._rand)
-            log.warning("notify.send_retry", delivery_id=doc["_id"], attempts=attempts,
-                        retry_in=round(delay, 2), error=error)
+            delay = backoff_seconds(
+                attempts, self._settings.base_delay, self._settings.max_delay, self._rand
+            )
+            log.warning(
+                "notify.send_retry",
+                delivery_id=doc["_id"],
+                attempts=attempts,
+                retry_in=round(delay, 2),
+                error=error,
+            )
             now = self.clock()
-            await self._log.mark_retry(doc["_id"], attempts, error,
-                                       now + dt.timedelta(seconds=delay), now)
+            await self._log.mark_retry(
+                doc["_id"], attempts, error, now + dt.timedelta(seconds=delay), now
+            )
             return
         about = self._about(doc)
         # Dead letters first: if the store write below fails, the email is retried and the
         # dead letter may repeat (at least once), but it is never missing.
         for a in about:
             source = a.get("source") or {"topic": "", "partition": 0, "offset": 0}
-            record = Record(topic=source["topic"], partition=source["partition"],
-                            offset=source["offset"], key=a["proposal_id"].encode(),
-                            value=a["event_value"].encode(), headers=())
+            record = Record(
+                topic=source["topic"],
+                partition=source["partition"],
+                offset=source["offset"],
+                key=a["proposal_id"].encode(),
+                value=a["event_value"].encode(),
+                headers=(),
+            )
             await self._dead_letters.send(
-                record, consumer="notifications-sender", kind="processing",
+                record,
+                consumer="notifications-sender",
+                kind="processing",
                 error=f"email {doc['message_id']} to {doc['email']} failed after {attempts} "
-                      f"attempts: {error}",
-                attempts=attempts, event_type=a["event_type"], event_id=a["event_id"])
-        events = [new_envelope(
-            NotificationFailed(about_event_id=a["event_id"], about_event_type=a["event_type"],
-                               recipient_id=doc["recipient_id"], recipient_email=doc["email"],
-                               message_id=doc["message_id"], attempts=attempts, error=error),
-            producer=SERVICE_PRODUCER, proposal_id=a["proposal_id"]) for a in about]
+                f"attempts: {error}",
+                attempts=attempts,
+                event_type=a["event_type"],
+                event_id=a["event_id"],
+            )
+        events = [
+            new_envelope(
+                NotificationFailed(
+                    about_event_id=a["event_id"],
+                    about_event_type=a["event_type"],
+                    recipient_id=doc["recipient_id"],
+                    recipient_email=doc["email"],
+                    message_id=doc["message_id"],
+                    attempts=attempts,
+                    error=error,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=a["proposal_id"],
+            )
+            for a in about
+        ]
         if not await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events):
             return
         FAILED.labels(doc["event_type"], "permanent" if permanent else "attempts").inc()
@@ -294,9 +400,14 @@ class DigestScheduler:
     """Collects the emails held for digest recipients into one summary email each, at a daily
     cutoff (Thai time) or when asked (`send_digests(as_of)`, used by the admin API and tests)."""
 
-    def __init__(self, log_: DeliveryLog, settings: MailSettings, cutoff_hour: int,
-                 clock: Clock = utc_now,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        log_: DeliveryLog,
+        settings: MailSettings,
+        cutoff_hour: int,
+        clock: Clock = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._log = log_
         self._settings = settings
         self._cutoff_hour = cutoff_hour
@@ -312,22 +423,48 @@ class DigestScheduler:
             await self._log.claim_held(email, did)
         for did, items in (await self._log.claimed_items()).items():
             first = items[0]
-            recipient = Recipient(first["recipient_id"], first["email"], first["name_th"],
-                                  first["name_en"], True)
+            recipient = Recipient(
+                first["recipient_id"], first["email"], first["name_th"], first["name_en"], True
+            )
             rendered = render_digest(recipient, items, as_of, self._settings.console_url)
             now = self.clock()
             doc: Doc = {
-                "_id": did, "kind": "digest", "event_id": did, "event_type": DIGEST_TYPE,
-                "proposal_id": None, "recipient_id": recipient.recipient_id,
-                "email": recipient.email, "name_th": recipient.name_th,
+                "_id": did,
+                "kind": "digest",
+                "event_id": did,
+                "event_type": DIGEST_TYPE,
+                "proposal_id": None,
+                "recipient_id": recipient.recipient_id,
+                "email": recipient.email,
+                "name_th": recipient.name_th,
                 "name_en": recipient.name_en,
                 "message_id": message_id(did, recipient.email, self._settings.message_id_domain),
-                "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
-                "items": [{k: i.get(k) for k in ("_id", "event_id", "event_type", "proposal_id",
-                                                 "subject", "occurred_at", "event_value",
-                                                 "source")} for i in items],
-                "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
-                "updated_at": now, "outbox": []}
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "items": [
+                    {
+                        k: i.get(k)
+                        for k in (
+                            "_id",
+                            "event_id",
+                            "event_type",
+                            "proposal_id",
+                            "subject",
+                            "occurred_at",
+                            "event_value",
+                            "source",
+                        )
+                    }
+                    for i in items
+                ],
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "outbox": [],
+            }
             if not await self._log.queue(doc):  # another instance queued this digest first
                 stored = await self._log.collection.find_one({"_id": did}, {"items._id": 1})
                 included = {i["_id"] for i in (stored or {}).get("items", [])}

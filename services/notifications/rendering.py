@@ -14,16 +14,30 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from contracts.common import Stage
 from contracts.envelope import AnyEnvelope
 
-THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
-               "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
+THAI_MONTHS = (
+    "มกราคม",
+    "กุมภาพันธ์",
+    "มีนาคม",
+    "เมษายน",
+    "พฤษภาคม",
+    "มิถุนายน",
+    "กรกฎาคม",
+    "สิงหาคม",
+    "กันยายน",
+    "ตุลาคม",
+    "พฤศจิกายน",
+    "ธันวาคม",
+)
 
 STAGE_LABELS: dict[Stage, tuple[str, str]] = {
     Stage.SUBMITTED: ("ยื่นข้อเสนอแล้ว", "Submitted"),
     Stage.REVISION_REQUESTED: ("รอการแก้ไขข้อเสนอ", "Revision requested"),
     Stage.SCREENED: ("ผ่านการกลั่นกรองโดยดีป้า", "Screened by depa"),
     Stage.SUBCOMMITTEE_APPROVED: ("คณะอนุกรรมการเห็นชอบ", "Approved by the subcommittee"),
-    Stage.STEERING_ACKNOWLEDGED: ("คณะกรรมการขับเคลื่อนฯ รับทราบ",
-                                  "Acknowledged by the steering committee"),
+    Stage.STEERING_ACKNOWLEDGED: (
+        "คณะกรรมการขับเคลื่อนฯ รับทราบ",
+        "Acknowledged by the steering committee",
+    ),
     Stage.CABINET_ENDORSED: ("คณะรัฐมนตรีเห็นชอบ", "Endorsed by the Cabinet"),
     Stage.CERTIFIED: ("ได้รับการรับรองเป็นเมืองอัจฉริยะ", "Certified smart city"),
     Stage.REJECTED: ("ไม่ผ่านการพิจารณา", "Rejected"),
@@ -63,8 +77,9 @@ def _environment(autoescape: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(thai_date=thai_date, english_date=english_date, stage_th=stage_th,
-                       stage_en=stage_en)
+    env.filters.update(
+        thai_date=thai_date, english_date=english_date, stage_th=stage_th, stage_en=stage_en
+    )
     return env
 
 
@@ -75,13 +90,17 @@ class RenderedEmail:
     html: str
 
 
-def email_context(envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any,
-                  console_url: str) -> dict[str, Any]:
+def email_context(
+    envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any, console_url: str
+) -> dict[str, Any]:
     """What a template sees besides the event: the proposal as the service knows it, the
     recipient, the proposal's current stage and the link to its timeline."""
-    return {"proposal": {**proposal, "proposal_id": envelope.proposal_id},
-            "recipient": recipient, "stage": proposal.get("stage"),
-            "timeline_url": f"{console_url.rstrip('/')}/proposals/{envelope.proposal_id}"}
+    return {
+        "proposal": {**proposal, "proposal_id": envelope.proposal_id},
+        "recipient": recipient,
+        "stage": proposal.get("stage"),
+        "timeline_url": f"{console_url.rstrip('/')}/proposals/{envelope.proposal_id}",
+    }
 
 
 def has_template(event_type: str) -> bool:
@@ -101,8 +120,11 @@ def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
     subject_block = text_template.blocks["subject"]
     subject = "".join(subject_block(text_template.new_context(values))).strip()
     subject = one_line(subject)
-    return RenderedEmail(subject=subject, text=_paragraphs(text_template.render(values)),
-                         html=html_template.render({**values, "subject_line": subject}))
+    return RenderedEmail(
+        subject=subject,
+        text=_paragraphs(text_template.render(values)),
+        html=html_template.render({**values, "subject_line": subject}),
+    )
 
 
 def _paragraphs(text: str) -> str:
@@ -110,14 +132,23 @@ def _paragraphs(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime,
-                  console_url: str) -> RenderedEmail:
+def render_digest(
+    recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime, console_url: str
+) -> RenderedEmail:
     """One summary email of several queued emails (`items`: event_type, subject, proposal_id,
     occurred_at, timeline_url), oldest first."""
-    values = {"recipient": recipient, "items": items, "as_of": as_of,
-              "console_url": console_url, "count": len(items)}
+    values = {
+        "recipient": recipient,
+        "items": items,
+        "as_of": as_of,
+        "console_url": console_url,
+        "count": len(items),
+    }
     text_template = _environment(False).get_template("Digest.txt.j2")
     html_template = _environment(True).get_template("Digest.html.j2")
     subject = one_line("".join(text_template.blocks["subject"](text_template.new_context(values))))
-    return RenderedEmail(subject=subject, text=text_template.render(values),
-                         html=html_template.render({**values, "subject_line": subject}))
+    return RenderedEmail(
+        subject=subject,
+        text=text_template.render(values),
+        html=html_template.render({**values, "subject_line": subject}),
+    )

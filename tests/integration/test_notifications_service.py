@@ -81,11 +81,19 @@ def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
     port = free_port()
     db_name = ns.db(f"notif_{label}")
-    env = service_env("notifications", ns, port, {
-        "NOTIFICATIONS_MONGO_DB": db_name, "NOTIFICATIONS_TOPIC_NAMESPACE": prefix,
-        "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{label}-{ns.run_id}",
-        "NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
-        "NOTIFICATIONS_CONSOLE_URL": "http://console.example.go.th", **extra})
+    env = service_env(
+        "notifications",
+        ns,
+        port,
+        {
+            "NOTIFICATIONS_MONGO_DB": db_name,
+            "NOTIFICATIONS_TOPIC_NAMESPACE": prefix,
+            "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{label}-{ns.run_id}",
+            "NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
+            "NOTIFICATIONS_CONSOLE_URL": "http://console.example.go.th",
+            **extra,
+        },
+    )
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     proc = ServiceProcess("notifications", env, port, logs / f"{ns.run_id}-notif-{label}.log")
@@ -115,8 +123,11 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
 async def publish(producer: AIOKafkaProducer, topics: Topics, *envelopes: AnyEnvelope) -> None:
     for e in envelopes:
         await producer.send_and_wait(
-            topics.name(EVENTS[e.event_type].fact_topic), e.to_bytes(), key=e.key,
-            headers=[(k, v.encode()) for k, v in e.headers().items()])
+            topics.name(EVENTS[e.event_type].fact_topic),
+            e.to_bytes(),
+            key=e.key,
+            headers=[(k, v.encode()) for k, v in e.headers().items()],
+        )
 
 
 def event(event_type: str, proposal_id: str, **kwargs: Any) -> AnyEnvelope:
@@ -127,9 +138,13 @@ def new_proposal_id() -> str:
     return f"PRP-IT-{uuid.uuid4().hex[:10]}"
 
 
-def expected_addresses(event_type: str, producer_id: str = "depa",
-                       applicant: str = "lg-phuket-city", province: str = "83",
-                       contact: str = CONTACT) -> set[str]:
+def expected_addresses(
+    event_type: str,
+    producer_id: str = "depa",
+    applicant: str = "lg-phuket-city",
+    province: str = "83",
+    contact: str = CONTACT,
+) -> set[str]:
     out: set[str] = set()
     for role in ROUTES[event_type]:
         if role == "applicant":
@@ -139,15 +154,25 @@ def expected_addresses(event_type: str, producer_id: str = "depa",
         elif role == "producer":
             out.add(DIRECTORY[producer_id]["email"])
         else:
-            out.add(DIRECTORY[{"depa": "depa", "des": "des-subcommittee",
-                               "steering": "steering-committee",
-                               "cabinet": "cabinet-secretariat"}[role]]["email"])
+            out.add(
+                DIRECTORY[
+                    {
+                        "depa": "depa",
+                        "des": "des-subcommittee",
+                        "steering": "steering-committee",
+                        "cabinet": "cabinet-secretariat",
+                    }[role]
+                ]["email"]
+            )
     return out
 
 
 async def received(mailpit: Mailpit, msg_id: str, count: int = 1) -> list[Doc]:
-    return await poll(lambda: _exactly(mailpit, msg_id, count), timeout=45,
-                      what=f"{count} message(s) {msg_id} at Mailpit")
+    return await poll(
+        lambda: _exactly(mailpit, msg_id, count),
+        timeout=45,
+        what=f"{count} message(s) {msg_id} at Mailpit",
+    )
 
 
 async def _exactly(mailpit: Mailpit, msg_id: str, count: int) -> list[Doc] | None:
@@ -165,8 +190,11 @@ def body_parts(msg: EmailMessage) -> tuple[str, str]:
 
 # -- every routed event's email --------------------------------------------------------------
 
+
 async def test_every_routed_event_is_emailed_in_thai_and_english(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
 ) -> None:
     pid = new_proposal_id()
     envelopes = [event(t, pid) for t in ROUTES]  # ProposalSubmitted first: the view learns it
@@ -187,8 +215,16 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
             if e.event_type != "IntakeRejected":
                 assert "ภูเก็ตเมืองอัจฉริยะ" in str(msg["Subject"]) + text, e.event_type
     cabinet = next(e for e in envelopes if e.event_type == "CabinetEndorsed")
-    msg = await mailpit.raw((await received(mailpit, message_id(
-        str(cabinet.event_id), DIRECTORY["cabinet-secretariat"]["email"], DOMAIN)))[0]["ID"])
+    msg = await mailpit.raw(
+        (
+            await received(
+                mailpit,
+                message_id(
+                    str(cabinet.event_id), DIRECTORY["cabinet-secretariat"]["email"], DOMAIN
+                ),
+            )
+        )[0]["ID"]
+    )
     text, _html = body_parts(msg)
     assert "นร 0505/ว 123" in text
     assert "4 ตุลาคม 2565" in text
@@ -196,7 +232,9 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
 
 
 async def test_sent_emails_are_recorded_and_announced(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
     mongo: AsyncMongoClient[Doc],
 ) -> None:
     pid = new_proposal_id()
@@ -207,15 +245,21 @@ async def test_sent_emails_are_recorded_and_announced(
 
     async def all_sent() -> list[Doc] | None:
         docs = await deliveries.find({"event_id": str(submitted.event_id)}).to_list(None)
-        return docs if len(docs) == len(addresses) and all(
-            d["status"] == "sent" and d["outbox"] == [] for d in docs) else None
+        return (
+            docs
+            if len(docs) == len(addresses)
+            and all(d["status"] == "sent" and d["outbox"] == [] for d in docs)
+            else None
+        )
 
     docs = await poll(all_sent, timeout=45, what="deliveries sent")
     assert {d["email"] for d in docs} == addresses
     assert all(d["attempts"] == 1 and d["smtp_reply"] for d in docs)
     records = await read_topic(
-        notifier.topics.notifications, min_records=len(addresses),
-        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(submitted.event_id))
+        notifier.topics.notifications,
+        min_records=len(addresses),
+        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(submitted.event_id),
+    )
     sent = [envelope_of(r) for r in records]
     assert {s["payload"]["recipient_email"] for s in sent} == addresses
     assert {s["event_type"] for s in sent} == {"NotificationSent"}
@@ -223,14 +267,23 @@ async def test_sent_emails_are_recorded_and_announced(
 
 
 async def test_html_and_line_breaks_in_fields_are_harmless(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
 ) -> None:
     pid = new_proposal_id()
-    area = BilingualText(th="<b>เมือง</b>\r\nBcc: victim@example.com",
-                         en="<script>x</script>\nBcc: victim@example.com")
-    envelopes = [event("ProposalSubmitted", pid, area=area),
-                 event("RevisionRequested", pid, reason=BilingualText(
-                     th="<img src=x>\r\nX-Evil: 1", en="<i>why</i>\nX-Evil: 1"))]
+    area = BilingualText(
+        th="<b>เมือง</b>\r\nBcc: victim@example.com",
+        en="<script>x</script>\nBcc: victim@example.com",
+    )
+    envelopes = [
+        event("ProposalSubmitted", pid, area=area),
+        event(
+            "RevisionRequested",
+            pid,
+            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i>why</i>\nX-Evil: 1"),
+        ),
+    ]
     await publish(producer, notifier.topics, *envelopes)
     for e in envelopes:
         msg_id = message_id(str(e.event_id), CONTACT, DOMAIN)
@@ -247,8 +300,11 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
 
 # -- idempotency and failures ----------------------------------------------------------------
 
+
 async def test_a_redelivered_event_sends_no_second_email(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
 ) -> None:
     pid = new_proposal_id()
     submitted = event("ProposalSubmitted", pid)
@@ -268,7 +324,9 @@ async def test_a_redelivered_event_sends_no_second_email(
 
 
 async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
     mongo: AsyncMongoClient[Doc],
 ) -> None:
     pid = new_proposal_id()
@@ -276,15 +334,21 @@ async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
     after = event("ProposalSubmitted", pid)
     await publish(producer, notifier.topics, refused, after)
     deliveries = mongo[notifier.db_name]["deliveries"]
-    failure = await poll(lambda: deliveries.find_one(
-        {"event_id": str(refused.event_id), "status": "failed", "outbox": []}),
-        timeout=30, what="failure record")
+    failure = await poll(
+        lambda: deliveries.find_one(
+            {"event_id": str(refused.event_id), "status": "failed", "outbox": []}
+        ),
+        timeout=30,
+        what="failure record",
+    )
     assert failure["recipient_id"] == "lg-nowhere-city"
     assert "lg-nowhere-city" in failure["last_error"]
     assert "recipients directory" in failure["last_error"]
     records = await read_topic(
-        notifier.topics.notifications, min_records=1,
-        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(refused.event_id))
+        notifier.topics.notifications,
+        min_records=1,
+        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(refused.event_id),
+    )
     [failed] = [envelope_of(r) for r in records]
     assert failed["event_type"] == "NotificationFailed"
     assert failed["payload"]["recipient_id"] == "lg-nowhere-city"
@@ -297,11 +361,11 @@ async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
 
 # -- directory admin, digests, health ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 async def admin_keys(notifier: Notifier, mongo: AsyncMongoClient[Doc]) -> dict[str, str]:
     store = ApiKeys(mongo[notifier.db_name])
-    return {a: await store.issue(a, "tests") for a in ("depa", "svc-approvals",
-                                                       "lg-phuket-city")}
+    return {a: await store.issue(a, "tests") for a in ("depa", "svc-approvals", "lg-phuket-city")}
 
 
 async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str, str]) -> None:
@@ -311,33 +375,44 @@ async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str,
         refused = await http.get("/recipients", headers={"X-API-Key": admin_keys["lg-phuket-city"]})
         assert refused.status_code == 403
         assert "error_th" in refused.json()["detail"]
-        governors = (await http.get("/recipients", params={"prefix": "governor-"},
-                                    headers=depa)).json()
+        governors = (
+            await http.get("/recipients", params={"prefix": "governor-"}, headers=depa)
+        ).json()
         assert len(governors) == 77
         assert all(g["email"].endswith("@provinces.example.go.th") for g in governors)
         one = (await http.get("/recipients/governor-83", headers=depa)).json()
         assert one["name_th"] == "สำนักงานจังหวัดภูเก็ต"
         assert (await http.get("/recipients/nobody", headers=depa)).status_code == 404
-        new = {"recipient_id": "lg-test-town", "email": "town@test.example.go.th",
-               "name_th": "เทศบาลทดสอบ", "name_en": "Test Town"}
+        new = {
+            "recipient_id": "lg-test-town",
+            "email": "town@test.example.go.th",
+            "name_th": "เทศบาลทดสอบ",
+            "name_en": "Test Town",
+        }
         system = {"X-API-Key": admin_keys["svc-approvals"]}
         created = await http.post("/recipients", json=new, headers=system)
         assert created.status_code == 201, created.text
         assert created.json()["updated_by"] == "svc-approvals"
         assert (await http.post("/recipients", json=new, headers=depa)).status_code == 409
-        changed = await http.patch("/recipients/lg-test-town", headers=depa,
-                                   json={"email": "Mayor@Test.example.go.th"})
+        changed = await http.patch(
+            "/recipients/lg-test-town", headers=depa, json={"email": "Mayor@Test.example.go.th"}
+        )
         assert changed.json()["email"] == "mayor@test.example.go.th"
-        bad = await http.patch("/recipients/lg-test-town", headers=depa,
-                               json={"name_en": "Town\r\nBcc: x@example.com"})
+        bad = await http.patch(
+            "/recipients/lg-test-town", headers=depa, json={"name_en": "Town\r\nBcc: x@example.com"}
+        )
         assert bad.status_code == 422
         assert bad.json()["fields"][0]["field"] == "name_en"
         assert "error_th" in bad.json()
-        bad_email = await http.patch("/recipients/lg-test-town", headers=depa,
-                                     json={"email": "a@b.example.go.th\r\nBcc: x@y.z"})
+        bad_email = await http.patch(
+            "/recipients/lg-test-town",
+            headers=depa,
+            json={"email": "a@b.example.go.th\r\nBcc: x@y.z"},
+        )
         assert bad_email.status_code == 422
-        digest = await http.put("/recipients/lg-test-town/digest", headers=depa,
-                                json={"digest": True})
+        digest = await http.put(
+            "/recipients/lg-test-town/digest", headers=depa, json={"digest": True}
+        )
         assert digest.json()["digest"] is True
         stored = (await http.get("/recipients/lg-test-town", headers=depa)).json()
         assert stored["email"] == "mayor@test.example.go.th"
@@ -346,8 +421,9 @@ async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str,
         # The delivery log: depa sees every email, an applicant only those addressed to it.
         everything = (await http.get("/deliveries", headers=depa)).json()
         assert {d["recipient_id"] for d in everything} >= {"depa", "lg-phuket-city"}
-        own = (await http.get("/deliveries", headers={
-            "X-API-Key": admin_keys["lg-phuket-city"]})).json()
+        own = (
+            await http.get("/deliveries", headers={"X-API-Key": admin_keys["lg-phuket-city"]})
+        ).json()
         assert own
         assert {d["recipient_id"] for d in own} == {"lg-phuket-city"}
 
@@ -356,15 +432,32 @@ def test_the_recipients_cli(notifier: Notifier) -> None:
     env = {**os.environ, **notifier.env}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "services.notifications", "recipients",
-                               *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "services.notifications", "recipients", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
-    added = cli("add", "lg-cli-town", "cli@town.example.go.th", "--name-th", "เทศบาลซีแอลไอ",
-                "--name-en", "CLI Town")
+    added = cli(
+        "add",
+        "lg-cli-town",
+        "cli@town.example.go.th",
+        "--name-th",
+        "เทศบาลซีแอลไอ",
+        "--name-en",
+        "CLI Town",
+    )
     assert added.returncode == 0, added.stderr
-    assert cli("add", "lg-cli-town", "cli@town.example.go.th", "--name-th", "x",
-               "--name-en", "x").returncode == 1
+    assert (
+        cli(
+            "add", "lg-cli-town", "cli@town.example.go.th", "--name-th", "x", "--name-en", "x"
+        ).returncode
+        == 1
+    )
     assert cli("set", "lg-cli-town", "--email", "not an address").returncode == 2
     assert cli("set", "lg-cli-town", "--email", "new@town.example.go.th").returncode == 0
     assert cli("digest", "lg-cli-town", "--on").returncode == 0
@@ -378,24 +471,35 @@ def test_the_recipients_cli(notifier: Notifier) -> None:
 
 
 async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
-    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit,
-    admin_keys: dict[str, str], mongo: AsyncMongoClient[Doc],
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    admin_keys: dict[str, str],
+    mongo: AsyncMongoClient[Doc],
 ) -> None:
     depa = {"X-API-Key": admin_keys["depa"]}
     applicant = DIRECTORY["lg-khon-kaen-city"]
     async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
-        resp = await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa,
-                              json={"digest": True})
+        resp = await http.put(
+            "/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": True}
+        )
         assert resp.status_code == 200
         pid = new_proposal_id()
         contact = f"kk-{uuid.uuid4().hex[:6]}@khonkaen.example.go.th"
         submitted = sample_envelope("ProposalSubmitted", proposal_id=pid, fixed=False)
-        payload = submitted.payload.model_copy(update={
-            "applicant": "lg-khon-kaen-city",
-            "content": submitted.payload.content.model_copy(update={
-                "contact_emails": [contact],
-                "province": submitted.payload.content.province.model_copy(update={
-                    "code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"})})})
+        payload = submitted.payload.model_copy(
+            update={
+                "applicant": "lg-khon-kaen-city",
+                "content": submitted.payload.content.model_copy(
+                    update={
+                        "contact_emails": [contact],
+                        "province": submitted.payload.content.province.model_copy(
+                            update={"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}
+                        ),
+                    }
+                ),
+            }
+        )
         submitted = submitted.model_copy(update={"payload": payload})
         screened = event("ProposalScreened", pid)
         endorsed = event("CabinetEndorsed", pid)
@@ -405,8 +509,9 @@ async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
         # Non-critical: at once to everyone else, held for the digest recipient.
         await received(mailpit, message_id(str(screened.event_id), contact, DOMAIN))
         deliveries = mongo[notifier.db_name]["deliveries"]
-        held = await poll(lambda: _held(deliveries, pid, applicant["email"], 2),
-                          what="two held emails")
+        held = await poll(
+            lambda: _held(deliveries, pid, applicant["email"], 2), what="two held emails"
+        )
         assert {h["event_type"] for h in held} == {"ProposalSubmitted", "ProposalScreened"}
         for e in (submitted, screened):
             msg_id = message_id(str(e.event_id), applicant["email"], DOMAIN)
@@ -425,18 +530,22 @@ async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
         assert "Proposal screened" in html
         again = await http.post("/digests/run", headers=depa)
         assert again.json()["queued"] == []
-        await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa,
-                       json={"digest": False})
+        await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": False})
     records = await read_topic(
-        notifier.topics.notifications, min_records=2,
-        where=lambda r: envelope_of(r)["payload"].get("message_id") == digest_msg_id)
+        notifier.topics.notifications,
+        min_records=2,
+        where=lambda r: envelope_of(r)["payload"].get("message_id") == digest_msg_id,
+    )
     assert {envelope_of(r)["payload"]["about_event_id"] for r in records} == {
-        str(submitted.event_id), str(screened.event_id)}
+        str(submitted.event_id),
+        str(screened.event_id),
+    }
 
 
 async def _held(deliveries: Any, pid: str, email: str, count: int) -> list[Doc] | None:
-    docs = await deliveries.find({"proposal_id": pid, "email": email,
-                                  "status": "held"}).to_list(None)
+    docs = await deliveries.find({"proposal_id": pid, "email": email, "status": "held"}).to_list(
+        None
+    )
     return docs if len(docs) == count else None
 
 
@@ -445,14 +554,19 @@ async def test_health_and_metrics(notifier: Notifier) -> None:
         health = await http.get("/healthz")
         assert health.json()["status"] == "ok"
         metrics = (await http.get("/metrics")).text
-    for name in ("smartcity_emails_sent_total", "smartcity_emails_failed_total",
-                 "smartcity_emails_retrying", "smartcity_email_queue_oldest_age_seconds",
-                 "smartcity_emails_held_for_digest"):
+    for name in (
+        "smartcity_emails_sent_total",
+        "smartcity_emails_failed_total",
+        "smartcity_emails_retrying",
+        "smartcity_email_queue_oldest_age_seconds",
+        "smartcity_emails_held_for_digest",
+    ):
         assert name in metrics
     assert 'smartcity_emails_sent_total{event_type="ProposalSubmitted"}' in metrics
 
 
 # -- SMTP outage, on a private SMTP server ------------------------------------------------------
+
 
 class Sink:
     """aiosmtpd handler: keeps each received message; answers 451 for busy@ addresses."""
@@ -460,8 +574,14 @@ class Sink:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address.startswith("busy@"):
             return "451 4.3.2 mailbox busy, try later"
         envelope.rcpt_tos.append(address)
@@ -485,51 +605,69 @@ def smtp_port() -> int:
 
 @pytest.fixture(scope="module")
 def private_notifier(ns: Namespace, smtp_port: int) -> Iterator[Notifier]:
-    yield from start_notifier(ns, "down", {
-        "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
-        "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "3",
-        "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "12",
-        "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.2",
-        "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "1.0"})
+    yield from start_notifier(
+        ns,
+        "down",
+        {
+            "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+            "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "3",
+            "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "12",
+            "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.2",
+            "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "1.0",
+        },
+    )
 
 
 async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_hopeless(
-    private_notifier: Notifier, smtp_port: int, producer: AIOKafkaProducer,
+    private_notifier: Notifier,
+    smtp_port: int,
+    producer: AIOKafkaProducer,
     mongo: AsyncMongoClient[Doc],
 ) -> None:
     notifier = private_notifier
     pid = new_proposal_id()
-    envelopes = [event("ProposalSubmitted", pid), event("ProposalScreened", pid),
-                 event("SubcommitteeApproved", pid)]
+    envelopes = [
+        event("ProposalSubmitted", pid),
+        event("ProposalScreened", pid),
+        event("SubcommitteeApproved", pid),
+    ]
     await publish(producer, notifier.topics, *envelopes)
-    expected = {message_id(str(e.event_id), a, DOMAIN): e
-                for e in envelopes for a in expected_addresses(e.event_type)}
+    expected = {
+        message_id(str(e.event_id), a, DOMAIN): e
+        for e in envelopes
+        for a in expected_addresses(e.event_type)
+    }
     deliveries = mongo[notifier.db_name]["deliveries"]
 
     async def retrying() -> list[Doc] | None:
         docs = await deliveries.find({"proposal_id": pid}).to_list(None)
         ok = len(docs) == len(expected) and all(
-            d["status"] == "queued" and d["attempts"] >= 2 and d.get("last_error")
-            for d in docs)
+            d["status"] == "queued" and d["attempts"] >= 2 and d.get("last_error") for d in docs
+        )
         return docs if ok else None
 
     docs = await poll(retrying, timeout=45, what="every email queued and retrying")
     assert {d["message_id"] for d in docs} == set(expected)
     async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
-        metrics = await poll(lambda: _metric_at_least(http, "smartcity_emails_retrying", 1),
-                             what="retrying gauge")
+        metrics = await poll(
+            lambda: _metric_at_least(http, "smartcity_emails_retrying", 1), what="retrying gauge"
+        )
     assert metrics >= 1
 
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
-        await poll(lambda: _all_there(sink, set(expected)), timeout=60,
-                   what="every email at the private SMTP server")
+        await poll(
+            lambda: _all_there(sink, set(expected)),
+            timeout=60,
+            what="every email at the private SMTP server",
+        )
 
         async def all_sent() -> bool:
             return await deliveries.count_documents(
-                {"proposal_id": pid, "status": "sent", "outbox": []}) == len(expected)
+                {"proposal_id": pid, "status": "sent", "outbox": []}
+            ) == len(expected)
 
         await poll(all_sent, timeout=30, what="every delivery marked sent")
         for msg_id in expected:
@@ -540,24 +678,38 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
         hopeless_pid = new_proposal_id()
         busy = "busy@hopeless.example.go.th"
         from services.notifications.samples import content
+
         hopeless = sample_envelope("ProposalSubmitted", proposal_id=hopeless_pid, fixed=False)
-        hopeless = hopeless.model_copy(update={"payload": hopeless.payload.model_copy(
-            update={"content": content(contact=busy)})})
+        hopeless = hopeless.model_copy(
+            update={
+                "payload": hopeless.payload.model_copy(update={"content": content(contact=busy)})
+            }
+        )
         await publish(producer, notifier.topics, hopeless)
-        failed = await poll(lambda: deliveries.find_one(
-            {"proposal_id": hopeless_pid, "email": busy, "status": "failed", "outbox": []}),
-            timeout=60, what="the hopeless email failed")
+        failed = await poll(
+            lambda: deliveries.find_one(
+                {"proposal_id": hopeless_pid, "email": busy, "status": "failed", "outbox": []}
+            ),
+            timeout=60,
+            what="the hopeless email failed",
+        )
         assert failed["attempts"] == 12
         assert "451" in failed["last_error"]
         assert "mailbox busy" in failed["last_error"]
         letters = await read_topic(
-            notifier.topics.deadletter, min_records=1,
-            where=lambda r: envelope_of(r).get("event_id") == str(hopeless.event_id))
+            notifier.topics.deadletter,
+            min_records=1,
+            where=lambda r: envelope_of(r).get("event_id") == str(hopeless.event_id),
+        )
         assert "451" in envelope_of(letters[0])["error"]
         notes = await read_topic(
-            notifier.topics.notifications, min_records=1,
-            where=lambda r: envelope_of(r)["event_type"] == "NotificationFailed"
-            and envelope_of(r)["payload"]["about_event_id"] == str(hopeless.event_id))
+            notifier.topics.notifications,
+            min_records=1,
+            where=lambda r: (
+                envelope_of(r)["event_type"] == "NotificationFailed"
+                and envelope_of(r)["payload"]["about_event_id"] == str(hopeless.event_id)
+            ),
+        )
         assert notes[0] is not None
         assert envelope_of(notes[0])["payload"]["attempts"] == 12
         # Others on that event were delivered (once).
@@ -582,4 +734,5 @@ async def _metric_at_least(http: httpx.AsyncClient, name: str, value: float) -> 
 
 def test_sample_time_is_fixed_only_when_asked() -> None:
     assert sample_envelope("ProposalSubmitted").occurred_at == dt.datetime(
-        2022, 8, 6, 3, 30, tzinfo=dt.UTC)
+        2022, 8, 6, 3, 30, tzinfo=dt.UTC
+    )

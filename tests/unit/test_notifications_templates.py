@@ -40,12 +40,17 @@ from services.notifications.samples import sample_envelope
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "notifications"
 UPDATE = os.environ.get("SMARTCITY_UPDATE_SNAPSHOTS") == "1"
-RECIPIENT = Recipient("lg-phuket-city", "smartcity@phuketcity.example.go.th", "เทศบาลนครภูเก็ต",
-                      "Phuket City Municipality")
+RECIPIENT = Recipient(
+    "lg-phuket-city",
+    "smartcity@phuketcity.example.go.th",
+    "เทศบาลนครภูเก็ต",
+    "Phuket City Municipality",
+)
 PROPOSAL: dict[str, Any] = {
     "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},
     "province": {"code": "83", "name_th": "ภูเก็ต", "name_en": "Phuket"},
-    "stage": "screened", "applicant": "lg-phuket-city",
+    "stage": "screened",
+    "applicant": "lg-phuket-city",
 }
 CONSOLE = "http://console.example.go.th"
 
@@ -68,11 +73,18 @@ def check_snapshot(name: str, actual: str) -> None:
 
 # -- the routing table, as data ------------------------------------------------------------
 
+
 def test_every_routed_event_is_a_known_event_with_both_templates() -> None:
     for event_type in ROUTES:
         assert event_type in EVENTS, event_type
         assert has_template(event_type), event_type
-        assert (Path("services/notifications/templates") / f"{event_type}.html.j2").exists()
+        assert (
+            Path(__file__).parents[2]
+            / "services"
+            / "notifications"
+            / "templates"
+            / f"{event_type}.html.j2"
+        ).exists()
 
 
 def test_every_event_that_people_act_on_is_routed() -> None:
@@ -103,12 +115,12 @@ def test_routes_follow_the_issue() -> None:
     assert ROUTES["TransitionRefused"] == (Role.PRODUCER,)
     assert ROUTES["IntakeRejected"] == (Role.PRODUCER,)
     assert ROUTES["DeliveryDeadlineReminder"] == (Role.APPLICANT, Role.DEPA)
-    assert {"IntakeRejected", "TransitionRefused", "CabinetEndorsed",
-                        "CabinetReturned"} == CRITICAL
+    assert {"IntakeRejected", "TransitionRefused", "CabinetEndorsed", "CabinetReturned"} == CRITICAL
     assert set(ROUTES) >= CRITICAL
 
 
 # -- the templates -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("event_type", sorted(ROUTES))
 def test_template_snapshot(event_type: str) -> None:
@@ -146,8 +158,13 @@ def test_event_specific_details() -> None:
     assert "SCT-2565-0016" in award
     assert "10 ตุลาคม 2567" in award
     assert "10 October 2024" in award
-    for refusal in ("IntakeRejected", "TransitionRefused", "RevisionRequested",
-                    "SubcommitteeRejected", "CabinetReturned"):
+    for refusal in (
+        "IntakeRejected",
+        "TransitionRefused",
+        "RevisionRequested",
+        "SubcommitteeRejected",
+        "CabinetReturned",
+    ):
         text = rendered(refusal).text
         assert "เอกสารแนบไม่ครบ" in text, refusal
         assert "Attachments are missing" in text, refusal
@@ -155,8 +172,9 @@ def test_event_specific_details() -> None:
 
 def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
     nasty = BilingualText(th="<script>alert(1)</script> & เมือง", en="<b>Bold</b> & City")
-    out = rendered("CertificationAwarded", area=nasty,
-                   reason=BilingualText(th="<img src=x>", en="<img src=x>"))
+    out = rendered(
+        "CertificationAwarded", area=nasty, reason=BilingualText(th="<img src=x>", en="<img src=x>")
+    )
     assert "<script>" not in out.html
     assert "&lt;script&gt;" in out.html
     assert "<b>Bold</b>" not in out.html
@@ -180,11 +198,17 @@ def parse(msg: EmailMessage) -> EmailMessage:
 def test_no_header_injection_from_any_field() -> None:
     evil = BilingualText(th="เมือง\r\nBcc: victim@example.com", en="City\nBcc: victim@example.com")
     out = rendered("SubcommitteeApproved", area=evil)
-    msg = build_message(subject=out.subject, text=out.text, html=out.html,
-                        from_name="สำนักงาน\r\nX-Evil: 1", from_email="no-reply@example.go.th",
-                        to_name="เทศบาล\nBcc: victim@example.com",
-                        to_email="smartcity@phuketcity.example.go.th",
-                        msg_id="<x@example.go.th>", extra_headers={"X-Test": "a\r\nBcc: b@c.d"})
+    msg = build_message(
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        from_name="สำนักงาน\r\nX-Evil: 1",
+        from_email="no-reply@example.go.th",
+        to_name="เทศบาล\nBcc: victim@example.com",
+        to_email="smartcity@phuketcity.example.go.th",
+        msg_id="<x@example.go.th>",
+        extra_headers={"X-Test": "a\r\nBcc: b@c.d"},
+    )
     raw = msg.as_bytes()
     assert b"\nBcc:" not in raw
     assert b"\nX-Evil:" not in raw
@@ -197,10 +221,16 @@ def test_no_header_injection_from_any_field() -> None:
 
 def test_headers_are_encoded_utf8_and_both_parts_present() -> None:
     out = rendered("ProposalSubmitted")
-    msg = build_message(subject=out.subject, text=out.text, html=out.html,
-                        from_name="สำนักงานเมืองอัจฉริยะประเทศไทย", from_email="no-reply@example.go.th",
-                        to_name=RECIPIENT.name_th, to_email=RECIPIENT.email,
-                        msg_id=message_id("e1", RECIPIENT.email, "example.go.th"))
+    msg = build_message(
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        from_name="สำนักงานเมืองอัจฉริยะประเทศไทย",
+        from_email="no-reply@example.go.th",
+        to_name=RECIPIENT.name_th,
+        to_email=RECIPIENT.email,
+        msg_id=message_id("e1", RECIPIENT.email, "example.go.th"),
+    )
     raw = msg.as_bytes()
     assert raw.isascii()  # Thai only as encoded words / transfer-encoded parts
     assert b"=?utf-8?" in raw
@@ -239,6 +269,7 @@ def test_dates() -> None:
 
 # -- sending and digest rules ----------------------------------------------------------------
 
+
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     top = [backoff_seconds(n, 1.0, 60.0, lambda lo, hi: hi) for n in range(1, 9)]
     assert top == [1, 2, 4, 8, 16, 32, 60, 60]
@@ -262,10 +293,16 @@ def test_digest_id_is_stable_and_message_id_safe() -> None:
 
 
 def test_digest_snapshot() -> None:
-    items = [{"event_type": t, "subject": rendered(t).subject, "proposal_id": "PRP-2565-0001",
-              "occurred_at": dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC),
-              "timeline_url": f"{CONSOLE}/proposals/PRP-2565-0001"}
-             for t in ("ProposalSubmitted", "ProposalScreened")]
+    items = [
+        {
+            "event_type": t,
+            "subject": rendered(t).subject,
+            "proposal_id": "PRP-2565-0001",
+            "occurred_at": dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC),
+            "timeline_url": f"{CONSOLE}/proposals/PRP-2565-0001",
+        }
+        for t in ("ProposalSubmitted", "ProposalScreened")
+    ]
     out = render_digest(RECIPIENT, items, dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC), CONSOLE)
     assert "7 สิงหาคม 2565" in out.subject
     assert "2 " in out.subject

@@ -43,8 +43,11 @@ def _one_line(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(_one_line)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
 RecipientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:-]{1,63}$")]
 
 
@@ -76,16 +79,29 @@ def seed_documents() -> list[Doc]:
         if a.kind.value == "system":
             continue
         email = SEED_ADDRESSES.get(a.agency_id, f"{a.agency_id}@smartcity.example.go.th")
-        docs.append({"_id": a.agency_id, "email": email, "name_th": a.name_th,
-                     "name_en": a.name_en, "digest": False})
+        docs.append(
+            {
+                "_id": a.agency_id,
+                "email": email,
+                "name_th": a.name_th,
+                "name_en": a.name_en,
+                "digest": False,
+            }
+        )
     for p in provinces():
-        docs.append({"_id": governor_office_id(p.code),
-                     "email": f"governor-{p.code}@provinces.example.go.th",
-                     "name_th": f"สำนักงานจังหวัด{p.name_th}" if p.code != "10"
-                     else "ศาลาว่าการกรุงเทพมหานคร",
-                     "name_en": f"{p.name_en} Provincial Governor's Office" if p.code != "10"
-                     else "Bangkok Metropolitan Administration City Hall",
-                     "digest": False})
+        docs.append(
+            {
+                "_id": governor_office_id(p.code),
+                "email": f"governor-{p.code}@provinces.example.go.th",
+                "name_th": f"สำนักงานจังหวัด{p.name_th}"
+                if p.code != "10"
+                else "ศาลาว่าการกรุงเทพมหานคร",
+                "name_en": f"{p.name_en} Provincial Governor's Office"
+                if p.code != "10"
+                else "Bangkok Metropolitan Administration City Hall",
+                "digest": False,
+            }
+        )
     return docs
 
 
@@ -117,9 +133,15 @@ class RecipientsDirectory:
 
     async def create(self, entry: RecipientIn, by: str) -> Doc | None:
         """Add an entry; None if the id is taken."""
-        doc = {"_id": entry.recipient_id, "email": entry.email, "name_th": entry.name_th,
-               "name_en": entry.name_en, "digest": entry.digest,
-               "updated_at": dt.datetime.now(dt.UTC), "updated_by": by}
+        doc = {
+            "_id": entry.recipient_id,
+            "email": entry.email,
+            "name_th": entry.name_th,
+            "name_en": entry.name_en,
+            "digest": entry.digest,
+            "updated_at": dt.datetime.now(dt.UTC),
+            "updated_by": by,
+        }
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
@@ -132,11 +154,13 @@ class RecipientsDirectory:
         return await self.collection.find_one_and_update(
             {"_id": recipient_id},
             {"$set": {**fields, "updated_at": dt.datetime.now(dt.UTC), "updated_by": by}},
-            return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def get(self, recipient_id: str) -> Recipient | None:
         doc = await self.collection.find_one({"_id": recipient_id})
         if doc is None:
             return None
-        return Recipient(doc["_id"], doc["email"], doc["name_th"], doc["name_en"],
-                         bool(doc.get("digest", False)))
+        return Recipient(
+            doc["_id"], doc["email"], doc["name_th"], doc["name_en"], bool(doc.get("digest", False))
+        )

@@ -13,9 +13,16 @@ class PermanentSmtpError(Exception):
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, username: str | None = None,
-                 password: str | None = None, starttls: bool = False,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
         self._host = host
         self._port = port
         self._username = username
@@ -26,8 +33,9 @@ class SmtpMailer:
         self._lock = asyncio.Lock()
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        client = aiosmtplib.SMTP(hostname=self._host, port=self._port, timeout=self._timeout,
-                                 start_tls=self._starttls)
+        client = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, timeout=self._timeout, start_tls=self._starttls
+        )
         await client.connect()
         if self._username:
             await client.login(self._username, self._password or "")

@@ -38,19 +38,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        fields = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"),
-                   "reason": e["msg"]} for e in exc.errors()]
-        return JSONResponse(status_code=422, content={
-            "error": "invalid request: " + "; ".join(f"{f['field']}: {f['reason']}"
-                                                     for f in fields),
-            "error_th": "ข้อมูลไม่ถูกต้อง: " + ", ".join(f["field"] for f in fields),
-            "fields": fields})
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid request: "
+                + "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
+                "error_th": "ข้อมูลไม่ถูกต้อง: " + ", ".join(f["field"] for f in fields),
+                "fields": fields,
+            },
+        )
 
     app.add_exception_handler(RequestValidationError, invalid)
 
 
-def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory,
-                 digests: DigestScheduler) -> APIRouter:
+def build_router(
+    deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory, digests: DigestScheduler
+) -> APIRouter:
     router = APIRouter()
 
     async def current_agency(request: Request) -> Agency:
@@ -60,24 +67,34 @@ def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDi
         caller = await authenticate(request, keys)
         if caller.kind not in ADMIN_KINDS:
             await keys.record_refusal(request, "forbidden")
-            raise HTTPException(403, detail={
-                "error": f"{caller.agency_id} may not administer the recipients directory "
-                         "(depa or a system agency only)",
-                "error_th": f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล "
-                            "(เฉพาะดีป้าหรือระบบ)"})
+            raise HTTPException(
+                403,
+                detail={
+                    "error": f"{caller.agency_id} may not administer the recipients directory "
+                    "(depa or a system agency only)",
+                    "error_th": f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
+                },
+            )
         return caller
 
     Caller = Annotated[Agency, Depends(current_agency)]
     Admin = Annotated[Agency, Depends(admin)]
 
     def not_found(recipient_id: str) -> HTTPException:
-        return HTTPException(404, detail={
-            "error": f"no recipient {recipient_id!r} in the directory",
-            "error_th": f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน"})
+        return HTTPException(
+            404,
+            detail={
+                "error": f"no recipient {recipient_id!r} in the directory",
+                "error_th": f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
+            },
+        )
 
-    @router.get("/deliveries", tags=["deliveries"],
-                summary="The delivery log, newest first (an agency that is not depa or a "
-                        "system sees only the emails addressed to it)")
+    @router.get(
+        "/deliveries",
+        tags=["deliveries"],
+        summary="The delivery log, newest first (an agency that is not depa or a "
+        "system sees only the emails addressed to it)",
+    )
     async def list_deliveries(
         caller: Caller,
         proposal_id: str | None = None,
@@ -91,9 +108,13 @@ def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDi
             query["proposal_id"] = proposal_id
         if status:
             query["status"] = status
-        cursor = deliveries.collection.find(
-            query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0, "items.event_value": 0}
-        ).sort("created_at", -1).limit(limit)
+        cursor = (
+            deliveries.collection.find(
+                query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0, "items.event_value": 0}
+            )
+            .sort("created_at", -1)
+            .limit(limit)
+        )
         return jsonable_encoder(await cursor.to_list(None))
 
     @router.get("/recipients", tags=["recipients"], summary="The recipients directory")
@@ -111,30 +132,42 @@ def build_router(deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDi
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
-            raise HTTPException(409, detail={
-                "error": f"recipient {entry.recipient_id!r} exists; change it with PATCH",
-                "error_th": f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข"})
+            raise HTTPException(
+                409,
+                detail={
+                    "error": f"recipient {entry.recipient_id!r} exists; change it with PATCH",
+                    "error_th": f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
+                },
+            )
         return _public(doc)
 
-    @router.patch("/recipients/{recipient_id}", tags=["recipients"],
-                  summary="Change a recipient's address, names or digest preference")
+    @router.patch(
+        "/recipients/{recipient_id}",
+        tags=["recipients"],
+        summary="Change a recipient's address, names or digest preference",
+    )
     async def update_recipient(recipient_id: str, change: RecipientChange, caller: Admin) -> Any:
         doc = await directory.update(recipient_id, change, caller.agency_id)
         if doc is None:
             raise not_found(recipient_id)
         return _public(doc)
 
-    @router.put("/recipients/{recipient_id}/digest", tags=["recipients"],
-                summary="Choose a daily digest (true) or one email per event (false)")
+    @router.put(
+        "/recipients/{recipient_id}/digest",
+        tags=["recipients"],
+        summary="Choose a daily digest (true) or one email per event (false)",
+    )
     async def set_digest(recipient_id: str, pref: DigestPreference, caller: Admin) -> Any:
-        doc = await directory.update(recipient_id, RecipientChange(digest=pref.digest),
-                                     caller.agency_id)
+        doc = await directory.update(
+            recipient_id, RecipientChange(digest=pref.digest), caller.agency_id
+        )
         if doc is None:
             raise not_found(recipient_id)
         return _public(doc)
 
-    @router.post("/digests/run", tags=["recipients"],
-                 summary="Send the digests now (as of the current time)")
+    @router.post(
+        "/digests/run", tags=["recipients"], summary="Send the digests now (as of the current time)"
+    )
     async def run_digests(_admin: Admin) -> Any:
         return {"queued": await digests.send_digests()}
 
