@@ -305,22 +305,30 @@ async def test_a_redelivered_event_sends_no_second_email(
     notifier: Notifier,
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
+    mongo: AsyncMongoClient[Doc],
 ) -> None:
     pid = new_proposal_id()
     submitted = event("ProposalSubmitted", pid)
     screened = event("ProposalScreened", pid)
-    marker = event("RevisionRequested", pid)
+    revision = event("RevisionRequested", pid)
+    marker = event("DeliveryDeadlineReminder", pid)
     await publish(producer, notifier.topics, submitted, screened, screened, submitted)
     await received(mailpit, message_id(str(screened.event_id), CONTACT, DOMAIN))
-    await publish(producer, notifier.topics, screened, marker)
+    # An old event redelivered after a newer one: no email, and the stage does not go back.
+    await publish(producer, notifier.topics, revision, screened, marker)
     # The marker follows the copies on the proposal's partition: once its email is here,
     # every copy has been consumed.
-    await received(mailpit, message_id(str(marker.event_id), CONTACT, DOMAIN))
-    for e in (submitted, screened):
+    [summary] = await received(mailpit, message_id(str(marker.event_id), CONTACT, DOMAIN))
+    for e in (submitted, screened, revision):
         for address in expected_addresses(e.event_type):
             msg_id = message_id(str(e.event_id), address, DOMAIN)
             await received(mailpit, msg_id)
             assert len(await mailpit.by_message_id(msg_id)) == 1, (e.event_type, address)
+    view = await mongo[notifier.db_name]["proposals"].find_one({"_id": pid})
+    assert view is not None
+    assert view["stage"] == "revision_requested"
+    text, _html = body_parts(await mailpit.raw(summary["ID"]))
+    assert "ขั้นตอนปัจจุบัน: รอการแก้ไขข้อเสนอ" in text
 
 
 async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(

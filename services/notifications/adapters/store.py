@@ -3,6 +3,7 @@ events) and the delivery log (one document per email, with its outbox)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -41,7 +42,14 @@ class ProposalsView:
             fields["stage"] = stage
         if fields:
             update["$set"] = fields
-        await self.collection.update_one({"_id": envelope.proposal_id}, update, upsert=True)
+        # Only an event not seen before changes the view: a redelivered old event must not
+        # move the stage back. (Seen before: the filter misses, the upsert hits the _id.)
+        with contextlib.suppress(DuplicateKeyError):
+            await self.collection.update_one(
+                {"_id": envelope.proposal_id, "seen": {"$ne": str(envelope.event_id)}},
+                update,
+                upsert=True,
+            )
 
     async def get(self, proposal_id: str) -> Doc | None:
         return await self.collection.find_one({"_id": proposal_id})
