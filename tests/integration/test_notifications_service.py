@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from services.common.kafka import delete_topics, ensure_topics
 from services.notifications.adapters.directory import seed_documents
 from services.notifications.messages import message_id
 from services.notifications.routing import ROUTES
-from services.notifications.samples import sample_envelope
+from services.notifications.samples import content, sample_envelope
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -577,7 +578,8 @@ async def test_health_and_metrics(notifier: Notifier) -> None:
 
 
 class Sink:
-    """aiosmtpd handler: keeps each received message; answers 451 for busy@ addresses."""
+    """aiosmtpd handler: keeps each received message; answers 451 (try later) for busy@
+    addresses and 550 (never) for nobody@ addresses."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
@@ -592,6 +594,8 @@ class Sink:
     ) -> str:
         if address.startswith("busy@"):
             return "451 4.3.2 mailbox busy, try later"
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -665,6 +669,7 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
+    back_at = time.monotonic()
     try:
         await poll(
             lambda: _all_there(sink, set(expected)),
@@ -678,20 +683,22 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
             ) == len(expected)
 
         await poll(all_sent, timeout=30, what="every delivery marked sent")
+        recovered_in = time.monotonic() - back_at
+        print(f"\nall {len(expected)} emails delivered {recovered_in:.1f}s after SMTP came back")
+        assert recovered_in < 15  # the longest retry delay is 1 s here
         for msg_id in expected:
             assert sink.count(msg_id) == 1, msg_id
+        assert all(m["Auto-Submitted"] == "auto-generated" for m in sink.messages)
 
         # An address the server keeps refusing with 4xx: bounded retries, then failed and
         # dead-lettered, with the SMTP reply recorded.
         hopeless_pid = new_proposal_id()
         busy = "busy@hopeless.example.go.th"
-        from services.notifications.samples import content
-
+        nobody = "nobody@rejected.example.go.th"
         hopeless = sample_envelope("ProposalSubmitted", proposal_id=hopeless_pid, fixed=False)
+        contacts = content().model_copy(update={"contact_emails": [busy, nobody]})
         hopeless = hopeless.model_copy(
-            update={
-                "payload": hopeless.payload.model_copy(update={"content": content(contact=busy)})
-            }
+            update={"payload": hopeless.payload.model_copy(update={"content": contacts})}
         )
         await publish(producer, notifier.topics, hopeless)
         failed = await poll(
@@ -701,25 +708,37 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
             timeout=60,
             what="the hopeless email failed",
         )
+        # A 5xx is final at once.
+        refused = await deliveries.find_one({"proposal_id": hopeless_pid, "email": nobody})
+        assert refused is not None
+        assert refused["status"] == "failed"
+        assert refused["attempts"] == 1
+        assert "550" in refused["last_error"]
         assert failed["attempts"] == 12
         assert "451" in failed["last_error"]
         assert "mailbox busy" in failed["last_error"]
         letters = await read_topic(
             notifier.topics.deadletter,
-            min_records=1,
+            min_records=2,
             where=lambda r: envelope_of(r).get("event_id") == str(hopeless.event_id),
         )
-        assert "451" in envelope_of(letters[0])["error"]
+        errors = sorted(envelope_of(r)["error"] for r in letters)
+        assert len(errors) == 2
+        assert any(busy in e and "451" in e for e in errors)
+        assert any(nobody in e and "550 5.1.1 no such mailbox" in e for e in errors)
         notes = await read_topic(
             notifier.topics.notifications,
-            min_records=1,
+            min_records=2,
             where=lambda r: (
                 envelope_of(r)["event_type"] == "NotificationFailed"
                 and envelope_of(r)["payload"]["about_event_id"] == str(hopeless.event_id)
             ),
         )
-        assert notes[0] is not None
-        assert envelope_of(notes[0])["payload"]["attempts"] == 12
+        attempts = {
+            envelope_of(r)["payload"]["recipient_email"]: envelope_of(r)["payload"]["attempts"]
+            for r in notes
+        }
+        assert attempts == {busy: 12, nobody: 1}
         # Others on that event were delivered (once).
         depa_id = message_id(str(hopeless.event_id), DIRECTORY["depa"]["email"], DOMAIN)
         await poll(lambda: _all_there(sink, {depa_id}), what="depa's copy")

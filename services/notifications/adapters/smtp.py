@@ -55,7 +55,11 @@ class SmtpMailer:
                     return reply
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     if all(500 <= r.code < 600 for r in exc.recipients):
-                        raise PermanentSmtpError(str(exc)) from exc
+                        raise PermanentSmtpError(
+                            "; ".join(
+                                f"{r.code} {r.message} ({r.recipient})" for r in exc.recipients
+                            )
+                        ) from exc
                     raise
                 except aiosmtplib.SMTPServerDisconnected:
                     self._drop()
