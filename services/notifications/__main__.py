@@ -14,12 +14,16 @@ from rich.table import Table
 from services.common.cli import service_cli
 from services.common.mongo import make_client
 from services.notifications.adapters.directory import (
+    Recipient,
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
 from services.notifications.bootstrap import NAME, build
 from services.notifications.config import NotificationsSettings
+from services.notifications.rendering import email_context, render
+from services.notifications.routing import ROUTES
+from services.notifications.samples import AREA, PROVINCE, sample_envelope
 
 T = TypeVar("T")
 CLI_AGENCY = "svc-notifications"
@@ -125,6 +129,34 @@ def digest(
         console.print(f"[red]no recipient {recipient_id!r}[/red]")
         raise typer.Exit(1)
     console.print(_table([doc]))
+
+
+@cli.command("preview")
+def preview(
+    event_type: str = typer.Argument(..., help="An event type of the routing table"),
+    html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text"),
+) -> None:
+    """Render the email about a sample event (for template authors; no I/O)."""
+    if event_type not in ROUTES:
+        console.print(f"[red]not a routed event type: {event_type}[/red] ({', '.join(ROUTES)})")
+        raise typer.Exit(2)
+    envelope = sample_envelope(event_type)
+    settings = NotificationsSettings()
+    recipient = Recipient(
+        "lg-phuket-city",
+        "smartcity@phuketcity.example.go.th",
+        "เทศบาลนครภูเก็ต",
+        "Phuket City Municipality",
+    )
+    proposal = {
+        "area_name": AREA.model_dump(),
+        "province": PROVINCE.model_dump(),
+        "stage": "screened",
+        "applicant": recipient.recipient_id,
+    }
+    out = render(envelope, email_context(envelope, proposal, recipient, settings.console_url))
+    typer.echo(f"Subject: {out.subject}\n")
+    typer.echo(out.html if html else out.text)
 
 
 if __name__ == "__main__":

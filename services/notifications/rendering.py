@@ -45,6 +45,33 @@ STAGE_LABELS: dict[Stage, tuple[str, str]] = {
 }
 
 
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "ProposalSubmitted": ("การยื่นข้อเสนอ", "proposal submission"),
+    "ProposalResubmitted": ("การยื่นข้อเสนอฉบับแก้ไข", "resubmission"),
+    "ProposalWithdrawn": ("การถอนข้อเสนอ", "withdrawal"),
+    "ProposalScreened": ("ผลการกลั่นกรอง", "screening"),
+    "RevisionRequested": ("การขอให้แก้ไขข้อเสนอ", "revision request"),
+    "SubcommitteeApproved": ("มติเห็นชอบของคณะอนุกรรมการ", "subcommittee approval"),
+    "SubcommitteeRejected": ("มติไม่เห็นชอบของคณะอนุกรรมการ", "subcommittee rejection"),
+    "SteeringCommitteeAcknowledged": (
+        "การรับทราบของคณะกรรมการขับเคลื่อนฯ",
+        "steering committee acknowledgement",
+    ),
+    "CabinetEndorsed": ("มติเห็นชอบของคณะรัฐมนตรี", "Cabinet endorsement"),
+    "CabinetReturned": ("มติส่งเรื่องคืนของคณะรัฐมนตรี", "Cabinet return"),
+    "CertificationAwarded": ("การมอบใบรับรอง", "certification award"),
+}
+"""What a claim of each type is called in a sentence (refusal emails name the refused claim)."""
+
+
+def event_th(event_type: str) -> str:
+    return EVENT_LABELS.get(event_type, (event_type, event_type))[0]
+
+
+def event_en(event_type: str) -> str:
+    return EVENT_LABELS.get(event_type, (event_type, event_type))[1]
+
+
 def thai_date(value: dt.date | dt.datetime) -> str:
     """6 สิงหาคม 2565: day, Thai month, Buddhist-era year (in Thailand's time zone)."""
     if isinstance(value, dt.datetime):
@@ -78,7 +105,12 @@ def _environment(autoescape: bool) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        thai_date=thai_date, english_date=english_date, stage_th=stage_th, stage_en=stage_en
+        thai_date=thai_date,
+        english_date=english_date,
+        stage_th=stage_th,
+        stage_en=stage_en,
+        event_th=event_th,
+        event_en=event_en,
     )
     return env
 

@@ -308,3 +308,31 @@ def test_digest_snapshot() -> None:
     assert "2 " in out.subject
     check_snapshot("Digest.txt", f"Subject: {out.subject}\n\n{out.text}")
     check_snapshot("Digest.html", out.html)
+
+
+def test_the_preview_command_renders_a_sample() -> None:
+    from typer.testing import CliRunner
+
+    from services.notifications.__main__ import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["preview", "CabinetEndorsed"])
+    assert result.exit_code == 0, result.output
+    assert "Subject: [เมืองอัจฉริยะ] คณะรัฐมนตรีเห็นชอบ" in result.output
+    assert "นร 0505/ว 123" in result.output
+    html = runner.invoke(cli, ["preview", "CabinetEndorsed", "--html"])
+    assert "<!DOCTYPE html>" in html.output
+    assert runner.invoke(cli, ["preview", "NoSuchEvent"]).exit_code == 2
+
+
+def test_every_claim_that_can_be_refused_has_a_name_in_both_languages() -> None:
+    from services.notifications.rendering import EVENT_LABELS
+
+    not_claims = {
+        "IntakeRejected",
+        "TransitionRefused",
+        "DeliveryDeadlineReminder",
+        "NotificationSent",
+        "NotificationFailed",
+    }
+    assert set(EVENT_LABELS) == set(EVENTS) - not_claims
