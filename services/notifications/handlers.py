@@ -27,7 +27,7 @@ from services.notifications.adapters.store import DeliveryLog, ProposalsView
 from services.notifications.digest import digest_id, next_cutoff
 from services.notifications.messages import build_message, message_id
 from services.notifications.rendering import email_context, has_template, render, render_digest
-from services.notifications.routing import CRITICAL, ROLE_AGENCY, ROUTES, Role, governor_office_id
+from services.notifications.routing import CRITICAL, ROUTES, addressees
 
 log = structlog.get_logger(__name__)
 
@@ -104,42 +104,29 @@ class NotificationHandlers:
         self, envelope: AnyEnvelope, proposal: Doc
     ) -> tuple[list[Recipient], list[str]]:
         """The recipients of an event (one per address), and the directory ids not found."""
+        to = addressees(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
         found: list[Recipient] = []
         missing: list[str] = []
-
-        async def add(recipient_id: str | None) -> Recipient | None:
-            if not recipient_id:
-                return None
+        for recipient_id in to.directory_ids:
             entry = await self._directory.get(recipient_id)
             if entry is None:
                 missing.append(recipient_id)
             else:
                 found.append(entry)
-            return entry
-
-        for role in ROUTES.get(envelope.event_type, ()):
-            if role is Role.APPLICANT:
-                applicant = await add(proposal.get("applicant"))
-                for email in proposal.get("contact_emails", []):
-                    found.append(
-                        Recipient(
-                            f"contact:{email}",
-                            email,
-                            applicant.name_th if applicant else proposal["area_name"]["th"],
-                            applicant.name_en if applicant else proposal["area_name"]["en"],
-                        )
-                    )
-            elif role is Role.PROVINCE:
-                code = (proposal.get("province") or {}).get("code")
-                await add(governor_office_id(code) if code else None)
-            elif role is Role.PRODUCER:
-                await add(getattr(envelope.payload, "producer", None))
-            else:
-                await add(ROLE_AGENCY[role])
+        applicant = next((r for r in found if r.recipient_id == proposal.get("applicant")), None)
+        for email in to.contacts:  # addressed like the applicant; always immediate
+            found.append(
+                Recipient(
+                    f"contact:{email}",
+                    email,
+                    applicant.name_th if applicant else proposal["area_name"]["th"],
+                    applicant.name_en if applicant else proposal["area_name"]["en"],
+                )
+            )
         unique: dict[str, Recipient] = {}
         for r in found:
             unique.setdefault(r.email.lower(), r)
-        return list(unique.values()), sorted(set(missing))
+        return list(unique.values()), missing
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event

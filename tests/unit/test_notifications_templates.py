@@ -35,7 +35,7 @@ from services.notifications.rendering import (
     render_digest,
     thai_date,
 )
-from services.notifications.routing import CRITICAL, ROLE_AGENCY, ROUTES, Role
+from services.notifications.routing import CRITICAL, ROLE_AGENCY, ROUTES, Role, addressees
 from services.notifications.samples import sample_envelope
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "notifications"
@@ -117,6 +117,24 @@ def test_routes_follow_the_issue() -> None:
     assert ROUTES["DeliveryDeadlineReminder"] == (Role.APPLICANT, Role.DEPA)
     assert {"IntakeRejected", "TransitionRefused", "CabinetEndorsed", "CabinetReturned"} == CRITICAL
     assert set(ROUTES) >= CRITICAL
+
+
+def test_addressees_apply_the_table_to_one_event() -> None:
+    proposal = {
+        "applicant": "lg-phuket-city",
+        "province": {"code": "83"},
+        "contact_emails": ["A@x.example.go.th", "a@x.example.go.th"],
+    }
+    approved = addressees("SubcommitteeApproved", proposal, None)
+    assert approved.directory_ids == ("lg-phuket-city", "governor-83", "depa", "des-subcommittee")
+    assert approved.contacts == ("a@x.example.go.th",)
+    refused = addressees("TransitionRefused", proposal, "steering-committee")
+    assert refused.directory_ids == ("steering-committee",)
+    assert refused.contacts == ()
+    # A proposal the service never heard of: only the fixed agencies.
+    unknown = addressees("CabinetEndorsed", {"province": {"code": None}}, None)
+    assert unknown.directory_ids == ("depa", "des-subcommittee", "cabinet-secretariat")
+    assert addressees("NotificationSent", proposal, None).directory_ids == ()
 
 
 # -- the templates -------------------------------------------------------------------------
