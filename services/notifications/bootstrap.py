@@ -45,7 +45,7 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
-    handlers = NotificationHandlers(view, directory, deliveries, mail)
+    handlers = NotificationHandlers(view, directory, deliveries, mail, rt.publisher)
     sender = Sender(deliveries, mailer, rt.publisher, rt.dead_letters, mail)
     rt.outbox_collections.append(deliveries.collection)
 

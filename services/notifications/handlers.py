@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge
 
-from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from contracts.notifications import NotificationFailed, NotificationSent
 from contracts.workflow import stage_after
 from services.common.consumer import DeadLetters, Record
@@ -92,12 +92,14 @@ class NotificationHandlers:
         directory: RecipientsDirectory,
         log_: DeliveryLog,
         settings: MailSettings,
+        publisher: OutboxPublisher | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._view = view
         self._directory = directory
         self._log = log_
         self._settings = settings
+        self._publisher = publisher
         self.clock = clock
 
     async def _recipients(
@@ -210,6 +212,10 @@ class NotificationHandlers:
                     "outbox": [outbox_entry(failure)],
                 }
             )
+            if self._publisher is not None:  # else the outbox relay publishes it
+                await self._publisher.try_flush(
+                    self._log.collection, f"{envelope.event_id}:missing:{recipient_id}"
+                )
             if queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()
                 log.warning(
@@ -247,6 +253,14 @@ class Sender:
         for doc in due:
             await self.attempt(doc)
         return len(due)
+
+    @staticmethod
+    def _cause(about: Doc) -> AnyEnvelope | None:
+        """The event an email is about, so that its result continues that conversation."""
+        try:
+            return parse_record(about["event_value"].encode("utf-8"))
+        except (EnvelopeError, KeyError, AttributeError):
+            return None
 
     @staticmethod
     def _about(doc: Doc) -> list[Doc]:
@@ -289,6 +303,7 @@ class Sender:
                 ),
                 producer=SERVICE_PRODUCER,
                 proposal_id=a["proposal_id"],
+                cause=self._cause(a),
             )
             for a in self._about(doc)
         ]
@@ -352,6 +367,7 @@ class Sender:
                 ),
                 producer=SERVICE_PRODUCER,
                 proposal_id=a["proposal_id"],
+                cause=self._cause(a),
             )
             for a in about
         ]

@@ -264,6 +264,8 @@ async def test_sent_emails_are_recorded_and_announced(
     sent = [envelope_of(r) for r in records]
     assert {s["payload"]["recipient_email"] for s in sent} == addresses
     assert {s["event_type"] for s in sent} == {"NotificationSent"}
+    assert {s["causation_id"] for s in sent} == {str(submitted.event_id)}
+    assert {s["correlation_id"] for s in sent} == {str(submitted.correlation_id)}
     assert {s["payload"]["message_id"] for s in sent} == {d["message_id"] for d in docs}
 
 
