@@ -354,3 +354,31 @@ def test_every_claim_that_can_be_refused_has_a_name_in_both_languages() -> None:
         "NotificationFailed",
     }
     assert set(EVENT_LABELS) == set(EVENTS) - not_claims
+
+
+async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
+    import asyncio
+
+    from services.notifications.handlers import DigestScheduler, MailSettings
+
+    now = dt.datetime(2022, 8, 5, 23, 0, tzinfo=dt.UTC)  # 06:00 on the 6th in Thailand
+    slept: list[float] = []
+    sent_as_of: list[dt.datetime] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) > 1:
+            raise asyncio.CancelledError
+
+    class Recording(DigestScheduler):
+        async def send_digests(self, as_of: dt.datetime | None = None) -> list[str]:
+            assert as_of is not None
+            sent_as_of.append(as_of)
+            return []
+
+    settings = MailSettings("x", "x@example.go.th", "example.go.th", CONSOLE, 3, 1.0, 2.0)
+    scheduler = Recording(None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
+    with pytest.raises(asyncio.CancelledError):
+        await scheduler.run()
+    assert slept[0] == 3600.0
+    assert sent_as_of == [dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)]
