@@ -11,7 +11,12 @@ from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, ProposalsView
 from services.notifications.config import NotificationsSettings
 from services.notifications.entrypoints import http, kafka
-from services.notifications.handlers import MailSettings, NotificationHandlers, Sender
+from services.notifications.handlers import (
+    DigestScheduler,
+    MailSettings,
+    NotificationHandlers,
+    Sender,
+)
 
 NAME = "notifications"
 
@@ -19,24 +24,46 @@ NAME = "notifications"
 def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     mail = MailSettings(
-        from_name=settings.mail_from_name, from_email=settings.mail_from_address,
-        message_id_domain=settings.message_id_domain, console_url=settings.console_url,
-        max_attempts=settings.send_max_attempts, base_delay=settings.send_base_delay_seconds,
-        max_delay=settings.send_max_delay_seconds)
-    view, directory, deliveries = ProposalsView(rt.db), RecipientsDirectory(rt.db), \
-        DeliveryLog(rt.db)
-    mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                        password=settings.smtp_password, starttls=settings.smtp_starttls,
-                        timeout=settings.smtp_timeout_seconds)
-    handlers = NotificationHandlers(view, directory, deliveries, mail)
+        from_name=settings.mail_from_name,
+        from_email=settings.mail_from_address,
+        message_id_domain=settings.message_id_domain,
+        console_url=settings.console_url,
+        max_attempts=settings.send_max_attempts,
+        base_delay=settings.send_base_delay_seconds,
+        max_delay=settings.send_max_delay_seconds,
+    )
+    view, directory, deliveries = (
+        ProposalsView(rt.db),
+        RecipientsDirectory(rt.db),
+        DeliveryLog(rt.db),
+    )
+    mailer = SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )
+    handlers = NotificationHandlers(view, directory, deliveries, mail, rt.publisher)
     sender = Sender(deliveries, mailer, rt.publisher, rt.dead_letters, mail)
     rt.outbox_collections.append(deliveries.collection)
-    rt.on_start += [deliveries.ensure_indexes, directory.seed]
-    rt.background.append(lambda: sender.run(settings.sender_poll_seconds))
+
+    async def seed_directory() -> None:
+        await directory.seed()
+
+    rt.on_start += [deliveries.ensure_indexes, seed_directory]
+    digests = DigestScheduler(deliveries, mail, settings.digest_hour)
+    rt.background += [lambda: sender.run(settings.sender_poll_seconds), digests.run]
     rt.on_stop.append(mailer.close)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME),
-                   handlers.on_event)
-    app = rt.app("Smart City Thailand: notifications",
-                 [http.build_router(deliveries, ApiKeys(rt.db))],
-                 description="Thai and English emails about the workflow; the delivery log.")
+    kafka.register(
+        rt.broker, rt.topics, settings.consumer_group, rt.consumer(NAME), handlers.on_event
+    )
+    app = rt.app(
+        "Smart City Thailand: notifications",
+        [http.build_router(deliveries, ApiKeys(rt.db), directory, digests)],
+        description="Thai and English emails about the workflow; the delivery log; "
+        "the recipients directory.",
+    )
+    http.install_error_handlers(app)
     return rt, app

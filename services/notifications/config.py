@@ -20,15 +20,22 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: str | None = Field(None, description="SMTP password")
     smtp_starttls: bool = Field(False, description="Upgrade the connection with STARTTLS")
     smtp_timeout_seconds: float = Field(10.0, gt=0, description="SMTP command timeout")
-    mail_from_address: str = Field("no-reply@smartcity.example.go.th",
-                                   description="Envelope and From address")
-    mail_from_name: str = Field("สำนักงานเมืองอัจฉริยะประเทศไทย (Smart City Thailand Office)",
-                                description="From display name")
-    message_id_domain: str = Field("smartcity.example.go.th",
-                                   description="Right-hand side of Message-IDs")
-    console_url: str = Field("http://127.0.0.1:8004",
-                             description="Operator console base URL, for timeline links")
+    mail_from_address: str = Field(
+        "no-reply@smartcity.example.go.th", description="Envelope and From address"
+    )
+    mail_from_name: str = Field(
+        "สำนักงานเมืองอัจฉริยะประเทศไทย (Smart City Thailand Office)", description="From display name"
+    )
+    message_id_domain: str = Field(
+        "smartcity.example.go.th", description="Right-hand side of Message-IDs"
+    )
+    console_url: str = Field(
+        "http://127.0.0.1:8004", description="Operator console base URL, for timeline links"
+    )
     send_max_attempts: int = Field(8, ge=1, description="SMTP attempts before a message fails")
     send_base_delay_seconds: float = Field(1.0, gt=0, description="First retry delay")
     send_max_delay_seconds: float = Field(60.0, gt=0, description="Longest retry delay")
+    digest_hour: int = Field(
+        7, ge=0, le=23, description="Hour (Thailand time) the daily digests are sent"
+    )
     sender_poll_seconds: float = Field(0.5, gt=0, description="How often queued mail is checked")

@@ -1,40 +1,53 @@
-"""From an event to queued emails (consumer side) and from queued emails to the SMTP server
-(sender side). Thin: the routing table, templates and message building do the deciding."""
+"""From an event to queued emails (consumer side), from queued emails to the SMTP server
+(sender side), and from held emails to daily digests. Thin: the routing table, templates and
+message building do the deciding."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge
 
-from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from contracts.notifications import NotificationFailed, NotificationSent
 from contracts.workflow import stage_after
-from services.common.consumer import DeadLetters, Record, is_transient
+from services.common.consumer import DeadLetters, Record
 from services.common.context import current_source
 from services.common.outbox import OutboxPublisher, outbox_entry
 from services.notifications.adapters.directory import Recipient, RecipientsDirectory
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, ProposalsView
+from services.notifications.digest import digest_id, next_cutoff
 from services.notifications.messages import build_message, message_id
-from services.notifications.rendering import has_template, render
-from services.notifications.routing import ROLE_AGENCY, ROUTES, Role, governor_office_id
+from services.notifications.rendering import email_context, has_template, render, render_digest
+from services.notifications.routing import CRITICAL, ROUTES, addressees
 
 log = structlog.get_logger(__name__)
 
 SERVICE_PRODUCER = "svc-notifications"
+DIGEST_TYPE = "Digest"
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
 FAILED = Counter("smartcity_emails_failed_total", "Emails given up on", ["event_type", "reason"])
+QUEUED = Counter(
+    "smartcity_emails_queued_total", "Emails queued (or held for a digest)", ["event_type", "mode"]
+)
 RETRYING = Gauge("smartcity_emails_retrying", "Queued emails that have failed at least once")
 QUEUE_AGE = Gauge("smartcity_email_queue_oldest_age_seconds", "Age of the oldest queued email")
+DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
 
 Doc = dict[str, Any]
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -48,207 +61,433 @@ class MailSettings:
     max_delay: float
 
 
-def _unknown_proposal(proposal_id: str) -> Doc:
-    dash = {"th": "-", "en": "-"}
-    return {"_id": proposal_id, "area_name": dash, "province": {"name_th": "-", "name_en": "-"},
-            "stage": None, "contact_emails": [], "applicant": None}
+def backoff_seconds(
+    attempts: int,
+    base: float,
+    ceiling: float,
+    rand: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Delay before the next attempt after `attempts` failures: exponential, capped, with
+    jitter between half and all of it (so a crowd of retries spreads out)."""
+    top = min(ceiling, base * 2 ** max(0, attempts - 1))
+    return rand(top / 2, top)
+
+
+def _unknown_proposal(proposal_id: str, envelope: AnyEnvelope) -> Doc:
+    area = getattr(envelope.payload, "area_name", None)
+    return {
+        "_id": proposal_id,
+        "area_name": area.model_dump() if area is not None else {"th": "-", "en": "-"},
+        "province": {"code": None, "name_th": "-", "name_en": "-"},
+        "stage": None,
+        "contact_emails": [],
+        "applicant": None,
+    }
 
 
 class NotificationHandlers:
-    def __init__(self, view: ProposalsView, directory: RecipientsDirectory, log_: DeliveryLog,
-                 settings: MailSettings,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+    def __init__(
+        self,
+        view: ProposalsView,
+        directory: RecipientsDirectory,
+        log_: DeliveryLog,
+        settings: MailSettings,
+        publisher: OutboxPublisher | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self._view = view
         self._directory = directory
         self._log = log_
         self._settings = settings
+        self._publisher = publisher
         self.clock = clock
 
-    async def _recipients(self, envelope: AnyEnvelope, proposal: Doc
-                          ) -> tuple[list[Recipient], list[str]]:
-        """The recipients of an event, and the directory ids that could not be found."""
+    async def _recipients(
+        self, envelope: AnyEnvelope, proposal: Doc
+    ) -> tuple[list[Recipient], list[str]]:
+        """The recipients of an event (one per address), and the directory ids not found."""
+        to = addressees(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
         found: list[Recipient] = []
         missing: list[str] = []
-
-        async def add(recipient_id: str | None) -> None:
-            if not recipient_id:
-                return
+        for recipient_id in to.directory_ids:
             entry = await self._directory.get(recipient_id)
             if entry is None:
                 missing.append(recipient_id)
             else:
                 found.append(entry)
-
-        for role in ROUTES.get(envelope.event_type, ()):
-            if role is Role.APPLICANT:
-                await add(proposal.get("applicant"))
-                applicant = found[-1] if found and found[-1].recipient_id == \
-                    proposal.get("applicant") else None
-                for email in proposal.get("contact_emails", []):
-                    found.append(Recipient(
-                        f"contact:{email}", email,
-                        applicant.name_th if applicant else proposal["area_name"]["th"],
-                        applicant.name_en if applicant else proposal["area_name"]["en"]))
-            elif role is Role.PROVINCE:
-                code = proposal.get("province", {}).get("code")
-                await add(governor_office_id(code) if code else None)
-            elif role is Role.PRODUCER:
-                await add(getattr(envelope.payload, "producer", None))
-            else:
-                await add(ROLE_AGENCY[role])
+        applicant = next((r for r in found if r.recipient_id == proposal.get("applicant")), None)
+        for email in to.contacts:  # addressed like the applicant; always immediate
+            found.append(
+                Recipient(
+                    f"contact:{email}",
+                    email,
+                    applicant.name_th if applicant else proposal["area_name"]["th"],
+                    applicant.name_en if applicant else proposal["area_name"]["en"],
+                )
+            )
         unique: dict[str, Recipient] = {}
         for r in found:
             unique.setdefault(r.email.lower(), r)
         return list(unique.values()), missing
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
-        """Queue the emails about one event (the sender sends them)."""
+        """Queue the emails about one event (the sender sends them). A redelivered event
+        queues nothing new: each email's id is (event id, address)."""
         stage = stage_after(envelope.event_type)
         await self._view.record(envelope, stage.value if stage else None)
         if envelope.event_type not in ROUTES or not has_template(envelope.event_type):
             return
-        proposal = await self._view.get(envelope.proposal_id) or _unknown_proposal(
-            envelope.proposal_id)
+        proposal = await self._view.get(envelope.proposal_id)
+        if proposal is None or "area_name" not in proposal:
+            proposal = {**_unknown_proposal(envelope.proposal_id, envelope), **(proposal or {})}
         recipients, missing = await self._recipients(envelope, proposal)
         now = self.clock()
         source = current_source.get()
         base: Doc = {
-            "event_id": str(envelope.event_id), "event_type": envelope.event_type,
-            "proposal_id": envelope.proposal_id, "created_at": now, "updated_at": now,
+            "kind": "event",
+            "event_id": str(envelope.event_id),
+            "event_type": envelope.event_type,
+            "proposal_id": envelope.proposal_id,
+            "occurred_at": envelope.occurred_at,
+            "created_at": now,
+            "updated_at": now,
             "event_value": envelope.model_dump_json(),
-            "source": None if source is None else {"topic": source.topic,
-                                                   "partition": source.partition,
-                                                   "offset": source.offset},
+            "source": None
+            if source is None
+            else {"topic": source.topic, "partition": source.partition, "offset": source.offset},
             "outbox": [],
         }
-        timeline_url = f"{self._settings.console_url}/proposals/{envelope.proposal_id}"
+        immediate = envelope.event_type in CRITICAL
         for r in recipients:
-            rendered = render(envelope, {
-                "proposal": {**proposal, "proposal_id": envelope.proposal_id},
-                "recipient": r, "stage": proposal.get("stage") or (stage.value if stage else
-                                                                    "submitted"),
-                "timeline_url": timeline_url})
-            delivery_id = f"{envelope.event_id}:{r.email.lower()}"
-            doc = {**base, "_id": delivery_id, "recipient_id": r.recipient_id, "email": r.email,
-                   "name_th": r.name_th, "name_en": r.name_en,
-                   "message_id": message_id(str(envelope.event_id), r.email,
-                                            self._settings.message_id_domain),
-                   "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
-                   "status": "queued", "attempts": 0, "next_attempt_at": now}
-            await self._log.queue(doc)
+            context = email_context(envelope, proposal, r, self._settings.console_url)
+            rendered = render(envelope, context)
+            held = r.digest and not immediate
+            doc = {
+                **base,
+                "_id": f"{envelope.event_id}:{r.email.lower()}",
+                "recipient_id": r.recipient_id,
+                "email": r.email,
+                "name_th": r.name_th,
+                "name_en": r.name_en,
+                "message_id": message_id(
+                    str(envelope.event_id), r.email, self._settings.message_id_domain
+                ),
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "timeline_url": context["timeline_url"],
+                "status": "held" if held else "queued",
+                "digest_id": None,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            if await self._log.queue(doc):
+                QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
         for recipient_id in missing:
+            error = f"no address for {recipient_id!r} in the recipients directory"
             failure = new_envelope(
-                NotificationFailed(about_event_id=str(envelope.event_id),
-                                   about_event_type=envelope.event_type,
-                                   recipient_id=recipient_id, recipient_email=None,
-                                   message_id=None, attempts=0,
-                                   error=f"no address for {recipient_id} in the recipients "
-                                         "directory"),
-                producer=SERVICE_PRODUCER, proposal_id=envelope.proposal_id, cause=envelope)
-            FAILED.labels(envelope.event_type, "no_recipient").inc()
-            log.warning("notify.recipient_missing", recipient_id=recipient_id)
-            await self._log.queue({**base, "_id": f"{envelope.event_id}:missing:{recipient_id}",
-                                   "recipient_id": recipient_id, "email": None,
-                                   "status": "failed", "attempts": 0,
-                                   "last_error": failure.payload.error, "failed_at": now,
-                                   "outbox": [outbox_entry(failure)]})
+                NotificationFailed(
+                    about_event_id=str(envelope.event_id),
+                    about_event_type=envelope.event_type,
+                    recipient_id=recipient_id,
+                    recipient_email=None,
+                    message_id=None,
+                    attempts=0,
+                    error=error,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=envelope.proposal_id,
+                cause=envelope,
+            )
+            queued = await self._log.queue(
+                {
+                    **base,
+                    "_id": f"{envelope.event_id}:missing:{recipient_id}",
+                    "recipient_id": recipient_id,
+                    "email": None,
+                    "status": "failed",
+                    "attempts": 0,
+                    "last_error": error,
+                    "failed_at": now,
+                    "outbox": [outbox_entry(failure)],
+                }
+            )
+            if self._publisher is not None:  # else the outbox relay publishes it
+                await self._publisher.try_flush(
+                    self._log.collection, f"{envelope.event_id}:missing:{recipient_id}"
+                )
+            if queued:
+                FAILED.labels(envelope.event_type, "no_recipient").inc()
+                log.warning(
+                    "notify.recipient_missing",
+                    recipient_id=recipient_id,
+                    event_id=str(envelope.event_id),
+                )
 
 
 class Sender:
     """Sends queued emails; retries with exponential backoff and jitter while the SMTP server
     is unreachable; after the last attempt marks the email failed and dead-letters the event."""
 
-    def __init__(self, log_: DeliveryLog, mailer: SmtpMailer, publisher: OutboxPublisher,
-                 dead_letters: DeadLetters, settings: MailSettings,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+    def __init__(
+        self,
+        log_: DeliveryLog,
+        mailer: SmtpMailer,
+        publisher: OutboxPublisher,
+        dead_letters: DeadLetters,
+        settings: MailSettings,
+        clock: Clock = utc_now,
+        rand: Callable[[float, float], float] = random.uniform,
+    ) -> None:
         self._log = log_
         self._mailer = mailer
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._settings = settings
+        self._rand = rand
         self.clock = clock
-
-    def _backoff(self, attempts: int) -> float:
-        ceiling = min(self._settings.max_delay, self._settings.base_delay * 2 ** (attempts - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        self._gauges_at = 0.0
 
     async def send_due(self) -> int:
-        now = self.clock()
-        due = await self._log.claim_due(now)
+        due = await self._log.claim_due(self.clock())
         for doc in due:
             await self.attempt(doc)
         return len(due)
 
+    @staticmethod
+    def _cause(about: Doc) -> AnyEnvelope | None:
+        """The event an email is about, so that its result continues that conversation."""
+        try:
+            return parse_record(about["event_value"].encode("utf-8"))
+        except (EnvelopeError, KeyError, AttributeError):
+            return None
+
+    @staticmethod
+    def _about(doc: Doc) -> list[Doc]:
+        """The events an email is about: one, or each event of a digest."""
+        return list(doc["items"]) if doc.get("kind") == "digest" else [doc]
+
     async def attempt(self, doc: Doc) -> None:
         attempts = int(doc.get("attempts", 0)) + 1
-        envelope_type = doc["event_type"]
-        message = build_message(
-            subject=doc["subject"], text=doc["text"], html=doc["html"],
-            from_name=self._settings.from_name, from_email=self._settings.from_email,
-            to_name=doc["name_th"], to_email=doc["email"], msg_id=doc["message_id"],
-            extra_headers={"X-Smartcity-Event-Id": doc["event_id"],
-                           "X-Smartcity-Event-Type": envelope_type,
-                           "X-Smartcity-Proposal-Id": doc["proposal_id"]})
+        headers = {
+            "X-Smartcity-Event-Id": doc["event_id"],
+            "X-Smartcity-Event-Type": doc["event_type"],
+        }
+        if doc.get("kind") != "digest":
+            headers["X-Smartcity-Proposal-Id"] = doc["proposal_id"]
         try:
+            message = build_message(
+                subject=doc["subject"],
+                text=doc["text"],
+                html=doc["html"],
+                from_name=self._settings.from_name,
+                from_email=self._settings.from_email,
+                to_name=doc["name_th"],
+                to_email=doc["email"],
+                msg_id=doc["message_id"],
+                extra_headers=headers,
+            )
             reply = await self._mailer.send(message)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is lost
+        except Exception as exc:
             await self._failed_attempt(doc, attempts, exc)
             return
-        sent = new_envelope(
-            NotificationSent(about_event_id=doc["event_id"], about_event_type=envelope_type,
-                             recipient_id=doc["recipient_id"], recipient_email=doc["email"],
-                             message_id=doc["message_id"], attempts=attempts),
-            producer=SERVICE_PRODUCER, proposal_id=doc["proposal_id"])
-        if await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), sent):
-            SENT.labels(envelope_type).inc()
+        events = [
+            new_envelope(
+                NotificationSent(
+                    about_event_id=a["event_id"],
+                    about_event_type=a["event_type"],
+                    recipient_id=doc["recipient_id"],
+                    recipient_email=doc["email"],
+                    message_id=doc["message_id"],
+                    attempts=attempts,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=a["proposal_id"],
+                cause=self._cause(a),
+            )
+            for a in self._about(doc)
+        ]
+        if await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events):
+            SENT.labels(doc["event_type"]).inc()
+            log.info("notify.sent", delivery_id=doc["_id"], attempts=attempts)
             await self._publisher.try_flush(self._log.collection, doc["_id"])
 
     async def _failed_attempt(self, doc: Doc, attempts: int, exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"
-        permanent = isinstance(exc, PermanentSmtpError) or not (
-            is_transient(exc) or isinstance(exc, OSError) or "SMTP" in type(exc).__name__)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        permanent = isinstance(exc, PermanentSmtpError)
         if not permanent and attempts < self._settings.max_attempts:
-            delay = self._backoff(attempts)
-            log.warning("notify.send_retry", delivery_id=doc["_id"], attempts=attempts,
-                        retry_in=round(delay, 2), error=error)
-            await self._log.mark_retry(doc["_id"], attempts, error,
-                                       self.clock() + dt.timedelta(seconds=delay), self.clock())
+            delay = backoff_seconds(
+                attempts, self._settings.base_delay, self._settings.max_delay, self._rand
+            )
+            log.warning(
+                "notify.send_retry",
+                delivery_id=doc["_id"],
+                attempts=attempts,
+                retry_in=round(delay, 2),
+                error=error,
+            )
+            now = self.clock()
+            await self._log.mark_retry(
+                doc["_id"], attempts, error, now + dt.timedelta(seconds=delay), now
+            )
             return
-        failed = new_envelope(
-            NotificationFailed(about_event_id=doc["event_id"], about_event_type=doc["event_type"],
-                               recipient_id=doc["recipient_id"], recipient_email=doc["email"],
-                               message_id=doc["message_id"], attempts=attempts, error=error[:500]),
-            producer=SERVICE_PRODUCER, proposal_id=doc["proposal_id"])
-        if not await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), failed):
+        about = self._about(doc)
+        # Dead letters first: if the store write below fails, the email is retried and the
+        # dead letter may repeat (at least once), but it is never missing.
+        for a in about:
+            source = a.get("source") or {"topic": "", "partition": 0, "offset": 0}
+            record = Record(
+                topic=source["topic"],
+                partition=source["partition"],
+                offset=source["offset"],
+                key=a["proposal_id"].encode(),
+                value=a["event_value"].encode(),
+                headers=(),
+            )
+            await self._dead_letters.send(
+                record,
+                consumer="notifications-sender",
+                kind="processing",
+                error=f"email {doc['message_id']} to {doc['email']} failed after {attempts} "
+                f"attempts: {error}",
+                attempts=attempts,
+                event_type=a["event_type"],
+                event_id=a["event_id"],
+            )
+        events = [
+            new_envelope(
+                NotificationFailed(
+                    about_event_id=a["event_id"],
+                    about_event_type=a["event_type"],
+                    recipient_id=doc["recipient_id"],
+                    recipient_email=doc["email"],
+                    message_id=doc["message_id"],
+                    attempts=attempts,
+                    error=error,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=a["proposal_id"],
+                cause=self._cause(a),
+            )
+            for a in about
+        ]
+        if not await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events):
             return
         FAILED.labels(doc["event_type"], "permanent" if permanent else "attempts").inc()
         log.error("notify.send_failed", delivery_id=doc["_id"], attempts=attempts, error=error)
         await self._publisher.try_flush(self._log.collection, doc["_id"])
-        source = doc.get("source") or {"topic": "", "partition": 0, "offset": 0}
-        record = Record(topic=source["topic"], partition=source["partition"],
-                        offset=source["offset"], key=doc["proposal_id"].encode(),
-                        value=doc["event_value"].encode(), headers=())
-        await self._dead_letters.send(
-            record, consumer="notifications-sender", kind="processing",
-            error=f"email to {doc['email']} failed after {attempts} attempts: {error}",
-            attempts=attempts, event_type=doc["event_type"], event_id=doc["event_id"])
 
     async def run(self, poll_seconds: float) -> None:
         while True:
             try:
-                if not await self.send_due():
+                sent = await self.send_due()
+                if time.monotonic() - self._gauges_at >= 1.0:
                     await self.refresh_gauges()
+                if not sent:
                     await asyncio.sleep(poll_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep sending through store outages
+            except Exception as exc:
                 log.warning("notify.sender_error", error=repr(exc))
                 await asyncio.sleep(poll_seconds)
 
     async def refresh_gauges(self) -> None:
-        now = self.clock()
-        RETRYING.set(await self._log.collection.count_documents(
-            {"status": "queued", "attempts": {"$gt": 0}}))
-        oldest = await self._log.collection.find_one({"status": "queued"},
-                                                     sort=[("created_at", 1)])
-        QUEUE_AGE.set(0 if oldest is None else (now - oldest["created_at"]).total_seconds())
+        self._gauges_at = time.monotonic()
+        stats = await self._log.stats(self.clock())
+        RETRYING.set(stats["retrying"])
+        QUEUE_AGE.set(stats["oldest_queued_age_seconds"])
+        DIGEST_HELD.set(stats["held"])
+
+
+class DigestScheduler:
+    """Collects the emails held for digest recipients into one summary email each, at a daily
+    cutoff (Thai time) or when asked (`send_digests(as_of)`, used by the admin API and tests)."""
+
+    def __init__(
+        self,
+        log_: DeliveryLog,
+        settings: MailSettings,
+        cutoff_hour: int,
+        clock: Clock = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._log = log_
+        self._settings = settings
+        self._cutoff_hour = cutoff_hour
+        self.clock = clock
+        self._sleep = sleep
+
+    async def send_digests(self, as_of: dt.datetime | None = None) -> list[str]:
+        """Queue one digest per recipient with held emails; returns the digest delivery ids."""
+        as_of = as_of or self.clock()
+        queued: list[str] = []
+        for email in await self._log.held_recipients():
+            did = digest_id(email, as_of)
+            await self._log.claim_held(email, did)
+        for did, items in (await self._log.claimed_items()).items():
+            first = items[0]
+            recipient = Recipient(
+                first["recipient_id"], first["email"], first["name_th"], first["name_en"], True
+            )
+            rendered = render_digest(recipient, items, as_of, self._settings.console_url)
+            now = self.clock()
+            doc: Doc = {
+                "_id": did,
+                "kind": "digest",
+                "event_id": did,
+                "event_type": DIGEST_TYPE,
+                "proposal_id": None,
+                "recipient_id": recipient.recipient_id,
+                "email": recipient.email,
+                "name_th": recipient.name_th,
+                "name_en": recipient.name_en,
+                "message_id": message_id(did, recipient.email, self._settings.message_id_domain),
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "items": [
+                    {
+                        k: i.get(k)
+                        for k in (
+                            "_id",
+                            "event_id",
+                            "event_type",
+                            "proposal_id",
+                            "subject",
+                            "occurred_at",
+                            "event_value",
+                            "source",
+                        )
+                    }
+                    for i in items
+                ],
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "outbox": [],
+            }
+            if not await self._log.queue(doc):  # another instance queued this digest first
+                stored = await self._log.collection.find_one({"_id": did}, {"items._id": 1})
+                included = {i["_id"] for i in (stored or {}).get("items", [])}
+            else:
+                included = {i["_id"] for i in items}
+                QUEUED.labels(DIGEST_TYPE, "immediate").inc()
+                queued.append(did)
+            await self._log.settle_claimed(did, included)
+        if queued:
+            log.info("notify.digests_queued", count=len(queued), as_of=as_of.isoformat())
+        return queued
+
+    async def run(self) -> None:
+        while True:
+            now = self.clock()
+            cutoff = next_cutoff(now, self._cutoff_hour)
+            await self._sleep(max(0.0, (cutoff - now).total_seconds()))
+            try:
+                await self.send_digests(cutoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("notify.digest_error", error=repr(exc))

@@ -42,6 +42,7 @@ def build_message(
     msg["To"] = _address(to_name, to_email)
     msg["Message-ID"] = msg_id
     msg["Content-Language"] = "th, en"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
     for name, value in (extra_headers or {}).items():
         msg[name] = _clean(value)
     msg.set_content(text, charset="utf-8")

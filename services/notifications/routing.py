@@ -6,7 +6,10 @@ agencies' secretariats) and `producer` (whoever produced a refused claim)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -53,3 +56,33 @@ ROLE_AGENCY: dict[Role, str] = {
 
 def governor_office_id(province_code: str) -> str:
     return f"governor-{province_code}"
+
+
+@dataclass(frozen=True)
+class Addressees:
+    """Who an event goes to, before the directory is asked: directory ids (routing order, no
+    repeats) and the proposal's own contact addresses."""
+
+    directory_ids: tuple[str, ...]
+    contacts: tuple[str, ...]
+
+
+def addressees(event_type: str, proposal: Mapping[str, Any], producer: str | None) -> Addressees:
+    """Apply the routing table to one event: `proposal` is what is known about the proposal
+    (applicant, province, contact_emails), `producer` the refused producer of a refusal."""
+    ids: list[str] = []
+    contacts: list[str] = []
+    for role in ROUTES.get(event_type, ()):
+        if role is Role.APPLICANT:
+            ids.append(proposal.get("applicant") or "")
+            contacts.extend(proposal.get("contact_emails") or [])
+        elif role is Role.PROVINCE:
+            code = (proposal.get("province") or {}).get("code")
+            ids.append(governor_office_id(code) if code else "")
+        elif role is Role.PRODUCER:
+            ids.append(producer or "")
+        else:
+            ids.append(ROLE_AGENCY[role])
+    return Addressees(
+        tuple(dict.fromkeys(i for i in ids if i)), tuple(dict.fromkeys(c.lower() for c in contacts))
+    )

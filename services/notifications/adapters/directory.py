@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pymongo.errors import BulkWriteError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.agencies import agencies
+from contracts.common import Email
 from contracts.reference import provinces
 from services.notifications.routing import governor_office_id
 
@@ -32,6 +37,41 @@ class Recipient:
     digest: bool = False
 
 
+def _one_line(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be one line without control characters (no CR/LF)")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
+RecipientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:-]{1,63}$")]
+
+
+class RecipientIn(BaseModel):
+    """A new directory entry (an agency or office that receives email)."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipient_id: RecipientId = Field(description="Directory id: an agency id or governor-<code>")
+    email: Email = Field(description="Where its email goes")
+    name_th: Name = Field(description="Display name in Thai")
+    name_en: Name = Field(description="Display name in English")
+    digest: bool = Field(False, description="One daily summary instead of one email per event")
+
+
+class RecipientChange(BaseModel):
+    """Fields to change in a directory entry; absent fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: Email | None = None
+    name_th: Name | None = None
+    name_en: Name | None = None
+    digest: bool | None = None
+
+
 def seed_documents() -> list[Doc]:
     """Every agency of the directory and every governor's office, with clearly fake addresses."""
     docs: list[Doc] = []
@@ -39,16 +79,29 @@ def seed_documents() -> list[Doc]:
         if a.kind.value == "system":
             continue
         email = SEED_ADDRESSES.get(a.agency_id, f"{a.agency_id}@smartcity.example.go.th")
-        docs.append({"_id": a.agency_id, "email": email, "name_th": a.name_th,
-                     "name_en": a.name_en, "digest": False})
+        docs.append(
+            {
+                "_id": a.agency_id,
+                "email": email,
+                "name_th": a.name_th,
+                "name_en": a.name_en,
+                "digest": False,
+            }
+        )
     for p in provinces():
-        docs.append({"_id": governor_office_id(p.code),
-                     "email": f"governor-{p.code}@provinces.example.go.th",
-                     "name_th": f"สำนักงานจังหวัด{p.name_th}" if p.code != "10"
-                     else "ศาลาว่าการกรุงเทพมหานคร",
-                     "name_en": f"{p.name_en} Provincial Governor's Office" if p.code != "10"
-                     else "Bangkok Metropolitan Administration City Hall",
-                     "digest": False})
+        docs.append(
+            {
+                "_id": governor_office_id(p.code),
+                "email": f"governor-{p.code}@provinces.example.go.th",
+                "name_th": f"สำนักงานจังหวัด{p.name_th}"
+                if p.code != "10"
+                else "ศาลาว่าการกรุงเทพมหานคร",
+                "name_en": f"{p.name_en} Provincial Governor's Office"
+                if p.code != "10"
+                else "Bangkok Metropolitan Administration City Hall",
+                "digest": False,
+            }
+        )
     return docs
 
 
@@ -71,9 +124,43 @@ class RecipientsDirectory:
                     raise
         return len(missing)
 
+    async def list(self, prefix: str | None = None) -> list[Doc]:
+        query: Doc = {"_id": {"$regex": "^" + re.escape(prefix)}} if prefix else {}
+        return await self.collection.find(query).sort("_id", ASCENDING).to_list(None)
+
+    async def find(self, recipient_id: str) -> Doc | None:
+        return await self.collection.find_one({"_id": recipient_id})
+
+    async def create(self, entry: RecipientIn, by: str) -> Doc | None:
+        """Add an entry; None if the id is taken."""
+        doc = {
+            "_id": entry.recipient_id,
+            "email": entry.email,
+            "name_th": entry.name_th,
+            "name_en": entry.name_en,
+            "digest": entry.digest,
+            "updated_at": dt.datetime.now(dt.UTC),
+            "updated_by": by,
+        }
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError:
+            return None
+        return doc
+
+    async def update(self, recipient_id: str, change: RecipientChange, by: str) -> Doc | None:
+        """Change an entry; None if there is no such entry."""
+        fields = change.model_dump(exclude_none=True)
+        return await self.collection.find_one_and_update(
+            {"_id": recipient_id},
+            {"$set": {**fields, "updated_at": dt.datetime.now(dt.UTC), "updated_by": by}},
+            return_document=ReturnDocument.AFTER,
+        )
+
     async def get(self, recipient_id: str) -> Recipient | None:
         doc = await self.collection.find_one({"_id": recipient_id})
         if doc is None:
             return None
-        return Recipient(doc["_id"], doc["email"], doc["name_th"], doc["name_en"],
-                         bool(doc.get("digest", False)))
+        return Recipient(
+            doc["_id"], doc["email"], doc["name_th"], doc["name_en"], bool(doc.get("digest", False))
+        )

@@ -13,9 +13,16 @@ class PermanentSmtpError(Exception):
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, username: str | None = None,
-                 password: str | None = None, starttls: bool = False,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
         self._host = host
         self._port = port
         self._username = username
@@ -26,37 +33,61 @@ class SmtpMailer:
         self._lock = asyncio.Lock()
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        client = aiosmtplib.SMTP(hostname=self._host, port=self._port, timeout=self._timeout,
-                                 start_tls=self._starttls)
+        client = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, timeout=self._timeout, start_tls=self._starttls
+        )
         await client.connect()
         if self._username:
             await client.login(self._username, self._password or "")
         return client
 
     async def send(self, message: EmailMessage) -> str:
-        """Send one message; returns the server's reply. Raises PermanentSmtpError on 5xx,
-        anything else (connection refused, 4xx) is transient."""
+        """Send one message on the shared connection (reconnecting once if the server had
+        dropped it); returns the server's reply. Raises PermanentSmtpError on a 5xx reply;
+        anything else (connection refused, timeout, 4xx) is transient."""
         async with self._lock:
             for attempt in (1, 2):
                 if self._client is None or not self._client.is_connected:
+                    self._client = None
                     self._client = await self._connect()
                 try:
                     _refused, reply = await self._client.send_message(message)
                     return reply
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    if all(500 <= r.code < 600 for r in exc.recipients):
+                        raise PermanentSmtpError(
+                            "; ".join(
+                                f"{r.code} {r.message} ({r.recipient})" for r in exc.recipients
+                            )
+                        ) from exc
+                    raise
                 except aiosmtplib.SMTPServerDisconnected:
-                    self._client = None
+                    self._drop()
                     if attempt == 2:
                         raise
-                except aiosmtplib.SMTPRecipientsRefused as exc:
-                    codes = [r.code for r in exc.recipients]
-                    if all(500 <= c < 600 for c in codes):
-                        raise PermanentSmtpError(str(exc)) from exc
-                    raise
                 except aiosmtplib.SMTPResponseException as exc:
+                    await self._reset()
                     if 500 <= exc.code < 600:
                         raise PermanentSmtpError(f"{exc.code} {exc.message}") from exc
                     raise
+                except BaseException:
+                    self._drop()  # timeout or I/O error: the connection state is unknown
+                    raise
             raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    async def _reset(self) -> None:
+        """After a refused transaction, RSET so the connection can be reused."""
+        if self._client is None:
+            return
+        try:
+            await self._client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self._drop()
 
     async def close(self) -> None:
         async with self._lock:

@@ -1,38 +1,174 @@
-"""HTTP API of the notifications service: the delivery log."""
+"""HTTP API of the notifications service: the delivery log, the recipients directory (admin)
+and a "send the digests now" trigger (admin)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from contracts.agencies import Agency
+from contracts.common import AgencyKind
 from services.common.auth import ApiKeys, authenticate
+from services.notifications.adapters.directory import (
+    RecipientChange,
+    RecipientIn,
+    RecipientsDirectory,
+)
 from services.notifications.adapters.store import DeliveryLog
+from services.notifications.handlers import DigestScheduler
+
+ADMIN_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.SYSTEM})
 
 
-def build_router(deliveries: DeliveryLog, keys: ApiKeys) -> APIRouter:
-    router = APIRouter(tags=["deliveries"])
+class DigestPreference(BaseModel):
+    digest: bool = Field(description="True: one daily summary; false: one email per event")
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k != "_id"}
+    encoded: dict[str, Any] = jsonable_encoder({"recipient_id": doc["_id"], **out})
+    return encoded
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Invalid request bodies: 422 with the fields and a reason in English and Thai."""
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid request: "
+                + "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
+                "error_th": "ข้อมูลไม่ถูกต้อง: " + ", ".join(f["field"] for f in fields),
+                "fields": fields,
+            },
+        )
+
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def build_router(
+    deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory, digests: DigestScheduler
+) -> APIRouter:
+    router = APIRouter()
 
     async def current_agency(request: Request) -> Agency:
         return await authenticate(request, keys)
 
-    Caller = Annotated[Agency, Depends(current_agency)]
+    async def admin(request: Request) -> Agency:
+        caller = await authenticate(request, keys)
+        if caller.kind not in ADMIN_KINDS:
+            await keys.record_refusal(request, "forbidden")
+            raise HTTPException(
+                403,
+                detail={
+                    "error": f"{caller.agency_id} may not administer the recipients directory "
+                    "(depa or a system agency only)",
+                    "error_th": f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
+                },
+            )
+        return caller
 
-    @router.get("/deliveries", summary="The delivery log, newest first")
+    Caller = Annotated[Agency, Depends(current_agency)]
+    Admin = Annotated[Agency, Depends(admin)]
+
+    def not_found(recipient_id: str) -> HTTPException:
+        return HTTPException(
+            404,
+            detail={
+                "error": f"no recipient {recipient_id!r} in the directory",
+                "error_th": f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
+            },
+        )
+
+    @router.get(
+        "/deliveries",
+        tags=["deliveries"],
+        summary="The delivery log, newest first (an agency that is not depa or a "
+        "system sees only the emails addressed to it)",
+    )
     async def list_deliveries(
-        _caller: Caller,
+        caller: Caller,
         proposal_id: str | None = None,
-        status: str | None = Query(None, pattern="^(queued|sent|failed)$"),
+        status: str | None = Query(None, pattern="^(queued|sent|failed|held|digested)$"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         query: dict[str, Any] = {}
+        if caller.kind not in ADMIN_KINDS:
+            query["recipient_id"] = caller.agency_id
         if proposal_id:
             query["proposal_id"] = proposal_id
         if status:
             query["status"] = status
-        cursor = deliveries.collection.find(
-            query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0}
-        ).sort("created_at", -1).limit(limit)
+        cursor = (
+            deliveries.collection.find(
+                query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0, "items.event_value": 0}
+            )
+            .sort("created_at", -1)
+            .limit(limit)
+        )
         return jsonable_encoder(await cursor.to_list(None))
+
+    @router.get("/recipients", tags=["recipients"], summary="The recipients directory")
+    async def list_recipients(_admin: Admin, prefix: str | None = None) -> Any:
+        return [_public(d) for d in await directory.list(prefix)]
+
+    @router.get("/recipients/{recipient_id}", tags=["recipients"], summary="One recipient")
+    async def get_recipient(recipient_id: str, _admin: Admin) -> Any:
+        doc = await directory.find(recipient_id)
+        if doc is None:
+            raise not_found(recipient_id)
+        return _public(doc)
+
+    @router.post("/recipients", tags=["recipients"], status_code=201, summary="Add a recipient")
+    async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
+        doc = await directory.create(entry, caller.agency_id)
+        if doc is None:
+            raise HTTPException(
+                409,
+                detail={
+                    "error": f"recipient {entry.recipient_id!r} exists; change it with PATCH",
+                    "error_th": f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
+                },
+            )
+        return _public(doc)
+
+    @router.patch(
+        "/recipients/{recipient_id}",
+        tags=["recipients"],
+        summary="Change a recipient's address, names or digest preference",
+    )
+    async def update_recipient(recipient_id: str, change: RecipientChange, caller: Admin) -> Any:
+        doc = await directory.update(recipient_id, change, caller.agency_id)
+        if doc is None:
+            raise not_found(recipient_id)
+        return _public(doc)
+
+    @router.put(
+        "/recipients/{recipient_id}/digest",
+        tags=["recipients"],
+        summary="Choose a daily digest (true) or one email per event (false)",
+    )
+    async def set_digest(recipient_id: str, pref: DigestPreference, caller: Admin) -> Any:
+        doc = await directory.update(
+            recipient_id, RecipientChange(digest=pref.digest), caller.agency_id
+        )
+        if doc is None:
+            raise not_found(recipient_id)
+        return _public(doc)
+
+    @router.post(
+        "/digests/run", tags=["recipients"], summary="Send the digests now (as of the current time)"
+    )
+    async def run_digests(_admin: Admin) -> Any:
+        return {"queued": await digests.send_digests()}
 
     return router

@@ -1,0 +1,158 @@
+"""One example event of every routed type, with fixed ids and dates: the template snapshots,
+the `preview` command and the tests render these. `area` lets a caller put awkward text
+(CR/LF, HTML) where a person's input would go."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from contracts.approvals import (
+    CabinetEndorsed,
+    CabinetReturned,
+    CertificationAwarded,
+    DeliveryDeadlineReminder,
+    ProposalScreened,
+    RevisionRequested,
+    SteeringCommitteeAcknowledged,
+    SubcommitteeApproved,
+    SubcommitteeRejected,
+    TransitionRefused,
+    ValidityPeriod,
+)
+from contracts.catalogue import EVENTS
+from contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
+from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.proposals import (
+    FieldError,
+    IntakeRejected,
+    PlanComponents,
+    ProposalContent,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
+
+APPLICANT = "lg-phuket-city"
+PROVINCE = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
+AREA = BilingualText(th="ภูเก็ตเมืองอัจฉริยะ", en="Phuket Smart City")
+OCCURRED = dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC)
+CHAIR = BilingualText(
+    th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
+    en="Permanent Secretary of the Ministry of Digital Economy and Society",
+)
+
+
+def content(
+    area: BilingualText = AREA, contact: str = "smartcity@phuketcity.example.go.th"
+) -> ProposalContent:
+    return ProposalContent(
+        province=PROVINCE,
+        area_name=area,
+        dimensions=["economy", "environment"],
+        plan=PlanComponents(
+            area_boundary_and_goals="เขตเทศบาลนครภูเก็ต 12 ตร.กม.",
+            infrastructure_plan="Fibre backbone and sensors",
+            city_data_platform="Open city data platform",
+            smart_solutions="Smart tourism, flood warning",
+            management_model="City development company",
+        ),
+        has_city_data_platform=True,
+        budget_baht=Decimal("125000000"),
+        expected_value_baht=Decimal("480000000"),
+        contact_emails=[contact],
+    )
+
+
+def payloads(
+    area: BilingualText = AREA, reason: BilingualText | None = None, producer: str = "depa"
+) -> dict[str, Contract]:
+    """Payload per routed event type. `producer` is who a refusal is addressed to."""
+    why = reason or BilingualText(th="เอกสารแนบไม่ครบ", en="Attachments are missing")
+    meeting = Meeting(meeting_id="1/2565", held_on=dt.date(2022, 8, 6), chair=CHAIR)
+    return {
+        "ProposalSubmitted": ProposalSubmitted(applicant=APPLICANT, content=content(area)),
+        "ProposalResubmitted": ProposalResubmitted(
+            applicant=APPLICANT,
+            revision=2,
+            content=content(area),
+            changes="เพิ่มแผนงบประมาณ / budget plan added",
+        ),
+        "ProposalWithdrawn": ProposalWithdrawn(applicant=APPLICANT, reason=why.th),
+        "IntakeRejected": IntakeRejected(
+            refused_event_id="5f0c3c52-95f7-4a57-9d2e-8a3b0e6d1c11",
+            refused_event_type="ProposalSubmitted",
+            producer=producer,
+            reason=why,
+            errors=[
+                FieldError(
+                    field="content.province.code",
+                    message=BilingualText(th="ไม่พบจังหวัด", en="unknown province"),
+                )
+            ],
+        ),
+        "ProposalScreened": ProposalScreened(screened_by="depa", notes="ครบถ้วน / complete"),
+        "RevisionRequested": RevisionRequested(
+            requested_by="depa", reasons=why, respond_by=dt.date(2022, 9, 30)
+        ),
+        "SubcommitteeApproved": SubcommitteeApproved(
+            meeting=meeting, resolution="ที่ประชุมมีมติเห็นชอบ / The meeting approved."
+        ),
+        "SubcommitteeRejected": SubcommitteeRejected(
+            meeting=meeting, resolution="ที่ประชุมมีมติไม่เห็นชอบ / Not approved.", reasons=why
+        ),
+        "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(
+            meeting=Meeting(meeting_id="2/2565", held_on=dt.date(2022, 9, 1), chair=CHAIR),
+            resolution="ที่ประชุมรับทราบ / Acknowledged.",
+        ),
+        "CabinetEndorsed": CabinetEndorsed(
+            resolution_number="นร 0505/ว 123",
+            resolution_date=dt.date(2022, 10, 4),
+            resolution="คณะรัฐมนตรีเห็นชอบ / The Cabinet endorsed the certification.",
+        ),
+        "CabinetReturned": CabinetReturned(
+            resolution_number="นร 0505/ว 124",
+            resolution_date=dt.date(2022, 10, 4),
+            resolution="ส่งเรื่องคืน / Returned.",
+            reasons=why,
+        ),
+        "CertificationAwarded": CertificationAwarded(
+            certificate_number="SCT-2565-0016",
+            area_name=area,
+            province_code="83",
+            subcommittee_meeting_id="1/2565",
+            validity=ValidityPeriod(
+                valid_from=dt.date(2022, 10, 10), deliver_by=dt.date(2024, 10, 10)
+            ),
+        ),
+        "TransitionRefused": TransitionRefused(
+            refused_event_id="0e7d6d7f-5a51-4b0c-9a53-3b8f7f0e2b22",
+            refused_event_type="CabinetEndorsed",
+            producer=producer,
+            stage=Stage.SCREENED,
+            reason=why,
+        ),
+        "DeliveryDeadlineReminder": DeliveryDeadlineReminder(
+            certificate_number="SCT-2565-0016",
+            deliver_by=dt.date(2024, 10, 10),
+            overdue=False,
+            days_left=30,
+        ),
+    }
+
+
+def sample_envelope(
+    event_type: str, *, proposal_id: str = "PRP-2565-0001", fixed: bool = True, **kwargs: Any
+) -> AnyEnvelope:
+    """An envelope of `event_type`; `fixed` gives a stable event id and time (snapshots)."""
+    payload = payloads(**kwargs)[event_type]
+    return new_envelope(
+        payload,
+        producer=f"svc-{EVENTS[event_type].owner}",
+        proposal_id=proposal_id,
+        occurred_at=OCCURRED if fixed else None,
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"sample:{event_type}") if fixed else None,
+        correlation_id=uuid.UUID(int=1) if fixed else None,
+    )

@@ -1,0 +1,767 @@
+"""The notifications service as a real process on the real Kafka and FerretDB: every routed
+event's email arrives (parsed and checked), a redelivered event sends nothing twice, a
+recipient missing from the directory is a clear failure, the directory has an admin API and
+CLI, digests hold non-critical mail, and an SMTP outage loses nothing and duplicates nothing.
+
+The events are published as the other services would (`new_envelope` to the namespaced fact
+topics). Each process here has its own topic namespace, database and consumer group, so the
+e2e services of the same run never see these events. The shared Mailpit receives the normal
+mail; the outage test uses a private aiosmtpd server on a free port (never the shared one)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from pymongo import AsyncMongoClient
+
+from contracts.catalogue import EVENTS
+from contracts.common import BilingualText
+from contracts.envelope import AnyEnvelope
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.auth import ApiKeys
+from services.common.kafka import delete_topics, ensure_topics
+from services.notifications.adapters.directory import seed_documents
+from services.notifications.messages import message_id
+from services.notifications.routing import ROUTES
+from services.notifications.samples import content, sample_envelope
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    ROOT,
+    Mailpit,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    free_port,
+    poll,
+    read_topic,
+    service_env,
+)
+
+pytestmark = pytest.mark.integration
+
+DOMAIN = "smartcity.example.go.th"
+DIRECTORY = {d["_id"]: d for d in seed_documents()}
+CONTACT = "smartcity@phuketcity.example.go.th"
+Doc = dict[str, Any]
+
+
+@dataclass
+class Notifier:
+    """One private notifications process: its topics, database and HTTP address."""
+
+    proc: ServiceProcess
+    topics: Topics
+    db_name: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+
+def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator[Notifier]:
+    prefix = f"{ns.topics_prefix}{label}."
+    topics = Topics(prefix)
+    asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    port = free_port()
+    db_name = ns.db(f"notif_{label}")
+    env = service_env(
+        "notifications",
+        ns,
+        port,
+        {
+            "NOTIFICATIONS_MONGO_DB": db_name,
+            "NOTIFICATIONS_TOPIC_NAMESPACE": prefix,
+            "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{label}-{ns.run_id}",
+            "NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
+            "NOTIFICATIONS_CONSOLE_URL": "http://console.example.go.th",
+            **extra,
+        },
+    )
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    proc = ServiceProcess("notifications", env, port, logs / f"{ns.run_id}-notif-{label}.log")
+    proc.start()
+    try:
+        proc.wait_healthy()
+        yield Notifier(proc, topics, db_name, env)
+    finally:
+        proc.stop()
+        asyncio.run(delete_topics(KAFKA, list(topics.all())))
+
+
+@pytest.fixture(scope="module")
+def notifier(ns: Namespace) -> Iterator[Notifier]:
+    """Pointed at the shared Mailpit."""
+    yield from start_notifier(ns, "it", {})
+
+
+@pytest.fixture(scope="module")
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def publish(producer: AIOKafkaProducer, topics: Topics, *envelopes: AnyEnvelope) -> None:
+    for e in envelopes:
+        await producer.send_and_wait(
+            topics.name(EVENTS[e.event_type].fact_topic),
+            e.to_bytes(),
+            key=e.key,
+            headers=[(k, v.encode()) for k, v in e.headers().items()],
+        )
+
+
+def event(event_type: str, proposal_id: str, **kwargs: Any) -> AnyEnvelope:
+    return sample_envelope(event_type, proposal_id=proposal_id, fixed=False, **kwargs)
+
+
+def new_proposal_id() -> str:
+    return f"PRP-IT-{uuid.uuid4().hex[:10]}"
+
+
+def expected_addresses(
+    event_type: str,
+    producer_id: str = "depa",
+    applicant: str = "lg-phuket-city",
+    province: str = "83",
+    contact: str = CONTACT,
+) -> set[str]:
+    out: set[str] = set()
+    for role in ROUTES[event_type]:
+        if role == "applicant":
+            out |= {DIRECTORY[applicant]["email"], contact}
+        elif role == "province":
+            out.add(DIRECTORY[f"governor-{province}"]["email"])
+        elif role == "producer":
+            out.add(DIRECTORY[producer_id]["email"])
+        else:
+            out.add(
+                DIRECTORY[
+                    {
+                        "depa": "depa",
+                        "des": "des-subcommittee",
+                        "steering": "steering-committee",
+                        "cabinet": "cabinet-secretariat",
+                    }[role]
+                ]["email"]
+            )
+    return out
+
+
+async def received(mailpit: Mailpit, msg_id: str, count: int = 1) -> list[Doc]:
+    return await poll(
+        lambda: _exactly(mailpit, msg_id, count),
+        timeout=45,
+        what=f"{count} message(s) {msg_id} at Mailpit",
+    )
+
+
+async def _exactly(mailpit: Mailpit, msg_id: str, count: int) -> list[Doc] | None:
+    found = await mailpit.by_message_id(msg_id)
+    return found if len(found) >= count else None
+
+
+def body_parts(msg: EmailMessage) -> tuple[str, str]:
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+# -- every routed event's email --------------------------------------------------------------
+
+
+async def test_every_routed_event_is_emailed_in_thai_and_english(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+) -> None:
+    pid = new_proposal_id()
+    envelopes = [event(t, pid) for t in ROUTES]  # ProposalSubmitted first: the view learns it
+    await publish(producer, notifier.topics, *envelopes)
+    for e in envelopes:
+        for address in expected_addresses(e.event_type):
+            msg_id = message_id(str(e.event_id), address, DOMAIN)
+            [summary] = await received(mailpit, msg_id)
+            msg = await mailpit.raw(summary["ID"])
+            assert [a.addr_spec for a in msg["To"].addresses] == [address]
+            assert str(msg["Subject"]).startswith("[เมืองอัจฉริยะ]"), e.event_type
+            assert msg["X-Smartcity-Event-Type"] == e.event_type
+            text, html = body_parts(msg)
+            assert text.index("เรียน") < text.index("Dear")
+            assert "ภูเก็ต" in text
+            assert "Phuket" in text
+            assert f"http://console.example.go.th/proposals/{pid}" in html
+            if e.event_type != "IntakeRejected":
+                assert "ภูเก็ตเมืองอัจฉริยะ" in str(msg["Subject"]) + text, e.event_type
+    cabinet = next(e for e in envelopes if e.event_type == "CabinetEndorsed")
+    msg = await mailpit.raw(
+        (
+            await received(
+                mailpit,
+                message_id(
+                    str(cabinet.event_id), DIRECTORY["cabinet-secretariat"]["email"], DOMAIN
+                ),
+            )
+        )[0]["ID"]
+    )
+    text, _html = body_parts(msg)
+    assert "นร 0505/ว 123" in text
+    assert "4 ตุลาคม 2565" in text
+    assert "4 October 2022" in text
+
+
+async def test_sent_emails_are_recorded_and_announced(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    pid = new_proposal_id()
+    submitted = event("ProposalSubmitted", pid)
+    await publish(producer, notifier.topics, submitted)
+    deliveries = mongo[notifier.db_name]["deliveries"]
+    addresses = expected_addresses("ProposalSubmitted")
+
+    async def all_sent() -> list[Doc] | None:
+        docs = await deliveries.find({"event_id": str(submitted.event_id)}).to_list(None)
+        return (
+            docs
+            if len(docs) == len(addresses)
+            and all(d["status"] == "sent" and d["outbox"] == [] for d in docs)
+            else None
+        )
+
+    docs = await poll(all_sent, timeout=45, what="deliveries sent")
+    assert {d["email"] for d in docs} == addresses
+    assert all(d["attempts"] == 1 and d["smtp_reply"] for d in docs)
+    records = await read_topic(
+        notifier.topics.notifications,
+        min_records=len(addresses),
+        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(submitted.event_id),
+    )
+    sent = [envelope_of(r) for r in records]
+    assert {s["payload"]["recipient_email"] for s in sent} == addresses
+    assert {s["event_type"] for s in sent} == {"NotificationSent"}
+    assert {s["causation_id"] for s in sent} == {str(submitted.event_id)}
+    assert {s["correlation_id"] for s in sent} == {str(submitted.correlation_id)}
+    assert {s["payload"]["message_id"] for s in sent} == {d["message_id"] for d in docs}
+
+
+async def test_html_and_line_breaks_in_fields_are_harmless(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+) -> None:
+    pid = new_proposal_id()
+    area = BilingualText(
+        th="<b>เมือง</b>\r\nBcc: victim@example.com",
+        en="<script>x</script>\nBcc: victim@example.com",
+    )
+    envelopes = [
+        event("ProposalSubmitted", pid, area=area),
+        event(
+            "RevisionRequested",
+            pid,
+            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i>why</i>\nX-Evil: 1"),
+        ),
+    ]
+    await publish(producer, notifier.topics, *envelopes)
+    for e in envelopes:
+        msg_id = message_id(str(e.event_id), CONTACT, DOMAIN)
+        [summary] = await received(mailpit, msg_id)
+        msg = await mailpit.raw(summary["ID"])
+        assert msg["Bcc"] is None
+        assert msg["X-Evil"] is None
+        assert [a.addr_spec for a in msg["To"].addresses] == [CONTACT]
+        _text, html = body_parts(msg)
+        assert "<script>" not in html
+        assert "<b>เมือง</b>" not in html
+        assert "&lt;b&gt;เมือง&lt;/b&gt;" in html
+
+
+# -- idempotency and failures ----------------------------------------------------------------
+
+
+async def test_a_redelivered_event_sends_no_second_email(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    pid = new_proposal_id()
+    submitted = event("ProposalSubmitted", pid)
+    screened = event("ProposalScreened", pid)
+    revision = event("RevisionRequested", pid)
+    marker = event("DeliveryDeadlineReminder", pid)
+    await publish(producer, notifier.topics, submitted, screened, screened, submitted)
+    await received(mailpit, message_id(str(screened.event_id), CONTACT, DOMAIN))
+    # An old event redelivered after a newer one: no email, and the stage does not go back.
+    await publish(producer, notifier.topics, revision, screened, marker)
+    # The marker follows the copies on the proposal's partition: once its email is here,
+    # every copy has been consumed.
+    [summary] = await received(mailpit, message_id(str(marker.event_id), CONTACT, DOMAIN))
+    for e in (submitted, screened, revision):
+        for address in expected_addresses(e.event_type):
+            msg_id = message_id(str(e.event_id), address, DOMAIN)
+            await received(mailpit, msg_id)
+            assert len(await mailpit.by_message_id(msg_id)) == 1, (e.event_type, address)
+    view = await mongo[notifier.db_name]["proposals"].find_one({"_id": pid})
+    assert view is not None
+    assert view["stage"] == "revision_requested"
+    text, _html = body_parts(await mailpit.raw(summary["ID"]))
+    assert "ขั้นตอนปัจจุบัน: รอการแก้ไขข้อเสนอ" in text
+
+
+async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    pid = new_proposal_id()
+    refused = event("TransitionRefused", pid, producer="lg-nowhere-city")
+    after = event("ProposalSubmitted", pid)
+    await publish(producer, notifier.topics, refused, after)
+    deliveries = mongo[notifier.db_name]["deliveries"]
+    failure = await poll(
+        lambda: deliveries.find_one(
+            {"event_id": str(refused.event_id), "status": "failed", "outbox": []}
+        ),
+        timeout=30,
+        what="failure record",
+    )
+    assert failure["recipient_id"] == "lg-nowhere-city"
+    assert "lg-nowhere-city" in failure["last_error"]
+    assert "recipients directory" in failure["last_error"]
+    records = await read_topic(
+        notifier.topics.notifications,
+        min_records=1,
+        where=lambda r: envelope_of(r)["payload"].get("about_event_id") == str(refused.event_id),
+    )
+    [failed] = [envelope_of(r) for r in records]
+    assert failed["event_type"] == "NotificationFailed"
+    assert failed["payload"]["recipient_id"] == "lg-nowhere-city"
+    assert failed["payload"]["attempts"] == 0
+    # Nothing crashed: the next event is emailed as usual.
+    await received(mailpit, message_id(str(after.event_id), CONTACT, DOMAIN))
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=5) as http:
+        assert (await http.get("/healthz")).status_code == 200
+
+
+# -- directory admin, digests, health ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def admin_keys(notifier: Notifier, mongo: AsyncMongoClient[Doc]) -> dict[str, str]:
+    store = ApiKeys(mongo[notifier.db_name])
+    return {a: await store.issue(a, "tests") for a in ("depa", "svc-approvals", "lg-phuket-city")}
+
+
+async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str, str]) -> None:
+    depa = {"X-API-Key": admin_keys["depa"]}
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        assert (await http.get("/recipients")).status_code == 401
+        refused = await http.get("/recipients", headers={"X-API-Key": admin_keys["lg-phuket-city"]})
+        assert refused.status_code == 403
+        assert "error_th" in refused.json()["detail"]
+        governors = (
+            await http.get("/recipients", params={"prefix": "governor-"}, headers=depa)
+        ).json()
+        assert len(governors) == 77
+        assert all(g["email"].endswith("@provinces.example.go.th") for g in governors)
+        one = (await http.get("/recipients/governor-83", headers=depa)).json()
+        assert one["name_th"] == "สำนักงานจังหวัดภูเก็ต"
+        assert (await http.get("/recipients/nobody", headers=depa)).status_code == 404
+        new = {
+            "recipient_id": "lg-test-town",
+            "email": "town@test.example.go.th",
+            "name_th": "เทศบาลทดสอบ",
+            "name_en": "Test Town",
+        }
+        system = {"X-API-Key": admin_keys["svc-approvals"]}
+        created = await http.post("/recipients", json=new, headers=system)
+        assert created.status_code == 201, created.text
+        assert created.json()["updated_by"] == "svc-approvals"
+        assert (await http.post("/recipients", json=new, headers=depa)).status_code == 409
+        changed = await http.patch(
+            "/recipients/lg-test-town", headers=depa, json={"email": "Mayor@Test.example.go.th"}
+        )
+        assert changed.json()["email"] == "mayor@test.example.go.th"
+        bad = await http.patch(
+            "/recipients/lg-test-town", headers=depa, json={"name_en": "Town\r\nBcc: x@example.com"}
+        )
+        assert bad.status_code == 422
+        assert bad.json()["fields"][0]["field"] == "name_en"
+        assert "error_th" in bad.json()
+        bad_email = await http.patch(
+            "/recipients/lg-test-town",
+            headers=depa,
+            json={"email": "a@b.example.go.th\r\nBcc: x@y.z"},
+        )
+        assert bad_email.status_code == 422
+        digest = await http.put(
+            "/recipients/lg-test-town/digest", headers=depa, json={"digest": True}
+        )
+        assert digest.json()["digest"] is True
+        stored = (await http.get("/recipients/lg-test-town", headers=depa)).json()
+        assert stored["email"] == "mayor@test.example.go.th"
+        assert stored["name_en"] == "Test Town"
+        assert stored["digest"] is True
+        # The delivery log: depa sees every email, an applicant only those addressed to it.
+        everything = (await http.get("/deliveries", headers=depa)).json()
+        assert {d["recipient_id"] for d in everything} >= {"depa", "lg-phuket-city"}
+        own = (
+            await http.get("/deliveries", headers={"X-API-Key": admin_keys["lg-phuket-city"]})
+        ).json()
+        assert own
+        assert {d["recipient_id"] for d in own} == {"lg-phuket-city"}
+
+
+def test_the_recipients_cli(notifier: Notifier) -> None:
+    env = {**os.environ, **notifier.env}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "services.notifications", "recipients", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    added = cli(
+        "add",
+        "lg-cli-town",
+        "cli@town.example.go.th",
+        "--name-th",
+        "เทศบาลซีแอลไอ",
+        "--name-en",
+        "CLI Town",
+    )
+    assert added.returncode == 0, added.stderr
+    assert (
+        cli(
+            "add", "lg-cli-town", "cli@town.example.go.th", "--name-th", "x", "--name-en", "x"
+        ).returncode
+        == 1
+    )
+    assert cli("set", "lg-cli-town", "--email", "not an address").returncode == 2
+    assert cli("set", "lg-cli-town", "--email", "new@town.example.go.th").returncode == 0
+    assert cli("digest", "lg-cli-town", "--on").returncode == 0
+    shown = cli("show", "lg-cli-town")
+    assert shown.returncode == 0
+    assert "new@town.example.go.th" in shown.stdout
+    assert "yes" in shown.stdout
+    listed = cli("list", "--prefix", "governor-8")
+    assert "governor-83" in listed.stdout
+    assert cli("show", "nobody").returncode == 1
+
+
+async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    admin_keys: dict[str, str],
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    depa = {"X-API-Key": admin_keys["depa"]}
+    applicant = DIRECTORY["lg-khon-kaen-city"]
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        resp = await http.put(
+            "/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": True}
+        )
+        assert resp.status_code == 200
+        pid = new_proposal_id()
+        contact = f"kk-{uuid.uuid4().hex[:6]}@khonkaen.example.go.th"
+        submitted = sample_envelope("ProposalSubmitted", proposal_id=pid, fixed=False)
+        payload = submitted.payload.model_copy(
+            update={
+                "applicant": "lg-khon-kaen-city",
+                "content": submitted.payload.content.model_copy(
+                    update={
+                        "contact_emails": [contact],
+                        "province": submitted.payload.content.province.model_copy(
+                            update={"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}
+                        ),
+                    }
+                ),
+            }
+        )
+        submitted = submitted.model_copy(update={"payload": payload})
+        screened = event("ProposalScreened", pid)
+        endorsed = event("CabinetEndorsed", pid)
+        await publish(producer, notifier.topics, submitted, screened, endorsed)
+        # Critical: at once, even to the digest recipient.
+        await received(mailpit, message_id(str(endorsed.event_id), applicant["email"], DOMAIN))
+        # Non-critical: at once to everyone else, held for the digest recipient.
+        await received(mailpit, message_id(str(screened.event_id), contact, DOMAIN))
+        deliveries = mongo[notifier.db_name]["deliveries"]
+        held = await poll(
+            lambda: _held(deliveries, pid, applicant["email"], 2), what="two held emails"
+        )
+        assert {h["event_type"] for h in held} == {"ProposalSubmitted", "ProposalScreened"}
+        for e in (submitted, screened):
+            msg_id = message_id(str(e.event_id), applicant["email"], DOMAIN)
+            assert await mailpit.by_message_id(msg_id) == []
+        run = await http.post("/digests/run", headers=depa)
+        assert run.status_code == 200
+        queued = [d for d in run.json()["queued"]]
+        assert len(queued) == 1
+        digest_msg_id = message_id(queued[0], applicant["email"], DOMAIN)
+        [summary] = await received(mailpit, digest_msg_id)
+        msg = await mailpit.raw(summary["ID"])
+        assert "สรุป" in str(msg["Subject"])
+        text, html = body_parts(msg)
+        assert "ได้รับข้อเสนอ" in text
+        assert "ผ่านการกลั่นกรอง" in text
+        assert "Proposal screened" in html
+        again = await http.post("/digests/run", headers=depa)
+        assert again.json()["queued"] == []
+        await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": False})
+    records = await read_topic(
+        notifier.topics.notifications,
+        min_records=2,
+        where=lambda r: envelope_of(r)["payload"].get("message_id") == digest_msg_id,
+    )
+    assert {envelope_of(r)["payload"]["about_event_id"] for r in records} == {
+        str(submitted.event_id),
+        str(screened.event_id),
+    }
+
+
+async def _held(deliveries: Any, pid: str, email: str, count: int) -> list[Doc] | None:
+    docs = await deliveries.find({"proposal_id": pid, "email": email, "status": "held"}).to_list(
+        None
+    )
+    return docs if len(docs) == count else None
+
+
+async def test_health_and_metrics(notifier: Notifier) -> None:
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        health = await http.get("/healthz")
+        assert health.json()["status"] == "ok"
+        metrics = (await http.get("/metrics")).text
+    for name in (
+        "smartcity_emails_sent_total",
+        "smartcity_emails_failed_total",
+        "smartcity_emails_retrying",
+        "smartcity_email_queue_oldest_age_seconds",
+        "smartcity_emails_held_for_digest",
+    ):
+        assert name in metrics
+    assert 'smartcity_emails_sent_total{event_type="ProposalSubmitted"}' in metrics
+
+
+# -- SMTP outage, on a private SMTP server ------------------------------------------------------
+
+
+class Sink:
+    """aiosmtpd handler: keeps each received message; answers 451 (try later) for busy@
+    addresses and 550 (never) for nobody@ addresses."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if address.startswith("busy@"):
+            return "451 4.3.2 mailbox busy, try later"
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        msg = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        return "250 Message accepted"
+
+    def count(self, msg_id: str) -> int:
+        return sum(1 for m in self.messages if m["Message-ID"] == msg_id)
+
+
+@pytest.fixture(scope="module")
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def private_notifier(ns: Namespace, smtp_port: int) -> Iterator[Notifier]:
+    yield from start_notifier(
+        ns,
+        "down",
+        {
+            "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+            "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "3",
+            "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "12",
+            "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.2",
+            "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "1.0",
+        },
+    )
+
+
+async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_hopeless(
+    private_notifier: Notifier,
+    smtp_port: int,
+    producer: AIOKafkaProducer,
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    notifier = private_notifier
+    pid = new_proposal_id()
+    envelopes = [
+        event("ProposalSubmitted", pid),
+        event("ProposalScreened", pid),
+        event("SubcommitteeApproved", pid),
+    ]
+    await publish(producer, notifier.topics, *envelopes)
+    expected = {
+        message_id(str(e.event_id), a, DOMAIN): e
+        for e in envelopes
+        for a in expected_addresses(e.event_type)
+    }
+    deliveries = mongo[notifier.db_name]["deliveries"]
+
+    async def retrying() -> list[Doc] | None:
+        docs = await deliveries.find({"proposal_id": pid}).to_list(None)
+        ok = len(docs) == len(expected) and all(
+            d["status"] == "queued" and d["attempts"] >= 2 and d.get("last_error") for d in docs
+        )
+        return docs if ok else None
+
+    docs = await poll(retrying, timeout=45, what="every email queued and retrying")
+    assert {d["message_id"] for d in docs} == set(expected)
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        metrics = await poll(
+            lambda: _metric_at_least(http, "smartcity_emails_retrying", 1), what="retrying gauge"
+        )
+    assert metrics >= 1
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    back_at = time.monotonic()
+    try:
+        await poll(
+            lambda: _all_there(sink, set(expected)),
+            timeout=60,
+            what="every email at the private SMTP server",
+        )
+
+        async def all_sent() -> bool:
+            return await deliveries.count_documents(
+                {"proposal_id": pid, "status": "sent", "outbox": []}
+            ) == len(expected)
+
+        await poll(all_sent, timeout=30, what="every delivery marked sent")
+        recovered_in = time.monotonic() - back_at
+        print(f"\nall {len(expected)} emails delivered {recovered_in:.1f}s after SMTP came back")
+        assert recovered_in < 15  # the longest retry delay is 1 s here
+        for msg_id in expected:
+            assert sink.count(msg_id) == 1, msg_id
+        assert all(m["Auto-Submitted"] == "auto-generated" for m in sink.messages)
+
+        # An address the server keeps refusing with 4xx: bounded retries, then failed and
+        # dead-lettered, with the SMTP reply recorded.
+        hopeless_pid = new_proposal_id()
+        busy = "busy@hopeless.example.go.th"
+        nobody = "nobody@rejected.example.go.th"
+        hopeless = sample_envelope("ProposalSubmitted", proposal_id=hopeless_pid, fixed=False)
+        contacts = content().model_copy(update={"contact_emails": [busy, nobody]})
+        hopeless = hopeless.model_copy(
+            update={"payload": hopeless.payload.model_copy(update={"content": contacts})}
+        )
+        await publish(producer, notifier.topics, hopeless)
+        failed = await poll(
+            lambda: deliveries.find_one(
+                {"proposal_id": hopeless_pid, "email": busy, "status": "failed", "outbox": []}
+            ),
+            timeout=60,
+            what="the hopeless email failed",
+        )
+        # A 5xx is final at once.
+        refused = await deliveries.find_one({"proposal_id": hopeless_pid, "email": nobody})
+        assert refused is not None
+        assert refused["status"] == "failed"
+        assert refused["attempts"] == 1
+        assert "550" in refused["last_error"]
+        assert failed["attempts"] == 12
+        assert "451" in failed["last_error"]
+        assert "mailbox busy" in failed["last_error"]
+        letters = await read_topic(
+            notifier.topics.deadletter,
+            min_records=2,
+            where=lambda r: envelope_of(r).get("event_id") == str(hopeless.event_id),
+        )
+        errors = sorted(envelope_of(r)["error"] for r in letters)
+        assert len(errors) == 2
+        assert any(busy in e and "451" in e for e in errors)
+        assert any(nobody in e and "550 5.1.1 no such mailbox" in e for e in errors)
+        notes = await read_topic(
+            notifier.topics.notifications,
+            min_records=2,
+            where=lambda r: (
+                envelope_of(r)["event_type"] == "NotificationFailed"
+                and envelope_of(r)["payload"]["about_event_id"] == str(hopeless.event_id)
+            ),
+        )
+        attempts = {
+            envelope_of(r)["payload"]["recipient_email"]: envelope_of(r)["payload"]["attempts"]
+            for r in notes
+        }
+        assert attempts == {busy: 12, nobody: 1}
+        # Others on that event were delivered (once).
+        depa_id = message_id(str(hopeless.event_id), DIRECTORY["depa"]["email"], DOMAIN)
+        await poll(lambda: _all_there(sink, {depa_id}), what="depa's copy")
+        assert sink.count(depa_id) == 1
+    finally:
+        controller.stop()
+
+
+async def _all_there(sink: Sink, ids: set[str]) -> bool:
+    return all(sink.count(i) >= 1 for i in ids)
+
+
+async def _metric_at_least(http: httpx.AsyncClient, name: str, value: float) -> float | None:
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            found = float(line.split()[1])
+            return found if found >= value else None
+    return None
+
+
+def test_sample_time_is_fixed_only_when_asked() -> None:
+    assert sample_envelope("ProposalSubmitted").occurred_at == dt.datetime(
+        2022, 8, 6, 3, 30, tzinfo=dt.UTC
+    )

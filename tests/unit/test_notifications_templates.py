@@ -1,0 +1,384 @@
+"""Notifications, pure: the routing table as data, every template's rendered text (snapshots),
+headers that no field can break, Buddhist-era dates, backoff and digest timing.
+
+Regenerate the snapshots on purpose (then review the diff) with:
+    SMARTCITY_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest \
+        tests/unit/test_notifications_templates.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import os
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.agencies import agencies
+from contracts.catalogue import EVENTS
+from contracts.common import BilingualText
+from contracts.reference import provinces
+from services.notifications.adapters.directory import Recipient, seed_documents
+from services.notifications.digest import digest_id, next_cutoff
+from services.notifications.handlers import backoff_seconds
+from services.notifications.messages import build_message, message_id
+from services.notifications.rendering import (
+    email_context,
+    english_date,
+    has_template,
+    render,
+    render_digest,
+    thai_date,
+)
+from services.notifications.routing import CRITICAL, ROLE_AGENCY, ROUTES, Role, addressees
+from services.notifications.samples import sample_envelope
+
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "notifications"
+UPDATE = os.environ.get("SMARTCITY_UPDATE_SNAPSHOTS") == "1"
+RECIPIENT = Recipient(
+    "lg-phuket-city",
+    "smartcity@phuketcity.example.go.th",
+    "เทศบาลนครภูเก็ต",
+    "Phuket City Municipality",
+)
+PROPOSAL: dict[str, Any] = {
+    "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},
+    "province": {"code": "83", "name_th": "ภูเก็ต", "name_en": "Phuket"},
+    "stage": "screened",
+    "applicant": "lg-phuket-city",
+}
+CONSOLE = "http://console.example.go.th"
+
+
+def rendered(event_type: str, **kwargs: Any) -> Any:
+    envelope = sample_envelope(event_type, **kwargs)
+    proposal = dict(PROPOSAL)
+    if "area" in kwargs:
+        proposal["area_name"] = kwargs["area"].model_dump()
+    return render(envelope, email_context(envelope, proposal, RECIPIENT, CONSOLE))
+
+
+def check_snapshot(name: str, actual: str) -> None:
+    path = SNAPSHOTS / name
+    if UPDATE or not path.exists():
+        assert UPDATE, f"no snapshot {path}: run with SMARTCITY_UPDATE_SNAPSHOTS=1 to create it"
+        path.write_text(actual, encoding="utf-8")
+    assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its snapshot"
+
+
+# -- the routing table, as data ------------------------------------------------------------
+
+
+def test_every_routed_event_is_a_known_event_with_both_templates() -> None:
+    for event_type in ROUTES:
+        assert event_type in EVENTS, event_type
+        assert has_template(event_type), event_type
+        assert (
+            Path(__file__).parents[2]
+            / "services"
+            / "notifications"
+            / "templates"
+            / f"{event_type}.html.j2"
+        ).exists()
+
+
+def test_every_event_that_people_act_on_is_routed() -> None:
+    assert set(EVENTS) - set(ROUTES) == {"NotificationSent", "NotificationFailed"}
+
+
+def test_every_role_resolves_to_a_seeded_recipient() -> None:
+    seeded = {d["_id"] for d in seed_documents()}
+    for role, agency_id in ROLE_AGENCY.items():
+        assert agency_id in seeded, role
+    assert set(Role) - set(ROLE_AGENCY) == {Role.APPLICANT, Role.PROVINCE, Role.PRODUCER}
+    for p in provinces():
+        assert f"governor-{p.code}" in seeded
+    for a in agencies().values():
+        if a.kind.is_applicant:
+            assert a.agency_id in seeded
+
+
+def test_the_seeded_directory_is_complete_and_clearly_fake() -> None:
+    docs = seed_documents()
+    assert sum(d["_id"].startswith("governor-") for d in docs) == 77
+    assert all(d["email"].endswith("example.go.th") for d in docs)
+    assert all(d["digest"] is False for d in docs)
+
+
+def test_routes_follow_the_issue() -> None:
+    assert ROUTES["SubcommitteeApproved"] == (Role.APPLICANT, Role.PROVINCE, Role.DEPA, Role.DES)
+    assert ROUTES["TransitionRefused"] == (Role.PRODUCER,)
+    assert ROUTES["IntakeRejected"] == (Role.PRODUCER,)
+    assert ROUTES["DeliveryDeadlineReminder"] == (Role.APPLICANT, Role.DEPA)
+    assert {"IntakeRejected", "TransitionRefused", "CabinetEndorsed", "CabinetReturned"} == CRITICAL
+    assert set(ROUTES) >= CRITICAL
+
+
+def test_addressees_apply_the_table_to_one_event() -> None:
+    proposal = {
+        "applicant": "lg-phuket-city",
+        "province": {"code": "83"},
+        "contact_emails": ["A@x.example.go.th", "a@x.example.go.th"],
+    }
+    approved = addressees("SubcommitteeApproved", proposal, None)
+    assert approved.directory_ids == ("lg-phuket-city", "governor-83", "depa", "des-subcommittee")
+    assert approved.contacts == ("a@x.example.go.th",)
+    refused = addressees("TransitionRefused", proposal, "steering-committee")
+    assert refused.directory_ids == ("steering-committee",)
+    assert refused.contacts == ()
+    # A proposal the service never heard of: only the fixed agencies.
+    unknown = addressees("CabinetEndorsed", {"province": {"code": None}}, None)
+    assert unknown.directory_ids == ("depa", "des-subcommittee", "cabinet-secretariat")
+    assert addressees("NotificationSent", proposal, None).directory_ids == ()
+
+
+# -- the templates -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", sorted(ROUTES))
+def test_template_snapshot(event_type: str) -> None:
+    out = rendered(event_type)
+    check_snapshot(f"{event_type}.txt", f"Subject: {out.subject}\n\n{out.text}")
+    check_snapshot(f"{event_type}.html", out.html)
+
+
+@pytest.mark.parametrize("event_type", sorted(ROUTES))
+def test_thai_comes_first_then_english_with_the_facts(event_type: str) -> None:
+    out = rendered(event_type)
+    for body in (out.text, out.html):
+        assert body.index("เรียน") < body.index("Dear")
+        assert "ภูเก็ต" in body
+        assert "Phuket" in body
+        assert f"{CONSOLE}/proposals/PRP-2565-0001" in body
+    assert "ผ่านการกลั่นกรองโดยดีป้า" in out.text
+    assert "Screened by depa" in out.text
+    assert "|" in out.subject
+    assert "\n" not in out.subject
+
+
+def test_event_specific_details() -> None:
+    approved = rendered("SubcommitteeApproved").text
+    assert "1/2565" in approved
+    assert "6 สิงหาคม 2565" in approved
+    assert "6 August 2022" in approved
+    assert "ปลัดกระทรวงดิจิทัล" in approved
+    assert "The meeting approved." in approved
+    cabinet = rendered("CabinetEndorsed").text
+    assert "นร 0505/ว 123" in cabinet
+    assert "4 ตุลาคม 2565" in cabinet
+    assert "4 October 2022" in cabinet
+    award = rendered("CertificationAwarded").text
+    assert "SCT-2565-0016" in award
+    assert "10 ตุลาคม 2567" in award
+    assert "10 October 2024" in award
+    for refusal in (
+        "IntakeRejected",
+        "TransitionRefused",
+        "RevisionRequested",
+        "SubcommitteeRejected",
+        "CabinetReturned",
+    ):
+        text = rendered(refusal).text
+        assert "เอกสารแนบไม่ครบ" in text, refusal
+        assert "Attachments are missing" in text, refusal
+
+
+def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
+    nasty = BilingualText(th="<script>alert(1)</script> & เมือง", en="<b>Bold</b> & City")
+    out = rendered(
+        "CertificationAwarded", area=nasty, reason=BilingualText(th="<img src=x>", en="<img src=x>")
+    )
+    assert "<script>" not in out.html
+    assert "&lt;script&gt;" in out.html
+    assert "<b>Bold</b>" not in out.html
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; City" in out.html
+    assert "<b>Bold</b> & City" in out.text
+    refused = rendered("TransitionRefused", reason=BilingualText(th="<img src=x>", en="<i>x</i>"))
+    assert "<img" not in refused.html
+    assert "&lt;img src=x&gt;" in refused.html
+
+
+def decoded(raw_header: str) -> str:
+    return str(make_header(decode_header(raw_header)))
+
+
+def parse(msg: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_no_header_injection_from_any_field() -> None:
+    evil = BilingualText(th="เมือง\r\nBcc: victim@example.com", en="City\nBcc: victim@example.com")
+    out = rendered("SubcommitteeApproved", area=evil)
+    msg = build_message(
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        from_name="สำนักงาน\r\nX-Evil: 1",
+        from_email="no-reply@example.go.th",
+        to_name="เทศบาล\nBcc: victim@example.com",
+        to_email="smartcity@phuketcity.example.go.th",
+        msg_id="<x@example.go.th>",
+        extra_headers={"X-Test": "a\r\nBcc: b@c.d"},
+    )
+    raw = msg.as_bytes()
+    assert b"\nBcc:" not in raw
+    assert b"\nX-Evil:" not in raw
+    back = parse(msg)
+    assert back["Bcc"] is None
+    assert back["X-Evil"] is None
+    assert "Bcc: victim@example.com" in str(back["Subject"])  # kept as text, on one line
+    assert [a.addr_spec for a in back["To"].addresses] == ["smartcity@phuketcity.example.go.th"]
+
+
+def test_headers_are_encoded_utf8_and_both_parts_present() -> None:
+    out = rendered("ProposalSubmitted")
+    msg = build_message(
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        from_name="สำนักงานเมืองอัจฉริยะประเทศไทย",
+        from_email="no-reply@example.go.th",
+        to_name=RECIPIENT.name_th,
+        to_email=RECIPIENT.email,
+        msg_id=message_id("e1", RECIPIENT.email, "example.go.th"),
+    )
+    raw = msg.as_bytes()
+    assert raw.isascii()  # Thai only as encoded words / transfer-encoded parts
+    assert b"=?utf-8?" in raw
+    back = parse(msg)
+    assert str(back["Subject"]) == out.subject
+    # RFC 2047 decoding of the raw headers (the stdlib's address parser keeps the folding
+    # space between adjacent encoded words in a display name; mail clients do not).
+    raw_headers = email.message_from_bytes(raw, policy=policy.compat32)
+    assert decoded(raw_headers["To"]) == f"เทศบาลนครภูเก็ต <{RECIPIENT.email}>"
+    assert decoded(raw_headers["From"]) == "สำนักงานเมืองอัจฉริยะประเทศไทย <no-reply@example.go.th>"
+    text_part = back.get_body(("plain",))
+    html_part = back.get_body(("html",))
+    assert text_part is not None
+    assert html_part is not None
+    assert "ภูเก็ตเมืองอัจฉริยะ" in text_part.get_content()
+    assert "ภูเก็ตเมืองอัจฉริยะ" in html_part.get_content()
+
+
+def test_message_id_is_stable_per_event_and_recipient() -> None:
+    a = message_id("e1", "A@x.example.go.th", "d.example")
+    assert a == message_id("e1", "a@x.example.go.th", "d.example")
+    assert a != message_id("e2", "a@x.example.go.th", "d.example")
+    assert a != message_id("e1", "b@x.example.go.th", "d.example")
+    assert a.startswith("<e1.")
+    assert a.endswith("@d.example>")
+
+
+def test_dates() -> None:
+    assert thai_date(dt.date(2022, 8, 6)) == "6 สิงหาคม 2565"
+    assert english_date(dt.date(2022, 8, 6)) == "6 August 2022"
+    # A UTC instant late in the evening is the next day in Thailand.
+    late = dt.datetime(2022, 8, 5, 18, 30, tzinfo=dt.UTC)
+    assert thai_date(late) == "6 สิงหาคม 2565"
+    assert english_date(late) == "6 August 2022"
+
+
+# -- sending and digest rules ----------------------------------------------------------------
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    top = [backoff_seconds(n, 1.0, 60.0, lambda lo, hi: hi) for n in range(1, 9)]
+    assert top == [1, 2, 4, 8, 16, 32, 60, 60]
+    low = [backoff_seconds(n, 1.0, 60.0, lambda lo, hi: lo) for n in range(1, 4)]
+    assert low == [0.5, 1, 2]
+
+
+def test_next_digest_cutoff_is_strictly_later_in_thai_time() -> None:
+    morning = dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)  # 07:00 in Thailand
+    assert next_cutoff(morning, 7) == dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC)
+    night = dt.datetime(2022, 8, 5, 20, 0, tzinfo=dt.UTC)  # 03:00 on the 6th in Thailand
+    assert next_cutoff(night, 7) == dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)
+
+
+def test_digest_id_is_stable_and_message_id_safe() -> None:
+    at = dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)
+    did = digest_id("Smartcity-Office@depa.example.go.th", at)
+    assert did == digest_id("smartcity-office@depa.example.go.th", at)
+    assert did.endswith("-20220806T000000Z")
+    assert all(c.isalnum() or c in "-" for c in did)
+
+
+def test_digest_snapshot() -> None:
+    items = [
+        {
+            "event_type": t,
+            "subject": rendered(t).subject,
+            "proposal_id": "PRP-2565-0001",
+            "occurred_at": dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC),
+            "timeline_url": f"{CONSOLE}/proposals/PRP-2565-0001",
+        }
+        for t in ("ProposalSubmitted", "ProposalScreened")
+    ]
+    out = render_digest(RECIPIENT, items, dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC), CONSOLE)
+    assert "7 สิงหาคม 2565" in out.subject
+    assert "2 " in out.subject
+    check_snapshot("Digest.txt", f"Subject: {out.subject}\n\n{out.text}")
+    check_snapshot("Digest.html", out.html)
+
+
+def test_the_preview_command_renders_a_sample() -> None:
+    from typer.testing import CliRunner
+
+    from services.notifications.__main__ import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["preview", "CabinetEndorsed"])
+    assert result.exit_code == 0, result.output
+    assert "Subject: [เมืองอัจฉริยะ] คณะรัฐมนตรีเห็นชอบ" in result.output
+    assert "นร 0505/ว 123" in result.output
+    html = runner.invoke(cli, ["preview", "CabinetEndorsed", "--html"])
+    assert "<!DOCTYPE html>" in html.output
+    assert runner.invoke(cli, ["preview", "NoSuchEvent"]).exit_code == 2
+
+
+def test_every_claim_that_can_be_refused_has_a_name_in_both_languages() -> None:
+    from services.notifications.rendering import EVENT_LABELS
+
+    not_claims = {
+        "IntakeRejected",
+        "TransitionRefused",
+        "DeliveryDeadlineReminder",
+        "NotificationSent",
+        "NotificationFailed",
+    }
+    assert set(EVENT_LABELS) == set(EVENTS) - not_claims
+
+
+async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
+    import asyncio
+
+    from services.notifications.handlers import DigestScheduler, MailSettings
+
+    now = dt.datetime(2022, 8, 5, 23, 0, tzinfo=dt.UTC)  # 06:00 on the 6th in Thailand
+    slept: list[float] = []
+    sent_as_of: list[dt.datetime] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) > 1:
+            raise asyncio.CancelledError
+
+    class Recording(DigestScheduler):
+        async def send_digests(self, as_of: dt.datetime | None = None) -> list[str]:
+            assert as_of is not None
+            sent_as_of.append(as_of)
+            return []
+
+    settings = MailSettings("x", "x@example.go.th", "example.go.th", CONSOLE, 3, 1.0, 2.0)
+    scheduler = Recording(None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
+    with pytest.raises(asyncio.CancelledError):
+        await scheduler.run()
+    assert slept[0] == 3600.0
+    assert sent_as_of == [dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)]
