@@ -249,9 +249,11 @@ class Sender:
         self._gauges_at = 0.0
 
     async def send_due(self) -> int:
+        """Send what is due: one batch, attempted concurrently (the SMTP connection is shared
+        and serialised; the delivery-log writes and event publications overlap)."""
         due = await self._log.claim_due(self.clock())
-        for doc in due:
-            await self.attempt(doc)
+        if due:
+            await asyncio.gather(*(self.attempt(doc) for doc in due))
         return len(due)
 
     @staticmethod

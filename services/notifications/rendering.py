@@ -50,6 +50,7 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "ProposalResubmitted": ("การยื่นข้อเสนอฉบับแก้ไข", "resubmission"),
     "ProposalWithdrawn": ("การถอนข้อเสนอ", "withdrawal"),
     "ProposalScreened": ("ผลการกลั่นกรอง", "screening"),
+    "MeetingRecorded": ("การบันทึกมติการประชุม", "meeting record"),
     "RevisionRequested": ("การขอให้แก้ไขข้อเสนอ", "revision request"),
     "SubcommitteeApproved": ("มติเห็นชอบของคณะอนุกรรมการ", "subcommittee approval"),
     "SubcommitteeRejected": ("มติไม่เห็นชอบของคณะอนุกรรมการ", "subcommittee rejection"),

@@ -78,19 +78,23 @@ class DeliveryLog:
     ) -> list[Doc]:
         """Take up to `limit` due emails, each leased to this sender so that no other sender
         process takes it meanwhile; an email whose sender died is due again when the lease
-        ends (and is re-sent with the same Message-ID)."""
-        claimed: list[Doc] = []
+        ends (and is re-sent with the same Message-ID).
+
+        One unsorted query finds candidates and each is then claimed by `_id`: on FerretDB
+        1.24 a findAndModify with a sort scans the whole collection (about 170 ms at 900
+        deliveries), a write by `_id` takes a few milliseconds."""
         lease_until = now + dt.timedelta(seconds=lease_seconds)
-        for _ in range(limit):
+        due = {"status": "queued", "next_attempt_at": {"$lte": now}}
+        candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
+        claimed: list[Doc] = []
+        for candidate in candidates:
             doc = await self.collection.find_one_and_update(
-                {"status": "queued", "next_attempt_at": {"$lte": now}},
+                {"_id": candidate["_id"], **due},
                 {"$set": {"next_attempt_at": lease_until}},
-                sort=[("next_attempt_at", 1)],
                 return_document=ReturnDocument.AFTER,
             )
-            if doc is None:
-                break
-            claimed.append(doc)
+            if doc is not None:
+                claimed.append(doc)
         return claimed
 
     async def mark_sent(
