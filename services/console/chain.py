@@ -32,6 +32,7 @@ INDEXED_FIELDS = (
     "agency",
     "dead_letter_id",
     "error",
+    "recorded_at",
 )
 
 

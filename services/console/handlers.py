@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 
 from contracts.topics import Topics
 from services.common.consumer import Record, is_transient
@@ -20,6 +21,8 @@ from services.console.audit import MongoAuditLog
 from services.console.records import describe, proposal_of_key, replay_content
 
 log = structlog.get_logger(__name__)
+
+RECORDED = Counter("smartcity_console_records_total", "Records the console consumed", ["outcome"])
 
 Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 
@@ -60,14 +63,16 @@ class Recorder:
 
     async def _record_once(self, record: Record) -> dict[str, Any] | None:
         source = f"{self._topics.bare(record.topic)}:{record.partition}:{record.offset}"
-        if await self._audit.seen(source):
-            return None
-        proposal_id = proposal_of_key(record.key)
-        previous = await self._audit.last_about(proposal_id)
-        content = describe(record, self._topics, previous, self._clock())
-        if proposal_id is None and isinstance(content.get("envelope"), dict):
-            proposal_id = content["envelope"].get("proposal_id")
-        return await self._audit.append(proposal_id, content)
+        entry = None
+        if not await self._audit.seen(source):
+            proposal_id = proposal_of_key(record.key)
+            previous = await self._audit.last_about(proposal_id)
+            content = describe(record, self._topics, previous, self._clock())
+            if proposal_id is None and isinstance(content.get("envelope"), dict):
+                proposal_id = content["envelope"].get("proposal_id")
+            entry = await self._audit.append(proposal_id, content)
+        RECORDED.labels("appended" if entry else "duplicate").inc()
+        return entry
 
 
 class NotFound(LookupError):

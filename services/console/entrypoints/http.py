@@ -1,7 +1,5 @@
 """JSON API of the console (what the CLI reads) and the live stream (server-sent events)."""
 
-from __future__ import annotations
-
 import asyncio
 import datetime as dt
 import json

@@ -1,8 +1,6 @@
 """The web console: server-rendered pages (Jinja2), no build step. Pages read the same views as
 the JSON API; replaying needs an operator login."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import urllib.parse
