@@ -45,7 +45,7 @@ STAGE_STYLE = {
     "rejected": "bold red",
     "withdrawn": "bright_black",
 }
-KIND_STYLE = {"deadletter": "bold red", "raw": "red", "replay": "bold yellow"}
+KIND_STYLE = {"deadletter": "bold red", "raw": "red", "replay": "bold yellow", "claim": "italic"}
 
 app = typer.Typer(
     name="smartcity",

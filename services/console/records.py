@@ -1,6 +1,7 @@
 """What the console stores about one Kafka record: pure derivation, no I/O.
 
-Events are stored parsed; records that are not valid events (for example a malformed claim on
+Events are stored parsed (claims on the intake topic as kind "claim": what an agency system
+asked for, with no stage, since only the owning service turns a claim into a fact); records that are not valid events (for example a malformed claim on
 the intake topic) are stored raw with the reason; dead-letter records are stored with the
 original message they carry.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from contracts.common import PROPOSAL_ID_PATTERN
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.topics import DEADLETTER, Topics
+from contracts.topics import DEADLETTER, INTAKE, Topics
 from contracts.workflow import stage_after
 from services.common.consumer import Record
 
@@ -90,18 +91,21 @@ def describe(
             value_b64=base64.b64encode(record.value or b"").decode(),
         )
         return content
-    stage = stage_after(env.event_type)
+    claim = topic == INTAKE
+    stage = None if claim else stage_after(env.event_type)
     content.update(
-        kind="event",
+        kind="claim" if claim else "event",
         event_id=str(env.event_id),
         event_type=env.event_type,
         producer=env.producer,
         occurred_at=env.occurred_at.isoformat(),
         stage=stage.value if stage else None,
-        summary=_summary(env),
+        summary=("claim (not yet accepted): " if claim else "") + _summary(env),
         envelope=json.loads(env.model_dump_json()),
     )
     payload = env.payload
+    if claim:
+        return content
     if env.event_type in {"ProposalSubmitted", "ProposalResubmitted"}:
         content["province_code"] = payload.content.province.code
         content["agency"] = getattr(payload, "applicant", None) or content["agency"]

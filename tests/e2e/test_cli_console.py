@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from typing import Any
 
+import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from click.testing import Result
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
@@ -15,10 +17,19 @@ from typer.testing import CliRunner
 from contracts.approvals import CertificationAwarded, ValidityPeriod
 from contracts.common import BilingualText
 from contracts.envelope import new_envelope
+from contracts.proposals import ProposalContent, ProposalSubmitted
 from contracts.topics import Topics
 from services.console.cli import app
 from tests.e2e.test_walking_skeleton import DRAFT, submit
-from tests.support import KAFKA, Namespace, ServiceProcess, free_port, poll, read_topic
+from tests.support import (
+    KAFKA,
+    Namespace,
+    ServiceProcess,
+    free_port,
+    poll,
+    read_topic,
+    topic_partitions,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -205,12 +216,13 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
     services: dict[str, ServiceProcess],
     console: ServiceProcess,
     ns: Namespace,
+    topics: Topics,
     mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     """A second console process with a NEW consumer group re-reads every topic from the
-    beginning; idempotency by (topic, partition, offset) keeps the log as it was."""
+    beginning, while the first keeps running; idempotency by (topic, partition, offset) keeps
+    exactly one entry per Kafka record."""
     audit = mongo[ns.db("console")]["audit"]
-    before = await audit.count_documents({})
     from_kafka = await audit.count_documents({"kind": {"$ne": "replay"}})
     assert from_kafka > 0
     port = free_port()
@@ -228,11 +240,29 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
             return await _duplicates(second) >= from_kafka
 
         await poll(reread, timeout=60, what="second reader re-read every record")
-        assert await audit.count_documents({}) == before
+
+        async def one_entry_per_record() -> tuple[int, int] | None:
+            entries = await audit.count_documents({"kind": {"$ne": "replay"}})
+            records = await _records_in(topics)
+            again = await audit.count_documents({"kind": {"$ne": "replay"}})
+            return (entries, records) if entries == records == again else None
+
+        await poll(one_entry_per_record, timeout=30, what="one audit entry per Kafka record")
         assert cli(second, "audit", "verify").exit_code == 0
     finally:
         second.stop()
-    assert cli(console, "events", "tail", "-n", "1").exit_code == 0
+
+
+async def _records_in(topics: Topics) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics.all() for p in await topic_partitions(t)]
+        starts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        await consumer.stop()
 
 
 async def _duplicates(proc: ServiceProcess) -> float:
@@ -250,3 +280,89 @@ def test_an_unreachable_console_gives_exit_code_3() -> None:
     result = runner.invoke(app, ["audit", "verify", "--url", f"http://127.0.0.1:{free_port()}"])
     assert result.exit_code == 3
     assert "unreachable" in result.output
+
+
+async def test_a_refused_claim_shows_in_the_timeline_with_its_refusal_and_dead_letter(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    topics: Topics,
+) -> None:
+    pid = f"claim-{uuid.uuid4().hex[:8]}"
+    content = ProposalContent.model_validate(
+        {**DRAFT, "province": {"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}}
+    )
+    claim = new_envelope(
+        ProposalSubmitted(applicant="lg-phuket-city", content=content),
+        producer="lg-phuket-city",
+        proposal_id=pid,
+    )
+    await produce(
+        topics.intake,
+        claim.to_bytes(),
+        claim.key,
+        [(k, v.encode()) for k, v in claim.headers().items()],
+    )
+
+    async def refused() -> Result | None:
+        result = cli(console, "timeline", pid)
+        done = result.exit_code == 0 and "IntakeRejected" in result.output
+        return result if done and "proposals refused" in result.output else None
+
+    timeline = await poll(refused, timeout=45, what="claim, refusal and dead letter")
+    out = timeline.output
+    assert out.index("claim (not yet accepted)") < out.index("IntakeRejected")
+    assert "submitted" not in out  # a claim has no stage: only facts move a proposal
+
+
+async def test_follow_prints_events_as_they_arrive_and_filters_by_province_and_agency(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
+) -> None:
+    started = asyncio.to_thread(
+        cli,
+        console,
+        "events",
+        "tail",
+        "--follow",
+        "--type",
+        "ProposalSubmitted",
+        "-n",
+        "0",
+        "--interval",
+        "0.3",
+        "--max-seconds",
+        "12",
+    )
+    follower = asyncio.ensure_future(started)
+    await asyncio.sleep(2)  # let the follower take its starting position
+    body = {
+        **DRAFT,
+        "province": "Bangkok",
+        "area_name": {"th": "สามย่านสมาร์ทซิตี้", "en": "Samyan Smart City"},
+    }
+    resp = await submit(services, api_keys[("proposals", "pd-samyan")], body)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["proposal_id"]
+    followed = await follower
+    assert followed.exit_code == 0
+    assert pid in followed.output
+    assert "สามย่านสมาร์ทซิตี้" in followed.output
+
+    async with httpx.AsyncClient(base_url=console.url) as http:
+        by_place = (
+            await http.get(
+                "/api/events", params={"province": "กรุงเทพมหานคร", "agency": "pd-samyan"}
+            )
+        ).json()
+        assert pid in {r["proposal_id"] for r in by_place}
+        assert {r["province_code"] for r in by_place} == {"10"}
+        elsewhere = (await http.get("/api/events", params={"province": "Phuket"})).json()
+        assert pid not in {r["proposal_id"] for r in elsewhere}
+        bad = await http.get("/api/events", params={"province": "Atlantis"})
+        assert bad.status_code == 400
+
+
+def test_status_reports_the_local_stack() -> None:
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0
