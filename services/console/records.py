@@ -1,9 +1,9 @@
 """What the console stores about one Kafka record: pure derivation, no I/O.
 
-Events are stored parsed (claims on the intake topic as kind "claim": what an agency system
-asked for, with no stage, since only the owning service turns a claim into a fact); records that are not valid events (for example a malformed claim on
-the intake topic) are stored raw with the reason; dead-letter records are stored with the
-original message they carry.
+Events are stored parsed. Claims on the intake topic are kind "claim": what an agency system
+asked for, with no stage, since only the owning service turns a claim into a fact. Records that
+are not valid events (for example a malformed claim on the intake topic) are stored raw with the
+reason. Dead-letter records are stored with the original message they carry.
 """
 
 from __future__ import annotations

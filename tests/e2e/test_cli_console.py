@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from click.testing import Result
 from pymongo import AsyncMongoClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from contracts.approvals import CertificationAwarded, ValidityPeriod
 from contracts.common import BilingualText
