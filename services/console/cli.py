@@ -252,12 +252,11 @@ def dl_list(
 ) -> None:
     """Dead-letter records, newest first."""
     rows = Api(url).get("/api/deadletters", error=error)
-    table = Table(
-        "id", "when", "consumer", "topic:partition:offset", "kind", "error", "proposal", "replays"
-    )
+    table = Table("when", "consumer", "topic:partition:offset", "kind", "error", "proposal")
+    table.add_column("replays")
+    table.add_column("id", no_wrap=True, min_width=36)
     for d in rows:
         table.add_row(
-            d["dead_letter_id"],
             (d["at"] or "")[:19],
             d["consumer"],
             f"{d['topic']}:{d['partition']}:{d['offset']}",
@@ -265,6 +264,7 @@ def dl_list(
             Text(d["error"] or "", style="red"),
             d["proposal_id"] or "",
             str(len(d["replays"])),
+            d["dead_letter_id"],
         )
     console.print(table)
     console.print(f"{len(rows)} dead letters")

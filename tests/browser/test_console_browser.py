@@ -122,6 +122,7 @@ async def test_live_log_timeline_and_replay_in_the_browser(
         await dialog.accept()
 
     page.once("dialog", accept)
+    await page.fill(f'tr[data-dead-letter-id="{letter_id}"] input[name=operator]', "สมชาย")
     await page.click(f'tr[data-dead-letter-id="{letter_id}"] form.replay button')
     await page.wait_for_selector("#replay-done")
     assert dialogs
@@ -130,7 +131,7 @@ async def test_live_log_timeline_and_replay_in_the_browser(
     assert "depa" in await replays_cell.inner_text()
     replay = await mongo[ns.db("console")]["replays"].find_one({"dead_letter_id": letter_id})
     assert replay is not None
-    assert replay["replayed_by"] == "depa"
+    assert replay["replayed_by"] == "depa (สมชาย)"
     await page.screenshot(path=str(SCREENSHOTS / "console-deadletters.png"), full_page=True)
 
     await page.goto(f"{console.url}/registry")
