@@ -4,8 +4,10 @@ FerretDB has no transactions, so an append is two single-document writes in a fi
 1. insert the entry with `_id = seq` (a unique index on `source` makes redelivery a no-op);
 2. advance the head document `{_id: "global", seq, hash}` with a version guard (`seq` must
    still be the one read).
-A crash between 1 and 2 leaves an entry one past the head; `repair()` (run at start) finds it and
-advances the head. Appends are serialised by one in-process lock: one console process writes.
+A crash between 1 and 2 leaves an entry one past the head; `repair()` (run at start, and before
+the first append after any failure) finds it and advances the head. Appends are serialised by
+one in-process lock; the heads are cached in memory, and `_id = seq` being unique means a second
+writer can never fork the chain (it gets a duplicate key, reloads, retries).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class MongoAuditLog:
         self.heads = db["audit_head"]
         self.replays = db["replays"]
         self._lock = asyncio.Lock()
+        self._head: tuple[int, str] | None = None
+        self._proposals: dict[str, Doc] = {}
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index([("source", ASCENDING)], unique=True, name="source")
@@ -60,7 +64,9 @@ class MongoAuditLog:
     async def repair(self) -> int:
         """Advance the head over entries a crash left beyond it; returns how many."""
         async with self._lock:
-            return await self._repair_locked()
+            repaired = await self._repair_locked()
+            self._head = None
+            return repaired
 
     async def _repair_locked(self) -> int:
         head = await self.head()
@@ -89,35 +95,75 @@ class MongoAuditLog:
     async def seen(self, source: str) -> bool:
         return await self.entries.find_one({"source": source}, {"_id": 1}) is not None
 
-    async def last_about(self, proposal_id: str | None) -> Doc | None:
+    async def _load_locked(self) -> None:
+        """Repair the head, then cache it and every proposal's chain head (one scan)."""
+        await self._repair_locked()
+        head = await self.head()
+        proposals: dict[str, Doc] = {}
+        cursor = self.entries.find(
+            {},
+            {
+                "_id": 0,
+                "seq": 1,
+                "proposal_id": 1,
+                "proposal_seq": 1,
+                "hash": 1,
+                "province_code": 1,
+                "agency": 1,
+            },
+        ).sort("seq", ASCENDING)
+        async for doc in cursor:
+            if doc.get("proposal_id") is not None:
+                proposals[doc["proposal_id"]] = doc
+        self._head = (int(head["seq"]), str(head["hash"]))
+        self._proposals = proposals
+
+    async def context(self, proposal_id: str | None) -> Doc | None:
+        """The last entry about `proposal_id` (its chain head and carried-forward fields)."""
         if proposal_id is None:
             return None
-        return await self.entries.find_one({"proposal_id": proposal_id}, sort=[("seq", DESCENDING)])
+        async with self._lock:
+            if self._head is None:
+                await self._load_locked()
+            return self._proposals.get(proposal_id)
 
     async def append(self, proposal_id: str | None, content: Mapping[str, Any]) -> Doc | None:
-        """Store `content` at the end of both chains; None if its source is already stored."""
+        """Store `content` at the end of both chains; None if its source is already stored.
+
+        The happy path is two writes (the entry, then the head); the chain heads are cached in
+        memory. A duplicate `_id` means another writer took the sequence number: reload and
+        retry. A duplicate `source` means the record is already stored."""
         async with self._lock:
-            if content.get("source") and await self.seen(str(content["source"])):
-                return None
-            await self._repair_locked()
-            head = await self.head()
-            last = await self.last_about(proposal_id)
-            entry = seal(
-                seq=head["seq"] + 1,
-                prev_hash=head["hash"],
-                proposal_id=proposal_id,
-                proposal_seq=(last["proposal_seq"] + 1) if last else 1,
-                proposal_prev_hash=last["hash"] if last else GENESIS,
-                content=content,
-            )
-            try:
-                await self.entries.insert_one({"_id": entry["seq"], **entry})
-            except DuplicateKeyError:
-                if content.get("source") and await self.seen(str(content["source"])):
-                    return None
-                raise
-            await self._advance(head, entry)
-            return entry
+            for _ in range(10):
+                if self._head is None:
+                    await self._load_locked()
+                seq, prev_hash = self._head  # type: ignore[misc]
+                last = self._proposals.get(proposal_id) if proposal_id else None
+                entry = seal(
+                    seq=seq + 1,
+                    prev_hash=prev_hash,
+                    proposal_id=proposal_id,
+                    proposal_seq=(last["proposal_seq"] + 1) if last else 1,
+                    proposal_prev_hash=last["hash"] if last else GENESIS,
+                    content=content,
+                )
+                try:
+                    await self.entries.insert_one({"_id": entry["seq"], **entry})
+                except DuplicateKeyError:
+                    if content.get("source") and await self.seen(str(content["source"])):
+                        return None
+                    self._head = None
+                    continue
+                try:
+                    await self._advance({"seq": seq}, entry)
+                except BaseException:
+                    self._head = None  # the next append repairs from the stored entry
+                    raise
+                self._head = (entry["seq"], entry["hash"])
+                if proposal_id is not None:
+                    self._proposals[proposal_id] = entry
+                return entry
+            raise ChainConflict("the chain head keeps moving: is another console writing?")
 
     async def record_replay(self, replay: Doc) -> None:
         await self.replays.insert_one(replay)

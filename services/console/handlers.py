@@ -62,15 +62,12 @@ class Recorder:
                 await asyncio.sleep(random.uniform(0.1, min(10.0, 0.2 * 2 ** min(attempt, 6))))
 
     async def _record_once(self, record: Record) -> dict[str, Any] | None:
-        source = f"{self._topics.bare(record.topic)}:{record.partition}:{record.offset}"
-        entry = None
-        if not await self._audit.seen(source):
-            proposal_id = proposal_of_key(record.key)
-            previous = await self._audit.last_about(proposal_id)
-            content = describe(record, self._topics, previous, self._clock())
-            if proposal_id is None and isinstance(content.get("envelope"), dict):
-                proposal_id = content["envelope"].get("proposal_id")
-            entry = await self._audit.append(proposal_id, content)
+        proposal_id = proposal_of_key(record.key)
+        previous = await self._audit.context(proposal_id)
+        content = describe(record, self._topics, previous, self._clock())
+        if proposal_id is None and isinstance(content.get("envelope"), dict):
+            proposal_id = content["envelope"].get("proposal_id")
+        entry = await self._audit.append(proposal_id, content)
         RECORDED.labels("appended" if entry else "duplicate").inc()
         return entry
 
@@ -131,7 +128,7 @@ class Replayer:
                 replay_id=replay_id,
                 who=who,
                 at=at,
-                previous=await self._audit.last_about(entry.get("proposal_id")),
+                previous=await self._audit.context(entry.get("proposal_id")),
             ),
         )
         log.info("console.replayed", dead_letter_id=dead_letter_id, by=who, topic=letter["topic"])
