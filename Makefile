@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCAL := $(or $(SMARTCITY_LOCAL_DIR),$(CURDIR)/.local)
-SERVICES := proposals approvals notifications
+SERVICES := proposals approvals notifications console
 PYTEST_ARGS ?=
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \

@@ -102,3 +102,29 @@ async def api_keys(services: dict[str, ServiceProcess], ns: Namespace,
                           "des-subcommittee", "steering-committee", "cabinet-secretariat"):
             issued[(service, agency_id)] = await store.issue(agency_id, "tests")
     return issued
+
+
+@pytest.fixture(scope="session")
+def console(ns: Namespace) -> Iterator[ServiceProcess]:
+    """The console service as a real process (separate from `services`, started on demand)."""
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = ServiceProcess("console", service_env("console", ns, port), port,
+                          logs / f"{ns.run_id}-console.log")
+    proc.start()
+    try:
+        proc.wait_healthy()
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+async def console_key(console: ServiceProcess, ns: Namespace,
+                      mongo: AsyncMongoClient[dict[str, Any]]) -> str:
+    """A depa operator key in the console's key store (as `python -m services.console keys
+    issue depa` does)."""
+    from services.common.auth import ApiKeys
+
+    return await ApiKeys(mongo[ns.db("console")]).issue("depa", "tests")

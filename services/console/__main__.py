@@ -1,0 +1,5 @@
+from services.common.cli import service_cli
+from services.console.bootstrap import NAME, build
+from services.console.config import ConsoleSettings
+
+service_cli(NAME, ConsoleSettings, build)()

@@ -1,0 +1,428 @@
+"""`smartcity`: the operators' command line (Typer + Rich).
+
+It reads through the console service's HTTP API (CONSOLE_URL, default http://127.0.0.1:8004)
+rather than the console's database: the service owns its data and its queries (the web pages
+use the same ones), the CLI works from any machine that can reach the API, and replays go
+through the same authentication and audit record as the web console. `audit verify` fetches
+the stored entries as they are and checks the chain here, in the client, so the check does not
+trust the server's own verdict.
+
+Exit codes: 0 ok; 1 a check failed or something was not found; 2 bad arguments;
+3 a server is unreachable; 4 authentication or permission refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from services.console.chain import Verifier
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_URL = "http://127.0.0.1:8004"
+
+EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH = 1, 2, 3, 4
+
+STAGE_STYLE = {
+    "submitted": "bright_blue",
+    "revision_requested": "yellow",
+    "screened": "cyan",
+    "subcommittee_approved": "green",
+    "steering_acknowledged": "magenta",
+    "cabinet_endorsed": "bright_magenta",
+    "certified": "bold bright_green",
+    "rejected": "bold red",
+    "withdrawn": "bright_black",
+}
+KIND_STYLE = {"deadletter": "bold red", "raw": "red", "replay": "bold yellow", "claim": "italic"}
+
+app = typer.Typer(
+    name="smartcity",
+    help="Smart City Thailand: operators' command line.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+events_app = typer.Typer(help="The audit log of every topic.", no_args_is_help=True)
+dead_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+app.add_typer(dead_app, name="deadletters")
+app.add_typer(audit_app, name="audit")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+UrlOpt = Annotated[
+    str, typer.Option("--url", envvar="CONSOLE_URL", help="The console service's base URL")
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key", envvar="CONSOLE_API_KEY", help="Operator API key (depa or svc-console)"
+    ),
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(message)
+    raise typer.Exit(code)
+
+
+class Api:
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 15.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            fail(
+                f"[red]console service unreachable at {self.url}[/red] ({type(exc).__name__})."
+                f"\nStart it with [bold]smartcity up[/bold] or set CONSOLE_URL. "
+                f"(เชื่อมต่อคอนโซลไม่ได้)",
+                EXIT_UNREACHABLE,
+            )
+        if resp.status_code in (401, 403):
+            fail(f"[red]refused ({resp.status_code}):[/red] {_reason(resp)}", EXIT_AUTH)
+        if resp.status_code == 404:
+            fail(f"[red]not found:[/red] {_reason(resp)}", EXIT_FAILED)
+        if resp.status_code in (400, 422):
+            fail(f"[red]bad request:[/red] {_reason(resp)}", EXIT_USAGE)
+        if resp.status_code >= 500:
+            fail(
+                f"[red]console service error {resp.status_code}:[/red] {resp.text[:300]}",
+                EXIT_UNREACHABLE,
+            )
+        return resp.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+
+def _reason(resp: httpx.Response) -> str:
+    try:
+        detail = resp.json().get("detail", resp.json())
+    except ValueError:
+        return resp.text[:300]
+    if isinstance(detail, dict) and "error" in detail:
+        return f"{detail['error']} / {detail.get('error_th', '')}"
+    return str(detail)[:300]
+
+
+def _styled(r: dict[str, Any]) -> Text:
+    style = KIND_STYLE.get(r["kind"]) or STAGE_STYLE.get(r.get("stage") or "", "white")
+    return Text(r.get("event_type") or r["kind"], style=style)
+
+
+def _event_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(
+        "#",
+        "time (UTC)",
+        "event",
+        "stage",
+        "proposal",
+        "producer",
+        "province",
+        "details",
+        title=title,
+        show_lines=False,
+    )
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            (r.get("occurred_at") or r.get("recorded_at") or "")[:19],
+            _styled(r),
+            Text(r.get("stage") or "", style=STAGE_STYLE.get(r.get("stage") or "", "")),
+            r.get("proposal_id") or "",
+            r.get("producer") or "",
+            r.get("province") or "",
+            r.get("summary") or "",
+        )
+    return table
+
+
+def _line(r: dict[str, Any]) -> Text:
+    text = Text(f"{r['seq']:>6} {(r.get('occurred_at') or r.get('recorded_at') or '')[:19]} ")
+    text.append_text(_styled(r))
+    if r.get("stage"):
+        text.append(f" [{r['stage']}]", style=STAGE_STYLE.get(r["stage"], ""))
+    text.append(f" {r.get('proposal_id') or '-'} {r.get('producer') or ''} ")
+    text.append(r.get("summary") or "", style="dim" if r["kind"] == "event" else "red")
+    return text
+
+
+@events_app.command("tail")
+def tail(
+    url: UrlOpt = DEFAULT_URL,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events")
+    ] = False,
+    proposal: Annotated[str | None, typer.Option(help="Only this proposal")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
+    producer: Annotated[str | None, typer.Option(help="Only this producer (agency id)")] = None,
+    since: Annotated[str | None, typer.Option(help="10m, 2h, 1d or an ISO time")] = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many to show first")] = 50,
+    interval: Annotated[float, typer.Option(help="Seconds between polls with --follow")] = 1.0,
+    max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Print the latest events (colour by stage); --follow keeps printing new ones."""
+    api = Api(url)
+    filters = {"proposal": proposal, "type": type_, "producer": producer, "since": since}
+    rows = list(reversed(api.get("/api/events", newest=True, limit=lines, **filters)))
+    last = max([r["seq"] for r in rows], default=0)
+    if not follow:
+        if not rows:
+            console.print("no events match / ไม่มีเหตุการณ์ตรงตามเงื่อนไข")
+        for r in rows:
+            console.print(_line(r))
+        return
+    if not rows:
+        last = int(api.get("/api/audit/head")["seq"])
+    for r in rows:
+        console.print(_line(r))
+    started = time.monotonic()
+    try:
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            for r in api.get("/api/events", after_seq=last, limit=500, **filters):
+                console.print(_line(r))
+                last = r["seq"]
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command("timeline")
+def timeline(proposal_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+    """Every event, decision, refusal, dead letter and email of one proposal, in order."""
+    rows = Api(url).get(f"/api/proposals/{proposal_id}/timeline")
+    console.print(_event_table(rows, title=f"timeline of {proposal_id} ({len(rows)} entries)"))
+
+
+@app.command("registry")
+def registry(
+    url: UrlOpt = DEFAULT_URL,
+    province: Annotated[str | None, typer.Option(help="Code or name")] = None,
+) -> None:
+    """Certified areas (from CertificationAwarded events) with counts per province."""
+    reg = Api(url).get("/api/registry", province=province)
+    table = Table(
+        "certificate",
+        "area",
+        "province",
+        "meeting",
+        "deliver by",
+        title="ทะเบียนเมืองอัจฉริยะ / certified smart-city areas",
+    )
+    for a in reg["areas"]:
+        table.add_row(
+            a["certificate_number"],
+            f"{a['area_th']}\n{a['area_en']}",
+            f"{a['province_th']} ({a['province_en']})",
+            a["meeting"],
+            a["deliver_by"],
+        )
+    console.print(table)
+    top = max([p["areas"] for p in reg["by_province"]], default=1)
+    for p in reg["by_province"]:
+        bar = "█" * max(1, round(30 * p["areas"] / top))
+        console.print(f"{p['province_th']:<18} {bar} {p['areas']}")
+    console.print(
+        f"[bold]{reg['area_count']} areas in {reg['province_count']} provinces[/bold]"
+        f" / {reg['area_count']} พื้นที่ใน {reg['province_count']} จังหวัด"
+    )
+
+
+@dead_app.command("list")
+def dl_list(
+    url: UrlOpt = DEFAULT_URL,
+    error: Annotated[str | None, typer.Option(help="Error text contains")] = None,
+) -> None:
+    """Dead-letter records, newest first."""
+    rows = Api(url).get("/api/deadletters", error=error)
+    table = Table("when", "consumer", "topic:partition:offset", "kind", "error", "proposal")
+    table.add_column("replays")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for d in rows:
+        table.add_row(
+            (d["at"] or "")[:19],
+            d["consumer"],
+            f"{d['topic']}:{d['partition']}:{d['offset']}",
+            d["error_kind"],
+            Text(d["error"] or "", style="red"),
+            d["proposal_id"] or "",
+            str(len(d["replays"])),
+            d["dead_letter_id"],
+        )
+    console.print(table)
+    console.print(f"{len(rows)} dead letters")
+
+
+@dead_app.command("show")
+def dl_show(dead_letter_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+    """One dead letter with its original message and its replays."""
+    import base64
+    import json
+
+    d = Api(url).get(f"/api/deadletters/{dead_letter_id}")
+    for k in (
+        "dead_letter_id",
+        "consumer",
+        "topic",
+        "partition",
+        "offset",
+        "error_kind",
+        "error",
+        "event_type",
+        "event_id",
+        "attempts",
+        "at",
+        "proposal_id",
+    ):
+        console.print(f"[bold]{k}[/bold]: {d[k]}")
+    console.print(f"[bold]headers[/bold]: {json.dumps(d['headers'], ensure_ascii=False)}")
+    value = base64.b64decode(d["value_b64"]).decode("utf-8", errors="replace")
+    console.print("[bold]original value[/bold]:")
+    console.print(value[:5000], markup=False)
+    for r in d["replays"]:
+        console.print(f"replayed by {r['replayed_by']} at {r['at']}")
+
+
+@dead_app.command("replay")
+def dl_replay(
+    dead_letter_id: Annotated[str | None, typer.Argument(help="The dead letter to replay")] = None,
+    url: UrlOpt = DEFAULT_URL,
+    api_key: KeyOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every match of --error")] = False,
+    error: Annotated[str | None, typer.Option(help="With --all: error text contains")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Your name, recorded with the replay")
+    ] = None,
+) -> None:
+    """Re-publish the original bytes, key and headers to the original topic (recorded with who
+    and when). Replaying something already processed changes nothing: the services are
+    idempotent."""
+    if not api_key:
+        fail("an operator API key is required: --api-key or CONSOLE_API_KEY", EXIT_AUTH)
+    if (dead_letter_id is None) == (not all_):
+        fail("give a dead-letter id, or --all --error TEXT", EXIT_USAGE)
+    if all_ and not error:
+        fail("--all needs --error TEXT (what the errors to replay contain)", EXIT_USAGE)
+    api = Api(url, api_key)
+    ids = (
+        [dead_letter_id]
+        if dead_letter_id
+        else [d["dead_letter_id"] for d in api.get("/api/deadletters", error=error, unique=True)]
+    )
+    if not ids:
+        console.print(f"no dead letters match {error!r}")
+        return
+    who = operator or os.environ.get("USER") or getpass.getuser()
+    done: list[dict[str, Any]] = []
+    with _progress() as progress:
+        task = progress.add_task("replaying", total=len(ids))
+        for i in ids:
+            done.append(
+                api.call("POST", f"/api/deadletters/{i}/replay", params={"operator_name": who})
+            )
+            progress.advance(task)
+    for r in done:
+        console.print(f"replayed {r['dead_letter_id']} to {r['topic']} by {r['replayed_by']}")
+    console.print(f"[green]{len(done)} replayed[/green]")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@audit_app.command("verify")
+def verify(
+    url: UrlOpt = DEFAULT_URL, page: Annotated[int, typer.Option(help="Entries per request")] = 500
+) -> None:
+    """Check both hash chains (global and per proposal); name the first broken link."""
+    api = Api(url)
+    head = api.get("/api/audit/head")
+    verifier = Verifier()
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=head["seq"])
+        after = 0
+        while True:
+            entries = api.get("/api/audit/entries", after_seq=after, limit=page)
+            if not entries:
+                break
+            broken = verifier.feed(entries)
+            progress.update(task, completed=min(verifier.checked, head["seq"]))
+            if broken:
+                break
+            after = entries[-1]["seq"]
+    if verifier.broken:
+        fail(
+            f"[bold red]BROKEN[/bold red] first broken link: {verifier.broken} "
+            f"(after {verifier.checked - 1} good entries)",
+            EXIT_FAILED,
+        )
+    if verifier.last_seq < head["seq"] or (
+        verifier.last_seq == head["seq"] and verifier.last_hash != head["hash"]
+    ):
+        fail(
+            f"[bold red]BROKEN[/bold red] the head says entry #{head['seq']} "
+            f"but the log ends at #{verifier.last_seq} (entries deleted?)",
+            EXIT_FAILED,
+        )
+    chains = len(verifier.proposal_heads)
+    console.print(
+        f"[green]audit chain intact[/green]: {verifier.checked} entries, "
+        f"{chains} proposal chains, head {verifier.last_hash[:16]}…"
+    )
+
+
+def _make(target: str) -> None:
+    if not (ROOT / "Makefile").exists():
+        fail(f"no Makefile at {ROOT}: run from a source checkout", EXIT_USAGE)
+    try:
+        code = subprocess.run(["make", "-C", str(ROOT), target], check=False).returncode
+    except FileNotFoundError:
+        fail("`make` is not installed", EXIT_USAGE)
+    if code:
+        fail(f"make {target} failed with exit code {code}", EXIT_UNREACHABLE)
+
+
+@app.command("up")
+def up() -> None:
+    """Start Kafka, FerretDB, Mailpit and every service, the console included (make up)."""
+    _make("up")
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the services and the servers (make down)."""
+    _make("down")
+
+
+@app.command("status")
+def status() -> None:
+    """Show which servers and services run (make status)."""
+    _make("status")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,202 @@
+"""JSON API of the console (what the CLI reads) and the live stream (server-sent events)."""
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from contracts.agencies import Agency
+from services.common.auth import ApiKeys, authenticate
+from services.console.audit import MongoAuditLog
+from services.console.handlers import NotFound, Replayer
+from services.console.views import (
+    BadFilter,
+    Filters,
+    dead_letter,
+    delivery,
+    may_replay,
+    parse_since,
+    registry,
+    row,
+)
+
+
+def filters_from(
+    proposal: str | None = None,
+    type: str | None = None,
+    producer: str | None = None,
+    province: str | None = None,
+    agency: str | None = None,
+    since: str | None = None,
+) -> Filters:
+    try:
+        when = parse_since(since, dt.datetime.now(dt.UTC)) if since else None
+        f = Filters(
+            proposal=proposal or None,
+            type=type or None,
+            producer=producer or None,
+            province=province or None,
+            agency=agency or None,
+            since=when,
+        )
+        f.query()
+    except BadFilter as exc:
+        raise HTTPException(
+            400, detail={"error": str(exc), "error_th": f"ตัวกรองไม่ถูกต้อง: {exc}"}
+        ) from None
+    return f
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(404, detail={"error": f"no {what}", "error_th": f"ไม่พบ {what}"})
+
+
+async def operator(request: Request, keys: ApiKeys) -> Agency:
+    caller = await authenticate(request, keys)
+    if not may_replay(caller):
+        await keys.record_refusal(request, "forbidden")
+        raise HTTPException(
+            403,
+            detail={
+                "error": f"{caller.agency_id} may not replay dead letters (depa operators only)",
+                "error_th": f"{caller.agency_id} ไม่มีสิทธิ์ส่งข้อความซ้ำ (เฉพาะผู้ปฏิบัติงาน depa)",
+            },
+        )
+    return caller
+
+
+async def live(
+    request: Request, audit: MongoAuditLog, query: dict[str, Any], after: int, poll_seconds: float
+) -> AsyncIterator[bytes]:
+    last = after
+    idle = 0.0
+    yield b"retry: 2000\n\n"
+    while not await request.is_disconnected():
+        entries = await audit.page(query, after_seq=last, limit=200)
+        for entry in entries:
+            last = entry["seq"]
+            data = json.dumps(row(entry), ensure_ascii=False)
+            yield f"id: {last}\nevent: entry\ndata: {data}\n\n".encode()
+        if not entries:
+            idle += poll_seconds
+            if idle >= 15:
+                idle = 0
+                yield b": keep-alive\n\n"
+            await asyncio.sleep(poll_seconds)
+
+
+def build_router(
+    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, poll_seconds: float
+) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["console"])
+    Filt = Annotated[Filters, Depends(filters_from)]
+
+    async def current_operator(request: Request) -> Agency:
+        return await operator(request, keys)
+
+    Operator = Annotated[Agency, Depends(current_operator)]
+
+    @router.get("/events", summary="Audit log entries, oldest first after `after_seq`")
+    async def events(
+        f: Filt,
+        after_seq: int = 0,
+        limit: Annotated[int, Query(le=1000)] = 200,
+        newest: bool = False,
+    ) -> JSONResponse:
+        entries = await audit.page(f.query(), after_seq=after_seq, limit=limit, newest_first=newest)
+        return JSONResponse([row(e) for e in entries])
+
+    @router.get("/events/stream", summary="Live audit entries as server-sent events")
+    async def stream(request: Request, f: Filt, after_seq: int = 0) -> StreamingResponse:
+        return StreamingResponse(
+            live(request, audit, f.query(), after_seq, poll_seconds),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/proposals/{proposal_id}/timeline", summary="Everything about one proposal")
+    async def timeline(proposal_id: str) -> JSONResponse:
+        entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
+        if not entries:
+            raise not_found(f"proposal {proposal_id}")
+        return JSONResponse([row(e) for e in entries])
+
+    @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
+    async def get_registry(province: str | None = None) -> JSONResponse:
+        entries = await audit.page(
+            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
+        )
+        try:
+            return JSONResponse(registry(entries, province or None))
+        except ValueError as exc:
+            raise HTTPException(400, detail={"error": str(exc), "error_th": str(exc)}) from None
+
+    @router.get("/deliveries", summary="Emails sent and failed (NotificationSent/Failed)")
+    async def deliveries(proposal: str | None = None) -> JSONResponse:
+        q: dict[str, Any] = {
+            "kind": "event",
+            "event_type": {"$in": ["NotificationSent", "NotificationFailed"]},
+        }
+        if proposal:
+            q["proposal_id"] = proposal
+        entries = await audit.page(q, limit=5000, newest_first=True)
+        return JSONResponse([delivery(e) for e in entries])
+
+    @router.get("/deadletters", summary="Dead-letter records, newest first")
+    async def deadletters(error: str | None = None, unique: bool = False) -> JSONResponse:
+        if unique and error is not None:
+            ids = await replayer.matching(error)
+            entries = [e for e in [await audit.dead_letter(i) for i in ids] if e]
+        else:
+            entries = await audit.page({"kind": "deadletter"}, limit=5000, newest_first=True)
+            if error:
+                entries = [e for e in entries if error.lower() in (e.get("error") or "").lower()]
+        replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
+        return JSONResponse([dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries])
+
+    @router.get("/deadletters/{dead_letter_id}", summary="One dead-letter record")
+    async def one_deadletter(dead_letter_id: str) -> JSONResponse:
+        entry = await audit.dead_letter(dead_letter_id)
+        if entry is None:
+            raise not_found(f"dead letter {dead_letter_id}")
+        replays = await audit.replays_of([dead_letter_id])
+        return JSONResponse(dead_letter(entry, replays.get(dead_letter_id, [])))
+
+    @router.post(
+        "/deadletters/{dead_letter_id}/replay",
+        summary="Re-publish the original message to its topic (operators only)",
+    )
+    async def replay(
+        dead_letter_id: str, caller: Operator, operator_name: str | None = None
+    ) -> JSONResponse:
+        who = caller.agency_id + (f" ({operator_name})" if operator_name else "")
+        try:
+            result = await replayer.replay(dead_letter_id, who)
+        except NotFound:
+            raise not_found(f"dead letter {dead_letter_id}") from None
+        return JSONResponse(
+            {
+                "replay_id": result.replay_id,
+                "dead_letter_id": dead_letter_id,
+                "topic": result.topic,
+                "replayed_by": result.replayed_by,
+                "at": result.at.isoformat(),
+            }
+        )
+
+    @router.get("/audit/entries", summary="Stored entries as they are, for verification")
+    async def raw_entries(
+        after_seq: int = 0, limit: Annotated[int, Query(le=2000)] = 500
+    ) -> JSONResponse:
+        return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
+
+    @router.get("/audit/head", summary="The chain head (last sequence number and hash)")
+    async def head() -> JSONResponse:
+        h = await audit.head()
+        return JSONResponse({"seq": h["seq"], "hash": h["hash"]})
+
+    return router

@@ -1,0 +1,23 @@
+"""One subscriber over every topic, so that appends happen in one process under one lock."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from contracts.topics import Topics
+from services.common.consumer import Record
+from services.console.handlers import Recorder
+
+
+def register(broker: KafkaBroker, topics: Topics, group_id: str, recorder: Recorder) -> None:
+    @broker.subscriber(
+        *topics.all(),
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description="Every topic, including dead letters, into the audit log",
+    )
+    async def on_any_topic(msg: KafkaMessage) -> None:
+        await recorder.record(Record.from_consumer_record(msg.raw_message))

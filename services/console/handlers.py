@@ -1,0 +1,149 @@
+"""Thin orchestration: record what was consumed; replay a dead letter."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+
+from contracts.topics import Topics
+from services.common.consumer import Record, is_transient
+from services.console.audit import MongoAuditLog
+from services.console.records import describe, proposal_of_key, replay_content
+
+log = structlog.get_logger(__name__)
+
+RECORDED = Counter("smartcity_console_records_total", "Records the console consumed", ["outcome"])
+
+Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+
+
+class Recorder:
+    """Appends every consumed record to the audit log. Never dead-letters (the console also
+    reads the dead-letter topic); a storage error is retried until it succeeds, so the offset
+    is committed only once the record is stored."""
+
+    def __init__(
+        self,
+        audit: MongoAuditLog,
+        topics: Topics,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._audit = audit
+        self._topics = topics
+        self._clock = clock
+
+    async def record(self, record: Record) -> dict[str, Any] | None:
+        attempt = 0
+        while True:
+            try:
+                return await self._record_once(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                log.warning(
+                    "console.record_retry",
+                    attempt=attempt,
+                    error=repr(exc),
+                    transient=is_transient(exc),
+                    topic=record.topic,
+                    offset=record.offset,
+                )
+                await asyncio.sleep(random.uniform(0.1, min(10.0, 0.2 * 2 ** min(attempt, 6))))
+
+    async def _record_once(self, record: Record) -> dict[str, Any] | None:
+        proposal_id = proposal_of_key(record.key)
+        previous = await self._audit.context(proposal_id)
+        content = describe(record, self._topics, previous, self._clock())
+        if proposal_id is None and isinstance(content.get("envelope"), dict):
+            proposal_id = content["envelope"].get("proposal_id")
+        entry = await self._audit.append(proposal_id, content)
+        RECORDED.labels("appended" if entry else "duplicate").inc()
+        return entry
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replay_id: str
+    dead_letter_id: str
+    topic: str
+    replayed_by: str
+    at: dt.datetime
+
+
+class Replayer:
+    """Re-publishes a dead letter's original bytes, key and headers to its original topic, and
+    records who did it (replays collection and an audit entry). The services are idempotent,
+    so replaying something already processed changes nothing."""
+
+    def __init__(
+        self,
+        audit: MongoAuditLog,
+        publish: Publish,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._audit = audit
+        self._publish = publish
+        self._clock = clock
+
+    async def replay(self, dead_letter_id: str, who: str) -> ReplayResult:
+        entry = await self._audit.dead_letter(dead_letter_id)
+        if entry is None:
+            raise NotFound(dead_letter_id)
+        letter = json.loads(entry["body"])["deadletter"]
+        value = base64.b64decode(letter["value_b64"])
+        key = None if letter["key_b64"] is None else base64.b64decode(letter["key_b64"])
+        await self._publish(value, letter["topic"], key, dict(letter["headers"]))
+        at = self._clock()
+        replay_id = str(uuid.uuid4())
+        await self._audit.record_replay(
+            {
+                "_id": replay_id,
+                "dead_letter_id": dead_letter_id,
+                "replayed_by": who,
+                "at": at,
+                "topic": letter["topic"],
+                "partition": letter["partition"],
+                "offset": letter["offset"],
+            }
+        )
+        await self._audit.append(
+            entry.get("proposal_id"),
+            replay_content(
+                letter,
+                replay_id=replay_id,
+                who=who,
+                at=at,
+                previous=await self._audit.context(entry.get("proposal_id")),
+            ),
+        )
+        log.info("console.replayed", dead_letter_id=dead_letter_id, by=who, topic=letter["topic"])
+        return ReplayResult(replay_id, dead_letter_id, letter["topic"], who, at)
+
+    async def matching(self, error: str) -> list[str]:
+        """Dead letters whose error contains `error`, one per original message."""
+        docs = await self._audit.page({"kind": "deadletter"}, limit=100_000)
+        chosen: dict[str, str] = {}
+        for doc in docs:
+            if error.lower() in (doc.get("error") or "").lower():
+                chosen.setdefault(_original(doc), doc["dead_letter_id"])
+        return list(chosen.values())
+
+
+def _original(doc: dict[str, Any]) -> str:
+    letter = json.loads(doc["body"])["deadletter"]
+    return f"{letter['topic']}:{letter['partition']}:{letter['offset']}"

@@ -1,0 +1,214 @@
+"""Pure shaping of stored audit entries for people: filters, rows, timeline, registry, emails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.agencies import Agency
+from contracts.common import AgencyKind
+from contracts.reference import UnknownProvince, province
+
+REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
+REPLAY_AGENCY_IDS = frozenset({"svc-console"})
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def may_replay(agency: Agency) -> bool:
+    """Operators who may replay dead letters: depa and the console's own service key."""
+    return agency.kind in REPLAY_AGENCY_KINDS or agency.agency_id in REPLAY_AGENCY_IDS
+
+
+class BadFilter(ValueError):
+    pass
+
+
+def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+    """`10m`, `2h`, `1d` before now, or an ISO date/time (UTC when no zone is given)."""
+    m = _RELATIVE.match(text.strip())
+    if m:
+        return now - dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadFilter(f"--since {text!r}: give 10m, 2h, 1d or an ISO date/time") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Filters:
+    proposal: str | None = None
+    type: str | None = None
+    producer: str | None = None
+    province: str | None = None
+    agency: str | None = None
+    since: dt.datetime | None = None
+    kind: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        q: dict[str, Any] = {}
+        if self.proposal:
+            q["proposal_id"] = self.proposal
+        if self.type:
+            q["event_type"] = self.type
+        if self.producer:
+            q["producer"] = self.producer
+        if self.province:
+            try:
+                q["province_code"] = province(self.province).code
+            except UnknownProvince as exc:
+                raise BadFilter(str(exc)) from None
+        if self.agency:
+            q["agency"] = self.agency
+        if self.kind:
+            q["kind"] = self.kind
+        if self.since:
+            q["recorded_at"] = {"$gte": self.since.astimezone(dt.UTC).isoformat()}
+        return q
+
+    def params(self) -> dict[str, str]:
+        out = {
+            k: str(v)
+            for k, v in (
+                ("proposal", self.proposal),
+                ("type", self.type),
+                ("producer", self.producer),
+                ("province", self.province),
+                ("agency", self.agency),
+            )
+            if v
+        }
+        if self.since:
+            out["since"] = self.since.isoformat()
+        return out
+
+
+def body(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(entry["body"]))
+
+
+def province_label(code: str | None) -> str:
+    if not code:
+        return ""
+    try:
+        p = province(code)
+    except UnknownProvince:
+        return code
+    return f"{p.name_th} ({p.name_en})"
+
+
+def row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of the event log."""
+    b = body(entry)
+    return {
+        "seq": entry["seq"],
+        "kind": entry.get("kind"),
+        "topic": entry.get("topic"),
+        "event_type": entry.get("event_type")
+        or ("(unreadable)" if b.get("kind") == "raw" else None),
+        "stage": entry.get("stage"),
+        "producer": entry.get("producer"),
+        "proposal_id": entry.get("proposal_id"),
+        "agency": entry.get("agency"),
+        "province_code": entry.get("province_code"),
+        "province": province_label(entry.get("province_code")),
+        "occurred_at": entry.get("occurred_at"),
+        "recorded_at": b.get("recorded_at"),
+        "summary": b.get("summary", ""),
+        "dead_letter_id": entry.get("dead_letter_id"),
+        "error": entry.get("error"),
+        "hash": entry.get("hash"),
+    }
+
+
+def registry(
+    entries: Iterable[Mapping[str, Any]], province_filter: str | None = None
+) -> dict[str, Any]:
+    """Certified areas from CertificationAwarded events (one per certificate number)."""
+    wanted = province(province_filter).code if province_filter else None
+    areas: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        env = body(entry).get("envelope") or {}
+        p = env.get("payload") or {}
+        if env.get("event_type") != "CertificationAwarded":
+            continue
+        if wanted and p["province_code"] != wanted:
+            continue
+        prov = province(p["province_code"])
+        areas.setdefault(
+            p["certificate_number"],
+            {
+                "certificate_number": p["certificate_number"],
+                "proposal_id": env["proposal_id"],
+                "area_th": p["area_name"]["th"],
+                "area_en": p["area_name"]["en"],
+                "province_code": prov.code,
+                "province_th": prov.name_th,
+                "province_en": prov.name_en,
+                "meeting": p["subcommittee_meeting_id"],
+                "valid_from": p["validity"]["valid_from"],
+                "deliver_by": p["validity"]["deliver_by"],
+            },
+        )
+    rows = sorted(areas.values(), key=lambda a: (a["province_en"], a["area_en"]))
+    counts = Counter((a["province_code"], a["province_th"], a["province_en"]) for a in rows)
+    by_province = [
+        {"province_code": c, "province_th": th, "province_en": en, "areas": n}
+        for (c, th, en), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][2]))
+    ]
+    return {
+        "areas": rows,
+        "area_count": len(rows),
+        "province_count": len(counts),
+        "by_province": by_province,
+    }
+
+
+def delivery(entry: Mapping[str, Any]) -> dict[str, Any]:
+    env = body(entry).get("envelope") or {}
+    p = env.get("payload") or {}
+    return {
+        "seq": entry["seq"],
+        "proposal_id": env.get("proposal_id"),
+        "status": "sent" if env.get("event_type") == "NotificationSent" else "failed",
+        "recipient_id": p.get("recipient_id"),
+        "recipient_email": p.get("recipient_email"),
+        "about_event_type": p.get("about_event_type"),
+        "message_id": p.get("message_id"),
+        "attempts": p.get("attempts"),
+        "error": p.get("error"),
+        "at": env.get("occurred_at"),
+    }
+
+
+def dead_letter(entry: Mapping[str, Any], replays: list[dict[str, Any]]) -> dict[str, Any]:
+    letter = body(entry).get("deadletter") or {}
+    return {
+        "seq": entry["seq"],
+        "dead_letter_id": entry.get("dead_letter_id"),
+        "proposal_id": entry.get("proposal_id"),
+        "consumer": letter.get("consumer"),
+        "topic": letter.get("topic"),
+        "partition": letter.get("partition"),
+        "offset": letter.get("offset"),
+        "error_kind": letter.get("error_kind"),
+        "error": letter.get("error"),
+        "event_type": letter.get("event_type"),
+        "event_id": letter.get("event_id"),
+        "attempts": letter.get("attempts"),
+        "at": letter.get("dead_lettered_at"),
+        "key_b64": letter.get("key_b64"),
+        "value_b64": letter.get("value_b64"),
+        "headers": letter.get("headers"),
+        "replays": [{"replayed_by": r["replayed_by"], "at": _iso(r["at"])} for r in replays],
+    }
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)

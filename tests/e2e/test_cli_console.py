@@ -1,0 +1,367 @@
+"""The `smartcity` CLI against the real stack, with the console service as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient
+from typer.testing import CliRunner, Result
+
+from contracts.approvals import CertificationAwarded, ValidityPeriod
+from contracts.common import BilingualText
+from contracts.envelope import new_envelope
+from contracts.proposals import ProposalContent, ProposalSubmitted
+from contracts.topics import Topics
+from services.console.cli import app
+from tests.e2e.test_walking_skeleton import DRAFT, submit
+from tests.support import (
+    KAFKA,
+    Namespace,
+    ServiceProcess,
+    free_port,
+    poll,
+    read_topic,
+    topic_partitions,
+)
+
+pytestmark = pytest.mark.e2e
+
+runner = CliRunner()
+
+
+def cli(console: ServiceProcess, *args: str, key: str | None = None) -> Result:
+    env = {"CONSOLE_URL": console.url, "COLUMNS": "250"}
+    if key:
+        env["CONSOLE_API_KEY"] = key
+    return runner.invoke(app, list(args), env=env)
+
+
+async def produce(
+    topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def test_events_timeline_and_registry_from_the_audit_log(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
+    topics: Topics,
+) -> None:
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["proposal_id"]
+
+    async def tail_shows_email() -> Result | None:
+        result = cli(console, "events", "tail", "--proposal", pid)
+        return result if "NotificationSent" in result.output else None
+
+    result = await poll(tail_shows_email, timeout=45, what="ProposalSubmitted and emails")
+    assert result.exit_code == 0
+    assert "ProposalSubmitted" in result.output
+    assert "ภูเก็ตเมืองอัจฉริยะ" in result.output
+    only = cli(
+        console,
+        "events",
+        "tail",
+        "--proposal",
+        pid,
+        "--type",
+        "ProposalSubmitted",
+        "--producer",
+        "svc-proposals",
+        "--since",
+        "1h",
+    )
+    assert only.exit_code == 0
+    assert "ProposalSubmitted" in only.output
+    assert "NotificationSent" not in only.output
+
+    timeline = cli(console, "timeline", pid)
+    assert timeline.exit_code == 0, timeline.output
+    assert timeline.output.index("ProposalSubmitted") < timeline.output.index("NotificationSent")
+    assert "smartcity@phuketcity.example.go.th" in timeline.output
+    missing = cli(console, "timeline", "no-such-proposal")
+    assert missing.exit_code == 1
+    assert "not found" in missing.output
+
+    award = new_envelope(
+        CertificationAwarded(
+            certificate_number="SCT-2565-0101",
+            area_name=BilingualText(th="ภูเก็ตเมืองอัจฉริยะ", en="Phuket Smart City"),
+            province_code="83",
+            subcommittee_meeting_id="1/2565",
+            validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1), deliver_by=dt.date(2024, 6, 1)),
+        ),
+        producer="svc-approvals",
+        proposal_id=pid,
+    )
+    await produce(
+        topics.decisions,
+        award.to_bytes(),
+        award.key,
+        [(k, v.encode()) for k, v in award.headers().items()],
+    )
+
+    async def registered() -> Result | None:
+        result = cli(console, "registry", "--province", "Phuket")
+        return result if "SCT-2565-0101" in result.output else None
+
+    reg = await poll(registered, timeout=30, what="certified area in the registry")
+    assert reg.exit_code == 0
+    assert "1 areas in 1 provinces" in reg.output
+    assert "ภูเก็ต" in reg.output
+    bad = cli(console, "registry", "--province", "Atlantis")
+    assert bad.exit_code == 2
+
+
+async def test_dead_letters_replay_and_audit_verify(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    console_key: str,
+    api_keys: dict[tuple[str, str], str],
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    poison_key = f"poison-{uuid.uuid4().hex[:8]}"
+    marker = uuid.uuid4().hex
+    await produce(
+        topics.proposals,
+        f"{{not json {marker}".encode(),
+        poison_key.encode(),
+        [("x-test", marker.encode())],
+    )
+    audit = mongo[ns.db("console")]["audit"]
+
+    async def letters() -> list[dict[str, Any]] | None:
+        found = await audit.find({"kind": "deadletter", "proposal_id": poison_key}).to_list(None)
+        return found if len(found) >= 2 else None  # approvals and notifications refuse it
+
+    found = await poll(letters, timeout=45, what="dead letters in the audit log")
+    listed = cli(console, "deadletters", "list", "--error", "not JSON")
+    assert listed.exit_code == 0
+    letter_id = found[0]["dead_letter_id"]
+    shown = cli(console, "deadletters", "show", letter_id)
+    assert shown.exit_code == 0
+    assert marker in shown.output
+    assert "not JSON" in shown.output
+
+    refused = cli(console, "deadletters", "replay", letter_id)
+    assert refused.exit_code == 4
+    wrong = cli(console, "deadletters", "replay", letter_id, key="sck_not-a-key")
+    assert wrong.exit_code == 4
+
+    replayed = cli(
+        console, "deadletters", "replay", letter_id, "--operator", "Somchai", key=console_key
+    )
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 replayed" in replayed.output
+    replays = mongo[ns.db("console")]["replays"]
+    record = await replays.find_one({"dead_letter_id": letter_id})
+    assert record is not None
+    assert record["replayed_by"] == "depa (Somchai)"
+    copies = await read_topic(
+        topics.proposals, min_records=2, timeout=20, where=lambda r: r.key == poison_key.encode()
+    )
+    assert len(copies) == 2
+    assert copies[0].value == copies[1].value
+    assert (("x-test", marker.encode())) in list(copies[1].headers)
+
+    everything = cli(console, "deadletters", "replay", "--all", "--error", marker, key=console_key)
+    assert everything.exit_code == 0, everything.output
+    assert "no dead letters match" in everything.output  # the marker is in the value only
+    bulk = cli(console, "deadletters", "replay", "--all", "--error", "not JSON", key=console_key)
+    assert bulk.exit_code == 0, bulk.output
+    assert "replayed" in bulk.output
+
+    async def replay_entries() -> int | None:
+        n = await audit.count_documents({"kind": "replay", "dead_letter_id": letter_id})
+        return n or None
+
+    await poll(replay_entries, what="replay recorded in the audit log")
+
+    ok = cli(console, "audit", "verify")
+    assert ok.exit_code == 0, ok.output
+    assert "audit chain intact" in ok.output
+
+    victim = await audit.find_one({"kind": "deadletter", "proposal_id": poison_key})
+    assert victim is not None
+    original = victim["body"]
+    await audit.update_one(
+        {"_id": victim["_id"]}, {"$set": {"body": original.replace("not JSON", "fine")}}
+    )
+    try:
+        broken = cli(console, "audit", "verify")
+        assert broken.exit_code == 1
+        assert f"first broken link: entry #{victim['seq']}" in broken.output
+    finally:
+        await audit.update_one({"_id": victim["_id"]}, {"$set": {"body": original}})
+    assert cli(console, "audit", "verify").exit_code == 0
+
+
+async def test_redelivery_of_every_topic_appends_nothing_twice(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """A second console process with a NEW consumer group re-reads every topic from the
+    beginning, while the first keeps running; idempotency by (topic, partition, offset) keeps
+    exactly one entry per Kafka record."""
+    audit = mongo[ns.db("console")]["audit"]
+    from_kafka = await audit.count_documents({"kind": {"$ne": "replay"}})
+    assert from_kafka > 0
+    port = free_port()
+    env = {
+        **console.env,
+        "CONSOLE_HTTP_PORT": str(port),
+        "CONSOLE_CONSUMER_GROUP": f"console-reread-{uuid.uuid4().hex[:6]}",
+    }
+    second = ServiceProcess("console", env, port, console.log_path)
+    second.start()
+    try:
+        second.wait_healthy()
+
+        async def reread() -> bool:
+            return await _duplicates(second) >= from_kafka
+
+        await poll(reread, timeout=60, what="second reader re-read every record")
+
+        async def one_entry_per_record() -> tuple[int, int] | None:
+            entries = await audit.count_documents({"kind": {"$ne": "replay"}})
+            records = await _records_in(topics)
+            again = await audit.count_documents({"kind": {"$ne": "replay"}})
+            return (entries, records) if entries == records == again else None
+
+        await poll(one_entry_per_record, timeout=30, what="one audit entry per Kafka record")
+        assert cli(second, "audit", "verify").exit_code == 0
+    finally:
+        second.stop()
+
+
+async def _records_in(topics: Topics) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics.all() for p in await topic_partitions(t)]
+        starts = await consumer.beginning_offsets(tps)
+        ends = await consumer.end_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+async def _duplicates(proc: ServiceProcess) -> float:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=proc.url) as http:
+        text = (await http.get("/metrics")).text
+    prefix = 'smartcity_console_records_total{outcome="duplicate"}'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
+
+
+def test_an_unreachable_console_gives_exit_code_3() -> None:
+    result = runner.invoke(app, ["audit", "verify", "--url", f"http://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 3
+    assert "unreachable" in result.output
+
+
+async def test_a_refused_claim_shows_in_the_timeline_with_its_refusal_and_dead_letter(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    topics: Topics,
+) -> None:
+    pid = f"claim-{uuid.uuid4().hex[:8]}"
+    content = ProposalContent.model_validate(
+        {**DRAFT, "province": {"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}}
+    )
+    claim = new_envelope(
+        ProposalSubmitted(applicant="lg-phuket-city", content=content),
+        producer="lg-phuket-city",
+        proposal_id=pid,
+    )
+    await produce(
+        topics.intake,
+        claim.to_bytes(),
+        claim.key,
+        [(k, v.encode()) for k, v in claim.headers().items()],
+    )
+
+    async def refused() -> Result | None:
+        result = cli(console, "timeline", pid)
+        done = result.exit_code == 0 and "IntakeRejected" in result.output
+        return result if done and "proposals refused" in result.output else None
+
+    timeline = await poll(refused, timeout=45, what="claim, refusal and dead letter")
+    out = timeline.output
+    assert out.index("claim (not yet accepted)") < out.index("IntakeRejected")
+    assert "submitted" not in out  # a claim has no stage: only facts move a proposal
+
+
+async def test_follow_prints_events_as_they_arrive_and_filters_by_province_and_agency(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
+) -> None:
+    started = asyncio.to_thread(
+        cli,
+        console,
+        "events",
+        "tail",
+        "--follow",
+        "--type",
+        "ProposalSubmitted",
+        "-n",
+        "0",
+        "--interval",
+        "0.3",
+        "--max-seconds",
+        "12",
+    )
+    follower = asyncio.ensure_future(started)
+    await asyncio.sleep(2)  # let the follower take its starting position
+    body = {
+        **DRAFT,
+        "province": "Bangkok",
+        "area_name": {"th": "สามย่านสมาร์ทซิตี้", "en": "Samyan Smart City"},
+    }
+    resp = await submit(services, api_keys[("proposals", "pd-samyan")], body)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["proposal_id"]
+    followed = await follower
+    assert followed.exit_code == 0
+    assert pid in followed.output
+    assert "สามย่านสมาร์ทซิตี้" in followed.output
+
+    async with httpx.AsyncClient(base_url=console.url) as http:
+        by_place = (
+            await http.get(
+                "/api/events", params={"province": "กรุงเทพมหานคร", "agency": "pd-samyan"}
+            )
+        ).json()
+        assert pid in {r["proposal_id"] for r in by_place}
+        assert {r["province_code"] for r in by_place} == {"10"}
+        elsewhere = (await http.get("/api/events", params={"province": "Phuket"})).json()
+        assert pid not in {r["proposal_id"] for r in elsewhere}
+        bad = await http.get("/api/events", params={"province": "Atlantis"})
+        assert bad.status_code == 400
+
+
+def test_status_reports_the_local_stack() -> None:
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0

@@ -1,0 +1,168 @@
+"""The audit chain and the console's pure views, without I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from contracts.approvals import CertificationAwarded, ValidityPeriod
+from contracts.common import BilingualText
+from contracts.envelope import new_envelope
+from contracts.topics import Topics
+from services.common.consumer import Record
+from services.console.chain import GENESIS, Verifier, entry_hash, seal
+from services.console.records import describe
+from services.console.views import BadFilter, Filters, parse_since, registry
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
+def build_log(n: int, proposals: tuple[str, ...] = ("p-aaa", "p-bbb")) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = []
+    heads: dict[str, tuple[int, str]] = {}
+    prev = GENESIS
+    for i in range(1, n + 1):
+        pid = proposals[i % len(proposals)]
+        pseq, phash = heads.get(pid, (0, GENESIS))
+        entry = seal(
+            seq=i,
+            prev_hash=prev,
+            proposal_id=pid,
+            proposal_seq=pseq + 1,
+            proposal_prev_hash=phash,
+            content={
+                "kind": "event",
+                "event_type": "ProposalSubmitted",
+                "summary": f"ภูเก็ต #{i}",
+                "source": f"t:0:{i}",
+            },
+        )
+        heads[pid] = (pseq + 1, entry["hash"])
+        prev = entry["hash"]
+        log.append(entry)
+    return log
+
+
+def test_an_untouched_log_verifies() -> None:
+    v = Verifier()
+    assert v.feed(build_log(10)) is None
+    assert v.checked == 10
+    assert set(v.proposal_heads) == {"p-aaa", "p-bbb"}
+
+
+def test_changed_content_is_named_by_sequence_number() -> None:
+    log = build_log(8)
+    body = json.loads(log[4]["body"])
+    body["summary"] = "แก้ไขแล้ว"
+    log[4]["body"] = json.dumps(body, ensure_ascii=False)
+    broken = Verifier().feed(log)
+    assert broken is not None
+    assert broken.seq == 5
+    assert "hash" in broken.reason
+
+
+def test_a_rehashed_forgery_breaks_the_next_link() -> None:
+    log = build_log(6)
+    log[2]["body"] = log[2]["body"].replace("#3", "#X")
+    log[2]["hash"] = entry_hash(log[2])
+    broken = Verifier().feed(log)
+    assert broken is not None
+    assert broken.seq == 4
+    assert "prev_hash" in broken.reason
+
+
+def test_a_deleted_entry_and_an_edited_index_field_are_detected() -> None:
+    log = build_log(5)
+    broken = Verifier().feed(log[:2] + log[3:])
+    assert broken is not None
+    assert broken.seq == 4
+    assert "missing" in broken.reason
+    log[1]["event_type"] = "CertificationAwarded"
+    broken = Verifier().feed(log)
+    assert broken is not None
+    assert broken.seq == 2
+    assert "event_type" in broken.reason
+
+
+def certification(pid: str, number: str, province: str) -> Record:
+    env = new_envelope(
+        CertificationAwarded(
+            certificate_number=number,
+            area_name=BilingualText(th="ภูเก็ตเมืองอัจฉริยะ", en="Phuket Smart City"),
+            province_code=province,
+            subcommittee_meeting_id="1/2565",
+            validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1), deliver_by=dt.date(2024, 6, 1)),
+        ),
+        producer="svc-approvals",
+        proposal_id=pid,
+    )
+    return Record(
+        "smartcity.decisions",
+        2,
+        7,
+        pid.encode(),
+        env.to_bytes(),
+        tuple((k, v.encode()) for k, v in env.headers().items()),
+    )
+
+
+def test_events_raw_records_and_the_registry_are_derived_from_records() -> None:
+    topics = Topics("")
+    content = describe(certification("p-phuket", "SCT-2565-0001", "83"), topics, None, NOW)
+    assert content["kind"] == "event"
+    assert content["stage"] == "certified"
+    assert content["province_code"] == "83"
+    assert content["source"] == "smartcity.decisions:2:7"
+    raw = describe(
+        Record("smartcity.intake", 0, 1, b"p-x1", b"{not json", ()),
+        topics,
+        {"province_code": "40", "agency": "lg-khon-kaen-city"},
+        NOW,
+    )
+    assert raw["kind"] == "raw"
+    assert "not JSON" in raw["error"]
+    assert raw["province_code"] == "40"
+
+    entries = [
+        seal(
+            seq=i + 1,
+            prev_hash=GENESIS,
+            proposal_id=pid,
+            proposal_seq=1,
+            proposal_prev_hash=GENESIS,
+            content=describe(certification(pid, num, prov), topics, None, NOW),
+        )
+        for i, (pid, num, prov) in enumerate(
+            [
+                ("p-1", "SCT-2565-0001", "83"),
+                ("p-2", "SCT-2565-0002", "83"),
+                ("p-2", "SCT-2565-0002", "83"),
+                ("p-3", "SCT-2565-0003", "40"),
+            ]
+        )
+    ]
+    reg = registry(entries)
+    assert (reg["area_count"], reg["province_count"]) == (3, 2)
+    assert reg["by_province"][0] == {
+        "province_code": "83",
+        "province_th": "ภูเก็ต",
+        "province_en": "Phuket",
+        "areas": 2,
+    }
+    assert registry(entries, "Khon Kaen")["area_count"] == 1
+
+
+def test_filters_and_since() -> None:
+    assert parse_since("2h", NOW) == NOW - dt.timedelta(hours=2)
+    assert parse_since("2026-11-01", NOW) == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with pytest.raises(BadFilter):
+        parse_since("yesterday", NOW)
+    assert Filters(province="Phuket", type="ProposalSubmitted").query() == {
+        "province_code": "83",
+        "event_type": "ProposalSubmitted",
+    }
+    with pytest.raises(BadFilter):
+        Filters(province="Atlantis").query()
