@@ -139,7 +139,7 @@ start_ferretdb() {
   install_ferretdb
   mkdir -p "$LOCAL/ferretdb"
   spawn ferretdb "$LOGS/ferretdb.log" "$BIN/ferretdb" --handler=sqlite \
-    --sqlite-url="file:$LOCAL/ferretdb/" --state-dir="$LOCAL/ferretdb" \
+    --sqlite-url="file:$LOCAL/ferretdb/?_pragma=synchronous(normal)" --state-dir="$LOCAL/ferretdb" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --telemetry=disable --log-level=warn
   wait_until 30 "ferretdb up on 127.0.0.1:$FERRETDB_PORT" ferretdb_healthy \
