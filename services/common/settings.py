@@ -20,7 +20,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="Address the HTTP API listens on")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
-    outbox_sweep_seconds: float = Field(1.0, gt=0, description="How often the relay sweeps")
+    outbox_sweep_seconds: float = Field(
+        5.0, gt=0, description="How often the relay sweeps for what writers left behind"
+    )
     outbox_grace_seconds: float = Field(
         2.0, ge=0, description="Age before the relay takes over an entry the writer left behind"
     )

@@ -31,6 +31,8 @@ from services.notifications.routing import CRITICAL, ROUTES, addressees
 
 log = structlog.get_logger(__name__)
 
+# Each refresh scans the delivery log (a full scan on FerretDB): not more often than a scrape.
+GAUGE_REFRESH_SECONDS = 10.0
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
@@ -383,7 +385,7 @@ class Sender:
         while True:
             try:
                 sent = await self.send_due()
-                if time.monotonic() - self._gauges_at >= 1.0:
+                if time.monotonic() - self._gauges_at >= GAUGE_REFRESH_SECONDS:
                     await self.refresh_gauges()
                 if not sent:
                     await asyncio.sleep(poll_seconds)

@@ -79,7 +79,10 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
     logs = LOCAL / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {name: ServiceProcess(name, service_env(name, ns, port := free_port(),
-                                                    {f"{name.upper()}_LOG_LEVEL": "WARNING"}),
+                                                    {f"{name.upper()}_LOG_LEVEL": "WARNING",
+                                                     # production defaults, not the tests'
+                                                     f"{name.upper()}_OUTBOX_SWEEP_SECONDS": "5",
+                                                     f"{name.upper()}_OUTBOX_GRACE_SECONDS": "2"}),
                                   port, logs / f"{ns.run_id}-{name}.log")
              for name in ("proposals", "approvals", "notifications")}
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
@@ -117,9 +120,14 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         to_case = [(d["opened_at"] - submitted[d["_id"]]).total_seconds() * 1000
                    async for d in cases.find({}, {"opened_at": 1})]
         last_email: dict[str, Any] = {}
-        async for d in deliveries.find({"status": "sent"}, {"proposal_id": 1, "sent_at": 1}):
+        to_queued: list[float] = []
+        queued_to_sent: list[float] = []
+        async for d in deliveries.find({"status": "sent"}, {"proposal_id": 1, "sent_at": 1,
+                                                            "created_at": 1}):
             pid = d["proposal_id"]
             last_email[pid] = max(last_email.get(pid, d["sent_at"]), d["sent_at"])
+            to_queued.append((d["created_at"] - submitted[pid]).total_seconds() * 1000)
+            queued_to_sent.append((d["sent_at"] - d["created_at"]).total_seconds() * 1000)
         to_email = [(t - submitted[p]).total_seconds() * 1000 for p, t in last_email.items()]
         rss = {name: round(peak_rss_mb(p.proc.pid), 1) for name, p in procs.items() if p.proc}
         result = {
@@ -129,6 +137,8 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
             "submit_http_p99_ms": round(percentile(http_ms, 99), 1),
             "submit_to_case_p50_ms": round(percentile(to_case, 50), 1),
             "submit_to_case_p99_ms": round(percentile(to_case, 99), 1),
+            "submit_to_email_queued_p50_ms": round(percentile(to_queued, 50), 1),
+            "email_queued_to_sent_p50_ms": round(percentile(queued_to_sent, 50), 1),
             "submit_to_email_p50_ms": round(percentile(to_email, 50), 1),
             "submit_to_email_p99_ms": round(percentile(to_email, 99), 1),
             "throughput_per_s": round(len(to_email) / elapsed, 1),
