@@ -68,7 +68,7 @@ format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff check --fix .
 
 demo: up ## The main job: the stack with a realistic scenario flowing through it
-	$(PY) -m scenarios
+	$(PY) -m scenarios $(DEMO_ARGS)
 
 chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
 	$(PY) -m tests.chaos.run $(CHAOS_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,7 +22,9 @@ T = TypeVar("T")
 class StackClient:
     """Talks to the services as agencies do (HTTP with API keys) and reads the mail sink."""
 
-    def __init__(self, mailpit_url: str = "http://127.0.0.1:8025") -> None:
+    def __init__(self, mailpit_url: str | None = None) -> None:
+        mailpit_url = mailpit_url or os.environ.get("SMARTCITY_MAILPIT_URL",
+                                                    "http://127.0.0.1:8025")
         self.proposals = ProposalsSettings()
         self.approvals = ApprovalsSettings()
         self.notifications = NotificationsSettings()
@@ -34,7 +37,7 @@ class StackClient:
     def url(self, service: str) -> str:
         settings = {"proposals": self.proposals, "approvals": self.approvals,
                     "notifications": self.notifications}[service]
-        return f"http://{settings.http_host}:{getattr(settings, 'http_port')}"
+        return f"http://{settings.http_host}:{settings.http_port}"
 
     async def key(self, service: str, agency_id: str) -> str:
         """An API key for `agency_id` at `service`, issued as the admin command would."""
@@ -50,6 +53,31 @@ class StackClient:
         headers = {"X-API-Key": await self.key(service, agency_id), **kwargs.pop("headers", {})}
         return await self.http.request(method, self.url(service) + path, headers=headers,
                                        **kwargs)
+
+    async def all_proposal_ids(self) -> list[str]:
+        resp = await self.call("approvals", "GET", "/cases", "depa", params={"limit": 1000})
+        resp.raise_for_status()
+        return [case["proposal_id"] for case in resp.json()]
+
+    async def reset(self, console: Any) -> None:
+        """Stop the services, delete their databases and the caught mail, start them again.
+        (Kafka keeps its history; the services' consumer groups are already past it.)"""
+        import subprocess
+        from pathlib import Path
+
+        services = ["proposals", "approvals", "notifications", "console"]
+        script = str(Path(__file__).resolve().parents[1] / "infra" / "services.sh")
+        console.print("Resetting the demo data: stopping the services…")
+        subprocess.run(["bash", script, "down", *services], check=True)
+        from services.console.config import ConsoleSettings
+
+        for db in (self.proposals.mongo_db, self.approvals.mongo_db,
+                   self.notifications.mongo_db, ConsoleSettings().mongo_db):
+            await self.mongo.drop_database(db)
+        await self.mailpit.delete("/api/v1/messages")
+        self._keys.clear()
+        console.print("…databases and caught mail deleted; starting the services again.")
+        subprocess.run(["bash", script, "up", *services], check=True)
 
     async def mails_about(self, text: str) -> list[dict[str, Any]]:
         resp = await self.mailpit.get("/api/v1/search", params={"query": f'"{text}"',

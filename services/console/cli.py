@@ -424,5 +424,13 @@ def status() -> None:
     _make("status")
 
 
+@app.command("demo")
+def demo(reset: bool = typer.Option(False, "--reset", help="Delete the demo data first")) -> None:
+    """Replay the 2022 certification round through the whole stack (make demo)."""
+    if reset:
+        os.environ["DEMO_ARGS"] = "--reset"
+    _make("demo")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,110 @@
+"""The main job (`make demo`) against the real stack: the printed figures and the emails."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.kafka import delete_topics, ensure_topics
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    MAILPIT,
+    ROOT,
+    Namespace,
+    ServiceProcess,
+    free_port,
+    service_env,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_stack(stack: None) -> Iterator[tuple[Namespace, dict[str, str]]]:
+    """The three services on their own databases and topics: the registry must hold only what
+    the demo put there."""
+    ns = Namespace()
+    topics = Topics(ns.topics_prefix)
+    asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [ServiceProcess(name, service_env(name, ns, port := free_port()), port,
+                            logs / f"{ns.run_id}-demo-{name}.log")
+             for name in ("proposals", "approvals", "notifications")]
+    env: dict[str, str] = {}
+    for proc in procs:
+        env.update(proc.env)
+        proc.start()
+    try:
+        for proc in procs:
+            proc.wait_healthy()
+        yield ns, env
+    finally:
+        for proc in procs:
+            proc.stop()
+        asyncio.run(delete_topics(KAFKA, list(topics.all())))
+
+
+def run_demo(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "scenarios"], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, **env, "COLUMNS": "200", "SMARTCITY_MAILPIT_URL": MAILPIT},
+        timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registry(
+    demo_stack: tuple[Namespace, dict[str, str]], mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    ns, env = demo_stack
+    out = await asyncio.to_thread(run_demo, env)
+
+    assert "30 certified areas in 23 provinces" in out
+    assert "15 areas in 14 provinces approved at meeting 1/2565" in out
+    assert "ภูเก็ต (Phuket)" in out and "กรุงเทพมหานคร (Bangkok)" in out
+
+    # The figures are the registry's: 30 certified cases, 23 provinces, 15 at 1/2565.
+    cases = mongo[ns.db("approvals")]["cases"]
+    certified = await cases.find({"stage": "certified"}, {"province_code": 1}).to_list(None)
+    assert len(certified) == 30
+    assert len({c["province_code"] for c in certified}) == 23
+    # One proposal went back for revision and was resubmitted.
+    proposals = mongo[ns.db("proposals")]["proposals"]
+    assert await proposals.count_documents({"revision": 2}) == 1
+
+    # The emails: as many as printed, each at the SMTP server exactly once.
+    match = re.search(r"(\d+) emails delivered", out)
+    assert match, out[-2000:]
+    printed = int(match.group(1))
+    deliveries = mongo[ns.db("notifications")]["deliveries"]
+    sent = await deliveries.find({"status": "sent"}, {"message_id": 1}).to_list(None)
+    assert printed == len(sent) > 30 * 6
+    ids = Counter(d["message_id"].strip("<>") for d in sent)
+    import httpx
+
+    async with httpx.AsyncClient(base_url=MAILPIT, timeout=30) as http:
+        received: Counter[str] = Counter()
+        for message_id in ids:
+            resp = await http.get("/api/v1/search",
+                                  params={"query": f"message-id:{message_id}"})
+            received[message_id] = len(resp.json()["messages"])
+    assert {m: n for m, n in received.items() if n != 1} == {}
+
+    # A second run finds the round played and creates nothing.
+    before = await proposals.count_documents({})
+    again = await asyncio.to_thread(run_demo, env)
+    assert "has already been played" in again
+    assert "30 certified areas in 23 provinces" in again
+    assert await proposals.count_documents({}) == before
