@@ -174,8 +174,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
                     proposal_id=PROPOSAL_ID,
                     decision="SubcommitteeApproved",
                     resolution=(
-                        "ที่ประชุมมีมติเห็นชอบ / The subcommittee resolved to certify "
-                        "Phuket Smart City"
+                        "ที่ประชุมมีมติเห็นชอบ / The subcommittee resolved to certify Phuket Smart City"
                     ),
                 ),
             ],

@@ -190,13 +190,16 @@ class ProposalView(Contract):
     proposal_id: str = Field(description="The proposal's id")
     applicant: AgencyId = Field(description="The agency that owns it")
     province_code: str = Field(description="Two-digit province code")
-    status: Stage = Field(description="submitted, revision_requested or withdrawn (as far as "
-                          "the proposals service knows; approvals tracks later stages)")
+    status: Stage = Field(
+        description="submitted, revision_requested or withdrawn (as far as "
+        "the proposals service knows; approvals tracks later stages)"
+    )
     revision: int = Field(description="Current revision number")
     content: ProposalContent = Field(description="The current version of the plan")
     revisions: list[RevisionRecord] = Field(description="Every submitted version, oldest first")
     revision_requests: list[RevisionRequestRecord] = Field(
-        default_factory=list, description="Revision requests received, oldest first")
+        default_factory=list, description="Revision requests received, oldest first"
+    )
     withdrawal_reason: ShortText | None = Field(default=None, description="If withdrawn")
     submitted_at: UtcDateTime = Field(description="First submission")
     updated_at: UtcDateTime = Field(description="Last change")

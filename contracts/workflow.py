@@ -9,8 +9,16 @@ from contracts.common import BilingualText, Stage
 
 S = Stage
 
-ACTIVE = frozenset({S.SUBMITTED, S.REVISION_REQUESTED, S.SCREENED, S.SUBCOMMITTEE_APPROVED,
-                    S.STEERING_ACKNOWLEDGED, S.CABINET_ENDORSED})
+ACTIVE = frozenset(
+    {
+        S.SUBMITTED,
+        S.REVISION_REQUESTED,
+        S.SCREENED,
+        S.SUBCOMMITTEE_APPROVED,
+        S.STEERING_ACKNOWLEDGED,
+        S.CABINET_ENDORSED,
+    }
+)
 TERMINAL = frozenset({S.CERTIFIED, S.REJECTED, S.WITHDRAWN})
 
 TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
@@ -20,8 +28,10 @@ TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "RevisionRequested": (frozenset({S.SUBMITTED, S.SCREENED}), S.REVISION_REQUESTED),
     "SubcommitteeApproved": (frozenset({S.SCREENED}), S.SUBCOMMITTEE_APPROVED),
     "SubcommitteeRejected": (frozenset({S.SCREENED}), S.REJECTED),
-    "SteeringCommitteeAcknowledged": (frozenset({S.SUBCOMMITTEE_APPROVED}),
-                                      S.STEERING_ACKNOWLEDGED),
+    "SteeringCommitteeAcknowledged": (
+        frozenset({S.SUBCOMMITTEE_APPROVED}),
+        S.STEERING_ACKNOWLEDGED,
+    ),
     "CabinetEndorsed": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_ENDORSED),
     "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.REJECTED),
     "CertificationAwarded": (frozenset({S.CABINET_ENDORSED}), S.CERTIFIED),
@@ -30,28 +40,45 @@ TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
 
 OPENING_EVENT = "ProposalSubmitted"
 
-ORDER: tuple[Stage, ...] = (S.SUBMITTED, S.SCREENED, S.SUBCOMMITTEE_APPROVED,
-                            S.STEERING_ACKNOWLEDGED, S.CABINET_ENDORSED, S.CERTIFIED)
+ORDER: tuple[Stage, ...] = (
+    S.SUBMITTED,
+    S.SCREENED,
+    S.SUBCOMMITTEE_APPROVED,
+    S.STEERING_ACKNOWLEDGED,
+    S.CABINET_ENDORSED,
+    S.CERTIFIED,
+)
 
 WAITING_FOR: dict[Stage, BilingualText] = {
-    S.SUBMITTED: BilingualText(en="depa has not screened it yet",
-                               th="สำนักงานเมืองอัจฉริยะ (ดีป้า) ยังไม่ได้กลั่นกรอง"),
-    S.REVISION_REQUESTED: BilingualText(en="it awaits the applicant's revised plan",
-                                        th="รอผู้ยื่นส่งแผนฉบับแก้ไข"),
-    S.SCREENED: BilingualText(en="the subcommittee has not decided on it yet",
-                              th="คณะอนุกรรมการยังไม่ได้พิจารณา"),
-    S.SUBCOMMITTEE_APPROVED: BilingualText(en="the steering committee has not acknowledged it yet",
-                                           th="คณะกรรมการขับเคลื่อนฯ ยังไม่ได้รับทราบ"),
-    S.STEERING_ACKNOWLEDGED: BilingualText(en="the Cabinet has not endorsed it yet",
-                                           th="คณะรัฐมนตรียังไม่ได้เห็นชอบ"),
-    S.CABINET_ENDORSED: BilingualText(en="the certification has not been awarded yet",
-                                      th="ยังไม่ได้มอบตราสัญลักษณ์"),
-    S.CERTIFIED: BilingualText(en="it is already certified; no further decisions apply",
-                               th="ได้รับการรับรองแล้ว ไม่มีการพิจารณาเพิ่มเติม"),
-    S.REJECTED: BilingualText(en="it was rejected; no further decisions apply",
-                              th="ถูกปฏิเสธแล้ว ไม่มีการพิจารณาเพิ่มเติม"),
-    S.WITHDRAWN: BilingualText(en="it was withdrawn; no further decisions apply",
-                               th="ถูกถอนแล้ว ไม่มีการพิจารณาเพิ่มเติม"),
+    S.SUBMITTED: BilingualText(
+        en="depa has not screened it yet", th="สำนักงานเมืองอัจฉริยะ (ดีป้า) ยังไม่ได้กลั่นกรอง"
+    ),
+    S.REVISION_REQUESTED: BilingualText(
+        en="it awaits the applicant's revised plan", th="รอผู้ยื่นส่งแผนฉบับแก้ไข"
+    ),
+    S.SCREENED: BilingualText(
+        en="the subcommittee has not decided on it yet", th="คณะอนุกรรมการยังไม่ได้พิจารณา"
+    ),
+    S.SUBCOMMITTEE_APPROVED: BilingualText(
+        en="the steering committee has not acknowledged it yet",
+        th="คณะกรรมการขับเคลื่อนฯ ยังไม่ได้รับทราบ",
+    ),
+    S.STEERING_ACKNOWLEDGED: BilingualText(
+        en="the Cabinet has not endorsed it yet", th="คณะรัฐมนตรียังไม่ได้เห็นชอบ"
+    ),
+    S.CABINET_ENDORSED: BilingualText(
+        en="the certification has not been awarded yet", th="ยังไม่ได้มอบตราสัญลักษณ์"
+    ),
+    S.CERTIFIED: BilingualText(
+        en="it is already certified; no further decisions apply",
+        th="ได้รับการรับรองแล้ว ไม่มีการพิจารณาเพิ่มเติม",
+    ),
+    S.REJECTED: BilingualText(
+        en="it was rejected; no further decisions apply", th="ถูกปฏิเสธแล้ว ไม่มีการพิจารณาเพิ่มเติม"
+    ),
+    S.WITHDRAWN: BilingualText(
+        en="it was withdrawn; no further decisions apply", th="ถูกถอนแล้ว ไม่มีการพิจารณาเพิ่มเติม"
+    ),
 }
 
 
@@ -80,20 +107,32 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
     if event_type == OPENING_EVENT:
         if stage is None:
             return Moved(None, S.SUBMITTED)
-        return Refusal(stage, BilingualText(
-            en=f"{event_type} refused: proposal {proposal_id} was already submitted "
-               f"(it is at stage {stage.value})",
-            th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} ยื่นไว้แล้ว (ขั้นตอน {stage.value})"))
+        return Refusal(
+            stage,
+            BilingualText(
+                en=f"{event_type} refused: proposal {proposal_id} was already submitted "
+                f"(it is at stage {stage.value})",
+                th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} ยื่นไว้แล้ว (ขั้นตอน {stage.value})",
+            ),
+        )
     rule = TRANSITIONS.get(event_type)
     if rule is None:
-        return Refusal(stage, BilingualText(
-            en=f"{event_type} is not a workflow decision",
-            th=f"{event_type} ไม่ใช่การตัดสินใจในกระบวนการรับรอง"))
+        return Refusal(
+            stage,
+            BilingualText(
+                en=f"{event_type} is not a workflow decision",
+                th=f"{event_type} ไม่ใช่การตัดสินใจในกระบวนการรับรอง",
+            ),
+        )
     allowed, target = rule
     if stage is None:
-        return Refusal(None, BilingualText(
-            en=f"{event_type} refused: there is no proposal {proposal_id}",
-            th=f"ปฏิเสธ {event_type}: ไม่พบข้อเสนอ {proposal_id}"))
+        return Refusal(
+            None,
+            BilingualText(
+                en=f"{event_type} refused: there is no proposal {proposal_id}",
+                th=f"ปฏิเสธ {event_type}: ไม่พบข้อเสนอ {proposal_id}",
+            ),
+        )
     if stage in allowed:
         return Moved(stage, target)
     if stage in TERMINAL:
@@ -102,9 +141,13 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         why = BilingualText(en="it has already passed that step", th="ได้ผ่านขั้นตอนนั้นแล้ว")
     else:
         why = WAITING_FOR[stage]
-    return Refusal(stage, BilingualText(
-        en=f"{event_type} refused: proposal {proposal_id} is at stage {stage.value}; {why.en}",
-        th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} อยู่ในขั้นตอน {stage.value} {why.th}"))
+    return Refusal(
+        stage,
+        BilingualText(
+            en=f"{event_type} refused: proposal {proposal_id} is at stage {stage.value}; {why.en}",
+            th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} อยู่ในขั้นตอน {stage.value} {why.th}",
+        ),
+    )
 
 
 def stage_after(event_type: str) -> Stage | None:

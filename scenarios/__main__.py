@@ -12,10 +12,14 @@ from scenarios.round_2565 import run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scenarios",
-                                     description="Replay the 2022 certification round.")
-    parser.add_argument("--reset", action="store_true",
-                        help="delete the demo data (databases, caught mail) and play it again")
+    parser = argparse.ArgumentParser(
+        prog="python -m scenarios", description="Replay the 2022 certification round."
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the demo data (databases, caught mail) and play it again",
+    )
     args = parser.parse_args(argv)
     console = Console()
     try:

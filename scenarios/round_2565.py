@@ -38,11 +38,14 @@ ROUND = "1/2565"
 REVISED_AREA = "Pattani Smart City"  # the one depa sends back, to show that path
 DIMENSIONS = ("environment", "economy", "mobility", "energy", "people", "living", "governance")
 CHAIRS = {
-    "subcommittee": {"th": "รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
-                     "en": "Minister of Digital Economy and Society"},
-    "steering_committee": {"th": "รองนายกรัฐมนตรี ประธานคณะกรรมการขับเคลื่อนเมืองอัจฉริยะ",
-                           "en": "Deputy Prime Minister, chair of the smart city steering "
-                                 "committee"},
+    "subcommittee": {
+        "th": "รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
+        "en": "Minister of Digital Economy and Society",
+    },
+    "steering_committee": {
+        "th": "รองนายกรัฐมนตรี ประธานคณะกรรมการขับเคลื่อนเมืองอัจฉริยะ",
+        "en": "Deputy Prime Minister, chair of the smart city steering committee",
+    },
     "cabinet": {"th": "นายกรัฐมนตรี", "en": "Prime Minister"},
 }
 
@@ -63,16 +66,40 @@ class Batch:
 
 
 BATCHES = {
-    "1/2564": Batch("1/2564", dt.date(2021, 3, 25), "1/2564", dt.date(2021, 11, 10),
-                    "45/2564", "illustrative-2564-1", dt.date(2021, 12, 7), dt.date(2021, 12, 28),
-                    "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative"),
-    "2/2564": Batch("2/2564", dt.date(2021, 9, 9), "1/2564", dt.date(2021, 11, 10),
-                    "45/2564", "illustrative-2564-1", dt.date(2021, 12, 7), dt.date(2021, 12, 28),
-                    "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative"),
-    ROUND: Batch(ROUND, dt.date(2022, 8, 6), "1/2565", dt.date(2022, 11, 9),
-                 "50/2565", "illustrative-2565-1", dt.date(2022, 12, 20), dt.date(2023, 1, 20),
-                 "subcommittee 6 Aug 2022 and steering committee 9 Nov 2022 (sources); "
-                 "Cabinet date and number illustrative; logos handed over Jan 2023"),
+    "1/2564": Batch(
+        "1/2564",
+        dt.date(2021, 3, 25),
+        "1/2564",
+        dt.date(2021, 11, 10),
+        "45/2564",
+        "illustrative-2564-1",
+        dt.date(2021, 12, 7),
+        dt.date(2021, 12, 28),
+        "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative",
+    ),
+    "2/2564": Batch(
+        "2/2564",
+        dt.date(2021, 9, 9),
+        "1/2564",
+        dt.date(2021, 11, 10),
+        "45/2564",
+        "illustrative-2564-1",
+        dt.date(2021, 12, 7),
+        dt.date(2021, 12, 28),
+        "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative",
+    ),
+    ROUND: Batch(
+        ROUND,
+        dt.date(2022, 8, 6),
+        "1/2565",
+        dt.date(2022, 11, 9),
+        "50/2565",
+        "illustrative-2565-1",
+        dt.date(2022, 12, 20),
+        dt.date(2023, 1, 20),
+        "subcommittee 6 Aug 2022 and steering committee 9 Nov 2022 (sources); "
+        "Cabinet date and number illustrative; logos handed over Jan 2023",
+    ),
 }
 
 
@@ -101,36 +128,39 @@ def load_areas() -> list[Area]:
             code = province(row["province_code"]).code
         name_th = fact.area_th or "พื้นที่ที่ 15 ของกลุ่มปี 2564 (ไม่ปรากฏชื่อในแหล่งข้อมูลสาธารณะ)"
         name_en = fact.area_en or "15th area of the 2021 group (name not in public sources)"
-        areas.append(Area(i + 1, fact.meeting_id or "", name_th, name_en, code,
-                          row["agency_id"], row["note"]))
+        areas.append(
+            Area(
+                i + 1, fact.meeting_id or "", name_th, name_en, code, row["agency_id"], row["note"]
+            )
+        )
     return areas
 
 
 def draft(area: Area, *, revised: bool = False) -> dict[str, Any]:
     dims = [DIMENSIONS[(area.index + k) % 7] for k in range(1 + area.index % 3)]
-    extra = " (ฉบับแก้ไข: เพิ่มแผนการลงทุนรายปี / revised: yearly investment plan added)" \
-        if revised else ""
+    extra = (
+        " (ฉบับแก้ไข: เพิ่มแผนการลงทุนรายปี / revised: yearly investment plan added)" if revised else ""
+    )
     return {
         "province": area.province_code,
         "area_name": {"th": area.name_th, "en": area.name_en},
         "dimensions": dims,
         "plan": {
             "area_boundary_and_goals": f"ขอบเขตพื้นที่และเป้าหมายของ{area.name_th} / "
-                                       f"Area boundary and goals of {area.name_en}",
+            f"Area boundary and goals of {area.name_en}",
             "infrastructure_plan": f"แผนการลงทุนโครงสร้างพื้นฐาน / Infrastructure investment "
-                                   f"plan{extra}",
+            f"plan{extra}",
             "city_data_platform": "แพลตฟอร์มข้อมูลเมืองแบบเปิดและปลอดภัย / Open, secure city "
-                                  "data platform",
+            "data platform",
             "smart_solutions": "บริการเมืองอัจฉริยะตามมิติที่เลือก / Smart services in the "
-                               f"chosen dimensions: {', '.join(dims)}",
+            f"chosen dimensions: {', '.join(dims)}",
             "management_model": "รูปแบบการบริหารจัดการที่ยั่งยืน / Sustainable management model",
         },
         "has_city_data_platform": True,
         "budget_baht": str(50_000_000 + 5_000_000 * area.index),
         "expected_value_baht": str(200_000_000 + 20_000_000 * area.index),
         "contact_emails": [f"smartcity-{area.applicant}@example.go.th"],
-        **({"changes": "เพิ่มแผนการลงทุนรายปี / Added the yearly investment plan"}
-           if revised else {}),
+        **({"changes": "เพิ่มแผนการลงทุนรายปี / Added the yearly investment plan"} if revised else {}),
     }
 
 
@@ -141,41 +171,70 @@ class Round:
         self.ids: dict[int, str] = {}
         self.sem = asyncio.Semaphore(8)
 
-    async def ok(self, service: str, method: str, path: str, agency: str,
-                 **kwargs: Any) -> dict[str, Any]:
+    async def ok(
+        self, service: str, method: str, path: str, agency: str, **kwargs: Any
+    ) -> dict[str, Any]:
         async with self.sem:
             resp = await self.c.call(service, method, path, agency, **kwargs)
         if resp.status_code not in (200, 201):
-            raise RuntimeError(f"{agency}: {method} {path} -> {resp.status_code}: "
-                               f"{resp.text[:400]}")
+            raise RuntimeError(
+                f"{agency}: {method} {path} -> {resp.status_code}: {resp.text[:400]}"
+            )
         body: dict[str, Any] = resp.json()
         return body
 
     async def submit(self, area: Area, task: TaskID) -> None:
-        body = await self.ok("proposals", "POST", "/proposals", area.applicant,
-                             json=draft(area),
-                             headers={"Idempotency-Key": f"demo-area-{area.index}"})
+        body = await self.ok(
+            "proposals",
+            "POST",
+            "/proposals",
+            area.applicant,
+            json=draft(area),
+            headers={"Idempotency-Key": f"demo-area-{area.index}"},
+        )
         self.ids[area.index] = body["proposal_id"]
         self.progress.advance(task)
 
-    async def decide(self, area: Area, agency: str, decision: dict[str, Any], key: str,
-                     task: TaskID) -> None:
-        await self.ok("approvals", "POST", f"/cases/{self.ids[area.index]}/decisions", agency,
-                      json=decision, headers={"Idempotency-Key": key})
+    async def decide(
+        self, area: Area, agency: str, decision: dict[str, Any], key: str, task: TaskID
+    ) -> None:
+        await self.ok(
+            "approvals",
+            "POST",
+            f"/cases/{self.ids[area.index]}/decisions",
+            agency,
+            json=decision,
+            headers={"Idempotency-Key": key},
+        )
         self.progress.advance(task)
 
-    async def meeting(self, body: str, agency: str, meeting_id: str, held_on: dt.date,
-                      decision: str, areas: list[Area], task: TaskID,
-                      resolution_number: str | None = None) -> None:
+    async def meeting(
+        self,
+        body: str,
+        agency: str,
+        meeting_id: str,
+        held_on: dt.date,
+        decision: str,
+        areas: list[Area],
+        task: TaskID,
+        resolution_number: str | None = None,
+    ) -> None:
         payload: dict[str, Any] = {
             "body": body,
-            "meeting": {"meeting_id": meeting_id, "held_on": held_on.isoformat(),
-                        "chair": CHAIRS[body]},
-            "decisions": [{
-                "proposal_id": self.ids[a.index], "decision": decision,
-                "resolution": f"ที่ประชุมครั้งที่ {meeting_id} มีมติ {decision} สำหรับ {a.name_th} / "
-                              f"Meeting {meeting_id} resolved {decision} for {a.name_en}",
-            } for a in areas],
+            "meeting": {
+                "meeting_id": meeting_id,
+                "held_on": held_on.isoformat(),
+                "chair": CHAIRS[body],
+            },
+            "decisions": [
+                {
+                    "proposal_id": self.ids[a.index],
+                    "decision": decision,
+                    "resolution": f"ที่ประชุมครั้งที่ {meeting_id} มีมติ {decision} สำหรับ {a.name_th} / "
+                    f"Meeting {meeting_id} resolved {decision} for {a.name_en}",
+                }
+                for a in areas
+            ],
         }
         if resolution_number:
             payload["resolution_number"] = resolution_number
@@ -195,71 +254,134 @@ class Round:
 
         async def reached() -> bool:
             now = await self.stages()
-            return all(pid in now and Stage(now[pid]) in ORDER
-                       and ORDER.index(Stage(now[pid])) >= target for pid in wanted)
+            return all(
+                pid in now and Stage(now[pid]) in ORDER and ORDER.index(Stage(now[pid])) >= target
+                for pid in wanted
+            )
 
         await wait_for(reached, f"{len(wanted)} proposals to reach {stage}", timeout=300)
 
-    async def path(self, areas: list[Area], batch: Batch, tasks: dict[str, TaskID],
-                   revise: Area | None = None) -> None:
+    async def path(
+        self, areas: list[Area], batch: Batch, tasks: dict[str, TaskID], revise: Area | None = None
+    ) -> None:
         """Everything after submission, for one batch of areas."""
         await self.wait_stage(areas, "submitted")
         screened = [a for a in areas if a is not revise]
-        await asyncio.gather(*(self.decide(
-            a, "depa", {"event_type": "ProposalScreened", "screened_by": "depa"},
-            f"demo-screen-{a.index}", tasks["screened"]) for a in screened))
+        await asyncio.gather(
+            *(
+                self.decide(
+                    a,
+                    "depa",
+                    {"event_type": "ProposalScreened", "screened_by": "depa"},
+                    f"demo-screen-{a.index}",
+                    tasks["screened"],
+                )
+                for a in screened
+            )
+        )
         if revise is not None:
             await self.revision(revise, tasks)
         await self.wait_stage(areas, "screened")
-        await self.meeting("subcommittee", "des-subcommittee", batch.meeting_id,
-                           batch.subcommittee_on, "SubcommitteeApproved", areas,
-                           tasks["approved"])
+        await self.meeting(
+            "subcommittee",
+            "des-subcommittee",
+            batch.meeting_id,
+            batch.subcommittee_on,
+            "SubcommitteeApproved",
+            areas,
+            tasks["approved"],
+        )
         await self.wait_stage(areas, "subcommittee_approved")
-        await self.meeting("steering_committee", "steering-committee", batch.steering_id,
-                           batch.steering_on, "SteeringCommitteeAcknowledged", areas,
-                           tasks["acknowledged"])
+        await self.meeting(
+            "steering_committee",
+            "steering-committee",
+            batch.steering_id,
+            batch.steering_on,
+            "SteeringCommitteeAcknowledged",
+            areas,
+            tasks["acknowledged"],
+        )
         await self.wait_stage(areas, "steering_acknowledged")
-        await self.meeting("cabinet", "cabinet-secretariat", batch.cabinet_meeting,
-                           batch.cabinet_on, "CabinetEndorsed", areas, tasks["endorsed"],
-                           resolution_number=batch.cabinet_number)
+        await self.meeting(
+            "cabinet",
+            "cabinet-secretariat",
+            batch.cabinet_meeting,
+            batch.cabinet_on,
+            "CabinetEndorsed",
+            areas,
+            tasks["endorsed"],
+            resolution_number=batch.cabinet_number,
+        )
         await self.wait_stage(areas, "cabinet_endorsed")
-        await asyncio.gather(*(self.decide(
-            a, "depa", {"event_type": "CertificationAwarded",
-                        "valid_from": batch.certified_from.isoformat()},
-            f"demo-award-{a.index}", tasks["certified"]) for a in areas))
+        await asyncio.gather(
+            *(
+                self.decide(
+                    a,
+                    "depa",
+                    {
+                        "event_type": "CertificationAwarded",
+                        "valid_from": batch.certified_from.isoformat(),
+                    },
+                    f"demo-award-{a.index}",
+                    tasks["certified"],
+                )
+                for a in areas
+            )
+        )
         await self.wait_stage(areas, "certified")
 
     async def revision(self, area: Area, tasks: dict[str, TaskID]) -> None:
         """depa sends one proposal back; the applicant resubmits; depa screens it."""
         pid = self.ids[area.index]
-        await self.ok("approvals", "POST", f"/cases/{pid}/decisions", "depa", json={
-            "event_type": "RevisionRequested", "requested_by": "depa",
-            "reasons": {"th": "ขอให้เพิ่มแผนการลงทุนรายปีและตัวชี้วัด",
-                        "en": "Please add the yearly investment plan and indicators"},
-        }, headers={"Idempotency-Key": f"demo-revision-{area.index}"})
+        await self.ok(
+            "approvals",
+            "POST",
+            f"/cases/{pid}/decisions",
+            "depa",
+            json={
+                "event_type": "RevisionRequested",
+                "requested_by": "depa",
+                "reasons": {
+                    "th": "ขอให้เพิ่มแผนการลงทุนรายปีและตัวชี้วัด",
+                    "en": "Please add the yearly investment plan and indicators",
+                },
+            },
+            headers={"Idempotency-Key": f"demo-revision-{area.index}"},
+        )
 
         async def awaiting() -> bool:
             doc = await self.ok("proposals", "GET", f"/proposals/{pid}", area.applicant)
             return doc.get("status") == "revision_requested" or int(doc["revision"]) >= 2
 
         await wait_for(awaiting, f"{pid} to await its revision")
-        await self.ok("proposals", "POST", f"/proposals/{pid}/revisions", area.applicant,
-                      json=draft(area, revised=True),
-                      headers={"Idempotency-Key": f"demo-resubmit-{area.index}"})
+        await self.ok(
+            "proposals",
+            "POST",
+            f"/proposals/{pid}/revisions",
+            area.applicant,
+            json=draft(area, revised=True),
+            headers={"Idempotency-Key": f"demo-resubmit-{area.index}"},
+        )
 
         async def resubmitted() -> bool:
             return (await self.stages()).get(pid) not in (None, "revision_requested")
 
         await wait_for(resubmitted, f"{pid} to be resubmitted")
-        await self.decide(area, "depa", {"event_type": "ProposalScreened",
-                                         "screened_by": "depa",
-                                         "notes": "ผ่านหลังแก้ไข / Passed after revision"},
-                          f"demo-screen-{area.index}", tasks["screened"])
+        await self.decide(
+            area,
+            "depa",
+            {
+                "event_type": "ProposalScreened",
+                "screened_by": "depa",
+                "notes": "ผ่านหลังแก้ไข / Passed after revision",
+            },
+            f"demo-screen-{area.index}",
+            tasks["screened"],
+        )
 
 
 async def already_played(client: StackClient) -> bool:
-    resp = await client.http.get(client.url("approvals") + "/registry",
-                                 params={"meeting": ROUND})
+    resp = await client.http.get(client.url("approvals") + "/registry", params={"meeting": ROUND})
     return resp.status_code == 200 and len(resp.json()) > 0
 
 
@@ -273,10 +395,12 @@ async def play(client: StackClient, console: Console) -> list[str]:
         tasks = {
             "submitted": progress.add_task("ยื่นข้อเสนอ / submitted", total=len(areas)),
             "screened": progress.add_task("ดีป้ากลั่นกรอง / screened by depa", total=len(areas)),
-            "approved": progress.add_task("คณะอนุกรรมการเห็นชอบ / subcommittee approved",
-                                          total=len(areas)),
-            "acknowledged": progress.add_task("คณะกรรมการฯ รับทราบ / steering acknowledged",
-                                              total=len(areas)),
+            "approved": progress.add_task(
+                "คณะอนุกรรมการเห็นชอบ / subcommittee approved", total=len(areas)
+            ),
+            "acknowledged": progress.add_task(
+                "คณะกรรมการฯ รับทราบ / steering acknowledged", total=len(areas)
+            ),
             "endorsed": progress.add_task("ครม. เห็นชอบ / Cabinet endorsed", total=len(areas)),
             "certified": progress.add_task("มอบตราสัญลักษณ์ / certified", total=len(areas)),
         }
@@ -286,20 +410,26 @@ async def play(client: StackClient, console: Console) -> list[str]:
         for a in baseline:
             by_batch[a.batch].append(a)
         # The 2021 history first (both 2021 batches went on together), then the 2022 round.
-        await asyncio.gather(*(game.path(group, BATCHES[b], tasks)
-                               for b, group in by_batch.items()))
+        await asyncio.gather(
+            *(game.path(group, BATCHES[b], tasks) for b, group in by_batch.items())
+        )
         await game.path(this_round, BATCHES[ROUND], tasks, revise=revise)
     return [game.ids[a.index] for a in areas]
 
 
-async def wait_for_emails(client: StackClient, pids: list[str], console: Console
-                          ) -> dict[str, Any]:
+async def wait_for_emails(client: StackClient, pids: list[str], console: Console) -> dict[str, Any]:
     """Until the notifications service has nothing left to send about these proposals."""
+
     async def settled() -> dict[str, Any] | None:
         sent: list[dict[str, Any]] = []
         for pid in pids:
-            resp = await client.call("notifications", "GET", "/deliveries", "depa",
-                                     params={"proposal_id": pid, "limit": 1000})
+            resp = await client.call(
+                "notifications",
+                "GET",
+                "/deliveries",
+                "depa",
+                params={"proposal_id": pid, "limit": 1000},
+            )
             resp.raise_for_status()
             rows = resp.json()
             if any(r["status"] == "queued" for r in rows):
@@ -311,32 +441,43 @@ async def wait_for_emails(client: StackClient, pids: list[str], console: Console
         return await wait_for(settled, "the emails to be delivered", timeout=600)
 
 
-async def report(client: StackClient, console: Console, pids: list[str],
-                 emails: dict[str, Any]) -> None:
+async def report(
+    client: StackClient, console: Console, pids: list[str], emails: dict[str, Any]
+) -> None:
     registry = (await client.http.get(client.url("approvals") + "/registry")).json()
     summary = (await client.http.get(client.url("approvals") + "/registry/summary")).json()
-    batch = (await client.http.get(client.url("approvals") + "/registry",
-                                   params={"meeting": ROUND})).json()
+    batch = (
+        await client.http.get(client.url("approvals") + "/registry", params={"meeting": ROUND})
+    ).json()
     by_province: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in registry:
         by_province[entry["province_code"]].append(entry)
-    table = Table("จังหวัด / province", "พื้นที่ / areas", "ชื่อพื้นที่ / area names",
-                  title="ทะเบียนเมืองอัจฉริยะ / Certified smart-city areas", show_lines=False)
+    table = Table(
+        "จังหวัด / province",
+        "พื้นที่ / areas",
+        "ชื่อพื้นที่ / area names",
+        title="ทะเบียนเมืองอัจฉริยะ / Certified smart-city areas",
+        show_lines=False,
+    )
     for code in sorted(by_province, key=lambda c: (-len(by_province[c]), province(c).name_en)):
         p = province(code)
         names = "; ".join(e["area_name"]["th"] for e in by_province[code])
         table.add_row(f"{p.name_th} ({p.name_en})", str(len(by_province[code])), names)
     console.print(table)
     batch_provinces = {e["province_code"] for e in batch}
-    console.print(f"[bold]{summary['areas']} certified areas in {summary['provinces']} "
-                  f"provinces[/] (เมืองอัจฉริยะที่ได้รับการรับรอง {summary['areas']} พื้นที่ "
-                  f"ใน {summary['provinces']} จังหวัด)")
-    console.print(f"[bold]{len(batch)} areas in {len(batch_provinces)} provinces approved at "
-                  f"meeting {ROUND}[/] (อนุมัติในการประชุมครั้งที่ {ROUND} จำนวน {len(batch)} "
-                  f"พื้นที่ ใน {len(batch_provinces)} จังหวัด)")
+    console.print(
+        f"[bold]{summary['areas']} certified areas in {summary['provinces']} "
+        f"provinces[/] (เมืองอัจฉริยะที่ได้รับการรับรอง {summary['areas']} พื้นที่ "
+        f"ใน {summary['provinces']} จังหวัด)"
+    )
+    console.print(
+        f"[bold]{len(batch)} areas in {len(batch_provinces)} provinces approved at "
+        f"meeting {ROUND}[/] (อนุมัติในการประชุมครั้งที่ {ROUND} จำนวน {len(batch)} "
+        f"พื้นที่ ใน {len(batch_provinces)} จังหวัด)"
+    )
     sent = emails["sent"]
     who = Counter(str(r.get("recipient_id", "?")).split(":")[0] for r in sent)
-    groups = Counter()
+    groups: Counter[str] = Counter()
     for recipient, n in who.items():
         if recipient == "contact":
             groups["applicants' contact addresses"] += n
@@ -346,19 +487,24 @@ async def report(client: StackClient, console: Console, pids: list[str],
             groups["applicant agencies"] += n
         else:
             groups[recipient] += n
-    console.print(f"[bold]{len(sent)} emails delivered[/] "
-                  f"(Thai first, English below) about these {len(pids)} proposals:")
+    console.print(
+        f"[bold]{len(sent)} emails delivered[/] "
+        f"(Thai first, English below) about these {len(pids)} proposals:"
+    )
     for group, n in groups.most_common():
         console.print(f"  {n:>5}  {group}")
     example = pids[-1]
     console.print("\nWhere to look next:")
-    console.print("  operator console   http://127.0.0.1:8004  (live event log, timelines, "
-                  "registry, dead letters)")
+    console.print(
+        "  operator console   http://127.0.0.1:8004  (live event log, timelines, "
+        "registry, dead letters)"
+    )
     console.print(f"  one proposal       .venv/bin/smartcity timeline {example}")
     console.print("  the emails         http://127.0.0.1:8025  (Mailpit)")
     console.print("  registry API       " + client.url("approvals") + "/registry/summary")
-    console.print("  stop everything    make down   ·   play again from scratch: make demo "
-                  "DEMO_ARGS=--reset")
+    console.print(
+        "  stop everything    make down   ·   play again from scratch: make demo DEMO_ARGS=--reset"
+    )
 
 
 async def run(console: Console, *, reset: bool = False) -> None:
@@ -368,9 +514,11 @@ async def run(console: Console, *, reset: bool = False) -> None:
         if reset:
             await client.reset(console)
         if await already_played(client):
-            console.print(f"[yellow]The {ROUND} round has already been played on this stack; "
-                          "nothing was created again.[/] (Use --reset to play it again from "
-                          "scratch.)")
+            console.print(
+                f"[yellow]The {ROUND} round has already been played on this stack; "
+                "nothing was created again.[/] (Use --reset to play it again from "
+                "scratch.)"
+            )
             pids = await client.all_proposal_ids()
         else:
             pids = await play(client, console)

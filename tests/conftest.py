@@ -62,8 +62,9 @@ def services(ns: Namespace) -> Iterator[dict[str, ServiceProcess]]:
     procs: dict[str, ServiceProcess] = {}
     for name in SERVICES:
         port = free_port()
-        procs[name] = ServiceProcess(name, service_env(name, ns, port), port,
-                                     logs / f"{ns.run_id}-{name}.log")
+        procs[name] = ServiceProcess(
+            name, service_env(name, ns, port), port, logs / f"{ns.run_id}-{name}.log"
+        )
     for proc in procs.values():
         proc.start()
     try:
@@ -90,16 +91,24 @@ async def mailpit(stack: None) -> AsyncIterator[Mailpit]:
 
 
 @pytest.fixture(scope="session")
-async def api_keys(services: dict[str, ServiceProcess], ns: Namespace,
-                   mongo: AsyncMongoClient[dict[str, Any]]) -> dict[tuple[str, str], str]:
+async def api_keys(
+    services: dict[str, ServiceProcess], ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
+) -> dict[tuple[str, str], str]:
     """Issue keys straight into each service's key store (as `keys issue` does)."""
     from services.common.auth import ApiKeys
 
     issued: dict[tuple[str, str], str] = {}
     for service in SERVICES:
         store = ApiKeys(mongo[ns.db(service)])
-        for agency_id in ("lg-phuket-city", "lg-khon-kaen-city", "pd-samyan", "depa",
-                          "des-subcommittee", "steering-committee", "cabinet-secretariat"):
+        for agency_id in (
+            "lg-phuket-city",
+            "lg-khon-kaen-city",
+            "pd-samyan",
+            "depa",
+            "des-subcommittee",
+            "steering-committee",
+            "cabinet-secretariat",
+        ):
             issued[(service, agency_id)] = await store.issue(agency_id, "tests")
     return issued
 
@@ -110,8 +119,9 @@ def console(ns: Namespace) -> Iterator[ServiceProcess]:
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    proc = ServiceProcess("console", service_env("console", ns, port), port,
-                          logs / f"{ns.run_id}-console.log")
+    proc = ServiceProcess(
+        "console", service_env("console", ns, port), port, logs / f"{ns.run_id}-console.log"
+    )
     proc.start()
     try:
         proc.wait_healthy()
@@ -121,8 +131,9 @@ def console(ns: Namespace) -> Iterator[ServiceProcess]:
 
 
 @pytest.fixture(scope="session")
-async def console_key(console: ServiceProcess, ns: Namespace,
-                      mongo: AsyncMongoClient[dict[str, Any]]) -> str:
+async def console_key(
+    console: ServiceProcess, ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
+) -> str:
     """A depa operator key in the console's key store (as `python -m services.console keys
     issue depa` does)."""
     from services.common.auth import ApiKeys

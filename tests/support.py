@@ -105,16 +105,21 @@ class ServiceProcess:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT,
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", f"services.{self.name}"],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see "
-                                   f"{self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}; see "
+                    f"{self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
@@ -139,8 +144,9 @@ class ServiceProcess:
         self.wait_healthy()
 
 
-def service_env(name: str, ns: Namespace, port: int, extra: dict[str, str] | None = None
-                ) -> dict[str, str]:
+def service_env(
+    name: str, ns: Namespace, port: int, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     prefix = name.upper() + "_"
     env = {
         f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
@@ -169,12 +175,21 @@ async def topic_partitions(topic: str) -> list[int]:
     return sorted(p["partition"] for p in described["partitions"])
 
 
-async def read_topic(topic: str, *, min_records: int = 0, timeout: float = 20.0,
-                     where: Callable[[Any], bool] = lambda r: True) -> list[Any]:
+async def read_topic(
+    topic: str,
+    *,
+    min_records: int = 0,
+    timeout: float = 20.0,
+    where: Callable[[Any], bool] = lambda r: True,
+) -> list[Any]:
     """Every record of a topic from the beginning (polling until at least `min_records` match
     `where`, or the deadline)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=KAFKA,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     try:
         partitions = await topic_partitions(topic)
@@ -217,8 +232,11 @@ class Mailpit:
 
     async def by_header(self, name: str, value: str) -> list[dict[str, Any]]:
         # Mailpit has no header search; our headers are also in the raw message.
-        return [m for m in await self.search(f'"{value}"')
-                if (await self.raw_header(m["ID"], name)) == value]
+        return [
+            m
+            for m in await self.search(f'"{value}"')
+            if (await self.raw_header(m["ID"], name)) == value
+        ]
 
     async def raw(self, mailpit_id: str) -> EmailMessage:
         resp = await self._http.get(f"/api/v1/message/{urllib.parse.quote(mailpit_id)}/raw")

@@ -33,10 +33,15 @@ class ApiKeys:
     async def issue(self, agency_id: str, label: str = "") -> str:
         agency(agency_id)  # raises UnknownAgency
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        await self._keys.insert_one({
-            "_id": hash_key(key), "agency_id": agency_id, "label": label,
-            "issued_at": dt.datetime.now(dt.UTC), "revoked_at": None,
-        })
+        await self._keys.insert_one(
+            {
+                "_id": hash_key(key),
+                "agency_id": agency_id,
+                "label": label,
+                "issued_at": dt.datetime.now(dt.UTC),
+                "revoked_at": None,
+            }
+        )
         return key
 
     async def revoke(self, key_or_hash: str) -> bool:
@@ -47,8 +52,9 @@ class ApiKeys:
         return result.modified_count == 1
 
     async def list(self) -> list[dict[str, Any]]:
-        return await self._keys.find({}, {"_id": 1, "agency_id": 1, "label": 1, "issued_at": 1,
-                                         "revoked_at": 1}).to_list(None)
+        return await self._keys.find(
+            {}, {"_id": 1, "agency_id": 1, "label": 1, "issued_at": 1, "revoked_at": 1}
+        ).to_list(None)
 
     async def resolve(self, key: str) -> Agency | None:
         doc = await self._keys.find_one({"_id": hash_key(key), "revoked_at": None})
@@ -63,10 +69,15 @@ class ApiKeys:
         AUTH_REFUSED.labels(reason).inc()
         client = request.client.host if request.client else None
         log.warning("http.auth_refused", reason=reason, path=request.url.path, client=client)
-        await self._refusals.insert_one({
-            "at": dt.datetime.now(dt.UTC), "reason": reason, "method": request.method,
-            "path": request.url.path, "client": client,
-        })
+        await self._refusals.insert_one(
+            {
+                "at": dt.datetime.now(dt.UTC),
+                "reason": reason,
+                "method": request.method,
+                "path": request.url.path,
+                "client": client,
+            }
+        )
 
 
 def api_key_from(request: Request) -> str | None:
@@ -83,15 +94,23 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
     key = api_key_from(request)
     if not key:
         await keys.record_refusal(request, "missing")
-        raise HTTPException(401, detail={
-            "error": "missing API key: send it in the X-API-Key header",
-            "error_th": "ไม่พบ API key: กรุณาส่งในส่วนหัว X-API-Key",
-        }, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            detail={
+                "error": "missing API key: send it in the X-API-Key header",
+                "error_th": "ไม่พบ API key: กรุณาส่งในส่วนหัว X-API-Key",
+            },
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     found = await keys.resolve(key)
     if found is None:
         await keys.record_refusal(request, "invalid")
-        raise HTTPException(401, detail={
-            "error": "unknown or revoked API key",
-            "error_th": "API key ไม่ถูกต้องหรือถูกเพิกถอนแล้ว",
-        }, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            detail={
+                "error": "unknown or revoked API key",
+                "error_th": "API key ไม่ถูกต้องหรือถูกเพิกถอนแล้ว",
+            },
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return found

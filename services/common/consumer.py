@@ -35,9 +35,7 @@ from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
 
-CONSUMED = Counter(
-    "smartcity_events_consumed_total", "Records consumed", ["consumer", "outcome"]
-)
+CONSUMED = Counter("smartcity_events_consumed_total", "Records consumed", ["consumer", "outcome"])
 DEAD_LETTERED = Counter(
     "smartcity_dead_lettered_total", "Records sent to the dead-letter topic", ["consumer", "kind"]
 )
@@ -135,8 +133,15 @@ class DeadLetters:
             headers={"smartcity-dead-letter-kind": kind, "content-type": "application/json"},
         )
         DEAD_LETTERED.labels(consumer, kind).inc()
-        log.warning("deadletter.sent", consumer=consumer, kind=kind, error=error[:300],
-                    topic=record.topic, partition=record.partition, offset=record.offset)
+        log.warning(
+            "deadletter.sent",
+            consumer=consumer,
+            kind=kind,
+            error=error[:300],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
         return letter
 
 
@@ -182,14 +187,20 @@ class EventConsumer:
             CONSUMED.labels(self.name, "invalid").inc()
             kind = "parse" if exc.field.startswith("(") else "validation"
             await self._dead_letter_until_sent(
-                record, kind=kind, error=str(exc), attempts=1,
-                event_type=exc.event_type, event_id=exc.event_id,
+                record,
+                kind=kind,
+                error=str(exc),
+                attempts=1,
+                event_type=exc.event_type,
+                event_id=exc.event_id,
             )
             return
 
         structlog.contextvars.bind_contextvars(
-            event_id=str(envelope.event_id), event_type=envelope.event_type,
-            proposal_id=envelope.proposal_id, correlation_id=str(envelope.correlation_id),
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+            proposal_id=envelope.proposal_id,
+            correlation_id=str(envelope.correlation_id),
         )
         token = current_source.set(Source(record.topic, record.partition, record.offset))
         try:
@@ -211,8 +222,12 @@ class EventConsumer:
             except Unprocessable as exc:
                 CONSUMED.labels(self.name, exc.kind).inc()
                 await self._dead_letter_until_sent(
-                    record, kind=exc.kind, error=exc.reason, attempts=1,
-                    event_type=envelope.event_type, event_id=str(envelope.event_id),
+                    record,
+                    kind=exc.kind,
+                    error=exc.reason,
+                    attempts=1,
+                    event_type=envelope.event_type,
+                    event_id=str(envelope.event_id),
                 )
                 return
             except asyncio.CancelledError:
@@ -226,13 +241,20 @@ class EventConsumer:
                     continue
                 failures += 1
                 RETRIES.labels(self.name, "processing").inc()
-                log.error("consumer.processing_error", attempt=failures, error=repr(exc),
-                          exc_info=failures >= self._max_attempts)
+                log.error(
+                    "consumer.processing_error",
+                    attempt=failures,
+                    error=repr(exc),
+                    exc_info=failures >= self._max_attempts,
+                )
                 if failures >= self._max_attempts:
                     CONSUMED.labels(self.name, "failed").inc()
                     await self._dead_letter_until_sent(
-                        record, kind="processing", error=f"{type(exc).__name__}: {exc}",
-                        attempts=failures, event_type=envelope.event_type,
+                        record,
+                        kind="processing",
+                        error=f"{type(exc).__name__}: {exc}",
+                        attempts=failures,
+                        event_type=envelope.event_type,
                         event_id=str(envelope.event_id),
                     )
                     return

@@ -40,11 +40,13 @@ def ops_router(checks: dict[str, Check]) -> APIRouter:
             try:
                 await check()
                 results[name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - report, don't crash
+            except Exception as exc:
                 results[name] = f"error: {exc!r}"[:300]
         healthy = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": results},
-                            status_code=200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "checks": results},
+            status_code=200 if healthy else 503,
+        )
 
     @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:

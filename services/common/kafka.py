@@ -43,8 +43,10 @@ async def ensure_topics(
         missing = [name for name in topics.all() if name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=1)
-                 for name in missing]
+                [
+                    NewTopic(name, num_partitions=partitions, replication_factor=1)
+                    for name in missing
+                ]
             )
         for _ in range(100):
             if set(missing) <= set(await admin.list_topics()):

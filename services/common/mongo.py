@@ -10,7 +10,10 @@ from pymongo import AsyncMongoClient
 def make_client(url: str, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
     """One client per process and event loop; timezone-aware datetimes come back as UTC."""
     return AsyncMongoClient(
-        url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000,
+        url,
+        tz_aware=True,
+        appname=app_name,
+        serverSelectionTimeoutMS=5000,
         connectTimeoutMS=3000,
     )
 

@@ -64,8 +64,9 @@ def outbox_entry(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
 class OutboxPublisher:
     """Publishes a document's pending outbox entries in order and removes each one."""
 
-    def __init__(self, broker: KafkaBroker, topics: Topics, service: str, *,
-                 publish_on_write: bool = True) -> None:
+    def __init__(
+        self, broker: KafkaBroker, topics: Topics, service: str, *, publish_on_write: bool = True
+    ) -> None:
         self._broker = broker
         self.publish_on_write = publish_on_write
         self._topics = topics
@@ -118,7 +119,7 @@ class OutboxPublisher:
             return
         try:
             await self.flush(collection, doc_id)
-        except Exception as exc:  # noqa: BLE001 - the relay retries whatever is left
+        except Exception as exc:
             log.warning("outbox.publish_deferred", doc_id=str(doc_id), error=repr(exc))
 
 
@@ -148,9 +149,9 @@ class OutboxRelay:
         published = pending = 0
         oldest: dt.datetime | None = None
         for collection in self._collections:
-            cursor = collection.find(
-                {"outbox.0": {"$exists": True}}, {"outbox.queued_at": 1}
-            ).sort("_id", 1)
+            cursor = collection.find({"outbox.0": {"$exists": True}}, {"outbox.queued_at": 1}).sort(
+                "_id", 1
+            )
             async for doc in cursor:
                 stamps = [e["queued_at"] for e in doc.get("outbox", []) if "queued_at" in e]
                 pending += len(stamps)
@@ -173,6 +174,6 @@ class OutboxRelay:
                     log.info("outbox.relayed", count=count)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep sweeping through outages
+            except Exception as exc:
                 log.warning("outbox.sweep_failed", error=repr(exc))
             await asyncio.sleep(self._sweep)

@@ -31,7 +31,8 @@ HTTP_REQUESTS = Counter(
     "smartcity_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "smartcity_http_request_duration_seconds", "HTTP request latency",
+    "smartcity_http_request_duration_seconds",
+    "HTTP request latency",
     ["service", "method", "route"],
 )
 
@@ -44,8 +45,9 @@ class Runtime:
         self.broker = make_broker(settings, client_id=name)
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
-        self.publisher = OutboxPublisher(self.broker, self.topics, name,
-                                         publish_on_write=settings.outbox_publish_on_write)
+        self.publisher = OutboxPublisher(
+            self.broker, self.topics, name, publish_on_write=settings.outbox_publish_on_write
+        )
         self.dead_letters = DeadLetters(self.broker, self.topics)
         self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
         self.on_start: list[Task] = []
@@ -55,25 +57,31 @@ class Runtime:
         self.relay: OutboxRelay | None = None
 
     def consumer(self, group_id: str) -> EventConsumer:
-        return EventConsumer(group_id, self.dead_letters,
-                             max_attempts=self.settings.consumer_max_attempts)
+        return EventConsumer(
+            group_id, self.dead_letters, max_attempts=self.settings.consumer_max_attempts
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
-        created = await ensure_topics(self.settings.kafka_bootstrap, self.topics,
-                                      self.settings.topic_partitions)
+        created = await ensure_topics(
+            self.settings.kafka_bootstrap, self.topics, self.settings.topic_partitions
+        )
         if created:
             log.info("kafka.topics_created", topics=created)
         for hook in self.on_start:
             await hook()
         await self.broker.start()
-        self.relay = OutboxRelay(self.publisher, self.outbox_collections, self.name,
-                                 sweep_seconds=self.settings.outbox_sweep_seconds,
-                                 grace_seconds=self.settings.outbox_grace_seconds)
+        self.relay = OutboxRelay(
+            self.publisher,
+            self.outbox_collections,
+            self.name,
+            sweep_seconds=self.settings.outbox_sweep_seconds,
+            grace_seconds=self.settings.outbox_grace_seconds,
+        )
         self._tasks = []
         if self.settings.outbox_relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
-        self._tasks += [asyncio.create_task(t(), name=f"{self.name}-bg") for t in self.background]
+        self._tasks += [asyncio.ensure_future(t()) for t in self.background]
         log.info("service.started", topics=list(self.topics.all()))
         try:
             yield
@@ -88,28 +96,40 @@ class Runtime:
             await self.mongo.close()
             log.info("service.stopped")
 
-    def app(self, title: str, routers: Sequence[APIRouter], *, description: str = "",
-            max_body_bytes: int = 256 * 1024) -> FastAPI:
+    def app(
+        self,
+        title: str,
+        routers: Sequence[APIRouter],
+        *,
+        description: str = "",
+        max_body_bytes: int = 256 * 1024,
+    ) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
-        app.include_router(ops_router({"kafka": kafka_check(self.broker),
-                                       "mongodb": mongo_check(self.mongo)}))
+        app.include_router(
+            ops_router({"kafka": kafka_check(self.broker), "mongodb": mongo_check(self.mongo)})
+        )
         for router in routers:
             app.include_router(router)
 
         @app.middleware("http")
-        async def limit_body(request: Request, call_next: Callable[[Request],
-                                                                   Awaitable[Response]]) -> Response:
+        async def limit_body(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > max_body_bytes:
-                return JSONResponse(status_code=413, content={
-                    "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
-                    "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์"})
+                return JSONResponse(
+                    status_code=413,
+                    content={
+                        "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
+                        "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์",
+                    },
+                )
             return await call_next(request)
 
         @app.middleware("http")
-        async def count_requests(request: Request, call_next: Callable[[Request],
-                                                                       Awaitable[Response]]
-                                 ) -> Response:
+        async def count_requests(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
             started = time.perf_counter()
             status = 500
             try:
@@ -121,11 +141,18 @@ class Runtime:
                 template = getattr(route, "path", None) or "(unmatched)"
                 HTTP_REQUESTS.labels(self.name, request.method, template, str(status)).inc()
                 HTTP_LATENCY.labels(self.name, request.method, template).observe(
-                    time.perf_counter() - started)
+                    time.perf_counter() - started
+                )
 
         return app
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=20)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -13,6 +13,8 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
+    mongo_db: str = Field(description="This service's database")
+    http_port: int = Field(description="Port of the HTTP API")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
     topic_namespace: str = Field("", description="Prefix for every topic name (tests use one)")
     topic_partitions: int = Field(DEFAULT_PARTITIONS, ge=1, description="Partitions per topic")
@@ -27,8 +29,9 @@ class ServiceSettings(BaseSettings):
         2.0, ge=0, description="Age before the relay takes over an entry the writer left behind"
     )
     outbox_publish_on_write: bool = Field(
-        True, description="The writer publishes its events right after its write (false: only "
-        "the relay publishes them; for tests of a crash between storing and publishing)"
+        True,
+        description="The writer publishes its events right after its write (false: only "
+        "the relay publishes them; for tests of a crash between storing and publishing)",
     )
     outbox_relay_enabled: bool = Field(
         True, description="Run the relay that publishes outbox entries a writer left behind"

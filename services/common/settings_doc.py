@@ -27,8 +27,11 @@ def settings_classes() -> list[tuple[str, type[ServiceSettings]]]:
         except ModuleNotFoundError:
             continue
         for value in vars(config).values():
-            if isinstance(value, type) and issubclass(value, ServiceSettings) \
-                    and value is not ServiceSettings:
+            if (
+                isinstance(value, type)
+                and issubclass(value, ServiceSettings)
+                and value is not ServiceSettings
+            ):
                 found.append((module.name, value))
     return found
 
@@ -54,8 +57,10 @@ def main(argv: list[str]) -> int:
     wanted = render(current)
     if "--check" in argv:
         if wanted != current:
-            print("README.md's configuration table is stale: run "
-                  "`python -m services.common.settings_doc`")
+            print(
+                "README.md's configuration table is stale: run "
+                "`python -m services.common.settings_doc`"
+            )
             return 1
         return 0
     README.write_text(wanted, encoding="utf-8")

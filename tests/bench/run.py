@@ -49,9 +49,16 @@ DRAFT: dict[str, Any] = {
     "province": "83",
     "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},
     "dimensions": ["economy"],
-    "plan": {k: "x" * 200 for k in ("area_boundary_and_goals", "infrastructure_plan",
-                                    "city_data_platform", "smart_solutions",
-                                    "management_model")},
+    "plan": {
+        k: "x" * 200
+        for k in (
+            "area_boundary_and_goals",
+            "infrastructure_plan",
+            "city_data_platform",
+            "smart_solutions",
+            "management_model",
+        )
+    },
     "has_city_data_platform": True,
     "budget_baht": "1000000",
     "expected_value_baht": "2000000",
@@ -78,13 +85,25 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
     logs = LOCAL / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = {name: ServiceProcess(name, service_env(name, ns, port := free_port(),
-                                                    {f"{name.upper()}_LOG_LEVEL": "WARNING",
-                                                     # production defaults, not the tests'
-                                                     f"{name.upper()}_OUTBOX_SWEEP_SECONDS": "5",
-                                                     f"{name.upper()}_OUTBOX_GRACE_SECONDS": "2"}),
-                                  port, logs / f"{ns.run_id}-{name}.log")
-             for name in ("proposals", "approvals", "notifications")}
+    procs = {
+        name: ServiceProcess(
+            name,
+            service_env(
+                name,
+                ns,
+                port := free_port(),
+                {
+                    f"{name.upper()}_LOG_LEVEL": "WARNING",
+                    # production defaults, not the tests'
+                    f"{name.upper()}_OUTBOX_SWEEP_SECONDS": "5",
+                    f"{name.upper()}_OUTBOX_GRACE_SECONDS": "2",
+                },
+            ),
+            port,
+            logs / f"{ns.run_id}-{name}.log",
+        )
+        for name in ("proposals", "approvals", "notifications")
+    }
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
     try:
         for p in procs.values():
@@ -96,14 +115,19 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         ids: list[str] = []
         sem = asyncio.Semaphore(concurrency)
         async with httpx.AsyncClient(base_url=procs["proposals"].url, timeout=30) as http:
+
             async def one() -> None:
                 async with sem:
                     t0 = time.perf_counter()
-                    r = await http.post("/proposals", json=DRAFT, headers={
-                        "X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())})
+                    r = await http.post(
+                        "/proposals",
+                        json=DRAFT,
+                        headers={"X-API-Key": key, "Idempotency-Key": str(uuid.uuid4())},
+                    )
                     http_ms.append((time.perf_counter() - t0) * 1000)
                     r.raise_for_status()
                     ids.append(r.json()["proposal_id"])
+
             started = time.perf_counter()
             await asyncio.gather(*(one() for _ in range(n)))
         cases = mongo[ns.db("approvals")]["cases"]
@@ -115,15 +139,20 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
                 break
             await asyncio.sleep(0.5)
         elapsed = time.perf_counter() - started
-        submitted = {d["_id"]: d["submitted_at"] async for d in
-                     mongo[ns.db("proposals")]["proposals"].find({}, {"submitted_at": 1})}
-        to_case = [(d["opened_at"] - submitted[d["_id"]]).total_seconds() * 1000
-                   async for d in cases.find({}, {"opened_at": 1})]
+        submitted = {
+            d["_id"]: d["submitted_at"]
+            async for d in mongo[ns.db("proposals")]["proposals"].find({}, {"submitted_at": 1})
+        }
+        to_case = [
+            (d["opened_at"] - submitted[d["_id"]]).total_seconds() * 1000
+            async for d in cases.find({}, {"opened_at": 1})
+        ]
         last_email: dict[str, Any] = {}
         to_queued: list[float] = []
         queued_to_sent: list[float] = []
-        async for d in deliveries.find({"status": "sent"}, {"proposal_id": 1, "sent_at": 1,
-                                                            "created_at": 1}):
+        async for d in deliveries.find(
+            {"status": "sent"}, {"proposal_id": 1, "sent_at": 1, "created_at": 1}
+        ):
             pid = d["proposal_id"]
             last_email[pid] = max(last_email.get(pid, d["sent_at"]), d["sent_at"])
             to_queued.append((d["created_at"] - submitted[pid]).total_seconds() * 1000)
@@ -131,8 +160,10 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         to_email = [(t - submitted[p]).total_seconds() * 1000 for p, t in last_email.items()]
         rss = {name: round(peak_rss_mb(p.proc.pid), 1) for name, p in procs.items() if p.proc}
         result = {
-            "proposals": n, "concurrency": concurrency,
-            "cases_opened": len(to_case), "proposals_fully_emailed": len(to_email),
+            "proposals": n,
+            "concurrency": concurrency,
+            "cases_opened": len(to_case),
+            "proposals_fully_emailed": len(to_email),
             "submit_http_p50_ms": round(percentile(http_ms, 50), 1),
             "submit_http_p99_ms": round(percentile(http_ms, 99), 1),
             "submit_to_case_p50_ms": round(percentile(to_case, 50), 1),
@@ -162,20 +193,24 @@ def check(result: dict[str, Any]) -> list[str]:
         if result[metric] > TARGETS[metric]:
             missed.append(f"{metric} = {result[metric]} > {TARGETS[metric]}")
     if result["throughput_per_s"] < TARGETS["throughput_min_per_s"]:
-        missed.append(f"throughput {result['throughput_per_s']}/s < "
-                      f"{TARGETS['throughput_min_per_s']}/s")
+        missed.append(
+            f"throughput {result['throughput_per_s']}/s < {TARGETS['throughput_min_per_s']}/s"
+        )
     for name, mb in result["peak_rss_mb"].items():
         if mb > TARGETS["peak_rss_max_mb"]:
             missed.append(f"{name} peak RSS {mb} MB > {TARGETS['peak_rss_max_mb']} MB")
     if result["proposals_fully_emailed"] < result["proposals"]:
-        missed.append(f"only {result['proposals_fully_emailed']} of {result['proposals']} "
-                      "proposals were fully emailed")
+        missed.append(
+            f"only {result['proposals_fully_emailed']} of {result['proposals']} "
+            "proposals were fully emailed"
+        )
     return missed
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=300, help="proposals to submit")
     parser.add_argument("-c", type=int, default=10, help="concurrent submissions")
     args = parser.parse_args()

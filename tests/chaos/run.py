@@ -75,8 +75,12 @@ class Figures:
 
 
 def infra(*args: str) -> None:
-    subprocess.run(["bash", str(ROOT / "infra" / "stack.sh"), *args], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(ROOT / "infra" / "stack.sh"), *args],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 class Stack:
@@ -91,16 +95,24 @@ class Stack:
             port = free_port()
             prefix = name.upper() + "_"
             env = {
-                f"{prefix}KAFKA_BOOTSTRAP": KAFKA, f"{prefix}MONGO_URL": MONGO,
-                f"{prefix}MONGO_DB": ns.db(name), f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
+                f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
+                f"{prefix}MONGO_URL": MONGO,
+                f"{prefix}MONGO_DB": ns.db(name),
+                f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
                 f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
-                f"{prefix}HTTP_PORT": str(port), f"{prefix}LOG_LEVEL": "WARNING",
-                f"{prefix}OUTBOX_GRACE_SECONDS": "1", f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
+                f"{prefix}HTTP_PORT": str(port),
+                f"{prefix}LOG_LEVEL": "WARNING",
+                f"{prefix}OUTBOX_GRACE_SECONDS": "1",
+                f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
             }
             if name == "notifications":
-                env.update({"NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.5",
-                            "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "5",
-                            "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "60"})
+                env.update(
+                    {
+                        "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.5",
+                        "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "5",
+                        "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "60",
+                    }
+                )
             self.procs[name] = ServiceProcess(name, env, port, logs / f"{ns.run_id}-{name}.log")
 
     def start(self) -> None:
@@ -139,15 +151,19 @@ class Driver:
         self.figures = figures
         self.http = httpx.AsyncClient(timeout=30)
 
-    async def call(self, service: str, agency: str, method: str, path: str,
-                   ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, service: str, agency: str, method: str, path: str, ok: tuple[int, ...], **kwargs: Any
+    ) -> httpx.Response:
         deadline = time.monotonic() + 300
         while True:
-            headers = {"X-API-Key": await self.keys.key(service, agency),
-                       **kwargs.pop("headers", {})}
+            headers = {
+                "X-API-Key": await self.keys.key(service, agency),
+                **kwargs.pop("headers", {}),
+            }
             try:
-                resp = await self.http.request(method, self.stack.procs[service].url + path,
-                                               headers=headers, **kwargs)
+                resp = await self.http.request(
+                    method, self.stack.procs[service].url + path, headers=headers, **kwargs
+                )
                 if resp.status_code in ok:
                     return resp
                 if resp.status_code < 500 and resp.status_code not in (404, 409):
@@ -165,29 +181,61 @@ class Driver:
             "province": applicant.province_code,
             "area_name": {"th": f"พื้นที่ทดสอบความทนทาน {i}", "en": f"Chaos test area {i}"},
             "dimensions": ["governance", "mobility"],
-            "plan": {k: f"{k} of area {i}" for k in (
-                "area_boundary_and_goals", "infrastructure_plan", "city_data_platform",
-                "smart_solutions", "management_model")},
-            "has_city_data_platform": True, "budget_baht": "1000000",
+            "plan": {
+                k: f"{k} of area {i}"
+                for k in (
+                    "area_boundary_and_goals",
+                    "infrastructure_plan",
+                    "city_data_platform",
+                    "smart_solutions",
+                    "management_model",
+                )
+            },
+            "has_city_data_platform": True,
+            "budget_baht": "1000000",
             "expected_value_baht": "3000000",
             "contact_emails": [f"area{i}@chaos.example.go.th"],
         }
-        resp = await self.call("proposals", applicant.agency_id, "POST", "/proposals", (200, 201),
-                               json=draft, headers={"Idempotency-Key": f"chaos-{i}"})
+        resp = await self.call(
+            "proposals",
+            applicant.agency_id,
+            "POST",
+            "/proposals",
+            (200, 201),
+            json=draft,
+            headers={"Idempotency-Key": f"chaos-{i}"},
+        )
         return str(resp.json()["proposal_id"])
 
     async def decide(self, agency: str, pid: str, body: dict[str, Any], key: str) -> None:
-        await self.call("approvals", agency, "POST", f"/cases/{pid}/decisions", (200, 201),
-                        json=body, headers={"Idempotency-Key": key})
+        await self.call(
+            "approvals",
+            agency,
+            "POST",
+            f"/cases/{pid}/decisions",
+            (200, 201),
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
 
-    async def meeting(self, agency: str, body: str, meeting_id: str, decision: str,
-                      pids: list[str], **extra: Any) -> None:
+    async def meeting(
+        self, agency: str, body: str, meeting_id: str, decision: str, pids: list[str], **extra: Any
+    ) -> None:
         payload = {
             "body": body,
-            "meeting": {"meeting_id": meeting_id, "held_on": "2022-08-06",
-                        "chair": {"th": "ประธานที่ประชุม", "en": "Meeting chair"}},
-            "decisions": [{"proposal_id": p, "decision": decision,
-                           "resolution": f"{decision} at meeting {meeting_id}"} for p in pids],
+            "meeting": {
+                "meeting_id": meeting_id,
+                "held_on": "2022-08-06",
+                "chair": {"th": "ประธานที่ประชุม", "en": "Meeting chair"},
+            },
+            "decisions": [
+                {
+                    "proposal_id": p,
+                    "decision": decision,
+                    "resolution": f"{decision} at meeting {meeting_id}",
+                }
+                for p in pids
+            ],
             **extra,
         }
         await self.call("approvals", agency, "POST", "/meetings", (200,), json=payload)
@@ -196,8 +244,13 @@ class Driver:
         await self.http.aclose()
 
 
-async def wait_stage(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, pids: list[str],
-                     stage: str, timeout: float = 600) -> None:
+async def wait_stage(
+    mongo: AsyncMongoClient[dict[str, Any]],
+    ns: Namespace,
+    pids: list[str],
+    stage: str,
+    timeout: float = 600,
+) -> None:
     cases = mongo[ns.db("approvals")]["cases"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,50 +258,90 @@ async def wait_stage(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, pid
             n = await cases.count_documents({"_id": {"$in": pids}, "stage": stage})
             if n == len(pids):
                 return
-        except Exception:  # noqa: BLE001 - FerretDB may be restarting
+        except Exception:
             pass
         await asyncio.sleep(0.5)
     raise RuntimeError(f"not every proposal reached {stage} within {timeout:.0f}s")
 
 
-async def lifecycle(driver: Driver, mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace,
-                    n: int) -> list[str]:
-    applicants = [a for a in agencies().values()
-                  if a.kind is AgencyKind.LOCAL_GOVERNMENT and a.province_code]
+async def lifecycle(
+    driver: Driver, mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, n: int
+) -> list[str]:
+    applicants = [
+        a for a in agencies().values() if a.kind is AgencyKind.LOCAL_GOVERNMENT and a.province_code
+    ]
     sem = asyncio.Semaphore(8)
 
     async def bounded(coro: Any) -> Any:
         async with sem:
             return await coro
 
-    pids: list[str] = list(await asyncio.gather(*(
-        bounded(driver.submit(i, applicants[i % len(applicants)])) for i in range(n))))
+    pids: list[str] = list(
+        await asyncio.gather(
+            *(bounded(driver.submit(i, applicants[i % len(applicants)])) for i in range(n))
+        )
+    )
     await wait_stage(mongo, ns, pids, "submitted")
-    await asyncio.gather(*(bounded(driver.decide(
-        "depa", p, {"event_type": "ProposalScreened", "screened_by": "depa"}, f"screen-{p}"))
-        for p in pids))
+    await asyncio.gather(
+        *(
+            bounded(
+                driver.decide(
+                    "depa",
+                    p,
+                    {"event_type": "ProposalScreened", "screened_by": "depa"},
+                    f"screen-{p}",
+                )
+            )
+            for p in pids
+        )
+    )
     await wait_stage(mongo, ns, pids, "screened")
-    batches = [pids[i:i + BATCH] for i in range(0, len(pids), BATCH)]
-    steps = [("des-subcommittee", "subcommittee", "SubcommitteeApproved", {},
-              "subcommittee_approved"),
-             ("steering-committee", "steering_committee", "SteeringCommitteeAcknowledged", {},
-              "steering_acknowledged"),
-             ("cabinet-secretariat", "cabinet", "CabinetEndorsed",
-              {"resolution_number": "chaos-cabinet"}, "cabinet_endorsed")]
+    batches = [pids[i : i + BATCH] for i in range(0, len(pids), BATCH)]
+    steps = [
+        ("des-subcommittee", "subcommittee", "SubcommitteeApproved", {}, "subcommittee_approved"),
+        (
+            "steering-committee",
+            "steering_committee",
+            "SteeringCommitteeAcknowledged",
+            {},
+            "steering_acknowledged",
+        ),
+        (
+            "cabinet-secretariat",
+            "cabinet",
+            "CabinetEndorsed",
+            {"resolution_number": "chaos-cabinet"},
+            "cabinet_endorsed",
+        ),
+    ]
     for agency, body, decision, extra, stage in steps:
-        await asyncio.gather(*(bounded(driver.meeting(
-            agency, body, f"{k + 1}/2565", decision, batch, **extra))
-            for k, batch in enumerate(batches)))
+        await asyncio.gather(
+            *(
+                bounded(driver.meeting(agency, body, f"{k + 1}/2565", decision, batch, **extra))
+                for k, batch in enumerate(batches)
+            )
+        )
         await wait_stage(mongo, ns, pids, stage)
-    await asyncio.gather(*(bounded(driver.decide(
-        "depa", p, {"event_type": "CertificationAwarded", "valid_from": "2023-01-20"},
-        f"award-{p}")) for p in pids))
+    await asyncio.gather(
+        *(
+            bounded(
+                driver.decide(
+                    "depa",
+                    p,
+                    {"event_type": "CertificationAwarded", "valid_from": "2023-01-20"},
+                    f"award-{p}",
+                )
+            )
+            for p in pids
+        )
+    )
     await wait_stage(mongo, ns, pids, "certified")
     return pids
 
 
-async def faults(stack: Stack, figures: Figures, stop: asyncio.Event, rng: random.Random,
-                 kill_every: float) -> None:
+async def faults(
+    stack: Stack, figures: Figures, stop: asyncio.Event, rng: random.Random, kill_every: float
+) -> None:
     """Kill/restart services on a schedule, and restart each server once, until `stop`."""
     once = ["kafka", "ferretdb", "smtp"]
     rng.shuffle(once)
@@ -284,8 +377,7 @@ async def faults(stack: Stack, figures: Figures, stop: asyncio.Event, rng: rando
         await asyncio.to_thread(stack.procs[name].wait_healthy, 180)
 
 
-async def inject(topics: Topics, figures: Figures, rng: random.Random, poison: int
-                 ) -> list[bytes]:
+async def inject(topics: Topics, figures: Figures, rng: random.Random, poison: int) -> list[bytes]:
     """Re-publish a slice of published events (duplicates) and produce poison messages."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
     await producer.start()
@@ -294,12 +386,16 @@ async def inject(topics: Topics, figures: Figures, rng: random.Random, poison: i
         for topic in (topics.proposals, topics.decisions):
             records = await read_topic(topic, timeout=10)
             for r in rng.sample(records, min(len(records), 40)):
-                await producer.send_and_wait(topic, r.value, key=r.key,
-                                             headers=list(r.headers or ()))
+                await producer.send_and_wait(
+                    topic, r.value, key=r.key, headers=list(r.headers or ())
+                )
                 figures.duplicates_injected += 1
-        bodies = [b"\x00\xff garbage", b"{\"event_type\": \"ProposalSubmitted\"}", b"[1, 2, 3]",
-                  json.dumps({"event_type": "NoSuchEvent", "event_id": str(uuid.uuid4())}
-                             ).encode()]
+        bodies = [
+            b"\x00\xff garbage",
+            b'{"event_type": "ProposalSubmitted"}',
+            b"[1, 2, 3]",
+            json.dumps({"event_type": "NoSuchEvent", "event_id": str(uuid.uuid4())}).encode(),
+        ]
         for i in range(poison):
             topic = (topics.intake, topics.proposals, topics.decisions)[i % 3]
             key = f"poison-{i}-{uuid.uuid4().hex[:6]}".encode()
@@ -330,12 +426,23 @@ async def mailpit_message_ids(since: dt.datetime) -> Counter[str]:
             start += len(page)
 
 
-async def verify(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, topics: Topics,
-                 pids: list[str], poison_keys: list[bytes], since: dt.datetime
-                 ) -> dict[str, Any]:
+async def verify(
+    mongo: AsyncMongoClient[dict[str, Any]],
+    ns: Namespace,
+    topics: Topics,
+    pids: list[str],
+    poison_keys: list[bytes],
+    since: dt.datetime,
+) -> dict[str, Any]:
     cases = mongo[ns.db("approvals")]["cases"]
-    expected_path = ["ProposalSubmitted", "ProposalScreened", "SubcommitteeApproved",
-                     "SteeringCommitteeAcknowledged", "CabinetEndorsed", "CertificationAwarded"]
+    expected_path = [
+        "ProposalSubmitted",
+        "ProposalScreened",
+        "SubcommitteeApproved",
+        "SteeringCommitteeAcknowledged",
+        "CabinetEndorsed",
+        "CertificationAwarded",
+    ]
     not_certified, doubled_transitions, missing_transitions = [], 0, 0
     async for case in cases.find({"_id": {"$in": pids}}):
         if case["stage"] != "certified":
@@ -346,10 +453,9 @@ async def verify(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, topics:
                 missing_transitions += 1
             doubled_transitions += max(0, applied[event_type] - 1)
     deliveries = mongo[ns.db("notifications")]["deliveries"]
-    expected_ids = Counter()
+    expected_ids: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    async for d in deliveries.find({"proposal_id": {"$in": pids}},
-                                   {"message_id": 1, "status": 1}):
+    async for d in deliveries.find({"proposal_id": {"$in": pids}}, {"message_id": 1, "status": 1}):
         statuses[d["status"]] += 1
         if d.get("message_id"):
             expected_ids[d["message_id"].strip("<>")] += 1
@@ -369,9 +475,12 @@ async def verify(mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, topics:
         if not set(CONSUMERS[topic]) <= by_key.get(key, set()):
             missing_letters.append((key.decode(), topic, sorted(by_key.get(key, set()))))
     return {
-        "not_certified": len(not_certified), "missing_transitions": missing_transitions,
-        "doubled_transitions": doubled_transitions, "emails_expected": len(expected_ids),
-        "emails_by_status": dict(statuses), "lost_emails": len(lost_emails),
+        "not_certified": len(not_certified),
+        "missing_transitions": missing_transitions,
+        "doubled_transitions": doubled_transitions,
+        "emails_expected": len(expected_ids),
+        "emails_by_status": dict(statuses),
+        "lost_emails": len(lost_emails),
         "doubled_emails": len(doubled_emails),
         "dead_lettered": sum(len(v) for v in by_key.values()),
         "poison_not_dead_lettered": missing_letters[:10],
@@ -404,8 +513,10 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
         deliveries = mongo[ns.db("notifications")]["deliveries"]
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if await deliveries.count_documents({"status": "queued"}) == 0 and \
-                    await deliveries.count_documents({"outbox.0": {"$exists": True}}) == 0:
+            if (
+                await deliveries.count_documents({"status": "queued"}) == 0
+                and await deliveries.count_documents({"outbox.0": {"$exists": True}}) == 0
+            ):
                 break
             await asyncio.sleep(1)
         await asyncio.sleep(3)
@@ -421,23 +532,32 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
             if name.startswith(f"t{ns.run_id}_"):
                 await mongo.drop_database(name)
         await mongo.close()
-    result.update({
-        "proposals": n, "kills": figures.kills, "sigterms": figures.terms,
-        "broker_restarts": figures.broker_restarts, "store_restarts": figures.store_restarts,
-        "smtp_outages": figures.smtp_outages, "duplicates_injected": figures.duplicates_injected,
-        "poison_injected": figures.poison_injected, "http_retries": figures.http_retries,
-        "elapsed_s": round(time.monotonic() - started, 1),
-    })
+    result.update(
+        {
+            "proposals": n,
+            "kills": figures.kills,
+            "sigterms": figures.terms,
+            "broker_restarts": figures.broker_restarts,
+            "store_restarts": figures.store_restarts,
+            "smtp_outages": figures.smtp_outages,
+            "duplicates_injected": figures.duplicates_injected,
+            "poison_injected": figures.poison_injected,
+            "http_retries": figures.http_retries,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        }
+    )
     return result
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--proposals", type=int, default=300)
     parser.add_argument("--poison", type=int, default=12)
-    parser.add_argument("--kill-every", type=float, default=8.0,
-                        help="seconds between service kills")
+    parser.add_argument(
+        "--kill-every", type=float, default=8.0, help="seconds between service kills"
+    )
     parser.add_argument("--seed", type=int, default=2565)
     args = parser.parse_args()
     ensure_stack()
@@ -445,16 +565,22 @@ def main() -> int:
     out = LOCAL / "chaos" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    lost = result["missing_transitions"] + result["not_certified"] + result["lost_emails"] + \
-        len(result["poison_not_dead_lettered"])
+    lost = (
+        result["missing_transitions"]
+        + result["not_certified"]
+        + result["lost_emails"]
+        + len(result["poison_not_dead_lettered"])
+    )
     doubled = result["doubled_transitions"] + result["doubled_emails"]
-    print(f"chaos: proposals={result['proposals']} "
-          f"emails={result['emails_expected']} kills={result['kills']} "
-          f"sigterms={result['sigterms']} broker_restarts={result['broker_restarts']} "
-          f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
-          f"duplicates_injected={result['duplicates_injected']} "
-          f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
-          f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s")
+    print(
+        f"chaos: proposals={result['proposals']} "
+        f"emails={result['emails_expected']} kills={result['kills']} "
+        f"sigterms={result['sigterms']} broker_restarts={result['broker_restarts']} "
+        f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
+        f"duplicates_injected={result['duplicates_injected']} "
+        f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
+        f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s"
+    )
     if lost or doubled:
         print(json.dumps(result, indent=2))
         return 1

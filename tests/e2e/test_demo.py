@@ -39,9 +39,15 @@ def demo_stack(stack: None) -> Iterator[tuple[Namespace, dict[str, str]]]:
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = [ServiceProcess(name, service_env(name, ns, port := free_port()), port,
-                            logs / f"{ns.run_id}-demo-{name}.log")
-             for name in ("proposals", "approvals", "notifications")]
+    procs = [
+        ServiceProcess(
+            name,
+            service_env(name, ns, port := free_port()),
+            port,
+            logs / f"{ns.run_id}-demo-{name}.log",
+        )
+        for name in ("proposals", "approvals", "notifications")
+    ]
     env: dict[str, str] = {}
     for proc in procs:
         env.update(proc.env)
@@ -58,22 +64,29 @@ def demo_stack(stack: None) -> Iterator[tuple[Namespace, dict[str, str]]]:
 
 def run_demo(env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "scenarios"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "scenarios"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         env={**os.environ, **env, "COLUMNS": "200", "SMARTCITY_MAILPIT_URL": MAILPIT},
-        timeout=900, check=False)
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
 
 async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registry(
-    demo_stack: tuple[Namespace, dict[str, str]], mongo: AsyncMongoClient[dict[str, Any]],
+    demo_stack: tuple[Namespace, dict[str, str]],
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     ns, env = demo_stack
     out = await asyncio.to_thread(run_demo, env)
 
     assert "30 certified areas in 23 provinces" in out
     assert "15 areas in 14 provinces approved at meeting 1/2565" in out
-    assert "ภูเก็ต (Phuket)" in out and "กรุงเทพมหานคร (Bangkok)" in out
+    assert "ภูเก็ต (Phuket)" in out
+    assert "กรุงเทพมหานคร (Bangkok)" in out
 
     # The figures are the registry's: 30 certified cases, 23 provinces, 15 at 1/2565.
     cases = mongo[ns.db("approvals")]["cases"]
@@ -97,8 +110,7 @@ async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registr
     async with httpx.AsyncClient(base_url=MAILPIT, timeout=30) as http:
         received: Counter[str] = Counter()
         for message_id in ids:
-            resp = await http.get("/api/v1/search",
-                                  params={"query": f"message-id:{message_id}"})
+            resp = await http.get("/api/v1/search", params={"query": f"message-id:{message_id}"})
             received[message_id] = len(resp.json()["messages"])
     assert {m: n for m, n in received.items() if n != 1} == {}
 

@@ -34,8 +34,12 @@ DRAFT: dict[str, Any] = {
 }
 
 
-async def submit(services: dict[str, ServiceProcess], key: str, body: dict[str, Any],
-                 idempotency_key: str | None = None) -> httpx.Response:
+async def submit(
+    services: dict[str, ServiceProcess],
+    key: str,
+    body: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> httpx.Response:
     headers = {"X-API-Key": key}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
@@ -44,28 +48,38 @@ async def submit(services: dict[str, ServiceProcess], key: str, body: dict[str, 
 
 
 async def test_a_proposal_flows_to_a_case_and_two_recipients(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
-    topics: Topics, mongo: AsyncMongoClient[dict[str, Any]], mailpit: Mailpit,
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
+    mailpit: Mailpit,
 ) -> None:
     key = api_keys[("proposals", "lg-phuket-city")]
     idem = str(uuid.uuid4())
     resp = await submit(services, key, DRAFT, idem)
     assert resp.status_code == 201, resp.text
     proposal_id = resp.json()["proposal_id"]
-    assert resp.json()["content"]["province"] == {"code": "83", "name_th": "ภูเก็ต",
-                                                  "name_en": "Phuket"}
+    assert resp.json()["content"]["province"] == {
+        "code": "83",
+        "name_th": "ภูเก็ต",
+        "name_en": "Phuket",
+    }
 
     # Stored, and the outbox drained once Kafka acknowledged the event.
     proposals = mongo[ns.db("proposals")]["proposals"]
-    stored = await poll(lambda: proposals.find_one({"_id": proposal_id, "outbox": []}),
-                        what="proposal stored with an empty outbox")
+    stored = await poll(
+        lambda: proposals.find_one({"_id": proposal_id, "outbox": []}),
+        what="proposal stored with an empty outbox",
+    )
     assert stored["applicant"] == "lg-phuket-city"
     assert stored["status"] == "submitted"
     assert stored["revisions"][0]["revision"] == 1
 
     # Published once, in the common envelope, keyed by proposal id.
-    records = await read_topic(topics.proposals, min_records=1,
-                               where=lambda r: r.key == proposal_id.encode())
+    records = await read_topic(
+        topics.proposals, min_records=1, where=lambda r: r.key == proposal_id.encode()
+    )
     assert len(records) == 1
     envelope = envelope_of(records[0])
     assert dict(records[0].headers)[HEADER_EVENT_TYPE] == b"ProposalSubmitted"
@@ -91,8 +105,9 @@ async def test_a_proposal_flows_to_a_case_and_two_recipients(
         return found if wanted <= addresses else None
 
     messages = await poll(both_received, timeout=30, what="acknowledgements at the SMTP sink")
-    to_depa = next(m for m in messages
-                   if m["To"][0]["Address"] == "smartcity-office@depa.example.go.th")
+    to_depa = next(
+        m for m in messages if m["To"][0]["Address"] == "smartcity-office@depa.example.go.th"
+    )
     email = await mailpit.raw(to_depa["ID"])
     assert email["Subject"].startswith("[เมืองอัจฉริยะ] ได้รับข้อเสนอ ภูเก็ตเมืองอัจฉริยะ")
     assert "Proposal received: Phuket Smart City" in email["Subject"]
@@ -100,8 +115,11 @@ async def test_a_proposal_flows_to_a_case_and_two_recipients(
     assert "ภูเก็ต" in raw_subject
     assert email["Message-ID"].startswith(f"<{event_id}.")
     assert email["X-Smartcity-Proposal-Id"] == proposal_id
-    parts = {part.get_content_type(): part.get_content() for part in email.walk()
-             if not part.is_multipart()}
+    parts = {
+        part.get_content_type(): part.get_content()
+        for part in email.walk()
+        if not part.is_multipart()
+    }
     assert set(parts) == {"text/plain", "text/html"}
     assert "ได้รับข้อเสนอการพัฒนาเมืองอัจฉริยะ" in parts["text/plain"]
     assert "The Smart City Thailand Office received" in parts["text/plain"]
@@ -110,25 +128,31 @@ async def test_a_proposal_flows_to_a_case_and_two_recipients(
 
     # The delivery log recorded each email as sent, and NotificationSent was published.
     deliveries = mongo[ns.db("notifications")]["deliveries"]
-    await poll(lambda: deliveries.count_documents({"event_id": event_id, "status": "sent",
-                                                   "outbox": []}),
-               what="deliveries marked sent")
-    sent = await read_topic(topics.notifications, min_records=2,
-                            where=lambda r: r.key == proposal_id.encode())
+    await poll(
+        lambda: deliveries.count_documents({"event_id": event_id, "status": "sent", "outbox": []}),
+        what="deliveries marked sent",
+    )
+    sent = await read_topic(
+        topics.notifications, min_records=2, where=lambda r: r.key == proposal_id.encode()
+    )
     assert {envelope_of(r)["event_type"] for r in sent} == {"NotificationSent"}
 
     # A retry with the same Idempotency-Key returns the original, and publishes nothing new.
     again = await submit(services, key, DRAFT, idem)
     assert again.status_code == 200
     assert again.json()["proposal_id"] == proposal_id
-    assert await proposals.count_documents({"applicant": "lg-phuket-city",
-                                            "idempotency_key": idem}) == 1
+    assert (
+        await proposals.count_documents({"applicant": "lg-phuket-city", "idempotency_key": idem})
+        == 1
+    )
     records = await read_topic(topics.proposals, where=lambda r: r.key == proposal_id.encode())
     assert len(records) == 1
 
 
 async def test_invalid_submissions_get_422_with_the_field_and_store_nothing(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
     mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     key = api_keys[("proposals", "lg-khon-kaen-city")]
@@ -138,8 +162,9 @@ async def test_invalid_submissions_get_422_with_the_field_and_store_nothing(
     no_dimensions = {**DRAFT, "province": "Khon Kaen", "dimensions": []}
     resp = await submit(services, key, no_dimensions)
     assert resp.status_code == 422
-    assert any(err["field"] == "dimensions" and err["message"]["th"]
-               for err in resp.json()["errors"])
+    assert any(
+        err["field"] == "dimensions" and err["message"]["th"] for err in resp.json()["errors"]
+    )
 
     unknown_province = {**DRAFT, "province": "Atlantis"}
     resp = await submit(services, key, unknown_province)
@@ -148,16 +173,21 @@ async def test_invalid_submissions_get_422_with_the_field_and_store_nothing(
     assert "77 provinces" in resp.json()["errors"][0]["message"]["en"]
 
     not_json = await httpx.AsyncClient(base_url=services["proposals"].url).post(
-        "/proposals", content=b"{not json", headers={"X-API-Key": key,
-                                                    "Content-Type": "application/json"})
+        "/proposals",
+        content=b"{not json",
+        headers={"X-API-Key": key, "Content-Type": "application/json"},
+    )
     assert not_json.status_code == 422
 
     assert await proposals.count_documents({"applicant": "lg-khon-kaen-city"}) == before
 
 
 async def test_a_poison_message_is_dead_lettered_and_the_consumers_keep_going(
-    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str], ns: Namespace,
-    topics: Topics, mongo: AsyncMongoClient[dict[str, Any]],
+    services: dict[str, ServiceProcess],
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+    topics: Topics,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     poison_key = f"poison-{uuid.uuid4().hex[:8]}".encode()
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
@@ -165,13 +195,16 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumers_keep_going(
     try:
         await producer.send_and_wait(topics.proposals, b"\xff not an event", key=poison_key)
         await producer.send_and_wait(
-            topics.proposals, json.dumps({"event_type": "ProposalSubmitted"}).encode(),
-            key=poison_key)
+            topics.proposals,
+            json.dumps({"event_type": "ProposalSubmitted"}).encode(),
+            key=poison_key,
+        )
     finally:
         await producer.stop()
 
-    letters = await read_topic(topics.deadletter, min_records=4, timeout=30,
-                               where=lambda r: r.key == poison_key)
+    letters = await read_topic(
+        topics.deadletter, min_records=4, timeout=30, where=lambda r: r.key == poison_key
+    )
     by_consumer: dict[str, list[dict[str, Any]]] = {}
     for record in letters:
         letter = json.loads(record.value)
@@ -183,13 +216,21 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumers_keep_going(
         assert any(e.startswith("event_id:") for e in errors)  # the field that was wrong
 
     # Both consumers are still alive: a real proposal after the poison still flows.
-    resp = await submit(services, api_keys[("proposals", "pd-samyan")],
-                        {**DRAFT, "province": "Bangkok",
-                         "area_name": {"th": "สามย่านสมาร์ทซิตี้", "en": "Samyan Smart City"}})
+    resp = await submit(
+        services,
+        api_keys[("proposals", "pd-samyan")],
+        {
+            **DRAFT,
+            "province": "Bangkok",
+            "area_name": {"th": "สามย่านสมาร์ทซิตี้", "en": "Samyan Smart City"},
+        },
+    )
     assert resp.status_code == 201, resp.text
     proposal_id = resp.json()["proposal_id"]
     cases = mongo[ns.db("approvals")]["cases"]
     await poll(lambda: cases.find_one({"_id": proposal_id}), what="case after poison")
     deliveries = mongo[ns.db("notifications")]["deliveries"]
-    await poll(lambda: deliveries.find_one({"proposal_id": proposal_id, "status": "sent"}),
-               what="email after poison")
+    await poll(
+        lambda: deliveries.find_one({"proposal_id": proposal_id, "status": "sent"}),
+        what="email after poison",
+    )

@@ -36,13 +36,20 @@ async def collection(ns: Namespace, mongo: AsyncMongoClient[Doc]) -> AsyncCollec
     return mongo[ns.db("outbox_test")][f"aggregates_{uuid.uuid4().hex[:6]}"]
 
 
-async def store_with_events(collection: AsyncCollection[Doc], proposal_id: str, n: int
-                            ) -> list[str]:
-    envelopes = [new_envelope(ProposalWithdrawn(applicant="lg-phuket-city", reason=f"step {i}"),
-                              producer="svc-proposals", proposal_id=proposal_id)
-                 for i in range(n)]
-    await collection.insert_one({"_id": proposal_id, "state": "x",
-                                 "outbox": [outbox_entry(e) for e in envelopes]})
+async def store_with_events(
+    collection: AsyncCollection[Doc], proposal_id: str, n: int
+) -> list[str]:
+    envelopes = [
+        new_envelope(
+            ProposalWithdrawn(applicant="lg-phuket-city", reason=f"step {i}"),
+            producer="svc-proposals",
+            proposal_id=proposal_id,
+        )
+        for i in range(n)
+    ]
+    await collection.insert_one(
+        {"_id": proposal_id, "state": "x", "outbox": [outbox_entry(e) for e in envelopes]}
+    )
     return [str(e.event_id) for e in envelopes]
 
 
@@ -60,8 +67,9 @@ async def test_flush_publishes_in_order_once_and_empties_the_outbox(
     assert doc is not None
     assert doc["outbox"] == []
     assert doc["state"] == "x"
-    records = await read_topic(topics.proposals, min_records=5,
-                               where=lambda r: r.key == proposal_id.encode())
+    records = await read_topic(
+        topics.proposals, min_records=5, where=lambda r: r.key == proposal_id.encode()
+    )
     assert [json.loads(r.value)["event_id"] for r in records] == ids
     assert len({r.partition for r in records}) == 1
 
@@ -77,13 +85,15 @@ async def test_while_kafka_is_unreachable_events_stay_until_the_relay_publishes_
     assert doc is not None
     assert [e["event_id"] for e in doc["outbox"]] == ids
 
-    relay = OutboxRelay(OutboxPublisher(broker, topics, "test"), [collection], "test",
-                        grace_seconds=3600)
+    relay = OutboxRelay(
+        OutboxPublisher(broker, topics, "test"), [collection], "test", grace_seconds=3600
+    )
     assert await relay.sweep_once() == 0  # younger than the grace period: the writer's turn
     assert await relay.sweep_once(grace_seconds=0) == 3
     doc = await collection.find_one({"_id": proposal_id})
     assert doc is not None
     assert doc["outbox"] == []
-    records = await read_topic(topics.proposals, min_records=3,
-                               where=lambda r: r.key == proposal_id.encode())
+    records = await read_topic(
+        topics.proposals, min_records=3, where=lambda r: r.key == proposal_id.encode()
+    )
     assert [json.loads(r.value)["event_id"] for r in records] == ids

@@ -26,14 +26,20 @@ def compose() -> dict[str, Any]:
 
 
 def service_packages() -> set[str]:
-    return {m.name for m in pkgutil.iter_modules(services.__path__)
-            if (ROOT / "services" / m.name / "__main__.py").exists()}
+    return {
+        m.name
+        for m in pkgutil.iter_modules(services.__path__)
+        if (ROOT / "services" / m.name / "__main__.py").exists()
+    }
 
 
 def settings_class(name: str) -> type[BaseSettings]:
     module = importlib.import_module(f"services.{name}.config")
-    classes = [v for v in vars(module).values() if isinstance(v, type)
-               and issubclass(v, ServiceSettings) and v is not ServiceSettings]
+    classes = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
+    ]
     assert len(classes) == 1, f"services.{name}.config should define one settings class"
     return classes[0]
 

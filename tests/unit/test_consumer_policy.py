@@ -32,14 +32,20 @@ class FakeDeadLetters:
 
 
 def event() -> bytes:
-    env = new_envelope(ProposalWithdrawn(applicant="lg-phuket-city"), producer="lg-phuket-city",
-                       proposal_id="SC-1")
+    env = new_envelope(
+        ProposalWithdrawn(applicant="lg-phuket-city"), producer="lg-phuket-city", proposal_id="SC-1"
+    )
     return env.to_bytes()
 
 
 def consumer(letters: FakeDeadLetters, attempts: int = 3) -> EventConsumer:
-    return EventConsumer("test", letters, max_attempts=attempts,  # type: ignore[arg-type]
-                         base_delay=0.001, max_delay=0.002)
+    return EventConsumer(
+        "test",
+        letters,  # type: ignore[arg-type]
+        max_attempts=attempts,
+        base_delay=0.001,
+        max_delay=0.002,
+    )
 
 
 async def test_an_unparseable_record_is_dead_lettered_with_its_bytes_and_reason() -> None:
@@ -83,11 +89,11 @@ async def test_unprocessable_is_dead_lettered_at_once() -> None:
     await consumer(letters).process(FakeRaw(event()), handler)
     assert calls == 1
     assert [(m["kind"], m["error"]) for m in letters.sent] == [
-        ("unauthorised", "lg-x may not do that")]
+        ("unauthorised", "lg-x may not do that")
+    ]
 
 
-async def test_transient_errors_are_retried_until_they_pass_and_nothing_is_dead_lettered(
-) -> None:
+async def test_transient_errors_are_retried_until_they_pass_and_nothing_is_dead_lettered() -> None:
     letters = FakeDeadLetters()
     calls = 0
 

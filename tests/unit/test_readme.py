@@ -12,6 +12,5 @@ def test_readme_names_the_two_commands() -> None:
 
 
 def test_configuration_table_lists_every_setting_of_every_service() -> None:
-    assert {name for name, _ in settings_classes()} >= {"proposals", "approvals",
-                                                         "notifications"}
+    assert {name for name, _ in settings_classes()} >= {"proposals", "approvals", "notifications"}
     assert main(["--check"]) == 0, "run: python -m services.common.settings_doc"
