@@ -9,7 +9,7 @@ SERVICES := proposals approvals notifications console
 PYTEST_ARGS ?=
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos clean
+        test-integration test-e2e lint format demo docs bench chaos browser clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,7 +46,10 @@ status: ## Show servers and services
 	-infra/stack.sh status
 	-infra/services.sh status $(SERVICES)
 
-test: infra-up ## Run every test tier against the real Kafka, FerretDB and SMTP server
+browser: ## Install Debian's Chromium and Thai fonts for the browser tests (idempotent)
+	infra/install-browser.sh
+
+test: infra-up browser ## Run every test tier against the real Kafka, FerretDB and SMTP server
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Unit tests only (pure code, no servers)
