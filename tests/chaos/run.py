@@ -44,6 +44,7 @@ from tests.support import (
     MAILPIT,
     MONGO,
     ROOT,
+    SMTP_PORT,
     Namespace,
     ServiceProcess,
     ensure_stack,
@@ -340,18 +341,20 @@ async def lifecycle(
 
 
 async def faults(
-    stack: Stack, figures: Figures, stop: asyncio.Event, rng: random.Random, kill_every: float
+    stack: Stack,
+    figures: Figures,
+    stop: asyncio.Event,
+    rng: random.Random,
+    kill_every: float,
+    min_kills: int,
 ) -> None:
-    """Kill/restart services on a schedule, and restart each server once, until `stop`."""
+    """Kill/restart services on a schedule and restart each server once. Runs until `stop` is
+    set AND every kind of fault has happened (each server once, `min_kills` service kills)."""
     once = ["kafka", "ferretdb", "smtp"]
     rng.shuffle(once)
     tick = 0
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), kill_every)
-            return
-        except TimeoutError:
-            pass
+    while not (stop.is_set() and not once and figures.kills + figures.terms >= min_kills):
+        await asyncio.sleep(kill_every)
         tick += 1
         name = SERVICES[tick % len(SERVICES)]
         sig = signal.SIGTERM if tick % 4 == 0 else signal.SIGKILL
@@ -371,7 +374,7 @@ async def faults(
                 figures.store_restarts += 1
             else:
                 await asyncio.to_thread(infra, "down", "mailpit")
-                await asyncio.sleep(8)
+                await asyncio.sleep(kill_every)
                 await asyncio.to_thread(infra, "up", "mailpit")
                 figures.smtp_outages += 1
         await asyncio.to_thread(stack.procs[name].wait_healthy, 180)
@@ -500,18 +503,20 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
     stack.start()
     driver = Driver(stack, Agencies(mongo, ns), figures)
     stop = asyncio.Event()
-    chaos = asyncio.create_task(faults(stack, figures, stop, rng, kill_every))
+    chaos = asyncio.create_task(
+        faults(stack, figures, stop, rng, kill_every, min_kills=3 * len(SERVICES))
+    )
     try:
         lifecycle_task = asyncio.create_task(lifecycle(driver, mongo, ns, n))
         await asyncio.sleep(kill_every * 1.5)
         poison_keys = await inject(topics, figures, rng, poison)
         pids = await lifecycle_task
-        stop.set()
-        await chaos
         poison_keys += await inject(topics, figures, rng, 0)  # duplicates of the late events
+        stop.set()
+        await chaos  # returns once every kind of fault has happened
         # Let the consumers and the sender finish, then check.
         deliveries = mongo[ns.db("notifications")]["deliveries"]
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             if (
                 await deliveries.count_documents({"status": "queued"}) == 0
