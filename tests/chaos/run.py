@@ -109,6 +109,7 @@ class Stack:
             if name == "notifications":
                 env.update(
                     {
+                        "NOTIFICATIONS_SMTP_PORT": str(SMTP_PORT),
                         "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.5",
                         "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "5",
                         "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "60",
