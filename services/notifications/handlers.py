@@ -331,7 +331,7 @@ class Sender:
         the delivery itself for a digest (and for an email queued before the bodies moved)."""
         if "text" in doc:
             return doc
-        body = await self._bodies.get(doc["_id"])
+        body = await self._bodies.take(doc["_id"])
         if body is None or "text" not in body:
             raise MissingBody(f"no message body stored for delivery {doc['_id']!r}")
         return body

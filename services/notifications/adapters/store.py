@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections import OrderedDict
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -32,6 +33,8 @@ from services.common.outbox import outbox_entry
 
 Doc = dict[str, Any]
 
+# How many just-stored message bodies a process keeps in memory for its sender (~10 KB each).
+RECENT_BODIES = 1000
 # FerretDB 1.24 hangs on large bulk writes: never send more than this many documents at once.
 BULK_BATCH = 50
 DUPLICATE_KEY = 11000
@@ -112,12 +115,29 @@ class MessageBodies:
     a delivery (kept and used when the event is redelivered), never a delivery without its
     body."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], keep: int = RECENT_BODIES) -> None:
         self.collection: AsyncCollection[Doc] = db["messages"]
+        # The bodies this process stored last: the sender of this process usually sends them
+        # within a second, so it takes them from here instead of reading them back.
+        self._recent: OrderedDict[str, Doc] = OrderedDict()
+        self._keep = keep
 
     async def put_many(self, docs: list[Doc]) -> None:
         """Store bodies; one stored before under the same id (a redelivery) is kept as is."""
-        await insert_new(self.collection, docs)
+        stored = await insert_new(self.collection, docs)
+        for doc in docs:
+            if doc["_id"] in stored:  # (not one that was there before: that one is the body)
+                self._recent[doc["_id"]] = doc
+        while len(self._recent) > self._keep:
+            self._recent.popitem(last=False)
+
+    async def take(self, delivery_id: str) -> Doc | None:
+        """The body of an email about to be sent: from memory if this process stored it
+        (and forgotten there), else read from the store."""
+        recent = self._recent.pop(delivery_id, None)
+        if recent is not None:
+            return recent
+        return await self.collection.find_one({"_id": delivery_id})
 
     async def get(self, delivery_id: str, fields: list[str] | None = None) -> Doc | None:
         projection = None if fields is None else dict.fromkeys(fields, 1)
