@@ -175,11 +175,12 @@ class DeliveryLog:
         ends (and is re-sent with the same Message-ID).
 
         One query (a scan) finds the candidates; each is then claimed by a findAndModify on
-        its `_id` alone (pushed down to SQL) that returns the document as it was: the claim
-        is ours if it was still due then. (Another sender that read a candidate before our
-        claim finds it not due, and its overwrite only moves the lease end by the time between
-        the two claims; after our outcome, an outcome it cannot see, it would at worst delay a
-        retry to its own lease end.)"""
+        its `_id` alone (pushed down to SQL) that sets the lease and returns the document as
+        it was: the claim is ours only if it was queued and due then. A sender that loses the
+        race has still written its own lease end: on a leased email that changes nothing that
+        matters, on an email just rescheduled by another process it delays that retry to the
+        lease end at worst (only with several sender processes; nothing is lost or sent
+        twice because of it)."""
         lease_until = now + dt.timedelta(seconds=lease_seconds)
         due = {"status": "queued", "next_attempt_at": {"$lte": now}}
         candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
