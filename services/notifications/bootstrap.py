@@ -7,8 +7,9 @@ from fastapi import FastAPI
 from services.common.auth import ApiKeys
 from services.common.runtime import Runtime
 from services.notifications.adapters.directory import RecipientsDirectory
+from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import SmtpMailer
-from services.notifications.adapters.store import DeliveryLog, ProposalsView
+from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
 from services.notifications.config import NotificationsSettings
 from services.notifications.entrypoints import http, kafka
 from services.notifications.handlers import (
@@ -32,10 +33,11 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         base_delay=settings.send_base_delay_seconds,
         max_delay=settings.send_max_delay_seconds,
     )
-    view, directory, deliveries = (
+    view, directory, deliveries, bodies = (
         ProposalsView(rt.db),
         RecipientsDirectory(rt.db),
         DeliveryLog(rt.db),
+        MessageBodies(rt.db),
     )
     mailer = SmtpMailer(
         settings.smtp_host,
@@ -45,15 +47,18 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
-    handlers = NotificationHandlers(view, directory, deliveries, mail, rt.publisher)
-    sender = Sender(deliveries, mailer, rt.publisher, rt.dead_letters, mail)
+    settled = SettledEvents(rt.broker, rt.topics, rt.publisher, NAME)
+    sender = Sender(deliveries, bodies, mailer, settled, rt.dead_letters, mail)
+    handlers = NotificationHandlers(
+        view, directory, deliveries, bodies, mail, rt.publisher, on_queued=sender.wake
+    )
     rt.outbox_collections.append(deliveries.collection)
 
     async def seed_directory() -> None:
         await directory.seed()
 
     rt.on_start += [deliveries.ensure_indexes, seed_directory]
-    digests = DigestScheduler(deliveries, mail, settings.digest_hour)
+    digests = DigestScheduler(deliveries, bodies, mail, settings.digest_hour)
     rt.background += [lambda: sender.run(settings.sender_poll_seconds), digests.run]
     rt.on_stop.append(mailer.close)
     kafka.register(

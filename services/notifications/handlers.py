@@ -5,6 +5,7 @@ message building do the deciding."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import time
@@ -22,8 +23,9 @@ from services.common.consumer import DeadLetters, Record
 from services.common.context import current_source
 from services.common.outbox import OutboxPublisher, outbox_entry
 from services.notifications.adapters.directory import Recipient, RecipientsDirectory
+from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
-from services.notifications.adapters.store import DeliveryLog, ProposalsView
+from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
 from services.notifications.digest import digest_id, next_cutoff
 from services.notifications.messages import build_message, message_id
 from services.notifications.rendering import email_context, has_template, render, render_digest
@@ -31,8 +33,11 @@ from services.notifications.routing import CRITICAL, ROUTES, addressees
 
 log = structlog.get_logger(__name__)
 
-# Each refresh scans the delivery log (a full scan on FerretDB): not more often than a scrape.
+# Each refresh scans the delivery log (a full scan on FerretDB, of small documents): when idle
+# not more often than a scrape, while emails are being attempted every few seconds (so that a
+# burst of retries shows in the gauges while it lasts).
 GAUGE_REFRESH_SECONDS = 10.0
+GAUGE_REFRESH_BUSY_SECONDS = 2.0
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
@@ -93,16 +98,20 @@ class NotificationHandlers:
         view: ProposalsView,
         directory: RecipientsDirectory,
         log_: DeliveryLog,
+        bodies: MessageBodies,
         settings: MailSettings,
         publisher: OutboxPublisher | None = None,
         clock: Clock = utc_now,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self._view = view
         self._directory = directory
         self._log = log_
+        self._bodies = bodies
         self._settings = settings
         self._publisher = publisher
         self.clock = clock
+        self._on_queued = on_queued
 
     async def _recipients(
         self, envelope: AnyEnvelope, proposal: Doc
@@ -134,17 +143,22 @@ class NotificationHandlers:
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event
-        queues nothing new: each email's id is (event id, address)."""
+        queues nothing new: each email's id is (event id, address).
+
+        Store round trips: the proposals view (a read and an upsert that returns the proposal),
+        the bodies of all the event's emails (one bulk insert), then their delivery documents
+        (one bulk insert). Bodies first: a crash in between leaves bodies without deliveries;
+        the redelivered event's inserts keep those bodies and add the deliveries."""
         stage = stage_after(envelope.event_type)
-        await self._view.record(envelope, stage.value if stage else None)
+        proposal = await self._view.record(envelope, stage.value if stage else None)
         if envelope.event_type not in ROUTES or not has_template(envelope.event_type):
             return
-        proposal = await self._view.get(envelope.proposal_id)
         if proposal is None or "area_name" not in proposal:
             proposal = {**_unknown_proposal(envelope.proposal_id, envelope), **(proposal or {})}
         recipients, missing = await self._recipients(envelope, proposal)
         now = self.clock()
         source = current_source.get()
+        event_value = envelope.model_dump_json()
         base: Doc = {
             "kind": "event",
             "event_id": str(envelope.event_id),
@@ -153,38 +167,48 @@ class NotificationHandlers:
             "occurred_at": envelope.occurred_at,
             "created_at": now,
             "updated_at": now,
-            "event_value": envelope.model_dump_json(),
             "source": None
             if source is None
             else {"topic": source.topic, "partition": source.partition, "offset": source.offset},
             "outbox": [],
         }
         immediate = envelope.event_type in CRITICAL
+        bodies: list[Doc] = []
+        deliveries: list[Doc] = []
         for r in recipients:
             context = email_context(envelope, proposal, r, self._settings.console_url)
             rendered = render(envelope, context)
             held = r.digest and not immediate
-            doc = {
-                **base,
-                "_id": f"{envelope.event_id}:{r.email.lower()}",
-                "recipient_id": r.recipient_id,
-                "email": r.email,
-                "name_th": r.name_th,
-                "name_en": r.name_en,
-                "message_id": message_id(
-                    str(envelope.event_id), r.email, self._settings.message_id_domain
-                ),
-                "subject": rendered.subject,
-                "text": rendered.text,
-                "html": rendered.html,
-                "timeline_url": context["timeline_url"],
-                "status": "held" if held else "queued",
-                "digest_id": None,
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            if await self._log.queue(doc):
-                QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
+            delivery_id = f"{envelope.event_id}:{r.email.lower()}"
+            bodies.append(
+                {
+                    "_id": delivery_id,
+                    "text": rendered.text,
+                    "html": rendered.html,
+                    "event_value": event_value,
+                    "created_at": now,
+                }
+            )
+            deliveries.append(
+                {
+                    **base,
+                    "_id": delivery_id,
+                    "recipient_id": r.recipient_id,
+                    "email": r.email,
+                    "name_th": r.name_th,
+                    "name_en": r.name_en,
+                    "message_id": message_id(
+                        str(envelope.event_id), r.email, self._settings.message_id_domain
+                    ),
+                    "subject": rendered.subject,
+                    "timeline_url": context["timeline_url"],
+                    "status": "held" if held else "queued",
+                    "digest_id": None,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+            )
+        failures: dict[str, str] = {}
         for recipient_id in missing:
             error = f"no address for {recipient_id!r} in the recipients directory"
             failure = new_envelope(
@@ -201,10 +225,13 @@ class NotificationHandlers:
                 proposal_id=envelope.proposal_id,
                 cause=envelope,
             )
-            queued = await self._log.queue(
+            delivery_id = f"{envelope.event_id}:missing:{recipient_id}"
+            failures[delivery_id] = recipient_id
+            bodies.append({"_id": delivery_id, "event_value": event_value, "created_at": now})
+            deliveries.append(
                 {
                     **base,
-                    "_id": f"{envelope.event_id}:missing:{recipient_id}",
+                    "_id": delivery_id,
                     "recipient_id": recipient_id,
                     "email": None,
                     "status": "failed",
@@ -214,17 +241,34 @@ class NotificationHandlers:
                     "outbox": [outbox_entry(failure)],
                 }
             )
+        if not deliveries:
+            return
+        await self._bodies.put_many(bodies)
+        queued = await self._log.queue_many(deliveries)
+        for d in deliveries:
+            if d["_id"] in failures:
+                continue
+            if d["_id"] in queued:
+                held = d["status"] == "held"
+                QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
+        if self._on_queued is not None and any(
+            d["status"] == "queued" and d["_id"] in queued for d in deliveries
+        ):
+            self._on_queued()
+        for delivery_id, recipient_id in failures.items():
             if self._publisher is not None:  # else the outbox relay publishes it
-                await self._publisher.try_flush(
-                    self._log.collection, f"{envelope.event_id}:missing:{recipient_id}"
-                )
-            if queued:
+                await self._publisher.try_flush(self._log.collection, delivery_id)
+            if delivery_id in queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()
                 log.warning(
                     "notify.recipient_missing",
                     recipient_id=recipient_id,
                     event_id=str(envelope.event_id),
                 )
+
+
+class MissingBody(Exception):
+    """A delivery whose message body is not in the store (deleted by hand): it cannot be sent."""
 
 
 class Sender:
@@ -234,21 +278,29 @@ class Sender:
     def __init__(
         self,
         log_: DeliveryLog,
+        bodies: MessageBodies,
         mailer: SmtpMailer,
-        publisher: OutboxPublisher,
+        events: SettledEvents,
         dead_letters: DeadLetters,
         settings: MailSettings,
         clock: Clock = utc_now,
         rand: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self._log = log_
+        self._bodies = bodies
         self._mailer = mailer
-        self._publisher = publisher
+        self._events = events
         self._dead_letters = dead_letters
         self._settings = settings
         self._rand = rand
         self.clock = clock
         self._gauges_at = 0.0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due emails now instead of at the next poll (called when emails are
+        queued by this process)."""
+        self._wake.set()
 
     async def send_due(self) -> int:
         """Send what is due: one batch, attempted concurrently (the SMTP connection is shared
@@ -267,9 +319,22 @@ class Sender:
             return None
 
     @staticmethod
-    def _about(doc: Doc) -> list[Doc]:
-        """The events an email is about: one, or each event of a digest."""
-        return list(doc["items"]) if doc.get("kind") == "digest" else [doc]
+    def _about(doc: Doc, body: Doc | None) -> list[Doc]:
+        """The events an email is about, each with its `event_value`: one, or each event of a
+        digest (a digest carries its items' events itself)."""
+        if doc.get("kind") == "digest":
+            return list(doc["items"])
+        return [{**doc, "event_value": (body or doc).get("event_value")}]
+
+    async def _body(self, doc: Doc) -> Doc:
+        """The email's text and html, and the event it is about: in the message bodies, or in
+        the delivery itself for a digest (and for an email queued before the bodies moved)."""
+        if "text" in doc:
+            return doc
+        body = await self._bodies.take(doc["_id"])
+        if body is None or "text" not in body:
+            raise MissingBody(f"no message body stored for delivery {doc['_id']!r}")
+        return body
 
     async def attempt(self, doc: Doc) -> None:
         attempts = int(doc.get("attempts", 0)) + 1
@@ -279,11 +344,13 @@ class Sender:
         }
         if doc.get("kind") != "digest":
             headers["X-Smartcity-Proposal-Id"] = doc["proposal_id"]
+        body: Doc | None = None
         try:
+            body = await self._body(doc)
             message = build_message(
                 subject=doc["subject"],
-                text=doc["text"],
-                html=doc["html"],
+                text=body["text"],
+                html=body["html"],
                 from_name=self._settings.from_name,
                 from_email=self._settings.from_email,
                 to_name=doc["name_th"],
@@ -293,7 +360,7 @@ class Sender:
             )
             reply = await self._mailer.send(message)
         except Exception as exc:
-            await self._failed_attempt(doc, attempts, exc)
+            await self._failed_attempt(doc, body, attempts, exc)
             return
         events = [
             new_envelope(
@@ -309,16 +376,18 @@ class Sender:
                 proposal_id=a["proposal_id"],
                 cause=self._cause(a),
             )
-            for a in self._about(doc)
+            for a in self._about(doc, body)
         ]
-        if await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events):
-            SENT.labels(doc["event_type"]).inc()
-            log.info("notify.sent", delivery_id=doc["_id"], attempts=attempts)
-            await self._publisher.try_flush(self._log.collection, doc["_id"])
+        entries = await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events)
+        SENT.labels(doc["event_type"]).inc()
+        log.info("notify.sent", delivery_id=doc["_id"], attempts=attempts)
+        await self._events.publish(self._log.collection, doc["_id"], entries)
 
-    async def _failed_attempt(self, doc: Doc, attempts: int, exc: Exception) -> None:
+    async def _failed_attempt(
+        self, doc: Doc, body: Doc | None, attempts: int, exc: Exception
+    ) -> None:
         error = f"{type(exc).__name__}: {exc}"[:500]
-        permanent = isinstance(exc, PermanentSmtpError)
+        permanent = isinstance(exc, PermanentSmtpError | MissingBody)
         if not permanent and attempts < self._settings.max_attempts:
             delay = backoff_seconds(
                 attempts, self._settings.base_delay, self._settings.max_delay, self._rand
@@ -335,7 +404,11 @@ class Sender:
                 doc["_id"], attempts, error, now + dt.timedelta(seconds=delay), now
             )
             return
-        about = self._about(doc)
+        if body is None and not isinstance(exc, MissingBody):
+            # The failure came before the body was read: read it for the dead letter.
+            with contextlib.suppress(MissingBody):
+                body = await self._body(doc)
+        about = self._about(doc, body)
         # Dead letters first: if the store write below fails, the email is retried and the
         # dead letter may repeat (at least once), but it is never missing.
         for a in about:
@@ -345,7 +418,7 @@ class Sender:
                 partition=source["partition"],
                 offset=source["offset"],
                 key=a["proposal_id"].encode(),
-                value=a["event_value"].encode(),
+                value=(a.get("event_value") or "").encode(),
                 headers=(),
             )
             await self._dead_letters.send(
@@ -375,20 +448,22 @@ class Sender:
             )
             for a in about
         ]
-        if not await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events):
-            return
+        entries = await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events)
         FAILED.labels(doc["event_type"], "permanent" if permanent else "attempts").inc()
         log.error("notify.send_failed", delivery_id=doc["_id"], attempts=attempts, error=error)
-        await self._publisher.try_flush(self._log.collection, doc["_id"])
+        await self._events.publish(self._log.collection, doc["_id"], entries)
 
     async def run(self, poll_seconds: float) -> None:
         while True:
             try:
+                self._wake.clear()
                 sent = await self.send_due()
-                if time.monotonic() - self._gauges_at >= GAUGE_REFRESH_SECONDS:
+                every = GAUGE_REFRESH_BUSY_SECONDS if sent else GAUGE_REFRESH_SECONDS
+                if time.monotonic() - self._gauges_at >= every:
                     await self.refresh_gauges()
-                if not sent:
-                    await asyncio.sleep(poll_seconds)
+                if not sent:  # until the next poll, or until emails are queued
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -410,12 +485,14 @@ class DigestScheduler:
     def __init__(
         self,
         log_: DeliveryLog,
+        bodies: MessageBodies,
         settings: MailSettings,
         cutoff_hour: int,
         clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._log = log_
+        self._bodies = bodies
         self._settings = settings
         self._cutoff_hour = cutoff_hour
         self.clock = clock
@@ -434,6 +511,7 @@ class DigestScheduler:
                 first["recipient_id"], first["email"], first["name_th"], first["name_en"], True
             )
             rendered = render_digest(recipient, items, as_of, self._settings.console_url)
+            events = await asyncio.gather(*(self._event_value(i) for i in items))
             now = self.clock()
             doc: Doc = {
                 "_id": did,
@@ -451,19 +529,21 @@ class DigestScheduler:
                 "html": rendered.html,
                 "items": [
                     {
-                        k: i.get(k)
-                        for k in (
-                            "_id",
-                            "event_id",
-                            "event_type",
-                            "proposal_id",
-                            "subject",
-                            "occurred_at",
-                            "event_value",
-                            "source",
-                        )
+                        **{
+                            k: i.get(k)
+                            for k in (
+                                "_id",
+                                "event_id",
+                                "event_type",
+                                "proposal_id",
+                                "subject",
+                                "occurred_at",
+                                "source",
+                            )
+                        },
+                        "event_value": event_value,
                     }
-                    for i in items
+                    for i, event_value in zip(items, events, strict=True)
                 ],
                 "status": "queued",
                 "attempts": 0,
@@ -483,6 +563,13 @@ class DigestScheduler:
         if queued:
             log.info("notify.digests_queued", count=len(queued), as_of=as_of.isoformat())
         return queued
+
+    async def _event_value(self, item: Doc) -> str | None:
+        """The original event of a held email (kept with its body; inline in an older one)."""
+        if "event_value" in item:
+            return str(item["event_value"])
+        body = await self._bodies.get(item["_id"], ["event_value"])
+        return None if body is None else body.get("event_value")
 
     async def run(self) -> None:
         while True:

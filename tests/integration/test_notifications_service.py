@@ -36,7 +36,11 @@ from contracts.envelope import AnyEnvelope
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
-from services.notifications.adapters.directory import seed_documents
+from services.notifications.adapters.directory import (
+    RecipientChange,
+    RecipientsDirectory,
+    seed_documents,
+)
 from services.notifications.messages import message_id
 from services.notifications.routing import ROUTES
 from services.notifications.samples import content, sample_envelope
@@ -256,6 +260,17 @@ async def test_sent_emails_are_recorded_and_announced(
     docs = await poll(all_sent, timeout=45, what="deliveries sent")
     assert {d["email"] for d in docs} == addresses
     assert all(d["attempts"] == 1 and d["smtp_reply"] for d in docs)
+    # The delivery documents stay small: the body and the event bytes are stored apart,
+    # under the same id, once.
+    assert all(not {"text", "html", "event_value"} & set(d) for d in docs)
+    bodies = (
+        await mongo[notifier.db_name]["messages"]
+        .find({"_id": {"$in": [d["_id"] for d in docs]}})
+        .to_list(None)
+    )
+    assert len(bodies) == len(docs)
+    assert all("Phuket" in b["text"] and "<html" in b["html"].lower() for b in bodies)
+    assert {b["event_value"] for b in bodies} == {submitted.model_dump_json()}
     records = await read_topic(
         notifier.topics.notifications,
         min_records=len(addresses),
@@ -765,3 +780,38 @@ def test_sample_time_is_fixed_only_when_asked() -> None:
     assert sample_envelope("ProposalSubmitted").occurred_at == dt.datetime(
         2022, 8, 6, 3, 30, tzinfo=dt.UTC
     )
+
+
+async def test_the_directory_cache_sees_changes_in_time(
+    ns: Namespace, mongo: AsyncMongoClient[Doc]
+) -> None:
+    """`get` answers from a copy of the directory: a change through the same directory object
+    (the admin API) is seen at once, a change by another process (the CLI) within the cache
+    time, an entry added elsewhere at once (a miss is looked up)."""
+    now = [0.0]
+    db = mongo[ns.db("notif_cache")]
+    directory = RecipientsDirectory(db, cache_seconds=5.0, monotonic=lambda: now[0])
+    await directory.seed()
+    depa = await directory.get("depa")
+    assert depa is not None
+    assert depa.email == DIRECTORY["depa"]["email"]
+    elsewhere = "changed-elsewhere@depa.example.go.th"
+    await db["recipients"].update_one({"_id": "depa"}, {"$set": {"email": elsewhere}})
+    cached = await directory.get("depa")
+    assert cached is not None
+    assert cached.email == DIRECTORY["depa"]["email"]  # still the copy
+    now[0] += 5.0
+    fresh = await directory.get("depa")
+    assert fresh is not None
+    assert fresh.email == elsewhere
+    await directory.update("depa", RecipientChange(digest=True), "tests")
+    changed = await directory.get("depa")
+    assert changed is not None
+    assert changed.digest is True  # at once: the change cleared the copy
+    await db["recipients"].insert_one(
+        {"_id": "lg-new-town", "email": "new@town.example.go.th", "name_th": "x", "name_en": "x"}
+    )
+    added = await directory.get("lg-new-town")
+    assert added is not None
+    assert added.email == "new@town.example.go.th"
+    assert await directory.get("lg-nowhere") is None

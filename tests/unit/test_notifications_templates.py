@@ -89,8 +89,11 @@ def test_every_routed_event_is_a_known_event_with_both_templates() -> None:
 
 def test_every_event_that_people_act_on_is_routed() -> None:
     # MeetingRecorded is a claim only (intake): its effects are the per-proposal facts.
-    assert set(EVENTS) - set(ROUTES) == {"NotificationSent", "NotificationFailed",
-                                         "MeetingRecorded"}
+    assert set(EVENTS) - set(ROUTES) == {
+        "NotificationSent",
+        "NotificationFailed",
+        "MeetingRecorded",
+    }
 
 
 def test_every_role_resolves_to_a_seeded_recipient() -> None:
@@ -379,7 +382,7 @@ async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
             return []
 
     settings = MailSettings("x", "x@example.go.th", "example.go.th", CONSOLE, 3, 1.0, 2.0)
-    scheduler = Recording(None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
+    scheduler = Recording(None, None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
     with pytest.raises(asyncio.CancelledError):
         await scheduler.run()
     assert slept[0] == 3600.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -105,9 +107,35 @@ def seed_documents() -> list[Doc]:
     return docs
 
 
+# How long `get` trusts its copy of the directory. Changes through this process's API are seen
+# at once (they clear the copy); changes by another process (the CLI, another instance) within
+# this many seconds.
+CACHE_SECONDS = 5.0
+
+
+def _recipient(doc: Doc) -> Recipient:
+    return Recipient(
+        doc["_id"], doc["email"], doc["name_th"], doc["name_en"], bool(doc.get("digest", False))
+    )
+
+
 class RecipientsDirectory:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc],
+        cache_seconds: float = CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.collection: AsyncCollection[Doc] = db["recipients"]
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cache: dict[str, Recipient] | None = None
+        self._cached_at = 0.0
+        self._generation = 0  # bumped by every change: a copy read before it is not kept
+
+    def invalidate(self) -> None:
+        self._cache = None
+        self._generation += 1
 
     async def seed(self) -> int:
         """Add the seed entries that are missing; never overwrites an edited entry.
@@ -146,21 +174,38 @@ class RecipientsDirectory:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
             return None
+        finally:
+            self.invalidate()
         return doc
 
     async def update(self, recipient_id: str, change: RecipientChange, by: str) -> Doc | None:
         """Change an entry; None if there is no such entry."""
         fields = change.model_dump(exclude_none=True)
-        return await self.collection.find_one_and_update(
-            {"_id": recipient_id},
-            {"$set": {**fields, "updated_at": dt.datetime.now(dt.UTC), "updated_by": by}},
-            return_document=ReturnDocument.AFTER,
-        )
+        try:
+            return await self.collection.find_one_and_update(
+                {"_id": recipient_id},
+                {"$set": {**fields, "updated_at": dt.datetime.now(dt.UTC), "updated_by": by}},
+                return_document=ReturnDocument.AFTER,
+            )
+        finally:
+            self.invalidate()
 
     async def get(self, recipient_id: str) -> Recipient | None:
+        """One entry, from a copy of the whole directory (a hundred small documents, read in
+        one query at most every CACHE_SECONDS). An id not in the copy is looked up in the
+        store, so an entry added by another process is found at once."""
+        now = self._monotonic()
+        cache = self._cache
+        if cache is None or now - self._cached_at >= self._cache_seconds:
+            generation = self._generation
+            docs = await self.collection.find(
+                {}, {"email": 1, "name_th": 1, "name_en": 1, "digest": 1}
+            ).to_list(None)
+            cache = {d["_id"]: _recipient(d) for d in docs}
+            if generation == self._generation:
+                self._cache, self._cached_at = cache, now
+        found = cache.get(recipient_id)
+        if found is not None:
+            return found
         doc = await self.collection.find_one({"_id": recipient_id})
-        if doc is None:
-            return None
-        return Recipient(
-            doc["_id"], doc["email"], doc["name_th"], doc["name_en"], bool(doc.get("digest", False))
-        )
+        return None if doc is None else _recipient(doc)
