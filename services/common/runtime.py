@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.common.consumer import DeadLetters, EventConsumer
+from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import ensure_topics, make_broker
 from services.common.mongo import make_client
@@ -61,16 +61,37 @@ class Runtime:
             group_id, self.dead_letters, max_attempts=self.settings.consumer_max_attempts
         )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
+    async def _when_available(self, what: str, step: Task) -> None:
+        """Run a start-up step, waiting (with capped backoff, up to `startup_wait_seconds`)
+        while Kafka or MongoDB is not reachable yet: a service started together with, or
+        during a restart of, its servers waits for them instead of exiting."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.startup_wait_seconds
+        delay = 0.5
+        while True:
+            try:
+                await step()
+                return
+            except Exception as exc:
+                if not is_transient(exc) or loop.time() > deadline:
+                    raise
+                log.warning("service.waiting_for", what=what, error=repr(exc)[:300])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _ensure_topics(self) -> None:
         created = await ensure_topics(
             self.settings.kafka_bootstrap, self.topics, self.settings.topic_partitions
         )
         if created:
             log.info("kafka.topics_created", topics=created)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
+        await self._when_available("kafka topics", self._ensure_topics)
         for hook in self.on_start:
-            await hook()
-        await self.broker.start()
+            await self._when_available("mongodb", hook)
+        await self._when_available("kafka broker", self.broker.start)
         self.relay = OutboxRelay(
             self.publisher,
             self.outbox_collections,

@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     outbox_relay_enabled: bool = Field(
         True, description="Run the relay that publishes outbox entries a writer left behind"
     )
+    startup_wait_seconds: float = Field(
+        120.0, ge=0, description="How long start-up waits for Kafka and MongoDB to be reachable"
+    )
     consumer_max_attempts: int = Field(
         5, ge=1, description="Processing attempts before a message is dead-lettered"
     )
