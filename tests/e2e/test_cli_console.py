@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -120,7 +121,8 @@ async def test_events_timeline_and_registry_from_the_audit_log(
 
     reg = await poll(registered, timeout=30, what="certified area in the registry")
     assert reg.exit_code == 0
-    assert "1 areas in 1 provinces" in reg.output
+    # Other tests of this session certify areas in Phuket too: one province, however many areas.
+    assert re.search(r"\d+ areas in 1 provinces", reg.output), reg.output
     assert "ภูเก็ต" in reg.output
     bad = cli(console, "registry", "--province", "Atlantis")
     assert bad.exit_code == 2
@@ -238,7 +240,8 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
         async def reread() -> bool:
             return await _duplicates(second) >= from_kafka
 
-        await poll(reread, timeout=60, what="second reader re-read every record")
+        # The session's topics hold every e2e test's records; the console appends ~80/s here.
+        await poll(reread, timeout=max(60.0, from_kafka / 20), what="second reader re-read")
 
         async def one_entry_per_record() -> tuple[int, int] | None:
             entries = await audit.count_documents({"kind": {"$ne": "replay"}})
