@@ -44,12 +44,12 @@ from tests.support import (
     MAILPIT,
     MONGO,
     ROOT,
-    SMTP_PORT,
     Namespace,
     ServiceProcess,
     ensure_stack,
     free_port,
     read_topic,
+    service_env,
 )
 
 SERVICES = ("proposals", "approvals", "notifications")
@@ -94,27 +94,16 @@ class Stack:
         self.procs: dict[str, ServiceProcess] = {}
         for name in SERVICES:
             port = free_port()
-            prefix = name.upper() + "_"
-            env = {
-                f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
-                f"{prefix}MONGO_URL": MONGO,
-                f"{prefix}MONGO_DB": ns.db(name),
-                f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
-                f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
-                f"{prefix}HTTP_PORT": str(port),
-                f"{prefix}LOG_LEVEL": "WARNING",
-                f"{prefix}OUTBOX_GRACE_SECONDS": "1",
-                f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
-            }
-            if name == "notifications":
-                env.update(
+            extra = {f"{name.upper()}_LOG_LEVEL": "WARNING"}
+            if name == "notifications":  # keep retrying through the SMTP outage
+                extra.update(
                     {
-                        "NOTIFICATIONS_SMTP_PORT": str(SMTP_PORT),
                         "NOTIFICATIONS_SEND_BASE_DELAY_SECONDS": "0.5",
                         "NOTIFICATIONS_SEND_MAX_DELAY_SECONDS": "5",
                         "NOTIFICATIONS_SEND_MAX_ATTEMPTS": "60",
                     }
                 )
+            env = service_env(name, ns, port, extra)
             self.procs[name] = ServiceProcess(name, env, port, logs / f"{ns.run_id}-{name}.log")
 
     def start(self) -> None:
