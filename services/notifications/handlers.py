@@ -38,6 +38,10 @@ log = structlog.get_logger(__name__)
 # burst of retries shows in the gauges while it lasts).
 GAUGE_REFRESH_SECONDS = 10.0
 GAUGE_REFRESH_BUSY_SECONDS = 2.0
+# Emails in flight at once. Each one between the SMTP server's reply and the delivery-log write
+# is sent again if the process is killed (same Message-ID): a small batch keeps that window small.
+SEND_BATCH = 10
+STOP_GRACE_SECONDS = 10.0
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
@@ -305,7 +309,7 @@ class Sender:
     async def send_due(self) -> int:
         """Send what is due: one batch, attempted concurrently (the SMTP connection is shared
         and serialised; the delivery-log writes and event publications overlap)."""
-        due = await self._log.claim_due(self.clock())
+        due = await self._log.claim_due(self.clock(), limit=SEND_BATCH)
         if due:
             await asyncio.gather(*(self.attempt(doc) for doc in due))
         return len(due)
@@ -457,7 +461,15 @@ class Sender:
         while True:
             try:
                 self._wake.clear()
-                sent = await self.send_due()
+                batch = asyncio.ensure_future(self.send_due())
+                try:
+                    sent = await asyncio.shield(batch)
+                except asyncio.CancelledError:
+                    # Stopping (SIGTERM): let the emails in flight be recorded as sent before
+                    # the process ends, or they would be sent again after the restart.
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(batch, STOP_GRACE_SECONDS)
+                    raise
                 every = GAUGE_REFRESH_BUSY_SECONDS if sent else GAUGE_REFRESH_SECONDS
                 if time.monotonic() - self._gauges_at >= every:
                     await self.refresh_gauges()
