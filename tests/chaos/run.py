@@ -454,7 +454,11 @@ async def verify(
             expected_ids[d["message_id"].strip("<>")] += 1
     received = await mailpit_message_ids(since)
     lost_emails = [m for m in expected_ids if received[m] == 0]
-    doubled_emails = [m for m in expected_ids if received[m] > 1]
+    # Doubled: two delivery records (two emails) for one (event, recipient). Repeated: the same
+    # email (same Message-ID) accepted twice by the SMTP server, which at-least-once delivery
+    # allows after a kill between the server's reply and the delivery-log write.
+    doubled_emails = [m for m, n in expected_ids.items() if n > 1]
+    repeated_emails = [m for m in expected_ids if received[m] > 1]
     letters = await read_topic(topics.deadletter, min_records=1, timeout=20)
     by_key: dict[bytes, set[str]] = {}
     for r in letters:
@@ -475,6 +479,7 @@ async def verify(
         "emails_by_status": dict(statuses),
         "lost_emails": len(lost_emails),
         "doubled_emails": len(doubled_emails),
+        "repeated_emails_same_message_id": len(repeated_emails),
         "dead_lettered": sum(len(v) for v in by_key.values()),
         "poison_not_dead_lettered": missing_letters[:10],
     }
@@ -574,6 +579,7 @@ def main() -> int:
         f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
         f"duplicates_injected={result['duplicates_injected']} "
         f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
+        f"repeated_same_message_id={result['repeated_emails_same_message_id']} "
         f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s"
     )
     if lost or doubled:
