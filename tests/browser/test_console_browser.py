@@ -77,7 +77,15 @@ async def test_live_log_timeline_and_replay_in_the_browser(
     pid = resp.json()["proposal_id"]
     link = f'#event-rows a[href="/proposals/{pid}"]'
     await page.wait_for_selector(link)  # arrived over server-sent events, no reload
-    row = page.locator("#event-rows tr.new", has_text="ProposalSubmitted").filter(has_text=pid)
+    # The ProposalSubmitted row itself (a NotificationSent row also says "about ProposalSubmitted"
+    # and may arrive first).
+    row = (
+        page.locator("#event-rows tr.new")
+        .filter(has_text=pid)
+        .filter(has_text="ProposalSubmitted")
+        .filter(has_not_text="NotificationSent")
+    )
+    await row.first.wait_for()
     assert "ขอนแก่นเมืองอัจฉริยะ" in await row.first.inner_text()
     await page.screenshot(path=str(SCREENSHOTS / "console-events.png"), full_page=True)
 
