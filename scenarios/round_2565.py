@@ -282,37 +282,48 @@ class Round:
         if revise is not None:
             await self.revision(revise, tasks)
         await self.wait_stage(areas, "screened")
-        await self.meeting(
-            "subcommittee",
-            "des-subcommittee",
-            batch.meeting_id,
-            batch.subcommittee_on,
-            "SubcommitteeApproved",
-            areas,
-            tasks["approved"],
+        steps = (  # (body, agency, meeting, held on, decision, progress task, stage reached)
+            (
+                "subcommittee",
+                "des-subcommittee",
+                batch.meeting_id,
+                batch.subcommittee_on,
+                "SubcommitteeApproved",
+                "approved",
+                "subcommittee_approved",
+            ),
+            (
+                "steering_committee",
+                "steering-committee",
+                batch.steering_id,
+                batch.steering_on,
+                "SteeringCommitteeAcknowledged",
+                "acknowledged",
+                "steering_acknowledged",
+            ),
+            (
+                "cabinet",
+                "cabinet-secretariat",
+                batch.cabinet_meeting,
+                batch.cabinet_on,
+                "CabinetEndorsed",
+                "endorsed",
+                "cabinet_endorsed",
+            ),
         )
-        await self.wait_stage(areas, "subcommittee_approved")
-        await self.meeting(
-            "steering_committee",
-            "steering-committee",
-            batch.steering_id,
-            batch.steering_on,
-            "SteeringCommitteeAcknowledged",
-            areas,
-            tasks["acknowledged"],
-        )
-        await self.wait_stage(areas, "steering_acknowledged")
-        await self.meeting(
-            "cabinet",
-            "cabinet-secretariat",
-            batch.cabinet_meeting,
-            batch.cabinet_on,
-            "CabinetEndorsed",
-            areas,
-            tasks["endorsed"],
-            resolution_number=batch.cabinet_number,
-        )
-        await self.wait_stage(areas, "cabinet_endorsed")
+        for body, agency, meeting_id, held_on, decision, task, reached in steps:
+            number = batch.cabinet_number if body == "cabinet" else None
+            await self.meeting(
+                body,
+                agency,
+                meeting_id,
+                held_on,
+                decision,
+                areas,
+                tasks[task],
+                resolution_number=number,
+            )
+            await self.wait_stage(areas, reached)
         await asyncio.gather(
             *(
                 self.decide(
