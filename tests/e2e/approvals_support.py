@@ -20,6 +20,26 @@ from tests.support import KAFKA, envelope_of, read_topic
 CHAIR = BilingualText(th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม", en="Permanent Secretary, DES")
 
 
+# Fifteen provinces for a 15-proposal meeting (as at meeting 1/2565).
+PROVINCES_15 = [
+    "83",
+    "40",
+    "21",
+    "50",
+    "20",
+    "90",
+    "30",
+    "34",
+    "10",
+    "24",
+    "73",
+    "65",
+    "84",
+    "57",
+    "80",
+]
+
+
 def content(province_code: str, n: int) -> ProposalContent:
     p = next(p for p in provinces() if p.code == province_code)
     text = "แผนพัฒนาเมืองอัจฉริยะ / smart city plan"

@@ -24,6 +24,7 @@ from contracts.topics import Topics
 from services.approvals.domain import add_years
 from tests.e2e.approvals_support import (
     CHAIR,
+    PROVINCES_15,
     claim,
     facts,
     http_json,
@@ -36,24 +37,6 @@ from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import Namespace, ServiceProcess, poll, read_topic
 
 pytestmark = pytest.mark.e2e
-
-PROVINCES_15 = [
-    "83",
-    "40",
-    "21",
-    "50",
-    "20",
-    "90",
-    "30",
-    "34",
-    "10",
-    "24",
-    "73",
-    "65",
-    "84",
-    "57",
-    "80",
-]
 
 
 async def wait_stage(cases: Any, proposal_ids: list[str], stage: str, wait: float = 60.0) -> None:

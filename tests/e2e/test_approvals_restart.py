@@ -14,28 +14,18 @@ from pymongo import AsyncMongoClient
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.approvals.handlers import MEETING_CONCURRENCY
 from services.common.kafka import delete_topics, ensure_topics
-from tests.e2e.approvals_support import claim, facts, meeting, produce, screened, submitted
+from tests.e2e.approvals_support import (
+    PROVINCES_15,
+    claim,
+    facts,
+    meeting,
+    produce,
+    screened,
+    submitted,
+)
 from tests.support import KAFKA, LOCAL, Namespace, ServiceProcess, free_port, poll, service_env
 
 pytestmark = pytest.mark.e2e
-
-PROVINCES_15 = [
-    "83",
-    "40",
-    "21",
-    "50",
-    "20",
-    "90",
-    "30",
-    "34",
-    "10",
-    "24",
-    "73",
-    "65",
-    "84",
-    "57",
-    "80",
-]
 
 
 @pytest.fixture
