@@ -277,3 +277,18 @@ class AwardCertification(Contract):
     valid_from: dt.date | None = Field(
         default=None, description="First day the certification holds (default: today)"
     )
+
+
+def decided_on(payload: Contract) -> dt.date | None:
+    """The date a decision was taken, as the agencies date it: the meeting's date, the Cabinet
+    resolution's date, or the first day of a certification. None for what is not a dated
+    decision (a submission, a screening). Timelines show this rather than the moment the event
+    was recorded."""
+    meeting = getattr(payload, "meeting", None)
+    if isinstance(meeting, Meeting):
+        return meeting.held_on
+    if isinstance(payload, CabinetEndorsed | CabinetReturned):
+        return payload.resolution_date
+    if isinstance(payload, CertificationAwarded):
+        return payload.validity.valid_from
+    return None

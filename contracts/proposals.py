@@ -116,9 +116,7 @@ FIELD_NAMES: dict[str, BilingualText] = {
     "content.province": BilingualText(th="จังหวัด", en="province"),
     "content.province.code": BilingualText(th="รหัสจังหวัด", en="province code"),
     "content.province.name_th": BilingualText(th="ชื่อจังหวัดภาษาไทย", en="province name in Thai"),
-    "content.province.name_en": BilingualText(
-        th="ชื่อจังหวัดภาษาอังกฤษ", en="province name in English"
-    ),
+    "content.province.name_en": BilingualText(th="ชื่อจังหวัดภาษาอังกฤษ", en="province name in English"),
     "content.area_name": BilingualText(th="ชื่อพื้นที่", en="area name"),
     "content.area_name.th": BilingualText(th="ชื่อพื้นที่ภาษาไทย", en="area name in Thai"),
     "content.area_name.en": BilingualText(th="ชื่อพื้นที่ภาษาอังกฤษ", en="area name in English"),
@@ -133,12 +131,8 @@ FIELD_NAMES: dict[str, BilingualText] = {
     "content.plan.city_data_platform": BilingualText(
         th="การออกแบบแพลตฟอร์มข้อมูลเมือง", en="city data platform design"
     ),
-    "content.plan.smart_solutions": BilingualText(
-        th="บริการเมืองอัจฉริยะ", en="smart solutions"
-    ),
-    "content.plan.management_model": BilingualText(
-        th="รูปแบบการบริหารจัดการ", en="management model"
-    ),
+    "content.plan.smart_solutions": BilingualText(th="บริการเมืองอัจฉริยะ", en="smart solutions"),
+    "content.plan.management_model": BilingualText(th="รูปแบบการบริหารจัดการ", en="management model"),
     "content.has_city_data_platform": BilingualText(
         th="การมีแพลตฟอร์มข้อมูลเมือง", en="city data platform flag"
     ),

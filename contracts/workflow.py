@@ -77,15 +77,10 @@ STEERING_COMMITTEE = BilingualText(
 Minister)."""
 CABINET = BilingualText(th="คณะรัฐมนตรี", en="the Cabinet")
 DEPA = BilingualText(
-    th="สำนักงานส่งเสริมเศรษฐกิจดิจิทัล (ดีป้า)",
-    en="the Digital Economy Promotion Agency (depa)",
+    th="สำนักงานส่งเสริมเศรษฐกิจดิจิทัล", en="the Digital Economy Promotion Agency (depa)"
 )
-SMART_CITY_OFFICE = BilingualText(
-    th="สำนักงานเมืองอัจฉริยะประเทศไทย", en="Smart City Thailand Office"
-)
-LOGO = BilingualText(
-    th="ตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย", en="the Smart City Thailand logo"
-)
+SMART_CITY_OFFICE = BilingualText(th="สำนักงานเมืองอัจฉริยะประเทศไทย", en="Smart City Thailand Office")
+LOGO = BilingualText(th="ตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย", en="the Smart City Thailand logo")
 
 STAGE_NAMES: dict[Stage, BilingualText] = {
     S.SUBMITTED: BilingualText(th="ยื่นข้อเสนอแล้ว", en="Submitted"),
@@ -103,9 +98,7 @@ STAGE_NAMES: dict[Stage, BilingualText] = {
     S.CABINET_RETURNED: BilingualText(
         th="คณะรัฐมนตรีส่งเรื่องคืนเพื่อทบทวน", en="Returned by the Cabinet for rework"
     ),
-    S.CERTIFIED: BilingualText(
-        th="ประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="Announced as a smart-city area"
-    ),
+    S.CERTIFIED: BilingualText(th="ประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="Announced as a smart-city area"),
     S.REJECTED: BilingualText(th="ไม่ผ่านการพิจารณา", en="Not approved"),
     S.WITHDRAWN: BilingualText(th="ผู้ยื่นถอนข้อเสนอ", en="Withdrawn by the applicant"),
 }
@@ -118,9 +111,7 @@ EVENT_NAMES: dict[str, BilingualText] = {
     "ProposalWithdrawn": BilingualText(th="การถอนข้อเสนอ", en="withdrawal of the proposal"),
     "IntakeRejected": BilingualText(th="การไม่รับคำขอ", en="refusal of a request"),
     "ProposalScreened": BilingualText(th="การกลั่นกรองของดีป้า", en="screening by depa"),
-    "RevisionRequested": BilingualText(
-        th="การขอให้แก้ไขข้อเสนอ", en="request to revise the proposal"
-    ),
+    "RevisionRequested": BilingualText(th="การขอให้แก้ไขข้อเสนอ", en="request to revise the proposal"),
     "SubcommitteeApproved": BilingualText(
         th="มติเห็นชอบของคณะอนุกรรมการฯ", en="approval by the subcommittee"
     ),
@@ -158,15 +149,11 @@ def stage_name(stage: Stage | str | None) -> BilingualText:
 
 def event_name(event_type: str) -> BilingualText:
     """The name of an event type; an unknown one is named as such, never by its code."""
-    return EVENT_NAMES.get(
-        event_type, BilingualText(th="รายการที่ระบบไม่รู้จัก", en="unknown record")
-    )
+    return EVENT_NAMES.get(event_type, BilingualText(th="รายการที่ระบบไม่รู้จัก", en="unknown record"))
 
 
 WAITING_FOR: dict[Stage, BilingualText] = {
-    S.SUBMITTED: BilingualText(
-        en="depa has not screened it yet", th="ดีป้ายังไม่ได้กลั่นกรองข้อเสนอ"
-    ),
+    S.SUBMITTED: BilingualText(en="depa has not screened it yet", th="ดีป้ายังไม่ได้กลั่นกรองข้อเสนอ"),
     S.REVISION_REQUESTED: BilingualText(
         en="it awaits the applicant's revised plan", th="ยังรอข้อเสนอฉบับแก้ไขจากผู้ยื่น"
     ),
@@ -227,8 +214,7 @@ NEXT_STEP: dict[Stage, BilingualText] = {
     ),
     S.CABINET_ENDORSED: BilingualText(
         th="ประกาศเป็นพื้นที่เมืองอัจฉริยะและมอบตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย",
-        en="The area is announced as a smart-city area and awarded the Smart City Thailand "
-        "logo.",
+        en="The area is announced as a smart-city area and awarded the Smart City Thailand logo.",
     ),
     S.CABINET_RETURNED: BilingualText(
         th="คณะอนุกรรมการฯ จะพิจารณาทบทวนเรื่องตามที่คณะรัฐมนตรีส่งคืน หากต้องแก้ไขข้อเสนอ "

@@ -13,6 +13,8 @@ from contracts.agencies import UnknownAgency, agencies, agency
 from contracts.common import AGENCY_ID_PATTERN, APPLICANT_KINDS, AgencyKind
 from contracts.reference import provinces
 
+K = AgencyKind
+
 COLUMNS = ["id", "kind", "name_th", "name_en", "province_code"]
 BANGKOK = "10"
 
@@ -47,7 +49,7 @@ def test_every_kind_is_a_known_agency_kind_and_every_kind_is_present() -> None:
 def test_province_codes_are_valid_and_only_local_bodies_have_one() -> None:
     codes = {p.code for p in provinces()}
     for a in agencies().values():
-        if a.kind in {AgencyKind.LOCAL_GOVERNMENT, AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION}:
+        if a.kind in {K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION}:
             assert a.province_code in codes, a
         elif a.kind is AgencyKind.PRIVATE_DEVELOPER:
             assert a.province_code is None or a.province_code in codes, a

@@ -155,8 +155,7 @@ def test_an_unknown_event_type_is_not_a_decision() -> None:
     result = transition(S.SCREENED, "PizzaOrdered", P)
     assert isinstance(result, Refusal)
     assert result.reason.en == (
-        "The unknown record cannot be accepted: it is not a decision of the "
-        "certification process."
+        "The unknown record cannot be accepted: it is not a decision of the certification process."
     )
     assert stage_after("PizzaOrdered") is None
 
