@@ -279,6 +279,19 @@ class AwardCertification(Contract):
     )
 
 
+DATED_DECISIONS = frozenset(
+    {
+        "SubcommitteeApproved",
+        "SubcommitteeRejected",
+        "SteeringCommitteeAcknowledged",
+        "CabinetEndorsed",
+        "CabinetReturned",
+        "CertificationAwarded",
+    }
+)
+"""The events `decided_on` gives a date for."""
+
+
 def decided_on(payload: Contract) -> dt.date | None:
     """The date a decision was taken, as the agencies date it: the meeting's date, the Cabinet
     resolution's date, or the first day of a certification. None for what is not a dated
