@@ -50,8 +50,7 @@ CHAIRS = {
         "th": "รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
         "en": "Minister of Digital Economy and Society",
     },
-    # A Deputy Prime Minister chairs the steering committee (see /work/shared data README:
-    # "the national smart city steering committee (chaired by a deputy prime minister)").
+    # A Deputy Prime Minister chairs the steering committee (docs/process.md).
     "steering_committee": {"th": "รองนายกรัฐมนตรี", "en": "Deputy Prime Minister"},
     "cabinet": {"th": "นายกรัฐมนตรี", "en": "Prime Minister"},
 }
@@ -73,7 +72,7 @@ class Batch:
 
 
 # Sources (docs/process.md lists them): subcommittee 1/2565 on 6 August 2022 (ryt9.com
-# 3344873); steering committee 1/2565 on 9 November 2022 (data README); the 2021 logo group
+# 3344873); steering committee 1/2565 on 9 November 2022 (reference notes); the 2021 logo group
 # acknowledged by the steering committee on 7 November 2021 (National News Bureau of Thailand);
 # logos handed over on 24 December 2021 and 9 January 2023 (issue 15; not confirmed against a
 # source found here). Illustrative: the dates of subcommittee meetings 1/2564 and 2/2564, the
