@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "smartcity.status-page.v1"
 
@@ -57,7 +57,7 @@ class StatusLinks:
             )
         except SignatureExpired:
             raise LinkExpired("this status link has expired") from None
-        except BadSignature:
+        except BadData:
             raise LinkInvalid("this is not a valid status link") from None
         if not isinstance(value, str):
             raise LinkInvalid("this is not a valid status link")

@@ -559,3 +559,13 @@ def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -
     assert "1 กุมภาพันธ์ 2566" in text  # the link's expiry
     assert "smartcity@" not in text  # nothing beyond what the emails say
     assert not EVENT_CODE.search(text)
+
+
+def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
+    from services.notifications.rendering import StatusProblem, render_status_page
+
+    expired = visible_text(render_status_page(None, StatusProblem.EXPIRED))
+    assert "ลิงก์นี้หมดอายุแล้ว" in expired
+    assert "This link has expired" in expired
+    invalid = visible_text(render_status_page(None, StatusProblem.INVALID))
+    assert "ลิงก์นี้ไม่ถูกต้อง" in invalid
