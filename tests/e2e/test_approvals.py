@@ -123,7 +123,9 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
         ("CabinetEndorsed", "cabinet_endorsed"),
         ("CertificationAwarded", "certified"),
     ]
-    assert case["history"][1]["refused"].startswith("CabinetEndorsed refused")
+    assert case["history"][1]["refused"].startswith(
+        "The endorsement by the Cabinet cannot be accepted"
+    )
     number = case["certificate"]["certificate_number"]
     assert re.fullmatch(rf"SCT-{today.year + 543}-\d{{4}}", number)
     assert case["certificate"]["deliver_by"] == deliver_by.isoformat()
