@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,7 @@ audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=
 app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="deadletters")
 app.add_typer(audit_app, name="audit")
+app.add_typer(kafka_app, name="kafka")
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

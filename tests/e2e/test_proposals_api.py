@@ -21,14 +21,15 @@ from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.topics import Topics
 from tests.support import (
-    KAFKA,
     MONGO,
     ROOT,
     Namespace,
     ServiceProcess,
     envelope_of,
+    kafka_client,
     poll,
     read_topic,
+    record_headers,
 )
 
 pytestmark = pytest.mark.e2e
@@ -100,14 +101,14 @@ async def api(
 
 
 async def publish(topic: str, envelope: AnyEnvelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(
             topic,
             envelope.to_bytes(),
             key=envelope.key,
-            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+            headers=record_headers(envelope, topic),
         )
     finally:
         await producer.stop()

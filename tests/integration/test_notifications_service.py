@@ -53,8 +53,10 @@ from tests.support import (
     ServiceProcess,
     envelope_of,
     free_port,
+    kafka_client,
     poll,
     read_topic,
+    record_headers,
     service_env,
 )
 
@@ -119,7 +121,7 @@ def notifier(ns: Namespace) -> Iterator[Notifier]:
 
 @pytest.fixture(scope="module")
 async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(**kafka_client(), acks="all", enable_idempotence=True)
     await p.start()
     yield p
     await p.stop()
@@ -131,7 +133,7 @@ async def publish(producer: AIOKafkaProducer, topics: Topics, *envelopes: AnyEnv
             topics.name(EVENTS[e.event_type].fact_topic),
             e.to_bytes(),
             key=e.key,
-            headers=[(k, v.encode()) for k, v in e.headers().items()],
+            headers=record_headers(e, topics.name(EVENTS[e.event_type].fact_topic)),
         )
 
 
