@@ -143,6 +143,7 @@ start_kafka() {
   fi
   cat "$ROOT/infra/kafka/server.properties.in" "$security" | sed \
       -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+      -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" \
       -e "s#@DATA_DIR@#$dir/data#g" -e "s#@BROKER_PASSWORD@#$(kafka_password broker)#g" >"$props"
   chmod 600 "$props"
   local java_opts=(-Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
