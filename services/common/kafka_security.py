@@ -157,8 +157,9 @@ class KafkaAuth(BaseModel):
         return options
 
     def faststream(self) -> BaseSecurity | None:
-        """The security object for FastStream's KafkaBroker."""
-        self._check()
+        """The security object for FastStream's KafkaBroker (credentials are checked when the
+        service authenticates at start, not here: building a broker must work without them,
+        e.g. to generate the AsyncAPI documents)."""
         context = self.ssl_context()
         if self.sasl:
             kind = SASLScram512 if self.sasl_mechanism == "SCRAM-SHA-512" else SASLScram256
@@ -456,18 +457,38 @@ class KafkaAdmin:
         password (generated when not given)."""
         rules = access.agency_rules(agency_id, namespace)
         secret = password or new_password()
+        self.apply(rules)
         if self.secure:
             self.upsert_user(agency_id, secret)
-        self.apply(rules)
+            self._wait_for_login(agency_id, secret, accepted=True)
         return secret
+
+    def can_login(self, name: str, password: str) -> bool:
+        auth = self.auth.model_copy(update={"username": name, "password": SecretStr(password)})
+        probe = AdminClient({**auth.librdkafka(), "log_level": 0})
+        try:
+            probe.list_topics(timeout=3)
+            return True
+        except KafkaException:
+            return False
+
+    def _wait_for_login(self, name: str, password: str, *, accepted: bool) -> None:
+        """Credentials reach the broker through the metadata log a moment after the controller
+        accepted them: return once a login is (or is no longer) accepted."""
+        deadline = time.monotonic() + self.timeout_s
+        while self.can_login(name, password) is not accepted:
+            if time.monotonic() > deadline:
+                state = "accepted" if accepted else "refused"
+                raise KafkaAdminError(f"{name}'s login not {state} after {self.timeout_s} s")
+            time.sleep(0.2)
 
     def remove_agency(self, agency_id: str, namespace: str = "") -> None:
         """Revoke: delete the agency's SCRAM user (new connections fail at once) and its ACLs
         (an open connection loses every permission)."""
-        access.agency_rules(agency_id, namespace)  # refuses reserved names
+        rules = access.agency_rules(agency_id, namespace)  # refuses reserved names
         if self.secure:
             self.delete_user(agency_id)
-        self.revoke(access.agency_rules(agency_id, namespace))
+        self.revoke(rules)
 
 
 # ---------------------------------------------------------------- async wrappers

@@ -370,6 +370,42 @@ async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered
     assert (await owner.get(pid)).json()["status"] == "submitted"
 
 
+async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
+    api: dict[str, Api],
+    topics: Topics,
+) -> None:
+    """A decision that reached the decisions topic without the approvals service's stamp (as if
+    an ACL let another writer in; the admin plays it here) changes nothing."""
+    owner = api["lg-phuket-city"]
+    pid = (await owner.submit(draft())).json()["proposal_id"]
+    stray = revision_request(pid)
+    producer = AIOKafkaProducer(**kafka_client())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.decisions,
+            stray.to_bytes(),
+            key=stray.key,
+            headers=[(k, v.encode()) for k, v in stray.headers().items()],
+        )
+    finally:
+        await producer.stop()
+    letters = await read_topic(
+        topics.deadletter,
+        min_records=1,
+        timeout=30,
+        where=lambda r: (
+            envelope_of(r).get("event_id") == str(stray.event_id)
+            and envelope_of(r)["consumer"] == "proposals"
+        ),
+    )
+    assert letters
+    letter = envelope_of(letters[0])
+    assert letter["error_kind"] == "unauthenticated"
+    assert "not a fact of svc-approvals" in letter["error"]
+    assert (await owner.get(pid)).json()["status"] == "submitted"
+
+
 async def test_list_filters_and_cursor_pagination(api: dict[str, Api]) -> None:
     dev = api["pd-samyan"]
     provinces = ["Bangkok", "Chiang Mai", "Bangkok", "Rayong", "Bangkok"]
