@@ -29,11 +29,20 @@ pid_of() {
 
 # Each service connects as its own principal, svc-<name>, with the password generated for this
 # stack at Kafka's storage-format time (infra/stack.sh; .local/kafka/credentials).
+# The servers' addresses follow SMARTCITY_*_PORT (as infra/stack.sh does) unless the service's own
+# variable is set.
 kafka_env() {
-  local name=$1 prefix password
+  local name=$1 prefix password var
   prefix=$(tr '[:lower:]' '[:upper:]' <<<"$name")
   password=$(sed -n "s/^svc-$name //p" "$LOCAL/kafka/credentials" 2>/dev/null || true)
   echo "${prefix}_KAFKA_USERNAME=svc-$name" "${prefix}_KAFKA_PASSWORD=$password"
+  var=${prefix}_KAFKA_BOOTSTRAP
+  [[ -n ${!var:-} ]] || echo "$var=127.0.0.1:${SMARTCITY_KAFKA_PORT:-9092}"
+  var=${prefix}_MONGO_URL
+  [[ -n ${!var:-} ]] || echo "$var=mongodb://127.0.0.1:${SMARTCITY_FERRETDB_PORT:-27017}"
+  if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then
+    echo "NOTIFICATIONS_SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}"
+  fi
 }
 
 # Only the admin creates topics and ACLs: provision the stack's (namespace "") before any

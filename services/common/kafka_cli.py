@@ -128,14 +128,18 @@ def acls(
         found = _admin().acls_of(principal)
     except Exception as exc:
         fail(f"could not read the ACLs: {exc}")
-    for b in sorted(found, key=lambda b: (str(b.restype), b.name, str(b.operation))):
-        table.add_row(
-            b.restype.name,
+    rows = sorted(
+        (
+            str(b.restype),
             b.name,
-            b.resource_pattern_type.name,
-            b.operation.name,
-            b.permission_type.name,
+            str(b.resource_pattern_type),
+            str(b.operation),
+            str(b.permission_type),
         )
+        for b in found
+    )
+    for row in rows:
+        table.add_row(*(part.rpartition(".")[2] for part in row))
     console.print(table)
 
 

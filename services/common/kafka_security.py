@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka.conn import create_conn
-from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
+from aiokafka.errors import (
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
 from aiokafka.protocol.metadata import MetadataRequest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -242,6 +247,12 @@ async def authenticate(auth: KafkaAuth, timeout_s: float = 10.0) -> None:
         raise KafkaAuthenticationError(
             f"Kafka at {auth.bootstrap} refused the credentials of {who} "
             f"({auth.security_protocol} {auth.sasl_mechanism}): {exc}"
+        ) from None
+    except (IllegalSaslStateError, UnsupportedSaslMechanismError) as exc:
+        raise KafkaAuthenticationError(
+            f"Kafka at {auth.bootstrap} does not offer {auth.sasl_mechanism} on this listener "
+            f"(is it a broker started with SMARTCITY_KAFKA_INSECURE=1, or another stack's "
+            f"port?): {exc}"
         ) from None
     try:
         await asyncio.wait_for(conn.send(MetadataRequest([])), timeout_s)

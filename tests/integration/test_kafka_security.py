@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -39,8 +40,8 @@ async def agency(ns: Namespace) -> AsyncIterator[tuple[str, str]]:
     await asyncio.to_thread(admin.remove_agency, agency_id, ns.topics_prefix)
 
 
-async def produce(options: dict[str, object], topic: str) -> None:
-    producer = AIOKafkaProducer(**options, request_timeout_ms=10_000)  # type: ignore[arg-type]
+async def produce(options: dict[str, Any], topic: str) -> None:
+    producer = AIOKafkaProducer(**options, request_timeout_ms=10_000)
     await asyncio.wait_for(producer.start(), 30)
     try:
         await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"SC-test"), 30)
