@@ -194,10 +194,21 @@ start_mailpit() {
     || die "Mailpit did not become healthy in 30 s; see $LOGS/mailpit.log"
 }
 
+kafka_mode_changed() {  # the running broker was started in the other security mode
+  local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
+  kafka_insecure && want=PLAINTEXT
+  ! grep -q "^listeners=$want://" "$props" 2>/dev/null
+}
+
 up_one() {
   if pid_of "$1" >/dev/null && "${1}_healthy"; then
-    log "$1 already running"
-    return
+    if [[ $1 == kafka ]] && kafka_mode_changed; then
+      log "kafka runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
+      down_one kafka
+    else
+      log "$1 already running"
+      return
+    fi
   fi
   local port
   case $1 in
