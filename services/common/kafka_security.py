@@ -515,6 +515,22 @@ async def deprovision(topics: Topics, auth: KafkaAuth | None = None) -> None:
     await asyncio.to_thread(admin.deprovision, topics.namespace)
 
 
+async def add_agency_principal(
+    agency_id: str, password: str | None = None, namespace: str = "", auth: KafkaAuth | None = None
+) -> str:
+    """Onboarding: the agency's SCRAM user and ACLs (see `KafkaAdmin.add_agency`)."""
+    admin = KafkaAdmin(auth or admin_auth())
+    return await asyncio.to_thread(admin.add_agency, agency_id, password, namespace)
+
+
+async def remove_agency_principal(
+    agency_id: str, namespace: str = "", auth: KafkaAuth | None = None
+) -> None:
+    """Revocation: delete the agency's SCRAM user and ACLs (see `KafkaAdmin.remove_agency`)."""
+    admin = KafkaAdmin(auth or admin_auth())
+    await asyncio.to_thread(admin.remove_agency, agency_id, namespace)
+
+
 def namespace_of(names: Iterable[str]) -> str:
     """The namespace of a list of the project's topic names (all must share it)."""
     spaces = set()
