@@ -169,8 +169,8 @@ start_kafka() {
   fi
   : >"$LOGS/kafka.log"
   spawn kafka "$LOGS/kafka.out" java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$props"
-  wait_until 90 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
-    || die "Kafka did not become healthy in 90 s; see $LOGS/kafka.log and $LOGS/kafka.out"
+  wait_until 180 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
+    || die "Kafka did not become healthy in 180 s; see $LOGS/kafka.log and $LOGS/kafka.out"
 }
 
 start_ferretdb() {
