@@ -300,7 +300,7 @@ async def test_revision_request_resubmission_and_withdrawal(
 
     too_early = await owner.resubmit(pid, draft(changes="more"))
     assert too_early.status_code == 409
-    assert "stage submitted" in too_early.json()["error"]
+    assert "at the stage \u201cSubmitted\u201d" in too_early.json()["error"]
     assert too_early.json()["error_th"]
 
     await publish(topics.decisions, revision_request(pid))

@@ -153,7 +153,7 @@ async def test_resubmission_and_withdrawal_claims(
     await publish(topics.intake, early)
     rejection, letter = await refused(topics, early)
     assert rejection["payload"]["producer"] == "lg-phuket-city"
-    assert "stage submitted" in rejection["payload"]["reason"]["en"]
+    assert "at the stage \u201cSubmitted\u201d" in rejection["payload"]["reason"]["en"]
     assert letter["error_kind"] == "conflict"
 
     await publish(topics.decisions, revision_request(pid))
