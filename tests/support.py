@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +163,17 @@ def service_env(
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     return {**env, **(extra or {})}
+
+
+@asynccontextmanager
+async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer on the test stack, as an agency system (or an attacker) would use."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 async def topic_partitions(topic: str) -> list[int]:

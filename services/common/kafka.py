@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
@@ -21,7 +24,25 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         acks="all",
         graceful_timeout=15.0,
         logger=None,
+        parser=tolerant_parser,
     )
+
+
+async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header value as UTF-8 before any handler runs, so one
+    record with a non-UTF-8 or null header value would fail before the failure policy could see
+    it, and be redelivered for ever. Such a record is parsed from a copy with readable headers;
+    the handler still gets the original record (`raw_message`) to dead-letter."""
+    try:
+        return await original(msg)
+    except Exception:
+        headers = [
+            (str(name), (value or b"").decode("utf-8", errors="replace").encode("utf-8"))
+            for name, value in (getattr(msg, "headers", None) or ())
+        ]
+        parsed = await original(dataclasses.replace(msg, headers=headers))
+        parsed.raw_message = msg
+        return parsed
 
 
 async def ensure_topics(

@@ -29,7 +29,13 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
 
     rt.on_start += [audit.ensure_indexes, repair, sessions.load_secret]
     replayer = Replayer(audit, publish)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, Recorder(audit, rt.topics))
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        Recorder(audit, rt.topics),
+    )
     app = rt.app(
         "Smart City Thailand: operator console",
         [

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ import structlog
 from prometheus_client import Counter
 
 from contracts.topics import Topics
-from services.common.consumer import Record, is_transient
+from services.common.consumer import Record
 from services.console.audit import MongoAuditLog
 from services.console.records import describe, proposal_of_key, replay_content
 
@@ -28,9 +26,10 @@ Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 
 
 class Recorder:
-    """Appends every consumed record to the audit log. Never dead-letters (the console also
-    reads the dead-letter topic); a storage error is retried until it succeeds, so the offset
-    is committed only once the record is stored."""
+    """Appends every consumed record to the audit log, once (a redelivery appends nothing).
+    The failure policy around it is the common one (`EventConsumer.process_record`): outages are
+    retried for as long as they last, anything else a bounded number of times, then the record
+    is dead-lettered (and comes back to the log as a dead letter)."""
 
     def __init__(
         self,
@@ -43,23 +42,7 @@ class Recorder:
         self._clock = clock
 
     async def record(self, record: Record) -> dict[str, Any] | None:
-        attempt = 0
-        while True:
-            try:
-                return await self._record_once(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                log.warning(
-                    "console.record_retry",
-                    attempt=attempt,
-                    error=repr(exc),
-                    transient=is_transient(exc),
-                    topic=record.topic,
-                    offset=record.offset,
-                )
-                await asyncio.sleep(random.uniform(0.1, min(10.0, 0.2 * 2 ** min(attempt, 6))))
+        return await self._record_once(record)
 
     async def _record_once(self, record: Record) -> dict[str, Any] | None:
         proposal_id = proposal_of_key(record.key)
