@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
@@ -85,3 +86,38 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
         await admin.delete_topics(names)
     finally:
         await admin.close()
+
+
+async def read_record(
+    bootstrap: str, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
+) -> tuple[bytes | None, bytes | None] | None:
+    """The value and key of one record, read back from Kafka; None if there is no such record
+    (a partition or offset that does not exist, or a record deleted by retention)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="smartcity-replay-check",
+    )
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return None
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if partition not in partitions:
+            return None
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not start <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                return (record.value, record.key) if record.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()

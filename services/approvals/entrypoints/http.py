@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -91,22 +90,6 @@ def _registry_entry(doc: dict[str, Any]) -> dict[str, Any]:
         "subcommittee_meeting_id": doc.get("subcommittee_meeting_id"),
         **cert,
     }
-
-
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with the reason in English and Thai, and FastAPI's field-precise details."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "(body)"
-    return JSONResponse(
-        status_code=422,
-        content={
-            "error": f"invalid request: {where}: {first.get('msg')}",
-            "error_th": f"คำขอไม่ถูกต้อง: {where}: {first.get('msg')}",
-            "detail": jsonable_encoder(errors),
-        },
-    )
 
 
 def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandlers) -> APIRouter:
