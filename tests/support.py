@@ -74,6 +74,35 @@ async def poll(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def poll_progress(
+    probe: Callable[[], Awaitable[T | None]],
+    progress: Callable[[], Awaitable[Any]],
+    *,
+    stall: float = 60.0,
+    interval: float = 0.5,
+    what: str = "condition",
+) -> T:
+    """Like `poll`, but with no fixed budget: wait for as long as `progress()` keeps changing
+    (records consumed, entries appended), and fail once it has not changed for `stall` seconds.
+    A busy machine makes the work slower, not the test wrong."""
+    last_change = time.monotonic()
+    seen: Any = await progress()
+    last: Any = None
+    while True:
+        last = await probe()
+        if last not in (None, False):
+            result: T = last
+            return result
+        now = await progress()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > stall:
+            raise AssertionError(
+                f"no progress for {stall}s waiting for {what} (progress {seen!r}, last {last!r})"
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Namespace:
     """One test run's private corner of the shared stack."""
@@ -97,6 +126,7 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    api_key: str = ""  # an operator key for the console (issued by the fixture that starts it)
 
     @property
     def url(self) -> str:
