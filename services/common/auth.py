@@ -29,7 +29,7 @@ class RefusalLimiter:
     """A token bucket per client address: `burst` refusals at once, refilled at `per_minute`.
     At most `clients` addresses are tracked (the least recently seen is forgotten)."""
 
-    def __init__(self, per_minute: float = 120, burst: int = 200, clients: int = 10_000) -> None:
+    def __init__(self, per_minute: float = 60, burst: int = 100, clients: int = 10_000) -> None:
         self._rate = per_minute / 60.0
         self._burst = float(burst)
         self._clients = clients

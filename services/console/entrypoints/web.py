@@ -130,8 +130,8 @@ def build_router(
         **ctx: Any,
     ) -> HTMLResponse:
         session = getattr(request.state, "session", None) if request is not None else None
-        csrf = session.csrf if isinstance(session, Session) else ""
-        html = templates.get_template(name).render(user=user, csrf=csrf, **ctx)
+        ctx.setdefault("csrf", session.csrf if isinstance(session, Session) else "")
+        html = templates.get_template(name).render(user=user, **ctx)
         return HTMLResponse(html, status_code=status)
 
     @router.get("/static/console.css")
