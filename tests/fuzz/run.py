@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import HypothesisDeprecationWarning
 from pymongo import AsyncMongoClient
 
 from contracts.envelope import AnyEnvelope, new_envelope
@@ -137,7 +139,7 @@ class Campaign:
         for p in self.procs.values():
             p.start()
         for p in self.procs.values():
-            await asyncio.to_thread(p.wait_healthy, 120)
+            await asyncio.to_thread(p.wait_healthy, 600)
             assert p.proc is not None
             self.pids[p.name] = p.proc.pid
         self.console_key = await ApiKeys(self.mongo[self.ns.db("console")]).issue("depa", "fuzz")
@@ -161,7 +163,7 @@ class Campaign:
                 self.figures.restarts += 1
                 self.figures.notes.append(f"{p.name} exited with {p.proc.returncode}")
                 p.start()
-                p.wait_healthy(120)
+                p.wait_healthy(600)
                 self.pids[p.name] = p.proc.pid
 
     async def send(self, batch: list[HostileRecord]) -> None:
@@ -221,11 +223,18 @@ class Campaign:
         returns the partitions that stopped moving with records left (stuck)."""
         last_total = -1
         last_progress = time.monotonic()
+        last_report = time.monotonic()
         while True:
             left = await self.lag()
             total = sum(left.values())
             if total == 0:
                 return []
+            if time.monotonic() - last_report > 30:
+                last_report = time.monotonic()
+                by_group = Counter({k.split(":")[0]: 0 for k in left})
+                for k, v in left.items():
+                    by_group[k.split(":")[0]] += v
+                print(f"fuzz:   waiting for consumers: {dict(by_group)}", flush=True)
             if last_total < 0 or total < last_total:
                 last_progress = time.monotonic()
             last_total = total if last_total < 0 else min(total, last_total)
@@ -375,6 +384,8 @@ async def run(n: int, batch_size: int, stall_seconds: float) -> dict[str, Any]:
 
 
 def main() -> int:
+    # Generation runs in a thread while the driver's own clients use `random`: harmless here.
+    warnings.filterwarnings("ignore", category=HypothesisDeprecationWarning)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
