@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from contracts import authorisation, examples, topics
+from contracts import access, authorisation, examples, topics
 from contracts.catalogue import EVENTS
 from contracts.common import KIND_ALIASES, AgencyKind
 from contracts.deadletter import DeadLetter
@@ -472,7 +472,27 @@ def artefacts() -> dict[str, str]:
     for service in services():
         files[f"{ASYNCAPI_DIR}/{service}.json"] = dumps(asyncapi(service))
     files["events.md"] = events_markdown()
+    security = docs_path("security.md")
+    if security.is_file():
+        files["security.md"] = with_acl_table(security.read_text(encoding="utf-8"))
     return files
+
+
+ACL_BEGIN = "<!-- acl:begin (generated from contracts/access.py by make docs) -->"
+ACL_END = "<!-- acl:end -->"
+
+
+def docs_path(relative: str) -> Path:
+    return DOCS / relative
+
+
+def with_acl_table(text: str) -> str:
+    """docs/security.md with the ACL table between its markers regenerated."""
+    before, begin, rest = text.partition(ACL_BEGIN)
+    _, end, after = rest.partition(ACL_END)
+    if not begin or not end:
+        raise ValueError(f"docs/security.md lacks the {ACL_BEGIN} ... {ACL_END} markers")
+    return f"{before}{ACL_BEGIN}\n{access.acl_table_markdown()}{ACL_END}{after}"
 
 
 def stale(docs: Path = DOCS) -> list[str]:

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,7 @@ audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=
 app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="deadletters")
 app.add_typer(audit_app, name="audit")
+app.add_typer(kafka_app, name="kafka")
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -83,6 +85,7 @@ def fail(message: str, code: int) -> NoReturn:
 class Api:
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 15.0) -> None:
         self.url = url.rstrip("/")
+        api_key = api_key or os.environ.get("CONSOLE_API_KEY")  # every call needs an operator
         headers = {"X-API-Key": api_key} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
