@@ -96,7 +96,7 @@ def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator
         {
             "NOTIFICATIONS_MONGO_DB": db_name,
             "NOTIFICATIONS_TOPIC_NAMESPACE": prefix,
-            "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{label}-{ns.run_id}",
+            "NOTIFICATIONS_CONSUMER_GROUP": f"{prefix}notifications",
             "NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
             **extra,
         },
