@@ -21,6 +21,18 @@ ACTIVE = frozenset(
 )
 TERMINAL = frozenset({S.CERTIFIED, S.REJECTED, S.WITHDRAWN})
 
+CERTIFICATE_EVENTS = frozenset(
+    {
+        "DeliveryReported",
+        "DeliveryAcknowledged",
+        "DeliveryReturned",
+        "CertificationRenewed",
+        "CertificationLapsed",
+    }
+)
+"""Events about a certified area's certificate: they keep the proposal certified (the
+certificate's own rules are in contracts.certificate)."""
+
 TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "ProposalResubmitted": (frozenset({S.REVISION_REQUESTED}), S.SUBMITTED),
     "ProposalWithdrawn": (ACTIVE, S.WITHDRAWN),
@@ -35,6 +47,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "CabinetEndorsed": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_ENDORSED),
     "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.REJECTED),
     "CertificationAwarded": (frozenset({S.CABINET_ENDORSED}), S.CERTIFIED),
+    **{event_type: (frozenset({S.CERTIFIED}), S.CERTIFIED) for event_type in CERTIFICATE_EVENTS},
 }
 """Event type -> (stages it may happen at, the stage it leads to)."""
 
@@ -135,6 +148,16 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         )
     if stage in allowed:
         return Moved(stage, target)
+    if event_type in CERTIFICATE_EVENTS:
+        return Refusal(
+            stage,
+            BilingualText(
+                en=f"{event_type} refused: proposal {proposal_id} is not certified (it is at "
+                f"stage {stage.value}); only a certified area has a certificate",
+                th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} ยังไม่ได้รับการรับรอง "
+                f"(อยู่ในขั้นตอน {stage.value}) เฉพาะพื้นที่ที่ได้รับการรับรองจึงมีใบรับรอง",
+            ),
+        )
     if stage in TERMINAL:
         why = WAITING_FOR[stage]
     elif _past(stage, allowed):
