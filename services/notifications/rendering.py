@@ -61,6 +61,11 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "CabinetEndorsed": ("มติเห็นชอบของคณะรัฐมนตรี", "Cabinet endorsement"),
     "CabinetReturned": ("มติส่งเรื่องคืนของคณะรัฐมนตรี", "Cabinet return"),
     "CertificationAwarded": ("การมอบใบรับรอง", "certification award"),
+    "DeliveryReported": ("การรายงานผลการดำเนินงาน", "delivery report"),
+    "DeliveryAcknowledged": ("การรับทราบรายงานผลการดำเนินงาน", "delivery report acknowledgement"),
+    "DeliveryReturned": ("การส่งคืนรายงานผลการดำเนินงาน", "delivery report return"),
+    "CertificationRenewed": ("การต่ออายุใบรับรอง", "certification renewal"),
+    "CertificationLapsed": ("การบันทึกใบรับรองสิ้นสภาพ", "certification lapse"),
 }
 """What a claim of each type is called in a sentence (refusal emails name the refused claim)."""
 
