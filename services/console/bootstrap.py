@@ -33,8 +33,8 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     app = rt.app(
         "Smart City Thailand: operator console",
         [
-            http.build_router(audit, replayer, keys, settings.sse_poll_seconds),
-            web.build_router(audit, replayer, keys, sessions),
+            http.build_router(audit, replayer, keys, settings.sse_poll_seconds, settings.go_live),
+            web.build_router(audit, replayer, keys, sessions, settings.go_live),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )

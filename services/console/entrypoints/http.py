@@ -14,6 +14,7 @@ from services.common.auth import ApiKeys, authenticate
 from services.console.audit import MongoAuditLog
 from services.console.handlers import NotFound, Replayer
 from services.console.views import (
+    REGISTRY_QUERY,
     BadFilter,
     Filters,
     dead_letter,
@@ -90,7 +91,11 @@ async def live(
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, poll_seconds: float
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    poll_seconds: float,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["console"])
     Filt = Annotated[Filters, Depends(filters_from)]
@@ -127,11 +132,9 @@ def build_router(
 
     @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
     async def get_registry(province: str | None = None) -> JSONResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            return JSONResponse(registry(entries, province or None))
+            return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
             raise HTTPException(400, detail={"error": str(exc), "error_th": str(exc)}) from None
 

@@ -2,6 +2,7 @@
 the JSON API; replaying needs an operator login."""
 
 import contextlib
+import datetime as dt
 import json
 import urllib.parse
 from pathlib import Path
@@ -17,7 +18,15 @@ from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import filters_from
 from services.console.handlers import NotFound, Replayer
 from services.console.sessions import COOKIE, Sessions
-from services.console.views import Filters, dead_letter, delivery, may_replay, registry, row
+from services.console.views import (
+    REGISTRY_QUERY,
+    Filters,
+    dead_letter,
+    delivery,
+    may_replay,
+    registry,
+    row,
+)
 
 HERE = Path(__file__).resolve().parent.parent
 templates = Environment(
@@ -32,7 +41,11 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, sessions: Sessions
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    sessions: Sessions,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
@@ -78,11 +91,9 @@ def build_router(
 
     @router.get("/registry")
     async def get_registry(user: User, province: str | None = None) -> HTMLResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            reg = registry(entries, province or None)
+            reg = registry(entries, province or None, go_live=go_live)
         except ValueError as exc:
             return page("message.html", user, status=400, title="Registry", message=str(exc))
         top = max([p["areas"] for p in reg["by_province"]], default=1)
