@@ -364,4 +364,11 @@ class CaseHandlers:
                     REMINDERS.labels(outcome.history_entry["threshold"]).inc()
                     emitted += 1
                     break
+        go_live = self.rules.go_live
+        log.info(
+            "deadline_scan.done",
+            as_of=day.isoformat(),
+            go_live=go_live.isoformat() if go_live else None,
+            emitted=emitted,
+        )
         return emitted
