@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracts.approvals import (
+    DELIVERY_YEARS,
     RENEWAL_MIN_PROGRESS_PERCENT,
     AwardCertification,
     CabinetEndorsed,
@@ -56,7 +57,7 @@ DECISION_TYPES = frozenset(TRANSITIONS) - {"ProposalResubmitted", "ProposalWithd
 class Rules:
     """The deployment's settings the certificate rules take (see ApprovalsSettings)."""
 
-    delivery_years: int = 2
+    delivery_years: int = DELIVERY_YEARS
     renewal_min_progress_percent: int = RENEWAL_MIN_PROGRESS_PERCENT
     go_live: dt.date | None = None
 
