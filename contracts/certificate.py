@@ -25,6 +25,7 @@ from contracts.approvals import (
     add_years,
 )
 from contracts.common import BilingualText, Contract
+from contracts.workflow import event_name
 
 LIFECYCLE_EVENTS = frozenset(
     {
@@ -174,76 +175,87 @@ def _apply(cert: Certificate, p: Contract, on: dt.date) -> Certificate:
     return cert
 
 
-def _why(en: str, th: str) -> BilingualText:
-    return BilingualText(en=en[:500], th=th[:500])
+def _why(kind: str, en: str, th: str) -> BilingualText:
+    """The reason, worded like the workflow's refusals: the claim by its name, then why."""
+    name = event_name(kind)
+    return BilingualText(
+        en=f"The {name.en} cannot be accepted: {en}."[:500],
+        th=f"ไม่อาจรับ{name.th}ได้ เนื่องจาก{th}"[:500],
+    )
 
 
 def check(cert: Certificate | None, p: Contract) -> BilingualText | None:
     """Why a claim about the certificate does not fit it (None: it fits)."""
     kind = type(p).__name__
     if cert is None:
-        return _why(f"{kind} refused: there is no certificate", f"ปฏิเสธ {kind}: ไม่พบใบรับรอง")
+        return _why(kind, "there is no certificate", "ไม่พบใบรับรอง")
     if cert.lapsed is not None:
         return _why(
-            f"{kind} refused: certificate {cert.number} has lapsed ({cert.lapsed.en})",
-            f"ปฏิเสธ {kind}: ใบรับรองเลขที่ {cert.number} สิ้นสภาพแล้ว ({cert.lapsed.th})",
+            kind,
+            f"certificate {cert.number} has lapsed ({cert.lapsed.en})",
+            f"ใบรับรองเลขที่ {cert.number} สิ้นสภาพแล้ว ({cert.lapsed.th})",
         )
     deadlines = ", ".join(x.deliver_by.isoformat() for x in cert.periods)
     if isinstance(p, DeliveryReported) and p.certificate_number != cert.number:
         return _why(
-            f"{kind} refused: this proposal's certificate is {cert.number}, "
-            f"not {p.certificate_number}",
-            f"ปฏิเสธ {kind}: ใบรับรองของข้อเสนอนี้คือเลขที่ {cert.number} ไม่ใช่ {p.certificate_number}",
+            kind,
+            f"this proposal's certificate is {cert.number}, not {p.certificate_number}",
+            f"ใบรับรองของข้อเสนอนี้คือเลขที่ {cert.number} ไม่ใช่ {p.certificate_number}",
         )
     if isinstance(p, DeliveryReported | DeliveryAcknowledged | DeliveryReturned):
         period = cert.period(p.period)
         if period is None:
             return _why(
-                f"{kind} refused: certificate {cert.number} has no delivery period ending "
+                kind,
+                f"certificate {cert.number} has no delivery period ending "
                 f"{p.period.isoformat()} (its deadlines: {deadlines})",
-                f"ปฏิเสธ {kind}: ใบรับรองเลขที่ {cert.number} ไม่มีรอบส่งมอบที่ครบกำหนด "
+                f"ใบรับรองเลขที่ {cert.number} ไม่มีรอบส่งมอบที่ครบกำหนด "
                 f"{p.period.isoformat()} (กำหนดส่งมอบ: {deadlines})",
             )
         if period.acknowledged:
             assert period.report is not None
             return _why(
-                f"{kind} refused: the report for the period ending {p.period.isoformat()} was "
+                kind,
+                f"the report for the period ending {p.period.isoformat()} was "
                 f"already acknowledged on {period.report.answered_on}",
-                f"ปฏิเสธ {kind}: รายงานผลรอบที่ครบกำหนด {p.period.isoformat()} "
+                f"รายงานผลรอบที่ครบกำหนด {p.period.isoformat()} "
                 f"ได้รับการรับทราบแล้วเมื่อ {period.report.answered_on}",
             )
         if not isinstance(p, DeliveryReported) and (
             period.report is None or period.report.state is not ReportState.PENDING
         ):
             return _why(
-                f"{kind} refused: no delivery report for the period ending "
-                f"{p.period.isoformat()} awaits an answer",
-                f"ปฏิเสธ {kind}: ไม่มีรายงานผลรอบที่ครบกำหนด {p.period.isoformat()} ที่รอการพิจารณา",
+                kind,
+                f"no delivery report for the period ending {p.period.isoformat()} awaits an answer",
+                f"ไม่มีรายงานผลรอบที่ครบกำหนด {p.period.isoformat()} ที่รอการพิจารณา",
             )
     if isinstance(p, CertificationRenewed):
         current = cert.current
         if not current.acknowledged:
             return _why(
-                f"{kind} refused: renewal needs an acknowledged delivery report for the period "
+                kind,
+                f"renewal needs an acknowledged delivery report for the period "
                 f"ending {current.deliver_by.isoformat()}",
-                f"ปฏิเสธ {kind}: การต่ออายุต้องมีรายงานผลรอบที่ครบกำหนด "
+                f"การต่ออายุต้องมีรายงานผลรอบที่ครบกำหนด "
                 f"{current.deliver_by.isoformat()} ที่ได้รับการรับทราบแล้ว",
             )
         assert current.report is not None
         need = cert.renewal_min_progress_percent
         if current.report.progress_percent < need:
             return _why(
-                f"{kind} refused: the acknowledged report shows "
+                kind,
+                f"the acknowledged report shows "
                 f"{current.report.progress_percent}% progress; renewal needs at least {need}% "
                 "(this deployment's setting, recorded on the certificate)",
-                f"ปฏิเสธ {kind}: รายงานที่รับทราบแล้วมีความก้าวหน้าร้อยละ "
+                f"รายงานที่รับทราบแล้วมีความก้าวหน้าร้อยละ "
                 f"{current.report.progress_percent} การต่ออายุต้องมีอย่างน้อยร้อยละ {need}",
             )
         if p.deliver_by is not None and p.deliver_by <= current.deliver_by:
             return _why(
-                f"{kind} refused: the next deadline {p.deliver_by.isoformat()} must be after "
+                kind,
+                f"the next deadline {p.deliver_by.isoformat()} must be after "
                 f"the current one ({current.deliver_by.isoformat()})",
-                f"ปฏิเสธ {kind}: กำหนดส่งมอบใหม่ {p.deliver_by.isoformat()} "
+                f"กำหนดส่งมอบใหม่ {p.deliver_by.isoformat()} "
                 f"ต้องอยู่หลังกำหนดเดิม ({current.deliver_by.isoformat()})",
             )
     return None
