@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import DeliveryReported, ReportSummary, add_years
 from contracts.topics import Topics
 from tests.e2e.approvals_support import claim, facts, http_json, meeting, produce, submitted
-from tests.support import Mailpit, Namespace, ServiceProcess, poll, read_topic
+from tests.support import Mailpit, Namespace, ServiceProcess, kafka_client, poll, read_topic
 
 pytestmark = pytest.mark.e2e
 
@@ -289,11 +290,7 @@ async def test_bad_delivery_reports_are_refused_with_a_reason_and_change_nothing
     bad_percent["event_id"] = "7d1d3b1e-0000-4000-8000-000000000150"
     bad_percent["payload"]["progress_percent"] = 150
     await produce(topics.intake, [stranger])
-    from aiokafka import AIOKafkaProducer
-
-    from tests.support import KAFKA
-
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(
