@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.security import BaseSecurity
 
@@ -105,6 +106,35 @@ async def poll(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def poll_progress(
+    probe: Callable[[], Awaitable[T | None]],
+    progress: Callable[[], Awaitable[Any]],
+    *,
+    stall: float = 60.0,
+    interval: float = 0.5,
+    what: str = "condition",
+) -> T:
+    """Like `poll`, but with no fixed budget: wait for as long as `progress()` keeps changing
+    (records consumed, entries appended), and fail once it has not changed for `stall` seconds.
+    A busy machine makes the work slower, not the test wrong."""
+    last_change = time.monotonic()
+    seen: Any = await progress()
+    last: Any = None
+    while True:
+        last = await probe()
+        if last not in (None, False):
+            result: T = last
+            return result
+        now = await progress()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > stall:
+            raise AssertionError(
+                f"no progress for {stall}s waiting for {what} (progress {seen!r}, last {last!r})"
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Namespace:
     """One test run's private corner of the shared stack."""
@@ -128,6 +158,7 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    api_key: str = ""  # an operator key for the console (issued by the fixture that starts it)
 
     @property
     def url(self) -> str:
@@ -196,6 +227,17 @@ def service_env(
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     return {**env, **(extra or {})}
+
+
+@asynccontextmanager
+async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer on the test stack, as an agency system (or an attacker) would use."""
+    producer = AIOKafkaProducer(**kafka_client(), **options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 async def topic_partitions(topic: str) -> list[int]:

@@ -54,6 +54,12 @@ class ServiceSettings(BaseSettings):
     outbox_relay_enabled: bool = Field(
         True, description="Run the relay that publishes outbox entries a writer left behind"
     )
+    max_body_bytes: int = Field(
+        256 * 1024,
+        ge=1,
+        description="Largest accepted request body (checked from Content-Length and while a "
+        "chunked body streams in)",
+    )
     startup_wait_seconds: float = Field(
         120.0, ge=0, description="How long start-up waits for Kafka and MongoDB to be reachable"
     )
