@@ -20,6 +20,7 @@ from contracts.agencies import UnknownAgency, agency
 from contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
+    CertificationRenewed,
     MeetingDecision,
     MeetingRecorded,
 )
@@ -30,8 +31,10 @@ from contracts.envelope import AnyEnvelope, Envelope
 from services.approvals.adapters.repository import ConcurrentUpdate, MongoCaseRepository
 from services.approvals.domain import (
     DECISION_TYPES,
+    DEFAULT_RULES,
     Case,
     Outcome,
+    Rules,
     apply,
     award_request_date,
     certification,
@@ -41,6 +44,8 @@ from services.approvals.domain import (
     may_award,
     meeting_fact_id,
     meeting_payload,
+    renewal,
+    scan_as_of,
 )
 from services.common.consumer import Unprocessable
 from services.common.outbox import OutboxPublisher
@@ -94,11 +99,16 @@ class DecisionResult:
 
 class CaseHandlers:
     def __init__(
-        self, repository: MongoCaseRepository, publisher: OutboxPublisher, clock: Clock = utc_now
+        self,
+        repository: MongoCaseRepository,
+        publisher: OutboxPublisher,
+        clock: Clock = utc_now,
+        rules: Rules = DEFAULT_RULES,
     ) -> None:
         self._repo = repository
         self._publisher = publisher
         self.clock = clock
+        self.rules = rules
 
     def _case_lock(self, proposal_id: str) -> asyncio.Lock:
         """One writer at a time per case in this process, shared with the outbox publisher's
@@ -217,7 +227,9 @@ class CaseHandlers:
                         number = await self._repo.certificate_number_for(
                             str(fact_id), valid_from.year + 543, now
                         )
-                    fact_payload = certification(before, number, valid_from)
+                    fact_payload = certification(before, number, valid_from, self.rules)
+                if isinstance(payload, CertificationRenewed) and refused is None:
+                    fact_payload = renewal(before, payload, self.rules)
                 fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
                 outcome = decide(before, fact, refused)
                 if outcome.duplicate:
@@ -330,8 +342,10 @@ class CaseHandlers:
     # ---- deadlines ----
 
     async def scan_deadlines(self, as_of: dt.date | None = None) -> int:
-        """Emit the reminders due as of `as_of` (default: today by the clock); idempotent."""
-        day = as_of or self.clock().date()
+        """Emit the reminders due as of `as_of` (default: today by the clock); idempotent.
+        Deadlines that passed before the system knew them (or before the go-live date) get
+        none."""
+        day = scan_as_of(as_of, self.clock().date())
         emitted = 0
         for proposal_id in await self._repo.certified_ids():
             async with self._writing(proposal_id) as flushes:
@@ -339,7 +353,7 @@ class CaseHandlers:
                     before = await self._repo.get(proposal_id)
                     if before is None:
                         break
-                    outcome = due_reminder(before, day, self.clock())
+                    outcome = due_reminder(before, day, self.clock(), self.rules.go_live)
                     if outcome is None:
                         break
                     try:
@@ -350,4 +364,11 @@ class CaseHandlers:
                     REMINDERS.labels(outcome.history_entry["threshold"]).inc()
                     emitted += 1
                     break
+        go_live = self.rules.go_live
+        log.info(
+            "deadline_scan.done",
+            as_of=day.isoformat(),
+            go_live=go_live.isoformat() if go_live else None,
+            emitted=emitted,
+        )
         return emitted

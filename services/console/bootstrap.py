@@ -54,8 +54,9 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
                 settings.sse_poll_seconds,
                 sessions,
                 max_streams=settings.sse_max_streams_per_session,
+                go_live=settings.go_live,
             ),
-            web.build_router(audit, replayer, keys, sessions),
+            web.build_router(audit, replayer, keys, sessions, settings.go_live),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )

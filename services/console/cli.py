@@ -247,6 +247,7 @@ def registry(
         "province",
         "meeting",
         "deliver by",
+        "status",
         title="ทะเบียนเมืองอัจฉริยะ / certified smart-city areas",
     )
     for a in reg["areas"]:
@@ -256,6 +257,7 @@ def registry(
             f"{a['province_th']} ({a['province_en']})",
             a["meeting"],
             a["deliver_by"],
+            f"{a.get('status_th', '')}\n{a.get('status_en', '')}",
         )
     console.print(table)
     top = max([p["areas"] for p in reg["by_province"]], default=1)
@@ -266,6 +268,8 @@ def registry(
         f"[bold]{reg['area_count']} areas in {reg['province_count']} provinces[/bold]"
         f" / {reg['area_count']} พื้นที่ใน {reg['province_count']} จังหวัด"
     )
+    counts = ", ".join(f"{k} {v}" for k, v in reg.get("by_status", {}).items())
+    console.print(f"status as of {reg.get('as_of')} / สถานะ ณ วันที่ {reg.get('as_of')}: {counts}")
 
 
 @dead_app.command("list")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -20,4 +22,9 @@ class ConsoleSettings(ServiceSettings):
     )
     sse_poll_seconds: float = Field(
         0.5, gt=0, description="How often the live log looks for new entries"
+    )
+    go_live: dt.date | None = Field(
+        None,
+        description="The deployment's go-live date, as APPROVALS_GO_LIVE (the registry's "
+        "certificate status treats deadlines before it as history)",
     )

@@ -18,10 +18,10 @@ from contracts.approvals import (
     CertificationAwarded,
     SubcommitteeApproved,
     ValidityPeriod,
+    add_years,
 )
 from contracts.common import BilingualText, Meeting
 from contracts.topics import Topics
-from services.approvals.domain import add_years
 from tests.e2e.approvals_support import (
     CHAIR,
     PROVINCES_15,

@@ -17,6 +17,7 @@ from services.console.audit import MongoAuditLog
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Sessions
 from services.console.views import (
+    REGISTRY_QUERY,
     BadFilter,
     Filters,
     dead_letter,
@@ -140,6 +141,7 @@ def build_router(
     sessions: Sessions,
     *,
     max_streams: int = 3,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     async def current_viewer(request: Request) -> Agency:
         return await viewer(request, keys, sessions)
@@ -200,11 +202,9 @@ def build_router(
 
     @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
     async def get_registry(province: str | None = None) -> JSONResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            return JSONResponse(registry(entries, province or None))
+            return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
             raise HTTPException(400, detail={"error": str(exc), "error_th": str(exc)}) from None
 

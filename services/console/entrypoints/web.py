@@ -6,6 +6,7 @@ Content-Security-Policy forbids inline script."""
 
 import base64
 import contextlib
+import datetime as dt
 import hmac
 import json
 import secrets
@@ -24,6 +25,7 @@ from services.console.entrypoints.http import filters_from
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Session, Sessions
 from services.console.views import (
+    REGISTRY_QUERY,
     Filters,
     dead_letter,
     delivery,
@@ -102,7 +104,11 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, sessions: Sessions
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    sessions: Sessions,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
@@ -181,11 +187,9 @@ def build_router(
     async def get_registry(
         request: Request, user: User, province: str | None = None
     ) -> HTMLResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            reg = registry(entries, province or None)
+            reg = registry(entries, province or None, go_live=go_live)
         except ValueError as exc:
             return page(
                 "message.html",
