@@ -14,6 +14,10 @@ PROPOSALS = "smartcity.proposals"
 DECISIONS = "smartcity.decisions"
 NOTIFICATIONS = "smartcity.notifications"
 DEADLETTER = "smartcity.deadletter"
+REGISTRY = "smartcity.registry"
+"""The agency registry (compacted, one partition, written only by the admin). Not one of
+`ALL_TOPICS`: those carry workflow envelopes; this one carries registry events."""
+REGISTRY_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
 
 ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, DEADLETTER)
 DEFAULT_PARTITIONS = 6
@@ -24,6 +28,8 @@ HEADER_SCHEMA_VERSION = "smartcity-schema-version"
 HEADER_PRODUCER = "smartcity-producer"
 HEADER_CORRELATION_ID = "smartcity-correlation-id"
 HEADER_CONTENT_TYPE = "content-type"
+HEADER_AUTHENTICATED_BY = "smartcity-authenticated-by"
+"""On facts: the credential that authenticated the claim (`api-key:<id>`, `signature:<id>`)."""
 CONTENT_TYPE_JSON = "application/json"
 
 
@@ -60,6 +66,10 @@ class Topics:
     @property
     def deadletter(self) -> str:
         return self.name(DEADLETTER)
+
+    @property
+    def registry(self) -> str:
+        return self.name(REGISTRY)
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.name(t) for t in ALL_TOPICS)

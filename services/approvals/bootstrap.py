@@ -43,7 +43,7 @@ def every(
 def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     repo = MongoCaseRepository(rt.db)
-    handlers = CaseHandlers(repo, rt.publisher, clock)
+    handlers = CaseHandlers(repo, rt.publisher, clock, rt.registry.agency)
     rt.outbox_collections += [repo.collection, repo.orphans]
     rt.on_start.append(repo.ensure_indexes)
 
@@ -63,10 +63,11 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         rt.consumer(NAME),
         handlers.on_proposal_fact,
         handlers.on_intake,
+        rt.claim_gate,
     )
     app = rt.app(
         "Smart City Thailand: approvals",
-        [http.build_router(repo, ApiKeys(rt.db), handlers)],
+        [http.build_router(repo, ApiKeys(rt.db, rt.registry), handlers)],
         description="Record screening, committee and Cabinet decisions; the registry.",
     )
     app.add_exception_handler(RequestValidationError, http.validation_error)

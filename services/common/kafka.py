@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
-from contracts.topics import Topics
+from contracts.topics import REGISTRY_CONFIG, Topics
 from services.common.settings import ServiceSettings
 
 
@@ -21,6 +25,24 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         acks="all",
         graceful_timeout=15.0,
         logger=None,
+    )
+
+
+def make_consumer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaConsumer:
+    """A plain aiokafka consumer (for readers outside FastStream, e.g. the registry
+    projection). Authentication settings are added here, in one place."""
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id=client_id, **options)
+
+
+def make_producer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaProducer:
+    """A plain idempotent aiokafka producer (the registry admin). Authentication settings are
+    added here, in one place."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        **options,
     )
 
 
@@ -41,13 +63,20 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in topics.all() if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(name, num_partitions=partitions, replication_factor=1)
-                    for name in missing
-                ]
+        new = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
+        if topics.registry not in existing:
+            missing.append(topics.registry)
+            new.append(
+                NewTopic(
+                    topics.registry,
+                    num_partitions=1,
+                    replication_factor=1,
+                    topic_configs=dict(REGISTRY_CONFIG),
+                )
             )
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
+                await admin.create_topics(new)
         for _ in range(100):
             if set(missing) <= set(await admin.list_topics()):
                 break

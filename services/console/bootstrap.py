@@ -18,7 +18,7 @@ NAME = "console"
 def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     audit = MongoAuditLog(rt.db)
-    keys = ApiKeys(rt.db)
+    keys = ApiKeys(rt.db, rt.registry)
     sessions = Sessions(rt.db, settings.session_hours)
 
     async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:

@@ -24,7 +24,6 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from tests.support import (
     KAFKA,
@@ -34,6 +33,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    seed_registry,
     service_env,
 )
 
@@ -83,6 +83,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    bench_keys = await seed_registry(topics, ("lg-phuket-city",))
     logs = LOCAL / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {
@@ -110,7 +111,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
             p.start()
         for p in procs.values():
             p.wait_healthy()
-        key = await ApiKeys(mongo[ns.db("proposals")]).issue("lg-phuket-city", "bench")
+        key = bench_keys["lg-phuket-city"]
         http_ms: list[float] = []
         ids: list[str] = []
         sem = asyncio.Semaphore(concurrency)
@@ -180,7 +181,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
     finally:
         for p in procs.values():
             p.stop()
-        await delete_topics(KAFKA, list(topics.all()))
+        await delete_topics(KAFKA, [*topics.all(), topics.registry])
         for name in await mongo.list_database_names():
             if name.startswith(f"t{ns.run_id}_"):
                 await mongo.drop_database(name)

@@ -15,7 +15,8 @@ from contracts.common import BilingualText, Contract, Meeting, ProvinceRef
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
 from contracts.reference import provinces
-from tests.support import KAFKA, envelope_of, read_topic
+from contracts.topics import INTAKE
+from tests.support import KAFKA, envelope_of, read_topic, signed
 
 CHAIR = BilingualText(th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม", en="Permanent Secretary, DES")
 
@@ -110,11 +111,12 @@ async def produce(topic: str, envelopes: list[AnyEnvelope]) -> None:
     await producer.start()
     try:
         for e in envelopes:
+            headers = signed(e).headers if topic.endswith(INTAKE) else e.headers()
             await producer.send_and_wait(
                 topic,
                 e.to_bytes(),
                 key=e.key,
-                headers=[(k, v.encode()) for k, v in e.headers().items()],
+                headers=[(k, v.encode()) for k, v in headers.items()],
             )
     finally:
         await producer.stop()

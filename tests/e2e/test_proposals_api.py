@@ -19,16 +19,17 @@ from pymongo import AsyncMongoClient
 from contracts.approvals import RevisionRequested
 from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.topics import Topics
+from contracts.topics import INTAKE, Topics
 from tests.support import (
     KAFKA,
-    MONGO,
     ROOT,
     Namespace,
     ServiceProcess,
     envelope_of,
     poll,
     read_topic,
+    signed,
+    wait_key_accepted,
 )
 
 pytestmark = pytest.mark.e2e
@@ -103,11 +104,13 @@ async def publish(topic: str, envelope: AnyEnvelope) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
     await producer.start()
     try:
+        is_claim = topic.endswith(INTAKE) and not envelope.producer.startswith("svc-")
+        headers = signed(envelope).headers if is_claim else envelope.headers()
         await producer.send_and_wait(
             topic,
             envelope.to_bytes(),
             key=envelope.key,
-            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+            headers=[(k, v.encode()) for k, v in headers.items()],
         )
     finally:
         await producer.stop()
@@ -448,21 +451,19 @@ async def test_openapi_health_and_metrics(
     assert 'smartcity_outbox_oldest_age_seconds{service="proposals"}' in text
 
 
-async def test_the_admin_command_issues_and_revokes_keys(
-    services: dict[str, ServiceProcess],
-    ns: Namespace,
-    mongo: AsyncMongoClient[dict[str, Any]],
+async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
+    services: dict[str, ServiceProcess], ns: Namespace
 ) -> None:
     env = {
         **os.environ,
-        "PROPOSALS_MONGO_URL": MONGO,
-        "PROPOSALS_MONGO_DB": ns.db("proposals"),
+        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
+        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
         "COLUMNS": "200",
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.proposals", "keys", *args],
+            [sys.executable, "-m", "services.admin", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -470,20 +471,31 @@ async def test_the_admin_command_issues_and_revokes_keys(
             timeout=60,
         )
 
-    issued = cli("issue", "lg-rayong-city", "--label", "rayong system")
+    issued = cli("api-key", "issue", "lg-rayong-city", "--label", "rayong system")
     assert issued.returncode == 0, issued.stderr
     key = issued.stdout.strip()
     assert key.startswith("sck_")
-    stored = await mongo[ns.db("proposals")]["api_keys"].find_one({"agency_id": "lg-rayong-city"})
-    assert stored is not None
-    assert key not in str(stored)
-
+    await wait_key_accepted(services["proposals"].url, key)
     rayong = Api(services["proposals"].url, key)
     assert (await rayong.submit(draft("Rayong"))).status_code == 201
-    assert cli("issue", "lg-atlantis").returncode == 2
+    await wait_key_accepted(services["approvals"].url, key, "/cases")
+
+    assert cli("api-key", "issue", "lg-atlantis").returncode == 2
     revoked = cli("revoke", key)
     assert revoked.returncode == 0, revoked.stderr
-    assert (await rayong.list()).status_code == 401
+
+    async def refused_everywhere() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            codes = [
+                (await http.get(url, headers={"X-API-Key": key})).status_code
+                for url in (
+                    services["proposals"].url + "/proposals",
+                    services["approvals"].url + "/cases",
+                )
+            ]
+        return codes == [401, 401]
+
+    await poll(refused_everywhere, timeout=30, what="every service to refuse the revoked key")
     assert cli("revoke", key).returncode == 1
     listed = [line for line in cli("list").stdout.splitlines() if "lg-rayong-city" in line]
     assert len(listed) == 1

@@ -20,9 +20,18 @@ from contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
+from contracts.signing import HEADER_SIGNATURE, sign
 from contracts.topics import Topics
 from tests.e2e.test_proposals_api import publish, revision_request
-from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic
+from tests.support import (
+    KAFKA,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    poll,
+    read_topic,
+    test_signer,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -290,7 +299,21 @@ async def test_an_invalid_claim_is_answered_when_it_says_who_made_it(
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
     await producer.start()
     try:
-        await producer.send_and_wait(topics.intake, json.dumps(raw).encode(), key=valid.key)
+        value = json.dumps(raw).encode()
+        signature = sign(
+            test_signer("lg-phuket-city").private_key,
+            test_signer("lg-phuket-city").key_id,
+            value,
+            valid.key,
+            "ProposalSubmitted",
+        )
+        headers = {**valid.headers(), HEADER_SIGNATURE: signature}
+        await producer.send_and_wait(
+            topics.intake,
+            value,
+            key=valid.key,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
     finally:
         await producer.stop()
     rejection, letter = await refused(topics, valid)

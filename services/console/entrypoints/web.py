@@ -152,7 +152,8 @@ def build_router(
     async def login(request: Request) -> Response:
         form = await form_of(request)
         target = _safe_next(form.get("next", "/deadletters"))
-        who = await keys.resolve(form.get("api_key", "").strip())
+        found = keys.resolve(form.get("api_key", "").strip())
+        who = found[0] if found else None
         if who is None:
             await keys.record_refusal(request, "invalid")
             return page(

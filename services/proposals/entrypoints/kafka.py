@@ -11,6 +11,7 @@ from faststream.middlewares import AckPolicy
 
 from contracts.envelope import EnvelopeError, parse_record
 from contracts.topics import Topics
+from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler, Record
 
 OnInvalid = Callable[[bytes | None, EnvelopeError], Awaitable[None]]
@@ -24,6 +25,7 @@ def register(
     on_intake: Handler,
     on_invalid_intake: OnInvalid,
     on_decision: Handler,
+    gate: ClaimGate,
 ) -> None:
     @broker.subscriber(
         topics.intake,
@@ -34,12 +36,15 @@ def register(
         "ProposalResubmitted, ProposalWithdrawn",
     )
     async def on_intake_topic(msg: KafkaMessage) -> None:
-        record = Record.from_consumer_record(msg.raw_message)
-        try:
-            parse_record(record.value, record.headers)
-        except EnvelopeError as exc:
-            await on_invalid_intake(record.value, exc)  # answered; the consumer dead-letters it
-        await consumer.process(msg.raw_message, on_intake)
+        async def authenticated() -> None:
+            record = Record.from_consumer_record(msg.raw_message)
+            try:
+                parse_record(record.value, record.headers)
+            except EnvelopeError as exc:
+                await on_invalid_intake(record.value, exc)  # answered; then dead-lettered
+            await consumer.process(msg.raw_message, on_intake)
+
+        await gate.guard(msg.raw_message, consumer, authenticated)
 
     @broker.subscriber(
         topics.decisions,
