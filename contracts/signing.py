@@ -176,3 +176,35 @@ def verify(
             "bad_signature", f"the signature does not match the record for key {key_id!r}", key_id
         )
     return Authenticated(key_id)
+
+
+@dataclass(frozen=True)
+class TestVector:
+    """A worked example for implementers in other languages (docs/events.md shows it and a
+    unit test checks it)."""
+
+    private_key_seed_hex: str
+    agency_id: str
+    key: bytes
+    event_type: str
+    value: bytes
+    signature_header: str
+
+
+TEST_VECTOR = TestVector(
+    private_key_seed_hex=bytes(range(32)).hex(),
+    agency_id="lg-phuket-city",
+    key=b"PKT-2565-0001",
+    event_type="ProposalWithdrawn",
+    value=(
+        b'{"event_id":"0b7e5c1a-8d5f-4c2e-9a51-3f0d7a6b2c11","event_type":"ProposalWithdrawn",'
+        b'"schema_version":1,"occurred_at":"2022-08-01T09:30:00Z","producer":"lg-phuket-city",'
+        b'"proposal_id":"PKT-2565-0001","correlation_id":"5f1d2e3c-4b5a-4978-8a6b-7c8d9e0f1a2b",'
+        b'"causation_id":null,"payload":{"event_type":"ProposalWithdrawn",'
+        b'"applicant":"lg-phuket-city","reason":null}}'
+    ),
+    signature_header=(
+        "keyid=lg-phuket-city:56475aa75463474c;ed25519=G3lW3aCBCT7FYwmjnKvEsuB3Dkd86aU2aF3H3RLMr"
+        "TBEY0JSZ7wK9qu3lLp3AetWmNPcGjGm4ZN9n/i4XA4DDA=="
+    ),
+)

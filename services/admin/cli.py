@@ -155,3 +155,7 @@ def list_keys() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -463,7 +463,7 @@ async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.admin", *args],
+            [sys.executable, "-m", "services.admin.cli", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

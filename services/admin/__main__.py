@@ -1,3 +1,0 @@
-from services.admin.cli import main
-
-main()
