@@ -36,6 +36,7 @@ infra-status: ## Show which local servers run
 	infra/stack.sh status
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
+	$(PY) -m services.admin.cli seed
 	infra/services.sh up $(SERVICES)
 
 down: ## Stop the services and the servers

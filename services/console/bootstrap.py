@@ -33,7 +33,7 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     app = rt.app(
         "Smart City Thailand: operator console",
         [
-            http.build_router(audit, replayer, keys, settings.sse_poll_seconds),
+            http.build_router(audit, replayer, keys, settings.sse_poll_seconds, rt.registry),
             web.build_router(audit, replayer, keys, sessions),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",

@@ -6,7 +6,8 @@ from the timestamps the services themselves store:
   - submit -> workflow case opened (approvals),
   - submit -> acknowledgement email accepted by the SMTP server (notifications),
   - throughput (proposals fully processed per second),
-  - peak resident memory of each service process.
+  - peak resident memory of each service process,
+  - the cost of signing and of verifying one claim (tests/bench/claims.py).
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
 """
 
@@ -25,6 +26,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import delete_topics, ensure_topics
+from tests.bench import claims
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -43,6 +45,8 @@ TARGETS = {
     "submit_to_email_p99_ms": 5000.0,
     "throughput_min_per_s": 10.0,
     "peak_rss_max_mb": 250.0,
+    "claim_sign_median_us": 2000.0,
+    "claim_verify_median_us": 3000.0,
 }
 
 DRAFT: dict[str, Any] = {
@@ -200,6 +204,12 @@ def check(result: dict[str, Any]) -> list[str]:
     for name, mb in result["peak_rss_mb"].items():
         if mb > TARGETS["peak_rss_max_mb"]:
             missed.append(f"{name} peak RSS {mb} MB > {TARGETS['peak_rss_max_mb']} MB")
+    for metric, name in (
+        ("claim_sign_median_us", "claim_sign_us"),
+        ("claim_verify_median_us", "claim_verify_us"),
+    ):
+        if result[name]["median"] > TARGETS[metric]:
+            missed.append(f"{name} median {result[name]['median']} us > {TARGETS[metric]} us")
     if result["proposals_fully_emailed"] < result["proposals"]:
         missed.append(
             f"only {result['proposals_fully_emailed']} of {result['proposals']} "
@@ -217,6 +227,7 @@ def main() -> int:
     args = parser.parse_args()
     ensure_stack()
     result = asyncio.run(run(args.n, args.c))
+    result |= claims.measure()
     result["targets"] = TARGETS
     result["missed"] = check(result)
     out = LOCAL / "bench" / "latest.json"

@@ -16,7 +16,7 @@ import services
 from services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRA = {"kafka", "mongo", "mailpit"}
+INFRA = {"kafka", "mongo", "mailpit", "registry-seed"}
 
 
 def compose() -> dict[str, Any]:

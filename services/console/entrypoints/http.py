@@ -1,6 +1,7 @@
 """JSON API of the console (what the CLI reads) and the live stream (server-sent events)."""
 
 import asyncio
+import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts.agencies import Agency
 from services.common.auth import ApiKeys, authenticate
+from services.common.registry import RegistryProjection
 from services.console.audit import MongoAuditLog
 from services.console.handlers import NotFound, Replayer
 from services.console.views import (
@@ -90,7 +92,11 @@ async def live(
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, poll_seconds: float
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    poll_seconds: float,
+    agency_registry: RegistryProjection,
 ) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["console"])
     Filt = Annotated[Filters, Depends(filters_from)]
@@ -193,6 +199,28 @@ def build_router(
         after_seq: int = 0, limit: Annotated[int, Query(le=2000)] = 500
     ) -> JSONResponse:
         return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
+
+    @router.get(
+        "/registry/signing-keys",
+        summary="The agency registry's agencies and public signing keys (revoked ones too)",
+    )
+    async def signing_keys() -> JSONResponse:
+        state = agency_registry.state
+        return JSONResponse(
+            {
+                "agencies": sorted(state.agencies),
+                "signing_keys": [
+                    {
+                        "key_id": k.key_id,
+                        "agency_id": k.agency_id,
+                        "public_key": base64.b64encode(k.public_key).decode(),
+                        "registered_at": k.registered_at.isoformat(),
+                        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                    }
+                    for k in state.signing_keys.values()
+                ],
+            }
+        )
 
     @router.get("/audit/head", summary="The chain head (last sequence number and hash)")
     async def head() -> JSONResponse:
