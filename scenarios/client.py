@@ -19,7 +19,7 @@ from contracts.common import Contract
 from contracts.topics import Topics
 from services.admin.cli import AdminSettings
 from services.approvals.config import ApprovalsSettings
-from services.common.registry_admin import RegistryAdmin
+from services.common.registry_admin import RegistryAdmin, create_agency_kafka_credentials
 from services.notifications.config import NotificationsSettings
 from services.proposals.config import ProposalsSettings
 from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection
@@ -51,7 +51,8 @@ class StackClient:
             Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local")) / "demo-signing-keys"
         )
         self._signers: dict[str, ClaimSigner] = {}
-        self._intake: IntakeProducer | None = None
+        self._kafka: dict[str, KafkaConnection] = {}
+        self._intake: dict[str, IntakeProducer] = {}
 
     def url(self, service: str) -> str:
         settings = {
@@ -86,6 +87,22 @@ class StackClient:
                     pem.write_bytes(new.private_pem())
                     pem.chmod(0o600)
                 self._signers[agency_id] = ClaimSigner.from_pem(agency_id, pem)
+                self._kafka[agency_id] = await self._connection(agency_id)
+
+    async def _connection(self, agency_id: str) -> KafkaConnection:
+        """The agency's own Kafka credentials, as the admin creates them (none are needed on a
+        PLAINTEXT broker: then SMARTCITY_KIT_* or plain bootstrap servers)."""
+        bootstrap = self.admin_settings.kafka_bootstrap
+        credentials = await create_agency_kafka_credentials(bootstrap, agency_id)
+        if credentials is None:
+            return KafkaConnection.from_env(bootstrap)
+        return KafkaConnection(
+            bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=credentials.mechanism,
+            username=credentials.username,
+            password=credentials.password,
+        )
 
     async def call(
         self, service: str, method: str, path: str, agency_id: str, **kwargs: Any
@@ -108,11 +125,12 @@ class StackClient:
         """A signed claim on the intake topic, produced with the integrator kit."""
         if agency_id not in self._signers:
             await self.prepare([agency_id])
-        if self._intake is None:
-            connection = KafkaConnection.from_env(self.admin_settings.kafka_bootstrap)
-            self._intake = IntakeProducer(connection, self.topics.intake)
-            await self._intake.__aenter__()
-        await self._intake.send(self._signers[agency_id].claim(payload, proposal_id=proposal_id))
+        if agency_id not in self._intake:
+            intake = IntakeProducer(self._kafka[agency_id], self.topics.intake)
+            await intake.__aenter__()
+            self._intake[agency_id] = intake
+        record = self._signers[agency_id].claim(payload, proposal_id=proposal_id)
+        await self._intake[agency_id].send(record)
 
     async def all_proposal_ids(self) -> list[str]:
         resp = await self.call("approvals", "GET", "/cases", "depa", params={"limit": 1000})
@@ -150,8 +168,8 @@ class StackClient:
         return list(resp.json()["messages"])
 
     async def close(self) -> None:
-        if self._intake is not None:
-            await self._intake.__aexit__(None, None, None)
+        for intake in self._intake.values():
+            await intake.__aexit__(None, None, None)
         await self.http.aclose()
         await self.mailpit.aclose()
         await self.mongo.close()

@@ -229,7 +229,7 @@ TEST_API_KEY_AGENCIES = (
 )
 
 
-def test_signer(agency_id: str) -> ClaimSigner:
+def signer_for(agency_id: str) -> ClaimSigner:
     """The tests' signing key of an agency: derived from its id, so every test helper can sign
     for it; `seed_registry` registers each directory agency's public half."""
     seed = hashlib.sha256(f"smartcity-tests:{agency_id}".encode()).digest()
@@ -238,7 +238,7 @@ def test_signer(agency_id: str) -> ClaimSigner:
 
 def signed(envelope: AnyEnvelope) -> SignedRecord:
     """A claim signed with the tests' key of its producer."""
-    return test_signer(envelope.producer).sign(envelope)
+    return signer_for(envelope.producer).sign(envelope)
 
 
 async def seed_registry(
@@ -255,7 +255,7 @@ async def seed_registry(
         await admin.seed()
         for agency_id in agencies():
             if not any(k.agency_id == agency_id for k in admin.state.signing_keys.values()):
-                await admin.register_signing_key(agency_id, test_signer(agency_id).private_key)
+                await admin.register_signing_key(agency_id, signer_for(agency_id).private_key)
         return {a: await admin.issue_api_key(a, "tests") for a in api_key_agencies}
 
 

@@ -141,6 +141,16 @@ def revoke(
     console.print(f"revoked at {at.isoformat()} ({time.monotonic() - started:.2f} s)")
 
 
+@app.command("revoke-agency")
+def revoke_agency(
+    agency_id: str, reason: Annotated[str | None, typer.Option(help="Why")] = None
+) -> None:
+    """Revoke every key of an agency and remove its Kafka credentials."""
+    ids = _run(lambda admin: admin.revoke_agency(agency_id, reason))
+    console.print(f"revoked {len(ids)} keys of {agency_id}: {', '.join(ids) or 'none'}")
+    console.print("Kafka credentials removed (none exist on a PLAINTEXT broker)")
+
+
 @app.command("list")
 def list_keys() -> None:
     """Every key with its agency and status."""

@@ -207,6 +207,25 @@ class RegistryAdmin:
         signing = await self.register_signing_key(agency.agency_id)
         return Onboarded(agency, api_key, signing, kafka)
 
+    async def revoke_agency(self, agency_id: str, reason: str | None = None) -> list[str]:
+        """Revoke every current key of an agency and remove its Kafka credentials; returns the
+        ids of the keys revoked."""
+        self.state = await self.read()
+        self.state.agency(agency_id)  # UnknownAgency
+        ids = [
+            k.key_id
+            for k in self.state.signing_keys.values()
+            if k.agency_id == agency_id and k.revoked_at is None
+        ] + [
+            a.key_id
+            for a in self.state.api_keys.values()
+            if a.agency_id == agency_id and a.revoked_at is None
+        ]
+        for key_id in ids:
+            await self.revoke(key_id, reason)
+        await remove_agency_kafka_credentials(self.bootstrap, agency_id)
+        return ids
+
     async def revoke(self, key: str, reason: str | None = None) -> dt.datetime:
         """Revoke an API key (the key itself, its hash or its 16-digit id) or a signing key (its
         id, `<agency>:<16 hex>`), everywhere. Returns the revocation time; `LookupError` if

@@ -14,11 +14,11 @@ from contracts import topics
 from contracts.examples import example_envelope
 from contracts.signing import SigningKey, raw_public_key, verify
 from services.common.claims import claimed_fields
-from tests.support import test_signer
+from tests.support import signer_for
 
 
 def measure(n: int = 2000) -> dict[str, Any]:
-    signer = test_signer("lg-phuket-city")
+    signer = signer_for("lg-phuket-city")
     envelope = example_envelope("ProposalSubmitted").model_copy(
         update={"producer": "lg-phuket-city"}
     )

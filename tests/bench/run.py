@@ -7,7 +7,8 @@ from the timestamps the services themselves store:
   - submit -> acknowledgement email accepted by the SMTP server (notifications),
   - throughput (proposals fully processed per second),
   - peak resident memory of each service process,
-  - the cost of signing and of verifying one claim (tests/bench/claims.py).
+  - the cost of signing and of verifying one claim (tests/bench/claims.py),
+  - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
 """
 
@@ -26,7 +27,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import delete_topics, ensure_topics
-from tests.bench import claims
+from tests.bench import claims, revocation
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -47,6 +48,7 @@ TARGETS = {
     "peak_rss_max_mb": 250.0,
     "claim_sign_median_us": 2000.0,
     "claim_verify_median_us": 3000.0,
+    "revocation_max_s": 5.0,
 }
 
 DRAFT: dict[str, Any] = {
@@ -181,6 +183,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
             "elapsed_s": round(elapsed, 1),
             "peak_rss_mb": rss,
         }
+        result |= await revocation.measure(procs, topics)
         return result
     finally:
         for p in procs.values():
@@ -210,6 +213,10 @@ def check(result: dict[str, Any]) -> list[str]:
     ):
         if result[name]["median"] > TARGETS[metric]:
             missed.append(f"{name} median {result[name]['median']} us > {TARGETS[metric]} us")
+    if result["revocation_s"]["max"] > TARGETS["revocation_max_s"]:
+        missed.append(
+            f"revocation took {result['revocation_s']['max']} s > {TARGETS['revocation_max_s']} s"
+        )
     if result["proposals_fully_emailed"] < result["proposals"]:
         missed.append(
             f"only {result['proposals_fully_emailed']} of {result['proposals']} "

@@ -497,6 +497,10 @@ async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
 
     await poll(refused_everywhere, timeout=30, what="every service to refuse the revoked key")
     assert cli("revoke", key).returncode == 1
-    listed = [line for line in cli("list").stdout.splitlines() if "lg-rayong-city" in line]
+    listed = [
+        line
+        for line in cli("list").stdout.splitlines()
+        if "lg-rayong-city" in line and line.split("│")[1].strip() == "api"
+    ]
     assert len(listed) == 1
     assert key not in listed[0]
