@@ -13,6 +13,7 @@ list                              every key with its agency and status
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,8 @@ class AdminSettings(BaseSettings):
 
 
 def _run(job: Callable[[RegistryAdmin], Awaitable[T]]) -> T:
+    # aiokafka retries a just-created topic's leader lookup with warnings; they are not news.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     settings = AdminSettings()
     topics = Topics(settings.topic_namespace)
 
