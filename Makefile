@@ -65,7 +65,7 @@ test-e2e: infra-up ## End-to-end tests (the services as processes)
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts services tests scenarios
+	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

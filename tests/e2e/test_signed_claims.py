@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -141,6 +142,13 @@ async def test_bad_claims_change_nothing_and_are_dead_lettered_unauthenticated(
         )
 
 
+def about(event_id: str) -> Callable[[Any], bool]:
+    def match(record: Any) -> bool:
+        return envelope_of(record).get("event_id") == event_id
+
+    return match
+
+
 async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     services: dict[str, ServiceProcess],
     topics: Topics,
@@ -195,9 +203,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
         )
         await send(topics, claim)
         letter = await read_topic(
-            topics.deadletter,
-            timeout=5,
-            where=lambda r, c=claim: envelope_of(r).get("event_id") == str(c.envelope.event_id),
+            topics.deadletter, timeout=5, where=about(str(claim.envelope.event_id))
         )
         if letter:
             letter_seen = envelope_of(letter[0])
