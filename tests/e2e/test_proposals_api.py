@@ -4,6 +4,7 @@ FerretDB. Every endpoint, idempotent retries, who may see and do what, validatio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
@@ -477,7 +478,15 @@ async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
     assert key.startswith("sck_")
     await wait_key_accepted(services["proposals"].url, key)
     rayong = Api(services["proposals"].url, key)
-    assert (await rayong.submit(draft("Rayong"))).status_code == 201
+    created = await rayong.submit(draft("Rayong"))
+    assert created.status_code == 201
+    # The fact records which API key authenticated the request.
+    pid = created.json()["proposal_id"].encode()
+    [fact] = await read_topic(
+        Topics(ns.topics_prefix).proposals, min_records=1, where=lambda r: r.key == pid
+    )
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    assert dict(fact.headers)["smartcity-authenticated-by"] == f"api-key:{key_id}".encode()
     await wait_key_accepted(services["approvals"].url, key, "/cases")
 
     assert cli("api-key", "issue", "lg-atlantis").returncode == 2

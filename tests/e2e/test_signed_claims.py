@@ -4,6 +4,7 @@ changes nothing, sends nothing, and is visible to an operator (a dead letter of 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from contracts.signing import HEADER_SIGNATURE
 from contracts.topics import Topics
 from services.common.registry_admin import RegistryAdmin
 from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
+from tests.e2e.test_cli_console import cli
 from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic, signed
 
 pytestmark = pytest.mark.e2e
@@ -213,3 +215,30 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     assert letter_seen["error"].startswith("revoked_key:"), letter_seen
     assert time.monotonic() - revoked_at < 60
     assert await proposals.find_one({"_id": late.envelope.proposal_id}) is None
+
+
+async def test_audit_verify_re_verifies_every_stored_claims_signature(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    good = submission("lg-phuket-city", PHUKET)
+    bad = submission("lg-phuket-city", PHUKET)
+    await send(topics, signed(good))
+    await send(topics, unsigned(bad))
+    audit = mongo[ns.db("console")]["audit"]
+
+    async def recorded() -> bool:
+        claim = await audit.find_one({"kind": "claim", "event_id": str(good.event_id)})
+        letter = await audit.find_one({"kind": "deadletter", "event_id": str(bad.event_id)})
+        return claim is not None and letter is not None
+
+    await poll(recorded, timeout=45, what="the claims and the dead letter in the audit log")
+    result = cli(console, "audit", "verify", "--signatures")
+    assert result.exit_code == 0, result.output
+    verified = re.search(r"(\d+) signatures verified", result.output)
+    assert verified is not None
+    assert int(verified.group(1)) >= 1
+    assert "unsigned" in result.output
