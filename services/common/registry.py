@@ -59,6 +59,7 @@ class RegistryProjection:
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                fetch_max_wait_ms=100,
             )
             await consumer.start()
             consumer.assign([self._tp])

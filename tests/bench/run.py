@@ -116,7 +116,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         for p in procs.values():
             p.start()
         for p in procs.values():
-            p.wait_healthy()
+            p.wait_healthy(180)
         key = bench_keys["lg-phuket-city"]
         http_ms: list[float] = []
         ids: list[str] = []
