@@ -67,7 +67,7 @@ class RegistryProjection:
             self._consumer = consumer
         end = (await self._consumer.end_offsets([self._tp]))[self._tp]
         while await self._consumer.position(self._tp) < end:
-            await self._poll_once()
+            await self._poll_once(log_each=False)
         log.info(
             "registry.loaded",
             agencies=len(self.state.agencies),
@@ -75,7 +75,7 @@ class RegistryProjection:
             api_keys=len(self.state.api_keys),
         )
 
-    async def _poll_once(self) -> None:
+    async def _poll_once(self, *, log_each: bool = True) -> None:
         assert self._consumer is not None
         batches = await self._consumer.getmany(self._tp, timeout_ms=self._poll_ms)
         for records in batches.values():
@@ -89,6 +89,8 @@ class RegistryProjection:
                 self.state.apply(envelope)
                 REGISTRY_APPLIED.labels(self._service).inc()
                 REGISTRY_LAST.labels(self._service).set(envelope.occurred_at.timestamp())
+                if not log_each:
+                    continue
                 log.info(
                     "registry.applied",
                     event_type=envelope.event_type,
