@@ -428,7 +428,8 @@ def _report_signatures(claims: SignatureAudit) -> None:
             console.print(f"  entry #{seq} claim {event_id}: {reason}")
         fail(
             f"[bold red]UNVERIFIED[/bold red] {len(unexplained)} stored claims were not refused "
-            "at intake but their signatures do not verify now",
+            "at intake but their signatures do not verify now (revoked_key: accepted while a "
+            "revocation was reaching the services, or recorded late)",
             EXIT_FAILED,
         )
 
