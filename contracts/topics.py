@@ -14,10 +14,9 @@ PROPOSALS = "smartcity.proposals"
 DECISIONS = "smartcity.decisions"
 NOTIFICATIONS = "smartcity.notifications"
 DEADLETTER = "smartcity.deadletter"
-REGISTRY = "smartcity.registry"
+REGISTRY = "smartcity.agencies"
 """The agency registry (compacted, one partition, written only by the admin). Not one of
 `ALL_TOPICS`: those carry workflow envelopes; this one carries registry events."""
-REGISTRY_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
 
 ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, DEADLETTER)
 DEFAULT_PARTITIONS = 6
@@ -27,6 +26,9 @@ HEADER_EVENT_ID = "smartcity-event-id"
 HEADER_SCHEMA_VERSION = "smartcity-schema-version"
 HEADER_PRODUCER = "smartcity-producer"
 HEADER_CORRELATION_ID = "smartcity-correlation-id"
+HEADER_EMITTED_BY = "smartcity-emitted-by"
+"""Set by the service that publishes a fact (`svc-<service>`); consumers of a fact topic act only
+on records stamped by the topic's owning service (contracts.access.fact_refusal)."""
 HEADER_CONTENT_TYPE = "content-type"
 HEADER_AUTHENTICATED_BY = "smartcity-authenticated-by"
 """On facts: the credential that authenticated the claim (`api-key:<id>`, `signature:<id>`)."""

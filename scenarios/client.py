@@ -93,7 +93,9 @@ class StackClient:
         """The agency's own Kafka credentials, as the admin creates them (none are needed on a
         PLAINTEXT broker: then SMARTCITY_KIT_* or plain bootstrap servers)."""
         bootstrap = self.admin_settings.kafka_bootstrap
-        credentials = await create_agency_kafka_credentials(bootstrap, agency_id)
+        credentials = await create_agency_kafka_credentials(
+            bootstrap, agency_id, self.topics.namespace
+        )
         if credentials is None:
             return KafkaConnection.from_env(bootstrap)
         return KafkaConnection(

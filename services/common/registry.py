@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge
 from contracts.agencies import Agency
 from contracts.registry import Registry, RegistryRecordError, parse_registry_record
 from services.common.kafka import make_consumer
+from services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
 
@@ -37,9 +38,9 @@ REGISTRY_LAST = Gauge(
 
 
 class RegistryProjection:
-    def __init__(self, bootstrap: str, topic: str, service: str, *, poll_ms: int = 200) -> None:
+    def __init__(self, auth: KafkaAuth, topic: str, service: str, *, poll_ms: int = 200) -> None:
         self.state = Registry()
-        self._bootstrap = bootstrap
+        self._auth = auth
         self._topic = topic
         self._service = service
         self._poll_ms = poll_ms
@@ -54,7 +55,7 @@ class RegistryProjection:
         """Read the registry up to its current end."""
         if self._consumer is None:
             consumer = make_consumer(
-                self._bootstrap,
+                self._auth,
                 f"{self._service}-registry",
                 group_id=None,
                 enable_auto_commit=False,

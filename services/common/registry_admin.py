@@ -34,6 +34,11 @@ from contracts.registry import (
 from contracts.signing import key_id_for, raw_public_key
 from contracts.topics import Topics
 from services.common.kafka import make_consumer, make_producer
+from services.common.kafka_security import (
+    add_agency_principal,
+    admin_auth,
+    remove_agency_principal,
+)
 
 API_KEY_PREFIX = "sck_"
 
@@ -54,21 +59,21 @@ class KafkaCredentials:
 
 
 async def create_agency_kafka_credentials(
-    bootstrap: str, agency_id: str
+    bootstrap: str, agency_id: str, namespace: str = ""
 ) -> KafkaCredentials | None:
     """Onboarding step: the agency's Kafka principal (SCRAM user) and its ACLs (write the intake
-    topic, read the fact topics). The broker of this stack is PLAINTEXT without an authorizer,
-    so there is nothing to create yet and this returns None; with SASL on, this is where the
-    broker's admin function creates the user and grants its ACLs."""
-    del bootstrap, agency_id
-    return None
+    topic, read the fact topics); None when the broker runs without SASL (the debugging
+    switch), where only the ACLs are applied."""
+    auth = admin_auth(bootstrap)
+    password = await add_agency_principal(agency_id, namespace=namespace, auth=auth)
+    return KafkaCredentials(agency_id, password) if auth.sasl else None
 
 
-async def remove_agency_kafka_credentials(bootstrap: str, agency_id: str) -> bool:
-    """Offboarding step: delete the agency's SCRAM user and its ACLs (nothing to do on a
-    PLAINTEXT broker; returns whether anything was removed)."""
-    del bootstrap, agency_id
-    return False
+async def remove_agency_kafka_credentials(
+    bootstrap: str, agency_id: str, namespace: str = ""
+) -> None:
+    """Revocation step: delete the agency's SCRAM user and its ACLs."""
+    await remove_agency_principal(agency_id, namespace=namespace, auth=admin_auth(bootstrap))
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,11 @@ class RegistryAdmin:
         self, bootstrap: str, topics: Topics, *, client_id: str = "smartcity-admin"
     ) -> None:
         self.bootstrap = bootstrap
+        self.namespace = topics.namespace
         self.topic = topics.registry
         self._client_id = client_id
-        self._producer = make_producer(bootstrap, client_id)
+        self._auth = admin_auth(bootstrap)
+        self._producer = make_producer(self._auth, client_id)
         self.state = Registry()
         """The registry as read at start, plus what this admin wrote since."""
 
@@ -133,7 +140,7 @@ class RegistryAdmin:
         """The registry as it stands: every record up to the topic's current end."""
         tp = TopicPartition(self.topic, 0)
         consumer = make_consumer(
-            self.bootstrap, f"{self._client_id}-reader", group_id=None, enable_auto_commit=False
+            self._auth, f"{self._client_id}-reader", group_id=None, enable_auto_commit=False
         )
         await consumer.start()
         state = Registry()
@@ -202,7 +209,9 @@ class RegistryAdmin:
     async def onboard(self, agency: Agency) -> Onboarded:
         """One step for a new agency: registry entry, Kafka credentials, API key, signing key."""
         await self.register_agency(agency)
-        kafka = await create_agency_kafka_credentials(self.bootstrap, agency.agency_id)
+        kafka = await create_agency_kafka_credentials(
+            self.bootstrap, agency.agency_id, self.namespace
+        )
         api_key = await self.issue_api_key(agency.agency_id, "onboarding")
         signing = await self.register_signing_key(agency.agency_id)
         return Onboarded(agency, api_key, signing, kafka)
@@ -223,7 +232,7 @@ class RegistryAdmin:
         ]
         for key_id in ids:
             await self.revoke(key_id, reason)
-        await remove_agency_kafka_credentials(self.bootstrap, agency_id)
+        await remove_agency_kafka_credentials(self.bootstrap, agency_id, self.namespace)
         return ids
 
     async def revoke(self, key: str, reason: str | None = None) -> dt.datetime:
