@@ -20,10 +20,19 @@ from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
 from contracts.signing import HEADER_SIGNATURE
 from contracts.topics import Topics
-from services.common.registry_admin import RegistryAdmin
+from services.common.registry_admin import KafkaCredentials, RegistryAdmin
 from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
 from tests.e2e.test_cli_console import cli
-from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic, signed
+from tests.support import (
+    KAFKA,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    kafka_auth,
+    poll,
+    read_topic,
+    signed,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +65,25 @@ def submission(applicant: str, province: ProvinceRef) -> AnyEnvelope:
     )
 
 
-async def send(topics: Topics, record: SignedRecord) -> None:
-    async with IntakeProducer(KafkaConnection(KAFKA), topics.intake) as intake:
+def connection(credentials: KafkaCredentials | None = None) -> KafkaConnection:
+    """The kit's connection: as the agency's own principal when onboarding gave it
+    credentials, else as the stack's admin (tests play every agency)."""
+    auth = kafka_auth()
+    if credentials is not None:
+        auth = kafka_auth(credentials.username, credentials.password)
+    return KafkaConnection(
+        auth.bootstrap,
+        auth.security_protocol,
+        auth.sasl_mechanism if auth.sasl else None,
+        auth.username if auth.sasl else None,
+        auth.password.get_secret_value() if auth.sasl else None,
+    )
+
+
+async def send(
+    topics: Topics, record: SignedRecord, credentials: KafkaCredentials | None = None
+) -> None:
+    async with IntakeProducer(connection(credentials), topics.intake) as intake:
         await intake.send(record)
 
 
@@ -175,7 +201,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     )
 
     async def stored() -> dict[str, Any] | None:
-        await send(topics, first)
+        await send(topics, first, onboarded.kafka)
         return await proposals.find_one({"_id": first.envelope.proposal_id})
 
     doc = await poll(stored, timeout=30, interval=1.0, what="the onboarded agency's proposal")
@@ -185,7 +211,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     )
 
     # A replay of the same signed claim (same event id) changes nothing.
-    await send(topics, first)
+    await send(topics, first, onboarded.kafka)
     after = await proposals.find_one({"_id": first.envelope.proposal_id})
     assert after is not None
     assert after.get("version") == doc.get("version")
@@ -203,7 +229,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
             submission(udon.agency_id, UDON).payload,
             proposal_id=f"UDN-{uuid.uuid4().hex[:8]}",
         )
-        await send(topics, claim)
+        await send(topics, claim, onboarded.kafka)
         letter = await read_topic(
             topics.deadletter, timeout=5, where=about(str(claim.envelope.event_id))
         )
