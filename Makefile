@@ -36,6 +36,7 @@ infra-status: ## Show which local servers run
 	infra/stack.sh status
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
+	$(PY) -m services.admin.cli seed
 	infra/services.sh up $(SERVICES)
 
 down: ## Stop the services and the servers
@@ -64,7 +65,7 @@ test-e2e: infra-up ## End-to-end tests (the services as processes)
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts services tests scenarios
+	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from contracts.approvals import MeetingRecorded
 from contracts.common import BilingualText, Stage
 from contracts.reference import CertifiedArea, certified_areas, province
 from contracts.workflow import ORDER, STAGE_NAMES
@@ -277,7 +278,10 @@ class Round:
         }
         if resolution_number:
             payload["resolution_number"] = resolution_number
-        await self.ok("approvals", "POST", "/meetings", agency, json=payload)
+        # The committee's secretariat records the meeting as a signed claim on the intake
+        # topic, through the integrator kit (the other steps use the HTTP API).
+        claim = MeetingRecorded.model_validate(payload)
+        await self.c.claim(agency, claim, self.ids[areas[0].index])
         self.progress.advance(task, len(areas))
 
     async def stages(self) -> dict[str, str]:
@@ -442,6 +446,8 @@ async def play(client: StackClient, console: Console) -> list[str]:
     baseline = [a for a in areas if a.batch != ROUND]
     this_round = [a for a in areas if a.batch == ROUND]
     revise = next(a for a in this_round if a.name_en == REVISED_AREA)
+    committees = ["depa", "des-subcommittee", "steering-committee", "cabinet-secretariat"]
+    await client.prepare(sorted({a.applicant for a in areas}) + committees)
     columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console) as progress:
         tasks = {

@@ -48,7 +48,7 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         renewal_min_progress_percent=settings.renewal_min_progress_percent,
         go_live=settings.go_live,
     )
-    handlers = CaseHandlers(repo, rt.publisher, clock, rules)
+    handlers = CaseHandlers(repo, rt.publisher, clock, rules, rt.registry.agency)
     rt.outbox_collections += [repo.collection, repo.orphans]
     rt.on_start.append(repo.ensure_indexes)
 
@@ -68,10 +68,11 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         rt.consumer(NAME),
         handlers.on_proposal_fact,
         handlers.on_intake,
+        rt.claim_gate,
     )
     app = rt.app(
         "Smart City Thailand: approvals",
-        [http.build_router(repo, ApiKeys(rt.db), handlers)],
+        [http.build_router(repo, ApiKeys(rt.db, rt.registry), handlers)],
         description="Record screening, committee and Cabinet decisions; the registry.",
     )
     return rt, app

@@ -16,7 +16,7 @@ import structlog
 from prometheus_client import Counter
 from pymongo.asynchronous.collection import AsyncCollection
 
-from contracts.agencies import UnknownAgency, agency
+from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
@@ -104,7 +104,9 @@ class CaseHandlers:
         publisher: OutboxPublisher,
         clock: Clock = utc_now,
         rules: Rules = DEFAULT_RULES,
+        directory: Callable[[str], Agency] = agency,
     ) -> None:
+        self._directory = directory
         self._repo = repository
         self._publisher = publisher
         self.clock = clock
@@ -185,7 +187,7 @@ class CaseHandlers:
 
     async def _record_meeting(self, claim: AnyEnvelope, meeting: MeetingRecorded) -> None:
         try:
-            producer = agency(claim.producer).as_producer()
+            producer = self._directory(claim.producer).as_producer()
         except UnknownAgency:
             return
         if not all(authorise(producer, d.decision) for d in meeting.decisions):
@@ -247,10 +249,9 @@ class CaseHandlers:
                 return self._result(before, outcome, proposal_id, event_type, fact_id)
         raise ConcurrentUpdate(proposal_id)
 
-    @staticmethod
-    def _authorise(producer_id: str, event_type: str, case: Case | None) -> Refused | None:
+    def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refused | None:
         try:
-            producer = agency(producer_id).as_producer()
+            producer = self._directory(producer_id).as_producer()
         except UnknownAgency:
             return Refused(
                 f"unknown producer {producer_id!r}: not in the agency directory",

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
@@ -63,6 +63,20 @@ async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -
         parsed = await original(dataclasses.replace(msg, headers=headers))
         parsed.raw_message = msg
         return parsed
+
+
+def make_consumer(auth: KafkaAuth, client_id: str, **options: Any) -> AIOKafkaConsumer:
+    """A plain aiokafka consumer (for readers outside FastStream: the registry projection),
+    authenticated as `auth` says."""
+    return AIOKafkaConsumer(**auth.aiokafka(), client_id=client_id, **options)
+
+
+def make_producer(auth: KafkaAuth, client_id: str, **options: Any) -> AIOKafkaProducer:
+    """A plain idempotent aiokafka producer (the registry admin), authenticated as `auth`
+    says."""
+    return AIOKafkaProducer(
+        **auth.aiokafka(), client_id=client_id, enable_idempotence=True, acks="all", **options
+    )
 
 
 def needed_topics(service: str, topics: Topics) -> set[str]:

@@ -30,7 +30,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from contracts.access import service_principal
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import HEADER_EMITTED_BY, Topics
+from contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
+from services.common.context import authenticated_by
 
 log = structlog.get_logger(__name__)
 
@@ -57,9 +58,14 @@ def outbox_entry(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
         "topic": topic or EVENTS[envelope.event_type].fact_topic,
         "key": envelope.proposal_id,
         "value": envelope.model_dump_json(),
-        "headers": envelope.headers(),
+        "headers": _with_credential(envelope.headers()),
         "queued_at": dt.datetime.now(dt.UTC),
     }
+
+
+def _with_credential(headers: dict[str, str]) -> dict[str, str]:
+    credential = authenticated_by.get()
+    return headers if credential is None else {**headers, HEADER_AUTHENTICATED_BY: credential}
 
 
 class OutboxPublisher:

@@ -16,12 +16,14 @@ from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 from starlette.middleware import Middleware
 
+from services.common.claims import ClaimGate
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.errors import StreamedBodyLimit, install_error_shape
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import check_topics, make_broker
 from services.common.mongo import make_client
 from services.common.outbox import OutboxPublisher, OutboxRelay
+from services.common.registry import RegistryProjection
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -50,6 +52,8 @@ class Runtime:
             self.broker, self.topics, name, publish_on_write=settings.outbox_publish_on_write
         )
         self.dead_letters = DeadLetters(self.broker, self.topics)
+        self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
+        self.claim_gate = ClaimGate(name, self.registry)
         self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
@@ -87,6 +91,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
         await self._when_available("kafka topics", self._check_topics)
+        await self._when_available("agency registry", self.registry.start)
         for hook in self.on_start:
             await self._when_available("mongodb", hook)
         await self._when_available("kafka broker", self.broker.start)
@@ -97,7 +102,7 @@ class Runtime:
             sweep_seconds=self.settings.outbox_sweep_seconds,
             grace_seconds=self.settings.outbox_grace_seconds,
         )
-        self._tasks = []
+        self._tasks = [asyncio.create_task(self.registry.run(), name=f"{self.name}-registry")]
         if self.settings.outbox_relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         self._tasks += [asyncio.ensure_future(t()) for t in self.background]
@@ -110,6 +115,7 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.broker.stop()
+            await self.registry.stop()
             for hook in self.on_stop:
                 await hook()
             await self.mongo.close()

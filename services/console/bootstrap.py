@@ -19,7 +19,7 @@ NAME = "console"
 def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     audit = MongoAuditLog(rt.db)
-    keys = ApiKeys(rt.db)
+    keys = ApiKeys(rt.db, rt.registry)
     sessions = Sessions(rt.db, settings.session_hours)
 
     async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
@@ -52,6 +52,7 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
                 replayer,
                 keys,
                 settings.sse_poll_seconds,
+                rt.registry,
                 sessions,
                 max_streams=settings.sse_max_streams_per_session,
                 go_live=settings.go_live,

@@ -29,6 +29,7 @@ from rich.text import Text
 
 from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
+from services.console.signatures import SignatureAudit, signing_keys_from
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "http://127.0.0.1:8004"
@@ -383,12 +384,27 @@ def _progress() -> Progress:
 
 @audit_app.command("verify")
 def verify(
-    url: UrlOpt = DEFAULT_URL, page: Annotated[int, typer.Option(help="Entries per request")] = 500
+    url: UrlOpt = DEFAULT_URL,
+    page: Annotated[int, typer.Option(help="Entries per request")] = 500,
+    signatures: Annotated[
+        bool,
+        typer.Option(
+            "--signatures",
+            help="Also re-verify the signature of every stored claim against the registry",
+        ),
+    ] = False,
 ) -> None:
-    """Check both hash chains (global and per proposal); name the first broken link."""
+    """Check both hash chains (global and per proposal); name the first broken link. With
+    --signatures, re-verify every stored claim's signature too."""
     api = Api(url)
     head = api.get("/api/audit/head")
     verifier = Verifier()
+    claims: SignatureAudit | None = None
+    if signatures:
+        registry_keys = api.get("/api/registry/signing-keys")
+        claims = SignatureAudit(
+            set(registry_keys["agencies"]), signing_keys_from(registry_keys["signing_keys"])
+        )
     with _progress() as progress:
         task = progress.add_task("verifying", total=head["seq"])
         after = 0
@@ -397,6 +413,8 @@ def verify(
             if not entries:
                 break
             broken = verifier.feed(entries)
+            if claims is not None:
+                claims.feed(entries)
             progress.update(task, completed=min(verifier.checked, head["seq"]))
             if broken:
                 break
@@ -420,6 +438,27 @@ def verify(
         f"[green]audit chain intact[/green]: {verifier.checked} entries, "
         f"{chains} proposal chains, head {verifier.last_hash[:16]}…"
     )
+    if claims is not None:
+        _report_signatures(claims)
+
+
+def _report_signatures(claims: SignatureAudit) -> None:
+    refused = ", ".join(f"{reason} {n}" for reason, n in sorted(claims.refused.items()))
+    console.print(
+        f"claims: [green]{claims.verified} signatures verified[/green]; "
+        f"{sum(claims.refused.values())} do not verify ({refused or 'none'}), "
+        f"{len(claims.failing) - len(claims.unexplained())} of them refused at intake"
+    )
+    unexplained = claims.unexplained()
+    if unexplained:
+        for event_id, (seq, reason) in sorted(unexplained.items(), key=lambda kv: kv[1])[:20]:
+            console.print(f"  entry #{seq} claim {event_id}: {reason}")
+        fail(
+            f"[bold red]UNVERIFIED[/bold red] {len(unexplained)} stored claims were not refused "
+            "at intake but their signatures do not verify now (revoked_key: accepted while a "
+            "revocation was reaching the services, or recorded late)",
+            EXIT_FAILED,
+        )
 
 
 def _make(target: str) -> None:

@@ -6,7 +6,9 @@ from the timestamps the services themselves store:
   - submit -> workflow case opened (approvals),
   - submit -> acknowledgement email accepted by the SMTP server (notifications),
   - throughput (proposals fully processed per second),
-  - peak resident memory of each service process.
+  - peak resident memory of each service process,
+  - the cost of signing and of verifying one claim (tests/bench/claims.py),
+  - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
 """
 
@@ -24,8 +26,8 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
+from tests.bench import claims, revocation
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -34,6 +36,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    seed_registry,
     service_env,
 )
 
@@ -43,6 +46,9 @@ TARGETS = {
     "submit_to_email_p99_ms": 5000.0,
     "throughput_min_per_s": 10.0,
     "peak_rss_max_mb": 250.0,
+    "claim_sign_median_us": 2000.0,
+    "claim_verify_median_us": 3000.0,
+    "revocation_max_s": 5.0,
 }
 
 DRAFT: dict[str, Any] = {
@@ -83,6 +89,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    bench_keys = await seed_registry(topics, ("lg-phuket-city",))
     logs = LOCAL / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {
@@ -109,8 +116,8 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         for p in procs.values():
             p.start()
         for p in procs.values():
-            p.wait_healthy()
-        key = await ApiKeys(mongo[ns.db("proposals")]).issue("lg-phuket-city", "bench")
+            p.wait_healthy(180)
+        key = bench_keys["lg-phuket-city"]
         http_ms: list[float] = []
         ids: list[str] = []
         sem = asyncio.Semaphore(concurrency)
@@ -176,11 +183,12 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
             "elapsed_s": round(elapsed, 1),
             "peak_rss_mb": rss,
         }
+        result |= await revocation.measure(procs, topics)
         return result
     finally:
         for p in procs.values():
             p.stop()
-        await delete_topics(KAFKA, list(topics.all()))
+        await delete_topics(KAFKA, [*topics.all(), topics.registry])
         for name in await mongo.list_database_names():
             if name.startswith(f"t{ns.run_id}_"):
                 await mongo.drop_database(name)
@@ -199,6 +207,16 @@ def check(result: dict[str, Any]) -> list[str]:
     for name, mb in result["peak_rss_mb"].items():
         if mb > TARGETS["peak_rss_max_mb"]:
             missed.append(f"{name} peak RSS {mb} MB > {TARGETS['peak_rss_max_mb']} MB")
+    for metric, name in (
+        ("claim_sign_median_us", "claim_sign_us"),
+        ("claim_verify_median_us", "claim_verify_us"),
+    ):
+        if result[name]["median"] > TARGETS[metric]:
+            missed.append(f"{name} median {result[name]['median']} us > {TARGETS[metric]} us")
+    if result["revocation_s"]["max"] > TARGETS["revocation_max_s"]:
+        missed.append(
+            f"revocation took {result['revocation_s']['max']} s > {TARGETS['revocation_max_s']} s"
+        )
     if result["proposals_fully_emailed"] < result["proposals"]:
         missed.append(
             f"only {result['proposals_fully_emailed']} of {result['proposals']} "
@@ -216,6 +234,7 @@ def main() -> int:
     args = parser.parse_args()
     ensure_stack()
     result = asyncio.run(run(args.n, args.c))
+    result |= claims.measure()
     result["targets"] = TARGETS
     result["missed"] = check(result)
     out = LOCAL / "bench" / "latest.json"

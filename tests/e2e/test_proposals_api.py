@@ -4,6 +4,7 @@ FerretDB. Every endpoint, idempotent retries, who may see and do what, validatio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.topics import Topics
 from tests.support import (
-    MONGO,
+    KAFKA,
     ROOT,
     Namespace,
     ServiceProcess,
@@ -30,6 +31,7 @@ from tests.support import (
     poll,
     read_topic,
     record_headers,
+    wait_key_accepted,
 )
 
 pytestmark = pytest.mark.e2e
@@ -485,21 +487,19 @@ async def test_openapi_health_and_metrics(
     assert 'smartcity_outbox_oldest_age_seconds{service="proposals"}' in text
 
 
-async def test_the_admin_command_issues_and_revokes_keys(
-    services: dict[str, ServiceProcess],
-    ns: Namespace,
-    mongo: AsyncMongoClient[dict[str, Any]],
+async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
+    services: dict[str, ServiceProcess], ns: Namespace
 ) -> None:
     env = {
         **os.environ,
-        "PROPOSALS_MONGO_URL": MONGO,
-        "PROPOSALS_MONGO_DB": ns.db("proposals"),
+        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
+        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
         "COLUMNS": "200",
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.proposals", "keys", *args],
+            [sys.executable, "-m", "services.admin.cli", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -507,21 +507,44 @@ async def test_the_admin_command_issues_and_revokes_keys(
             timeout=60,
         )
 
-    issued = cli("issue", "lg-rayong-city", "--label", "rayong system")
+    issued = cli("api-key", "issue", "lg-rayong-city", "--label", "rayong system")
     assert issued.returncode == 0, issued.stderr
     key = issued.stdout.strip()
     assert key.startswith("sck_")
-    stored = await mongo[ns.db("proposals")]["api_keys"].find_one({"agency_id": "lg-rayong-city"})
-    assert stored is not None
-    assert key not in str(stored)
-
+    await wait_key_accepted(services["proposals"].url, key)
     rayong = Api(services["proposals"].url, key)
-    assert (await rayong.submit(draft("Rayong"))).status_code == 201
-    assert cli("issue", "lg-atlantis").returncode == 2
+    created = await rayong.submit(draft("Rayong"))
+    assert created.status_code == 201
+    # The fact records which API key authenticated the request.
+    pid = created.json()["proposal_id"].encode()
+    [fact] = await read_topic(
+        Topics(ns.topics_prefix).proposals, min_records=1, where=lambda r: r.key == pid
+    )
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    assert dict(fact.headers)["smartcity-authenticated-by"] == f"api-key:{key_id}".encode()
+    await wait_key_accepted(services["approvals"].url, key, "/cases")
+
+    assert cli("api-key", "issue", "lg-atlantis").returncode == 2
     revoked = cli("revoke", key)
     assert revoked.returncode == 0, revoked.stderr
-    assert (await rayong.list()).status_code == 401
+
+    async def refused_everywhere() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            codes = [
+                (await http.get(url, headers={"X-API-Key": key})).status_code
+                for url in (
+                    services["proposals"].url + "/proposals",
+                    services["approvals"].url + "/cases",
+                )
+            ]
+        return codes == [401, 401]
+
+    await poll(refused_everywhere, timeout=30, what="every service to refuse the revoked key")
     assert cli("revoke", key).returncode == 1
-    listed = [line for line in cli("list").stdout.splitlines() if "lg-rayong-city" in line]
+    listed = [
+        line
+        for line in cli("list").stdout.splitlines()
+        if "lg-rayong-city" in line and line.split("│")[1].strip() == "api"
+    ]
     assert len(listed) == 1
     assert key not in listed[0]

@@ -17,7 +17,7 @@ from contracts import access
 from services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRA = {"kafka", "kafka-provision", "mongo", "mailpit"}
+INFRA = {"kafka", "kafka-provision", "mongo", "mailpit", "registry-seed"}
 
 
 def compose() -> dict[str, Any]:

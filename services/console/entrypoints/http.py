@@ -3,6 +3,7 @@ Every route needs an operator: an API key (X-API-Key) or the web console's sessi
 agency that may use the console (`may_use_console`)."""
 
 import asyncio
+import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -12,7 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts.agencies import Agency
-from services.common.auth import ApiKeys, api_key_from, authenticate, hash_key
+from services.common.auth import ApiKeys, api_key_from, authenticate
+from services.common.registry import RegistryProjection
+from services.common.registry_admin import hash_key
 from services.console.audit import MongoAuditLog
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Sessions
@@ -138,6 +141,7 @@ def build_router(
     replayer: Replayer,
     keys: ApiKeys,
     poll_seconds: float,
+    agency_registry: RegistryProjection,
     sessions: Sessions,
     *,
     max_streams: int = 3,
@@ -271,6 +275,28 @@ def build_router(
         limit: Annotated[int, Query(ge=1, le=2000)] = 500,
     ) -> JSONResponse:
         return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
+
+    @router.get(
+        "/registry/signing-keys",
+        summary="The agency registry's agencies and public signing keys (revoked ones too)",
+    )
+    async def signing_keys() -> JSONResponse:
+        state = agency_registry.state
+        return JSONResponse(
+            {
+                "agencies": sorted(state.agencies),
+                "signing_keys": [
+                    {
+                        "key_id": k.key_id,
+                        "agency_id": k.agency_id,
+                        "public_key": base64.b64encode(k.public_key).decode(),
+                        "registered_at": k.registered_at.isoformat(),
+                        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                    }
+                    for k in state.signing_keys.values()
+                ],
+            }
+        )
 
     @router.get("/audit/head", summary="The chain head (last sequence number and hash)")
     async def head() -> JSONResponse:

@@ -313,7 +313,8 @@ def build_router(
             return login_page(
                 target, 403, "The form has expired; try again / แบบฟอร์มหมดอายุ กรุณาลองใหม่"
             )
-        who = await keys.resolve(form.get("api_key", "").strip())
+        found = keys.resolve(form.get("api_key", "").strip())
+        who = found[0] if found else None
         if who is None:
             await keys.record_refusal(request, "invalid")
             return login_page(
