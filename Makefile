@@ -23,10 +23,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## Create the virtualenv and install dependencies
 
-infra-install: ## Download/build Kafka, FerretDB and Mailpit (cached in .local/)
+infra-install: ## Download/build Kafka, PostgreSQL, FerretDB and Mailpit (cached in .local/)
 	infra/stack.sh install
 
-infra-up: setup ## Start Kafka, FerretDB and Mailpit on loopback (idempotent)
+infra-up: setup ## Start Kafka, PostgreSQL, FerretDB and Mailpit on loopback (idempotent)
 	infra/stack.sh up
 
 infra-down: ## Stop the local servers
@@ -83,4 +83,4 @@ docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
 	$(PY) -m contracts.export
 
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
-	rm -rf $(LOCAL)/kafka/data $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs
+	rm -rf $(LOCAL)/kafka/data $(LOCAL)/postgres $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local servers for development and tests, all on loopback, no Docker:
-#   Apache Kafka (KRaft, jars from Maven Central), FerretDB (SQLite backend, built from the
-#   Go module proxy) and Mailpit (SMTP sink with a web UI, built from the Go module proxy).
-# Usage: infra/stack.sh install|up|down|status|restart [kafka|ferretdb|mailpit ...]
+#   Apache Kafka (KRaft, jars from Maven Central), PostgreSQL (Debian's package, a private cluster
+#   under .local/), FerretDB on that PostgreSQL (built from the Go module proxy) and Mailpit (SMTP
+#   sink with a web UI, built from the Go module proxy).
+# Usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit ...]
 # Idempotent: `up` starts only what is not running and returns once every server is healthy.
 set -euo pipefail
 
@@ -16,12 +17,18 @@ KAFKA_PORT=${SMARTCITY_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${SMARTCITY_KAFKA_CONTROLLER_PORT:-9093}
 FERRETDB_PORT=${SMARTCITY_FERRETDB_PORT:-27017}
 FERRETDB_DEBUG_PORT=${SMARTCITY_FERRETDB_DEBUG_PORT:-27018}
+POSTGRES_PORT=${SMARTCITY_POSTGRES_PORT:-5432}
+# off: a commit returns before its WAL reaches the disk. A crash of any process loses nothing;
+# only a crash of the machine itself can lose the last fraction of a second (docs/performance.md).
+POSTGRES_SYNCHRONOUS_COMMIT=${SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT:-off}
 SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}
 MAILPIT_HTTP_PORT=${SMARTCITY_MAILPIT_HTTP_PORT:-8025}
 
 FERRETDB_VERSION=v1.24.2
 MAILPIT_VERSION=v1.33.1
-ALL=(kafka ferretdb mailpit)
+ALL=(kafka postgres ferretdb mailpit)
+PGDATA_DIR=$LOCAL/postgres/data
+PGSOCK_DIR=$LOCAL/postgres/run
 
 mkdir -p "$BIN" "$RUN" "$LOGS"
 
@@ -86,6 +93,36 @@ install_ferretdb() {
     || die "building FerretDB failed; see $LOGS/ferretdb-build.log"
 }
 
+pg_bin() {  # the newest installed PostgreSQL's server binaries
+  local dir
+  dir=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n1)
+  [[ -n $dir && -x $dir/initdb ]] || return 1
+  echo "$dir"
+}
+
+install_postgres() {
+  pg_bin >/dev/null && return
+  [[ $EUID -eq 0 ]] || die "PostgreSQL is missing: run 'apt-get install postgresql' as root (or this script as root)"
+  log "installing Debian's postgresql (once)"
+  # Only the binaries are wanted: no system-wide cluster on the default port.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/smartcity.conf
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql)
+  "${apt[@]}" >"$LOGS/postgres-install.log" 2>&1 \
+    || { apt-get update -q >>"$LOGS/postgres-install.log" 2>&1 && "${apt[@]}" >>"$LOGS/postgres-install.log" 2>&1; } \
+    || die "installing postgresql failed; see $LOGS/postgres-install.log"
+  pg_bin >/dev/null || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"
+}
+
+as_pg_user() {  # PostgreSQL refuses to run as root: root runs it as the 'postgres' user
+  if [[ $EUID -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
 install_mailpit() {
   need go "Go builds Mailpit from the Go module proxy"
   [[ -x $BIN/mailpit ]] && return
@@ -97,6 +134,9 @@ install_mailpit() {
 # ---------------------------------------------------------------- health
 kafka_healthy() {
   port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
+}
+postgres_healthy() {
+  port_open "$POSTGRES_PORT" && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres
 }
 ferretdb_healthy() {
   port_open "$FERRETDB_PORT" &&
@@ -135,11 +175,41 @@ start_kafka() {
     || die "Kafka did not become healthy in 90 s; see $LOGS/kafka.log and $LOGS/kafka.out"
 }
 
+start_postgres() {
+  install_postgres
+  local bin
+  bin=$(pg_bin)
+  mkdir -p "$PGDATA_DIR" "$PGSOCK_DIR"
+  [[ $EUID -eq 0 ]] && { id postgres >/dev/null 2>&1 || as_pg_user true; chown -R postgres: "$LOCAL/postgres"; }
+  chmod 700 "$PGDATA_DIR"
+  if [[ ! -f $PGDATA_DIR/PG_VERSION ]]; then
+    log "initialising the PostgreSQL cluster in $PGDATA_DIR (once)"
+    as_pg_user "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+      >"$LOGS/postgres-initdb.log" 2>&1 || die "initdb failed; see $LOGS/postgres-initdb.log"
+  fi
+  touch "$LOGS/postgres.log" && { [[ $EUID -ne 0 ]] || chown postgres: "$LOGS/postgres.log"; }
+  # Not `pg_ctl start`: spawn keeps the postmaster in its own process group with a pid file here.
+  local user=()
+  [[ $EUID -eq 0 ]] && user=(runuser -u postgres --)
+  spawn postgres "$LOGS/postgres.log" "${user[@]}" "$bin/postgres" -D "$PGDATA_DIR" \
+    -p "$POSTGRES_PORT" -k "$PGSOCK_DIR" -c listen_addresses=127.0.0.1 \
+    -c synchronous_commit="$POSTGRES_SYNCHRONOUS_COMMIT" -c max_connections=300 \
+    -c shared_buffers=256MB -c logging_collector=off
+  wait_until 60 "postgres up on 127.0.0.1:$POSTGRES_PORT" postgres_healthy \
+    || die "PostgreSQL did not become healthy in 60 s; see $LOGS/postgres.log"
+  if ! as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1; then
+    as_pg_user "$bin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres ferretdb \
+      || die "createdb ferretdb failed"
+  fi
+}
+
 start_ferretdb() {
   install_ferretdb
+  postgres_healthy || up_one postgres
   mkdir -p "$LOCAL/ferretdb"
-  spawn ferretdb "$LOGS/ferretdb.log" "$BIN/ferretdb" --handler=sqlite \
-    --sqlite-url="file:$LOCAL/ferretdb/?_pragma=synchronous(normal)" --state-dir="$LOCAL/ferretdb" \
+  spawn ferretdb "$LOGS/ferretdb.log" "$BIN/ferretdb" --handler=postgresql \
+    --postgresql-url="postgres://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb" --state-dir="$LOCAL/ferretdb" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --telemetry=disable --log-level=warn
   wait_until 30 "ferretdb up on 127.0.0.1:$FERRETDB_PORT" ferretdb_healthy \
@@ -163,7 +233,8 @@ up_one() {
   fi
   local port
   case $1 in
-    kafka) port=$KAFKA_PORT ;; ferretdb) port=$FERRETDB_PORT ;; mailpit) port=$SMTP_PORT ;;
+    kafka) port=$KAFKA_PORT ;; postgres) port=$POSTGRES_PORT ;; ferretdb) port=$FERRETDB_PORT ;;
+    mailpit) port=$SMTP_PORT ;;
   esac
   if ! pid_of "$1" >/dev/null && port_open "$port"; then
     die "port $port is taken by another process; stop it or set the SMARTCITY_*_PORT variables"
@@ -173,8 +244,10 @@ up_one() {
 
 down_one() {
   local pid
+  local sig=TERM
+  [[ $1 == postgres ]] && sig=INT  # PostgreSQL's fast shutdown (TERM waits for every client)
   if pid=$(pid_of "$1"); then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || true
     log "$1 stopped"
@@ -198,7 +271,7 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 for t in "${targets[@]}"; do
-  case $t in kafka|ferretdb|mailpit) ;; *) die "unknown server '$t' (kafka, ferretdb, mailpit)";; esac
+  case $t in kafka|postgres|ferretdb|mailpit) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit)";; esac
 done
 
 need curl "health checks"
@@ -208,5 +281,5 @@ case $cmd in
   down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
   restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
   status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
-  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|ferretdb|mailpit ...]" ;;
+  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit ...]" ;;
 esac
