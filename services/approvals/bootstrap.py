@@ -42,9 +42,9 @@ def every(
 
 def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
-    repo = MongoCaseRepository(rt.db)
-    handlers = CaseHandlers(repo, rt.publisher, clock)
-    rt.outbox_collections += [repo.collection, repo.orphans]
+    repo = MongoCaseRepository(rt.db, rt.publisher)
+    handlers = CaseHandlers(repo, clock)
+    rt.stores += repo.stores
     rt.on_start.append(repo.ensure_indexes)
 
     async def refresh_stage_gauge() -> None:

@@ -1,20 +1,19 @@
-"""Thin orchestration: load the case, apply one event, save with the outbox, publish.
+"""Thin orchestration: load the case, decide, commit (the store retries a lost race and
+publishes).
 
 HTTP requests and intake claims end in the same place: `DecisionHandlers.handle_claim`."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.agencies import UnknownAgency, agency
 from contracts.approvals import (
@@ -27,7 +26,7 @@ from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
 from contracts.common import Contract, Stage
 from contracts.envelope import AnyEnvelope, Envelope
-from services.approvals.adapters.repository import ConcurrentUpdate, MongoCaseRepository
+from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.domain import (
     DECISION_TYPES,
     Case,
@@ -36,14 +35,13 @@ from services.approvals.domain import (
     award_request_date,
     certification,
     claim_fact_id,
-    decide,
     due_reminder,
     may_award,
     meeting_fact_id,
     meeting_payload,
 )
+from services.approvals.domain import decide as decide_claim
 from services.common.consumer import Unprocessable
-from services.common.outbox import OutboxPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +59,6 @@ REMINDERS = Counter(
 )
 
 Clock = Callable[[], dt.datetime]
-Flush = tuple[AsyncCollection[dict[str, Any]], Any]
 
 
 def utc_now() -> dt.datetime:
@@ -93,58 +90,16 @@ class DecisionResult:
 
 
 class CaseHandlers:
-    def __init__(
-        self, repository: MongoCaseRepository, publisher: OutboxPublisher, clock: Clock = utc_now
-    ) -> None:
+    def __init__(self, repository: MongoCaseRepository, clock: Clock = utc_now) -> None:
         self._repo = repository
-        self._publisher = publisher
         self.clock = clock
 
-    def _case_lock(self, proposal_id: str) -> asyncio.Lock:
-        """One writer at a time per case in this process, shared with the outbox publisher's
-        flush and relay. FerretDB 1.24 loses concurrent updates of one document (measured: 5
-        writers x 40 version-guarded updates all reported success, 93 of 200 survived; a $pop
-        racing a $push dropped the push), so the version guard alone is not enough here."""
-        return self._publisher._lock(self._repo.collection, proposal_id)
-
-    @contextlib.asynccontextmanager
-    async def _writing(self, proposal_id: str) -> AsyncIterator[list[Flush]]:
-        """Hold the case's lock while loading, deciding and saving; publish after releasing
-        it (the flush takes the same lock)."""
-        flushes: list[Flush] = []
-        async with self._case_lock(proposal_id):
-            yield flushes
-        for collection, doc_id in flushes:
-            await self._publisher.try_flush(collection, doc_id)
-
-    async def _save(
-        self,
-        before: Case | None,
-        outcome: Outcome,
-        proposal_id: str,
-        event_id: str,
-        flushes: list[Flush],
-    ) -> None:
-        where = await self._repo.save(before, outcome, self.clock())
-        flushes.append(
-            (self._repo.collection_named(where), proposal_id if where == "cases" else event_id)
-        )
-
     async def apply_event(self, envelope: AnyEnvelope) -> Outcome:
-        async with self._writing(envelope.proposal_id) as flushes:
-            for _ in range(10):
-                before = await self._repo.get(envelope.proposal_id)
-                outcome = apply(before, envelope)
-                if outcome.duplicate:
-                    return outcome
-                try:
-                    await self._save(
-                        before, outcome, envelope.proposal_id, str(envelope.event_id), flushes
-                    )
-                except ConcurrentUpdate:
-                    continue
-                return outcome
-        raise ConcurrentUpdate(envelope.proposal_id)
+        async def decide(before: Case | None) -> tuple[Outcome, Outcome]:
+            outcome = apply(before, envelope)
+            return outcome, outcome
+
+        return await self._repo.change(envelope.proposal_id, decide, self.clock)
 
     async def on_proposal_fact(self, envelope: AnyEnvelope) -> None:
         """Facts from the proposals service (already validated and authorised there)."""
@@ -199,41 +154,32 @@ class CaseHandlers:
         self, claim: AnyEnvelope, proposal_id: str, payload: Contract, fact_id: uuid.UUID
     ) -> DecisionResult:
         event_type = str(getattr(payload, "event_type", type(payload).__name__))
-        number: str | None = None
-        async with self._writing(proposal_id) as flushes:
-            for _ in range(10):
-                now = self.clock()
-                before = await self._repo.get(proposal_id)
-                refused = self._authorise(claim.producer, event_type, before)
-                fact_payload = payload
-                if (
-                    isinstance(payload, AwardCertification | CertificationAwarded)
-                    and refused is None
-                    and before is not None
-                    and may_award(before, fact_id)
-                ):
-                    valid_from = award_request_date(payload, now.date())
-                    if number is None:
-                        number = await self._repo.certificate_number_for(
-                            str(fact_id), valid_from.year + 543, now
-                        )
-                    fact_payload = certification(before, number, valid_from)
-                fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
-                outcome = decide(before, fact, refused)
-                if outcome.duplicate:
-                    return DecisionResult(
-                        proposal_id,
-                        event_type,
-                        str(fact_id),
-                        "duplicate",
-                        before.stage if before else None,
-                    )
-                try:
-                    await self._save(before, outcome, proposal_id, str(fact.event_id), flushes)
-                except ConcurrentUpdate:
-                    continue
-                return self._result(before, outcome, proposal_id, event_type, fact_id)
-        raise ConcurrentUpdate(proposal_id)
+
+        async def decide(before: Case | None) -> tuple[Outcome, DecisionResult]:
+            now = self.clock()
+            refused = self._authorise(claim.producer, event_type, before)
+            fact_payload = payload
+            if (
+                isinstance(payload, AwardCertification | CertificationAwarded)
+                and refused is None
+                and before is not None
+                and may_award(before, fact_id)
+            ):
+                valid_from = award_request_date(payload, now.date())
+                number = await self._repo.certificate_number_for(
+                    str(fact_id), valid_from.year + 543, now
+                )
+                fact_payload = certification(before, number, valid_from)
+            fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
+            outcome = decide_claim(before, fact, refused)
+            if outcome.duplicate:
+                stage = before.stage if before else None
+                return outcome, DecisionResult(
+                    proposal_id, event_type, str(fact_id), "duplicate", stage
+                )
+            return outcome, self._result(before, outcome, proposal_id, event_type, fact_id)
+
+        return await self._repo.change(proposal_id, decide, self.clock)
 
     @staticmethod
     def _authorise(producer_id: str, event_type: str, case: Case | None) -> Refused | None:
@@ -334,20 +280,15 @@ class CaseHandlers:
         day = as_of or self.clock().date()
         emitted = 0
         for proposal_id in await self._repo.certified_ids():
-            async with self._writing(proposal_id) as flushes:
-                for _ in range(10):
-                    before = await self._repo.get(proposal_id)
-                    if before is None:
-                        break
-                    outcome = due_reminder(before, day, self.clock())
-                    if outcome is None:
-                        break
-                    try:
-                        await self._save(before, outcome, proposal_id, "", flushes)
-                    except ConcurrentUpdate:
-                        continue
-                    assert outcome.history_entry is not None
-                    REMINDERS.labels(outcome.history_entry["threshold"]).inc()
-                    emitted += 1
-                    break
+
+            async def remind(before: Case | None) -> tuple[Outcome | None, str | None]:
+                outcome = None if before is None else due_reminder(before, day, self.clock())
+                if outcome is None or outcome.history_entry is None:
+                    return None, None
+                return outcome, str(outcome.history_entry["threshold"])
+
+            threshold = await self._repo.change(proposal_id, remind, self.clock)
+            if threshold is not None:
+                REMINDERS.labels(threshold).inc()
+                emitted += 1
         return emitted

@@ -7,21 +7,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import ensure_topics, make_broker
 from services.common.mongo import make_client
-from services.common.outbox import OutboxPublisher, OutboxRelay
 from services.common.settings import ServiceSettings
+from services.common.store import AggregateStore, CommitPublisher, Relay
 
 log = structlog.get_logger(__name__)
 
@@ -45,16 +43,22 @@ class Runtime:
         self.broker = make_broker(settings, client_id=name)
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
-        self.publisher = OutboxPublisher(
-            self.broker, self.topics, name, publish_on_write=settings.outbox_publish_on_write
-        )
+        self.publisher = CommitPublisher(self.broker, self.topics, name)
+        self.publisher.publish_on_commit = settings.outbox_publish_on_write
         self.dead_letters = DeadLetters(self.broker, self.topics)
-        self.outbox_collections: list[AsyncCollection[dict[str, Any]]] = []
+        self.stores: list[AggregateStore] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
         self.on_stop: list[Task] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.relay: OutboxRelay | None = None
+        self.relay: Relay | None = None
+
+    def store(self, name: str) -> AggregateStore:
+        """An aggregate store in this service's database, published and relayed by it."""
+        store = AggregateStore(self.db, name, self.publisher)
+        self.stores.append(store)
+        self.on_start.append(store.ensure_indexes)
+        return store
 
     def consumer(self, group_id: str) -> EventConsumer:
         return EventConsumer(
@@ -92,9 +96,9 @@ class Runtime:
         for hook in self.on_start:
             await self._when_available("mongodb", hook)
         await self._when_available("kafka broker", self.broker.start)
-        self.relay = OutboxRelay(
+        self.relay = Relay(
             self.publisher,
-            self.outbox_collections,
+            self.stores,
             self.name,
             sweep_seconds=self.settings.outbox_sweep_seconds,
             grace_seconds=self.settings.outbox_grace_seconds,

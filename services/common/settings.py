@@ -23,7 +23,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
     outbox_sweep_seconds: float = Field(
-        5.0, gt=0, description="How often the relay sweeps for what writers left behind"
+        30.0,
+        gt=0,
+        description="Backstop interval of the relay's pass for commits another process left "
+        "unpublished (a failed publish in this process wakes it at once)",
     )
     outbox_grace_seconds: float = Field(
         2.0, ge=0, description="Age before the relay takes over an entry the writer left behind"

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from services.common.auth import ApiKeys
 from services.common.runtime import Runtime
 from services.notifications.adapters.directory import RecipientsDirectory
-from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
 from services.notifications.config import NotificationsSettings
@@ -34,9 +33,9 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         max_delay=settings.send_max_delay_seconds,
     )
     view, directory, deliveries, bodies = (
-        ProposalsView(rt.db),
+        ProposalsView(rt.store("proposals")),
         RecipientsDirectory(rt.db),
-        DeliveryLog(rt.db),
+        DeliveryLog(rt.store("deliveries")),
         MessageBodies(rt.db),
     )
     mailer = SmtpMailer(
@@ -47,12 +46,10 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
-    settled = SettledEvents(rt.broker, rt.topics, rt.publisher, NAME)
-    sender = Sender(deliveries, bodies, mailer, settled, rt.dead_letters, mail)
+    sender = Sender(deliveries, bodies, mailer, rt.dead_letters, mail)
     handlers = NotificationHandlers(
-        view, directory, deliveries, bodies, mail, rt.publisher, on_queued=sender.wake
+        view, directory, deliveries, bodies, mail, on_queued=sender.wake
     )
-    rt.outbox_collections.append(deliveries.collection)
 
     async def seed_directory() -> None:
         await directory.seed()

@@ -21,9 +21,7 @@ from contracts.notifications import NotificationFailed, NotificationSent
 from contracts.workflow import stage_after
 from services.common.consumer import DeadLetters, Record
 from services.common.context import current_source
-from services.common.outbox import OutboxPublisher, outbox_entry
 from services.notifications.adapters.directory import Recipient, RecipientsDirectory
-from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
 from services.notifications.digest import digest_id, next_cutoff
@@ -104,7 +102,6 @@ class NotificationHandlers:
         log_: DeliveryLog,
         bodies: MessageBodies,
         settings: MailSettings,
-        publisher: OutboxPublisher | None = None,
         clock: Clock = utc_now,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
@@ -113,7 +110,6 @@ class NotificationHandlers:
         self._log = log_
         self._bodies = bodies
         self._settings = settings
-        self._publisher = publisher
         self.clock = clock
         self._on_queued = on_queued
 
@@ -174,7 +170,6 @@ class NotificationHandlers:
             "source": None
             if source is None
             else {"topic": source.topic, "partition": source.partition, "offset": source.offset},
-            "outbox": [],
         }
         immediate = envelope.event_type in CRITICAL
         bodies: list[Doc] = []
@@ -213,6 +208,7 @@ class NotificationHandlers:
                 }
             )
         failures: dict[str, str] = {}
+        failure_events: dict[str, list[AnyEnvelope]] = {}
         for recipient_id in missing:
             error = f"no address for {recipient_id!r} in the recipients directory"
             failure = new_envelope(
@@ -231,6 +227,7 @@ class NotificationHandlers:
             )
             delivery_id = f"{envelope.event_id}:missing:{recipient_id}"
             failures[delivery_id] = recipient_id
+            failure_events[delivery_id] = [failure]
             bodies.append({"_id": delivery_id, "event_value": event_value, "created_at": now})
             deliveries.append(
                 {
@@ -242,13 +239,12 @@ class NotificationHandlers:
                     "attempts": 0,
                     "last_error": error,
                     "failed_at": now,
-                    "outbox": [outbox_entry(failure)],
                 }
             )
         if not deliveries:
             return
         await self._bodies.put_many(bodies)
-        queued = await self._log.queue_many(deliveries)
+        queued = await self._log.queue_many(deliveries, failure_events)
         for d in deliveries:
             if d["_id"] in failures:
                 continue
@@ -260,8 +256,6 @@ class NotificationHandlers:
         ):
             self._on_queued()
         for delivery_id, recipient_id in failures.items():
-            if self._publisher is not None:  # else the outbox relay publishes it
-                await self._publisher.try_flush(self._log.collection, delivery_id)
             if delivery_id in queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()
                 log.warning(
@@ -284,7 +278,6 @@ class Sender:
         log_: DeliveryLog,
         bodies: MessageBodies,
         mailer: SmtpMailer,
-        events: SettledEvents,
         dead_letters: DeadLetters,
         settings: MailSettings,
         clock: Clock = utc_now,
@@ -293,7 +286,6 @@ class Sender:
         self._log = log_
         self._bodies = bodies
         self._mailer = mailer
-        self._events = events
         self._dead_letters = dead_letters
         self._settings = settings
         self._rand = rand
@@ -382,10 +374,9 @@ class Sender:
             )
             for a in self._about(doc, body)
         ]
-        entries = await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events)
+        await self._log.mark_sent(doc["_id"], attempts, reply, self.clock(), events)
         SENT.labels(doc["event_type"]).inc()
         log.info("notify.sent", delivery_id=doc["_id"], attempts=attempts)
-        await self._events.publish(self._log.collection, doc["_id"], entries)
 
     async def _failed_attempt(
         self, doc: Doc, body: Doc | None, attempts: int, exc: Exception
@@ -452,10 +443,9 @@ class Sender:
             )
             for a in about
         ]
-        entries = await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events)
+        await self._log.mark_failed(doc["_id"], attempts, error, self.clock(), events)
         FAILED.labels(doc["event_type"], "permanent" if permanent else "attempts").inc()
         log.error("notify.send_failed", delivery_id=doc["_id"], attempts=attempts, error=error)
-        await self._events.publish(self._log.collection, doc["_id"], entries)
 
     async def run(self, poll_seconds: float) -> None:
         while True:
@@ -562,10 +552,9 @@ class DigestScheduler:
                 "next_attempt_at": now,
                 "created_at": now,
                 "updated_at": now,
-                "outbox": [],
             }
             if not await self._log.queue(doc):  # another instance queued this digest first
-                stored = await self._log.collection.find_one({"_id": did}, {"items._id": 1})
+                stored = await self._log.store.get(did)
                 included = {i["_id"] for i in (stored or {}).get("items", [])}
             else:
                 included = {i["_id"] for i in items}

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.common.auth import ApiKeys
-from services.common.outbox import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from services.common.runtime import Runtime
+from services.common.store import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from services.proposals.adapters.repository import MongoProposalRepository
 from services.proposals.config import ProposalsSettings
 from services.proposals.entrypoints import http, kafka
@@ -19,11 +19,11 @@ PUBLISHES = ("ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn", "I
 
 def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
-    repo = MongoProposalRepository(rt.db)
-    handlers = ProposalHandlers(repo, rt.publisher)
-    rejections = RejectionLog(rt.db["intake_rejections"], rt.publisher, handlers.clock)
+    repo = MongoProposalRepository(rt.db, rt.publisher)
+    handlers = ProposalHandlers(repo)
+    rejections = RejectionLog(rt.store("intake_rejections"), handlers.clock)
     keys = ApiKeys(rt.db)
-    rt.outbox_collections += [repo.collection, rejections.collection]
+    rt.stores.append(repo.store)
     rt.on_start.append(repo.ensure_indexes)
     claims = IntakeClaims(handlers, rejections)
     kafka.register(

@@ -122,6 +122,8 @@ class Proposal:
     withdrawal_reason: str | None = None
     updated_at: dt.datetime | None = None
     version: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """What was published about it so far (id, type, time), oldest first."""
     pending_events: list[AnyEnvelope] = field(default_factory=list)
     loaded: dict[str, int] = field(default_factory=dict)
     """Lengths of the history lists when loaded: what lies beyond is new (for the repository)."""

@@ -1,19 +1,15 @@
-"""Thin orchestration: load, call one domain method, store with the outbox, publish."""
+"""Thin orchestration: load, call one domain method, commit (the store publishes)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.authorisation import Refused, authorise
@@ -29,8 +25,8 @@ from contracts.proposals import (
     ProposalWithdrawn,
 )
 from services.common.consumer import Unprocessable
-from services.common.outbox import OutboxPublisher, outbox_entry
-from services.proposals.adapters.repository import ConcurrentUpdate, MongoProposalRepository
+from services.common.store import AggregateStore, Commit
+from services.proposals.adapters.repository import MongoProposalRepository
 from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, derive_proposal_id
 
 log = structlog.get_logger(__name__)
@@ -85,11 +81,9 @@ class ProposalHandlers:
     def __init__(
         self,
         repository: MongoProposalRepository,
-        publisher: OutboxPublisher,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._repo = repository
-        self._publisher = publisher
         self.clock = clock
 
     async def submit(self, command: SubmitProposal) -> SubmitResult:
@@ -105,7 +99,6 @@ class ProposalHandlers:
             cause=command.cause,
         )
         if await self._repo.add(proposal):
-            await self._publisher.try_flush(self._repo.collection, proposal_id)
             return SubmitResult(proposal, created=True)
         existing = await self._repo.get(proposal_id)
         if (
@@ -150,38 +143,27 @@ class ProposalHandlers:
 
     async def revision_requested(self, envelope: AnyEnvelope) -> bool:
         """Record a RevisionRequested fact; False if there is no such proposal."""
-        for _ in range(10):
-            async with self._publisher.lock(self._repo.collection, envelope.proposal_id):
-                proposal = await self._repo.get(envelope.proposal_id)
-                if proposal is None:
-                    return False
-                if not proposal.request_revision(envelope, self.clock()):
-                    return True
-                try:
-                    await self._repo.save(proposal)
-                except ConcurrentUpdate:
-                    continue
+
+        def decide(proposal: Proposal | None) -> bool:
+            if proposal is None:
+                return False
+            proposal.request_revision(envelope, self.clock())
             return True
-        raise ConcurrentUpdate(envelope.proposal_id)
+
+        return await self._repo.change(envelope.proposal_id, decide)
 
     async def _change(
         self, proposal_id: str, command_key: str | None, change: Callable[[Proposal], None]
     ) -> SubmitResult:
-        for _ in range(10):
-            async with self._publisher.lock(self._repo.collection, proposal_id):
-                proposal = await self._repo.get(proposal_id)
-                if proposal is None:
-                    raise no_such_proposal(proposal_id)
-                if proposal.has_processed(command_key):
-                    return SubmitResult(proposal, created=False)
-                change(proposal)
-                try:
-                    await self._repo.save(proposal)
-                except ConcurrentUpdate:
-                    continue  # another process changed it: load again
-            await self._publisher.try_flush(self._repo.collection, proposal_id)
+        def decide(proposal: Proposal | None) -> SubmitResult:
+            if proposal is None:
+                raise no_such_proposal(proposal_id)
+            if proposal.has_processed(command_key):
+                return SubmitResult(proposal, created=False)
+            change(proposal)
             return SubmitResult(proposal, created=True)
-        raise ConcurrentUpdate(proposal_id)
+
+        return await self._repo.change(proposal_id, decide)
 
 
 class IntakeClaims:
@@ -306,16 +288,11 @@ class DecisionFacts:
 
 
 class RejectionLog:
-    """IntakeRejected events, one per refused claim (idempotent by the claim's event id)."""
+    """IntakeRejected events, one per refused claim (idempotent by the claim's event id): each
+    rejection is an aggregate of one commit in the store."""
 
-    def __init__(
-        self,
-        collection: AsyncCollection[dict[str, Any]],
-        publisher: OutboxPublisher,
-        clock: Callable[[], dt.datetime],
-    ) -> None:
-        self.collection = collection
-        self._publisher = publisher
+    def __init__(self, store: AggregateStore, clock: Callable[[], dt.datetime]) -> None:
+        self.store = store
         self._clock = clock
 
     async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
@@ -334,21 +311,18 @@ class RejectionLog:
             correlation_id=ref.correlation_id,
             occurred_at=self._clock(),
         )
-        with contextlib.suppress(DuplicateKeyError):
-            await self.collection.insert_one(
-                {
-                    "_id": ref.event_id,
-                    "producer": ref.producer,
-                    "event_type": ref.event_type,
-                    "proposal_id": ref.proposal_id,
-                    "reason": error.reason.model_dump(),
-                    "status": error.status,
-                    "errors": [e.model_dump() for e in error.errors],
-                    "at": self._clock(),
-                    "outbox": [outbox_entry(event)],
-                }
-            )
-        await self._publisher.try_flush(self.collection, ref.event_id)
+        state = {
+            "producer": ref.producer,
+            "event_type": ref.event_type,
+            "proposal_id": ref.proposal_id,
+            "reason": error.reason.model_dump(),
+            "status": error.status,
+            "errors": [e.model_dump() for e in error.errors],
+            "at": self._clock(),
+        }
+        await self.store.create(
+            ref.event_id, Commit(state=state, events=[event], processed=[ref.event_id])
+        )
 
 
 @dataclass(frozen=True)

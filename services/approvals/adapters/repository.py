@@ -1,11 +1,13 @@
-"""MongoDB repository of workflow cases: state, history, processed event ids and the outbox of
-one case are written in one single-document write, guarded by the case's version."""
+"""Workflow cases in the aggregate store (services/common/store.py): a change to a case is one
+commit carrying its state, the events it causes and the event ids it consumed. Certificate
+numbers are the versions of one register aggregate per year; meetings are insert-only."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -14,91 +16,83 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.common import Stage
 from services.approvals.domain import Case, Outcome, certificate_number
-from services.common.outbox import outbox_entry
+from services.common.store import AggregateStore, Commit, CommitPublisher, Decision, Loaded
 
 Doc = dict[str, Any]
+R = TypeVar("R")
 
 
-class ConcurrentUpdate(Exception):
-    """The case changed between load and save; reload and apply again."""
+CERTIFICATE_DEDUP_WINDOW = 500
+"""Awards the certificate register remembers (fact id -> number), for a retried award."""
 
 
 class MongoCaseRepository:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.collection: AsyncCollection[Doc] = db["cases"]
-        self.orphans: AsyncCollection[Doc] = db["orphan_refusals"]
+    def __init__(self, db: AsyncDatabase[Doc], publisher: CommitPublisher) -> None:
+        self.store = AggregateStore(db, "cases", publisher)
+        self.collection: AsyncCollection[Doc] = self.store.current
+        self.orphans = AggregateStore(db, "orphan_refusals", publisher)
+        self.register = AggregateStore(db, "certificate_register", publisher)
         self.meetings: AsyncCollection[Doc] = db["meetings"]
-        self.counters: AsyncCollection[Doc] = db["counters"]
-        self.certificates: AsyncCollection[Doc] = db["certificate_numbers"]
+
+    @property
+    def stores(self) -> list[AggregateStore]:
+        return [self.store, self.orphans, self.register]
 
     async def ensure_indexes(self) -> None:
+        for store in self.stores:
+            await store.ensure_indexes()
         await self.collection.create_index([("stage", ASCENDING), ("updated_at", DESCENDING)])
         await self.collection.create_index([("province_code", ASCENDING)])
         await self.collection.create_index([("certificate.certificate_number", ASCENDING)])
-        await self.certificates.create_index([("fact_id", ASCENDING)])
 
     async def get(self, proposal_id: str) -> Case | None:
-        doc = await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
-        return None if doc is None else to_case(doc)
+        loaded = await self.store.load(proposal_id)
+        return None if loaded is None else to_case(loaded.state, loaded.version)
 
     async def get_document(self, proposal_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": proposal_id}, {"outbox": 0, "processed": 0})
+        loaded = await self.store.load(proposal_id)
+        if loaded is None:
+            return None
+        return {k: v for k, v in loaded.state.items() if k != "processed"} | {"_id": proposal_id}
 
-    async def save(self, before: Case | None, outcome: Outcome, now: dt.datetime) -> str:
-        """Persist an outcome; returns the collection name to flush ('cases' or 'orphans')."""
-        outbox = [outbox_entry(e) for e in outcome.events]
-        case = outcome.case
-        if case is None:
-            assert outcome.history_entry is not None
-            with contextlib.suppress(DuplicateKeyError):
-                await self.orphans.insert_one(
-                    {
-                        "_id": outcome.history_entry["event_id"],
-                        "at": now,
-                        "entry": outcome.history_entry,
-                        "outbox": outbox,
-                    }
+    async def change(
+        self,
+        proposal_id: str,
+        decide: Callable[[Case | None], Awaitable[tuple[Outcome | None, R]]],
+        now: Callable[[], dt.datetime],
+    ) -> R:
+        """Load the case, decide an outcome, commit it (a refusal of a claim about a case that
+        does not exist is committed apart, as an orphan refusal); decided again on a lost race."""
+
+        async def step(loaded: Loaded | None) -> Decision[R]:
+            before = None if loaded is None else to_case(loaded.state, loaded.version)
+            outcome, result = await decide(before)
+            if outcome is None or outcome.duplicate:
+                return None, result
+            if outcome.case is None:
+                assert outcome.history_entry is not None
+                entry = outcome.history_entry
+                await self.orphans.create(
+                    entry["event_id"],
+                    Commit(
+                        state={"at": now(), "entry": entry},
+                        events=outcome.events,
+                        processed=[entry["event_id"]],
+                    ),
                 )
-            return "orphans"
-        if before is None:
-            try:
-                await self.collection.insert_one(
-                    {
-                        "_id": case.proposal_id,
-                        "stage": case.stage.value,
-                        "applicant": case.applicant,
-                        "province_code": case.province_code,
-                        "area_name": case.area_name,
-                        "history": list(case.history),
-                        "processed": sorted(case.processed),
-                        "opened_at": now,
-                        "updated_at": now,
-                        "outbox": outbox,
-                        "version": 1,
-                        "subcommittee_meeting_id": None,
-                        "certificate": None,
-                        "reminders": [],
-                    }
-                )
-            except DuplicateKeyError:
-                raise ConcurrentUpdate(case.proposal_id) from None
-            return "cases"
-        assert outcome.history_entry is not None
-        result = await self.collection.update_one(
-            {"_id": case.proposal_id, "version": before.version},
-            {
-                "$set": {"stage": case.stage.value, "updated_at": now, **outcome.updates},
-                "$push": {
-                    "history": outcome.history_entry,
-                    "processed": outcome.history_entry["event_id"],
-                    "outbox": {"$each": outbox},
-                },
-                "$inc": {"version": 1},
-            },
-        )
-        if result.modified_count != 1:
-            raise ConcurrentUpdate(case.proposal_id)
-        return "cases"
+                return None, result
+            opened = now() if loaded is None else loaded.state["opened_at"]
+            processed = [] if outcome.history_entry is None else [outcome.history_entry["event_id"]]
+            return (
+                Commit(
+                    state=case_state(outcome.case, opened, now()),
+                    events=outcome.events,
+                    processed=processed,
+                ),
+                result,
+            )
+
+        return await self.store.change(proposal_id, step)
 
     async def by_stage(self, stage: Stage | None, limit: int) -> list[Doc]:
         query = {} if stage is None else {"stage": stage.value}
@@ -138,65 +132,64 @@ class MongoCaseRepository:
             .to_list(None)
         )
 
-    async def next_certificate_sequence(self, be_year: int) -> int:
-        """Compare-and-set on one counter document. (FerretDB 1.24 answered concurrent
-        find_one_and_update $inc calls with duplicate values; a version-guarded update_one
-        lets exactly one writer win, which tests/integration measures.)"""
-        key = f"certificate-{be_year}"
-        while True:
-            doc = await self.counters.find_one({"_id": key})
-            if doc is None:
-                try:
-                    await self.counters.insert_one({"_id": key, "seq": 1})
-                    return 1
-                except DuplicateKeyError:
-                    continue
-            current = int(doc["seq"])
-            result = await self.counters.update_one(
-                {"_id": key, "seq": current}, {"$set": {"seq": current + 1}}
-            )
-            if result.modified_count == 1:
-                return current + 1
-
     async def certificate_number_for(self, fact_id: str, be_year: int, now: dt.datetime) -> str:
-        """The certificate number reserved for one award (the same one again after a crash or
-        a redelivery); numbers are unique by the reservation's _id."""
-        existing = await self.certificates.find_one({"fact_id": fact_id})
-        if existing is not None:
-            return str(existing["_id"])
-        while True:
-            number = certificate_number(be_year, await self.next_certificate_sequence(be_year))
-            try:
-                await self.certificates.insert_one({"_id": number, "fact_id": fact_id, "at": now})
-                return number
-            except DuplicateKeyError:
-                continue
+        """The certificate number of one award: the next version of that year's register
+        (the commit is what makes it unique); the same number again for a retried award."""
+
+        def allocate(loaded: Loaded | None) -> Decision[str]:
+            recent: list[list[str]] = [] if loaded is None else loaded.state["recent"]
+            for seen_fact, number in recent:
+                if seen_fact == fact_id:
+                    return None, number
+            sequence = 1 if loaded is None else loaded.version + 1
+            number = certificate_number(be_year, sequence)
+            recent = [*recent, [fact_id, number]][-CERTIFICATE_DEDUP_WINDOW:]
+            return (
+                Commit(
+                    state={"be_year": be_year, "last": number, "at": now, "recent": recent},
+                    processed=[fact_id],
+                ),
+                number,
+            )
+
+        return await self.register.change(f"certificates-{be_year}", allocate)
 
     async def record_meeting(self, meeting_key: str, doc: Doc, now: dt.datetime) -> None:
-        """The first recording of a meeting is kept; later ones only count."""
-        await self.meetings.update_one(
-            {"_id": meeting_key},
-            {"$setOnInsert": {**doc, "recorded_at": now}, "$inc": {"times_recorded": 1}},
-            upsert=True,
-        )
+        """The first recording of a meeting is kept (an insert: exactly one wins)."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.meetings.insert_one({**doc, "_id": meeting_key, "recorded_at": now})
 
     async def meetings_matching(self, query: Doc) -> list[Doc]:
         return await self.meetings.find(query).sort("_id", 1).to_list(None)
 
-    def collection_named(self, name: str) -> AsyncCollection[Doc]:
-        return self.orphans if name == "orphans" else self.collection
+
+def case_state(case: Case, opened_at: dt.datetime, now: dt.datetime) -> Doc:
+    return {
+        "proposal_id": case.proposal_id,
+        "stage": case.stage.value,
+        "applicant": case.applicant,
+        "province_code": case.province_code,
+        "area_name": case.area_name,
+        "history": list(case.history),
+        "processed": sorted(case.processed),
+        "opened_at": opened_at,
+        "updated_at": now,
+        "subcommittee_meeting_id": case.subcommittee_meeting_id,
+        "certificate": case.certificate,
+        "reminders": sorted(case.reminders),
+    }
 
 
-def to_case(doc: Doc) -> Case:
+def to_case(doc: Doc, version: int) -> Case:
     return Case(
-        proposal_id=doc["_id"],
+        proposal_id=doc["proposal_id"],
         stage=Stage(doc["stage"]),
         applicant=doc["applicant"],
         province_code=doc["province_code"],
         area_name=doc["area_name"],
         history=tuple(doc.get("history", [])),
         processed=frozenset(doc.get("processed", [])),
-        version=doc["version"],
+        version=version,
         subcommittee_meeting_id=doc.get("subcommittee_meeting_id"),
         certificate=doc.get("certificate"),
         reminders=frozenset(doc.get("reminders") or []),

@@ -1,35 +1,29 @@
-"""This service's MongoDB collections: the proposals it has heard of (a read model built from
-events), the delivery log (one small document per email, with its outbox) and the message
-bodies (the rendered email and the event it is about, written once when the email is queued and
-read once when it is sent).
+"""This service's data: the proposals it has heard of (a view built from events), the delivery
+log (one aggregate per email in the store: queued, leased, sent or failed, each step a commit)
+and the message bodies (the rendered email and the event it is about, written once when the
+email is queued and read once when it is sent).
 
-Why two collections for one email: on FerretDB 1.24 every query parses each document it scans
-and every update rewrites the whole document. The delivery documents are scanned by every claim,
-stats and relay pass and rewritten by every status change; the bodies (~10 KB) are not needed
-for any of that, so they live apart and are touched by `_id` only.
-
-And why every per-email read and write filters on `_id` alone: FerretDB 1.24 (SQLite) pushes a
-filter down to SQL only when it is exactly `{"_id": value}`; any other filter, `{"_id": x,
-"status": "queued"}` included, parses every document of the collection. So conditions are
-checked on the document read by `_id` (the claim returns the document as it was), and the claim
-(a lease) is what makes this sender the only writer of a delivery until it records the outcome.
+Why the bodies live apart: the delivery states are written at every step (queued, leased,
+sent), and each commit carries the whole state; the bodies (~10 KB) are not needed for any of
+that, so they are written once and touched by `_id` only. Every per-email read and write goes
+by `_id` alone, which FerretDB pushes down to its backend.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from contracts.envelope import AnyEnvelope
-from services.common.outbox import outbox_entry
+from services.common.store import AggregateStore, Commit, Decision, Loaded
 
 Doc = dict[str, Any]
 
@@ -61,31 +55,31 @@ async def insert_new(collection: AsyncCollection[Doc], docs: list[Doc]) -> set[A
 
 
 class ProposalsView:
-    """What an email needs to say about a proposal, kept from the events."""
+    """What an email needs to say about a proposal, kept from the events: an aggregate per
+    proposal in the store, each event applied by one commit that records its id."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.collection: AsyncCollection[Doc] = db["proposals"]
+    def __init__(self, store: AggregateStore) -> None:
+        self.store = store
+        self.collection: AsyncCollection[Doc] = store.current
 
     async def record(self, envelope: AnyEnvelope, stage: str | None) -> Doc | None:
         """Apply one event to the view and return the proposal as it is now. Only an event
         not seen before changes the view: a redelivered old event must not move the stage
-        back. (Read, check, write, each by `_id`: the events of one proposal come from one
-        partition, so one consumer applies them one at a time.)"""
-        doc = await self.collection.find_one({"_id": envelope.proposal_id})
-        if doc is not None and str(envelope.event_id) in doc.get("seen", []):
-            return doc
-        with contextlib.suppress(DuplicateKeyError):  # two first events at once: one upserts
-            return await self.collection.find_one_and_update(
-                {"_id": envelope.proposal_id},
-                self._update(envelope, stage),
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        return await self.get(envelope.proposal_id)
+        back."""
+        event_id = str(envelope.event_id)
+
+        def decide(loaded: Loaded | None) -> Decision[Doc]:
+            state = {} if loaded is None else dict(loaded.state)
+            if event_id in state.get("seen", []):
+                return None, {**state, "_id": envelope.proposal_id}
+            state["seen"] = [*state.get("seen", []), event_id]
+            state.update(self._fields(envelope, stage))
+            return Commit(state=state, processed=[event_id]), {**state, "_id": envelope.proposal_id}
+
+        return await self.store.change(envelope.proposal_id, decide)
 
     @staticmethod
-    def _update(envelope: AnyEnvelope, stage: str | None) -> Doc:
-        update: Doc = {"$addToSet": {"seen": str(envelope.event_id)}}
+    def _fields(envelope: AnyEnvelope, stage: str | None) -> Doc:
         payload = envelope.payload
         content = getattr(payload, "content", None)
         fields: Doc = {}
@@ -100,12 +94,11 @@ class ProposalsView:
             )
         if stage is not None:
             fields["stage"] = stage
-        if fields:
-            update["$set"] = fields
-        return update
+        return fields
 
     async def get(self, proposal_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": proposal_id})
+        state = await self.store.get(proposal_id)
+        return None if state is None else {**state, "_id": proposal_id}
 
 
 class MessageBodies:
@@ -144,61 +137,86 @@ class MessageBodies:
         return await self.collection.find_one({"_id": delivery_id}, projection)
 
 
+Change = Callable[[Doc], Doc | None]
+
+
 class DeliveryLog:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.collection: AsyncCollection[Doc] = db["deliveries"]
+    """One aggregate per email in the store: queued, leased to a sender, sent or failed, each
+    step one commit (the lease is a commit too, so exactly one sender holds an email)."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        self.store = store
+        self.collection: AsyncCollection[Doc] = store.current
 
     async def ensure_indexes(self) -> None:
+        await self.store.ensure_indexes()
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])
         await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
 
-    async def queue(self, doc: Doc) -> bool:
-        """Queue one email; False if this (event, recipient) was queued before."""
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def queue(self, doc: Doc, events: Sequence[AnyEnvelope] = ()) -> bool:
+        """Queue one email (or record one that cannot be sent, with its events); False if
+        this (event, recipient) was queued before."""
+        state = {k: v for k, v in doc.items() if k != "_id"}
+        return await self.store.create(
+            doc["_id"], Commit(state=state, events=events, processed=[str(doc["event_id"])])
+        )
 
-    async def queue_many(self, docs: list[Doc]) -> set[str]:
-        """Queue the emails of one event in one write; returns the ids queued now (an id
-        queued before, by an earlier delivery of the same event, is skipped)."""
-        return await insert_new(self.collection, docs)
+    async def queue_many(
+        self, docs: list[Doc], events: Mapping[str, Sequence[AnyEnvelope]] | None = None
+    ) -> set[str]:
+        """Queue the emails of one event; returns the ids queued now (an id queued before,
+        by an earlier delivery of the same event, is skipped)."""
+        events = events or {}
+        created = await asyncio.gather(*(self.queue(d, events.get(d["_id"], ())) for d in docs))
+        return {d["_id"] for d, new in zip(docs, created, strict=True) if new}
+
+    async def _change(
+        self, delivery_id: str, change: Change, events: Sequence[AnyEnvelope] = ()
+    ) -> Doc | None:
+        """Apply `change` to the delivery's state and commit it (None from `change`: nothing
+        to do); returns the new state with its `_id`, or None."""
+
+        def decide(loaded: Loaded | None) -> Decision[Doc | None]:
+            if loaded is None:
+                return None, None
+            new = change(dict(loaded.state))
+            if new is None:
+                return None, None
+            return Commit(state=new, events=events), {**new, "_id": delivery_id}
+
+        return await self.store.change(delivery_id, decide)
+
+    async def claim(
+        self, delivery_id: str, now: dt.datetime, lease_seconds: float = 60.0
+    ) -> Doc | None:
+        """Lease one email to this sender if it is queued and due: a commit, so of several
+        senders exactly one gets it. An email whose sender died is due again when the lease
+        ends (and is re-sent with the same Message-ID)."""
+        lease_until = now + dt.timedelta(seconds=lease_seconds)
+
+        def lease(state: Doc) -> Doc | None:
+            if state.get("status") != "queued" or state["next_attempt_at"] > now:
+                return None
+            return {**state, "next_attempt_at": lease_until}
+
+        return await self._change(delivery_id, lease)
 
     async def claim_due(
         self, now: dt.datetime, lease_seconds: float = 60.0, limit: int = 50
     ) -> list[Doc]:
-        """Take up to `limit` due emails, each leased to this sender so that no other sender
-        process takes it meanwhile; an email whose sender died is due again when the lease
-        ends (and is re-sent with the same Message-ID).
-
-        One query (a scan) finds the candidates; each is then claimed by a findAndModify on
-        its `_id` alone (pushed down to SQL) that sets the lease and returns the document as
-        it was: the claim is ours only if it was queued and due then. A sender that loses the
-        race has still written its own lease end: on a leased email that changes nothing that
-        matters, on an email just rescheduled by another process it delays that retry to the
-        lease end at worst (only with several sender processes; nothing is lost or sent
-        twice because of it)."""
-        lease_until = now + dt.timedelta(seconds=lease_seconds)
+        """Take up to `limit` due emails (one query finds candidates, each is then claimed)."""
         due = {"status": "queued", "next_attempt_at": {"$lte": now}}
         candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
-
-        async def claim(delivery_id: str) -> Doc | None:
-            before = await self.collection.find_one_and_update(
-                {"_id": delivery_id},
-                {"$set": {"next_attempt_at": lease_until}},
-                return_document=ReturnDocument.BEFORE,
-            )
-            if before is None or before.get("status") != "queued":
-                return None
-            if before["next_attempt_at"] > now:
-                return None
-            return {**before, "next_attempt_at": lease_until}
-
-        found = await asyncio.gather(*(claim(c["_id"]) for c in candidates))
+        found = await asyncio.gather(
+            *(self.claim(c["_id"], now, lease_seconds) for c in candidates)
+        )
         return [d for d in found if d is not None]
+
+    @staticmethod
+    def _unsettled(state: Doc) -> bool:
+        return state.get("status") not in ("sent", "failed")
 
     async def mark_sent(
         self,
@@ -207,39 +225,39 @@ class DeliveryLog:
         reply: str,
         now: dt.datetime,
         events: list[AnyEnvelope],
-    ) -> list[Doc]:
-        """Record a claimed email as sent, with its NotificationSent events in the same write;
-        returns the outbox entries written."""
-        entries = [outbox_entry(e) for e in events]
-        await self.collection.update_one(
-            {"_id": delivery_id},
-            {
-                "$set": {
-                    "status": "sent",
-                    "attempts": attempts,
-                    "sent_at": now,
-                    "smtp_reply": reply[:500],
-                    "updated_at": now,
-                    "outbox": entries,
-                }
-            },
-        )
-        return entries
+    ) -> bool:
+        """Record a claimed email as sent, its NotificationSent events in the same commit;
+        False if it was settled already (by another sender after our lease ended)."""
+
+        def sent(state: Doc) -> Doc | None:
+            if not self._unsettled(state):
+                return None
+            return {
+                **state,
+                "status": "sent",
+                "attempts": attempts,
+                "sent_at": now,
+                "smtp_reply": reply[:500],
+                "updated_at": now,
+            }
+
+        return await self._change(delivery_id, sent, events) is not None
 
     async def mark_retry(
         self, delivery_id: str, attempts: int, error: str, next_at: dt.datetime, now: dt.datetime
     ) -> None:
-        await self.collection.update_one(
-            {"_id": delivery_id},
-            {
-                "$set": {
-                    "attempts": attempts,
-                    "last_error": error[:500],
-                    "next_attempt_at": next_at,
-                    "updated_at": now,
-                }
-            },
-        )
+        def retry(state: Doc) -> Doc | None:
+            if not self._unsettled(state):
+                return None
+            return {
+                **state,
+                "attempts": attempts,
+                "last_error": error[:500],
+                "next_attempt_at": next_at,
+                "updated_at": now,
+            }
+
+        await self._change(delivery_id, retry)
 
     async def mark_failed(
         self,
@@ -248,28 +266,26 @@ class DeliveryLog:
         error: str,
         now: dt.datetime,
         events: list[AnyEnvelope],
-    ) -> list[Doc]:
-        """Record a claimed email as failed, with its NotificationFailed events in the same
-        write; returns the outbox entries written."""
-        entries = [outbox_entry(e) for e in events]
-        await self.collection.update_one(
-            {"_id": delivery_id},
-            {
-                "$set": {
-                    "status": "failed",
-                    "attempts": attempts,
-                    "last_error": error[:500],
-                    "failed_at": now,
-                    "updated_at": now,
-                    "outbox": entries,
-                }
-            },
-        )
-        return entries
+    ) -> bool:
+        """Record a claimed email as failed, its NotificationFailed events in the same commit."""
+
+        def failed(state: Doc) -> Doc | None:
+            if not self._unsettled(state):
+                return None
+            return {
+                **state,
+                "status": "failed",
+                "attempts": attempts,
+                "last_error": error[:500],
+                "failed_at": now,
+                "updated_at": now,
+            }
+
+        return await self._change(delivery_id, failed, events) is not None
 
     # Digests: emails held for a digest recipient ("held") are claimed by a digest id, then
     # queued as one digest email, then settled ("digested"). A crash between the steps leaves
-    # them claimed, and the next run finishes that digest.
+    # them claimed, and the next run finishes that digest. Each step is a commit per email.
 
     async def held_recipients(self) -> list[str]:
         docs = await self.collection.find(
@@ -278,10 +294,17 @@ class DeliveryLog:
         return sorted({d["email"] for d in docs})
 
     async def claim_held(self, email: str, digest_id: str) -> None:
-        await self.collection.update_many(
-            {"status": "held", "email": email, "digest_id": None},
-            {"$set": {"digest_id": digest_id}},
-        )
+        docs = await self.collection.find(
+            {"status": "held", "email": email, "digest_id": None}, {"_id": 1}
+        ).to_list(None)
+
+        def claim(state: Doc) -> Doc | None:
+            if state.get("status") != "held" or state.get("digest_id") is not None:
+                return None
+            return {**state, "digest_id": digest_id}
+
+        for doc in docs:
+            await self._change(doc["_id"], claim)
 
     async def claimed_items(self) -> dict[str, list[Doc]]:
         docs = (
@@ -297,14 +320,21 @@ class DeliveryLog:
         return out
 
     async def settle_claimed(self, digest_id: str, included: set[str]) -> None:
-        if included:
-            await self.collection.update_many(
-                {"digest_id": digest_id, "status": "held", "_id": {"$in": sorted(included)}},
-                {"$set": {"status": "digested"}},
-            )
-        await self.collection.update_many(
-            {"digest_id": digest_id, "status": "held"}, {"$set": {"digest_id": None}}
-        )
+        docs = await self.collection.find(
+            {"digest_id": digest_id, "status": "held"}, {"_id": 1}
+        ).to_list(None)
+
+        for doc in docs:
+            digested = doc["_id"] in included
+
+            def settle(state: Doc, digested: bool = digested) -> Doc | None:
+                if state.get("status") != "held" or state.get("digest_id") != digest_id:
+                    return None
+                if digested:
+                    return {**state, "status": "digested"}
+                return {**state, "digest_id": None}
+
+            await self._change(doc["_id"], settle)
 
     async def stats(self, now: dt.datetime) -> dict[str, float]:
         """Queue figures from one scan (each query is a full scan on FerretDB)."""

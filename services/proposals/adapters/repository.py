@@ -1,30 +1,27 @@
-"""MongoDB repository of proposals: one document per proposal, with its outbox and the ids of
-the commands and events it has processed, written together in one single-document write."""
+"""Proposals in the aggregate store (services/common/store.py): a change is one commit carrying
+the proposal's state, the events it causes and the ids of the commands and events it consumed."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts.proposals import ProposalContent
-from services.common.outbox import outbox_entry
+from services.common.store import AggregateStore, Commit, CommitPublisher, Decision, Loaded
 from services.proposals.domain import Proposal
 
 Doc = dict[str, Any]
+R = TypeVar("R")
 
 HISTORY = ("revisions", "revision_requests", "processed")
-
-
-class ConcurrentUpdate(Exception):
-    """Someone else changed the proposal since it was loaded; load it again and retry."""
 
 
 class BadCursor(ValueError):
@@ -58,10 +55,15 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
 
 
 class MongoProposalRepository:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.collection: AsyncCollection[Doc] = db["proposals"]
+    """Proposals in the aggregate store: each change is one commit (state, events, processed
+    ids); the `proposals` collection is the projection that lists and reads use."""
+
+    def __init__(self, db: AsyncDatabase[Doc], publisher: CommitPublisher) -> None:
+        self.store = AggregateStore(db, "proposals", publisher)
+        self.collection: AsyncCollection[Doc] = self.store.current
 
     async def ensure_indexes(self) -> None:
+        await self.store.ensure_indexes()
         await self.collection.create_index([("applicant", ASCENDING), ("submitted_at", DESCENDING)])
         await self.collection.create_index(
             [("province_code", ASCENDING), ("submitted_at", DESCENDING)]
@@ -70,66 +72,29 @@ class MongoProposalRepository:
         await self.collection.create_index([("submitted_at", DESCENDING), ("_id", DESCENDING)])
 
     async def add(self, proposal: Proposal) -> bool:
-        """Store a new proposal with its events in one write; False if the id exists."""
-        doc: Doc = {
-            "_id": proposal.proposal_id,
-            "applicant": proposal.applicant,
-            "province_code": proposal.content.province.code,
-            "status": proposal.status,
-            "revision": proposal.revision,
-            "content": proposal.content.model_dump(mode="json"),
-            "revisions": proposal.revisions,
-            "revision_requests": proposal.revision_requests,
-            "withdrawal_reason": proposal.withdrawal_reason,
-            "submitted_at": proposal.submitted_at,
-            "updated_at": proposal.updated_at or proposal.submitted_at,
-            "idempotency_key": proposal.idempotency_key,
-            "processed": proposal.processed,
-            "outbox": [outbox_entry(e) for e in proposal.pending_events],
-            "events": [_event_row(e) for e in proposal.pending_events],
-            "version": 1,
-        }
-        try:
-            await self.collection.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        """Commit a new proposal with its events; False if the id exists."""
+        return await self.store.create(proposal.proposal_id, commit_of(proposal))
 
-    async def save(self, proposal: Proposal) -> None:
-        """Store the changes of a loaded proposal and the events they cause in one write, if
-        nobody changed it since it was loaded (optimistic concurrency on `version`)."""
-        push: Doc = {
-            name: {"$each": getattr(proposal, name)[proposal.loaded.get(name, 0) :]}
-            for name in HISTORY
-        }
-        push["outbox"] = {"$each": [outbox_entry(e) for e in proposal.pending_events]}
-        push["events"] = {"$each": [_event_row(e) for e in proposal.pending_events]}
-        push = {k: v for k, v in push.items() if v["$each"]}
-        update: Doc = {
-            "$set": {
-                "status": proposal.status,
-                "revision": proposal.revision,
-                "content": proposal.content.model_dump(mode="json"),
-                "province_code": proposal.content.province.code,
-                "withdrawal_reason": proposal.withdrawal_reason,
-                "updated_at": proposal.updated_at,
-            },
-            "$inc": {"version": 1},
-        }
-        if push:
-            update["$push"] = push
-        result = await self.collection.update_one(
-            {"_id": proposal.proposal_id, "version": proposal.version}, update
-        )
-        if result.matched_count != 1:
-            raise ConcurrentUpdate(proposal.proposal_id)
+    async def change(self, proposal_id: str, decide: Callable[[Proposal | None], R]) -> R:
+        """Load the proposal, let `decide` change it (or not), commit what it recorded;
+        decided again on a lost race."""
+
+        def step(loaded: Loaded | None) -> Decision[R]:
+            proposal = None if loaded is None else to_proposal(loaded.state, loaded.version)
+            result = decide(proposal)
+            if proposal is None or not proposal.pending_events:
+                return None, result
+            return commit_of(proposal), result
+
+        return await self.store.change(proposal_id, step)
 
     async def get(self, proposal_id: str) -> Proposal | None:
-        doc = await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
-        return None if doc is None else to_proposal(doc)
+        loaded = await self.store.load(proposal_id)
+        return None if loaded is None else to_proposal(loaded.state, loaded.version)
 
     async def get_document(self, proposal_id: str) -> Doc | None:
-        return await self.collection.find_one({"_id": proposal_id}, {"outbox": 0})
+        loaded = await self.store.load(proposal_id)
+        return None if loaded is None else {**loaded.state, "_id": proposal_id}
 
     async def list(
         self, where: ListFilter, *, limit: int, cursor: str | None = None
@@ -180,9 +145,31 @@ def _event_row(envelope: Any) -> Doc:
     }
 
 
-def to_proposal(doc: Doc) -> Proposal:
+def commit_of(proposal: Proposal) -> Commit:
+    """The proposal's state after its change, with the events the change caused."""
+    processed = proposal.processed[proposal.loaded.get("processed", 0) :]
+    state: Doc = {
+        "proposal_id": proposal.proposal_id,
+        "applicant": proposal.applicant,
+        "province_code": proposal.content.province.code,
+        "status": proposal.status,
+        "revision": proposal.revision,
+        "content": proposal.content.model_dump(mode="json"),
+        "revisions": proposal.revisions,
+        "revision_requests": proposal.revision_requests,
+        "withdrawal_reason": proposal.withdrawal_reason,
+        "submitted_at": proposal.submitted_at,
+        "updated_at": proposal.updated_at or proposal.submitted_at,
+        "idempotency_key": proposal.idempotency_key,
+        "processed": proposal.processed,
+        "events": proposal.events + [_event_row(e) for e in proposal.pending_events],
+    }
+    return Commit(state=state, events=list(proposal.pending_events), processed=processed)
+
+
+def to_proposal(doc: Doc, version: int) -> Proposal:
     proposal = Proposal(
-        proposal_id=doc["_id"],
+        proposal_id=doc["proposal_id"],
         applicant=doc["applicant"],
         status=doc["status"],
         revision=doc["revision"],
@@ -194,7 +181,8 @@ def to_proposal(doc: Doc) -> Proposal:
         revision_requests=list(doc.get("revision_requests", [])),
         processed=list(doc.get("processed", [])),
         withdrawal_reason=doc.get("withdrawal_reason"),
-        version=doc.get("version", 1),
+        version=version,
+        events=list(doc.get("events", [])),
     )
     proposal.loaded = {name: len(getattr(proposal, name)) for name in HISTORY}
     return proposal

@@ -1,0 +1,392 @@
+"""The aggregate store: every change to an aggregate is one insert.
+
+A change is committed as one document in `<name>_commits` whose `_id` is (aggregate id, next
+version) and which carries the aggregate's state after the change, the events the change causes
+(the outbox) and the ids of the events or commands it consumed (for idempotent consumers). An
+insert of an existing `_id` fails atomically on FerretDB (either backend) and on MongoDB, so that
+insert is the optimistic-concurrency check: of two writers that loaded the same version, exactly
+one commits; the other reloads and decides again. (A version-guarded update is not atomic on
+FerretDB 1.24: several concurrent writers all "succeed".)
+
+The document in `<name>` (same `_id` as the aggregate) is a projection of the commits, kept for
+reads and list queries and rebuilt from them: `load` catches up from it by reading the next
+commits by `_id`, and re-projects what it found.
+
+After a commit the writer publishes its events right away, each aggregate's commits strictly in
+version order (an unpublished earlier commit is published first), then marks the commit
+published. A relay publishes what a crash or a Kafka outage left behind: woken by a failed
+publish, at start-up, and otherwise only every `sweep_seconds` as a backstop for other
+processes' crashes. Publishing is at-least-once; consumers deduplicate by event id.
+
+Handlers only load, decide and commit: `change(aggregate_id, decide)` runs that loop, retrying on
+a lost race. No locks, in-process or otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter, Gauge
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.catalogue import EVENTS
+from contracts.envelope import AnyEnvelope
+from contracts.topics import Topics
+
+log = structlog.get_logger(__name__)
+
+Doc = dict[str, Any]
+R = TypeVar("R")
+
+EVENTS_PUBLISHED = Counter(
+    "smartcity_events_published_total", "Events published to Kafka", ["service", "event_type"]
+)
+COMMIT_CONFLICTS = Counter(
+    "smartcity_store_conflicts_total", "Commits that lost a race and were decided again", ["store"]
+)
+OUTBOX_PENDING = Gauge(
+    "smartcity_outbox_pending", "Commits not yet published (at the last relay pass)", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "smartcity_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished commit (at the last relay pass)",
+    ["service"],
+)
+
+VERSION = "_version"
+"""Field of a projection document: the version of the commit it shows."""
+
+
+def commit_id(aggregate_id: str, version: int) -> str:
+    """Zero-padded so that an aggregate's commits sort by version."""
+    return f"{aggregate_id}@{version:08d}"
+
+
+def record_of(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
+    """One event as the commit carries it: what the publisher sends (bare topic name)."""
+    return {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "topic": topic or EVENTS[envelope.event_type].fact_topic,
+        "key": envelope.proposal_id,
+        "value": envelope.model_dump_json(),
+        "headers": envelope.headers(),
+    }
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An aggregate as of its latest commit."""
+
+    aggregate_id: str
+    version: int
+    state: Doc
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What a decision commits: the state after it, the events it causes, what it consumed."""
+
+    state: Doc
+    events: Sequence[AnyEnvelope] = ()
+    processed: Sequence[str] = ()
+    topics: Mapping[str, str] = field(default_factory=dict)
+    """Event id -> bare topic, for an event that does not go to its type's fact topic."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra record headers for every event of this commit (e.g. trace context)."""
+
+
+Decision = tuple[Commit | None, R]
+Decide = Callable[[Loaded | None], Decision[R] | Awaitable[Decision[R]]]
+
+
+class ConflictsExhausted(Exception):
+    """A change kept losing races for the same aggregate; nothing was committed."""
+
+
+class CommitPublisher:
+    """Publishes commits' events to Kafka, each aggregate's commits in version order."""
+
+    def __init__(self, broker: KafkaBroker, topics: Topics, service: str) -> None:
+        self._broker = broker
+        self._topics = topics
+        self._service = service
+        self.relay_wanted = asyncio.Event()
+        self.publish_on_commit = True
+
+    async def publish_through(
+        self, commits: AsyncCollection[Doc], aggregate_id: str, version: int
+    ) -> int:
+        """Publish every unpublished commit of one aggregate up to `version`, oldest first, and
+        mark each published; returns how many events were sent."""
+        pending: list[Doc] = []
+        v = version
+        while v >= 1:
+            doc = await commits.find_one({"_id": commit_id(aggregate_id, v)})
+            if doc is None or doc.get("published"):
+                break
+            pending.append(doc)
+            v -= 1
+        sent = 0
+        for doc in reversed(pending):
+            for record in doc.get("events", []):
+                await self._broker.publish(
+                    record["value"].encode("utf-8"),
+                    self._topics.name(record["topic"]),
+                    key=record["key"].encode("utf-8"),
+                    headers=dict(record["headers"]),
+                )
+                EVENTS_PUBLISHED.labels(self._service, record["event_type"]).inc()
+                sent += 1
+            await commits.update_one({"_id": doc["_id"]}, {"$set": {"published": True}})
+        return sent
+
+    async def try_publish(
+        self, commits: AsyncCollection[Doc], aggregate_id: str, version: int
+    ) -> None:
+        """Publish now if Kafka is reachable, else wake the relay. Never raises: the events
+        are safe in the commit either way."""
+        if not self.publish_on_commit:
+            return
+        try:
+            await self.publish_through(commits, aggregate_id, version)
+        except Exception as exc:
+            log.warning("store.publish_deferred", aggregate_id=aggregate_id, error=repr(exc))
+            self.relay_wanted.set()
+
+
+class AggregateStore:
+    """One kind of aggregate: commits in `<name>_commits`, the projection in `<name>`."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Doc],
+        name: str,
+        publisher: CommitPublisher,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        max_attempts: int = 25,
+    ) -> None:
+        self.name = name
+        self.commits: AsyncCollection[Doc] = db[f"{name}_commits"]
+        self.current: AsyncCollection[Doc] = db[name]
+        self._publisher = publisher
+        self._clock = clock
+        self._max_attempts = max_attempts
+
+    async def ensure_indexes(self) -> None:
+        await self.commits.create_index([("published", ASCENDING)])
+
+    # ---- reading ----
+
+    async def load(self, aggregate_id: str) -> Loaded | None:
+        """The aggregate as of its latest commit (None if it has none)."""
+        doc = await self.current.find_one({"_id": aggregate_id})
+        version = 0 if doc is None else int(doc.get(VERSION, 0))
+        state = None if doc is None else _state_of(doc)
+        caught_up = False
+        while True:
+            nxt = await self.commits.find_one(
+                {"_id": commit_id(aggregate_id, version + 1)}, {"state": 1}
+            )
+            if nxt is None:
+                break
+            version += 1
+            state = nxt["state"]
+            caught_up = True
+        if state is None:
+            return None
+        if caught_up:
+            await self._project(aggregate_id, version, state)
+        return Loaded(aggregate_id, version, state)
+
+    async def get(self, aggregate_id: str) -> Doc | None:
+        loaded = await self.load(aggregate_id)
+        return None if loaded is None else loaded.state
+
+    # ---- writing ----
+
+    async def change(self, aggregate_id: str, decide: Decide[R]) -> R:
+        """Load, decide, commit; on a lost race load again and decide again."""
+        for _ in range(self._max_attempts):
+            loaded = await self.load(aggregate_id)
+            decided = decide(loaded)
+            commit, result = await decided if inspect.isawaitable(decided) else decided
+            if commit is None:
+                return result
+            version = 1 if loaded is None else loaded.version + 1
+            if await self._insert(aggregate_id, version, commit):
+                await self._project(aggregate_id, version, commit.state)
+                await self._publisher.try_publish(self.commits, aggregate_id, version)
+                return result
+            COMMIT_CONFLICTS.labels(self.name).inc()
+        raise ConflictsExhausted(f"{self.name} {aggregate_id}: {self._max_attempts} lost races")
+
+    async def create(self, aggregate_id: str, commit: Commit) -> bool:
+        """Commit version 1 of a new aggregate; False if it exists already."""
+
+        def decide(loaded: Loaded | None) -> Decision[bool]:
+            return (None, False) if loaded is not None else (commit, True)
+
+        return await self.change(aggregate_id, decide)
+
+    async def _insert(self, aggregate_id: str, version: int, commit: Commit) -> bool:
+        extra = dict(commit.headers)
+        records = []
+        for envelope in commit.events:
+            record = record_of(envelope, topic=commit.topics.get(str(envelope.event_id)))
+            record["headers"] = {**record["headers"], **extra}
+            records.append(record)
+        try:
+            await self.commits.insert_one(
+                {
+                    "_id": commit_id(aggregate_id, version),
+                    "aggregate_id": aggregate_id,
+                    "version": version,
+                    "at": self._clock(),
+                    "state": commit.state,
+                    "events": records,
+                    "processed": list(commit.processed),
+                    "published": not records,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _project(self, aggregate_id: str, version: int, state: Doc) -> None:
+        """Write the projection, then make sure no later commit slipped in meanwhile (another
+        writer's projection of it may have landed before ours): the last write always shows
+        the latest commit."""
+        while True:
+            await self.current.replace_one(
+                {"_id": aggregate_id}, {**state, "_id": aggregate_id, VERSION: version}, upsert=True
+            )
+            nxt = await self.commits.find_one(
+                {"_id": commit_id(aggregate_id, version + 1)}, {"state": 1}
+            )
+            if nxt is None:
+                return
+            version += 1
+            state = nxt["state"]
+
+    async def rebuild_projection(self) -> int:
+        """Rebuild every projection document from the commits; returns how many."""
+        latest: dict[str, int] = {}
+        async for doc in self.commits.find({}, {"aggregate_id": 1, "version": 1}):
+            aid = doc["aggregate_id"]
+            latest[aid] = max(latest.get(aid, 0), int(doc["version"]))
+        for aid, version in latest.items():
+            last = await self.commits.find_one({"_id": commit_id(aid, version)}, {"state": 1})
+            assert last is not None
+            await self._project(aid, version, last["state"])
+        return len(latest)
+
+    # ---- the relay's side ----
+
+    async def unpublished(self) -> list[Doc]:
+        return (
+            await self.commits.find(
+                {"published": False}, {"aggregate_id": 1, "version": 1, "at": 1}
+            )
+            .sort("_id", ASCENDING)
+            .to_list(None)
+        )
+
+    async def publish_pending(
+        self, older_than: dt.datetime | None = None, publisher: CommitPublisher | None = None
+    ) -> tuple[int, int]:
+        """Publish the unpublished commits (those older than `older_than`); returns (events
+        sent, commits still pending). Re-projects each one too: a crash between commit and
+        projection leaves both undone."""
+        sent = pending = 0
+        done: set[str] = set()
+        for doc in await self.unpublished():
+            aid = doc["aggregate_id"]
+            if older_than is not None and doc["at"] > older_than:
+                pending += 1
+                continue
+            if aid in done:
+                continue
+            done.add(aid)
+            latest = await self.load(aid)  # re-projects a commit the crash left unprojected
+            version = int(doc["version"]) if latest is None else latest.version
+            via = publisher or self._publisher
+            sent += await via.publish_through(self.commits, aid, version)
+        return sent, pending
+
+
+def _state_of(doc: Doc) -> Doc:
+    return {k: v for k, v in doc.items() if k not in ("_id", VERSION)}
+
+
+class Relay:
+    """Publishes what writers left behind, in every store of a service."""
+
+    def __init__(
+        self,
+        publisher: CommitPublisher,
+        stores: Sequence[AggregateStore],
+        service: str,
+        *,
+        sweep_seconds: float = 30.0,
+        grace_seconds: float = 2.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._publisher = publisher
+        self._stores = stores
+        self._service = service
+        self._sweep = sweep_seconds
+        self._grace = grace_seconds
+        self._clock = clock
+
+    async def sweep_once(self, *, grace_seconds: float | None = None) -> int:
+        grace = self._grace if grace_seconds is None else grace_seconds
+        cutoff = self._clock() - dt.timedelta(seconds=grace)
+        sent = pending = 0
+        for store in self._stores:
+            s, p = await store.publish_pending(cutoff, self._publisher)
+            sent += s
+            pending += p
+        OUTBOX_PENDING.labels(self._service).set(pending)
+        return sent
+
+    async def run(self) -> None:
+        """A pass at start-up, then whenever a publish failed (retrying with capped backoff
+        while Kafka is away) and every `sweep_seconds` as a backstop."""
+        wanted = self._publisher.relay_wanted
+        delay = 0.5
+        while True:
+            try:
+                wanted.clear()
+                count = await self.sweep_once()
+                if count:
+                    log.info("outbox.relayed", count=count)
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox.sweep_failed", error=repr(exc))
+                wanted.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if wanted.is_set():
+                await asyncio.sleep(delay)  # a publish failed during the pass: retry soon
+                delay = min(delay * 2, 10.0)
+                continue
+            try:
+                await asyncio.wait_for(wanted.wait(), timeout=self._sweep)
+                await asyncio.sleep(self._grace)  # let the failed writer's commit age past grace
+            except TimeoutError:
+                pass

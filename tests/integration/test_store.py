@@ -1,0 +1,233 @@
+"""The aggregate store (services/common/store.py) on the real Kafka and FerretDB: commits as
+compare-and-set, lost races decided again, a crash between commit and publish, a store outage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.proposals import ProposalWithdrawn
+from contracts.topics import Topics
+from services.common.consumer import EventConsumer, Record
+from services.common.mongo import make_client
+from services.common.store import (
+    AggregateStore,
+    Commit,
+    CommitPublisher,
+    Decision,
+    Loaded,
+    Relay,
+    commit_id,
+    record_of,
+)
+from tests.support import KAFKA, MONGO, Namespace, read_topic
+
+pytestmark = pytest.mark.integration
+
+Doc = dict[str, Any]
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.fixture
+async def broker(topics: Topics) -> AsyncIterator[KafkaBroker]:
+    kafka = KafkaBroker(KAFKA, enable_idempotence=True, acks="all")
+    await kafka.connect()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+def db(ns: Namespace, mongo: AsyncMongoClient[Doc]) -> AsyncDatabase[Doc]:
+    return mongo[ns.db("store_test")]
+
+
+def store_in(db: AsyncDatabase[Doc], publisher: CommitPublisher) -> AggregateStore:
+    return AggregateStore(db, f"agg_{uuid.uuid4().hex[:6]}", publisher)
+
+
+def withdrawn(aggregate_id: str, note: str) -> AnyEnvelope:
+    return new_envelope(
+        ProposalWithdrawn(applicant="lg-phuket-city", reason=note),
+        producer="svc-proposals",
+        proposal_id=aggregate_id,
+    )
+
+
+def add(aggregate_id: str, step: int, limit: int | None = None) -> Any:
+    """A decision: add `step` to the counter (refused once it would pass `limit`), with one
+    event saying so."""
+
+    def decide(loaded: Loaded | None) -> Decision[int]:
+        total = 0 if loaded is None else int(loaded.state["total"])
+        if limit is not None and total + step > limit:
+            raise Refused(f"{total} + {step} would pass {limit}")
+        event = withdrawn(aggregate_id, f"+{step} -> {total + step}")
+        return Commit(state={"total": total + step}, events=[event]), total + step
+
+    return decide
+
+
+@dataclass
+class Raw:
+    value: bytes
+    topic: str
+    key: bytes
+    partition: int = 0
+    offset: int = 1
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+async def test_concurrent_changes_from_two_processes_lose_nothing_and_publish_in_order(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    """Two publishers with their own connections stand for two processes; 30 changes race."""
+    other = make_client(MONGO, "other-process")
+    try:
+        mine = store_in(db, CommitPublisher(broker, topics, "a"))
+        theirs = AggregateStore(other[db.name], mine.name, CommitPublisher(broker, topics, "b"))
+        aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+        results = await asyncio.gather(
+            *(
+                (mine if i % 2 else theirs).change(aggregate_id, add(aggregate_id, 1))
+                for i in range(30)
+            )
+        )
+    finally:
+        await other.close()
+    assert sorted(results) == list(range(1, 31))  # each change saw the one before it
+    loaded = await mine.load(aggregate_id)
+    assert loaded is not None
+    assert loaded.version == 30
+    assert loaded.state == {"total": 30}
+    projected = await mine.current.find_one({"_id": aggregate_id})
+    assert projected is not None
+    assert projected["total"] == 30
+    records = await read_topic(
+        topics.proposals, min_records=30, where=lambda r: r.key == aggregate_id.encode()
+    )
+    firsts: list[str] = []
+    for r in records:
+        reason = json.loads(r.value)["payload"]["reason"]
+        if reason not in firsts:
+            firsts.append(reason)
+    assert firsts == [f"+1 -> {n}" for n in range(1, 31)]
+
+
+async def test_a_change_that_lost_the_race_is_decided_again_and_refused_if_it_no_longer_fits(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    store = store_in(db, CommitPublisher(broker, topics, "t"))
+    aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+    outcomes = await asyncio.gather(
+        *(store.change(aggregate_id, add(aggregate_id, 4, limit=10)) for _ in range(5)),
+        return_exceptions=True,
+    )
+    applied = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, Refused)]
+    assert sorted(applied) == [4, 8]
+    assert len(refused) == 3
+    assert all("would pass 10" in str(r) for r in refused)
+    loaded = await store.load(aggregate_id)
+    assert loaded is not None
+    assert loaded.state == {"total": 8}
+    assert loaded.version == 2
+
+
+async def test_a_crash_between_commit_and_publish_loses_nothing(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    """The writer dies after its insert: no projection, nothing published. The next load
+    sees the commit, and the relay publishes it (once past the grace period)."""
+    publisher = CommitPublisher(broker, topics, "t")
+    store = store_in(db, publisher)
+    aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+    event = withdrawn(aggregate_id, "committed, then the writer died")
+    await store.create(aggregate_id, Commit(state={"total": 1}, events=[]))
+    await store.commits.insert_one(  # what a writer that died right after its insert leaves
+        {
+            "_id": commit_id(aggregate_id, 2),
+            "aggregate_id": aggregate_id,
+            "version": 2,
+            "at": event.occurred_at,
+            "state": {"total": 2},
+            "events": [record_of(event)],
+            "processed": [],
+            "published": False,
+        }
+    )
+    relay = Relay(publisher, [store], "t", grace_seconds=3600)
+    assert await relay.sweep_once() == 0  # younger than the grace period: the writer's turn
+    assert await relay.sweep_once(grace_seconds=0) == 1
+    projected = await store.current.find_one({"_id": aggregate_id})
+    assert projected is not None
+    assert projected["total"] == 2
+    doc = await store.commits.find_one({"_id": commit_id(aggregate_id, 2)})
+    assert doc is not None
+    assert doc["published"] is True
+    records = await read_topic(
+        topics.proposals, min_records=1, where=lambda r: r.key == aggregate_id.encode()
+    )
+    assert [json.loads(r.value)["event_id"] for r in records] == [str(event.event_id)]
+
+
+async def test_while_kafka_is_unreachable_the_commit_waits_for_the_relay(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    unreachable = CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "t")
+    store = store_in(db, unreachable)
+    aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+    assert await store.change(aggregate_id, add(aggregate_id, 1)) == 1  # the commit stands
+    assert unreachable.relay_wanted.is_set()  # and the relay was woken
+    pending = await store.unpublished()
+    assert [d["aggregate_id"] for d in pending] == [aggregate_id]
+    relay = Relay(CommitPublisher(broker, topics, "t"), [store], "t")
+    assert await relay.sweep_once(grace_seconds=0) == 1
+    assert await store.unpublished() == []
+
+
+async def test_a_store_outage_holds_the_consumers_position(topics: Topics) -> None:
+    """With the store unreachable the consumer retries the record and never dead-letters it
+    or moves on; once the store answers, the record is processed."""
+    down = make_client("mongodb://127.0.0.1:9", "down")
+    down_store = AggregateStore(
+        down["x"], "agg", CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "t")
+    )
+    letters: list[Doc] = []
+
+    class Letters:
+        async def send(self, record: Record, **kwargs: Any) -> None:
+            letters.append(kwargs)
+
+    consumer = EventConsumer("t", Letters(), max_attempts=2, base_delay=0.01, max_delay=0.05)  # type: ignore[arg-type]
+    attempts = 0
+    outage_over = asyncio.Event()
+
+    async def handler(envelope: AnyEnvelope) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts >= 3:
+            outage_over.set()
+            return
+        await down_store.load(envelope.proposal_id)  # the store is down: a transient error
+
+    raw = Raw(withdrawn("ST-OUTAGE", "x").to_bytes(), topics.proposals, b"ST-OUTAGE")
+    try:
+        await asyncio.wait_for(consumer.process(raw, handler), timeout=60)
+    finally:
+        await down.close()
+    assert outage_over.is_set()
+    assert attempts == 3  # more than max_attempts: outages are retried for as long as they last
+    assert letters == []
