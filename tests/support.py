@@ -251,3 +251,33 @@ class Mailpit:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+async def unpublished(collection: Any, ids: list[Any] | None = None) -> int:
+    """How many commits of the aggregates projected into `collection` (all, or those with
+    these ids) are not yet published (services/common/store.py)."""
+    commits = collection.database[f"{collection.name}_commits"]
+    query: dict[str, Any] = {"published": False}
+    if ids is not None:
+        query["aggregate_id"] = {"$in": ids}
+    return int(await commits.count_documents(query))
+
+
+async def find_published(collection: Any, query: dict[str, Any]) -> dict[str, Any] | None:
+    """The projection document matching `query`, once every commit of it is published."""
+    doc: dict[str, Any] | None = await collection.find_one(query)
+    if doc is None or await unpublished(collection, [doc["_id"]]):
+        return None
+    return doc
+
+
+async def count_published(collection: Any, query: dict[str, Any]) -> int:
+    """How many projection documents match `query` with every commit of theirs published."""
+    ids = [d["_id"] for d in await collection.find(query, {"_id": 1}).to_list(None)]
+    if not ids:
+        return 0
+    commits = collection.database[f"{collection.name}_commits"]
+    pending = await commits.distinct(
+        "aggregate_id", {"published": False, "aggregate_id": {"$in": ids}}
+    )
+    return len(set(ids) - set(pending))

@@ -50,6 +50,7 @@ from tests.support import (
     free_port,
     read_topic,
     service_env,
+    unpublished,
 )
 
 SERVICES = ("proposals", "approvals", "notifications")
@@ -515,7 +516,7 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
         while time.monotonic() < deadline:
             if (
                 await deliveries.count_documents({"status": "queued"}) == 0
-                and await deliveries.count_documents({"outbox.0": {"$exists": True}}) == 0
+                and await unpublished(deliveries) == 0
             ):
                 break
             await asyncio.sleep(1)

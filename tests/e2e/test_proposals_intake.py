@@ -22,7 +22,15 @@ from contracts.proposals import (
 )
 from contracts.topics import Topics
 from tests.e2e.test_proposals_api import publish, revision_request
-from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic
+from tests.support import (
+    KAFKA,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    find_published,
+    poll,
+    read_topic,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +113,7 @@ async def test_a_submission_claim_becomes_one_fact_even_when_delivered_twice(
     await publish(topics.intake, submission)
     proposals = mongo[ns.db("proposals")]["proposals"]
     stored = await poll(
-        lambda: proposals.find_one({"_id": pid, "outbox": []}), what="claim stored and published"
+        lambda: find_published(proposals, {"_id": pid}), what="claim stored and published"
     )
     assert stored["applicant"] == "lg-phuket-city"
     assert stored["processed"] == [str(submission.event_id)]
@@ -172,7 +180,7 @@ async def test_resubmission_and_withdrawal_claims(
     await publish(topics.intake, withdrawal)
     await publish(topics.intake, withdrawal)
     stored = await poll(
-        lambda: proposals.find_one({"_id": pid, "status": "withdrawn", "outbox": []}),
+        lambda: find_published(proposals, {"_id": pid, "status": "withdrawn"}),
         what="resubmitted then withdrawn",
     )
     assert stored["revision"] == 2

@@ -1,5 +1,5 @@
-"""A crash between storing and publishing: the events wait in the proposal's outbox, and the
-relay of the restarted service publishes each of them exactly once."""
+"""A crash between committing and publishing: the events wait in the proposal's unpublished
+commits, and the relay of the restarted service publishes each of them exactly once."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.support import (
     poll,
     read_topic,
     service_env,
+    unpublished,
 )
 
 pytestmark = pytest.mark.e2e
@@ -77,13 +78,21 @@ async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
             assert withdrawn.status_code == 200, withdrawn.text
 
         proposals = db["proposals"]
-        stored = {d["_id"]: d async for d in proposals.find({"_id": {"$in": [pid_a, pid_b]}})}
-        assert [e["event_type"] for e in stored[pid_a]["outbox"]] == [
-            "ProposalSubmitted",
-            "ProposalWithdrawn",
-        ]
-        assert [e["event_type"] for e in stored[pid_b]["outbox"]] == ["ProposalSubmitted"]
-        expected = {e["event_id"] for d in stored.values() for e in d["events"]}
+        pending = (
+            await db["proposals_commits"]
+            .find({"aggregate_id": {"$in": [pid_a, pid_b]}, "published": False})
+            .sort("_id", 1)
+            .to_list(None)
+        )
+        waiting = {
+            pid: [e["event_type"] for d in pending if d["aggregate_id"] == pid for e in d["events"]]
+            for pid in (pid_a, pid_b)
+        }
+        assert waiting == {
+            pid_a: ["ProposalSubmitted", "ProposalWithdrawn"],
+            pid_b: ["ProposalSubmitted"],
+        }
+        expected = {e["event_id"] for d in pending for e in d["events"]}
         assert len(expected) == 3
         keys = {pid_a.encode(), pid_b.encode()}
         assert await read_topic(topics.proposals, timeout=3, where=lambda r: r.key in keys) == []
@@ -96,7 +105,7 @@ async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
         await asyncio.to_thread(proc.wait_healthy)
 
         await poll(
-            _drained(proposals, [pid_a, pid_b]), timeout=30, what="the relay to drain both outboxes"
+            _drained(proposals, [pid_a, pid_b]), timeout=30, what="the relay to publish both"
         )
         records = await read_topic(
             topics.proposals, min_records=3, timeout=20, where=lambda r: r.key in keys
@@ -118,6 +127,6 @@ async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
 
 def _drained(proposals: Any, ids: list[str]) -> Any:
     async def probe() -> bool:
-        return bool(await proposals.count_documents({"_id": {"$in": ids}, "outbox": []}) == 2)
+        return await unpublished(proposals, ids) == 0
 
     return probe

@@ -1,16 +1,20 @@
-"""The approvals repository on the real FerretDB: certificate numbers, versioned case writes."""
+"""The approvals repository on the real FerretDB: certificate numbers, racing case commits."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
+from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from services.approvals.adapters.repository import ConcurrentUpdate, MongoCaseRepository
-from services.approvals.domain import apply, decide
+from contracts.topics import Topics
+from services.approvals.adapters.repository import MongoCaseRepository
+from services.approvals.domain import Case, Outcome, apply, decide
+from services.common.store import CommitPublisher
 from tests.e2e.approvals_support import screened, submitted
 from tests.support import Namespace
 
@@ -21,7 +25,9 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 @pytest.fixture
 def repo(ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]) -> MongoCaseRepository:
-    return MongoCaseRepository(mongo[ns.db("approvals_it")])
+    publisher = CommitPublisher(KafkaBroker("127.0.0.1:1"), Topics(ns.topics_prefix), "test")
+    publisher.publish_on_commit = False
+    return MongoCaseRepository(mongo[ns.db(f"approvals_it_{uuid.uuid4().hex[:6]}")], publisher)
 
 
 async def test_concurrent_awards_get_unique_numbers_and_a_retry_gets_the_same_one(
@@ -35,25 +41,44 @@ async def test_concurrent_awards_get_unique_numbers_and_a_retry_gets_the_same_on
     assert again == numbers[7]
 
 
-async def test_a_stale_case_write_is_refused_and_the_stored_case_keeps_everything(
+async def test_two_racing_decisions_one_applies_and_the_other_is_decided_again_and_refused(
     repo: MongoCaseRepository,
 ) -> None:
     await repo.ensure_indexes()
     opening = submitted("83", 1)
-    outcome = apply(None, opening)
-    await repo.save(None, outcome, NOW)
-    case = await repo.get(opening.proposal_id)
-    assert case is not None
-    first = decide(case, screened(case.proposal_id), None)
-    second = decide(case, screened(case.proposal_id), None)
-    await repo.save(case, first, NOW)
-    with pytest.raises(ConcurrentUpdate):
-        await repo.save(case, second, NOW)
+
+    async def open_case(before: Case | None) -> tuple[Outcome, None]:
+        return apply(before, opening), None
+
+    await repo.change(opening.proposal_id, open_case, lambda: NOW)
+    seen: list[str] = []
+
+    def screen() -> Any:
+        fact = screened(opening.proposal_id)
+
+        async def decide_screening(before: Case | None) -> tuple[Outcome, str]:
+            assert before is not None
+            seen.append(before.stage.value)
+            outcome = decide(before, fact, None)
+            return outcome, "refused" if outcome.refusal else "applied"
+
+        return decide_screening
+
+    results = await asyncio.gather(
+        *(repo.change(opening.proposal_id, screen(), lambda: NOW) for _ in range(2))
+    )
+    assert sorted(results) == ["applied", "refused"]
+    assert "screened" in seen  # the loser decided again, against the new state
     stored = await repo.get(opening.proposal_id)
     assert stored is not None
     assert stored.stage.value == "screened"
-    assert stored.version == 2
-    assert [h["event_type"] for h in stored.history] == ["ProposalSubmitted", "ProposalScreened"]
-    doc = await repo.collection.find_one({"_id": opening.proposal_id})
-    assert doc is not None
-    assert [e["event_type"] for e in doc["outbox"]] == ["ProposalScreened"]
+    assert stored.version == 3
+    types = [(h["event_type"], h["refused"] is None) for h in stored.history]
+    assert types == [
+        ("ProposalSubmitted", True),
+        ("ProposalScreened", True),
+        ("ProposalScreened", False),
+    ]
+    pending = await repo.store.unpublished()
+    events = [e["event_type"] for d in pending for e in d.get("events", [])]
+    assert events == ["ProposalScreened", "TransitionRefused"]  # nobody published: no Kafka

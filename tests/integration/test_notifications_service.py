@@ -51,11 +51,14 @@ from tests.support import (
     Mailpit,
     Namespace,
     ServiceProcess,
+    count_published,
     envelope_of,
+    find_published,
     free_port,
     poll,
     read_topic,
     service_env,
+    unpublished,
 )
 
 pytestmark = pytest.mark.integration
@@ -253,7 +256,8 @@ async def test_sent_emails_are_recorded_and_announced(
         return (
             docs
             if len(docs) == len(addresses)
-            and all(d["status"] == "sent" and d["outbox"] == [] for d in docs)
+            and all(d["status"] == "sent" for d in docs)
+            and await unpublished(deliveries, [d["_id"] for d in docs]) == 0
             else None
         )
 
@@ -361,9 +365,7 @@ async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
     await publish(producer, notifier.topics, refused, after)
     deliveries = mongo[notifier.db_name]["deliveries"]
     failure = await poll(
-        lambda: deliveries.find_one(
-            {"event_id": str(refused.event_id), "status": "failed", "outbox": []}
-        ),
+        lambda: find_published(deliveries, {"event_id": str(refused.event_id), "status": "failed"}),
         timeout=30,
         what="failure record",
     )
@@ -695,9 +697,9 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
         )
 
         async def all_sent() -> bool:
-            return await deliveries.count_documents(
-                {"proposal_id": pid, "status": "sent", "outbox": []}
-            ) == len(expected)
+            return await count_published(deliveries, {"proposal_id": pid, "status": "sent"}) == len(
+                expected
+            )
 
         await poll(all_sent, timeout=30, what="every delivery marked sent")
         recovered_in = time.monotonic() - back_at
@@ -719,8 +721,8 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
         )
         await publish(producer, notifier.topics, hopeless)
         failed = await poll(
-            lambda: deliveries.find_one(
-                {"proposal_id": hopeless_pid, "email": busy, "status": "failed", "outbox": []}
+            lambda: find_published(
+                deliveries, {"proposal_id": hopeless_pid, "email": busy, "status": "failed"}
             ),
             timeout=60,
             what="the hopeless email failed",

@@ -1,5 +1,5 @@
-"""The proposals repository and handlers on the real FerretDB: single-document writes,
-optimistic concurrency, cursor pagination with ties, indexes."""
+"""The proposals repository and handlers on the real FerretDB: commits, racing changes,
+cursor pagination with ties, indexes."""
 
 from __future__ import annotations
 
@@ -18,12 +18,8 @@ from contracts.agencies import agency
 from contracts.common import BilingualText, ProvinceRef
 from contracts.proposals import PlanComponents, ProposalContent
 from contracts.topics import Topics
-from services.common.outbox import OutboxPublisher
-from services.proposals.adapters.repository import (
-    ConcurrentUpdate,
-    ListFilter,
-    MongoProposalRepository,
-)
+from services.common.store import CommitPublisher
+from services.proposals.adapters.repository import ListFilter, MongoProposalRepository
 from services.proposals.domain import IntakeError
 from services.proposals.handlers import ProposalHandlers, SubmitProposal, WithdrawProposal
 from tests.support import KAFKA, Namespace
@@ -58,19 +54,17 @@ async def repo(
     ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> AsyncIterator[MongoProposalRepository]:
     db = mongo[ns.db(f"proposals_repo_{uuid.uuid4().hex[:6]}")]
-    repository = MongoProposalRepository(db)
+    # The writer does not publish here: these tests are about the store; no broker is started.
+    publisher = CommitPublisher(KafkaBroker(KAFKA), Topics("unused."), "proposals")
+    publisher.publish_on_commit = False
+    repository = MongoProposalRepository(db, publisher)
     await repository.ensure_indexes()
     yield repository
     await mongo.drop_database(db.name)
 
 
 def handlers_for(repo: MongoProposalRepository) -> ProposalHandlers:
-    # The writer does not publish here (publish_on_write=False): these tests are about the
-    # store; the broker is never started.
-    publisher = OutboxPublisher(
-        KafkaBroker(KAFKA), Topics("unused."), "proposals", publish_on_write=False
-    )
-    return ProposalHandlers(repo, publisher, clock=lambda: NOW)
+    return ProposalHandlers(repo, clock=lambda: NOW)
 
 
 async def test_indexes_for_the_list_filters(repo: MongoProposalRepository) -> None:
@@ -82,27 +76,6 @@ async def test_indexes_for_the_list_filters(repo: MongoProposalRepository) -> No
         ["submitted_at", "_id"],
     ):
         assert wanted in keys
-
-
-async def test_a_stale_update_is_refused(repo: MongoProposalRepository) -> None:
-    handlers = handlers_for(repo)
-    result = await handlers.submit(
-        SubmitProposal(applicant=PHUKET, content=content(), idempotency_key="i1")
-    )
-    pid = result.proposal.proposal_id
-    first, second = await repo.get(pid), await repo.get(pid)
-    assert first is not None
-    assert second is not None
-    first.withdraw(actor=PHUKET.as_producer(), reason=None, command_key=None, now=NOW)
-    await repo.save(first)
-    second.withdraw(actor=PHUKET.as_producer(), reason="again", command_key=None, now=NOW)
-    with pytest.raises(ConcurrentUpdate):
-        await repo.save(second)
-    doc = await repo.collection.find_one({"_id": pid})
-    assert doc is not None
-    assert doc["version"] == 2
-    assert [e["event_type"] for e in doc["outbox"]] == ["ProposalSubmitted", "ProposalWithdrawn"]
-    assert doc["content"]["budget_baht"] == "10.50"
 
 
 async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalRepository) -> None:
@@ -129,6 +102,12 @@ async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalReposito
     doc = await repo.collection.find_one({"_id": pid})
     assert doc is not None
     assert [e["event_type"] for e in doc["events"]] == ["ProposalSubmitted", "ProposalWithdrawn"]
+    assert doc["_version"] == 2
+    assert doc["content"]["budget_baht"] == "10.50"
+    pending = await repo.store.unpublished()  # nobody published: these tests have no Kafka
+    commits = [await repo.store.commits.find_one({"_id": d["_id"]}) for d in pending]
+    events = [e["event_type"] for c in commits if c for e in c["events"]]
+    assert events == ["ProposalSubmitted", "ProposalWithdrawn"]
 
 
 async def test_pages_cover_ties_on_submitted_at_exactly_once(
