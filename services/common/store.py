@@ -269,9 +269,14 @@ class AggregateStore:
         writer's projection of it may have landed before ours): the last write always shows
         the latest commit."""
         while True:
-            await self.current.replace_one(
-                {"_id": aggregate_id}, {**state, "_id": aggregate_id, VERSION: version}, upsert=True
-            )
+            try:
+                await self.current.replace_one(
+                    {"_id": aggregate_id},
+                    {**state, "_id": aggregate_id, VERSION: version},
+                    upsert=True,
+                )
+            except DuplicateKeyError:  # two first projections at once: the other inserted
+                continue
             nxt = await self.commits.find_one(
                 {"_id": commit_id(aggregate_id, version + 1)}, {"state": 1}
             )

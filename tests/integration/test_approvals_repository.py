@@ -80,5 +80,6 @@ async def test_two_racing_decisions_one_applies_and_the_other_is_decided_again_a
         ("ProposalScreened", False),
     ]
     pending = await repo.store.unpublished()
-    events = [e["event_type"] for d in pending for e in d.get("events", [])]
+    commits = [await repo.store.commits.find_one({"_id": d["_id"]}) for d in pending]
+    events = [e["event_type"] for c in commits if c for e in c["events"]]
     assert events == ["ProposalScreened", "TransitionRefused"]  # nobody published: no Kafka

@@ -137,13 +137,14 @@ class MongoCaseRepository:
         (the commit is what makes it unique); the same number again for a retried award."""
 
         def allocate(loaded: Loaded | None) -> Decision[str]:
-            recent: list[list[str]] = [] if loaded is None else loaded.state["recent"]
-            for seen_fact, number in recent:
-                if seen_fact == fact_id:
-                    return None, number
+            recent: list[Doc] = [] if loaded is None else loaded.state["recent"]
+            for award in recent:
+                if award["fact_id"] == fact_id:
+                    return None, str(award["number"])
             sequence = 1 if loaded is None else loaded.version + 1
             number = certificate_number(be_year, sequence)
-            recent = [*recent, [fact_id, number]][-CERTIFICATE_DEDUP_WINDOW:]
+            award = {"fact_id": fact_id, "number": number}
+            recent = [*recent, award][-CERTIFICATE_DEDUP_WINDOW:]
             return (
                 Commit(
                     state={"be_year": be_year, "last": number, "at": now, "recent": recent},
