@@ -18,5 +18,5 @@ class ApprovalsSettings(ServiceSettings):
         3600.0, gt=0, description="How often the delivery-deadline scan runs"
     )
     stage_gauge_seconds: float = Field(
-        5.0, gt=0, description="How often the cases-by-stage gauge is refreshed"
+        60.0, gt=0, description="How often the cases-by-stage gauge is refreshed"
     )

@@ -41,6 +41,17 @@ class MongoAuditLog:
         self._lock = asyncio.Lock()
         self._head: tuple[int, str] | None = None
         self._proposals: dict[str, Doc] = {}
+        self._appended = asyncio.Event()
+
+    def next_append(self) -> asyncio.Event:
+        """Set by the next append of this process (take it before reading, then wait on it)."""
+        return self._appended
+
+    @staticmethod
+    async def wait_for(appended: asyncio.Event, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(appended.wait(), timeout)
+        return appended.is_set()
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index([("source", ASCENDING)], unique=True, name="source")
@@ -162,6 +173,8 @@ class MongoAuditLog:
                 self._head = (entry["seq"], entry["hash"])
                 if proposal_id is not None:
                     self._proposals[proposal_id] = entry
+                self._appended.set()
+                self._appended = asyncio.Event()
                 return entry
             raise ChainConflict("the chain head keeps moving: is another console writing?")
 

@@ -16,5 +16,8 @@ class ConsoleSettings(ServiceSettings):
     consumer_group: str = Field("console", description="Kafka consumer group id")
     session_hours: float = Field(12.0, gt=0, description="How long an operator login lasts")
     sse_poll_seconds: float = Field(
-        0.5, gt=0, description="How often the live log looks for new entries"
+        15.0,
+        gt=0,
+        description="Longest wait of the live log between looks for new entries (an append in "
+        "this process wakes it at once; this is the backstop for another console instance)",
     )

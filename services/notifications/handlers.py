@@ -31,10 +31,8 @@ from services.notifications.routing import CRITICAL, ROUTES, addressees
 
 log = structlog.get_logger(__name__)
 
-# Each refresh scans the delivery log (a full scan on FerretDB, of small documents): when idle
-# not more often than a scrape, while emails are being attempted every few seconds (so that a
-# burst of retries shows in the gauges while it lasts).
-GAUGE_REFRESH_SECONDS = 10.0
+# Each refresh scans the delivery log: while emails are being attempted every few seconds (so
+# that a burst of retries shows in the gauges while it lasts), when idle only at the backstop.
 GAUGE_REFRESH_BUSY_SECONDS = 2.0
 # Emails in flight at once. Each one between the SMTP server's reply and the delivery-log write
 # is sent again if the process is killed (same Message-ID): a small batch keeps that window small.
@@ -103,7 +101,7 @@ class NotificationHandlers:
         bodies: MessageBodies,
         settings: MailSettings,
         clock: Clock = utc_now,
-        on_queued: Callable[[], None] | None = None,
+        on_queued: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._view = view
         self._directory = directory
@@ -251,10 +249,9 @@ class NotificationHandlers:
             if d["_id"] in queued:
                 held = d["status"] == "held"
                 QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
-        if self._on_queued is not None and any(
-            d["status"] == "queued" and d["_id"] in queued for d in deliveries
-        ):
-            self._on_queued()
+        ready = [d["_id"] for d in deliveries if d["status"] == "queued" and d["_id"] in queued]
+        if self._on_queued is not None and ready:
+            self._on_queued(ready)
         for delivery_id, recipient_id in failures.items():
             if delivery_id in queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()
@@ -292,19 +289,33 @@ class Sender:
         self.clock = clock
         self._gauges_at = 0.0
         self._wake = asyncio.Event()
+        self._mine: dict[str, dt.datetime] = {}
+        """Emails this process queued or scheduled a retry of, and when each is due: sent by
+        `_id` without a scan of the delivery log."""
 
-    def wake(self) -> None:
-        """Look for due emails now instead of at the next poll (called when emails are
-        queued by this process)."""
+    def wake(self, delivery_ids: list[str] | None = None) -> None:
+        """Emails were just queued by this process: send them now."""
+        now = self.clock()
+        for delivery_id in delivery_ids or []:
+            self._mine.setdefault(delivery_id, now)
         self._wake.set()
 
-    async def send_due(self) -> int:
-        """Send what is due: one batch, attempted concurrently (the SMTP connection is shared
-        and serialised; the delivery-log writes and event publications overlap)."""
-        due = await self._log.claim_due(self.clock(), limit=SEND_BATCH)
+    async def send_due(self, *, scan: bool = True) -> int:
+        """Send one batch of due emails, attempted concurrently (the SMTP connection is shared
+        and serialised; the delivery-log writes and event publications overlap): those this
+        process knows of, or (`scan`) any due in the delivery log, e.g. left by another
+        process. Returns how many were taken up."""
+        now = self.clock()
+        ready = [i for i, at in self._mine.items() if at <= now][:SEND_BATCH]
+        for delivery_id in ready:
+            del self._mine[delivery_id]
+        claimed = await asyncio.gather(*(self._log.claim(i, now) for i in ready))
+        due = [d for d in claimed if d is not None]
+        if scan and len(ready) < SEND_BATCH:
+            due += await self._log.claim_due(now, limit=SEND_BATCH - len(ready))
         if due:
             await asyncio.gather(*(self.attempt(doc) for doc in due))
-        return len(due)
+        return len(ready) + len(due)
 
     @staticmethod
     def _cause(about: Doc) -> AnyEnvelope | None:
@@ -395,9 +406,9 @@ class Sender:
                 error=error,
             )
             now = self.clock()
-            await self._log.mark_retry(
-                doc["_id"], attempts, error, now + dt.timedelta(seconds=delay), now
-            )
+            next_at = now + dt.timedelta(seconds=delay)
+            await self._log.mark_retry(doc["_id"], attempts, error, next_at, now)
+            self._mine[doc["_id"]] = next_at
             return
         if body is None and not isinstance(exc, MissingBody):
             # The failure came before the body was read: read it for the dead letter.
@@ -447,11 +458,15 @@ class Sender:
         FAILED.labels(doc["event_type"], "permanent" if permanent else "attempts").inc()
         log.error("notify.send_failed", delivery_id=doc["_id"], attempts=attempts, error=error)
 
-    async def run(self, poll_seconds: float) -> None:
+    async def run(self, backstop_seconds: float) -> None:
+        """Send as emails are queued (woken by the consumer of this process) and when a retry
+        this process scheduled is due; look through the whole delivery log only at start and
+        every `backstop_seconds` (emails another process queued and did not send)."""
+        scan = True
         while True:
             try:
                 self._wake.clear()
-                batch = asyncio.ensure_future(self.send_due())
+                batch = asyncio.ensure_future(self.send_due(scan=scan))
                 try:
                     sent = await asyncio.shield(batch)
                 except asyncio.CancelledError:
@@ -460,17 +475,26 @@ class Sender:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(batch, STOP_GRACE_SECONDS)
                     raise
-                every = GAUGE_REFRESH_BUSY_SECONDS if sent else GAUGE_REFRESH_SECONDS
-                if time.monotonic() - self._gauges_at >= every:
+                busy = time.monotonic() - self._gauges_at >= GAUGE_REFRESH_BUSY_SECONDS
+                if scan or (sent and busy):
                     await self.refresh_gauges()
-                if not sent:  # until the next poll, or until emails are queued
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), poll_seconds)
+                scan = False
+                if sent:
+                    continue
+                timeout = backstop_seconds
+                if self._mine:
+                    first = min(self._mine.values())
+                    timeout = min(timeout, max(0.0, (first - self.clock()).total_seconds()))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    scan = timeout >= backstop_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("notify.sender_error", error=repr(exc))
-                await asyncio.sleep(poll_seconds)
+                await asyncio.sleep(1.0)
+                scan = True
 
     async def refresh_gauges(self) -> None:
         self._gauges_at = time.monotonic()

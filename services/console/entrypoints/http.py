@@ -1,6 +1,5 @@
 """JSON API of the console (what the CLI reads) and the live stream (server-sent events)."""
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -72,21 +71,19 @@ async def operator(request: Request, keys: ApiKeys) -> Agency:
 async def live(
     request: Request, audit: MongoAuditLog, query: dict[str, Any], after: int, poll_seconds: float
 ) -> AsyncIterator[bytes]:
+    """New entries as they are appended: woken by this process's appends, and every
+    `poll_seconds` at the latest (entries another console instance appended; a keep-alive)."""
     last = after
-    idle = 0.0
     yield b"retry: 2000\n\n"
     while not await request.is_disconnected():
+        appended = audit.next_append()
         entries = await audit.page(query, after_seq=last, limit=200)
         for entry in entries:
             last = entry["seq"]
             data = json.dumps(row(entry), ensure_ascii=False)
             yield f"id: {last}\nevent: entry\ndata: {data}\n\n".encode()
-        if not entries:
-            idle += poll_seconds
-            if idle >= 15:
-                idle = 0
-                yield b": keep-alive\n\n"
-            await asyncio.sleep(poll_seconds)
+        if not entries and not await audit.wait_for(appended, poll_seconds):
+            yield b": keep-alive\n\n"
 
 
 def build_router(
