@@ -37,7 +37,7 @@ class ServiceSettings(BaseSettings):
         "the relay publishes them; for tests of a crash between storing and publishing)",
     )
     outbox_relay_enabled: bool = Field(
-        True, description="Run the relay that publishes outbox entries a writer left behind"
+        True, description="Run the relay that publishes commits a writer left unpublished"
     )
     startup_wait_seconds: float = Field(
         120.0, ge=0, description="How long start-up waits for Kafka and MongoDB to be reachable"
