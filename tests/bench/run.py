@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
+from tests.bench import idle, store_probe
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -213,9 +214,23 @@ def main() -> int:
     )
     parser.add_argument("-n", type=int, default=300, help="proposals to submit")
     parser.add_argument("-c", type=int, default=10, help="concurrent submissions")
+    parser.add_argument(
+        "--probe-sizes",
+        type=int,
+        nargs="*",
+        default=[100, 1000, 5000],
+        help="collection sizes for the store probe (none: skip it)",
+    )
+    parser.add_argument(
+        "--idle-stored", type=int, default=0, help="also measure idle CPU with N proposals stored"
+    )
     args = parser.parse_args()
     ensure_stack()
     result = asyncio.run(run(args.n, args.c))
+    if args.probe_sizes:
+        result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
+    if args.idle_stored:
+        result["idle"] = asyncio.run(idle.measure(args.idle_stored, 60.0, 20.0))
     result["targets"] = TARGETS
     result["missed"] = check(result)
     out = LOCAL / "bench" / "latest.json"

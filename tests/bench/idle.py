@@ -1,0 +1,251 @@
+"""Idle cost of the stack with many proposals stored: `python -m tests.bench.idle --stored 10000`.
+
+Loads N proposals straight into the stores of the proposals, approvals and notifications
+services (each one commit plus its projection, as the services write them: a submitted proposal,
+its case and three sent emails), starts the four services with their production defaults, lets
+their start-up passes finish, then measures the CPU time every process of the stack uses while
+nothing happens (services, FerretDB, PostgreSQL, Kafka, Mailpit), as a share of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.agencies import agency
+from contracts.envelope import new_envelope
+from contracts.notifications import NotificationSent
+from contracts.proposals import ProposalDraft
+from services.approvals.adapters.repository import case_state
+from services.approvals.domain import open_case
+from services.common.mongo import make_client
+from services.common.store import VERSION, Commit, commit_id, record_of
+from services.proposals.adapters.repository import commit_of
+from services.proposals.domain import Proposal, content_from_draft
+from tests.support import LOCAL, MONGO, Namespace, ServiceProcess, free_port, service_env
+
+Doc = dict[str, Any]
+BATCH = 50
+SERVICES = ("proposals", "approvals", "notifications", "console")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _docs(aggregate_id: str, commit: Commit, at: dt.datetime) -> tuple[Doc, Doc]:
+    stored = {
+        "_id": commit_id(aggregate_id, 1),
+        "aggregate_id": aggregate_id,
+        "version": 1,
+        "at": at,
+        "state": commit.state,
+        "events": [record_of(e) for e in commit.events],
+        "processed": list(commit.processed),
+        "published": True,
+    }
+    return stored, {**commit.state, "_id": aggregate_id, VERSION: 1}
+
+
+async def _put(collection: AsyncCollection[Doc], docs: list[Doc]) -> None:
+    for start in range(0, len(docs), BATCH):
+        await collection.insert_many(docs[start : start + BATCH], ordered=False)
+
+
+async def seed(ns: Namespace, n: int) -> None:
+    """N proposals as the services would have stored them, in batches."""
+    from tests.bench.run import DRAFT  # (run.py imports this module)
+
+    content = content_from_draft(ProposalDraft.model_validate(DRAFT))
+    applicant = agency("lg-phuket-city")
+    client = make_client(MONGO, "bench-seed")
+    now = dt.datetime.now(dt.UTC)
+    try:
+        for start in range(0, n, 500):
+            rows: dict[str, list[Doc]] = {}
+            for i in range(start, min(n, start + 500)):
+                pid = f"IDLE-{i:06d}-{uuid.uuid4().hex[:6]}"
+                proposal = Proposal.submit(
+                    proposal_id=pid,
+                    actor=applicant.as_producer(),
+                    content=content,
+                    idempotency_key=pid,
+                    now=now,
+                )
+                for db, name, commit in (
+                    ("proposals", "proposals", commit_of(proposal)),
+                    (
+                        "approvals",
+                        "cases",
+                        _case_commit(proposal.pending_events[0], now),
+                    ),
+                ):
+                    c, p = _docs(pid, commit, now)
+                    rows.setdefault(f"{db}/{name}_commits", []).append(c)
+                    rows.setdefault(f"{db}/{name}", []).append(p)
+                for k in range(3):
+                    did = f"{proposal.pending_events[0].event_id}:r{k}@example.go.th"
+                    sent = new_envelope(
+                        NotificationSent(
+                            about_event_id=str(proposal.pending_events[0].event_id),
+                            about_event_type="ProposalSubmitted",
+                            recipient_id=f"r{k}",
+                            recipient_email=f"r{k}@example.go.th",
+                            message_id=f"<{did}>",
+                            attempts=1,
+                        ),
+                        producer="svc-notifications",
+                        proposal_id=pid,
+                    )
+                    state = {
+                        "kind": "event",
+                        "event_id": str(proposal.pending_events[0].event_id),
+                        "event_type": "ProposalSubmitted",
+                        "proposal_id": pid,
+                        "email": f"r{k}@example.go.th",
+                        "status": "sent",
+                        "attempts": 1,
+                        "created_at": now,
+                        "sent_at": now,
+                        "next_attempt_at": now,
+                        "digest_id": None,
+                    }
+                    c, p = _docs(did, Commit(state=state, events=[sent]), now)
+                    rows.setdefault("notifications/deliveries_commits", []).append(c)
+                    rows.setdefault("notifications/deliveries", []).append(p)
+            for where, docs in rows.items():
+                db, collection = where.split("/")
+                await _put(client[ns.db(db)][collection], docs)
+    finally:
+        await client.close()
+
+
+def _case_commit(submitted: Any, now: dt.datetime) -> Commit:
+    outcome = open_case(submitted)
+    assert outcome.case is not None
+    return Commit(state=case_state(outcome.case, now, now), processed=[str(submitted.event_id)])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def stack_pids() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for name in ("kafka", "postgres", "ferretdb", "mailpit"):
+        pidfile = LOCAL / "run" / f"{name}.pid"
+        if not pidfile.exists():
+            continue
+        top = int(pidfile.read_text())
+        tree, todo = [], [top]
+        while todo:  # the server and every process under it (PostgreSQL's backends)
+            p = todo.pop()
+            tree.append(p)
+            todo += children(p)
+        found[name] = tree
+    return found
+
+
+def sample(pids: dict[str, list[int]]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for name, group in pids.items():
+        s = 0.0
+        for pid in group:
+            with contextlib.suppress(OSError):
+                s += cpu_seconds(pid)
+        total[name] = s
+    return total
+
+
+async def measure(stored: int, seconds: float, settle: float) -> Doc:
+    ns = Namespace()
+    started = time.perf_counter()
+    await seed(ns, stored)
+    seeded_in = time.perf_counter() - started
+    logs = LOCAL / "logs" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [
+        ServiceProcess(
+            name,
+            service_env(name, ns, port := free_port(), _production(name)),
+            port,
+            logs / f"{ns.run_id}-idle-{name}.log",
+        )
+        for name in SERVICES
+    ]
+    client = make_client(MONGO, "bench-idle")
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            await asyncio.to_thread(p.wait_healthy, 180)
+        await asyncio.sleep(settle)  # start-up passes (relay, sender) finish
+        pids = {p.name: [p.proc.pid] for p in procs if p.proc} | stack_pids()
+        before = sample(pids)
+        t0 = time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        after = sample(pids)
+        share = {k: round(100 * (after[k] - before[k]) / elapsed, 2) for k in before}
+        return {
+            "stored_proposals": stored,
+            "seeded_in_s": round(seeded_in, 1),
+            "measured_s": round(elapsed, 1),
+            "cpu_percent_of_one_core": share,
+            "total_percent_of_one_core": round(sum(share.values()), 2),
+        }
+    finally:
+        for p in procs:
+            p.stop()
+        for name in await client.list_database_names():
+            if name.startswith(f"t{ns.run_id}_"):
+                await client.drop_database(name)
+        await client.close()
+
+
+def _production(name: str) -> dict[str, str]:
+    """The services' own defaults for everything the test environment shortens."""
+    prefix = name.upper()
+    return {
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        f"{prefix}_OUTBOX_SWEEP_SECONDS": "30",
+        f"{prefix}_OUTBOX_GRACE_SECONDS": "2",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stored", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--settle", type=float, default=20.0)
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.stored, args.seconds, args.settle))
+    out = LOCAL / "bench" / "idle.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
