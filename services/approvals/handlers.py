@@ -167,7 +167,7 @@ class CaseHandlers:
             ):
                 valid_from = award_request_date(payload, now.date())
                 number = await self._repo.certificate_number_for(
-                    str(fact_id), valid_from.year + 543, now
+                    proposal_id, valid_from.year + 543, now
                 )
                 fact_payload = certification(before, number, valid_from)
             fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)

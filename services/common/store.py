@@ -125,14 +125,22 @@ class CommitPublisher:
         self.publish_on_commit = True
 
     async def publish_through(
-        self, commits: AsyncCollection[Doc], aggregate_id: str, version: int
+        self,
+        commits: AsyncCollection[Doc],
+        aggregate_id: str,
+        version: int,
+        latest: Doc | None = None,
     ) -> int:
-        """Publish every unpublished commit of one aggregate up to `version`, oldest first, and
-        mark each published; returns how many events were sent."""
+        """Publish every unpublished commit of one aggregate up to `version` (`latest`: that
+        commit, if the caller has it), oldest first, and mark each published; returns how many
+        events were sent."""
         pending: list[Doc] = []
         v = version
         while v >= 1:
-            doc = await commits.find_one({"_id": commit_id(aggregate_id, v)})
+            if v == version and latest is not None:
+                doc: Doc | None = latest
+            else:
+                doc = await commits.find_one({"_id": commit_id(aggregate_id, v)})
             if doc is None or doc.get("published"):
                 break
             pending.append(doc)
@@ -152,14 +160,14 @@ class CommitPublisher:
         return sent
 
     async def try_publish(
-        self, commits: AsyncCollection[Doc], aggregate_id: str, version: int
+        self, commits: AsyncCollection[Doc], aggregate_id: str, version: int, latest: Doc
     ) -> None:
         """Publish now if Kafka is reachable, else wake the relay. Never raises: the events
         are safe in the commit either way."""
         if not self.publish_on_commit:
             return
         try:
-            await self.publish_through(commits, aggregate_id, version)
+            await self.publish_through(commits, aggregate_id, version, latest)
         except Exception as exc:
             log.warning("store.publish_deferred", aggregate_id=aggregate_id, error=repr(exc))
             self.relay_wanted.set()
@@ -225,9 +233,10 @@ class AggregateStore:
             if commit is None:
                 return result
             version = 1 if loaded is None else loaded.version + 1
-            if await self._insert(aggregate_id, version, commit):
+            stored = await self._insert(aggregate_id, version, commit)
+            if stored is not None:
                 await self._project(aggregate_id, version, commit.state)
-                await self._publisher.try_publish(self.commits, aggregate_id, version)
+                await self._publisher.try_publish(self.commits, aggregate_id, version, stored)
                 return result
             COMMIT_CONFLICTS.labels(self.name).inc()
         raise ConflictsExhausted(f"{self.name} {aggregate_id}: {self._max_attempts} lost races")
@@ -240,29 +249,29 @@ class AggregateStore:
 
         return await self.change(aggregate_id, decide)
 
-    async def _insert(self, aggregate_id: str, version: int, commit: Commit) -> bool:
+    async def _insert(self, aggregate_id: str, version: int, commit: Commit) -> Doc | None:
+        """The commit as stored, or None if that version exists (a lost race)."""
         extra = dict(commit.headers)
         records = []
         for envelope in commit.events:
             record = record_of(envelope, topic=commit.topics.get(str(envelope.event_id)))
             record["headers"] = {**record["headers"], **extra}
             records.append(record)
+        doc = {
+            "_id": commit_id(aggregate_id, version),
+            "aggregate_id": aggregate_id,
+            "version": version,
+            "at": self._clock(),
+            "state": commit.state,
+            "events": records,
+            "processed": list(commit.processed),
+            "published": not records,
+        }
         try:
-            await self.commits.insert_one(
-                {
-                    "_id": commit_id(aggregate_id, version),
-                    "aggregate_id": aggregate_id,
-                    "version": version,
-                    "at": self._clock(),
-                    "state": commit.state,
-                    "events": records,
-                    "processed": list(commit.processed),
-                    "published": not records,
-                }
-            )
+            await self.commits.insert_one(doc)
         except DuplicateKeyError:
-            return False
-        return True
+            return None
+        return doc
 
     async def _project(self, aggregate_id: str, version: int, state: Doc) -> None:
         """Write the projection, then make sure no later commit slipped in meanwhile (another

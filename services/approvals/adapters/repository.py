@@ -23,7 +23,7 @@ R = TypeVar("R")
 
 
 CERTIFICATE_DEDUP_WINDOW = 500
-"""Awards the certificate register remembers (fact id -> number), for a retried award."""
+"""Awards the certificate register remembers (proposal id -> number), for a retried award."""
 
 
 class MongoCaseRepository:
@@ -132,23 +132,24 @@ class MongoCaseRepository:
             .to_list(None)
         )
 
-    async def certificate_number_for(self, fact_id: str, be_year: int, now: dt.datetime) -> str:
-        """The certificate number of one award: the next version of that year's register
-        (the commit is what makes it unique); the same number again for a retried award."""
+    async def certificate_number_for(self, proposal_id: str, be_year: int, now: dt.datetime) -> str:
+        """The certificate number of a proposal's award: the next version of that year's
+        register (the commit is what makes it unique); the same number again for any award of
+        the same proposal that is decided again or races it (so racing awards leave no gap)."""
 
         def allocate(loaded: Loaded | None) -> Decision[str]:
             recent: list[Doc] = [] if loaded is None else loaded.state["recent"]
             for award in recent:
-                if award["fact_id"] == fact_id:
+                if award["proposal_id"] == proposal_id:
                     return None, str(award["number"])
             sequence = 1 if loaded is None else loaded.version + 1
             number = certificate_number(be_year, sequence)
-            award = {"fact_id": fact_id, "number": number}
+            award = {"proposal_id": proposal_id, "number": number}
             recent = [*recent, award][-CERTIFICATE_DEDUP_WINDOW:]
             return (
                 Commit(
                     state={"be_year": be_year, "last": number, "at": now, "recent": recent},
-                    processed=[fact_id],
+                    processed=[proposal_id],
                 ),
                 number,
             )
