@@ -2,12 +2,13 @@
 
 FerretDB has no transactions, so an append is two single-document writes in a fixed order:
 1. insert the entry with `_id = seq` (a unique index on `source` makes redelivery a no-op);
-2. advance the head document `{_id: "global", seq, hash}` with a version guard (`seq` must
-   still be the one read).
+2. move the head document `{_id: "global", seq, hash}` forward (a hint: the entries are the
+   chain, `_id = seq` unique, and the head is repaired from them).
 A crash between 1 and 2 leaves an entry one past the head; `repair()` (run at start, and before
-the first append after any failure) finds it and advances the head. Appends are serialised by
-one in-process lock; the heads are cached in memory, and `_id = seq` being unique means a second
-writer can never fork the chain (it gets a duplicate key, reloads, retries).
+the first append after any failure) finds it and advances the head. Appends of one process
+share a memory cache of the heads (one lock guards that cache); `_id = seq` being unique means a
+second writer (another console instance) can never fork the chain: it gets a duplicate key,
+reloads, retries.
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ class MongoAuditLog:
             log.warning("audit.head_repaired", seq=nxt["seq"])
 
     async def _advance(self, head: Mapping[str, Any], entry: Mapping[str, Any]) -> None:
-        result = await self.heads.update_one(
-            {"_id": "global", "seq": head["seq"]},
+        """Move the head forward. The head is only a hint: the chain is the entries, whose
+        `_id = seq` is unique (of two writers of one seq exactly one inserts), and `repair`
+        walks forward from any head to the last entry. So a head another console moved, or a
+        late write that set it back, is harmless."""
+        await self.heads.update_one(
+            {"_id": "global", "seq": {"$lt": entry["seq"]}},
             {"$set": {"seq": entry["seq"], "hash": entry["hash"]}},
         )
-        if result.matched_count != 1:
-            raise ChainConflict(f"head moved past #{head['seq']} while appending")
 
     async def seen(self, source: str) -> bool:
         return await self.entries.find_one({"source": source}, {"_id": 1}) is not None
