@@ -26,6 +26,13 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
+
+from contracts.access import ADMIN_PRINCIPAL, service_principal
+from contracts.catalogue import EVENTS
+from contracts.envelope import AnyEnvelope
+from contracts.topics import HEADER_EMITTED_BY, INTAKE
+from services.common.kafka_security import KafkaAuth, local_password
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
@@ -35,6 +42,31 @@ SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
 
 T = TypeVar("T")
+
+
+def kafka_auth(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> KafkaAuth:
+    """How a test process connects: as the stack's admin unless told otherwise (tests play the
+    services and the agencies; the admin, a super user, may write every topic)."""
+    return KafkaAuth.for_principal(KAFKA, principal, password=password)
+
+
+def kafka_client(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> dict[str, Any]:
+    """aiokafka keyword arguments (bootstrap servers and credentials)."""
+    return kafka_auth(principal, password).aiokafka()
+
+
+def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]:
+    """Kafka headers for a test that plays a service: on a fact topic, the owning service's
+    `emitted-by` stamp too (as its outbox publisher sets it)."""
+    headers = envelope.headers()
+    if not topic.endswith(INTAKE):
+        headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
+def kafka_security(principal: str = ADMIN_PRINCIPAL) -> BaseSecurity | None:
+    """FastStream's security object for a KafkaBroker in a test."""
+    return kafka_auth(principal).faststream()
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -150,6 +182,8 @@ def service_env(
     prefix = name.upper() + "_"
     env = {
         f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
+        f"{prefix}KAFKA_USERNAME": service_principal(name),
+        f"{prefix}KAFKA_PASSWORD": local_password(service_principal(name)),
         f"{prefix}MONGO_URL": MONGO,
         f"{prefix}MONGO_DB": ns.db(name),
         f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
@@ -165,7 +199,7 @@ def service_env(
 
 
 async def topic_partitions(topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(**kafka_client())
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -185,7 +219,7 @@ async def read_topic(
     """Every record of a topic from the beginning (polling until at least `min_records` match
     `where`, or the deadline)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=KAFKA,
+        **kafka_client(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         group_id=None,

@@ -1,6 +1,8 @@
 """How every service consumes: parse, process with a chosen failure policy, dead-letter.
 
 - A record that is not a valid event (bytes, JSON, schema) goes to the dead-letter topic at once.
+- A record on a fact topic that its owning service did not publish (contracts.access.
+  fact_refusal) goes to the dead-letter topic at once, kind `unauthenticated`.
 - A handler that raises `Unprocessable` (e.g. an unauthorised producer) has already recorded its
   refusal; the record also goes to the dead-letter topic at once.
 - An infrastructure error (MongoDB or Kafka unreachable) is retried with capped backoff for as long
@@ -28,9 +30,10 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from contracts.access import fact_refusal
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.topics import Topics
+from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
@@ -88,6 +91,12 @@ class Record:
             headers=tuple((k, v if v is not None else b"") for k, v in (raw.headers or ())),
         )
 
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", errors="replace")
+        return None
+
 
 Handler = Callable[[AnyEnvelope], Awaitable[None]]
 
@@ -97,7 +106,7 @@ class DeadLetters:
 
     def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
         self._broker = broker
-        self._topics = topics
+        self.topics = topics
 
     async def send(
         self,
@@ -128,7 +137,7 @@ class DeadLetters:
         )
         await self._broker.publish(
             letter.model_dump_json().encode("utf-8"),
-            self._topics.deadletter,
+            self.topics.deadletter,
             key=record.key,
             headers={"smartcity-dead-letter-kind": kind, "content-type": "application/json"},
         )
@@ -193,6 +202,24 @@ class EventConsumer:
                 attempts=1,
                 event_type=exc.event_type,
                 event_id=exc.event_id,
+            )
+            return
+
+        refusal = fact_refusal(
+            self._dead_letters.topics.bare(record.topic),
+            envelope.event_type,
+            envelope.producer,
+            record.header(HEADER_EMITTED_BY),
+        )
+        if refusal is not None:
+            CONSUMED.labels(self.name, "unauthenticated").inc()
+            await self._dead_letter_until_sent(
+                record,
+                kind="unauthenticated",
+                error=refusal,
+                attempts=1,
+                event_type=envelope.event_type,
+                event_id=str(envelope.event_id),
             )
             return
 

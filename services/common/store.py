@@ -39,9 +39,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from contracts.access import service_principal
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import Topics
+from contracts.topics import HEADER_EMITTED_BY, Topics
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +122,7 @@ class CommitPublisher:
         self._broker = broker
         self._topics = topics
         self._service = service
+        self._emitter = service_principal(service)
         self.relay_wanted = asyncio.Event()
         self.publish_on_commit = True
 
@@ -152,7 +154,7 @@ class CommitPublisher:
                     record["value"].encode("utf-8"),
                     self._topics.name(record["topic"]),
                     key=record["key"].encode("utf-8"),
-                    headers=dict(record["headers"]),
+                    headers={**record["headers"], HEADER_EMITTED_BY: self._emitter},
                 )
                 EVENTS_PUBLISHED.labels(self._service, record["event_type"]).inc()
                 sent += 1

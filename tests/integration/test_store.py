@@ -30,7 +30,7 @@ from services.common.store import (
     commit_id,
     record_of,
 )
-from tests.support import KAFKA, MONGO, Namespace, read_topic
+from tests.support import KAFKA, MONGO, Namespace, kafka_security, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ class Refused(Exception):
 
 @pytest.fixture
 async def broker(topics: Topics) -> AsyncIterator[KafkaBroker]:
-    kafka = KafkaBroker(KAFKA, enable_idempotence=True, acks="all")
+    kafka = KafkaBroker(KAFKA, security=kafka_security(), enable_idempotence=True, acks="all")
     await kafka.connect()
     yield kafka
     await kafka.stop()
@@ -96,8 +96,10 @@ async def test_concurrent_changes_from_two_processes_lose_nothing_and_publish_in
     """Two publishers with their own connections stand for two processes; 30 changes race."""
     other = make_client(MONGO, "other-process")
     try:
-        mine = store_in(db, CommitPublisher(broker, topics, "a"))
-        theirs = AggregateStore(other[db.name], mine.name, CommitPublisher(broker, topics, "b"))
+        mine = store_in(db, CommitPublisher(broker, topics, "proposals"))
+        theirs = AggregateStore(
+            other[db.name], mine.name, CommitPublisher(broker, topics, "proposals")
+        )
         aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
         results = await asyncio.gather(
             *(
@@ -129,7 +131,7 @@ async def test_concurrent_changes_from_two_processes_lose_nothing_and_publish_in
 async def test_a_change_that_lost_the_race_is_decided_again_and_refused_if_it_no_longer_fits(
     broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
 ) -> None:
-    store = store_in(db, CommitPublisher(broker, topics, "t"))
+    store = store_in(db, CommitPublisher(broker, topics, "proposals"))
     aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
     outcomes = await asyncio.gather(
         *(store.change(aggregate_id, add(aggregate_id, 4, limit=10)) for _ in range(5)),
@@ -151,7 +153,7 @@ async def test_a_crash_between_commit_and_publish_loses_nothing(
 ) -> None:
     """The writer dies after its insert: no projection, nothing published. The next load
     sees the commit, and the relay publishes it (once past the grace period)."""
-    publisher = CommitPublisher(broker, topics, "t")
+    publisher = CommitPublisher(broker, topics, "proposals")
     store = store_in(db, publisher)
     aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
     event = withdrawn(aggregate_id, "committed, then the writer died")
@@ -186,14 +188,14 @@ async def test_a_crash_between_commit_and_publish_loses_nothing(
 async def test_while_kafka_is_unreachable_the_commit_waits_for_the_relay(
     broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
 ) -> None:
-    unreachable = CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "t")
+    unreachable = CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "proposals")
     store = store_in(db, unreachable)
     aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
     assert await store.change(aggregate_id, add(aggregate_id, 1)) == 1  # the commit stands
     assert unreachable.relay_wanted.is_set()  # and the relay was woken
     pending = await store.unpublished()
     assert [d["aggregate_id"] for d in pending] == [aggregate_id]
-    relay = Relay(CommitPublisher(broker, topics, "t"), [store], "t")
+    relay = Relay(CommitPublisher(broker, topics, "proposals"), [store], "t")
     assert await relay.sweep_once(grace_seconds=0) == 1
     assert await store.unpublished() == []
 
@@ -203,7 +205,7 @@ async def test_a_store_outage_holds_the_consumers_position(topics: Topics) -> No
     or moves on; once the store answers, the record is processed."""
     down = make_client("mongodb://127.0.0.1:9", "down")
     down_store = AggregateStore(
-        down["x"], "agg", CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "t")
+        down["x"], "agg", CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "proposals")
     )
     letters: list[Doc] = []
 
