@@ -30,7 +30,7 @@ from services.common.store import (
     commit_id,
     record_of,
 )
-from tests.support import KAFKA, MONGO, Namespace, kafka_security, read_topic
+from tests.support import KAFKA, MONGO, Namespace, kafka_security, read_topic, record_headers
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +209,11 @@ async def test_a_store_outage_holds_the_consumers_position(topics: Topics) -> No
     )
     letters: list[Doc] = []
 
+    names = topics
+
     class Letters:
+        topics = names
+
         async def send(self, record: Record, **kwargs: Any) -> None:
             letters.append(kwargs)
 
@@ -225,7 +229,13 @@ async def test_a_store_outage_holds_the_consumers_position(topics: Topics) -> No
             return
         await down_store.load(envelope.proposal_id)  # the store is down: a transient error
 
-    raw = Raw(withdrawn("ST-OUTAGE", "x").to_bytes(), topics.proposals, b"ST-OUTAGE")
+    fact = withdrawn("ST-OUTAGE", "x")
+    raw = Raw(
+        fact.to_bytes(),
+        topics.proposals,
+        b"ST-OUTAGE",
+        headers=tuple(record_headers(fact, topics.proposals)),
+    )
     try:
         await asyncio.wait_for(consumer.process(raw, handler), timeout=60)
     finally:
