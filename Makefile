@@ -9,7 +9,7 @@ SERVICES := proposals approvals notifications console
 PYTEST_ARGS ?=
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos browser clean
+        test-integration test-e2e lint format demo docs bench chaos fuzz browser clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ demo: up ## The main job: the stack with a realistic scenario flowing through it
 
 chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
 	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
+
+fuzz: infra-up ## Fuzz campaign: hostile records through the real broker to every consumer; FUZZ_ARGS="--records 10000"
+	$(PY) -m tests.fuzz.run $(FUZZ_ARGS)
 
 bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
 	$(PY) -m tests.bench.run $(BENCH_ARGS)

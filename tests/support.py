@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.security import BaseSecurity
 
@@ -105,6 +106,35 @@ async def poll(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def poll_progress(
+    probe: Callable[[], Awaitable[T | None]],
+    progress: Callable[[], Awaitable[Any]],
+    *,
+    stall: float = 60.0,
+    interval: float = 0.5,
+    what: str = "condition",
+) -> T:
+    """Like `poll`, but with no fixed budget: wait for as long as `progress()` keeps changing
+    (records consumed, entries appended), and fail once it has not changed for `stall` seconds.
+    A busy machine makes the work slower, not the test wrong."""
+    last_change = time.monotonic()
+    seen: Any = await progress()
+    last: Any = None
+    while True:
+        last = await probe()
+        if last not in (None, False):
+            result: T = last
+            return result
+        now = await progress()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > stall:
+            raise AssertionError(
+                f"no progress for {stall}s waiting for {what} (progress {seen!r}, last {last!r})"
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Namespace:
     """One test run's private corner of the shared stack."""
@@ -128,6 +158,7 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    api_key: str = ""  # an operator key for the console (issued by the fixture that starts it)
 
     @property
     def url(self) -> str:
@@ -144,9 +175,14 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Wait until /healthz answers. The deadline follows progress: it moves on while the
+        service's log grows (a loaded machine starts slowly but visibly), and `timeout` is the
+        longest stretch with no new log line; five times it is the overall cap."""
+        start = time.monotonic()
+        stalled_at = start + timeout
+        size = -1
+        while (now := time.monotonic()) < min(stalled_at, start + 5 * timeout):
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.proc.returncode}; see "
@@ -157,8 +193,13 @@ class ServiceProcess:
                     return
             except httpx.HTTPError:
                 pass
+            grown = self.log_path.stat().st_size if self.log_path.exists() else 0
+            if grown != size:
+                size, stalled_at = grown, now + timeout
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not healthy after {timeout}s; see {self.log_path}")
+        raise RuntimeError(
+            f"{self.name} not healthy after {time.monotonic() - start:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -196,6 +237,17 @@ def service_env(
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     return {**env, **(extra or {})}
+
+
+@asynccontextmanager
+async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer on the test stack, as an agency system (or an attacker) would use."""
+    producer = AIOKafkaProducer(**kafka_client(), **options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 async def topic_partitions(topic: str) -> list[int]:

@@ -7,6 +7,12 @@ start, that the topics it uses exist.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
@@ -38,7 +44,25 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         graceful_timeout=15.0,
         logger=None,
         security=settings.kafka_auth(client_id).faststream(),
+        parser=tolerant_parser,
     )
+
+
+async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header value as UTF-8 before any handler runs, so one
+    record with a non-UTF-8 or null header value would fail before the failure policy could see
+    it, and be redelivered for ever. Such a record is parsed from a copy with readable headers;
+    the handler still gets the original record (`raw_message`) to dead-letter."""
+    try:
+        return await original(msg)
+    except Exception:
+        headers = [
+            (str(name), (value or b"").decode("utf-8", errors="replace").encode("utf-8"))
+            for name, value in (getattr(msg, "headers", None) or ())
+        ]
+        parsed = await original(dataclasses.replace(msg, headers=headers))
+        parsed.raw_message = msg
+        return parsed
 
 
 def needed_topics(service: str, topics: Topics) -> set[str]:
@@ -75,3 +99,38 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int) -> list
 async def delete_topics(bootstrap: str, names: list[str]) -> None:
     """As the admin: delete a test namespace's topics and every ACL of that namespace."""
     await deprovision(Topics(namespace_of(names)), admin_auth(bootstrap))
+
+
+async def read_record(
+    auth: KafkaAuth, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
+) -> tuple[bytes | None, bytes | None] | None:
+    """The value and key of one record, read back from Kafka; None if there is no such record
+    (a partition or offset that does not exist, or a record deleted by retention)."""
+    consumer = AIOKafkaConsumer(
+        **auth.aiokafka(),
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="smartcity-replay-check",
+    )
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return None
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if partition not in partitions:
+            return None
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not start <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                return (record.value, record.key) if record.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
+from starlette.middleware import Middleware
 
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
+from services.common.errors import StreamedBodyLimit, install_error_shape
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import check_topics, make_broker
 from services.common.mongo import make_client
@@ -124,7 +125,6 @@ class Runtime:
         routers: Sequence[APIRouter],
         *,
         description: str = "",
-        max_body_bytes: int = 256 * 1024,
     ) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.include_router(
@@ -132,21 +132,6 @@ class Runtime:
         )
         for router in routers:
             app.include_router(router)
-
-        @app.middleware("http")
-        async def limit_body(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > max_body_bytes:
-                return JSONResponse(
-                    status_code=413,
-                    content={
-                        "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
-                        "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์",
-                    },
-                )
-            return await call_next(request)
 
         @app.middleware("http")
         async def count_requests(
@@ -166,6 +151,11 @@ class Runtime:
                     time.perf_counter() - started
                 )
 
+        install_error_shape(app)
+        # Innermost (next to the routes), so that its refusal reaches the exception handlers.
+        app.user_middleware.append(
+            Middleware(StreamedBodyLimit, max_bytes=self.settings.max_body_bytes)
+        )
         return app
 
 

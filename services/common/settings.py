@@ -57,6 +57,12 @@ class ServiceSettings(BaseSettings):
     outbox_relay_enabled: bool = Field(
         True, description="Run the relay that publishes commits a writer left unpublished"
     )
+    max_body_bytes: int = Field(
+        256 * 1024,
+        ge=1,
+        description="Largest accepted request body (checked from Content-Length and while a "
+        "chunked body streams in)",
+    )
     startup_wait_seconds: float = Field(
         120.0, ge=0, description="How long start-up waits for Kafka and MongoDB to be reachable"
     )

@@ -85,6 +85,7 @@ def fail(message: str, code: int) -> NoReturn:
 class Api:
     def __init__(self, url: str, api_key: str | None = None, timeout: float = 15.0) -> None:
         self.url = url.rstrip("/")
+        api_key = api_key or os.environ.get("CONSOLE_API_KEY")  # every call needs an operator
         headers = {"X-API-Key": api_key} if api_key else {}
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 

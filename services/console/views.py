@@ -18,6 +18,11 @@ from contracts.reference import UnknownProvince, province
 from contracts.workflow import event_name, stage_name
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
+# Who may use the console at all (every page and API). It shows every agency's proposals,
+# recipients' addresses and the raw bytes of refused records, so it is for the operators of the
+# workflow only; an applicant follows its own proposals through the proposals and approvals APIs,
+# which already scope what they show to the owner (docs/console.md).
+CONSOLE_AGENCY_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.DES_SUBCOMMITTEE, AgencyKind.SYSTEM})
 REPLAY_AGENCY_IDS = frozenset({"svc-console"})
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -26,6 +31,10 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 def may_replay(agency: Agency) -> bool:
     """Operators who may replay dead letters: depa and the console's own service key."""
     return agency.kind in REPLAY_AGENCY_KINDS or agency.agency_id in REPLAY_AGENCY_IDS
+
+
+def may_use_console(agency: Agency) -> bool:
+    return agency.kind in CONSOLE_AGENCY_KINDS
 
 
 class BadFilter(ValueError):

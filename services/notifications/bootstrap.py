@@ -86,5 +86,4 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         description="Thai and English emails about the workflow; the delivery log; "
         "the recipients directory.",
     )
-    http.install_error_handlers(app)
     return rt, app

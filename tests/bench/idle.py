@@ -26,16 +26,18 @@ from contracts.agencies import agency
 from contracts.envelope import new_envelope
 from contracts.notifications import NotificationSent
 from contracts.proposals import ProposalDraft
+from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.approvals.adapters.repository import case_state
 from services.approvals.domain import open_case
+from services.common.kafka import delete_topics, ensure_topics
 from services.common.mongo import make_client
 from services.common.store import VERSION, Commit, commit_id, record_of
 from services.proposals.adapters.repository import commit_of
 from services.proposals.domain import Proposal, content_from_draft
-from tests.support import LOCAL, MONGO, Namespace, ServiceProcess, free_port, service_env
+from tests.support import KAFKA, LOCAL, MONGO, Namespace, ServiceProcess, free_port, service_env
 
 Doc = dict[str, Any]
-BATCH = 50
+BATCH = 200  # inserts (PostgreSQL backend); FerretDB wedged on large bulk upserts on SQLite
 SERVICES = ("proposals", "approvals", "notifications", "console")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -180,6 +182,8 @@ def sample(pids: dict[str, list[int]]) -> dict[str, float]:
 
 async def measure(stored: int, seconds: float, settle: float) -> Doc:
     ns = Namespace()
+    topics = Topics(ns.topics_prefix)
+    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
     started = time.perf_counter()
     await seed(ns, stored)
     seeded_in = time.perf_counter() - started
@@ -199,7 +203,7 @@ async def measure(stored: int, seconds: float, settle: float) -> Doc:
         for p in procs:
             p.start()
         for p in procs:
-            await asyncio.to_thread(p.wait_healthy, 180)
+            await asyncio.to_thread(p.wait_healthy, 300)
         await asyncio.sleep(settle)  # start-up passes (relay, sender) finish
         pids = {p.name: [p.proc.pid] for p in procs if p.proc} | stack_pids()
         before = sample(pids)
@@ -218,6 +222,7 @@ async def measure(stored: int, seconds: float, settle: float) -> Doc:
     finally:
         for p in procs:
             p.stop()
+        await delete_topics(KAFKA, list(topics.all()))
         for name in await client.list_database_names():
             if name.startswith(f"t{ns.run_id}_"):
                 await client.drop_database(name)

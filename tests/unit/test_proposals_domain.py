@@ -169,11 +169,11 @@ def test_only_the_owner_may_resubmit_or_withdraw() -> None:
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
     with pytest.raises(IntakeError) as err:
         proposal.resubmit(actor=SAMYAN, content=content(), changes=None, command_key=None, now=NOW)
-    assert err.value.status == 403
+    assert err.value.status == 404
     with pytest.raises(IntakeError) as err:
         proposal.withdraw(actor=SAMYAN, reason=None, command_key=None, now=NOW)
-    assert err.value.status == 403
-    assert "belongs to lg-phuket-city" in err.value.reason.en
+    assert err.value.status == 404  # as if it did not exist, like GET
+    assert "lg-phuket-city" not in err.value.reason.en
 
 
 def test_a_claimed_revision_number_must_follow_the_current_one() -> None:

@@ -4,11 +4,11 @@ numbers are the versions of one register aggregate per year; meetings are insert
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import structlog
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -17,6 +17,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts.common import Stage
 from services.approvals.domain import Case, Outcome, certificate_number
 from services.common.store import AggregateStore, Commit, CommitPublisher, Decision, Loaded
+
+log = structlog.get_logger(__name__)
 
 Doc = dict[str, Any]
 R = TypeVar("R")
@@ -157,9 +159,23 @@ class MongoCaseRepository:
         return await self.register.change(f"certificates-{be_year}", allocate)
 
     async def record_meeting(self, meeting_key: str, doc: Doc, now: dt.datetime) -> None:
-        """The first recording of a meeting is kept (an insert: exactly one wins)."""
-        with contextlib.suppress(DuplicateKeyError):
-            await self.meetings.insert_one({**doc, "_id": meeting_key, "recorded_at": now})
+        """The first recording of a meeting (keyed by body and meeting id) is kept: an insert,
+        so exactly one wins. Later ones by the same recorder only count; one by another agency
+        changes nothing."""
+        recorder = doc["recorded_by"]
+        try:
+            await self.meetings.insert_one(
+                {**doc, "_id": meeting_key, "recorded_at": now, "times_recorded": 1}
+            )
+            return
+        except DuplicateKeyError:
+            pass
+        first = await self.meetings.find_one({"_id": meeting_key}, {"recorded_by": 1})
+        if first is not None and first.get("recorded_by") == recorder:
+            # An informational count, not a guard: nothing depends on it being exact.
+            await self.meetings.update_one({"_id": meeting_key}, {"$inc": {"times_recorded": 1}})
+        else:
+            log.warning("meeting.recorded_by_another", meeting=meeting_key, recorder=recorder)
 
     async def meetings_matching(self, query: Doc) -> list[Doc]:
         return await self.meetings.find(query).sort("_id", 1).to_list(None)
