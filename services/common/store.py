@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -185,7 +186,7 @@ class AggregateStore:
         publisher: CommitPublisher,
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        max_attempts: int = 25,
+        max_attempts: int = 50,
     ) -> None:
         self.name = name
         self.commits: AsyncCollection[Doc] = db[f"{name}_commits"]
@@ -227,8 +228,11 @@ class AggregateStore:
     # ---- writing ----
 
     async def change(self, aggregate_id: str, decide: Decide[R]) -> R:
-        """Load, decide, commit; on a lost race load again and decide again."""
-        for _ in range(self._max_attempts):
+        """Load, decide, commit; on a lost race load again and decide again (after a short
+        random pause that grows with the losses, so that a crowd of writers spreads out)."""
+        for attempt in range(self._max_attempts):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** min(attempt, 7))))
             loaded = await self.load(aggregate_id)
             decided = decide(loaded)
             commit, result = await decided if inspect.isawaitable(decided) else decided
