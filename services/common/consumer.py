@@ -31,6 +31,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionT
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import Topics
+from services.common import telemetry
 from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
@@ -196,6 +197,11 @@ class EventConsumer:
             )
             return
 
+        telemetry.annotate(
+            proposal_id=envelope.proposal_id,
+            event_type=envelope.event_type,
+            event_id=str(envelope.event_id),
+        )
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,

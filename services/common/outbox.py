@@ -30,6 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
 from contracts.topics import Topics
+from services.common import telemetry
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +59,8 @@ def outbox_entry(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
         "value": envelope.model_dump_json(),
         "headers": envelope.headers(),
         "queued_at": dt.datetime.now(dt.UTC),
+        # The trace this event was caused in; the publish (now or by the relay) continues it.
+        "trace": telemetry.capture(),
     }
 
 
@@ -97,12 +100,23 @@ class OutboxPublisher:
             doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
             entries: Sequence[Doc] = (doc or {}).get("outbox") or []
             for entry in entries:
-                await self._broker.publish(
-                    entry["value"].encode("utf-8"),
-                    self._topics.name(entry["topic"]),
-                    key=entry["key"].encode("utf-8"),
-                    headers=dict(entry["headers"]),
-                )
+                with (
+                    telemetry.restored(entry.get("trace")),
+                    telemetry.span(
+                        f"outbox publish {entry['event_type']}",
+                        attributes={
+                            telemetry.ATTR_PROPOSAL_ID: entry["key"],
+                            telemetry.ATTR_EVENT_TYPE: entry["event_type"],
+                            telemetry.ATTR_EVENT_ID: entry["event_id"],
+                        },
+                    ),
+                ):
+                    await self._broker.publish(
+                        entry["value"].encode("utf-8"),
+                        self._topics.name(entry["topic"]),
+                        key=entry["key"].encode("utf-8"),
+                        headers=dict(entry["headers"]),
+                    )
                 EVENTS_PUBLISHED.labels(self._service, entry["event_type"]).inc()
                 # Remove the head entry, guarded by its id. ($pull with a condition would read
                 # better, but FerretDB 1.24 compares a $pull condition as a whole value.)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.common import telemetry
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import ensure_topics, make_broker
@@ -42,7 +43,12 @@ class Runtime:
         self.name = name
         self.settings = settings
         self.topics = settings.topics
-        self.broker = make_broker(settings, client_id=name)
+        self.tracer_provider = telemetry.setup(
+            name, enabled=settings.tracing_enabled, endpoint=settings.otlp_endpoint
+        )
+        self.broker = make_broker(
+            settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
+        )
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
         self.publisher = OutboxPublisher(
@@ -115,6 +121,7 @@ class Runtime:
             for hook in self.on_stop:
                 await hook()
             await self.mongo.close()
+            telemetry.shutdown()
             log.info("service.stopped")
 
     def app(
@@ -131,6 +138,7 @@ class Runtime:
         )
         for router in routers:
             app.include_router(router)
+        telemetry.instrument_app(app, self.tracer_provider)
 
         @app.middleware("http")
         async def limit_body(

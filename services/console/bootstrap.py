@@ -8,8 +8,9 @@ from services.common.auth import ApiKeys
 from services.common.runtime import Runtime
 from services.console.audit import MongoAuditLog
 from services.console.config import ConsoleSettings
-from services.console.entrypoints import http, kafka, web
+from services.console.entrypoints import http, kafka, web, workflow
 from services.console.handlers import Recorder, Replayer
+from services.console.lag import LagMonitor
 from services.console.sessions import Sessions
 
 NAME = "console"
@@ -28,13 +29,16 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
         await audit.repair()
 
     rt.on_start += [audit.ensure_indexes, repair, sessions.load_secret]
+    lag = LagMonitor(settings.kafka_bootstrap, list(rt.topics.all()), settings.lag_seconds)
+    rt.background.append(lag.run)
     replayer = Replayer(audit, publish)
     kafka.register(rt.broker, rt.topics, settings.consumer_group, Recorder(audit, rt.topics))
     app = rt.app(
         "Smart City Thailand: operator console",
         [
             http.build_router(audit, replayer, keys, settings.sse_poll_seconds),
-            web.build_router(audit, replayer, keys, sessions),
+            web.build_router(audit, replayer, keys, sessions, settings.jaeger_url),
+            workflow.build_router(audit, lag, sessions, settings.jaeger_url),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )

@@ -18,3 +18,10 @@ class ConsoleSettings(ServiceSettings):
     sse_poll_seconds: float = Field(
         0.5, gt=0, description="How often the live log looks for new entries"
     )
+    jaeger_url: str = Field(
+        "http://127.0.0.1:16686",
+        description="Jaeger's query service (UI and API): where the timeline's trace links point",
+    )
+    lag_seconds: float = Field(
+        15.0, gt=0, description="How often the consumer-lag gauge is refreshed"
+    )

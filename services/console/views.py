@@ -13,6 +13,7 @@ from typing import Any
 from contracts.agencies import Agency
 from contracts.common import AgencyKind
 from contracts.reference import UnknownProvince, province
+from services.common.telemetry import trace_id_of
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 REPLAY_AGENCY_IDS = frozenset({"svc-console"})
@@ -124,6 +125,7 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "dead_letter_id": entry.get("dead_letter_id"),
         "error": entry.get("error"),
         "hash": entry.get("hash"),
+        "trace_id": trace_id_of((b.get("headers") or {}).get("traceparent")),
     }
 
 

@@ -15,6 +15,7 @@ from contracts.agencies import Agency
 from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import filters_from
+from services.console.flow import stage_diagram, tile_map
 from services.console.handlers import NotFound, Replayer
 from services.console.sessions import COOKIE, Sessions
 from services.console.views import Filters, dead_letter, delivery, may_replay, registry, row
@@ -32,7 +33,11 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, sessions: Sessions
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    sessions: Sessions,
+    jaeger_url: str = "http://127.0.0.1:16686",
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
@@ -43,7 +48,7 @@ def build_router(
     Filt = Annotated[Filters, Depends(filters_from)]
 
     def page(name: str, user: Agency | None, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = templates.get_template(name).render(user=user, **ctx)
+        html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
         return HTMLResponse(html, status_code=status)
 
     @router.get("/static/console.css")
@@ -73,6 +78,7 @@ def build_router(
             status=200 if entries else 404,
             proposal_id=proposal_id,
             rows=[row(e) for e in entries],
+            diagram=stage_diagram(entries),
             nav="events",
         )
 
@@ -87,7 +93,13 @@ def build_router(
             return page("message.html", user, status=400, title="Registry", message=str(exc))
         top = max([p["areas"] for p in reg["by_province"]], default=1)
         return page(
-            "registry.html", user, reg=reg, top=top, province=province or "", nav="registry"
+            "registry.html",
+            user,
+            reg=reg,
+            top=top,
+            province=province or "",
+            tiles=tile_map(reg["by_province"]),
+            nav="registry",
         )
 
     @router.get("/deliveries")

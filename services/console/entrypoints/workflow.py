@@ -1,0 +1,99 @@
+"""The workflow views of the console: the pipeline, one proposal's stages, the registry map,
+consumer lag and trace links, as JSON (for the CLI) and as server-rendered pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from contracts.agencies import Agency
+from services.console.audit import MongoAuditLog
+from services.console.entrypoints.http import not_found
+from services.console.entrypoints.web import templates
+from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram
+from services.console.lag import LagMonitor
+from services.console.sessions import COOKIE, Sessions
+from services.console.views import row
+
+PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
+
+
+def trace_url(jaeger_url: str, trace_id: str) -> str:
+    return f"{jaeger_url.rstrip('/')}/trace/{trace_id}"
+
+
+def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any]]:
+    """The traces a proposal's events belong to, in order of first appearance, each with the
+    events in it (a submission's trace, then one per decision request, and so on)."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        trace_id = r.get("trace_id")
+        if not trace_id:
+            continue
+        t = found.setdefault(
+            trace_id,
+            {"trace_id": trace_id, "url": trace_url(jaeger_url, trace_id), "events": []},
+        )
+        if r.get("event_type"):
+            t["events"].append(r["event_type"])
+    return list(found.values())
+
+
+def build_router(
+    audit: MongoAuditLog, lag: LagMonitor, sessions: Sessions, jaeger_url: str
+) -> APIRouter:
+    router = APIRouter()
+
+    async def current_user(request: Request) -> Agency | None:
+        return await sessions.resolve(request.cookies.get(COOKIE))
+
+    User = Annotated[Agency | None, Depends(current_user)]
+
+    def page(name: str, user: Agency | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    async def current_pipeline() -> dict[str, Any]:
+        entries = await audit.page(PIPELINE_QUERY, limit=200_000)
+        return pipeline(entries, dt.datetime.now(dt.UTC))
+
+    # ---- JSON
+    @router.get("/api/pipeline", tags=["console"], summary="Proposals per stage, waits, overdue")
+    async def api_pipeline() -> JSONResponse:
+        return JSONResponse(await current_pipeline())
+
+    @router.get(
+        "/api/proposals/{proposal_id}/stages",
+        tags=["console"],
+        summary="One proposal's stages with decisions and emails",
+    )
+    async def api_stages(proposal_id: str) -> JSONResponse:
+        entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
+        if not entries:
+            raise not_found(f"proposal {proposal_id}")
+        return JSONResponse(stage_diagram(entries))
+
+    @router.get(
+        "/api/proposals/{proposal_id}/traces",
+        tags=["console"],
+        summary="The traces of one proposal's events, with their addresses in Jaeger",
+    )
+    async def api_traces(proposal_id: str) -> JSONResponse:
+        entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
+        if not entries:
+            raise not_found(f"proposal {proposal_id}")
+        return JSONResponse(traces_of([row(e) for e in entries], jaeger_url))
+
+    @router.get("/api/lag", tags=["console"], summary="Consumer lag per group and partition")
+    async def api_lag() -> JSONResponse:
+        return JSONResponse(await lag.refresh())
+
+    # ---- pages
+    @router.get("/pipeline", include_in_schema=False)
+    async def pipeline_page(user: User) -> HTMLResponse:
+        return page("pipeline.html", user, p=await current_pipeline(), nav="pipeline")
+
+    return router
