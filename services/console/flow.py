@@ -264,3 +264,54 @@ def tile_map(by_province: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "rows": max(row for _, row, _ in _tiles()) + 1,
         "cols": max(col for _, _, col in _tiles()) + 1,
     }
+
+
+# ---------------------------------------------------------------- one trace, as a waterfall
+def waterfall(trace: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace from Jaeger's query API (`/api/traces/{id}`, one element of `data`) as rows for
+    a waterfall: each span in tree order with its depth, service, operation, offset and length
+    (microseconds, and in per cent of the whole trace), and the tags that matter here."""
+    spans = list(trace.get("spans") or [])
+    processes = trace.get("processes") or {}
+    if not spans:
+        return {"trace_id": trace.get("traceID"), "rows": [], "services": [], "duration_us": 0}
+    start = min(int(s["startTime"]) for s in spans)
+    end = max(int(s["startTime"]) + int(s["duration"]) for s in spans)
+    total = max(end - start, 1)
+    ids = {s["spanID"] for s in spans}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for s in spans:
+        parent = next((r["spanID"] for r in s.get("references") or [] if r["spanID"] in ids), None)
+        children.setdefault(parent, []).append(s)
+    rows: list[dict[str, Any]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for s in sorted(children.get(parent, []), key=lambda x: int(x["startTime"])):
+            tags = {t["key"]: t["value"] for t in s.get("tags") or []}
+            offset = int(s["startTime"]) - start
+            rows.append(
+                {
+                    "span_id": s["spanID"],
+                    "depth": depth,
+                    "service": (processes.get(s["processID"]) or {}).get("serviceName", "?"),
+                    "operation": s["operationName"],
+                    "offset_us": offset,
+                    "duration_us": int(s["duration"]),
+                    "x_pct": round(100 * offset / total, 3),
+                    "w_pct": round(max(100 * int(s["duration"]) / total, 0.2), 3),
+                    "proposal_id": tags.get("smartcity.proposal_id"),
+                    "event_type": tags.get("smartcity.event_type"),
+                    "error": bool(tags.get("error")) or tags.get("otel.status_code") == "ERROR",
+                }
+            )
+            visit(s["spanID"], depth + 1)
+
+    visit(None, 0)
+    services = sorted({r["service"] for r in rows})
+    return {
+        "trace_id": trace.get("traceID"),
+        "rows": rows,
+        "services": services,
+        "duration_us": total,
+        "started_at": dt.datetime.fromtimestamp(start / 1e6, dt.UTC).isoformat(),
+    }

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.reference import provinces
 from services.common import telemetry
-from services.console.flow import pipeline, stage_diagram, tile_map
+from services.console.flow import pipeline, stage_diagram, tile_map, waterfall
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -126,3 +126,33 @@ def test_a_captured_trace_context_is_restored_later() -> None:
     assert not trace.get_current_span().get_span_context().is_valid
     assert telemetry.trace_id_of("garbage") is None
     assert telemetry.trace_id_of(None) is None
+
+
+def test_waterfall_orders_spans_as_a_tree() -> None:
+    def span(sid: str, parent: str | None, start: int, dur: int, proc: str, op: str) -> Any:
+        refs = [{"refType": "CHILD_OF", "spanID": parent}] if parent else []
+        return {
+            "spanID": sid,
+            "references": refs,
+            "startTime": start,
+            "duration": dur,
+            "processID": proc,
+            "operationName": op,
+            "tags": [{"key": "smartcity.event_type", "value": "ProposalSubmitted"}],
+        }
+
+    trace_doc = {
+        "traceID": "a" * 32,
+        "processes": {"p1": {"serviceName": "proposals"}, "p2": {"serviceName": "notifications"}},
+        "spans": [
+            span("c", "b", 1_500, 400, "p2", "smtp send"),
+            span("a", None, 1_000, 1_000, "p1", "POST /proposals"),
+            span("b", "a", 1_200, 800, "p2", "smartcity.proposals process"),
+        ],
+    }
+    w = waterfall(trace_doc)
+    assert [(r["span_id"], r["depth"]) for r in w["rows"]] == [("a", 0), ("b", 1), ("c", 2)]
+    assert w["rows"][0]["x_pct"] == 0
+    assert w["rows"][0]["w_pct"] == 100
+    assert w["rows"][2]["x_pct"] == 50
+    assert w["services"] == ["notifications", "proposals"]

@@ -4,8 +4,10 @@ consumer lag and trace links, as JSON (for the CLI) and as server-rendered pages
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -13,11 +15,12 @@ from contracts.agencies import Agency
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import not_found
 from services.console.entrypoints.web import templates
-from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram
+from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from services.console.lag import LagMonitor
 from services.console.sessions import COOKIE, Sessions
 from services.console.views import row
 
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
 PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
 
 
@@ -92,6 +95,30 @@ def build_router(
         return JSONResponse(await lag.refresh())
 
     # ---- pages
+    @router.get("/traces/{trace_id}", include_in_schema=False)
+    async def trace_page(user: User, trace_id: str) -> HTMLResponse:
+        """One trace, read from Jaeger's query API and drawn as a waterfall (the local Jaeger,
+        built from the Go module, has the API but no web UI)."""
+        if not TRACE_ID.fullmatch(trace_id):
+            return page("message.html", user, 400, title="Trace", message="not a trace id")
+        try:
+            async with httpx.AsyncClient(base_url=jaeger_url, timeout=10) as http:
+                resp = await http.get(f"/api/traces/{trace_id}")
+        except httpx.HTTPError as exc:
+            message = f"Jaeger is unreachable at {jaeger_url} ({type(exc).__name__})"
+            return page("message.html", user, 502, title="Trace", message=message)
+        data = resp.json().get("data") if resp.status_code == 200 else None
+        if not data:
+            message = f"Jaeger has no trace {trace_id} / ไม่พบ trace นี้"
+            return page("message.html", user, 404, title="Trace", message=message)
+        return page(
+            "trace.html",
+            user,
+            w=waterfall(data[0]),
+            jaeger_trace_url=trace_url(jaeger_url, trace_id),
+            nav="events",
+        )
+
     @router.get("/pipeline", include_in_schema=False)
     async def pipeline_page(user: User) -> HTMLResponse:
         return page("pipeline.html", user, p=await current_pipeline(), nav="pipeline")
