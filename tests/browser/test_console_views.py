@@ -173,6 +173,22 @@ async def test_pipeline_stage_diagram_and_tile_map(
     assert await page.locator("#timeline a.trace").count() >= 1  # each event links its trace
     await shot(page, "console-proposal-stages.png")
 
+    # The submission's trace, drawn from Jaeger's query API: every service, down to SMTP.
+    trace_href = await page.locator("#timeline a.trace").first.get_attribute("href")
+    assert trace_href
+
+    async def trace_ready() -> bool:
+        await page.goto(f"{console.url}{trace_href}")
+        smtp = page.locator('#waterfall tr[data-operation="smtp send"]')
+        services_seen = await page.locator("#waterfall tr").evaluate_all(
+            "rows => [...new Set(rows.map(r => r.dataset.service).filter(Boolean))]"
+        )
+        ready: bool = await smtp.count() > 0 and len(services_seen) >= 4
+        return ready
+
+    await poll(trace_ready, timeout=90, interval=2.0, what="the trace with every service")
+    await shot(page, "console-trace.png")
+
     # Registry: the tile map beside the table; Phuket's tile is coloured.
     async def map_ready() -> bool:
         await page.goto(f"{console.url}/registry")
