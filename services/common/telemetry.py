@@ -19,12 +19,19 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from opentelemetry.trace import Span, SpanKind, Tracer
 
 TRACER_NAME = "smartcity"
 ATTR_PROPOSAL_ID = "smartcity.proposal_id"
 ATTR_EVENT_TYPE = "smartcity.event_type"
 ATTR_EVENT_ID = "smartcity.event_id"
+SMTP_SPAN = "smtp send"
 UNTRACED_ROUTES = "/healthz,/metrics,/events/stream,/static/"
 
 _provider: Any = None
@@ -46,7 +53,8 @@ def setup(service: str, *, enabled: bool, endpoint: str) -> Any:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.namespace": "smartcity"})
+        resource=Resource.create({"service.name": service, "service.namespace": "smartcity"}),
+        sampler=ParentBased(root=_NoLoneDatabaseCalls()),
     )
     provider.add_span_processor(
         BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"))
@@ -55,6 +63,29 @@ def setup(service: str, *, enabled: bool, endpoint: str) -> Any:
     PymongoInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
     return provider
+
+
+class _NoLoneDatabaseCalls(Sampler):
+    """Root sampler: a MongoDB command with no parent span is a background poll (the outbox
+    relay's sweep, the email sender's queue check, a gauge refresh) and would be a trace of its
+    own every second; those are dropped. Everything else is sampled."""
+
+    def should_sample(
+        self,
+        parent_context: Any,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> Any:
+        if kind == SpanKind.CLIENT and name != SMTP_SPAN:  # PyMongo's spans are CLIENT spans
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "NoLoneDatabaseCalls"
 
 
 def kafka_middlewares(provider: Any) -> tuple[Any, ...]:

@@ -372,7 +372,7 @@ class Sender:
                 extra_headers=headers,
             )
             with telemetry.span(
-                "smtp send",
+                telemetry.SMTP_SPAN,
                 kind=SpanKind.CLIENT,
                 attributes={
                     telemetry.ATTR_PROPOSAL_ID: doc.get("proposal_id"),

@@ -156,3 +156,16 @@ def test_waterfall_orders_spans_as_a_tree() -> None:
     assert w["rows"][0]["w_pct"] == 100
     assert w["rows"][2]["x_pct"] == 50
     assert w["services"] == ["notifications", "proposals"]
+
+
+def test_background_database_polls_start_no_trace() -> None:
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased
+    from opentelemetry.trace import SpanKind
+
+    sampler = ParentBased(root=telemetry._NoLoneDatabaseCalls())
+    lone = sampler.should_sample(None, 1, "smartcity_notifications.find", SpanKind.CLIENT)
+    assert lone.decision is Decision.DROP
+    smtp = sampler.should_sample(None, 1, telemetry.SMTP_SPAN, SpanKind.CLIENT)
+    assert smtp.decision is Decision.RECORD_AND_SAMPLE
+    request = sampler.should_sample(None, 1, "POST /proposals", SpanKind.SERVER)
+    assert request.decision is Decision.RECORD_AND_SAMPLE
