@@ -1,8 +1,6 @@
 """The workflow views of the console: the pipeline, one proposal's stages, the registry map,
 consumer lag and trace links, as JSON (for the CLI) and as server-rendered pages."""
 
-from __future__ import annotations
-
 import datetime as dt
 import re
 from typing import Annotated, Any
