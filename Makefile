@@ -27,7 +27,7 @@ export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
 export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos browser clean
+        test-integration test-e2e lint format demo docs bench chaos fuzz browser clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -92,10 +92,15 @@ format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff check --fix .
 
 demo: up ## The main job: the stack with a realistic scenario flowing through it
+	PROPOSALS_MONGO_URL=$${PROPOSALS_MONGO_URL:-mongodb://127.0.0.1:$${SMARTCITY_FERRETDB_PORT:-27017}} \
+	SMARTCITY_MAILPIT_URL=$${SMARTCITY_MAILPIT_URL:-http://127.0.0.1:$${SMARTCITY_MAILPIT_HTTP_PORT:-8025}} \
 	$(PY) -m scenarios $(DEMO_ARGS)
 
 chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
 	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
+
+fuzz: infra-up ## Fuzz campaign: hostile records through the real broker to every consumer; FUZZ_ARGS="--records 10000"
+	$(PY) -m tests.fuzz.run $(FUZZ_ARGS)
 
 bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
 	$(PY) -m tests.bench.run $(BENCH_ARGS)

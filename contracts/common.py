@@ -13,6 +13,47 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$"
 AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 MEETING_ID_PATTERN = r"^[0-9]{1,3}/25[0-9]{2}$"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def _full(pattern: str) -> re.Pattern[str]:
+    """The pattern for `re.fullmatch`: with `re.match`, `$` also accepts a trailing newline."""
+    return re.compile(pattern.removeprefix("^").removesuffix("$"))
+
+
+_PROPOSAL_ID_RE = _full(PROPOSAL_ID_PATTERN)
+_AGENCY_ID_RE = _full(AGENCY_ID_PATTERN)
+
+
+def is_proposal_id(value: object) -> bool:
+    """Whether `value` is, as a whole, a proposal id (use this, never `re.match`, on input)."""
+    return isinstance(value, str) and _PROPOSAL_ID_RE.fullmatch(value) is not None
+
+
+def is_agency_id(value: object) -> bool:
+    return isinstance(value, str) and _AGENCY_ID_RE.fullmatch(value) is not None
+
+
+def canonical_uuid(value: object) -> str | None:
+    """`value` as a canonical UUID string if it is exactly one (8-4-4-4-12 hex), else None."""
+    if not isinstance(value, str) or _UUID.fullmatch(value) is None:
+        return None
+    return value.lower()
+
+
+def safe_text(value: object, limit: int = 2000) -> str:
+    """Text taken from a record, made safe to store and to encode: lone surrogates (which JSON
+    escapes such as "\\ud800" produce and UTF-8 cannot encode) become U+FFFD; at most `limit`
+    characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return _SURROGATE.sub("\ufffd", text[:limit])
+
+
+def has_lone_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 ProposalId = Annotated[
     str,
@@ -83,10 +124,16 @@ class BilingualText(Contract):
 
 
 class AgencyKind(StrEnum):
-    """Who an agency is in the workflow; the authorisation matrix is keyed by this."""
+    """Who an agency is in the workflow; the authorisation matrix is keyed by this.
+
+    An องค์การบริหารส่วนจังหวัด (อบจ., Provincial Administrative Organisation) is local
+    government (ราชการส่วนท้องถิ่น), not the provincial arm of central government (ราชการส่วน
+    ภูมิภาค, the governor's administration): its kind is `provincial_administrative_organisation`.
+    The earlier value `provincial_administration` is still read (an alias of the same kind), so
+    directories and integrators written against it keep working; it is never written."""
 
     LOCAL_GOVERNMENT = "local_government"
-    PROVINCIAL_ADMINISTRATION = "provincial_administration"
+    PROVINCIAL_ADMINISTRATIVE_ORGANISATION = "provincial_administrative_organisation"
     PRIVATE_DEVELOPER = "private_developer"
     DEPA = "depa"
     DES_SUBCOMMITTEE = "des_subcommittee_secretariat"
@@ -98,11 +145,21 @@ class AgencyKind(StrEnum):
     def is_applicant(self) -> bool:
         return self in APPLICANT_KINDS
 
+    @classmethod
+    def _missing_(cls, value: object) -> AgencyKind | None:
+        return KIND_ALIASES.get(str(value))
+
+
+KIND_ALIASES: dict[str, AgencyKind] = {
+    "provincial_administration": AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION,
+}
+"""Earlier names of a kind, still accepted when read (schema evolution: additive only)."""
+
 
 APPLICANT_KINDS = frozenset(
     {
         AgencyKind.LOCAL_GOVERNMENT,
-        AgencyKind.PROVINCIAL_ADMINISTRATION,
+        AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION,
         AgencyKind.PRIVATE_DEVELOPER,
     }
 )
@@ -135,6 +192,7 @@ class Stage(StrEnum):
     SUBCOMMITTEE_APPROVED = "subcommittee_approved"
     STEERING_ACKNOWLEDGED = "steering_acknowledged"
     CABINET_ENDORSED = "cabinet_endorsed"
+    CABINET_RETURNED = "cabinet_returned"
     CERTIFIED = "certified"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"

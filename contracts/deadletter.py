@@ -25,13 +25,19 @@ class DeadLetter(Contract):
     value_b64: str = Field(description="The original record value, base64")
     headers: dict[str, str] = Field(description="The original headers (values decoded as UTF-8)")
     error_kind: str = Field(
-        description="parse | validation | unauthorised | processing (after retries)"
+        description="parse | validation | unauthenticated | unauthorised | processing (after "
+        "retries) | unhandled (a failure outside the handler, recorded as a minimal dead letter)"
     )
     error: str = Field(description="What was wrong, precisely (field and reason where known)")
     event_type: str | None = Field(description="The event_type, if it could be read")
     event_id: str | None = Field(description="The event_id, if it could be read")
     attempts: int = Field(ge=1, description="How many times processing was attempted")
     dead_lettered_at: UtcDateTime = Field(description="When it was dead-lettered")
+    value_truncated: bool = Field(
+        default=False,
+        description="True when the original record was too large to carry whole: value, key and "
+        "headers are cut, and the record cannot be replayed",
+    )
 
     @property
     def value(self) -> bytes:

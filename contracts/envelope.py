@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import topics
 from contracts.catalogue import EVENTS
-from contracts.common import AgencyId, Contract, ProposalId, UtcDateTime
+from contracts.common import (
+    AgencyId,
+    Contract,
+    ProposalId,
+    UtcDateTime,
+    canonical_uuid,
+    has_lone_surrogate,
+    safe_text,
+)
 
 SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 512 * 1024
@@ -68,11 +76,12 @@ class EnvelopeError(ValueError):
     def __init__(
         self, field: str, reason: str, *, event_type: str | None = None, event_id: str | None = None
     ) -> None:
+        field, reason = safe_text(field, 500), safe_text(reason, 1000)
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-        self.event_type = event_type
-        self.event_id = event_id
+        self.event_type = event_type if event_type in EVENTS else None
+        self.event_id = canonical_uuid(event_id)
 
 
 def new_envelope(
@@ -155,6 +164,22 @@ def _as_bytes(value: object) -> bytes:
     raise EnvelopeError("(value)", f"expected bytes, got {type(value).__name__}")
 
 
+def _refuse_lone_surrogates(raw: object) -> None:
+    """JSON escapes can spell lone surrogates ("\\ud800"): text that no UTF-8 encoder accepts,
+    so every later write of it would fail. Refused here, once, for every string and key."""
+    stack = [raw]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if has_lone_surrogate(node):
+                raise EnvelopeError("(value)", "invalid Unicode: a lone surrogate in a string")
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def parse_record(
     value: bytes | bytearray | memoryview | None,
     headers: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
@@ -205,8 +230,8 @@ def _parse(
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
 
-    raw_id = raw.get("event_id")
-    event_id = raw_id[:80] if isinstance(raw_id, str) else None
+    _refuse_lone_surrogates(raw)
+    event_id = canonical_uuid(raw.get("event_id"))
     event_type = raw.get("event_type")
     if not isinstance(event_type, str):
         raise EnvelopeError("event_type", "missing or not a string", event_id=event_id)

@@ -125,17 +125,24 @@ def console(ns: Namespace) -> Iterator[ServiceProcess]:
     proc.start()
     try:
         proc.wait_healthy()
+        proc.api_key = asyncio.run(issue_key(ns.db("console"), "depa"))
         yield proc
     finally:
         proc.stop()
 
 
-@pytest.fixture(scope="session")
-async def console_key(
-    console: ServiceProcess, ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
-) -> str:
-    """A depa operator key in the console's key store (as `python -m services.console keys
-    issue depa` does)."""
+async def issue_key(db: str, agency_id: str) -> str:
+    """A key in a service's key store (as `python -m services.<name> keys issue` does)."""
     from services.common.auth import ApiKeys
 
-    return await ApiKeys(mongo[ns.db("console")]).issue("depa", "tests")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
+    try:
+        return await ApiKeys(client[db]).issue(agency_id, "tests")
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+def console_key(console: ServiceProcess) -> str:
+    """A depa operator key in the console's key store: every page and API needs one."""
+    return console.api_key

@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,8 +25,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
+
+from contracts.access import ADMIN_PRINCIPAL, service_principal
+from contracts.catalogue import EVENTS
+from contracts.envelope import AnyEnvelope
+from contracts.topics import HEADER_EMITTED_BY, INTAKE
+from services.common.kafka_security import KafkaAuth, local_password
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
@@ -37,6 +45,31 @@ JAEGER = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_UI_PORT', '16686')
 OTLP = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_OTLP_HTTP_PORT', '4318')}"
 
 T = TypeVar("T")
+
+
+def kafka_auth(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> KafkaAuth:
+    """How a test process connects: as the stack's admin unless told otherwise (tests play the
+    services and the agencies; the admin, a super user, may write every topic)."""
+    return KafkaAuth.for_principal(KAFKA, principal, password=password)
+
+
+def kafka_client(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> dict[str, Any]:
+    """aiokafka keyword arguments (bootstrap servers and credentials)."""
+    return kafka_auth(principal, password).aiokafka()
+
+
+def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]:
+    """Kafka headers for a test that plays a service: on a fact topic, the owning service's
+    `emitted-by` stamp too (as its outbox publisher sets it)."""
+    headers = envelope.headers()
+    if not topic.endswith(INTAKE):
+        headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
+def kafka_security(principal: str = ADMIN_PRINCIPAL) -> BaseSecurity | None:
+    """FastStream's security object for a KafkaBroker in a test."""
+    return kafka_auth(principal).faststream()
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -75,6 +108,35 @@ async def poll(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+async def poll_progress(
+    probe: Callable[[], Awaitable[T | None]],
+    progress: Callable[[], Awaitable[Any]],
+    *,
+    stall: float = 60.0,
+    interval: float = 0.5,
+    what: str = "condition",
+) -> T:
+    """Like `poll`, but with no fixed budget: wait for as long as `progress()` keeps changing
+    (records consumed, entries appended), and fail once it has not changed for `stall` seconds.
+    A busy machine makes the work slower, not the test wrong."""
+    last_change = time.monotonic()
+    seen: Any = await progress()
+    last: Any = None
+    while True:
+        last = await probe()
+        if last not in (None, False):
+            result: T = last
+            return result
+        now = await progress()
+        if now != seen:
+            seen, last_change = now, time.monotonic()
+        elif time.monotonic() - last_change > stall:
+            raise AssertionError(
+                f"no progress for {stall}s waiting for {what} (progress {seen!r}, last {last!r})"
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Namespace:
     """One test run's private corner of the shared stack."""
@@ -98,6 +160,7 @@ class ServiceProcess:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    api_key: str = ""  # an operator key for the console (issued by the fixture that starts it)
 
     @property
     def url(self) -> str:
@@ -152,6 +215,8 @@ def service_env(
     prefix = name.upper() + "_"
     env = {
         f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
+        f"{prefix}KAFKA_USERNAME": service_principal(name),
+        f"{prefix}KAFKA_PASSWORD": local_password(service_principal(name)),
         f"{prefix}MONGO_URL": MONGO,
         f"{prefix}MONGO_DB": ns.db(name),
         f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
@@ -169,8 +234,19 @@ def service_env(
     return {**env, **(extra or {})}
 
 
+@asynccontextmanager
+async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer on the test stack, as an agency system (or an attacker) would use."""
+    producer = AIOKafkaProducer(**kafka_client(), **options)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
 async def topic_partitions(topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(**kafka_client())
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -190,7 +266,7 @@ async def read_topic(
     """Every record of a topic from the beginning (polling until at least `min_records` match
     `where`, or the deadline)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=KAFKA,
+        **kafka_client(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         group_id=None,

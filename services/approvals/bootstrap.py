@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from prometheus_client import Gauge
 
 from contracts.common import Stage
@@ -69,5 +68,4 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         [http.build_router(repo, ApiKeys(rt.db), handlers)],
         description="Record screening, committee and Cabinet decisions; the registry.",
     )
-    app.add_exception_handler(RequestValidationError, http.validation_error)
     return rt, app

@@ -220,8 +220,8 @@ class CaseHandlers:
             producer = agency(claim.producer).as_producer()
         except UnknownAgency:
             return
-        if not authorise(producer, meeting.decisions[0].decision):
-            return
+        if not all(authorise(producer, d.decision) for d in meeting.decisions):
+            return  # every decision must be the recorder's to take, not just the first
         await self._repo.record_meeting(
             f"{meeting.body}:{meeting.meeting.meeting_id}",
             {

@@ -1,11 +1,15 @@
 """API keys: one or more per agency, stored only as SHA-256 hashes, issued and revoked by an
-admin command. Every refused request is recorded (collection `auth_refusals`) and counted."""
+admin command. Every refused request is recorded (collection `auth_refusals`) and counted, up to
+a rate per client address: past it the client gets 429 and nothing more is written for it (so
+unauthenticated traffic cannot fill the database)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
+import time
+from collections import OrderedDict
 from typing import Any
 
 import structlog
@@ -21,14 +25,38 @@ AUTH_REFUSED = Counter("smartcity_http_auth_refused_total", "Refused HTTP creden
 KEY_PREFIX = "sck_"
 
 
+class RefusalLimiter:
+    """A token bucket per client address: `burst` refusals at once, refilled at `per_minute`.
+    At most `clients` addresses are tracked (the least recently seen is forgotten)."""
+
+    def __init__(self, per_minute: float = 60, burst: int = 100, clients: int = 10_000) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._clients = clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, client: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(client, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        allowed = tokens >= 1
+        self._buckets[client] = (tokens - 1 if allowed else tokens, now)
+        while len(self._buckets) > self._clients:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class ApiKeys:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], limiter: RefusalLimiter | None = None
+    ) -> None:
         self._keys = db["api_keys"]
         self._refusals = db["auth_refusals"]
+        self._limiter = limiter or RefusalLimiter()
 
     async def issue(self, agency_id: str, label: str = "") -> str:
         agency(agency_id)  # raises UnknownAgency
@@ -66,8 +94,20 @@ class ApiKeys:
             return None
 
     async def record_refusal(self, request: Request, reason: str) -> None:
+        """Record a refused request; past the rate for its client, answer 429 instead and
+        write nothing."""
         AUTH_REFUSED.labels(reason).inc()
         client = request.client.host if request.client else None
+        if not self._limiter.allow(client or "-"):
+            AUTH_REFUSED.labels("rate_limited").inc()
+            raise HTTPException(
+                429,
+                detail={
+                    "error": "too many refused requests from this address; wait and retry",
+                    "error_th": "มีคำขอที่ถูกปฏิเสธจากที่อยู่นี้มากเกินไป กรุณารอแล้วลองใหม่",
+                },
+                headers={"Retry-After": "10"},
+            )
         log.warning("http.auth_refused", reason=reason, path=request.url.path, client=client)
         await self._refusals.insert_one(
             {

@@ -1,12 +1,19 @@
 """How every service consumes: parse, process with a chosen failure policy, dead-letter.
 
 - A record that is not a valid event (bytes, JSON, schema) goes to the dead-letter topic at once.
+- A record on a fact topic that its owning service did not publish (contracts.access.
+  fact_refusal) goes to the dead-letter topic at once, kind `unauthenticated`.
 - A handler that raises `Unprocessable` (e.g. an unauthorised producer) has already recorded its
   refusal; the record also goes to the dead-letter topic at once.
 - An infrastructure error (MongoDB or Kafka unreachable) is retried with capped backoff for as long
   as it lasts: the consumer keeps its place and commits nothing.
 - Any other error is retried `max_attempts` times with exponential backoff and jitter, then the
   record is dead-lettered and the consumer moves on.
+- Whatever else goes wrong with one record (reading it, answering its producer, building its dead
+  letter, a bug), the record is dead-lettered as kind "unhandled", at worst as a minimal dead letter
+  (original bytes, topic, partition, offset, reason) that depends on nothing but the record's
+  position and bytes, and the consumer moves on. Only Kafka or MongoDB being unreachable holds the
+  position (and a dead-letter topic that refuses even the minimal letter, which no record causes).
 The offset is committed only after one of these outcomes (FastStream NACK_ON_ERROR: an exception
 that escapes, such as cancellation at shutdown, rewinds to the record for redelivery).
 """
@@ -28,9 +35,12 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from contracts.access import fact_refusal
+from contracts.catalogue import EVENTS
+from contracts.common import canonical_uuid, safe_text
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.topics import Topics
+from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common import telemetry
 from services.common.context import Source, current_source
 
@@ -80,25 +90,149 @@ class Record:
 
     @classmethod
     def from_consumer_record(cls, raw: Any) -> Record:
+        """The record as the client handed it over; never raises (odd header names or values
+        are coerced, so that even an unreadable record can be dead-lettered)."""
+        headers: list[tuple[str, bytes]] = []
+        try:
+            for name, value in raw.headers or ():
+                headers.append((_header_name(name), _as_bytes(value)))
+        except Exception as exc:
+            headers.append(("smartcity-unreadable-headers", safe_text(repr(exc), 200).encode()))
         return cls(
-            topic=raw.topic,
-            partition=raw.partition,
-            offset=raw.offset,
-            key=raw.key,
-            value=raw.value,
-            headers=tuple((k, v if v is not None else b"") for k, v in (raw.headers or ())),
+            topic=str(getattr(raw, "topic", "")),
+            partition=_int(getattr(raw, "partition", 0)),
+            offset=_int(getattr(raw, "offset", 0)),
+            key=_maybe_bytes(getattr(raw, "key", None)),
+            value=_maybe_bytes(getattr(raw, "value", None)),
+            headers=tuple(headers),
         )
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", errors="replace")
+        return None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _header_name(name: Any) -> str:
+    if isinstance(name, bytes | bytearray):
+        return bytes(name).decode("utf-8", errors="replace")
+    return safe_text(name, 1000)
+
+
+def _as_bytes(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return safe_text(value, 1_000_000).encode("utf-8")
+
+
+def _maybe_bytes(value: Any) -> bytes | None:
+    return None if value is None else _as_bytes(value)
 
 
 Handler = Callable[[AnyEnvelope], Awaitable[None]]
+RecordHandler = Callable[[Record], Awaitable[Any]]
+
+
+# A dead letter must fit in one Kafka record (the producer's and the broker's limit is about
+# 1 MiB); a larger original is carried cut, and marked so.
+MAX_LETTER_BYTES = 900 * 1024
+CUT_VALUE_BYTES = 64 * 1024
+CUT_HEADER_BYTES = 1024
+MAX_KEY_BYTES = 1024
 
 
 class DeadLetters:
-    """Writes dead-letter records; used by every consumer."""
+    """Builds and writes dead-letter records; used by every consumer. Building never fails:
+    anything taken from the record is made safe text, and a letter that cannot be built whole
+    falls back to a minimal one."""
 
     def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
         self._broker = broker
-        self._topics = topics
+        self.topics = topics
+
+    @property
+    def topic(self) -> str:
+        return self.topics.deadletter
+
+    def build(
+        self,
+        record: Record,
+        *,
+        consumer: str,
+        kind: str,
+        error: str,
+        attempts: int,
+        event_type: str | None = None,
+        event_id: str | None = None,
+        minimal: bool = False,
+    ) -> DeadLetter:
+        if not minimal:
+            try:
+                letter = self._letter(
+                    record, consumer, kind, error, attempts, event_type, event_id, cut=False
+                )
+                if len(letter.model_dump_json()) <= MAX_LETTER_BYTES:
+                    return letter
+                return self._letter(
+                    record, consumer, kind, error, attempts, event_type, event_id, cut=True
+                )
+            except Exception as exc:
+                log.error("deadletter.build_failed", error=repr(exc)[:300], consumer=consumer)
+                error = f"{error} (the full dead letter could not be built: {type(exc).__name__})"
+        return self._letter(record, consumer, kind, error, attempts, None, None, cut=True)
+
+    @staticmethod
+    def _letter(
+        record: Record,
+        consumer: str,
+        kind: str,
+        error: str,
+        attempts: int,
+        event_type: str | None,
+        event_id: str | None,
+        *,
+        cut: bool,
+    ) -> DeadLetter:
+        value = record.value or b""
+        key = record.key
+        headers = {
+            safe_text(k, 200): v.decode("utf-8", errors="replace") for k, v in record.headers
+        }
+        truncated = False
+        if cut:
+            truncated = (
+                len(value) > CUT_VALUE_BYTES
+                or (key is not None and len(key) > MAX_KEY_BYTES)
+                or len(headers) > 64
+                or any(len(v) > CUT_HEADER_BYTES for v in headers.values())
+            )
+            value = value[:CUT_VALUE_BYTES]
+            key = None if key is None else key[:MAX_KEY_BYTES]
+            headers = {k: v[:CUT_HEADER_BYTES] for k, v in list(headers.items())[:64]}
+        return DeadLetter(
+            dead_letter_id=str(uuid.uuid4()),
+            consumer=safe_text(consumer, 200),
+            topic=safe_text(record.topic, 300),
+            partition=max(record.partition, 0),
+            offset=max(record.offset, 0),
+            key_b64=None if key is None else base64.b64encode(key).decode(),
+            value_b64=base64.b64encode(value).decode(),
+            headers=headers,
+            error_kind=safe_text(kind, 100),
+            error=safe_text(error, 2000) or "(no reason given)",
+            event_type=event_type if event_type in EVENTS else None,
+            event_id=canonical_uuid(event_id),
+            attempts=max(attempts, 1),
+            dead_lettered_at=dt.datetime.now(dt.UTC),
+            value_truncated=truncated,
+        )
 
     async def send(
         self,
@@ -110,40 +244,43 @@ class DeadLetters:
         attempts: int,
         event_type: str | None = None,
         event_id: str | None = None,
+        minimal: bool = False,
     ) -> DeadLetter:
-        letter = DeadLetter(
-            dead_letter_id=str(uuid.uuid4()),
+        letter = self.build(
+            record,
             consumer=consumer,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key_b64=None if record.key is None else base64.b64encode(record.key).decode(),
-            value_b64=base64.b64encode(record.value or b"").decode(),
-            headers={k: v.decode("utf-8", errors="replace") for k, v in record.headers},
-            error_kind=kind,
-            error=error[:2000],
+            kind=kind,
+            error=error,
+            attempts=attempts,
             event_type=event_type,
             event_id=event_id,
-            attempts=attempts,
-            dead_lettered_at=dt.datetime.now(dt.UTC),
+            minimal=minimal,
         )
+        key = record.key if record.key is not None and len(record.key) <= MAX_KEY_BYTES else None
         await self._broker.publish(
             letter.model_dump_json().encode("utf-8"),
-            self._topics.deadletter,
-            key=record.key,
-            headers={"smartcity-dead-letter-kind": kind, "content-type": "application/json"},
+            self.topics.deadletter,
+            key=key,
+            headers={
+                "smartcity-dead-letter-kind": letter.error_kind,
+                "content-type": "application/json",
+            },
         )
-        DEAD_LETTERED.labels(consumer, kind).inc()
+        DEAD_LETTERED.labels(consumer, letter.error_kind).inc()
         log.warning(
             "deadletter.sent",
             consumer=consumer,
-            kind=kind,
-            error=error[:300],
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
+            kind=letter.error_kind,
+            error=letter.error[:300],
+            topic=letter.topic,
+            partition=letter.partition,
+            offset=letter.offset,
+            truncated=letter.value_truncated,
         )
         return letter
+
+
+OnInvalid = Callable[[bytes | None, EnvelopeError], Awaitable[None]]
 
 
 class EventConsumer:
@@ -168,29 +305,148 @@ class EventConsumer:
         ceiling = min(self._max, self._base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
-    async def _dead_letter_until_sent(self, record: Record, **kwargs: Any) -> None:
+    async def _dead_letter_until_sent(
+        self, record: Record, *, minimal: bool = False, **kwargs: Any
+    ) -> None:
+        """Publish the dead letter. Kafka unreachable: retry for as long as it lasts. Any other
+        failure: fall back to the minimal letter; if even that is refused (nothing in the record
+        can cause this: it is the broker or its configuration), keep the position and retry."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._dead_letters.send(record, consumer=self.name, **kwargs)
+                await self._dead_letters.send(record, consumer=self.name, minimal=minimal, **kwargs)
                 return
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                if not is_transient(exc) and attempt >= self._max_attempts:
-                    raise
+                if not is_transient(exc):
+                    log.error(
+                        "deadletter.publish_failed",
+                        minimal=minimal,
+                        attempt=attempt,
+                        error=repr(exc)[:300],
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                    minimal = True
                 await asyncio.sleep(self._delay(min(attempt, 6)))
 
-    async def process(self, raw: Any, handler: Handler) -> None:
+    async def process(
+        self, raw: Any, handler: Handler, on_invalid: OnInvalid | None = None
+    ) -> None:
+        """Process one record; returns once its outcome is stored (so the offset may be
+        committed). Raises only on cancellation (shutdown), which rewinds to the record."""
         record = Record.from_consumer_record(raw)
+        try:
+            await self._process(record, handler, on_invalid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            CONSUMED.labels(self.name, "unhandled").inc()
+            log.error(
+                "consumer.unhandled_error",
+                error=repr(exc)[:500],
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                exc_info=True,
+            )
+            await self._dead_letter_until_sent(
+                record, kind="unhandled", error=f"{type(exc).__name__}: {exc}", attempts=1
+            )
+
+    async def process_record(self, raw: Any, handler: RecordHandler) -> None:
+        """The same policy for a handler that takes every record as it is (the console's audit
+        log): outages are retried for as long as they last; any other failure is retried
+        `max_attempts` times, then the record is dead-lettered and the consumer moves on. A
+        record read from the dead-letter topic is dead-lettered again only as a minimal letter,
+        and never when it is this consumer's own letter (no loop)."""
+        record = Record.from_consumer_record(raw)
+        failures = 0
+        transient = 0
+        while True:
+            try:
+                await handler(record)
+                CONSUMED.labels(self.name, "processed").inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    transient += 1
+                    RETRIES.labels(self.name, "transient").inc()
+                    log.warning("consumer.transient_error", attempt=transient, error=repr(exc))
+                    await asyncio.sleep(self._delay(min(transient, 7)))
+                    continue
+                failures += 1
+                RETRIES.labels(self.name, "processing").inc()
+                log.error(
+                    "consumer.processing_error",
+                    attempt=failures,
+                    error=repr(exc)[:500],
+                    topic=record.topic,
+                    offset=record.offset,
+                    exc_info=failures >= self._max_attempts,
+                )
+                if failures < self._max_attempts:
+                    await asyncio.sleep(self._delay(failures))
+                    continue
+                CONSUMED.labels(self.name, "failed").inc()
+                from_dead_letters = record.topic == self._dead_letters.topic
+                if from_dead_letters and self._is_own_letter(record):
+                    log.error("consumer.own_dead_letter_unprocessable", offset=record.offset)
+                    return
+                await self._dead_letter_until_sent(
+                    record,
+                    minimal=from_dead_letters,
+                    kind="processing",
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempts=failures,
+                )
+                return
+
+    def _is_own_letter(self, record: Record) -> bool:
+        try:
+            return DeadLetter.model_validate_json(record.value or b"").consumer == self.name
+        except Exception:
+            return False
+
+    async def _answer_invalid(
+        self, on_invalid: OnInvalid, record: Record, error: EnvelopeError
+    ) -> str:
+        """Let the service answer the producer of an invalid record; returns what to add to the
+        dead letter's reason if that failed for a reason other than an outage."""
+        transient = 0
+        while True:
+            try:
+                await on_invalid(record.value, error)
+                return ""
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    transient += 1
+                    RETRIES.labels(self.name, "transient").inc()
+                    await asyncio.sleep(self._delay(min(transient, 7)))
+                    continue
+                log.error("consumer.answer_failed", error=repr(exc)[:300], exc_info=True)
+                return f" (answering the producer failed: {type(exc).__name__})"
+
+    async def _process(
+        self, record: Record, handler: Handler, on_invalid: OnInvalid | None
+    ) -> None:
         try:
             envelope = parse_record(record.value, record.headers)
         except EnvelopeError as exc:
             CONSUMED.labels(self.name, "invalid").inc()
             kind = "parse" if exc.field.startswith("(") else "validation"
+            note = "" if on_invalid is None else await self._answer_invalid(on_invalid, record, exc)
             await self._dead_letter_until_sent(
                 record,
                 kind=kind,
-                error=str(exc),
+                error=str(exc) + note,
                 attempts=1,
                 event_type=exc.event_type,
                 event_id=exc.event_id,
@@ -202,6 +458,24 @@ class EventConsumer:
             event_type=envelope.event_type,
             event_id=str(envelope.event_id),
         )
+        refusal = fact_refusal(
+            self._dead_letters.topics.bare(record.topic),
+            envelope.event_type,
+            envelope.producer,
+            record.header(HEADER_EMITTED_BY),
+        )
+        if refusal is not None:
+            CONSUMED.labels(self.name, "unauthenticated").inc()
+            await self._dead_letter_until_sent(
+                record,
+                kind="unauthenticated",
+                error=refusal,
+                attempts=1,
+                event_type=envelope.event_type,
+                event_id=str(envelope.event_id),
+            )
+            return
+
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id),
             event_type=envelope.event_type,

@@ -1,24 +1,44 @@
-"""Kafka plumbing: the broker every service uses, and topic provisioning."""
+"""Kafka plumbing: the broker every service uses, and the admin path for topics.
+
+Services never create topics: the admin does (`smartcity kafka provision`, `infra/services.sh`
+at `make up`, the tests' fixtures), and applies the ACLs with them. A service only checks, at
+start, that the topics it uses exist.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
+from contracts import access
 from contracts.topics import Topics
+from services.common.kafka_security import (
+    KafkaAuth,
+    admin_auth,
+    authenticate,
+    deprovision,
+    namespace_of,
+    provision,
+)
 from services.common.settings import ServiceSettings
+
+
+class TopicsMissing(ConnectionError):
+    """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
 def make_broker(
     settings: ServiceSettings, client_id: str, *, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:
     """Idempotent producer with acks=all: a publish is confirmed once every in-sync replica has
-    it, and retries never write a record twice. `middlewares`: broker-wide (tracing)."""
+    it, and retries never write a record twice. Authenticated as the service's principal.
+    `middlewares`: broker-wide (tracing)."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id,
@@ -27,69 +47,108 @@ def make_broker(
         graceful_timeout=15.0,
         logger=None,
         middlewares=tuple(middlewares),
+        security=settings.kafka_auth(client_id).faststream(),
+        parser=tolerant_parser,
     )
 
 
-async def ensure_topics(
-    bootstrap: str, topics: Topics, partitions: int, *, timeout_s: float = 30.0
-) -> list[str]:
-    """Create the project's topics that do not exist yet; returns the ones it created."""
-    admin = make_admin(bootstrap)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream's parser decodes every header value as UTF-8 before any handler runs, so one
+    record with a non-UTF-8 or null header value would fail before the failure policy could see
+    it, and be redelivered for ever. Such a record is parsed from a copy with readable headers;
+    the handler still gets the original record (`raw_message`) to dead-letter."""
     try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in topics.all() if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(name, num_partitions=partitions, replication_factor=1)
-                    for name in missing
-                ]
-            )
-        for _ in range(100):
-            if set(missing) <= set(await admin.list_topics()):
-                break
-            await asyncio.sleep(0.1)
-        return missing
+        return await original(msg)
+    except Exception:
+        headers = [
+            (str(name), (value or b"").decode("utf-8", errors="replace").encode("utf-8"))
+            for name, value in (getattr(msg, "headers", None) or ())
+        ]
+        parsed = await original(dataclasses.replace(msg, headers=headers))
+        parsed.raw_message = msg
+        return parsed
+
+
+def needed_topics(service: str, topics: Topics) -> set[str]:
+    """The topics a service reads or writes (its ACLs name exactly these)."""
+    return {
+        rule.name
+        for rule in access.service_rules(service, topics.namespace)
+        if rule.resource is access.Resource.TOPIC
+    }
+
+
+async def check_topics(auth: KafkaAuth, service: str, topics: Topics) -> None:
+    """Authenticate (`KafkaAuthenticationError` when refused), then raise `TopicsMissing`
+    unless every topic the service uses exists (and it may see it)."""
+    await authenticate(auth)
+    admin = AIOKafkaAdminClient(**auth.aiokafka(), client_id=f"{service}-startup")
+    await admin.start()
+    try:
+        missing = sorted(needed_topics(service, topics) - set(await admin.list_topics()))
     finally:
         await admin.close()
+    if missing:
+        raise TopicsMissing(
+            f"topics missing: {', '.join(missing)}; the admin creates them "
+            f"(`smartcity kafka provision --namespace '{topics.namespace}'`)"
+        )
+
+
+async def ensure_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
+    """As the admin: create the namespace's topics and apply its ACLs; returns those created."""
+    return await provision(topics, partitions, admin_auth(bootstrap))
 
 
 async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = make_admin(bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
+    """As the admin: delete a test namespace's topics and every ACL of that namespace."""
+    await deprovision(Topics(namespace_of(names)), admin_auth(bootstrap))
 
 
-def make_admin(bootstrap: str, client_id: str = "smartcity-admin") -> AIOKafkaAdminClient:
-    """An admin client (topics, consumer groups)."""
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
-
-
-def make_offsets_reader(bootstrap: str, client_id: str = "smartcity-offsets") -> AIOKafkaConsumer:
-    """A consumer that joins no group and reads no records: it asks for partitions' end offsets."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, client_id=client_id, group_id=None, enable_auto_commit=False
+async def read_record(
+    auth: KafkaAuth, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
+) -> tuple[bytes | None, bytes | None] | None:
+    """The value and key of one record, read back from Kafka; None if there is no such record
+    (a partition or offset that does not exist, or a record deleted by retention)."""
+    consumer = AIOKafkaConsumer(
+        **auth.aiokafka(),
+        enable_auto_commit=False,
+        group_id=None,
+        client_id="smartcity-replay-check",
     )
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return None
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if partition not in partitions:
+            return None
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        start = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not start <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            for record in batch.get(tp, []):
+                return (record.value, record.key) if record.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()
 
 
-async def consumer_lag(bootstrap: str, topics: Sequence[str]) -> list[dict[str, Any]]:
-    """For every consumer group with committed offsets on `topics`: per partition, the
-    committed offset, the end offset and the lag (records not yet consumed by the group)."""
+async def consumer_lag(auth: KafkaAuth, topics: Sequence[str]) -> list[dict[str, Any]]:
+    """For every consumer group with committed offsets on `topics` (that `auth`'s principal may
+    describe): per partition, the committed offset, the end offset and the lag (records not yet
+    consumed by the group)."""
     wanted = set(topics)
-    admin = make_admin(bootstrap, "smartcity-lag")
-    reader = make_offsets_reader(bootstrap, "smartcity-lag")
+    admin = AIOKafkaAdminClient(**auth.aiokafka(), client_id="smartcity-lag")
+    reader = AIOKafkaConsumer(
+        **auth.aiokafka(), client_id="smartcity-lag", group_id=None, enable_auto_commit=False
+    )
     await admin.start()
     try:
         await reader.start()

@@ -12,14 +12,15 @@ from typing import Any
 import structlog
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
+from starlette.middleware import Middleware
 
 from services.common import telemetry
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
+from services.common.errors import StreamedBodyLimit, install_error_shape
 from services.common.http import kafka_check, mongo_check, ops_router
-from services.common.kafka import ensure_topics, make_broker
+from services.common.kafka import check_topics, make_broker
 from services.common.mongo import make_client
 from services.common.outbox import OutboxPublisher, OutboxRelay
 from services.common.settings import ServiceSettings
@@ -80,21 +81,18 @@ class Runtime:
                 return
             except Exception as exc:
                 if not is_transient(exc) or loop.time() > deadline:
+                    log.error("service.start_failed", what=what, error=str(exc)[:1000])
                     raise
                 log.warning("service.waiting_for", what=what, error=repr(exc)[:300])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _ensure_topics(self) -> None:
-        created = await ensure_topics(
-            self.settings.kafka_bootstrap, self.topics, self.settings.topic_partitions
-        )
-        if created:
-            log.info("kafka.topics_created", topics=created)
+    async def _check_topics(self) -> None:
+        await check_topics(self.settings.kafka_auth(self.name), self.name, self.topics)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
-        await self._when_available("kafka topics", self._ensure_topics)
+        await self._when_available("kafka topics", self._check_topics)
         for hook in self.on_start:
             await self._when_available("mongodb", hook)
         await self._when_available("kafka broker", self.broker.start)
@@ -130,7 +128,6 @@ class Runtime:
         routers: Sequence[APIRouter],
         *,
         description: str = "",
-        max_body_bytes: int = 256 * 1024,
     ) -> FastAPI:
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.include_router(
@@ -139,21 +136,6 @@ class Runtime:
         for router in routers:
             app.include_router(router)
         telemetry.instrument_app(app, self.tracer_provider)
-
-        @app.middleware("http")
-        async def limit_body(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > max_body_bytes:
-                return JSONResponse(
-                    status_code=413,
-                    content={
-                        "error": f"request body is {length} bytes; the limit is {max_body_bytes}",
-                        "error_th": f"ข้อมูลที่ส่งมีขนาด {length} ไบต์ เกินกำหนด {max_body_bytes} ไบต์",
-                    },
-                )
-            return await call_next(request)
 
         @app.middleware("http")
         async def count_requests(
@@ -173,6 +155,11 @@ class Runtime:
                     time.perf_counter() - started
                 )
 
+        install_error_shape(app)
+        # Innermost (next to the routes), so that its refusal reaches the exception handlers.
+        app.user_middleware.append(
+            Middleware(StreamedBodyLimit, max_bytes=self.settings.max_body_bytes)
+        )
         return app
 
 

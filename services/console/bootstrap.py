@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.auth import ApiKeys
+from services.common.kafka import read_record
 from services.common.runtime import Runtime
 from services.console.audit import MongoAuditLog
 from services.console.config import ConsoleSettings
@@ -29,17 +30,38 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
         await audit.repair()
 
     rt.on_start += [audit.ensure_indexes, repair, sessions.load_secret]
-    lag = LagMonitor(settings.kafka_bootstrap, list(rt.topics.all()), settings.lag_seconds)
+
+    async def fetch_original(
+        topic: str, partition: int, offset: int
+    ) -> tuple[bytes | None, bytes | None] | None:
+        return await read_record(settings.kafka_auth(NAME), topic, partition, offset)
+
+    rt.on_start.append(sessions.purge_expired)
+    lag = LagMonitor(settings.kafka_auth(NAME), list(rt.topics.all()), settings.lag_seconds)
     rt.background.append(lag.run)
-    replayer = Replayer(audit, publish)
-    kafka.register(rt.broker, rt.topics, settings.consumer_group, Recorder(audit, rt.topics))
+    replayer = Replayer(audit, publish, rt.topics, fetch_original)
+    kafka.register(
+        rt.broker,
+        rt.topics,
+        settings.consumer_group,
+        rt.consumer(NAME),
+        Recorder(audit, rt.topics),
+    )
     app = rt.app(
         "Smart City Thailand: operator console",
         [
-            http.build_router(audit, replayer, keys, settings.sse_poll_seconds),
+            http.build_router(
+                audit,
+                replayer,
+                keys,
+                settings.sse_poll_seconds,
+                sessions,
+                max_streams=settings.sse_max_streams_per_session,
+            ),
             web.build_router(audit, replayer, keys, sessions, settings.jaeger_url),
-            workflow.build_router(audit, lag, sessions, settings.jaeger_url),
+            workflow.build_router(audit, lag, keys, sessions, settings.jaeger_url),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )
+    web.install(app)
     return rt, app

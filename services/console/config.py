@@ -15,6 +15,9 @@ class ConsoleSettings(ServiceSettings):
     http_port: int = Field(8004, description="Port of the web console and its API")
     consumer_group: str = Field("console", description="Kafka consumer group id")
     session_hours: float = Field(12.0, gt=0, description="How long an operator login lasts")
+    sse_max_streams_per_session: int = Field(
+        3, ge=1, description="Live streams one login (session or API key) may have open at once"
+    )
     sse_poll_seconds: float = Field(
         0.5, gt=0, description="How often the live log looks for new entries"
     )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ import structlog
 from prometheus_client import Counter
 
 from contracts.topics import Topics
-from services.common.consumer import Record, is_transient
+from services.common.consumer import Record
 from services.console.audit import MongoAuditLog
 from services.console.records import describe, proposal_of_key, replay_content
 
@@ -28,9 +26,10 @@ Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
 
 
 class Recorder:
-    """Appends every consumed record to the audit log. Never dead-letters (the console also
-    reads the dead-letter topic); a storage error is retried until it succeeds, so the offset
-    is committed only once the record is stored."""
+    """Appends every consumed record to the audit log, once (a redelivery appends nothing).
+    The failure policy around it is the common one (`EventConsumer.process_record`): outages are
+    retried for as long as they last, anything else a bounded number of times, then the record
+    is dead-lettered (and comes back to the log as a dead letter)."""
 
     def __init__(
         self,
@@ -43,23 +42,7 @@ class Recorder:
         self._clock = clock
 
     async def record(self, record: Record) -> dict[str, Any] | None:
-        attempt = 0
-        while True:
-            try:
-                return await self._record_once(record)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                log.warning(
-                    "console.record_retry",
-                    attempt=attempt,
-                    error=repr(exc),
-                    transient=is_transient(exc),
-                    topic=record.topic,
-                    offset=record.offset,
-                )
-                await asyncio.sleep(random.uniform(0.1, min(10.0, 0.2 * 2 ** min(attempt, 6))))
+        return await self._record_once(record)
 
     async def _record_once(self, record: Record) -> dict[str, Any] | None:
         proposal_id = proposal_of_key(record.key)
@@ -76,6 +59,19 @@ class NotFound(LookupError):
     pass
 
 
+class ReplayRefused(Exception):
+    def __init__(self, en: str, th: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.th = th
+
+
+# The consumers whose dead letters may be replayed (named as in dead-letter records).
+SERVICE_CONSUMERS = frozenset({"proposals", "approvals", "notifications", "console"})
+
+FetchOriginal = Callable[[str, int, int], Awaitable["tuple[bytes | None, bytes | None] | None"]]
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     replay_id: str
@@ -88,17 +84,54 @@ class ReplayResult:
 class Replayer:
     """Re-publishes a dead letter's original bytes, key and headers to its original topic, and
     records who did it (replays collection and an audit entry). The services are idempotent,
-    so replaying something already processed changes nothing."""
+    so replaying something already processed changes nothing.
+
+    Only what a service really dead-lettered is replayed: the letter names one of the services'
+    consumers and one of the project's topics (never the dead-letter topic), it carries the
+    original whole, and the original is read back from Kafka at its topic, partition and offset
+    and must have the same value and key. A forged dead letter (anyone who can write the topic
+    can write one) therefore cannot make the console publish bytes that were never there."""
 
     def __init__(
         self,
         audit: MongoAuditLog,
         publish: Publish,
+        topics: Topics,
+        fetch_original: FetchOriginal,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._audit = audit
         self._publish = publish
+        self._topics = topics
+        self._fetch = fetch_original
         self._clock = clock
+
+    async def _check(self, letter: dict[str, Any], value: bytes, key: bytes | None) -> None:
+        topic = letter.get("topic")
+        replayable = set(self._topics.all()) - {self._topics.deadletter}
+        if topic not in replayable:
+            raise ReplayRefused(
+                f"dead letter names topic {str(topic)[:100]!r}, not one of the project's topics",
+                "ข้อความที่ถูกปฏิเสธระบุหัวข้อที่ไม่ใช่ของระบบ",
+            )
+        if letter.get("consumer") not in SERVICE_CONSUMERS:
+            raise ReplayRefused(
+                f"dead letter was not written by one of the services "
+                f"(consumer {str(letter.get('consumer'))[:100]!r})",
+                "ข้อความที่ถูกปฏิเสธไม่ได้มาจากบริการของระบบ",
+            )
+        if letter.get("value_truncated"):
+            raise ReplayRefused(
+                "the original was too large to keep whole; it cannot be replayed",
+                "ข้อความเดิมมีขนาดใหญ่เกินกว่าจะเก็บไว้ทั้งหมด จึงส่งซ้ำไม่ได้",
+            )
+        original = await self._fetch(str(topic), int(letter["partition"]), int(letter["offset"]))
+        if original is None or original != (value, key):
+            raise ReplayRefused(
+                "the original record is not at the topic, partition and offset the dead letter "
+                "names (or differs from it)",
+                "ไม่พบข้อความเดิมตามตำแหน่งที่ระบุ หรือข้อความไม่ตรงกัน",
+            )
 
     async def replay(self, dead_letter_id: str, who: str) -> ReplayResult:
         entry = await self._audit.dead_letter(dead_letter_id)
@@ -107,6 +140,7 @@ class Replayer:
         letter = json.loads(entry["body"])["deadletter"]
         value = base64.b64decode(letter["value_b64"])
         key = None if letter["key_b64"] is None else base64.b64decode(letter["key_b64"])
+        await self._check(letter, value, key)
         await self._publish(value, letter["topic"], key, dict(letter["headers"]))
         at = self._clock()
         replay_id = str(uuid.uuid4())

@@ -11,6 +11,7 @@ import structlog
 from prometheus_client import Gauge
 
 from services.common.kafka import consumer_lag
+from services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
 
@@ -22,13 +23,13 @@ CONSUMER_LAG = Gauge(
 
 
 class LagMonitor:
-    def __init__(self, bootstrap: str, topics: Sequence[str], every_seconds: float) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, auth: KafkaAuth, topics: Sequence[str], every_seconds: float) -> None:
+        self._auth = auth
         self._topics = list(topics)
         self._every = every_seconds
 
     async def rows(self) -> list[dict[str, Any]]:
-        return await consumer_lag(self._bootstrap, self._topics)
+        return await consumer_lag(self._auth, self._topics)
 
     async def refresh(self) -> list[dict[str, Any]]:
         rows = await self.rows()

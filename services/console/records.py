@@ -11,25 +11,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.common import PROPOSAL_ID_PATTERN
+from contracts.common import is_proposal_id
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import DEADLETTER, INTAKE, Topics
 from contracts.workflow import stage_after
 from services.common.consumer import Record
 
-_PROPOSAL_ID = re.compile(PROPOSAL_ID_PATTERN)
-
 
 def proposal_of_key(key: bytes | None) -> str | None:
     if key is None:
         return None
     text = key.decode("utf-8", errors="replace")
-    return text if _PROPOSAL_ID.match(text) else None
+    return text if is_proposal_id(text) else None
 
 
 def _summary(env: AnyEnvelope) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from services.common.auth import ApiKeys
 from services.common.outbox import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
@@ -39,13 +38,8 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
         "Smart City Thailand: proposals",
         [http.build_router(handlers, repo, keys)],
         description="Submit and follow smart-city development plans.",
-        max_body_bytes=settings.max_body_bytes,
     )
     http.install_error_handlers(app)
-    # Innermost (next to the routes), so that its refusal reaches the exception handlers.
-    app.user_middleware.append(
-        Middleware(http.StreamedBodyLimit, max_bytes=settings.max_body_bytes)
-    )
     for event_type in PUBLISHES:
         EVENTS_PUBLISHED.labels(NAME, event_type)
     OUTBOX_PENDING.labels(NAME).set(0)

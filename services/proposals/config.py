@@ -14,4 +14,3 @@ class ProposalsSettings(ServiceSettings):
     mongo_db: str = Field("smartcity_proposals", description="This service's database")
     http_port: int = Field(8001, description="Port of the HTTP API")
     consumer_group: str = Field("proposals", description="Kafka consumer group id")
-    max_body_bytes: int = Field(256 * 1024, description="Largest accepted request body")

@@ -92,7 +92,14 @@ def check_content(content: ProposalContent) -> ProposalContent:
     return content.model_copy(update={"province": ref})
 
 
-def refused(decision: Refused) -> IntakeError:
+def refused(decision: Refused, proposal_id: str | None = None) -> IntakeError:
+    """The refusal as an error; another agency's proposal is answered as GET answers it: 404,
+    without naming its owner."""
+    if decision.not_owner and proposal_id is not None:
+        return IntakeError(
+            BilingualText(en=f"no proposal {proposal_id}", th=f"ไม่พบข้อเสนอ {proposal_id}"),
+            status=404,
+        )
     return IntakeError(BilingualText(en=decision.reason_en, th=decision.reason_th), status=403)
 
 
@@ -140,7 +147,7 @@ class Proposal:
         content = check_content(content)
         decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
         if isinstance(decision, Refused):
-            raise refused(decision)
+            raise refused(decision, proposal_id)
         event = new_envelope(
             ProposalSubmitted(applicant=actor.agency_id, content=content),
             producer=SERVICE_PRODUCER,
@@ -198,7 +205,7 @@ class Proposal:
             province_code=content.province.code,
         )
         if isinstance(decision, Refused):
-            raise refused(decision)
+            raise refused(decision, self.proposal_id)
         problem = not_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
         if problem:
             raise problem
@@ -261,7 +268,7 @@ class Proposal:
             province_code=self.content.province.code,
         )
         if isinstance(decision, Refused):
-            raise refused(decision)
+            raise refused(decision, self.proposal_id)
         problem = not_allowed_now(self.proposal_id, self.status, "ProposalWithdrawn")
         if problem:
             raise problem

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.authorisation import Refused, authorise
 from contracts.catalogue import EVENTS
-from contracts.common import AGENCY_ID_PATTERN, PROPOSAL_ID_PATTERN, BilingualText
+from contracts.common import BilingualText, canonical_uuid, is_agency_id, is_proposal_id
 from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from contracts.proposals import (
     FieldError,
@@ -390,19 +389,21 @@ class ClaimRef:
             return None
         assert isinstance(producer, str)
         assert isinstance(proposal_id, str)
-        if producer.startswith("svc-") or not re.match(AGENCY_ID_PATTERN, producer):
+        if producer.startswith("svc-") or not is_agency_id(producer):
             return None
-        if not re.match(PROPOSAL_ID_PATTERN, proposal_id):
+        if not is_proposal_id(proposal_id):
             return None
-        try:
-            event_uuid = uuid.UUID(str(event_id))
-        except ValueError:
+        event_uuid = canonical_uuid(event_id)
+        if event_uuid is None:
             return None
-        try:
-            correlation = uuid.UUID(str(raw.get("correlation_id")))
-        except ValueError:
-            correlation = None
-        return cls(str(event_uuid), str(event_type), producer, proposal_id, correlation)
+        correlation = canonical_uuid(raw.get("correlation_id"))
+        return cls(
+            event_uuid,
+            str(event_type),
+            producer,
+            proposal_id,
+            None if correlation is None else uuid.UUID(correlation),
+        )
 
 
 def invalid_claim_error(error: EnvelopeError) -> IntakeError:

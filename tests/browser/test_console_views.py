@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from contracts.approvals import (
     CertificationAwarded,
@@ -25,7 +24,7 @@ from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.topics import Topics
 from tests.browser.test_console_browser import ARGS, CHROMIUM
 from tests.e2e.test_walking_skeleton import DRAFT, submit
-from tests.support import KAFKA, ROOT, ServiceProcess, poll
+from tests.support import ROOT, ServiceProcess, kafka_producer, poll, record_headers
 
 DOCS = ROOT / "docs" / "screenshots"
 LAPTOP = {"width": 1366, "height": 900}
@@ -52,24 +51,28 @@ async def browser() -> AsyncIterator[Any]:
             await b.close()
 
 
-async def new_page(browser: Any, viewport: dict[str, int]) -> Any:
+async def new_page(
+    browser: Any, viewport: dict[str, int], console: ServiceProcess, key: str
+) -> Any:
+    """A logged-in operator's page (every console page needs a login)."""
     context = await browser.new_context(
         locale="th-TH", viewport=viewport, is_mobile=viewport is PHONE
     )
     page = await context.new_page()
     page.set_default_timeout(45_000)
+    await page.goto(f"{console.url}/login?next=/pipeline")
+    await page.fill("input[name=api_key]", key)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_url("**/pipeline")
     return page
 
 
 async def publish(topic: str, *envelopes: AnyEnvelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
-    await producer.start()
-    try:
+    """As the approvals service would (its emitted-by stamp on the fact topic)."""
+    async with kafka_producer() as producer:
         for env in envelopes:
-            headers = [(k, v.encode()) for k, v in env.headers().items()]
+            headers = record_headers(env, topic)
             await producer.send_and_wait(topic, env.to_bytes(), key=env.key, headers=headers)
-    finally:
-        await producer.stop()
 
 
 def fact(payload: Any, pid: str) -> AnyEnvelope:
@@ -87,6 +90,7 @@ async def test_pipeline_stage_diagram_and_tile_map(
     browser: Any,
     services: dict[str, ServiceProcess],
     console: ServiceProcess,
+    console_key: str,
     api_keys: dict[tuple[str, str], str],
     topics: Topics,
 ) -> None:
@@ -131,7 +135,7 @@ async def test_pipeline_stage_diagram_and_tile_map(
         ),
     )
 
-    page = await new_page(browser, LAPTOP)
+    page = await new_page(browser, LAPTOP, console, console_key)
 
     # Pipeline: the revision is overdue (its date has passed); counts per stage.
     async def pipeline_ready() -> bool:
@@ -207,7 +211,7 @@ async def test_pipeline_stage_diagram_and_tile_map(
     await shot(page, "console-registry-map.png")
 
     # On a phone: the same views stack and stay readable (no sideways scrolling of the page).
-    phone = await new_page(browser, PHONE)
+    phone = await new_page(browser, PHONE, console, console_key)
     for path, name in (
         ("/pipeline", "phone-pipeline.png"),
         (f"/proposals/{pid}", "phone-proposal-stages.png"),

@@ -79,8 +79,8 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     )
     assert early.status_code == 409, early.text
     assert early.json()["error"] == (
-        f"CabinetEndorsed refused: proposal {pid} is at stage "
-        "submitted; depa has not screened it yet"
+        "The endorsement by the Cabinet cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet."
     )
     assert early.json()["error_th"]
 
@@ -153,34 +153,21 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     stage_list = (await http_json("GET", f"{url}/cases?stage=certified", key("depa"))).json()
     assert pid in {c["proposal_id"] for c in stage_list}
 
-    # Deadlines: 90 days before, then overdue; each threshold once.
+    # Deadlines: depa only; never as of a future date (reminders are for what is due, and the
+    # thresholds themselves are unit-tested in test_approvals_domain.py).
     scan = f"{url}/admin/deadline-scan"
     assert (
-        await http_json(
-            "POST",
-            scan,
-            key("des-subcommittee"),
-            params={"as_of": str(deliver_by - dt.timedelta(days=83))},
-        )
+        await http_json("POST", scan, key("des-subcommittee"), params={"as_of": str(today)})
     ).status_code == 403
-    first = await http_json(
+    now = await http_json("POST", scan, key("depa"), params={"as_of": str(today)})
+    assert now.status_code == 200, now.text
+    assert now.json()["emitted"] == 0  # valid from today: nothing is due yet
+    ahead = await http_json(
         "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=83))}
     )
-    assert first.json()["emitted"] >= 1
-    again = await http_json(
-        "POST", scan, key("depa"), params={"as_of": str(deliver_by - dt.timedelta(days=82))}
-    )
-    assert again.json()["emitted"] == 0
-    await http_json(
-        "POST", scan, key("depa"), params={"as_of": str(deliver_by + dt.timedelta(days=1))}
-    )
-    reminders = await facts(
-        topics.decisions, {pid}, event_type="DeliveryDeadlineReminder", min_records=2
-    )
-    assert sorted((r["payload"]["overdue"], r["payload"]["days_left"]) for r in reminders) == [
-        (False, 83),
-        (True, -1),
-    ]
+    assert ahead.status_code == 422
+    assert set(ahead.json()) == {"error", "error_th", "errors"}
+    assert ahead.json()["errors"][0]["field"] == "query.as_of"
     metrics = (await http_json("GET", f"{url}/metrics")).text
     assert "smartcity_approvals_refusals_total" in metrics
     assert 'smartcity_approvals_cases{stage="certified"}' in metrics
@@ -345,8 +332,8 @@ async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
     refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused", min_records=4)
     by_claim = {r["payload"]["refused_event_id"]: r["payload"] for r in refusals}
     assert by_claim[str(out_of_order.event_id)]["reason"]["en"] == (
-        f"SubcommitteeApproved refused: proposal {pid} is at stage submitted; "
-        "depa has not screened it yet"
+        "The approval by the subcommittee cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet."
     )
     assert by_claim[str(out_of_order.event_id)]["producer"] == "des-subcommittee"
     assert (
@@ -387,7 +374,9 @@ async def test_a_decision_for_an_unknown_proposal_is_refused(
         json={"event_type": "ProposalScreened", "screened_by": "depa"},
     )
     assert resp.status_code == 404, resp.text
-    assert resp.json()["error"] == f"ProposalScreened refused: there is no proposal {pid}"
+    assert resp.json()["error"] == (
+        "The screening by depa cannot be accepted: there is no such proposal."
+    )
 
 
 async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing(

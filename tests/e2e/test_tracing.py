@@ -63,6 +63,7 @@ def ancestors(trace: dict[str, Any], span: dict[str, Any]) -> list[dict[str, Any
 async def test_one_submission_is_one_trace_from_http_to_smtp(
     services: dict[str, ServiceProcess],
     console: ServiceProcess,
+    console_key: str,
     api_keys: dict[tuple[str, str], str],
     mailpit: Mailpit,
 ) -> None:
@@ -115,12 +116,14 @@ async def test_one_submission_is_one_trace_from_http_to_smtp(
     ), "no MongoDB span"
 
     # The console links the event to this trace; the CLI prints its address.
-    async with httpx.AsyncClient(base_url=console.url, timeout=10) as http:
+    headers = {"X-API-Key": console_key}
+    async with httpx.AsyncClient(base_url=console.url, timeout=10, headers=headers) as http:
         linked = await poll(
             lambda: _traces_api(http, pid), timeout=30, what="the console's trace links"
         )
     assert linked[0]["trace_id"] == trace["traceID"]
-    result = CliRunner().invoke(app, ["trace", pid], env={"CONSOLE_URL": console.url})
+    env = {"CONSOLE_URL": console.url, "CONSOLE_API_KEY": console_key}
+    result = CliRunner().invoke(app, ["trace", pid], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith(f"/trace/{trace['traceID']}")
 

@@ -10,6 +10,7 @@ from pymongo.errors import AutoReconnect
 
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalWithdrawn
+from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common.consumer import EventConsumer, Record, Unprocessable
 
 
@@ -20,12 +21,14 @@ class FakeRaw:
     partition: int = 2
     offset: int = 41
     key: bytes | None = b"SC-1"
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes], ...] = ((HEADER_EMITTED_BY, b"svc-proposals"),)
 
 
 @dataclass
 class FakeDeadLetters:
+    topic = "smartcity.deadletter"
     sent: list[dict[str, Any]] = field(default_factory=list)
+    topics: Topics = field(default_factory=Topics)
 
     async def send(self, record: Record, **kwargs: Any) -> None:
         self.sent.append({"record": record, **kwargs})
@@ -127,3 +130,137 @@ async def test_other_errors_are_retried_a_bounded_number_of_times_then_dead_lett
     assert letter["attempts"] == attempts
     assert letter["error"] == "ValueError: bug"
     assert letter["event_type"] == "ProposalWithdrawn"
+
+
+@pytest.mark.parametrize(
+    ("topic", "headers", "says"),
+    [
+        ("smartcity.proposals", (), "smartcity-emitted-by is (missing)"),
+        ("smartcity.proposals", ((HEADER_EMITTED_BY, b"lg-phuket-city"),), "is lg-phuket-city"),
+        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-proposals"),), "not a fact of svc-ap"),
+        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-approvals"),), "is not a fact of"),
+    ],
+)
+async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered_not_handled(
+    topic: str, headers: tuple[tuple[str, bytes], ...], says: str
+) -> None:
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    await consumer(letters).process(FakeRaw(event(), topic=topic, headers=headers), handler)
+    assert calls == []
+    [letter] = letters.sent
+    assert letter["kind"] == "unauthenticated"
+    assert says in letter["error"]
+
+
+async def test_claims_on_the_intake_topic_need_no_stamp() -> None:
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    await consumer(letters).process(FakeRaw(event(), topic="smartcity.intake", headers=()), handler)
+    assert len(calls) == 1
+    assert letters.sent == []
+
+
+# --- hostile records (issue 13): nothing about one record may stop the consumer ---------------
+
+
+@dataclass
+class BrokenDeadLetters(FakeDeadLetters):
+    """Refuses every full letter, as a letter built from a poisonous record would be refused."""
+
+    topic: str = "smartcity.deadletter"
+    refused: int = 0
+
+    async def send(self, record: Record, **kwargs: Any) -> None:
+        if not kwargs.get("minimal"):
+            self.refused += 1
+            raise ValueError("cannot encode the letter")
+        self.sent.append({"record": record, **kwargs})
+
+
+async def test_a_lone_surrogate_is_refused_at_parsing_and_never_becomes_an_id() -> None:
+    letters = FakeDeadLetters()
+
+    async def handler(env: AnyEnvelope) -> None:
+        raise AssertionError("must not be called")
+
+    await consumer(letters).process(FakeRaw(b'{"event_id":"\\ud800","event_type":"X"}'), handler)
+    [letter] = letters.sent
+    assert letter["kind"] == "parse"
+    assert "surrogate" in letter["error"]
+    assert letter["event_id"] is None
+
+
+async def test_a_dead_letter_that_cannot_be_sent_whole_falls_back_to_the_minimal_one() -> None:
+    letters = BrokenDeadLetters()
+
+    async def handler(env: AnyEnvelope) -> None:
+        raise Unprocessable("unauthorised", "no")
+
+    body = event()
+    await consumer(letters).process(FakeRaw(body), handler)
+    assert letters.refused == 1
+    [letter] = letters.sent
+    assert letter["minimal"] is True
+    assert letter["record"].value == body
+
+
+async def test_a_producer_answer_that_fails_still_dead_letters_the_record() -> None:
+    letters = FakeDeadLetters()
+
+    async def handler(env: AnyEnvelope) -> None:
+        return None
+
+    async def answer(value: bytes | None, error: Exception) -> None:
+        raise ValueError("cannot build the refusal")
+
+    body = event().replace(b'"proposal_id":"SC-1"', b'"proposal_id":"SC-ABCDEFGH\\n"')
+    await consumer(letters).process(FakeRaw(body), handler, on_invalid=answer)
+    [letter] = letters.sent
+    assert letter["kind"] == "validation"
+    assert "answering the producer failed" in letter["error"]
+
+
+async def test_a_record_handler_that_keeps_failing_is_dead_lettered_then_left() -> None:
+    letters = BrokenDeadLetters()
+    seen: list[Record] = []
+
+    async def handler(record: Record) -> None:
+        seen.append(record)
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    await consumer(letters, attempts=2).process_record(FakeRaw(b"x"), handler)
+    assert len(seen) == 2
+    [letter] = letters.sent
+    assert letter["kind"] == "processing"
+
+
+async def test_odd_headers_and_values_are_coerced_never_raised() -> None:
+    raw = FakeRaw(b"{}", headers=((b"\xff", None), ("ok", "\ud800")))  # type: ignore[arg-type]
+    record = Record.from_consumer_record(raw)
+    assert record.headers == (("\ufffd", b""), ("ok", "\ufffd".encode()))
+
+
+def test_every_dead_letter_fits_in_one_kafka_record() -> None:
+    from contracts.topics import Topics
+    from services.common.consumer import MAX_LETTER_BYTES, DeadLetters
+
+    big = Record("smartcity.intake", 0, 1, b"k" * 5000, b"\xff" * 900_000, (("h", b"v" * 5000),))
+    builder = DeadLetters(None, Topics())  # type: ignore[arg-type]
+    letter = builder.build(big, consumer="test", kind="parse", error="\ud800 too big", attempts=1)
+    assert letter.value_truncated
+    assert len(letter.model_dump_json()) <= MAX_LETTER_BYTES
+    assert letter.error == "\ufffd too big"
+    small = Record("smartcity.intake", 0, 1, b"SC-1", b"{}", ())
+    whole = builder.build(small, consumer="t", kind="parse", error="e", attempts=1, event_id="x")
+    assert not whole.value_truncated
+    assert whole.event_id is None
+    assert whole.value == b"{}"

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -15,6 +16,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts.common import Stage
 from services.approvals.domain import Case, Outcome, certificate_number
 from services.common.outbox import outbox_entry
+
+log = structlog.get_logger(__name__)
 
 Doc = dict[str, Any]
 
@@ -173,12 +176,25 @@ class MongoCaseRepository:
                 continue
 
     async def record_meeting(self, meeting_key: str, doc: Doc, now: dt.datetime) -> None:
-        """The first recording of a meeting is kept; later ones only count."""
-        await self.meetings.update_one(
-            {"_id": meeting_key},
-            {"$setOnInsert": {**doc, "recorded_at": now}, "$inc": {"times_recorded": 1}},
-            upsert=True,
-        )
+        """The first recording of a meeting (keyed by body and meeting id) is kept; later ones
+        by the same recorder only count, and one by another agency changes nothing."""
+        try:
+            await self.meetings.update_one(
+                {"_id": meeting_key, "recorded_by": doc["recorded_by"]},
+                {
+                    # recorded_by comes from the filter on insert
+                    "$setOnInsert": {
+                        **{k: v for k, v in doc.items() if k != "recorded_by"},
+                        "recorded_at": now,
+                    },
+                    "$inc": {"times_recorded": 1},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            log.warning(
+                "meeting.recorded_by_another", meeting=meeting_key, recorder=doc["recorded_by"]
+            )
 
     async def meetings_matching(self, query: Doc) -> list[Doc]:
         return await self.meetings.find(query).sort("_id", 1).to_list(None)

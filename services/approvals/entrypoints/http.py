@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -93,20 +92,25 @@ def _registry_entry(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with the reason in English and Thai, and FastAPI's field-precise details."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "(body)"
-    return JSONResponse(
-        status_code=422,
-        content={
-            "error": f"invalid request: {where}: {first.get('msg')}",
-            "error_th": f"คำขอไม่ถูกต้อง: {where}: {first.get('msg')}",
-            "detail": jsonable_encoder(errors),
-        },
-    )
+async def _own_decisions_only(
+    repo: MongoCaseRepository, caller: Agency, meetings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """An applicant sees only the meetings that decided on its own proposals, and in them only
+    those decisions (other agencies' proposals are not its business)."""
+    owners: dict[str, str | None] = {}
+    out = []
+    for meeting in meetings:
+        mine = []
+        for decision in meeting.get("decisions", []):
+            pid = decision.get("proposal_id")
+            if pid not in owners:
+                case = await repo.get_document(pid) if isinstance(pid, str) else None
+                owners[pid] = None if case is None else case.get("applicant")
+            if owners[pid] == caller.agency_id:
+                mine.append(decision)
+        if mine:
+            out.append({**meeting, "decisions": mine})
+    return out
 
 
 def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandlers) -> APIRouter:
@@ -179,6 +183,8 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         if body:
             query["body"] = body
         docs = await repo.meetings_matching(query)
+        if caller.kind.is_applicant:
+            docs = await _own_decisions_only(repo, caller, docs)
         return jsonable_encoder(
             [{**{k: v for k, v in d.items() if k != "_id"}, "key": d["_id"]} for d in docs]
         )
@@ -249,6 +255,22 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
                 detail={
                     "error": f"{caller.agency_id} may not run the deadline scan (depa only)",
                     "error_th": f"หน่วยงาน {caller.agency_id} ไม่มีสิทธิ์สั่งตรวจกำหนดส่งมอบ",
+                },
+            )
+        today = handlers.clock().date()
+        if as_of is not None and as_of > today:
+            raise HTTPException(
+                422,
+                detail={
+                    "error": f"as_of {as_of.isoformat()} is in the future (today is "
+                    f"{today.isoformat()}): reminders are sent for what is due, never ahead",
+                    "error_th": f"วันที่ {as_of.isoformat()} ยังมาไม่ถึง",
+                    "errors": [
+                        {
+                            "field": "query.as_of",
+                            "message": {"en": "must not be in the future", "th": "ต้องไม่เกินวันนี้"},
+                        }
+                    ],
                 },
             )
         emitted = await handlers.scan_deadlines(as_of)

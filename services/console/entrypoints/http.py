@@ -1,4 +1,6 @@
-"""JSON API of the console (what the CLI reads) and the live stream (server-sent events)."""
+"""JSON API of the console (what the CLI reads) and the live stream (server-sent events).
+Every route needs an operator: an API key (X-API-Key) or the web console's session cookie, of an
+agency that may use the console (`may_use_console`)."""
 
 import asyncio
 import datetime as dt
@@ -10,15 +12,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts.agencies import Agency
-from services.common.auth import ApiKeys, authenticate
+from services.common.auth import ApiKeys, api_key_from, authenticate, hash_key
 from services.console.audit import MongoAuditLog
-from services.console.handlers import NotFound, Replayer
+from services.console.handlers import NotFound, Replayer, ReplayRefused
+from services.console.sessions import COOKIE, Sessions
 from services.console.views import (
     BadFilter,
     Filters,
     dead_letter,
     delivery,
     may_replay,
+    may_use_console,
     parse_since,
     registry,
     row,
@@ -55,6 +59,36 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(404, detail={"error": f"no {what}", "error_th": f"ไม่พบ {what}"})
 
 
+def refused(status: int, en: str, th: str, **headers: str) -> HTTPException:
+    return HTTPException(status, detail={"error": en, "error_th": th}, headers=headers or None)
+
+
+async def viewer(request: Request, keys: ApiKeys, sessions: Sessions) -> Agency:
+    """The caller, by API key or session cookie; refused unless it may use the console."""
+    if api_key_from(request):
+        caller = await authenticate(request, keys)
+    else:
+        found = await sessions.resolve(request.cookies.get(COOKIE))
+        if found is None:
+            await keys.record_refusal(request, "missing")
+            raise refused(
+                401,
+                "log in, or send an operator API key in the X-API-Key header",
+                "กรุณาเข้าสู่ระบบ หรือส่ง API key ในส่วนหัว X-API-Key",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        caller = found
+    if not may_use_console(caller):
+        await keys.record_refusal(request, "forbidden")
+        raise refused(
+            403,
+            f"{caller.agency_id} has no access to the operators' console",
+            f"{caller.agency_id} ไม่มีสิทธิ์ใช้คอนโซลผู้ปฏิบัติงาน",
+        )
+    request.state.caller = caller
+    return caller
+
+
 async def operator(request: Request, keys: ApiKeys) -> Agency:
     caller = await authenticate(request, keys)
     if not may_replay(caller):
@@ -89,11 +123,30 @@ async def live(
             await asyncio.sleep(poll_seconds)
 
 
+def stream_owner(request: Request) -> str:
+    """Whose live streams these are: the session, or the API key (hashed)."""
+    key = api_key_from(request)
+    if key:
+        return "key:" + hash_key(key)
+    cookie = request.cookies.get(COOKIE) or ""
+    return "session:" + cookie.rsplit(".", 1)[0]
+
+
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, poll_seconds: float
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    poll_seconds: float,
+    sessions: Sessions,
+    *,
+    max_streams: int = 3,
 ) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["console"])
+    async def current_viewer(request: Request) -> Agency:
+        return await viewer(request, keys, sessions)
+
+    router = APIRouter(prefix="/api", tags=["console"], dependencies=[Depends(current_viewer)])
     Filt = Annotated[Filters, Depends(filters_from)]
+    open_streams: dict[str, int] = {}
 
     async def current_operator(request: Request) -> Agency:
         return await operator(request, keys)
@@ -103,17 +156,37 @@ def build_router(
     @router.get("/events", summary="Audit log entries, oldest first after `after_seq`")
     async def events(
         f: Filt,
-        after_seq: int = 0,
-        limit: Annotated[int, Query(le=1000)] = 200,
+        after_seq: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         newest: bool = False,
     ) -> JSONResponse:
         entries = await audit.page(f.query(), after_seq=after_seq, limit=limit, newest_first=newest)
         return JSONResponse([row(e) for e in entries])
 
     @router.get("/events/stream", summary="Live audit entries as server-sent events")
-    async def stream(request: Request, f: Filt, after_seq: int = 0) -> StreamingResponse:
+    async def stream(
+        request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0)] = 0
+    ) -> StreamingResponse:
+        owner = stream_owner(request)
+        if open_streams.get(owner, 0) >= max_streams:
+            raise refused(
+                429,
+                f"at most {max_streams} live streams per session; close one first",
+                f"เปิดการแสดงสดได้ไม่เกิน {max_streams} ช่องต่อการเข้าสู่ระบบ",
+            )
+        open_streams[owner] = open_streams.get(owner, 0) + 1
+
+        async def counted() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in live(request, audit, f.query(), after_seq, poll_seconds):
+                    yield chunk
+            finally:
+                open_streams[owner] -= 1
+                if open_streams[owner] <= 0:
+                    del open_streams[owner]
+
         return StreamingResponse(
-            live(request, audit, f.query(), after_seq, poll_seconds),
+            counted(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -171,13 +244,17 @@ def build_router(
         summary="Re-publish the original message to its topic (operators only)",
     )
     async def replay(
-        dead_letter_id: str, caller: Operator, operator_name: str | None = None
+        dead_letter_id: str,
+        caller: Operator,
+        operator_name: Annotated[str | None, Query(max_length=100)] = None,
     ) -> JSONResponse:
         who = caller.agency_id + (f" ({operator_name})" if operator_name else "")
         try:
             result = await replayer.replay(dead_letter_id, who)
         except NotFound:
             raise not_found(f"dead letter {dead_letter_id}") from None
+        except ReplayRefused as exc:
+            raise refused(409, exc.en, exc.th) from None
         return JSONResponse(
             {
                 "replay_id": result.replay_id,
@@ -190,7 +267,8 @@ def build_router(
 
     @router.get("/audit/entries", summary="Stored entries as they are, for verification")
     async def raw_entries(
-        after_seq: int = 0, limit: Annotated[int, Query(le=2000)] = 500
+        after_seq: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=2000)] = 500,
     ) -> JSONResponse:
         return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
 

@@ -7,11 +7,13 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from contracts.topics import Topics
-from services.common.consumer import Record
+from services.common.consumer import EventConsumer
 from services.console.handlers import Recorder
 
 
-def register(broker: KafkaBroker, topics: Topics, group_id: str, recorder: Recorder) -> None:
+def register(
+    broker: KafkaBroker, topics: Topics, group_id: str, consumer: EventConsumer, recorder: Recorder
+) -> None:
     @broker.subscriber(
         *topics.all(),
         group_id=group_id,
@@ -20,4 +22,4 @@ def register(broker: KafkaBroker, topics: Topics, group_id: str, recorder: Recor
         description="Every topic, including dead letters, into the audit log",
     )
     async def on_any_topic(msg: KafkaMessage) -> None:
-        await recorder.record(Record.from_consumer_record(msg.raw_message))
+        await consumer.process_record(msg.raw_message, recorder.record)

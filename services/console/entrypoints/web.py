@@ -1,13 +1,19 @@
 """The web console: server-rendered pages (Jinja2), no build step. Pages read the same views as
-the JSON API; replaying needs an operator login."""
+the JSON API. Every page needs a login of an agency that may use the console; state-changing
+forms carry the session's CSRF token (the login form a token of its own); no data is ever put
+inside JavaScript: the one script is a static file that reads data attributes, and the
+Content-Security-Policy forbids inline script."""
 
+import base64
 import contextlib
+import hmac
 import json
+import secrets
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -16,15 +22,79 @@ from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import filters_from
 from services.console.flow import stage_diagram, tile_map
-from services.console.handlers import NotFound, Replayer
-from services.console.sessions import COOKIE, Sessions
-from services.console.views import Filters, dead_letter, delivery, may_replay, registry, row
+from services.console.handlers import NotFound, Replayer, ReplayRefused
+from services.console.sessions import COOKIE, Session, Sessions
+from services.console.views import (
+    Filters,
+    dead_letter,
+    delivery,
+    may_replay,
+    may_use_console,
+    registry,
+    row,
+)
 
 HERE = Path(__file__).resolve().parent.parent
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
 )
 CSS = (HERE / "static" / "console.css").read_text(encoding="utf-8")
+JS = (HERE / "static" / "console.js").read_text(encoding="utf-8")
+LOGIN_COOKIE = "smartcity_login"
+CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
+    "style-src 'self'; style-src-attr 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class LoginRequired(Exception):
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class NoConsoleAccess(Exception):
+    def __init__(self, who: Agency) -> None:
+        super().__init__(who.agency_id)
+        self.who = who
+
+
+def install(app: FastAPI) -> None:
+    """Security headers on every response of the console (pages, API, stream), and the pages'
+    answers to a missing or insufficient login."""
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    async def to_login(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        query = urllib.parse.urlencode({"next": _safe_next(exc.target)})
+        return RedirectResponse(f"/login?{query}", status_code=303)
+
+    async def forbidden(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NoConsoleAccess)
+        html = templates.get_template("message.html").render(
+            user=None,
+            title="Not allowed",
+            message=f"{exc.who.agency_id}: no access to the operators' console "
+            "/ ไม่มีสิทธิ์ใช้คอนโซลผู้ปฏิบัติงาน",
+        )
+        return HTMLResponse(html, status_code=403)
+
+    app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(NoConsoleAccess, forbidden)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -41,13 +111,31 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
-    async def current_user(request: Request) -> Agency | None:
-        return await sessions.resolve(request.cookies.get(COOKIE))
+    async def current_session(request: Request) -> Session:
+        session = await sessions.lookup(request.cookies.get(COOKIE))
+        if session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if not may_use_console(session.agency):
+            raise NoConsoleAccess(session.agency)
+        request.state.session = session
+        return session
 
-    User = Annotated[Agency | None, Depends(current_user)]
+    async def current_user(session: Annotated[Session, Depends(current_session)]) -> Agency:
+        return session.agency
+
+    User = Annotated[Agency, Depends(current_user)]
     Filt = Annotated[Filters, Depends(filters_from)]
 
-    def page(name: str, user: Agency | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    def page(
+        name: str,
+        user: Agency | None,
+        status: int = 200,
+        request: Request | None = None,
+        **ctx: Any,
+    ) -> HTMLResponse:
+        session = getattr(request.state, "session", None) if request is not None else None
+        ctx.setdefault("csrf", session.csrf if isinstance(session, Session) else "")
         html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
         return HTMLResponse(html, status_code=status)
 
@@ -55,26 +143,39 @@ def build_router(
     async def css() -> Response:
         return Response(CSS, media_type="text/css; charset=utf-8")
 
+    @router.get("/static/console.js")
+    async def js() -> Response:
+        return Response(JS, media_type="text/javascript; charset=utf-8")
+
     @router.get("/")
     async def home() -> RedirectResponse:
         return RedirectResponse("/events", status_code=303)
 
     @router.get("/events")
-    async def events(user: User, f: Filt) -> HTMLResponse:
+    async def events(request: Request, user: User, f: Filt) -> HTMLResponse:
         head = await audit.head()
         entries = await audit.page(f.query(), limit=100, newest_first=True)
         rows = [row(e) for e in entries]
         stream = "/api/events/stream?" + urllib.parse.urlencode(
             {**f.params(), "after_seq": str(head["seq"])}
         )
-        return page("events.html", user, rows=rows, filters=f, stream_url=stream, nav="events")
+        return page(
+            "events.html",
+            user,
+            request=request,
+            rows=rows,
+            filters=f,
+            stream_url=stream,
+            nav="events",
+        )
 
     @router.get("/proposals/{proposal_id}")
-    async def timeline(user: User, proposal_id: str) -> HTMLResponse:
+    async def timeline(request: Request, user: User, proposal_id: str) -> HTMLResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         return page(
             "timeline.html",
             user,
+            request=request,
             status=200 if entries else 404,
             proposal_id=proposal_id,
             rows=[row(e) for e in entries],
@@ -83,18 +184,28 @@ def build_router(
         )
 
     @router.get("/registry")
-    async def get_registry(user: User, province: str | None = None) -> HTMLResponse:
+    async def get_registry(
+        request: Request, user: User, province: str | None = None
+    ) -> HTMLResponse:
         entries = await audit.page(
             {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
         )
         try:
             reg = registry(entries, province or None)
         except ValueError as exc:
-            return page("message.html", user, status=400, title="Registry", message=str(exc))
+            return page(
+                "message.html",
+                user,
+                request=request,
+                status=400,
+                title="Registry",
+                message=str(exc),
+            )
         top = max([p["areas"] for p in reg["by_province"]], default=1)
         return page(
             "registry.html",
             user,
+            request=request,
             reg=reg,
             top=top,
             province=province or "",
@@ -103,16 +214,22 @@ def build_router(
         )
 
     @router.get("/deliveries")
-    async def deliveries(user: User) -> HTMLResponse:
+    async def deliveries(request: Request, user: User) -> HTMLResponse:
         entries = await audit.page(
             {"kind": "event", "event_type": {"$in": ["NotificationSent", "NotificationFailed"]}},
             limit=1000,
             newest_first=True,
         )
-        return page("deliveries.html", user, rows=[delivery(e) for e in entries], nav="deliveries")
+        return page(
+            "deliveries.html",
+            user,
+            request=request,
+            rows=[delivery(e) for e in entries],
+            nav="deliveries",
+        )
 
     @router.get("/deadletters")
-    async def deadletters(user: User, done: str | None = None) -> HTMLResponse:
+    async def deadletters(request: Request, user: User, done: str | None = None) -> HTMLResponse:
         entries = await audit.page({"kind": "deadletter"}, limit=1000, newest_first=True)
         replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
         rows = [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries]
@@ -121,25 +238,37 @@ def build_router(
         return page(
             "deadletters.html",
             user,
+            request=request,
             rows=rows,
             done=done,
             nav="deadletters",
-            can_replay=user is not None and may_replay(user),
+            can_replay=may_replay(user),
         )
 
     @router.post("/deadletters/{dead_letter_id}/replay")
-    async def replay(request: Request, user: User, dead_letter_id: str) -> Response:
-        if user is None:
-            return RedirectResponse("/login?next=/deadletters", status_code=303)
+    async def replay(
+        request: Request, session: Annotated[Session, Depends(current_session)], dead_letter_id: str
+    ) -> Response:
+        user = session.agency
+        form = await form_of(request)
+        if not session.csrf_ok(form.get("csrf")):
+            return page(
+                "message.html",
+                user,
+                request=request,
+                status=403,
+                title="Not allowed",
+                message="the form has expired; reload the page / แบบฟอร์มหมดอายุ กรุณาโหลดหน้าใหม่",
+            )
         if not may_replay(user):
             return page(
                 "message.html",
                 user,
+                request=request,
                 status=403,
                 title="Not allowed",
                 message=f"{user.agency_id} may not replay dead letters / ไม่มีสิทธิ์ส่งข้อความซ้ำ",
             )
-        form = await form_of(request)
         name = form.get("operator", "").strip()[:100]
         who = user.agency_id + (f" ({name})" if name else "")
         try:
@@ -148,56 +277,86 @@ def build_router(
             return page(
                 "message.html",
                 user,
+                request=request,
                 status=404,
                 title="Not found",
                 message=f"no dead letter {dead_letter_id} / ไม่พบ",
+            )
+        except ReplayRefused as exc:
+            return page(
+                "message.html",
+                user,
+                request=request,
+                status=409,
+                title="Not replayed",
+                message=f"{exc.en} / {exc.th}",
             )
         return RedirectResponse(
             f"/deadletters?done={urllib.parse.quote(dead_letter_id)}", status_code=303
         )
 
+    def login_page(target: str, status: int = 200, error: str | None = None) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        resp = page(
+            "login.html", None, status=status, next=target, nav="login", error=error, csrf=token
+        )
+        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+        return resp
+
     @router.get("/login")
-    async def login_form(user: User, next: str = "/deadletters") -> HTMLResponse:
-        return page("login.html", user, next=_safe_next(next), error=None, nav="login")
+    async def login_form(next: str = "/events") -> HTMLResponse:
+        return login_page(_safe_next(next))
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await form_of(request)
-        target = _safe_next(form.get("next", "/deadletters"))
+        target = _safe_next(form.get("next", "/events"))
+        expected = request.cookies.get(LOGIN_COOKIE) or ""
+        if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+            return login_page(
+                target, 403, "The form has expired; try again / แบบฟอร์มหมดอายุ กรุณาลองใหม่"
+            )
         who = await keys.resolve(form.get("api_key", "").strip())
         if who is None:
             await keys.record_refusal(request, "invalid")
-            return page(
-                "login.html",
-                None,
-                status=401,
-                next=target,
-                nav="login",
-                error="Unknown or revoked API key / API key ไม่ถูกต้องหรือถูกเพิกถอน",
+            return login_page(
+                target, 401, "Unknown or revoked API key / API key ไม่ถูกต้องหรือถูกเพิกถอน"
+            )
+        if not may_use_console(who):
+            await keys.record_refusal(request, "forbidden")
+            return login_page(
+                target,
+                403,
+                f"{who.agency_id} has no access to the operators' console "
+                f"/ {who.agency_id} ไม่มีสิทธิ์ใช้คอนโซลผู้ปฏิบัติงาน",
             )
         resp = RedirectResponse(target, status_code=303)
         resp.set_cookie(
             COOKIE, await sessions.open(who), httponly=True, samesite="strict", path="/"
         )
+        resp.delete_cookie(LOGIN_COOKIE, path="/login")
         return resp
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        await sessions.close(request.cookies.get(COOKIE))
-        resp = RedirectResponse("/events", status_code=303)
-        resp.delete_cookie(COOKIE, path="/")
+        session = await sessions.lookup(request.cookies.get(COOKIE))
+        form = await form_of(request)
+        if session is not None and session.csrf_ok(form.get("csrf")):
+            await sessions.close(request.cookies.get(COOKIE))
+        resp = RedirectResponse("/login", status_code=303)
+        if session is None or session.csrf_ok(form.get("csrf")):
+            resp.delete_cookie(COOKIE, path="/")
         return resp
 
     return router
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else "/deadletters"
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok and target.isprintable() else "/events"
 
 
 def _preview(r: dict[str, Any]) -> str:
-    import base64
-
     raw = base64.b64decode(r.get("value_b64") or "")
     text = raw.decode("utf-8", errors="replace")
     with contextlib.suppress(ValueError):

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from contracts.agencies import Agency
+from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
-from services.console.entrypoints.http import not_found
-from services.console.entrypoints.web import templates
+from services.console.entrypoints.http import not_found, viewer
+from services.console.entrypoints.web import LoginRequired, NoConsoleAccess, templates
 from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from services.console.lag import LagMonitor
-from services.console.sessions import COOKIE, Sessions
-from services.console.views import row
+from services.console.sessions import COOKIE, Session, Sessions
+from services.console.views import may_use_console, row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
 PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
@@ -44,17 +45,33 @@ def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any
 
 
 def build_router(
-    audit: MongoAuditLog, lag: LagMonitor, sessions: Sessions, jaeger_url: str
+    audit: MongoAuditLog, lag: LagMonitor, keys: ApiKeys, sessions: Sessions, jaeger_url: str
 ) -> APIRouter:
+    """The same access rules as the rest of the console: the API wants an operator's key or
+    login, the pages a login (else they send you to /login)."""
+
+    async def current_viewer(request: Request) -> Agency:
+        return await viewer(request, keys, sessions)
+
     router = APIRouter()
+    Viewer = [Depends(current_viewer)]
 
-    async def current_user(request: Request) -> Agency | None:
-        return await sessions.resolve(request.cookies.get(COOKIE))
+    async def current_session(request: Request) -> Session:
+        session = await sessions.lookup(request.cookies.get(COOKIE))
+        if session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if not may_use_console(session.agency):
+            raise NoConsoleAccess(session.agency)
+        request.state.session = session
+        return session
 
-    User = Annotated[Agency | None, Depends(current_user)]
+    LoggedIn = Annotated[Session, Depends(current_session)]
 
-    def page(name: str, user: Agency | None, status: int = 200, **ctx: Any) -> HTMLResponse:
-        html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
+    def page(name: str, session: Session, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(
+            user=session.agency, csrf=session.csrf, jaeger_url=jaeger_url, **ctx
+        )
         return HTMLResponse(html, status_code=status)
 
     async def current_pipeline() -> dict[str, Any]:
@@ -62,12 +79,18 @@ def build_router(
         return pipeline(entries, dt.datetime.now(dt.UTC))
 
     # ---- JSON
-    @router.get("/api/pipeline", tags=["console"], summary="Proposals per stage, waits, overdue")
+    @router.get(
+        "/api/pipeline",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="Proposals per stage, waits, overdue",
+    )
     async def api_pipeline() -> JSONResponse:
         return JSONResponse(await current_pipeline())
 
     @router.get(
         "/api/proposals/{proposal_id}/stages",
+        dependencies=Viewer,
         tags=["console"],
         summary="One proposal's stages with decisions and emails",
     )
@@ -79,6 +102,7 @@ def build_router(
 
     @router.get(
         "/api/proposals/{proposal_id}/traces",
+        dependencies=Viewer,
         tags=["console"],
         summary="The traces of one proposal's events, with their addresses in Jaeger",
     )
@@ -88,37 +112,42 @@ def build_router(
             raise not_found(f"proposal {proposal_id}")
         return JSONResponse(traces_of([row(e) for e in entries], jaeger_url))
 
-    @router.get("/api/lag", tags=["console"], summary="Consumer lag per group and partition")
+    @router.get(
+        "/api/lag",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="Consumer lag per group and partition",
+    )
     async def api_lag() -> JSONResponse:
         return JSONResponse(await lag.refresh())
 
     # ---- pages
     @router.get("/traces/{trace_id}", include_in_schema=False)
-    async def trace_page(user: User, trace_id: str) -> HTMLResponse:
+    async def trace_page(session: LoggedIn, trace_id: str) -> HTMLResponse:
         """One trace, read from Jaeger's query API and drawn as a waterfall (the local Jaeger,
         built from the Go module, has the API but no web UI)."""
         if not TRACE_ID.fullmatch(trace_id):
-            return page("message.html", user, 400, title="Trace", message="not a trace id")
+            return page("message.html", session, 400, title="Trace", message="not a trace id")
         try:
             async with httpx.AsyncClient(base_url=jaeger_url, timeout=10) as http:
                 resp = await http.get(f"/api/traces/{trace_id}")
         except httpx.HTTPError as exc:
             message = f"Jaeger is unreachable at {jaeger_url} ({type(exc).__name__})"
-            return page("message.html", user, 502, title="Trace", message=message)
+            return page("message.html", session, 502, title="Trace", message=message)
         data = resp.json().get("data") if resp.status_code == 200 else None
         if not data:
             message = f"Jaeger has no trace {trace_id} / ไม่พบ trace นี้"
-            return page("message.html", user, 404, title="Trace", message=message)
+            return page("message.html", session, 404, title="Trace", message=message)
         return page(
             "trace.html",
-            user,
+            session,
             w=waterfall(data[0]),
             jaeger_trace_url=trace_url(jaeger_url, trace_id),
             nav="events",
         )
 
     @router.get("/pipeline", include_in_schema=False)
-    async def pipeline_page(user: User) -> HTMLResponse:
-        return page("pipeline.html", user, p=await current_pipeline(), nav="pipeline")
+    async def pipeline_page(session: LoggedIn) -> HTMLResponse:
+        return page("pipeline.html", session, p=await current_pipeline(), nav="pipeline")
 
     return router

@@ -3,10 +3,8 @@ and a "send the digests now" trigger (admin)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.agencies import Agency
@@ -31,28 +29,6 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k != "_id"}
     encoded: dict[str, Any] = jsonable_encoder({"recipient_id": doc["_id"], **out})
     return encoded
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Invalid request bodies: 422 with the fields and a reason in English and Thai."""
-
-    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        fields = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid request: "
-                + "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
-                "error_th": "ข้อมูลไม่ถูกต้อง: " + ", ".join(f["field"] for f in fields),
-                "fields": fields,
-            },
-        )
-
-    app.add_exception_handler(RequestValidationError, invalid)
 
 
 def build_router(

@@ -5,11 +5,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.agencies import Agency
 from contracts.common import BilingualText, Stage
@@ -29,7 +27,6 @@ from services.proposals.adapters.repository import (
     MongoProposalRepository,
 )
 from services.proposals.domain import IntakeError, content_from_draft, resolve_province
-from services.proposals.entrypoints.errors import validation_body
 from services.proposals.handlers import (
     ProposalHandlers,
     ResubmitProposal,
@@ -70,61 +67,12 @@ def intake_error_response(exc: IntakeError) -> JSONResponse:
     )
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413)
-        self.limit = limit
-
-
-class StreamedBodyLimit:
-    """Refuses a body that grows past the limit while it streams in (a chunked request has no
-    Content-Length for the runtime's up-front check to read)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
-
-        await self.app(scope, limited, send)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     async def on_intake_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IntakeError)
         return intake_error_response(exc)
 
-    async def on_invalid_request(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return JSONResponse(status_code=422, content=validation_body(exc.errors()))
-
-    async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, BodyTooLarge)
-        return JSONResponse(
-            status_code=413,
-            content={
-                "error": f"request body exceeds the limit of {exc.limit} bytes",
-                "error_th": f"ข้อมูลที่ส่งมีขนาดเกินกำหนด {exc.limit} ไบต์",
-                "errors": [],
-            },
-        )
-
-    app.add_exception_handler(BodyTooLarge, on_body_too_large)
     app.add_exception_handler(IntakeError, on_intake_error)
-    app.add_exception_handler(RequestValidationError, on_invalid_request)
 
 
 def view(doc: dict[str, Any]) -> ProposalView:

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from contracts.envelope import EnvelopeError, parse_record
 from contracts.topics import Topics
-from services.common.consumer import EventConsumer, Handler, Record
-
-OnInvalid = Callable[[bytes | None, EnvelopeError], Awaitable[None]]
+from services.common.consumer import EventConsumer, Handler, OnInvalid
 
 
 def register(
@@ -34,12 +29,7 @@ def register(
         "ProposalResubmitted, ProposalWithdrawn",
     )
     async def on_intake_topic(msg: KafkaMessage) -> None:
-        record = Record.from_consumer_record(msg.raw_message)
-        try:
-            parse_record(record.value, record.headers)
-        except EnvelopeError as exc:
-            await on_invalid_intake(record.value, exc)  # answered; the consumer dead-letters it
-        await consumer.process(msg.raw_message, on_intake)
+        await consumer.process(msg.raw_message, on_intake, on_invalid=on_invalid_intake)
 
     @broker.subscriber(
         topics.decisions,

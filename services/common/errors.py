@@ -1,0 +1,167 @@
+"""The one shape of every HTTP refusal, on every service: a reason in English and Thai, and one
+entry per field (dotted path) with a message in both languages; plus the request-body limit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.common import BilingualText
+from contracts.proposals import FieldError
+
+_THAI: dict[str, str] = {
+    "missing": "ต้องระบุข้อมูลนี้",
+    "extra_forbidden": "ไม่รู้จักฟิลด์นี้",
+    "too_short": "มีจำนวนน้อยเกินไป (ต้องมีอย่างน้อย {min_length} รายการ)",
+    "too_long": "มีจำนวนมากเกินไป (ไม่เกิน {max_length} รายการ)",
+    "string_too_short": "สั้นเกินไป (อย่างน้อย {min_length} ตัวอักษร)",
+    "string_too_long": "ยาวเกินไป (ไม่เกิน {max_length} ตัวอักษร)",
+    "string_type": "ต้องเป็นข้อความ",
+    "string_pattern_mismatch": "รูปแบบไม่ถูกต้อง",
+    "greater_than_equal": "ต้องไม่น้อยกว่า {ge} (ห้ามติดลบ)",
+    "greater_than": "ต้องมากกว่า {gt}",
+    "less_than_equal": "ต้องไม่เกิน {le}",
+    "decimal_parsing": "ต้องเป็นจำนวนเงิน (ตัวเลข)",
+    "decimal_max_digits": "มีจำนวนหลักมากเกินไป",
+    "decimal_max_places": "ทศนิยมเกิน {decimal_places} ตำแหน่ง",
+    "enum": "ต้องเป็นหนึ่งใน {expected}",
+    "bool_parsing": "ต้องเป็น true หรือ false",
+    "bool_type": "ต้องเป็น true หรือ false",
+    "int_parsing": "ต้องเป็นจำนวนเต็ม",
+    "url_parsing": "ไม่ใช่ URL ที่ถูกต้อง",
+    "url_scheme": "URL ต้องขึ้นต้นด้วย http หรือ https",
+    "json_invalid": "ไม่ใช่ JSON ที่ถูกต้อง",
+    "model_attributes_type": "ต้องเป็นออบเจกต์ JSON",
+    "dict_type": "ต้องเป็นออบเจกต์ JSON",
+    "list_type": "ต้องเป็นรายการ (array)",
+    "datetime_parsing": "ต้องเป็นวันเวลาแบบ ISO 8601",
+    "datetime_from_date_parsing": "ต้องเป็นวันเวลาแบบ ISO 8601",
+    "value_error": "ค่าไม่ถูกต้อง",
+}
+
+
+def dotted(loc: Sequence[int | str]) -> str:
+    """'body.plan.smart_solutions' -> 'plan.smart_solutions'; query and header keep a prefix."""
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "(body)"
+
+
+def thai_message(error: dict[str, Any]) -> str:
+    template = _THAI.get(str(error.get("type")), "ข้อมูลไม่ถูกต้อง")
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template.split(" (")[0]
+
+
+def field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    out: list[FieldError] = []
+    for error in errors:
+        message = str(error.get("msg", "invalid value"))[:500]
+        out.append(
+            FieldError(
+                field=dotted(error.get("loc", ()))[:500] or "(body)",
+                message=BilingualText(en=message, th=thai_message(error)[:500]),
+            )
+        )
+    return out
+
+
+def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
+    found = field_errors(errors)
+    count = len(found)
+    return {
+        "error": f"the request has {count} invalid field{'s' if count != 1 else ''}",
+        "error_th": f"คำขอมีข้อมูลไม่ถูกต้อง {count} รายการ",
+        "errors": [e.model_dump() for e in found],
+    }
+
+
+def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
+    """The one shape of every refusal: {"error", "error_th", "errors": [{field, message}]}."""
+    return {"error": en, "error_th": th, "errors": list(errors)}
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def body_too_large(limit: int) -> dict[str, Any]:
+    return error_body(
+        f"request body exceeds the limit of {limit} bytes",
+        f"ข้อมูลที่ส่งมีขนาดเกินกำหนด {limit} ไบต์",
+    )
+
+
+class StreamedBodyLimit:
+    """Refuses a body that grows past the limit while it streams in (a chunked request has no
+    Content-Length to check up front); a declared Content-Length over the limit is refused
+    before anything is read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await JSONResponse(body_too_large(self.max_bytes), status_code=413)(
+                    scope, receive, send
+                )
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def install_error_shape(app: FastAPI) -> None:
+    """Every refusal in the one documented shape: HTTP errors raised anywhere (a `detail` with
+    "error"/"error_th" is kept as is), request validation, and the body limit."""
+
+    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail
+        if isinstance(detail, dict) and "error" in detail:
+            body = error_body(
+                str(detail["error"]),
+                str(detail.get("error_th", detail["error"])),
+                detail.get("errors", []),
+            )
+        else:
+            text = str(detail)
+            body = error_body(text, text)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse(status_code=422, content=validation_body(exc.errors()))
+
+    async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BodyTooLarge)
+        return JSONResponse(status_code=413, content=body_too_large(exc.limit))
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+    app.add_exception_handler(BodyTooLarge, on_body_too_large)
