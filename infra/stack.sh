@@ -237,6 +237,8 @@ start_jaeger() {
   spawn jaeger "$LOGS/jaeger.log" "$BIN/jaeger" --config "$LOCAL/jaeger/config.yaml"
   wait_until 60 "jaeger up: OTLP http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT, query http://127.0.0.1:$JAEGER_UI_PORT" jaeger_healthy \
     || die "Jaeger did not become healthy in 60 s; see $LOGS/jaeger.log"
+}
+
 kafka_mode_changed() {  # the running broker was started in the other security mode
   local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
   kafka_insecure && want=PLAINTEXT
