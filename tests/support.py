@@ -45,6 +45,8 @@ KAFKA = f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
 MONGO = f"mongodb://127.0.0.1:{os.environ.get('SMARTCITY_FERRETDB_PORT', '27017')}"
 SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
+JAEGER = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_UI_PORT', '16686')}"
+OTLP = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_OTLP_HTTP_PORT', '4318')}"
 
 T = TypeVar("T")
 
@@ -240,9 +242,12 @@ def service_env(
         f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
         # A consumer group spans topics: runs must not share one, or they rebalance each other.
         f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
+        f"{prefix}OTLP_ENDPOINT": OTLP,
     }
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
+    if name == "console":
+        env["CONSOLE_JAEGER_URL"] = JAEGER
     return {**env, **(extra or {})}
 
 

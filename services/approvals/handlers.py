@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.agencies import Agency, UnknownAgency, agency
@@ -65,8 +65,46 @@ REMINDERS = Counter(
     ["threshold"],
 )
 
+STAGE_TRANSITIONS = Counter(
+    "smartcity_stage_transitions_total",
+    "Proposals that moved from one stage to another",
+    ["from_stage", "to_stage"],
+)
+STAGE_DURATION = Histogram(
+    "smartcity_stage_duration_seconds",
+    "How long a proposal stayed at a stage before it moved on (by the events' times)",
+    ["stage"],
+    buckets=(
+        1,
+        10,
+        60,
+        600,
+        3600,
+        6 * 3600,
+        86400,
+        7 * 86400,
+        30 * 86400,
+        90 * 86400,
+        180 * 86400,
+        365 * 86400,
+        730 * 86400,
+    ),
+)
+
 Clock = Callable[[], dt.datetime]
 Flush = tuple[AsyncCollection[dict[str, Any]], Any]
+
+
+def stage_time(before: Case | None, outcome: Outcome) -> tuple[str, str, float] | None:
+    """(stage left, stage entered, seconds spent at the stage left) when `outcome` moved a
+    case, by the times of the events that entered and left the stage."""
+    entry = outcome.history_entry
+    if before is None or entry is None or not entry.get("from") or not entry.get("to"):
+        return None
+    entered = next((h["at"] for h in reversed(before.history) if h.get("to")), None)
+    if entered is None:
+        return None
+    return entry["from"], entry["to"], max(0.0, (entry["at"] - entered).total_seconds())
 
 
 def utc_now() -> dt.datetime:
@@ -138,6 +176,10 @@ class CaseHandlers:
         flushes: list[Flush],
     ) -> None:
         where = await self._repo.save(before, outcome, self.clock())
+        moved = stage_time(before, outcome)
+        if moved is not None:
+            STAGE_TRANSITIONS.labels(moved[0], moved[1]).inc()
+            STAGE_DURATION.labels(moved[0]).observe(moved[2])
         flushes.append(
             (self._repo.collection_named(where), proposal_id if where == "cases" else event_id)
         )

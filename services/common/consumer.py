@@ -42,6 +42,7 @@ from contracts.common import canonical_uuid, safe_text
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import HEADER_EMITTED_BY, Topics
+from services.common import telemetry
 from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
@@ -466,6 +467,11 @@ class EventConsumer:
             )
             return
 
+        telemetry.annotate(
+            proposal_id=envelope.proposal_id,
+            event_type=envelope.event_type,
+            event_id=str(envelope.event_id),
+        )
         refusal = fact_refusal(
             self._dead_letters.topics.bare(record.topic),
             envelope.event_type,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -33,9 +33,12 @@ class TopicsMissing(ConnectionError):
     """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
-def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+def make_broker(
+    settings: ServiceSettings, client_id: str, *, middlewares: Sequence[Any] = ()
+) -> KafkaBroker:
     """Idempotent producer with acks=all: a publish is confirmed once every in-sync replica has
-    it, and retries never write a record twice. Authenticated as the service's principal."""
+    it, and retries never write a record twice. Authenticated as the service's principal.
+    `middlewares`: broker-wide (tracing)."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id,
@@ -43,6 +46,7 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         acks="all",
         graceful_timeout=15.0,
         logger=None,
+        middlewares=tuple(middlewares),
         security=settings.kafka_auth(client_id).faststream(),
         parser=tolerant_parser,
     )
@@ -148,3 +152,46 @@ async def read_record(
         return None
     finally:
         await consumer.stop()
+
+
+async def consumer_lag(auth: KafkaAuth, topics: Sequence[str]) -> list[dict[str, Any]]:
+    """For every consumer group with committed offsets on `topics` (that `auth`'s principal may
+    describe): per partition, the committed offset, the end offset and the lag (records not yet
+    consumed by the group)."""
+    wanted = set(topics)
+    admin = AIOKafkaAdminClient(**auth.aiokafka(), client_id="smartcity-lag")
+    reader = AIOKafkaConsumer(
+        **auth.aiokafka(), client_id="smartcity-lag", group_id=None, enable_auto_commit=False
+    )
+    await admin.start()
+    try:
+        await reader.start()
+        try:
+            groups = sorted({g[0] for g in await admin.list_consumer_groups()})
+            committed: dict[str, dict[TopicPartition, int]] = {}
+            for group in groups:
+                offsets = await admin.list_consumer_group_offsets(group)
+                mine = {tp: om.offset for tp, om in offsets.items() if tp.topic in wanted}
+                if mine:
+                    committed[group] = mine
+            partitions = sorted({tp for c in committed.values() for tp in c})
+            ends = await reader.end_offsets(partitions) if partitions else {}
+        finally:
+            await reader.stop()
+    finally:
+        await admin.close()
+    rows = []
+    for group, offsets in sorted(committed.items()):
+        for tp, offset in sorted(offsets.items()):
+            end = int(ends.get(tp, 0))
+            rows.append(
+                {
+                    "group": group,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "committed": offset,
+                    "end": end,
+                    "lag": max(end - offset, 0) if offset >= 0 else end,
+                }
+            )
+    return rows

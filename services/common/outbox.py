@@ -31,6 +31,7 @@ from contracts.access import service_principal
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
 from contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
+from services.common import telemetry
 from services.common.context import authenticated_by
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,8 @@ def outbox_entry(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
         "value": envelope.model_dump_json(),
         "headers": _with_credential(envelope.headers()),
         "queued_at": dt.datetime.now(dt.UTC),
+        # The trace this event was caused in; the publish (now or by the relay) continues it.
+        "trace": telemetry.capture(),
     }
 
 
@@ -105,12 +108,23 @@ class OutboxPublisher:
             doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
             entries: Sequence[Doc] = (doc or {}).get("outbox") or []
             for entry in entries:
-                await self._broker.publish(
-                    entry["value"].encode("utf-8"),
-                    self._topics.name(entry["topic"]),
-                    key=entry["key"].encode("utf-8"),
-                    headers={**entry["headers"], HEADER_EMITTED_BY: self._emitter},
-                )
+                with (
+                    telemetry.restored(entry.get("trace")),
+                    telemetry.span(
+                        f"outbox publish {entry['event_type']}",
+                        attributes={
+                            telemetry.ATTR_PROPOSAL_ID: entry["key"],
+                            telemetry.ATTR_EVENT_TYPE: entry["event_type"],
+                            telemetry.ATTR_EVENT_ID: entry["event_id"],
+                        },
+                    ),
+                ):
+                    await self._broker.publish(
+                        entry["value"].encode("utf-8"),
+                        self._topics.name(entry["topic"]),
+                        key=entry["key"].encode("utf-8"),
+                        headers={**entry["headers"], HEADER_EMITTED_BY: self._emitter},
+                    )
                 EVENTS_PUBLISHED.labels(self._service, entry["event_type"]).inc()
                 # Remove the head entry, guarded by its id. ($pull with a condition would read
                 # better, but FerretDB 1.24 compares a $pull condition as a whole value.)

@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 from starlette.middleware import Middleware
 
+from services.common import telemetry
 from services.common.claims import ClaimGate
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.errors import StreamedBodyLimit, install_error_shape
@@ -45,7 +46,12 @@ class Runtime:
         self.name = name
         self.settings = settings
         self.topics = settings.topics
-        self.broker = make_broker(settings, client_id=name)
+        self.tracer_provider = telemetry.setup(
+            name, enabled=settings.tracing_enabled, endpoint=settings.otlp_endpoint
+        )
+        self.broker = make_broker(
+            settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
+        )
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
         self.publisher = OutboxPublisher(
@@ -119,6 +125,7 @@ class Runtime:
             for hook in self.on_stop:
                 await hook()
             await self.mongo.close()
+            telemetry.shutdown()
             log.info("service.stopped")
 
     def app(
@@ -134,6 +141,7 @@ class Runtime:
         )
         for router in routers:
             app.include_router(router)
+        telemetry.instrument_app(app, self.tracer_provider)
 
         @app.middleware("http")
         async def count_requests(

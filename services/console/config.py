@@ -28,3 +28,10 @@ class ConsoleSettings(ServiceSettings):
         description="The deployment's go-live date, as APPROVALS_GO_LIVE (the registry's "
         "certificate status treats deadlines before it as history)",
     )
+    jaeger_url: str = Field(
+        "http://127.0.0.1:16686",
+        description="Jaeger's query service (UI and API): where the timeline's trace links point",
+    )
+    lag_seconds: float = Field(
+        15.0, gt=0, description="How often the consumer-lag gauge is refreshed"
+    )

@@ -18,6 +18,7 @@ from contracts.common import AgencyKind
 from contracts.envelope import EnvelopeError, parse_record
 from contracts.reference import UnknownProvince, province
 from contracts.workflow import event_name, stage_name
+from services.common.telemetry import trace_id_of
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 # Who may use the console at all (every page and API). It shows every agency's proposals,
@@ -162,6 +163,7 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "dead_letter_id": entry.get("dead_letter_id"),
         "error": entry.get("error"),
         "hash": entry.get("hash"),
+        "trace_id": trace_id_of((b.get("headers") or {}).get("traceparent")),
     }
 
 

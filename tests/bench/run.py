@@ -9,6 +9,8 @@ from the timestamps the services themselves store:
   - peak resident memory of each service process,
   - the cost of signing and of verifying one claim (tests/bench/claims.py),
   - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
+It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
+what tracing costs (the difference of each figure). The targets are checked on the traced run.
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
 """
 
@@ -85,7 +87,7 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(n: int, concurrency: int) -> dict[str, Any]:
+async def run(n: int, concurrency: int, *, tracing: bool = True) -> dict[str, Any]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
@@ -104,6 +106,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
                     # production defaults, not the tests'
                     f"{name.upper()}_OUTBOX_SWEEP_SECONDS": "5",
                     f"{name.upper()}_OUTBOX_GRACE_SECONDS": "2",
+                    f"{name.upper()}_TRACING_ENABLED": str(tracing).lower(),
                 },
             ),
             port,
@@ -167,6 +170,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         to_email = [(t - submitted[p]).total_seconds() * 1000 for p, t in last_email.items()]
         rss = {name: round(peak_rss_mb(p.proc.pid), 1) for name, p in procs.items() if p.proc}
         result = {
+            "tracing": tracing,
             "proposals": n,
             "concurrency": concurrency,
             "cases_opened": len(to_case),
@@ -225,15 +229,56 @@ def check(result: dict[str, Any]) -> list[str]:
     return missed
 
 
+COMPARED = (
+    "submit_http_p50_ms",
+    "submit_http_p99_ms",
+    "submit_to_case_p50_ms",
+    "submit_to_case_p99_ms",
+    "submit_to_email_p50_ms",
+    "submit_to_email_p99_ms",
+    "throughput_per_s",
+)
+
+
+def overhead(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
+    """What tracing costs: each figure with tracing on minus off (and in per cent of off), and
+    the peak memory of each service."""
+    out: dict[str, Any] = {}
+    for metric in COMPARED:
+        delta = on[metric] - off[metric]
+        pct = round(100 * delta / off[metric], 1) if off[metric] else None
+        out[metric] = {"on": on[metric], "off": off[metric], "delta": round(delta, 1), "pct": pct}
+    out["peak_rss_mb"] = {
+        name: {"on": mb, "off": off["peak_rss_mb"].get(name)}
+        for name, mb in on["peak_rss_mb"].items()
+    }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=300, help="proposals to submit")
     parser.add_argument("-c", type=int, default=10, help="concurrent submissions")
+    parser.add_argument(
+        "--tracing",
+        choices=("both", "on", "off"),
+        default="both",
+        help="run with tracing on and off and compare (default), or only one of them",
+    )
     args = parser.parse_args()
     ensure_stack()
-    result = asyncio.run(run(args.n, args.c))
+    runs = (
+        {"on": True, "off": False}
+        if args.tracing == "both"
+        else {args.tracing: args.tracing == "on"}
+    )
+    results = {label: asyncio.run(run(args.n, args.c, tracing=on)) for label, on in runs.items()}
+    result = dict(results["on"] if "on" in results else results["off"])
+    if len(results) == 2:
+        result["tracing_off"] = results["off"]
+        result["tracing_overhead"] = overhead(results["on"], results["off"])
     result |= claims.measure()
     result["targets"] = TARGETS
     result["missed"] = check(result)

@@ -22,6 +22,7 @@ from contracts.agencies import Agency
 from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import filters_from
+from services.console.flow import stage_diagram, tile_map
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Session, Sessions
 from services.console.views import (
@@ -108,6 +109,7 @@ def build_router(
     replayer: Replayer,
     keys: ApiKeys,
     sessions: Sessions,
+    jaeger_url: str = "http://127.0.0.1:16686",
     go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
@@ -137,7 +139,7 @@ def build_router(
     ) -> HTMLResponse:
         session = getattr(request.state, "session", None) if request is not None else None
         ctx.setdefault("csrf", session.csrf if isinstance(session, Session) else "")
-        html = templates.get_template(name).render(user=user, **ctx)
+        html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
         return HTMLResponse(html, status_code=status)
 
     @router.get("/static/console.css")
@@ -180,6 +182,7 @@ def build_router(
             status=200 if entries else 404,
             proposal_id=proposal_id,
             rows=[row(e) for e in entries],
+            diagram=stage_diagram(entries),
             nav="events",
         )
 
@@ -207,6 +210,7 @@ def build_router(
             reg=reg,
             top=top,
             province=province or "",
+            tiles=tile_map(reg["by_province"]),
             nav="registry",
         )
 
