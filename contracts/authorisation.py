@@ -59,6 +59,9 @@ class Allowed:
 class Refused:
     reason_en: str
     reason_th: str
+    not_owner: bool = False
+    """Refused because the proposal is another agency's: callers answer as if it did not exist
+    (404) and never name the owner."""
 
     def __bool__(self) -> bool:
         return False
@@ -95,10 +98,9 @@ def authorise(
         and proposal_owner != producer.agency_id
     ):
         return Refused(
-            f"{producer.agency_id} may act only for its own proposals; this proposal belongs "
-            f"to {proposal_owner}",
-            f"หน่วยงาน {producer.agency_id} ดำเนินการได้เฉพาะข้อเสนอของตนเอง "
-            f"ข้อเสนอนี้เป็นของ {proposal_owner}",
+            f"{producer.agency_id} may act only for its own proposals",
+            f"หน่วยงาน {producer.agency_id} ดำเนินการได้เฉพาะข้อเสนอของตนเอง",
+            not_owner=True,
         )
     if (
         producer.kind in PROVINCE_BOUND
