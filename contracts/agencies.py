@@ -14,7 +14,7 @@ from functools import cache
 from importlib.resources import files
 
 from contracts.authorisation import Producer
-from contracts.common import AgencyKind
+from contracts.common import AgencyKind, BilingualText
 from contracts.reference import provinces
 
 
@@ -56,7 +56,7 @@ def agencies() -> dict[str, Agency]:
             agency_id,
             Agency(
                 agency_id,
-                AgencyKind.PROVINCIAL_ADMINISTRATION,
+                AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION,
                 f"องค์การบริหารส่วนจังหวัด{p.name_th}",
                 f"{p.name_en} Provincial Administrative Organisation",
                 p.code,
@@ -70,3 +70,74 @@ def agency(agency_id: str) -> Agency:
         return agencies()[agency_id]
     except KeyError:
         raise UnknownAgency(agency_id) from None
+
+
+BANGKOK_TH = "กรุงเทพมหานคร"
+
+
+def province_th(name_th: str) -> str:
+    """A province as a Thai sentence names it: จังหวัดภูเก็ต, but กรุงเทพมหานคร (Bangkok is a
+    special local government, not a จังหวัด)."""
+    return name_th if name_th == BANGKOK_TH else f"จังหวัด{name_th}"
+
+
+def governor_th(province_name_th: str) -> str:
+    """ผู้ว่าราชการจังหวัดภูเก็ต; ผู้ว่าราชการกรุงเทพมหานคร."""
+    return f"ผู้ว่าราชการ{province_th(province_name_th)}"
+
+
+_HOLDER_TH: tuple[tuple[str, str], ...] = (
+    ("เทศบาลนคร", "นายกเทศมนตรีนคร"),
+    ("เทศบาลเมือง", "นายกเทศมนตรีเมือง"),
+    ("เทศบาลตำบล", "นายกเทศมนตรีตำบล"),
+    ("องค์การบริหารส่วน", "นายกองค์การบริหารส่วน"),
+    ("สำนักงานจังหวัด", "ผู้ว่าราชการจังหวัด"),  # directory entries seeded before the fix
+    ("สำนักงานส่งเสริมเศรษฐกิจดิจิทัล", "ผู้อำนวยการใหญ่สำนักงานส่งเสริมเศรษฐกิจดิจิทัล"),
+    ("สำนักเลขาธิการคณะรัฐมนตรี", "เลขาธิการคณะรัฐมนตรี"),
+    ("ฝ่ายเลขานุการ", "เลขานุการ"),
+    ("มหาวิทยาลัย", "อธิการบดีมหาวิทยาลัย"),
+    ("บริษัท", "กรรมการผู้จัดการบริษัท"),
+)
+
+
+def office_holder(name_th: str, name_en: str) -> BilingualText:
+    """Whom a letter to an organisation is addressed to: the holder of its office
+    (เรียน นายกเทศมนตรีนครภูเก็ต, not เรียน เทศบาลนครภูเก็ต). A name no rule knows (an
+    individual, an illustrative applicant) is addressed as it is."""
+    th = name_th
+    if name_th == BANGKOK_TH:
+        th = governor_th(BANGKOK_TH)
+    elif not name_th.startswith(("ผู้ว่าราชการ", "นายก")):
+        for prefix, holder in _HOLDER_TH:
+            if name_th.startswith(prefix):
+                th = holder + name_th[len(prefix) :]
+                if prefix == "สำนักงานส่งเสริมเศรษฐกิจดิจิทัล":
+                    th = holder
+                elif prefix == "ฝ่ายเลขานุการ":
+                    th = th.split(" กระทรวง")[0]
+                break
+    return BilingualText(th=th, en=_holder_en(name_en))
+
+
+def _holder_en(name: str) -> str:
+    if name.startswith(("Governor", "Mayor", "Chief Executive", "President", "Secretary")):
+        return name
+    if name == "Bangkok Metropolitan Administration":
+        return "Governor of Bangkok"
+    if name.endswith("Provincial Governor's Office"):  # seeded before the fix
+        return "Governor of " + name.removesuffix(" Provincial Governor's Office") + " Province"
+    if name.endswith("Municipality"):
+        return f"Mayor of {name}"
+    if name.endswith("Provincial Administrative Organisation"):
+        return f"Chief Executive of the {name}"
+    if name.startswith("Digital Economy Promotion Agency"):
+        return "President and CEO, Digital Economy Promotion Agency (depa)"
+    if name == "Secretariat of the Cabinet":
+        return "Secretary-General of the Cabinet"
+    if name.startswith("Secretariat of the "):
+        return "Secretary of the " + name.removeprefix("Secretariat of the ").split(" (")[0]
+    if "University" in name:
+        return f"President of {name}"
+    if " Co." in name:
+        return f"Managing Director, {name}"
+    return name

@@ -77,7 +77,11 @@ class SteeringCommitteeAcknowledged(Contract):
 ResolutionNumber = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    Field(description="Cabinet resolution reference, e.g. 'นร 0505/ว 123'"),
+    Field(
+        description="Reference of the letter of the Secretariat of the Cabinet that conveys the "
+        "resolution (หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ นร 0505/ว …), e.g. 'นร 0505/ว 123'; "
+        "the resolution itself is identified by its date (`resolution_date`)"
+    ),
 ]
 
 
@@ -93,7 +97,9 @@ class CabinetEndorsed(Contract):
 
 
 class CabinetReturned(Contract):
-    """The Cabinet returned the matter; the proposal is rejected."""
+    """The Cabinet returned the matter (ส่งเรื่องคืน) to the proposing ministry for rework. Not a
+    final rejection: the proposal goes back to the subcommittee (stage `cabinet_returned`),
+    which reconsiders it or asks the applicant to revise it."""
 
     event_type: Literal["CabinetReturned"] = Field(
         "CabinetReturned", description="The event type; always 'CabinetReturned'"
@@ -101,13 +107,18 @@ class CabinetReturned(Contract):
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
     resolution: LongText = Field(description="The resolution text")
-    reasons: BilingualText = Field(description="Why, in Thai and English")
+    reasons: BilingualText = Field(
+        description="Why the matter was returned and what must be reworked, in Thai and English"
+    )
 
 
 DELIVERY_YEARS = 2
-"""A certified area must show delivery within two years of the award."""
+"""A certified area is given two years to develop; its certificate can be revoked if it fails
+the requirements by then. Source: OpenGov Asia, "DEPA announces start of first batch of smart
+cities in Thailand" (2020)."""
 RENEWAL_MIN_PROGRESS_PERCENT = 50
-"""Renewal needs at least this much progress on the plan."""
+"""This deployment's setting, not a published rule: no public source was found for a progress
+threshold for renewal (see docs/process.md)."""
 
 
 class ValidityPeriod(Contract):
@@ -118,7 +129,11 @@ class ValidityPeriod(Contract):
         description="The area must show delivery by this date (two years after award)"
     )
     renewal_min_progress_percent: int = Field(
-        default=50, ge=0, le=100, description="Progress needed to renew (at least 50%)"
+        default=50,
+        ge=0,
+        le=100,
+        description="Progress needed to renew, in percent: this deployment's setting "
+        "(no published threshold was found)",
     )
 
     @model_validator(mode="after")
@@ -262,3 +277,31 @@ class AwardCertification(Contract):
     valid_from: dt.date | None = Field(
         default=None, description="First day the certification holds (default: today)"
     )
+
+
+DATED_DECISIONS = frozenset(
+    {
+        "SubcommitteeApproved",
+        "SubcommitteeRejected",
+        "SteeringCommitteeAcknowledged",
+        "CabinetEndorsed",
+        "CabinetReturned",
+        "CertificationAwarded",
+    }
+)
+"""The events `decided_on` gives a date for."""
+
+
+def decided_on(payload: Contract) -> dt.date | None:
+    """The date a decision was taken, as the agencies date it: the meeting's date, the Cabinet
+    resolution's date, or the first day of a certification. None for what is not a dated
+    decision (a submission, a screening). Timelines show this rather than the moment the event
+    was recorded."""
+    meeting = getattr(payload, "meeting", None)
+    if isinstance(meeting, Meeting):
+        return meeting.held_on
+    if isinstance(payload, CabinetEndorsed | CabinetReturned):
+        return payload.resolution_date
+    if isinstance(payload, CertificationAwarded):
+        return payload.validity.valid_from
+    return None

@@ -33,7 +33,7 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
 }
 """Event type -> the agency kinds that may produce it."""
 
-PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATION})
+PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION})
 """Applicant kinds that may act only for proposals in their own province."""
 
 OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn"})

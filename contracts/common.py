@@ -124,10 +124,16 @@ class BilingualText(Contract):
 
 
 class AgencyKind(StrEnum):
-    """Who an agency is in the workflow; the authorisation matrix is keyed by this."""
+    """Who an agency is in the workflow; the authorisation matrix is keyed by this.
+
+    An องค์การบริหารส่วนจังหวัด (อบจ., Provincial Administrative Organisation) is local
+    government (ราชการส่วนท้องถิ่น), not the provincial arm of central government (ราชการส่วน
+    ภูมิภาค, the governor's administration): its kind is `provincial_administrative_organisation`.
+    The earlier value `provincial_administration` is still read (an alias of the same kind), so
+    directories and integrators written against it keep working; it is never written."""
 
     LOCAL_GOVERNMENT = "local_government"
-    PROVINCIAL_ADMINISTRATION = "provincial_administration"
+    PROVINCIAL_ADMINISTRATIVE_ORGANISATION = "provincial_administrative_organisation"
     PRIVATE_DEVELOPER = "private_developer"
     DEPA = "depa"
     DES_SUBCOMMITTEE = "des_subcommittee_secretariat"
@@ -139,11 +145,21 @@ class AgencyKind(StrEnum):
     def is_applicant(self) -> bool:
         return self in APPLICANT_KINDS
 
+    @classmethod
+    def _missing_(cls, value: object) -> AgencyKind | None:
+        return KIND_ALIASES.get(str(value))
+
+
+KIND_ALIASES: dict[str, AgencyKind] = {
+    "provincial_administration": AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION,
+}
+"""Earlier names of a kind, still accepted when read (schema evolution: additive only)."""
+
 
 APPLICANT_KINDS = frozenset(
     {
         AgencyKind.LOCAL_GOVERNMENT,
-        AgencyKind.PROVINCIAL_ADMINISTRATION,
+        AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION,
         AgencyKind.PRIVATE_DEVELOPER,
     }
 )
@@ -176,6 +192,7 @@ class Stage(StrEnum):
     SUBCOMMITTEE_APPROVED = "subcommittee_approved"
     STEERING_ACKNOWLEDGED = "steering_acknowledged"
     CABINET_ENDORSED = "cabinet_endorsed"
+    CABINET_RETURNED = "cabinet_returned"
     CERTIFIED = "certified"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"

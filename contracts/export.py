@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from contracts import authorisation, examples, topics
+from contracts import access, authorisation, examples, topics
 from contracts.catalogue import EVENTS
-from contracts.common import AgencyKind
+from contracts.common import KIND_ALIASES, AgencyKind
 from contracts.deadletter import DeadLetter
 from contracts.envelope import SCHEMA_VERSION, Envelope
 
@@ -41,8 +41,11 @@ DEAD_LETTER = "DeadLetter"
 API_VERSION = f"{SCHEMA_VERSION}.0.0"
 
 KIND_LABELS: dict[AgencyKind, str] = {
-    AgencyKind.LOCAL_GOVERNMENT: "Local government (municipality, เทศบาล / อบต.)",
-    AgencyKind.PROVINCIAL_ADMINISTRATION: "Provincial Administrative Organisation (อบจ.)",
+    AgencyKind.LOCAL_GOVERNMENT: "Local government: municipality or subdistrict (เทศบาล / อบต.), "
+    "Bangkok Metropolitan Administration (กรุงเทพมหานคร)",
+    AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION: "Local government at province level: "
+    "Provincial Administrative Organisation (องค์การบริหารส่วนจังหวัด, อบจ.); not the "
+    "governor's provincial administration (ราชการส่วนภูมิภาค)",
     AgencyKind.PRIVATE_DEVELOPER: "Private city developer (ภาคเอกชน)",
     AgencyKind.DEPA: "depa Smart City Thailand Office (ดีป้า)",
     AgencyKind.DES_SUBCOMMITTEE: "DES smart-city subcommittee secretariat",
@@ -441,8 +444,8 @@ def _agency_directory_section() -> list[str]:
         "| `kind` | Agency kind, one of the values below |",
         "| `name_th` | Name in Thai |",
         "| `name_en` | Name in English |",
-        "| `province_code` | Two-digit province code for local governments and provincial "
-        "administrations; empty for national bodies and services |",
+        "| `province_code` | Two-digit province code for local governments (อบจ. included); "
+        "empty for national bodies and services |",
         "",
         "Every province except Bangkok also has its Provincial Administrative Organisation, "
         "`pao-<code>` (e.g. `pao-83` for Phuket), derived from the province list; Bangkok "
@@ -451,6 +454,10 @@ def _agency_directory_section() -> list[str]:
         "| kind | who |",
         "|---|---|",
         kinds,
+        "",
+        "Earlier names of a kind are still read, as the same kind, and never written: "
+        + ", ".join(f"`{old}` (now `{new.value}`)" for old, new in KIND_ALIASES.items())
+        + ".",
     ]
 
 
@@ -465,7 +472,27 @@ def artefacts() -> dict[str, str]:
     for service in services():
         files[f"{ASYNCAPI_DIR}/{service}.json"] = dumps(asyncapi(service))
     files["events.md"] = events_markdown()
+    security = docs_path("security.md")
+    if security.is_file():
+        files["security.md"] = with_acl_table(security.read_text(encoding="utf-8"))
     return files
+
+
+ACL_BEGIN = "<!-- acl:begin (generated from contracts/access.py by make docs) -->"
+ACL_END = "<!-- acl:end -->"
+
+
+def docs_path(relative: str) -> Path:
+    return DOCS / relative
+
+
+def with_acl_table(text: str) -> str:
+    """docs/security.md with the ACL table between its markers regenerated."""
+    before, begin, rest = text.partition(ACL_BEGIN)
+    _, end, after = rest.partition(ACL_END)
+    if not begin or not end:
+        raise ValueError(f"docs/security.md lacks the {ACL_BEGIN} ... {ACL_END} markers")
+    return f"{before}{ACL_BEGIN}\n{access.acl_table_markdown()}{ACL_END}{after}"
 
 
 def stale(docs: Path = DOCS) -> list[str]:

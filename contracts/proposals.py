@@ -110,6 +110,59 @@ class FieldError(Contract):
     message: BilingualText = Field(description="What is wrong, in Thai and English")
 
 
+FIELD_NAMES: dict[str, BilingualText] = {
+    "applicant": BilingualText(th="หน่วยงานผู้ยื่น", en="applicant agency"),
+    "content": BilingualText(th="ข้อเสนอ", en="proposal"),
+    "content.province": BilingualText(th="จังหวัด", en="province"),
+    "content.province.code": BilingualText(th="รหัสจังหวัด", en="province code"),
+    "content.province.name_th": BilingualText(th="ชื่อจังหวัดภาษาไทย", en="province name in Thai"),
+    "content.province.name_en": BilingualText(th="ชื่อจังหวัดภาษาอังกฤษ", en="province name in English"),
+    "content.area_name": BilingualText(th="ชื่อพื้นที่", en="area name"),
+    "content.area_name.th": BilingualText(th="ชื่อพื้นที่ภาษาไทย", en="area name in Thai"),
+    "content.area_name.en": BilingualText(th="ชื่อพื้นที่ภาษาอังกฤษ", en="area name in English"),
+    "content.dimensions": BilingualText(th="มิติเมืองอัจฉริยะ", en="smart dimensions"),
+    "content.plan": BilingualText(th="แผนพัฒนาเมืองอัจฉริยะ", en="development plan"),
+    "content.plan.area_boundary_and_goals": BilingualText(
+        th="ขอบเขตพื้นที่และเป้าหมาย", en="area boundary and goals"
+    ),
+    "content.plan.infrastructure_plan": BilingualText(
+        th="แผนการลงทุนและพัฒนาโครงสร้างพื้นฐาน", en="infrastructure investment plan"
+    ),
+    "content.plan.city_data_platform": BilingualText(
+        th="การออกแบบแพลตฟอร์มข้อมูลเมือง", en="city data platform design"
+    ),
+    "content.plan.smart_solutions": BilingualText(th="บริการเมืองอัจฉริยะ", en="smart solutions"),
+    "content.plan.management_model": BilingualText(th="รูปแบบการบริหารจัดการ", en="management model"),
+    "content.has_city_data_platform": BilingualText(
+        th="การมีแพลตฟอร์มข้อมูลเมือง", en="city data platform flag"
+    ),
+    "content.budget_baht": BilingualText(th="งบประมาณ (บาท)", en="budget (baht)"),
+    "content.expected_value_baht": BilingualText(
+        th="มูลค่าทางเศรษฐกิจที่คาดว่าจะได้รับ (บาท)", en="expected economic value (baht)"
+    ),
+    "content.contact_emails": BilingualText(th="อีเมลผู้ประสานงาน", en="contact email"),
+    "content.attachments": BilingualText(th="เอกสารแนบ", en="attachments"),
+    "revision": BilingualText(th="ครั้งที่แก้ไข", en="revision number"),
+    "changes": BilingualText(th="สรุปสิ่งที่แก้ไข", en="summary of changes"),
+    "reason": BilingualText(th="เหตุผล", en="reason"),
+}
+"""What a field of a submission is called, for people (refusal emails never show paths)."""
+
+
+def field_name(path: str) -> BilingualText:
+    """The name of the field at a dotted path (list indices and an envelope's `payload.` prefix
+    ignored; the nearest named parent when the field itself has no name)."""
+    parts = [p for p in path.split(".") if p and not p.isdigit()]
+    if parts and parts[0] in {"payload", "body"}:
+        parts = parts[1:]
+    while parts:
+        name = FIELD_NAMES.get(".".join(parts))
+        if name is not None:
+            return name
+        parts.pop()
+    return BilingualText(th="ข้อมูลในคำขอ", en="the request")
+
+
 class IntakeRejected(Contract):
     """The proposals service refused a submission claim; addressed to its producer."""
 

@@ -23,6 +23,9 @@ HEADER_EVENT_ID = "smartcity-event-id"
 HEADER_SCHEMA_VERSION = "smartcity-schema-version"
 HEADER_PRODUCER = "smartcity-producer"
 HEADER_CORRELATION_ID = "smartcity-correlation-id"
+HEADER_EMITTED_BY = "smartcity-emitted-by"
+"""Set by the service that publishes a fact (`svc-<service>`); consumers of a fact topic act only
+on records stamped by the topic's owning service (contracts.access.fact_refusal)."""
 HEADER_CONTENT_TYPE = "content-type"
 CONTENT_TYPE_JSON = "application/json"
 

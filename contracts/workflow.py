@@ -17,6 +17,7 @@ ACTIVE = frozenset(
         S.SUBCOMMITTEE_APPROVED,
         S.STEERING_ACKNOWLEDGED,
         S.CABINET_ENDORSED,
+        S.CABINET_RETURNED,
     }
 )
 TERMINAL = frozenset({S.CERTIFIED, S.REJECTED, S.WITHDRAWN})
@@ -25,18 +26,28 @@ TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "ProposalResubmitted": (frozenset({S.REVISION_REQUESTED}), S.SUBMITTED),
     "ProposalWithdrawn": (ACTIVE, S.WITHDRAWN),
     "ProposalScreened": (frozenset({S.SUBMITTED}), S.SCREENED),
-    "RevisionRequested": (frozenset({S.SUBMITTED, S.SCREENED}), S.REVISION_REQUESTED),
-    "SubcommitteeApproved": (frozenset({S.SCREENED}), S.SUBCOMMITTEE_APPROVED),
-    "SubcommitteeRejected": (frozenset({S.SCREENED}), S.REJECTED),
+    "RevisionRequested": (
+        frozenset({S.SUBMITTED, S.SCREENED, S.CABINET_RETURNED}),
+        S.REVISION_REQUESTED,
+    ),
+    "SubcommitteeApproved": (frozenset({S.SCREENED, S.CABINET_RETURNED}), S.SUBCOMMITTEE_APPROVED),
+    "SubcommitteeRejected": (frozenset({S.SCREENED, S.CABINET_RETURNED}), S.REJECTED),
     "SteeringCommitteeAcknowledged": (
         frozenset({S.SUBCOMMITTEE_APPROVED}),
         S.STEERING_ACKNOWLEDGED,
     ),
     "CabinetEndorsed": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_ENDORSED),
-    "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.REJECTED),
+    "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_RETURNED),
     "CertificationAwarded": (frozenset({S.CABINET_ENDORSED}), S.CERTIFIED),
 }
-"""Event type -> (stages it may happen at, the stage it leads to)."""
+"""Event type -> (stages it may happen at, the stage it leads to).
+
+A Cabinet that returns a matter (ส่งเรื่องคืน) sends it back to the ministry that proposed it
+for rework; it is not a final decision on the proposal. So `CabinetReturned` leads to
+`cabinet_returned`, an active stage that is with the subcommittee again: the subcommittee
+reconsiders the reworked matter (approves it again, which goes on to the steering committee
+and the Cabinet once more, or rejects it), or sends the plan back to the applicant for
+revision. See docs/process.md."""
 
 OPENING_EVENT = "ProposalSubmitted"
 
@@ -49,37 +60,181 @@ ORDER: tuple[Stage, ...] = (
     S.CERTIFIED,
 )
 
-WAITING_FOR: dict[Stage, BilingualText] = {
-    S.SUBMITTED: BilingualText(
-        en="depa has not screened it yet", th="สำนักงานเมืองอัจฉริยะ (ดีป้า) ยังไม่ได้กลั่นกรอง"
-    ),
+# -- the names people read: one Thai and one English name per body, stage and event ----------
+# Used everywhere people read (emails, the status page, the console, the CLI); never the codes.
+
+SUBCOMMITTEE = BilingualText(
+    th="คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ",
+    en="Subcommittee for Driving and Managing Smart City Projects",
+)
+"""The DES subcommittee that approves areas (chaired by the Minister of Digital Economy and
+Society; see docs/process.md for sources)."""
+STEERING_COMMITTEE = BilingualText(
+    th="คณะกรรมการขับเคลื่อนการพัฒนาเมืองอัจฉริยะ",
+    en="Smart City Development Steering Committee",
+)
+"""The national steering committee that acknowledges approvals (chaired by a Deputy Prime
+Minister)."""
+CABINET = BilingualText(th="คณะรัฐมนตรี", en="the Cabinet")
+DEPA = BilingualText(
+    th="สำนักงานส่งเสริมเศรษฐกิจดิจิทัล", en="the Digital Economy Promotion Agency (depa)"
+)
+SMART_CITY_OFFICE = BilingualText(th="สำนักงานเมืองอัจฉริยะประเทศไทย", en="Smart City Thailand Office")
+LOGO = BilingualText(th="ตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย", en="the Smart City Thailand logo")
+
+STAGE_NAMES: dict[Stage, BilingualText] = {
+    S.SUBMITTED: BilingualText(th="ยื่นข้อเสนอแล้ว", en="Submitted"),
     S.REVISION_REQUESTED: BilingualText(
-        en="it awaits the applicant's revised plan", th="รอผู้ยื่นส่งแผนฉบับแก้ไข"
+        th="รอผู้ยื่นแก้ไขข้อเสนอ", en="Awaiting the applicant's revision"
+    ),
+    S.SCREENED: BilingualText(th="ผ่านการกลั่นกรองของดีป้า", en="Screened by depa"),
+    S.SUBCOMMITTEE_APPROVED: BilingualText(
+        th="คณะอนุกรรมการฯ เห็นชอบ", en="Approved by the subcommittee"
+    ),
+    S.STEERING_ACKNOWLEDGED: BilingualText(
+        th="คณะกรรมการฯ รับทราบ", en="Acknowledged by the steering committee"
+    ),
+    S.CABINET_ENDORSED: BilingualText(th="คณะรัฐมนตรีเห็นชอบ", en="Endorsed by the Cabinet"),
+    S.CABINET_RETURNED: BilingualText(
+        th="คณะรัฐมนตรีส่งเรื่องคืนเพื่อทบทวน", en="Returned by the Cabinet for rework"
+    ),
+    S.CERTIFIED: BilingualText(th="ประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="Announced as a smart-city area"),
+    S.REJECTED: BilingualText(th="ไม่ผ่านการพิจารณา", en="Not approved"),
+    S.WITHDRAWN: BilingualText(th="ผู้ยื่นถอนข้อเสนอ", en="Withdrawn by the applicant"),
+}
+
+EVENT_NAMES: dict[str, BilingualText] = {
+    "ProposalSubmitted": BilingualText(th="การยื่นข้อเสนอ", en="submission of the proposal"),
+    "ProposalResubmitted": BilingualText(
+        th="การยื่นข้อเสนอฉบับแก้ไข", en="resubmission of the revised proposal"
+    ),
+    "ProposalWithdrawn": BilingualText(th="การถอนข้อเสนอ", en="withdrawal of the proposal"),
+    "IntakeRejected": BilingualText(th="การไม่รับคำขอ", en="refusal of a request"),
+    "ProposalScreened": BilingualText(th="การกลั่นกรองของดีป้า", en="screening by depa"),
+    "RevisionRequested": BilingualText(th="การขอให้แก้ไขข้อเสนอ", en="request to revise the proposal"),
+    "SubcommitteeApproved": BilingualText(
+        th="มติเห็นชอบของคณะอนุกรรมการฯ", en="approval by the subcommittee"
+    ),
+    "SubcommitteeRejected": BilingualText(
+        th="มติไม่เห็นชอบของคณะอนุกรรมการฯ", en="rejection by the subcommittee"
+    ),
+    "SteeringCommitteeAcknowledged": BilingualText(
+        th="การรับทราบของคณะกรรมการฯ", en="acknowledgement by the steering committee"
+    ),
+    "CabinetEndorsed": BilingualText(th="มติเห็นชอบของคณะรัฐมนตรี", en="endorsement by the Cabinet"),
+    "CabinetReturned": BilingualText(
+        th="การส่งเรื่องคืนของคณะรัฐมนตรี", en="return of the matter by the Cabinet"
+    ),
+    "CertificationAwarded": BilingualText(
+        th="การประกาศเป็นพื้นที่เมืองอัจฉริยะและมอบตราสัญลักษณ์",
+        en="announcement as a smart-city area and award of the logo",
+    ),
+    "TransitionRefused": BilingualText(th="การไม่รับบันทึกมติ", en="refusal of a decision"),
+    "DeliveryDeadlineReminder": BilingualText(
+        th="การแจ้งกำหนดแสดงผลการดำเนินงาน", en="delivery deadline reminder"
+    ),
+    "MeetingRecorded": BilingualText(th="การบันทึกมติการประชุม", en="record of a meeting"),
+    "NotificationSent": BilingualText(th="การส่งอีเมลแจ้ง", en="email delivered"),
+    "NotificationFailed": BilingualText(th="การส่งอีเมลไม่สำเร็จ", en="email not delivered"),
+}
+"""Every event of the catalogue (a test keeps the two in step), as a noun phrase."""
+
+
+def stage_name(stage: Stage | str | None) -> BilingualText:
+    """The name of a stage (a dash when there is none yet)."""
+    if stage is None or stage == "":
+        return BilingualText(th="ยังไม่มี", en="none yet")
+    return STAGE_NAMES[Stage(stage)]
+
+
+def event_name(event_type: str) -> BilingualText:
+    """The name of an event type; an unknown one is named as such, never by its code."""
+    return EVENT_NAMES.get(event_type, BilingualText(th="รายการที่ระบบไม่รู้จัก", en="unknown record"))
+
+
+WAITING_FOR: dict[Stage, BilingualText] = {
+    S.SUBMITTED: BilingualText(en="depa has not screened it yet", th="ดีป้ายังไม่ได้กลั่นกรองข้อเสนอ"),
+    S.REVISION_REQUESTED: BilingualText(
+        en="it awaits the applicant's revised plan", th="ยังรอข้อเสนอฉบับแก้ไขจากผู้ยื่น"
     ),
     S.SCREENED: BilingualText(
-        en="the subcommittee has not decided on it yet", th="คณะอนุกรรมการยังไม่ได้พิจารณา"
+        en="the subcommittee has not decided on it yet",
+        th="คณะอนุกรรมการฯ ยังไม่ได้พิจารณา",
     ),
     S.SUBCOMMITTEE_APPROVED: BilingualText(
         en="the steering committee has not acknowledged it yet",
-        th="คณะกรรมการขับเคลื่อนฯ ยังไม่ได้รับทราบ",
+        th="คณะกรรมการฯ ยังไม่ได้รับทราบ",
     ),
     S.STEERING_ACKNOWLEDGED: BilingualText(
-        en="the Cabinet has not endorsed it yet", th="คณะรัฐมนตรียังไม่ได้เห็นชอบ"
+        en="the Cabinet has not decided on it yet", th="คณะรัฐมนตรียังไม่ได้มีมติ"
     ),
     S.CABINET_ENDORSED: BilingualText(
-        en="the certification has not been awarded yet", th="ยังไม่ได้มอบตราสัญลักษณ์"
+        en="the area has not been announced and awarded the logo yet",
+        th="ยังไม่ได้ประกาศเป็นพื้นที่เมืองอัจฉริยะและมอบตราสัญลักษณ์",
+    ),
+    S.CABINET_RETURNED: BilingualText(
+        en="the subcommittee has not reconsidered the returned matter yet",
+        th="คณะอนุกรรมการฯ ยังไม่ได้พิจารณาทบทวนเรื่องที่คณะรัฐมนตรีส่งคืน",
     ),
     S.CERTIFIED: BilingualText(
-        en="it is already certified; no further decisions apply",
-        th="ได้รับการรับรองแล้ว ไม่มีการพิจารณาเพิ่มเติม",
+        en="it is already announced as a smart-city area; no further decisions apply",
+        th="ได้ประกาศเป็นพื้นที่เมืองอัจฉริยะแล้ว ไม่มีการพิจารณาเพิ่มเติม",
     ),
     S.REJECTED: BilingualText(
-        en="it was rejected; no further decisions apply", th="ถูกปฏิเสธแล้ว ไม่มีการพิจารณาเพิ่มเติม"
+        en="it was not approved; no further decisions apply",
+        th="ข้อเสนอไม่ผ่านการพิจารณาแล้ว ไม่มีการพิจารณาเพิ่มเติม",
     ),
     S.WITHDRAWN: BilingualText(
-        en="it was withdrawn; no further decisions apply", th="ถูกถอนแล้ว ไม่มีการพิจารณาเพิ่มเติม"
+        en="the applicant withdrew it; no further decisions apply",
+        th="ผู้ยื่นได้ถอนข้อเสนอแล้ว ไม่มีการพิจารณาเพิ่มเติม",
     ),
 }
+
+NEXT_STEP: dict[Stage, BilingualText] = {
+    S.SUBMITTED: BilingualText(
+        th="ดีป้าจะกลั่นกรองข้อเสนอ แล้วเสนอคณะอนุกรรมการฯ พิจารณา หรือขอให้ผู้ยื่นแก้ไข",
+        en="depa screens the proposal and forwards it to the subcommittee, or asks the "
+        "applicant to revise it.",
+    ),
+    S.REVISION_REQUESTED: BilingualText(
+        th="ผู้ยื่นแก้ไขข้อเสนอตามที่แจ้งและยื่นฉบับแก้ไข ดีป้าจะกลั่นกรองอีกครั้ง",
+        en="The applicant revises the plan as asked and resubmits it; depa screens it again.",
+    ),
+    S.SCREENED: BilingualText(
+        th="คณะอนุกรรมการฯ จะพิจารณาข้อเสนอในการประชุม",
+        en="The subcommittee considers the proposal at a meeting.",
+    ),
+    S.SUBCOMMITTEE_APPROVED: BilingualText(
+        th="เสนอคณะกรรมการฯ เพื่อรับทราบ",
+        en="The steering committee is asked to acknowledge the approval.",
+    ),
+    S.STEERING_ACKNOWLEDGED: BilingualText(
+        th="เสนอคณะรัฐมนตรีเพื่อทราบหรือพิจารณา",
+        en="The matter goes to the Cabinet.",
+    ),
+    S.CABINET_ENDORSED: BilingualText(
+        th="ประกาศเป็นพื้นที่เมืองอัจฉริยะและมอบตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย",
+        en="The area is announced as a smart-city area and awarded the Smart City Thailand logo.",
+    ),
+    S.CABINET_RETURNED: BilingualText(
+        th="คณะอนุกรรมการฯ จะพิจารณาทบทวนเรื่องตามที่คณะรัฐมนตรีส่งคืน หากต้องแก้ไขข้อเสนอ "
+        "ดีป้าจะแจ้งผู้ยื่นให้ทราบ ผู้ยื่นยังไม่ต้องดำเนินการใดจนกว่าจะได้รับแจ้ง",
+        en="The subcommittee reconsiders the matter the Cabinet returned; if the plan must "
+        "change, depa tells the applicant. Nothing is needed from the applicant until then.",
+    ),
+    S.CERTIFIED: BilingualText(
+        th="พื้นที่ดำเนินการตามแผนและแสดงผลการดำเนินงานภายในกำหนด",
+        en="The area carries out its plan and shows its delivery by the deadline.",
+    ),
+    S.REJECTED: BilingualText(
+        th="สิ้นสุดการพิจารณาข้อเสนอนี้ ผู้ยื่นอาจยื่นข้อเสนอใหม่ได้",
+        en="Consideration of this proposal has ended; the applicant may submit a new one.",
+    ),
+    S.WITHDRAWN: BilingualText(
+        th="สิ้นสุดการพิจารณาข้อเสนอนี้", en="Consideration of this proposal has ended."
+    ),
+}
+"""What happens next at each stage (the status page and the emails say it)."""
 
 
 @dataclass(frozen=True)
@@ -102,52 +257,67 @@ def _past(stage: Stage, required: frozenset[Stage]) -> bool:
     return bool(ranks) and ORDER.index(stage) > max(ranks)
 
 
+def _refused(event_type: str, why: BilingualText) -> BilingualText:
+    name = event_name(event_type)
+    return BilingualText(
+        th=f"ไม่อาจรับ{name.th}ได้ เนื่องจาก{why.th}",
+        en=f"The {name.en} cannot be accepted: {why.en}.",
+    )
+
+
+def _at_stage(stage: Stage, why: BilingualText) -> BilingualText:
+    name = STAGE_NAMES[stage]
+    return BilingualText(
+        th=f"ข้อเสนออยู่ในขั้นตอน \u201c{name.th}\u201d และ{why.th}",
+        en=f"the proposal is at the stage \u201c{name.en}\u201d and {why.en}",
+    )
+
+
 def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved | Refusal:
-    """Where `event_type` takes a proposal at `stage` (None: no case yet), or why it may not."""
+    """Where `event_type` takes a proposal at `stage` (None: no case yet), or why it may not.
+    The reason is written for people: names, never codes or ids (`proposal_id` is kept in the
+    signature for callers and logs)."""
     if event_type == OPENING_EVENT:
         if stage is None:
             return Moved(None, S.SUBMITTED)
         return Refusal(
             stage,
-            BilingualText(
-                en=f"{event_type} refused: proposal {proposal_id} was already submitted "
-                f"(it is at stage {stage.value})",
-                th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} ยื่นไว้แล้ว (ขั้นตอน {stage.value})",
+            _refused(
+                event_type,
+                _at_stage(
+                    stage,
+                    BilingualText(th="ได้ยื่นไว้แล้ว", en="it was already submitted"),
+                ),
             ),
         )
     rule = TRANSITIONS.get(event_type)
     if rule is None:
         return Refusal(
             stage,
-            BilingualText(
-                en=f"{event_type} is not a workflow decision",
-                th=f"{event_type} ไม่ใช่การตัดสินใจในกระบวนการรับรอง",
+            _refused(
+                event_type,
+                BilingualText(
+                    th="รายการนี้ไม่ใช่มติในกระบวนการรับรอง",
+                    en="it is not a decision of the certification process",
+                ),
             ),
         )
     allowed, target = rule
     if stage is None:
         return Refusal(
             None,
-            BilingualText(
-                en=f"{event_type} refused: there is no proposal {proposal_id}",
-                th=f"ปฏิเสธ {event_type}: ไม่พบข้อเสนอ {proposal_id}",
+            _refused(
+                event_type,
+                BilingualText(th="ไม่พบข้อเสนอนี้ในระบบ", en="there is no such proposal"),
             ),
         )
     if stage in allowed:
         return Moved(stage, target)
-    if stage in TERMINAL:
-        why = WAITING_FOR[stage]
-    elif _past(stage, allowed):
+    if stage not in TERMINAL and _past(stage, allowed):
         why = BilingualText(en="it has already passed that step", th="ได้ผ่านขั้นตอนนั้นแล้ว")
     else:
         why = WAITING_FOR[stage]
-    return Refusal(
-        stage,
-        BilingualText(
-            en=f"{event_type} refused: proposal {proposal_id} is at stage {stage.value}; {why.en}",
-            th=f"ปฏิเสธ {event_type}: ข้อเสนอ {proposal_id} อยู่ในขั้นตอน {stage.value} {why.th}",
-        ),
-    )
+    return Refusal(stage, _refused(event_type, _at_stage(stage, why)))
 
 
 def stage_after(event_type: str) -> Stage | None:

@@ -27,6 +27,32 @@ pid_of() {
   echo "$pid"
 }
 
+# Each service connects as its own principal, svc-<name>, with the password generated for this
+# stack at Kafka's storage-format time (infra/stack.sh; .local/kafka/credentials).
+# The servers' addresses follow SMARTCITY_*_PORT (as infra/stack.sh does) unless the service's own
+# variable is set.
+kafka_env() {
+  local name=$1 prefix password var
+  prefix=$(tr '[:lower:]' '[:upper:]' <<<"$name")
+  password=$(sed -n "s/^svc-$name //p" "$LOCAL/kafka/credentials" 2>/dev/null || true)
+  echo "${prefix}_KAFKA_USERNAME=svc-$name" "${prefix}_KAFKA_PASSWORD=$password"
+  var=${prefix}_KAFKA_BOOTSTRAP
+  [[ -n ${!var:-} ]] || echo "$var=127.0.0.1:${SMARTCITY_KAFKA_PORT:-9092}"
+  var=${prefix}_MONGO_URL
+  [[ -n ${!var:-} ]] || echo "$var=mongodb://127.0.0.1:${SMARTCITY_FERRETDB_PORT:-27017}"
+  if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then
+    echo "NOTIFICATIONS_SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}"
+  fi
+}
+
+# Only the admin creates topics and ACLs: provision the stack's (namespace "") before any
+# service starts (idempotent).
+provision() {
+  cd "$ROOT"
+  "$PY" -m services.common.kafka_cli provision >>"$LOGS/provision.log" 2>&1 \
+    || die "provisioning Kafka topics and ACLs as the admin failed; see $LOGS/provision.log"
+}
+
 healthy() { curl -fsS "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; }
 
 up_one() {
@@ -37,8 +63,12 @@ up_one() {
     return
   fi
   cd "$ROOT"
-  nohup setsid "$PY" -m "services.$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN/svc-$name.pid"
+  (
+    # shellcheck disable=SC2046
+    export $(kafka_env "$name")
+    nohup setsid "$PY" -m "services.$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! >"$RUN/svc-$name.pid"
+  )
   for _ in $(seq 1 150); do
     if healthy "$port"; then log "$name up on http://127.0.0.1:$port"; return; fi
     pid_of "$name" >/dev/null || die "$name exited; see $LOGS/$name.log"
@@ -62,9 +92,9 @@ cmd=${1:-status}
 shift || true
 (($#)) || die "name at least one service"
 case $cmd in
-  up) for s in "$@"; do up_one "$s"; done ;;
+  up) provision; for s in "$@"; do up_one "$s"; done ;;
   down) for s in "$@"; do down_one "$s"; done ;;
-  restart) for s in "$@"; do down_one "$s"; up_one "$s"; done ;;
+  restart) provision; for s in "$@"; do down_one "$s"; up_one "$s"; done ;;
   status)
     for s in "$@"; do
       if pid=$(pid_of "$s"); then printf '%-14s running (pid %s)\n' "$s" "$pid"

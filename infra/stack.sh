@@ -114,25 +114,63 @@ spawn() {  # spawn NAME LOGFILE COMMAND...
   echo $! >"$RUN/$name.pid"
 }
 
+# Principals whose SCRAM credentials are written at storage-format time (KIP-900): the broker
+# itself, the stack's admin and one per service (contracts/access.py names the same services).
+KAFKA_PRINCIPALS=(broker admin svc-proposals svc-approvals svc-notifications svc-console)
+
+kafka_insecure() { [[ ${SMARTCITY_KAFKA_INSECURE:-} =~ ^(1|true|yes)$ ]]; }
+
+kafka_credentials() {  # generate the stack's passwords once (mode 600, never committed)
+  local file=$LOCAL/kafka/credentials name
+  mkdir -p "$LOCAL/kafka"
+  (umask 077; touch "$file")
+  for name in "${KAFKA_PRINCIPALS[@]}"; do
+    grep -q "^$name " "$file" || echo "$name $(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)" >>"$file"
+  done
+}
+
+kafka_password() { sed -n "s/^$1 //p" "$LOCAL/kafka/credentials"; }
+
 start_kafka() {
   install_kafka
-  local dir=$LOCAL/kafka props=$LOCAL/kafka/server.properties cp
+  local dir=$LOCAL/kafka props=$LOCAL/kafka/server.properties cp security
   cp=$(<"$dir/classpath.txt")
-  sed -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
-      -e "s#@DATA_DIR@#$dir/data#g" "$ROOT/infra/kafka/server.properties.in" >"$props"
+  kafka_credentials
+  security=$ROOT/infra/kafka/security.properties.in
+  if kafka_insecure; then
+    log "WARNING: SMARTCITY_KAFKA_INSECURE is set: Kafka runs WITHOUT authentication or ACLs"
+    security=$ROOT/infra/kafka/insecure.properties.in
+  fi
+  cat "$ROOT/infra/kafka/server.properties.in" "$security" | sed \
+      -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+      -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" \
+      -e "s#@DATA_DIR@#$dir/data#g" -e "s#@BROKER_PASSWORD@#$(kafka_password broker)#g" >"$props"
+  chmod 600 "$props"
   local java_opts=(-Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
                    -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties"
                    -Dkafka.logs.dir="$LOGS")
+  if [[ -f $dir/data/meta.properties && ! -f $dir/data/.scram-formatted ]]; then
+    # Storage formatted before authentication existed has no SCRAM users: keep it aside.
+    local aside=$dir/data.pre-auth.$(date +%Y%m%d%H%M%S)
+    log "Kafka storage has no SCRAM credentials; moving it to $aside and formatting anew"
+    mv "$dir/data" "$aside"
+  fi
   if [[ ! -f $dir/data/meta.properties ]]; then
-    log "formatting Kafka storage (once)"
+    log "formatting Kafka storage with the stack's SCRAM credentials (once)"
+    local scram=() name
+    for name in "${KAFKA_PRINCIPALS[@]}"; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(kafka_password "$name")]")
+    done
     java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone \
       -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
-      -c "$props" >"$LOGS/kafka-format.log" 2>&1 || die "formatting Kafka storage failed; see $LOGS/kafka-format.log"
+      -c "$props" "${scram[@]}" >"$LOGS/kafka-format.log" 2>&1 \
+      || die "formatting Kafka storage failed; see $LOGS/kafka-format.log"
+    touch "$dir/data/.scram-formatted"
   fi
   : >"$LOGS/kafka.log"
   spawn kafka "$LOGS/kafka.out" java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$props"
-  wait_until 90 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
-    || die "Kafka did not become healthy in 90 s; see $LOGS/kafka.log and $LOGS/kafka.out"
+  wait_until 180 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
+    || die "Kafka did not become healthy in 180 s; see $LOGS/kafka.log and $LOGS/kafka.out"
 }
 
 start_ferretdb() {
@@ -156,10 +194,21 @@ start_mailpit() {
     || die "Mailpit did not become healthy in 30 s; see $LOGS/mailpit.log"
 }
 
+kafka_mode_changed() {  # the running broker was started in the other security mode
+  local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
+  kafka_insecure && want=PLAINTEXT
+  ! grep -q "^listeners=$want://" "$props" 2>/dev/null
+}
+
 up_one() {
   if pid_of "$1" >/dev/null && "${1}_healthy"; then
-    log "$1 already running"
-    return
+    if [[ $1 == kafka ]] && kafka_mode_changed; then
+      log "kafka runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
+      down_one kafka
+    else
+      log "$1 already running"
+      return
+    fi
   fi
   local port
   case $1 in

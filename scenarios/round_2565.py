@@ -2,17 +2,21 @@
 
 1. Baseline: the areas certified before 2022 (subcommittee meetings 1/2564 and 2/2564) go through
    the same events a real history would have: submitted, screened, approved, acknowledged,
-   endorsed, certified.
+   endorsed, certified (logos handed over on 24 December 2021).
 2. The 2022 round, as the agencies played it: the 15 applicants submit; depa screens them and
-   sends one back for revision, which is resubmitted and screened; the DES subcommittee approves
-   all 15 at meeting 1/2565 (6 August 2022); the steering committee acknowledges (meeting 1/2565,
-   9 November 2022); the Cabinet endorses; the logos are awarded (January 2023).
+   sends one back for revision (an illustrative step: the public record has no revision), which
+   is resubmitted and screened; the DES subcommittee approves all 15 at meeting 1/2565
+   (6 August 2022); the steering committee acknowledges (meeting 1/2565, 9 November 2022); the
+   Cabinet endorses (date and letter number illustrative); the logos are awarded (9 January
+   2023).
 3. It prints the registry, computed from the approvals service: areas by province, the totals,
    the 1/2565 batch, and the emails delivered and to whom.
 
 Data: contracts/reference/certified_areas.csv (public facts) and scenarios/data/applicants.csv
-(which agency applied for each area; illustrative where the public sources do not say). Dates and
-Cabinet resolution numbers that the sources do not give are marked illustrative.
+(which agency applied for each area; illustrative where the public sources do not say). Every
+date and number below says where it comes from; what no public source gives is marked
+illustrative here, in the texts the demo sends, and in docs/process.md. Decisions carry their
+historical dates (the meeting's, the resolution's, the award's), which the timelines show.
 """
 
 from __future__ import annotations
@@ -29,23 +33,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from contracts.common import Stage
+from contracts.common import BilingualText, Stage
 from contracts.reference import CertifiedArea, certified_areas, province
-from contracts.workflow import ORDER
+from contracts.workflow import ORDER, STAGE_NAMES
 from scenarios.client import StackClient, wait_for
 
 ROUND = "1/2565"
-REVISED_AREA = "Pattani Smart City"  # the one depa sends back, to show that path
+REVISED_AREA = "Pattani Smart City"  # the one depa sends back, to show that path (illustrative)
+ILLUSTRATIVE = BilingualText(
+    th="ขั้นตอนสมมติเพื่อการสาธิต ไม่มีในบันทึกสาธารณะ",
+    en="Illustrative step for the demo, not in the public record",
+)
 DIMENSIONS = ("environment", "economy", "mobility", "energy", "people", "living", "governance")
 CHAIRS = {
     "subcommittee": {
         "th": "รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
         "en": "Minister of Digital Economy and Society",
     },
-    "steering_committee": {
-        "th": "รองนายกรัฐมนตรี ประธานคณะกรรมการขับเคลื่อนเมืองอัจฉริยะ",
-        "en": "Deputy Prime Minister, chair of the smart city steering committee",
-    },
+    # A Deputy Prime Minister chairs the steering committee (docs/process.md).
+    "steering_committee": {"th": "รองนายกรัฐมนตรี", "en": "Deputy Prime Minister"},
     "cabinet": {"th": "นายกรัฐมนตรี", "en": "Prime Minister"},
 }
 
@@ -65,42 +71,67 @@ class Batch:
     source: str
 
 
+# Sources (docs/process.md lists them): subcommittee 1/2565 on 6 August 2022 (ryt9.com
+# 3344873); steering committee 1/2565 on 9 November 2022 (reference notes); the 2021 logo group
+# acknowledged by the steering committee on 7 November 2021 (National News Bureau of Thailand);
+# logos handed over on 24 December 2021 and 9 January 2023 (issue 15; not confirmed against a
+# source found here). Illustrative: the dates of subcommittee meetings 1/2564 and 2/2564, the
+# 2021 steering meeting's number, every Cabinet meeting number, date and Secretariat letter.
+CABINET_LETTER_2564 = "นร 0505/ว 530 (ตัวอย่าง / illustrative)"
+CABINET_LETTER_2565 = "นร 0505/ว 610 (ตัวอย่าง / illustrative)"
 BATCHES = {
     "1/2564": Batch(
         "1/2564",
-        dt.date(2021, 3, 25),
-        "1/2564",
-        dt.date(2021, 11, 10),
-        "45/2564",
-        "illustrative-2564-1",
-        dt.date(2021, 12, 7),
-        dt.date(2021, 12, 28),
-        "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative",
+        dt.date(2021, 3, 25),  # illustrative
+        "1/2564",  # meeting number illustrative; date: National News Bureau
+        dt.date(2021, 11, 7),
+        "45/2564",  # illustrative
+        CABINET_LETTER_2564,
+        dt.date(2021, 12, 7),  # illustrative
+        dt.date(2021, 12, 24),
+        "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
     ),
     "2/2564": Batch(
         "2/2564",
-        dt.date(2021, 9, 9),
+        dt.date(2021, 9, 9),  # illustrative
         "1/2564",
-        dt.date(2021, 11, 10),
+        dt.date(2021, 11, 7),
         "45/2564",
-        "illustrative-2564-1",
+        CABINET_LETTER_2564,
         dt.date(2021, 12, 7),
-        dt.date(2021, 12, 28),
-        "logo ceremony 28 Dec 2021 (source); other 2021 dates illustrative",
+        dt.date(2021, 12, 24),
+        "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
     ),
     ROUND: Batch(
         ROUND,
         dt.date(2022, 8, 6),
         "1/2565",
         dt.date(2022, 11, 9),
-        "50/2565",
-        "illustrative-2565-1",
-        dt.date(2022, 12, 20),
-        dt.date(2023, 1, 20),
-        "subcommittee 6 Aug 2022 and steering committee 9 Nov 2022 (sources); "
-        "Cabinet date and number illustrative; logos handed over Jan 2023",
+        "50/2565",  # illustrative
+        CABINET_LETTER_2565,
+        dt.date(2022, 12, 20),  # illustrative
+        dt.date(2023, 1, 9),
+        "subcommittee 6 Aug 2022, steering committee 9 Nov 2022, logos 9 Jan 2023; "
+        "Cabinet date and letter illustrative",
     ),
 }
+
+RESOLUTIONS: dict[str, tuple[str, str]] = {
+    "SubcommitteeApproved": (
+        'ที่ประชุมมีมติเห็นชอบข้อเสนอ "{th}"',
+        'The meeting approved "{en}".',
+    ),
+    "SteeringCommitteeAcknowledged": (
+        'ที่ประชุมรับทราบผลการพิจารณาของคณะอนุกรรมการฯ เรื่อง "{th}"',
+        'The committee acknowledged the subcommittee\'s approval of "{en}".',
+    ),
+    "CabinetEndorsed": (
+        'คณะรัฐมนตรีรับทราบและเห็นชอบ "{th}" (ข้อความตัวอย่าง)',
+        'The Cabinet noted and endorsed "{en}" (illustrative wording).',
+    ),
+}
+"""Resolution wording per decision (Thai / English in one minuted text). The wording is the
+demo's; the decisions and their dates are as sourced above."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +191,14 @@ def draft(area: Area, *, revised: bool = False) -> dict[str, Any]:
         "budget_baht": str(50_000_000 + 5_000_000 * area.index),
         "expected_value_baht": str(200_000_000 + 20_000_000 * area.index),
         "contact_emails": [f"smartcity-{area.applicant}@example.go.th"],
-        **({"changes": "เพิ่มแผนการลงทุนรายปี / Added the yearly investment plan"} if revised else {}),
+        **(
+            {
+                "changes": f"เพิ่มแผนการลงทุนรายปี ({ILLUSTRATIVE.th}) / Added the yearly "
+                f"investment plan ({ILLUSTRATIVE.en.lower()})"
+            }
+            if revised
+            else {}
+        ),
     }
 
 
@@ -230,8 +268,9 @@ class Round:
                 {
                     "proposal_id": self.ids[a.index],
                     "decision": decision,
-                    "resolution": f"ที่ประชุมครั้งที่ {meeting_id} มีมติ {decision} สำหรับ {a.name_th} / "
-                    f"Meeting {meeting_id} resolved {decision} for {a.name_en}",
+                    "resolution": RESOLUTIONS[decision][0].format(th=a.name_th)
+                    + " / "
+                    + RESOLUTIONS[decision][1].format(en=a.name_en),
                 }
                 for a in areas
             ],
@@ -353,8 +392,9 @@ class Round:
                 "event_type": "RevisionRequested",
                 "requested_by": "depa",
                 "reasons": {
-                    "th": "ขอให้เพิ่มแผนการลงทุนรายปีและตัวชี้วัด",
-                    "en": "Please add the yearly investment plan and indicators",
+                    "th": f"({ILLUSTRATIVE.th}) ขอให้เพิ่มแผนการลงทุนรายปีและตัวชี้วัด",
+                    "en": f"({ILLUSTRATIVE.en}) Please add the yearly investment plan and "
+                    "indicators.",
                 },
             },
             headers={"Idempotency-Key": f"demo-revision-{area.index}"},
@@ -384,7 +424,8 @@ class Round:
             {
                 "event_type": "ProposalScreened",
                 "screened_by": "depa",
-                "notes": "ผ่านหลังแก้ไข / Passed after revision",
+                "notes": f"ผ่านหลังแก้ไข ({ILLUSTRATIVE.th}) / Passed after revision "
+                f"({ILLUSTRATIVE.en.lower()})",
             },
             f"demo-screen-{area.index}",
             tasks["screened"],
@@ -404,16 +445,17 @@ async def play(client: StackClient, console: Console) -> list[str]:
     columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console) as progress:
         tasks = {
-            "submitted": progress.add_task("ยื่นข้อเสนอ / submitted", total=len(areas)),
-            "screened": progress.add_task("ดีป้ากลั่นกรอง / screened by depa", total=len(areas)),
-            "approved": progress.add_task(
-                "คณะอนุกรรมการเห็นชอบ / subcommittee approved", total=len(areas)
-            ),
-            "acknowledged": progress.add_task(
-                "คณะกรรมการฯ รับทราบ / steering acknowledged", total=len(areas)
-            ),
-            "endorsed": progress.add_task("ครม. เห็นชอบ / Cabinet endorsed", total=len(areas)),
-            "certified": progress.add_task("มอบตราสัญลักษณ์ / certified", total=len(areas)),
+            task: progress.add_task(
+                f"{STAGE_NAMES[stage].th} / {STAGE_NAMES[stage].en}", total=len(areas)
+            )
+            for task, stage in (
+                ("submitted", Stage.SUBMITTED),
+                ("screened", Stage.SCREENED),
+                ("approved", Stage.SUBCOMMITTEE_APPROVED),
+                ("acknowledged", Stage.STEERING_ACKNOWLEDGED),
+                ("endorsed", Stage.CABINET_ENDORSED),
+                ("certified", Stage.CERTIFIED),
+            )
         }
         game = Round(client, progress)
         await asyncio.gather(*(game.submit(a, tasks["submitted"]) for a in areas))

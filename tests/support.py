@@ -27,6 +27,13 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream.security import BaseSecurity
+
+from contracts.access import ADMIN_PRINCIPAL, service_principal
+from contracts.catalogue import EVENTS
+from contracts.envelope import AnyEnvelope
+from contracts.topics import HEADER_EMITTED_BY, INTAKE
+from services.common.kafka_security import KafkaAuth, local_password
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
@@ -36,6 +43,31 @@ SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
 
 T = TypeVar("T")
+
+
+def kafka_auth(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> KafkaAuth:
+    """How a test process connects: as the stack's admin unless told otherwise (tests play the
+    services and the agencies; the admin, a super user, may write every topic)."""
+    return KafkaAuth.for_principal(KAFKA, principal, password=password)
+
+
+def kafka_client(principal: str = ADMIN_PRINCIPAL, password: str | None = None) -> dict[str, Any]:
+    """aiokafka keyword arguments (bootstrap servers and credentials)."""
+    return kafka_auth(principal, password).aiokafka()
+
+
+def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]:
+    """Kafka headers for a test that plays a service: on a fact topic, the owning service's
+    `emitted-by` stamp too (as its outbox publisher sets it)."""
+    headers = envelope.headers()
+    if not topic.endswith(INTAKE):
+        headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
+def kafka_security(principal: str = ADMIN_PRINCIPAL) -> BaseSecurity | None:
+    """FastStream's security object for a KafkaBroker in a test."""
+    return kafka_auth(principal).faststream()
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -143,9 +175,14 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_healthy(self, timeout: float = 300.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Wait until /healthz answers. The deadline follows progress: it moves on while the
+        service's log grows (a loaded machine starts slowly but visibly), and `timeout` is the
+        longest stretch with no new log line; five times it is the overall cap."""
+        start = time.monotonic()
+        stalled_at = start + timeout
+        size = -1
+        while (now := time.monotonic()) < min(stalled_at, start + 5 * timeout):
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.proc.returncode}; see "
@@ -156,8 +193,13 @@ class ServiceProcess:
                     return
             except httpx.HTTPError:
                 pass
+            grown = self.log_path.stat().st_size if self.log_path.exists() else 0
+            if grown != size:
+                size, stalled_at = grown, now + timeout
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not healthy after {timeout}s; see {self.log_path}")
+        raise RuntimeError(
+            f"{self.name} not healthy after {time.monotonic() - start:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -181,6 +223,8 @@ def service_env(
     prefix = name.upper() + "_"
     env = {
         f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
+        f"{prefix}KAFKA_USERNAME": service_principal(name),
+        f"{prefix}KAFKA_PASSWORD": local_password(service_principal(name)),
         f"{prefix}MONGO_URL": MONGO,
         f"{prefix}MONGO_DB": ns.db(name),
         f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
@@ -198,7 +242,7 @@ def service_env(
 @asynccontextmanager
 async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer on the test stack, as an agency system (or an attacker) would use."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, **options)
+    producer = AIOKafkaProducer(**kafka_client(), **options)
     await producer.start()
     try:
         yield producer
@@ -207,7 +251,7 @@ async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
 
 
 async def topic_partitions(topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    admin = AIOKafkaAdminClient(**kafka_client())
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -227,7 +271,7 @@ async def read_topic(
     """Every record of a topic from the beginning (polling until at least `min_records` match
     `where`, or the deadline)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=KAFKA,
+        **kafka_client(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         group_id=None,

@@ -1,6 +1,8 @@
 """How every service consumes: parse, process with a chosen failure policy, dead-letter.
 
 - A record that is not a valid event (bytes, JSON, schema) goes to the dead-letter topic at once.
+- A record on a fact topic that its owning service did not publish (contracts.access.
+  fact_refusal) goes to the dead-letter topic at once, kind `unauthenticated`.
 - A handler that raises `Unprocessable` (e.g. an unauthorised producer) has already recorded its
   refusal; the record also goes to the dead-letter topic at once.
 - An infrastructure error (MongoDB or Kafka unreachable) is retried with capped backoff for as long
@@ -33,11 +35,12 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from contracts.access import fact_refusal
 from contracts.catalogue import EVENTS
 from contracts.common import canonical_uuid, safe_text
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.topics import Topics
+from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
@@ -103,6 +106,12 @@ class Record:
             headers=tuple(headers),
         )
 
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", errors="replace")
+        return None
+
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
@@ -145,11 +154,11 @@ class DeadLetters:
 
     def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
         self._broker = broker
-        self._topics = topics
+        self.topics = topics
 
     @property
     def topic(self) -> str:
-        return self._topics.deadletter
+        return self.topics.deadletter
 
     def build(
         self,
@@ -249,7 +258,7 @@ class DeadLetters:
         key = record.key if record.key is not None and len(record.key) <= MAX_KEY_BYTES else None
         await self._broker.publish(
             letter.model_dump_json().encode("utf-8"),
-            self._topics.deadletter,
+            self.topics.deadletter,
             key=key,
             headers={
                 "smartcity-dead-letter-kind": letter.error_kind,
@@ -440,6 +449,24 @@ class EventConsumer:
                 attempts=1,
                 event_type=exc.event_type,
                 event_id=exc.event_id,
+            )
+            return
+
+        refusal = fact_refusal(
+            self._dead_letters.topics.bare(record.topic),
+            envelope.event_type,
+            envelope.producer,
+            record.header(HEADER_EMITTED_BY),
+        )
+        if refusal is not None:
+            CONSUMED.labels(self.name, "unauthenticated").inc()
+            await self._dead_letter_until_sent(
+                record,
+                kind="unauthenticated",
+                error=refusal,
+                attempts=1,
+                event_type=envelope.event_type,
+                event_id=str(envelope.event_id),
             )
             return
 

@@ -1,4 +1,9 @@
-"""Kafka plumbing: the broker every service uses, and topic provisioning."""
+"""Kafka plumbing: the broker every service uses, and the admin path for topics.
+
+Services never create topics: the admin does (`smartcity kafka provision`, `infra/services.sh`
+at `make up`, the tests' fixtures), and applies the ACLs with them. A service only checks, at
+start, that the topics it uses exist.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,29 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
+from contracts import access
 from contracts.topics import Topics
+from services.common.kafka_security import (
+    KafkaAuth,
+    admin_auth,
+    authenticate,
+    deprovision,
+    namespace_of,
+    provision,
+)
 from services.common.settings import ServiceSettings
+
+
+class TopicsMissing(ConnectionError):
+    """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
 def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
     """Idempotent producer with acks=all: a publish is confirmed once every in-sync replica has
-    it, and retries never write a record twice."""
+    it, and retries never write a record twice. Authenticated as the service's principal."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id,
@@ -25,6 +43,7 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         acks="all",
         graceful_timeout=15.0,
         logger=None,
+        security=settings.kafka_auth(client_id).faststream(),
         parser=tolerant_parser,
         decoder=tolerant_decoder,
     )
@@ -59,55 +78,49 @@ async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -
         return parsed
 
 
-async def ensure_topics(
-    bootstrap: str, topics: Topics, partitions: int, *, timeout_s: float = 30.0
-) -> list[str]:
-    """Create the project's topics that do not exist yet; returns the ones it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="smartcity-admin")
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+def needed_topics(service: str, topics: Topics) -> set[str]:
+    """The topics a service reads or writes (its ACLs name exactly these)."""
+    return {
+        rule.name
+        for rule in access.service_rules(service, topics.namespace)
+        if rule.resource is access.Resource.TOPIC
+    }
+
+
+async def check_topics(auth: KafkaAuth, service: str, topics: Topics) -> None:
+    """Authenticate (`KafkaAuthenticationError` when refused), then raise `TopicsMissing`
+    unless every topic the service uses exists (and it may see it)."""
+    await authenticate(auth)
+    admin = AIOKafkaAdminClient(**auth.aiokafka(), client_id=f"{service}-startup")
+    await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in topics.all() if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(name, num_partitions=partitions, replication_factor=1)
-                    for name in missing
-                ]
-            )
-        for _ in range(100):
-            if set(missing) <= set(await admin.list_topics()):
-                break
-            await asyncio.sleep(0.1)
-        return missing
+        missing = sorted(needed_topics(service, topics) - set(await admin.list_topics()))
     finally:
         await admin.close()
+    if missing:
+        raise TopicsMissing(
+            f"topics missing: {', '.join(missing)}; the admin creates them "
+            f"(`smartcity kafka provision --namespace '{topics.namespace}'`)"
+        )
+
+
+async def ensure_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
+    """As the admin: create the namespace's topics and apply its ACLs; returns those created."""
+    return await provision(topics, partitions, admin_auth(bootstrap))
 
 
 async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="smartcity-admin")
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
+    """As the admin: delete a test namespace's topics and every ACL of that namespace."""
+    await deprovision(Topics(namespace_of(names)), admin_auth(bootstrap))
 
 
 async def read_record(
-    bootstrap: str, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
+    auth: KafkaAuth, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
 ) -> tuple[bytes | None, bytes | None] | None:
     """The value and key of one record, read back from Kafka; None if there is no such record
     (a partition or offset that does not exist, or a record deleted by retention)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **auth.aiokafka(),
         enable_auto_commit=False,
         group_id=None,
         client_id="smartcity-replay-check",

@@ -27,9 +27,10 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
+from contracts.access import service_principal
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import Topics
+from contracts.topics import HEADER_EMITTED_BY, Topics
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ class OutboxPublisher:
         self.publish_on_write = publish_on_write
         self._topics = topics
         self._service = service
+        self._emitter = service_principal(service)
         self._locks: weakref.WeakValueDictionary[tuple[str, Any], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -101,7 +103,7 @@ class OutboxPublisher:
                     entry["value"].encode("utf-8"),
                     self._topics.name(entry["topic"]),
                     key=entry["key"].encode("utf-8"),
-                    headers=dict(entry["headers"]),
+                    headers={**entry["headers"], HEADER_EMITTED_BY: self._emitter},
                 )
                 EVENTS_PUBLISHED.labels(self._service, entry["event_type"]).inc()
                 # Remove the head entry, guarded by its id. ($pull with a condition would read

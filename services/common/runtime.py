@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.errors import StreamedBodyLimit, install_error_shape
 from services.common.http import kafka_check, mongo_check, ops_router
-from services.common.kafka import ensure_topics, make_broker
+from services.common.kafka import check_topics, make_broker
 from services.common.mongo import make_client
 from services.common.outbox import OutboxPublisher, OutboxRelay
 from services.common.settings import ServiceSettings
@@ -75,21 +75,18 @@ class Runtime:
                 return
             except Exception as exc:
                 if not is_transient(exc) or loop.time() > deadline:
+                    log.error("service.start_failed", what=what, error=str(exc)[:1000])
                     raise
                 log.warning("service.waiting_for", what=what, error=repr(exc)[:300])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _ensure_topics(self) -> None:
-        created = await ensure_topics(
-            self.settings.kafka_bootstrap, self.topics, self.settings.topic_partitions
-        )
-        if created:
-            log.info("kafka.topics_created", topics=created)
+    async def _check_topics(self) -> None:
+        await check_topics(self.settings.kafka_auth(self.name), self.name, self.topics)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
-        await self._when_available("kafka topics", self._ensure_topics)
+        await self._when_available("kafka topics", self._check_topics)
         for hook in self.on_start:
             await self._when_available("mongodb", hook)
         await self._when_available("kafka broker", self.broker.start)

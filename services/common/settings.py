@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.access import service_principal
 from contracts.topics import DEFAULT_PARTITIONS, Topics
+from services.common.kafka_security import KafkaAuth, Mechanism, Protocol, default_protocol
 
 
 class ServiceSettings(BaseSettings):
@@ -16,6 +18,22 @@ class ServiceSettings(BaseSettings):
     mongo_db: str = Field(description="This service's database")
     http_port: int = Field(description="Port of the HTTP API")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_security_protocol: Protocol = Field(
+        default_factory=default_protocol,
+        description="SASL_PLAINTEXT, SASL_SSL (TLS), or PLAINTEXT (only with the "
+        "SMARTCITY_KAFKA_INSECURE=1 debugging switch)",
+    )
+    kafka_sasl_mechanism: Mechanism = Field("SCRAM-SHA-512", description="SASL mechanism")
+    kafka_username: str = Field(
+        "", description="Kafka principal (default: svc-<service>, the service's own)"
+    )
+    kafka_password: SecretStr = Field(
+        SecretStr(""),
+        description="Its password (default: the local stack's, from .local/kafka/credentials)",
+    )
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SASL_SSL")
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate for TLS")
+    kafka_ssl_keyfile: str | None = Field(None, description="Its private key")
     topic_namespace: str = Field("", description="Prefix for every topic name (tests use one)")
     topic_partitions: int = Field(DEFAULT_PARTITIONS, ge=1, description="Partitions per topic")
     mongo_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL")
@@ -52,3 +70,16 @@ class ServiceSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_namespace)
+
+    def kafka_auth(self, service: str) -> KafkaAuth:
+        """How this service connects to Kafka: as `svc-<service>` unless configured."""
+        return KafkaAuth.for_principal(
+            self.kafka_bootstrap,
+            self.kafka_username or service_principal(service),
+            password=self.kafka_password.get_secret_value(),
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )

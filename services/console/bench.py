@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from contracts.topics import Topics
 from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka_security import admin_auth
 from services.console.cli import app
 from services.console.config import ConsoleSettings
 
@@ -62,7 +63,7 @@ async def bench(n: int) -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-        producer = AIOKafkaProducer(bootstrap_servers=base.kafka_bootstrap)
+        producer = AIOKafkaProducer(**admin_auth(base.kafka_bootstrap).aiokafka())
         await producer.start()
         started = time.monotonic()
         for i in range(n):

@@ -33,7 +33,7 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     async def fetch_original(
         topic: str, partition: int, offset: int
     ) -> tuple[bytes | None, bytes | None] | None:
-        return await read_record(settings.kafka_bootstrap, topic, partition, offset)
+        return await read_record(settings.kafka_auth(NAME), topic, partition, offset)
 
     rt.on_start.append(sessions.purge_expired)
     replayer = Replayer(audit, publish, rt.topics, fetch_original)

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,7 @@ STAGE_STYLE = {
     "subcommittee_approved": "green",
     "steering_acknowledged": "magenta",
     "cabinet_endorsed": "bright_magenta",
+    "cabinet_returned": "yellow",
     "certified": "bold bright_green",
     "rejected": "bold red",
     "withdrawn": "bright_black",
@@ -59,6 +61,7 @@ audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=
 app.add_typer(events_app, name="events")
 app.add_typer(dead_app, name="deadletters")
 app.add_typer(audit_app, name="audit")
+app.add_typer(kafka_app, name="kafka")
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -125,13 +128,30 @@ def _reason(resp: httpx.Response) -> str:
 
 def _styled(r: dict[str, Any]) -> Text:
     style = KIND_STYLE.get(r["kind"]) or STAGE_STYLE.get(r.get("stage") or "", "white")
-    return Text(r.get("event_type") or r["kind"], style=style)
+    name = r.get("event_name")
+    if not name:
+        return Text(r.get("event_type") or r["kind"], style=style)
+    text = Text(f"{name['th']} / {name['en']} ", style=style)
+    text.append(r.get("event_type") or "", style="dim")
+    return text
+
+
+def _stage(r: dict[str, Any]) -> Text:
+    name = r.get("stage_name")
+    label = f"{name['th']} / {name['en']}" if name else (r.get("stage") or "")
+    return Text(label, style=STAGE_STYLE.get(r.get("stage") or "", ""))
+
+
+def _when(r: dict[str, Any]) -> str:
+    """The date of the decision where there is one, then when it was recorded."""
+    recorded = (r.get("occurred_at") or r.get("recorded_at") or "")[:19]
+    return f"{r['decided_on']} ({recorded})" if r.get("decided_on") else recorded
 
 
 def _event_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     table = Table(
         "#",
-        "time (UTC)",
+        "decided on (recorded, UTC)",
         "event",
         "stage",
         "proposal",
@@ -144,9 +164,9 @@ def _event_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     for r in rows:
         table.add_row(
             str(r["seq"]),
-            (r.get("occurred_at") or r.get("recorded_at") or "")[:19],
+            _when(r),
             _styled(r),
-            Text(r.get("stage") or "", style=STAGE_STYLE.get(r.get("stage") or "", "")),
+            _stage(r),
             r.get("proposal_id") or "",
             r.get("producer") or "",
             r.get("province") or "",
@@ -156,10 +176,12 @@ def _event_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
 
 
 def _line(r: dict[str, Any]) -> Text:
-    text = Text(f"{r['seq']:>6} {(r.get('occurred_at') or r.get('recorded_at') or '')[:19]} ")
+    text = Text(f"{r['seq']:>6} {_when(r)} ")
     text.append_text(_styled(r))
     if r.get("stage"):
-        text.append(f" [{r['stage']}]", style=STAGE_STYLE.get(r["stage"], ""))
+        text.append(" [")
+        text.append_text(_stage(r))
+        text.append("]")
     text.append(f" {r.get('proposal_id') or '-'} {r.get('producer') or ''} ")
     text.append(r.get("summary") or "", style="dim" if r["kind"] == "event" else "red")
     return text

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.agencies import Agency
+from contracts.approvals import DATED_DECISIONS, decided_on
 from contracts.common import AgencyKind
+from contracts.envelope import EnvelopeError, parse_record
 from contracts.reference import UnknownProvince, province
+from contracts.workflow import event_name, stage_name
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 # Who may use the console at all (every page and API). It shows every agency's proposals,
@@ -112,10 +115,34 @@ def province_label(code: str | None) -> str:
     return f"{p.name_th} ({p.name_en})"
 
 
+def decision_date(envelope: Mapping[str, Any] | None) -> str | None:
+    """The date a recorded decision was taken (meeting, Cabinet resolution, award), as the
+    agencies date it; None for anything else. The rule is contracts.approvals.decided_on."""
+    if not envelope or envelope.get("event_type") not in DATED_DECISIONS:
+        return None
+    try:
+        parsed = parse_record(json.dumps(envelope).encode("utf-8"))
+    except EnvelopeError:
+        return None
+    decided = decided_on(parsed.payload)
+    return decided.isoformat() if decided else None
+
+
+def names(event_type: str | None, stage: str | None) -> dict[str, Any]:
+    """The Thai and English names people read for an event type and a stage."""
+    return {
+        "event_name": event_name(event_type).model_dump() if event_type else None,
+        "stage_name": stage_name(stage).model_dump() if stage else None,
+    }
+
+
 def row(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """One line of the event log."""
+    """One line of the event log: codes for filtering, names for reading, and the date the
+    decision was taken where the event is a dated decision."""
     b = body(entry)
     return {
+        **names(entry.get("event_type"), entry.get("stage")),
+        "decided_on": decision_date(b.get("envelope")),
         "seq": entry["seq"],
         "kind": entry.get("kind"),
         "topic": entry.get("topic"),

@@ -21,6 +21,7 @@ from services.notifications.adapters.directory import (
 )
 from services.notifications.bootstrap import NAME, build
 from services.notifications.config import NotificationsSettings
+from services.notifications.links import StatusLinks, new_secret
 from services.notifications.rendering import email_context, render
 from services.notifications.routing import ROUTES
 from services.notifications.samples import AREA, PROVINCE, sample_envelope
@@ -154,7 +155,10 @@ def preview(
         "stage": "screened",
         "applicant": recipient.recipient_id,
     }
-    out = render(envelope, email_context(envelope, proposal, recipient, settings.console_url))
+    # Signed with a throwaway key: the link has the real form but opens nothing.
+    links = StatusLinks(settings.status_base_url, settings.status_link_days * 86400, new_secret())
+    status_url = links.url(envelope.proposal_id)
+    out = render(envelope, email_context(envelope, proposal, recipient, status_url))
     typer.echo(f"Subject: {out.subject}\n")
     typer.echo(out.html if html else out.text)
 

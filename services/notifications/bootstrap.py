@@ -9,26 +9,38 @@ from services.common.runtime import Runtime
 from services.notifications.adapters.directory import RecipientsDirectory
 from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import SmtpMailer
-from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
+from services.notifications.adapters.store import (
+    DeliveryLog,
+    MessageBodies,
+    ProposalsView,
+    load_or_create_secret,
+)
 from services.notifications.config import NotificationsSettings
-from services.notifications.entrypoints import http, kafka
+from services.notifications.entrypoints import http, kafka, status
 from services.notifications.handlers import (
     DigestScheduler,
     MailSettings,
     NotificationHandlers,
     Sender,
 )
+from services.notifications.links import StatusLinks
 
 NAME = "notifications"
 
 
 def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
+    secret = settings.status_link_secret
+    links = StatusLinks(
+        settings.status_base_url,
+        settings.status_link_days * 86400,
+        secret.get_secret_value() if secret else None,
+    )
     mail = MailSettings(
         from_name=settings.mail_from_name,
         from_email=settings.mail_from_address,
         message_id_domain=settings.message_id_domain,
-        console_url=settings.console_url,
+        links=links,
         max_attempts=settings.send_max_attempts,
         base_delay=settings.send_base_delay_seconds,
         max_delay=settings.send_max_delay_seconds,
@@ -57,7 +69,11 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     async def seed_directory() -> None:
         await directory.seed()
 
-    rt.on_start += [deliveries.ensure_indexes, seed_directory]
+    async def load_link_secret() -> None:
+        if not links.secret:
+            links.secret = await load_or_create_secret(rt.db, "status-links")
+
+    rt.on_start += [deliveries.ensure_indexes, seed_directory, load_link_secret]
     digests = DigestScheduler(deliveries, bodies, mail, settings.digest_hour)
     rt.background += [lambda: sender.run(settings.sender_poll_seconds), digests.run]
     rt.on_stop.append(mailer.close)
@@ -66,7 +82,10 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     )
     app = rt.app(
         "Smart City Thailand: notifications",
-        [http.build_router(deliveries, ApiKeys(rt.db), directory, digests)],
+        [
+            http.build_router(deliveries, ApiKeys(rt.db), directory, digests),
+            status.build_router(view, links),
+        ],
         description="Thai and English emails about the workflow; the delivery log; "
         "the recipients directory.",
     )

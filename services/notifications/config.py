@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -29,9 +29,24 @@ class NotificationsSettings(ServiceSettings):
     message_id_domain: str = Field(
         "smartcity.example.go.th", description="Right-hand side of Message-IDs"
     )
-    console_url: str = Field(
-        "http://127.0.0.1:8004", description="Operator console base URL, for timeline links"
+    status_url: str | None = Field(
+        None,
+        description="Public base URL of the status pages the emails link to (empty: "
+        "http://<http_host>:<http_port> of this service)",
     )
+    status_link_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs the status-page links (empty: a random key is made once "
+        "and kept in this service's database, shared by its instances)",
+    )
+    status_link_days: int = Field(
+        180, ge=1, description="How long a status-page link in an email stays valid, in days"
+    )
+
+    @property
+    def status_base_url(self) -> str:
+        return self.status_url or f"http://{self.http_host}:{self.http_port}"
+
     send_max_attempts: int = Field(8, ge=1, description="SMTP attempts before a message fails")
     send_base_delay_seconds: float = Field(1.0, gt=0, description="First retry delay")
     send_max_delay_seconds: float = Field(60.0, gt=0, description="Longest retry delay")

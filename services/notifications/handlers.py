@@ -27,6 +27,7 @@ from services.notifications.adapters.events import SettledEvents
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
 from services.notifications.digest import digest_id, next_cutoff
+from services.notifications.links import StatusLinks
 from services.notifications.messages import build_message, message_id
 from services.notifications.rendering import email_context, has_template, render, render_digest
 from services.notifications.routing import CRITICAL, ROUTES, addressees
@@ -66,7 +67,7 @@ class MailSettings:
     from_name: str
     from_email: str
     message_id_domain: str
-    console_url: str
+    links: StatusLinks
     max_attempts: int
     base_delay: float
     max_delay: float
@@ -180,7 +181,8 @@ class NotificationHandlers:
         bodies: list[Doc] = []
         deliveries: list[Doc] = []
         for r in recipients:
-            context = email_context(envelope, proposal, r, self._settings.console_url)
+            status_url = self._settings.links.url(envelope.proposal_id)
+            context = email_context(envelope, proposal, r, status_url)
             rendered = render(envelope, context)
             held = r.digest and not immediate
             delivery_id = f"{envelope.event_id}:{r.email.lower()}"
@@ -522,7 +524,7 @@ class DigestScheduler:
             recipient = Recipient(
                 first["recipient_id"], first["email"], first["name_th"], first["name_en"], True
             )
-            rendered = render_digest(recipient, items, as_of, self._settings.console_url)
+            rendered = render_digest(recipient, items, as_of)
             events = await asyncio.gather(*(self._event_value(i) for i in items))
             now = self.clock()
             doc: Doc = {

@@ -1,18 +1,36 @@
-"""Email content: Jinja2 templates per event, Thai first with English below, as plain text and
-HTML. Buddhist-era dates in Thai, Gregorian in English. Auto-escaping on for HTML."""
+"""Email content: one letter template per event (`<EventType>.j2`), Thai first with English
+below, rendered twice: on the text layout (base.txt.j2) and on the HTML layout (base.html.j2,
+auto-escaped). Every email is an official letter (docs/notifications.md). Buddhist-era dates in
+Thai, Gregorian in English. Names of stages, events and bodies come from contracts.workflow."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from markupsafe import Markup
 
-from contracts.common import Stage
+from contracts.agencies import agencies, office_holder, province_th
+from contracts.approvals import DELIVERY_YEARS
+from contracts.common import BilingualText, Stage
 from contracts.envelope import AnyEnvelope
+from contracts.proposals import field_name
+from contracts.workflow import (
+    CABINET,
+    DEPA,
+    LOGO,
+    NEXT_STEP,
+    SMART_CITY_OFFICE,
+    STEERING_COMMITTEE,
+    SUBCOMMITTEE,
+    event_name,
+    stage_name,
+)
 
 THAI_MONTHS = (
     "มกราคม",
@@ -29,48 +47,96 @@ THAI_MONTHS = (
     "ธันวาคม",
 )
 
-STAGE_LABELS: dict[Stage, tuple[str, str]] = {
-    Stage.SUBMITTED: ("ยื่นข้อเสนอแล้ว", "Submitted"),
-    Stage.REVISION_REQUESTED: ("รอการแก้ไขข้อเสนอ", "Revision requested"),
-    Stage.SCREENED: ("ผ่านการกลั่นกรองโดยดีป้า", "Screened by depa"),
-    Stage.SUBCOMMITTEE_APPROVED: ("คณะอนุกรรมการเห็นชอบ", "Approved by the subcommittee"),
-    Stage.STEERING_ACKNOWLEDGED: (
-        "คณะกรรมการขับเคลื่อนฯ รับทราบ",
-        "Acknowledged by the steering committee",
-    ),
-    Stage.CABINET_ENDORSED: ("คณะรัฐมนตรีเห็นชอบ", "Endorsed by the Cabinet"),
-    Stage.CERTIFIED: ("ได้รับการรับรองเป็นเมืองอัจฉริยะ", "Certified smart city"),
-    Stage.REJECTED: ("ไม่ผ่านการพิจารณา", "Rejected"),
-    Stage.WITHDRAWN: ("ถอนข้อเสนอแล้ว", "Withdrawn"),
-}
+SUBJECT_PREFIX = "[เมืองอัจฉริยะ]"
 
 
-EVENT_LABELS: dict[str, tuple[str, str]] = {
-    "ProposalSubmitted": ("การยื่นข้อเสนอ", "proposal submission"),
-    "ProposalResubmitted": ("การยื่นข้อเสนอฉบับแก้ไข", "resubmission"),
-    "ProposalWithdrawn": ("การถอนข้อเสนอ", "withdrawal"),
-    "ProposalScreened": ("ผลการกลั่นกรอง", "screening"),
-    "MeetingRecorded": ("การบันทึกมติการประชุม", "meeting record"),
-    "RevisionRequested": ("การขอให้แก้ไขข้อเสนอ", "revision request"),
-    "SubcommitteeApproved": ("มติเห็นชอบของคณะอนุกรรมการ", "subcommittee approval"),
-    "SubcommitteeRejected": ("มติไม่เห็นชอบของคณะอนุกรรมการ", "subcommittee rejection"),
-    "SteeringCommitteeAcknowledged": (
-        "การรับทราบของคณะกรรมการขับเคลื่อนฯ",
-        "steering committee acknowledgement",
-    ),
-    "CabinetEndorsed": ("มติเห็นชอบของคณะรัฐมนตรี", "Cabinet endorsement"),
-    "CabinetReturned": ("มติส่งเรื่องคืนของคณะรัฐมนตรี", "Cabinet return"),
-    "CertificationAwarded": ("การมอบใบรับรอง", "certification award"),
-}
-"""What a claim of each type is called in a sentence (refusal emails name the refused claim)."""
+def stage_th(stage: str | None) -> str:
+    return stage_name(stage).th
+
+
+def stage_en(stage: str | None) -> str:
+    return stage_name(stage).en
+
+
+def next_th(stage: str | None) -> str:
+    return NEXT_STEP[Stage(stage)].th if stage else "-"
+
+
+def next_en(stage: str | None) -> str:
+    return NEXT_STEP[Stage(stage)].en if stage else "-"
 
 
 def event_th(event_type: str) -> str:
-    return EVENT_LABELS.get(event_type, (event_type, event_type))[0]
+    return event_name(event_type).th
 
 
 def event_en(event_type: str) -> str:
-    return EVENT_LABELS.get(event_type, (event_type, event_type))[1]
+    return event_name(event_type).en
+
+
+def field_th(path: str) -> str:
+    return field_name(path).th
+
+
+def field_en(path: str) -> str:
+    return field_name(path).en
+
+
+REQUESTERS: dict[str, BilingualText] = {"depa": DEPA, "des-subcommittee": SUBCOMMITTEE}
+
+
+def agency_th(agency_id: str) -> str:
+    """Who asked, by name: a body of the workflow, or the agency's name in the directory."""
+    if agency_id in REQUESTERS:
+        return REQUESTERS[agency_id].th
+    found = agencies().get(agency_id)
+    return found.name_th if found else SMART_CITY_OFFICE.th
+
+
+def agency_en(agency_id: str) -> str:
+    if agency_id in REQUESTERS:
+        return REQUESTERS[agency_id].en
+    found = agencies().get(agency_id)
+    return found.name_en if found else f"the {SMART_CITY_OFFICE.en}"
+
+
+def times_revised(revision: int) -> int:
+    """Which revision a version is: version 2 (the first resubmission) is revision 1."""
+    return revision - 1
+
+
+def capfirst(value: str) -> str:
+    return value[:1].upper() + value[1:]
+
+
+def paragraphs(value: str) -> Markup:
+    """HTML of a letter body: blank-line separated paragraphs become <p>, other line breaks
+    <br>. `value` is the block as rendered with autoescaping (already escaped)."""
+    parts = [p.strip() for p in re.split(r"\n\s*\n", str(value)) if p.strip()]
+    return Markup("\n".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in parts))
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The sending office a letter is signed by."""
+
+    office: BilingualText
+    organisation: BilingualText
+
+
+SENDER = Sender(
+    office=SMART_CITY_OFFICE,
+    organisation=BilingualText(
+        th="สำนักงานส่งเสริมเศรษฐกิจดิจิทัล", en="Digital Economy Promotion Agency (depa)"
+    ),
+)
+BODIES = {
+    "subcommittee": SUBCOMMITTEE,
+    "steering": STEERING_COMMITTEE,
+    "cabinet": CABINET,
+    "depa": DEPA,
+    "logo": LOGO,
+}
 
 
 def thai_date(value: dt.date | dt.datetime) -> str:
@@ -87,19 +153,14 @@ def english_date(value: dt.date | dt.datetime) -> str:
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
-def stage_th(stage: str | None) -> str:
-    return STAGE_LABELS[Stage(stage)][0] if stage else "-"
-
-
-def stage_en(stage: str | None) -> str:
-    return STAGE_LABELS[Stage(stage)][1] if stage else "-"
+LAYOUTS = {False: "base.txt.j2", True: "base.html.j2"}
 
 
 @cache
-def _environment(autoescape: bool) -> Environment:
+def _environment(html: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("services.notifications", "templates"),
-        autoescape=select_autoescape(["html.j2"]) if autoescape else False,
+        autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -110,9 +171,20 @@ def _environment(autoescape: bool) -> Environment:
         english_date=english_date,
         stage_th=stage_th,
         stage_en=stage_en,
+        next_th=next_th,
+        next_en=next_en,
         event_th=event_th,
         event_en=event_en,
+        field_th=field_th,
+        field_en=field_en,
+        agency_th=agency_th,
+        agency_en=agency_en,
+        province_th=province_th,
+        times_revised=times_revised,
+        capfirst=capfirst,
+        paragraphs=paragraphs,
     )
+    env.globals.update(sender=SENDER, bodies=BODIES, delivery_years=DELIVERY_YEARS)
     return env
 
 
@@ -123,21 +195,30 @@ class RenderedEmail:
     html: str
 
 
+def addressee(recipient: Any) -> BilingualText:
+    """Whom the letter is addressed to: the office-holder of the recipient organisation."""
+    return office_holder(recipient.name_th, recipient.name_en)
+
+
 def email_context(
-    envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any, console_url: str
+    envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any, status_url: str
 ) -> dict[str, Any]:
     """What a template sees besides the event: the proposal as the service knows it, the
-    recipient, the proposal's current stage and the link to its timeline."""
+    recipient and whom to address, the proposal's current stage, the letter's date and the
+    link to the proposal's public status page (`status_url`, signed by the caller)."""
     return {
         "proposal": {**proposal, "proposal_id": envelope.proposal_id},
         "recipient": recipient,
+        "addressee": addressee(recipient),
         "stage": proposal.get("stage"),
-        "timeline_url": f"{console_url.rstrip('/')}/proposals/{envelope.proposal_id}",
+        "letter_date": envelope.occurred_at,
+        "timeline_url": status_url,
+        "status_url": status_url,
     }
 
 
 def has_template(event_type: str) -> bool:
-    return f"{event_type}.txt.j2" in _environment(False).list_templates()
+    return f"{event_type}.j2" in _environment(False).list_templates()
 
 
 def one_line(value: str) -> str:
@@ -145,18 +226,30 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
-    """Render the email about one event; `context` carries the proposal, recipient and links."""
-    values = {"event": envelope, "payload": envelope.payload, **context}
-    text_template = _environment(False).get_template(f"{envelope.event_type}.txt.j2")
-    html_template = _environment(True).get_template(f"{envelope.event_type}.html.j2")
-    subject_block = text_template.blocks["subject"]
-    subject = "".join(subject_block(text_template.new_context(values))).strip()
-    subject = one_line(subject)
+def _block(template: Template, name: str, values: dict[str, Any]) -> str:
+    block = template.blocks.get(name)
+    if block is None:
+        raise LookupError(f"letter template {template.name} has no {name} block (เรื่อง)")
+    return one_line("".join(block(template.new_context(values))))
+
+
+def _render(name: str, values: dict[str, Any]) -> RenderedEmail:
+    text_template = _environment(False).get_template(name)
+    matter_th = _block(text_template, "matter_th", {**values, "layout": LAYOUTS[False]})
+    matter_en = _block(text_template, "matter_en", {**values, "layout": LAYOUTS[False]})
+    subject = f"{SUBJECT_PREFIX} {matter_th} | {matter_en}"
+    html_template = _environment(True).get_template(name)
     return RenderedEmail(
         subject=subject,
-        text=_paragraphs(text_template.render(values)),
-        html=html_template.render({**values, "subject_line": subject}),
+        text=_paragraphs(text_template.render({**values, "layout": LAYOUTS[False]})),
+        html=html_template.render({**values, "layout": LAYOUTS[True], "subject_line": subject}),
+    )
+
+
+def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
+    """Render the letter about one event; `context` carries the proposal, recipient and links."""
+    return _render(
+        f"{envelope.event_type}.j2", {"event": envelope, "payload": envelope.payload, **context}
     )
 
 
@@ -165,23 +258,108 @@ def _paragraphs(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def render_digest(
-    recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime, console_url: str
-) -> RenderedEmail:
-    """One summary email of several queued emails (`items`: event_type, subject, proposal_id,
-    occurred_at, timeline_url), oldest first."""
-    values = {
-        "recipient": recipient,
-        "items": items,
-        "as_of": as_of,
-        "console_url": console_url,
-        "count": len(items),
-    }
-    text_template = _environment(False).get_template("Digest.txt.j2")
-    html_template = _environment(True).get_template("Digest.html.j2")
-    subject = one_line("".join(text_template.blocks["subject"](text_template.new_context(values))))
-    return RenderedEmail(
-        subject=subject,
-        text=text_template.render(values),
-        html=html_template.render({**values, "subject_line": subject}),
+def split_subject(subject: str) -> tuple[str, str]:
+    """The Thai and English matter of a subject this module made."""
+    th, _, en = subject.removeprefix(SUBJECT_PREFIX).strip().partition(" | ")
+    return th, en or th
+
+
+def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime) -> RenderedEmail:
+    """One summary letter of several queued emails (`items`: event_type, subject, proposal_id,
+    occurred_at, timeline_url (the status link)), oldest first."""
+    listed = []
+    for item in items:
+        th, en = split_subject(str(item.get("subject", "")))
+        listed.append({**item, "subject_th": th, "subject_en": en})
+    return _render(
+        "Digest.j2",
+        {
+            "recipient": recipient,
+            "addressee": addressee(recipient),
+            "items": listed,
+            "as_of": as_of,
+            "letter_date": as_of,
+            "count": len(items),
+        },
+    )
+
+
+class StatusProblem(Enum):
+    EXPIRED = BilingualText(
+        th="ลิงก์นี้หมดอายุแล้ว โปรดใช้ลิงก์ในอีเมลฉบับล่าสุด",
+        en="This link has expired; please use the link in the latest email.",
+    )
+    INVALID = BilingualText(th="ลิงก์นี้ไม่ถูกต้อง", en="This link is not valid.")
+    UNKNOWN = BilingualText(
+        th="ยังไม่พบข้อมูลข้อเสนอนี้", en="There is no information about this proposal yet."
+    )
+
+
+DECIDED_BY: dict[str, BilingualText] = {
+    "ProposalSubmitted": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
+    "ProposalResubmitted": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
+    "ProposalWithdrawn": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
+    "ProposalScreened": DEPA,
+    "SubcommitteeApproved": SUBCOMMITTEE,
+    "SubcommitteeRejected": SUBCOMMITTEE,
+    "SteeringCommitteeAcknowledged": STEERING_COMMITTEE,
+    "CabinetEndorsed": CABINET,
+    "CabinetReturned": CABINET,
+    "CertificationAwarded": SMART_CITY_OFFICE,
+}
+
+
+def _decided_by(entry: dict[str, Any]) -> BilingualText:
+    """Who decided, and at which meeting (or by which Cabinet resolution)."""
+    body = DECIDED_BY.get(entry["event_type"])
+    if body is None and entry["event_type"] == "RevisionRequested":
+        body = DEPA
+    body = body or SMART_CITY_OFFICE
+    th, en = body.th, capfirst(body.en)
+    meeting = entry.get("meeting")
+    if meeting:
+        th += f" การประชุมครั้งที่ {meeting['meeting_id']} (ประธาน: {meeting['chair']['th']})"
+        en += f", meeting {meeting['meeting_id']} (chair: {meeting['chair']['en']})"
+    if entry.get("resolution_number"):
+        number = entry["resolution_number"]
+        th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {number}"
+        en += f", resolution conveyed by Secretariat of the Cabinet letter {number}"
+    if entry.get("subcommittee_meeting_id"):
+        th += f" ตามมติ{SUBCOMMITTEE.th} ครั้งที่ {entry['subcommittee_meeting_id']}"
+        en += f", by resolution of subcommittee meeting {entry['subcommittee_meeting_id']}"
+    if entry.get("certificate_number"):
+        th += f" ใบรับรองเลขที่ {entry['certificate_number']}"
+        en += f", certificate {entry['certificate_number']}"
+    return BilingualText(th=th, en=en)
+
+
+def render_status_page(
+    proposal: dict[str, Any] | None,
+    problem: StatusProblem | None,
+    *,
+    expires: dt.datetime | None = None,
+) -> str:
+    """The status page of a proposal (as the proposals view keeps it), or why it cannot be
+    shown. Each history line is dated by the decision (meeting or resolution date) where it has
+    one, else by when it was recorded, in Thailand's time zone."""
+    history = []
+    for entry in (proposal or {}).get("history", []):
+        decided = entry.get("decided_on")
+        date = dt.date.fromisoformat(decided) if decided else entry["recorded_at"]
+        if isinstance(date, dt.datetime) and date.tzinfo is None:
+            date = date.replace(tzinfo=dt.UTC)
+        by = _decided_by(entry)
+        history.append({**entry, "date": date, "by_th": by.th, "by_en": by.en})
+    applicant = None
+    if proposal and proposal.get("applicant"):
+        found = agencies().get(proposal["applicant"])
+        if found is not None:
+            applicant = BilingualText(th=found.name_th, en=found.name_en)
+    template = _environment(True).get_template("_status_page.html.j2")
+    return template.render(
+        proposal=proposal,
+        problem=problem.value if problem else None,
+        history=history,
+        applicant=applicant,
+        expires=expires,
     )

@@ -1,6 +1,12 @@
 """One example event of every routed type, with fixed ids and dates: the template snapshots,
 the `preview` command and the tests render these. `area` lets a caller put awkward text
-(CR/LF, HTML) where a person's input would go."""
+(CR/LF, HTML) where a person's input would go.
+
+Facts follow docs/process.md: the subcommittee's meeting 1/2565 on 6 August 2022 chaired by the
+Minister of Digital Economy and Society; the steering committee's meeting 1/2565 on 9 November
+2022 chaired by a Deputy Prime Minister; logos handed over on 9 January 2023. Illustrative (no
+public source): the Cabinet's dates and the Secretariat's letter numbers, the reasons, notes and
+resolution wording."""
 
 from __future__ import annotations
 
@@ -39,10 +45,11 @@ APPLICANT = "lg-phuket-city"
 PROVINCE = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
 AREA = BilingualText(th="ภูเก็ตเมืองอัจฉริยะ", en="Phuket Smart City")
 OCCURRED = dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC)
-CHAIR = BilingualText(
-    th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
-    en="Permanent Secretary of the Ministry of Digital Economy and Society",
+SUBCOMMITTEE_CHAIR = BilingualText(
+    th="รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม",
+    en="Minister of Digital Economy and Society",
 )
+STEERING_CHAIR = BilingualText(th="รองนายกรัฐมนตรี", en="Deputy Prime Minister")
 
 
 def content(
@@ -71,7 +78,7 @@ def payloads(
 ) -> dict[str, Contract]:
     """Payload per routed event type. `producer` is who a refusal is addressed to."""
     why = reason or BilingualText(th="เอกสารแนบไม่ครบ", en="Attachments are missing")
-    meeting = Meeting(meeting_id="1/2565", held_on=dt.date(2022, 8, 6), chair=CHAIR)
+    meeting = Meeting(meeting_id="1/2565", held_on=dt.date(2022, 8, 6), chair=SUBCOMMITTEE_CHAIR)
     return {
         "ProposalSubmitted": ProposalSubmitted(applicant=APPLICANT, content=content(area)),
         "ProposalResubmitted": ProposalResubmitted(
@@ -104,18 +111,20 @@ def payloads(
             meeting=meeting, resolution="ที่ประชุมมีมติไม่เห็นชอบ / Not approved.", reasons=why
         ),
         "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(
-            meeting=Meeting(meeting_id="2/2565", held_on=dt.date(2022, 9, 1), chair=CHAIR),
+            meeting=Meeting(
+                meeting_id="1/2565", held_on=dt.date(2022, 11, 9), chair=STEERING_CHAIR
+            ),
             resolution="ที่ประชุมรับทราบ / Acknowledged.",
         ),
         "CabinetEndorsed": CabinetEndorsed(
             resolution_number="นร 0505/ว 123",
-            resolution_date=dt.date(2022, 10, 4),
+            resolution_date=dt.date(2022, 12, 20),
             resolution="คณะรัฐมนตรีเห็นชอบ / The Cabinet endorsed the certification.",
         ),
         "CabinetReturned": CabinetReturned(
             resolution_number="นร 0505/ว 124",
-            resolution_date=dt.date(2022, 10, 4),
-            resolution="ส่งเรื่องคืน / Returned.",
+            resolution_date=dt.date(2022, 12, 20),
+            resolution="ให้ส่งเรื่องคืนเพื่อทบทวน / Returned for rework.",
             reasons=why,
         ),
         "CertificationAwarded": CertificationAwarded(
@@ -123,9 +132,7 @@ def payloads(
             area_name=area,
             province_code="83",
             subcommittee_meeting_id="1/2565",
-            validity=ValidityPeriod(
-                valid_from=dt.date(2022, 10, 10), deliver_by=dt.date(2024, 10, 10)
-            ),
+            validity=ValidityPeriod(valid_from=dt.date(2023, 1, 9), deliver_by=dt.date(2025, 1, 9)),
         ),
         "TransitionRefused": TransitionRefused(
             refused_event_id="0e7d6d7f-5a51-4b0c-9a53-3b8f7f0e2b22",
@@ -136,7 +143,7 @@ def payloads(
         ),
         "DeliveryDeadlineReminder": DeliveryDeadlineReminder(
             certificate_number="SCT-2565-0016",
-            deliver_by=dt.date(2024, 10, 10),
+            deliver_by=dt.date(2025, 1, 9),
             overdue=False,
             days_left=30,
         ),

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import Topics
 from tests.e2e.test_walking_skeleton import DRAFT, submit
-from tests.support import KAFKA, ROOT, Namespace, ServiceProcess, poll
+from tests.support import ROOT, Namespace, ServiceProcess, kafka_client, poll
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / ".local" / "screenshots"
@@ -107,7 +107,7 @@ async def test_live_log_timeline_and_replay_in_the_browser(
     await page.screenshot(path=str(SCREENSHOTS / "console-timeline.png"), full_page=True)
 
     poison_key = f"poison-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(

@@ -48,6 +48,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    kafka_client,
     read_topic,
     service_env,
 )
@@ -372,7 +373,7 @@ async def faults(
 
 async def inject(topics: Topics, figures: Figures, rng: random.Random, poison: int) -> list[bytes]:
     """Re-publish a slice of published events (duplicates) and produce poison messages."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**kafka_client(), enable_idempotence=True, acks="all")
     await producer.start()
     keys: list[bytes] = []
     try:

@@ -15,7 +15,7 @@ from contracts.common import BilingualText, Contract, Meeting, ProvinceRef
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
 from contracts.reference import provinces
-from tests.support import KAFKA, envelope_of, read_topic
+from tests.support import envelope_of, kafka_client, read_topic, record_headers
 
 CHAIR = BilingualText(th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม", en="Permanent Secretary, DES")
 
@@ -106,7 +106,7 @@ def meeting(
 
 
 async def produce(topic: str, envelopes: list[AnyEnvelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka_client(), enable_idempotence=True)
     await producer.start()
     try:
         for e in envelopes:
@@ -114,7 +114,7 @@ async def produce(topic: str, envelopes: list[AnyEnvelope]) -> None:
                 topic,
                 e.to_bytes(),
                 key=e.key,
-                headers=[(k, v.encode()) for k, v in e.headers().items()],
+                headers=record_headers(e, topic),
             )
     finally:
         await producer.stop()

@@ -79,8 +79,8 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     )
     assert early.status_code == 409, early.text
     assert early.json()["error"] == (
-        f"CabinetEndorsed refused: proposal {pid} is at stage "
-        "submitted; depa has not screened it yet"
+        "The endorsement by the Cabinet cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet."
     )
     assert early.json()["error_th"]
 
@@ -123,7 +123,9 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
         ("CabinetEndorsed", "cabinet_endorsed"),
         ("CertificationAwarded", "certified"),
     ]
-    assert case["history"][1]["refused"].startswith("CabinetEndorsed refused")
+    assert case["history"][1]["refused"].startswith(
+        "The endorsement by the Cabinet cannot be accepted"
+    )
     number = case["certificate"]["certificate_number"]
     assert re.fullmatch(rf"SCT-{today.year + 543}-\d{{4}}", number)
     assert case["certificate"]["deliver_by"] == deliver_by.isoformat()
@@ -332,8 +334,8 @@ async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
     refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused", min_records=4)
     by_claim = {r["payload"]["refused_event_id"]: r["payload"] for r in refusals}
     assert by_claim[str(out_of_order.event_id)]["reason"]["en"] == (
-        f"SubcommitteeApproved refused: proposal {pid} is at stage submitted; "
-        "depa has not screened it yet"
+        "The approval by the subcommittee cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet."
     )
     assert by_claim[str(out_of_order.event_id)]["producer"] == "des-subcommittee"
     assert (
@@ -374,7 +376,9 @@ async def test_a_decision_for_an_unknown_proposal_is_refused(
         json={"event_type": "ProposalScreened", "screened_by": "depa"},
     )
     assert resp.status_code == 404, resp.text
-    assert resp.json()["error"] == f"ProposalScreened refused: there is no proposal {pid}"
+    assert resp.json()["error"] == (
+        "The screening by depa cannot be accepted: there is no such proposal."
+    )
 
 
 async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing(

@@ -22,13 +22,14 @@ from contracts.topics import Topics
 from services.console.cli import app
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import (
-    KAFKA,
     Namespace,
     ServiceProcess,
     free_port,
+    kafka_client,
     poll,
     poll_progress,
     read_topic,
+    record_headers,
     topic_partitions,
 )
 
@@ -47,7 +48,7 @@ def cli(console: ServiceProcess, *args: str, key: str | None = None) -> Result:
 async def produce(
     topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=key, headers=headers)
@@ -115,7 +116,7 @@ async def test_events_timeline_and_registry_from_the_audit_log(
         topics.decisions,
         award.to_bytes(),
         award.key,
-        [(k, v.encode()) for k, v in award.headers().items()],
+        record_headers(award, topics.decisions),
     )
 
     async def registered() -> Result | None:
@@ -267,7 +268,7 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
 
 
 async def _records_in(topics: Topics) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka_client(), group_id=None)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in topics.all() for p in await topic_partitions(t)]
@@ -313,7 +314,7 @@ async def test_a_refused_claim_shows_in_the_timeline_with_its_refusal_and_dead_l
         topics.intake,
         claim.to_bytes(),
         claim.key,
-        [(k, v.encode()) for k, v in claim.headers().items()],
+        record_headers(claim, topics.intake),
     )
 
     async def refused() -> Result | None:

@@ -17,11 +17,13 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import delete_topics, ensure_topics
+from services.notifications.proofread import problems
 from tests.support import (
     KAFKA,
     LOCAL,
     MAILPIT,
     ROOT,
+    Mailpit,
     Namespace,
     ServiceProcess,
     free_port,
@@ -89,6 +91,9 @@ async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registr
     assert "15 areas in 14 provinces approved at meeting 1/2565" in out
     assert "ภูเก็ต (Phuket)" in out
     assert "กรุงเทพมหานคร (Bangkok)" in out
+    # The printed table, computed from the registry: the 15th 2021 area is in Chon Buri.
+    assert re.search(r"กรุงเทพมหานคร \(Bangkok\)\s*│\s*4\s*│", out), out[-4000:]
+    assert re.search(r"ชลบุรี \(Chon Buri\)\s*│\s*2\s*│", out), out[-4000:]
 
     # The figures are the registry's: 30 certified cases, 23 provinces, 15 at 1/2565.
     cases = mongo[ns.db("approvals")]["cases"]
@@ -120,6 +125,38 @@ async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registr
                 if dt.datetime.fromisoformat(m["Created"].replace("Z", "+00:00")) >= started
             )
     assert {m: n for m, n in received.items() if n != 1} == {}
+
+    # The decisions carry their historical dates (the public status page and timelines show
+    # these, not the minute the demo ran).
+    view = mongo[ns.db("notifications")]["proposals"]
+    dates: dict[str, set[str]] = {}
+    async for doc in view.find({}, {"history": 1}):
+        for h in doc.get("history", []):
+            if h.get("decided_on"):
+                dates.setdefault(h["event_type"], set()).add(h["decided_on"])
+    assert "2022-08-06" in dates["SubcommitteeApproved"]
+    assert "2022-11-09" in dates["SteeringCommitteeAcknowledged"]
+    assert dates["CertificationAwarded"] == {"2021-12-24", "2023-01-09"}
+
+    # Every kind of email the demo sent reads as a letter an official would sign.
+    kinds: dict[str, str] = {}
+    async for d in deliveries.find({"status": "sent"}, {"event_type": 1, "message_id": 1}):
+        kinds.setdefault(d["event_type"], d["message_id"])
+    assert len(kinds) >= 8
+    mail = Mailpit()
+    try:
+        for kind, kind_message_id in kinds.items():
+            [found] = (await mail.by_message_id(kind_message_id.strip("<>")))[:1]
+            msg = await mail.raw(found["ID"])
+            text_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
+            assert text_part is not None
+            assert html_part is not None
+            found_problems = problems(
+                str(msg["Subject"]), text_part.get_content(), html_part.get_content()
+            )
+            assert found_problems == [], (kind, found_problems)
+    finally:
+        await mail.close()
 
     # A second run finds the round played and creates nothing.
     before = await proposals.count_documents({})

@@ -21,14 +21,15 @@ from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.topics import Topics
 from tests.support import (
-    KAFKA,
     MONGO,
     ROOT,
     Namespace,
     ServiceProcess,
     envelope_of,
+    kafka_client,
     poll,
     read_topic,
+    record_headers,
 )
 
 pytestmark = pytest.mark.e2e
@@ -100,14 +101,14 @@ async def api(
 
 
 async def publish(topic: str, envelope: AnyEnvelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(
             topic,
             envelope.to_bytes(),
             key=envelope.key,
-            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+            headers=record_headers(envelope, topic),
         )
     finally:
         await producer.stop()
@@ -299,7 +300,7 @@ async def test_revision_request_resubmission_and_withdrawal(
 
     too_early = await owner.resubmit(pid, draft(changes="more"))
     assert too_early.status_code == 409
-    assert "stage submitted" in too_early.json()["error"]
+    assert "at the stage \u201cSubmitted\u201d" in too_early.json()["error"]
     assert too_early.json()["error_th"]
 
     await publish(topics.decisions, revision_request(pid))
@@ -366,6 +367,42 @@ async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered
     )
     assert letters
     assert envelope_of(letters[0])["error_kind"] == "unauthorised"
+    assert (await owner.get(pid)).json()["status"] == "submitted"
+
+
+async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
+    api: dict[str, Api],
+    topics: Topics,
+) -> None:
+    """A decision that reached the decisions topic without the approvals service's stamp (as if
+    an ACL let another writer in; the admin plays it here) changes nothing."""
+    owner = api["lg-phuket-city"]
+    pid = (await owner.submit(draft())).json()["proposal_id"]
+    stray = revision_request(pid)
+    producer = AIOKafkaProducer(**kafka_client())
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.decisions,
+            stray.to_bytes(),
+            key=stray.key,
+            headers=[(k, v.encode()) for k, v in stray.headers().items()],
+        )
+    finally:
+        await producer.stop()
+    letters = await read_topic(
+        topics.deadletter,
+        min_records=1,
+        timeout=30,
+        where=lambda r: (
+            envelope_of(r).get("event_id") == str(stray.event_id)
+            and envelope_of(r)["consumer"] == "proposals"
+        ),
+    )
+    assert letters
+    letter = envelope_of(letters[0])
+    assert letter["error_kind"] == "unauthenticated"
+    assert "not a fact of svc-approvals" in letter["error"]
     assert (await owner.get(pid)).json()["status"] == "submitted"
 
 

@@ -22,7 +22,14 @@ from contracts.proposals import (
 )
 from contracts.topics import Topics
 from tests.e2e.test_proposals_api import publish, revision_request
-from tests.support import KAFKA, Namespace, ServiceProcess, envelope_of, poll, read_topic
+from tests.support import (
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    kafka_client,
+    poll,
+    read_topic,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +153,7 @@ async def test_resubmission_and_withdrawal_claims(
     await publish(topics.intake, early)
     rejection, letter = await refused(topics, early)
     assert rejection["payload"]["producer"] == "lg-phuket-city"
-    assert "stage submitted" in rejection["payload"]["reason"]["en"]
+    assert "at the stage \u201cSubmitted\u201d" in rejection["payload"]["reason"]["en"]
     assert letter["error_kind"] == "conflict"
 
     await publish(topics.decisions, revision_request(pid))
@@ -287,7 +294,7 @@ async def test_an_invalid_claim_is_answered_when_it_says_who_made_it(
     )
     raw = json.loads(valid.to_bytes())
     raw["payload"]["content"]["dimensions"] = []
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(topics.intake, json.dumps(raw).encode(), key=valid.key)

@@ -12,7 +12,15 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.topics import HEADER_EVENT_TYPE, Topics
-from tests.support import KAFKA, Mailpit, Namespace, ServiceProcess, envelope_of, poll, read_topic
+from tests.support import (
+    Mailpit,
+    Namespace,
+    ServiceProcess,
+    envelope_of,
+    kafka_client,
+    poll,
+    read_topic,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -190,7 +198,7 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumers_keep_going(
     mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     poison_key = f"poison-{uuid.uuid4().hex[:8]}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA)
+    producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
         await producer.send_and_wait(topics.proposals, b"\xff not an event", key=poison_key)

@@ -52,6 +52,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    kafka_client,
     kafka_producer,
     read_topic,
     service_env,
@@ -189,8 +190,8 @@ class Campaign:
 
     async def lag(self) -> dict[str, int]:
         """Records not yet committed, per group:topic:partition."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-        consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**kafka_client())
+        consumer = AIOKafkaConsumer(**kafka_client(), enable_auto_commit=False)
         await admin.start()
         await consumer.start()
         try:

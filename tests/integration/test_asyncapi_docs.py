@@ -16,7 +16,7 @@ from contracts import export, topics
 from contracts.catalogue import EVENTS
 from contracts.envelope import parse_record
 from contracts.examples import example_envelope
-from tests.support import KAFKA, Namespace, read_topic
+from tests.support import KAFKA, Namespace, kafka_client, kafka_security, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def test_events_md_documents_every_event_with_an_example() -> None:
 async def roundtrip_topic(ns: Namespace) -> AsyncIterator[str]:
     """A private topic for this test, so no service of the run consumes what it writes."""
     name = f"{ns.topics_prefix}contracts-roundtrip"
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, client_id="contracts-test")
+    admin = AIOKafkaAdminClient(**kafka_client(), client_id="contracts-test")
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
@@ -95,7 +95,9 @@ async def test_every_example_round_trips_through_kafka_with_key_and_headers(
     roundtrip_topic: str,
 ) -> None:
     sent = {event_type: example_envelope(event_type) for event_type in EVENTS}
-    broker = KafkaBroker(KAFKA, enable_idempotence=True, acks="all", logger=None)
+    broker = KafkaBroker(
+        KAFKA, security=kafka_security(), enable_idempotence=True, acks="all", logger=None
+    )
     await broker.start()
     try:
         for envelope in sent.values():

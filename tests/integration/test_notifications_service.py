@@ -42,6 +42,7 @@ from services.notifications.adapters.directory import (
     seed_documents,
 )
 from services.notifications.messages import message_id
+from services.notifications.proofread import problems, visible_text
 from services.notifications.routing import ROUTES
 from services.notifications.samples import content, sample_envelope
 from tests.support import (
@@ -53,8 +54,10 @@ from tests.support import (
     ServiceProcess,
     envelope_of,
     free_port,
+    kafka_client,
     poll,
     read_topic,
+    record_headers,
     service_env,
 )
 
@@ -93,9 +96,8 @@ def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator
         {
             "NOTIFICATIONS_MONGO_DB": db_name,
             "NOTIFICATIONS_TOPIC_NAMESPACE": prefix,
-            "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{label}-{ns.run_id}",
+            "NOTIFICATIONS_CONSUMER_GROUP": f"{prefix}notifications",
             "NOTIFICATIONS_SENDER_POLL_SECONDS": "0.2",
-            "NOTIFICATIONS_CONSOLE_URL": "http://console.example.go.th",
             **extra,
         },
     )
@@ -119,7 +121,7 @@ def notifier(ns: Namespace) -> Iterator[Notifier]:
 
 @pytest.fixture(scope="module")
 async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", enable_idempotence=True)
+    p = AIOKafkaProducer(**kafka_client(), acks="all", enable_idempotence=True)
     await p.start()
     yield p
     await p.stop()
@@ -131,7 +133,7 @@ async def publish(producer: AIOKafkaProducer, topics: Topics, *envelopes: AnyEnv
             topics.name(EVENTS[e.event_type].fact_topic),
             e.to_bytes(),
             key=e.key,
-            headers=[(k, v.encode()) for k, v in e.headers().items()],
+            headers=record_headers(e, topics.name(EVENTS[e.event_type].fact_topic)),
         )
 
 
@@ -216,7 +218,9 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
             assert text.index("เรียน") < text.index("Dear")
             assert "ภูเก็ต" in text
             assert "Phuket" in text
-            assert f"http://console.example.go.th/proposals/{pid}" in html
+            assert problems(str(msg["Subject"]), text, html) == [], e.event_type
+            assert f"{notifier.url}/status/" in html
+            assert "/proposals/" not in html  # never the operators' console
             if e.event_type != "IntakeRejected":
                 assert "ภูเก็ตเมืองอัจฉริยะ" in str(msg["Subject"]) + text, e.event_type
     cabinet = next(e for e in envelopes if e.event_type == "CabinetEndorsed")
@@ -232,8 +236,8 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
     )
     text, _html = body_parts(msg)
     assert "นร 0505/ว 123" in text
-    assert "4 ตุลาคม 2565" in text
-    assert "4 October 2022" in text
+    assert "20 ธันวาคม 2565" in text
+    assert "20 December 2022" in text
 
 
 async def test_sent_emails_are_recorded_and_announced(
@@ -346,7 +350,7 @@ async def test_a_redelivered_event_sends_no_second_email(
     assert view is not None
     assert view["stage"] == "revision_requested"
     text, _html = body_parts(await mailpit.raw(summary["ID"]))
-    assert "ขั้นตอนปัจจุบัน: รอการแก้ไขข้อเสนอ" in text
+    assert "ขั้นตอนปัจจุบัน: รอผู้ยื่นแก้ไขข้อเสนอ" in text
 
 
 async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
@@ -407,7 +411,7 @@ async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str,
         assert len(governors) == 77
         assert all(g["email"].endswith("@provinces.example.go.th") for g in governors)
         one = (await http.get("/recipients/governor-83", headers=depa)).json()
-        assert one["name_th"] == "สำนักงานจังหวัดภูเก็ต"
+        assert one["name_th"] == "ผู้ว่าราชการจังหวัดภูเก็ต"
         assert (await http.get("/recipients/nobody", headers=depa)).status_code == 404
         new = {
             "recipient_id": "lg-test-town",
@@ -552,8 +556,9 @@ async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
         assert "สรุป" in str(msg["Subject"])
         text, html = body_parts(msg)
         assert "ได้รับข้อเสนอ" in text
-        assert "ผ่านการกลั่นกรอง" in text
+        assert "ผลการกลั่นกรองข้อเสนอ" in text
         assert "Proposal screened" in html
+        assert problems(str(msg["Subject"]), text, html) == []
         again = await http.post("/digests/run", headers=depa)
         assert again.json()["queued"] == []
         await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": False})
@@ -815,3 +820,35 @@ async def test_the_directory_cache_sees_changes_in_time(
     assert added is not None
     assert added.email == "new@town.example.go.th"
     assert await directory.get("lg-nowhere") is None
+
+
+async def test_the_status_link_in_an_email_opens_the_public_page(
+    notifier: Notifier, producer: AIOKafkaProducer, mailpit: Mailpit
+) -> None:
+    """No API key, no login: the signed link alone opens the proposal's page; an altered one
+    opens nothing."""
+    import re
+
+    pid = new_proposal_id()
+    submitted = event("ProposalSubmitted", pid)
+    approved = event("SubcommitteeApproved", pid)
+    await publish(producer, notifier.topics, submitted, approved)
+    [summary] = await received(mailpit, message_id(str(approved.event_id), CONTACT, DOMAIN))
+    text, _html = body_parts(await mailpit.raw(summary["ID"]))
+    match = re.search(r"(http://\S+/status/(\S+))", text)
+    assert match is not None, text
+    link, token = match.group(1), match.group(2)
+    async with httpx.AsyncClient(timeout=10) as http:
+        page = await http.get(link)
+        assert page.status_code == 200, page.text
+        assert page.headers["cache-control"] == "no-store"
+        seen = visible_text(page.text)
+        assert seen.index("สถานะข้อเสนอ") < seen.index("proposal status")
+        assert "ภูเก็ตเมืองอัจฉริยะ" in seen
+        assert "คณะอนุกรรมการฯ เห็นชอบ" in seen  # where it stands
+        assert "เสนอคณะกรรมการฯ เพื่อรับทราบ" in seen  # what happens next
+        assert "6 สิงหาคม 2565" in seen  # decided at meeting 1/2565 on that date
+        assert "การประชุมครั้งที่ 1/2565" in seen
+        forged = await http.get(link.replace(token, token[:-3] + "abc"))
+        assert forged.status_code == 404
+        assert "ลิงก์นี้ไม่ถูกต้อง" in forged.text

@@ -16,7 +16,7 @@ from contracts.envelope import new_envelope
 from contracts.proposals import ProposalWithdrawn
 from contracts.topics import Topics
 from services.common.outbox import OutboxPublisher, OutboxRelay, outbox_entry
-from tests.support import KAFKA, Namespace, read_topic
+from tests.support import KAFKA, Namespace, kafka_security, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ Doc = dict[str, Any]
 
 @pytest.fixture
 async def broker(topics: Topics) -> AsyncIterator[KafkaBroker]:
-    kafka = KafkaBroker(KAFKA, enable_idempotence=True, acks="all")
+    kafka = KafkaBroker(KAFKA, security=kafka_security(), enable_idempotence=True, acks="all")
     await kafka.connect()
     yield kafka
     await kafka.stop()

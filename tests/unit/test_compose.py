@@ -13,10 +13,11 @@ import yaml
 from pydantic_settings import BaseSettings
 
 import services
+from contracts import access
 from services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRA = {"kafka", "mongo", "mailpit"}
+INFRA = {"kafka", "kafka-provision", "mongo", "mailpit"}
 
 
 def compose() -> dict[str, Any]:
@@ -54,6 +55,8 @@ def test_infrastructure_uses_the_official_images() -> None:
     assert svc["kafka"]["image"].startswith("apache/kafka:4.")
     assert svc["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert svc["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert svc["kafka"]["entrypoint"] == ["bash", "/smartcity/kafka/docker-start.sh"]
+    assert "./infra/kafka:/smartcity/kafka:ro" in svc["kafka"]["volumes"]
     assert svc["mongo"]["image"].startswith("mongo:")
     assert "--replSet" in svc["mongo"]["command"]
     assert "8025:8025" in svc["mailpit"]["ports"]
@@ -84,3 +87,41 @@ def test_dockerfile_installs_the_project() -> None:
     assert "pip install ." in text
     for folder in ("contracts", "services"):
         assert f"COPY {folder} ./{folder}" in text
+
+
+def test_kafka_runs_with_sasl_and_every_principal_has_credentials_from_the_env() -> None:
+    svc = compose()["services"]
+    env = svc["kafka"]["environment"]
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    script = (ROOT / "infra" / "kafka" / "docker-start.sh").read_text(encoding="utf-8")
+    assert "security.properties.in" in script
+    principals = [access.BROKER_PRINCIPAL, access.ADMIN_PRINCIPAL]
+    principals += [access.service_principal(s) for s in access.SERVICES]
+    for principal in principals:
+        var = f"KAFKA_{principal.replace('-', '_').upper()}_PASSWORD"
+        assert f'"{principal}:{var}"' in script, f"docker-start.sh does not format {principal}"
+        assert env[var].startswith(f"${{{var}:?"), f"{var} must come from the environment"
+    provision = svc["kafka-provision"]
+    assert provision["command"] == ["python", "-m", "services.common.kafka_cli", "provision"]
+    assert provision["environment"]["SMARTCITY_KAFKA_ADMIN_PASSWORD"].startswith(
+        "${KAFKA_ADMIN_PASSWORD"
+    )
+    for name in access.SERVICES:
+        prefix = f"{name.upper()}_"
+        service_env = svc[name]["environment"]
+        assert service_env[f"{prefix}KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert service_env[f"{prefix}KAFKA_USERNAME"] == access.service_principal(name)
+        assert service_env[f"{prefix}KAFKA_PASSWORD"].startswith(
+            f"${{KAFKA_SVC_{name.upper()}_PASSWORD"
+        )
+        assert "kafka-provision" in svc[name]["depends_on"]
+
+
+def test_the_local_stack_formats_every_principal() -> None:
+    script = (ROOT / "infra" / "stack.sh").read_text(encoding="utf-8")
+    match = re.search(r"KAFKA_PRINCIPALS=\(([^)]*)\)", script)
+    assert match is not None
+    expected = [access.BROKER_PRINCIPAL, access.ADMIN_PRINCIPAL]
+    expected += [access.service_principal(s) for s in access.SERVICES]
+    assert match.group(1).split() == expected

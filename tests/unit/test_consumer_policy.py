@@ -10,6 +10,7 @@ from pymongo.errors import AutoReconnect
 
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalWithdrawn
+from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common.consumer import EventConsumer, Record, Unprocessable
 
 
@@ -20,13 +21,14 @@ class FakeRaw:
     partition: int = 2
     offset: int = 41
     key: bytes | None = b"SC-1"
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes], ...] = ((HEADER_EMITTED_BY, b"svc-proposals"),)
 
 
 @dataclass
 class FakeDeadLetters:
     topic = "smartcity.deadletter"
     sent: list[dict[str, Any]] = field(default_factory=list)
+    topics: Topics = field(default_factory=Topics)
 
     async def send(self, record: Record, **kwargs: Any) -> None:
         self.sent.append({"record": record, **kwargs})
@@ -128,6 +130,43 @@ async def test_other_errors_are_retried_a_bounded_number_of_times_then_dead_lett
     assert letter["attempts"] == attempts
     assert letter["error"] == "ValueError: bug"
     assert letter["event_type"] == "ProposalWithdrawn"
+
+
+@pytest.mark.parametrize(
+    ("topic", "headers", "says"),
+    [
+        ("smartcity.proposals", (), "smartcity-emitted-by is (missing)"),
+        ("smartcity.proposals", ((HEADER_EMITTED_BY, b"lg-phuket-city"),), "is lg-phuket-city"),
+        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-proposals"),), "not a fact of svc-ap"),
+        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-approvals"),), "is not a fact of"),
+    ],
+)
+async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered_not_handled(
+    topic: str, headers: tuple[tuple[str, bytes], ...], says: str
+) -> None:
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    await consumer(letters).process(FakeRaw(event(), topic=topic, headers=headers), handler)
+    assert calls == []
+    [letter] = letters.sent
+    assert letter["kind"] == "unauthenticated"
+    assert says in letter["error"]
+
+
+async def test_claims_on_the_intake_topic_need_no_stamp() -> None:
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    await consumer(letters).process(FakeRaw(event(), topic="smartcity.intake", headers=()), handler)
+    assert len(calls) == 1
+    assert letters.sent == []
 
 
 # --- hostile records (issue 13): nothing about one record may stop the consumer ---------------

@@ -13,6 +13,8 @@ from contracts.agencies import UnknownAgency, agencies, agency
 from contracts.common import AGENCY_ID_PATTERN, APPLICANT_KINDS, AgencyKind
 from contracts.reference import provinces
 
+K = AgencyKind
+
 COLUMNS = ["id", "kind", "name_th", "name_en", "province_code"]
 BANGKOK = "10"
 
@@ -47,7 +49,7 @@ def test_every_kind_is_a_known_agency_kind_and_every_kind_is_present() -> None:
 def test_province_codes_are_valid_and_only_local_bodies_have_one() -> None:
     codes = {p.code for p in provinces()}
     for a in agencies().values():
-        if a.kind in {AgencyKind.LOCAL_GOVERNMENT, AgencyKind.PROVINCIAL_ADMINISTRATION}:
+        if a.kind in {K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION}:
             assert a.province_code in codes, a
         elif a.kind is AgencyKind.PRIVATE_DEVELOPER:
             assert a.province_code is None or a.province_code in codes, a
@@ -63,7 +65,7 @@ def test_every_province_except_bangkok_has_its_pao() -> None:
             assert pao is None
             continue
         assert pao is not None, p.name_en
-        assert pao.kind is AgencyKind.PROVINCIAL_ADMINISTRATION
+        assert pao.kind is AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION
         assert pao.province_code == p.code
         assert p.name_th in pao.name_th
         assert p.name_en in pao.name_en
@@ -87,7 +89,7 @@ def test_names_are_given_in_thai_and_english() -> None:
         ("cabinet-secretariat", AgencyKind.CABINET, None),
         ("svc-approvals", AgencyKind.SYSTEM, None),
         ("lg-phuket-city", AgencyKind.LOCAL_GOVERNMENT, "83"),
-        ("pao-83", AgencyKind.PROVINCIAL_ADMINISTRATION, "83"),
+        ("pao-83", AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION, "83"),
     ],
 )
 def test_known_agencies_and_their_producers(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import os
+import re
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -26,7 +27,9 @@ from contracts.reference import provinces
 from services.notifications.adapters.directory import Recipient, seed_documents
 from services.notifications.digest import digest_id, next_cutoff
 from services.notifications.handlers import backoff_seconds
+from services.notifications.links import StatusLinks
 from services.notifications.messages import build_message, message_id
+from services.notifications.proofread import EVENT_CODE, problems, visible_text
 from services.notifications.rendering import (
     email_context,
     english_date,
@@ -52,15 +55,36 @@ PROPOSAL: dict[str, Any] = {
     "stage": "screened",
     "applicant": "lg-phuket-city",
 }
-CONSOLE = "http://console.example.go.th"
+STATUS = "https://smartcity.example.go.th/status/"
+STATUS_URL = f"{STATUS}signed-token-of-PRP-2565-0001"
+GOVERNOR = Recipient(
+    "governor-83",
+    "governor-83@provinces.example.go.th",
+    "ผู้ว่าราชการจังหวัดภูเก็ต",
+    "Governor of Phuket Province",
+)
+BANGKOK_PROPOSAL: dict[str, Any] = {
+    "area_name": {"th": "สามย่านสมาร์ทซิตี้", "en": "Samyan Smart City"},
+    "province": {"code": "10", "name_th": "กรุงเทพมหานคร", "name_en": "Bangkok"},
+    "stage": "cabinet_returned",
+    "applicant": "lg-bangkok",
+}
+BANGKOK = Recipient(
+    "lg-bangkok", "bma@example.go.th", "กรุงเทพมหานคร", "Bangkok Metropolitan Administration"
+)
 
 
-def rendered(event_type: str, **kwargs: Any) -> Any:
+def rendered(
+    event_type: str,
+    recipient: Recipient = RECIPIENT,
+    proposal: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     envelope = sample_envelope(event_type, **kwargs)
-    proposal = dict(PROPOSAL)
+    proposal = dict(proposal or PROPOSAL)
     if "area" in kwargs:
         proposal["area_name"] = kwargs["area"].model_dump()
-    return render(envelope, email_context(envelope, proposal, RECIPIENT, CONSOLE))
+    return render(envelope, email_context(envelope, proposal, recipient, STATUS_URL))
 
 
 def check_snapshot(name: str, actual: str) -> None:
@@ -74,17 +98,10 @@ def check_snapshot(name: str, actual: str) -> None:
 # -- the routing table, as data ------------------------------------------------------------
 
 
-def test_every_routed_event_is_a_known_event_with_both_templates() -> None:
+def test_every_routed_event_is_a_known_event_with_its_letter() -> None:
     for event_type in ROUTES:
         assert event_type in EVENTS, event_type
         assert has_template(event_type), event_type
-        assert (
-            Path(__file__).parents[2]
-            / "services"
-            / "notifications"
-            / "templates"
-            / f"{event_type}.html.j2"
-        ).exists()
 
 
 def test_every_event_that_people_act_on_is_routed() -> None:
@@ -159,8 +176,9 @@ def test_thai_comes_first_then_english_with_the_facts(event_type: str) -> None:
         assert body.index("เรียน") < body.index("Dear")
         assert "ภูเก็ต" in body
         assert "Phuket" in body
-        assert f"{CONSOLE}/proposals/PRP-2565-0001" in body
-    assert "ผ่านการกลั่นกรองโดยดีป้า" in out.text
+        assert STATUS_URL in body
+        assert "/proposals/" not in body  # never the operators' console
+    assert "ผ่านการกลั่นกรองของดีป้า" in out.text
     assert "Screened by depa" in out.text
     assert "|" in out.subject
     assert "\n" not in out.subject
@@ -171,16 +189,30 @@ def test_event_specific_details() -> None:
     assert "1/2565" in approved
     assert "6 สิงหาคม 2565" in approved
     assert "6 August 2022" in approved
-    assert "ปลัดกระทรวงดิจิทัล" in approved
+    assert "รัฐมนตรีว่าการกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม" in approved
+    assert "คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ" in approved
     assert "The meeting approved." in approved
+    steering = rendered("SteeringCommitteeAcknowledged").text
+    assert "คณะกรรมการขับเคลื่อนการพัฒนาเมืองอัจฉริยะ" in steering
+    assert "ครั้งที่ 1/2565 เมื่อวันที่ 9 พฤศจิกายน 2565" in steering
+    assert "รองนายกรัฐมนตรี" in steering
     cabinet = rendered("CabinetEndorsed").text
-    assert "นร 0505/ว 123" in cabinet
-    assert "4 ตุลาคม 2565" in cabinet
-    assert "4 October 2022" in cabinet
+    assert "คณะรัฐมนตรีได้มีมติเมื่อวันที่ 20 ธันวาคม 2565" in cabinet
+    assert "หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ นร 0505/ว 123" in cabinet
+    assert "20 December 2022" in cabinet
     award = rendered("CertificationAwarded").text
     assert "SCT-2565-0016" in award
-    assert "10 ตุลาคม 2567" in award
-    assert "10 October 2024" in award
+    assert "เป็นพื้นที่เมืองอัจฉริยะ และได้รับตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย" in award
+    assert "ในการประชุมครั้งที่ 1/2565" in award
+    assert "ขอแสดงความยินดีที่พื้นที่" in award
+    assert "9 มกราคม 2568" in award
+    assert "9 January 2025" in award
+    assert "ค่าที่กำหนดในระบบนี้" in award  # the 50% rule is this deployment's setting
+    resubmitted = rendered("ProposalResubmitted").text
+    assert "ฉบับแก้ไขครั้งที่ 1" in resubmitted  # version 2 is the first revision
+    returned = rendered("CabinetReturned").text
+    assert "การส่งเรื่องคืนมิใช่การไม่อนุมัติข้อเสนอ" in returned
+    assert "A return is not a rejection of the proposal." in returned
     for refusal in (
         "IntakeRejected",
         "TransitionRefused",
@@ -322,13 +354,19 @@ def test_digest_snapshot() -> None:
             "subject": rendered(t).subject,
             "proposal_id": "PRP-2565-0001",
             "occurred_at": dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC),
-            "timeline_url": f"{CONSOLE}/proposals/PRP-2565-0001",
+            "timeline_url": STATUS_URL,
         }
         for t in ("ProposalSubmitted", "ProposalScreened")
     ]
-    out = render_digest(RECIPIENT, items, dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC), CONSOLE)
+    out = render_digest(RECIPIENT, items, dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC))
     assert "7 สิงหาคม 2565" in out.subject
-    assert "2 " in out.subject
+    assert "(2 รายการ)" in out.subject
+    assert "(2 updates)" in out.subject
+    assert problems(out.subject, out.text, out.html) == []
+    # The subject is on its own line, not run into the body.
+    assert out.text.splitlines()[0] == "สำนักงานเมืองอัจฉริยะประเทศไทย"
+    one = render_digest(RECIPIENT, items[:1], dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC))
+    assert "(1 update)" in one.subject
     check_snapshot("Digest.txt", f"Subject: {out.subject}\n\n{out.text}")
     check_snapshot("Digest.html", out.html)
 
@@ -341,24 +379,23 @@ def test_the_preview_command_renders_a_sample() -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["preview", "CabinetEndorsed"])
     assert result.exit_code == 0, result.output
-    assert "Subject: [เมืองอัจฉริยะ] คณะรัฐมนตรีเห็นชอบ" in result.output
+    assert "Subject: [เมืองอัจฉริยะ] มติคณะรัฐมนตรี" in result.output
     assert "นร 0505/ว 123" in result.output
     html = runner.invoke(cli, ["preview", "CabinetEndorsed", "--html"])
     assert "<!DOCTYPE html>" in html.output
     assert runner.invoke(cli, ["preview", "NoSuchEvent"]).exit_code == 2
 
 
-def test_every_claim_that_can_be_refused_has_a_name_in_both_languages() -> None:
-    from services.notifications.rendering import EVENT_LABELS
+def test_every_event_and_stage_has_one_name_in_each_language() -> None:
+    from contracts.common import Stage
+    from contracts.workflow import EVENT_NAMES, STAGE_NAMES
 
-    not_claims = {
-        "IntakeRejected",
-        "TransitionRefused",
-        "DeliveryDeadlineReminder",
-        "NotificationSent",
-        "NotificationFailed",
-    }
-    assert set(EVENT_LABELS) == set(EVENTS) - not_claims
+    assert set(EVENT_NAMES) == set(EVENTS)
+    assert set(STAGE_NAMES) == set(Stage)
+    for name in [*EVENT_NAMES.values(), *STAGE_NAMES.values()]:
+        assert name.th
+        assert name.en
+        assert not re.search(r"[A-Za-z]", name.th.replace("ดีป้า", "")), name.th
 
 
 async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
@@ -381,9 +418,154 @@ async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
             sent_as_of.append(as_of)
             return []
 
-    settings = MailSettings("x", "x@example.go.th", "example.go.th", CONSOLE, 3, 1.0, 2.0)
+    links = StatusLinks(STATUS, 3600, "test-secret")
+    settings = MailSettings("x", "x@example.go.th", "example.go.th", links, 3, 1.0, 2.0)
     scheduler = Recording(None, None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
     with pytest.raises(asyncio.CancelledError):
         await scheduler.run()
     assert slept[0] == 3600.0
     assert sent_as_of == [dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)]
+
+
+# -- every letter reads as one an official would sign ----------------------------------------
+
+
+@pytest.mark.parametrize("event_type", sorted(ROUTES))
+@pytest.mark.parametrize(
+    ("recipient", "proposal"),
+    [(RECIPIENT, PROPOSAL), (GOVERNOR, PROPOSAL), (BANGKOK, BANGKOK_PROPOSAL)],
+    ids=["municipality", "governor", "bangkok"],
+)
+def test_every_letter_passes_proofreading(
+    event_type: str, recipient: Recipient, proposal: dict[str, Any]
+) -> None:
+    out = rendered(event_type, recipient=recipient, proposal=proposal)
+    assert problems(out.subject, out.text, out.html) == []
+
+
+def test_letters_are_addressed_to_the_office_holder() -> None:
+    assert "เรียน  นายกเทศมนตรีนครภูเก็ต" in rendered("ProposalSubmitted").text
+    assert "Dear Mayor of Phuket City Municipality," in rendered("ProposalSubmitted").text
+    governor = rendered("SubcommitteeApproved", recipient=GOVERNOR).text
+    assert "เรียน  ผู้ว่าราชการจังหวัดภูเก็ต" in governor
+    bangkok = rendered("CabinetReturned", recipient=BANGKOK, proposal=BANGKOK_PROPOSAL).text
+    assert "เรียน  ผู้ว่าราชการกรุงเทพมหานคร" in bangkok
+    assert '"สามย่านสมาร์ทซิตี้" กรุงเทพมหานคร' in bangkok
+    assert "จังหวัดกรุงเทพมหานคร" not in bangkok
+    depa = Recipient("depa", "d@example.go.th", *_names("depa"))
+    assert (
+        "เรียน  ผู้อำนวยการใหญ่สำนักงานส่งเสริมเศรษฐกิจดิจิทัล"
+        in rendered("ProposalSubmitted", recipient=depa).text
+    )
+
+
+def _names(agency_id: str) -> tuple[str, str]:
+    a = agencies()[agency_id]
+    return a.name_th, a.name_en
+
+
+def test_refusals_name_the_claim_and_the_fields_never_their_codes() -> None:
+    intake = rendered("IntakeRejected").text
+    assert "ไม่อาจรับการยื่นข้อเสนอ" in intake
+    assert "- รหัสจังหวัด: ไม่พบจังหวัด" in intake
+    assert "- Province code: unknown province" in intake
+    refused = rendered("TransitionRefused").text
+    assert "ส่งมติเห็นชอบของคณะรัฐมนตรีเกี่ยวกับข้อเสนอ" in refused
+    assert "ขั้นตอนของข้อเสนอขณะนั้น: ผ่านการกลั่นกรองของดีป้า" in refused
+    for text in (intake, refused):
+        assert "5f0c3c52" not in text
+        assert "0e7d6d7f" not in text
+
+
+GOOD = rendered("ProposalScreened")
+
+
+@pytest.mark.parametrize(
+    ("fault", "bad"),
+    [
+        ("an event code", GOOD.text.replace("ผลการกลั่นกรอง", "ProposalScreened ผลการกลั่นกรอง")),
+        ("a code", GOOD.text.replace("ขั้นตอนปัจจุบัน: ", "ขั้นตอนปัจจุบัน: subcommittee_approved ")),
+        ("a stage code in a Thai sentence", GOOD.text.replace("แล้ว และ", "แล้ว (screened) และ")),
+        ("a UUID", GOOD.text.replace("แล้ว และ", "แล้ว 0e7d6d7f-5a51-4b0c-9a53-3b8f7f0e2b22 และ")),
+        ("a field path", GOOD.text.replace("แล้ว และ", "แล้ว content.province.code และ")),
+        ("จังหวัดกรุงเทพมหานคร", GOOD.text.replace("จังหวัดภูเก็ต", "จังหวัดกรุงเทพมหานคร")),
+        ("'จึงเรียนมาเพื่อโปรดทราบ'", GOOD.text.replace("จึงเรียนมาเพื่อโปรดทราบ", "")),
+        ("'ขอแสดงความนับถือ'", GOOD.text.replace("ขอแสดงความนับถือ", "")),
+        ("'Yours faithfully,'", GOOD.text.replace("Yours faithfully,", "")),
+        ("a placeholder", GOOD.text.replace("แล้ว และ", "แล้ว {{ payload.notes }} และ")),
+        ("a placeholder", GOOD.text.replace("แล้ว และ", "แล้ว illustrative-2565-1 และ")),
+        ("a placeholder", GOOD.text.replace("แล้ว และ", "แล้ว None และ")),
+        ("wrong name of the subcommittee", GOOD.text + "\nคณะอนุกรรมการขับเคลื่อนเมืองอัจฉริยะ"),
+    ],
+)
+def test_proofreading_catches_each_fault(fault: str, bad: str) -> None:
+    assert bad != GOOD.text
+    found = problems(GOOD.subject, bad, GOOD.html)
+    assert any(fault in p for p in found), found
+
+
+def test_proofreading_wants_thai_first() -> None:
+    thai, _, english = GOOD.text.partition("(English)")
+    found = problems(GOOD.subject, english + thai, GOOD.html)
+    assert any("the Thai letter has no" in p for p in found), found
+
+
+# -- the status page and its links -------------------------------------------------------------
+
+
+def test_status_links_are_signed_and_expire() -> None:
+    from services.notifications.links import LinkExpired, LinkInvalid
+
+    links = StatusLinks("https://s.example.go.th/", 3600, "secret-1")
+    url = links.url("SC-ABCDEFGHIJ")
+    assert url.startswith("https://s.example.go.th/status/")
+    token = url.rsplit("/", 1)[1]
+    assert links.open(token)[0] == "SC-ABCDEFGHIJ"
+    with pytest.raises(LinkInvalid):
+        StatusLinks("https://s.example.go.th", 3600, "another-secret").open(token)
+    with pytest.raises(LinkInvalid):
+        links.open(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    with pytest.raises(LinkExpired):
+        StatusLinks("https://s.example.go.th", -1, "secret-1").open(token)
+
+
+def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -> None:
+    from services.notifications.adapters.store import history_entry
+    from services.notifications.rendering import render_status_page
+
+    history = [
+        history_entry(sample_envelope(t), stage)
+        for t, stage in (
+            ("ProposalSubmitted", "submitted"),
+            ("ProposalScreened", "screened"),
+            ("SubcommitteeApproved", "subcommittee_approved"),
+            ("SteeringCommitteeAcknowledged", "steering_acknowledged"),
+        )
+    ]
+    proposal = {**PROPOSAL, "_id": "PRP-2565-0001", "stage": "steering_acknowledged"}
+    page = render_status_page(
+        {**proposal, "history": history},
+        None,
+        expires=dt.datetime(2023, 2, 1, tzinfo=dt.UTC),
+    )
+    text = visible_text(page)
+    assert text.index("สถานะข้อเสนอ") < text.index("Smart-city proposal status")
+    assert "คณะกรรมการฯ รับทราบ" in text
+    assert "เสนอคณะรัฐมนตรีเพื่อทราบหรือพิจารณา" in text  # what happens next
+    assert "6 สิงหาคม 2565" in text  # the meeting's date, not when it was recorded
+    assert "9 พฤศจิกายน 2565" in text
+    assert "คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ การประชุมครั้งที่ 1/2565" in text
+    assert "9 November 2022" in text
+    assert "1 กุมภาพันธ์ 2566" in text  # the link's expiry
+    assert "smartcity@" not in text  # nothing beyond what the emails say
+    assert not EVENT_CODE.search(text)
+
+
+def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
+    from services.notifications.rendering import StatusProblem, render_status_page
+
+    expired = visible_text(render_status_page(None, StatusProblem.EXPIRED))
+    assert "ลิงก์นี้หมดอายุแล้ว" in expired
+    assert "This link has expired" in expired
+    invalid = visible_text(render_status_page(None, StatusProblem.INVALID))
+    assert "ลิงก์นี้ไม่ถูกต้อง" in invalid

@@ -140,7 +140,7 @@ def test_resubmission_is_refused_unless_a_revision_was_requested() -> None:
     with pytest.raises(IntakeError) as err:
         proposal.resubmit(actor=PHUKET, content=content(), changes=None, command_key="r1", now=NOW)
     assert err.value.status == 409
-    assert "stage submitted" in err.value.reason.en
+    assert "at the stage \u201cSubmitted\u201d" in err.value.reason.en
     assert proposal.pending_events == []
     assert proposal.revision == 1
 
@@ -201,7 +201,7 @@ def test_withdrawal_any_time_but_only_once() -> None:
     with pytest.raises(IntakeError) as err:
         proposal.withdraw(actor=PHUKET, reason=None, command_key="w2", now=NOW)
     assert err.value.status == 409
-    assert "withdrawn" in err.value.reason.en
+    assert "Withdrawn by the applicant" in err.value.reason.en
 
 
 def test_a_withdrawn_proposal_stays_withdrawn_after_a_late_revision_request() -> None:

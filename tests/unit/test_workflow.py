@@ -24,7 +24,15 @@ from contracts.approvals import (
 from contracts.common import BilingualText, Contract, Meeting, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalResubmitted, ProposalWithdrawn
-from contracts.workflow import TRANSITIONS, Moved, Refusal, stage_after, transition
+from contracts.workflow import (
+    EVENT_NAMES,
+    STAGE_NAMES,
+    TRANSITIONS,
+    Moved,
+    Refusal,
+    stage_after,
+    transition,
+)
 from services.approvals.domain import Case, apply
 from tests.e2e.approvals_support import content, submitted
 
@@ -37,6 +45,7 @@ ACTIVE = [
     S.SUBCOMMITTEE_APPROVED,
     S.STEERING_ACKNOWLEDGED,
     S.CABINET_ENDORSED,
+    S.CABINET_RETURNED,
 ]
 
 ALLOWED: dict[tuple[Stage | None, str], Stage] = {
@@ -50,7 +59,11 @@ ALLOWED: dict[tuple[Stage | None, str], Stage] = {
     (S.SCREENED, "SubcommitteeRejected"): S.REJECTED,
     (S.SUBCOMMITTEE_APPROVED, "SteeringCommitteeAcknowledged"): S.STEERING_ACKNOWLEDGED,
     (S.STEERING_ACKNOWLEDGED, "CabinetEndorsed"): S.CABINET_ENDORSED,
-    (S.STEERING_ACKNOWLEDGED, "CabinetReturned"): S.REJECTED,
+    # A Cabinet return is rework, not the end: back to the subcommittee.
+    (S.STEERING_ACKNOWLEDGED, "CabinetReturned"): S.CABINET_RETURNED,
+    (S.CABINET_RETURNED, "SubcommitteeApproved"): S.SUBCOMMITTEE_APPROVED,
+    (S.CABINET_RETURNED, "SubcommitteeRejected"): S.REJECTED,
+    (S.CABINET_RETURNED, "RevisionRequested"): S.REVISION_REQUESTED,
     (S.CABINET_ENDORSED, "CertificationAwarded"): S.CERTIFIED,
 }
 EVENT_TYPES = ["ProposalSubmitted", *TRANSITIONS]
@@ -71,51 +84,62 @@ def test_every_other_transition_is_refused_with_a_reason(
     result = transition(stage, event_type, P)
     assert isinstance(result, Refusal)
     assert result.stage == stage
-    assert result.reason.en.startswith(f"{event_type} refused: ")
-    assert P in result.reason.en
-    assert P in result.reason.th
+    name = EVENT_NAMES[event_type]
+    assert result.reason.en.startswith(f"The {name.en} cannot be accepted: ")
+    assert result.reason.th.startswith(f"ไม่อาจรับ{name.th}ได้ เนื่องจาก")
+    # Names for people, never codes or ids.
+    for text in (result.reason.en, result.reason.th):
+        assert P not in text
+        assert event_type not in text
+        assert "_" not in text
     if stage is not None:
-        assert (
-            f"at stage {stage.value}" in result.reason.en or "already submitted" in result.reason.en
-        )
+        assert f"\u201c{STAGE_NAMES[stage].en}\u201d" in result.reason.en
+        assert f"\u201c{STAGE_NAMES[stage].th}\u201d" in result.reason.th
 
 
 REASONS = [
     (
         S.SUBCOMMITTEE_APPROVED,
         "CabinetEndorsed",
-        f"CabinetEndorsed refused: proposal {P} is at stage subcommittee_approved; "
-        "the steering committee has not acknowledged it yet",
+        "The endorsement by the Cabinet cannot be accepted: the proposal is at the stage "
+        "\u201cApproved by the subcommittee\u201d and the steering committee has not "
+        "acknowledged it yet.",
     ),
     (
         S.SUBMITTED,
         "SubcommitteeApproved",
-        f"SubcommitteeApproved refused: proposal {P} is at stage submitted; "
-        "depa has not screened it yet",
+        "The approval by the subcommittee cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet.",
     ),
     (
         S.CABINET_ENDORSED,
         "ProposalScreened",
-        f"ProposalScreened refused: proposal {P} is at stage cabinet_endorsed; "
-        "it has already passed that step",
+        "The screening by depa cannot be accepted: the proposal is at the stage "
+        "\u201cEndorsed by the Cabinet\u201d and it has already passed that step.",
     ),
     (
         S.CERTIFIED,
         "ProposalWithdrawn",
-        f"ProposalWithdrawn refused: proposal {P} is at stage certified; "
-        "it is already certified; no further decisions apply",
+        "The withdrawal of the proposal cannot be accepted: the proposal is at the stage "
+        "\u201cAnnounced as a smart-city area\u201d and it is already announced as a "
+        "smart-city area; no further decisions apply.",
     ),
     (
         S.REJECTED,
         "ProposalResubmitted",
-        f"ProposalResubmitted refused: proposal {P} is at stage rejected; "
-        "it was rejected; no further decisions apply",
+        "The resubmission of the revised proposal cannot be accepted: the proposal is at the "
+        "stage \u201cNot approved\u201d and it was not approved; no further decisions apply.",
     ),
-    (None, "ProposalScreened", f"ProposalScreened refused: there is no proposal {P}"),
+    (
+        None,
+        "ProposalScreened",
+        "The screening by depa cannot be accepted: there is no such proposal.",
+    ),
     (
         S.SCREENED,
         "ProposalSubmitted",
-        f"ProposalSubmitted refused: proposal {P} was already submitted (it is at stage screened)",
+        "The submission of the proposal cannot be accepted: the proposal is at the stage "
+        "\u201cScreened by depa\u201d and it was already submitted.",
     ),
 ]
 
@@ -130,7 +154,9 @@ def test_reasons_a_person_understands(stage: Stage | None, event_type: str, reas
 def test_an_unknown_event_type_is_not_a_decision() -> None:
     result = transition(S.SCREENED, "PizzaOrdered", P)
     assert isinstance(result, Refusal)
-    assert result.reason.en == "PizzaOrdered is not a workflow decision"
+    assert result.reason.en == (
+        "The unknown record cannot be accepted: it is not a decision of the certification process."
+    )
     assert stage_after("PizzaOrdered") is None
 
 

@@ -32,11 +32,12 @@
       tr.dataset.seq = r.seq;
       tr.appendChild(cell(r.seq, "mono"));
       tr.appendChild(cell((r.occurred_at || r.recorded_at || "").slice(0, 19), "mono"));
-      const type = cell(r.event_type);
+      const type = cell(r.event_name ? r.event_name.th + " / " + r.event_name.en + " " : (r.event_type || ""));
+      if (r.event_name) { const code = document.createElement("small"); code.className = "mono"; code.textContent = r.event_type; type.appendChild(code); }
       if (r.kind !== "event") { type.appendChild(document.createTextNode(" ")); type.appendChild(pill(r.kind, "")); }
       tr.appendChild(type);
       const stage = cell("");
-      if (r.stage) stage.appendChild(pill(r.stage, "stage-" + String(r.stage).replace(/[^a-z_]/g, "")));
+      if (r.stage) stage.appendChild(pill(r.stage_name ? r.stage_name.th + " / " + r.stage_name.en : r.stage, "stage-" + String(r.stage).replace(/[^a-z_]/g, "")));
       tr.appendChild(stage);
       const prop = cell("");
       if (r.proposal_id) {

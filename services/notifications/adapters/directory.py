@@ -15,7 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from contracts.agencies import agencies
+from contracts.agencies import agencies, governor_th
 from contracts.common import Email
 from contracts.reference import provinces
 from services.notifications.routing import governor_office_id
@@ -95,12 +95,10 @@ def seed_documents() -> list[Doc]:
             {
                 "_id": governor_office_id(p.code),
                 "email": f"governor-{p.code}@provinces.example.go.th",
-                "name_th": f"สำนักงานจังหวัด{p.name_th}"
-                if p.code != "10"
-                else "ศาลาว่าการกรุงเทพมหานคร",
-                "name_en": f"{p.name_en} Provincial Governor's Office"
-                if p.code != "10"
-                else "Bangkok Metropolitan Administration City Hall",
+                # Addressed to the office-holder: ผู้ว่าราชการจังหวัด…, and for Bangkok (not a
+                # จังหวัด) ผู้ว่าราชการกรุงเทพมหานคร.
+                "name_th": governor_th(p.name_th),
+                "name_en": f"Governor of {p.name_en}" + ("" if p.code == "10" else " Province"),
                 "digest": False,
             }
         )

@@ -28,8 +28,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from contracts.approvals import decided_on
 from contracts.envelope import AnyEnvelope
 from services.common.outbox import outbox_entry
+from services.notifications.links import new_secret
 
 Doc = dict[str, Any]
 
@@ -60,6 +62,40 @@ async def insert_new(collection: AsyncCollection[Doc], docs: list[Doc]) -> set[A
     return inserted
 
 
+async def load_or_create_secret(db: AsyncDatabase[Doc], name: str) -> str:
+    """A random key kept in this service's database under `name`: made by whichever instance
+    starts first (an insert of a fixed `_id` is atomic), read by every other."""
+    secrets_ = db["secrets"]
+    with contextlib.suppress(DuplicateKeyError):
+        await secrets_.insert_one({"_id": name, "value": new_secret()})
+    doc = await secrets_.find_one({"_id": name})
+    if doc is None:  # pragma: no cover - the insert above or another instance's made it
+        raise RuntimeError(f"secret {name!r} could not be stored")
+    return str(doc["value"])
+
+
+def history_entry(envelope: AnyEnvelope, stage: str | None) -> Doc:
+    """One line of a proposal's public history: what happened, when it was decided (the
+    meeting's or resolution's date, when there is one), by which meeting, and where it led."""
+    payload = envelope.payload
+    decided = decided_on(payload)
+    entry: Doc = {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "recorded_at": envelope.occurred_at,
+        "decided_on": decided.isoformat() if decided else None,
+        "stage": stage,
+    }
+    meeting = getattr(payload, "meeting", None)
+    if meeting is not None:
+        entry["meeting"] = meeting.model_dump(mode="json")
+    for name in ("resolution_number", "certificate_number", "subcommittee_meeting_id"):
+        value = getattr(payload, name, None)
+        if value is not None:
+            entry[name] = value
+    return entry
+
+
 class ProposalsView:
     """What an email needs to say about a proposal, kept from the events."""
 
@@ -86,6 +122,8 @@ class ProposalsView:
     @staticmethod
     def _update(envelope: AnyEnvelope, stage: str | None) -> Doc:
         update: Doc = {"$addToSet": {"seen": str(envelope.event_id)}}
+        if stage is not None:
+            update["$push"] = {"history": history_entry(envelope, stage)}
         payload = envelope.payload
         content = getattr(payload, "content", None)
         fields: Doc = {}

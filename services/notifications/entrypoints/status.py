@@ -1,0 +1,38 @@
+"""The public status page of one proposal: read-only, no operator login, opened by the signed,
+expiring link an email carries (services/notifications/links.py). Thai first, English below."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from services.notifications.adapters.store import ProposalsView
+from services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
+from services.notifications.rendering import StatusProblem, render_status_page
+
+
+def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/status/{token}",
+        response_class=HTMLResponse,
+        tags=["status"],
+        summary="A proposal's status page (public, by the signed link in an email)",
+    )
+    async def status_page(token: str) -> HTMLResponse:
+        try:
+            proposal_id, expires = links.open(token)
+        except LinkExpired:
+            return HTMLResponse(render_status_page(None, StatusProblem.EXPIRED), status_code=410)
+        except LinkInvalid:
+            return HTMLResponse(render_status_page(None, StatusProblem.INVALID), status_code=404)
+        proposal = await view.get(proposal_id)
+        if proposal is None or "area_name" not in proposal:
+            return HTMLResponse(render_status_page(None, StatusProblem.UNKNOWN), status_code=404)
+        return HTMLResponse(
+            render_status_page(proposal, None, expires=expires),
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+    return router
