@@ -49,7 +49,20 @@ def make_broker(
         middlewares=tuple(middlewares),
         security=settings.kafka_auth(client_id).faststream(),
         parser=tolerant_parser,
+        decoder=tolerant_decoder,
     )
+
+
+async def tolerant_decoder(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes every body before the handler runs (as JSON when there is no
+    content-type or a JSON one, as text for text/plain), and lets errors other than a
+    JSONDecodeError escape: a 5,000-digit integer, a malformed body labelled JSON or non-UTF-8
+    labelled text would be redelivered for ever, silently. The handlers read the raw record and
+    parse it themselves (`parse_record`), so an undecodable body is handed over as bytes."""
+    try:
+        return await original(msg)
+    except Exception:
+        return getattr(msg, "body", b"")
 
 
 async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -337,7 +337,7 @@ class Campaign:
                 consumer = letter["consumer"]
                 kind = letter["error_kind"]
                 reason = str(letter["error"]).split(":", 1)[0][:60]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue  # a forged record the fuzzer itself put on the dead-letter topic
             by_consumer[consumer] += 1
             reasons.setdefault(consumer, Counter())[f"{kind}: {reason}"] += 1

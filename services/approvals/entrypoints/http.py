@@ -84,7 +84,12 @@ def _claim(
 
 
 def _error(result: DecisionResult) -> dict[str, Any]:
-    return {"error": result.reason_en, "error_th": result.reason_th, **result.as_dict()}
+    return {
+        "error": result.reason_en,
+        "error_th": result.reason_th,
+        "errors": [],
+        **result.as_dict(),
+    }
 
 
 def _registry_entry(doc: dict[str, Any], as_of: dt.date, go_live: dt.date | None) -> dict[str, Any]:
@@ -185,7 +190,12 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
             first = next(r for r in results if r.outcome == "unauthorised")
             return JSONResponse(
                 status_code=403,
-                content={"error": first.reason_en, "error_th": first.reason_th, **body},
+                content={
+                    "error": first.reason_en,
+                    "error_th": first.reason_th,
+                    "errors": [],
+                    **body,
+                },
             )
         return JSONResponse(status_code=200, content=body)
 
