@@ -234,7 +234,7 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
     env = {
         **console.env,
         "CONSOLE_HTTP_PORT": str(port),
-        "CONSOLE_CONSUMER_GROUP": f"console-reread-{uuid.uuid4().hex[:6]}",
+        "CONSOLE_CONSUMER_GROUP": f"{ns.topics_prefix}console-reread-{uuid.uuid4().hex[:6]}",
     }
     second = ServiceProcess("console", env, port, console.log_path)
     second.start()
