@@ -402,8 +402,10 @@ async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing
         json=body,
     )
     assert resp.status_code == 422, resp.text
-    assert "a subcommittee meeting cannot take CabinetEndorsed" in resp.json()["error"]
-    assert resp.json()["error_th"].startswith("คำขอไม่ถูกต้อง")
+    body = resp.json()
+    assert body["errors"], body
+    assert "a subcommittee meeting cannot take CabinetEndorsed" in json.dumps(body["errors"])
+    assert body["error_th"]
     meetings = mongo[ns.db("approvals")]["meetings"]
     assert await meetings.count_documents({"meeting_id": "99/2565"}) == 0
 
