@@ -259,7 +259,11 @@ def tail(
     (with --output json: one JSON document, or one JSON line per event with --follow)."""
     api = Api(url)
     filters = {"proposal": proposal, "type": type_, "producer": producer, "since": since}
-    rows = list(reversed(api.get("/api/events", newest=True, limit=lines, **filters)))
+    rows = (
+        list(reversed(api.get("/api/events", newest=True, limit=min(lines, 1000), **filters)))
+        if lines > 0
+        else []
+    )
     last = max([r["seq"] for r in rows], default=0)
     as_json = output is Output.json
 

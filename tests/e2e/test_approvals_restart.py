@@ -23,7 +23,16 @@ from tests.e2e.approvals_support import (
     screened,
     submitted,
 )
-from tests.support import KAFKA, LOCAL, Namespace, ServiceProcess, free_port, poll, service_env
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    Namespace,
+    ServiceProcess,
+    free_port,
+    poll,
+    seed_registry,
+    service_env,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +45,7 @@ async def private(
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    await seed_registry(topics)  # the agencies whose signed claims it acts on
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -51,7 +51,8 @@ def demo_stack(stack: None) -> Iterator[tuple[Namespace, dict[str, str]]]:
         )
         for name in ("proposals", "approvals", "notifications")
     ]
-    env: dict[str, str] = {}
+    # The scenario acts as the admin too (the registry seed, keys): in this namespace.
+    env: dict[str, str] = {"SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix}
     for proc in procs:
         env.update(proc.env)
         proc.start()
