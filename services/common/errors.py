@@ -142,6 +142,10 @@ def install_error_shape(app: FastAPI) -> None:
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, BodyTooLarge):
+            # FastAPI wraps whatever stops it reading the body in "error parsing the body" (400);
+            # a body cut off by the streamed limit is a 413.
+            return JSONResponse(status_code=413, content=body_too_large(exc.__cause__.limit))
         detail = exc.detail
         if isinstance(detail, dict) and "error" in detail:
             body = error_body(

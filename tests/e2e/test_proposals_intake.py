@@ -189,7 +189,7 @@ async def test_resubmission_and_withdrawal_claims(
     again = claim(ProposalWithdrawn(applicant="lg-phuket-city"), "lg-phuket-city", pid)
     await publish(topics.intake, again)
     rejection, _ = await refused(topics, again)
-    assert "withdrawn" in rejection["payload"]["reason"]["en"]
+    assert "Withdrawn by the applicant" in rejection["payload"]["reason"]["en"]
 
     facts = [
         f["event_type"]
