@@ -26,6 +26,7 @@ from tests.support import (
     kafka_producer,
     poll,
     read_topic,
+    record_headers,
     topic_partitions,
 )
 
@@ -98,7 +99,7 @@ async def test_poison_on_every_partition_stops_no_consumer(
                 claim.to_bytes(),
                 key=claim.key,
                 partition=p,
-                headers=[(k, v.encode()) for k, v in claim.headers().items()],
+                headers=record_headers(claim, topics.intake),
             )
 
     proposals = mongo[ns.db("proposals")]["proposals"]
