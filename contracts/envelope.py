@@ -22,8 +22,8 @@ from contracts.common import (
     ProposalId,
     UtcDateTime,
     canonical_uuid,
-    has_lone_surrogate,
     safe_text,
+    unstorable,
 )
 
 SCHEMA_VERSION = 1
@@ -164,15 +164,17 @@ def _as_bytes(value: object) -> bytes:
     raise EnvelopeError("(value)", f"expected bytes, got {type(value).__name__}")
 
 
-def _refuse_lone_surrogates(raw: object) -> None:
-    """JSON escapes can spell lone surrogates ("\\ud800"): text that no UTF-8 encoder accepts,
-    so every later write of it would fail. Refused here, once, for every string and key."""
+def _refuse_unstorable_text(raw: object) -> None:
+    """JSON escapes can spell lone surrogates ("\\ud800"), which no UTF-8 encoder accepts, and
+    NUL ("\\u0000"), which the store cannot hold: every later write of either would fail.
+    Refused here, once, for every string and key."""
     stack = [raw]
     while stack:
         node = stack.pop()
         if isinstance(node, str):
-            if has_lone_surrogate(node):
-                raise EnvelopeError("(value)", "invalid Unicode: a lone surrogate in a string")
+            reason = unstorable(node)
+            if reason is not None:
+                raise EnvelopeError("(value)", f"a string holds {reason}")
         elif isinstance(node, dict):
             stack.extend(node.keys())
             stack.extend(node.values())
@@ -230,7 +232,7 @@ def _parse(
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
 
-    _refuse_lone_surrogates(raw)
+    _refuse_unstorable_text(raw)
     event_id = canonical_uuid(raw.get("event_id"))
     event_type = raw.get("event_type")
     if not isinstance(event_type, str):

@@ -204,7 +204,8 @@ class DeadLetters:
         value = record.value or b""
         key = record.key
         headers = {
-            safe_text(k, 200): v.decode("utf-8", errors="replace") for k, v in record.headers
+            safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
+            for k, v in record.headers
         }
         truncated = False
         if cut:

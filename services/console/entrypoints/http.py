@@ -16,7 +16,7 @@ from contracts.agencies import Agency
 from services.common.auth import ApiKeys, api_key_from, authenticate
 from services.common.registry import RegistryProjection
 from services.common.registry_admin import hash_key
-from services.console.audit import MongoAuditLog
+from services.console.audit import MAX_SEQ, MongoAuditLog
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Sessions
 from services.console.views import (
@@ -162,7 +162,7 @@ def build_router(
     @router.get("/events", summary="Audit log entries, oldest first after `after_seq`")
     async def events(
         f: Filt,
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         newest: bool = False,
     ) -> JSONResponse:
@@ -171,7 +171,7 @@ def build_router(
 
     @router.get("/events/stream", summary="Live audit entries as server-sent events")
     async def stream(
-        request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0)] = 0
+        request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0
     ) -> StreamingResponse:
         owner = stream_owner(request)
         if open_streams.get(owner, 0) >= max_streams:
@@ -271,7 +271,7 @@ def build_router(
 
     @router.get("/audit/entries", summary="Stored entries as they are, for verification")
     async def raw_entries(
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=2000)] = 500,
     ) -> JSONResponse:
         return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
