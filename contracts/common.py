@@ -69,9 +69,9 @@ def unstorable(text: str) -> str | None:
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 
 
-def _unstorable_in(data: object, path: str = "") -> tuple[str, str] | None:
-    """The first string (or key) in `data` that cannot be stored: its dotted path and why."""
-    stack: list[tuple[str, object]] = [(path, data)]
+def unstorable_in(data: object) -> tuple[tuple[int | str, ...], str] | None:
+    """The first string (or key) in `data` that cannot be stored: its path and why."""
+    stack: list[tuple[tuple[int | str, ...], object]] = [((), data)]
     while stack:
         where, node = stack.pop()
         if isinstance(node, str):
@@ -80,11 +80,10 @@ def _unstorable_in(data: object, path: str = "") -> tuple[str, str] | None:
                 return where, reason
         elif isinstance(node, dict):
             for key, value in node.items():
-                child = f"{where}.{key}" if where else str(key)
-                stack.append((child, key))
-                stack.append((child, value))
+                stack.append(((*where, key), key))
+                stack.append(((*where, key), value))
         elif isinstance(node, list | tuple):
-            stack.extend((f"{where}.{i}" if where else str(i), v) for i, v in enumerate(node))
+            stack.extend(((*where, i), v) for i, v in enumerate(node))
     return None
 
 
@@ -150,10 +149,11 @@ class StorableText(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_unstorable_text(cls, data: Any) -> Any:
-        found = _unstorable_in(data)
+        found = unstorable_in(data)
         if found is not None:
             where, reason = found
-            raise ValueError(f"{where or 'the value'} contains {reason}")
+            field = ".".join(map(str, where)) or "the value"
+            raise ValueError(f"{safe_text(field, 200)} contains {reason}")
         return data
 
 

@@ -23,7 +23,7 @@ from contracts.common import (
     UtcDateTime,
     canonical_uuid,
     safe_text,
-    unstorable,
+    unstorable_in,
 )
 
 SCHEMA_VERSION = 1
@@ -167,19 +167,12 @@ def _as_bytes(value: object) -> bytes:
 def _refuse_unstorable_text(raw: object) -> None:
     """JSON escapes can spell lone surrogates ("\\ud800"), which no UTF-8 encoder accepts, and
     NUL ("\\u0000"), which the store cannot hold: every later write of either would fail.
-    Refused here, once, for every string and key."""
-    stack = [raw]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            reason = unstorable(node)
-            if reason is not None:
-                raise EnvelopeError("(value)", f"a string holds {reason}")
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    Refused here, once, for every string and key, naming where."""
+    found = unstorable_in(raw)
+    if found is not None:
+        where, reason = found
+        field = ".".join(_field_name(part) for part in where) or "(value)"
+        raise EnvelopeError(field, f"holds {reason}")
 
 
 def parse_record(
