@@ -147,18 +147,23 @@ async def read_record(
     try:
         if topic not in await consumer.topics():
             return None
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if partition not in partitions:
-            return None
         tp = TopicPartition(topic, partition)
+        # `topics()` does not fill the consumer's own metadata; assigning asks for the topic's.
         consumer.assign([tp])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        partitions = consumer.partitions_for_topic(topic)
+        while partitions is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            partitions = consumer.partitions_for_topic(topic)
+        if partition not in (partitions or set()):
+            return None
         start = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]
         if not start <= offset < end:
             return None
         consumer.seek(tp, offset)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline:
+        while loop.time() < deadline:
             batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
             for record in batch.get(tp, []):
                 return (record.value, record.key) if record.offset == offset else None

@@ -163,6 +163,8 @@ class Api:
                 f"[red]console service error {resp.status_code}:[/red] {resp.text[:300]}",
                 EXIT_UNREACHABLE,
             )
+        if resp.status_code >= 400:  # 409: the console refused (e.g. an unsafe replay)
+            fail(f"[red]refused ({resp.status_code}):[/red] {_reason(resp)}", EXIT_FAILED)
         return resp.json()
 
     def get(self, path: str, **params: Any) -> Any:

@@ -42,7 +42,11 @@ class SignatureAudit:
     failing: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Event id (or source) of each claim that does not verify -> (seq, reason)."""
     refused_at_intake: set[str] = field(default_factory=set)
-    """Event ids that a service dead-lettered as unauthenticated."""
+    """Event ids and sources (topic:partition:offset) of the records that a service refused
+    (dead-lettered: unsigned, unparseable, invalid, unauthorised; a record refused before
+    parsing has no event id). A refused claim was never acted on."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Event id (or source) of each failing claim -> its source."""
 
     def feed(self, entries: Iterable[Mapping[str, Any]]) -> None:
         for entry in entries:
@@ -51,8 +55,8 @@ class SignatureAudit:
             except (KeyError, TypeError, ValueError):
                 continue
             letter = body.get("deadletter") or {}
-            if letter.get("error_kind") == "unauthenticated" and letter.get("event_id"):
-                self.refused_at_intake.add(letter["event_id"])
+            if letter:
+                self.refused_at_intake.update(_refused_names(letter))
             if body.get("topic") != INTAKE or body.get("kind") not in {"claim", "raw"}:
                 continue
             self._check(int(entry.get("seq", 0)), body)
@@ -82,11 +86,28 @@ class SignatureAudit:
         )
         if isinstance(verdict, Unauthenticated):
             self.refused[verdict.reason] += 1
-            self.failing[str(body.get("event_id") or body.get("source"))] = (seq, verdict.reason)
+            name = str(body.get("event_id") or body.get("source"))
+            self.failing[name] = (seq, verdict.reason)
+            self.sources[name] = str(body.get("source"))
         else:
             self.verified += 1
 
     def unexplained(self) -> dict[str, tuple[int, str]]:
-        """Claims that do not verify now and that no service refused as unauthenticated:
-        accepted then, but not provable now (tampered with, or a key missing)."""
-        return {k: v for k, v in self.failing.items() if k not in self.refused_at_intake}
+        """Claims that do not verify now and that no service refused: accepted then, but not
+        provable now (tampered with, or a key missing)."""
+        refused = self.refused_at_intake
+        return {
+            k: v
+            for k, v in self.failing.items()
+            if k not in refused and self.sources.get(k) not in refused
+        }
+
+
+def _refused_names(letter: Mapping[str, Any]) -> set[str]:
+    """How an audit entry may name the record a dead letter refused: its event id, and its
+    source as the audit log writes it (the topic without the deployment's namespace)."""
+    names = {str(letter["event_id"])} if letter.get("event_id") else set()
+    topic = str(letter.get("topic") or "")
+    if topic == INTAKE or topic.endswith("." + INTAKE):
+        names.add(f"{INTAKE}:{letter.get('partition')}:{letter.get('offset')}")
+    return names
