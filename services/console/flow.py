@@ -14,6 +14,7 @@ from typing import Any
 from contracts.common import Stage
 from contracts.reference import provinces
 from contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
+from contracts.workflow import stage_name as workflow_stage_name
 from services.console.views import body
 
 TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
@@ -21,35 +22,16 @@ TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
 STAGE_EVENTS = frozenset({OPENING_EVENT, "ProposalResubmitted", *TRANSITIONS})
 """The events that put a proposal at a stage."""
 
-# Names of the stages for people (Thai first). The contracts may define these later; this is
-# the one place in the console that names them.
-STAGE_NAMES: dict[str, tuple[str, str]] = {
-    Stage.SUBMITTED: ("ยื่นข้อเสนอแล้ว", "Submitted"),
-    Stage.REVISION_REQUESTED: ("ขอให้แก้ไข", "Revision requested"),
-    Stage.SCREENED: ("กลั่นกรองแล้ว", "Screened"),
-    Stage.SUBCOMMITTEE_APPROVED: ("อนุกรรมการอนุมัติ", "Subcommittee approved"),
-    Stage.STEERING_ACKNOWLEDGED: ("กรรมการขับเคลื่อนรับทราบ", "Steering committee acknowledged"),
-    Stage.CABINET_ENDORSED: ("คณะรัฐมนตรีรับทราบ", "Cabinet endorsed"),
-    Stage.CERTIFIED: ("ได้รับตราสัญลักษณ์", "Certified"),
-    Stage.REJECTED: ("ไม่อนุมัติ", "Rejected"),
-    Stage.WITHDRAWN: ("ถอนข้อเสนอ", "Withdrawn"),
-}
-PIPELINE_ORDER: tuple[Stage, ...] = (
-    Stage.SUBMITTED,
-    Stage.REVISION_REQUESTED,
-    Stage.SCREENED,
-    Stage.SUBCOMMITTEE_APPROVED,
-    Stage.STEERING_ACKNOWLEDGED,
-    Stage.CABINET_ENDORSED,
-    Stage.CERTIFIED,
-    Stage.REJECTED,
-    Stage.WITHDRAWN,
-)
+PIPELINE_ORDER: tuple[Stage, ...] = tuple(Stage)
+"""Every stage, in the order of the workflow (returns and ends after the way forward)."""
 
 
 def stage_name(stage: str | None) -> dict[str, str]:
-    th, en = STAGE_NAMES.get(stage or "", (stage or "", stage or ""))
-    return {"stage": stage or "", "th": th, "en": en}
+    """The stage's code and its names for people (contracts.workflow names every stage once)."""
+    if not stage or stage not in Stage.__members__.values():
+        return {"stage": stage or "", "th": stage or "", "en": stage or ""}
+    name = workflow_stage_name(stage)
+    return {"stage": stage, "th": name.th, "en": name.en}
 
 
 def _envelope(entry: Mapping[str, Any]) -> dict[str, Any]:

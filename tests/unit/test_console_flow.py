@@ -97,7 +97,7 @@ def test_stage_diagram_has_decisions_emails_and_what_is_ahead() -> None:
     assert steps[2]["decision"]["meeting_id"] == "1/2565"
     assert steps[2]["decision"]["date"] == "2022-08-06"
     assert steps[2]["emails"][0]["status"] == "failed"
-    assert d["current"]["en"] == "Subcommittee approved"
+    assert d["current"]["en"] == "Approved by the subcommittee"
 
 
 def test_tile_map_places_all_77_provinces_once() -> None:
