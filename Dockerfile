@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY services ./services
+COPY smartcity_kit ./smartcity_kit
 RUN pip install . && useradd --system --uid 10001 smartcity
 USER smartcity
 # Overridden per service in docker-compose.yml.

@@ -8,6 +8,24 @@ LOCAL := $(or $(SMARTCITY_LOCAL_DIR),$(CURDIR)/.local)
 SERVICES := proposals approvals notifications console
 PYTEST_ARGS ?=
 
+# The local servers' ports (infra/stack.sh reads the same variables) handed to the services,
+# the demo and the benchmarks, unless a service's own variable is set.
+KAFKA_PORT := $(or $(SMARTCITY_KAFKA_PORT),9092)
+FERRETDB_PORT := $(or $(SMARTCITY_FERRETDB_PORT),27017)
+SMTP_PORT := $(or $(SMARTCITY_SMTP_PORT),1025)
+MAILPIT_HTTP_PORT := $(or $(SMARTCITY_MAILPIT_HTTP_PORT),8025)
+JAEGER_UI_PORT := $(or $(SMARTCITY_JAEGER_UI_PORT),16686)
+JAEGER_OTLP_HTTP_PORT := $(or $(SMARTCITY_JAEGER_OTLP_HTTP_PORT),4318)
+define service_defaults
+export $(1)_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export $(1)_MONGO_URL ?= mongodb://127.0.0.1:$(FERRETDB_PORT)
+export $(1)_OTLP_ENDPOINT ?= http://127.0.0.1:$(JAEGER_OTLP_HTTP_PORT)
+endef
+$(foreach s,PROPOSALS APPROVALS NOTIFICATIONS CONSOLE,$(eval $(call service_defaults,$(s))))
+export NOTIFICATIONS_SMTP_PORT ?= $(SMTP_PORT)
+export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
+export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
+
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
         test-integration test-e2e lint format demo docs bench chaos fuzz browser clean
 
@@ -23,10 +41,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## Create the virtualenv and install dependencies
 
-infra-install: ## Download/build Kafka, PostgreSQL, FerretDB and Mailpit (cached in .local/)
+infra-install: ## Download/build Kafka, PostgreSQL, FerretDB, Mailpit and Jaeger (cached in .local/)
 	infra/stack.sh install
 
-infra-up: setup ## Start Kafka, PostgreSQL, FerretDB and Mailpit on loopback (idempotent)
+infra-up: setup ## Start Kafka, PostgreSQL, FerretDB, Mailpit and Jaeger on loopback (idempotent)
 	infra/stack.sh up
 
 infra-down: ## Stop the local servers
@@ -36,7 +54,11 @@ infra-status: ## Show which local servers run
 	infra/stack.sh status
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
+	$(PY) -m services.admin.cli seed
 	infra/services.sh up $(SERVICES)
+	@echo "console  $${CONSOLE_URL:-http://127.0.0.1:$${CONSOLE_HTTP_PORT:-8004}}"
+	@echo "traces   $(CONSOLE_JAEGER_URL)  (Jaeger query API; smartcity trace <proposal id>)"
+	@echo "mail     $(SMARTCITY_MAILPIT_URL)"
 
 down: ## Stop the services and the servers
 	-infra/services.sh down $(SERVICES)
@@ -64,7 +86,7 @@ test-e2e: infra-up ## End-to-end tests (the services as processes)
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts services tests scenarios
+	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

@@ -17,6 +17,7 @@ from contracts.common import (
     ShortText,
     Stage,
 )
+from contracts.proposals import Attachment
 
 
 class ProposalScreened(Contract):
@@ -115,10 +116,11 @@ class CabinetReturned(Contract):
 DELIVERY_YEARS = 2
 """A certified area is given two years to develop; its certificate can be revoked if it fails
 the requirements by then. Source: OpenGov Asia, "DEPA announces start of first batch of smart
-cities in Thailand" (2020)."""
+cities in Thailand" (2020). The default of APPROVALS_DELIVERY_YEARS: a deployment sets its own."""
 RENEWAL_MIN_PROGRESS_PERCENT = 50
 """This deployment's setting, not a published rule: no public source was found for a progress
-threshold for renewal (see docs/process.md)."""
+threshold for renewal (see docs/process.md). The default of
+APPROVALS_RENEWAL_MIN_PROGRESS_PERCENT."""
 
 
 class ValidityPeriod(Contract):
@@ -126,14 +128,15 @@ class ValidityPeriod(Contract):
 
     valid_from: dt.date = Field(description="First day the certification holds")
     deliver_by: dt.date = Field(
-        description="The area must show delivery by this date (two years after award)"
+        description="The area must show delivery by this date (the deployment's delivery "
+        "period after the award; two years by default)"
     )
     renewal_min_progress_percent: int = Field(
         default=50,
         ge=0,
         le=100,
         description="Progress needed to renew, in percent: this deployment's setting "
-        "(no published threshold was found)",
+        "(no published threshold was found), recorded at the award",
     )
 
     @model_validator(mode="after")
@@ -143,17 +146,27 @@ class ValidityPeriod(Contract):
         return self
 
     @classmethod
-    def starting(cls, valid_from: dt.date) -> ValidityPeriod:
-        """The standard period: delivery due two years after the award, renewal at 50%."""
-        try:
-            deliver_by = valid_from.replace(year=valid_from.year + DELIVERY_YEARS)
-        except ValueError:  # 29 February
-            deliver_by = dt.date(valid_from.year + DELIVERY_YEARS, 2, 28)
+    def starting(
+        cls,
+        valid_from: dt.date,
+        delivery_years: int = DELIVERY_YEARS,
+        renewal_min_progress_percent: int = RENEWAL_MIN_PROGRESS_PERCENT,
+    ) -> ValidityPeriod:
+        """The period a deployment's settings give: delivery due `delivery_years` after the
+        award, renewal at `renewal_min_progress_percent`."""
         return cls(
             valid_from=valid_from,
-            deliver_by=deliver_by,
-            renewal_min_progress_percent=RENEWAL_MIN_PROGRESS_PERCENT,
+            deliver_by=add_years(valid_from, delivery_years),
+            renewal_min_progress_percent=renewal_min_progress_percent,
         )
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` later (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 class CertificationAwarded(Contract):
@@ -197,6 +210,84 @@ class DeliveryDeadlineReminder(Contract):
     deliver_by: dt.date = Field(description="The delivery deadline")
     overdue: bool = Field(description="True once the deadline has passed")
     days_left: int = Field(description="Days until the deadline (negative when overdue)")
+
+
+ProgressPercent = Annotated[
+    int, Field(ge=0, le=100, description="Progress on the plan, in percent (0 to 100)")
+]
+
+
+class ReportSummary(Contract):
+    """What was delivered, in Thai and in English."""
+
+    th: LongText = Field(description="Summary in Thai")
+    en: LongText = Field(description="Summary in English")
+
+
+class DeliveryReported(Contract):
+    """The certified applicant reports its progress for one delivery period (the period is
+    named by its deadline). depa acknowledges or returns the report."""
+
+    event_type: Literal["DeliveryReported"] = Field(
+        "DeliveryReported", description="The event type; always 'DeliveryReported'"
+    )
+    certificate_number: str = Field(description="The certificate reported on")
+    period: dt.date = Field(
+        description="The delivery deadline this report answers (the certificate's deliver_by, "
+        "or the one a renewal set)"
+    )
+    progress_percent: ProgressPercent
+    summary: ReportSummary = Field(description="What was delivered, in Thai and English")
+    links: Annotated[list[Attachment], Field(max_length=20)] = Field(
+        default_factory=list, description="Links to the report and its evidence"
+    )
+
+
+class DeliveryAcknowledged(Contract):
+    """depa accepted the delivery report of a period; reminders for that deadline stop."""
+
+    event_type: Literal["DeliveryAcknowledged"] = Field(
+        "DeliveryAcknowledged", description="The event type; always 'DeliveryAcknowledged'"
+    )
+    period: dt.date = Field(description="The delivery deadline whose report is acknowledged")
+    acknowledged_by: AgencyId = Field(description="The depa office that acknowledged it")
+    remarks: BilingualText | None = Field(default=None, description="Remarks, if any")
+
+
+class DeliveryReturned(Contract):
+    """depa returned the delivery report of a period to the applicant, with the reasons; the
+    applicant reports again."""
+
+    event_type: Literal["DeliveryReturned"] = Field(
+        "DeliveryReturned", description="The event type; always 'DeliveryReturned'"
+    )
+    period: dt.date = Field(description="The delivery deadline whose report is returned")
+    returned_by: AgencyId = Field(description="The depa office that returned it")
+    reasons: BilingualText = Field(description="What is missing, in Thai and English")
+
+
+class CertificationRenewed(Contract):
+    """depa (or the subcommittee) renewed the certificate for another delivery period."""
+
+    event_type: Literal["CertificationRenewed"] = Field(
+        "CertificationRenewed", description="The event type; always 'CertificationRenewed'"
+    )
+    reasons: BilingualText = Field(description="Why, in Thai and English")
+    deliver_by: dt.date | None = Field(
+        default=None,
+        description="The next delivery deadline. A claim may leave it out: the service sets "
+        "it to the current deadline plus the deployment's delivery period",
+    )
+
+
+class CertificationLapsed(Contract):
+    """depa (or the subcommittee) recorded that the certificate lapsed (not renewed, or
+    revoked because the requirements were not met)."""
+
+    event_type: Literal["CertificationLapsed"] = Field(
+        "CertificationLapsed", description="The event type; always 'CertificationLapsed'"
+    )
+    reasons: BilingualText = Field(description="Why, in Thai and English")
 
 
 MeetingBody = Literal["subcommittee", "steering_committee", "cabinet"]

@@ -25,6 +25,11 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
     "CabinetReturned": frozenset({K.CABINET}),
     "CertificationAwarded": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
     "MeetingRecorded": frozenset({K.DES_SUBCOMMITTEE, K.STEERING_COMMITTEE, K.CABINET}),
+    "DeliveryReported": APPLICANT_KINDS,
+    "DeliveryAcknowledged": frozenset({K.DEPA}),
+    "DeliveryReturned": frozenset({K.DEPA}),
+    "CertificationRenewed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
+    "CertificationLapsed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
     "IntakeRejected": frozenset({K.SYSTEM}),
     "TransitionRefused": frozenset({K.SYSTEM}),
     "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),
@@ -36,7 +41,7 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
 PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION})
 """Applicant kinds that may act only for proposals in their own province."""
 
-OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn"})
+OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "DeliveryReported"})
 """Events an applicant may produce only for a proposal it owns."""
 
 

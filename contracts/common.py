@@ -6,9 +6,16 @@ import datetime as dt
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$"
 AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -43,17 +50,42 @@ def canonical_uuid(value: object) -> str | None:
 
 def safe_text(value: object, limit: int = 2000) -> str:
     """Text taken from a record, made safe to store and to encode: lone surrogates (which JSON
-    escapes such as "\\ud800" produce and UTF-8 cannot encode) become U+FFFD; at most `limit`
-    characters."""
+    escapes such as "\\ud800" produce and UTF-8 cannot encode) and NUL (which the store's
+    PostgreSQL backend cannot hold in a JSON string) become U+FFFD; at most `limit` characters."""
     text = value if isinstance(value, str) else repr(value)
-    return _SURROGATE.sub("\ufffd", text[:limit])
+    return _UNSTORABLE.sub("\ufffd", text[:limit])
 
 
-def has_lone_surrogate(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored or encoded (a lone surrogate, or NUL), or None if it can."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "the NUL character (U+0000), which cannot be stored"
+    return "invalid Unicode: a lone surrogate"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+
+
+def unstorable_in(data: object) -> tuple[tuple[int | str, ...], str] | None:
+    """The first string (or key) in `data` that cannot be stored: its path and why."""
+    stack: list[tuple[tuple[int | str, ...], object]] = [((), data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            reason = unstorable(node)
+            if reason is not None:
+                return where, reason
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                stack.append(((*where, key), key))
+                stack.append(((*where, key), value))
+        elif isinstance(node, list | tuple):
+            stack.extend(((*where, i), v) for i, v in enumerate(node))
+    return None
+
 
 ProposalId = Annotated[
     str,
@@ -110,8 +142,23 @@ UtcDateTime = Annotated[
 ]
 
 
-class Contract(BaseModel):
-    """Base of every wire model: strict about unknown fields, immutable."""
+class StorableText(BaseModel):
+    """Refuses input with text that no store or encoder accepts (NUL, lone surrogates), naming
+    the field, before any field is validated: one rule for every model read from outside."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unstorable_text(cls, data: Any) -> Any:
+        found = unstorable_in(data)
+        if found is not None:
+            where, reason = found
+            field = ".".join(map(str, where)) or "the value"
+            raise ValueError(f"{safe_text(field, 200)} contains {reason}")
+        return data
+
+
+class Contract(StorableText):
+    """Base of every wire model: strict about unknown fields, immutable, storable text only."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 

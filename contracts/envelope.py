@@ -22,8 +22,8 @@ from contracts.common import (
     ProposalId,
     UtcDateTime,
     canonical_uuid,
-    has_lone_surrogate,
     safe_text,
+    unstorable_in,
 )
 
 SCHEMA_VERSION = 1
@@ -164,20 +164,15 @@ def _as_bytes(value: object) -> bytes:
     raise EnvelopeError("(value)", f"expected bytes, got {type(value).__name__}")
 
 
-def _refuse_lone_surrogates(raw: object) -> None:
-    """JSON escapes can spell lone surrogates ("\\ud800"): text that no UTF-8 encoder accepts,
-    so every later write of it would fail. Refused here, once, for every string and key."""
-    stack = [raw]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            if has_lone_surrogate(node):
-                raise EnvelopeError("(value)", "invalid Unicode: a lone surrogate in a string")
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+def _refuse_unstorable_text(raw: object) -> None:
+    """JSON escapes can spell lone surrogates ("\\ud800"), which no UTF-8 encoder accepts, and
+    NUL ("\\u0000"), which the store cannot hold: every later write of either would fail.
+    Refused here, once, for every string and key, naming where."""
+    found = unstorable_in(raw)
+    if found is not None:
+        where, reason = found
+        field = ".".join(_field_name(part) for part in where) or "(value)"
+        raise EnvelopeError(field, f"holds {reason}")
 
 
 def parse_record(
@@ -230,7 +225,7 @@ def _parse(
     if not isinstance(raw, dict):
         raise EnvelopeError("(value)", f"expected a JSON object, got {type(raw).__name__}")
 
-    _refuse_lone_surrogates(raw)
+    _refuse_unstorable_text(raw)
     event_id = canonical_uuid(raw.get("event_id"))
     event_type = raw.get("event_type")
     if not isinstance(event_type, str):

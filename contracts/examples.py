@@ -18,10 +18,16 @@ from contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
+    CertificationLapsed,
+    CertificationRenewed,
+    DeliveryAcknowledged,
     DeliveryDeadlineReminder,
+    DeliveryReported,
+    DeliveryReturned,
     MeetingDecision,
     MeetingRecorded,
     ProposalScreened,
+    ReportSummary,
     RevisionRequested,
     SteeringCommitteeAcknowledged,
     SubcommitteeApproved,
@@ -284,6 +290,62 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             error="550 5.1.1 mailbox unavailable",
         ),
         "svc-notifications",
+    ),
+    "DeliveryReported": (
+        DeliveryReported(
+            certificate_number="SCT-2565-0016",
+            period=dt.date(2024, 9, 30),
+            progress_percent=65,
+            summary=ReportSummary(
+                th="ติดตั้งเซนเซอร์คุณภาพอากาศและน้ำท่วมครบ 40 จุด เปิดใช้แพลตฟอร์มข้อมูลเมืองแล้ว",
+                en="All 40 air-quality and flood sensors installed; the city data platform is open",
+            ),
+            links=[
+                Attachment(
+                    title="รายงานผลการดำเนินงาน (delivery report)",
+                    url="https://www.phuketcity.example.go.th/smartcity/report-2567.pdf",
+                )
+            ],
+        ),
+        APPLICANT,
+    ),
+    "DeliveryAcknowledged": (
+        DeliveryAcknowledged(
+            period=dt.date(2024, 9, 30),
+            acknowledged_by="depa",
+            remarks=BilingualText(th="รายงานครบถ้วน", en="The report is complete"),
+        ),
+        "depa",
+    ),
+    "DeliveryReturned": (
+        DeliveryReturned(
+            period=dt.date(2024, 9, 30),
+            returned_by="depa",
+            reasons=BilingualText(
+                th="โปรดแนบหลักฐานการเปิดข้อมูลของแพลตฟอร์ม",
+                en="Please attach evidence that the platform publishes open data",
+            ),
+        ),
+        "depa",
+    ),
+    "CertificationRenewed": (
+        CertificationRenewed(
+            reasons=BilingualText(
+                th="ความก้าวหน้าร้อยละ 65 ตามรายงานที่รับทราบแล้ว",
+                en="65% progress in the acknowledged report",
+            ),
+            deliver_by=dt.date(2026, 9, 30),
+        ),
+        "depa",
+    ),
+    "CertificationLapsed": (
+        CertificationLapsed(
+            reasons=BilingualText(
+                th="ไม่มีรายงานผลการดำเนินงานภายในกำหนด",
+                en="No delivery report by the deadline",
+            )
+        ),
+        "des-subcommittee",
     ),
 }
 """Event type -> (an example payload, an agency that may produce it)."""

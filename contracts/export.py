@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from contracts import access, authorisation, examples, topics
+from contracts import access, authorisation, examples, registry, signing, topics
 from contracts.catalogue import EVENTS
 from contracts.common import KIND_ALIASES, AgencyKind
 from contracts.deadletter import DeadLetter
@@ -100,9 +100,21 @@ def dead_letter_schema() -> dict[str, Any]:
     return schema
 
 
+def registry_event_schema(event_type: str) -> dict[str, Any]:
+    """JSON Schema of the registry envelope carrying `event_type`'s payload."""
+    payload = registry.REGISTRY_EVENTS[event_type]
+    schema = registry.RegistryEnvelope[payload].model_json_schema()  # type: ignore[valid-type]
+    schema["title"] = event_type
+    schema["description"] = _doc(payload)
+    schema["$schema"] = JSON_SCHEMA_DIALECT
+    return schema
+
+
 def current_schemas() -> dict[str, dict[str, Any]]:
-    """Every published schema by name: each event type, and the dead-letter record."""
+    """Every published schema by name: each event type, the registry's events, and the
+    dead-letter record."""
     out = {name: event_schema(name) for name in sorted(EVENTS)}
+    out |= {name: registry_event_schema(name) for name in sorted(registry.REGISTRY_EVENTS)}
     out[DEAD_LETTER] = dead_letter_schema()
     return out
 
@@ -388,6 +400,8 @@ def events_markdown() -> str:
             "",
             *_example_section(event_type),
         ]
+    out += _signed_claims_section()
+    out += _registry_section()
     dead = examples.example_dead_letter()
     out += [
         "",
@@ -426,6 +440,80 @@ def _example_section(event_type: str) -> list[str]:
         "",
         *_json_block(example.model_dump(mode="json")),
     ]
+
+
+def _signed_claims_section() -> list[str]:
+    v = signing.TEST_VECTOR
+    data = signing.signing_input(v.value, v.key, v.event_type.encode())
+    return [
+        "",
+        "## Signed claims",
+        "",
+        f"Every claim on `{topics.INTAKE}` is signed with an Ed25519 key of the producing "
+        "agency, registered in the agency registry (`smartcity-admin onboard` or "
+        "`smartcity-admin signing-key add`). A claim is acted on only if its signature matches "
+        "a current key of the agency named in `producer`; otherwise it changes nothing, is "
+        "answered to nobody, and becomes a dead letter of kind `unauthenticated`. The Python "
+        "kit `smartcity_kit` (in this repository) builds, signs and produces claims.",
+        "",
+        f"**Header** `{signing.HEADER_SIGNATURE}`: `keyid=<key id>;ed25519=<signature>`, where "
+        "the key id is `<agency id>:<first 16 hex digits of SHA-256 of the 32-byte public "
+        "key>` and the signature is the 64-byte Ed25519 signature in standard base64 (88 "
+        "characters with padding).",
+        "",
+        "**Bytes signed**, in this order:",
+        "",
+        f"1. the ASCII line `{signing.SIGNATURE_DOMAIN.decode().strip()}` and a newline (0x0a);",
+        "2. the length of the record key as a 4-byte big-endian unsigned integer, then the key "
+        "bytes (the UTF-8 proposal id; a record without a key counts as empty);",
+        f"3. the same for the value of the `{topics.HEADER_EVENT_TYPE}` header (UTF-8);",
+        "4. the same for the record value: the exact bytes sent, not a re-serialisation.",
+        "",
+        "**Test vector.** Private key seed (32 bytes, hex), agency, record key, event type:",
+        "",
+        f"    seed        {v.private_key_seed_hex}",
+        f"    agency      {v.agency_id}",
+        f"    key         {v.key.decode()}",
+        f"    event type  {v.event_type}",
+        "",
+        "Record value (UTF-8, one line):",
+        "",
+        f"    {v.value.decode()}",
+        "",
+        f"Bytes signed ({len(data)} bytes), hex:",
+        "",
+        *[f"    {data[i : i + 48].hex()}" for i in range(0, len(data), 48)],
+        "",
+        "Header:",
+        "",
+        f"    {signing.HEADER_SIGNATURE}: {v.signature_header}",
+        "",
+        "`tests/unit/test_signing.py` checks this vector.",
+    ]
+
+
+def _registry_section() -> list[str]:
+    out = [
+        "",
+        "## The agency registry",
+        "",
+        f"Agencies, their API keys (hashes only) and their public signing keys are events on "
+        f"`{topics.REGISTRY}`, a compacted topic with one partition written only by the admin "
+        "(`smartcity-admin`). The record key names the subject (`agency:<id>`, "
+        "`signing-key:<key id>`, `api-key:<key id>`) and every event carries the whole current "
+        "state of its subject, so compaction keeps the latest of each. Every service reads the "
+        "topic from the start into its own projection and follows it, so a change is seen "
+        "within seconds without a restart. A fresh stack is seeded from "
+        "`contracts/reference/agencies.csv` (`smartcity-admin seed`).",
+        "",
+        "| event | what it says |",
+        "|---|---|",
+    ]
+    out += [
+        f"| `{name}` ([schema](schemas/{name}.json)) | {_doc(p).splitlines()[0]} |"
+        for name, p in registry.REGISTRY_EVENTS.items()
+    ]
+    return out
 
 
 def _agency_directory_section() -> list[str]:

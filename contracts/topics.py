@@ -14,6 +14,9 @@ PROPOSALS = "smartcity.proposals"
 DECISIONS = "smartcity.decisions"
 NOTIFICATIONS = "smartcity.notifications"
 DEADLETTER = "smartcity.deadletter"
+REGISTRY = "smartcity.agencies"
+"""The agency registry (compacted, one partition, written only by the admin). Not one of
+`ALL_TOPICS`: those carry workflow envelopes; this one carries registry events."""
 
 ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, DEADLETTER)
 DEFAULT_PARTITIONS = 6
@@ -27,6 +30,8 @@ HEADER_EMITTED_BY = "smartcity-emitted-by"
 """Set by the service that publishes a fact (`svc-<service>`); consumers of a fact topic act only
 on records stamped by the topic's owning service (contracts.access.fact_refusal)."""
 HEADER_CONTENT_TYPE = "content-type"
+HEADER_AUTHENTICATED_BY = "smartcity-authenticated-by"
+"""On facts: the credential that authenticated the claim (`api-key:<id>`, `signature:<id>`)."""
 CONTENT_TYPE_JSON = "application/json"
 
 
@@ -63,6 +68,10 @@ class Topics:
     @property
     def deadletter(self) -> str:
         return self.name(DEADLETTER)
+
+    @property
+    def registry(self) -> str:
+        return self.name(REGISTRY)
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.name(t) for t in ALL_TOPICS)

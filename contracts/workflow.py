@@ -22,6 +22,18 @@ ACTIVE = frozenset(
 )
 TERMINAL = frozenset({S.CERTIFIED, S.REJECTED, S.WITHDRAWN})
 
+CERTIFICATE_EVENTS = frozenset(
+    {
+        "DeliveryReported",
+        "DeliveryAcknowledged",
+        "DeliveryReturned",
+        "CertificationRenewed",
+        "CertificationLapsed",
+    }
+)
+"""Events about a certified area's certificate: they keep the proposal certified (the
+certificate's own rules are in contracts.certificate)."""
+
 TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "ProposalResubmitted": (frozenset({S.REVISION_REQUESTED}), S.SUBMITTED),
     "ProposalWithdrawn": (ACTIVE, S.WITHDRAWN),
@@ -39,6 +51,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
     "CabinetEndorsed": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_ENDORSED),
     "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_RETURNED),
     "CertificationAwarded": (frozenset({S.CABINET_ENDORSED}), S.CERTIFIED),
+    **{event_type: (frozenset({S.CERTIFIED}), S.CERTIFIED) for event_type in CERTIFICATE_EVENTS},
 }
 """Event type -> (stages it may happen at, the stage it leads to).
 
@@ -134,6 +147,19 @@ EVENT_NAMES: dict[str, BilingualText] = {
         th="การแจ้งกำหนดแสดงผลการดำเนินงาน", en="delivery deadline reminder"
     ),
     "MeetingRecorded": BilingualText(th="การบันทึกมติการประชุม", en="record of a meeting"),
+    "DeliveryReported": BilingualText(th="การรายงานผลการดำเนินงาน", en="delivery report"),
+    "DeliveryAcknowledged": BilingualText(
+        th="การรับทราบรายงานผลการดำเนินงาน", en="acknowledgement of the delivery report"
+    ),
+    "DeliveryReturned": BilingualText(
+        th="การส่งคืนรายงานผลการดำเนินงาน", en="return of the delivery report"
+    ),
+    "CertificationRenewed": BilingualText(
+        th="การต่ออายุการประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="renewal of the certification"
+    ),
+    "CertificationLapsed": BilingualText(
+        th="การสิ้นสภาพการประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="lapse of the certification"
+    ),
     "NotificationSent": BilingualText(th="การส่งอีเมลแจ้ง", en="email delivered"),
     "NotificationFailed": BilingualText(th="การส่งอีเมลไม่สำเร็จ", en="email not delivered"),
 }
@@ -313,6 +339,20 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         )
     if stage in allowed:
         return Moved(stage, target)
+    if event_type in CERTIFICATE_EVENTS:
+        return Refusal(
+            stage,
+            _refused(
+                event_type,
+                _at_stage(
+                    stage,
+                    BilingualText(
+                        th="ยังไม่ได้รับการประกาศเป็นพื้นที่เมืองอัจฉริยะ จึงยังไม่มีใบรับรอง",
+                        en="it is not certified, so it has no certificate",
+                    ),
+                ),
+            ),
+        )
     if stage not in TERMINAL and _past(stage, allowed):
         why = BilingualText(en="it has already passed that step", th="ได้ผ่านขั้นตอนนั้นแล้ว")
     else:

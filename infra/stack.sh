@@ -23,10 +23,16 @@ POSTGRES_PORT=${SMARTCITY_POSTGRES_PORT:-5432}
 POSTGRES_SYNCHRONOUS_COMMIT=${SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT:-off}
 SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}
 MAILPIT_HTTP_PORT=${SMARTCITY_MAILPIT_HTTP_PORT:-8025}
+JAEGER_UI_PORT=${SMARTCITY_JAEGER_UI_PORT:-16686}
+JAEGER_QUERY_GRPC_PORT=${SMARTCITY_JAEGER_QUERY_GRPC_PORT:-16685}
+JAEGER_OTLP_GRPC_PORT=${SMARTCITY_JAEGER_OTLP_GRPC_PORT:-4317}
+JAEGER_OTLP_HTTP_PORT=${SMARTCITY_JAEGER_OTLP_HTTP_PORT:-4318}
+JAEGER_MAX_TRACES=${SMARTCITY_JAEGER_MAX_TRACES:-20000}
 
 FERRETDB_VERSION=v1.24.2
 MAILPIT_VERSION=v1.33.1
-ALL=(kafka postgres ferretdb mailpit)
+JAEGER_VERSION=v1.76.0
+ALL=(kafka postgres ferretdb mailpit jaeger)
 PGDATA_DIR=$LOCAL/postgres/data
 PGSOCK_DIR=$LOCAL/postgres/run
 
@@ -131,6 +137,28 @@ install_mailpit() {
     || die "building Mailpit failed; see $LOGS/mailpit-build.log"
 }
 
+install_jaeger() {
+  need go "Go builds Jaeger from the Go module proxy"
+  local bin=$BIN/jaeger stamp=$BIN/jaeger.version
+  [[ -x $bin && -f $stamp && $(<"$stamp") == "$JAEGER_VERSION" ]] && return
+  log "building Jaeger $JAEGER_VERSION (first run downloads and compiles, several minutes)"
+  # The module's `cmd/jaeger` is the Jaeger v2 binary (an OpenTelemetry Collector distribution),
+  # released under the module's v1.x tags. It is built in a throw-away module that pins it as a
+  # tool, so that its own go.mod decides every dependency's version. The web UI's assets are not
+  # in the module (Jaeger's release builds add them from the separate jaeger-ui project), so this
+  # build serves the query API (/api/traces, /api/services) and a placeholder page; the console
+  # renders a trace from that API, and docker-compose runs the official image with the UI.
+  local mod=$LOCAL/build/jaeger
+  mkdir -p "$mod"
+  (
+    cd "$mod"
+    [[ -f go.mod ]] || go mod init smartcity.local/jaeger-build
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+    go build -trimpath -o "$bin" github.com/jaegertracing/jaeger/cmd/jaeger
+  ) >"$LOGS/jaeger-build.log" 2>&1 || die "building Jaeger failed; see $LOGS/jaeger-build.log"
+  echo "$JAEGER_VERSION" >"$stamp"
+}
+
 # ---------------------------------------------------------------- health
 kafka_healthy() {
   port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
@@ -144,6 +172,11 @@ ferretdb_healthy() {
 }
 mailpit_healthy() {
   port_open "$SMTP_PORT" && curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/readyz" >/dev/null 2>&1
+}
+
+jaeger_healthy() {
+  port_open "$JAEGER_OTLP_HTTP_PORT" &&
+    curl -fsS "http://127.0.0.1:$JAEGER_UI_PORT/api/services" >/dev/null 2>&1
 }
 
 # ---------------------------------------------------------------- start
@@ -264,6 +297,18 @@ start_mailpit() {
     || die "Mailpit did not become healthy in 30 s; see $LOGS/mailpit.log"
 }
 
+start_jaeger() {
+  install_jaeger
+  mkdir -p "$LOCAL/jaeger"
+  sed -e "s#@UI_PORT@#$JAEGER_UI_PORT#g" -e "s#@QUERY_GRPC_PORT@#$JAEGER_QUERY_GRPC_PORT#g" \
+      -e "s#@OTLP_GRPC_PORT@#$JAEGER_OTLP_GRPC_PORT#g" -e "s#@OTLP_HTTP_PORT@#$JAEGER_OTLP_HTTP_PORT#g" \
+      -e "s#@MAX_TRACES@#$JAEGER_MAX_TRACES#g" "$ROOT/infra/jaeger/config.yaml.in" \
+      >"$LOCAL/jaeger/config.yaml"
+  spawn jaeger "$LOGS/jaeger.log" "$BIN/jaeger" --config "$LOCAL/jaeger/config.yaml"
+  wait_until 60 "jaeger up: OTLP http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT, query http://127.0.0.1:$JAEGER_UI_PORT" jaeger_healthy \
+    || die "Jaeger did not become healthy in 60 s; see $LOGS/jaeger.log"
+}
+
 kafka_mode_changed() {  # the running broker was started in the other security mode
   local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
   kafka_insecure && want=PLAINTEXT
@@ -284,6 +329,7 @@ up_one() {
   case $1 in
     kafka) port=$KAFKA_PORT ;; postgres) port=$POSTGRES_PORT ;; ferretdb) port=$FERRETDB_PORT ;;
     mailpit) port=$SMTP_PORT ;;
+    jaeger) port=$JAEGER_OTLP_HTTP_PORT ;;
   esac
   if ! pid_of "$1" >/dev/null && port_open "$port"; then
     die "port $port is taken by another process; stop it or set the SMARTCITY_*_PORT variables"
@@ -320,7 +366,7 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
 for t in "${targets[@]}"; do
-  case $t in kafka|postgres|ferretdb|mailpit) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit)";; esac
+  case $t in kafka|postgres|ferretdb|mailpit|jaeger) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit, jaeger)";; esac
 done
 
 need curl "health checks"
@@ -330,5 +376,5 @@ case $cmd in
   down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
   restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
   status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
-  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit ...]" ;;
+  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit|jaeger ...]" ;;
 esac

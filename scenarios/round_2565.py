@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from contracts.approvals import MeetingRecorded
 from contracts.common import BilingualText, Stage
 from contracts.reference import CertifiedArea, certified_areas, province
 from contracts.workflow import ORDER, STAGE_NAMES
@@ -277,7 +278,10 @@ class Round:
         }
         if resolution_number:
             payload["resolution_number"] = resolution_number
-        await self.ok("approvals", "POST", "/meetings", agency, json=payload)
+        # The committee's secretariat records the meeting as a signed claim on the intake
+        # topic, through the integrator kit (the other steps use the HTTP API).
+        claim = MeetingRecorded.model_validate(payload)
+        await self.c.claim(agency, claim, self.ids[areas[0].index])
         self.progress.advance(task, len(areas))
 
     async def stages(self) -> dict[str, str]:
@@ -442,6 +446,8 @@ async def play(client: StackClient, console: Console) -> list[str]:
     baseline = [a for a in areas if a.batch != ROUND]
     this_round = [a for a in areas if a.batch == ROUND]
     revise = next(a for a in this_round if a.name_en == REVISED_AREA)
+    committees = ["depa", "des-subcommittee", "steering-committee", "cabinet-secretariat"]
+    await client.prepare(sorted({a.applicant for a in areas}) + committees)
     columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console) as progress:
         tasks = {
@@ -494,8 +500,21 @@ async def wait_for_emails(client: StackClient, pids: list[str], console: Console
         return await wait_for(settled, "the emails to be delivered", timeout=600)
 
 
+async def deadline_scan(client: StackClient) -> dict[str, Any]:
+    """Run the delivery-deadline scan as of today, as the service does every hour: the 2021 and
+    2022 deadlines passed before this system knew of them (history), so none is reminded."""
+    resp = await client.call("approvals", "POST", "/admin/deadline-scan", "depa")
+    resp.raise_for_status()
+    body: dict[str, Any] = resp.json()
+    return body
+
+
 async def report(
-    client: StackClient, console: Console, pids: list[str], emails: dict[str, Any]
+    client: StackClient,
+    console: Console,
+    pids: list[str],
+    emails: dict[str, Any],
+    scan: dict[str, Any],
 ) -> None:
     registry = (await client.http.get(client.url("approvals") + "/registry")).json()
     summary = (await client.http.get(client.url("approvals") + "/registry/summary")).json()
@@ -527,6 +546,13 @@ async def report(
         f"[bold]{len(batch)} areas in {len(batch_provinces)} provinces approved at "
         f"meeting {ROUND}[/] (อนุมัติในการประชุมครั้งที่ {ROUND} จำนวน {len(batch)} "
         f"พื้นที่ ใน {len(batch_provinces)} จังหวัด)"
+    )
+    statuses = ", ".join(f"{n} {status}" for status, n in summary.get("by_status", {}).items())
+    console.print(
+        f"Certificate status as of {summary.get('as_of')} (สถานะใบรับรอง): {statuses}; "
+        f"deadline scan as of {scan['as_of']} (go-live {scan.get('go_live') or 'not set'}): "
+        f"{scan['emitted']} reminders (deadlines that passed before this system knew them "
+        "are history: no reminders / กำหนดส่งมอบที่ผ่านไปก่อนระบบรับรู้ไม่มีการแจ้งเตือน)"
     )
     sent = emails["sent"]
     who = Counter(str(r.get("recipient_id", "?")).split(":")[0] for r in sent)
@@ -575,7 +601,8 @@ async def run(console: Console, *, reset: bool = False) -> None:
             pids = await client.all_proposal_ids()
         else:
             pids = await play(client, console)
+        scan = await deadline_scan(client)
         emails = await wait_for_emails(client, pids, console)
-        await report(client, console, pids, emails)
+        await report(client, console, pids, emails, scan)
     finally:
         await client.close()

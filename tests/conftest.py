@@ -20,6 +20,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    seed_registry,
     service_env,
 )
 
@@ -31,13 +32,17 @@ def stack() -> None:
     ensure_stack()
 
 
+TEST_API_KEYS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def ns(stack: None) -> Iterator[Namespace]:
     namespace = Namespace()
     topics = Topics(namespace.topics_prefix)
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    TEST_API_KEYS.update(asyncio.run(seed_registry(topics)))
     yield namespace
-    asyncio.run(delete_topics(KAFKA, list(topics.all())))
+    asyncio.run(delete_topics(KAFKA, [*topics.all(), topics.registry]))
 
     async def drop() -> None:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
@@ -91,26 +96,10 @@ async def mailpit(stack: None) -> AsyncIterator[Mailpit]:
 
 
 @pytest.fixture(scope="session")
-async def api_keys(
-    services: dict[str, ServiceProcess], ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
-) -> dict[tuple[str, str], str]:
-    """Issue keys straight into each service's key store (as `keys issue` does)."""
-    from services.common.auth import ApiKeys
-
-    issued: dict[tuple[str, str], str] = {}
-    for service in SERVICES:
-        store = ApiKeys(mongo[ns.db(service)])
-        for agency_id in (
-            "lg-phuket-city",
-            "lg-khon-kaen-city",
-            "pd-samyan",
-            "depa",
-            "des-subcommittee",
-            "steering-committee",
-            "cabinet-secretariat",
-        ):
-            issued[(service, agency_id)] = await store.issue(agency_id, "tests")
-    return issued
+async def api_keys(services: dict[str, ServiceProcess]) -> dict[tuple[str, str], str]:
+    """The test agencies' API keys, issued in the registry before the services started (one
+    key per agency works at every service; keyed by (service, agency) as callers use them)."""
+    return {(s, a): key for s in (*SERVICES, "console") for a, key in TEST_API_KEYS.items()}
 
 
 @pytest.fixture(scope="session")
@@ -125,24 +114,14 @@ def console(ns: Namespace) -> Iterator[ServiceProcess]:
     proc.start()
     try:
         proc.wait_healthy()
-        proc.api_key = asyncio.run(issue_key(ns.db("console"), "depa"))
+        proc.api_key = TEST_API_KEYS["depa"]
         yield proc
     finally:
         proc.stop()
 
 
-async def issue_key(db: str, agency_id: str) -> str:
-    """A key in a service's key store (as `python -m services.<name> keys issue` does)."""
-    from services.common.auth import ApiKeys
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
-    try:
-        return await ApiKeys(client[db]).issue(agency_id, "tests")
-    finally:
-        await client.close()
-
-
 @pytest.fixture(scope="session")
 def console_key(console: ServiceProcess) -> str:
-    """A depa operator key in the console's key store: every page and API needs one."""
+    """A depa operator key (issued in the registry, as `smartcity-admin api-key issue depa`
+    does): every page and API needs one."""
     return console.api_key

@@ -7,6 +7,7 @@ Every test run uses its own topic namespace and database names on the shared sta
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -27,13 +28,16 @@ from typing import Any, TypeVar
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.security import BaseSecurity
 
 from contracts.access import ADMIN_PRINCIPAL, service_principal
+from contracts.agencies import agencies
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import HEADER_EMITTED_BY, INTAKE
+from contracts.topics import HEADER_EMITTED_BY, INTAKE, Topics
 from services.common.kafka_security import KafkaAuth, local_password
+from smartcity_kit import ClaimSigner, SignedRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
@@ -41,6 +45,8 @@ KAFKA = f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
 MONGO = f"mongodb://127.0.0.1:{os.environ.get('SMARTCITY_FERRETDB_PORT', '27017')}"
 SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
+JAEGER = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_UI_PORT', '16686')}"
+OTLP = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_OTLP_HTTP_PORT', '4318')}"
 
 T = TypeVar("T")
 
@@ -58,10 +64,13 @@ def kafka_client(principal: str = ADMIN_PRINCIPAL, password: str | None = None) 
 
 def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]:
     """Kafka headers for a test that plays a service: on a fact topic, the owning service's
-    `emitted-by` stamp too (as its outbox publisher sets it)."""
+    `emitted-by` stamp too (as its outbox publisher sets it); on the intake topic, an agency's
+    signature."""
     headers = envelope.headers()
     if not topic.endswith(INTAKE):
         headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
+    elif not envelope.producer.startswith("svc-"):
+        headers = signed(envelope).headers  # an agency's claim: signed with its test key
     return [(k, v.encode()) for k, v in headers.items()]
 
 
@@ -233,9 +242,12 @@ def service_env(
         f"{prefix}OUTBOX_SWEEP_SECONDS": "0.5",
         # A consumer group spans topics: runs must not share one, or they rebalance each other.
         f"{prefix}CONSUMER_GROUP": f"{ns.topics_prefix}{name}",
+        f"{prefix}OTLP_ENDPOINT": OTLP,
     }
     if name == "notifications":
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
+    if name == "console":
+        env["CONSOLE_JAEGER_URL"] = JAEGER
     return {**env, **(extra or {})}
 
 
@@ -295,6 +307,66 @@ async def read_topic(
         return found
     finally:
         await consumer.stop()
+
+
+TEST_API_KEY_AGENCIES = (
+    "lg-phuket-city",
+    "lg-khon-kaen-city",
+    "pd-samyan",
+    "depa",
+    "des-subcommittee",
+    "steering-committee",
+    "cabinet-secretariat",
+)
+
+
+def signer_for(agency_id: str) -> ClaimSigner:
+    """The tests' signing key of an agency: derived from its id, so every test helper can sign
+    for it; `seed_registry` registers each directory agency's public half."""
+    seed = hashlib.sha256(f"smartcity-tests:{agency_id}".encode()).digest()
+    return ClaimSigner(agency_id, Ed25519PrivateKey.from_private_bytes(seed))
+
+
+def signed(envelope: AnyEnvelope) -> SignedRecord:
+    """A claim signed with the tests' key of its producer."""
+    return signer_for(envelope.producer).sign(envelope)
+
+
+async def seed_registry(
+    topics: Topics, api_key_agencies: tuple[str, ...] = TEST_API_KEY_AGENCIES
+) -> dict[str, str]:
+    """What the admin does for a fresh stack, in a test namespace: the CSV seed, a signing key
+    for every agency of the directory (the tests' keys), and an API key for each agency of
+    `api_key_agencies`. Returns the API keys by agency id."""
+    from services.common.kafka import ensure_topics
+    from services.common.registry_admin import RegistryAdmin
+
+    await ensure_topics(KAFKA, topics, 6)
+    async with RegistryAdmin(KAFKA, topics) as admin:
+        await admin.seed()
+        for agency_id in agencies():
+            if not any(k.agency_id == agency_id for k in admin.state.signing_keys.values()):
+                await admin.register_signing_key(agency_id, signer_for(agency_id).private_key)
+        return {a: await admin.issue_api_key(a, "tests") for a in api_key_agencies}
+
+
+async def issue_api_key(topics: Topics, agency_id: str, label: str = "tests") -> str:
+    """A new API key, issued as `smartcity-admin api-key issue` does."""
+    from services.common.registry_admin import RegistryAdmin
+
+    async with RegistryAdmin(KAFKA, topics) as admin:
+        return await admin.issue_api_key(agency_id, label)
+
+
+async def wait_key_accepted(url: str, key: str, path: str = "/proposals") -> None:
+    """Poll until the service at `url` has seen the key in its registry projection."""
+
+    async def accepted() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.get(url + path, headers={"X-API-Key": key})
+            return r.status_code != 401
+
+    await poll(accepted, timeout=30, what=f"{url} to accept a new API key")
 
 
 def envelope_of(record: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from prometheus_client import Gauge
 from contracts.common import Stage
 from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.config import ApprovalsSettings
+from services.approvals.domain import Rules
 from services.approvals.entrypoints import http, kafka
 from services.approvals.handlers import CaseHandlers, Clock, utc_now
 from services.common.auth import ApiKeys
@@ -42,7 +43,12 @@ def every(
 def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     repo = MongoCaseRepository(rt.db, rt.publisher)
-    handlers = CaseHandlers(repo, clock)
+    rules = Rules(
+        delivery_years=settings.delivery_years,
+        renewal_min_progress_percent=settings.renewal_min_progress_percent,
+        go_live=settings.go_live,
+    )
+    handlers = CaseHandlers(repo, clock, rules, rt.registry.agency)
     rt.stores += repo.stores
     rt.on_start.append(repo.ensure_indexes)
 
@@ -62,10 +68,11 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         rt.consumer(NAME),
         handlers.on_proposal_fact,
         handlers.on_intake,
+        rt.claim_gate,
     )
     app = rt.app(
         "Smart City Thailand: approvals",
-        [http.build_router(repo, ApiKeys(rt.db), handlers)],
+        [http.build_router(repo, ApiKeys(rt.db, rt.registry), handlers)],
         description="Record screening, committee and Cabinet decisions; the registry.",
     )
     return rt, app

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from contracts.approvals import DELIVERY_YEARS, RENEWAL_MIN_PROGRESS_PERCENT
 from services.common.settings import ServiceSettings
 
 
@@ -19,4 +22,24 @@ class ApprovalsSettings(ServiceSettings):
     )
     stage_gauge_seconds: float = Field(
         60.0, gt=0, description="How often the cases-by-stage gauge is refreshed"
+    )
+    delivery_years: int = Field(
+        DELIVERY_YEARS,
+        ge=1,
+        le=10,
+        description="Years a certified area has to show delivery (public source for two: "
+        "opengovasia.com, 2020); recorded on each certificate at its award and renewal",
+    )
+    renewal_min_progress_percent: int = Field(
+        RENEWAL_MIN_PROGRESS_PERCENT,
+        ge=0,
+        le=100,
+        description="Progress (percent) an acknowledged delivery report needs for a renewal; "
+        "a deployment setting (no public source gives a threshold), recorded on each "
+        "certificate at its award",
+    )
+    go_live: dt.date | None = Field(
+        None,
+        description="The deployment's go-live date: deadlines before it get no reminders "
+        "(history). Empty: only the day each certificate was recorded counts",
     )

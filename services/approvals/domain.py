@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracts.approvals import (
+    DELIVERY_YEARS,
+    RENEWAL_MIN_PROGRESS_PERCENT,
     AwardCertification,
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
+    CertificationLapsed,
+    CertificationRenewed,
     DeliveryDeadlineReminder,
     MeetingDecision,
     MeetingRecorded,
@@ -24,10 +29,21 @@ from contracts.approvals import (
     ValidityPeriod,
 )
 from contracts.authorisation import Refused
+from contracts.catalogue import EVENTS
+from contracts.certificate import (
+    LIFECYCLE_EVENTS,
+    Certificate,
+    Recorded,
+    check,
+    fold,
+    next_deadline,
+    status,
+)
+from contracts.certificate import due_reminder as due_certificate_reminder
 from contracts.common import BilingualText, Contract, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalSubmitted
-from contracts.workflow import TRANSITIONS, Moved, Refusal, transition
+from contracts.workflow import CERTIFICATE_EVENTS, TRANSITIONS, Moved, Refusal, transition
 
 SERVICE_PRODUCER = "svc-approvals"
 IDS = uuid.UUID("5b1f3c2e-7d4a-4e0b-9a51-2f6c8d0e9a10")
@@ -36,9 +52,17 @@ IDS = uuid.UUID("5b1f3c2e-7d4a-4e0b-9a51-2f6c8d0e9a10")
 DECISION_TYPES = frozenset(TRANSITIONS) - {"ProposalResubmitted", "ProposalWithdrawn"}
 """Decisions agencies record with this service (the proposals service owns the others)."""
 
-DELIVERY_YEARS = 2
-REMINDER_THRESHOLDS: tuple[tuple[str, int], ...] = (("overdue", -1), ("d30", 30), ("d90", 90))
-"""Reminder keys, most severe first, with the largest `days_left` at which each is due."""
+
+@dataclass(frozen=True)
+class Rules:
+    """The deployment's settings the certificate rules take (see ApprovalsSettings)."""
+
+    delivery_years: int = DELIVERY_YEARS
+    renewal_min_progress_percent: int = RENEWAL_MIN_PROGRESS_PERCENT
+    go_live: dt.date | None = None
+
+
+DEFAULT_RULES = Rules()
 
 
 def derived_id(*parts: str) -> uuid.UUID:
@@ -98,7 +122,72 @@ def _entry(
         entry["resolution_number"] = payload.resolution_number
     if isinstance(payload, CertificationAwarded) and refused is None:
         entry["certificate_number"] = payload.certificate_number
+    if envelope.event_type in LIFECYCLE_EVENTS and refused is None:
+        entry["payload"] = payload.model_dump(mode="json")
     return entry
+
+
+def _recorded_on(entry: dict[str, Any]) -> dt.date:
+    at = entry["at"]
+    return at.date() if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at)).date()
+
+
+def certificate_of(case: Case) -> Certificate | None:
+    """The case's certificate, folded from the lifecycle events in its history."""
+    return certificate_from(case.history, case.certificate, case.area_name, case.province_code)
+
+
+def certificate_from(
+    history: Iterable[dict[str, Any]],
+    certificate: dict[str, Any] | None,
+    area_name: dict[str, str],
+    province_code: str,
+) -> Certificate | None:
+    """The certificate folded from a case's history entries (as stored)."""
+    events: list[Recorded] = []
+    for entry in history:
+        if entry.get("refused") or entry.get("event_type") not in LIFECYCLE_EVENTS:
+            continue
+        raw = entry.get("payload")
+        if raw is None and entry["event_type"] == "CertificationAwarded" and certificate:
+            raw = _award_from_certificate(certificate, area_name, province_code)
+        if raw is None:
+            continue
+        payload = EVENTS[entry["event_type"]].payload.model_validate(raw)
+        events.append(Recorded(payload, _recorded_on(entry)))
+    return fold(events)
+
+
+def certificate_status(
+    history: Iterable[dict[str, Any]],
+    certificate: dict[str, Any] | None,
+    area_name: dict[str, str],
+    province_code: str,
+    as_of: dt.date,
+    go_live: dt.date | None,
+) -> dict[str, Any] | None:
+    """The registry's view of a case's certificate as of `as_of`."""
+    cert = certificate_from(history, certificate, area_name, province_code)
+    return None if cert is None else status(cert, as_of, go_live).as_dict()
+
+
+def _award_from_certificate(
+    c: dict[str, Any], area_name: dict[str, str], province_code: str
+) -> dict[str, Any]:
+    """A case stored before awards kept their payload in the history."""
+    return {
+        "certificate_number": c["certificate_number"],
+        "area_name": area_name,
+        "province_code": province_code,
+        "subcommittee_meeting_id": c.get("subcommittee_meeting_id") or "unknown",
+        "validity": {
+            "valid_from": c["valid_from"],
+            "deliver_by": c["deliver_by"],
+            "renewal_min_progress_percent": c.get(
+                "renewal_min_progress_percent", RENEWAL_MIN_PROGRESS_PERCENT
+            ),
+        },
+    }
 
 
 def refusal_event(envelope: AnyEnvelope, refusal: Refusal) -> AnyEnvelope:
@@ -166,6 +255,12 @@ def _updates(case: Case, payload: Contract) -> tuple[Case, dict[str, Any]]:
             "subcommittee_meeting_id": payload.subcommittee_meeting_id,
         }
         return replace(case, certificate=certificate), {"certificate": certificate}
+    if isinstance(payload, CertificationRenewed) and payload.deliver_by is not None:
+        certificate = {**(case.certificate or {}), "deliver_by": payload.deliver_by.isoformat()}
+        return replace(case, certificate=certificate), {"certificate": certificate}
+    if isinstance(payload, CertificationLapsed):
+        certificate = {**(case.certificate or {}), "lapsed": payload.reasons.model_dump()}
+        return replace(case, certificate=certificate), {"certificate": certificate}
     return case, {}
 
 
@@ -180,6 +275,10 @@ def apply(case: Case | None, envelope: AnyEnvelope) -> Outcome:
     if isinstance(result, Refusal):
         return _refuse(case, envelope, result)
     assert case is not None
+    if envelope.event_type in CERTIFICATE_EVENTS:
+        why = check(certificate_of(case), envelope.payload)
+        if why is not None:
+            return _refuse(case, envelope, Refusal(case.stage, why))
     entry = _entry(envelope, result.from_stage, result.to_stage)
     moved_case, updates = _updates(case, envelope.payload)
     moved_case = replace(
@@ -218,27 +317,36 @@ def may_award(case: Case | None, fact_id: uuid.UUID) -> bool:
     )
 
 
-def add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
 def certificate_number(be_year: int, sequence: int) -> str:
     return f"SCT-{be_year}-{sequence:04d}"
 
 
-def certification(case: Case, number: str, valid_from: dt.date) -> CertificationAwarded:
+def certification(
+    case: Case, number: str, valid_from: dt.date, rules: Rules = DEFAULT_RULES
+) -> CertificationAwarded:
     return CertificationAwarded(
         certificate_number=number,
         area_name=BilingualText(**case.area_name),
         province_code=case.province_code,
         subcommittee_meeting_id=case.subcommittee_meeting_id or "unknown",
-        validity=ValidityPeriod(
-            valid_from=valid_from, deliver_by=add_years(valid_from, DELIVERY_YEARS)
+        validity=ValidityPeriod.starting(
+            valid_from, rules.delivery_years, rules.renewal_min_progress_percent
         ),
     )
+
+
+def renewal(case: Case | None, payload: CertificationRenewed, rules: Rules) -> CertificationRenewed:
+    """The renewal fact: the next deadline is the claim's, or the current one plus the
+    deployment's delivery period."""
+    cert = certificate_of(case) if case is not None else None
+    if payload.deliver_by is not None or cert is None:
+        return payload
+    return payload.model_copy(update={"deliver_by": next_deadline(cert, rules.delivery_years)})
+
+
+def scan_as_of(requested: dt.date | None, today: dt.date) -> dt.date:
+    """The day a deadline scan runs as of: the one asked for, else today."""
+    return requested or today
 
 
 def award_request_date(payload: Contract, today: dt.date) -> dt.date:
@@ -300,33 +408,35 @@ def claim_fact_id(claim: AnyEnvelope) -> uuid.UUID:
     return derived_id("claim", str(claim.event_id))
 
 
-def due_reminder(case: Case, as_of: dt.date, now: dt.datetime) -> Outcome | None:
-    """The DeliveryDeadlineReminder a certified case is due as of `as_of` (one per threshold:
-    the most severe newly crossed one; the milder ones crossed with it count as sent)."""
-    if case.stage is not Stage.CERTIFIED or case.certificate is None:
+def due_reminder(
+    case: Case, as_of: dt.date, now: dt.datetime, go_live: dt.date | None = None
+) -> Outcome | None:
+    """The DeliveryDeadlineReminder a certified case is due as of `as_of` (one per threshold
+    and deadline: the most severe newly crossed one; the milder ones crossed with it count as
+    sent). None for a deadline from history, an acknowledged report or a lapsed certificate."""
+    if case.stage is not Stage.CERTIFIED:
         return None
-    deliver_by = dt.date.fromisoformat(case.certificate["deliver_by"])
-    days_left = (deliver_by - as_of).days
-    crossed = [key for key, limit in REMINDER_THRESHOLDS if days_left <= limit]
-    new = [key for key in crossed if key not in case.reminders]
-    if not new:
+    cert = certificate_of(case)
+    if cert is None:
         return None
-    number = case.certificate["certificate_number"]
+    due = due_certificate_reminder(cert, as_of, go_live, case.reminders)
+    if due is None:
+        return None
     event = new_envelope(
         DeliveryDeadlineReminder(
-            certificate_number=number,
-            deliver_by=deliver_by,
-            overdue=days_left < 0,
-            days_left=days_left,
+            certificate_number=cert.number,
+            deliver_by=due.deliver_by,
+            overdue=due.days_left < 0,
+            days_left=due.days_left,
         ),
         producer=SERVICE_PRODUCER,
         proposal_id=case.proposal_id,
         occurred_at=now,
-        event_id=derived_id("reminder", number, new[0]),
+        event_id=derived_id("reminder", cert.number, due.key),
     )
     entry = _entry(event, case.stage, case.stage)
-    entry["threshold"] = new[0]
-    reminders = case.reminders | set(crossed)
+    entry["threshold"] = due.key.rsplit(":", 1)[1]
+    reminders = case.reminders | due.crossed
     updated = replace(
         case,
         history=(*case.history, entry),

@@ -8,17 +8,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
-from contracts.agencies import UnknownAgency, agency
+from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
+    CertificationRenewed,
     MeetingDecision,
     MeetingRecorded,
 )
@@ -29,8 +30,10 @@ from contracts.envelope import AnyEnvelope, Envelope
 from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.domain import (
     DECISION_TYPES,
+    DEFAULT_RULES,
     Case,
     Outcome,
+    Rules,
     apply,
     award_request_date,
     certification,
@@ -39,11 +42,15 @@ from services.approvals.domain import (
     may_award,
     meeting_fact_id,
     meeting_payload,
+    renewal,
+    scan_as_of,
 )
 from services.approvals.domain import decide as decide_claim
 from services.common.consumer import Unprocessable
 
 log = structlog.get_logger(__name__)
+
+R = TypeVar("R")
 
 PROPOSAL_FACTS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
 CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
@@ -58,7 +65,45 @@ REMINDERS = Counter(
     ["threshold"],
 )
 
+STAGE_TRANSITIONS = Counter(
+    "smartcity_stage_transitions_total",
+    "Proposals that moved from one stage to another",
+    ["from_stage", "to_stage"],
+)
+STAGE_DURATION = Histogram(
+    "smartcity_stage_duration_seconds",
+    "How long a proposal stayed at a stage before it moved on (by the events' times)",
+    ["stage"],
+    buckets=(
+        1,
+        10,
+        60,
+        600,
+        3600,
+        6 * 3600,
+        86400,
+        7 * 86400,
+        30 * 86400,
+        90 * 86400,
+        180 * 86400,
+        365 * 86400,
+        730 * 86400,
+    ),
+)
+
 Clock = Callable[[], dt.datetime]
+
+
+def stage_time(before: Case | None, outcome: Outcome) -> tuple[str, str, float] | None:
+    """(stage left, stage entered, seconds spent at the stage left) when `outcome` moved a
+    case, by the times of the events that entered and left the stage."""
+    entry = outcome.history_entry
+    if before is None or entry is None or not entry.get("from") or not entry.get("to"):
+        return None
+    entered = next((h["at"] for h in reversed(before.history) if h.get("to")), None)
+    if entered is None:
+        return None
+    return entry["from"], entry["to"], max(0.0, (entry["at"] - entered).total_seconds())
 
 
 def utc_now() -> dt.datetime:
@@ -90,16 +135,47 @@ class DecisionResult:
 
 
 class CaseHandlers:
-    def __init__(self, repository: MongoCaseRepository, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        repository: MongoCaseRepository,
+        clock: Clock = utc_now,
+        rules: Rules = DEFAULT_RULES,
+        directory: Callable[[str], Agency] = agency,
+    ) -> None:
+        self._directory = directory
         self._repo = repository
         self.clock = clock
+        self.rules = rules
+
+    async def _change(
+        self,
+        proposal_id: str,
+        decide: Callable[[Case | None], Awaitable[tuple[Outcome | None, R]]],
+    ) -> R:
+        """Load, decide, commit (decided again on a lost race); then count the stage move
+        the committed outcome made."""
+        last: list[tuple[Case | None, Outcome | None]] = []
+
+        async def remembered(before: Case | None) -> tuple[Outcome | None, R]:
+            outcome, result = await decide(before)
+            last[:] = [(before, outcome)]
+            return outcome, result
+
+        result = await self._repo.change(proposal_id, remembered, self.clock)
+        if last:
+            before, outcome = last[0]
+            moved = None if outcome is None or outcome.duplicate else stage_time(before, outcome)
+            if moved is not None:
+                STAGE_TRANSITIONS.labels(moved[0], moved[1]).inc()
+                STAGE_DURATION.labels(moved[0]).observe(moved[2])
+        return result
 
     async def apply_event(self, envelope: AnyEnvelope) -> Outcome:
         async def decide(before: Case | None) -> tuple[Outcome, Outcome]:
             outcome = apply(before, envelope)
             return outcome, outcome
 
-        return await self._repo.change(envelope.proposal_id, decide, self.clock)
+        return await self._change(envelope.proposal_id, decide)
 
     async def on_proposal_fact(self, envelope: AnyEnvelope) -> None:
         """Facts from the proposals service (already validated and authorised there)."""
@@ -130,7 +206,7 @@ class CaseHandlers:
 
     async def _record_meeting(self, claim: AnyEnvelope, meeting: MeetingRecorded) -> None:
         try:
-            producer = agency(claim.producer).as_producer()
+            producer = self._directory(claim.producer).as_producer()
         except UnknownAgency:
             return
         if not all(authorise(producer, d.decision) for d in meeting.decisions):
@@ -169,7 +245,9 @@ class CaseHandlers:
                 number = await self._repo.certificate_number_for(
                     proposal_id, valid_from.year + 543, now
                 )
-                fact_payload = certification(before, number, valid_from)
+                fact_payload = certification(before, number, valid_from, self.rules)
+            if isinstance(payload, CertificationRenewed) and refused is None:
+                fact_payload = renewal(before, payload, self.rules)
             fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)
             outcome = decide_claim(before, fact, refused)
             if outcome.duplicate:
@@ -179,12 +257,11 @@ class CaseHandlers:
                 )
             return outcome, self._result(before, outcome, proposal_id, event_type, fact_id)
 
-        return await self._repo.change(proposal_id, decide, self.clock)
+        return await self._change(proposal_id, decide)
 
-    @staticmethod
-    def _authorise(producer_id: str, event_type: str, case: Case | None) -> Refused | None:
+    def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refused | None:
         try:
-            producer = agency(producer_id).as_producer()
+            producer = self._directory(producer_id).as_producer()
         except UnknownAgency:
             return Refused(
                 f"unknown producer {producer_id!r}: not in the agency directory",
@@ -276,19 +353,32 @@ class CaseHandlers:
     # ---- deadlines ----
 
     async def scan_deadlines(self, as_of: dt.date | None = None) -> int:
-        """Emit the reminders due as of `as_of` (default: today by the clock); idempotent."""
-        day = as_of or self.clock().date()
+        """Emit the reminders due as of `as_of` (default: today by the clock); idempotent.
+        Deadlines that passed before the system knew them (or before the go-live date) get
+        none."""
+        day = scan_as_of(as_of, self.clock().date())
         emitted = 0
         for proposal_id in await self._repo.certified_ids():
 
             async def remind(before: Case | None) -> tuple[Outcome | None, str | None]:
-                outcome = None if before is None else due_reminder(before, day, self.clock())
+                outcome = (
+                    None
+                    if before is None
+                    else due_reminder(before, day, self.clock(), self.rules.go_live)
+                )
                 if outcome is None or outcome.history_entry is None:
                     return None, None
                 return outcome, str(outcome.history_entry["threshold"])
 
-            threshold = await self._repo.change(proposal_id, remind, self.clock)
+            threshold = await self._change(proposal_id, remind)
             if threshold is not None:
                 REMINDERS.labels(threshold).inc()
                 emitted += 1
+        go_live = self.rules.go_live
+        log.info(
+            "deadline_scan.done",
+            as_of=day.isoformat(),
+            go_live=go_live.isoformat() if go_live else None,
+            emitted=emitted,
+        )
         return emitted

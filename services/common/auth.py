@@ -1,13 +1,12 @@
-"""API keys: one or more per agency, stored only as SHA-256 hashes, issued and revoked by an
-admin command. Every refused request is recorded (collection `auth_refusals`) and counted, up to
-a rate per client address: past it the client gets 429 and nothing more is written for it (so
-unauthenticated traffic cannot fill the database)."""
+"""API keys: one or more per agency, known only by their SHA-256 hashes from the agency registry
+(`smartcity-admin api-key issue|revoke`). Every refused request is recorded (collection
+`auth_refusals`) and counted, up to a rate per client address: past it the client gets 429 and
+nothing more is written for it (so unauthenticated traffic cannot fill the database). An accepted
+request records which key authenticated it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 import time
 from collections import OrderedDict
 from typing import Any
@@ -17,7 +16,10 @@ from fastapi import HTTPException, Request
 from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.agencies import Agency, UnknownAgency, agency
+from contracts.agencies import Agency, UnknownAgency
+from services.common.context import authenticated_by
+from services.common.registry import RegistryProjection
+from services.common.registry_admin import hash_key
 
 log = structlog.get_logger(__name__)
 
@@ -46,50 +48,27 @@ class RefusalLimiter:
         return allowed
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 class ApiKeys:
+    """API keys as the agency registry has them (issued and revoked by `smartcity-admin`);
+    refusals are recorded in this service's own database."""
+
     def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], limiter: RefusalLimiter | None = None
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        registry: RegistryProjection,
+        limiter: RefusalLimiter | None = None,
     ) -> None:
-        self._keys = db["api_keys"]
+        self._registry = registry
         self._refusals = db["auth_refusals"]
         self._limiter = limiter or RefusalLimiter()
 
-    async def issue(self, agency_id: str, label: str = "") -> str:
-        agency(agency_id)  # raises UnknownAgency
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        await self._keys.insert_one(
-            {
-                "_id": hash_key(key),
-                "agency_id": agency_id,
-                "label": label,
-                "issued_at": dt.datetime.now(dt.UTC),
-                "revoked_at": None,
-            }
-        )
-        return key
-
-    async def revoke(self, key_or_hash: str) -> bool:
-        digest = hash_key(key_or_hash) if key_or_hash.startswith(KEY_PREFIX) else key_or_hash
-        result = await self._keys.update_one(
-            {"_id": digest, "revoked_at": None}, {"$set": {"revoked_at": dt.datetime.now(dt.UTC)}}
-        )
-        return result.modified_count == 1
-
-    async def list(self) -> list[dict[str, Any]]:
-        return await self._keys.find(
-            {}, {"_id": 1, "agency_id": 1, "label": 1, "issued_at": 1, "revoked_at": 1}
-        ).to_list(None)
-
-    async def resolve(self, key: str) -> Agency | None:
-        doc = await self._keys.find_one({"_id": hash_key(key), "revoked_at": None})
-        if doc is None:
+    def resolve(self, key: str) -> tuple[Agency, str] | None:
+        """The agency of a current key and the key's id, or None."""
+        entry = self._registry.state.current_api_key(hash_key(key), dt.datetime.now(dt.UTC))
+        if entry is None:
             return None
         try:
-            return agency(doc["agency_id"])
+            return self._registry.agency(entry.agency_id), entry.key_id
         except UnknownAgency:
             return None
 
@@ -142,7 +121,7 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = await keys.resolve(key)
+    found = keys.resolve(key)
     if found is None:
         await keys.record_refusal(request, "invalid")
         raise HTTPException(
@@ -153,4 +132,7 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
             },
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return found
+    caller, key_id = found
+    request.state.api_key_id = key_id
+    authenticated_by.set(f"api-key:{key_id}")
+    return caller

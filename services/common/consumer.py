@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ from contracts.common import canonical_uuid, safe_text
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import HEADER_EMITTED_BY, Topics
+from services.common import telemetry
 from services.common.context import Source, current_source
 
 log = structlog.get_logger(__name__)
@@ -202,7 +204,8 @@ class DeadLetters:
         value = record.value or b""
         key = record.key
         headers = {
-            safe_text(k, 200): v.decode("utf-8", errors="replace") for k, v in record.headers
+            safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
+            for k, v in record.headers
         }
         truncated = False
         if cut:
@@ -332,6 +335,19 @@ class EventConsumer:
                     minimal = True
                 await asyncio.sleep(self._delay(min(attempt, 6)))
 
+    async def refuse(self, record: Record, kind: str, error: str) -> None:
+        """Dead-letter a record at once, before parsing, e.g. an unauthenticated claim."""
+        CONSUMED.labels(self.name, kind).inc()
+        ids = _claimed_ids(record.value)
+        await self._dead_letter_until_sent(
+            record,
+            kind=kind,
+            error=error,
+            attempts=1,
+            event_type=ids["event_type"],
+            event_id=ids["event_id"],
+        )
+
     async def process(
         self, raw: Any, handler: Handler, on_invalid: OnInvalid | None = None
     ) -> None:
@@ -452,6 +468,11 @@ class EventConsumer:
             )
             return
 
+        telemetry.annotate(
+            proposal_id=envelope.proposal_id,
+            event_type=envelope.event_type,
+            event_id=str(envelope.event_id),
+        )
         refusal = fact_refusal(
             self._dead_letters.topics.bare(record.topic),
             envelope.event_type,
@@ -533,3 +554,17 @@ class EventConsumer:
                     )
                     return
                 await asyncio.sleep(self._delay(failures))
+
+
+def _claimed_ids(value: bytes | None) -> dict[str, str | None]:
+    """The body's event type and id, as far as it is a JSON object (for the dead letter)."""
+    try:
+        raw = json.loads(value or b"")
+    except (ValueError, RecursionError):
+        raw = None
+    if not isinstance(raw, dict):
+        return {"event_type": None, "event_id": None}
+    return {
+        key: value[:80] if isinstance(value := raw.get(key), str) else None
+        for key in ("event_type", "event_id")
+    }

@@ -14,3 +14,8 @@ class Source:
 
 
 current_source: ContextVar[Source | None] = ContextVar("current_source", default=None)
+
+authenticated_by: ContextVar[str | None] = ContextVar("authenticated_by", default=None)
+"""Which credential authenticated the request or claim being handled: `api-key:<key id>` or
+`signature:<signing key id>`; events it causes carry it in the `smartcity-authenticated-by`
+header."""

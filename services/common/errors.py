@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.common import BilingualText
+from contracts.common import BilingualText, safe_text, unstorable
 from contracts.proposals import FieldError
 
 _THAI: dict[str, str] = {
@@ -65,10 +66,11 @@ def thai_message(error: dict[str, Any]) -> str:
 def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     out: list[FieldError] = []
     for error in errors:
-        message = str(error.get("msg", "invalid value"))[:500]
+        # The location and message can quote the input (a key, a value): made storable first.
+        message = safe_text(error.get("msg", ""), 500).strip() or "invalid value"
         out.append(
             FieldError(
-                field=dotted(error.get("loc", ()))[:500] or "(body)",
+                field=safe_text(dotted(error.get("loc", ())), 500).strip() or "(body)",
                 message=BilingualText(en=message, th=thai_message(error)[:500]),
             )
         )
@@ -103,10 +105,25 @@ def body_too_large(limit: int) -> dict[str, Any]:
     )
 
 
+def unstorable_in_url(scope: Scope) -> dict[str, Any] | None:
+    """The refusal of a path or query string holding text no store accepts (NUL, "%00"): such a
+    value would reach a database query and fail there as a server error."""
+    query = unquote_to_bytes(scope.get("query_string", b"")).decode("utf-8", errors="replace")
+    for part, text in (("path", str(scope.get("path", ""))), ("query", query)):
+        reason = unstorable(text)
+        if reason is not None:
+            return error_body(
+                f"the request's {part} contains {reason}",
+                f"{'พาธ' if part == 'path' else 'พารามิเตอร์'}ของคำขอมีอักขระที่บันทึกไม่ได้ (NUL)",
+                [{"field": part, "message": {"en": f"contains {reason}", "th": "มีอักขระ NUL"}}],
+            )
+    return None
+
+
 class StreamedBodyLimit:
     """Refuses a body that grows past the limit while it streams in (a chunked request has no
     Content-Length to check up front); a declared Content-Length over the limit is refused
-    before anything is read."""
+    before anything is read. Also refuses, first, a URL that holds unstorable text."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -115,6 +132,10 @@ class StreamedBodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        refusal = unstorable_in_url(scope)
+        if refusal is not None:
+            await JSONResponse(refusal, status_code=400)(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
@@ -142,6 +163,10 @@ def install_error_shape(app: FastAPI) -> None:
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, BodyTooLarge):
+            # FastAPI wraps whatever stops it reading the body in "error parsing the body" (400);
+            # a body cut off by the streamed limit is a 413.
+            return JSONResponse(status_code=413, content=body_too_large(exc.__cause__.limit))
         detail = exc.detail
         if isinstance(detail, dict) and "error" in detail:
             body = error_body(

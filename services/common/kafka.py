@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
@@ -33,9 +33,12 @@ class TopicsMissing(ConnectionError):
     """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
-def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
+def make_broker(
+    settings: ServiceSettings, client_id: str, *, middlewares: Sequence[Any] = ()
+) -> KafkaBroker:
     """Idempotent producer with acks=all: a publish is confirmed once every in-sync replica has
-    it, and retries never write a record twice. Authenticated as the service's principal."""
+    it, and retries never write a record twice. Authenticated as the service's principal.
+    `middlewares`: broker-wide (tracing)."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=client_id,
@@ -43,9 +46,23 @@ def make_broker(settings: ServiceSettings, client_id: str) -> KafkaBroker:
         acks="all",
         graceful_timeout=15.0,
         logger=None,
+        middlewares=tuple(middlewares),
         security=settings.kafka_auth(client_id).faststream(),
         parser=tolerant_parser,
+        decoder=tolerant_decoder,
     )
+
+
+async def tolerant_decoder(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes every body before the handler runs (as JSON when there is no
+    content-type or a JSON one, as text for text/plain), and lets errors other than a
+    JSONDecodeError escape: a 5,000-digit integer, a malformed body labelled JSON or non-UTF-8
+    labelled text would be redelivered for ever, silently. The handlers read the raw record and
+    parse it themselves (`parse_record`), so an undecodable body is handed over as bytes."""
+    try:
+        return await original(msg)
+    except Exception:
+        return getattr(msg, "body", b"")
 
 
 async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -63,6 +80,20 @@ async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -
         parsed = await original(dataclasses.replace(msg, headers=headers))
         parsed.raw_message = msg
         return parsed
+
+
+def make_consumer(auth: KafkaAuth, client_id: str, **options: Any) -> AIOKafkaConsumer:
+    """A plain aiokafka consumer (for readers outside FastStream: the registry projection),
+    authenticated as `auth` says."""
+    return AIOKafkaConsumer(**auth.aiokafka(), client_id=client_id, **options)
+
+
+def make_producer(auth: KafkaAuth, client_id: str, **options: Any) -> AIOKafkaProducer:
+    """A plain idempotent aiokafka producer (the registry admin), authenticated as `auth`
+    says."""
+    return AIOKafkaProducer(
+        **auth.aiokafka(), client_id=client_id, enable_idempotence=True, acks="all", **options
+    )
 
 
 def needed_topics(service: str, topics: Topics) -> set[str]:
@@ -116,21 +147,69 @@ async def read_record(
     try:
         if topic not in await consumer.topics():
             return None
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if partition not in partitions:
-            return None
         tp = TopicPartition(topic, partition)
+        # `topics()` does not fill the consumer's own metadata; assigning asks for the topic's.
         consumer.assign([tp])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        partitions = consumer.partitions_for_topic(topic)
+        while partitions is None and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            partitions = consumer.partitions_for_topic(topic)
+        if partition not in (partitions or set()):
+            return None
         start = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]
         if not start <= offset < end:
             return None
         consumer.seek(tp, offset)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline:
+        while loop.time() < deadline:
             batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
             for record in batch.get(tp, []):
                 return (record.value, record.key) if record.offset == offset else None
         return None
     finally:
         await consumer.stop()
+
+
+async def consumer_lag(auth: KafkaAuth, topics: Sequence[str]) -> list[dict[str, Any]]:
+    """For every consumer group with committed offsets on `topics` (that `auth`'s principal may
+    describe): per partition, the committed offset, the end offset and the lag (records not yet
+    consumed by the group)."""
+    wanted = set(topics)
+    admin = AIOKafkaAdminClient(**auth.aiokafka(), client_id="smartcity-lag")
+    reader = AIOKafkaConsumer(
+        **auth.aiokafka(), client_id="smartcity-lag", group_id=None, enable_auto_commit=False
+    )
+    await admin.start()
+    try:
+        await reader.start()
+        try:
+            groups = sorted({g[0] for g in await admin.list_consumer_groups()})
+            committed: dict[str, dict[TopicPartition, int]] = {}
+            for group in groups:
+                offsets = await admin.list_consumer_group_offsets(group)
+                mine = {tp: om.offset for tp, om in offsets.items() if tp.topic in wanted}
+                if mine:
+                    committed[group] = mine
+            partitions = sorted({tp for c in committed.values() for tp in c})
+            ends = await reader.end_offsets(partitions) if partitions else {}
+        finally:
+            await reader.stop()
+    finally:
+        await admin.close()
+    rows = []
+    for group, offsets in sorted(committed.items()):
+        for tp, offset in sorted(offsets.items()):
+            end = int(ends.get(tp, 0))
+            rows.append(
+                {
+                    "group": group,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "committed": offset,
+                    "end": end,
+                    "lag": max(end - offset, 0) if offset >= 0 else end,
+                }
+            )
+    return rows

@@ -14,11 +14,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
+from services.common import telemetry
+from services.common.claims import ClaimGate
 from services.common.consumer import DeadLetters, EventConsumer, is_transient
 from services.common.errors import StreamedBodyLimit, install_error_shape
 from services.common.http import kafka_check, mongo_check, ops_router
 from services.common.kafka import check_topics, make_broker
 from services.common.mongo import make_client
+from services.common.registry import RegistryProjection
 from services.common.settings import ServiceSettings
 from services.common.store import AggregateStore, CommitPublisher, Relay
 
@@ -41,12 +44,19 @@ class Runtime:
         self.name = name
         self.settings = settings
         self.topics = settings.topics
-        self.broker = make_broker(settings, client_id=name)
+        self.tracer_provider = telemetry.setup(
+            name, enabled=settings.tracing_enabled, endpoint=settings.otlp_endpoint
+        )
+        self.broker = make_broker(
+            settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
+        )
         self.mongo = make_client(settings.mongo_url, name)
         self.db = self.mongo[mongo_db]
         self.publisher = CommitPublisher(self.broker, self.topics, name)
         self.publisher.publish_on_commit = settings.outbox_publish_on_write
         self.dead_letters = DeadLetters(self.broker, self.topics)
+        self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
+        self.claim_gate = ClaimGate(name, self.registry)
         self.stores: list[AggregateStore] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
@@ -91,6 +101,7 @@ class Runtime:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI | None = None) -> AsyncIterator[None]:
         await self._when_available("kafka topics", self._check_topics)
+        await self._when_available("agency registry", self.registry.start)
         for hook in self.on_start:
             await self._when_available("mongodb", hook)
         await self._when_available("kafka broker", self.broker.start)
@@ -101,7 +112,7 @@ class Runtime:
             sweep_seconds=self.settings.outbox_sweep_seconds,
             grace_seconds=self.settings.outbox_grace_seconds,
         )
-        self._tasks = []
+        self._tasks = [asyncio.create_task(self.registry.run(), name=f"{self.name}-registry")]
         if self.settings.outbox_relay_enabled:
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         self._tasks += [asyncio.ensure_future(t()) for t in self.background]
@@ -114,9 +125,11 @@ class Runtime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.broker.stop()
+            await self.registry.stop()
             for hook in self.on_stop:
                 await hook()
             await self.mongo.close()
+            telemetry.shutdown()
             log.info("service.stopped")
 
     def app(
@@ -132,6 +145,7 @@ class Runtime:
         )
         for router in routers:
             app.include_router(router)
+        telemetry.instrument_app(app, self.tracer_provider)
 
         @app.middleware("http")
         async def count_requests(

@@ -69,6 +69,13 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         5, ge=1, description="Processing attempts before a message is dead-lettered"
     )
+    tracing_enabled: bool = Field(
+        True, description="Send OpenTelemetry traces (HTTP, Kafka, MongoDB, SMTP) over OTLP"
+    )
+    otlp_endpoint: str = Field(
+        "http://127.0.0.1:4318",
+        description="OTLP/HTTP endpoint the traces go to (Jaeger in the local stack)",
+    )
 
     @property
     def topics(self) -> Topics:

@@ -43,7 +43,9 @@ from pymongo.errors import DuplicateKeyError
 from contracts.access import service_principal
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import HEADER_EMITTED_BY, Topics
+from contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
+from services.common import telemetry
+from services.common.context import authenticated_by
 
 log = structlog.get_logger(__name__)
 
@@ -75,15 +77,23 @@ def commit_id(aggregate_id: str, version: int) -> str:
 
 
 def record_of(envelope: AnyEnvelope, *, topic: str | None = None) -> Doc:
-    """One event as the commit carries it: what the publisher sends (bare topic name)."""
+    """One event as the commit carries it: what the publisher sends (bare topic name), the
+    credential that authenticated the request or claim that caused it, and the trace it was
+    caused in (the publish, now or by the relay, continues that trace)."""
     return {
         "event_id": str(envelope.event_id),
         "event_type": envelope.event_type,
         "topic": topic or EVENTS[envelope.event_type].fact_topic,
         "key": envelope.proposal_id,
         "value": envelope.model_dump_json(),
-        "headers": envelope.headers(),
+        "headers": _with_credential(envelope.headers()),
+        "trace": telemetry.capture(),
     }
+
+
+def _with_credential(headers: dict[str, str]) -> dict[str, str]:
+    credential = authenticated_by.get()
+    return headers if credential is None else {**headers, HEADER_AUTHENTICATED_BY: credential}
 
 
 @dataclass(frozen=True)
@@ -151,12 +161,23 @@ class CommitPublisher:
         sent = 0
         for doc in reversed(pending):
             for record in doc.get("events", []):
-                await self._broker.publish(
-                    record["value"].encode("utf-8"),
-                    self._topics.name(record["topic"]),
-                    key=record["key"].encode("utf-8"),
-                    headers={**record["headers"], HEADER_EMITTED_BY: self._emitter},
-                )
+                with (
+                    telemetry.restored(record.get("trace")),
+                    telemetry.span(
+                        f"outbox publish {record['event_type']}",
+                        attributes={
+                            telemetry.ATTR_PROPOSAL_ID: record["key"],
+                            telemetry.ATTR_EVENT_TYPE: record["event_type"],
+                            telemetry.ATTR_EVENT_ID: record["event_id"],
+                        },
+                    ),
+                ):
+                    await self._broker.publish(
+                        record["value"].encode("utf-8"),
+                        self._topics.name(record["topic"]),
+                        key=record["key"].encode("utf-8"),
+                        headers={**record["headers"], HEADER_EMITTED_BY: self._emitter},
+                    )
                 EVENTS_PUBLISHED.labels(self._service, record["event_type"]).inc()
                 sent += 1
             await commits.update_one({"_id": doc["_id"]}, {"$set": {"published": True}})

@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
 
 
+# The largest sequence number a query may name: the store's integers are 64-bit (BSON int64).
+MAX_SEQ = 2**63 - 1
+
+
 class ChainConflict(RuntimeError):
     """The head moved under us: another writer, or a head that needs repair."""
 

@@ -9,8 +9,9 @@ from services.common.kafka import read_record
 from services.common.runtime import Runtime
 from services.console.audit import MongoAuditLog
 from services.console.config import ConsoleSettings
-from services.console.entrypoints import http, kafka, web
+from services.console.entrypoints import http, kafka, web, workflow
 from services.console.handlers import Recorder, Replayer
+from services.console.lag import LagMonitor
 from services.console.sessions import Sessions
 
 NAME = "console"
@@ -19,7 +20,7 @@ NAME = "console"
 def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     audit = MongoAuditLog(rt.db)
-    keys = ApiKeys(rt.db)
+    keys = ApiKeys(rt.db, rt.registry)
     sessions = Sessions(rt.db, settings.session_hours)
 
     async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
@@ -36,6 +37,8 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
         return await read_record(settings.kafka_auth(NAME), topic, partition, offset)
 
     rt.on_start.append(sessions.purge_expired)
+    lag = LagMonitor(settings.kafka_auth(NAME), list(rt.topics.all()), settings.lag_seconds)
+    rt.background.append(lag.run)
     replayer = Replayer(audit, publish, rt.topics, fetch_original)
     kafka.register(
         rt.broker,
@@ -52,10 +55,15 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
                 replayer,
                 keys,
                 settings.sse_poll_seconds,
+                rt.registry,
                 sessions,
                 max_streams=settings.sse_max_streams_per_session,
+                go_live=settings.go_live,
             ),
-            web.build_router(audit, replayer, keys, sessions),
+            web.build_router(
+                audit, replayer, keys, sessions, settings.jaeger_url, settings.go_live
+            ),
+            workflow.build_router(audit, lag, keys, sessions, settings.jaeger_url),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )

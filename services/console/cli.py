@@ -7,13 +7,19 @@ through the same authentication and audit record as the web console. `audit veri
 the stored entries as they are and checks the chain here, in the client, so the check does not
 trust the server's own verdict.
 
+Every read command takes `--output json` (one JSON document; JSON lines for `events tail
+--follow`). Text goes to a terminal as Rich tables; when stdout is not a terminal (a pipe, a
+file) tables are printed as tab-separated lines, untruncated, so that nothing is cut to "Certif…".
+
 Exit codes: 0 ok; 1 a check failed or something was not found; 2 bad arguments;
 3 a server is unreachable; 4 authentication or permission refused.
 """
 
 from __future__ import annotations
 
+import enum
 import getpass
+import json
 import os
 import subprocess
 import time
@@ -29,6 +35,7 @@ from rich.text import Text
 
 from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
+from services.console.signatures import SignatureAudit, signing_keys_from
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "http://127.0.0.1:8004"
@@ -77,6 +84,52 @@ KeyOpt = Annotated[
 ]
 
 
+class Output(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+OutputOpt = Annotated[
+    Output,
+    typer.Option("--output", "-o", help="text (tables for people) or json (for scripts)"),
+]
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (UTF-8, Thai as is)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def print_json_line(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False))
+
+
+def show_table(table: Table) -> None:
+    """A Rich table on a terminal; tab-separated, untruncated lines elsewhere."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    if table.title:
+        typer.echo(f"# {table.title}")
+    typer.echo("\t".join(str(c.header) for c in table.columns))
+    cells = [[_plain(cell) for cell in column.cells] for column in table.columns]
+    for values in zip(*cells, strict=True):
+        typer.echo("\t".join(values))
+
+
+def _plain(cell: Any) -> str:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return text.replace("\t", " ").replace("\n", " / ")
+
+
+def show_line(text: Text) -> None:
+    """One line of output, never wrapped or cut when it goes to a pipe or a file."""
+    if console.is_terminal:
+        console.print(text)
+    else:
+        typer.echo(text.plain)
+
+
 def fail(message: str, code: int) -> NoReturn:
     err.print(message)
     raise typer.Exit(code)
@@ -110,6 +163,8 @@ class Api:
                 f"[red]console service error {resp.status_code}:[/red] {resp.text[:300]}",
                 EXIT_UNREACHABLE,
             )
+        if resp.status_code >= 400:  # 409: the console refused (e.g. an unsafe replay)
+            fail(f"[red]refused ({resp.status_code}):[/red] {_reason(resp)}", EXIT_FAILED)
         return resp.json()
 
     def get(self, path: str, **params: Any) -> Any:
@@ -200,27 +255,44 @@ def tail(
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many to show first")] = 50,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --follow")] = 1.0,
     max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """Print the latest events (colour by stage); --follow keeps printing new ones."""
+    """Print the latest events (colour by stage); --follow keeps printing new ones
+    (with --output json: one JSON document, or one JSON line per event with --follow)."""
     api = Api(url)
     filters = {"proposal": proposal, "type": type_, "producer": producer, "since": since}
-    rows = list(reversed(api.get("/api/events", newest=True, limit=lines, **filters)))
+    rows = (
+        list(reversed(api.get("/api/events", newest=True, limit=min(lines, 1000), **filters)))
+        if lines > 0
+        else []
+    )
     last = max([r["seq"] for r in rows], default=0)
+    as_json = output is Output.json
+
+    def emit(r: dict[str, Any]) -> None:
+        if as_json:
+            print_json_line(r)
+        else:
+            show_line(_line(r))
+
     if not follow:
+        if as_json:
+            print_json(rows)
+            return
         if not rows:
             console.print("no events match / ไม่มีเหตุการณ์ตรงตามเงื่อนไข")
         for r in rows:
-            console.print(_line(r))
+            emit(r)
         return
     if not rows:
         last = int(api.get("/api/audit/head")["seq"])
     for r in rows:
-        console.print(_line(r))
+        emit(r)
     started = time.monotonic()
     try:
         while max_seconds is None or time.monotonic() - started < max_seconds:
             for r in api.get("/api/events", after_seq=last, limit=500, **filters):
-                console.print(_line(r))
+                emit(r)
                 last = r["seq"]
             time.sleep(interval)
     except KeyboardInterrupt:
@@ -228,25 +300,33 @@ def tail(
 
 
 @app.command("timeline")
-def timeline(proposal_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+def timeline(proposal_id: str, url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:
     """Every event, decision, refusal, dead letter and email of one proposal, in order."""
     rows = Api(url).get(f"/api/proposals/{proposal_id}/timeline")
-    console.print(_event_table(rows, title=f"timeline of {proposal_id} ({len(rows)} entries)"))
+    if output is Output.json:
+        print_json(rows)
+        return
+    show_table(_event_table(rows, title=f"timeline of {proposal_id} ({len(rows)} entries)"))
 
 
 @app.command("registry")
 def registry(
     url: UrlOpt = DEFAULT_URL,
     province: Annotated[str | None, typer.Option(help="Code or name")] = None,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Certified areas (from CertificationAwarded events) with counts per province."""
     reg = Api(url).get("/api/registry", province=province)
+    if output is Output.json:
+        print_json(reg)
+        return
     table = Table(
         "certificate",
         "area",
         "province",
         "meeting",
         "deliver by",
+        "status",
         title="ทะเบียนเมืองอัจฉริยะ / certified smart-city areas",
     )
     for a in reg["areas"]:
@@ -256,8 +336,9 @@ def registry(
             f"{a['province_th']} ({a['province_en']})",
             a["meeting"],
             a["deliver_by"],
+            f"{a.get('status_th', '')}\n{a.get('status_en', '')}",
         )
-    console.print(table)
+    show_table(table)
     top = max([p["areas"] for p in reg["by_province"]], default=1)
     for p in reg["by_province"]:
         bar = "█" * max(1, round(30 * p["areas"] / top))
@@ -266,15 +347,21 @@ def registry(
         f"[bold]{reg['area_count']} areas in {reg['province_count']} provinces[/bold]"
         f" / {reg['area_count']} พื้นที่ใน {reg['province_count']} จังหวัด"
     )
+    counts = ", ".join(f"{k} {v}" for k, v in reg.get("by_status", {}).items())
+    console.print(f"status as of {reg.get('as_of')} / สถานะ ณ วันที่ {reg.get('as_of')}: {counts}")
 
 
 @dead_app.command("list")
 def dl_list(
     url: UrlOpt = DEFAULT_URL,
     error: Annotated[str | None, typer.Option(help="Error text contains")] = None,
+    output: OutputOpt = Output.text,
 ) -> None:
     """Dead-letter records, newest first."""
     rows = Api(url).get("/api/deadletters", error=error)
+    if output is Output.json:
+        print_json(rows)
+        return
     table = Table("when", "consumer", "topic:partition:offset", "kind", "error", "proposal")
     table.add_column("replays")
     table.add_column("id", no_wrap=True, min_width=36)
@@ -289,17 +376,21 @@ def dl_list(
             str(len(d["replays"])),
             d["dead_letter_id"],
         )
-    console.print(table)
+    show_table(table)
     console.print(f"{len(rows)} dead letters")
 
 
 @dead_app.command("show")
-def dl_show(dead_letter_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+def dl_show(
+    dead_letter_id: str, url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text
+) -> None:
     """One dead letter with its original message and its replays."""
     import base64
-    import json
 
     d = Api(url).get(f"/api/deadletters/{dead_letter_id}")
+    if output is Output.json:
+        print_json(d)
+        return
     for k in (
         "dead_letter_id",
         "consumer",
@@ -366,7 +457,7 @@ def dl_replay(
     console.print(f"[green]{len(done)} replayed[/green]")
 
 
-def _progress() -> Progress:
+def _progress(*, disable: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -374,18 +465,36 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=disable,
     )
 
 
 @audit_app.command("verify")
 def verify(
-    url: UrlOpt = DEFAULT_URL, page: Annotated[int, typer.Option(help="Entries per request")] = 500
+    url: UrlOpt = DEFAULT_URL,
+    page: Annotated[int, typer.Option(help="Entries per request")] = 500,
+    signatures: Annotated[
+        bool,
+        typer.Option(
+            "--signatures",
+            help="Also re-verify the signature of every stored claim against the registry",
+        ),
+    ] = False,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """Check both hash chains (global and per proposal); name the first broken link."""
+    """Check both hash chains (global and per proposal); name the first broken link. With
+    --signatures, re-verify every stored claim's signature too."""
     api = Api(url)
     head = api.get("/api/audit/head")
     verifier = Verifier()
-    with _progress() as progress:
+    claims: SignatureAudit | None = None
+    if signatures:
+        registry_keys = api.get("/api/registry/signing-keys")
+        claims = SignatureAudit(
+            set(registry_keys["agencies"]), signing_keys_from(registry_keys["signing_keys"])
+        )
+    as_json = output is Output.json
+    with _progress(disable=as_json) as progress:
         task = progress.add_task("verifying", total=head["seq"])
         after = 0
         while True:
@@ -393,10 +502,38 @@ def verify(
             if not entries:
                 break
             broken = verifier.feed(entries)
+            if claims is not None:
+                claims.feed(entries)
             progress.update(task, completed=min(verifier.checked, head["seq"]))
             if broken:
                 break
             after = entries[-1]["seq"]
+    if as_json:
+        intact = (
+            not verifier.broken
+            and verifier.last_seq == head["seq"]
+            and (verifier.last_hash == head["hash"])
+        )
+        print_json(
+            {
+                "intact": intact,
+                "checked": verifier.checked,
+                "proposal_chains": len(verifier.proposal_heads),
+                "first_broken_link": verifier.broken or None,
+                "head": {"seq": head["seq"], "hash": head["hash"]},
+                "log_ends_at": verifier.last_seq,
+                "signatures": None
+                if claims is None
+                else {
+                    "verified": claims.verified,
+                    "refused": dict(claims.refused),
+                    "unexplained": sorted(claims.unexplained()),
+                },
+            }
+        )
+        if not intact or (claims is not None and claims.unexplained()):
+            raise typer.Exit(EXIT_FAILED)
+        return
     if verifier.broken:
         fail(
             f"[bold red]BROKEN[/bold red] first broken link: {verifier.broken} "
@@ -416,6 +553,92 @@ def verify(
         f"[green]audit chain intact[/green]: {verifier.checked} entries, "
         f"{chains} proposal chains, head {verifier.last_hash[:16]}…"
     )
+    if claims is not None:
+        _report_signatures(claims)
+
+
+def _report_signatures(claims: SignatureAudit) -> None:
+    refused = ", ".join(f"{reason} {n}" for reason, n in sorted(claims.refused.items()))
+    console.print(
+        f"claims: [green]{claims.verified} signatures verified[/green]; "
+        f"{sum(claims.refused.values())} do not verify ({refused or 'none'}), "
+        f"{len(claims.failing) - len(claims.unexplained())} of them refused at intake"
+    )
+    unexplained = claims.unexplained()
+    if unexplained:
+        for event_id, (seq, reason) in sorted(unexplained.items(), key=lambda kv: kv[1])[:20]:
+            console.print(f"  entry #{seq} claim {event_id}: {reason}")
+        fail(
+            f"[bold red]UNVERIFIED[/bold red] {len(unexplained)} stored claims were not refused "
+            "at intake but their signatures do not verify now (revoked_key: accepted while a "
+            "revocation was reaching the services, or recorded late)",
+            EXIT_FAILED,
+        )
+
+
+@app.command("pipeline")
+def pipeline(url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:
+    """How many proposals are at each stage now, the longest wait, and how many are overdue."""
+    p = Api(url).get("/api/pipeline")
+    if output is Output.json:
+        print_json(p)
+        return
+    table = Table(
+        "stage", "ขั้นตอน", "proposals", "overdue", "longest wait", title="pipeline / สถานะงาน"
+    )
+    for s in p["stages"]:
+        table.add_row(
+            Text(s["en"], style=STAGE_STYLE.get(s["stage"], "")),
+            s["th"],
+            str(s["count"]),
+            Text(str(s["overdue"]), style="bold red" if s["overdue"] else ""),
+            (s["longest"] or {}).get("en", "") if not s["terminal"] else "",
+        )
+    show_table(table)
+    console.print(f"{p['total']} proposals, {p['overdue']} overdue / เกินกำหนด {p['overdue']}")
+
+
+@app.command("lag")
+def lag(url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:
+    """Consumer lag per group (and per partition): records not yet consumed."""
+    rows = Api(url).get("/api/lag")
+    if output is Output.json:
+        print_json(rows)
+        return
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r["group"]] = totals.get(r["group"], 0) + int(r["lag"])
+    table = Table("group", "total lag", "partitions behind", title="consumer lag")
+    for group, total in sorted(totals.items()):
+        behind = [
+            f"{r['topic']}:{r['partition']}={r['lag']}"
+            for r in rows
+            if r["group"] == group and r["lag"]
+        ]
+        table.add_row(
+            group, Text(str(total), style="bold red" if total else "green"), ", ".join(behind)
+        )
+    show_table(table)
+
+
+@app.command("trace")
+def trace(
+    proposal_id: str,
+    url: UrlOpt = DEFAULT_URL,
+    all_: Annotated[bool, typer.Option("--all", help="Every trace of the proposal")] = False,
+    output: OutputOpt = Output.text,
+) -> None:
+    """The address (in Jaeger) of the trace of a proposal's submission; --all: of every trace
+    its events belong to (each decision request starts its own)."""
+    traces = Api(url).get(f"/api/proposals/{proposal_id}/traces")
+    if not traces:
+        fail(f"no traced events for {proposal_id} (is tracing on?)", EXIT_FAILED)
+    chosen = traces if all_ else traces[:1]
+    if output is Output.json:
+        print_json(chosen if all_ else chosen[0])
+        return
+    for t in chosen:
+        typer.echo(t["url"] if not all_ else f"{t['url']}\t{' '.join(t['events'])}")
 
 
 def _make(target: str) -> None:

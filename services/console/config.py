@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -23,4 +25,16 @@ class ConsoleSettings(ServiceSettings):
         gt=0,
         description="Longest wait of the live log between looks for new entries (an append in "
         "this process wakes it at once; this is the backstop for another console instance)",
+    )
+    go_live: dt.date | None = Field(
+        None,
+        description="The deployment's go-live date, as APPROVALS_GO_LIVE (the registry's "
+        "certificate status treats deadlines before it as history)",
+    )
+    jaeger_url: str = Field(
+        "http://127.0.0.1:16686",
+        description="Jaeger's query service (UI and API): where the timeline's trace links point",
+    )
+    lag_seconds: float = Field(
+        15.0, gt=0, description="How often the consumer-lag gauge is refreshed"
     )

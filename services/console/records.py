@@ -101,7 +101,8 @@ def describe(
         envelope=json.loads(env.model_dump_json()),
     )
     payload = env.payload
-    if claim:
+    if claim:  # the exact bytes, so that its signature can be verified again later
+        content["value_b64"] = base64.b64encode(record.value or b"").decode()
         return content
     if env.event_type in {"ProposalSubmitted", "ProposalResubmitted"}:
         content["province_code"] = payload.content.province.code

@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from contracts.agencies import Agency
 from contracts.approvals import DATED_DECISIONS, decided_on
+from contracts.catalogue import EVENTS
+from contracts.certificate import LIFECYCLE_EVENTS, Recorded, fold, status
 from contracts.common import AgencyKind
 from contracts.envelope import EnvelopeError, parse_record
 from contracts.reference import UnknownProvince, province
 from contracts.workflow import event_name, stage_name
+from services.common.telemetry import trace_id_of
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 # Who may use the console at all (every page and API). It shows every agency's proposals,
@@ -160,19 +163,42 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
         "dead_letter_id": entry.get("dead_letter_id"),
         "error": entry.get("error"),
         "hash": entry.get("hash"),
+        "trace_id": trace_id_of((b.get("headers") or {}).get("traceparent")),
     }
 
 
+REGISTRY_QUERY: dict[str, Any] = {"event_type": {"$in": sorted(LIFECYCLE_EVENTS)}, "kind": "event"}
+"""The audit entries the registry is computed from: every certificate's lifecycle events."""
+
+
+def _day(value: Any) -> dt.date:
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return when.date()
+
+
 def registry(
-    entries: Iterable[Mapping[str, Any]], province_filter: str | None = None
+    entries: Iterable[Mapping[str, Any]],
+    province_filter: str | None = None,
+    as_of: dt.date | None = None,
+    go_live: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Certified areas from CertificationAwarded events (one per certificate number)."""
+    """Certified areas from CertificationAwarded events (one per certificate number), each with
+    its status as of `as_of` (default today), folded from its lifecycle events by the same
+    rules the approvals service applies (contracts.certificate)."""
     wanted = province(province_filter).code if province_filter else None
+    day = as_of or dt.datetime.now(dt.UTC).date()
     areas: dict[str, dict[str, Any]] = {}
+    lifecycle: dict[str, list[Recorded]] = defaultdict(list)
     for entry in entries:
         env = body(entry).get("envelope") or {}
         p = env.get("payload") or {}
-        if env.get("event_type") != "CertificationAwarded":
+        event_type = env.get("event_type")
+        if event_type not in LIFECYCLE_EVENTS:
+            continue
+        lifecycle[env["proposal_id"]].append(
+            Recorded(EVENTS[event_type].payload.model_validate(p), _day(env["occurred_at"]))
+        )
+        if event_type != "CertificationAwarded":
             continue
         if wanted and p["province_code"] != wanted:
             continue
@@ -192,6 +218,10 @@ def registry(
                 "deliver_by": p["validity"]["deliver_by"],
             },
         )
+    for area in areas.values():
+        cert = fold(lifecycle[area["proposal_id"]])
+        if cert is not None:
+            area.update(status(cert, day, go_live).as_dict())
     rows = sorted(areas.values(), key=lambda a: (a["province_en"], a["area_en"]))
     counts = Counter((a["province_code"], a["province_th"], a["province_en"]) for a in rows)
     by_province = [
@@ -203,6 +233,9 @@ def registry(
         "area_count": len(rows),
         "province_count": len(counts),
         "by_province": by_province,
+        "by_status": dict(sorted(Counter(a.get("status", "active") for a in rows).items())),
+        "as_of": day.isoformat(),
+        "go_live": go_live.isoformat() if go_live else None,
     }
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 
 from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from contracts.notifications import NotificationFailed, NotificationSent
 from contracts.workflow import stage_after
+from services.common import telemetry
 from services.common.consumer import DeadLetters, Record
 from services.common.context import current_source
 from services.notifications.adapters.directory import Recipient, RecipientsDirectory
@@ -169,6 +171,7 @@ class NotificationHandlers:
             "source": None
             if source is None
             else {"topic": source.topic, "partition": source.partition, "offset": source.offset},
+            "trace": telemetry.capture(),  # the SMTP send continues the event's trace
         }
         immediate = envelope.event_type in CRITICAL
         bodies: list[Doc] = []
@@ -346,6 +349,12 @@ class Sender:
         return body
 
     async def attempt(self, doc: Doc) -> None:
+        """One try at sending one email, in the trace of the event it is about (captured when
+        it was queued), so that the SMTP send and its NotificationSent event join that trace."""
+        with telemetry.restored(doc.get("trace")):
+            await self._attempt(doc)
+
+    async def _attempt(self, doc: Doc) -> None:
         attempts = int(doc.get("attempts", 0)) + 1
         headers = {
             "X-Smartcity-Event-Id": doc["event_id"],
@@ -367,7 +376,19 @@ class Sender:
                 msg_id=doc["message_id"],
                 extra_headers=headers,
             )
-            reply = await self._mailer.send(message)
+            with telemetry.span(
+                telemetry.SMTP_SPAN,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    telemetry.ATTR_PROPOSAL_ID: doc.get("proposal_id"),
+                    telemetry.ATTR_EVENT_TYPE: doc["event_type"],
+                    telemetry.ATTR_EVENT_ID: doc["event_id"],
+                    "smartcity.message_id": doc["message_id"],
+                    "smartcity.recipient_id": doc["recipient_id"],
+                    "smartcity.attempt": attempts,
+                },
+            ):
+                reply = await self._mailer.send(message)
         except Exception as exc:
             await self._failed_attempt(doc, body, attempts, exc)
             return

@@ -39,6 +39,11 @@ ROUTES: dict[str, tuple[Role, ...]] = {
     "CertificationAwarded": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
     "TransitionRefused": (R.PRODUCER,),
     "DeliveryDeadlineReminder": (R.APPLICANT, R.DEPA),
+    "DeliveryReported": (R.APPLICANT, R.DEPA),
+    "DeliveryAcknowledged": (R.APPLICANT, R.DEPA),
+    "DeliveryReturned": (R.APPLICANT, R.DEPA),
+    "CertificationRenewed": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
+    "CertificationLapsed": (R.APPLICANT, R.PROVINCE, R.DEPA, R.DES),
 }
 """Event type -> roles to email. Events not listed (NotificationSent/Failed) send nothing."""
 

@@ -19,8 +19,14 @@ from contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
+    CertificationLapsed,
+    CertificationRenewed,
+    DeliveryAcknowledged,
     DeliveryDeadlineReminder,
+    DeliveryReported,
+    DeliveryReturned,
     ProposalScreened,
+    ReportSummary,
     RevisionRequested,
     SteeringCommitteeAcknowledged,
     SubcommitteeApproved,
@@ -32,6 +38,7 @@ from contracts.catalogue import EVENTS
 from contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import (
+    Attachment,
     FieldError,
     IntakeRejected,
     PlanComponents,
@@ -147,6 +154,31 @@ def payloads(
             overdue=False,
             days_left=30,
         ),
+        "DeliveryReported": DeliveryReported(
+            certificate_number="SCT-2565-0016",
+            period=dt.date(2024, 10, 10),
+            progress_percent=65,
+            summary=ReportSummary(th="ติดตั้งเซนเซอร์ครบ 40 จุด", en="All 40 sensors installed"),
+            links=[
+                Attachment(
+                    title="รายงานผล / delivery report",
+                    url="https://www.phuketcity.example.go.th/report.pdf",
+                )
+            ],
+        ),
+        "DeliveryAcknowledged": DeliveryAcknowledged(
+            period=dt.date(2024, 10, 10),
+            acknowledged_by="depa",
+            remarks=BilingualText(th="รายงานครบถ้วน", en="The report is complete"),
+        ),
+        "DeliveryReturned": DeliveryReturned(
+            period=dt.date(2024, 10, 10), returned_by="depa", reasons=why
+        ),
+        "CertificationRenewed": CertificationRenewed(
+            reasons=BilingualText(th="ความก้าวหน้าร้อยละ 65", en="65% progress"),
+            deliver_by=dt.date(2026, 10, 10),
+        ),
+        "CertificationLapsed": CertificationLapsed(reasons=why),
     }
 
 

@@ -21,10 +21,10 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
     repo = MongoProposalRepository(rt.db, rt.publisher)
     handlers = ProposalHandlers(repo)
     rejections = RejectionLog(rt.store("intake_rejections"), handlers.clock)
-    keys = ApiKeys(rt.db)
+    keys = ApiKeys(rt.db, rt.registry)
     rt.stores.append(repo.store)
     rt.on_start.append(repo.ensure_indexes)
-    claims = IntakeClaims(handlers, rejections)
+    claims = IntakeClaims(handlers, rejections, rt.registry.agency)
     kafka.register(
         rt.broker,
         rt.topics,
@@ -32,7 +32,8 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
         rt.consumer(NAME),
         claims,
         claims.refuse_invalid,
-        DecisionFacts(handlers),
+        DecisionFacts(handlers, rt.registry.agency),
+        rt.claim_gate,
     )
     app = rt.app(
         "Smart City Thailand: proposals",

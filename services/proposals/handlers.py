@@ -170,16 +170,22 @@ class IntakeClaims:
     HTTP; a refused claim becomes IntakeRejected (addressed to its producer) and a dead letter.
     The claim's event id is the idempotency key: a redelivered claim changes nothing."""
 
-    def __init__(self, handlers: ProposalHandlers, rejections: RejectionLog) -> None:
+    def __init__(
+        self,
+        handlers: ProposalHandlers,
+        rejections: RejectionLog,
+        directory: Callable[[str], Agency] = agency,
+    ) -> None:
         self._handlers = handlers
         self._rejections = rejections
+        self._directory = directory
 
     async def __call__(self, envelope: AnyEnvelope) -> None:
         spec = EVENTS[envelope.event_type]
         if spec.owner != "proposals" or envelope.producer.startswith("svc-"):
             return  # another service's claim, or a fact
         try:
-            applicant = agency(envelope.producer)
+            applicant = self._directory(envelope.producer)
         except UnknownAgency:
             reason = BilingualText(
                 en=f"unknown producer {envelope.producer!r}: not in the agency directory",
@@ -262,15 +268,18 @@ class DecisionFacts:
     It comes from the approvals service, or from an agency allowed to request revisions;
     anything else is refused and dead-lettered."""
 
-    def __init__(self, handlers: ProposalHandlers) -> None:
+    def __init__(
+        self, handlers: ProposalHandlers, directory: Callable[[str], Agency] = agency
+    ) -> None:
         self._handlers = handlers
+        self._directory = directory
 
     async def __call__(self, envelope: AnyEnvelope) -> None:
         if envelope.event_type != "RevisionRequested":
             return
         if envelope.producer != APPROVALS_PRODUCER:
             try:
-                producer = agency(envelope.producer)
+                producer = self._directory(envelope.producer)
             except UnknownAgency:
                 raise Unprocessable(
                     "unauthorised",

@@ -6,7 +6,11 @@ from the timestamps the services themselves store:
   - submit -> workflow case opened (approvals),
   - submit -> acknowledgement email accepted by the SMTP server (notifications),
   - throughput (proposals fully processed per second),
-  - peak resident memory of each service process.
+  - peak resident memory of each service process,
+  - the cost of signing and of verifying one claim (tests/bench/claims.py),
+  - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
+It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
+what tracing costs (the difference of each figure). The targets are checked on the traced run.
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
 """
 
@@ -24,9 +28,8 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
-from tests.bench import idle, store_probe
+from tests.bench import claims, idle, revocation, store_probe
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -35,6 +38,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    seed_registry,
     service_env,
 )
 
@@ -44,6 +48,9 @@ TARGETS = {
     "submit_to_email_p99_ms": 5000.0,
     "throughput_min_per_s": 10.0,
     "peak_rss_max_mb": 250.0,
+    "claim_sign_median_us": 2000.0,
+    "claim_verify_median_us": 3000.0,
+    "revocation_max_s": 5.0,
 }
 
 DRAFT: dict[str, Any] = {
@@ -80,10 +87,11 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(n: int, concurrency: int) -> dict[str, Any]:
+async def run(n: int, concurrency: int, *, tracing: bool = True) -> dict[str, Any]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    bench_keys = await seed_registry(topics, ("lg-phuket-city",))
     logs = LOCAL / "logs" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {
@@ -98,6 +106,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
                     # production defaults, not the tests'
                     f"{name.upper()}_OUTBOX_SWEEP_SECONDS": "5",
                     f"{name.upper()}_OUTBOX_GRACE_SECONDS": "2",
+                    f"{name.upper()}_TRACING_ENABLED": str(tracing).lower(),
                 },
             ),
             port,
@@ -110,8 +119,8 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         for p in procs.values():
             p.start()
         for p in procs.values():
-            p.wait_healthy()
-        key = await ApiKeys(mongo[ns.db("proposals")]).issue("lg-phuket-city", "bench")
+            p.wait_healthy(180)
+        key = bench_keys["lg-phuket-city"]
         http_ms: list[float] = []
         ids: list[str] = []
         sem = asyncio.Semaphore(concurrency)
@@ -161,6 +170,7 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
         to_email = [(t - submitted[p]).total_seconds() * 1000 for p, t in last_email.items()]
         rss = {name: round(peak_rss_mb(p.proc.pid), 1) for name, p in procs.items() if p.proc}
         result = {
+            "tracing": tracing,
             "proposals": n,
             "concurrency": concurrency,
             "cases_opened": len(to_case),
@@ -177,11 +187,12 @@ async def run(n: int, concurrency: int) -> dict[str, Any]:
             "elapsed_s": round(elapsed, 1),
             "peak_rss_mb": rss,
         }
+        result |= await revocation.measure(procs, topics)
         return result
     finally:
         for p in procs.values():
             p.stop()
-        await delete_topics(KAFKA, list(topics.all()))
+        await delete_topics(KAFKA, [*topics.all(), topics.registry])
         for name in await mongo.list_database_names():
             if name.startswith(f"t{ns.run_id}_"):
                 await mongo.drop_database(name)
@@ -200,6 +211,16 @@ def check(result: dict[str, Any]) -> list[str]:
     for name, mb in result["peak_rss_mb"].items():
         if mb > TARGETS["peak_rss_max_mb"]:
             missed.append(f"{name} peak RSS {mb} MB > {TARGETS['peak_rss_max_mb']} MB")
+    for metric, name in (
+        ("claim_sign_median_us", "claim_sign_us"),
+        ("claim_verify_median_us", "claim_verify_us"),
+    ):
+        if result[name]["median"] > TARGETS[metric]:
+            missed.append(f"{name} median {result[name]['median']} us > {TARGETS[metric]} us")
+    if result["revocation_s"]["max"] > TARGETS["revocation_max_s"]:
+        missed.append(
+            f"revocation took {result['revocation_s']['max']} s > {TARGETS['revocation_max_s']} s"
+        )
     if result["proposals_fully_emailed"] < result["proposals"]:
         missed.append(
             f"only {result['proposals_fully_emailed']} of {result['proposals']} "
@@ -208,12 +229,44 @@ def check(result: dict[str, Any]) -> list[str]:
     return missed
 
 
+COMPARED = (
+    "submit_http_p50_ms",
+    "submit_http_p99_ms",
+    "submit_to_case_p50_ms",
+    "submit_to_case_p99_ms",
+    "submit_to_email_p50_ms",
+    "submit_to_email_p99_ms",
+    "throughput_per_s",
+)
+
+
+def overhead(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
+    """What tracing costs: each figure with tracing on minus off (and in per cent of off), and
+    the peak memory of each service."""
+    out: dict[str, Any] = {}
+    for metric in COMPARED:
+        delta = on[metric] - off[metric]
+        pct = round(100 * delta / off[metric], 1) if off[metric] else None
+        out[metric] = {"on": on[metric], "off": off[metric], "delta": round(delta, 1), "pct": pct}
+    out["peak_rss_mb"] = {
+        name: {"on": mb, "off": off["peak_rss_mb"].get(name)}
+        for name, mb in on["peak_rss_mb"].items()
+    }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=300, help="proposals to submit")
     parser.add_argument("-c", type=int, default=10, help="concurrent submissions")
+    parser.add_argument(
+        "--tracing",
+        choices=("both", "on", "off"),
+        default="both",
+        help="run with tracing on and off and compare (default), or only one of them",
+    )
     parser.add_argument(
         "--probe-sizes",
         type=int,
@@ -226,7 +279,17 @@ def main() -> int:
     )
     args = parser.parse_args()
     ensure_stack()
-    result = asyncio.run(run(args.n, args.c))
+    runs = (
+        {"on": True, "off": False}
+        if args.tracing == "both"
+        else {args.tracing: args.tracing == "on"}
+    )
+    results = {label: asyncio.run(run(args.n, args.c, tracing=on)) for label, on in runs.items()}
+    result = dict(results["on"] if "on" in results else results["off"])
+    if len(results) == 2:
+        result["tracing_off"] = results["off"]
+        result["tracing_overhead"] = overhead(results["on"], results["off"])
+    result |= claims.measure()
     if args.probe_sizes:
         result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
     if args.idle_stored:

@@ -36,7 +36,6 @@ from pymongo import AsyncMongoClient
 from contracts.agencies import agencies
 from contracts.common import AgencyKind
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from tests.support import (
     KAFKA,
@@ -48,13 +47,16 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    issue_api_key,
     kafka_client,
     read_topic,
+    seed_registry,
     service_env,
     unpublished,
 )
 
 SERVICES = ("proposals", "approvals", "notifications")
+CHAOS_AGENCIES = tuple(agencies())
 CONSUMERS = {  # topic -> the consumers (as named in dead-letter records) that read it
     "proposals": ("approvals", "notifications"),
     "decisions": ("proposals", "notifications"),
@@ -120,18 +122,18 @@ class Stack:
 
 
 class Agencies:
-    """API keys per (service, agency), issued straight into each service's key store."""
+    """API keys per agency, issued in the registry before the services start (seed_registry)
+    and then as `smartcity-admin api-key issue` does."""
 
-    def __init__(self, mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace) -> None:
-        self.mongo = mongo
-        self.ns = ns
-        self.keys: dict[tuple[str, str], str] = {}
+    def __init__(self, topics: Topics, issued: dict[str, str]) -> None:
+        self.topics = topics
+        self.keys = dict(issued)
 
     async def key(self, service: str, agency_id: str) -> str:
-        if (service, agency_id) not in self.keys:
-            store = ApiKeys(self.mongo[self.ns.db(service)])
-            self.keys[(service, agency_id)] = await store.issue(agency_id, "chaos")
-        return self.keys[(service, agency_id)]
+        del service  # one key per agency works at every service
+        if agency_id not in self.keys:
+            self.keys[agency_id] = await issue_api_key(self.topics, agency_id, "chaos")
+        return self.keys[agency_id]
 
 
 class Driver:
@@ -493,12 +495,13 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    issued = await seed_registry(topics, CHAOS_AGENCIES)
     stack = Stack(ns, figures)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO, tz_aware=True)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     started = time.monotonic()
     stack.start()
-    driver = Driver(stack, Agencies(mongo, ns), figures)
+    driver = Driver(stack, Agencies(topics, issued), figures)
     stop = asyncio.Event()
     chaos = asyncio.create_task(
         faults(stack, figures, stop, rng, kill_every, min_kills=3 * len(SERVICES))
@@ -529,7 +532,7 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
             chaos.cancel()
         await driver.close()
         stack.stop()
-        await delete_topics(KAFKA, list(topics.all()))
+        await delete_topics(KAFKA, [*topics.all(), topics.registry])
         for name in await mongo.list_database_names():
             if name.startswith(f"t{ns.run_id}_"):
                 await mongo.drop_database(name)

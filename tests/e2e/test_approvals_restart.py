@@ -30,6 +30,7 @@ from tests.support import (
     ServiceProcess,
     free_port,
     poll,
+    seed_registry,
     service_env,
     unpublished,
 )
@@ -45,6 +46,7 @@ async def private(
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    await seed_registry(topics)  # the agencies whose signed claims it acts on
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -20,6 +20,7 @@ from contracts.envelope import new_envelope
 from contracts.proposals import ProposalContent, ProposalSubmitted
 from contracts.topics import Topics
 from services.console.cli import app
+from tests.conftest import TEST_API_KEYS
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import (
     Namespace,
@@ -164,8 +165,8 @@ async def test_dead_letters_replay_and_audit_verify(
     assert marker in shown.output
     assert "not JSON" in shown.output
 
-    refused = cli(console, "deadletters", "replay", letter_id)
-    assert refused.exit_code == 4
+    refused = cli(console, "deadletters", "replay", letter_id, key=TEST_API_KEYS["lg-phuket-city"])
+    assert refused.exit_code == 4, refused.output
     wrong = cli(console, "deadletters", "replay", letter_id, key="sck_not-a-key")
     assert wrong.exit_code == 4
 
@@ -220,6 +221,7 @@ async def test_dead_letters_replay_and_audit_verify(
 async def test_redelivery_of_every_topic_appends_nothing_twice(
     services: dict[str, ServiceProcess],
     console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
     ns: Namespace,
     topics: Topics,
     mongo: AsyncMongoClient[dict[str, Any]],
@@ -228,15 +230,22 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
     beginning, while the first keeps running; idempotency by (topic, partition, offset) keeps
     exactly one entry per Kafka record."""
     audit = mongo[ns.db("console")]["audit"]
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["proposal_id"]
+
+    async def recorded() -> int | None:
+        return await audit.count_documents({"proposal_id": pid}) or None
+
+    await poll(recorded, timeout=60, what="the submission in the audit log")
     from_kafka = await audit.count_documents({"kind": {"$ne": "replay"}})
-    assert from_kafka > 0
     port = free_port()
     env = {
         **console.env,
         "CONSOLE_HTTP_PORT": str(port),
-        "CONSOLE_CONSUMER_GROUP": f"console-reread-{uuid.uuid4().hex[:6]}",
+        "CONSOLE_CONSUMER_GROUP": f"{ns.topics_prefix}console-reread-{uuid.uuid4().hex[:6]}",
     }
-    second = ServiceProcess("console", env, port, console.log_path)
+    second = ServiceProcess("console", env, port, console.log_path, api_key=console.api_key)
     second.start()
     try:
         second.wait_healthy()

@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.deadletter import DeadLetter
 from contracts.topics import Topics
-from tests.conftest import issue_key
+from tests.conftest import TEST_API_KEYS
 from tests.support import Namespace, ServiceProcess, kafka_producer, poll
 
 pytestmark = pytest.mark.e2e
@@ -33,8 +33,8 @@ def client(console: ServiceProcess, key: str | None = None) -> httpx.AsyncClient
 async def test_every_page_and_api_needs_an_operator_login(
     console: ServiceProcess, ns: Namespace
 ) -> None:
-    applicant = await issue_key(ns.db("console"), "lg-phuket-city")
-    des = await issue_key(ns.db("console"), "des-subcommittee")
+    applicant = TEST_API_KEYS["lg-phuket-city"]
+    des = TEST_API_KEYS["des-subcommittee"]
     async with client(console) as anonymous:
         for path in ("/events", "/registry", "/deadletters", "/deliveries", "/proposals/X-1"):
             resp = await anonymous.get(path)

@@ -14,7 +14,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from tests.e2e.test_walking_skeleton import DRAFT
 from tests.support import (
@@ -24,8 +23,11 @@ from tests.support import (
     ServiceProcess,
     envelope_of,
     free_port,
+    issue_api_key,
     read_topic,
+    seed_registry,
     service_env,
+    wait_key_accepted,
 )
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +38,7 @@ def private_proposals(stack: None) -> Iterator[tuple[Namespace, ServiceProcess]]
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    asyncio.run(seed_registry(topics))
     port = free_port()
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
@@ -51,14 +54,15 @@ def private_proposals(stack: None) -> Iterator[tuple[Namespace, ServiceProcess]]
         yield ns, proc
     finally:
         proc.stop(signal.SIGKILL)
-        asyncio.run(delete_topics(KAFKA, list(topics.all())))
+        asyncio.run(delete_topics(KAFKA, [*topics.all(), topics.registry]))
 
 
 async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(
     private_proposals: tuple[Namespace, ServiceProcess], mongo: AsyncMongoClient[dict[str, Any]]
 ) -> None:
     ns, proc = private_proposals
-    key = await ApiKeys(mongo[ns.db("proposals")]).issue("lg-phuket-city", "sigterm")
+    key = await issue_api_key(Topics(ns.topics_prefix), "lg-phuket-city", "sigterm")
+    await wait_key_accepted(proc.url, key)
     outcomes: dict[str, int | str] = {}
 
     async def submit(http: httpx.AsyncClient, i: int) -> None:

@@ -14,7 +14,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from tests.e2e.test_proposals_api import draft
 from tests.support import (
@@ -24,10 +23,13 @@ from tests.support import (
     ServiceProcess,
     envelope_of,
     free_port,
+    issue_api_key,
     poll,
     read_topic,
+    seed_registry,
     service_env,
     unpublished,
+    wait_key_accepted,
 )
 
 pytestmark = pytest.mark.e2e
@@ -43,8 +45,9 @@ async def private_ns(
     namespace = Namespace()
     topics = Topics(namespace.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    await seed_registry(topics)
     yield namespace
-    await delete_topics(KAFKA, list(topics.all()))
+    await delete_topics(KAFKA, [*topics.all(), topics.registry])
     await mongo.drop_database(namespace.db("proposals"))
 
 
@@ -65,7 +68,8 @@ async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
     try:
         await asyncio.to_thread(proc.wait_healthy)
         db = mongo[private_ns.db("proposals")]
-        key = await ApiKeys(db).issue("lg-phuket-city", "crash test")
+        key = await issue_api_key(topics, "lg-phuket-city", "crash test")
+        await wait_key_accepted(proc.url, key)
         async with httpx.AsyncClient(
             base_url=proc.url, timeout=15, headers={"X-API-Key": key}
         ) as http:

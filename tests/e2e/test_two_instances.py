@@ -19,7 +19,6 @@ from pymongo import AsyncMongoClient
 
 from contracts.approvals import ProposalScreened
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from services.notifications.routing import ROUTES
 from tests.e2e.approvals_support import claim, facts, http_json, meeting, produce
@@ -32,6 +31,7 @@ from tests.support import (
     ServiceProcess,
     free_port,
     poll,
+    seed_registry,
     service_env,
     unpublished,
 )
@@ -73,6 +73,7 @@ async def pair(
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    api_keys = await seed_registry(topics, AGENCIES)  # signing keys for the claims, API keys
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     procs: dict[str, list[ServiceProcess]] = {}
@@ -85,10 +86,8 @@ async def pair(
                     name, service_env(name, ns, port), port, logs / f"{ns.run_id}-{name}-{i}.log"
                 )
             )
-    keys: dict[tuple[str, str], str] = {}
-    for name in SERVICES:
-        for agency_id in AGENCIES:
-            keys[(name, agency_id)] = await ApiKeys(mongo[ns.db(name)]).issue(agency_id, "tests")
+    # An API key is the agency's, valid at every service (the registry's).
+    keys = {(name, agency_id): api_keys[agency_id] for name in SERVICES for agency_id in AGENCIES}
     everything = [p for ps in procs.values() for p in ps]
     for p in everything:
         p.start()

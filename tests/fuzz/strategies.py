@@ -276,8 +276,11 @@ FUZZED_TOPICS = ("intake", "proposals", "decisions", "notifications", "deadlette
 def hostile_records(draw: st.DrawFn) -> HostileRecord:
     value, family = draw(values())
     topic = draw(st.sampled_from(FUZZED_TOPICS))
+    key = draw(keys)
+    if value is None and key is None:
+        key = b"FZ-tombstone"  # a record needs a key or a value (a tombstone has a key)
     return HostileRecord(
-        topic=topic, value=value, key=draw(keys), headers=draw(headers_strategy), family=family
+        topic=topic, value=value, key=key, headers=draw(headers_strategy), family=family
     )
 
 

@@ -16,6 +16,7 @@ from contracts import export, topics
 from contracts.catalogue import EVENTS
 from contracts.envelope import parse_record
 from contracts.examples import example_envelope
+from contracts.registry import REGISTRY_EVENTS
 from tests.support import KAFKA, Namespace, kafka_client, kafka_security, read_topic
 
 pytestmark = pytest.mark.integration
@@ -60,9 +61,12 @@ def test_asyncapi_lists_every_event_the_service_publishes(service: str) -> None:
 
 def test_every_event_has_a_schema_file_matching_the_model() -> None:
     schemas = export.load_schemas(export.DOCS / export.SCHEMAS_DIR)
-    assert set(schemas) == {*EVENTS, export.DEAD_LETTER}
+    assert set(schemas) == {*EVENTS, *REGISTRY_EVENTS, export.DEAD_LETTER}
     for event_type in EVENTS:
         assert schemas[event_type] == json.loads(export.dumps(export.event_schema(event_type)))
+    for event_type in REGISTRY_EVENTS:
+        expected = export.registry_event_schema(event_type)
+        assert schemas[event_type] == json.loads(export.dumps(expected))
 
 
 def test_events_md_documents_every_event_with_an_example() -> None:

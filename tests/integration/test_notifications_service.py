@@ -34,7 +34,6 @@ from contracts.catalogue import EVENTS
 from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.auth import ApiKeys
 from services.common.kafka import delete_topics, ensure_topics
 from services.notifications.adapters.directory import (
     RecipientChange,
@@ -56,12 +55,15 @@ from tests.support import (
     envelope_of,
     find_published,
     free_port,
+    issue_api_key,
     kafka_client,
     poll,
     read_topic,
     record_headers,
+    seed_registry,
     service_env,
     unpublished,
+    wait_key_accepted,
 )
 
 pytestmark = pytest.mark.integration
@@ -90,6 +92,7 @@ def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator
     prefix = f"{ns.topics_prefix}{label}."
     topics = Topics(prefix)
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    asyncio.run(seed_registry(topics, ("depa", "svc-approvals", "lg-phuket-city")))
     port = free_port()
     db_name = ns.db(f"notif_{label}")
     env = service_env(
@@ -113,7 +116,7 @@ def start_notifier(ns: Namespace, label: str, extra: dict[str, str]) -> Iterator
         yield Notifier(proc, topics, db_name, env)
     finally:
         proc.stop()
-        asyncio.run(delete_topics(KAFKA, list(topics.all())))
+        asyncio.run(delete_topics(KAFKA, [*topics.all(), topics.registry]))
 
 
 @pytest.fixture(scope="module")
@@ -395,9 +398,14 @@ async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
 
 
 @pytest.fixture(scope="module")
-async def admin_keys(notifier: Notifier, mongo: AsyncMongoClient[Doc]) -> dict[str, str]:
-    store = ApiKeys(mongo[notifier.db_name])
-    return {a: await store.issue(a, "tests") for a in ("depa", "svc-approvals", "lg-phuket-city")}
+async def admin_keys(notifier: Notifier) -> dict[str, str]:
+    keys = {
+        a: await issue_api_key(notifier.topics, a)
+        for a in ("depa", "svc-approvals", "lg-phuket-city")
+    }
+    for key in keys.values():
+        await wait_key_accepted(notifier.url, key, "/recipients")
+    return keys
 
 
 async def test_the_directory_admin_api(notifier: Notifier, admin_keys: dict[str, str]) -> None:

@@ -8,11 +8,12 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
+from contracts.approvals import add_years
 from contracts.authorisation import Refused
 from contracts.common import Stage
+from contracts.envelope import new_envelope
 from services.approvals.domain import (
     Case,
-    add_years,
     apply,
     certificate_number,
     certification,
@@ -33,16 +34,20 @@ def opened() -> Case:
     return case
 
 
-def certified(deliver_by: str = "2024-06-01") -> Case:
-    return replace(
-        opened(),
-        stage=Stage.CERTIFIED,
-        certificate={
-            "certificate_number": "SCT-2565-0007",
-            "valid_from": "2022-06-01",
-            "deliver_by": deliver_by,
-        },
+def certified(
+    deliver_by: dt.date = dt.date(2024, 6, 1),
+    recorded_at: dt.datetime = dt.datetime(2022, 6, 1, 3, tzinfo=dt.UTC),
+) -> Case:
+    """A case whose award (valid two years before `deliver_by`) was recorded at `recorded_at`."""
+    case = replace(opened(), stage=Stage.CABINET_ENDORSED, subcommittee_meeting_id="1/2565")
+    award = certification(case, "SCT-2565-0007", add_years(deliver_by, -2))
+    fact = new_envelope(
+        award, producer="depa", proposal_id=case.proposal_id, occurred_at=recorded_at
     )
+    outcome = apply(case, fact)
+    assert outcome.case is not None
+    assert outcome.case.stage is Stage.CERTIFIED
+    return outcome.case
 
 
 def test_an_authorised_decision_moves_the_case_and_is_published_as_the_fact() -> None:
@@ -159,6 +164,10 @@ def test_each_threshold_is_reminded_once() -> None:
     late = due_reminder(first.case, dt.date(2024, 7, 1), NOW)
     assert late is not None
     assert late.case is not None
-    assert late.case.reminders == {"d90", "d30", "overdue"}
+    assert late.case.reminders == {
+        "2024-06-01:d90",
+        "2024-06-01:d30",
+        "2024-06-01:overdue",
+    }
     assert due_reminder(late.case, dt.date(2025, 1, 1), NOW) is None
     assert len(late.case.history) == len(case.history) + 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from pathlib import Path
@@ -17,7 +18,16 @@ from contracts import access
 from services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRA = {"kafka", "kafka-provision", "mongo", "mailpit"}
+INFRA = {
+    "kafka",
+    "kafka-provision",
+    "mongo",
+    "mailpit",
+    "registry-seed",
+    "jaeger",
+    "prometheus",
+    "grafana",
+}
 
 
 def compose() -> dict[str, Any]:
@@ -87,6 +97,80 @@ def test_dockerfile_installs_the_project() -> None:
     assert "pip install ." in text
     for folder in ("contracts", "services"):
         assert f"COPY {folder} ./{folder}" in text
+
+
+def test_tracing_and_metrics_use_the_official_images() -> None:
+    svc = compose()["services"]
+    assert svc["jaeger"]["image"].startswith("jaegertracing/jaeger:")
+    assert {"16686:16686", "4318:4318"} <= set(svc["jaeger"]["ports"])
+    assert svc["prometheus"]["image"].startswith("prom/prometheus:")
+    assert svc["grafana"]["image"].startswith("grafana/grafana:")
+    for name in service_packages():
+        env = svc[name]["environment"]
+        assert env[f"{name.upper()}_OTLP_ENDPOINT"] == "http://jaeger:4318"
+
+
+def _mounted(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> repository path of a service's bind mounts."""
+    out = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            out[target] = ROOT / source
+    return out
+
+
+def test_prometheus_scrapes_every_service_on_its_port() -> None:
+    svc = compose()["services"]
+    [config] = [p for t, p in _mounted(svc["prometheus"]).items() if t.endswith("prometheus.yml")]
+    targets = {
+        t
+        for job in yaml.safe_load(config.read_text())["scrape_configs"]
+        for sc in job["static_configs"]
+        for t in sc["targets"]
+    }
+    expected = {
+        f"{name}:{svc[name]['environment'][name.upper() + '_HTTP_PORT']}"
+        for name in service_packages()
+    }
+    assert targets == expected
+
+
+def test_grafana_dashboard_is_provisioned_and_covers_the_issue() -> None:
+    svc = compose()["services"]
+    mounts = _mounted(svc["grafana"])
+    provisioning = mounts["/etc/grafana/provisioning"]
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    [source] = datasources["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((provisioning / "dashboards" / "smartcity.yml").read_text())
+    dashboards_path = providers["providers"][0]["options"]["path"]
+    folder = mounts[dashboards_path]
+    [dashboard_file] = sorted(folder.glob("*.json"))
+    dashboard = json.loads(dashboard_file.read_text(encoding="utf-8"))
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in (
+        "smartcity_events_published_total",
+        "smartcity_consumer_lag",
+        "smartcity_dead_lettered_total",
+        "smartcity_emails_sent_total",
+        "smartcity_emails_failed_total",
+        "smartcity_stage_duration_seconds_bucket",
+    ):
+        assert metric in exprs, metric
+    assert all(p["datasource"]["uid"] == source["uid"] for p in dashboard["panels"])
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    defined = _metric_names()
+    for name in re.findall(r"smartcity_[a-z_]+", exprs):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert base in defined, f"the dashboard uses {name}, which no service defines"
+
+
+def _metric_names() -> set[str]:
+    names = set()
+    for path in (ROOT / "services").rglob("*.py"):
+        names |= set(re.findall(r'"(smartcity_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    return names
 
 
 def test_kafka_runs_with_sasl_and_every_principal_has_credentials_from_the_env() -> None:

@@ -98,6 +98,7 @@ def certification(pid: str, number: str, province: str) -> Record:
         ),
         producer="svc-approvals",
         proposal_id=pid,
+        occurred_at=dt.datetime(2022, 6, 1, 3, tzinfo=dt.UTC),
     )
     return Record(
         "smartcity.decisions",
@@ -153,6 +154,15 @@ def test_events_raw_records_and_the_registry_are_derived_from_records() -> None:
         "areas": 2,
     }
     assert registry(entries, "Khon Kaen")["area_count"] == 1
+    # Each certificate's status is folded from its events (contracts.certificate).
+    area = reg["areas"][0]
+    deliver_by = dt.date.fromisoformat(area["deliver_by"])
+    assert registry(entries, as_of=deliver_by)["areas"][0]["status"] == "report_due"
+    assert registry(entries, as_of=deliver_by + dt.timedelta(days=1))["by_status"] == {"overdue": 3}
+    late = registry(
+        entries, as_of=deliver_by + dt.timedelta(days=1), go_live=deliver_by + dt.timedelta(days=1)
+    )
+    assert (late["areas"][0]["status"], late["areas"][0]["history"]) == ("active", True)
 
 
 def test_filters_and_since() -> None:

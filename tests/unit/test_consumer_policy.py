@@ -194,7 +194,8 @@ async def test_a_lone_surrogate_is_refused_at_parsing_and_never_becomes_an_id() 
 
     await consumer(letters).process(FakeRaw(b'{"event_id":"\\ud800","event_type":"X"}'), handler)
     [letter] = letters.sent
-    assert letter["kind"] == "parse"
+    assert letter["kind"] == "validation"
+    assert letter["error"].startswith("event_id: ")
     assert "surrogate" in letter["error"]
     assert letter["event_id"] is None
 

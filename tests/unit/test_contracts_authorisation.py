@@ -40,6 +40,11 @@ EXPECTED: dict[str, set[AgencyKind]] = {
     "CabinetReturned": {K.CABINET},
     "CertificationAwarded": {K.DEPA, K.DES_SUBCOMMITTEE},
     "MeetingRecorded": {K.DES_SUBCOMMITTEE, K.STEERING_COMMITTEE, K.CABINET},
+    "DeliveryReported": APPLICANTS,
+    "DeliveryAcknowledged": {K.DEPA},
+    "DeliveryReturned": {K.DEPA},
+    "CertificationRenewed": {K.DEPA, K.DES_SUBCOMMITTEE},
+    "CertificationLapsed": {K.DEPA, K.DES_SUBCOMMITTEE},
     "TransitionRefused": {K.SYSTEM},
     "DeliveryDeadlineReminder": {K.SYSTEM},
     "NotificationSent": {K.SYSTEM},
@@ -91,8 +96,8 @@ def test_an_applicant_acts_only_for_its_own_proposals(event_type: str, kind: Age
     assert THAI.search(refused.reason_th)
 
 
-def test_the_own_proposal_rule_covers_resubmission_and_withdrawal_only() -> None:
-    assert {"ProposalResubmitted", "ProposalWithdrawn"} == OWNER_BOUND_EVENTS
+def test_the_own_proposal_rule_covers_resubmission_withdrawal_and_delivery_reports() -> None:
+    assert {"ProposalResubmitted", "ProposalWithdrawn", "DeliveryReported"} == OWNER_BOUND_EVENTS
     me = _producer(LG, "lg-phuket-city")
     assert authorise(me, "ProposalSubmitted", proposal_owner=None, province_code="83")
 

@@ -9,6 +9,7 @@ import pytest
 
 from contracts import export
 from contracts.catalogue import EVENTS
+from contracts.registry import REGISTRY_EVENTS
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def generated() -> dict[str, str]:
 def test_one_schema_per_event_plus_dead_letter_one_asyncapi_per_service(
     generated: dict[str, str],
 ) -> None:
-    expected = {f"schemas/{name}.json" for name in [*EVENTS, "DeadLetter"]}
+    expected = {f"schemas/{name}.json" for name in [*EVENTS, *REGISTRY_EVENTS, "DeadLetter"]}
     expected |= {f"asyncapi/{service}.json" for service in export.services()}
     expected |= {"events.md", "security.md"}  # security.md: its generated ACL table
     assert set(generated) == expected

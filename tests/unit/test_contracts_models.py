@@ -197,3 +197,23 @@ def test_the_standard_validity_period_is_two_years(start: dt.date, due: dt.date)
 def test_delivery_cannot_be_due_before_the_award() -> None:
     with pytest.raises(ValidationError, match="deliver_by must be after valid_from"):
         ValidityPeriod(valid_from=dt.date(2024, 9, 30), deliver_by=dt.date(2022, 9, 30))
+
+
+@pytest.mark.parametrize("text", ["bad\x00text", "lone \ud800 surrogate"])
+def test_text_no_store_accepts_is_refused_with_the_fields_path(text: str) -> None:
+    # FerretDB on PostgreSQL cannot hold NUL in a JSON string: stored, it fails as a server
+    # error (SQLSTATE 22P05) on every later read of the collection. Refused at the contract.
+    with pytest.raises(ValidationError) as caught:
+        BilingualText(th="ไทย", en=text)
+    assert "en contains" in str(caught.value)
+
+
+def test_an_envelope_with_nul_in_a_nested_payload_string_is_a_named_parse_error() -> None:
+    from contracts.envelope import EnvelopeError
+
+    env = example_envelope("ProposalWithdrawn")
+    value = env.to_bytes().replace(b'"reason":"', b'"reason":"\\u0000', 1)
+    assert b"\\u0000" in value
+    with pytest.raises(EnvelopeError) as caught:
+        parse_record(value, env.headers())
+    assert "NUL" in caught.value.reason

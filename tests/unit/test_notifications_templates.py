@@ -213,12 +213,23 @@ def test_event_specific_details() -> None:
     returned = rendered("CabinetReturned").text
     assert "การส่งเรื่องคืนมิใช่การไม่อนุมัติข้อเสนอ" in returned
     assert "A return is not a rejection of the proposal." in returned
+    report = rendered("DeliveryReported").text
+    assert "ร้อยละ 65" in report
+    assert "65%" in report
+    assert "10 ตุลาคม 2567" in report
+    assert "https://www.phuketcity.example.go.th/report.pdf" in report
+    assert report.index("ติดตั้งเซนเซอร์") < report.index("All 40 sensors")
+    renewed = rendered("CertificationRenewed").text
+    assert "10 ตุลาคม 2569" in renewed
+    assert "10 October 2026" in renewed
     for refusal in (
         "IntakeRejected",
         "TransitionRefused",
         "RevisionRequested",
         "SubcommitteeRejected",
         "CabinetReturned",
+        "DeliveryReturned",
+        "CertificationLapsed",
     ):
         text = rendered(refusal).text
         assert "เอกสารแนบไม่ครบ" in text, refusal

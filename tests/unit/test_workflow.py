@@ -14,7 +14,13 @@ from contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
+    CertificationLapsed,
+    CertificationRenewed,
+    DeliveryAcknowledged,
+    DeliveryReported,
+    DeliveryReturned,
     ProposalScreened,
+    ReportSummary,
     RevisionRequested,
     SteeringCommitteeAcknowledged,
     SubcommitteeApproved,
@@ -25,6 +31,7 @@ from contracts.common import BilingualText, Contract, Meeting, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalResubmitted, ProposalWithdrawn
 from contracts.workflow import (
+    CERTIFICATE_EVENTS,
     EVENT_NAMES,
     STAGE_NAMES,
     TRANSITIONS,
@@ -33,7 +40,7 @@ from contracts.workflow import (
     stage_after,
     transition,
 )
-from services.approvals.domain import Case, apply
+from services.approvals.domain import Case, apply, certificate_of
 from tests.e2e.approvals_support import content, submitted
 
 S = Stage
@@ -65,6 +72,7 @@ ALLOWED: dict[tuple[Stage | None, str], Stage] = {
     (S.CABINET_RETURNED, "SubcommitteeRejected"): S.REJECTED,
     (S.CABINET_RETURNED, "RevisionRequested"): S.REVISION_REQUESTED,
     (S.CABINET_ENDORSED, "CertificationAwarded"): S.CERTIFIED,
+    **{(S.CERTIFIED, event_type): S.CERTIFIED for event_type in CERTIFICATE_EVENTS},
 }
 EVENT_TYPES = ["ProposalSubmitted", *TRANSITIONS]
 STAGES: list[Stage | None] = [None, *Stage]
@@ -194,6 +202,20 @@ PAYLOADS: dict[str, Contract] = {
         subcommittee_meeting_id="1/2565",
         validity=ValidityPeriod(valid_from=dt.date(2022, 6, 1), deliver_by=dt.date(2024, 6, 1)),
     ),
+    "DeliveryReported": DeliveryReported(
+        certificate_number="SCT-2565-0001",
+        period=dt.date(2024, 6, 1),
+        progress_percent=60,
+        summary=ReportSummary(th="สรุป", en="Summary"),
+    ),
+    "DeliveryAcknowledged": DeliveryAcknowledged(
+        period=dt.date(2024, 6, 1), acknowledged_by="depa"
+    ),
+    "DeliveryReturned": DeliveryReturned(
+        period=dt.date(2024, 6, 1), returned_by="depa", reasons=WHY
+    ),
+    "CertificationRenewed": CertificationRenewed(reasons=WHY, deliver_by=dt.date(2026, 6, 1)),
+    "CertificationLapsed": CertificationLapsed(reasons=WHY),
 }
 
 
@@ -236,15 +258,23 @@ def test_random_sequences_never_reach_an_invalid_state_or_lose_history(
         assert str(envelope.event_id) in case.processed
         entry = case.history[-1]
         expected = transition(before.stage, envelope.event_type, case.proposal_id)
-        if isinstance(expected, Moved):
+        certificate_rule = envelope.event_type in CERTIFICATE_EVENTS
+        if isinstance(expected, Moved) and not (certificate_rule and entry["refused"]):
             assert case.stage == expected.to_stage
             assert entry["refused"] is None
+        elif isinstance(expected, Moved):  # the certificate's own rules refused it
+            assert case.stage == before.stage == S.CERTIFIED
+            name = EVENT_NAMES[envelope.event_type]
+            assert entry["refused"].startswith(f"The {name.en} cannot be accepted: ")
+            assert [e.event_type for e in result.events] == ["TransitionRefused"]
         else:
             assert case.stage == before.stage
             assert entry["refused"] == expected.reason.en
             assert [e.event_type for e in result.events] == ["TransitionRefused"]
         if before.stage in {S.CERTIFIED, S.REJECTED, S.WITHDRAWN}:
             assert case.stage == before.stage
+        if case.stage is S.CERTIFIED:
+            assert certificate_of(case) is not None
     # The stage is always the last accepted entry's target.
     accepted: list[dict[str, Any]] = [h for h in case.history if h["refused"] is None]
     assert case.stage.value == accepted[-1]["to"]

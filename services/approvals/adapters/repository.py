@@ -128,6 +128,7 @@ class MongoCaseRepository:
                     "area_name": 1,
                     "certificate": 1,
                     "subcommittee_meeting_id": 1,
+                    "history": 1,
                 },
             )
             .sort("certificate.certificate_number", 1)

@@ -16,6 +16,11 @@ from contracts.approvals import (
     AwardCertification,
     CabinetEndorsed,
     CabinetReturned,
+    CertificationLapsed,
+    CertificationRenewed,
+    DeliveryAcknowledged,
+    DeliveryReported,
+    DeliveryReturned,
     MeetingRecorded,
     ProposalScreened,
     RevisionRequested,
@@ -27,6 +32,7 @@ from contracts.common import AgencyKind, ProposalId, Stage
 from contracts.envelope import SCHEMA_VERSION, AnyEnvelope, Envelope
 from contracts.reference import provinces
 from services.approvals.adapters.repository import MongoCaseRepository
+from services.approvals.domain import certificate_status, scan_as_of
 from services.approvals.handlers import CaseHandlers, DecisionResult
 from services.common.auth import ApiKeys, authenticate
 
@@ -38,7 +44,12 @@ DecisionRequest = Annotated[
     | SteeringCommitteeAcknowledged
     | CabinetEndorsed
     | CabinetReturned
-    | AwardCertification,
+    | AwardCertification
+    | DeliveryReported
+    | DeliveryAcknowledged
+    | DeliveryReturned
+    | CertificationRenewed
+    | CertificationLapsed,
     Field(discriminator="event_type"),
 ]
 
@@ -73,13 +84,21 @@ def _claim(
 
 
 def _error(result: DecisionResult) -> dict[str, Any]:
-    return {"error": result.reason_en, "error_th": result.reason_th, **result.as_dict()}
+    return {
+        "error": result.reason_en,
+        "error_th": result.reason_th,
+        "errors": [],
+        **result.as_dict(),
+    }
 
 
-def _registry_entry(doc: dict[str, Any]) -> dict[str, Any]:
+def _registry_entry(doc: dict[str, Any], as_of: dt.date, go_live: dt.date | None) -> dict[str, Any]:
     names = {p.code: p for p in provinces()}
     province = names.get(doc["province_code"])
     cert = doc.get("certificate") or {}
+    view = certificate_status(
+        doc.get("history") or [], cert, doc["area_name"], doc["province_code"], as_of, go_live
+    )
     return {
         "proposal_id": doc["_id"],
         "applicant": doc["applicant"],
@@ -89,6 +108,8 @@ def _registry_entry(doc: dict[str, Any]) -> dict[str, Any]:
         "province_en": province.name_en if province else None,
         "subcommittee_meeting_id": doc.get("subcommittee_meeting_id"),
         **cert,
+        **(view or {}),
+        "as_of": as_of.isoformat(),
     }
 
 
@@ -169,7 +190,12 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
             first = next(r for r in results if r.outcome == "unauthorised")
             return JSONResponse(
                 status_code=403,
-                content={"error": first.reason_en, "error_th": first.reason_th, **body},
+                content={
+                    "error": first.reason_en,
+                    "error_th": first.reason_th,
+                    "errors": [],
+                    **body,
+                },
             )
         return JSONResponse(status_code=200, content=body)
 
@@ -225,7 +251,9 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
             query["province_code"] = province
         if meeting:
             query["subcommittee_meeting_id"] = meeting
-        return jsonable_encoder([_registry_entry(d) for d in await repo.certified(query)])
+        today = handlers.clock().date()
+        docs = await repo.certified(query)
+        return jsonable_encoder([_registry_entry(d, today, handlers.rules.go_live) for d in docs])
 
     @router.get(
         "/registry/summary",
@@ -233,14 +261,19 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         summary="Counts of certified areas and provinces, by province and by meeting",
     )
     async def registry_summary() -> Any:
-        entries = [_registry_entry(d) for d in await repo.certified({})]
+        today = handlers.clock().date()
+        docs = await repo.certified({})
+        entries = [_registry_entry(d, today, handlers.rules.go_live) for d in docs]
         by_province = Counter(e["province_code"] for e in entries)
         by_meeting = Counter(e["subcommittee_meeting_id"] or "unknown" for e in entries)
+        by_status = Counter(e.get("status") or "unknown" for e in entries)
         return {
             "areas": len(entries),
             "provinces": len(by_province),
             "by_province": dict(sorted(by_province.items())),
             "by_meeting": dict(sorted(by_meeting.items())),
+            "by_status": dict(sorted(by_status.items())),
+            "as_of": today.isoformat(),
         }
 
     @router.post(
@@ -273,7 +306,13 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
                     ],
                 },
             )
-        emitted = await handlers.scan_deadlines(as_of)
-        return {"as_of": (as_of or handlers.clock().date()).isoformat(), "emitted": emitted}
+        day = scan_as_of(as_of, today)
+        emitted = await handlers.scan_deadlines(day)
+        go_live = handlers.rules.go_live
+        return {
+            "as_of": day.isoformat(),
+            "go_live": go_live.isoformat() if go_live else None,
+            "emitted": emitted,
+        }
 
     return router

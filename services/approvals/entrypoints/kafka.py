@@ -7,6 +7,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from contracts.topics import Topics
+from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler
 
 
@@ -17,6 +18,7 @@ def register(
     consumer: EventConsumer,
     on_proposal_fact: Handler,
     on_intake: Handler,
+    gate: ClaimGate,
 ) -> None:
     @broker.subscriber(
         topics.proposals,
@@ -37,4 +39,6 @@ def register(
         "meetings); other services' claims are ignored",
     )
     async def on_intake_topic(msg: KafkaMessage) -> None:
-        await consumer.process(msg.raw_message, on_intake)
+        await gate.guard(
+            msg.raw_message, consumer, lambda: consumer.process(msg.raw_message, on_intake)
+        )

@@ -2,6 +2,7 @@
 Every route needs an operator: an API key (X-API-Key) or the web console's session cookie, of an
 agency that may use the console (`may_use_console`)."""
 
+import base64
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -11,11 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts.agencies import Agency
-from services.common.auth import ApiKeys, api_key_from, authenticate, hash_key
-from services.console.audit import MongoAuditLog
+from services.common.auth import ApiKeys, api_key_from, authenticate
+from services.common.registry import RegistryProjection
+from services.common.registry_admin import hash_key
+from services.console.audit import MAX_SEQ, MongoAuditLog
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Sessions
 from services.console.views import (
+    REGISTRY_QUERY,
     BadFilter,
     Filters,
     dead_letter,
@@ -134,9 +138,11 @@ def build_router(
     replayer: Replayer,
     keys: ApiKeys,
     poll_seconds: float,
+    agency_registry: RegistryProjection,
     sessions: Sessions,
     *,
     max_streams: int = 3,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     async def current_viewer(request: Request) -> Agency:
         return await viewer(request, keys, sessions)
@@ -153,7 +159,7 @@ def build_router(
     @router.get("/events", summary="Audit log entries, oldest first after `after_seq`")
     async def events(
         f: Filt,
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         newest: bool = False,
     ) -> JSONResponse:
@@ -162,7 +168,7 @@ def build_router(
 
     @router.get("/events/stream", summary="Live audit entries as server-sent events")
     async def stream(
-        request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0)] = 0
+        request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0
     ) -> StreamingResponse:
         owner = stream_owner(request)
         if open_streams.get(owner, 0) >= max_streams:
@@ -197,11 +203,9 @@ def build_router(
 
     @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
     async def get_registry(province: str | None = None) -> JSONResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            return JSONResponse(registry(entries, province or None))
+            return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
             raise HTTPException(400, detail={"error": str(exc), "error_th": str(exc)}) from None
 
@@ -264,10 +268,32 @@ def build_router(
 
     @router.get("/audit/entries", summary="Stored entries as they are, for verification")
     async def raw_entries(
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=2000)] = 500,
     ) -> JSONResponse:
         return JSONResponse(await audit.page({}, after_seq=after_seq, limit=limit))
+
+    @router.get(
+        "/registry/signing-keys",
+        summary="The agency registry's agencies and public signing keys (revoked ones too)",
+    )
+    async def signing_keys() -> JSONResponse:
+        state = agency_registry.state
+        return JSONResponse(
+            {
+                "agencies": sorted(state.agencies),
+                "signing_keys": [
+                    {
+                        "key_id": k.key_id,
+                        "agency_id": k.agency_id,
+                        "public_key": base64.b64encode(k.public_key).decode(),
+                        "registered_at": k.registered_at.isoformat(),
+                        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                    }
+                    for k in state.signing_keys.values()
+                ],
+            }
+        )
 
     @router.get("/audit/head", summary="The chain head (last sequence number and hash)")
     async def head() -> JSONResponse:

@@ -6,6 +6,7 @@ Content-Security-Policy forbids inline script."""
 
 import base64
 import contextlib
+import datetime as dt
 import hmac
 import json
 import secrets
@@ -21,9 +22,11 @@ from contracts.agencies import Agency
 from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import filters_from
+from services.console.flow import stage_diagram, tile_map
 from services.console.handlers import NotFound, Replayer, ReplayRefused
 from services.console.sessions import COOKIE, Session, Sessions
 from services.console.views import (
+    REGISTRY_QUERY,
     Filters,
     dead_letter,
     delivery,
@@ -102,7 +105,12 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog, replayer: Replayer, keys: ApiKeys, sessions: Sessions
+    audit: MongoAuditLog,
+    replayer: Replayer,
+    keys: ApiKeys,
+    sessions: Sessions,
+    jaeger_url: str = "http://127.0.0.1:16686",
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
@@ -131,7 +139,7 @@ def build_router(
     ) -> HTMLResponse:
         session = getattr(request.state, "session", None) if request is not None else None
         ctx.setdefault("csrf", session.csrf if isinstance(session, Session) else "")
-        html = templates.get_template(name).render(user=user, **ctx)
+        html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
         return HTMLResponse(html, status_code=status)
 
     @router.get("/static/console.css")
@@ -174,6 +182,7 @@ def build_router(
             status=200 if entries else 404,
             proposal_id=proposal_id,
             rows=[row(e) for e in entries],
+            diagram=stage_diagram(entries),
             nav="events",
         )
 
@@ -181,11 +190,9 @@ def build_router(
     async def get_registry(
         request: Request, user: User, province: str | None = None
     ) -> HTMLResponse:
-        entries = await audit.page(
-            {"event_type": "CertificationAwarded", "kind": "event"}, limit=100_000
-        )
+        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
-            reg = registry(entries, province or None)
+            reg = registry(entries, province or None, go_live=go_live)
         except ValueError as exc:
             return page(
                 "message.html",
@@ -203,6 +210,7 @@ def build_router(
             reg=reg,
             top=top,
             province=province or "",
+            tiles=tile_map(reg["by_province"]),
             nav="registry",
         )
 
@@ -309,7 +317,8 @@ def build_router(
             return login_page(
                 target, 403, "The form has expired; try again / แบบฟอร์มหมดอายุ กรุณาลองใหม่"
             )
-        who = await keys.resolve(form.get("api_key", "").strip())
+        found = keys.resolve(form.get("api_key", "").strip())
+        who = found[0] if found else None
         if who is None:
             await keys.record_refusal(request, "invalid")
             return login_page(

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.agencies import agencies, governor_th
-from contracts.common import Email
+from contracts.common import Email, StorableText
 from contracts.reference import provinces
 from services.notifications.routing import governor_office_id
 
@@ -53,7 +53,7 @@ Name = Annotated[
 RecipientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._:-]{1,63}$")]
 
 
-class RecipientIn(BaseModel):
+class RecipientIn(StorableText):
     """A new directory entry (an agency or office that receives email)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -64,7 +64,7 @@ class RecipientIn(BaseModel):
     digest: bool = Field(False, description="One daily summary instead of one email per event")
 
 
-class RecipientChange(BaseModel):
+class RecipientChange(StorableText):
     """Fields to change in a directory entry; absent fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")

@@ -17,6 +17,9 @@ def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
     @router.get(
         "/status/{token}",
         response_class=HTMLResponse,
+        # A page for people (Thai first, HTML errors included), opened from an email's link: not
+        # part of the JSON API that the OpenAPI document and its one error shape describe.
+        include_in_schema=False,
         tags=["status"],
         summary="A proposal's status page (public, by the signed link in an email)",
     )

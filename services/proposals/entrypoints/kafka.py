@@ -8,6 +8,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from contracts.topics import Topics
+from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler, OnInvalid
 
 
@@ -19,6 +20,7 @@ def register(
     on_intake: Handler,
     on_invalid_intake: OnInvalid,
     on_decision: Handler,
+    gate: ClaimGate,
 ) -> None:
     @broker.subscriber(
         topics.intake,
@@ -29,7 +31,10 @@ def register(
         "ProposalResubmitted, ProposalWithdrawn",
     )
     async def on_intake_topic(msg: KafkaMessage) -> None:
-        await consumer.process(msg.raw_message, on_intake, on_invalid=on_invalid_intake)
+        async def authenticated() -> None:
+            await consumer.process(msg.raw_message, on_intake, on_invalid=on_invalid_intake)
+
+        await gate.guard(msg.raw_message, consumer, authenticated)
 
     @broker.subscriber(
         topics.decisions,

@@ -1,0 +1,1 @@
+"""The registry admin: `smartcity-admin` (the only writer of the agency registry topic)."""

@@ -1,0 +1,117 @@
+"""Each service's own projection of the agency registry: a reader of the compacted registry
+topic, from its beginning, without a consumer group; the state is `contracts.registry.Registry`.
+
+Start-up reads up to the end of the topic before the service takes traffic; afterwards a
+background task applies each new event as it arrives (within about `poll_ms`), so an onboarded
+agency or a revoked key is seen without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Gauge
+
+from contracts.agencies import Agency
+from contracts.registry import Registry, RegistryRecordError, parse_registry_record
+from services.common.kafka import make_consumer
+from services.common.kafka_security import KafkaAuth
+
+log = structlog.get_logger(__name__)
+
+REGISTRY_APPLIED = Counter(
+    "smartcity_registry_events_applied_total", "Registry events applied", ["service"]
+)
+REGISTRY_INVALID = Counter(
+    "smartcity_registry_events_invalid_total",
+    "Registry records that were not registry events",
+    ["service"],
+)
+REGISTRY_LAST = Gauge(
+    "smartcity_registry_last_event_timestamp_seconds",
+    "When the last registry event applied here was made",
+    ["service"],
+)
+
+
+class RegistryProjection:
+    def __init__(self, auth: KafkaAuth, topic: str, service: str, *, poll_ms: int = 200) -> None:
+        self.state = Registry()
+        self._auth = auth
+        self._topic = topic
+        self._service = service
+        self._poll_ms = poll_ms
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tp = TopicPartition(topic, 0)
+
+    def agency(self, agency_id: str) -> Agency:
+        """The agency, or `UnknownAgency` (the same contract as `contracts.agencies.agency`)."""
+        return self.state.agency(agency_id)
+
+    async def start(self) -> None:
+        """Read the registry up to its current end."""
+        if self._consumer is None:
+            consumer = make_consumer(
+                self._auth,
+                f"{self._service}-registry",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=100,
+            )
+            await consumer.start()
+            consumer.assign([self._tp])
+            await consumer.seek_to_beginning(self._tp)
+            self._consumer = consumer
+        end = (await self._consumer.end_offsets([self._tp]))[self._tp]
+        while await self._consumer.position(self._tp) < end:
+            await self._poll_once(log_each=False)
+        log.info(
+            "registry.loaded",
+            agencies=len(self.state.agencies),
+            signing_keys=len(self.state.signing_keys),
+            api_keys=len(self.state.api_keys),
+        )
+
+    async def _poll_once(self, *, log_each: bool = True) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(self._tp, timeout_ms=self._poll_ms)
+        for records in batches.values():
+            for record in records:
+                try:
+                    envelope = parse_registry_record(record.value)
+                except RegistryRecordError as exc:
+                    REGISTRY_INVALID.labels(self._service).inc()
+                    log.warning("registry.invalid_record", offset=record.offset, error=str(exc))
+                    continue
+                self.state.apply(envelope)
+                REGISTRY_APPLIED.labels(self._service).inc()
+                REGISTRY_LAST.labels(self._service).set(envelope.occurred_at.timestamp())
+                if not log_each:
+                    continue
+                log.info(
+                    "registry.applied",
+                    event_type=envelope.event_type,
+                    subject=envelope.subject,
+                    lag_seconds=round(
+                        (dt.datetime.now(dt.UTC) - envelope.occurred_at).total_seconds(), 3
+                    ),
+                )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: keep the last state, try again
+                log.warning("registry.poll_failed", error=repr(exc)[:300])
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None

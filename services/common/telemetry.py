@@ -1,0 +1,182 @@
+"""Tracing: OpenTelemetry in every service, exported over OTLP (Jaeger in the local stack).
+
+One submission is one trace: the HTTP request (opentelemetry-instrumentation-fastapi), the
+MongoDB commands it causes (the PyMongo instrumentation), every Kafka publish and consume
+(FastStream's telemetry middleware, which writes and reads the W3C `traceparent` record header),
+and the SMTP sends of the emails it causes. Work that is stored first and done later (the outbox,
+queued emails) carries the trace context in the stored document: `capture()` when it is stored,
+`restored()` when it is done. Those two functions are the whole of that contract.
+
+Tracing is a setting (`<SERVICE>_TRACING_ENABLED`, `<SERVICE>_OTLP_ENDPOINT`); when it is off
+nothing is instrumented and `capture()` returns an empty carrier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+TRACER_NAME = "smartcity"
+ATTR_PROPOSAL_ID = "smartcity.proposal_id"
+ATTR_EVENT_TYPE = "smartcity.event_type"
+ATTR_EVENT_ID = "smartcity.event_id"
+SMTP_SPAN = "smtp send"
+UNTRACED_ROUTES = "/healthz,/metrics,/events/stream,/static/"
+
+_provider: Any = None
+
+
+def setup(service: str, *, enabled: bool, endpoint: str) -> Any:
+    """Install the process's tracer provider (once; later calls return the same one) and the
+    PyMongo instrumentation. Returns the provider, or None when tracing is off. Call it before
+    the MongoDB client and the Kafka broker are made."""
+    global _provider
+    if not enabled:
+        return None
+    if _provider is not None:
+        return _provider
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.namespace": "smartcity"}),
+        sampler=ParentBased(root=_NoLoneDatabaseCalls()),
+    )
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"))
+    )
+    trace.set_tracer_provider(provider)
+    PymongoInstrumentor().instrument(tracer_provider=provider)
+    _provider = provider
+    return provider
+
+
+class _NoLoneDatabaseCalls(Sampler):
+    """Root sampler: a MongoDB command with no parent span is a background poll (the outbox
+    relay's sweep, the email sender's queue check, a gauge refresh) and would be a trace of its
+    own every second; those are dropped. Everything else is sampled."""
+
+    def should_sample(
+        self,
+        parent_context: Any,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> Any:
+        if kind == SpanKind.CLIENT and name != SMTP_SPAN:  # PyMongo's spans are CLIENT spans
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "NoLoneDatabaseCalls"
+
+
+def kafka_middlewares(provider: Any) -> tuple[Any, ...]:
+    """FastStream's telemetry middleware: a span per publish and per consume, with the W3C
+    trace context written to and read from the record headers."""
+    if provider is None:
+        return ()
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    return (KafkaTelemetryMiddleware(tracer_provider=provider),)
+
+
+def instrument_app(app: Any, provider: Any) -> None:
+    """A server span per HTTP request (FastAPI's instrumentation); health, metrics and the
+    console's live stream are left out."""
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=UNTRACED_ROUTES)
+
+
+def shutdown() -> None:
+    """Send the spans still buffered (at process stop)."""
+    if _provider is not None:
+        _provider.force_flush(5000)
+
+
+def tracer() -> Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+# ---------------------------------------------------------------- carrying a trace in storage
+def capture() -> dict[str, str]:
+    """The current trace context as a small dict (`traceparent`, maybe `tracestate`), to store
+    with work that is done later. Empty when nothing is being traced."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def restored(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Make a captured trace context current again, so that what is done now (a publish by the
+    outbox relay, an SMTP send) joins the trace it was stored in."""
+    if not carrier:
+        yield
+        return
+    token = otel_context.attach(propagate.extract(dict(carrier)))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id in a W3C `traceparent` header value (`00-<trace id>-<span id>-<flags>`)."""
+    if not traceparent:
+        return None
+    parts = traceparent.strip().split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1].lower()
+
+
+# ---------------------------------------------------------------- attributes
+def annotate(
+    *, proposal_id: str | None, event_type: str | None, event_id: str | None = None
+) -> None:
+    """Put the proposal id and event type on the current span (so traces can be searched by
+    them in Jaeger)."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    if proposal_id:
+        span.set_attribute(ATTR_PROPOSAL_ID, proposal_id)
+    if event_type:
+        span.set_attribute(ATTR_EVENT_TYPE, event_type)
+    if event_id:
+        span.set_attribute(ATTR_EVENT_ID, event_id)
+
+
+@contextlib.contextmanager
+def span(
+    name: str, *, kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
+    """A span of this project's own (where no instrumentation exists: outbox, SMTP)."""
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    with tracer().start_as_current_span(name, kind=kind, attributes=attrs) as current:
+        yield current

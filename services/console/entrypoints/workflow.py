@@ -1,0 +1,153 @@
+"""The workflow views of the console: the pipeline, one proposal's stages, the registry map,
+consumer lag and trace links, as JSON (for the CLI) and as server-rendered pages."""
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from contracts.agencies import Agency
+from services.common.auth import ApiKeys
+from services.console.audit import MongoAuditLog
+from services.console.entrypoints.http import not_found, viewer
+from services.console.entrypoints.web import LoginRequired, NoConsoleAccess, templates
+from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
+from services.console.lag import LagMonitor
+from services.console.sessions import COOKIE, Session, Sessions
+from services.console.views import may_use_console, row
+
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
+
+
+def trace_url(jaeger_url: str, trace_id: str) -> str:
+    return f"{jaeger_url.rstrip('/')}/trace/{trace_id}"
+
+
+def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any]]:
+    """The traces a proposal's events belong to, in order of first appearance, each with the
+    events in it (a submission's trace, then one per decision request, and so on)."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        trace_id = r.get("trace_id")
+        if not trace_id:
+            continue
+        t = found.setdefault(
+            trace_id,
+            {"trace_id": trace_id, "url": trace_url(jaeger_url, trace_id), "events": []},
+        )
+        if r.get("event_type"):
+            t["events"].append(r["event_type"])
+    return list(found.values())
+
+
+def build_router(
+    audit: MongoAuditLog, lag: LagMonitor, keys: ApiKeys, sessions: Sessions, jaeger_url: str
+) -> APIRouter:
+    """The same access rules as the rest of the console: the API wants an operator's key or
+    login, the pages a login (else they send you to /login)."""
+
+    async def current_viewer(request: Request) -> Agency:
+        return await viewer(request, keys, sessions)
+
+    router = APIRouter()
+    Viewer = [Depends(current_viewer)]
+
+    async def current_session(request: Request) -> Session:
+        session = await sessions.lookup(request.cookies.get(COOKIE))
+        if session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if not may_use_console(session.agency):
+            raise NoConsoleAccess(session.agency)
+        request.state.session = session
+        return session
+
+    LoggedIn = Annotated[Session, Depends(current_session)]
+
+    def page(name: str, session: Session, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(
+            user=session.agency, csrf=session.csrf, jaeger_url=jaeger_url, **ctx
+        )
+        return HTMLResponse(html, status_code=status)
+
+    async def current_pipeline() -> dict[str, Any]:
+        entries = await audit.page(PIPELINE_QUERY, limit=200_000)
+        return pipeline(entries, dt.datetime.now(dt.UTC))
+
+    # ---- JSON
+    @router.get(
+        "/api/pipeline",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="Proposals per stage, waits, overdue",
+    )
+    async def api_pipeline() -> JSONResponse:
+        return JSONResponse(await current_pipeline())
+
+    @router.get(
+        "/api/proposals/{proposal_id}/stages",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="One proposal's stages with decisions and emails",
+    )
+    async def api_stages(proposal_id: str) -> JSONResponse:
+        entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
+        if not entries:
+            raise not_found(f"proposal {proposal_id}")
+        return JSONResponse(stage_diagram(entries))
+
+    @router.get(
+        "/api/proposals/{proposal_id}/traces",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="The traces of one proposal's events, with their addresses in Jaeger",
+    )
+    async def api_traces(proposal_id: str) -> JSONResponse:
+        entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
+        if not entries:
+            raise not_found(f"proposal {proposal_id}")
+        return JSONResponse(traces_of([row(e) for e in entries], jaeger_url))
+
+    @router.get(
+        "/api/lag",
+        dependencies=Viewer,
+        tags=["console"],
+        summary="Consumer lag per group and partition",
+    )
+    async def api_lag() -> JSONResponse:
+        return JSONResponse(await lag.refresh())
+
+    # ---- pages
+    @router.get("/traces/{trace_id}", include_in_schema=False)
+    async def trace_page(session: LoggedIn, trace_id: str) -> HTMLResponse:
+        """One trace, read from Jaeger's query API and drawn as a waterfall (the local Jaeger,
+        built from the Go module, has the API but no web UI)."""
+        if not TRACE_ID.fullmatch(trace_id):
+            return page("message.html", session, 400, title="Trace", message="not a trace id")
+        try:
+            async with httpx.AsyncClient(base_url=jaeger_url, timeout=10) as http:
+                resp = await http.get(f"/api/traces/{trace_id}")
+        except httpx.HTTPError as exc:
+            message = f"Jaeger is unreachable at {jaeger_url} ({type(exc).__name__})"
+            return page("message.html", session, 502, title="Trace", message=message)
+        data = resp.json().get("data") if resp.status_code == 200 else None
+        if not data:
+            message = f"Jaeger has no trace {trace_id} / ไม่พบ trace นี้"
+            return page("message.html", session, 404, title="Trace", message=message)
+        return page(
+            "trace.html",
+            session,
+            w=waterfall(data[0]),
+            jaeger_trace_url=trace_url(jaeger_url, trace_id),
+            nav="events",
+        )
+
+    @router.get("/pipeline", include_in_schema=False)
+    async def pipeline_page(session: LoggedIn) -> HTMLResponse:
+        return page("pipeline.html", session, p=await current_pipeline(), nav="pipeline")
+
+    return router

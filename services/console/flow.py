@@ -1,0 +1,299 @@
+"""The workflow as operators look at it: the pipeline (who waits at which stage, and who is
+overdue), one proposal's stages as a diagram, and the registry as a tile map of the 77
+provinces. Pure shaping of stored audit entries: no I/O, the clock is passed in."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from contracts.common import Stage
+from contracts.reference import provinces
+from contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
+from contracts.workflow import stage_name as workflow_stage_name
+from services.console.views import body
+
+TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
+
+STAGE_EVENTS = frozenset({OPENING_EVENT, "ProposalResubmitted", *TRANSITIONS})
+"""The events that put a proposal at a stage."""
+
+PIPELINE_ORDER: tuple[Stage, ...] = tuple(Stage)
+"""Every stage, in the order of the workflow (returns and ends after the way forward)."""
+
+
+def stage_name(stage: str | None) -> dict[str, str]:
+    """The stage's code and its names for people (contracts.workflow names every stage once)."""
+    if not stage or stage not in Stage.__members__.values():
+        return {"stage": stage or "", "th": stage or "", "en": stage or ""}
+    name = workflow_stage_name(stage)
+    return {"stage": stage, "th": name.th, "en": name.en}
+
+
+def _envelope(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(body(entry).get("envelope") or {})
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def waited(since: dt.datetime, now: dt.datetime) -> dict[str, Any]:
+    """How long since `since`, for people: days (or hours under a day), Thai and English."""
+    seconds = max(0.0, (now - since).total_seconds())
+    days = int(seconds // 86400)
+    if days >= 1:
+        return {"seconds": seconds, "th": f"{days:,} วัน", "en": f"{days:,} d"}
+    hours = int(seconds // 3600)
+    return {"seconds": seconds, "th": f"{hours} ชั่วโมง", "en": f"{hours} h"}
+
+
+# ---------------------------------------------------------------- pipeline
+def proposal_states(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per proposal, from its stage-setting events in log order: the current stage, since when,
+    what it is (area, province) and its deadlines."""
+    states: dict[str, dict[str, Any]] = {}
+    for entry in sorted(entries, key=lambda e: e["seq"]):
+        if entry.get("kind") != "event" or entry.get("event_type") not in STAGE_EVENTS:
+            continue
+        env = _envelope(entry)
+        pid = env.get("proposal_id") or entry.get("proposal_id")
+        if not pid or not entry.get("stage"):
+            continue
+        payload = env.get("payload") or {}
+        state = states.setdefault(
+            pid,
+            {"proposal_id": pid, "area_th": "", "area_en": "", "province_th": "", "due": None},
+        )
+        state["stage"] = entry["stage"]
+        state["since"] = _when(env.get("occurred_at") or entry.get("occurred_at"))
+        state["event_type"] = entry["event_type"]
+        state["due"] = None
+        content = payload.get("content")
+        if content:
+            state["area_th"] = content["area_name"]["th"]
+            state["area_en"] = content["area_name"]["en"]
+            state["province_th"] = content["province"]["name_th"]
+            state["province_en"] = content["province"]["name_en"]
+        if entry["event_type"] == "RevisionRequested" and payload.get("respond_by"):
+            state["due"] = {"kind": "revision", "date": _date(payload["respond_by"])}
+        if entry["event_type"] == "CertificationAwarded":
+            state["area_th"] = payload["area_name"]["th"]
+            state["area_en"] = payload["area_name"]["en"]
+            deliver_by = (payload.get("validity") or {}).get("deliver_by")
+            if deliver_by:
+                state["due"] = {"kind": "delivery", "date": _date(deliver_by)}
+    return states
+
+
+def pipeline(entries: Iterable[Mapping[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    """How many proposals are at each stage now, how long each has waited there (longest
+    first), and which are overdue: a revision not resubmitted by its date, a certified area
+    past its delivery date."""
+    today = now.astimezone(dt.UTC).date()
+    by_stage: dict[str, list[dict[str, Any]]] = {s.value: [] for s in PIPELINE_ORDER}
+    for state in proposal_states(entries).values():
+        due = state["due"]
+        overdue = bool(due and due["date"] and due["date"] < today)
+        item = {
+            **state,
+            "waited": waited(state["since"], now) if state["since"] else None,
+            "since": state["since"].isoformat() if state["since"] else None,
+            "due": None
+            if not due
+            else {"kind": due["kind"], "date": due["date"].isoformat() if due["date"] else None},
+            "overdue": overdue,
+        }
+        by_stage.setdefault(state["stage"], []).append(item)
+    stages = []
+    for stage, items in by_stage.items():
+        items.sort(key=lambda i: -(i["waited"] or {"seconds": 0})["seconds"])
+        longest = items[0]["waited"] if items else None
+        stages.append(
+            {
+                **stage_name(stage),
+                "terminal": Stage(stage) in TERMINAL,
+                "count": len(items),
+                "overdue": sum(1 for i in items if i["overdue"]),
+                "longest": longest,
+                "proposals": items,
+            }
+        )
+    return {
+        "as_of": now.isoformat(),
+        "stages": stages,
+        "total": sum(s["count"] for s in stages),
+        "overdue": sum(s["overdue"] for s in stages),
+    }
+
+
+# ---------------------------------------------------------------- one proposal's stages
+def _decision(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    meeting = payload.get("meeting")
+    if meeting:
+        return {
+            "meeting_id": meeting["meeting_id"],
+            "date": meeting["held_on"],
+            "chair_th": (meeting.get("chair") or {}).get("th"),
+            "resolution": payload.get("resolution"),
+        }
+    if event_type in {"CabinetEndorsed", "CabinetReturned"}:
+        return {
+            "meeting_id": f"มติคณะรัฐมนตรี {payload['resolution_number']}",
+            "date": payload["resolution_date"],
+            "chair_th": None,
+            "resolution": payload.get("resolution"),
+        }
+    if event_type == "CertificationAwarded":
+        return {
+            "meeting_id": payload.get("subcommittee_meeting_id"),
+            "date": (payload.get("validity") or {}).get("valid_from"),
+            "chair_th": None,
+            "resolution": payload.get("certificate_number"),
+        }
+    return None
+
+
+def stage_diagram(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One proposal's path: each stage it reached (in order, with the event, its date, the
+    meeting or resolution that decided it and the emails sent about it), then the stages still
+    ahead while it is active."""
+    ordered = sorted(entries, key=lambda e: e["seq"])
+    emails: dict[str, list[dict[str, Any]]] = {}
+    for entry in ordered:
+        if entry.get("kind") != "event" or entry.get("event_type") not in {
+            "NotificationSent",
+            "NotificationFailed",
+        }:
+            continue
+        p = _envelope(entry).get("payload") or {}
+        emails.setdefault(p.get("about_event_id", ""), []).append(
+            {
+                "status": "sent" if entry["event_type"] == "NotificationSent" else "failed",
+                "to": p.get("recipient_email") or p.get("recipient_id"),
+                "recipient_id": p.get("recipient_id"),
+                "error": p.get("error"),
+            }
+        )
+    steps: list[dict[str, Any]] = []
+    for entry in ordered:
+        if entry.get("kind") != "event" or entry.get("event_type") not in STAGE_EVENTS:
+            continue
+        env = _envelope(entry)
+        payload = env.get("payload") or {}
+        steps.append(
+            {
+                **stage_name(entry.get("stage")),
+                "state": "done",
+                "event_type": entry["event_type"],
+                "at": env.get("occurred_at") or entry.get("occurred_at"),
+                "decision": _decision(entry["event_type"], payload),
+                "emails": emails.get(str(env.get("event_id")), []),
+                "seq": entry["seq"],
+            }
+        )
+    current = steps[-1]["stage"] if steps else None
+    if steps:
+        steps[-1]["state"] = "current"
+    ahead: list[dict[str, Any]] = []
+    if current is not None and Stage(current) not in TERMINAL:
+        position = Stage.SUBMITTED if current == Stage.REVISION_REQUESTED else Stage(current)
+        start = ORDER.index(position) + 1 if position in ORDER else len(ORDER)
+        ahead = [{**stage_name(s.value), "state": "ahead"} for s in ORDER[start:]]
+    return {"current": stage_name(current) if current else None, "steps": steps + ahead}
+
+
+# ---------------------------------------------------------------- tile map
+@cache
+def _tiles() -> tuple[tuple[str, int, int], ...]:
+    with TILES_CSV.open(encoding="utf-8") as f:
+        return tuple((r["code"], int(r["row"]), int(r["col"])) for r in csv.DictReader(f))
+
+
+def tile_map(by_province: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The 77 provinces as tiles on a grid shaped like Thailand, each with its number of
+    certified areas and a colour level (0, 1, 2, 3 = three or more)."""
+    counts = {p["province_code"]: int(p["areas"]) for p in by_province}
+    names = {p.code: p for p in provinces()}
+    tiles: list[dict[str, Any]] = []
+    for code, row, col in _tiles():
+        n = counts.get(code, 0)
+        prov = names[code]
+        tiles.append(
+            {
+                "code": code,
+                "row": row,
+                "col": col,
+                "name_th": prov.name_th,
+                "name_en": prov.name_en,
+                "areas": n,
+                "level": min(n, 3),
+            }
+        )
+    return {
+        "tiles": tiles,
+        "rows": max(row for _, row, _ in _tiles()) + 1,
+        "cols": max(col for _, _, col in _tiles()) + 1,
+    }
+
+
+# ---------------------------------------------------------------- one trace, as a waterfall
+def waterfall(trace: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace from Jaeger's query API (`/api/traces/{id}`, one element of `data`) as rows for
+    a waterfall: each span in tree order with its depth, service, operation, offset and length
+    (microseconds, and in per cent of the whole trace), and the tags that matter here."""
+    spans = list(trace.get("spans") or [])
+    processes = trace.get("processes") or {}
+    if not spans:
+        return {"trace_id": trace.get("traceID"), "rows": [], "services": [], "duration_us": 0}
+    start = min(int(s["startTime"]) for s in spans)
+    end = max(int(s["startTime"]) + int(s["duration"]) for s in spans)
+    total = max(end - start, 1)
+    ids = {s["spanID"] for s in spans}
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for s in spans:
+        parent = next((r["spanID"] for r in s.get("references") or [] if r["spanID"] in ids), None)
+        children.setdefault(parent, []).append(s)
+    rows: list[dict[str, Any]] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for s in sorted(children.get(parent, []), key=lambda x: int(x["startTime"])):
+            tags = {t["key"]: t["value"] for t in s.get("tags") or []}
+            offset = int(s["startTime"]) - start
+            rows.append(
+                {
+                    "span_id": s["spanID"],
+                    "depth": depth,
+                    "service": (processes.get(s["processID"]) or {}).get("serviceName", "?"),
+                    "operation": s["operationName"],
+                    "offset_us": offset,
+                    "duration_us": int(s["duration"]),
+                    "x_pct": round(100 * offset / total, 3),
+                    "w_pct": round(max(100 * int(s["duration"]) / total, 0.2), 3),
+                    "proposal_id": tags.get("smartcity.proposal_id"),
+                    "event_type": tags.get("smartcity.event_type"),
+                    "error": bool(tags.get("error")) or tags.get("otel.status_code") == "ERROR",
+                }
+            )
+            visit(s["spanID"], depth + 1)
+
+    visit(None, 0)
+    services = sorted({r["service"] for r in rows})
+    return {
+        "trace_id": trace.get("traceID"),
+        "rows": rows,
+        "services": services,
+        "duration_us": total,
+        "started_at": dt.datetime.fromtimestamp(start / 1e6, dt.UTC).isoformat(),
+    }

@@ -1,0 +1,71 @@
+"""Cost of signing and of verifying one claim (pure CPU; no broker): what `make bench` reports
+as `claim_sign_us` and `claim_verify_us` (median and p99 over `n` claims). Verification is what
+the intake gate does per claim: read the producer from the body, parse the header, check the
+key against the registry and the Ed25519 signature."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from typing import Any
+
+from contracts import topics
+from contracts.examples import example_envelope
+from contracts.signing import SigningKey, raw_public_key, verify
+from services.common.claims import claimed_fields
+from tests.support import signer_for
+
+
+def measure(n: int = 2000) -> dict[str, Any]:
+    signer = signer_for("lg-phuket-city")
+    envelope = example_envelope("ProposalSubmitted").model_copy(
+        update={"producer": "lg-phuket-city"}
+    )
+    key = SigningKey(
+        signer.key_id,
+        "lg-phuket-city",
+        raw_public_key(signer.private_key),
+        dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
+    keys = {key.key_id: key}
+    now = dt.datetime.now(dt.UTC)
+    sign_ns: list[int] = []
+    verify_ns: list[int] = []
+    for _ in range(n):
+        started = time.perf_counter_ns()
+        record = signer.sign(envelope)
+        sign_ns.append(time.perf_counter_ns() - started)
+        headers = {k: v.encode() for k, v in record.headers.items()}
+        started = time.perf_counter_ns()
+        producer, _ = claimed_fields(record.value)
+        verdict = verify(
+            value=record.value,
+            key=record.key,
+            headers=headers,
+            producer=producer,
+            agencies={"lg-phuket-city"},
+            keys=keys,
+            at=now,
+        )
+        verify_ns.append(time.perf_counter_ns() - started)
+        assert verdict, verdict
+    assert topics.HEADER_EVENT_TYPE in record.headers
+
+    def summary(samples: list[int]) -> dict[str, float]:
+        ordered = sorted(samples)
+        return {
+            "median": round(statistics.median(ordered) / 1000, 1),
+            "p99": round(ordered[int(len(ordered) * 0.99) - 1] / 1000, 1),
+        }
+
+    return {
+        "claims": n,
+        "claim_bytes": len(record.value),
+        "claim_sign_us": summary(sign_ns),
+        "claim_verify_us": summary(verify_ns),
+    }
+
+
+if __name__ == "__main__":
+    print(measure())

@@ -1,0 +1,171 @@
+"""The console's workflow views (pure): pipeline, one proposal's stages, the tile map; and the
+trace-context carrier that the outbox stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+from contracts.reference import provinces
+from services.common import telemetry
+from services.console.flow import pipeline, stage_diagram, tile_map, waterfall
+
+NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+
+
+def entry(seq: int, event_type: str, stage: str | None, pid: str, **payload: Any) -> dict[str, Any]:
+    at = payload.pop("at", "2026-11-01T00:00:00+00:00")
+    env = {
+        "event_id": f"e{seq}",
+        "event_type": event_type,
+        "proposal_id": pid,
+        "occurred_at": at,
+        "payload": payload,
+    }
+    return {
+        "seq": seq,
+        "kind": "event",
+        "event_type": event_type,
+        "stage": stage,
+        "proposal_id": pid,
+        "occurred_at": at,
+        "body": json.dumps({"envelope": env}),
+    }
+
+
+CONTENT = {
+    "area_name": {"th": "ภูเก็ต", "en": "Phuket"},
+    "province": {"code": "83", "name_th": "ภูเก็ต", "name_en": "Phuket"},
+}
+MEETING = {"meeting_id": "1/2565", "held_on": "2022-08-06", "chair": {"th": "ประธาน", "en": "C"}}
+
+
+def test_pipeline_counts_stages_waits_and_overdue() -> None:
+    entries = [
+        entry(1, "ProposalSubmitted", "submitted", "P-1", content=CONTENT),
+        entry(2, "ProposalSubmitted", "submitted", "P-2", content=CONTENT),
+        entry(
+            3,
+            "RevisionRequested",
+            "revision_requested",
+            "P-2",
+            respond_by="2026-11-15",
+            at="2026-11-10T00:00:00+00:00",
+        ),
+        entry(4, "ProposalSubmitted", "submitted", "P-3", content=CONTENT, at="2026-11-29T06:00"),
+        entry(5, "NotificationSent", None, "P-3", about_event_id="e4"),
+    ]
+    p = pipeline(entries, NOW)
+    stages = {s["stage"]: s for s in p["stages"]}
+    assert stages["submitted"]["count"] == 2
+    assert stages["submitted"]["longest"]["en"] == "29 d"  # P-1, longest first
+    assert [i["proposal_id"] for i in stages["submitted"]["proposals"]] == ["P-1", "P-3"]
+    assert stages["revision_requested"]["count"] == 1
+    assert stages["revision_requested"]["overdue"] == 1
+    assert stages["revision_requested"]["proposals"][0]["area_th"] == "ภูเก็ต"
+    assert p["total"] == 3
+    assert p["overdue"] == 1
+    assert stages["certified"]["count"] == 0
+
+
+def test_stage_diagram_has_decisions_emails_and_what_is_ahead() -> None:
+    entries = [
+        entry(1, "ProposalSubmitted", "submitted", "P-1", content=CONTENT),
+        entry(2, "NotificationSent", None, "P-1", about_event_id="e1", recipient_email="a@x.th"),
+        entry(3, "ProposalScreened", "screened", "P-1"),
+        entry(4, "SubcommitteeApproved", "subcommittee_approved", "P-1", meeting=MEETING),
+        entry(5, "NotificationFailed", None, "P-1", about_event_id="e4", recipient_id="depa"),
+    ]
+    d = stage_diagram(entries)
+    steps = d["steps"]
+    assert [s["stage"] for s in steps] == [
+        "submitted",
+        "screened",
+        "subcommittee_approved",
+        "steering_acknowledged",
+        "cabinet_endorsed",
+        "certified",
+    ]
+    assert [s["state"] for s in steps[:4]] == ["done", "done", "current", "ahead"]
+    assert steps[0]["emails"] == [
+        {"status": "sent", "to": "a@x.th", "recipient_id": None, "error": None}
+    ]
+    assert steps[2]["decision"]["meeting_id"] == "1/2565"
+    assert steps[2]["decision"]["date"] == "2022-08-06"
+    assert steps[2]["emails"][0]["status"] == "failed"
+    assert d["current"]["en"] == "Approved by the subcommittee"
+
+
+def test_tile_map_places_all_77_provinces_once() -> None:
+    m = tile_map([{"province_code": "10", "areas": 3}, {"province_code": "83", "areas": 1}])
+    tiles = m["tiles"]
+    assert len(tiles) == len(provinces()) == 77
+    assert len({(t["row"], t["col"]) for t in tiles}) == 77
+    by_code = {t["code"]: t for t in tiles}
+    assert by_code["10"]["level"] == 3
+    assert by_code["83"]["level"] == 1
+    assert by_code["50"]["level"] == 0
+    # North above south: Chiang Rai is on the top row, Narathiwat on the bottom one.
+    assert by_code["57"]["row"] == 0
+    assert by_code["96"]["row"] == m["rows"] - 1
+
+
+def test_a_captured_trace_context_is_restored_later() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    assert telemetry.capture() == {}  # nothing traced: nothing stored
+    with tracer.start_as_current_span("request") as span:
+        carrier = telemetry.capture()
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert telemetry.trace_id_of(carrier["traceparent"]) == trace_id
+    with telemetry.restored(carrier):
+        assert trace.get_current_span().get_span_context().trace_id == int(trace_id, 16)
+    assert not trace.get_current_span().get_span_context().is_valid
+    assert telemetry.trace_id_of("garbage") is None
+    assert telemetry.trace_id_of(None) is None
+
+
+def test_waterfall_orders_spans_as_a_tree() -> None:
+    def span(sid: str, parent: str | None, start: int, dur: int, proc: str, op: str) -> Any:
+        refs = [{"refType": "CHILD_OF", "spanID": parent}] if parent else []
+        return {
+            "spanID": sid,
+            "references": refs,
+            "startTime": start,
+            "duration": dur,
+            "processID": proc,
+            "operationName": op,
+            "tags": [{"key": "smartcity.event_type", "value": "ProposalSubmitted"}],
+        }
+
+    trace_doc = {
+        "traceID": "a" * 32,
+        "processes": {"p1": {"serviceName": "proposals"}, "p2": {"serviceName": "notifications"}},
+        "spans": [
+            span("c", "b", 1_500, 400, "p2", "smtp send"),
+            span("a", None, 1_000, 1_000, "p1", "POST /proposals"),
+            span("b", "a", 1_200, 800, "p2", "smartcity.proposals process"),
+        ],
+    }
+    w = waterfall(trace_doc)
+    assert [(r["span_id"], r["depth"]) for r in w["rows"]] == [("a", 0), ("b", 1), ("c", 2)]
+    assert w["rows"][0]["x_pct"] == 0
+    assert w["rows"][0]["w_pct"] == 100
+    assert w["rows"][2]["x_pct"] == 50
+    assert w["services"] == ["notifications", "proposals"]
+
+
+def test_background_database_polls_start_no_trace() -> None:
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased
+    from opentelemetry.trace import SpanKind
+
+    sampler = ParentBased(root=telemetry._NoLoneDatabaseCalls())
+    lone = sampler.should_sample(None, 1, "smartcity_notifications.find", SpanKind.CLIENT)
+    assert lone.decision is Decision.DROP
+    smtp = sampler.should_sample(None, 1, telemetry.SMTP_SPAN, SpanKind.CLIENT)
+    assert smtp.decision is Decision.RECORD_AND_SAMPLE
+    request = sampler.should_sample(None, 1, "POST /proposals", SpanKind.SERVER)
+    assert request.decision is Decision.RECORD_AND_SAMPLE
