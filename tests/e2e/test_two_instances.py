@@ -223,7 +223,7 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
     try:
         sent_docs = await poll(settled, timeout=180, what="every email settled")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}: {waiting}") from None
+        raise AssertionError(f"{exc}: {waiting}; {await unsettled(deliveries, pids)}") from None
     # The only failures: recipients the directory has no address for (never an SMTP error).
     assert [d["_id"] for d in sent_docs if d["status"] == "failed" and d["email"]] == []
     about = {d["event_id"] for d in sent_docs}
@@ -252,3 +252,23 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
     assert statuses["ProposalScreened:201"] <= len(pids)
     assert statuses["CertificationAwarded:201"] == len(pids)
     assert statuses["CertificationAwarded:409"] == len(pids)
+
+
+async def unsettled(deliveries: Any, pids: list[str]) -> list[Doc]:
+    """What each email still waiting looks like, in its projection and in its commits (for the
+    failure message: whether it was never taken up, leased and left, or sent but not shown)."""
+    commits = deliveries.database[f"{deliveries.name}_commits"]
+    out = []
+    query = {"proposal_id": {"$in": pids}, "status": {"$nin": ["sent", "held", "failed"]}}
+    for doc in await deliveries.find(query).to_list(None):
+        steps = await commits.find({"aggregate_id": doc["_id"]}).sort("_id", 1).to_list(None)
+        out.append(
+            {
+                "_id": doc["_id"],
+                "projected": (doc.get("_version"), doc["status"], doc.get("attempts")),
+                "next_attempt_at": str(doc.get("next_attempt_at")),
+                "last_error": doc.get("last_error"),
+                "commits": [(c["version"], c["state"].get("status"), str(c["at"])) for c in steps],
+            }
+        )
+    return out
