@@ -27,15 +27,16 @@ from services.notifications.links import StatusLinks
 NAME = "notifications"
 
 
-def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
-    rt = Runtime(NAME, settings, settings.mongo_db)
+def mail_settings(settings: NotificationsSettings) -> MailSettings:
+    """How the emails are written and retried (the status links' secret is loaded at start
+    when it is not set)."""
     secret = settings.status_link_secret
     links = StatusLinks(
         settings.status_base_url,
         settings.status_link_days * 86400,
         secret.get_secret_value() if secret else None,
     )
-    mail = MailSettings(
+    return MailSettings(
         from_name=settings.mail_from_name,
         from_email=settings.mail_from_address,
         message_id_domain=settings.message_id_domain,
@@ -44,6 +45,12 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         base_delay=settings.send_base_delay_seconds,
         max_delay=settings.send_max_delay_seconds,
     )
+
+
+def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
+    rt = Runtime(NAME, settings, settings.mongo_db)
+    mail = mail_settings(settings)
+    links = mail.links
     view, directory, deliveries, bodies = (
         ProposalsView(rt.store("proposals")),
         RecipientsDirectory(rt.db),

@@ -254,7 +254,11 @@ class NotificationHandlers:
             if d["_id"] in queued:
                 held = d["status"] == "held"
                 QUEUED.labels(envelope.event_type, "digest" if held else "immediate").inc()
-        ready = [d["_id"] for d in deliveries if d["status"] == "queued" and d["_id"] in queued]
+        # Every email of the event that is to be sent, not only those queued now: when this is
+        # a redelivery (a rebalance, or a first try that failed half-way), the emails an earlier
+        # delivery queued may have woken no sender. A wake-up for an email already sent or
+        # leased costs one read (the claim finds nothing to do).
+        ready = [d["_id"] for d in deliveries if d["status"] == "queued"]
         if self._on_queued is not None and ready:
             self._on_queued(ready)
         for delivery_id, recipient_id in failures.items():
@@ -294,6 +298,8 @@ class Sender:
         self.clock = clock
         self._gauges_at = 0.0
         self._wake = asyncio.Event()
+        self.scan_full = False
+        """The last look through the delivery log found a full batch: look again at once."""
         self._mine: dict[str, dt.datetime] = {}
         """Emails this process queued or scheduled a retry of, and when each is due: sent by
         `_id` without a scan of the delivery log."""
@@ -314,12 +320,32 @@ class Sender:
         ready = [i for i, at in self._mine.items() if at <= now][:SEND_BATCH]
         for delivery_id in ready:
             del self._mine[delivery_id]
-        claimed = await asyncio.gather(*(self._log.claim(i, now) for i in ready))
-        due = [d for d in claimed if d is not None]
+        claimed = await asyncio.gather(
+            *(self._log.claim(i, now) for i in ready), return_exceptions=True
+        )
+        due: list[Doc] = []
+        for delivery_id, got in zip(ready, claimed, strict=True):
+            if isinstance(got, BaseException):
+                # The store failed us: keep the email, try it again in a moment.
+                log.warning("notify.claim_failed", delivery_id=delivery_id, error=repr(got))
+                self._mine[delivery_id] = now + dt.timedelta(seconds=1)
+            elif got is not None:
+                due.append(got)
+        scanned = 0
         if scan and len(ready) < SEND_BATCH:
-            due += await self._log.claim_due(now, limit=SEND_BATCH - len(ready))
+            found = await self._log.claim_due(now, limit=SEND_BATCH - len(ready))
+            scanned = len(found)
+            due += found
         if due:
-            await asyncio.gather(*(self.attempt(doc) for doc in due))
+            results = await asyncio.gather(
+                *(self.attempt(doc) for doc in due), return_exceptions=True
+            )
+            for doc, result in zip(due, results, strict=True):
+                if isinstance(result, BaseException):
+                    # Leased to us but not settled: it is due again when the lease ends.
+                    log.warning("notify.attempt_failed", delivery_id=doc["_id"], error=repr(result))
+                    self._mine[doc["_id"]] = doc["next_attempt_at"]
+        self.scan_full = scan and scanned >= SEND_BATCH - len(ready)
         return len(ready) + len(due)
 
     @staticmethod
@@ -483,12 +509,16 @@ class Sender:
 
     async def run(self, backstop_seconds: float) -> None:
         """Send as emails are queued (woken by the consumer of this process) and when a retry
-        this process scheduled is due; look through the whole delivery log only at start and
-        every `backstop_seconds` (emails another process queued and did not send)."""
+        this process scheduled is due; look through the whole delivery log at start and then
+        every `backstop_seconds`, busy or not (emails another process queued and did not send,
+        or whose wake-up was lost), going on while a look finds a full batch."""
         scan = True
+        scanned_at = time.monotonic()
         while True:
             try:
                 self._wake.clear()
+                if scan:
+                    scanned_at = time.monotonic()
                 batch = asyncio.ensure_future(self.send_due(scan=scan))
                 try:
                     sent = await asyncio.shield(batch)
@@ -501,17 +531,18 @@ class Sender:
                 busy = time.monotonic() - self._gauges_at >= GAUGE_REFRESH_BUSY_SECONDS
                 if scan or (sent and busy):
                     await self.refresh_gauges()
-                scan = False
-                if sent:
+                until_scan = backstop_seconds - (time.monotonic() - scanned_at)
+                scan = self.scan_full or until_scan <= 0
+                if sent or scan:
                     continue
-                timeout = backstop_seconds
+                timeout = until_scan
                 if self._mine:
                     first = min(self._mine.values())
                     timeout = min(timeout, max(0.0, (first - self.clock()).total_seconds()))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
-                    scan = timeout >= backstop_seconds
+                    scan = time.monotonic() - scanned_at >= backstop_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

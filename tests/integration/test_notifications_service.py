@@ -28,6 +28,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from contracts.catalogue import EVENTS
@@ -35,11 +36,21 @@ from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import delete_topics, ensure_topics
+from services.common.store import AggregateStore, CommitPublisher
 from services.notifications.adapters.directory import (
     RecipientChange,
     RecipientsDirectory,
     seed_documents,
 )
+from services.notifications.adapters.store import (
+    DeliveryLog,
+    MessageBodies,
+    ProposalsView,
+    load_or_create_secret,
+)
+from services.notifications.bootstrap import mail_settings
+from services.notifications.config import NotificationsSettings
+from services.notifications.handlers import NotificationHandlers
 from services.notifications.messages import message_id
 from services.notifications.proofread import problems, visible_text
 from services.notifications.routing import ROUTES
@@ -358,6 +369,48 @@ async def test_a_redelivered_event_sends_no_second_email(
     assert view["stage"] == "revision_requested"
     text, _html = body_parts(await mailpit.raw(summary["ID"]))
     assert "ขั้นตอนปัจจุบัน: รอผู้ยื่นแก้ไขข้อเสนอ" in text
+
+
+@pytest.fixture(scope="module")
+def sleepy_notifier(ns: Namespace) -> Iterator[Notifier]:
+    """A process whose sender looks through the delivery log only at start and then once an
+    hour: an email it sends sooner, it was woken for."""
+    yield from start_notifier(ns, "wake", {"NOTIFICATIONS_SENDER_POLL_SECONDS": "3600"})
+
+
+async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
+    sleepy_notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    """A first try queued an event's emails and stopped before any sender was woken (a crash
+    right after the commits, or a rebalance that gave the event to another instance): the
+    redelivered event sends them, without waiting for the sender's hourly look."""
+    pid = new_proposal_id()
+    submitted = event("ProposalSubmitted", pid)
+    # The first try: the service's own handler code on the same database, with no sender.
+    db = mongo[sleepy_notifier.db_name]
+    publisher = CommitPublisher(KafkaBroker(), sleepy_notifier.topics, "notifications")
+    deliveries = DeliveryLog(AggregateStore(db, "deliveries", publisher))
+    mail = mail_settings(NotificationsSettings())
+    mail.links.secret = await load_or_create_secret(db, "status-links")  # the service's
+    first_try = NotificationHandlers(
+        ProposalsView(AggregateStore(db, "proposals", publisher)),
+        RecipientsDirectory(db),
+        deliveries,
+        MessageBodies(db),
+        mail,
+    )
+    await first_try.on_event(submitted)
+    addresses = expected_addresses("ProposalSubmitted")
+    ids = [f"{submitted.event_id}:{a.lower()}" for a in addresses]
+    queued = await deliveries.collection.find({"_id": {"$in": ids}}).to_list(None)
+    assert sorted(d["status"] for d in queued) == ["queued"] * len(addresses)
+    # The redelivery.
+    await publish(producer, sleepy_notifier.topics, submitted)
+    for address in addresses:
+        await received(mailpit, message_id(str(submitted.event_id), address, DOMAIN))
 
 
 async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
