@@ -33,6 +33,13 @@ class TopicsMissing(ConnectionError):
     """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
+LONG_POLL_MS = 10_000
+"""How long a consumer's fetch waits at the broker for a record before it is answered empty and
+sent again. A record that arrives answers the waiting fetch at once, so this adds no delay to
+any event; it only sets how often an idle consumer asks (aiokafka's default, 500 ms, is two
+requests a second per consumer, each waking the broker)."""
+
+
 def make_broker(
     settings: ServiceSettings, client_id: str, *, middlewares: Sequence[Any] = ()
 ) -> KafkaBroker:

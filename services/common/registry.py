@@ -2,8 +2,9 @@
 topic, from its beginning, without a consumer group; the state is `contracts.registry.Registry`.
 
 Start-up reads up to the end of the topic before the service takes traffic; afterwards a
-background task applies each new event as it arrives (within about `poll_ms`), so an onboarded
-agency or a revoked key is seen without a restart.
+background task applies each new event as it arrives (a long poll: the broker answers the
+waiting fetch when a record comes, so an onboarded agency or a revoked key is seen without a
+restart and without a timer; an idle reader asks once every `LONG_POLL_MS`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prometheus_client import Counter, Gauge
 
 from contracts.agencies import Agency
 from contracts.registry import Registry, RegistryRecordError, parse_registry_record
-from services.common.kafka import make_consumer
+from services.common.kafka import LONG_POLL_MS, make_consumer
 from services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
@@ -60,7 +61,7 @@ class RegistryProjection:
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                fetch_max_wait_ms=100,
+                fetch_max_wait_ms=LONG_POLL_MS,
             )
             await consumer.start()
             consumer.assign([self._tp])
@@ -68,7 +69,7 @@ class RegistryProjection:
             self._consumer = consumer
         end = (await self._consumer.end_offsets([self._tp]))[self._tp]
         while await self._consumer.position(self._tp) < end:
-            await self._poll_once(log_each=False)
+            await self._poll_once(log_each=False, timeout_ms=self._poll_ms)
         log.info(
             "registry.loaded",
             agencies=len(self.state.agencies),
@@ -76,9 +77,11 @@ class RegistryProjection:
             api_keys=len(self.state.api_keys),
         )
 
-    async def _poll_once(self, *, log_each: bool = True) -> None:
+    async def _poll_once(self, *, log_each: bool = True, timeout_ms: int = LONG_POLL_MS) -> None:
+        """Apply what the broker has; waits up to `timeout_ms` for a record (one that arrives
+        ends the wait at once: following the registry is a long poll, not a timer)."""
         assert self._consumer is not None
-        batches = await self._consumer.getmany(self._tp, timeout_ms=self._poll_ms)
+        batches = await self._consumer.getmany(self._tp, timeout_ms=timeout_ms)
         for records in batches.values():
             for record in records:
                 try:

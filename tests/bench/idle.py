@@ -155,7 +155,7 @@ def children(pid: int) -> list[int]:
 
 def stack_pids() -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
-    for name in ("kafka", "postgres", "ferretdb", "mailpit"):
+    for name in ("kafka", "postgres", "ferretdb", "mailpit", "jaeger"):
         pidfile = LOCAL / "run" / f"{name}.pid"
         if not pidfile.exists():
             continue

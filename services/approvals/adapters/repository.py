@@ -106,10 +106,10 @@ class MongoCaseRepository:
         )
 
     async def count_by_stage(self) -> dict[str, int]:
-        rows = await (
-            await self.collection.aggregate([{"$group": {"_id": "$stage", "n": {"$sum": 1}}}])
-        ).to_list(None)
-        return {row["_id"]: int(row["n"]) for row in rows}
+        """One count per stage: FerretDB 1.24 hands an equality on a string to its backend, but
+        decodes every document for a `$group` (about 5 s of its CPU for 20,000 documents)."""
+        counts = {s.value: await self.collection.count_documents({"stage": s.value}) for s in Stage}
+        return {stage: n for stage, n in counts.items() if n}
 
     async def certified_ids(self) -> list[str]:
         docs = await self.collection.find({"stage": Stage.CERTIFIED.value}, {"_id": 1}).to_list(

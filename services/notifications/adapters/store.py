@@ -376,17 +376,18 @@ class DeliveryLog:
             await self._change(doc["_id"], settle)
 
     async def stats(self, now: dt.datetime) -> dict[str, float]:
-        """Queue figures from one scan (each query is a full scan on FerretDB)."""
-        docs = await self.collection.find(
-            {"status": {"$in": ["queued", "held"]}},
-            {"_id": 0, "status": 1, "attempts": 1, "created_at": 1},
+        """Queue figures. Equalities only: FerretDB 1.24 hands `{"status": "queued"}` to its
+        backend, but decodes every document of the log for a `$in` (about 5 s of its CPU for
+        20,000 deliveries)."""
+        queued = await self.collection.find(
+            {"status": "queued"}, {"_id": 0, "attempts": 1, "created_at": 1}
         ).to_list(None)
-        queued = [d for d in docs if d["status"] == "queued"]
+        held = await self.collection.count_documents({"status": "held"})
         oldest = min((d["created_at"] for d in queued), default=None)
         return {
             "retrying": sum(1 for d in queued if d.get("attempts", 0) > 0),
             "queued": len(queued),
-            "held": len(docs) - len(queued),
+            "held": held,
             "oldest_queued_age_seconds": 0.0
             if oldest is None
             else max(0.0, (now - oldest).total_seconds()),
