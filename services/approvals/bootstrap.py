@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -40,6 +41,29 @@ def every(
     return loop
 
 
+def on_change(
+    seconds: float, job: Callable[[], Awaitable[object]], changed: asyncio.Event, name: str
+) -> Callable[[], Awaitable[None]]:
+    """Run `job` at start, then when `changed` is set, at most once every `seconds`, and every
+    `10 * seconds` as a backstop (changes another instance made): an idle service runs it
+    rarely (counting cases by stage reads every case on FerretDB)."""
+
+    async def loop() -> None:
+        while True:
+            changed.clear()
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{name}.failed", error=repr(exc))
+            await asyncio.sleep(seconds)  # at most one run per interval while busy
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), 9 * seconds)
+
+    return loop
+
+
 def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     repo = MongoCaseRepository(rt.db, rt.publisher)
@@ -57,7 +81,11 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         for stage in Stage:
             CASES_BY_STAGE.labels(stage.value).set(counts.get(stage.value, 0))
 
-    rt.background.append(every(settings.stage_gauge_seconds, refresh_stage_gauge, "stage_gauge"))
+    rt.background.append(
+        on_change(
+            settings.stage_gauge_seconds, refresh_stage_gauge, handlers.cases_changed, "stage_gauge"
+        )
+    )
     rt.background.append(
         every(settings.deadline_scan_seconds, handlers.scan_deadlines, "deadline_scan")
     )

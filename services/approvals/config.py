@@ -21,7 +21,10 @@ class ApprovalsSettings(ServiceSettings):
         3600.0, gt=0, description="How often the delivery-deadline scan runs"
     )
     stage_gauge_seconds: float = Field(
-        60.0, gt=0, description="How often the cases-by-stage gauge is refreshed"
+        60.0,
+        gt=0,
+        description="Shortest interval between refreshes of the cases-by-stage gauge: it is "
+        "refreshed after a case changes in this process, and every ten intervals otherwise",
     )
     delivery_years: int = Field(
         DELIVERY_YEARS,

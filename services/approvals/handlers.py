@@ -143,6 +143,8 @@ class CaseHandlers:
         directory: Callable[[str], Agency] = agency,
     ) -> None:
         self._directory = directory
+        self.cases_changed = asyncio.Event()
+        """Set when this process commits a change to a case (the stage gauge's wake-up)."""
         self._repo = repository
         self.clock = clock
         self.rules = rules
@@ -164,6 +166,8 @@ class CaseHandlers:
         result = await self._repo.change(proposal_id, remembered, self.clock)
         if last:
             before, outcome = last[0]
+            if outcome is not None and not outcome.duplicate:
+                self.cases_changed.set()
             moved = None if outcome is None or outcome.duplicate else stage_time(before, outcome)
             if moved is not None:
                 STAGE_TRANSITIONS.labels(moved[0], moved[1]).inc()

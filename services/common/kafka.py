@@ -35,9 +35,11 @@ class TopicsMissing(ConnectionError):
 
 LONG_POLL_MS = 10_000
 """How long a consumer's fetch waits at the broker for a record before it is answered empty and
-sent again. A record that arrives answers the waiting fetch at once, so this adds no delay to
-any event; it only sets how often an idle consumer asks (aiokafka's default, 500 ms, is two
-requests a second per consumer, each waking the broker)."""
+sent again (`fetch_max_wait_ms`), and the longest sleep of aiokafka's background fetch routine
+(`consumer_timeout_ms`). A record that arrives answers the waiting fetch at once and wakes the
+routine, so this adds no delay to any event; it only sets how often an idle consumer works
+(aiokafka's defaults, 500 and 200 ms, are two broker requests and five wake-ups a second per
+consumer)."""
 
 
 def make_broker(

@@ -62,6 +62,7 @@ class RegistryProjection:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=LONG_POLL_MS,
+                consumer_timeout_ms=LONG_POLL_MS,
             )
             await consumer.start()
             consumer.assign([self._tp])

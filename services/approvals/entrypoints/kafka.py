@@ -27,6 +27,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Proposal facts: submissions, resubmissions, withdrawals",
     )
     async def on_proposals(msg: KafkaMessage) -> None:
@@ -38,6 +39,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Decision claims from agency systems (single decisions and "
         "meetings); other services' claims are ignored",
     )

@@ -21,6 +21,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Every topic, including dead letters, into the audit log",
     )
     async def on_any_topic(msg: KafkaMessage) -> None:

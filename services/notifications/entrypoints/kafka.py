@@ -21,6 +21,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Workflow facts and refusals to tell people about",
     )
     async def on_workflow_events(msg: KafkaMessage) -> None:

@@ -29,6 +29,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Claims produced by agency systems: ProposalSubmitted, "
         "ProposalResubmitted, ProposalWithdrawn",
     )
@@ -44,6 +45,7 @@ def register(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=LONG_POLL_MS,
+        consumer_timeout_ms=LONG_POLL_MS,
         description="Workflow decisions; RevisionRequested marks the proposal "
         "as awaiting a resubmission",
     )
