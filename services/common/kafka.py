@@ -33,13 +33,18 @@ class TopicsMissing(ConnectionError):
     """The topics a service needs do not exist (yet): the admin has not provisioned them."""
 
 
+FETCHER_IDLE_MS = 10_000
+"""The longest sleep of aiokafka's background fetch routine (`consumer_timeout_ms`; its default,
+200 ms, woke every consumer five times a second). The routine is woken by a fetch answered, a
+batch consumed or an assignment change, so this adds no delay to any record."""
+
 LONG_POLL_MS = 10_000
-"""How long a consumer's fetch waits at the broker for a record before it is answered empty and
-sent again (`fetch_max_wait_ms`), and the longest sleep of aiokafka's background fetch routine
-(`consumer_timeout_ms`). A record that arrives answers the waiting fetch at once and wakes the
-routine, so this adds no delay to any event; it only sets how often an idle consumer works
-(aiokafka's defaults, 500 and 200 ms, are two broker requests and five wake-ups a second per
-consumer)."""
+"""How long the registry reader's fetch waits at the broker for a record (`fetch_max_wait_ms`):
+a record that arrives answers the waiting fetch at once. Only for a reader of ONE partition:
+with several partitions on one broker, a fetch in flight leaves out a partition whose records
+were still being consumed, and that partition's next records wait for the fetch to come back
+(with a 10 s wait four e2e tests timed out waiting for a decision to reach the proposals
+service), so the services' FastStream consumers keep aiokafka's 500 ms."""
 
 
 def make_broker(

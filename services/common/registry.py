@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge
 
 from contracts.agencies import Agency
 from contracts.registry import Registry, RegistryRecordError, parse_registry_record
-from services.common.kafka import LONG_POLL_MS, make_consumer
+from services.common.kafka import FETCHER_IDLE_MS, LONG_POLL_MS, make_consumer
 from services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ class RegistryProjection:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=LONG_POLL_MS,
-                consumer_timeout_ms=LONG_POLL_MS,
+                consumer_timeout_ms=FETCHER_IDLE_MS,
             )
             await consumer.start()
             consumer.assign([self._tp])

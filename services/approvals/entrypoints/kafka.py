@@ -9,7 +9,6 @@ from faststream.middlewares import AckPolicy
 from contracts.topics import Topics
 from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler
-from services.common.kafka import LONG_POLL_MS
 
 
 def register(
@@ -26,8 +25,6 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Proposal facts: submissions, resubmissions, withdrawals",
     )
     async def on_proposals(msg: KafkaMessage) -> None:
@@ -38,8 +35,6 @@ def register(
         group_id=f"{group_id}-intake",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Decision claims from agency systems (single decisions and "
         "meetings); other services' claims are ignored",
     )

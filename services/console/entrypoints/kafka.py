@@ -8,7 +8,6 @@ from faststream.middlewares import AckPolicy
 
 from contracts.topics import Topics
 from services.common.consumer import EventConsumer
-from services.common.kafka import LONG_POLL_MS
 from services.console.handlers import Recorder
 
 
@@ -20,8 +19,6 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Every topic, including dead letters, into the audit log",
     )
     async def on_any_topic(msg: KafkaMessage) -> None:

@@ -8,7 +8,6 @@ from faststream.middlewares import AckPolicy
 
 from contracts.topics import Topics
 from services.common.consumer import EventConsumer, Handler
-from services.common.kafka import LONG_POLL_MS
 
 
 def register(
@@ -20,8 +19,6 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Workflow facts and refusals to tell people about",
     )
     async def on_workflow_events(msg: KafkaMessage) -> None:

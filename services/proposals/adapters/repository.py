@@ -82,8 +82,8 @@ class MongoProposalRepository:
         def step(loaded: Loaded | None) -> Decision[R]:
             proposal = None if loaded is None else to_proposal(loaded.state, loaded.version)
             result = decide(proposal)
-            if proposal is None or not proposal.pending_events:
-                return None, result
+            if proposal is None or not (proposal.pending_events or _consumed(proposal)):
+                return None, result  # nothing happened: no commit
             return commit_of(proposal), result
 
         return await self.store.change(proposal_id, step)
@@ -143,6 +143,12 @@ def _event_row(envelope: Any) -> Doc:
         "event_type": envelope.event_type,
         "at": envelope.occurred_at,
     }
+
+
+def _consumed(proposal: Proposal) -> bool:
+    """Did the change record a processed id (a fact the proposal follows, like RevisionRequested,
+    changes its state and causes no event of its own)?"""
+    return len(proposal.processed) > proposal.loaded.get("processed", 0)
 
 
 def commit_of(proposal: Proposal) -> Commit:

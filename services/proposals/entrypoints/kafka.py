@@ -10,7 +10,6 @@ from faststream.middlewares import AckPolicy
 from contracts.topics import Topics
 from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler, OnInvalid
-from services.common.kafka import LONG_POLL_MS
 
 
 def register(
@@ -28,8 +27,6 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Claims produced by agency systems: ProposalSubmitted, "
         "ProposalResubmitted, ProposalWithdrawn",
     )
@@ -44,8 +41,6 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=LONG_POLL_MS,
-        consumer_timeout_ms=LONG_POLL_MS,
         description="Workflow decisions; RevisionRequested marks the proposal "
         "as awaiting a resubmission",
     )
