@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -391,3 +392,27 @@ async def test_follow_prints_events_as_they_arrive_and_filters_by_province_and_a
 def test_status_reports_the_local_stack() -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0
+
+
+async def test_lag_shows_every_service_group_under_the_consoles_acls(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+) -> None:
+    """The console's principal describes every consumer group of the deployment (DESCRIBE on
+    groups in contracts/access.py), so `smartcity lag` sees the other services, not only its
+    own group. (A group appears once it has committed offsets: one submission does that.)"""
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    # The two services that consume the submission's fact (smartcity.proposals).
+    wanted = {f"{ns.topics_prefix}{name}" for name in ("approvals", "notifications")}
+
+    async def every_group() -> list[dict[str, Any]] | None:
+        result = cli(console, "lag", "--output", "json")
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.output)
+        return rows if wanted <= {r["group"] for r in rows} else None
+
+    rows = await poll(every_group, timeout=60, what="every service's group in the lag view")
+    assert all(r["lag"] >= 0 and r["end"] >= r["committed"] >= 0 for r in rows), rows
