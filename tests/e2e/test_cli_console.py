@@ -73,9 +73,11 @@ async def test_events_timeline_and_registry_from_the_audit_log(
         # before the ProposalSubmitted row (which shows the Thai area name) arrives.
         result = cli(console, "events", "tail", "--proposal", pid)
         out = result.output
-        return result if "NotificationSent" in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
+        # Two emails: to the agency's directory address and to the proposal's contact.
+        contact = "smartcity@phuketcity.example.go.th"
+        return result if contact in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
 
-    result = await poll(tail_shows_email, timeout=45, what="ProposalSubmitted and emails")
+    result = await poll(tail_shows_email, timeout=180, what="ProposalSubmitted and emails")
     assert result.exit_code == 0
     assert "ProposalSubmitted" in result.output
     only = cli(
