@@ -47,6 +47,15 @@ def cli(console: ServiceProcess, *args: str, key: str | None = None) -> Result:
     return runner.invoke(app, list(args), env=env)
 
 
+async def submit_phuket(
+    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str]
+) -> str:
+    """Phuket's proposal submitted over HTTP; its id."""
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["proposal_id"])
+
+
 async def produce(
     topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
 ) -> None:
@@ -64,9 +73,7 @@ async def test_events_timeline_and_registry_from_the_audit_log(
     api_keys: dict[tuple[str, str], str],
     topics: Topics,
 ) -> None:
-    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
-    assert resp.status_code == 201, resp.text
-    pid = resp.json()["proposal_id"]
+    pid = await submit_phuket(services, api_keys)
 
     async def tail_shows_email() -> Result | None:
         # The console reads each topic on its own: the email's NotificationSent may be logged
@@ -233,9 +240,7 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
     beginning, while the first keeps running; idempotency by (topic, partition, offset) keeps
     exactly one entry per Kafka record."""
     audit = mongo[ns.db("console")]["audit"]
-    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
-    assert resp.status_code == 201, resp.text
-    pid = resp.json()["proposal_id"]
+    pid = await submit_phuket(services, api_keys)
 
     async def recorded() -> int | None:
         return await audit.count_documents({"proposal_id": pid}) or None
@@ -405,8 +410,7 @@ async def test_lag_shows_every_service_group_under_the_consoles_acls(
     """The console's principal describes every consumer group of the deployment (DESCRIBE on
     groups in contracts/access.py), so `smartcity lag` sees the other services, not only its
     own group. (A group appears once it has committed offsets: one submission does that.)"""
-    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
-    assert resp.status_code == 201, resp.text
+    await submit_phuket(services, api_keys)
     # The two services that consume the submission's fact (smartcity.proposals).
     wanted = {f"{ns.topics_prefix}{name}" for name in ("approvals", "notifications")}
 
