@@ -45,6 +45,9 @@ REPLAYS_TO: dict[str, tuple[str, ...]] = {
 }
 """Topics a service re-publishes dead letters to (the console's operator replay)."""
 
+DESCRIBES_GROUPS: frozenset[str] = frozenset({"console"})
+"""Services that may describe every consumer group (the console's consumer-lag view)."""
+
 AGENCY_READS: tuple[str, ...] = (topics.PROPOSALS, topics.DECISIONS)
 """Topics an agency reads: the facts and the refusals addressed to it. Kafka authorises per
 topic, not per record, so an agency reads every proposal's facts (see docs/security.md)."""
@@ -53,6 +56,7 @@ topic, not per record, so an agency reads every proposal's facts (see docs/secur
 class Operation(StrEnum):
     READ = "READ"
     WRITE = "WRITE"
+    DESCRIBE = "DESCRIBE"
 
 
 class Resource(StrEnum):
@@ -115,6 +119,14 @@ def service_rules(service: str, namespace: str = "") -> list[Rule]:
     rules.append(
         Rule(principal, Resource.GROUP, f"{namespace}{service}", Pattern.PREFIXED, Operation.READ)
     )
+    if service in DESCRIBES_GROUPS:
+        # Every group of the deployment (services' and agencies'), to read its committed offsets.
+        every_group = (
+            Rule(principal, Resource.GROUP, namespace, Pattern.PREFIXED, Operation.DESCRIBE)
+            if namespace
+            else Rule(principal, Resource.GROUP, "*", Pattern.LITERAL, Operation.DESCRIBE)
+        )
+        rules.append(every_group)
     return sorted(rules)
 
 

@@ -158,6 +158,16 @@ class Namespace:
         return f"t{self.run_id}_{service}"
 
 
+def cpu_ticks(pid: int) -> int:
+    """CPU time (user + system, in clock ticks) a process has used so far; 0 if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
 @dataclass
 class ServiceProcess:
     """A service running as a real subprocess (`python -m services.<name>`)."""
@@ -186,12 +196,13 @@ class ServiceProcess:
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Wait until /healthz answers. The deadline follows progress: it moves on while the
-        service's log grows (a loaded machine starts slowly but visibly), and `timeout` is the
-        longest stretch with no new log line; five times it is the overall cap."""
+        service's log grows or the process uses CPU (a loaded machine starts slowly but
+        visibly: importing the libraries alone took over a minute at load average 17), and
+        `timeout` is the longest stretch with neither; ten times it is the overall cap."""
         start = time.monotonic()
         stalled_at = start + timeout
-        size = -1
-        while (now := time.monotonic()) < min(stalled_at, start + 5 * timeout):
+        seen: tuple[int, int] = (-1, -1)
+        while (now := time.monotonic()) < min(stalled_at, start + 10 * timeout):
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.proc.returncode}; see "
@@ -202,9 +213,12 @@ class ServiceProcess:
                     return
             except httpx.HTTPError:
                 pass
-            grown = self.log_path.stat().st_size if self.log_path.exists() else 0
-            if grown != size:
-                size, stalled_at = grown, now + timeout
+            progress = (
+                self.log_path.stat().st_size if self.log_path.exists() else 0,
+                cpu_ticks(self.proc.pid) if self.proc is not None else 0,
+            )
+            if progress != seen:
+                seen, stalled_at = progress, now + timeout
             time.sleep(0.2)
         raise RuntimeError(
             f"{self.name} not healthy after {time.monotonic() - start:.0f}s; see {self.log_path}"

@@ -1,11 +1,14 @@
 """The console's workflow views in headless Chromium, on a laptop and on a phone: the pipeline
 (with an overdue revision), one proposal's stage diagram (meeting, date, emails under each
-step) and the registry on the tile map. Each view is screenshotted into docs/screenshots/ and
-checked for its content."""
+step) and the registry on the tile map. Each view is screenshotted and checked for its content:
+into .local/screenshots/ (ignored by git), or into docs/screenshots/ with
+SMARTCITY_UPDATE_SCREENSHOTS=1 (to refresh the documentation's pictures; a plain test run leaves
+the working tree clean)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,11 @@ from tests.browser.test_console_browser import ARGS, CHROMIUM
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import ROOT, ServiceProcess, kafka_producer, poll, record_headers
 
-DOCS = ROOT / "docs" / "screenshots"
+DOCS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("SMARTCITY_UPDATE_SCREENSHOTS") == "1"
+    else ROOT / ".local" / "screenshots"
+)
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -46,6 +47,15 @@ def cli(console: ServiceProcess, *args: str, key: str | None = None) -> Result:
     return runner.invoke(app, list(args), env=env)
 
 
+async def submit_phuket(
+    services: dict[str, ServiceProcess], api_keys: dict[tuple[str, str], str]
+) -> str:
+    """Phuket's proposal submitted over HTTP; its id."""
+    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["proposal_id"])
+
+
 async def produce(
     topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
 ) -> None:
@@ -63,18 +73,18 @@ async def test_events_timeline_and_registry_from_the_audit_log(
     api_keys: dict[tuple[str, str], str],
     topics: Topics,
 ) -> None:
-    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
-    assert resp.status_code == 201, resp.text
-    pid = resp.json()["proposal_id"]
+    pid = await submit_phuket(services, api_keys)
 
     async def tail_shows_email() -> Result | None:
         # The console reads each topic on its own: the email's NotificationSent may be logged
         # before the ProposalSubmitted row (which shows the Thai area name) arrives.
         result = cli(console, "events", "tail", "--proposal", pid)
         out = result.output
-        return result if "NotificationSent" in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
+        # Two emails: to the agency's directory address and to the proposal's contact.
+        contact = "smartcity@phuketcity.example.go.th"
+        return result if contact in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
 
-    result = await poll(tail_shows_email, timeout=45, what="ProposalSubmitted and emails")
+    result = await poll(tail_shows_email, timeout=180, what="ProposalSubmitted and emails")
     assert result.exit_code == 0
     assert "ProposalSubmitted" in result.output
     only = cli(
@@ -230,9 +240,7 @@ async def test_redelivery_of_every_topic_appends_nothing_twice(
     beginning, while the first keeps running; idempotency by (topic, partition, offset) keeps
     exactly one entry per Kafka record."""
     audit = mongo[ns.db("console")]["audit"]
-    resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
-    assert resp.status_code == 201, resp.text
-    pid = resp.json()["proposal_id"]
+    pid = await submit_phuket(services, api_keys)
 
     async def recorded() -> int | None:
         return await audit.count_documents({"proposal_id": pid}) or None
@@ -391,3 +399,26 @@ async def test_follow_prints_events_as_they_arrive_and_filters_by_province_and_a
 def test_status_reports_the_local_stack() -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0
+
+
+async def test_lag_shows_every_service_group_under_the_consoles_acls(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    api_keys: dict[tuple[str, str], str],
+    ns: Namespace,
+) -> None:
+    """The console's principal describes every consumer group of the deployment (DESCRIBE on
+    groups in contracts/access.py), so `smartcity lag` sees the other services, not only its
+    own group. (A group appears once it has committed offsets: one submission does that.)"""
+    await submit_phuket(services, api_keys)
+    # The two services that consume the submission's fact (smartcity.proposals).
+    wanted = {f"{ns.topics_prefix}{name}" for name in ("approvals", "notifications")}
+
+    async def every_group() -> list[dict[str, Any]] | None:
+        result = cli(console, "lag", "--output", "json")
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.output)
+        return rows if wanted <= {r["group"] for r in rows} else None
+
+    rows = await poll(every_group, timeout=60, what="every service's group in the lag view")
+    assert all(r["lag"] >= 0 and r["end"] >= r["committed"] >= 0 for r in rows), rows

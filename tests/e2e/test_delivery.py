@@ -13,9 +13,18 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import DeliveryReported, ReportSummary, add_years
-from contracts.topics import Topics
+from contracts.signing import HEADER_SIGNATURE, sign
+from contracts.topics import HEADER_EVENT_TYPE, Topics
 from tests.e2e.approvals_support import claim, facts, http_json, meeting, produce, submitted
-from tests.support import Mailpit, Namespace, ServiceProcess, kafka_client, poll, read_topic
+from tests.support import (
+    Mailpit,
+    Namespace,
+    ServiceProcess,
+    kafka_client,
+    poll,
+    read_topic,
+    signer_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -293,8 +302,19 @@ async def test_bad_delivery_reports_are_refused_with_a_reason_and_change_nothing
     producer = AIOKafkaProducer(**kafka_client())
     await producer.start()
     try:
+        # Signed like any claim of the owner: what is refused is the percentage, not the
+        # signature (unsigned, the signature gate would refuse it first).
+        value = json.dumps(bad_percent).encode()
+        signer = signer_for("lg-phuket-city")
+        signature = sign(signer.private_key, signer.key_id, value, pid.encode(), "DeliveryReported")
         await producer.send_and_wait(
-            topics.intake, json.dumps(bad_percent).encode(), key=pid.encode()
+            topics.intake,
+            value,
+            key=pid.encode(),
+            headers=[
+                (HEADER_EVENT_TYPE, b"DeliveryReported"),
+                (HEADER_SIGNATURE, signature.encode()),
+            ],
         )
     finally:
         await producer.stop()

@@ -64,6 +64,7 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(
     key = await issue_api_key(Topics(ns.topics_prefix), "lg-phuket-city", "sigterm")
     await wait_key_accepted(proc.url, key)
     outcomes: dict[str, int | str] = {}
+    serving = asyncio.Event()
 
     async def submit(http: httpx.AsyncClient, i: int) -> None:
         try:
@@ -71,12 +72,16 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(
                 "/proposals", json=DRAFT, headers={"X-API-Key": key, "Idempotency-Key": f"term-{i}"}
             )
             outcomes[f"term-{i}"] = r.status_code
+            if r.status_code == 201:
+                serving.set()
         except httpx.HTTPError as exc:
             outcomes[f"term-{i}"] = type(exc).__name__
 
-    async with httpx.AsyncClient(base_url=proc.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=proc.url, timeout=60) as http:
         first = [asyncio.create_task(submit(http, i)) for i in range(30)]
-        await asyncio.sleep(0.3)
+        # The signal comes once the service has answered one submission, with the others of
+        # the burst still in flight (however slowly a loaded machine serves them).
+        await asyncio.wait_for(serving.wait(), timeout=120)
         assert proc.proc is not None
         proc.proc.send_signal(signal.SIGTERM)
         later = [asyncio.create_task(submit(http, i)) for i in range(30, 40)]

@@ -71,16 +71,27 @@ async def test_one_submission_is_one_trace_from_http_to_smtp(
     assert resp.status_code == 201, resp.text
     pid = resp.json()["proposal_id"]
 
+    def whole(trace: dict[str, Any]) -> bool:
+        """Every service's spans are in, and every SMTP send's chain of parents is complete
+        up to a root (each service exports in batches: on a loaded machine the HTTP request's
+        own span can reach Jaeger after the spans under it)."""
+        by_id = {s["spanID"] for s in trace["spans"]}
+        smtp = [s for s in trace["spans"] if s["operationName"] == "smtp send"]
+        return (
+            services_in(trace) >= SERVICES
+            and bool(smtp)
+            and all(
+                all(r["spanID"] in by_id for r in a.get("references", []))
+                for span in smtp
+                for a in [span, *ancestors(trace, span)]
+            )
+        )
+
     async def complete() -> list[dict[str, Any]] | None:
         traces = await traces_of(pid)
-        ok = bool(traces) and any(
-            services_in(t) >= SERVICES
-            and any(s["operationName"] == "smtp send" for s in t["spans"])
-            for t in traces
-        )
-        return traces if ok else None
+        return traces if any(whole(t) for t in traces) else None
 
-    traces = await poll(complete, timeout=90, interval=1.0, what="the submission's trace")
+    traces = await poll(complete, timeout=180, interval=1.0, what="the submission's trace")
     assert len(traces) == 1, [services_in(t) for t in traces]
     [trace] = traces
     assert services_in(trace) >= SERVICES

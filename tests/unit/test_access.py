@@ -36,9 +36,15 @@ def test_each_fact_topic_is_written_by_its_catalogue_owner_and_the_console_repla
 
 def test_nobody_but_the_admin_may_create_alter_or_delete() -> None:
     rules = [*access.all_service_rules("test-x."), *access.agency_rules("lg-phuket-city")]
-    assert {r.operation for r in rules} == {Operation.READ, Operation.WRITE}
+    assert {r.operation for r in rules} == {Operation.READ, Operation.WRITE, Operation.DESCRIBE}
     groups = [r for r in rules if r.resource is Resource.GROUP]
-    assert all(r.pattern is Pattern.PREFIXED and r.operation is Operation.READ for r in groups)
+    assert all(r.pattern is Pattern.PREFIXED for r in groups)
+    # Only the console describes groups (for the lag view), and only the namespace's.
+    describes = [r for r in rules if r.operation is Operation.DESCRIBE]
+    assert [(r.principal, r.resource, r.name) for r in describes] == [
+        ("svc-console", Resource.GROUP, "test-x.")
+    ]
+    assert all(r.operation is Operation.READ for r in groups if r not in describes)
 
 
 def test_an_agency_writes_only_intake_and_reads_the_answers() -> None:

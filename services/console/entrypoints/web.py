@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,6 +70,23 @@ class NoConsoleAccess(Exception):
         self.who = who
 
 
+def session_dependency(sessions: Sessions) -> Callable[[Request], Awaitable[Session]]:
+    """The FastAPI dependency of every console page: the operator's session, or a redirect to
+    the login page (LoginRequired), or 403 for an agency without console access."""
+
+    async def current_session(request: Request) -> Session:
+        session = await sessions.lookup(request.cookies.get(COOKIE))
+        if session is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+        if not may_use_console(session.agency):
+            raise NoConsoleAccess(session.agency)
+        request.state.session = session
+        return session
+
+    return current_session
+
+
 def install(app: FastAPI) -> None:
     """Security headers on every response of the console (pages, API, stream), and the pages'
     answers to a missing or insufficient login."""
@@ -114,15 +132,7 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
 
-    async def current_session(request: Request) -> Session:
-        session = await sessions.lookup(request.cookies.get(COOKIE))
-        if session is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(target)
-        if not may_use_console(session.agency):
-            raise NoConsoleAccess(session.agency)
-        request.state.session = session
-        return session
+    current_session = session_dependency(sessions)
 
     async def current_user(session: Annotated[Session, Depends(current_session)]) -> Agency:
         return session.agency

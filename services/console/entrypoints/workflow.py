@@ -13,11 +13,11 @@ from contracts.agencies import Agency
 from services.common.auth import ApiKeys
 from services.console.audit import MongoAuditLog
 from services.console.entrypoints.http import not_found, viewer
-from services.console.entrypoints.web import LoginRequired, NoConsoleAccess, templates
+from services.console.entrypoints.web import session_dependency, templates
 from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from services.console.lag import LagMonitor
-from services.console.sessions import COOKIE, Session, Sessions
-from services.console.views import may_use_console, row
+from services.console.sessions import Session, Sessions
+from services.console.views import row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
 PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
@@ -56,15 +56,7 @@ def build_router(
     router = APIRouter()
     Viewer = [Depends(current_viewer)]
 
-    async def current_session(request: Request) -> Session:
-        session = await sessions.lookup(request.cookies.get(COOKIE))
-        if session is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(target)
-        if not may_use_console(session.agency):
-            raise NoConsoleAccess(session.agency)
-        request.state.session = session
-        return session
+    current_session = session_dependency(sessions)
 
     LoggedIn = Annotated[Session, Depends(current_session)]
 
