@@ -23,6 +23,7 @@ from contracts.workflow import stage_after
 from services.common import telemetry
 from services.common.consumer import DeadLetters, Record
 from services.common.context import current_source
+from services.notifications import view
 from services.notifications.adapters.directory import Recipient, RecipientsDirectory
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
@@ -30,7 +31,7 @@ from services.notifications.digest import digest_id, next_cutoff
 from services.notifications.links import StatusLinks
 from services.notifications.messages import build_message, message_id
 from services.notifications.rendering import email_context, has_template, render, render_digest
-from services.notifications.routing import CRITICAL, ROUTES, addressees
+from services.notifications.routing import CRITICAL, ROUTES, addressees, needs_proposal
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,10 @@ QUEUED = Counter(
 )
 RETRYING = Gauge("smartcity_emails_retrying", "Queued emails that have failed at least once")
 QUEUE_AGE = Gauge("smartcity_email_queue_oldest_age_seconds", "Age of the oldest queued email")
+HELD = Counter(
+    "smartcity_notify_events_held_total",
+    "Events read before their proposal was known: told once its submission is read",
+)
 DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
 
 Doc = dict[str, Any]
@@ -144,18 +149,51 @@ class NotificationHandlers:
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event
-        queues nothing new: each email's id is (event id, address).
-
-        Store round trips: the proposals view (a read and an upsert that returns the proposal),
-        the bodies of all the event's emails (one bulk insert), then their delivery documents
-        (one bulk insert). Bodies first: a crash in between leaves bodies without deliveries;
-        the redelivered event's inserts keep those bodies and add the deliveries."""
+        queues nothing new: each email's id is (event id, address). An event about a proposal
+        not known yet waits in the view, and is told once its submission is read (the rules:
+        `services.notifications.view`)."""
         stage = stage_after(envelope.event_type)
-        proposal = await self._view.record(envelope, stage.value if stage else None)
+        recorded = await self._view.record(
+            envelope,
+            stage.value if stage else None,
+            needs_proposal=needs_proposal(envelope.event_type),
+            now=self.clock(),
+        )
+        if recorded.held:
+            HELD.inc()
+            log.info(
+                "notify.held_until_proposal_known",
+                event_id=str(envelope.event_id),
+                event_type=envelope.event_type,
+                proposal_id=envelope.proposal_id,
+            )
+        else:
+            await self._tell(envelope, recorded.state)
+        state = recorded.state
+        for held in recorded.released:
+            earlier = parse_record(held.event_value.encode("utf-8"))
+            state = view.applied(state, earlier, held.stage)
+            if not view.is_known(state):
+                log.warning(
+                    "notify.told_without_proposal",
+                    event_id=held.event_id,
+                    proposal_id=envelope.proposal_id,
+                    waited_since=held.held_at,
+                )
+            await self._tell(earlier, state)
+            await self._view.release(envelope.proposal_id, held, earlier)
+
+    async def _tell(self, envelope: AnyEnvelope, proposal: Doc) -> None:
+        """Queue the emails about one event, given the proposal as known at that point.
+
+        Store round trips: the bodies of all the event's emails (one bulk insert), then their
+        delivery documents (one bulk insert). Bodies first: a crash in between leaves bodies
+        without deliveries; the redelivered event's inserts keep those bodies and add the
+        deliveries."""
         if envelope.event_type not in ROUTES or not has_template(envelope.event_type):
             return
-        if proposal is None or "area_name" not in proposal:
-            proposal = {**_unknown_proposal(envelope.proposal_id, envelope), **(proposal or {})}
+        if not view.is_known(proposal):
+            proposal = {**_unknown_proposal(envelope.proposal_id, envelope), **proposal}
         recipients, missing = await self._recipients(envelope, proposal)
         now = self.clock()
         source = current_source.get()

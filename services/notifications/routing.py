@@ -59,6 +59,11 @@ ROLE_AGENCY: dict[Role, str] = {
 """Roles that are one fixed agency of the directory."""
 
 
+def needs_proposal(event_type: str) -> bool:
+    """Whether an event's letters need its proposal (its applicant, contacts or province)."""
+    return bool({Role.APPLICANT, Role.PROVINCE} & set(ROUTES.get(event_type, ())))
+
+
 def governor_office_id(province_code: str) -> str:
     return f"governor-{province_code}"
 

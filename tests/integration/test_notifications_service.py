@@ -340,6 +340,30 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
         assert "&lt;b&gt;เมือง&lt;/b&gt;" in html
 
 
+async def test_a_decision_read_before_its_submission_waits_for_it(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+) -> None:
+    """One consumer reads the proposals and the decisions topics: catching up on a backlog it
+    can read a screening before the submission it follows. The screening's letter must still
+    name the area and reach the applicant's contact (it used to say "-" and miss them)."""
+    pid = new_proposal_id()
+    area = BilingualText(th="เทศบาลนครรอคอย", en="Waiting City Municipality")
+    submitted = event("ProposalSubmitted", pid, area=area)
+    screened = event("ProposalScreened", pid)
+    await publish(producer, notifier.topics, screened)  # the decision first
+    await publish(producer, notifier.topics, submitted)
+    for e in (submitted, screened):
+        [summary] = await received(mailpit, message_id(str(e.event_id), CONTACT, DOMAIN))
+        text, _html = body_parts(await mailpit.raw(summary["ID"]))
+        assert "เทศบาลนครรอคอย" in text
+        assert "Waiting City Municipality" in text
+    [letter] = await received(mailpit, message_id(str(screened.event_id), CONTACT, DOMAIN))
+    text, _html = body_parts(await mailpit.raw(letter["ID"]))
+    assert "ขั้นตอนปัจจุบัน: -" not in text
+
+
 # -- idempotency and failures ----------------------------------------------------------------
 
 

@@ -541,8 +541,8 @@ def test_status_links_are_signed_and_expire() -> None:
 
 
 def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -> None:
-    from services.notifications.adapters.store import history_entry
     from services.notifications.rendering import render_status_page
+    from services.notifications.view import history_entry
 
     history = [
         history_entry(sample_envelope(t), stage)

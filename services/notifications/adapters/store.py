@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -23,10 +24,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from contracts.approvals import decided_on
 from contracts.envelope import AnyEnvelope
 from services.common.store import AggregateStore, Commit, Decision, Loaded
+from services.notifications import view
 from services.notifications.links import new_secret
+from services.notifications.view import Recorded
 
 Doc = dict[str, Any]
 
@@ -69,28 +71,6 @@ async def load_or_create_secret(db: AsyncDatabase[Doc], name: str) -> str:
     return str(doc["value"])
 
 
-def history_entry(envelope: AnyEnvelope, stage: str | None) -> Doc:
-    """One line of a proposal's public history: what happened, when it was decided (the
-    meeting's or resolution's date, when there is one), by which meeting, and where it led."""
-    payload = envelope.payload
-    decided = decided_on(payload)
-    entry: Doc = {
-        "event_id": str(envelope.event_id),
-        "event_type": envelope.event_type,
-        "recorded_at": envelope.occurred_at,
-        "decided_on": decided.isoformat() if decided else None,
-        "stage": stage,
-    }
-    meeting = getattr(payload, "meeting", None)
-    if meeting is not None:
-        entry["meeting"] = meeting.model_dump(mode="json")
-    for name in ("resolution_number", "certificate_number", "subcommittee_meeting_id"):
-        value = getattr(payload, name, None)
-        if value is not None:
-            entry[name] = value
-    return entry
-
-
 class ProposalsView:
     """What an email needs to say about a proposal, kept from the events: an aggregate per
     proposal in the store, each event applied by one commit that records its id."""
@@ -99,41 +79,29 @@ class ProposalsView:
         self.store = store
         self.collection: AsyncCollection[Doc] = store.current
 
-    async def record(self, envelope: AnyEnvelope, stage: str | None) -> Doc | None:
-        """Apply one event to the view and return the proposal as it is now. Only an event
-        not seen before changes the view: a redelivered old event must not move the stage
-        back."""
-        event_id = str(envelope.event_id)
+    async def record(
+        self, envelope: AnyEnvelope, stage: str | None, *, needs_proposal: bool, now: dt.datetime
+    ) -> Recorded:
+        """Apply one event to the view (the rules: `services.notifications.view.record`)."""
 
-        def decide(loaded: Loaded | None) -> Decision[Doc]:
+        def decide(loaded: Loaded | None) -> Decision[Recorded]:
             state = {} if loaded is None else dict(loaded.state)
-            if event_id in state.get("seen", []):
-                return None, {**state, "_id": envelope.proposal_id}
-            state["seen"] = [*state.get("seen", []), event_id]
-            if stage is not None:
-                state["history"] = [*state.get("history", []), history_entry(envelope, stage)]
-            state.update(self._fields(envelope, stage))
-            return Commit(state=state, processed=[event_id]), {**state, "_id": envelope.proposal_id}
+            recorded = view.record(state, envelope, stage, needs_proposal=needs_proposal, now=now)
+            result = replace(recorded, state={**recorded.state, "_id": envelope.proposal_id})
+            if not recorded.changed:
+                return None, result
+            return Commit(state=recorded.state, processed=[str(envelope.event_id)]), result
 
         return await self.store.change(envelope.proposal_id, decide)
 
-    @staticmethod
-    def _fields(envelope: AnyEnvelope, stage: str | None) -> Doc:
-        payload = envelope.payload
-        content = getattr(payload, "content", None)
-        fields: Doc = {}
-        if content is not None:
-            fields.update(
-                {
-                    "applicant": payload.applicant,
-                    "area_name": content.area_name.model_dump(),
-                    "province": content.province.model_dump(),
-                    "contact_emails": list(content.contact_emails),
-                }
-            )
-        if stage is not None:
-            fields["stage"] = stage
-        return fields
+    async def release(self, proposal_id: str, held: view.Held, envelope: AnyEnvelope) -> None:
+        """Mark a held event as told, and apply it to the view."""
+
+        def decide(loaded: Loaded | None) -> Decision[None]:
+            after = None if loaded is None else view.release(dict(loaded.state), held, envelope)
+            return (None if after is None else Commit(state=after)), None
+
+        await self.store.change(proposal_id, decide)
 
     async def get(self, proposal_id: str) -> Doc | None:
         state = await self.store.get(proposal_id)

@@ -1,0 +1,158 @@
+"""The proposals as this service knows them, built from events: pure rules, no I/O.
+
+Notifications reads the proposals topic and the decisions topic with one consumer, and Kafka
+keeps order only within a partition: a decision (say ProposalScreened) can be read before the
+ProposalSubmitted that made its proposal known, e.g. while catching up on a backlog. A letter
+about a proposal that is not known yet would name no area and reach no applicant. Such an event
+is held in the view instead, and told (in the order it arrived) as soon as the submission is
+read. One held longer than HOLD_DEADLINE is told anyway, with what is known, when the next event
+about that proposal arrives (the event log keeps every submission, so this means a damaged log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.approvals import decided_on
+from contracts.envelope import AnyEnvelope
+
+Doc = dict[str, Any]
+
+HOLD_DEADLINE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Held:
+    """An event that waits for its proposal to be known, with the stage it leads to."""
+
+    event_id: str
+    event_value: str
+    stage: str | None
+    held_at: dt.datetime
+
+    def as_doc(self) -> Doc:
+        return {
+            "event_id": self.event_id,
+            "event_value": self.event_value,
+            "stage": self.stage,
+            "held_at": self.held_at,
+        }
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one event did to the view."""
+
+    state: Doc
+    """The proposal as known after the event (without this event, if it is held)."""
+    changed: bool
+    """The event was new to the view: the state must be committed."""
+    held: bool = False
+    """The event waits for its proposal: tell nobody yet."""
+    released: list[Held] = field(default_factory=list)
+    """Events held earlier that can be told now, in the order they arrived."""
+
+
+def is_known(state: Doc) -> bool:
+    return "area_name" in state
+
+
+def history_entry(envelope: AnyEnvelope, stage: str | None) -> Doc:
+    """One line of a proposal's public history: what happened, when it was decided (the
+    meeting's or resolution's date, when there is one), by which meeting, and where it led."""
+    payload = envelope.payload
+    decided = decided_on(payload)
+    entry: Doc = {
+        "event_id": str(envelope.event_id),
+        "event_type": envelope.event_type,
+        "recorded_at": envelope.occurred_at,
+        "decided_on": decided.isoformat() if decided else None,
+        "stage": stage,
+    }
+    meeting = getattr(payload, "meeting", None)
+    if meeting is not None:
+        entry["meeting"] = meeting.model_dump(mode="json")
+    for name in ("resolution_number", "certificate_number", "subcommittee_meeting_id"):
+        value = getattr(payload, name, None)
+        if value is not None:
+            entry[name] = value
+    return entry
+
+
+def applied(state: Doc, envelope: AnyEnvelope, stage: str | None) -> Doc:
+    """The view after one event: its facts, its line of history and the stage it leads to."""
+    after = dict(state)
+    payload = envelope.payload
+    content = getattr(payload, "content", None)
+    if content is not None:
+        after.update(
+            {
+                "applicant": payload.applicant,
+                "area_name": content.area_name.model_dump(),
+                "province": content.province.model_dump(),
+                "contact_emails": list(content.contact_emails),
+            }
+        )
+    if stage is not None:
+        after["history"] = [*after.get("history", []), history_entry(envelope, stage)]
+        after["stage"] = stage
+    return after
+
+
+def waiting(state: Doc) -> list[Held]:
+    """The events that wait for this proposal to be known, in the order they arrived."""
+    return [Held(**h) for h in state.get("held", [])]
+
+
+def record(
+    state: Doc,
+    envelope: AnyEnvelope,
+    stage: str | None,
+    *,
+    needs_proposal: bool,
+    now: dt.datetime,
+) -> Recorded:
+    """Apply one event to a proposal's view (`state`, empty when the proposal is new).
+
+    An event seen before changes nothing (a redelivered old event must not move the stage
+    back) but still releases what waits, should a crash have come between the commit of the
+    submission and the telling of the events it released. An event whose letter needs the
+    proposal (`needs_proposal`) waits while the proposal is unknown, unless the oldest waiting
+    event has waited HOLD_DEADLINE: then all are told with what is known."""
+    event_id = str(envelope.event_id)
+    held = waiting(state)
+    if event_id in state.get("seen", []):
+        return Recorded(
+            state,
+            changed=False,
+            held=any(h.event_id == event_id for h in held),
+            released=held if is_known(state) else [],
+        )
+    seen = {**state, "seen": [*state.get("seen", []), event_id]}
+    after = applied(seen, envelope, stage)
+    if is_known(after) or not needs_proposal:
+        return Recorded(after, changed=True, released=held if is_known(after) else [])
+    if held and now - _aware(held[0].held_at) >= HOLD_DEADLINE:
+        return Recorded(after, changed=True, released=held)  # told with what is known
+    hold = Held(event_id, envelope.model_dump_json(), stage, now)
+    seen["held"] = [h.as_doc() for h in held] + [hold.as_doc()]
+    return Recorded(seen, changed=True, held=True)
+
+
+def release(state: Doc, held: Held, envelope: AnyEnvelope) -> Doc | None:
+    """The view once a held event (`envelope`) has been told: applied, and waiting no more;
+    None if it was not waiting (another instance told it first)."""
+    rest = [h for h in waiting(state) if h.event_id != held.event_id]
+    if len(rest) == len(state.get("held", [])):
+        return None
+    after = {k: v for k, v in state.items() if k != "held"}
+    if rest:
+        after["held"] = [h.as_doc() for h in rest]
+    return applied(after, envelope, held.stage)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """The store hands back naive UTC datetimes."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

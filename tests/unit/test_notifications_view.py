@@ -1,0 +1,111 @@
+"""The proposals view of the notifications service: an event about a proposal not known yet
+waits for the proposal's submission (pure rules, services/notifications/view.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from contracts.envelope import AnyEnvelope
+from services.notifications import view
+from services.notifications.routing import needs_proposal
+from services.notifications.samples import sample_envelope
+
+NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+PID = "PRP-2565-0042"
+
+
+def env(event_type: str) -> AnyEnvelope:
+    return sample_envelope(event_type, proposal_id=PID, fixed=False)
+
+
+def rec(
+    state: dict[str, Any], e: AnyEnvelope, stage: str | None, now: dt.datetime = NOW
+) -> view.Recorded:
+    return view.record(state, e, stage, needs_proposal=needs_proposal(e.event_type), now=now)
+
+
+def test_which_letters_need_the_proposal() -> None:
+    assert needs_proposal("ProposalScreened")
+    assert needs_proposal("CabinetEndorsed")
+    assert not needs_proposal("TransitionRefused")  # told to its producer
+    assert not needs_proposal("IntakeRejected")
+    assert not needs_proposal("NotificationSent")
+
+
+def test_a_decision_before_its_submission_waits_then_is_released_in_order() -> None:
+    screened, approved, submitted = (
+        env("ProposalScreened"),
+        env("SubcommitteeApproved"),
+        env("ProposalSubmitted"),
+    )
+    first = rec({}, screened, "screened")
+    assert first.held
+    assert first.changed
+    assert not first.released
+    assert "stage" not in first.state
+    assert "history" not in first.state
+    second = rec(first.state, approved, "subcommittee_approved")
+    assert second.held
+    third = rec(second.state, submitted, "submitted")
+    assert not third.held
+    assert view.is_known(third.state)
+    assert [h.event_id for h in third.released] == [str(screened.event_id), str(approved.event_id)]
+    assert third.state["stage"] == "submitted"
+    # Telling each held event applies it; the stage ends where the last decision led.
+    state = third.state
+    for held, e in zip(third.released, (screened, approved), strict=True):
+        after = view.release(state, held, e)
+        assert after is not None
+        state = after
+    assert state["stage"] == "subcommittee_approved"
+    assert "held" not in state
+    assert [h["stage"] for h in state["history"]] == [
+        "submitted",
+        "screened",
+        "subcommittee_approved",
+    ]
+    # Released twice (another instance told it first): nothing more to do.
+    assert view.release(state, third.released[0], screened) is None
+
+
+def test_a_redelivery_changes_nothing_but_still_releases_what_waits() -> None:
+    screened, submitted = env("ProposalScreened"), env("ProposalSubmitted")
+    held = rec({}, screened, "screened")
+    known = rec(held.state, submitted, "submitted")
+    # A crash after the submission's commit, before the screening was told: redelivered.
+    again = rec(known.state, submitted, "submitted")
+    assert not again.changed
+    assert not again.held
+    assert [h.event_id for h in again.released] == [str(screened.event_id)]
+    # The held event redelivered while its proposal is still unknown stays held.
+    assert rec(held.state, screened, "screened").held
+
+
+def test_an_event_that_needs_no_proposal_is_applied_at_once() -> None:
+    refused = env("TransitionRefused")
+    got = rec({}, refused, None)
+    assert not got.held
+    assert got.changed
+    assert not got.released
+
+
+def test_after_the_deadline_waiting_events_are_told_with_what_is_known() -> None:
+    screened, approved = env("ProposalScreened"), env("SubcommitteeApproved")
+    first = rec({}, screened, "screened")
+    still = rec(first.state, approved, "subcommittee_approved", NOW + dt.timedelta(minutes=1))
+    assert still.held
+    late = NOW + view.HOLD_DEADLINE + dt.timedelta(seconds=1)
+    third = env("SteeringCommitteeAcknowledged")
+    given_up = rec(still.state, third, "steering_acknowledged", late)
+    assert not given_up.held
+    assert [h.event_id for h in given_up.released] == [
+        str(screened.event_id),
+        str(approved.event_id),
+    ]
+    # The store hands datetimes back without a zone: same rule.
+    naive = {
+        **first.state,
+        "held": [{**first.state["held"][0], "held_at": NOW.replace(tzinfo=None)}],
+    }
+    assert not rec(naive, third, "steering_acknowledged", late).held
