@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
     outbox_sweep_seconds: float = Field(
-        30.0,
+        120.0,
         gt=0,
         description="Backstop interval of the relay's pass for commits another process left "
         "unpublished (a failed publish in this process wakes it at once)",

@@ -380,7 +380,7 @@ class Relay:
         stores: Sequence[AggregateStore],
         service: str,
         *,
-        sweep_seconds: float = 30.0,
+        sweep_seconds: float = 120.0,
         grace_seconds: float = 2.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:

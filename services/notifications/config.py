@@ -54,7 +54,7 @@ class NotificationsSettings(ServiceSettings):
         7, ge=0, le=23, description="Hour (Thailand time) the daily digests are sent"
     )
     sender_poll_seconds: float = Field(
-        30.0,
+        120.0,
         gt=0,
         description="How often the sender looks through the whole delivery log for due mail "
         "(mail this process queues or retries is sent without waiting for it)",
