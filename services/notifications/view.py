@@ -6,7 +6,8 @@ ProposalSubmitted that made its proposal known, e.g. while catching up on a back
 about a proposal that is not known yet would name no area and reach no applicant. Such an event
 is held in the view instead, and told (in the order it arrived) as soon as the submission is
 read. One held longer than HOLD_DEADLINE is told anyway, with what is known, when the next event
-about that proposal arrives (the event log keeps every submission, so this means a damaged log).
+about that proposal arrives: its submission is not in the log (older than the topic's retention,
+or a damaged log).
 """
 
 from __future__ import annotations
