@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from contracts import topics
-from contracts.catalogue import EVENTS
+from contracts.catalogue import EVENTS, SERVICE_PRODUCER_PREFIX
 
 SERVICES: tuple[str, ...] = ("proposals", "approvals", "notifications", "console")
 ADMIN_PRINCIPAL = "admin"
 BROKER_PRINCIPAL = "broker"
-SERVICE_PRINCIPAL_PREFIX = "svc-"
+SERVICE_PRINCIPAL_PREFIX = SERVICE_PRODUCER_PREFIX
 AGENCY_GROUP_SEPARATOR = "."
 
 REGISTRY = "smartcity.agencies"

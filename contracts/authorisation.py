@@ -1,7 +1,8 @@
-"""Who may emit what: the authorisation matrix as data, and one pure function that applies it.
+"""Who may do what: the authorisation matrix as data, and the pure functions that apply it.
 
 Every path into the system (HTTP and Kafka intake alike) calls `authorise`; no other code decides
-whether a producer may make a claim.
+whether a producer may make a claim. Every read and every administrative route asks `may_read`,
+`sees_only_own` and `may_administer`; no route decides those itself.
 """
 
 from __future__ import annotations
@@ -43,6 +44,26 @@ PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGA
 
 OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "DeliveryReported"})
 """Events an applicant may produce only for a proposal it owns."""
+
+
+ADMINISTRATORS = frozenset({K.DEPA, K.SYSTEM})
+"""Agency kinds that may administer: the recipients directory, digests, the deadline scan."""
+
+
+def may_administer(kind: AgencyKind) -> bool:
+    return kind in ADMINISTRATORS
+
+
+def sees_only_own(kind: AgencyKind) -> bool:
+    """Applicants see only their own proposals, cases and decisions; the agencies of the
+    workflow (depa, DES, the committees, the Cabinet, the systems) see every one."""
+    return kind.is_applicant
+
+
+def may_read(kind: AgencyKind, agency_id: str, owner: str | None) -> bool:
+    """Whether an agency may read a proposal (or its case) that `owner` applied for. Callers
+    answer a refusal as if the proposal did not exist (404), never naming the owner."""
+    return not sees_only_own(kind) or owner == agency_id
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,15 @@ from contracts.proposals import (
     ProposalWithdrawn,
 )
 
+SERVICE_PRODUCER_PREFIX = "svc-"
+"""Producers (and Kafka principals) of the services themselves: `svc-proposals`, ..."""
+
+
+def is_fact_producer(producer: str) -> bool:
+    """Whether a record's producer is one of the services: its events are facts. Any other
+    producer is an agency, and what it sends is a claim for the event's owner to check."""
+    return producer.startswith(SERVICE_PRODUCER_PREFIX)
+
 
 @dataclass(frozen=True)
 class EventSpec:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.catalogue import is_fact_producer
 from contracts.common import is_proposal_id
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
@@ -109,7 +110,7 @@ def describe(
         content["agency"] = getattr(payload, "applicant", None) or content["agency"]
     elif env.event_type == "CertificationAwarded":
         content["province_code"] = payload.province_code
-    if content["agency"] is None and not env.producer.startswith("svc-"):
+    if content["agency"] is None and not is_fact_producer(env.producer):
         content["agency"] = env.producer
     return content
 

@@ -12,7 +12,7 @@ import structlog
 
 from contracts.agencies import Agency, UnknownAgency, agency
 from contracts.authorisation import Refused, authorise
-from contracts.catalogue import EVENTS
+from contracts.catalogue import EVENTS, is_fact_producer
 from contracts.common import BilingualText, canonical_uuid, is_agency_id, is_proposal_id
 from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from contracts.proposals import (
@@ -182,7 +182,7 @@ class IntakeClaims:
 
     async def __call__(self, envelope: AnyEnvelope) -> None:
         spec = EVENTS[envelope.event_type]
-        if spec.owner != "proposals" or envelope.producer.startswith("svc-"):
+        if spec.owner != "proposals" or is_fact_producer(envelope.producer):
             return  # another service's claim, or a fact
         try:
             applicant = self._directory(envelope.producer)
@@ -372,7 +372,7 @@ class ClaimRef:
             return None
         assert isinstance(producer, str)
         assert isinstance(proposal_id, str)
-        if producer.startswith("svc-") or not is_agency_id(producer):
+        if is_fact_producer(producer) or not is_agency_id(producer):
             return None
         if not is_proposal_id(proposal_id):
             return None

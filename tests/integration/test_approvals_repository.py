@@ -83,3 +83,26 @@ async def test_two_racing_decisions_one_applies_and_the_other_is_decided_again_a
     commits = [await repo.store.commits.find_one({"_id": d["_id"]}) for d in pending]
     events = [e["event_type"] for c in commits if c for e in c["events"]]
     assert events == ["ProposalScreened", "TransitionRefused"]  # nobody published: no Kafka
+
+
+async def test_an_applicants_page_of_cases_is_full_whatever_the_others_have(
+    repo: MongoCaseRepository,
+) -> None:
+    """`GET /cases` for an applicant: the store filters by applicant before the limit (it used
+    to take the first `limit` cases of everyone and then drop the others', so a page could come
+    back short or empty while the applicant had cases)."""
+    await repo.ensure_indexes()
+    others = [submitted("83", n, applicant="lg-phuket-city") for n in range(4)]
+    mine = [submitted("21", n, applicant="lg-rayong-city") for n in range(3)]
+    for opening in [*others, *mine]:
+
+        async def open_case(before: Case | None, e: Any = opening) -> tuple[Outcome, None]:
+            return apply(before, e), None
+
+        await repo.change(opening.proposal_id, open_case, lambda: NOW)
+    page = await repo.by_stage(None, 2, applicant="lg-rayong-city")
+    assert len(page) == 2
+    assert {d["applicant"] for d in page} == {"lg-rayong-city"}
+    everything = await repo.by_stage(None, 10, applicant="lg-rayong-city")
+    assert sorted(d["_id"] for d in everything) == sorted(e.proposal_id for e in mine)
+    assert len(await repo.by_stage(None, 10)) == 7

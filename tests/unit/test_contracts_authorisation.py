@@ -137,3 +137,42 @@ def test_an_unknown_event_type_is_refused_for_everyone(kind: AgencyKind) -> None
     assert isinstance(refused, Refused)
     assert "not an event type" in refused.reason_en
     assert THAI.search(refused.reason_th)
+
+
+def test_who_reads_what_and_who_administers() -> None:
+    from contracts.authorisation import may_administer, may_read, sees_only_own
+
+    assert sees_only_own(AgencyKind.LOCAL_GOVERNMENT)
+    assert not sees_only_own(AgencyKind.DEPA)
+    assert may_read(AgencyKind.LOCAL_GOVERNMENT, "lg-a", "lg-a")
+    assert not may_read(AgencyKind.LOCAL_GOVERNMENT, "lg-a", "lg-b")
+    assert not may_read(AgencyKind.LOCAL_GOVERNMENT, "lg-a", None)
+    assert may_read(AgencyKind.CABINET, "cabinet-secretariat", "lg-b")
+    assert may_administer(AgencyKind.DEPA)
+    assert may_administer(AgencyKind.SYSTEM)
+    assert not may_administer(AgencyKind.DES_SUBCOMMITTEE)
+    assert not may_administer(AgencyKind.LOCAL_GOVERNMENT)
+
+
+def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
+    """Every service asks contracts (`is_fact_producer`, `may_read`, `sees_only_own`,
+    `may_administer`) instead of deciding these rules itself."""
+    from pathlib import Path
+
+    from contracts.catalogue import is_fact_producer
+
+    assert is_fact_producer("svc-approvals")
+    assert not is_fact_producer("depa")
+    services = Path(__file__).resolve().parents[2] / "services"
+    reimplemented = {
+        ".is_applicant": "contracts.authorisation.sees_only_own / may_read",
+        'startswith("svc-")': "contracts.catalogue.is_fact_producer",
+        "ADMIN_KINDS": "contracts.authorisation.may_administer",
+    }
+    found = [
+        f"{path.relative_to(services.parent)}: {pattern} (use {instead})"
+        for path in services.rglob("*.py")
+        for pattern, instead in reimplemented.items()
+        if pattern in path.read_text(encoding="utf-8")
+    ]
+    assert found == []

@@ -96,10 +96,16 @@ class MongoCaseRepository:
 
         return await self.store.change(proposal_id, step)
 
-    async def by_stage(self, stage: Stage | None, limit: int) -> list[Doc]:
-        query = {} if stage is None else {"stage": stage.value}
+    async def by_stage(
+        self, stage: Stage | None, limit: int, *, applicant: str | None = None
+    ) -> list[Doc]:
+        """Cases (without their history), at one stage or all, of one applicant or all: the
+        filter goes to the store, so a page is full whatever the applicant."""
+        query: Doc = {} if stage is None else {"stage": stage.value}
+        if applicant is not None:
+            query["applicant"] = applicant
         return (
-            await self.collection.find(query, {"outbox": 0, "processed": 0, "history": 0})
+            await self.collection.find(query, {"processed": 0, "history": 0})
             .sort("_id", 1)
             .limit(limit)
             .to_list(None)

@@ -28,7 +28,8 @@ from contracts.approvals import (
     SubcommitteeApproved,
     SubcommitteeRejected,
 )
-from contracts.common import AgencyKind, ProposalId, Stage
+from contracts.authorisation import may_administer, may_read, sees_only_own
+from contracts.common import ProposalId, Stage
 from contracts.envelope import SCHEMA_VERSION, AnyEnvelope, Envelope
 from contracts.reference import provinces
 from services.approvals.adapters.repository import MongoCaseRepository
@@ -60,7 +61,6 @@ STATUS = {
     "unauthorised": 403,
     "unknown_proposal": 404,
 }
-ADMIN_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.SYSTEM})
 
 
 def _claim(
@@ -127,7 +127,7 @@ async def _own_decisions_only(
             if pid not in owners:
                 case = await repo.get_document(pid) if isinstance(pid, str) else None
                 owners[pid] = None if case is None else case.get("applicant")
-            if owners[pid] == caller.agency_id:
+            if may_read(caller.kind, caller.agency_id, owners[pid]):
                 mine.append(decision)
         if mine:
             out.append({**meeting, "decisions": mine})
@@ -209,7 +209,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         if body:
             query["body"] = body
         docs = await repo.meetings_matching(query)
-        if caller.kind.is_applicant:
+        if sees_only_own(caller.kind):
             docs = await _own_decisions_only(repo, caller, docs)
         return jsonable_encoder(
             [{**{k: v for k, v in d.items() if k != "_id"}, "key": d["_id"]} for d in docs]
@@ -221,9 +221,8 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         stage: Stage | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> Any:
-        docs = await repo.by_stage(stage, limit)
-        if caller.kind.is_applicant:
-            docs = [d for d in docs if d["applicant"] == caller.agency_id]
+        own = caller.agency_id if sees_only_own(caller.kind) else None
+        docs = await repo.by_stage(stage, limit, applicant=own)
         for d in docs:
             d["proposal_id"] = d.pop("_id")
         return jsonable_encoder(docs)
@@ -233,7 +232,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
     )
     async def get_case(proposal_id: str, caller: Caller) -> Any:
         doc = await repo.get_document(proposal_id)
-        if doc is None or (caller.kind.is_applicant and doc["applicant"] != caller.agency_id):
+        if doc is None or not may_read(caller.kind, caller.agency_id, doc["applicant"]):
             raise HTTPException(
                 404,
                 detail={
@@ -282,7 +281,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         summary="Run the delivery-deadline scan now, optionally as of a given date",
     )
     async def deadline_scan(caller: Caller, as_of: dt.date | None = None) -> Any:
-        if caller.kind not in ADMIN_KINDS:
+        if not may_administer(caller.kind):
             raise HTTPException(
                 403,
                 detail={

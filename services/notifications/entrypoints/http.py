@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from contracts.agencies import Agency
-from contracts.common import AgencyKind
+from contracts.authorisation import may_administer
 from services.common.auth import ApiKeys, authenticate
 from services.notifications.adapters.directory import (
     RecipientChange,
@@ -17,8 +17,6 @@ from services.notifications.adapters.directory import (
 )
 from services.notifications.adapters.store import DeliveryLog
 from services.notifications.handlers import DigestScheduler
-
-ADMIN_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.SYSTEM})
 
 
 class DigestPreference(BaseModel):
@@ -41,7 +39,7 @@ def build_router(
 
     async def admin(request: Request) -> Agency:
         caller = await authenticate(request, keys)
-        if caller.kind not in ADMIN_KINDS:
+        if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
             raise HTTPException(
                 403,
@@ -78,7 +76,7 @@ def build_router(
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         query: dict[str, Any] = {}
-        if caller.kind not in ADMIN_KINDS:
+        if not may_administer(caller.kind):
             query["recipient_id"] = caller.agency_id
         if proposal_id:
             query["proposal_id"] = proposal_id

@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from contracts.agencies import Agency
+from contracts.authorisation import may_read, sees_only_own
 from contracts.common import BilingualText, Stage
 from contracts.proposals import (
     ErrorResponse,
@@ -126,7 +127,7 @@ def build_router(
 
     async def visible(proposal_id: str, caller: Agency) -> dict[str, Any]:
         doc = await repo.get_document(proposal_id)
-        if doc is None or (caller.kind.is_applicant and doc["applicant"] != caller.agency_id):
+        if doc is None or not may_read(caller.kind, caller.agency_id, doc["applicant"]):
             raise no_such_proposal(proposal_id)
         return doc
 
@@ -235,7 +236,7 @@ def build_router(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     ) -> JSONResponse:
-        if caller.kind.is_applicant:
+        if sees_only_own(caller.kind):
             if applicant is not None and applicant != caller.agency_id:
                 raise _forbidden_to_list(caller, applicant)
             applicant = caller.agency_id
