@@ -12,12 +12,13 @@ from collections import OrderedDict
 from typing import Any
 
 import structlog
-from fastapi import HTTPException, Request
+from fastapi import Request
 from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.agencies import Agency, UnknownAgency
 from services.common.context import authenticated_by
+from services.common.errors import Refusal
 from services.common.registry import RegistryProjection
 from services.common.registry_admin import hash_key
 
@@ -79,12 +80,10 @@ class ApiKeys:
         client = request.client.host if request.client else None
         if not self._limiter.allow(client or "-"):
             AUTH_REFUSED.labels("rate_limited").inc()
-            raise HTTPException(
+            raise Refusal(
                 429,
-                detail={
-                    "error": "too many refused requests from this address; wait and retry",
-                    "error_th": "มีคำขอที่ถูกปฏิเสธจากที่อยู่นี้มากเกินไป กรุณารอแล้วลองใหม่",
-                },
+                "too many refused requests from this address; wait and retry",
+                "มีคำขอที่ถูกปฏิเสธจากที่อยู่นี้มากเกินไป กรุณารอแล้วลองใหม่",
                 headers={"Retry-After": "10"},
             )
         log.warning("http.auth_refused", reason=reason, path=request.url.path, client=client)
@@ -113,23 +112,19 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
     key = api_key_from(request)
     if not key:
         await keys.record_refusal(request, "missing")
-        raise HTTPException(
+        raise Refusal(
             401,
-            detail={
-                "error": "missing API key: send it in the X-API-Key header",
-                "error_th": "ไม่พบ API key: กรุณาส่งในส่วนหัว X-API-Key",
-            },
+            "missing API key: send it in the X-API-Key header",
+            "ไม่พบ API key: กรุณาส่งในส่วนหัว X-API-Key",
             headers={"WWW-Authenticate": "Bearer"},
         )
     found = keys.resolve(key)
     if found is None:
         await keys.record_refusal(request, "invalid")
-        raise HTTPException(
+        raise Refusal(
             401,
-            detail={
-                "error": "unknown or revoked API key",
-                "error_th": "API key ไม่ถูกต้องหรือถูกเพิกถอนแล้ว",
-            },
+            "unknown or revoked API key",
+            "API key ไม่ถูกต้องหรือถูกเพิกถอนแล้ว",
             headers={"WWW-Authenticate": "Bearer"},
         )
     caller, key_id = found

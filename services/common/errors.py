@@ -3,7 +3,7 @@ entry per field (dotted path) with a message in both languages; plus the request
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -90,6 +90,24 @@ def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
 def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
     """The one shape of every refusal: {"error", "error_th", "errors": [{field, message}]}."""
     return {"error": en, "error_th": th, "errors": list(errors)}
+
+
+class Refusal(Exception):
+    """The one error type of the HTTP APIs: raised by any route or dependency of any service and
+    answered in the one documented shape (`error_body`) by `install_error_shape`."""
+
+    def __init__(
+        self,
+        status: int,
+        en: str,
+        th: str,
+        errors: Sequence[Any] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(en)
+        self.status = status
+        self.body = error_body(en, th, errors)
+        self.headers = dict(headers or {})
 
 
 class BodyTooLarge(Exception):
@@ -183,6 +201,10 @@ def install_error_shape(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return JSONResponse(status_code=422, content=validation_body(exc.errors()))
 
+    async def on_refusal(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refusal)
+        return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers or None)
+
     async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLarge)
         return JSONResponse(status_code=413, content=body_too_large(exc.limit))
@@ -190,3 +212,4 @@ def install_error_shape(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(BodyTooLarge, on_body_too_large)
+    app.add_exception_handler(Refusal, on_refusal)

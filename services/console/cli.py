@@ -28,11 +28,13 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from contracts.proposals import ErrorResponse
 from services.common.kafka_cli import app as kafka_app
 from services.console.chain import Verifier
 from services.console.signatures import SignatureAudit, signing_keys_from
@@ -172,13 +174,12 @@ class Api:
 
 
 def _reason(resp: httpx.Response) -> str:
+    """The reason of a refusal, from the one documented error body of every service."""
     try:
-        detail = resp.json().get("detail", resp.json())
-    except ValueError:
+        refusal = ErrorResponse.model_validate_json(resp.content)
+    except ValidationError:  # not one of ours (a proxy in between): show what came
         return resp.text[:300]
-    if isinstance(detail, dict) and "error" in detail:
-        return f"{detail['error']} / {detail.get('error_th', '')}"
-    return str(detail)[:300]
+    return f"{refusal.error} / {refusal.error_th}"
 
 
 def _styled(r: dict[str, Any]) -> Text:

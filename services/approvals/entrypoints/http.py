@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
@@ -36,6 +36,7 @@ from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.domain import certificate_status, scan_as_of
 from services.approvals.handlers import CaseHandlers, DecisionResult
 from services.common.auth import ApiKeys, authenticate
+from services.common.errors import Refusal
 
 DecisionRequest = Annotated[
     ProposalScreened
@@ -233,12 +234,8 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
     async def get_case(proposal_id: str, caller: Caller) -> Any:
         doc = await repo.get_document(proposal_id)
         if doc is None or not may_read(caller.kind, caller.agency_id, doc["applicant"]):
-            raise HTTPException(
-                404,
-                detail={
-                    "error": f"no case for proposal {proposal_id}",
-                    "error_th": f"ไม่พบเรื่องของข้อเสนอ {proposal_id}",
-                },
+            raise Refusal(
+                404, f"no case for proposal {proposal_id}", f"ไม่พบเรื่องของข้อเสนอ {proposal_id}"
             )
         doc["proposal_id"] = doc.pop("_id")
         return jsonable_encoder(doc)
@@ -282,28 +279,24 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
     )
     async def deadline_scan(caller: Caller, as_of: dt.date | None = None) -> Any:
         if not may_administer(caller.kind):
-            raise HTTPException(
+            raise Refusal(
                 403,
-                detail={
-                    "error": f"{caller.agency_id} may not run the deadline scan (depa only)",
-                    "error_th": f"หน่วยงาน {caller.agency_id} ไม่มีสิทธิ์สั่งตรวจกำหนดส่งมอบ",
-                },
+                f"{caller.agency_id} may not run the deadline scan (depa only)",
+                f"หน่วยงาน {caller.agency_id} ไม่มีสิทธิ์สั่งตรวจกำหนดส่งมอบ",
             )
         today = handlers.clock().date()
         if as_of is not None and as_of > today:
-            raise HTTPException(
+            raise Refusal(
                 422,
-                detail={
-                    "error": f"as_of {as_of.isoformat()} is in the future (today is "
-                    f"{today.isoformat()}): reminders are sent for what is due, never ahead",
-                    "error_th": f"วันที่ {as_of.isoformat()} ยังมาไม่ถึง",
-                    "errors": [
-                        {
-                            "field": "query.as_of",
-                            "message": {"en": "must not be in the future", "th": "ต้องไม่เกินวันนี้"},
-                        }
-                    ],
-                },
+                f"as_of {as_of.isoformat()} is in the future (today is "
+                f"{today.isoformat()}): reminders are sent for what is due, never ahead",
+                f"วันที่ {as_of.isoformat()} ยังมาไม่ถึง",
+                errors=[
+                    {
+                        "field": "query.as_of",
+                        "message": {"en": "must not be in the future", "th": "ต้องไม่เกินวันนี้"},
+                    }
+                ],
             )
         day = scan_as_of(as_of, today)
         emitted = await handlers.scan_deadlines(day)

@@ -8,11 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from contracts.agencies import Agency
 from services.common.auth import ApiKeys, api_key_from, authenticate
+from services.common.errors import Refusal
 from services.common.registry import RegistryProjection
 from services.common.registry_admin import hash_key
 from services.console.audit import MAX_SEQ, MongoAuditLog
@@ -52,18 +53,16 @@ def filters_from(
         )
         f.query()
     except BadFilter as exc:
-        raise HTTPException(
-            400, detail={"error": str(exc), "error_th": f"ตัวกรองไม่ถูกต้อง: {exc}"}
-        ) from None
+        raise Refusal(400, str(exc), f"ตัวกรองไม่ถูกต้อง: {exc}") from None
     return f
 
 
-def not_found(what: str) -> HTTPException:
-    return HTTPException(404, detail={"error": f"no {what}", "error_th": f"ไม่พบ {what}"})
+def not_found(what: str) -> Refusal:
+    return Refusal(404, f"no {what}", f"ไม่พบ {what}")
 
 
-def refused(status: int, en: str, th: str, **headers: str) -> HTTPException:
-    return HTTPException(status, detail={"error": en, "error_th": th}, headers=headers or None)
+def refused(status: int, en: str, th: str, **headers: str) -> Refusal:
+    return Refusal(status, en, th, headers=headers or None)
 
 
 async def viewer(request: Request, keys: ApiKeys, sessions: Sessions) -> Agency:
@@ -96,12 +95,10 @@ async def operator(request: Request, keys: ApiKeys) -> Agency:
     caller = await authenticate(request, keys)
     if not may_replay(caller):
         await keys.record_refusal(request, "forbidden")
-        raise HTTPException(
+        raise Refusal(
             403,
-            detail={
-                "error": f"{caller.agency_id} may not replay dead letters (depa operators only)",
-                "error_th": f"{caller.agency_id} ไม่มีสิทธิ์ส่งข้อความซ้ำ (เฉพาะผู้ปฏิบัติงาน depa)",
-            },
+            f"{caller.agency_id} may not replay dead letters (depa operators only)",
+            f"{caller.agency_id} ไม่มีสิทธิ์ส่งข้อความซ้ำ (เฉพาะผู้ปฏิบัติงาน depa)",
         )
     return caller
 
@@ -207,7 +204,7 @@ def build_router(
         try:
             return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
-            raise HTTPException(400, detail={"error": str(exc), "error_th": str(exc)}) from None
+            raise Refusal(400, str(exc), str(exc)) from None
 
     @router.get("/deliveries", summary="Emails sent and failed (NotificationSent/Failed)")
     async def deliveries(proposal: str | None = None) -> JSONResponse:

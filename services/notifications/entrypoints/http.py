@@ -3,13 +3,14 @@ and a "send the digests now" trigger (admin)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from contracts.agencies import Agency
 from contracts.authorisation import may_administer
 from services.common.auth import ApiKeys, authenticate
+from services.common.errors import Refusal
 from services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
@@ -41,26 +42,22 @@ def build_router(
         caller = await authenticate(request, keys)
         if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
-            raise HTTPException(
+            raise Refusal(
                 403,
-                detail={
-                    "error": f"{caller.agency_id} may not administer the recipients directory "
-                    "(depa or a system agency only)",
-                    "error_th": f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
-                },
+                f"{caller.agency_id} may not administer the recipients directory "
+                "(depa or a system agency only)",
+                f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
             )
         return caller
 
     Caller = Annotated[Agency, Depends(current_agency)]
     Admin = Annotated[Agency, Depends(admin)]
 
-    def not_found(recipient_id: str) -> HTTPException:
-        return HTTPException(
+    def not_found(recipient_id: str) -> Refusal:
+        return Refusal(
             404,
-            detail={
-                "error": f"no recipient {recipient_id!r} in the directory",
-                "error_th": f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
-            },
+            f"no recipient {recipient_id!r} in the directory",
+            f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
         )
 
     @router.get(
@@ -106,12 +103,10 @@ def build_router(
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
-            raise HTTPException(
+            raise Refusal(
                 409,
-                detail={
-                    "error": f"recipient {entry.recipient_id!r} exists; change it with PATCH",
-                    "error_th": f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
-                },
+                f"recipient {entry.recipient_id!r} exists; change it with PATCH",
+                f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
             )
         return _public(doc)
 
