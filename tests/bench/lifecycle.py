@@ -352,12 +352,14 @@ class Driver:
             )
         }
         decided: dict[str, tuple[str, float]] = {}  # event id -> (event type, time)
+        refused = 0
         async for case in self.s.mongo[db("approvals")]["cases"].find(
             {"_id": {"$in": pids}}, {"history": 1}
         ):
             for h in case["history"]:
-                if h.get("to") is not None:
-                    decided[h["event_id"]] = (h["event_type"], _epoch(h["at"]))
+                if h.get("refused"):
+                    refused += 1
+                decided[h["event_id"]] = (h["event_type"], _epoch(h["at"]))
         mail = await self.mail_since(since - 1)
         arrived: dict[str, float] = {}  # event id -> its last email's arrival
         ends: dict[str, float] = {}
@@ -377,7 +379,11 @@ class Driver:
             ends[d["proposal_id"]] = max(ends.get(d["proposal_id"], at), at)
         ack: list[float] = []
         decision: list[float] = []
+        other: Counter[str] = Counter()
         for event_id, at in arrived.items():
+            if event_id not in decided:
+                other[event_id] += 1  # an email about an event not in the case history
+                continue
             kind, when = decided[event_id]
             (ack if kind == "ProposalSubmitted" else decision).append((at - when) * 1000)
         starts = [submitted[p] for p in pids]
@@ -394,6 +400,8 @@ class Driver:
             "lifecycles_per_s": round(completion_rate(list(ends.values())), 3),
             "emails": sent,
             "emails_not_in_mailpit": missing,
+            "refused_in_history": refused,
+            "emails_about_other_events": sum(other.values()),
             "emails_per_s": round(completion_rate(arrivals), 1),
             "submit_to_ack_email_ms": spread(ack),
             "decision_to_emails_ms": spread(decision),
