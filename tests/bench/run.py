@@ -29,7 +29,8 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import delete_topics, ensure_topics
-from tests.bench import claims, idle, revocation, store_probe
+from tests.bench import baselines, claims, idle, lifecycle, revocation, store_probe
+from tests.bench.stats import baseline_ratios
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -51,6 +52,11 @@ TARGETS = {
     "claim_sign_median_us": 2000.0,
     "claim_verify_median_us": 3000.0,
     "revocation_max_s": 5.0,
+    # full lifecycles (tests/bench/lifecycle.py), issue 14 item 5
+    "lifecycles_min_per_s": 5.0,
+    "decision_pipeline_min_per_s": 30.0,
+    "half_load_submit_to_ack_p99_ms": 2000.0,
+    "stored_latency_max_ratio": 1.5,
 }
 
 DRAFT: dict[str, Any] = {
@@ -200,7 +206,9 @@ async def run(n: int, concurrency: int, *, tracing: bool = True) -> dict[str, An
 
 
 def check(result: dict[str, Any]) -> list[str]:
-    missed = []
+    missed = check_lifecycles(result.get("lifecycles"))
+    if "submit_http_p99_ms" not in result:
+        return missed
     for metric in ("submit_http_p99_ms", "submit_to_case_p99_ms", "submit_to_email_p99_ms"):
         if result[metric] > TARGETS[metric]:
             missed.append(f"{metric} = {result[metric]} > {TARGETS[metric]}")
@@ -226,6 +234,37 @@ def check(result: dict[str, Any]) -> list[str]:
             f"only {result['proposals_fully_emailed']} of {result['proposals']} "
             "proposals were fully emailed"
         )
+    return missed
+
+
+def check_lifecycles(life: dict[str, Any] | None) -> list[str]:
+    if not life:
+        return []
+    missed = []
+    best = life.get("max_sustained_per_s") or 0.0
+    if best < TARGETS["lifecycles_min_per_s"]:
+        missed.append(f"full lifecycles sustained {best}/s < {TARGETS['lifecycles_min_per_s']}/s")
+    pipeline = life.get("decision_pipeline")
+    if pipeline and pipeline["lifecycles_per_s"] < TARGETS["decision_pipeline_min_per_s"]:
+        missed.append(
+            f"decision pipeline {pipeline['lifecycles_per_s']}/s < "
+            f"{TARGETS['decision_pipeline_min_per_s']}/s"
+        )
+    p99 = life["half"]["submit_to_ack_email_ms"]["p99"]
+    if p99 > TARGETS["half_load_submit_to_ack_p99_ms"]:
+        missed.append(
+            f"submit -> acknowledgement email p99 at half load {p99} ms > "
+            f"{TARGETS['half_load_submit_to_ack_p99_ms']} ms"
+        )
+    stored = life.get("stored")
+    if stored and (stored["p95_ratio"] or 0) > TARGETS["stored_latency_max_ratio"]:
+        missed.append(
+            f"submit -> acknowledgement p95 with {stored['stored_proposals']} stored is "
+            f"{stored['p95_ratio']}x the empty store's > {TARGETS['stored_latency_max_ratio']}x"
+        )
+    for run in (life["half"], *(s for s in life.get("search", []))):
+        if run["emails_not_in_mailpit"] or run["completed"] < run["lifecycles"]:
+            missed.append(f"{run['label']}: not every email delivered")
     return missed
 
 
@@ -277,6 +316,37 @@ def main() -> int:
     parser.add_argument(
         "--idle-stored", type=int, default=0, help="also measure idle CPU with N proposals stored"
     )
+    parser.add_argument(
+        "--lifecycles",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="raw baselines, then full lifecycles through every committee (tests/bench/"
+        "lifecycle.py): rate search, half rate, profile, decision pipeline alone",
+    )
+    parser.add_argument(
+        "--window", type=float, default=20.0, help="seconds each offered rate is held"
+    )
+    parser.add_argument(
+        "--start-rate", type=float, default=0.5, help="first offered lifecycles/s of the search"
+    )
+    parser.add_argument(
+        "--decision-lifecycles", type=int, default=100, help="lifecycles of the decision pipeline"
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=0,
+        help="also the half-rate lifecycles with N proposals already stored (e.g. 10000)",
+    )
+    parser.add_argument(
+        "--instances", type=int, default=2, help="also the lifecycles with N instances per service"
+    )
+    parser.add_argument(
+        "--submit-bench",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the submission benchmark (-n, -c, --tracing), claims and revocation",
+    )
     args = parser.parse_args()
     ensure_stack()
     runs = (
@@ -284,12 +354,30 @@ def main() -> int:
         if args.tracing == "both"
         else {args.tracing: args.tracing == "on"}
     )
-    results = {label: asyncio.run(run(args.n, args.c, tracing=on)) for label, on in runs.items()}
-    result = dict(results["on"] if "on" in results else results["off"])
-    if len(results) == 2:
-        result["tracing_off"] = results["off"]
-        result["tracing_overhead"] = overhead(results["on"], results["off"])
-    result |= claims.measure()
+    result: dict[str, Any] = {}
+    if args.submit_bench:
+        results = {
+            label: asyncio.run(run(args.n, args.c, tracing=on)) for label, on in runs.items()
+        }
+        result = dict(results["on"] if "on" in results else results["off"])
+        if len(results) == 2:
+            result["tracing_off"] = results["off"]
+            result["tracing_overhead"] = overhead(results["on"], results["off"])
+        result |= claims.measure()
+    if args.lifecycles:
+        result["baselines"] = asyncio.run(baselines.measure())
+        print(json.dumps(result["baselines"], indent=2))
+        result["lifecycles"] = asyncio.run(
+            lifecycle.run_all(
+                window=args.window,
+                start_rate=args.start_rate,
+                decision_lifecycles=args.decision_lifecycles,
+                stored=args.stored,
+                instances=args.instances,
+                tracing=args.tracing != "off",
+            )
+        )
+        result["baseline_ratios"] = baseline_ratios(result["lifecycles"], result["baselines"])
     if args.probe_sizes:
         result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
     if args.idle_stored:
@@ -300,6 +388,10 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps(result, indent=2, ensure_ascii=False))
+    if "lifecycles" in result:
+        from tests.bench import chart
+
+        print(f"chart: {chart.draw(result, out.with_suffix('.png'))}")
     if result["missed"]:
         print("TARGETS MISSED:\n  " + "\n  ".join(result["missed"]))
         return 1
