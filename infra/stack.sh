@@ -265,7 +265,8 @@ start_postgres() {
   spawn postgres "$LOGS/postgres.log" "${user[@]}" "$bin/postgres" -D "$PGDATA_DIR" \
     -p "$POSTGRES_PORT" -k "$PGSOCK_DIR" -c listen_addresses=127.0.0.1 \
     -c synchronous_commit="$POSTGRES_SYNCHRONOUS_COMMIT" -c max_connections=300 \
-    -c shared_buffers=256MB -c logging_collector=off
+    -c shared_buffers=256MB -c logging_collector=off \
+    -c shared_preload_libraries=pg_stat_statements
   wait_until 60 "postgres up on 127.0.0.1:$POSTGRES_PORT" postgres_healthy \
     || die "PostgreSQL did not become healthy in 60 s; see $LOGS/postgres.log"
   if ! as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
@@ -273,6 +274,11 @@ start_postgres() {
     as_pg_user "$bin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres ferretdb \
       || die "createdb ferretdb failed"
   fi
+  # Which SQL FerretDB runs and what it costs (docs/performance.md): SELECT ... FROM
+  # pg_stat_statements ORDER BY total_exec_time DESC.
+  as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtAc \
+    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null \
+    || die "could not enable pg_stat_statements"
 }
 
 start_ferretdb() {

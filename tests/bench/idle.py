@@ -31,6 +31,7 @@ from services.approvals.adapters.repository import case_state
 from services.approvals.domain import open_case
 from services.common.kafka import delete_topics, ensure_topics
 from services.common.mongo import make_client
+from services.common.settings import ServiceSettings
 from services.common.store import VERSION, Commit, commit_id, record_of
 from services.proposals.adapters.repository import commit_of
 from services.proposals.domain import Proposal, content_from_draft
@@ -232,10 +233,11 @@ async def measure(stored: int, seconds: float, settle: float) -> Doc:
 def _production(name: str) -> dict[str, str]:
     """The services' own defaults for everything the test environment shortens."""
     prefix = name.upper()
+    fields = ServiceSettings.model_fields
     return {
         f"{prefix}_LOG_LEVEL": "WARNING",
-        f"{prefix}_OUTBOX_SWEEP_SECONDS": "30",
-        f"{prefix}_OUTBOX_GRACE_SECONDS": "2",
+        f"{prefix}_OUTBOX_SWEEP_SECONDS": str(fields["outbox_sweep_seconds"].default),
+        f"{prefix}_OUTBOX_GRACE_SECONDS": str(fields["outbox_grace_seconds"].default),
     }
 
 
