@@ -1,14 +1,13 @@
 """Measure the console on the real stack, in a private topic namespace and database:
 how fast it appends records to the audit chain, and how long `smartcity audit verify` takes.
 
-    python -m services.console.bench [N]     (default 1000; needs `make infra-up`)
+    python -m tests.bench.console_audit [N]     (default 1000; needs `make infra-up`)
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 import uuid
@@ -24,12 +23,7 @@ from services.common.kafka import delete_topics, ensure_topics
 from services.common.kafka_security import admin_auth
 from services.console.cli import app
 from services.console.config import ConsoleSettings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import free_port
 
 
 async def bench(n: int) -> None:
@@ -37,7 +31,7 @@ async def bench(n: int) -> None:
     run = uuid.uuid4().hex[:6]
     topics = Topics(f"bench-{run}.")
     db = f"bench_{run}_console"
-    port = _free_port()
+    port = free_port()
     await ensure_topics(base.kafka_bootstrap, topics, base.topic_partitions)
     env = {
         **os.environ,
