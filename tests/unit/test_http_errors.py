@@ -1,10 +1,10 @@
 """The one error type of the HTTP APIs and the one body of every refusal
-(services/common/errors.py), through FastAPI's own test client: the shape is the app's."""
+(services/common/errors.py), in process through httpx's ASGI transport: the shape is the app's."""
 
 from __future__ import annotations
 
+import httpx
 from fastapi import Depends, FastAPI, HTTPException
-from fastapi.testclient import TestClient
 
 from contracts.proposals import ErrorResponse
 from services.common.errors import Refusal, install_error_shape
@@ -43,18 +43,24 @@ def app() -> FastAPI:
     return api
 
 
-def test_every_refusal_has_the_one_documented_body() -> None:
-    client = TestClient(app())
-    gated = client.get("/gated")
+async def test_every_refusal_has_the_one_documented_body() -> None:
+    transport = httpx.ASGITransport(app=app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        await check(client)
+
+
+async def check(client: httpx.AsyncClient) -> None:
+    gated = await client.get("/gated")
     assert gated.status_code == 401
     assert gated.headers["WWW-Authenticate"] == "Bearer"
     assert gated.json() == {"error": "missing API key", "error_th": "ไม่พบ API key", "errors": []}
-    scan = client.get("/scan")
+    scan = await client.get("/scan")
     assert scan.status_code == 422
     body = ErrorResponse.model_validate(scan.json())
     assert [e.field for e in body.errors] == ["query.as_of"]
     assert body.errors[0].message.th == "อนาคต"
-    for response in (client.get("/plain"), client.get("/limited?n=x"), client.get("/nowhere")):
+    for path in ("/plain", "/limited?n=x", "/nowhere"):
+        response = await client.get(path)
         assert response.status_code in (404, 422)
         ErrorResponse.model_validate(response.json())  # no {"detail": ...}
         assert "detail" not in response.json()
