@@ -279,6 +279,11 @@ start_postgres() {
   as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtAc \
     "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null \
     || die "could not enable pg_stat_statements"
+  # Indexes FerretDB's equality filters can use (infra/postgres/gin-twins.sql explains why).
+  as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtA \
+    -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+    -f - <"$ROOT/infra/postgres/gin-twins.sql" >"$LOGS/postgres-gin-twins.log" 2>&1 \
+    || die "could not install the GIN twins; see $LOGS/postgres-gin-twins.log"
 }
 
 start_ferretdb() {
