@@ -277,7 +277,7 @@ start_postgres() {
   # Which SQL FerretDB runs and what it costs (docs/performance.md): SELECT ... FROM
   # pg_stat_statements ORDER BY total_exec_time DESC.
   as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtAc \
-    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null \
+    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 \
     || die "could not enable pg_stat_statements"
   # Indexes FerretDB's equality filters can use (infra/postgres/gin-twins.sql explains why).
   as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtA \
