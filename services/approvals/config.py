@@ -21,10 +21,11 @@ class ApprovalsSettings(ServiceSettings):
         3600.0, gt=0, description="How often the delivery-deadline scan runs"
     )
     stage_gauge_seconds: float = Field(
-        60.0,
+        300.0,
         gt=0,
         description="Shortest interval between refreshes of the cases-by-stage gauge: it is "
-        "refreshed after a case changes in this process, and every ten intervals otherwise",
+        "refreshed after a case changes in this process, and every ten intervals otherwise "
+        "(FerretDB counts by reading every case: about 1 s of PostgreSQL per stage with 10,000)",
     )
     delivery_years: int = Field(
         DELIVERY_YEARS,
