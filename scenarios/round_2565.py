@@ -477,11 +477,16 @@ async def play(client: StackClient, console: Console) -> list[str]:
 
 
 async def wait_for_emails(client: StackClient, pids: list[str], console: Console) -> dict[str, Any]:
-    """Until the notifications service has nothing left to send about these proposals."""
+    """Until the notifications service has heard of the latest fact of every case and has
+    nothing left to send about these proposals. (No email queued is not enough: on a busy
+    machine notifications can be behind, with facts it has not read yet.)"""
 
     async def settled() -> dict[str, Any] | None:
         sent: list[dict[str, Any]] = []
         for pid in pids:
+            case = await client.call("approvals", "GET", f"/cases/{pid}", "depa")
+            case.raise_for_status()
+            applied = [h for h in case.json()["history"] if h.get("refused") is None]
             resp = await client.call(
                 "notifications",
                 "GET",
@@ -491,6 +496,9 @@ async def wait_for_emails(client: StackClient, pids: list[str], console: Console
             )
             resp.raise_for_status()
             rows = resp.json()
+            told = {r.get("event_id") for r in rows}
+            if applied and applied[-1]["event_id"] not in told:
+                return None
             if any(r["status"] == "queued" for r in rows):
                 return None
             sent += [r for r in rows if r["status"] == "sent"]
