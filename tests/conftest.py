@@ -10,7 +10,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka import ensure_topics
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -20,6 +20,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    remove_namespace,
     seed_registry,
     service_env,
 )
@@ -42,13 +43,10 @@ def ns(stack: None) -> Iterator[Namespace]:
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
     TEST_API_KEYS.update(asyncio.run(seed_registry(topics)))
     yield namespace
-    asyncio.run(delete_topics(KAFKA, [*topics.all(), topics.registry]))
 
     async def drop() -> None:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO)
-        for name in await client.list_database_names():
-            if name.startswith(f"t{namespace.run_id}_"):
-                await client.drop_database(name)
+        await remove_namespace(namespace, client)
         await client.close()
 
     asyncio.run(drop())

@@ -158,6 +158,17 @@ class Namespace:
         return f"t{self.run_id}_{service}"
 
 
+async def remove_namespace(ns: Namespace, mongo: Any) -> None:
+    """Delete a run's topics and ACLs (its whole namespace) and its databases from the shared
+    stack; `mongo` is an AsyncMongoClient."""
+    from services.common.kafka import delete_topics
+
+    await delete_topics(KAFKA, list(Topics(ns.topics_prefix).all()))
+    for name in await mongo.list_database_names():
+        if name.startswith(f"t{ns.run_id}_"):
+            await mongo.drop_database(name)
+
+
 def cpu_ticks(pid: int) -> int:
     """CPU time (user + system, in clock ticks) a process has used so far; 0 if it is gone."""
     try:

@@ -29,13 +29,22 @@ from contracts.proposals import ProposalDraft
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.approvals.adapters.repository import case_state
 from services.approvals.domain import open_case
-from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka import ensure_topics
 from services.common.mongo import make_client
 from services.common.settings import ServiceSettings
 from services.common.store import VERSION, Commit, commit_id, record_of
 from services.proposals.adapters.repository import commit_of
 from services.proposals.domain import Proposal, content_from_draft
-from tests.support import KAFKA, LOCAL, MONGO, Namespace, ServiceProcess, free_port, service_env
+from tests.support import (
+    KAFKA,
+    LOCAL,
+    MONGO,
+    Namespace,
+    ServiceProcess,
+    free_port,
+    remove_namespace,
+    service_env,
+)
 
 Doc = dict[str, Any]
 BATCH = 200  # inserts (PostgreSQL backend); FerretDB wedged on large bulk upserts on SQLite
@@ -223,10 +232,7 @@ async def measure(stored: int, seconds: float, settle: float) -> Doc:
     finally:
         for p in procs:
             p.stop()
-        await delete_topics(KAFKA, list(topics.all()))
-        for name in await client.list_database_names():
-            if name.startswith(f"t{ns.run_id}_"):
-                await client.drop_database(name)
+        await remove_namespace(ns, client)
         await client.close()
 
 

@@ -45,7 +45,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka import ensure_topics
 from tests.bench import idle
 from tests.bench.stats import completion_rate, next_rate, ratio, spread, sustained
 from tests.e2e.approvals_support import meeting
@@ -60,6 +60,7 @@ from tests.support import (
     kafka_client,
     poll,
     poll_progress,
+    remove_namespace,
     seed_registry,
     service_env,
     topic_partitions,
@@ -176,10 +177,7 @@ async def stack(
         for ps in procs.values():
             for p in ps:
                 p.stop()
-        await delete_topics(KAFKA, [*topics.all(), topics.registry])
-        for name in await mongo.list_database_names():
-            if name.startswith(f"t{ns.run_id}_"):
-                await mongo.drop_database(name)
+        await remove_namespace(ns, mongo)
         await mongo.close()
 
 

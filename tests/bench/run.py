@@ -28,7 +28,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka import ensure_topics
 from tests.bench import baselines, claims, idle, lifecycle, revocation, store_probe
 from tests.bench.stats import baseline_ratios
 from tests.support import (
@@ -39,6 +39,7 @@ from tests.support import (
     ServiceProcess,
     ensure_stack,
     free_port,
+    remove_namespace,
     seed_registry,
     service_env,
 )
@@ -198,10 +199,7 @@ async def run(n: int, concurrency: int, *, tracing: bool = True) -> dict[str, An
     finally:
         for p in procs.values():
             p.stop()
-        await delete_topics(KAFKA, [*topics.all(), topics.registry])
-        for name in await mongo.list_database_names():
-            if name.startswith(f"t{ns.run_id}_"):
-                await mongo.drop_database(name)
+        await remove_namespace(ns, mongo)
         await mongo.close()
 
 

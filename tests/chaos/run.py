@@ -36,7 +36,7 @@ from pymongo import AsyncMongoClient
 from contracts.agencies import agencies
 from contracts.common import AgencyKind
 from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from services.common.kafka import ensure_topics
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -50,6 +50,7 @@ from tests.support import (
     issue_api_key,
     kafka_client,
     read_topic,
+    remove_namespace,
     seed_registry,
     service_env,
     unpublished,
@@ -532,10 +533,7 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
             chaos.cancel()
         await driver.close()
         stack.stop()
-        await delete_topics(KAFKA, [*topics.all(), topics.registry])
-        for name in await mongo.list_database_names():
-            if name.startswith(f"t{ns.run_id}_"):
-                await mongo.drop_database(name)
+        await remove_namespace(ns, mongo)
         await mongo.close()
     result.update(
         {

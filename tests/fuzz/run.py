@@ -40,11 +40,9 @@ from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalSubmitted
 from contracts.signing import HEADER_SIGNATURE, signature_header, signing_input
 from contracts.topics import DEFAULT_PARTITIONS, HEADER_EVENT_TYPE, Topics
-from services.common.kafka import delete_topics
 from tests.e2e.test_proposals_intake import content
 from tests.fuzz.strategies import HostileRecord, hostile_records, record_size
 from tests.support import (
-    KAFKA,
     LOCAL,
     MONGO,
     Mailpit,
@@ -56,6 +54,7 @@ from tests.support import (
     kafka_client,
     kafka_producer,
     read_topic,
+    remove_namespace,
     seed_registry,
     service_env,
     signed,
@@ -166,10 +165,7 @@ class Campaign:
         for p in self.procs.values():
             await asyncio.to_thread(p.stop)
         await self.mailpit.close()
-        await delete_topics(KAFKA, list(self.topics.all()))
-        for name in await self.mongo.list_database_names():
-            if name.startswith(f"t{self.ns.run_id}_"):
-                await self.mongo.drop_database(name)
+        await remove_namespace(self.ns, self.mongo)
         await self.mongo.close()
 
     def check_processes(self) -> None:
