@@ -46,6 +46,11 @@ OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "Del
 """Events an applicant may produce only for a proposal it owns."""
 
 
+def is_claimable(event_type: str) -> bool:
+    """Whether agencies may claim `event_type`; the others only the services emit."""
+    return bool(MATRIX.get(event_type, frozenset()) - {K.SYSTEM})
+
+
 ADMINISTRATORS = frozenset({K.DEPA, K.SYSTEM})
 """Agency kinds that may administer: the recipients directory, digests, the deadline scan."""
 

@@ -77,3 +77,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(NotificationFailed, topics.NOTIFICATIONS, "notifications"),
     )
 }
+
+
+def owned_by(owner: str) -> frozenset[str]:
+    """The event types `owner` emits as facts (claims of them go to it to be checked)."""
+    return frozenset(name for name, spec in EVENTS.items() if spec.owner == owner)

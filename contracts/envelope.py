@@ -93,13 +93,17 @@ def new_envelope(
     correlation_id: uuid.UUID | None = None,
     occurred_at: dt.datetime | None = None,
     event_id: uuid.UUID | None = None,
+    event_type: str | None = None,
+    schema_version: int = SCHEMA_VERSION,
 ) -> Envelope[P]:
-    """A new event; with `cause`, it continues the cause's conversation."""
+    """The one way to build an envelope. With `cause`, it continues the cause's conversation.
+    `event_type` defaults to the payload's class; a request payload (such as
+    `AwardCertification`) names the event it asks for."""
     model: Any = Envelope[type(payload)]  # type: ignore[misc]
     envelope: Envelope[P] = model(
         event_id=event_id or uuid.uuid4(),
-        event_type=type(payload).__name__,
-        schema_version=SCHEMA_VERSION,
+        event_type=event_type or type(payload).__name__,
+        schema_version=schema_version,
         occurred_at=occurred_at or dt.datetime.now(dt.UTC),
         producer=producer,
         proposal_id=proposal_id,

@@ -23,10 +23,10 @@ from contracts.approvals import (
     MeetingDecision,
     MeetingRecorded,
 )
-from contracts.authorisation import Refused, authorise
-from contracts.catalogue import EVENTS
+from contracts.authorisation import Refused, authorise, is_claimable
+from contracts.catalogue import EVENTS, owned_by
 from contracts.common import Contract, Stage
-from contracts.envelope import AnyEnvelope, Envelope
+from contracts.envelope import AnyEnvelope, new_envelope
 from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.domain import (
     DECISION_TYPES,
@@ -52,7 +52,8 @@ log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 
-PROPOSAL_FACTS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
+PROPOSAL_FACTS = frozenset(filter(is_claimable, owned_by("proposals")))
+"""The proposals service's facts that open or change a case (its own refusals do not)."""
 CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
 MEETING_CONCURRENCY = 8
 
@@ -295,16 +296,15 @@ class CaseHandlers:
     ) -> AnyEnvelope:
         """The fact a claim becomes: a new envelope, caused by the claim, produced by the
         deciding agency."""
-        return Envelope[type(payload)](  # type: ignore[misc,operator,no-any-return]
+        return new_envelope(
+            payload,
+            producer=claim.producer,
+            proposal_id=proposal_id,
+            cause=claim,
+            occurred_at=now,
             event_id=fact_id,
             event_type=event_type,
             schema_version=claim.schema_version,
-            occurred_at=now,
-            producer=claim.producer,
-            proposal_id=proposal_id,
-            correlation_id=claim.correlation_id,
-            causation_id=claim.event_id,
-            payload=payload,
         )
 
     @staticmethod

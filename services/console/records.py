@@ -18,6 +18,7 @@ from contracts.catalogue import is_fact_producer
 from contracts.common import is_proposal_id
 from contracts.deadletter import DeadLetter
 from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
+from contracts.proposals import ProposalResubmitted, ProposalSubmitted
 from contracts.topics import DEADLETTER, INTAKE, Topics
 from contracts.workflow import stage_after
 from services.common.consumer import Record
@@ -105,7 +106,7 @@ def describe(
     if claim:  # the exact bytes, so that its signature can be verified again later
         content["value_b64"] = base64.b64encode(record.value or b"").decode()
         return content
-    if env.event_type in {"ProposalSubmitted", "ProposalResubmitted"}:
+    if isinstance(payload, ProposalSubmitted | ProposalResubmitted):  # they carry the content
         content["province_code"] = payload.content.province.code
         content["agency"] = getattr(payload, "applicant", None) or content["agency"]
     elif env.event_type == "CertificationAwarded":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from contracts.catalogue import owned_by
 from services.common.auth import ApiKeys
 from services.common.runtime import Runtime
 from services.common.store import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
@@ -13,7 +14,6 @@ from services.proposals.entrypoints import http, kafka
 from services.proposals.handlers import DecisionFacts, IntakeClaims, ProposalHandlers, RejectionLog
 
 NAME = "proposals"
-PUBLISHES = ("ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn", "IntakeRejected")
 
 
 def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
@@ -41,7 +41,7 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
         description="Submit and follow smart-city development plans.",
     )
     http.install_error_handlers(app)
-    for event_type in PUBLISHES:
+    for event_type in sorted(owned_by(NAME)):
         EVENTS_PUBLISHED.labels(NAME, event_type)
     OUTBOX_PENDING.labels(NAME).set(0)
     OUTBOX_OLDEST_AGE.labels(NAME).set(0)

@@ -156,7 +156,7 @@ def test_who_reads_what_and_who_administers() -> None:
 
 def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
     """Every service asks contracts (`is_fact_producer`, `may_read`, `sees_only_own`,
-    `may_administer`) instead of deciding these rules itself."""
+    `may_administer`, `owned_by`, `new_envelope`) instead of deciding these rules itself."""
     from pathlib import Path
 
     from contracts.catalogue import is_fact_producer
@@ -168,6 +168,8 @@ def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
         ".is_applicant": "contracts.authorisation.sees_only_own / may_read",
         'startswith("svc-")': "contracts.catalogue.is_fact_producer",
         "ADMIN_KINDS": "contracts.authorisation.may_administer",
+        "Envelope[type(": "contracts.envelope.new_envelope",
+        '"ProposalSubmitted", "ProposalResubmitted"': "contracts.catalogue.owned_by",
     }
     found = [
         f"{path.relative_to(services.parent)}: {pattern} (use {instead})"
@@ -176,3 +178,21 @@ def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
         if pattern in path.read_text(encoding="utf-8")
     ]
     assert found == []
+
+
+def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim() -> None:
+    from contracts.authorisation import is_claimable
+    from contracts.catalogue import owned_by
+
+    proposals = owned_by("proposals")
+    assert proposals == {
+        "ProposalSubmitted",
+        "ProposalResubmitted",
+        "ProposalWithdrawn",
+        "IntakeRejected",
+    }
+    assert set(filter(is_claimable, proposals)) == proposals - {"IntakeRejected"}
+    assert owned_by("notifications") == {"NotificationSent", "NotificationFailed"}
+    assert not is_claimable("TransitionRefused")
+    assert is_claimable("CabinetEndorsed")
+    assert not is_claimable("NoSuchEvent")

@@ -30,7 +30,7 @@ from contracts.approvals import (
 )
 from contracts.authorisation import may_administer, may_read, sees_only_own
 from contracts.common import ProposalId, Stage
-from contracts.envelope import SCHEMA_VERSION, AnyEnvelope, Envelope
+from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.reference import provinces
 from services.approvals.adapters.repository import MongoCaseRepository
 from services.approvals.domain import certificate_status, scan_as_of
@@ -72,15 +72,13 @@ def _claim(
         if idempotency_key
         else uuid.uuid4()
     )
-    return Envelope[type(payload)](  # type: ignore[misc,operator,no-any-return]
-        event_id=event_id,
-        event_type=payload.event_type,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=dt.datetime.now(dt.UTC),
+    return new_envelope(
+        payload,
         producer=caller.agency_id,
         proposal_id=proposal_id,
         correlation_id=event_id,
-        payload=payload,
+        event_id=event_id,
+        event_type=payload.event_type,
     )
 
 
