@@ -12,16 +12,17 @@ import structlog
 
 from services.notifications import domain
 from services.notifications.adapters.store import DeliveryLog, MessageBodies
-from services.notifications.domain import DIGEST_TYPE, Delivery, MailSettings, next_cutoff
+from services.notifications.domain import (
+    DIGEST_TYPE,
+    Clock,
+    Delivery,
+    MailSettings,
+    next_cutoff,
+    utc_now,
+)
 from services.notifications.metrics import QUEUED
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class DigestScheduler:

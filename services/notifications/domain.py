@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -28,6 +28,11 @@ Status = Literal["held", "queued", "sent", "failed", "digested"]
 """held: waiting for its recipient's digest; queued: to be sent (leased to a sender while its
 `next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest."""
 Kind = Literal["event", "digest"]
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

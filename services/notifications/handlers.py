@@ -4,7 +4,6 @@ the deliveries that `services.notifications.domain` plans (the sender sends them
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -17,18 +16,13 @@ from services.common.context import current_source
 from services.notifications import domain, view
 from services.notifications.adapters.directory import RecipientsDirectory
 from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
-from services.notifications.domain import MailSettings, Recipient
+from services.notifications.domain import Clock, MailSettings, Recipient, utc_now
 from services.notifications.metrics import FAILED, HELD, QUEUED
 from services.notifications.routing import addressees, needs_proposal
 
 log = structlog.get_logger(__name__)
 
 Doc = dict[str, Any]
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class NotificationHandlers:

@@ -8,7 +8,6 @@ import contextlib
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -19,7 +18,7 @@ from services.common.retry import Jitter
 from services.notifications import domain
 from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
 from services.notifications.adapters.store import DeliveryLog, MessageBodies
-from services.notifications.domain import Body, Delivery, GiveUp, MailSettings
+from services.notifications.domain import Body, Clock, Delivery, GiveUp, MailSettings, utc_now
 from services.notifications.messages import build_message
 from services.notifications.metrics import DIGEST_HELD, FAILED, QUEUE_AGE, RETRYING, SENT
 
@@ -33,12 +32,6 @@ GAUGE_REFRESH_BUSY_SECONDS = 2.0
 SEND_BATCH = 10
 STOP_GRACE_SECONDS = 10.0
 CONSUMER = "notifications-sender"
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class MissingBody(Exception):
