@@ -24,7 +24,6 @@ import asyncio
 import base64
 import datetime as dt
 import json
-import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from contracts.topics import HEADER_EMITTED_BY, Topics
 from services.common import telemetry
 from services.common.context import Source, current_source
+from services.common.retry import AfterFailure, Failures, after_failure, backoff_seconds
 
 log = structlog.get_logger(__name__)
 
@@ -282,6 +282,9 @@ class DeadLetters:
         return letter
 
 
+# Publishing a dead letter is retried for ever (whatever the error); its delay stops growing here.
+DEAD_LETTER_STEP_CAP = 6
+
 OnInvalid = Callable[[bytes | None, EnvelopeError], Awaitable[None]]
 
 
@@ -304,8 +307,33 @@ class EventConsumer:
         self._max = max_delay
 
     def _delay(self, attempt: int) -> float:
-        ceiling = min(self._max, self._base * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)
+        return backoff_seconds(attempt, self._base, self._max)
+
+    async def _after_failure(
+        self, record: Record, failures: Failures, exc: Exception
+    ) -> AfterFailure:
+        """Count, log and (unless the record is given up on) wait out one failed try."""
+        next_ = after_failure(
+            failures, transient=is_transient(exc), max_attempts=self._max_attempts
+        )
+        if next_.failures.transient > failures.transient:
+            RETRIES.labels(self.name, "transient").inc()
+            log.warning(
+                "consumer.transient_error", attempt=next_.failures.transient, error=repr(exc)
+            )
+        else:
+            RETRIES.labels(self.name, "processing").inc()
+            log.error(
+                "consumer.processing_error",
+                attempt=next_.failures.processing,
+                error=repr(exc)[:500],
+                topic=record.topic,
+                offset=record.offset,
+                exc_info=next_.give_up,
+            )
+        if not next_.give_up:
+            await asyncio.sleep(self._delay(next_.step))
+        return next_
 
     async def _dead_letter_until_sent(
         self, record: Record, *, minimal: bool = False, **kwargs: Any
@@ -333,7 +361,7 @@ class EventConsumer:
                         offset=record.offset,
                     )
                     minimal = True
-                await asyncio.sleep(self._delay(min(attempt, 6)))
+                await asyncio.sleep(self._delay(min(attempt, DEAD_LETTER_STEP_CAP)))
 
     async def refuse(self, record: Record, kind: str, error: str) -> None:
         """Dead-letter a record at once, before parsing, e.g. an unauthenticated claim."""
@@ -379,8 +407,7 @@ class EventConsumer:
         record read from the dead-letter topic is dead-lettered again only as a minimal letter,
         and never when it is this consumer's own letter (no loop)."""
         record = Record.from_consumer_record(raw)
-        failures = 0
-        transient = 0
+        failures = Failures()
         while True:
             try:
                 await handler(record)
@@ -389,24 +416,9 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_transient(exc):
-                    transient += 1
-                    RETRIES.labels(self.name, "transient").inc()
-                    log.warning("consumer.transient_error", attempt=transient, error=repr(exc))
-                    await asyncio.sleep(self._delay(min(transient, 7)))
-                    continue
-                failures += 1
-                RETRIES.labels(self.name, "processing").inc()
-                log.error(
-                    "consumer.processing_error",
-                    attempt=failures,
-                    error=repr(exc)[:500],
-                    topic=record.topic,
-                    offset=record.offset,
-                    exc_info=failures >= self._max_attempts,
-                )
-                if failures < self._max_attempts:
-                    await asyncio.sleep(self._delay(failures))
+                next_ = await self._after_failure(record, failures, exc)
+                failures = next_.failures
+                if not next_.give_up:
                     continue
                 CONSUMED.labels(self.name, "failed").inc()
                 from_dead_letters = record.topic == self._dead_letters.topic
@@ -418,7 +430,7 @@ class EventConsumer:
                     minimal=from_dead_letters,
                     kind="processing",
                     error=f"{type(exc).__name__}: {exc}",
-                    attempts=failures,
+                    attempts=failures.processing,
                 )
                 return
 
@@ -433,7 +445,7 @@ class EventConsumer:
     ) -> str:
         """Let the service answer the producer of an invalid record; returns what to add to the
         dead letter's reason if that failed for a reason other than an outage."""
-        transient = 0
+        failures = Failures()
         while True:
             try:
                 await on_invalid(record.value, error)
@@ -441,10 +453,11 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_transient(exc):
-                    transient += 1
+                next_ = after_failure(failures, transient=is_transient(exc), max_attempts=1)
+                if not next_.give_up:
+                    failures = next_.failures
                     RETRIES.labels(self.name, "transient").inc()
-                    await asyncio.sleep(self._delay(min(transient, 7)))
+                    await asyncio.sleep(self._delay(next_.step))
                     continue
                 log.error("consumer.answer_failed", error=repr(exc)[:300], exc_info=True)
                 return f" (answering the producer failed: {type(exc).__name__})"
@@ -507,8 +520,7 @@ class EventConsumer:
             )
 
     async def _run(self, record: Record, envelope: AnyEnvelope, handler: Handler) -> None:
-        failures = 0
-        transient = 0
+        failures = Failures()
         while True:
             try:
                 await handler(envelope)
@@ -528,32 +540,20 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if is_transient(exc):
-                    transient += 1
-                    RETRIES.labels(self.name, "transient").inc()
-                    log.warning("consumer.transient_error", attempt=transient, error=repr(exc))
-                    await asyncio.sleep(self._delay(min(transient, 7)))
+                next_ = await self._after_failure(record, failures, exc)
+                failures = next_.failures
+                if not next_.give_up:
                     continue
-                failures += 1
-                RETRIES.labels(self.name, "processing").inc()
-                log.error(
-                    "consumer.processing_error",
-                    attempt=failures,
-                    error=repr(exc),
-                    exc_info=failures >= self._max_attempts,
+                CONSUMED.labels(self.name, "failed").inc()
+                await self._dead_letter_until_sent(
+                    record,
+                    kind="processing",
+                    error=f"{type(exc).__name__}: {exc}",
+                    attempts=failures.processing,
+                    event_type=envelope.event_type,
+                    event_id=str(envelope.event_id),
                 )
-                if failures >= self._max_attempts:
-                    CONSUMED.labels(self.name, "failed").inc()
-                    await self._dead_letter_until_sent(
-                        record,
-                        kind="processing",
-                        error=f"{type(exc).__name__}: {exc}",
-                        attempts=failures,
-                        event_type=envelope.event_type,
-                        event_id=str(envelope.event_id),
-                    )
-                    return
-                await asyncio.sleep(self._delay(failures))
+                return
 
 
 def _claimed_ids(value: bytes | None) -> dict[str, str | None]:

@@ -14,13 +14,13 @@ from rich.table import Table
 from services.common.cli import service_cli
 from services.common.mongo import make_client
 from services.notifications.adapters.directory import (
-    Recipient,
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
 from services.notifications.bootstrap import NAME, build
 from services.notifications.config import NotificationsSettings
+from services.notifications.domain import Recipient
 from services.notifications.links import StatusLinks, new_secret
 from services.notifications.rendering import email_context, render
 from services.notifications.routing import ROUTES

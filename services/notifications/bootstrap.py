@@ -15,14 +15,12 @@ from services.notifications.adapters.store import (
     load_or_create_secret,
 )
 from services.notifications.config import NotificationsSettings
+from services.notifications.digest import DigestScheduler
+from services.notifications.domain import MailSettings
 from services.notifications.entrypoints import http, kafka, status
-from services.notifications.handlers import (
-    DigestScheduler,
-    MailSettings,
-    NotificationHandlers,
-    Sender,
-)
+from services.notifications.handlers import NotificationHandlers
 from services.notifications.links import StatusLinks
+from services.notifications.sender import Sender
 
 NAME = "notifications"
 

@@ -1,5 +1,5 @@
 """Notifications, pure: the routing table as data, every template's rendered text (snapshots),
-headers that no field can break, Buddhist-era dates, backoff and digest timing.
+headers that no field can break, Buddhist-era dates and digest timing.
 
 Regenerate the snapshots on purpose (then review the diff) with:
     SMARTCITY_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest \
@@ -24,9 +24,8 @@ from contracts.agencies import agencies
 from contracts.catalogue import EVENTS
 from contracts.common import BilingualText
 from contracts.reference import provinces
-from services.notifications.adapters.directory import Recipient, seed_documents
-from services.notifications.digest import digest_id, next_cutoff
-from services.notifications.handlers import backoff_seconds
+from services.notifications.adapters.directory import seed_documents
+from services.notifications.domain import Recipient, digest_id, next_cutoff
 from services.notifications.links import StatusLinks
 from services.notifications.messages import build_message, message_id
 from services.notifications.proofread import EVENT_CODE, problems, visible_text
@@ -336,13 +335,6 @@ def test_dates() -> None:
 # -- sending and digest rules ----------------------------------------------------------------
 
 
-def test_backoff_is_exponential_capped_and_jittered() -> None:
-    top = [backoff_seconds(n, 1.0, 60.0, lambda lo, hi: hi) for n in range(1, 9)]
-    assert top == [1, 2, 4, 8, 16, 32, 60, 60]
-    low = [backoff_seconds(n, 1.0, 60.0, lambda lo, hi: lo) for n in range(1, 4)]
-    assert low == [0.5, 1, 2]
-
-
 def test_next_digest_cutoff_is_strictly_later_in_thai_time() -> None:
     morning = dt.datetime(2022, 8, 6, 0, 0, tzinfo=dt.UTC)  # 07:00 in Thailand
     assert next_cutoff(morning, 7) == dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC)
@@ -412,7 +404,8 @@ def test_every_event_and_stage_has_one_name_in_each_language() -> None:
 async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
     import asyncio
 
-    from services.notifications.handlers import DigestScheduler, MailSettings
+    from services.notifications.digest import DigestScheduler
+    from services.notifications.domain import MailSettings
 
     now = dt.datetime(2022, 8, 5, 23, 0, tzinfo=dt.UTC)  # 06:00 on the 6th in Thailand
     slept: list[float] = []

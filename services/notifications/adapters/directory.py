@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
@@ -18,6 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from contracts.agencies import agencies, governor_th
 from contracts.common import Email, StorableText
 from contracts.reference import provinces
+from services.notifications.domain import Recipient
 from services.notifications.routing import governor_office_id
 
 Doc = dict[str, Any]
@@ -28,15 +28,6 @@ SEED_ADDRESSES = {
     "steering-committee": "smartcity-steering@opm.example.go.th",
     "cabinet-secretariat": "cabinet-affairs@soc.example.go.th",
 }
-
-
-@dataclass(frozen=True)
-class Recipient:
-    recipient_id: str
-    email: str
-    name_th: str
-    name_en: str
-    digest: bool = False
 
 
 def _one_line(value: str) -> str:

@@ -25,8 +25,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.envelope import AnyEnvelope
+from services.common.context import Source
 from services.common.store import AggregateStore, Commit, Decision, Loaded
 from services.notifications import view
+from services.notifications.domain import Body, Delivery, DigestItem
 from services.notifications.links import new_secret
 from services.notifications.view import Recorded
 
@@ -108,6 +110,125 @@ class ProposalsView:
         return None if state is None else {**state, "_id": proposal_id}
 
 
+def _source_doc(source: Source | None) -> Doc | None:
+    if source is None:
+        return None
+    return {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+
+
+def _source(doc: Doc | None) -> Source | None:
+    if not doc:
+        return None
+    return Source(doc["topic"], doc["partition"], doc["offset"])
+
+
+def body_doc(body: Body) -> Doc:
+    doc: Doc = {"_id": body.delivery_id}
+    if body.text is not None:
+        doc |= {"text": body.text, "html": body.html}
+    return doc | {"event_value": body.event_value, "created_at": body.created_at}
+
+
+def body_from(doc: Doc) -> Body:
+    return Body(
+        doc["_id"], doc.get("event_value"), doc["created_at"], doc.get("text"), doc.get("html")
+    )
+
+
+def delivery_doc(d: Delivery) -> Doc:
+    """The document of a delivery as queued: an email about an event, one that cannot be
+    addressed (failed at once), or a digest with its body and items."""
+    doc: Doc = {
+        "_id": d.delivery_id,
+        "kind": d.kind,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "proposal_id": d.proposal_id,
+        "recipient_id": d.recipient_id,
+        "email": d.email,
+        "status": d.status,
+        "attempts": d.attempts,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
+    if d.kind == "event":
+        doc |= {
+            "occurred_at": d.occurred_at,
+            "source": _source_doc(d.source),
+            "trace": None if d.trace is None else dict(d.trace),
+        }
+    if d.status == "failed":
+        return doc | {"last_error": d.last_error, "failed_at": d.failed_at}
+    doc |= {
+        "name_th": d.name_th,
+        "name_en": d.name_en,
+        "message_id": d.message_id,
+        "subject": d.subject,
+        "next_attempt_at": d.next_attempt_at,
+    }
+    if d.kind == "event":
+        return doc | {"timeline_url": d.timeline_url, "digest_id": d.digest_id}
+    items = [
+        {
+            "_id": i.delivery_id,
+            "event_id": i.event_id,
+            "event_type": i.event_type,
+            "proposal_id": i.proposal_id,
+            "subject": i.subject,
+            "occurred_at": i.occurred_at,
+            "source": _source_doc(i.source),
+            "event_value": i.event_value,
+        }
+        for i in d.items
+    ]
+    return doc | {"text": d.text, "html": d.html, "items": items}
+
+
+def delivery_from(doc: Doc) -> Delivery:
+    """A delivery as stored, at any step (older documents lack the later fields)."""
+    return Delivery(
+        delivery_id=doc["_id"],
+        kind="digest" if doc.get("kind") == "digest" else "event",
+        event_id=doc["event_id"],
+        event_type=doc["event_type"],
+        proposal_id=doc.get("proposal_id"),
+        recipient_id=doc["recipient_id"],
+        email=doc.get("email"),
+        status=doc["status"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        attempts=int(doc.get("attempts", 0)),
+        next_attempt_at=doc.get("next_attempt_at"),
+        name_th=doc.get("name_th"),
+        name_en=doc.get("name_en"),
+        message_id=doc.get("message_id"),
+        subject=doc.get("subject"),
+        timeline_url=doc.get("timeline_url"),
+        occurred_at=doc.get("occurred_at"),
+        source=_source(doc.get("source")),
+        trace=doc.get("trace"),
+        digest_id=doc.get("digest_id"),
+        last_error=doc.get("last_error"),
+        failed_at=doc.get("failed_at"),
+        text=doc.get("text"),
+        html=doc.get("html"),
+        event_value=doc.get("event_value"),
+        items=tuple(
+            DigestItem(
+                i["_id"],
+                i["event_id"],
+                i["event_type"],
+                i["proposal_id"],
+                i.get("subject"),
+                i.get("occurred_at"),
+                _source(i.get("source")),
+                i.get("event_value"),
+            )
+            for i in doc.get("items") or ()
+        ),
+    )
+
+
 class MessageBodies:
     """The rendered email's body (`text`, `html`) and the original event (`event_value`) of
     each delivery, under the delivery's `_id` (the subject stays in the delivery document).
@@ -119,29 +240,31 @@ class MessageBodies:
         self.collection: AsyncCollection[Doc] = db["messages"]
         # The bodies this process stored last: the sender of this process usually sends them
         # within a second, so it takes them from here instead of reading them back.
-        self._recent: OrderedDict[str, Doc] = OrderedDict()
+        self._recent: OrderedDict[str, Body] = OrderedDict()
         self._keep = keep
 
-    async def put_many(self, docs: list[Doc]) -> None:
+    async def put_many(self, bodies: list[Body]) -> None:
         """Store bodies; one stored before under the same id (a redelivery) is kept as is."""
-        stored = await insert_new(self.collection, docs)
-        for doc in docs:
-            if doc["_id"] in stored:  # (not one that was there before: that one is the body)
-                self._recent[doc["_id"]] = doc
+        stored = await insert_new(self.collection, [body_doc(b) for b in bodies])
+        for body in bodies:
+            if body.delivery_id in stored:  # (not one there before: that one is the body)
+                self._recent[body.delivery_id] = body
         while len(self._recent) > self._keep:
             self._recent.popitem(last=False)
 
-    async def take(self, delivery_id: str) -> Doc | None:
+    async def take(self, delivery_id: str) -> Body | None:
         """The body of an email about to be sent: from memory if this process stored it
         (and forgotten there), else read from the store."""
         recent = self._recent.pop(delivery_id, None)
         if recent is not None:
             return recent
-        return await self.collection.find_one({"_id": delivery_id})
+        doc = await self.collection.find_one({"_id": delivery_id})
+        return None if doc is None else body_from(doc)
 
-    async def get(self, delivery_id: str, fields: list[str] | None = None) -> Doc | None:
-        projection = None if fields is None else dict.fromkeys(fields, 1)
-        return await self.collection.find_one({"_id": delivery_id}, projection)
+    async def event_value(self, delivery_id: str) -> str | None:
+        """The event a delivery is about, as it was read."""
+        doc = await self.collection.find_one({"_id": delivery_id}, {"event_value": 1})
+        return None if doc is None else doc.get("event_value")
 
 
 Change = Callable[[Doc], Doc | None]
@@ -162,22 +285,29 @@ class DeliveryLog:
         await self.collection.create_index([("created_at", DESCENDING)])
         await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
 
-    async def queue(self, doc: Doc, events: Sequence[AnyEnvelope] = ()) -> bool:
+    async def queue(self, delivery: Delivery, events: Sequence[AnyEnvelope] = ()) -> bool:
         """Queue one email (or record one that cannot be sent, with its events); False if
         this (event, recipient) was queued before."""
-        state = {k: v for k, v in doc.items() if k != "_id"}
+        state = {k: v for k, v in delivery_doc(delivery).items() if k != "_id"}
         return await self.store.create(
-            doc["_id"], Commit(state=state, events=events, processed=[str(doc["event_id"])])
+            delivery.delivery_id,
+            Commit(state=state, events=events, processed=[delivery.event_id]),
         )
 
     async def queue_many(
-        self, docs: list[Doc], events: Mapping[str, Sequence[AnyEnvelope]] | None = None
+        self, deliveries: list[Delivery], events: Mapping[str, AnyEnvelope] | None = None
     ) -> set[str]:
-        """Queue the emails of one event; returns the ids queued now (an id queued before,
-        by an earlier delivery of the same event, is skipped)."""
+        """Queue the emails of one event (`events`: the one event a delivery records, by its
+        id); returns the ids queued now (an id queued before, by an earlier delivery of the
+        same event, is skipped)."""
         events = events or {}
-        created = await asyncio.gather(*(self.queue(d, events.get(d["_id"], ())) for d in docs))
-        return {d["_id"] for d, new in zip(docs, created, strict=True) if new}
+        created = await asyncio.gather(
+            *(
+                self.queue(d, [e] if (e := events.get(d.delivery_id)) is not None else [])
+                for d in deliveries
+            )
+        )
+        return {d.delivery_id for d, new in zip(deliveries, created, strict=True) if new}
 
     async def _change(
         self, delivery_id: str, change: Change, events: Sequence[AnyEnvelope] = ()
@@ -197,7 +327,7 @@ class DeliveryLog:
 
     async def claim(
         self, delivery_id: str, now: dt.datetime, lease_seconds: float = 60.0
-    ) -> Doc | None:
+    ) -> Delivery | None:
         """Lease one email to this sender if it is queued and due: a commit, so of several
         senders exactly one gets it. An email whose sender died is due again when the lease
         ends (and is re-sent with the same Message-ID)."""
@@ -208,11 +338,12 @@ class DeliveryLog:
                 return None
             return {**state, "next_attempt_at": lease_until}
 
-        return await self._change(delivery_id, lease)
+        leased = await self._change(delivery_id, lease)
+        return None if leased is None else delivery_from(leased)
 
     async def claim_due(
         self, now: dt.datetime, lease_seconds: float = 60.0, limit: int = 50
-    ) -> list[Doc]:
+    ) -> list[Delivery]:
         """Take up to `limit` due emails (one query finds candidates, each is then claimed)."""
         due = {"status": "queued", "next_attempt_at": {"$lte": now}}
         candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
@@ -313,7 +444,7 @@ class DeliveryLog:
         for doc in docs:
             await self._change(doc["_id"], claim)
 
-    async def claimed_items(self) -> dict[str, list[Doc]]:
+    async def claimed_items(self) -> dict[str, list[Delivery]]:
         docs = (
             await self.collection.find(
                 {"status": "held", "digest_id": {"$ne": None}}, {"html": 0, "text": 0}
@@ -321,10 +452,15 @@ class DeliveryLog:
             .sort("occurred_at", ASCENDING)
             .to_list(None)
         )
-        out: dict[str, list[Doc]] = {}
+        out: dict[str, list[Delivery]] = {}
         for d in docs:
-            out.setdefault(d["digest_id"], []).append(d)
+            out.setdefault(d["digest_id"], []).append(delivery_from(d))
         return out
+
+    async def digested_ids(self, digest_id: str) -> set[str]:
+        """The held emails a queued digest includes."""
+        stored = await self.store.get(digest_id)
+        return {i["_id"] for i in (stored or {}).get("items", [])}
 
     async def settle_claimed(self, digest_id: str, included: set[str]) -> None:
         docs = await self.collection.find(

@@ -17,7 +17,7 @@ from services.notifications.adapters.directory import (
     RecipientsDirectory,
 )
 from services.notifications.adapters.store import DeliveryLog
-from services.notifications.handlers import DigestScheduler
+from services.notifications.digest import DigestScheduler
 
 
 class DigestPreference(BaseModel):

@@ -1,0 +1,487 @@
+"""Notifications, pure: deliveries and digests as types, which emails an event causes, and
+what follows an attempt to send one. No I/O: the handlers gather the inputs (the proposal as
+known, the directory's answers) and store what these functions return."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
+from contracts.notifications import NotificationFailed, NotificationSent
+from services.common.context import Source
+from services.common.retry import Jitter, backoff_seconds
+from services.notifications import view
+from services.notifications.links import StatusLinks
+from services.notifications.messages import message_id
+from services.notifications.rendering import email_context, has_template, render, render_digest
+from services.notifications.routing import CRITICAL, ROUTES, Addressees
+
+SERVICE_PRODUCER = "svc-notifications"
+DIGEST_TYPE = "Digest"
+
+Status = Literal["held", "queued", "sent", "failed", "digested"]
+"""held: waiting for its recipient's digest; queued: to be sent (leased to a sender while its
+`next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest."""
+Kind = Literal["event", "digest"]
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    from_name: str
+    from_email: str
+    message_id_domain: str
+    links: StatusLinks
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+
+
+@dataclass(frozen=True)
+class Recipient:
+    recipient_id: str
+    email: str
+    name_th: str
+    name_en: str
+    digest: bool = False
+
+
+@dataclass(frozen=True)
+class Body:
+    """What an email says (`text`, `html`) and the event it is about (`event_value`), stored
+    apart from its delivery; a delivery that could not be addressed keeps only the event."""
+
+    delivery_id: str
+    event_value: str | None
+    created_at: dt.datetime
+    text: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One held email summarised in a digest: the event it was about."""
+
+    delivery_id: str
+    event_id: str
+    event_type: str
+    proposal_id: str
+    subject: str | None
+    occurred_at: dt.datetime | None
+    source: Source | None
+    event_value: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One email: about one event (kind "event") or summarising held ones (kind "digest")."""
+
+    delivery_id: str
+    kind: Kind
+    event_id: str
+    event_type: str
+    proposal_id: str | None
+    recipient_id: str
+    email: str | None
+    status: Status
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    name_th: str | None = None
+    name_en: str | None = None
+    message_id: str | None = None
+    subject: str | None = None
+    timeline_url: str | None = None
+    occurred_at: dt.datetime | None = None
+    source: Source | None = None
+    trace: Mapping[str, str] | None = None
+    digest_id: str | None = None
+    last_error: str | None = None
+    failed_at: dt.datetime | None = None
+    text: str | None = None
+    """The body kept in the delivery itself: a digest's (and an email's queued before the
+    bodies were stored apart)."""
+    html: str | None = None
+    event_value: str | None = None
+    items: tuple[DigestItem, ...] = ()
+
+    def recipient(self) -> Recipient:
+        return Recipient(
+            self.recipient_id, self.email or "", self.name_th or "", self.name_en or "", True
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one event causes: the bodies and deliveries to store, and for each delivery that
+    cannot be addressed the NotificationFailed it records."""
+
+    bodies: list[Body] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    failures: dict[str, AnyEnvelope] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> list[str]:
+        """The deliveries to be sent now (not held for a digest, not failed)."""
+        return [d.delivery_id for d in self.deliveries if d.status == "queued"]
+
+
+def unknown_proposal(envelope: AnyEnvelope) -> dict[str, Any]:
+    """What a letter says about a proposal the view has not heard of."""
+    area = getattr(envelope.payload, "area_name", None)
+    return {
+        "_id": envelope.proposal_id,
+        "area_name": area.model_dump() if area is not None else {"th": "-", "en": "-"},
+        "province": {"code": None, "name_th": "-", "name_en": "-"},
+        "stage": None,
+        "contact_emails": [],
+        "applicant": None,
+    }
+
+
+def letter_proposal(envelope: AnyEnvelope, proposal: dict[str, Any]) -> dict[str, Any]:
+    """The proposal as a letter about `envelope` describes it."""
+    if view.is_known(proposal):
+        return proposal
+    return {**unknown_proposal(envelope), **proposal}
+
+
+def is_told(event_type: str) -> bool:
+    """Whether an event causes any email."""
+    return event_type in ROUTES and has_template(event_type)
+
+
+def recipients(
+    proposal: Mapping[str, Any], to: Addressees, found: Sequence[Recipient]
+) -> list[Recipient]:
+    """One recipient per address: the directory's entries found for `to.directory_ids`, then
+    the proposal's contacts, addressed like the applicant and always sent at once."""
+    everyone = list(found)
+    applicant = next((r for r in found if r.recipient_id == proposal.get("applicant")), None)
+    for email in to.contacts:
+        everyone.append(
+            Recipient(
+                f"contact:{email}",
+                email,
+                applicant.name_th if applicant else proposal["area_name"]["th"],
+                applicant.name_en if applicant else proposal["area_name"]["en"],
+            )
+        )
+    unique: dict[str, Recipient] = {}
+    for r in everyone:
+        unique.setdefault(r.email.lower(), r)
+    return list(unique.values())
+
+
+def plan_event(
+    envelope: AnyEnvelope,
+    proposal: dict[str, Any],
+    to: Sequence[Recipient],
+    missing: Sequence[str],
+    settings: MailSettings,
+    *,
+    now: dt.datetime,
+    source: Source | None = None,
+    trace: Mapping[str, str] | None = None,
+) -> Plan:
+    """The emails about one event: one per recipient (held for a digest recipient unless the
+    event is critical), and a failed delivery with its NotificationFailed per directory id
+    that has no entry. Each id is (event id, address), so a redelivered event plans the same
+    emails again. `proposal` is as known when the event is told (`letter_proposal`)."""
+    if not is_told(envelope.event_type):
+        return Plan()
+    event_value = envelope.model_dump_json()
+    event = Delivery(
+        delivery_id="",
+        kind="event",
+        event_id=str(envelope.event_id),
+        event_type=envelope.event_type,
+        proposal_id=envelope.proposal_id,
+        recipient_id="",
+        email=None,
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        occurred_at=envelope.occurred_at,
+        source=source,
+        trace=trace,
+    )
+    plan = Plan()
+    immediate = envelope.event_type in CRITICAL
+    status_url = settings.links.url(envelope.proposal_id)
+    for r in to:
+        context = email_context(envelope, proposal, r, status_url)
+        rendered = render(envelope, context)
+        delivery_id = f"{envelope.event_id}:{r.email.lower()}"
+        plan.bodies.append(Body(delivery_id, event_value, now, rendered.text, rendered.html))
+        plan.deliveries.append(
+            replace(
+                event,
+                delivery_id=delivery_id,
+                recipient_id=r.recipient_id,
+                email=r.email,
+                name_th=r.name_th,
+                name_en=r.name_en,
+                message_id=message_id(str(envelope.event_id), r.email, settings.message_id_domain),
+                subject=rendered.subject,
+                timeline_url=context["timeline_url"],
+                status="held" if r.digest and not immediate else "queued",
+                next_attempt_at=now,
+            )
+        )
+    for recipient_id in missing:
+        error = f"no address for {recipient_id!r} in the recipients directory"
+        delivery_id = f"{envelope.event_id}:missing:{recipient_id}"
+        plan.failures[delivery_id] = new_envelope(
+            NotificationFailed(
+                about_event_id=str(envelope.event_id),
+                about_event_type=envelope.event_type,
+                recipient_id=recipient_id,
+                recipient_email=None,
+                message_id=None,
+                attempts=0,
+                error=error,
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=envelope.proposal_id,
+            cause=envelope,
+        )
+        plan.bodies.append(Body(delivery_id, event_value, now))
+        plan.deliveries.append(
+            replace(
+                event,
+                delivery_id=delivery_id,
+                recipient_id=recipient_id,
+                status="failed",
+                last_error=error,
+                failed_at=now,
+            )
+        )
+    return plan
+
+
+# -- after an attempt ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class About:
+    """An event an email is about, so that its outcome continues that event's conversation."""
+
+    event_id: str
+    event_type: str
+    proposal_id: str
+    event_value: str | None
+    source: Source | None
+
+    def cause(self) -> AnyEnvelope | None:
+        if self.event_value is None:
+            return None
+        try:
+            return parse_record(self.event_value.encode("utf-8"))
+        except EnvelopeError:
+            return None
+
+
+def about(delivery: Delivery, body: Body | None) -> list[About]:
+    """The events an email is about: one, or each held email's event for a digest."""
+    if delivery.kind == "digest":
+        return [
+            About(i.event_id, i.event_type, i.proposal_id, i.event_value, i.source)
+            for i in delivery.items
+        ]
+    value = body.event_value if body is not None else delivery.event_value
+    proposal_id = delivery.proposal_id or ""
+    return [About(delivery.event_id, delivery.event_type, proposal_id, value, delivery.source)]
+
+
+@dataclass(frozen=True)
+class Sent:
+    attempts: int
+    events: list[AnyEnvelope]
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    error: str
+    delay: float
+    next_attempt_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    attempts: int
+    error: str
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class Failed:
+    attempts: int
+    error: str
+    permanent: bool
+    events: list[AnyEnvelope]
+    about: list[About]
+
+    def dead_letter_reason(self, delivery: Delivery) -> str:
+        return (
+            f"email {delivery.message_id} to {delivery.email} failed after {self.attempts} "
+            f"attempts: {self.error}"
+        )
+
+
+def sent(delivery: Delivery, about_: Sequence[About], attempts: int) -> Sent:
+    """A delivery accepted by the SMTP server: one NotificationSent per event it is about."""
+    return Sent(
+        attempts,
+        [
+            new_envelope(
+                NotificationSent(
+                    about_event_id=a.event_id,
+                    about_event_type=a.event_type,
+                    recipient_id=delivery.recipient_id,
+                    recipient_email=delivery.email,
+                    message_id=delivery.message_id,
+                    attempts=attempts,
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=a.proposal_id,
+                cause=a.cause(),
+            )
+            for a in about_
+        ],
+    )
+
+
+def after_failure(
+    attempts: int,
+    error: str,
+    settings: MailSettings,
+    *,
+    permanent: bool,
+    now: dt.datetime,
+    rand: Jitter = random.uniform,
+) -> Retry | GiveUp:
+    """A failed attempt (the `attempts`th): tried again after the common backoff, unless the
+    failure is permanent or that was the last attempt."""
+    error = error[:500]
+    if permanent or attempts >= settings.max_attempts:
+        return GiveUp(attempts, error, permanent)
+    delay = backoff_seconds(attempts, settings.base_delay, settings.max_delay, rand)
+    return Retry(attempts, error, delay, now + dt.timedelta(seconds=delay))
+
+
+def failed(delivery: Delivery, about_: Sequence[About], give_up: GiveUp) -> Failed:
+    """A delivery given up on: one NotificationFailed (and one dead letter) per event it is
+    about."""
+    events = [
+        new_envelope(
+            NotificationFailed(
+                about_event_id=a.event_id,
+                about_event_type=a.event_type,
+                recipient_id=delivery.recipient_id,
+                recipient_email=delivery.email,
+                message_id=delivery.message_id,
+                attempts=give_up.attempts,
+                error=give_up.error,
+            ),
+            producer=SERVICE_PRODUCER,
+            proposal_id=a.proposal_id,
+            cause=a.cause(),
+        )
+        for a in about_
+    ]
+    return Failed(give_up.attempts, give_up.error, give_up.permanent, events, list(about_))
+
+
+# -- digests ---------------------------------------------------------------------------------
+
+THAILAND = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+def next_cutoff(now: dt.datetime, hour: int) -> dt.datetime:
+    """The next daily digest time strictly after `now`: `hour` o'clock in Thailand, in UTC."""
+    local = now.astimezone(THAILAND)
+    cutoff = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if cutoff <= local:
+        cutoff += dt.timedelta(days=1)
+    return cutoff.astimezone(dt.UTC)
+
+
+def digest_id(email: str, as_of: dt.datetime) -> str:
+    """Stable per (address, cutoff): two instances collecting the same digest agree on its id
+    (and so on its Message-ID). Only characters valid in a Message-ID's left part."""
+    who = hashlib.sha256(email.lower().encode("utf-8")).hexdigest()[:12]
+    return f"digest-{who}-{as_of.astimezone(dt.UTC):%Y%m%dT%H%M%S}Z"
+
+
+def digest_item(held: Delivery, event_value: str | None) -> DigestItem:
+    return DigestItem(
+        held.delivery_id,
+        held.event_id,
+        held.event_type,
+        held.proposal_id or "",
+        held.subject,
+        held.occurred_at,
+        held.source,
+        event_value,
+    )
+
+
+def plan_digest(
+    did: str,
+    held: Sequence[Delivery],
+    event_values: Sequence[str | None],
+    settings: MailSettings,
+    *,
+    as_of: dt.datetime,
+    now: dt.datetime,
+) -> Delivery:
+    """One summary email of the emails held for one recipient (`held`, oldest first, with the
+    event each is about), queued to be sent at once."""
+    recipient = held[0].recipient()
+    rendered = render_digest(
+        recipient,
+        [
+            {
+                "event_type": h.event_type,
+                "subject": h.subject,
+                "proposal_id": h.proposal_id,
+                "occurred_at": h.occurred_at,
+                "timeline_url": h.timeline_url,
+            }
+            for h in held
+        ],
+        as_of,
+    )
+    return Delivery(
+        delivery_id=did,
+        kind="digest",
+        event_id=did,
+        event_type=DIGEST_TYPE,
+        proposal_id=None,
+        recipient_id=recipient.recipient_id,
+        email=recipient.email,
+        name_th=recipient.name_th,
+        name_en=recipient.name_en,
+        message_id=message_id(did, recipient.email, settings.message_id_domain),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        items=tuple(digest_item(h, v) for h, v in zip(held, event_values, strict=True)),
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )

@@ -1,0 +1,18 @@
+"""The notifications service's Prometheus metrics (one registration per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
+FAILED = Counter("smartcity_emails_failed_total", "Emails given up on", ["event_type", "reason"])
+QUEUED = Counter(
+    "smartcity_emails_queued_total", "Emails queued (or held for a digest)", ["event_type", "mode"]
+)
+RETRYING = Gauge("smartcity_emails_retrying", "Queued emails that have failed at least once")
+QUEUE_AGE = Gauge("smartcity_email_queue_oldest_age_seconds", "Age of the oldest queued email")
+HELD = Counter(
+    "smartcity_notify_events_held_total",
+    "Events read before their proposal was known: told once its submission is read",
+)
+DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")

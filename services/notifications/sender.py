@@ -1,0 +1,282 @@
+"""From queued emails to the SMTP server: lease due deliveries, try each once, and store
+what follows (the rules: `services.notifications.domain`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import random
+import time
+
+import structlog
+from opentelemetry.trace import SpanKind
+
+from services.common import telemetry
+from services.common.consumer import DeadLetters, Record
+from services.common.retry import Jitter
+from services.notifications import domain
+from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
+from services.notifications.adapters.store import DeliveryLog, MessageBodies
+from services.notifications.domain import Body, Clock, Delivery, GiveUp, MailSettings, utc_now
+from services.notifications.messages import build_message
+from services.notifications.metrics import DIGEST_HELD, FAILED, QUEUE_AGE, RETRYING, SENT
+
+log = structlog.get_logger(__name__)
+
+# Each refresh scans the delivery log: while emails are being attempted every few seconds (so
+# that a burst of retries shows in the gauges while it lasts), when idle only at the backstop.
+GAUGE_REFRESH_BUSY_SECONDS = 2.0
+# Emails in flight at once. Each one between the SMTP server's reply and the delivery-log write
+# is sent again if the process is killed (same Message-ID): a small batch keeps that window small.
+SEND_BATCH = 10
+STOP_GRACE_SECONDS = 10.0
+CONSUMER = "notifications-sender"
+
+
+class MissingBody(Exception):
+    """A delivery whose message body is not in the store (deleted by hand): it cannot be sent."""
+
+
+class Sender:
+    """Sends queued emails; retries with exponential backoff and jitter while the SMTP server
+    is unreachable; after the last attempt marks the email failed and dead-letters the event."""
+
+    def __init__(
+        self,
+        log_: DeliveryLog,
+        bodies: MessageBodies,
+        mailer: SmtpMailer,
+        dead_letters: DeadLetters,
+        settings: MailSettings,
+        clock: Clock = utc_now,
+        rand: Jitter = random.uniform,
+    ) -> None:
+        self._log = log_
+        self._bodies = bodies
+        self._mailer = mailer
+        self._dead_letters = dead_letters
+        self._settings = settings
+        self._rand = rand
+        self.clock = clock
+        self._gauges_at = 0.0
+        self._wake = asyncio.Event()
+        self.scan_full = False
+        """The last look through the delivery log found a full batch: look again at once."""
+        self._mine: dict[str, dt.datetime] = {}
+        """Emails this process queued or scheduled a retry of, and when each is due: sent by
+        `_id` without a scan of the delivery log."""
+
+    def wake(self, delivery_ids: list[str] | None = None) -> None:
+        """Emails were just queued by this process: send them now."""
+        now = self.clock()
+        for delivery_id in delivery_ids or []:
+            self._mine.setdefault(delivery_id, now)
+        self._wake.set()
+
+    async def send_due(self, *, scan: bool = True) -> int:
+        """Send one batch of due emails, attempted concurrently (the SMTP connection is shared
+        and serialised; the delivery-log writes and event publications overlap): those this
+        process knows of, or (`scan`) any due in the delivery log, e.g. left by another
+        process. Returns how many were taken up."""
+        now = self.clock()
+        ready = [i for i, at in self._mine.items() if at <= now][:SEND_BATCH]
+        for delivery_id in ready:
+            del self._mine[delivery_id]
+        claimed = await asyncio.gather(
+            *(self._log.claim(i, now) for i in ready), return_exceptions=True
+        )
+        due: list[Delivery] = []
+        for delivery_id, got in zip(ready, claimed, strict=True):
+            if isinstance(got, BaseException):
+                # The store failed us: keep the email, try it again in a moment.
+                log.warning("notify.claim_failed", delivery_id=delivery_id, error=repr(got))
+                self._mine[delivery_id] = now + dt.timedelta(seconds=1)
+            elif got is not None:
+                due.append(got)
+        scanned = 0
+        if scan and len(ready) < SEND_BATCH:
+            found = await self._log.claim_due(now, limit=SEND_BATCH - len(ready))
+            scanned = len(found)
+            due += found
+        if due:
+            results = await asyncio.gather(*(self.attempt(d) for d in due), return_exceptions=True)
+            for d, result in zip(due, results, strict=True):
+                if isinstance(result, BaseException) and d.next_attempt_at is not None:
+                    # Leased to us but not settled: it is due again when the lease ends.
+                    log.warning(
+                        "notify.attempt_failed", delivery_id=d.delivery_id, error=repr(result)
+                    )
+                    self._mine[d.delivery_id] = d.next_attempt_at
+        self.scan_full = scan and scanned >= SEND_BATCH - len(ready)
+        return len(ready) + len(due)
+
+    async def _body(self, delivery: Delivery) -> Body:
+        """The email's text and html, and the event it is about: in the message bodies, or in
+        the delivery itself for a digest (and for an email queued before the bodies moved)."""
+        if delivery.text is not None:
+            return Body(
+                delivery.delivery_id,
+                delivery.event_value,
+                delivery.created_at,
+                delivery.text,
+                delivery.html,
+            )
+        body = await self._bodies.take(delivery.delivery_id)
+        if body is None or body.text is None:
+            raise MissingBody(f"no message body stored for delivery {delivery.delivery_id!r}")
+        return body
+
+    async def attempt(self, delivery: Delivery) -> None:
+        """One try at sending one email, in the trace of the event it is about (captured when
+        it was queued), so that the SMTP send and its NotificationSent event join that trace."""
+        with telemetry.restored(delivery.trace):
+            await self._attempt(delivery)
+
+    async def _attempt(self, d: Delivery) -> None:
+        attempts = d.attempts + 1
+        headers = {"X-Smartcity-Event-Id": d.event_id, "X-Smartcity-Event-Type": d.event_type}
+        if d.kind != "digest":
+            headers["X-Smartcity-Proposal-Id"] = d.proposal_id or ""
+        body: Body | None = None
+        try:
+            body = await self._body(d)
+            message = build_message(
+                subject=d.subject or "",
+                text=body.text or "",
+                html=body.html or "",
+                from_name=self._settings.from_name,
+                from_email=self._settings.from_email,
+                to_name=d.name_th or "",
+                to_email=d.email or "",
+                msg_id=d.message_id or "",
+                extra_headers=headers,
+            )
+            with telemetry.span(
+                telemetry.SMTP_SPAN,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    telemetry.ATTR_PROPOSAL_ID: d.proposal_id,
+                    telemetry.ATTR_EVENT_TYPE: d.event_type,
+                    telemetry.ATTR_EVENT_ID: d.event_id,
+                    "smartcity.message_id": d.message_id,
+                    "smartcity.recipient_id": d.recipient_id,
+                    "smartcity.attempt": attempts,
+                },
+            ):
+                reply = await self._mailer.send(message)
+        except Exception as exc:
+            await self._failed_attempt(d, body, attempts, exc)
+            return
+        sent = domain.sent(d, domain.about(d, body), attempts)
+        await self._log.mark_sent(d.delivery_id, attempts, reply, self.clock(), sent.events)
+        SENT.labels(d.event_type).inc()
+        log.info("notify.sent", delivery_id=d.delivery_id, attempts=attempts)
+
+    async def _failed_attempt(
+        self, d: Delivery, body: Body | None, attempts: int, exc: Exception
+    ) -> None:
+        now = self.clock()
+        next_ = domain.after_failure(
+            attempts,
+            f"{type(exc).__name__}: {exc}",
+            self._settings,
+            permanent=isinstance(exc, PermanentSmtpError | MissingBody),
+            now=now,
+            rand=self._rand,
+        )
+        if not isinstance(next_, GiveUp):
+            log.warning(
+                "notify.send_retry",
+                delivery_id=d.delivery_id,
+                attempts=attempts,
+                retry_in=round(next_.delay, 2),
+                error=next_.error,
+            )
+            await self._log.mark_retry(
+                d.delivery_id, attempts, next_.error, next_.next_attempt_at, now
+            )
+            self._mine[d.delivery_id] = next_.next_attempt_at
+            return
+        if body is None and not isinstance(exc, MissingBody):
+            # The failure came before the body was read: read it for the dead letter.
+            with contextlib.suppress(MissingBody):
+                body = await self._body(d)
+        failed = domain.failed(d, domain.about(d, body), next_)
+        # Dead letters first: if the store write below fails, the email is retried and the
+        # dead letter may repeat (at least once), but it is never missing.
+        for a in failed.about:
+            source = a.source
+            await self._dead_letters.send(
+                Record(
+                    topic=source.topic if source else "",
+                    partition=source.partition if source else 0,
+                    offset=source.offset if source else 0,
+                    key=a.proposal_id.encode(),
+                    value=(a.event_value or "").encode(),
+                    headers=(),
+                ),
+                consumer=CONSUMER,
+                kind="processing",
+                error=failed.dead_letter_reason(d),
+                attempts=attempts,
+                event_type=a.event_type,
+                event_id=a.event_id,
+            )
+        await self._log.mark_failed(
+            d.delivery_id, attempts, failed.error, self.clock(), failed.events
+        )
+        FAILED.labels(d.event_type, "permanent" if failed.permanent else "attempts").inc()
+        log.error(
+            "notify.send_failed", delivery_id=d.delivery_id, attempts=attempts, error=failed.error
+        )
+
+    async def run(self, backstop_seconds: float) -> None:
+        """Send as emails are queued (woken by the consumer of this process) and when a retry
+        this process scheduled is due; look through the whole delivery log at start and then
+        every `backstop_seconds`, busy or not (emails another process queued and did not send,
+        or whose wake-up was lost), going on while a look finds a full batch."""
+        scan = True
+        scanned_at = time.monotonic()
+        while True:
+            try:
+                self._wake.clear()
+                if scan:
+                    scanned_at = time.monotonic()
+                batch = asyncio.ensure_future(self.send_due(scan=scan))
+                try:
+                    sent = await asyncio.shield(batch)
+                except asyncio.CancelledError:
+                    # Stopping (SIGTERM): let the emails in flight be recorded as sent before
+                    # the process ends, or they would be sent again after the restart.
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(batch, STOP_GRACE_SECONDS)
+                    raise
+                busy = time.monotonic() - self._gauges_at >= GAUGE_REFRESH_BUSY_SECONDS
+                if scan or (sent and busy):
+                    await self.refresh_gauges()
+                until_scan = backstop_seconds - (time.monotonic() - scanned_at)
+                scan = self.scan_full or until_scan <= 0
+                if sent or scan:
+                    continue
+                timeout = until_scan
+                if self._mine:
+                    first = min(self._mine.values())
+                    timeout = min(timeout, max(0.0, (first - self.clock()).total_seconds()))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    scan = time.monotonic() - scanned_at >= backstop_seconds
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("notify.sender_error", error=repr(exc))
+                await asyncio.sleep(1.0)
+                scan = True
+
+    async def refresh_gauges(self) -> None:
+        self._gauges_at = time.monotonic()
+        stats = await self._log.stats(self.clock())
+        RETRYING.set(stats["retrying"])
+        QUEUE_AGE.set(stats["oldest_queued_age_seconds"])
+        DIGEST_HELD.set(stats["held"])

@@ -1,0 +1,233 @@
+"""Notifications' domain, pure (services/notifications/domain.py): which emails an event
+causes, and what follows an attempt to send one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from contracts.envelope import AnyEnvelope
+from services.common.context import Source
+from services.notifications import domain
+from services.notifications.domain import (
+    Delivery,
+    GiveUp,
+    MailSettings,
+    Recipient,
+    Retry,
+)
+from services.notifications.links import StatusLinks
+from services.notifications.routing import Addressees
+from services.notifications.samples import sample_envelope
+
+NOW = dt.datetime(2022, 8, 6, 3, 0, tzinfo=dt.UTC)
+SETTINGS = MailSettings(
+    "Smart City Office",
+    "noreply@depa.example.go.th",
+    "notify.example.go.th",
+    StatusLinks("https://smartcity.example.go.th", 3600, "test-secret"),
+    max_attempts=3,
+    base_delay=2.0,
+    max_delay=5.0,
+)
+PROPOSAL: dict[str, Any] = {
+    "_id": "PRP-2565-0001",
+    "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},
+    "province": {"code": "83", "name_th": "ภูเก็ต", "name_en": "Phuket"},
+    "stage": "submitted",
+    "applicant": "lg-phuket-city",
+    "contact_emails": ["Owner@Phuket.example.go.th"],
+}
+APPLICANT = Recipient(
+    "lg-phuket-city", "smartcity@phuketcity.example.go.th", "เทศบาลนครภูเก็ต", "Phuket City"
+)
+DEPA = Recipient("depa", "smartcity-office@depa.example.go.th", "ดีป้า", "depa", digest=True)
+SOURCE = Source("smartcity.proposals", 3, 17)
+
+
+def plan(envelope: AnyEnvelope, to: list[Recipient], missing: tuple[str, ...] = ()) -> domain.Plan:
+    return domain.plan_event(
+        envelope, PROPOSAL, to, missing, SETTINGS, now=NOW, source=SOURCE, trace={"t": "1"}
+    )
+
+
+def test_contacts_are_addressed_like_the_applicant_and_each_address_once() -> None:
+    to = Addressees(("lg-phuket-city", "depa"), ("owner@phuket.example.go.th",))
+    found = [APPLICANT, DEPA, replace(DEPA, recipient_id="depa-2")]
+    got = domain.recipients(PROPOSAL, to, found)
+    assert [r.recipient_id for r in got] == [
+        "lg-phuket-city",
+        "depa",
+        "contact:owner@phuket.example.go.th",
+    ]
+    contact = got[-1]
+    assert (contact.name_th, contact.name_en, contact.digest) == (
+        APPLICANT.name_th,
+        APPLICANT.name_en,
+        False,
+    )
+
+
+def test_an_event_plans_one_email_per_recipient_held_for_a_digest_recipient() -> None:
+    submitted = sample_envelope("ProposalSubmitted")
+    got = plan(submitted, [APPLICANT, DEPA])
+    by_recipient = {d.recipient_id: d for d in got.deliveries}
+    applicant, depa = by_recipient["lg-phuket-city"], by_recipient["depa"]
+    assert applicant.delivery_id == f"{submitted.event_id}:{APPLICANT.email}"
+    assert (applicant.status, depa.status) == ("queued", "held")
+    assert got.ready == [applicant.delivery_id]
+    assert applicant.attempts == 0
+    assert applicant.next_attempt_at == NOW
+    assert applicant.source == SOURCE
+    assert applicant.trace == {"t": "1"}
+    assert applicant.message_id is not None
+    assert "notify.example.go.th" in applicant.message_id
+    assert applicant.subject
+    assert applicant.timeline_url
+    assert applicant.timeline_url.startswith("https://smartcity.example.go.th/status/")
+    bodies = {b.delivery_id: b for b in got.bodies}
+    assert set(bodies) == {applicant.delivery_id, depa.delivery_id}
+    body = bodies[applicant.delivery_id]
+    assert body.text
+    assert body.html
+    assert body.event_value == submitted.model_dump_json()
+    assert got.failures == {}
+
+
+def test_a_critical_event_is_sent_at_once_even_to_a_digest_recipient() -> None:
+    endorsed = sample_envelope("CabinetEndorsed")
+    got = plan(endorsed, [DEPA])
+    assert [d.status for d in got.deliveries] == ["queued"]
+
+
+def test_a_redelivered_event_plans_the_same_ids() -> None:
+    submitted = sample_envelope("ProposalSubmitted")
+    first = [d.delivery_id for d in plan(submitted, [APPLICANT, DEPA]).deliveries]
+    again = [d.delivery_id for d in plan(submitted, [APPLICANT, DEPA]).deliveries]
+    assert first == again
+
+
+def test_a_recipient_missing_from_the_directory_is_a_failed_delivery_with_its_fact() -> None:
+    submitted = sample_envelope("ProposalSubmitted")
+    got = plan(submitted, [APPLICANT], missing=("lg-nowhere",))
+    missing_id = f"{submitted.event_id}:missing:lg-nowhere"
+    [failed] = [d for d in got.deliveries if d.delivery_id == missing_id]
+    assert failed.status == "failed"
+    assert failed.email is None
+    assert failed.failed_at == NOW
+    assert failed.last_error is not None
+    assert "lg-nowhere" in failed.last_error
+    assert got.ready == [f"{submitted.event_id}:{APPLICANT.email}"]
+    fact = got.failures[missing_id]
+    assert fact.event_type == "NotificationFailed"
+    assert fact.payload.recipient_id == "lg-nowhere"
+    assert fact.payload.attempts == 0
+    assert fact.causation_id == submitted.event_id
+
+
+def test_an_event_with_no_route_plans_nothing() -> None:
+    sent = sample_envelope("ProposalSubmitted").model_copy(update={"event_type": "NoSuchEvent"})
+    assert domain.plan_event(sent, PROPOSAL, [APPLICANT], [], SETTINGS, now=NOW) == domain.Plan()
+
+
+def test_a_letter_about_an_unknown_proposal_says_what_the_event_says() -> None:
+    submitted = sample_envelope("ProposalSubmitted")
+    unknown = domain.letter_proposal(submitted, {})
+    assert unknown["_id"] == submitted.proposal_id
+    assert unknown["applicant"] is None
+    assert unknown["contact_emails"] == []
+    assert domain.letter_proposal(submitted, PROPOSAL) is PROPOSAL
+
+
+# -- after an attempt ------------------------------------------------------------------------
+
+
+def queued() -> tuple[Delivery, domain.Body, AnyEnvelope]:
+    submitted = sample_envelope("ProposalSubmitted")
+    got = plan(submitted, [APPLICANT])
+    return got.deliveries[0], got.bodies[0], submitted
+
+
+def test_a_sent_email_records_one_notification_sent_continuing_its_event() -> None:
+    delivery, body, submitted = queued()
+    outcome = domain.sent(delivery, domain.about(delivery, body), attempts=2)
+    [fact] = outcome.events
+    assert fact.event_type == "NotificationSent"
+    assert fact.payload.attempts == 2
+    assert fact.payload.message_id == delivery.message_id
+    assert fact.proposal_id == submitted.proposal_id
+    assert fact.causation_id == submitted.event_id
+    assert fact.correlation_id == submitted.correlation_id
+
+
+@pytest.mark.parametrize("attempts", [1, 2])
+def test_a_transient_failure_is_retried_after_the_common_backoff(attempts: int) -> None:
+    top = min(SETTINGS.max_delay, SETTINGS.base_delay * 2 ** (attempts - 1))
+    for pick, expected in ((lambda lo, hi: lo, top / 2), (lambda lo, hi: hi, top)):
+        outcome = domain.after_failure(
+            attempts, "SMTPServerDisconnected: x", SETTINGS, permanent=False, now=NOW, rand=pick
+        )
+        assert isinstance(outcome, Retry)
+        assert outcome.delay == expected
+        assert outcome.next_attempt_at == NOW + dt.timedelta(seconds=expected)
+        assert outcome.attempts == attempts
+
+
+def test_the_backoff_is_capped() -> None:
+    settings = replace(SETTINGS, max_attempts=10)
+    outcome = domain.after_failure(
+        8, "timeout", settings, permanent=False, now=NOW, rand=lambda lo, hi: hi
+    )
+    assert isinstance(outcome, Retry)
+    assert outcome.delay == SETTINGS.max_delay
+
+
+def test_the_last_attempt_or_a_permanent_failure_is_given_up_on() -> None:
+    exhausted = domain.after_failure(3, "timeout", SETTINGS, permanent=False, now=NOW)
+    assert exhausted == GiveUp(3, "timeout", permanent=False)
+    refused = domain.after_failure(1, "550 no such user", SETTINGS, permanent=True, now=NOW)
+    assert refused == GiveUp(1, "550 no such user", permanent=True)
+    long = domain.after_failure(3, "x" * 900, SETTINGS, permanent=False, now=NOW)
+    assert len(long.error) == 500
+
+
+def test_a_failed_email_records_notification_failed_and_names_it_for_the_dead_letter() -> None:
+    delivery, body, submitted = queued()
+    give_up = GiveUp(3, "timeout", permanent=False)
+    outcome = domain.failed(delivery, domain.about(delivery, body), give_up)
+    [fact] = outcome.events
+    assert fact.event_type == "NotificationFailed"
+    assert fact.payload.attempts == 3
+    assert fact.payload.error == "timeout"
+    assert fact.causation_id == submitted.event_id
+    [about] = outcome.about
+    assert about.source == SOURCE
+    assert about.event_value == submitted.model_dump_json()
+    reason = outcome.dead_letter_reason(delivery)
+    assert delivery.message_id is not None
+    assert delivery.message_id in reason
+    assert "failed after 3 attempts: timeout" in reason
+
+
+def test_a_digest_is_about_each_held_email_and_is_queued_at_once() -> None:
+    submitted, screened = sample_envelope("ProposalSubmitted"), sample_envelope("ProposalScreened")
+    held = [plan(e, [DEPA]).deliveries[0] for e in (submitted, screened)]
+    assert [h.status for h in held] == ["held", "held"]
+    did = domain.digest_id(DEPA.email, NOW)
+    values = [submitted.model_dump_json(), screened.model_dump_json()]
+    digest = domain.plan_digest(did, held, values, SETTINGS, as_of=NOW, now=NOW)
+    assert (digest.kind, digest.status, digest.event_id, digest.email) == (
+        "digest",
+        "queued",
+        did,
+        DEPA.email,
+    )
+    assert digest.text
+    assert digest.html
+    assert digest.subject
+    assert [i.delivery_id for i in digest.items] == [h.delivery_id for h in held]
+    outcome = domain.sent(digest, domain.about(digest, None), attempts=1)
+    assert [e.causation_id for e in outcome.events] == [submitted.event_id, screened.event_id]
