@@ -46,6 +46,12 @@ OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "Del
 """Events an applicant may produce only for a proposal it owns."""
 
 
+def is_claimable(event_type: str) -> bool:
+    """Whether an agency may claim `event_type` (on the intake topic or over HTTP), for its owner
+    to turn into a fact; the other events are only ever emitted by the services themselves."""
+    return any(kind is not K.SYSTEM for kind in MATRIX.get(event_type, ()))
+
+
 ADMINISTRATORS = frozenset({K.DEPA, K.SYSTEM})
 """Agency kinds that may administer: the recipients directory, digests, the deadline scan."""
 

@@ -131,8 +131,8 @@ def load_schemas(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def services() -> list[str]:
-    """The services that own events, as named in the catalogue."""
-    return sorted({spec.owner for spec in EVENTS.values()})
+    """Every service: each has an AsyncAPI document of what it consumes and publishes."""
+    return sorted(access.SERVICES)
 
 
 def _default_settings(settings_cls: type[Any]) -> Any:
@@ -179,7 +179,32 @@ def asyncapi(service: str) -> dict[str, Any]:
         ),
     )
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
-    return document
+    return _one_schema_per_envelope(document)
+
+
+def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:
+    """The subscribers' payloads name an envelope as pydantic does (`Envelope_X_`), the
+    publishers as FastStream does (`Envelope[X]`): keep one schema per envelope, by the
+    publishers' name."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    components = "#/components/schemas/"
+    renamed: dict[str, str] = {}
+    for event_type in EVENTS:
+        if (schema := schemas.pop(f"Envelope_{event_type}_", None)) is not None:
+            schemas.setdefault(f"Envelope[{event_type}]", schema)
+            renamed[f"{components}Envelope_{event_type}_"] = (
+                f"{components}Envelope%5B{event_type}%5D"
+            )
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: renamed.get(v, v) if k == "$ref" else rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    rewritten: dict[str, Any] = rewrite(document)
+    return rewritten
 
 
 # --- docs/events.md -----------------------------------------------------------------------------

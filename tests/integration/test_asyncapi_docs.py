@@ -43,7 +43,7 @@ def test_asyncapi_lists_every_event_the_service_publishes(service: str) -> None:
     operations: dict[str, Any] = document["operations"]
     schemas: dict[str, Any] = document["components"]["schemas"]
     owned = sorted(name for name, spec in EVENTS.items() if spec.owner == service)
-    assert owned
+    assert owned or service == "console"
     for event_type in [*owned, export.DEAD_LETTER]:
         topic = EVENTS[event_type].fact_topic if event_type in EVENTS else topics.DEADLETTER
         name = f"{topic}:{event_type}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
-from contracts import export
-from contracts.catalogue import EVENTS
+from contracts import export, topics
+from contracts.catalogue import EVENTS, claims_for, facts_on
 from contracts.registry import REGISTRY_EVENTS
 
 
@@ -79,3 +81,46 @@ def test_events_md_shows_the_matrix_topics_headers_and_examples(generated: dict[
     assert '"held_on": "2022-08-06"' in text
     assert '"certificate_number": "SCT-2565-0016"' in text
     assert "`pao-<code>`" in text
+
+
+SUBSCRIBERS_CARRY: dict[tuple[str, str], set[str]] = {
+    ("proposals", topics.INTAKE): set(claims_for("proposals")),
+    ("proposals", topics.DECISIONS): set(facts_on(topics.DECISIONS)),
+    ("approvals", topics.INTAKE): set(claims_for("approvals")),
+    ("approvals", topics.PROPOSALS): set(facts_on(topics.PROPOSALS)),
+    **{
+        ("notifications", topic): {*facts_on(topics.PROPOSALS), *facts_on(topics.DECISIONS)}
+        for topic in (topics.PROPOSALS, topics.DECISIONS)
+    },
+    **{("console", topic): {*EVENTS, "DeadLetter"} for topic in topics.ALL_TOPICS},
+}
+"""What each service's subscribers consume, by topic: the claims it owns on the intake topic,
+the facts of their owners on the fact topics (the console reads everything)."""
+
+
+def _received(document: dict[str, Any]) -> dict[str, set[str]]:
+    """Topic -> the schema names a receiving operation's payload is one of."""
+    schemas = document["components"]["schemas"]
+    out: dict[str, set[str]] = {}
+    for operation in document["operations"].values():
+        if operation["action"] != "receive":
+            continue
+        channel = document["channels"][operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+        [message_ref] = channel["messages"].values()
+        message = document["components"]["messages"][message_ref["$ref"].rsplit("/", 1)[-1]]
+        payload = schemas[message["payload"]["$ref"].rsplit("/", 1)[-1]]
+        assert payload.get("title") != "EmptyPayload", channel["address"]
+        names = {unquote(ref["$ref"].rsplit("/", 1)[-1]) for ref in payload["oneOf"]}
+        assert names <= set(schemas) | {f"Envelope[{t}]" for t in EVENTS}
+        out[channel["address"]] = {name.removeprefix("Envelope[").rstrip("]") for name in names}
+    return out
+
+
+@pytest.mark.parametrize("service", export.services())
+def test_asyncapi_subscribers_list_what_the_service_consumes(service: str) -> None:
+    path = export.DOCS / "asyncapi" / f"{service}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    expected = {
+        topic: carried for (owner, topic), carried in SUBSCRIBERS_CARRY.items() if owner == service
+    }
+    assert _received(document) == expected
