@@ -1,4 +1,4 @@
-"""contracts.export: what it writes, and how it finds a stale docs/ (pure: a temporary folder)."""
+"""tools.docgen: what it writes, and how it finds a stale docs/ (pure: a temporary folder)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,30 @@ from urllib.parse import unquote
 
 import pytest
 
-from contracts import export, topics
+from contracts import topics
 from contracts.catalogue import EVENTS, claims_for, facts_on
 from contracts.registry import REGISTRY_EVENTS
+from tools.docgen import artefacts
+from tools.docgen.asyncapi import services
+from tools.docgen.schemas import (
+    JSON_SCHEMA_DIALECT,
+    RELEASED_DIR,
+    current_schemas,
+    dumps,
+    load_schemas,
+)
 
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, str]:
-    return export.artefacts()
+    return artefacts.artefacts()
 
 
 def test_one_schema_per_event_plus_dead_letter_one_asyncapi_per_service(
     generated: dict[str, str],
 ) -> None:
     expected = {f"schemas/{name}.json" for name in [*EVENTS, *REGISTRY_EVENTS, "DeadLetter"]}
-    expected |= {f"asyncapi/{service}.json" for service in export.services()}
+    expected |= {f"asyncapi/{service}.json" for service in services()}
     expected |= {"events.md", "security.md"}  # security.md: its generated ACL table
     assert set(generated) == expected
 
@@ -32,7 +41,7 @@ def test_schemas_are_the_envelope_with_the_payload(generated: dict[str, str]) ->
     for event_type in EVENTS:
         schema = json.loads(generated[f"schemas/{event_type}.json"])
         assert schema["title"] == event_type
-        assert schema["$schema"] == export.JSON_SCHEMA_DIALECT
+        assert schema["$schema"] == JSON_SCHEMA_DIALECT
         assert schema["additionalProperties"] is False
         assert schema["properties"]["payload"]["$ref"] == f"#/$defs/{event_type}"
         assert set(schema["required"]) >= {"event_id", "event_type", "occurred_at", "payload"}
@@ -41,32 +50,32 @@ def test_schemas_are_the_envelope_with_the_payload(generated: dict[str, str]) ->
 def test_json_output_is_canonical(generated: dict[str, str]) -> None:
     for path, content in generated.items():
         if path.endswith(".json"):
-            assert content == export.dumps(json.loads(content)), path
+            assert content == dumps(json.loads(content)), path
 
 
 def test_write_then_check_then_detect_every_kind_of_staleness(tmp_path: Path) -> None:
-    assert export.write(tmp_path)
-    assert export.stale(tmp_path) == []
-    assert export.write(tmp_path) == []
+    assert artefacts.write(tmp_path)
+    assert artefacts.stale(tmp_path) == []
+    assert artefacts.write(tmp_path) == []
 
     (tmp_path / "events.md").write_text("edited by hand", encoding="utf-8")
     (tmp_path / "schemas" / "CabinetEndorsed.json").unlink()
     (tmp_path / "asyncapi" / "retired.json").write_text("{}", encoding="utf-8")
-    assert sorted(export.stale(tmp_path)) == [
+    assert sorted(artefacts.stale(tmp_path)) == [
         "asyncapi/retired.json",
         "events.md",
         "schemas/CabinetEndorsed.json",
     ]
 
-    export.write(tmp_path)
-    assert export.stale(tmp_path) == []
+    artefacts.write(tmp_path)
+    assert artefacts.stale(tmp_path) == []
     assert not (tmp_path / "asyncapi" / "retired.json").exists()
 
 
 def test_release_snapshots_the_current_schemas(tmp_path: Path) -> None:
-    export.write(tmp_path, release=True)
-    released = export.load_schemas(tmp_path / export.RELEASED_DIR)
-    assert released == json.loads(json.dumps(export.current_schemas()))
+    artefacts.write(tmp_path, release=True)
+    released = load_schemas(tmp_path / RELEASED_DIR)
+    assert released == json.loads(json.dumps(current_schemas()))
 
 
 def test_events_md_shows_the_matrix_topics_headers_and_examples(generated: dict[str, str]) -> None:
@@ -116,9 +125,9 @@ def _received(document: dict[str, Any]) -> dict[str, set[str]]:
     return out
 
 
-@pytest.mark.parametrize("service", export.services())
+@pytest.mark.parametrize("service", services())
 def test_asyncapi_subscribers_list_what_the_service_consumes(service: str) -> None:
-    path = export.DOCS / "asyncapi" / f"{service}.json"
+    path = artefacts.DOCS / "asyncapi" / f"{service}.json"
     document = json.loads(path.read_text(encoding="utf-8"))
     expected = {
         topic: carried for (owner, topic), carried in SUBSCRIBERS_CARRY.items() if owner == service
