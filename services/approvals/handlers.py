@@ -24,7 +24,7 @@ from contracts.approvals import (
     MeetingRecorded,
 )
 from contracts.authorisation import Refused, authorise
-from contracts.catalogue import EVENTS
+from contracts.catalogue import EVENTS, claims_for
 from contracts.common import Contract, Stage
 from contracts.envelope import AnyEnvelope, Envelope
 from services.approvals.adapters.repository import MongoCaseRepository
@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 R = TypeVar("R")
 
 PROPOSAL_FACTS = frozenset({"ProposalSubmitted", "ProposalResubmitted", "ProposalWithdrawn"})
-CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
+CLAIM_TYPES = frozenset(claims_for("approvals"))
 MEETING_CONCURRENCY = 8
 
 REFUSALS = Counter(

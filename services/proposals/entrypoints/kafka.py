@@ -31,8 +31,8 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        description="Claims produced by agency systems: ProposalSubmitted, "
-        "ProposalResubmitted, ProposalWithdrawn",
+        description="Proposal claims produced by agency systems; other services' claims "
+        "are ignored",
     )
     async def on_intake_topic(
         record: Annotated[ConsumerRecord, Carries(claims_for("proposals"))],
