@@ -26,13 +26,14 @@ def services() -> list[str]:
 
 
 def _default_settings(settings_cls: type[Any]) -> Any:
-    """The service's settings at their defaults, whatever the environment says."""
+    """The service's settings at their defaults, whatever the environment says; no tracing (the
+    app is only built, never started, and has no traces to send)."""
     defaults = {
         name: field.default
         for name, field in settings_cls.model_fields.items()
         if field.default is not PydanticUndefined
     }
-    return settings_cls(**defaults)
+    return settings_cls(**defaults | {"tracing_enabled": False})
 
 
 def asyncapi(service: str) -> dict[str, Any]:
