@@ -86,7 +86,7 @@ test-e2e: infra-up ## End-to-end tests (the services as processes)
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit
+	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit tools
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
@@ -107,7 +107,7 @@ bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against ta
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
-	$(PY) -m contracts.export
+	$(PY) -m tools.docgen
 
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/postgres $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs

@@ -17,6 +17,21 @@ from contracts.authorisation import Producer
 from contracts.common import AgencyKind, BilingualText
 from contracts.reference import provinces
 
+KIND_LABELS: dict[AgencyKind, str] = {
+    AgencyKind.LOCAL_GOVERNMENT: "Local government: municipality or subdistrict (เทศบาล / อบต.), "
+    "Bangkok Metropolitan Administration (กรุงเทพมหานคร)",
+    AgencyKind.PROVINCIAL_ADMINISTRATIVE_ORGANISATION: "Local government at province level: "
+    "Provincial Administrative Organisation (องค์การบริหารส่วนจังหวัด, อบจ.); not the "
+    "governor's provincial administration (ราชการส่วนภูมิภาค)",
+    AgencyKind.PRIVATE_DEVELOPER: "Private city developer (ภาคเอกชน)",
+    AgencyKind.DEPA: "depa Smart City Thailand Office (ดีป้า)",
+    AgencyKind.DES_SUBCOMMITTEE: "DES smart-city subcommittee secretariat",
+    AgencyKind.STEERING_COMMITTEE: "National smart-city steering committee secretariat",
+    AgencyKind.CABINET: "Secretariat of the Cabinet (สลค.)",
+    AgencyKind.SYSTEM: "This system's own services",
+}
+"""Who each agency kind is, in words (English with the Thai names)."""
+
 
 @dataclass(frozen=True)
 class Agency:

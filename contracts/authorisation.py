@@ -47,8 +47,9 @@ OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "Del
 
 
 def is_claimable(event_type: str) -> bool:
-    """Whether agencies may claim `event_type`; the others only the services emit."""
-    return bool(MATRIX.get(event_type, frozenset()) - {K.SYSTEM})
+    """Whether an agency may claim `event_type` (on the intake topic or over HTTP), for its owner
+    to turn into a fact; the other events are only ever emitted by the services themselves."""
+    return any(kind is not K.SYSTEM for kind in MATRIX.get(event_type, ()))
 
 
 ADMINISTRATORS = frozenset({K.DEPA, K.SYSTEM})

@@ -23,6 +23,7 @@ from contracts.approvals import (
     SubcommitteeRejected,
     TransitionRefused,
 )
+from contracts.authorisation import is_claimable
 from contracts.common import Contract
 from contracts.notifications import NotificationFailed, NotificationSent
 from contracts.proposals import (
@@ -82,3 +83,16 @@ EVENTS: dict[str, EventSpec] = {
 def owned_by(owner: str) -> frozenset[str]:
     """The event types `owner` emits as facts (claims of them go to it to be checked)."""
     return frozenset(name for name, spec in EVENTS.items() if spec.owner == owner)
+
+
+def facts_on(topic: str) -> tuple[str, ...]:
+    """The event types whose facts `topic` carries (unprefixed topic name)."""
+    return tuple(name for name, spec in EVENTS.items() if spec.fact_topic == topic)
+
+
+def claims_for(owner: str) -> tuple[str, ...]:
+    """The event types agencies claim on the intake topic for `owner` to check and turn into
+    facts; the intake topic carries every owner's claims."""
+    return tuple(
+        name for name, spec in EVENTS.items() if spec.owner == owner and is_claimable(name)
+    )

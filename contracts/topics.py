@@ -34,6 +34,25 @@ HEADER_AUTHENTICATED_BY = "smartcity-authenticated-by"
 """On facts: the credential that authenticated the claim (`api-key:<id>`, `signature:<id>`)."""
 CONTENT_TYPE_JSON = "application/json"
 
+TOPIC_ROLES: dict[str, str] = {
+    INTAKE: "Claims produced by agency systems; only the owning service reads them",
+    PROPOSALS: "Accepted proposal facts and intake refusals (owner: proposals)",
+    DECISIONS: "Accepted workflow decisions and refusals (owner: approvals)",
+    NOTIFICATIONS: "Email delivery results (owner: notifications)",
+    DEADLETTER: "Records a consumer refused or could not process, with the reason",
+}
+"""What each topic carries."""
+
+HEADER_ROLES: dict[str, str] = {
+    HEADER_EVENT_TYPE: "The envelope's `event_type`; must match the body",
+    HEADER_EVENT_ID: "The envelope's `event_id`; must match the body",
+    HEADER_SCHEMA_VERSION: "The envelope's `schema_version`",
+    HEADER_PRODUCER: "The envelope's `producer` (agency id)",
+    HEADER_CORRELATION_ID: "The envelope's `correlation_id`",
+    HEADER_CONTENT_TYPE: f"Always `{CONTENT_TYPE_JSON}` (UTF-8 JSON body)",
+}
+"""The headers every producer sets, and their values."""
+
 
 def partition_key(proposal_id: str) -> bytes:
     """The Kafka record key for an event about `proposal_id`."""

@@ -23,8 +23,8 @@ from contracts.approvals import (
     MeetingDecision,
     MeetingRecorded,
 )
-from contracts.authorisation import Refused, authorise, is_claimable
-from contracts.catalogue import EVENTS, owned_by
+from contracts.authorisation import Refused, authorise
+from contracts.catalogue import EVENTS, claims_for
 from contracts.common import Contract, Stage
 from contracts.envelope import AnyEnvelope, new_envelope
 from services.approvals.adapters.repository import MongoCaseRepository
@@ -52,9 +52,9 @@ log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 
-PROPOSAL_FACTS = frozenset(filter(is_claimable, owned_by("proposals")))
+PROPOSAL_FACTS = frozenset(claims_for("proposals"))
 """The proposals service's facts that open or change a case (its own refusals do not)."""
-CLAIM_TYPES = DECISION_TYPES | {"MeetingRecorded"}
+CLAIM_TYPES = frozenset(claims_for("approvals"))
 MEETING_CONCURRENCY = 8
 
 REFUSALS = Counter(

@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Union
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, SkipValidation
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from contracts import access
+from contracts.catalogue import EVENTS
+from contracts.deadletter import DeadLetter
+from contracts.envelope import Envelope
 from contracts.topics import Topics
 from services.common.kafka_security import (
     KafkaAuth,
@@ -63,20 +69,17 @@ def make_broker(
         middlewares=tuple(middlewares),
         security=settings.kafka_auth(client_id).faststream(),
         parser=tolerant_parser,
-        decoder=tolerant_decoder,
+        decoder=raw_record,
     )
 
 
-async def tolerant_decoder(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """FastStream decodes every body before the handler runs (as JSON when there is no
-    content-type or a JSON one, as text for text/plain), and lets errors other than a
-    JSONDecodeError escape: a 5,000-digit integer, a malformed body labelled JSON or non-UTF-8
-    labelled text would be redelivered for ever, silently. The handlers read the raw record and
-    parse it themselves (`parse_record`), so an undecodable body is handed over as bytes."""
-    try:
-        return await original(msg)
-    except Exception:
-        return getattr(msg, "body", b"")
+async def raw_record(msg: Any) -> Any:
+    """The decoder of every subscriber: the record as the client handed it over, never decoded.
+    FastStream's own decoder reads every body before the handler runs (as JSON or text, by the
+    content-type) and lets most errors escape: a 5,000-digit integer, a malformed body labelled
+    JSON or non-UTF-8 labelled text would be redelivered for ever, silently. The subscribers
+    hand the record to `EventConsumer`, which verifies, parses and dead-letters it itself."""
+    return msg.raw_message
 
 
 async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -94,6 +97,41 @@ async def tolerant_parser(msg: Any, original: Callable[[Any], Awaitable[Any]]) -
         parsed = await original(dataclasses.replace(msg, headers=headers))
         parsed.raw_message = msg
         return parsed
+
+
+@dataclasses.dataclass(frozen=True)
+class Carries:
+    """The annotation of a subscriber's record: `Annotated[ConsumerRecord, Carries(...)]`.
+
+    At run time nothing is validated: the record reaches the handler as `raw_record` decoded
+    it. In the AsyncAPI documents the subscriber's payload is one of the envelopes of
+    `event_types` (and the dead-letter record with `dead_letters`), so an integrator sees what
+    the service consumes."""
+
+    event_types: tuple[str, ...]
+    dead_letters: bool = False
+
+    def documented(self) -> Any:
+        """The type the documents show: one of the envelopes (or the dead-letter record)."""
+        envelope: Any = Envelope
+        models: list[type[BaseModel]] = [envelope[EVENTS[t].payload] for t in self.event_types]
+        if self.dead_letters:
+            models.append(DeadLetter)
+        return Union[tuple(models)]  # noqa: UP007
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        unvalidated: Any = SkipValidation
+        return handler.generate_schema(unvalidated[self.documented()])
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        documented = handler(schema)
+        if "anyOf" in documented:
+            documented["oneOf"] = documented.pop("anyOf")
+        return documented
 
 
 def make_consumer(auth: KafkaAuth, client_id: str, **options: Any) -> AIOKafkaConsumer:

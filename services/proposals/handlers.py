@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import structlog
 
 from contracts.agencies import Agency, UnknownAgency, agency
-from contracts.authorisation import Refused, authorise, is_claimable
-from contracts.catalogue import EVENTS, is_fact_producer, owned_by
+from contracts.authorisation import Refused, authorise
+from contracts.catalogue import EVENTS, claims_for, is_fact_producer
 from contracts.common import BilingualText, canonical_uuid, is_agency_id, is_proposal_id
 from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from contracts.proposals import (
@@ -31,7 +31,7 @@ from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, d
 log = structlog.get_logger(__name__)
 
 APPROVALS_PRODUCER = "svc-approvals"
-PROPOSAL_CLAIMS = frozenset(filter(is_claimable, owned_by("proposals")))
+PROPOSAL_CLAIMS = frozenset(claims_for("proposals"))
 
 
 @dataclass(frozen=True)

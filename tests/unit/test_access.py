@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts import access, export, topics
+from contracts import access, topics
 from contracts.access import Operation, Pattern, Resource, Rule
+from tools.docgen.artefacts import with_acl_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,5 +87,5 @@ def test_fact_refusal() -> None:
 
 def test_docs_security_md_prints_the_current_acl_table() -> None:
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-    assert text == export.with_acl_table(text), "docs/security.md is stale: run `make docs`"
+    assert text == with_acl_table(text), "docs/security.md is stale: run `make docs`"
     assert "| `User:svc-approvals` | topic | `smartcity.decisions` | literal | write |" in text

@@ -182,7 +182,7 @@ def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
 
 def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim() -> None:
     from contracts.authorisation import is_claimable
-    from contracts.catalogue import owned_by
+    from contracts.catalogue import claims_for, owned_by
 
     proposals = owned_by("proposals")
     assert proposals == {
@@ -192,6 +192,7 @@ def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim()
         "IntakeRejected",
     }
     assert set(filter(is_claimable, proposals)) == proposals - {"IntakeRejected"}
+    assert set(claims_for("proposals")) == proposals - {"IntakeRejected"}
     assert owned_by("notifications") == {"NotificationSent", "NotificationFailed"}
     assert not is_claimable("TransitionRefused")
     assert is_claimable("CabinetEndorsed")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from contracts.evolution import BreakingChange, compare, compare_all
-from contracts.export import DOCS, RELEASED_DIR, current_schemas, load_schemas
+from tools.docgen.artefacts import DOCS
+from tools.docgen.schemas import RELEASED_DIR, current_schemas, load_schemas
 
 
 def _released() -> dict[str, Any]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from contracts.topics import Topics
+from contracts.catalogue import claims_for, facts_on
+from contracts.topics import PROPOSALS, Topics
 from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler
+from services.common.kafka import Carries
 
 
 def register(
@@ -27,8 +31,10 @@ def register(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Proposal facts: submissions, resubmissions, withdrawals",
     )
-    async def on_proposals(msg: KafkaMessage) -> None:
-        await consumer.process(msg.raw_message, on_proposal_fact)
+    async def on_proposals(
+        record: Annotated[ConsumerRecord, Carries(facts_on(PROPOSALS))],
+    ) -> None:
+        await consumer.process(record, on_proposal_fact)
 
     @broker.subscriber(
         topics.intake,
@@ -38,7 +44,7 @@ def register(
         description="Decision claims from agency systems (single decisions and "
         "meetings); other services' claims are ignored",
     )
-    async def on_intake_topic(msg: KafkaMessage) -> None:
-        await gate.guard(
-            msg.raw_message, consumer, lambda: consumer.process(msg.raw_message, on_intake)
-        )
+    async def on_intake_topic(
+        record: Annotated[ConsumerRecord, Carries(claims_for("approvals"))],
+    ) -> None:
+        await gate.guard(record, consumer, lambda: consumer.process(record, on_intake))

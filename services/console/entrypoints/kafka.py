@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
+from contracts.catalogue import EVENTS
 from contracts.topics import Topics
 from services.common.consumer import EventConsumer
+from services.common.kafka import Carries
 from services.console.handlers import Recorder
 
 
@@ -21,5 +25,7 @@ def register(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Every topic, including dead letters, into the audit log",
     )
-    async def on_any_topic(msg: KafkaMessage) -> None:
-        await consumer.process_record(msg.raw_message, recorder.record)
+    async def on_any_topic(
+        record: Annotated[ConsumerRecord, Carries(tuple(EVENTS), dead_letters=True)],
+    ) -> None:
+        await consumer.process_record(record, recorder.record)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from contracts.topics import Topics
+from contracts.catalogue import facts_on
+from contracts.topics import DECISIONS, PROPOSALS, Topics
 from services.common.consumer import EventConsumer, Handler
+from services.common.kafka import Carries
+
+WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS))
 
 
 def register(
@@ -21,5 +27,5 @@ def register(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Workflow facts and refusals to tell people about",
     )
-    async def on_workflow_events(msg: KafkaMessage) -> None:
-        await consumer.process(msg.raw_message, on_event)
+    async def on_workflow_events(record: Annotated[ConsumerRecord, WORKFLOW_FACTS]) -> None:
+        await consumer.process(record, on_event)

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from contracts.topics import Topics
+from contracts.catalogue import claims_for, facts_on
+from contracts.topics import DECISIONS, Topics
 from services.common.claims import ClaimGate
 from services.common.consumer import EventConsumer, Handler, OnInvalid
+from services.common.kafka import Carries
 
 
 def register(
@@ -27,14 +31,16 @@ def register(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        description="Claims produced by agency systems: ProposalSubmitted, "
-        "ProposalResubmitted, ProposalWithdrawn",
+        description="Proposal claims produced by agency systems; other services' claims "
+        "are ignored",
     )
-    async def on_intake_topic(msg: KafkaMessage) -> None:
+    async def on_intake_topic(
+        record: Annotated[ConsumerRecord, Carries(claims_for("proposals"))],
+    ) -> None:
         async def authenticated() -> None:
-            await consumer.process(msg.raw_message, on_intake, on_invalid=on_invalid_intake)
+            await consumer.process(record, on_intake, on_invalid=on_invalid_intake)
 
-        await gate.guard(msg.raw_message, consumer, authenticated)
+        await gate.guard(record, consumer, authenticated)
 
     @broker.subscriber(
         topics.decisions,
@@ -44,5 +50,7 @@ def register(
         description="Workflow decisions; RevisionRequested marks the proposal "
         "as awaiting a resubmission",
     )
-    async def on_decisions_topic(msg: KafkaMessage) -> None:
-        await consumer.process(msg.raw_message, on_decision)
+    async def on_decisions_topic(
+        record: Annotated[ConsumerRecord, Carries(facts_on(DECISIONS))],
+    ) -> None:
+        await consumer.process(record, on_decision)

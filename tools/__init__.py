@@ -1,0 +1,1 @@
+"""Development tooling of this repository; not part of what integrators install."""

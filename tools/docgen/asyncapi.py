@@ -1,0 +1,95 @@
+"""The AsyncAPI 3.0 document of each service, built from its own FastStream broker."""
+
+from __future__ import annotations
+
+import json
+import typing
+from importlib import import_module
+from typing import Any
+
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+from pydantic_core import PydanticUndefined
+
+from contracts import access, topics
+from contracts.catalogue import EVENTS
+from contracts.deadletter import DeadLetter
+from contracts.envelope import SCHEMA_VERSION, Envelope
+from tools.docgen.schemas import DEAD_LETTER, doc
+
+API_VERSION = f"{SCHEMA_VERSION}.0.0"
+
+
+def services() -> list[str]:
+    """Every service: each has an AsyncAPI document of what it consumes and publishes."""
+    return sorted(access.SERVICES)
+
+
+def _default_settings(settings_cls: type[Any]) -> Any:
+    """The service's settings at their defaults, whatever the environment says; no tracing (the
+    app is only built, never started, and has no traces to send)."""
+    defaults = {
+        name: field.default
+        for name, field in settings_cls.model_fields.items()
+        if field.default is not PydanticUndefined
+    }
+    return settings_cls(**defaults | {"tracing_enabled": False})
+
+
+def asyncapi(service: str) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of `service`: its subscribers as the service builds them, plus
+    a publisher for each event it owns and for dead letters."""
+    bootstrap = import_module(f"services.{service}.bootstrap")
+    settings_cls = typing.get_type_hints(bootstrap.build)["settings"]
+    runtime, _app = bootstrap.build(_default_settings(settings_cls))
+    broker = runtime.broker
+    names = topics.Topics()
+    for event_type in sorted(name for name, spec in EVENTS.items() if spec.owner == service):
+        spec = EVENTS[event_type]
+        broker.publisher(
+            names.name(spec.fact_topic),
+            title=f"{spec.fact_topic}:{event_type}",
+            schema=Envelope[spec.payload],  # type: ignore[name-defined]
+            description=doc(spec.payload),
+        )
+    broker.publisher(
+        names.deadletter,
+        title=f"{topics.DEADLETTER}:{DEAD_LETTER}",
+        schema=DeadLetter,
+        description=doc(DeadLetter),
+    )
+    app = FastStream(
+        broker,
+        specification=AsyncAPI(
+            title=f"Smart City Thailand: {service}",
+            version=API_VERSION,
+            description=f"Kafka interface of the {service} service (generated; do not edit).",
+        ),
+    )
+    document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
+    return _one_schema_per_envelope(document)
+
+
+def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:
+    """The subscribers' payloads name an envelope as pydantic does (`Envelope_X_`), the
+    publishers as FastStream does (`Envelope[X]`): keep one schema per envelope, by the
+    publishers' name."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    components = "#/components/schemas/"
+    renamed: dict[str, str] = {}
+    for event_type in EVENTS:
+        if (schema := schemas.pop(f"Envelope_{event_type}_", None)) is not None:
+            schemas.setdefault(f"Envelope[{event_type}]", schema)
+            renamed[f"{components}Envelope_{event_type}_"] = (
+                f"{components}Envelope%5B{event_type}%5D"
+            )
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: renamed.get(v, v) if k == "$ref" else rewrite(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    rewritten: dict[str, Any] = rewrite(document)
+    return rewritten
