@@ -92,9 +92,7 @@ format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-demo: up ## The main job: the stack with a realistic scenario flowing through it
-	PROPOSALS_MONGO_URL=$${PROPOSALS_MONGO_URL:-mongodb://127.0.0.1:$${SMARTCITY_FERRETDB_PORT:-27017}} \
-	SMARTCITY_MAILPIT_URL=$${SMARTCITY_MAILPIT_URL:-http://127.0.0.1:$${SMARTCITY_MAILPIT_HTTP_PORT:-8025}} \
+demo: up ## The main job: the stack with a realistic scenario flowing through it (DEMO_ARGS=--reset: from scratch)
 	$(PY) -m scenarios $(DEMO_ARGS)
 
 chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"

@@ -1,110 +1,122 @@
-"""What a scenario needs from the running stack, used as an outside agency uses it: API keys and
-signing keys from the registry admin (`smartcity-admin`), HTTP calls, signed claims through the
-integrator kit (`smartcity_kit`), polling, the mail sink."""
+"""What a scenario needs from the running stack, used as an outside agency and its operator use
+it: keys and Kafka credentials from the registry admin's documented command (`smartcity-admin
+... --json`, run as a program), HTTP calls, signed claims through the integrator kit
+(`smartcity_kit`), polling, the mail sink, and the operator's `smartcity-admin reset-local`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from pymongo import AsyncMongoClient
 
 from contracts.common import Contract
-from contracts.topics import Topics
-from services.admin.cli import AdminSettings
-from services.approvals.config import ApprovalsSettings
-from services.common.registry_admin import RegistryAdmin, create_agency_kafka_credentials
-from services.notifications.config import NotificationsSettings
-from services.proposals.config import ProposalsSettings
 from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PORTS = {"proposals": 8001, "approvals": 8002, "notifications": 8003, "console": 8004}
+"""README, "What runs where"; `<SERVICE>_HTTP_HOST` and `<SERVICE>_HTTP_PORT` override them,
+as they do for the services."""
+
+
+def service_url(service: str) -> str:
+    prefix = service.upper()
+    host = os.environ.get(f"{prefix}_HTTP_HOST", "127.0.0.1")
+    port = os.environ.get(f"{prefix}_HTTP_PORT", str(DEFAULT_PORTS[service]))
+    return f"http://{host}:{port}"
+
+
+def mailpit_url() -> str:
+    port = os.environ.get("SMARTCITY_MAILPIT_HTTP_PORT", "8025")
+    return os.environ.get("SMARTCITY_MAILPIT_URL") or f"http://127.0.0.1:{port}"
+
+
+async def admin(*args: str, capture: bool = True, timeout: float = 300) -> str:
+    """Run `smartcity-admin ARGS` (the same environment: its Kafka, its namespace) and return
+    what it printed; a failure raises RuntimeError with its output."""
+    pipe = asyncio.subprocess.PIPE if capture else None
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.admin.cli", *args, cwd=ROOT, stdout=pipe, stderr=pipe
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    if proc.returncode != 0:
+        printed = ((out or b"") + (err or b"")).decode(errors="replace")[-2000:]
+        raise RuntimeError(f"smartcity-admin {' '.join(args[:2])} failed: {printed}")
+    return (out or b"").decode()
+
+
+async def admin_json(*args: str) -> Any:
+    return json.loads(await admin(*args, "--json"))
 
 
 class StackClient:
     """Talks to the services as agencies do (HTTP with API keys, signed claims on the intake
     topic) and reads the mail sink. Keys come from the registry admin, as for any agency."""
 
-    def __init__(self, mailpit_url: str | None = None) -> None:
-        mailpit_url = mailpit_url or os.environ.get(
-            "SMARTCITY_MAILPIT_URL", "http://127.0.0.1:8025"
-        )
-        self.proposals = ProposalsSettings()
-        self.approvals = ApprovalsSettings()
-        self.notifications = NotificationsSettings()
-        self.mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            self.proposals.mongo_url, tz_aware=True
-        )
+    def __init__(self) -> None:
         self.http = httpx.AsyncClient(timeout=30)
-        self.mailpit = httpx.AsyncClient(base_url=mailpit_url, timeout=10)
-        self._keys: dict[str, str] = {}
-        self.admin_settings = AdminSettings()
-        self.topics = Topics(self.admin_settings.topic_namespace)
+        self.mailpit_url = mailpit_url()
+        self.mailpit = httpx.AsyncClient(base_url=self.mailpit_url, timeout=10)
         self.key_dir = (
             Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local")) / "demo-signing-keys"
         )
+        self._seeded = False
+        self._lock = asyncio.Lock()
+        self._keys: dict[str, str] = {}
         self._signers: dict[str, ClaimSigner] = {}
-        self._kafka: dict[str, KafkaConnection] = {}
         self._intake: dict[str, IntakeProducer] = {}
+        self._kafka: dict[str, tuple[KafkaConnection, str]] = {}
 
     def url(self, service: str) -> str:
-        settings = {
-            "proposals": self.proposals,
-            "approvals": self.approvals,
-            "notifications": self.notifications,
-        }[service]
-        return f"http://{settings.http_host}:{settings.http_port}"
+        return service_url(service)
 
-    def _admin(self) -> RegistryAdmin:
-        return RegistryAdmin(self.admin_settings.kafka_bootstrap, self.topics)
+    async def prepare(self, agency_ids: list[str], claimants: tuple[str, ...] = ()) -> None:
+        """What the registry admin hands the scenario's agencies: an API key each (`smartcity-
+        admin api-key issue`), and to those that make claims a signing key pair (`signing-key
+        add`; the private half stays in .local/demo-signing-keys, reused by later runs while
+        the registry holds it) and Kafka credentials (`kafka-credentials`)."""
+        async with self._lock:
+            if not self._seeded:
+                await admin("seed")
+                self._seeded = True
+            missing = [a for a in agency_ids if a not in self._keys]
+            if missing:
+                self._keys |= await admin_json("api-key", "issue", *missing, "--label", "demo")
+            unsigned = [a for a in claimants if a not in self._signers]
+            if unsigned:
+                self.key_dir.mkdir(parents=True, exist_ok=True)
+                live = {
+                    row["id"]
+                    for row in await admin_json("list")
+                    if row["kind"] == "signing" and row["revoked"] is None
+                }
+                await asyncio.gather(*(self._claimant(a, live) for a in unsigned))
 
-    async def prepare(self, agency_ids: list[str]) -> None:
-        """What the registry admin hands each agency of the scenario: an API key (`smartcity-
-        admin api-key issue`) and a signing key pair (`smartcity-admin signing-key add`; the
-        private half stays in .local/demo-signing-keys, reused by later runs)."""
-        self.key_dir.mkdir(parents=True, exist_ok=True)
-        async with self._admin() as admin:
-            if not admin.state.agencies:
-                await admin.seed()
-            for agency_id in agency_ids:
-                if agency_id not in self._keys:
-                    self._keys[agency_id] = await admin.issue_api_key(agency_id, "demo")
-                pem = self.key_dir / f"{agency_id}.pem"
-                if pem.exists():
-                    signer = ClaimSigner.from_pem(agency_id, pem)
-                    known = admin.state.signing_keys.get(signer.key_id)
-                    if known is None or known.revoked_at is not None:
-                        pem.unlink()
-                if not pem.exists():
-                    new = await admin.register_signing_key(agency_id)
-                    pem.write_bytes(new.private_pem())
-                    pem.chmod(0o600)
-                self._signers[agency_id] = ClaimSigner.from_pem(agency_id, pem)
-                self._kafka[agency_id] = await self._connection(agency_id)
-
-    async def _connection(self, agency_id: str) -> KafkaConnection:
-        """The agency's own Kafka credentials, as the admin creates them (none are needed on a
-        PLAINTEXT broker: then SMARTCITY_KIT_* or plain bootstrap servers)."""
-        bootstrap = self.admin_settings.kafka_bootstrap
-        credentials = await create_agency_kafka_credentials(
-            bootstrap, agency_id, self.topics.namespace
-        )
-        if credentials is None:
-            return KafkaConnection.from_env(bootstrap)
-        return KafkaConnection(
-            bootstrap,
-            security_protocol="SASL_PLAINTEXT",
-            sasl_mechanism=credentials.mechanism,
-            username=credentials.username,
-            password=credentials.password,
-        )
+    async def _claimant(self, agency_id: str, live_keys: set[str]) -> None:
+        signer = None
+        kept_files = [
+            *self.key_dir.glob(f"{agency_id}.pem"),
+            *self.key_dir.glob(f"{agency_id}_*.pem"),
+        ]
+        for pem in sorted(kept_files):
+            kept = ClaimSigner.from_pem(agency_id, pem)
+            if signer is None and kept.key_id in live_keys:
+                signer = kept
+            elif kept.key_id not in live_keys:
+                pem.unlink()
+        if signer is None:
+            new = await admin_json("signing-key", "add", agency_id, "--out", str(self.key_dir))
+            signer = ClaimSigner.from_pem(agency_id, Path(new["private_key"]))
+        credentials = await admin_json("kafka-credentials", agency_id)
+        self._signers[agency_id] = signer
+        self._kafka[agency_id] = (connection(credentials), credentials["intake_topic"])
 
     async def call(
         self, service: str, method: str, path: str, agency_id: str, **kwargs: Any
@@ -126,9 +138,9 @@ class StackClient:
     async def claim(self, agency_id: str, payload: Contract, proposal_id: str) -> None:
         """A signed claim on the intake topic, produced with the integrator kit."""
         if agency_id not in self._signers:
-            await self.prepare([agency_id])
+            await self.prepare([agency_id], claimants=(agency_id,))
         if agency_id not in self._intake:
-            intake = IntakeProducer(self._kafka[agency_id], self.topics.intake)
+            intake = IntakeProducer(*self._kafka[agency_id])
             await intake.__aenter__()
             self._intake[agency_id] = intake
         record = self._signers[agency_id].claim(payload, proposal_id=proposal_id)
@@ -140,27 +152,13 @@ class StackClient:
         return [case["proposal_id"] for case in resp.json()]
 
     async def reset(self, console: Any) -> None:
-        """Stop the services, delete their databases and the caught mail, start them again.
-        (Kafka keeps its history; the services' consumer groups are already past it.)"""
-        from services.console.config import ConsoleSettings
-
-        services = ["proposals", "approvals", "notifications", "console"]
-        script = str(ROOT / "infra" / "services.sh")
-        console.print("Resetting the demo data: stopping the services…")
-        await asyncio.to_thread(subprocess.run, ["bash", script, "down", *services], check=True)
-
-        for db in (
-            self.proposals.mongo_db,
-            self.approvals.mongo_db,
-            self.notifications.mongo_db,
-            ConsoleSettings().mongo_db,
-        ):
-            await self.mongo.drop_database(db)
-        await self.mailpit.delete("/api/v1/messages")
+        """The operator's `smartcity-admin reset-local --yes`: the services stopped, their
+        databases and the caught mail deleted, the services started again. (Kafka keeps its
+        history; the services' consumer groups are already past it.)"""
+        console.print("Resetting the demo data: smartcity-admin reset-local --yes")
+        await admin("reset-local", "--yes", capture=False)
         self._keys.clear()
         self._signers.clear()
-        console.print("…databases and caught mail deleted; starting the services again.")
-        await asyncio.to_thread(subprocess.run, ["bash", script, "up", *services], check=True)
 
     async def mails_about(self, text: str) -> list[dict[str, Any]]:
         resp = await self.mailpit.get(
@@ -174,7 +172,21 @@ class StackClient:
             await intake.__aexit__(None, None, None)
         await self.http.aclose()
         await self.mailpit.aclose()
-        await self.mongo.close()
+
+
+def connection(credentials: dict[str, Any]) -> KafkaConnection:
+    """The integrator kit's connection from `smartcity-admin kafka-credentials --json` (none are
+    needed on a PLAINTEXT broker: then SMARTCITY_KIT_* or the plain bootstrap servers)."""
+    if credentials["username"] is None:
+        return KafkaConnection.from_env(credentials["bootstrap"])
+    return KafkaConnection(
+        credentials["bootstrap"],
+        security_protocol=credentials["security_protocol"],
+        sasl_mechanism=credentials["sasl_mechanism"],
+        username=credentials["username"],
+        password=credentials["password"],
+        ssl_cafile=credentials["ssl_cafile"],
+    )
 
 
 async def wait_for(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 60.0) -> T:

@@ -40,6 +40,8 @@ from contracts.workflow import ORDER, STAGE_NAMES
 from scenarios.client import StackClient, wait_for
 
 ROUND = "1/2565"
+SECRETARIATS = ("des-subcommittee", "steering-committee", "cabinet-secretariat")
+"""The committees' secretariats, which record meetings as signed claims."""
 REVISED_AREA = "Pattani Smart City"  # the one depa sends back, to show that path (illustrative)
 ILLUSTRATIVE = BilingualText(
     th="ขั้นตอนสมมติเพื่อการสาธิต ไม่มีในบันทึกสาธารณะ",
@@ -446,8 +448,9 @@ async def play(client: StackClient, console: Console) -> list[str]:
     baseline = [a for a in areas if a.batch != ROUND]
     this_round = [a for a in areas if a.batch == ROUND]
     revise = next(a for a in this_round if a.name_en == REVISED_AREA)
-    committees = ["depa", "des-subcommittee", "steering-committee", "cabinet-secretariat"]
-    await client.prepare(sorted({a.applicant for a in areas}) + committees)
+    await client.prepare(
+        [*sorted({a.applicant for a in areas}), "depa", *SECRETARIATS], SECRETARIATS
+    )
     columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console) as progress:
         tasks = {
@@ -583,11 +586,11 @@ async def report(
     example = pids[-1]
     console.print("\nWhere to look next:")
     console.print(
-        "  operator console   http://127.0.0.1:8004  (live event log, timelines, "
+        f"  operator console   {client.url('console')}  (live event log, timelines, "
         "registry, dead letters)"
     )
     console.print(f"  one proposal       .venv/bin/smartcity timeline {example}")
-    console.print("  the emails         http://127.0.0.1:8025  (Mailpit)")
+    console.print(f"  the emails         {client.mailpit_url}  (Mailpit)")
     console.print("  registry API       " + client.url("approvals") + "/registry/summary")
     console.print(
         "  stop everything    make down   ·   play again from scratch: make demo DEMO_ARGS=--reset"

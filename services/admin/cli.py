@@ -4,21 +4,29 @@ seed                              register the CSV directory's agencies (idempot
 onboard ID --kind K --name-th T --name-en E [--province 41] --out DIR
                                   a new agency: registry entry, Kafka credentials, API key,
                                   signing key pair (private key written to DIR, shown once)
-api-key issue AGENCY [--label L]  print a new API key once
+api-key issue AGENCY... [--label L]
+                                  print a new API key once (per agency)
 signing-key add AGENCY --out DIR  a new signing key pair for an agency
+kafka-credentials AGENCY          create or reset an agency's Kafka user; password shown once
 revoke KEY                        revoke an API key or a signing key, in every service
 list                              every key with its agency and status
+reset-local --yes                 the local stack's services on empty databases (demo data)
+
+`--json` (api-key issue, signing-key add, kafka-credentials, list) prints one JSON document
+for programs, e.g. the demo scenario, which uses these commands as an agency's operator would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import Field
@@ -29,8 +37,16 @@ from rich.table import Table
 from contracts.agencies import Agency, UnknownAgency
 from contracts.common import AgencyKind
 from contracts.topics import Topics
+from services.admin import local
 from services.common.kafka import ensure_topics
-from services.common.registry_admin import NewSigningKey, RegistryAdmin, describe
+from services.common.kafka_security import admin_auth
+from services.common.registry_admin import (
+    KafkaCredentials,
+    NewSigningKey,
+    RegistryAdmin,
+    create_agency_kafka_credentials,
+    describe,
+)
 
 T = TypeVar("T")
 console = Console()
@@ -39,6 +55,7 @@ api_key_app = typer.Typer(help="API keys for agencies' HTTP calls.", no_args_is_
 signing_app = typer.Typer(help="Keys with which agencies sign their claims.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(signing_app, name="signing-key")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 
 
 def _default_bootstrap() -> str:
@@ -76,6 +93,24 @@ def _run(job: Callable[[RegistryAdmin], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _print_json(value: Any) -> None:
+    def encode(v: object) -> str:
+        if isinstance(v, dt.datetime):
+            return v.isoformat()
+        raise TypeError(f"not JSON: {v!r}")
+
+    typer.echo(json.dumps(value, default=encode, ensure_ascii=False))
+
+
+def _print_kafka(kafka: KafkaCredentials | None) -> None:
+    if kafka is None:
+        console.print("Kafka credentials: none needed (the broker is PLAINTEXT)")
+    else:
+        console.print(
+            f"Kafka user {kafka.username} ({kafka.mechanism}), password: {kafka.password}"
+        )
+
+
 def _write_private_key(out: Path, key: NewSigningKey) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{key.key_id.replace(':', '_')}.pem"
@@ -109,29 +144,75 @@ def onboard(
     console.print(f"API key (shown once): {done.api_key}")
     console.print(f"signing key id: {done.signing_key.key_id}")
     console.print(f"private signing key: {pem}")
-    if done.kafka is None:
-        console.print("Kafka credentials: none needed (the broker is PLAINTEXT)")
-    else:
-        console.print(
-            f"Kafka user {done.kafka.username} ({done.kafka.mechanism}), password: "
-            f"{done.kafka.password}"
-        )
+    _print_kafka(done.kafka)
 
 
 @api_key_app.command("issue")
-def issue(agency_id: str, label: Annotated[str, typer.Option(help="What it is for")] = "") -> None:
-    """Issue a new API key for an agency; the key is shown once."""
-    typer.echo(_run(lambda admin: admin.issue_api_key(agency_id, label)))
+def issue(
+    agency_ids: Annotated[list[str], typer.Argument(metavar="AGENCY...")],
+    label: Annotated[str, typer.Option(help="What it is for")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a new API key for each agency named; each key is shown once (one a line, or with
+    --json an object of keys by agency id). Nothing is issued if one agency is unknown."""
+
+    async def job(admin: RegistryAdmin) -> dict[str, str]:
+        for agency_id in agency_ids:
+            admin.state.agency(agency_id)  # UnknownAgency, before any key is issued
+        return {a: await admin.issue_api_key(a, label) for a in agency_ids}
+
+    keys = _run(job)
+    if as_json:
+        _print_json(keys)
+    else:
+        typer.echo("\n".join(keys.values()))
 
 
 @signing_app.command("add")
 def add_signing_key(
     agency_id: str,
     out: Annotated[Path, typer.Option(help="Folder for the private signing key")],
+    as_json: JsonOption = False,
 ) -> None:
-    """A new signing key pair for an agency (the private key goes to --out, nowhere else)."""
+    """A new signing key pair for an agency (the private key goes to --out, nowhere else;
+    --json prints its key id and file)."""
     key = _run(lambda admin: admin.register_signing_key(agency_id))
-    console.print(f"signing key {key.key_id}; private key: {_write_private_key(out, key)}")
+    pem = _write_private_key(out, key)
+    if as_json:
+        _print_json({"agency": agency_id, "key_id": key.key_id, "private_key": str(pem)})
+    else:
+        console.print(f"signing key {key.key_id}; private key: {pem}")
+
+
+@app.command("kafka-credentials")
+def kafka_credentials(agency_id: str, as_json: JsonOption = False) -> None:
+    """Create or reset a registered agency's Kafka user (a new password, shown once) and its
+    ACLs. --json prints what the integrator kit's KafkaConnection takes, and the intake topic."""
+    settings = AdminSettings()
+
+    async def job(admin: RegistryAdmin) -> KafkaCredentials | None:
+        admin.state.agency(agency_id)  # UnknownAgency
+        return await create_agency_kafka_credentials(
+            settings.kafka_bootstrap, agency_id, admin.namespace
+        )
+
+    kafka = _run(job)
+    if not as_json:
+        _print_kafka(kafka)
+        return
+    auth = admin_auth(settings.kafka_bootstrap)
+    _print_json(
+        {
+            "agency": agency_id,
+            "bootstrap": settings.kafka_bootstrap,
+            "security_protocol": "PLAINTEXT" if kafka is None else auth.security_protocol,
+            "sasl_mechanism": None if kafka is None else kafka.mechanism,
+            "username": None if kafka is None else kafka.username,
+            "password": None if kafka is None else kafka.password,
+            "ssl_cafile": auth.ssl_cafile,
+            "intake_topic": Topics(settings.topic_namespace).intake,
+        }
+    )
 
 
 @app.command("revoke")
@@ -155,15 +236,42 @@ def revoke_agency(
 
 
 @app.command("list")
-def list_keys() -> None:
-    """Every key with its agency and status."""
+def list_keys(as_json: JsonOption = False) -> None:
+    """Every key with its agency and status (--json: a list of {kind, id, agency, since,
+    revoked}, revoked null while the key is live)."""
     rows = _run(lambda admin: asyncio.sleep(0, describe(admin.state)))
+    if as_json:
+        _print_json(rows)
+        return
     table = Table("kind", "id", "agency", "since", "revoked")
     for r in sorted(rows, key=lambda r: (r["agency"], r["kind"], str(r["since"]))):
         table.add_row(
             r["kind"], r["id"], r["agency"], str(r["since"])[:19], str(r["revoked"] or "")[:19]
         )
     console.print(table)
+
+
+@app.command("reset-local")
+def reset_local(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: delete the data")] = False,
+) -> None:
+    """Stop the local stack's services (infra/services.sh), drop their databases, delete the
+    mail Mailpit caught, start them again: the demo from scratch. Kafka keeps its history (the
+    services' consumer groups are past it). Refuses without --yes, and for servers not on
+    loopback."""
+    targets = local.targets()
+    remote = local.not_on_loopback(targets)
+    if remote:
+        console.print(f"[red]refusing: not a local stack: {', '.join(remote)}[/red]")
+        raise typer.Exit(2)
+    if not yes:
+        console.print(
+            "reset-local deletes the databases "
+            f"{', '.join(t.database for t in targets.databases)} and the mail caught at "
+            f"{targets.mailpit_url}; run it again with --yes"
+        )
+        raise typer.Exit(2)
+    local.reset(targets, console.print)
 
 
 def main() -> None:

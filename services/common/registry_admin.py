@@ -2,7 +2,7 @@
 
 Seeding from the CSV directory, onboarding an agency (registry entry, API key, signing key pair,
 Kafka credentials), issuing and revoking keys. Used by the `smartcity-admin` command and by the
-tests and scenario, which act as the admin would.
+tests, which act as the admin would (the demo scenario runs the command).
 """
 
 from __future__ import annotations

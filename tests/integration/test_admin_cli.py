@@ -1,0 +1,111 @@
+"""`smartcity-admin ... --json` against the real broker: what programs (the demo scenario) read
+from the admin command: API keys, signing keys, the key list, an agency's Kafka credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.topics import Topics
+from services.common.kafka_security import KafkaAdmin, admin_auth
+from smartcity_kit import ClaimSigner
+from tests.support import KAFKA, ROOT, Namespace
+
+pytestmark = pytest.mark.integration
+
+
+def admin(ns: Namespace, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
+        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.admin.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def admin_json(ns: Namespace, *args: str) -> Any:
+    done = admin(ns, *args, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def keys_of(ns: Namespace, agency_id: str) -> list[dict[str, Any]]:
+    return [row for row in admin_json(ns, "list") if row["agency"] == agency_id]
+
+
+def test_api_keys_for_several_agencies_in_one_call_and_none_if_one_is_unknown(
+    ns: Namespace,
+) -> None:
+    keys = admin_json(ns, "api-key", "issue", "depa", "lg-phuket-city", "--label", "batch")
+    assert set(keys) == {"depa", "lg-phuket-city"}
+    assert all(key.startswith("sck_") for key in keys.values())
+    assert keys["depa"] != keys["lg-phuket-city"]
+
+    before = len(keys_of(ns, "lg-phuket-city"))
+    refused = admin(ns, "api-key", "issue", "lg-phuket-city", "lg-atlantis")
+    assert refused.returncode == 2
+    assert "lg-atlantis" in refused.stdout
+    assert len(keys_of(ns, "lg-phuket-city")) == before
+
+
+def test_a_signing_key_is_written_listed_live_and_then_revoked(
+    ns: Namespace, tmp_path: Path
+) -> None:
+    added = admin_json(ns, "signing-key", "add", "des-subcommittee", "--out", str(tmp_path))
+    pem = Path(added["private_key"])
+    assert pem.parent == tmp_path
+    assert pem.stat().st_mode & 0o777 == 0o600
+    assert ClaimSigner.from_pem("des-subcommittee", pem).key_id == added["key_id"]
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == added["key_id"]]
+    assert (row["kind"], row["revoked"]) == ("signing", None)
+
+    assert admin(ns, "revoke", added["key_id"], "--reason", "test").returncode == 0
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == added["key_id"]]
+    assert row["revoked"] is not None
+
+
+def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
+    ns: Namespace, tmp_path: Path
+) -> None:
+    agency_id = f"lg-cli-{ns.run_id}"
+    onboarded = admin(
+        ns,
+        "onboard",
+        agency_id,
+        "--kind",
+        "local_government",
+        "--name-th",
+        "เทศบาลทดสอบ",
+        "--name-en",
+        "Test Municipality",
+        "--out",
+        str(tmp_path),
+    )
+    assert onboarded.returncode == 0, onboarded.stdout + onboarded.stderr
+    try:
+        first = admin_json(ns, "kafka-credentials", agency_id)
+        again = admin_json(ns, "kafka-credentials", agency_id)
+        assert again["password"] != first["password"]  # reset: the new password only
+        assert again["intake_topic"] == Topics(ns.topics_prefix).intake
+        assert again["bootstrap"] == KAFKA
+        assert (again["security_protocol"], again["username"]) == ("SASL_PLAINTEXT", agency_id)
+        kafka = KafkaAdmin(admin_auth(KAFKA))
+        assert kafka.can_login(agency_id, again["password"])
+        assert not kafka.can_login(agency_id, first["password"])
+        assert admin(ns, "kafka-credentials", "lg-atlantis").returncode == 2
+    finally:
+        assert admin(ns, "revoke-agency", agency_id).returncode == 0

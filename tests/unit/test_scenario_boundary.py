@@ -1,0 +1,33 @@
+"""The demo scenario is an outside agency and its operator: it may import the public contracts
+and the integrator kit, as integrators do, never the services or their database driver."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+FORBIDDEN = ("services", "pymongo", "motor")
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_scenario_imports_neither_the_services_nor_a_database_driver() -> None:
+    files = sorted(SCENARIOS.glob("*.py"))
+    assert files
+    found = {
+        f"{path.name}: {name}"
+        for path in files
+        for name in imported(path)
+        if name.split(".")[0] in FORBIDDEN
+    }
+    assert found == set()
+    assert any("smartcity_kit" in imported(path) for path in files)
