@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import RevisionRequested
@@ -26,11 +25,12 @@ from tests.support import (
     ROOT,
     Namespace,
     ServiceProcess,
+    dead_letters,
     envelope_of,
-    kafka_client,
+    kafka_producer,
     poll,
+    produce,
     read_topic,
-    record_headers,
     wait_key_accepted,
 )
 
@@ -100,20 +100,6 @@ async def api(
     return {
         agency_id: Api(url, key) for (svc, agency_id), key in api_keys.items() if svc == "proposals"
     }
-
-
-async def publish(topic: str, envelope: AnyEnvelope) -> None:
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic,
-            envelope.to_bytes(),
-            key=envelope.key,
-            headers=record_headers(envelope, topic),
-        )
-    finally:
-        await producer.stop()
 
 
 def revision_request(proposal_id: str, producer: str = "svc-approvals") -> AnyEnvelope:
@@ -327,7 +313,7 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert "at the stage \u201cSubmitted\u201d" in too_early.json()["error"]
     assert too_early.json()["error_th"]
 
-    await publish(topics.decisions, revision_request(pid))
+    await produce(topics.decisions, [revision_request(pid)])
 
     async def awaiting() -> dict[str, Any] | None:
         body = (await owner.get(pid)).json()
@@ -379,18 +365,10 @@ async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     forged = revision_request(pid, producer="lg-phuket-city")
-    await publish(topics.decisions, forged)
-    letters = await read_topic(
-        topics.deadletter,
-        min_records=1,
-        timeout=30,
-        where=lambda r: (
-            envelope_of(r).get("event_id") == str(forged.event_id)
-            and envelope_of(r)["consumer"] == "proposals"
-        ),
-    )
+    await produce(topics.decisions, [forged])
+    letters = await dead_letters(topics, forged.event_id, "proposals")
     assert letters
-    assert envelope_of(letters[0])["error_kind"] == "unauthorised"
+    assert letters[0]["error_kind"] == "unauthorised"
     assert (await owner.get(pid)).json()["status"] == "submitted"
 
 
@@ -403,28 +381,16 @@ async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     stray = revision_request(pid)
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
+    async with kafka_producer() as producer:
         await producer.send_and_wait(
             topics.decisions,
             stray.to_bytes(),
             key=stray.key,
             headers=[(k, v.encode()) for k, v in stray.headers().items()],
         )
-    finally:
-        await producer.stop()
-    letters = await read_topic(
-        topics.deadletter,
-        min_records=1,
-        timeout=30,
-        where=lambda r: (
-            envelope_of(r).get("event_id") == str(stray.event_id)
-            and envelope_of(r)["consumer"] == "proposals"
-        ),
-    )
+    letters = await dead_letters(topics, stray.event_id, "proposals")
     assert letters
-    letter = envelope_of(letters[0])
+    letter = letters[0]
     assert letter["error_kind"] == "unauthenticated"
     assert "not a fact of svc-approvals" in letter["error"]
     assert (await owner.get(pid)).json()["status"] == "submitted"
