@@ -421,6 +421,29 @@ async def dead_letters(
     return [envelope_of(r) for r in found]
 
 
+async def facts(
+    topic: str,
+    proposal_ids: set[str],
+    *,
+    event_type: str | None = None,
+    min_records: int = 0,
+    wait: float = 20.0,
+) -> list[dict[str, Any]]:
+    """The envelopes on `topic` about these proposals (of `event_type`, or all): at least
+    `min_records` of them, or what there is at the deadline."""
+    keys = {p.encode() for p in proposal_ids}
+
+    def wanted(r: Any) -> bool:
+        if r.key not in keys:
+            return False
+        return (
+            event_type is None or dict(r.headers).get("smartcity-event-type") == event_type.encode()
+        )
+
+    records = await read_topic(topic, min_records=min_records, timeout=wait, where=wanted)
+    return [envelope_of(r) for r in records]
+
+
 TEST_API_KEY_AGENCIES = (
     "lg-phuket-city",
     "lg-khon-kaen-city",

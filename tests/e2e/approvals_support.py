@@ -1,4 +1,5 @@
-"""Helpers of the approvals end-to-end tests: proposals as facts, claims on the intake topic."""
+"""Helpers of the approvals end-to-end tests: proposals as facts, claims and meetings, cases
+at a stage, calls of the approvals API."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from contracts.common import BilingualText, Meeting
 from contracts.envelope import AnyEnvelope
 from contracts.proposals import ProposalSubmitted
 from tests.builders import claim, content, new_proposal_id, province_ref
-from tests.support import envelope_of, poll, read_topic
+from tests.support import poll
 
 CHAIR = BilingualText(th="ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม", en="Permanent Secretary, DES")
 
@@ -87,27 +88,6 @@ def meeting(
             for pid, d in decisions
         ],
     )
-
-
-async def facts(
-    topic: str,
-    proposal_ids: set[str],
-    *,
-    event_type: str | None = None,
-    min_records: int = 0,
-    wait: float = 20.0,
-) -> list[dict[str, Any]]:
-    keys = {p.encode() for p in proposal_ids}
-
-    def wanted(r: Any) -> bool:
-        if r.key not in keys:
-            return False
-        return (
-            event_type is None or dict(r.headers).get("smartcity-event-type") == event_type.encode()
-        )
-
-    records = await read_topic(topic, min_records=min_records, timeout=wait, where=wanted)
-    return [envelope_of(r) for r in records]
 
 
 async def http_json(method: str, url: str, key: str | None = None, **kwargs: Any) -> httpx.Response:

@@ -26,7 +26,6 @@ from tests.builders import claim
 from tests.e2e.approvals_support import (
     CHAIR,
     PROVINCES_15,
-    facts,
     http_json,
     meeting,
     screened,
@@ -34,7 +33,15 @@ from tests.e2e.approvals_support import (
     wait_stage,
 )
 from tests.e2e.test_walking_skeleton import DRAFT, submit
-from tests.support import Namespace, ServiceProcess, find_published, poll, produce, read_topic
+from tests.support import (
+    Namespace,
+    ServiceProcess,
+    facts,
+    find_published,
+    poll,
+    produce,
+    read_topic,
+)
 
 pytestmark = pytest.mark.e2e
 

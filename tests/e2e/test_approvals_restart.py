@@ -16,7 +16,6 @@ from services.approvals.handlers import MEETING_CONCURRENCY
 from tests.builders import claim
 from tests.e2e.approvals_support import (
     PROVINCES_15,
-    facts,
     meeting,
     screened,
     submitted,
@@ -25,6 +24,7 @@ from tests.e2e.approvals_support import (
 from tests.support import (
     Namespace,
     ServiceProcess,
+    facts,
     poll,
     private_namespace,
     produce,

@@ -14,11 +14,12 @@ from pymongo import AsyncMongoClient
 from contracts.approvals import DeliveryReported, ReportSummary, add_years
 from contracts.topics import Topics
 from tests.builders import claim
-from tests.e2e.approvals_support import facts, http_json, meeting, submitted, wait_stage
+from tests.e2e.approvals_support import http_json, meeting, submitted, wait_stage
 from tests.support import (
     Mailpit,
     Namespace,
     ServiceProcess,
+    facts,
     poll,
     produce,
     read_topic,

@@ -26,7 +26,7 @@ from tests.support import (
     Namespace,
     ServiceProcess,
     dead_letters,
-    envelope_of,
+    facts,
     kafka_producer,
     poll,
     produce,
@@ -113,18 +113,6 @@ def revision_request(proposal_id: str, producer: str = "svc-approvals") -> AnyEn
     )
 
 
-async def facts_about(
-    topics: Topics, proposal_id: str, min_records: int = 0, wait: float = 20.0
-) -> list[dict[str, Any]]:
-    records = await read_topic(
-        topics.proposals,
-        min_records=min_records,
-        timeout=wait,
-        where=lambda r: r.key == proposal_id.encode(),
-    )
-    return [envelope_of(r) for r in records]
-
-
 async def test_submit_get_and_a_retried_submission(
     api: dict[str, Api],
     topics: Topics,
@@ -152,9 +140,9 @@ async def test_submit_get_and_a_retried_submission(
     got = await api["lg-phuket-city"].get(pid)
     assert got.status_code == 200
     assert got.json()["proposal_id"] == pid
-    facts = await facts_about(topics, pid, min_records=1)
-    assert [f["event_type"] for f in facts] == ["ProposalSubmitted"]
-    assert facts[0]["event_id"] == body["revisions"][0]["event_id"]
+    published = await facts(topics.proposals, {pid}, min_records=1)
+    assert [f["event_type"] for f in published] == ["ProposalSubmitted"]
+    assert published[0]["event_id"] == body["revisions"][0]["event_id"]
 
 
 async def test_who_may_see_and_do_what(api: dict[str, Api]) -> None:
@@ -347,15 +335,15 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert twice.status_code == 409
     assert "Withdrawn by the applicant" in twice.json()["error"]
 
-    facts = await facts_about(topics, pid, min_records=3)
-    assert [f["event_type"] for f in facts] == [
+    published = await facts(topics.proposals, {pid}, min_records=3)
+    assert [f["event_type"] for f in published] == [
         "ProposalSubmitted",
         "ProposalResubmitted",
         "ProposalWithdrawn",
     ]
-    assert facts[1]["payload"]["revision"] == 2
-    assert facts[2]["payload"]["reason"] == "merged with the provincial plan"
-    assert len({f["event_id"] for f in facts}) == 3
+    assert published[1]["payload"]["revision"] == 2
+    assert published[2]["payload"]["reason"] == "merged with the provincial plan"
+    assert len({f["event_id"] for f in published}) == 3
 
 
 async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered(

@@ -15,12 +15,13 @@ from contracts.proposals import ProposalResubmitted, ProposalSubmitted, Proposal
 from contracts.topics import Topics
 from tests.builders import PHUKET, claim, content, new_proposal_id, submission
 from tests.e2e.conftest import SendClaim
-from tests.e2e.test_proposals_api import facts_about, revision_request
+from tests.e2e.test_proposals_api import revision_request
 from tests.support import (
     Namespace,
     ServiceProcess,
     dead_letters,
     envelope_of,
+    facts,
     poll,
     produce,
     read_topic,
@@ -65,11 +66,11 @@ async def test_a_submission_claim_becomes_one_fact_even_when_delivered_twice(
     stored = await send_claim(submitted, times=2)
     assert stored["applicant"] == "lg-phuket-city"
     assert stored["processed"] == [str(submitted.event_id)]
-    facts = await facts_about(topics, pid, min_records=1, wait=30)
-    assert [f["event_type"] for f in facts] == ["ProposalSubmitted"]
-    assert facts[0]["producer"] == "svc-proposals"
-    assert facts[0]["causation_id"] == str(submitted.event_id)
-    assert facts[0]["correlation_id"] == str(submitted.correlation_id)
+    published = await facts(topics.proposals, {pid}, min_records=1, wait=30)
+    assert [f["event_type"] for f in published] == ["ProposalSubmitted"]
+    assert published[0]["producer"] == "svc-proposals"
+    assert published[0]["causation_id"] == str(submitted.event_id)
+    assert published[0]["correlation_id"] == str(submitted.correlation_id)
 
     # A second consumer pass over the same record changes nothing (the retry is the
     # redelivery above); the proposal still has one revision and one outgoing event.
@@ -126,12 +127,12 @@ async def test_resubmission_and_withdrawal_claims(
     rejection, _ = await refused(topics, again)
     assert "Withdrawn by the applicant" in rejection["payload"]["reason"]["en"]
 
-    facts = [
+    types = [
         f["event_type"]
-        for f in await facts_about(topics, pid, min_records=5, wait=30)
+        for f in await facts(topics.proposals, {pid}, min_records=5, wait=30)
         if f["producer"] == "svc-proposals"
     ]
-    assert facts == [
+    assert types == [
         "ProposalSubmitted",
         "IntakeRejected",
         "ProposalResubmitted",

@@ -20,12 +20,13 @@ from contracts.approvals import ProposalScreened
 from contracts.topics import Topics
 from services.notifications.routing import ROUTES
 from tests.builders import claim
-from tests.e2e.approvals_support import facts, http_json, meeting, wait_stage
+from tests.e2e.approvals_support import http_json, meeting, wait_stage
 from tests.e2e.test_proposals_api import draft
 from tests.support import (
     Mailpit,
     Namespace,
     ServiceProcess,
+    facts,
     poll,
     private_namespace,
     produce,
