@@ -94,14 +94,9 @@ async def api_keys(services: dict[str, ServiceProcess]) -> dict[tuple[str, str],
 @pytest.fixture(scope="session")
 def console(ns: Namespace) -> Iterator[ServiceProcess]:
     """The console service as a real process (separate from `services`, started on demand)."""
-    proc = service_process("console", ns)
-    proc.start()
-    try:
-        proc.wait_healthy()
+    with service_process("console", ns).running() as proc:
         proc.api_key = TEST_API_KEYS["depa"]
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="session")

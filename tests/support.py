@@ -17,8 +17,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -251,6 +251,16 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+    @contextmanager
+    def running(self, stop_signal: int = signal.SIGTERM) -> Iterator[ServiceProcess]:
+        """Started and healthy for the block, stopped (with `stop_signal`) after it."""
+        self.start()
+        try:
+            self.wait_healthy()
+            yield self
+        finally:
+            self.stop(stop_signal)
 
     def restart(self, sig: int = signal.SIGTERM) -> None:
         self.stop(sig)

@@ -41,13 +41,8 @@ async def private(
 ) -> AsyncIterator[tuple[Namespace, Topics, ServiceProcess]]:
     """An approvals process on its own topics and database, so killing it disturbs no one."""
     async with private_namespace(mongo) as (ns, topics, _):
-        proc = service_process("approvals", ns, "approvals-restart")
-        proc.start()
-        try:
-            proc.wait_healthy()
+        with service_process("approvals", ns, "approvals-restart").running() as proc:
             yield ns, topics, proc
-        finally:
-            proc.stop()
 
 
 async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(

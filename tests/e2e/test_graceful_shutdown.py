@@ -34,13 +34,8 @@ async def private_proposals(
     stack: None, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> AsyncIterator[tuple[Namespace, ServiceProcess]]:
     async with private_namespace(mongo) as (ns, _, _):
-        proc = service_process("proposals", ns, "sigterm-proposals")
-        proc.start()
-        try:
-            proc.wait_healthy()
+        with service_process("proposals", ns, "sigterm-proposals").running(signal.SIGKILL) as proc:
             yield ns, proc
-        finally:
-            proc.stop(signal.SIGKILL)
 
 
 async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(
