@@ -13,16 +13,14 @@ from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import ensure_topics
 from tests.support import (
     KAFKA,
-    LOCAL,
     MONGO,
     Mailpit,
     Namespace,
     ServiceProcess,
     ensure_stack,
-    free_port,
     remove_namespace,
     seed_registry,
-    service_env,
+    service_process,
 )
 
 SERVICES = ("proposals", "approvals", "notifications")
@@ -60,14 +58,7 @@ def topics(ns: Namespace) -> Topics:
 @pytest.fixture(scope="session")
 def services(ns: Namespace) -> Iterator[dict[str, ServiceProcess]]:
     """The three services as real processes on the real stack, started once per test run."""
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs: dict[str, ServiceProcess] = {}
-    for name in SERVICES:
-        port = free_port()
-        procs[name] = ServiceProcess(
-            name, service_env(name, ns, port), port, logs / f"{ns.run_id}-{name}.log"
-        )
+    procs = {name: service_process(name, ns) for name in SERVICES}
     for proc in procs.values():
         proc.start()
     try:
@@ -103,19 +94,9 @@ async def api_keys(services: dict[str, ServiceProcess]) -> dict[tuple[str, str],
 @pytest.fixture(scope="session")
 def console(ns: Namespace) -> Iterator[ServiceProcess]:
     """The console service as a real process (separate from `services`, started on demand)."""
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = ServiceProcess(
-        "console", service_env("console", ns, port), port, logs / f"{ns.run_id}-console.log"
-    )
-    proc.start()
-    try:
-        proc.wait_healthy()
+    with service_process("console", ns).running() as proc:
         proc.api_key = TEST_API_KEYS["depa"]
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -35,7 +35,14 @@ from contracts.access import ADMIN_PRINCIPAL, service_principal
 from contracts.agencies import agencies
 from contracts.catalogue import EVENTS
 from contracts.envelope import AnyEnvelope
-from contracts.topics import HEADER_EMITTED_BY, INTAKE, Topics
+from contracts.signing import HEADER_SIGNATURE, sign
+from contracts.topics import (
+    DEFAULT_PARTITIONS,
+    HEADER_EMITTED_BY,
+    HEADER_EVENT_TYPE,
+    INTAKE,
+    Topics,
+)
 from services.common.kafka_security import KafkaAuth, local_password
 from smartcity_kit import ClaimSigner, SignedRecord
 
@@ -245,6 +252,16 @@ class ServiceProcess:
             self.proc.kill()
             return self.proc.wait(10)
 
+    @contextmanager
+    def running(self, stop_signal: int = signal.SIGTERM) -> Iterator[ServiceProcess]:
+        """Started and healthy for the block, stopped (with `stop_signal`) after it."""
+        self.start()
+        try:
+            self.wait_healthy()
+            yield self
+        finally:
+            self.stop(stop_signal)
+
     def restart(self, sig: int = signal.SIGTERM) -> None:
         self.stop(sig)
         self.start()
@@ -276,6 +293,37 @@ def service_env(
     return {**env, **(extra or {})}
 
 
+def service_process(
+    name: str, ns: Namespace, label: str = "", extra_env: dict[str, str] | None = None
+) -> ServiceProcess:
+    """A service on `ns` (not started yet), on a free port, logging to .local/logs/tests
+    (`label` tells its log apart from other processes of the same service)."""
+    logs = LOCAL / "logs" / "tests"
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = logs / f"{ns.run_id}-{label or name}.log"
+    return ServiceProcess(name, service_env(name, ns, port, extra_env), port, log)
+
+
+@asynccontextmanager
+async def private_namespace(
+    mongo: Any, api_key_agencies: tuple[str, ...] = ()
+) -> AsyncIterator[tuple[Namespace, Topics, dict[str, str]]]:
+    """A namespace of its own with a seeded registry, for a test that kills or doubles services
+    and must disturb no one; removed afterwards. Yields it, its topics and the API keys issued
+    for `api_key_agencies`."""
+    from services.common.kafka import ensure_topics
+
+    ns = Namespace()
+    topics = Topics(ns.topics_prefix)
+    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
+    api_keys = await seed_registry(topics, api_key_agencies or TEST_API_KEY_AGENCIES)
+    try:
+        yield ns, topics, api_keys
+    finally:
+        await remove_namespace(ns, mongo)
+
+
 @asynccontextmanager
 async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer on the test stack, as an agency system (or an attacker) would use."""
@@ -285,6 +333,35 @@ async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
         yield producer
     finally:
         await producer.stop()
+
+
+async def produce(topic: str, envelopes: Iterable[AnyEnvelope]) -> None:
+    """Envelopes on a topic as their producers send them: a fact stamped by its service, an
+    agency's claim signed with its test key (`record_headers`)."""
+    async with kafka_producer(enable_idempotence=True) as producer:
+        for e in envelopes:
+            await producer.send_and_wait(
+                topic, e.to_bytes(), key=e.key, headers=record_headers(e, topic)
+            )
+
+
+async def send_signed_value(
+    topic: str,
+    value: bytes,
+    key: bytes,
+    event_type: str,
+    agency: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Bytes that are not a valid envelope, signed with `agency`'s test key like any of its
+    claims (so what is refused is the content, not the signature)."""
+    signer = signer_for(agency)
+    signature = sign(signer.private_key, signer.key_id, value, key, event_type)
+    sent = {HEADER_EVENT_TYPE: event_type, **(headers or {}), HEADER_SIGNATURE: signature}
+    async with kafka_producer() as producer:
+        await producer.send_and_wait(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in sent.items()]
+        )
 
 
 async def topic_partitions(topic: str) -> list[int]:
@@ -332,6 +409,49 @@ async def read_topic(
         return found
     finally:
         await consumer.stop()
+
+
+async def dead_letters(
+    topics: Topics,
+    event_id: object,
+    consumer: str | None = None,
+    *,
+    min_records: int = 1,
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
+    """The dead letters of one event (by its id), of every consumer or of `consumer`'s."""
+
+    def match(record: Any) -> bool:
+        letter = envelope_of(record)
+        return letter.get("event_id") == str(event_id) and consumer in (None, letter["consumer"])
+
+    found = await read_topic(
+        topics.deadletter, min_records=min_records, timeout=timeout, where=match
+    )
+    return [envelope_of(r) for r in found]
+
+
+async def facts(
+    topic: str,
+    proposal_ids: set[str],
+    *,
+    event_type: str | None = None,
+    min_records: int = 0,
+    wait: float = 20.0,
+) -> list[dict[str, Any]]:
+    """The envelopes on `topic` about these proposals (of `event_type`, or all): at least
+    `min_records` of them, or what there is at the deadline."""
+    keys = {p.encode() for p in proposal_ids}
+
+    def wanted(r: Any) -> bool:
+        if r.key not in keys:
+            return False
+        return (
+            event_type is None or dict(r.headers).get("smartcity-event-type") == event_type.encode()
+        )
+
+    records = await read_topic(topic, min_records=min_records, timeout=wait, where=wanted)
+    return [envelope_of(r) for r in records]
 
 
 TEST_API_KEY_AGENCIES = (

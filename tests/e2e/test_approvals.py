@@ -22,29 +22,28 @@ from contracts.approvals import (
 )
 from contracts.common import BilingualText, Meeting
 from contracts.topics import Topics
+from tests.builders import claim
 from tests.e2e.approvals_support import (
     CHAIR,
     PROVINCES_15,
-    claim,
-    facts,
     http_json,
     meeting,
-    produce,
     screened,
     submitted,
+    wait_stage,
 )
 from tests.e2e.test_walking_skeleton import DRAFT, submit
-from tests.support import Namespace, ServiceProcess, find_published, poll, read_topic
+from tests.support import (
+    Namespace,
+    ServiceProcess,
+    facts,
+    find_published,
+    poll,
+    produce,
+    read_topic,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-async def wait_stage(cases: Any, proposal_ids: list[str], stage: str, wait: float = 60.0) -> None:
-    async def all_there() -> bool:
-        found: int = await cases.count_documents({"_id": {"$in": proposal_ids}, "stage": stage})
-        return found == len(proposal_ids)
-
-    await poll(all_there, timeout=wait, what=f"{len(proposal_ids)} cases at {stage}")
 
 
 async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registry(

@@ -11,27 +11,24 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
+from contracts.topics import Topics
 from services.approvals.handlers import MEETING_CONCURRENCY
-from services.common.kafka import delete_topics, ensure_topics
+from tests.builders import claim
 from tests.e2e.approvals_support import (
     PROVINCES_15,
-    claim,
-    facts,
     meeting,
-    produce,
     screened,
     submitted,
+    wait_stage,
 )
 from tests.support import (
-    KAFKA,
-    LOCAL,
     Namespace,
     ServiceProcess,
-    free_port,
+    facts,
     poll,
-    seed_registry,
-    service_env,
+    private_namespace,
+    produce,
+    service_process,
     unpublished,
 )
 
@@ -43,27 +40,9 @@ async def private(
     stack: None, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> AsyncIterator[tuple[Namespace, Topics, ServiceProcess]]:
     """An approvals process on its own topics and database, so killing it disturbs no one."""
-    ns = Namespace()
-    topics = Topics(ns.topics_prefix)
-    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
-    await seed_registry(topics)  # the agencies whose signed claims it acts on
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = ServiceProcess(
-        "approvals",
-        service_env("approvals", ns, port),
-        port,
-        logs / f"{ns.run_id}-approvals-restart.log",
-    )
-    proc.start()
-    try:
-        proc.wait_healthy()
-        yield ns, topics, proc
-    finally:
-        proc.stop()
-        await delete_topics(KAFKA, list(topics.all()))
-        await mongo.drop_database(ns.db("approvals"))
+    async with private_namespace(mongo) as (ns, topics, _):
+        with service_process("approvals", ns, "approvals-restart").running() as proc:
+            yield ns, topics, proc
 
 
 async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(
@@ -80,9 +59,9 @@ async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(
         found: int = await cases.count_documents({"_id": {"$in": pids}, "stage": stage})
         return found
 
-    await poll(lambda: _equals(count("submitted"), 15), timeout=60, what="15 cases opened")
+    await wait_stage(cases, pids, "submitted")
     await produce(topics.intake, [screened(pid) for pid in pids])
-    await poll(lambda: _equals(count("screened"), 15), timeout=60, what="15 screened")
+    await wait_stage(cases, pids, "screened")
 
     decisions = [(pid, "SubcommitteeApproved") for pid in pids]
     await produce(
@@ -100,11 +79,7 @@ async def test_sigkill_during_a_meeting_loses_and_doubles_nothing(
 
     proc.start()
     proc.wait_healthy()
-    await poll(
-        lambda: _equals(count("subcommittee_approved"), 15),
-        timeout=90,
-        what="all 15 approved after the restart",
-    )
+    await wait_stage(cases, pids, "subcommittee_approved", timeout=90)
 
     await poll(
         lambda: _equals(unpublished(cases, pids), 0),

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner, Result
 
@@ -28,10 +28,11 @@ from tests.support import (
     ServiceProcess,
     free_port,
     kafka_client,
+    kafka_producer,
     poll,
     poll_progress,
+    produce,
     read_topic,
-    record_headers,
     topic_partitions,
 )
 
@@ -54,17 +55,6 @@ async def submit_phuket(
     resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
     assert resp.status_code == 201, resp.text
     return str(resp.json()["proposal_id"])
-
-
-async def produce(
-    topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
-) -> None:
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value, key=key, headers=headers)
-    finally:
-        await producer.stop()
 
 
 async def test_events_timeline_and_registry_from_the_audit_log(
@@ -123,12 +113,7 @@ async def test_events_timeline_and_registry_from_the_audit_log(
         producer="svc-approvals",
         proposal_id=pid,
     )
-    await produce(
-        topics.decisions,
-        award.to_bytes(),
-        award.key,
-        record_headers(award, topics.decisions),
-    )
+    await produce(topics.decisions, [award])
 
     async def registered() -> Result | None:
         result = cli(console, "registry", "--province", "Phuket")
@@ -154,12 +139,13 @@ async def test_dead_letters_replay_and_audit_verify(
 ) -> None:
     poison_key = f"poison-{uuid.uuid4().hex[:8]}"
     marker = uuid.uuid4().hex
-    await produce(
-        topics.proposals,
-        f"{{not json {marker}".encode(),
-        poison_key.encode(),
-        [("x-test", marker.encode())],
-    )
+    async with kafka_producer() as producer:
+        await producer.send_and_wait(
+            topics.proposals,
+            f"{{not json {marker}".encode(),
+            key=poison_key.encode(),
+            headers=[("x-test", marker.encode())],
+        )
     audit = mongo[ns.db("console")]["audit"]
 
     async def letters() -> list[dict[str, Any]] | None:
@@ -327,12 +313,7 @@ async def test_a_refused_claim_shows_in_the_timeline_with_its_refusal_and_dead_l
         producer="lg-phuket-city",
         proposal_id=pid,
     )
-    await produce(
-        topics.intake,
-        claim.to_bytes(),
-        claim.key,
-        record_headers(claim, topics.intake),
-    )
+    await produce(topics.intake, [claim])
 
     async def refused() -> Result | None:
         result = cli(console, "timeline", pid)

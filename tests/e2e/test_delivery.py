@@ -9,21 +9,21 @@ import json
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import DeliveryReported, ReportSummary, add_years
-from contracts.signing import HEADER_SIGNATURE, sign
-from contracts.topics import HEADER_EVENT_TYPE, Topics
-from tests.e2e.approvals_support import claim, facts, http_json, meeting, produce, submitted
+from contracts.topics import Topics
+from tests.builders import claim
+from tests.e2e.approvals_support import http_json, meeting, submitted, wait_stage
 from tests.support import (
     Mailpit,
     Namespace,
     ServiceProcess,
-    kafka_client,
+    facts,
     poll,
+    produce,
     read_topic,
-    signer_for,
+    send_signed_value,
 )
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +39,7 @@ async def certify(
     valid_from: dict[str, dt.date],
 ) -> dict[str, str]:
     """Screen, approve, acknowledge, endorse and award each proposal; its certificate number."""
-
-    async def at(stage: str) -> bool:
-        n: int = await cases.count_documents({"_id": {"$in": pids}, "stage": stage})
-        return n == len(pids)
-
-    await poll(lambda: at("submitted"), what="cases submitted")
+    await wait_stage(cases, pids, "submitted")
     for pid in pids:
         resp = await http_json(
             "POST",
@@ -299,25 +294,12 @@ async def test_bad_delivery_reports_are_refused_with_a_reason_and_change_nothing
     bad_percent["event_id"] = "7d1d3b1e-0000-4000-8000-000000000150"
     bad_percent["payload"]["progress_percent"] = 150
     await produce(topics.intake, [stranger])
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
-        # Signed like any claim of the owner: what is refused is the percentage, not the
-        # signature (unsigned, the signature gate would refuse it first).
-        value = json.dumps(bad_percent).encode()
-        signer = signer_for("lg-phuket-city")
-        signature = sign(signer.private_key, signer.key_id, value, pid.encode(), "DeliveryReported")
-        await producer.send_and_wait(
-            topics.intake,
-            value,
-            key=pid.encode(),
-            headers=[
-                (HEADER_EVENT_TYPE, b"DeliveryReported"),
-                (HEADER_SIGNATURE, signature.encode()),
-            ],
-        )
-    finally:
-        await producer.stop()
+    # Signed like any claim of the owner: what is refused is the percentage, not the signature
+    # (unsigned, the signature gate would refuse it first).
+    value = json.dumps(bad_percent).encode()
+    await send_signed_value(
+        topics.intake, value, pid.encode(), "DeliveryReported", "lg-phuket-city"
+    )
     letters = await read_topic(
         topics.deadletter, min_records=2, timeout=30, where=lambda r: r.key == pid.encode()
     )

@@ -6,27 +6,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from contracts.topics import Topics
 from tests.e2e.test_walking_skeleton import DRAFT
 from tests.support import (
-    KAFKA,
-    LOCAL,
     Namespace,
     ServiceProcess,
     envelope_of,
-    free_port,
     issue_api_key,
+    private_namespace,
     read_topic,
-    seed_registry,
-    service_env,
+    service_process,
     wait_key_accepted,
 )
 
@@ -34,27 +30,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def private_proposals(stack: None) -> Iterator[tuple[Namespace, ServiceProcess]]:
-    ns = Namespace()
-    topics = Topics(ns.topics_prefix)
-    asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
-    asyncio.run(seed_registry(topics))
-    port = free_port()
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    proc = ServiceProcess(
-        "proposals",
-        service_env("proposals", ns, port),
-        port,
-        logs / f"{ns.run_id}-sigterm-proposals.log",
-    )
-    proc.start()
-    proc.wait_healthy()
-    try:
-        yield ns, proc
-    finally:
-        proc.stop(signal.SIGKILL)
-        asyncio.run(delete_topics(KAFKA, [*topics.all(), topics.registry]))
+async def private_proposals(
+    stack: None, mongo: AsyncMongoClient[dict[str, Any]]
+) -> AsyncIterator[tuple[Namespace, ServiceProcess]]:
+    async with private_namespace(mongo) as (ns, _, _):
+        with service_process("proposals", ns, "sigterm-proposals").running(signal.SIGKILL) as proc:
+            yield ns, proc
 
 
 async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(

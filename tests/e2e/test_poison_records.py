@@ -14,10 +14,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.envelope import new_envelope
-from contracts.proposals import ProposalSubmitted
 from contracts.topics import Topics
-from tests.e2e.test_proposals_intake import content
+from tests.builders import submission
 from tests.support import (
     Mailpit,
     Namespace,
@@ -38,12 +36,7 @@ LONE_SURROGATE = b'{"event_id":"\\ud800","event_type":"X"}'
 
 def newline_claim() -> bytes:
     """A well-formed claim whose proposal id ends in a newline: `re.match(... $)` accepts it."""
-    claim = new_envelope(
-        ProposalSubmitted(applicant="lg-phuket-city", content=content()),
-        producer="lg-phuket-city",
-        proposal_id="SC-ABCDEFGH",
-    )
-    data = json.loads(claim.to_bytes())
+    data = json.loads(submission(proposal_id="SC-ABCDEFGH").to_bytes())
     data["proposal_id"] = "SC-ABCDEFGH\n"
     return json.dumps(data).encode()
 
@@ -76,14 +69,7 @@ async def test_poison_on_every_partition_stops_no_consumer(
 ) -> None:
     partitions = await topic_partitions(topics.intake)
     marker = uuid.uuid4().hex[:8]
-    valid = {
-        p: new_envelope(
-            ProposalSubmitted(applicant="lg-phuket-city", content=content()),
-            producer="lg-phuket-city",
-            proposal_id=f"PZ-{marker}-{p}",
-        )
-        for p in partitions
-    }
+    valid = {p: submission(proposal_id=f"PZ-{marker}-{p}") for p in partitions}
     async with kafka_producer() as producer:
         for p in partitions:
             for name, (value, headers) in POISON.items():

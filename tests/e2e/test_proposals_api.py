@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import RevisionRequested
@@ -26,11 +25,12 @@ from tests.support import (
     ROOT,
     Namespace,
     ServiceProcess,
-    envelope_of,
-    kafka_client,
+    dead_letters,
+    facts,
+    kafka_producer,
     poll,
+    produce,
     read_topic,
-    record_headers,
     wait_key_accepted,
 )
 
@@ -102,20 +102,6 @@ async def api(
     }
 
 
-async def publish(topic: str, envelope: AnyEnvelope) -> None:
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic,
-            envelope.to_bytes(),
-            key=envelope.key,
-            headers=record_headers(envelope, topic),
-        )
-    finally:
-        await producer.stop()
-
-
 def revision_request(proposal_id: str, producer: str = "svc-approvals") -> AnyEnvelope:
     return new_envelope(
         RevisionRequested(
@@ -125,18 +111,6 @@ def revision_request(proposal_id: str, producer: str = "svc-approvals") -> AnyEn
         producer=producer,
         proposal_id=proposal_id,
     )
-
-
-async def facts_about(
-    topics: Topics, proposal_id: str, min_records: int = 0, wait: float = 20.0
-) -> list[dict[str, Any]]:
-    records = await read_topic(
-        topics.proposals,
-        min_records=min_records,
-        timeout=wait,
-        where=lambda r: r.key == proposal_id.encode(),
-    )
-    return [envelope_of(r) for r in records]
 
 
 async def test_submit_get_and_a_retried_submission(
@@ -166,9 +140,9 @@ async def test_submit_get_and_a_retried_submission(
     got = await api["lg-phuket-city"].get(pid)
     assert got.status_code == 200
     assert got.json()["proposal_id"] == pid
-    facts = await facts_about(topics, pid, min_records=1)
-    assert [f["event_type"] for f in facts] == ["ProposalSubmitted"]
-    assert facts[0]["event_id"] == body["revisions"][0]["event_id"]
+    published = await facts(topics.proposals, {pid}, min_records=1)
+    assert [f["event_type"] for f in published] == ["ProposalSubmitted"]
+    assert published[0]["event_id"] == body["revisions"][0]["event_id"]
 
 
 async def test_who_may_see_and_do_what(api: dict[str, Api]) -> None:
@@ -327,7 +301,7 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert "at the stage \u201cSubmitted\u201d" in too_early.json()["error"]
     assert too_early.json()["error_th"]
 
-    await publish(topics.decisions, revision_request(pid))
+    await produce(topics.decisions, [revision_request(pid)])
 
     async def awaiting() -> dict[str, Any] | None:
         body = (await owner.get(pid)).json()
@@ -361,15 +335,15 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert twice.status_code == 409
     assert "Withdrawn by the applicant" in twice.json()["error"]
 
-    facts = await facts_about(topics, pid, min_records=3)
-    assert [f["event_type"] for f in facts] == [
+    published = await facts(topics.proposals, {pid}, min_records=3)
+    assert [f["event_type"] for f in published] == [
         "ProposalSubmitted",
         "ProposalResubmitted",
         "ProposalWithdrawn",
     ]
-    assert facts[1]["payload"]["revision"] == 2
-    assert facts[2]["payload"]["reason"] == "merged with the provincial plan"
-    assert len({f["event_id"] for f in facts}) == 3
+    assert published[1]["payload"]["revision"] == 2
+    assert published[2]["payload"]["reason"] == "merged with the provincial plan"
+    assert len({f["event_id"] for f in published}) == 3
 
 
 async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered(
@@ -379,18 +353,10 @@ async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     forged = revision_request(pid, producer="lg-phuket-city")
-    await publish(topics.decisions, forged)
-    letters = await read_topic(
-        topics.deadletter,
-        min_records=1,
-        timeout=30,
-        where=lambda r: (
-            envelope_of(r).get("event_id") == str(forged.event_id)
-            and envelope_of(r)["consumer"] == "proposals"
-        ),
-    )
+    await produce(topics.decisions, [forged])
+    letters = await dead_letters(topics, forged.event_id, "proposals")
     assert letters
-    assert envelope_of(letters[0])["error_kind"] == "unauthorised"
+    assert letters[0]["error_kind"] == "unauthorised"
     assert (await owner.get(pid)).json()["status"] == "submitted"
 
 
@@ -403,28 +369,16 @@ async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     stray = revision_request(pid)
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
+    async with kafka_producer() as producer:
         await producer.send_and_wait(
             topics.decisions,
             stray.to_bytes(),
             key=stray.key,
             headers=[(k, v.encode()) for k, v in stray.headers().items()],
         )
-    finally:
-        await producer.stop()
-    letters = await read_topic(
-        topics.deadletter,
-        min_records=1,
-        timeout=30,
-        where=lambda r: (
-            envelope_of(r).get("event_id") == str(stray.event_id)
-            and envelope_of(r)["consumer"] == "proposals"
-        ),
-    )
+    letters = await dead_letters(topics, stray.event_id, "proposals")
     assert letters
-    letter = envelope_of(letters[0])
+    letter = letters[0]
     assert letter["error_kind"] == "unauthenticated"
     assert "not a fact of svc-approvals" in letter["error"]
     assert (await owner.get(pid)).json()["status"] == "submitted"

@@ -13,21 +13,17 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from contracts.topics import Topics
 from tests.e2e.test_proposals_api import draft
 from tests.support import (
-    KAFKA,
-    LOCAL,
     Namespace,
-    ServiceProcess,
     envelope_of,
-    free_port,
     issue_api_key,
     poll,
+    private_namespace,
     read_topic,
-    seed_registry,
     service_env,
+    service_process,
     unpublished,
     wait_key_accepted,
 )
@@ -42,28 +38,15 @@ async def private_ns(
     stack: None, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> AsyncIterator[Namespace]:
     """A namespace of its own, so that no other proposals process consumes or publishes here."""
-    namespace = Namespace()
-    topics = Topics(namespace.topics_prefix)
-    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
-    await seed_registry(topics)
-    yield namespace
-    await delete_topics(KAFKA, [*topics.all(), topics.registry])
-    await mongo.drop_database(namespace.db("proposals"))
+    async with private_namespace(mongo) as (namespace, _, _):
+        yield namespace
 
 
 async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
     private_ns: Namespace, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> None:
     topics = Topics(private_ns.topics_prefix)
-    port = free_port()
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    proc = ServiceProcess(
-        "proposals",
-        service_env("proposals", private_ns, port, DEFERRED),
-        port,
-        logs / f"{private_ns.run_id}-proposals-crash.log",
-    )
+    proc = service_process("proposals", private_ns, "proposals-crash", DEFERRED)
     proc.start()
     try:
         await asyncio.to_thread(proc.wait_healthy)
@@ -104,7 +87,7 @@ async def test_the_relay_publishes_after_a_crash_exactly_once_per_event(
         proc.stop(signal.SIGKILL)
         assert proc.proc is not None
         assert proc.proc.returncode == -signal.SIGKILL
-        proc.env = service_env("proposals", private_ns, port)
+        proc.env = service_env("proposals", private_ns, proc.port)
         proc.start()
         await asyncio.to_thread(proc.wait_healthy)
 

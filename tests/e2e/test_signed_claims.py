@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,19 +14,21 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.agencies import Agency
-from contracts.common import AgencyKind, BilingualText, ProvinceRef
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
+from contracts.common import AgencyKind, ProvinceRef
+from contracts.envelope import AnyEnvelope
 from contracts.signing import HEADER_SIGNATURE
 from contracts.topics import Topics
 from services.common.registry_admin import KafkaCredentials, RegistryAdmin
 from services.common.store import VERSION
 from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
+from tests import builders
+from tests.builders import PHUKET
 from tests.e2e.test_cli_console import cli
 from tests.support import (
     KAFKA,
     Namespace,
     ServiceProcess,
+    dead_letters,
     envelope_of,
     kafka_auth,
     poll,
@@ -37,33 +38,11 @@ from tests.support import (
 
 pytestmark = pytest.mark.e2e
 
-UDON = ProvinceRef(code="41", name_th="อุดรธานี", name_en="Udon Thani")
-PHUKET = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
+UDON = builders.province_ref("41")
 
 
 def submission(applicant: str, province: ProvinceRef) -> AnyEnvelope:
-    text = "แผน / plan"
-    content = ProposalContent(
-        province=province,
-        area_name=BilingualText(th="เมืองอัจฉริยะ", en=f"Smart {province.name_en}"),
-        dimensions=["living"],
-        plan=PlanComponents(
-            area_boundary_and_goals=text,
-            infrastructure_plan=text,
-            city_data_platform=text,
-            smart_solutions=text,
-            management_model=text,
-        ),
-        has_city_data_platform=True,
-        budget_baht=1_000_000,
-        expected_value_baht=2_000_000,
-        contact_emails=["city@example.go.th"],
-    )
-    return new_envelope(
-        ProposalSubmitted(applicant=applicant, content=content),
-        producer=applicant,
-        proposal_id=f"SG-{uuid.uuid4().hex[:12]}",
-    )
+    return builders.submission(applicant, builders.new_proposal_id("SG"), where=province)
 
 
 def connection(credentials: KafkaCredentials | None = None) -> KafkaConnection:
@@ -93,16 +72,9 @@ def unsigned(envelope: AnyEnvelope) -> SignedRecord:
 
 
 async def dead_letter_of(topics: Topics, envelope: AnyEnvelope) -> dict[str, Any]:
-    found = await read_topic(
-        topics.deadletter,
-        min_records=1,
-        timeout=30,
-        where=lambda r: (
-            r.key == envelope.key and envelope_of(r).get("event_id") == str(envelope.event_id)
-        ),
-    )
-    assert len(found) == 1, [envelope_of(r) for r in found]
-    return envelope_of(found[0])
+    found = await dead_letters(topics, envelope.event_id)
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def nothing_about(
@@ -171,13 +143,6 @@ async def test_bad_claims_change_nothing_and_are_dead_lettered_unauthenticated(
         )
 
 
-def about(event_id: str) -> Callable[[Any], bool]:
-    def match(record: Any) -> bool:
-        return envelope_of(record).get("event_id") == event_id
-
-    return match
-
-
 async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     services: dict[str, ServiceProcess],
     topics: Topics,
@@ -231,11 +196,9 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
             proposal_id=f"UDN-{uuid.uuid4().hex[:8]}",
         )
         await send(topics, claim, onboarded.kafka)
-        letter = await read_topic(
-            topics.deadletter, timeout=5, where=about(str(claim.envelope.event_id))
-        )
+        letter = await dead_letters(topics, claim.envelope.event_id, min_records=0, timeout=5)
         if letter:
-            letter_seen = envelope_of(letter[0])
+            letter_seen = letter[0]
             late = claim
             break
     assert letter_seen is not None

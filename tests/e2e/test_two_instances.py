@@ -10,7 +10,6 @@ import asyncio
 import collections
 import datetime as dt
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import httpx
@@ -18,21 +17,20 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.approvals import ProposalScreened
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
+from contracts.topics import Topics
 from services.notifications.routing import ROUTES
-from tests.e2e.approvals_support import claim, facts, http_json, meeting, produce
+from tests.builders import claim
+from tests.e2e.approvals_support import http_json, meeting, wait_stage
 from tests.e2e.test_proposals_api import draft
 from tests.support import (
-    KAFKA,
-    LOCAL,
     Mailpit,
     Namespace,
     ServiceProcess,
-    free_port,
+    facts,
     poll,
-    seed_registry,
-    service_env,
+    private_namespace,
+    produce,
+    service_process,
     unpublished,
 )
 
@@ -70,37 +68,22 @@ Doc = dict[str, Any]
 async def pair(
     stack: None, mongo: AsyncMongoClient[Doc]
 ) -> AsyncIterator[tuple[Namespace, dict[str, list[ServiceProcess]], dict[tuple[str, str], str]]]:
-    ns = Namespace()
-    topics = Topics(ns.topics_prefix)
-    await ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS)
-    api_keys = await seed_registry(topics, AGENCIES)  # signing keys for the claims, API keys
-    logs = LOCAL / "logs" / "tests"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs: dict[str, list[ServiceProcess]] = {}
-    for name in SERVICES:
-        procs[name] = []
-        for i in (1, 2):
-            port = free_port()
-            procs[name].append(
-                ServiceProcess(
-                    name, service_env(name, ns, port), port, logs / f"{ns.run_id}-{name}-{i}.log"
-                )
-            )
-    # An API key is the agency's, valid at every service (the registry's).
-    keys = {(name, agency_id): api_keys[agency_id] for name in SERVICES for agency_id in AGENCIES}
-    everything = [p for ps in procs.values() for p in ps]
-    for p in everything:
-        p.start()
-    try:
+    # Signing keys for the claims; API keys (an agency's key is valid at every service).
+    async with private_namespace(mongo, AGENCIES) as (ns, _, api_keys):
+        procs = {
+            name: [service_process(name, ns, f"{name}-{i}") for i in (1, 2)] for name in SERVICES
+        }
+        keys = {(name, agency): api_keys[agency] for name in SERVICES for agency in AGENCIES}
+        everything = [p for ps in procs.values() for p in ps]
         for p in everything:
-            await asyncio.to_thread(p.wait_healthy, 300)
-        yield ns, procs, keys
-    finally:
-        for p in everything:
-            p.stop()
-        await delete_topics(KAFKA, list(topics.all()))
-        for name in SERVICES:
-            await mongo.drop_database(ns.db(name))
+            p.start()
+        try:
+            for p in everything:
+                await asyncio.to_thread(p.wait_healthy, 300)
+            yield ns, procs, keys
+        finally:
+            for p in everything:
+                p.stop()
 
 
 async def test_two_instances_of_every_service_lose_and_double_nothing(
@@ -130,10 +113,7 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
 
     cases = mongo[ns.db("approvals")]["cases"]
 
-    async def at_stage(stage: str) -> bool:
-        return await cases.count_documents({"_id": {"$in": pids}, "stage": stage}) == len(pids)
-
-    await poll(lambda: at_stage("submitted"), timeout=90, what="cases opened")
+    await wait_stage(cases, pids, "submitted", timeout=90)
 
     async def decide(i: int, pid: str, agency: str, body: Doc) -> None:
         resp = await http_json(
@@ -150,7 +130,7 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
         ),
         *(decide(i, p, "depa", screen) for p in pids for i in (0, 1)),
     )
-    await poll(lambda: at_stage("screened"), timeout=90, what="every case screened")
+    await wait_stage(cases, pids, "screened", timeout=90)
 
     # Committee meetings: the same meeting recorded on both instances at once, and as a claim.
     for body_name, agency, meeting_id, decision, number, stage in (
@@ -181,13 +161,13 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
         for reply in replies[1:]:
             assert reply is not None
             assert reply.status_code == 200, reply.text
-        await poll(partial(at_stage, stage), timeout=90, what=f"every case {stage}")
+        await wait_stage(cases, pids, stage, timeout=90)
 
     # Awards: both instances at once; each award needs a certificate number.
     today = dt.datetime.now(dt.UTC).date()
     award = {"event_type": "CertificationAwarded", "valid_from": today.isoformat()}
     await asyncio.gather(*(decide(i, p, "depa", award) for p in pids for i in (0, 1)))
-    await poll(lambda: at_stage("certified"), timeout=90, what="every case certified")
+    await wait_stage(cases, pids, "certified", timeout=90)
 
     # Each stage happened exactly once per proposal, in order.
     docs = await cases.find({"_id": {"$in": pids}}).to_list(None)

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.topics import HEADER_EVENT_TYPE, Topics
@@ -19,7 +18,7 @@ from tests.support import (
     count_published,
     envelope_of,
     find_published,
-    kafka_client,
+    kafka_producer,
     poll,
     read_topic,
 )
@@ -200,17 +199,13 @@ async def test_a_poison_message_is_dead_lettered_and_the_consumers_keep_going(
     mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     poison_key = f"poison-{uuid.uuid4().hex[:8]}".encode()
-    producer = AIOKafkaProducer(**kafka_client())
-    await producer.start()
-    try:
+    async with kafka_producer() as producer:
         await producer.send_and_wait(topics.proposals, b"\xff not an event", key=poison_key)
         await producer.send_and_wait(
             topics.proposals,
             json.dumps({"event_type": "ProposalSubmitted"}).encode(),
             key=poison_key,
         )
-    finally:
-        await producer.stop()
 
     letters = await read_topic(
         topics.deadletter, min_records=4, timeout=30, where=lambda r: r.key == poison_key

@@ -40,7 +40,7 @@ from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.proposals import ProposalSubmitted
 from contracts.signing import HEADER_SIGNATURE, signature_header, signing_input
 from contracts.topics import DEFAULT_PARTITIONS, HEADER_EVENT_TYPE, Topics
-from tests.e2e.test_proposals_intake import content
+from tests.builders import content
 from tests.fuzz.strategies import HostileRecord, hostile_records, record_size
 from tests.support import (
     LOCAL,

@@ -15,13 +15,13 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from contracts.agencies import agency
-from contracts.common import BilingualText, ProvinceRef
-from contracts.proposals import PlanComponents, ProposalContent
+from contracts.proposals import ProposalContent
 from contracts.topics import Topics
 from services.common.store import CommitPublisher
 from services.proposals.adapters.repository import ListFilter, MongoProposalRepository
 from services.proposals.domain import IntakeError
 from services.proposals.handlers import ProposalHandlers, SubmitProposal, WithdrawProposal
+from tests import builders
 from tests.support import KAFKA, Namespace
 
 pytestmark = pytest.mark.integration
@@ -31,22 +31,7 @@ PHUKET = agency("lg-phuket-city")
 
 
 def content() -> ProposalContent:
-    return ProposalContent(
-        province=ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket"),
-        area_name=BilingualText(th="กะทู้อัจฉริยะ", en="Smart Kathu"),
-        dimensions=["energy"],
-        plan=PlanComponents(
-            area_boundary_and_goals="a",
-            infrastructure_plan="b",
-            city_data_platform="c",
-            smart_solutions="d",
-            management_model="e",
-        ),
-        has_city_data_platform=False,
-        budget_baht=Decimal("10.50"),
-        expected_value_baht=Decimal(0),
-        contact_emails=["kathu@example.go.th"],
-    )
+    return builders.content(has_city_data_platform=False, budget_baht=Decimal("10.50"))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from decimal import Decimal
 
 import pytest
 
@@ -13,7 +12,7 @@ from contracts.agencies import agency
 from contracts.approvals import RevisionRequested
 from contracts.common import BilingualText, ProvinceRef, Stage
 from contracts.envelope import new_envelope
-from contracts.proposals import PlanComponents, ProposalContent, ProposalDraft
+from contracts.proposals import ProposalDraft
 from services.proposals.adapters.repository import BadCursor, decode_cursor, encode_cursor
 from services.proposals.domain import (
     IntakeError,
@@ -24,31 +23,14 @@ from services.proposals.domain import (
 )
 from services.proposals.entrypoints.errors import dotted, validation_body
 from services.proposals.handlers import ClaimRef
+from tests.builders import PHUKET as PHUKET_REF
+from tests.builders import content
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 PHUKET = agency("lg-phuket-city").as_producer()
 KHON_KAEN = agency("lg-khon-kaen-city").as_producer()
 SAMYAN = agency("pd-samyan").as_producer()
 DEPA = agency("depa").as_producer()
-
-
-def content(code: str = "83", name_en: str = "Phuket", name_th: str = "ภูเก็ต") -> ProposalContent:
-    return ProposalContent(
-        province=ProvinceRef(code=code, name_en=name_en, name_th=name_th),
-        area_name=BilingualText(th="เมืองอัจฉริยะ", en="Smart City"),
-        dimensions=["mobility"],
-        plan=PlanComponents(
-            area_boundary_and_goals="a",
-            infrastructure_plan="b",
-            city_data_platform="c",
-            smart_solutions="d",
-            management_model="e",
-        ),
-        has_city_data_platform=True,
-        budget_baht=Decimal(1),
-        expected_value_baht=Decimal(2),
-        contact_emails=["a@example.go.th"],
-    )
 
 
 def submitted(actor: object = PHUKET) -> Proposal:
@@ -118,12 +100,13 @@ def test_a_private_developer_may_submit_in_any_province() -> None:
 
 def test_province_must_be_one_of_the_77_and_names_must_match() -> None:
     with pytest.raises(IntakeError) as err:
-        check_content(content(code="99"))
+        check_content(content(PHUKET_REF.model_copy(update={"code": "99"})))
     assert err.value.errors[0].field == "content.province.code"
     with pytest.raises(IntakeError) as err:
-        check_content(content(code="83", name_en="Chiang Mai", name_th="เชียงใหม่"))
+        check_content(content(ProvinceRef(code="83", name_en="Chiang Mai", name_th="เชียงใหม่")))
     assert err.value.errors[0].field == "content.province"
-    assert check_content(content(name_en="phuket")).province.name_en == "Phuket"
+    lower_case = PHUKET_REF.model_copy(update={"name_en": "phuket"})
+    assert check_content(content(lower_case)).province.name_en == "Phuket"
 
 
 def test_a_draft_province_may_be_a_name_or_a_code() -> None:

@@ -41,7 +41,8 @@ from contracts.workflow import (
     transition,
 )
 from services.approvals.domain import Case, apply, certificate_of
-from tests.e2e.approvals_support import content, submitted
+from tests.builders import content
+from tests.e2e.approvals_support import submitted
 
 S = Stage
 P = "SC-TEST00001"
@@ -176,7 +177,7 @@ MEETING = Meeting(
 WHY = BilingualText(th="เหตุผล", en="Reasons")
 PAYLOADS: dict[str, Contract] = {
     "ProposalResubmitted": ProposalResubmitted(
-        applicant="pd-samyan", revision=2, content=content("83", 1)
+        applicant="pd-samyan", revision=2, content=content("83")
     ),
     "ProposalWithdrawn": ProposalWithdrawn(applicant="pd-samyan", reason="no budget"),
     "ProposalScreened": ProposalScreened(screened_by="depa"),

@@ -1,0 +1,74 @@
+"""Test data built from the contracts: a proposal's content and the claims about it. Pure (no
+I/O), so every tier uses the same builders; each keyword argument changes one part."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from contracts.common import BilingualText, Contract, ProvinceRef
+from contracts.envelope import AnyEnvelope, new_envelope
+from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
+from contracts.reference import province
+
+PHUKET = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
+
+
+def province_ref(code: str) -> ProvinceRef:
+    """The reference of one of the 77 provinces, by code."""
+    p = province(code)
+    return ProvinceRef(code=p.code, name_th=p.name_th, name_en=p.name_en)
+
+
+def content(
+    where: ProvinceRef | str = PHUKET,
+    *,
+    area_name: BilingualText | None = None,
+    dimensions: Sequence[str] = ("mobility",),
+    plan: str = "แผน / plan",
+    has_city_data_platform: bool = True,
+    budget_baht: Decimal | int = 1_000_000,
+    expected_value_baht: Decimal | int = 5_000_000,
+    contact_emails: Sequence[str] = ("city@example.go.th",),
+) -> ProposalContent:
+    """A valid proposal's content, in Phuket unless `where` names another province (a reference,
+    or the code of one of the 77); `plan` is the text of each of the plan's five parts."""
+    ref = where if isinstance(where, ProvinceRef) else province_ref(where)
+    return ProposalContent(
+        province=ref,
+        area_name=area_name
+        or BilingualText(th=f"เมืองอัจฉริยะ{ref.name_th}", en=f"Smart {ref.name_en}"),
+        dimensions=list(dimensions),
+        plan=PlanComponents(
+            area_boundary_and_goals=plan,
+            infrastructure_plan=plan,
+            city_data_platform=plan,
+            smart_solutions=plan,
+            management_model=plan,
+        ),
+        has_city_data_platform=has_city_data_platform,
+        budget_baht=Decimal(budget_baht),
+        expected_value_baht=Decimal(expected_value_baht),
+        contact_emails=list(contact_emails),
+    )
+
+
+def new_proposal_id(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def claim(
+    payload: Contract, producer: str, proposal_id: str, event_id: uuid.UUID | None = None
+) -> AnyEnvelope:
+    """An envelope of `payload` as `producer` sends it about `proposal_id`."""
+    return new_envelope(payload, producer=producer, proposal_id=proposal_id, event_id=event_id)
+
+
+def submission(
+    applicant: str = "lg-phuket-city", proposal_id: str | None = None, **changes: Any
+) -> AnyEnvelope:
+    """An applicant's submission claim (`changes` go to `content`)."""
+    payload = ProposalSubmitted(applicant=applicant, content=content(**changes))
+    return claim(payload, applicant, proposal_id or new_proposal_id())
