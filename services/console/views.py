@@ -167,6 +167,24 @@ def row(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def chronological(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One proposal's rows in the order things happened: by when each event occurred (a dead
+    letter or a raw record: when it was recorded), then in recording order. The console reads
+    each topic on its own, so the audit log may hold an email's NotificationSent before the
+    ProposalSubmitted that caused it; the log keeps that order (its hash chain depends on it),
+    the timeline does not."""
+    rows = [row(e) for e in entries]
+    return sorted(rows, key=lambda r: (_when(r), r["seq"]))
+
+
+def _when(r: Mapping[str, Any]) -> dt.datetime:
+    value = r.get("occurred_at") or r.get("recorded_at")
+    if value is None:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+    when = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 REGISTRY_QUERY: dict[str, Any] = {"event_type": {"$in": sorted(LIFECYCLE_EVENTS)}, "kind": "event"}
 """The audit entries the registry is computed from: every certificate's lifecycle events."""
 

@@ -225,7 +225,7 @@ async def test_audit_verify_re_verifies_every_stored_claims_signature(
         letter = await audit.find_one({"kind": "deadletter", "event_id": str(bad.event_id)})
         return claim is not None and letter is not None
 
-    await poll(recorded, timeout=45, what="the claims and the dead letter in the audit log")
+    await poll(recorded, timeout=120, what="the claims and the dead letter in the audit log")
     result = cli(console, "audit", "verify", "--signatures")
     # Exit 1 only for claims accepted but not provable now; in this session that can only be a
     # claim of the revocation test that a service accepted while the revocation was on its way.

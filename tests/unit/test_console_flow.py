@@ -169,3 +169,25 @@ def test_background_database_polls_start_no_trace() -> None:
     assert smtp.decision is Decision.RECORD_AND_SAMPLE
     request = sampler.should_sample(None, 1, "POST /proposals", SpanKind.SERVER)
     assert request.decision is Decision.RECORD_AND_SAMPLE
+
+
+def test_a_timeline_is_in_the_order_things_happened_not_the_order_they_were_read() -> None:
+    """The console reads each topic on its own: an email's NotificationSent can reach the
+    audit log before the ProposalSubmitted that caused it. The timeline puts the cause first;
+    a dead letter (no event time) sits where it was recorded; equal times keep log order."""
+    from services.console.views import chronological
+
+    pid = "prop-83-phuket"
+    sent = entry(1, "NotificationSent", None, pid, at="2026-11-01T00:00:02+00:00")
+    submitted = entry(2, "ProposalSubmitted", "submitted", pid, at="2026-11-01T00:00:00+00:00")
+    screened = entry(3, "ProposalScreened", "screened", pid, at="2026-11-01T00:00:05+00:00")
+    same_time = entry(4, "NotificationSent", None, pid, at="2026-11-01T00:00:05+00:00")
+    letter = {
+        "seq": 5,
+        "kind": "deadletter",
+        "proposal_id": pid,
+        "occurred_at": None,
+        "body": json.dumps({"kind": "deadletter", "recorded_at": "2026-11-01T00:00:03+00:00"}),
+    }
+    rows = chronological([sent, submitted, screened, same_time, letter])
+    assert [r["seq"] for r in rows] == [2, 1, 5, 3, 4]

@@ -23,6 +23,7 @@ from services.console.views import (
     REGISTRY_QUERY,
     BadFilter,
     Filters,
+    chronological,
     dead_letter,
     delivery,
     may_replay,
@@ -161,7 +162,7 @@ def build_router(
         newest: bool = False,
     ) -> JSONResponse:
         entries = await audit.page(f.query(), after_seq=after_seq, limit=limit, newest_first=newest)
-        return JSONResponse([row(e) for e in entries])
+        return JSONResponse(chronological(entries))
 
     @router.get("/events/stream", summary="Live audit entries as server-sent events")
     async def stream(
@@ -196,7 +197,7 @@ def build_router(
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         if not entries:
             raise not_found(f"proposal {proposal_id}")
-        return JSONResponse([row(e) for e in entries])
+        return JSONResponse(chronological(entries))
 
     @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
     async def get_registry(province: str | None = None) -> JSONResponse:

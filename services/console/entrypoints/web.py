@@ -29,6 +29,7 @@ from services.console.sessions import COOKIE, Session, Sessions
 from services.console.views import (
     REGISTRY_QUERY,
     Filters,
+    chronological,
     dead_letter,
     delivery,
     may_replay,
@@ -191,7 +192,7 @@ def build_router(
             request=request,
             status=200 if entries else 404,
             proposal_id=proposal_id,
-            rows=[row(e) for e in entries],
+            rows=chronological(entries),
             diagram=stage_diagram(entries),
             nav="events",
         )
