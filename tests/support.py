@@ -584,3 +584,22 @@ async def count_published(collection: Any, query: dict[str, Any]) -> int:
         "aggregate_id", {"published": False, "aggregate_id": {"$in": ids}}
     )
     return len(set(ids) - set(pending))
+
+
+def admin_cli(ns: Namespace, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`smartcity-admin ARGS`, run as an operator runs it, against the run's topics."""
+    env = {
+        **os.environ,
+        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
+        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.admin.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

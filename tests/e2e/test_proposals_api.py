@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,10 +19,9 @@ from contracts.common import BilingualText
 from contracts.envelope import AnyEnvelope, new_envelope
 from contracts.topics import Topics
 from tests.support import (
-    KAFKA,
-    ROOT,
     Namespace,
     ServiceProcess,
+    admin_cli,
     dead_letters,
     facts,
     kafka_producer,
@@ -466,22 +463,8 @@ async def test_openapi_health_and_metrics(
 async def test_the_admin_command_issues_and_revokes_keys_in_every_service(
     services: dict[str, ServiceProcess], ns: Namespace
 ) -> None:
-    env = {
-        **os.environ,
-        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
-        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
-        "COLUMNS": "200",
-    }
-
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "services.admin.cli", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return admin_cli(ns, *args, timeout=60)
 
     issued = cli("api-key", "issue", "lg-rayong-city", "--label", "rayong system")
     assert issued.returncode == 0, issued.stderr

@@ -4,9 +4,7 @@ from the admin command: API keys, signing keys, the key list, an agency's Kafka 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +13,13 @@ import pytest
 from contracts.topics import Topics
 from services.common.kafka_security import KafkaAdmin, admin_auth
 from smartcity_kit import ClaimSigner
-from tests.support import KAFKA, ROOT, Namespace
+from tests.support import KAFKA, Namespace, admin_cli
 
 pytestmark = pytest.mark.integration
 
 
 def admin(ns: Namespace, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SMARTCITY_ADMIN_KAFKA_BOOTSTRAP": KAFKA,
-        "SMARTCITY_ADMIN_TOPIC_NAMESPACE": ns.topics_prefix,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "services.admin.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return admin_cli(ns, *args)
 
 
 def admin_json(ns: Namespace, *args: str) -> Any:
