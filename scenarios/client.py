@@ -72,6 +72,7 @@ class StackClient:
         self._keys: dict[str, str] = {}
         self._signers: dict[str, ClaimSigner] = {}
         self._intake: dict[str, IntakeProducer] = {}
+        self._intake_lock = asyncio.Lock()
         self._kafka: dict[str, tuple[KafkaConnection, str]] = {}
 
     def url(self, service: str) -> str:
@@ -139,10 +140,11 @@ class StackClient:
         """A signed claim on the intake topic, produced with the integrator kit."""
         if agency_id not in self._signers:
             await self.prepare([agency_id], claimants=(agency_id,))
-        if agency_id not in self._intake:
-            intake = IntakeProducer(*self._kafka[agency_id])
-            await intake.__aenter__()
-            self._intake[agency_id] = intake
+        async with self._intake_lock:  # concurrent claims of one agency share one producer
+            if agency_id not in self._intake:
+                intake = IntakeProducer(*self._kafka[agency_id])
+                await intake.__aenter__()
+                self._intake[agency_id] = intake
         record = self._signers[agency_id].claim(payload, proposal_id=proposal_id)
         await self._intake[agency_id].send(record)
 

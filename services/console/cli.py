@@ -1,6 +1,7 @@
 """`smartcity`: the operators' command line (Typer + Rich).
 
-It reads through the console service's HTTP API (CONSOLE_URL, default http://127.0.0.1:8004)
+It reads through the console service's HTTP API (CONSOLE_URL; default from CONSOLE_HTTP_HOST and
+CONSOLE_HTTP_PORT, http://127.0.0.1:8004)
 rather than the console's database: the service owns its data and its queries (the web pages
 use the same ones), the CLI works from any machine that can reach the API, and replays go
 through the same authentication and audit record as the web console. `audit verify` fetches
@@ -40,7 +41,11 @@ from services.console.chain import Verifier
 from services.console.signatures import SignatureAudit, signing_keys_from
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_URL = "http://127.0.0.1:8004"
+DEFAULT_URL = (
+    f"http://{os.environ.get('CONSOLE_HTTP_HOST', '127.0.0.1')}:"
+    f"{os.environ.get('CONSOLE_HTTP_PORT', '8004')}"
+)
+"""The console's own address settings (CONSOLE_HTTP_HOST/PORT), unless CONSOLE_URL or --url."""
 
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH = 1, 2, 3, 4
 
