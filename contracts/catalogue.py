@@ -96,3 +96,12 @@ def claims_for(owner: str) -> tuple[str, ...]:
     return tuple(
         name for name, spec in EVENTS.items() if spec.owner == owner and is_claimable(name)
     )
+
+
+def carried_on(topic: str) -> tuple[str, ...]:
+    """The event types a workflow topic carries (unprefixed topic name): every owner's claims on
+    the intake topic, the owners' facts on a fact topic; none on the dead-letter topic, whose
+    records are dead letters."""
+    if topic == topics.INTAKE:
+        return tuple(name for name in EVENTS if is_claimable(name))
+    return facts_on(topic)

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 import pytest
 
 from contracts import topics
+from contracts.authorisation import is_claimable
 from contracts.catalogue import EVENTS, claims_for, facts_on
 from contracts.registry import REGISTRY_EVENTS
 from tools.docgen import artefacts
@@ -97,11 +98,14 @@ SUBSCRIBERS_CARRY: dict[tuple[str, str], set[str]] = {
     ("proposals", topics.DECISIONS): set(facts_on(topics.DECISIONS)),
     ("approvals", topics.INTAKE): set(claims_for("approvals")),
     ("approvals", topics.PROPOSALS): set(facts_on(topics.PROPOSALS)),
+    ("notifications", topics.PROPOSALS): set(facts_on(topics.PROPOSALS)),
+    ("notifications", topics.DECISIONS): set(facts_on(topics.DECISIONS)),
+    ("console", topics.INTAKE): {name for name in EVENTS if is_claimable(name)},
     **{
-        ("notifications", topic): {*facts_on(topics.PROPOSALS), *facts_on(topics.DECISIONS)}
-        for topic in (topics.PROPOSALS, topics.DECISIONS)
+        ("console", topic): set(facts_on(topic))
+        for topic in (topics.PROPOSALS, topics.DECISIONS, topics.NOTIFICATIONS)
     },
-    **{("console", topic): {*EVENTS, "DeadLetter"} for topic in topics.ALL_TOPICS},
+    ("console", topics.DEADLETTER): {"DeadLetter"},
 }
 """What each service's subscribers consume, by topic: the claims it owns on the intake topic,
 the facts of their owners on the fact topics (the console reads everything)."""

@@ -12,7 +12,7 @@ from faststream.specification import AsyncAPI
 from pydantic_core import PydanticUndefined
 
 from contracts import access, topics
-from contracts.catalogue import EVENTS
+from contracts.catalogue import EVENTS, carried_on
 from contracts.deadletter import DeadLetter
 from contracts.envelope import SCHEMA_VERSION, Envelope
 from tools.docgen.schemas import DEAD_LETTER, doc
@@ -67,7 +67,7 @@ def asyncapi(service: str) -> dict[str, Any]:
         ),
     )
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
-    return _one_schema_per_envelope(document)
+    return _by_topic(_one_schema_per_envelope(document))
 
 
 def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:
@@ -93,3 +93,40 @@ def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:
 
     rewritten: dict[str, Any] = rewrite(document)
     return rewritten
+
+
+def _by_topic(document: dict[str, Any]) -> dict[str, Any]:
+    """A subscriber over several topics has one payload for all of them: give each topic's
+    channel only the envelopes that topic carries (`contracts.catalogue.carried_on`)."""
+    schemas: dict[str, Any] = document["components"]["schemas"]
+    messages: dict[str, Any] = document["components"]["messages"]
+    replaced: set[str] = set()
+    for operation in document["operations"].values():
+        if operation["action"] != "receive":
+            continue
+        key = operation["channel"]["$ref"].rsplit("/", 1)[-1]
+        channel = document["channels"][key]
+        topic = channel["address"]
+        carried = {*carried_on(topic), *([DEAD_LETTER] if topic == topics.DEADLETTER else [])}
+        for ref in channel["messages"].values():
+            message = messages[ref["$ref"].rsplit("/", 1)[-1]]
+            name = message["payload"]["$ref"].rsplit("/", 1)[-1]
+            payload = schemas[name]
+            kept = [r for r in payload["oneOf"] if _schema_event(r["$ref"]) in carried]
+            if len(kept) == len(payload["oneOf"]):
+                continue
+            narrowed = f"{key}:Payload"
+            schemas[narrowed] = {**payload, "oneOf": kept, "title": narrowed}
+            message["payload"]["$ref"] = f"#/components/schemas/{narrowed}"
+            replaced.add(name)
+    used = json.dumps(document)
+    for name in replaced:
+        if f'"#/components/schemas/{name}"' not in used:
+            del schemas[name]
+    return document
+
+
+def _schema_event(ref: str) -> str:
+    """`#/components/schemas/Envelope%5BX%5D` -> `X`; `.../DeadLetter` -> `DeadLetter`."""
+    name = ref.rsplit("/", 1)[-1].replace("%5B", "[").replace("%5D", "]")
+    return name.removeprefix("Envelope[").removesuffix("]")
