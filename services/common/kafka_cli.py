@@ -105,7 +105,7 @@ def principal_add(
 
 @principal_app.command("remove")
 def principal_remove(agency_id: str, namespace: NamespaceOpt = "") -> None:
-    """Revoke an agency's Kafka access: delete its SCRAM user and its ACLs."""
+    """Revoke an agency's Kafka access: its password stops working and its ACLs go."""
     try:
         _admin().remove_agency(agency_id, namespace)
     except (KafkaAdminError, ValueError) as exc:

@@ -10,7 +10,7 @@ credentials, and the admin operations (topics, ACLs, SCRAM users) that only the 
   (`<principal> <password>` lines, mode 600, never committed). A client whose password is not
   given in its settings reads it from there.
 - `KafkaAdmin` (confluent-kafka's AdminClient, librdkafka underneath) creates topics and applies
-  the ACLs of `contracts.access` for a namespace, and adds or removes agency principals (SCRAM
+  the ACLs of `contracts.access` for a namespace, and adds or revokes agency principals (SCRAM
   user + ACLs). aiokafka's admin client has no SCRAM-credential API, hence librdkafka here.
 
 `SMARTCITY_KAFKA_INSECURE=1` is the debugging switch: the local broker then runs PLAINTEXT with
@@ -48,7 +48,6 @@ from confluent_kafka.admin import (
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
-    UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
@@ -424,12 +423,15 @@ class KafkaAdmin:
         )
         _wait(futures)
 
-    def delete_user(self, name: str) -> None:
-        futures = self._client.alter_user_scram_credentials(
-            [UserScramCredentialDeletion(name, ScramMechanism.SCRAM_SHA_512)],
-            request_timeout=self.timeout_s,
-        )
-        _wait(futures, ignore=[KafkaError.RESOURCE_NOT_FOUND])
+    def disable_user(self, name: str) -> None:
+        """Make `name`'s login impossible: its SCRAM credential becomes a random secret that is
+        thrown away. Never a deletion: Kafka's metadata image (`ScramDelta.apply`, the same in
+        4.1.1 as in 4.4.0) drops a whole mechanism's users when it replays a
+        `RemoveUserScramCredentialRecord` into an empty map, which a broker does when it starts
+        from a log with no metadata snapshot yet. One revoked agency whose name comes first in
+        Java's hash order, then a broker restart, and every principal (the services', the
+        admin's) was refused for good (docs/security.md)."""
+        self.upsert_user(name, new_password())
 
     def has_user(self, name: str) -> bool:
         try:
@@ -494,11 +496,12 @@ class KafkaAdmin:
             time.sleep(0.2)
 
     def remove_agency(self, agency_id: str, namespace: str = "") -> None:
-        """Revoke: delete the agency's SCRAM user (new connections fail at once) and its ACLs
-        (an open connection loses every permission)."""
+        """Revoke: the agency's password stops working (new connections are refused at once;
+        see `disable_user` for why the user is not deleted) and its ACLs go (an open
+        connection loses every permission)."""
         rules = access.agency_rules(agency_id, namespace)  # refuses reserved names
         if self.secure:
-            self.delete_user(agency_id)
+            self.disable_user(agency_id)
         self.revoke(rules)
 
 
@@ -526,7 +529,8 @@ async def add_agency_principal(
 async def remove_agency_principal(
     agency_id: str, namespace: str = "", auth: KafkaAuth | None = None
 ) -> None:
-    """Revocation: delete the agency's SCRAM user and ACLs (see `KafkaAdmin.remove_agency`)."""
+    """Revocation: disable the agency's SCRAM login and remove its ACLs (see
+    `KafkaAdmin.remove_agency`)."""
     admin = KafkaAdmin(auth or admin_auth())
     await asyncio.to_thread(admin.remove_agency, agency_id, namespace)
 

@@ -72,7 +72,7 @@ async def create_agency_kafka_credentials(
 async def remove_agency_kafka_credentials(
     bootstrap: str, agency_id: str, namespace: str = ""
 ) -> None:
-    """Revocation step: delete the agency's SCRAM user and its ACLs."""
+    """Revocation step: disable the agency's SCRAM login and remove its ACLs."""
     await remove_agency_principal(agency_id, namespace=namespace, auth=admin_auth(bootstrap))
 
 
