@@ -2,7 +2,9 @@
 from the stores and the SMTP server that nothing was lost or doubled.
 
 Faults, while the proposals move: each service is SIGKILLed (and a few SIGTERMed) and restarted
-several times; the Kafka broker is restarted once; FerretDB is restarted once; the SMTP server is
+several times; the Kafka broker is restarted once, just after an operator revoked an agency's
+Kafka access (the revocation that once locked every principal out at the restart:
+`KafkaAdmin.disable_user`); FerretDB is restarted once; the SMTP server is
 stopped for a while; a slice of already-published events is published again (duplicates); poison
 messages are produced to every consumed topic.
 
@@ -37,6 +39,7 @@ from contracts.agencies import agencies
 from contracts.common import AgencyKind
 from contracts.topics import DEFAULT_PARTITIONS, Topics
 from services.common.kafka import ensure_topics
+from services.common.kafka_security import KafkaAdmin, admin_auth
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -72,12 +75,42 @@ class Figures:
     kills: int = 0
     terms: int = 0
     broker_restarts: int = 0
+    revocations: int = 0
+    revoked_login_accepted: int = 0
     store_restarts: int = 0
     smtp_outages: int = 0
     duplicates_injected: int = 0
     poison_injected: int = 0
     http_retries: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+def java_hash_first(prefix: str) -> str:
+    """A name that comes first when Java's HashMap (up to 256 buckets) iterates its keys:
+    String.hashCode, spread as HashMap.hash does, lands in bucket 0. The Kafka metadata replay
+    that lost every SCRAM user walked such a map (`KafkaAdmin.disable_user`)."""
+    for i in range(1_000_000):
+        name = f"{prefix}{i:04d}"
+        h = 0
+        for ch in name:
+            h = (31 * h + ord(ch)) & 0xFFFFFFFF
+        if (h ^ (h >> 16)) & 0xFF == 0:
+            return name
+    raise AssertionError(f"no name with prefix {prefix!r} lands in bucket 0")
+
+
+def revoke_then_restart_broker(ns: Namespace, figures: Figures) -> None:
+    """An operator revokes an agency's Kafka access, then the broker restarts: the revoked
+    password must stay refused and every other principal must still log in."""
+    admin = KafkaAdmin(admin_auth(KAFKA))
+    agency_id = java_hash_first("lg-revoked-")
+    password = admin.add_agency(agency_id, None, ns.topics_prefix)
+    admin.remove_agency(agency_id, ns.topics_prefix)
+    figures.revocations += 1
+    infra("restart", "kafka")
+    figures.broker_restarts += 1
+    if admin.can_login(agency_id, password):
+        figures.revoked_login_accepted += 1
 
 
 def infra(*args: str) -> None:
@@ -362,8 +395,7 @@ async def faults(
         if tick % 3 == 0 and once:
             server = once.pop()
             if server == "kafka":
-                await asyncio.to_thread(infra, "restart", "kafka")
-                figures.broker_restarts += 1
+                await asyncio.to_thread(revoke_then_restart_broker, stack.ns, figures)
             elif server == "ferretdb":
                 await asyncio.to_thread(infra, "restart", "ferretdb")
                 figures.store_restarts += 1
@@ -541,6 +573,8 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
             "kills": figures.kills,
             "sigterms": figures.terms,
             "broker_restarts": figures.broker_restarts,
+            "revocations": figures.revocations,
+            "revoked_login_accepted": figures.revoked_login_accepted,
             "store_restarts": figures.store_restarts,
             "smtp_outages": figures.smtp_outages,
             "duplicates_injected": figures.duplicates_injected,
@@ -574,18 +608,20 @@ def main() -> int:
         + result["lost_emails"]
         + len(result["poison_not_dead_lettered"])
     )
+    breached = result["revoked_login_accepted"]
     doubled = result["doubled_transitions"] + result["doubled_emails"]
     print(
         f"chaos: proposals={result['proposals']} "
         f"emails={result['emails_expected']} kills={result['kills']} "
         f"sigterms={result['sigterms']} broker_restarts={result['broker_restarts']} "
+        f"revocations={result['revocations']} revoked_login_accepted={breached} "
         f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
         f"duplicates_injected={result['duplicates_injected']} "
         f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
         f"repeated_same_message_id={result['repeated_emails_same_message_id']} "
         f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s"
     )
-    if lost or doubled:
+    if lost or doubled or breached:
         print(json.dumps(result, indent=2))
         return 1
     return 0
