@@ -50,7 +50,8 @@ kafka_env() {
 provision() {
   cd "$ROOT"
   "$PY" -m services.common.kafka_cli provision >>"$LOGS/provision.log" 2>&1 \
-    || die "provisioning Kafka topics and ACLs as the admin failed; see $LOGS/provision.log"
+    || die "provisioning Kafka topics and ACLs as the admin failed; the end of $LOGS/provision.log:
+$(tail -n 6 "$LOGS/provision.log")"
 }
 
 healthy() { curl -fsS "http://127.0.0.1:$1/healthz" >/dev/null 2>&1; }

@@ -13,10 +13,12 @@ stack's admin credentials) against `SMARTCITY_KAFKA_BOOTSTRAP` (else 127.0.0.1:
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Annotated, NoReturn
 
 import typer
+from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +26,9 @@ from contracts import access
 from services.common.kafka_security import (
     KafkaAdmin,
     KafkaAdminError,
+    KafkaAuthenticationError,
     admin_auth,
+    authenticate,
     local_password,
 )
 
@@ -44,8 +48,19 @@ def fail(message: str) -> NoReturn:
 
 
 def _admin() -> KafkaAdmin:
+    """The admin client, once the broker has accepted the admin's login: librdkafka reports a
+    refused login only as a timeout, two minutes later."""
     try:
-        return KafkaAdmin(admin_auth())
+        auth = admin_auth()
+        asyncio.run(authenticate(auth))
+        return KafkaAdmin(auth)
+    except KafkaAuthenticationError as exc:
+        fail(
+            f"{exc}\nIf every principal has been refused since the broker restarted, its SCRAM "
+            "users may be lost: docs/security.md, 'Why a revoked user is not deleted'."
+        )
+    except (OSError, KafkaConnectionError) as exc:
+        fail(f"Kafka at {auth.bootstrap} is not reachable: {exc}")
     except ValueError as exc:
         fail(str(exc))
 
@@ -124,8 +139,9 @@ def acls(
         typer.echo(access.acl_table_markdown(), nl=False)
         return
     table = Table("resource", "name", "pattern", "operation", "permission")
+    admin = _admin()
     try:
-        found = _admin().acls_of(principal)
+        found = admin.acls_of(principal)
     except Exception as exc:
         fail(f"could not read the ACLs: {exc}")
     rows = sorted(

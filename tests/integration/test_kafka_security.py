@@ -15,8 +15,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from contracts.topics import Topics
+from services.common import kafka_cli
 from services.common.kafka_security import (
     KafkaAdmin,
     KafkaAuth,
@@ -137,3 +139,17 @@ def test_a_service_with_a_wrong_password_says_so_in_its_log_and_exits(ns: Namesp
     assert "service.start_failed" in text
     assert "refused the credentials of svc-proposals" in text
     assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in text
+
+
+def test_an_admin_command_with_a_refused_login_says_so_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """librdkafka reports a refused login as a timeout two minutes later; the admin commands
+    log in first and say what happened, with the way to a lost-users broker."""
+    monkeypatch.setenv("SMARTCITY_KAFKA_ADMIN_PASSWORD", "wrong")
+    result = CliRunner().invoke(kafka_cli.app, ["acls", "--principal", "svc-console"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "refused the credentials of admin" in said
+    assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in said
+    assert "Why a revoked user is not deleted" in said
