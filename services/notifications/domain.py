@@ -291,6 +291,12 @@ class About:
         except EnvelopeError:
             return None
 
+    def outcome(self, payload: NotificationSent | NotificationFailed) -> AnyEnvelope:
+        """The envelope telling what became of an email about this event (its conversation)."""
+        return new_envelope(
+            payload, producer=SERVICE_PRODUCER, proposal_id=self.proposal_id, cause=self.cause()
+        )
+
 
 def about(delivery: Delivery, body: Body | None) -> list[About]:
     """The events an email is about: one, or each held email's event for a digest."""
@@ -345,7 +351,7 @@ def sent(delivery: Delivery, about_: Sequence[About], attempts: int) -> Sent:
     return Sent(
         attempts,
         [
-            new_envelope(
+            a.outcome(
                 NotificationSent(
                     about_event_id=a.event_id,
                     about_event_type=a.event_type,
@@ -353,10 +359,7 @@ def sent(delivery: Delivery, about_: Sequence[About], attempts: int) -> Sent:
                     recipient_email=delivery.email,
                     message_id=delivery.message_id,
                     attempts=attempts,
-                ),
-                producer=SERVICE_PRODUCER,
-                proposal_id=a.proposal_id,
-                cause=a.cause(),
+                )
             )
             for a in about_
         ],
@@ -385,7 +388,7 @@ def failed(delivery: Delivery, about_: Sequence[About], give_up: GiveUp) -> Fail
     """A delivery given up on: one NotificationFailed (and one dead letter) per event it is
     about."""
     events = [
-        new_envelope(
+        a.outcome(
             NotificationFailed(
                 about_event_id=a.event_id,
                 about_event_type=a.event_type,
@@ -394,10 +397,7 @@ def failed(delivery: Delivery, about_: Sequence[About], give_up: GiveUp) -> Fail
                 message_id=delivery.message_id,
                 attempts=give_up.attempts,
                 error=give_up.error,
-            ),
-            producer=SERVICE_PRODUCER,
-            proposal_id=a.proposal_id,
-            cause=a.cause(),
+            )
         )
         for a in about_
     ]
