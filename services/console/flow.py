@@ -15,7 +15,7 @@ from contracts.common import Stage
 from contracts.reference import provinces
 from contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
 from contracts.workflow import stage_name as workflow_stage_name
-from services.console.views import body
+from services.console.views import body, happened
 
 TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
 
@@ -61,10 +61,11 @@ def waited(since: dt.datetime, now: dt.datetime) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- pipeline
 def proposal_states(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per proposal, from its stage-setting events in log order: the current stage, since when,
-    what it is (area, province) and its deadlines."""
+    """Per proposal, from its stage-setting events in the order they happened (the console
+    reads each topic on its own, so the log may hold a decision before the submission it
+    follows): the current stage, since when, what it is (area, province) and its deadlines."""
     states: dict[str, dict[str, Any]] = {}
-    for entry in sorted(entries, key=lambda e: e["seq"]):
+    for entry in sorted(entries, key=happened):
         if entry.get("kind") != "event" or entry.get("event_type") not in STAGE_EVENTS:
             continue
         env = _envelope(entry)
@@ -169,7 +170,7 @@ def stage_diagram(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One proposal's path: each stage it reached (in order, with the event, its date, the
     meeting or resolution that decided it and the emails sent about it), then the stages still
     ahead while it is active."""
-    ordered = sorted(entries, key=lambda e: e["seq"])
+    ordered = sorted(entries, key=happened)
     emails: dict[str, list[dict[str, Any]]] = {}
     for entry in ordered:
         if entry.get("kind") != "event" or entry.get("event_type") not in {

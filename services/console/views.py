@@ -173,8 +173,13 @@ def chronological(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     each topic on its own, so the audit log may hold an email's NotificationSent before the
     ProposalSubmitted that caused it; the log keeps that order (its hash chain depends on it),
     the timeline does not."""
-    rows = [row(e) for e in entries]
-    return sorted(rows, key=lambda r: (_when(r), r["seq"]))
+    return sorted((row(e) for e in entries), key=happened)
+
+
+def happened(entry: Mapping[str, Any]) -> tuple[dt.datetime, int]:
+    """Sort key for the order things happened (an audit entry or a row): when the event
+    occurred (else when it was recorded), then recording order."""
+    return (_when(entry), entry["seq"])
 
 
 def _when(r: Mapping[str, Any]) -> dt.datetime:

@@ -191,3 +191,32 @@ def test_a_timeline_is_in_the_order_things_happened_not_the_order_they_were_read
     }
     rows = chronological([sent, submitted, screened, same_time, letter])
     assert [r["seq"] for r in rows] == [2, 1, 5, 3, 4]
+
+
+def test_pipeline_and_stages_follow_when_things_happened_not_when_they_were_read() -> None:
+    """A RevisionRequested read (from the decisions topic) before the ProposalSubmitted it
+    follows (from the proposals topic) still leaves the proposal at revision_requested, overdue;
+    in log order the late-read submission put it back at submitted."""
+    pid = "P-late"
+    revision = entry(
+        1,
+        "RevisionRequested",
+        "revision_requested",
+        pid,
+        respond_by="2024-01-31",
+        at="2026-11-01T00:00:05+00:00",
+    )
+    submitted = entry(
+        2, "ProposalSubmitted", "submitted", pid, content=CONTENT, at="2026-11-01T00:00:00+00:00"
+    )
+    stages = {s["stage"]: s for s in pipeline([revision, submitted], NOW)["stages"]}
+    assert stages["revision_requested"]["count"] == 1
+    assert stages["revision_requested"]["overdue"] == 1
+    assert stages["submitted"]["count"] == 0
+    assert stages["revision_requested"]["proposals"][0]["area_en"] == "Phuket"
+    diagram = stage_diagram([revision, submitted])
+    assert [s["event_type"] for s in diagram["steps"] if s["state"] != "ahead"] == [
+        "ProposalSubmitted",
+        "RevisionRequested",
+    ]
+    assert diagram["current"]["stage"] == "revision_requested"
