@@ -3,7 +3,9 @@
 #   Apache Kafka (KRaft, jars from Maven Central), PostgreSQL (Debian's package, a private cluster
 #   under .local/), FerretDB on that PostgreSQL (built from the Go module proxy) and Mailpit (SMTP
 #   sink with a web UI, built from the Go module proxy).
+#   A watchdog (`storewatch`, infra/storewatch.py) restarts FerretDB when it stops answering.
 # Usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit ...]
+#        infra/stack.sh heal ferretdb PID REASON   (the watchdog's restart; counted)
 # Idempotent: `up` starts only what is not running and returns once every server is healthy.
 set -euo pipefail
 
@@ -32,7 +34,10 @@ JAEGER_MAX_TRACES=${SMARTCITY_JAEGER_MAX_TRACES:-20000}
 FERRETDB_VERSION=v1.24.2
 MAILPIT_VERSION=v1.33.1
 JAEGER_VERSION=v1.76.0
-ALL=(kafka postgres ferretdb mailpit jaeger)
+ALL=(kafka postgres ferretdb mailpit jaeger storewatch)
+# The virtualenv's Python runs the store watchdog and its ping (PyMongo); `make` creates it.
+PY=${SMARTCITY_PYTHON:-$ROOT/.venv/bin/python}
+FERRETDB_RESTARTS=$RUN/ferretdb-restarts.log
 PGDATA_DIR=$LOCAL/postgres/data
 PGSOCK_DIR=$LOCAL/postgres/run
 
@@ -81,11 +86,15 @@ install_kafka() {
 
 install_ferretdb() {
   need go "Go builds FerretDB from the Go module proxy"
-  local bin=$BIN/ferretdb
-  if [[ -x $bin ]] && "$bin" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+  need patch "patch applies infra/ferretdb/*.patch to FerretDB's source"
+  local bin=$BIN/ferretdb stamp=$BIN/ferretdb.build want
+  # The build is stamped with the version and the patches' checksums: a binary built without
+  # the current patches (or from another version) is rebuilt.
+  want="$FERRETDB_VERSION $(cat "$ROOT"/infra/ferretdb/*.patch | sha256sum | cut -c1-16)"
+  if [[ -x $bin && -f $stamp && $(<"$stamp") == "$want" ]]; then
     return
   fi
-  log "building FerretDB $FERRETDB_VERSION (first run downloads and compiles, about 1-2 minutes)"
+  log "building FerretDB $FERRETDB_VERSION with infra/ferretdb's patches (about 1-2 minutes)"
   # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds, but the binary panics at
   # start: build/version/version.txt is generated from `git describe` and is absent from the
   # module zip. So fetch the same module from the proxy, write that file, and build cmd/ferretdb.
@@ -94,9 +103,16 @@ install_ferretdb() {
         | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -d $dir ]] || die "go mod download of FerretDB $FERRETDB_VERSION failed"
   rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  : >"$LOGS/ferretdb-build.log"
   echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
-  (cd "$src" && go build -trimpath -o "$bin" ./cmd/ferretdb) >"$LOGS/ferretdb-build.log" 2>&1 \
+  local p
+  for p in "$ROOT"/infra/ferretdb/*.patch; do  # infra/ferretdb/README.md says why each exists
+    patch -p1 -s -d "$src" <"$p" >>"$LOGS/ferretdb-build.log" 2>&1 \
+      || die "applying $p to FerretDB's source failed; see $LOGS/ferretdb-build.log"
+  done
+  (cd "$src" && go build -trimpath -o "$bin" ./cmd/ferretdb) >>"$LOGS/ferretdb-build.log" 2>&1 \
     || die "building FerretDB failed; see $LOGS/ferretdb-build.log"
+  echo "$want" >"$stamp"
 }
 
 pg_bin() {  # the newest installed PostgreSQL's server binaries
@@ -170,6 +186,10 @@ ferretdb_healthy() {
   port_open "$FERRETDB_PORT" &&
     curl -fsS "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/readyz" >/dev/null 2>&1
 }
+ferretdb_answers() {  # readyz does not look at PostgreSQL: a real command over the wire does
+  "$PY" "$ROOT/infra/storewatch.py" --once --port "$FERRETDB_PORT" --run-dir "$RUN" --deadline 5
+}
+storewatch_healthy() { pid_of storewatch >/dev/null; }
 mailpit_healthy() {
   port_open "$SMTP_PORT" && curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/readyz" >/dev/null 2>&1
 }
@@ -320,6 +340,28 @@ start_jaeger() {
     || die "Jaeger did not become healthy in 60 s; see $LOGS/jaeger.log"
 }
 
+install_storewatch() { :; }  # nothing to build: a Python script
+
+start_storewatch() {
+  [[ -x $PY ]] || die "the store watchdog needs the virtualenv's Python ($PY): run 'make setup' first"
+  spawn storewatch "$LOGS/storewatch.log" "$PY" "$ROOT/infra/storewatch.py" \
+    --port "$FERRETDB_PORT" --run-dir "$RUN"
+  log "storewatch up: restarts FerretDB if it stops answering (restarts: $FERRETDB_RESTARTS)"
+}
+
+heal_ferretdb() {  # heal ferretdb PID REASON: restart the FerretDB process PID that hangs
+  local pid=$1 reason=$2
+  [[ $(pid_of ferretdb || true) == "$pid" ]] || { log "ferretdb $pid is gone already"; return 0; }
+  if ! postgres_healthy; then
+    log "ferretdb $pid does not answer, but neither does PostgreSQL: not restarting ferretdb"
+    return 0
+  fi
+  printf '%s pid %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$pid" "$reason" >>"$FERRETDB_RESTARTS"
+  log "ferretdb (pid $pid) hangs while PostgreSQL answers ($reason): restarting it"
+  down_one ferretdb
+  up_one ferretdb
+}
+
 kafka_mode_changed() {  # the running broker was started in the other security mode
   local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
   kafka_insecure && want=PLAINTEXT
@@ -332,8 +374,13 @@ up_one() {
       log "kafka runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
       down_one kafka
     else
-      log "$1 already running"
-      return
+      if [[ $1 == ferretdb ]] && ! ferretdb_answers 2>/dev/null; then
+        log "ferretdb runs but does not answer a ping; restarting it"
+        down_one ferretdb
+      else
+        log "$1 already running"
+        return
+      fi
     fi
   fi
   local port
@@ -341,8 +388,9 @@ up_one() {
     kafka) port=$KAFKA_PORT ;; postgres) port=$POSTGRES_PORT ;; ferretdb) port=$FERRETDB_PORT ;;
     mailpit) port=$SMTP_PORT ;;
     jaeger) port=$JAEGER_OTLP_HTTP_PORT ;;
+    storewatch) port= ;;
   esac
-  if ! pid_of "$1" >/dev/null && port_open "$port"; then
+  if [[ -n $port ]] && ! pid_of "$1" >/dev/null && port_open "$port"; then
     die "port $port is taken by another process; stop it or set the SMARTCITY_*_PORT variables"
   fi
   "start_$1"
@@ -363,12 +411,15 @@ down_one() {
 
 status_one() {
   local pid
-  if pid=$(pid_of "$1") && "${1}_healthy"; then
-    printf '%-9s running (pid %s)\n' "$1" "$pid"
+  local why
+  if [[ $1 == ferretdb ]] && pid=$(pid_of "$1") && ferretdb_healthy && ! why=$(ferretdb_answers 2>&1); then
+    printf '%-10s running but not answering a ping (pid %s): %s\n' "$1" "$pid" "$why"; return 1
+  elif pid=$(pid_of "$1") && "${1}_healthy"; then
+    printf '%-10s running (pid %s)\n' "$1" "$pid"
   elif pid=$(pid_of "$1"); then
-    printf '%-9s started but not healthy (pid %s)\n' "$1" "$pid"; return 1
+    printf '%-10s started but not healthy (pid %s)\n' "$1" "$pid"; return 1
   else
-    printf '%-9s stopped\n' "$1"; return 1
+    printf '%-10s stopped\n' "$1"; return 1
   fi
 }
 
@@ -376,8 +427,13 @@ cmd=${1:-status}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
+if [[ $cmd == heal ]]; then
+  [[ ${targets[0]:-} == ferretdb && ${#targets[@]} -eq 3 ]] || die "usage: infra/stack.sh heal ferretdb PID REASON"
+  heal_ferretdb "${targets[1]}" "${targets[2]}"
+  exit 0
+fi
 for t in "${targets[@]}"; do
-  case $t in kafka|postgres|ferretdb|mailpit|jaeger) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit, jaeger)";; esac
+  case $t in kafka|postgres|ferretdb|mailpit|jaeger|storewatch) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit, jaeger, storewatch)";; esac
 done
 
 need curl "health checks"
@@ -387,5 +443,5 @@ case $cmd in
   down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
   restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
   status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
-  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit|jaeger ...]" ;;
+  *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit|jaeger|storewatch ...]" ;;
 esac

@@ -50,7 +50,7 @@ class Runtime:
         self.broker = make_broker(
             settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
         )
-        self.mongo = make_client(settings.mongo_url, name)
+        self.mongo = make_client(settings.mongo_url, name, settings.mongo_max_pool_size)
         self.db = self.mongo[mongo_db]
         self.publisher = CommitPublisher(self.broker, self.topics, name)
         self.publisher.publish_on_commit = settings.outbox_publish_on_write
@@ -77,18 +77,19 @@ class Runtime:
         )
 
     async def _when_available(self, what: str, step: Task) -> None:
-        """Run a start-up step, waiting (with capped backoff, up to `startup_wait_seconds`)
-        while Kafka or MongoDB is not reachable yet: a service started together with, or
-        during a restart of, its servers waits for them instead of exiting."""
+        """Run a start-up step, waiting (with capped backoff, up to `startup_wait_seconds`,
+        0 for no limit) while Kafka or MongoDB is not reachable yet: a service started together
+        with, or during an outage of, its servers waits for them instead of exiting."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.startup_wait_seconds
+        limit = self.settings.startup_wait_seconds
+        deadline = loop.time() + limit if limit else None
         delay = 0.5
         while True:
             try:
                 await step()
                 return
             except Exception as exc:
-                if not is_transient(exc) or loop.time() > deadline:
+                if not is_transient(exc) or (deadline is not None and loop.time() > deadline):
                     log.error("service.start_failed", what=what, error=str(exc)[:1000])
                     raise
                 log.warning("service.waiting_for", what=what, error=repr(exc)[:300])

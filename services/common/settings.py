@@ -37,6 +37,13 @@ class ServiceSettings(BaseSettings):
     topic_namespace: str = Field("", description="Prefix for every topic name (tests use one)")
     topic_partitions: int = Field(DEFAULT_PARTITIONS, ge=1, description="Partitions per topic")
     mongo_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL")
+    mongo_max_pool_size: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Most connections this process opens to the store (summed over every "
+        "process, it stays well under FerretDB's PostgreSQL pool: docs/architecture.md)",
+    )
     http_host: str = Field("127.0.0.1", description="Address the HTTP API listens on")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(True, description="JSON logs (false: human-readable console logs)")
@@ -64,7 +71,10 @@ class ServiceSettings(BaseSettings):
         "chunked body streams in)",
     )
     startup_wait_seconds: float = Field(
-        120.0, ge=0, description="How long start-up waits for Kafka and MongoDB to be reachable"
+        0.0,
+        ge=0,
+        description="How long start-up waits for Kafka and MongoDB to be reachable (0: as long "
+        "as it takes, logging each try; a service started during an outage then starts after it)",
     )
     consumer_max_attempts: int = Field(
         5, ge=1, description="Processing attempts before a message is dead-lettered"

@@ -8,6 +8,11 @@ Kafka access (the revocation that once locked every principal out at the restart
 stopped for a while; a slice of already-published events is published again (duplicates); poison
 messages are produced to every consumed topic.
 
+It fails fast, naming what is stuck, when a service's /healthz has not answered 200 for
+`--stuck-after` seconds (with the store's own answer to a ping beside it) or a fault step fails,
+instead of waiting out the driver's deadlines. It reports how often the store watchdog
+(infra/storewatch.py) restarted FerretDB during the run: a watchdog must not hide a bug.
+
 At the end it checks: every proposal reached `certified`; every expected transition happened
 exactly once (case histories); every expected email arrived exactly once (by Message-ID, at the
 SMTP server); every poison message is in the dead-letter topic with its reason, once per consumer
@@ -84,6 +89,75 @@ class Figures:
     poison_injected: int = 0
     http_retries: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+RESTARTS_LOG = LOCAL / "run" / "ferretdb-restarts.log"
+
+
+def watchdog_restarts() -> list[str]:
+    """The store watchdog's restarts of FerretDB so far (infra/storewatch.py), one line each."""
+    try:
+        return RESTARTS_LOG.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+class Stuck(RuntimeError):
+    """Something stopped making progress; the message says what."""
+
+
+async def store_answer() -> str:
+    probe: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        MONGO, serverSelectionTimeoutMS=5000, socketTimeoutMS=5000
+    )
+    try:
+        await probe.admin.command("ping")
+        return "the store answers a ping"
+    except Exception as exc:
+        return f"the store does not answer a ping ({type(exc).__name__})"
+    finally:
+        await probe.close()
+
+
+async def watch_health(stack: Stack, stuck_after: float) -> None:
+    """Raise `Stuck` once a service's /healthz has failed for `stuck_after` seconds in a row
+    (a fault step restarts a service within seconds; an outage heals within a minute)."""
+    failing_since: dict[str, float] = {}
+    last: dict[str, str] = {}
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            now = time.monotonic()
+            for name, proc in stack.procs.items():
+                try:
+                    resp = await http.get(f"{proc.url}/healthz")
+                    ok, why = resp.status_code == 200, f"{resp.status_code} {resp.text[:300]}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, f"no answer ({type(exc).__name__})"
+                if ok:
+                    failing_since.pop(name, None)
+                    continue
+                failing_since.setdefault(name, now)
+                last[name] = why
+                if now - failing_since[name] > stuck_after:
+                    raise Stuck(
+                        f"stuck: {name}'s /healthz has failed for {now - failing_since[name]:.0f} s"
+                        f" (last: {last[name]}); {await store_answer()}; store watchdog restarts "
+                        f"so far: {len(watchdog_restarts())}; see {proc.log_path}"
+                    )
+            await asyncio.sleep(5)
+
+
+async def first_failure(*tasks: asyncio.Task[Any]) -> None:
+    """Wait for the first task; if any fails, cancel the rest and raise its error at once."""
+    pending: set[asyncio.Task[Any]] = set(tasks)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if (exc := task.exception()) is not None:
+                for other in pending:
+                    other.cancel()
+                raise exc
+        return
 
 
 def java_hash_first(prefix: str) -> str:
@@ -523,8 +597,11 @@ async def verify(
     }
 
 
-async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, Any]:
+async def run(
+    n: int, poison: int, kill_every: float, seed: int, stuck_after: float
+) -> dict[str, Any]:
     rng = random.Random(seed)
+    restarts_before = len(watchdog_restarts())
     figures = Figures(proposals=n)
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
@@ -540,18 +617,23 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
     chaos = asyncio.create_task(
         faults(stack, figures, stop, rng, kill_every, min_kills=3 * len(SERVICES))
     )
+    health = asyncio.create_task(watch_health(stack, stuck_after))
     try:
         lifecycle_task = asyncio.create_task(lifecycle(driver, mongo, ns, n))
         await asyncio.sleep(kill_every * 1.5)
         poison_keys = await inject(topics, figures, rng, poison)
+        # The proposals' journey, unless a fault step fails or a service stays unhealthy.
+        await first_failure(lifecycle_task, chaos, health)
         pids = await lifecycle_task
         poison_keys += await inject(topics, figures, rng, 0)  # duplicates of the late events
         stop.set()
-        await chaos  # returns once every kind of fault has happened
+        await first_failure(chaos, health)  # returns once every kind of fault has happened
         # Let the consumers and the sender finish, then check.
         deliveries = mongo[ns.db("notifications")]["deliveries"]
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
+            if health.done():
+                health.result()  # a service stuck while the emails drain: say which
             if (
                 await deliveries.count_documents({"status": "queued"}) == 0
                 and await unpublished(deliveries) == 0
@@ -562,8 +644,9 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
         result = await verify(mongo, ns, topics, pids, poison_keys, since)
     finally:
         stop.set()
-        if not chaos.done():
-            chaos.cancel()
+        for task in (chaos, health):
+            if not task.done():
+                task.cancel()
         await driver.close()
         stack.stop()
         try:
@@ -584,6 +667,7 @@ async def run(n: int, poison: int, kill_every: float, seed: int) -> dict[str, An
             "duplicates_injected": figures.duplicates_injected,
             "poison_injected": figures.poison_injected,
             "http_retries": figures.http_retries,
+            "store_watchdog_restarts": len(watchdog_restarts()) - restarts_before,
             "elapsed_s": round(time.monotonic() - started, 1),
         }
     )
@@ -600,9 +684,17 @@ def main() -> int:
         "--kill-every", type=float, default=8.0, help="seconds between service kills"
     )
     parser.add_argument("--seed", type=int, default=2565)
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=180.0,
+        help="fail once a service's /healthz has failed this many seconds in a row",
+    )
     args = parser.parse_args()
     ensure_stack()
-    result = asyncio.run(run(args.proposals, args.poison, args.kill_every, args.seed))
+    result = asyncio.run(
+        run(args.proposals, args.poison, args.kill_every, args.seed, args.stuck_after)
+    )
     out = LOCAL / "chaos" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
@@ -619,7 +711,9 @@ def main() -> int:
         f"emails={result['emails_expected']} kills={result['kills']} "
         f"sigterms={result['sigterms']} broker_restarts={result['broker_restarts']} "
         f"revocations={result['revocations']} revoked_login_accepted={breached} "
-        f"store_restarts={result['store_restarts']} smtp_outages={result['smtp_outages']} "
+        f"store_restarts={result['store_restarts']} "
+        f"store_watchdog_restarts={result['store_watchdog_restarts']} "
+        f"smtp_outages={result['smtp_outages']} "
         f"duplicates_injected={result['duplicates_injected']} "
         f"poison={result['poison_injected']} lost={lost} doubled={doubled} "
         f"repeated_same_message_id={result['repeated_emails_same_message_id']} "
