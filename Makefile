@@ -32,12 +32,25 @@ export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# Three distributions from this repository, all under the namespace `smartcity_th`: the wire
+# contracts (contracts/), the integrator kit (smartcity_kit/) and the backbone (the rest).
+DISTRIBUTIONS := -e ./contracts -e ./smartcity_kit -e '.[dev]'
+$(VENV)/.installed: pyproject.toml contracts/pyproject.toml smartcity_kit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (Python 3.11+)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q $(DISTRIBUTIONS)
 	@touch $@
+
+# mypy does not run the import hooks of editable installs, and the folders keep their short
+# names: it reads the packages through a tree of links named as they are imported.
+MYPY_TREE := $(VENV)/mypy-path
+$(MYPY_TREE)/smartcity_th: | $(VENV)/.installed
+	@mkdir -p $@
+	@ln -sfn $(CURDIR)/contracts $@/contracts
+	@ln -sfn $(CURDIR)/smartcity_kit $@/kit
+	@ln -sfn $(CURDIR)/services $@/services
+	@ln -sfn $(CURDIR)/scenarios $@/scenarios
 
 setup: $(VENV)/.installed ## Create the virtualenv and install dependencies
 
@@ -54,7 +67,7 @@ infra-status: ## Show which local servers run
 	infra/stack.sh status
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
-	$(PY) -m services.admin.cli seed
+	$(PY) -m smartcity_th.services.admin.cli seed
 	infra/services.sh up $(SERVICES)
 	@echo "console  $${CONSOLE_URL:-http://127.0.0.1:$${CONSOLE_HTTP_PORT:-8004}}"
 	@echo "traces   $(CONSOLE_JAEGER_URL)  (Jaeger query API; smartcity trace <proposal id>)"
@@ -83,17 +96,19 @@ test-integration: infra-up ## Integration tests (real adapters)
 test-e2e: infra-up ## End-to-end tests (the services as processes)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-lint: setup ## ruff and mypy
+lint: setup $(MYPY_TREE)/smartcity_th ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy contracts services tests scenarios smartcity_kit tools
+	MYPYPATH=$(MYPY_TREE) $(VENV)/bin/mypy -p smartcity_th.contracts -p smartcity_th.kit \
+	  -p smartcity_th.services -p smartcity_th.scenarios -p tests -p tools
+	$(VENV)/bin/mypy infra/storewatch.py
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 demo: up ## The main job: the stack with a realistic scenario flowing through it (DEMO_ARGS=--reset: from scratch)
-	$(PY) -m scenarios $(DEMO_ARGS)
+	$(PY) -m smartcity_th.scenarios $(DEMO_ARGS)
 
 chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
 	$(PY) -m tests.chaos.run $(CHAOS_ARGS)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from contracts.authorisation import Producer
-from contracts.common import AgencyKind, BilingualText
-from contracts.reference import provinces
+from smartcity_th.contracts.authorisation import Producer
+from smartcity_th.contracts.common import AgencyKind, BilingualText
+from smartcity_th.contracts.reference import provinces
 
 KIND_LABELS: dict[AgencyKind, str] = {
     AgencyKind.LOCAL_GOVERNMENT: "Local government: municipality or subdistrict (เทศบาล / อบต.), "
@@ -53,7 +53,11 @@ class UnknownAgency(LookupError):
 
 @cache
 def agencies() -> dict[str, Agency]:
-    text = files("contracts.reference").joinpath("agencies.csv").read_text(encoding="utf-8")
+    text = (
+        files("smartcity_th.contracts.reference")
+        .joinpath("agencies.csv")
+        .read_text(encoding="utf-8")
+    )
     out: dict[str, Agency] = {}
     for row in csv.DictReader(io.StringIO(text)):
         out[row["id"]] = Agency(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from contracts.common import (
+from smartcity_th.contracts.common import (
     AgencyId,
     BilingualText,
     Contract,
@@ -17,7 +17,7 @@ from contracts.common import (
     ShortText,
     Stage,
 )
-from contracts.proposals import Attachment
+from smartcity_th.contracts.proposals import Attachment
 
 
 class ProposalScreened(Contract):

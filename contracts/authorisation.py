@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.common import APPLICANT_KINDS, AgencyKind
+from smartcity_th.contracts.common import APPLICANT_KINDS, AgencyKind
 
 K = AgencyKind
 

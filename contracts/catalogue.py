@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts import topics
-from contracts.approvals import (
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
@@ -23,10 +23,10 @@ from contracts.approvals import (
     SubcommitteeRejected,
     TransitionRefused,
 )
-from contracts.authorisation import is_claimable
-from contracts.common import Contract
-from contracts.notifications import NotificationFailed, NotificationSent
-from contracts.proposals import (
+from smartcity_th.contracts.authorisation import is_claimable
+from smartcity_th.contracts.common import Contract
+from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.proposals import (
     IntakeRejected,
     ProposalResubmitted,
     ProposalSubmitted,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CertificationAwarded,
     CertificationLapsed,
     CertificationRenewed,
@@ -24,8 +24,8 @@ from contracts.approvals import (
     DeliveryReturned,
     add_years,
 )
-from contracts.common import BilingualText, Contract
-from contracts.workflow import event_name
+from smartcity_th.contracts.common import BilingualText, Contract
+from smartcity_th.contracts.workflow import event_name
 
 LIFECYCLE_EVENTS = frozenset(
     {

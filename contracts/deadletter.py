@@ -6,7 +6,7 @@ import base64
 
 from pydantic import Field
 
-from contracts.common import Contract, UtcDateTime
+from smartcity_th.contracts.common import Contract, UtcDateTime
 
 
 class DeadLetter(Contract):

@@ -14,9 +14,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contracts import topics
-from contracts.catalogue import EVENTS
-from contracts.common import (
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import (
     AgencyId,
     Contract,
     ProposalId,

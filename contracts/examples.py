@@ -13,8 +13,8 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from contracts import topics
-from contracts.approvals import (
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
@@ -35,11 +35,11 @@ from contracts.approvals import (
     TransitionRefused,
     ValidityPeriod,
 )
-from contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
-from contracts.deadletter import DeadLetter
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.notifications import NotificationFailed, NotificationSent
-from contracts.proposals import (
+from smartcity_th.contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.proposals import (
     Attachment,
     FieldError,
     IntakeRejected,
@@ -49,7 +49,7 @@ from contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
-from contracts.reference import SmartDimension
+from smartcity_th.contracts.reference import SmartDimension
 
 PROPOSAL_ID = "PKT-2565-0001"
 APPLICANT = "lg-phuket-city"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from contracts.common import Contract, Email, ShortText
+from smartcity_th.contracts.common import Contract, Email, ShortText
 
 
 class NotificationSent(Contract):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl
 
-from contracts.common import (
+from smartcity_th.contracts.common import (
     AgencyId,
     Baht,
     BilingualText,
@@ -19,7 +19,7 @@ from contracts.common import (
     Stage,
     UtcDateTime,
 )
-from contracts.reference import SmartDimension
+from smartcity_th.contracts.reference import SmartDimension
 
 
 class PlanComponents(Contract):

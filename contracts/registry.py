@@ -17,9 +17,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from contracts.agencies import Agency, UnknownAgency
-from contracts.common import AgencyId, AgencyKind, Contract, ShortText, UtcDateTime
-from contracts.signing import KEY_ID_PATTERN, SigningKey
+from smartcity_th.contracts.agencies import Agency, UnknownAgency
+from smartcity_th.contracts.common import AgencyId, AgencyKind, Contract, ShortText, UtcDateTime
+from smartcity_th.contracts.signing import KEY_ID_PATTERN, SigningKey
 
 REGISTRY_SCHEMA_VERSION = 1
 ADMIN_PRODUCER = "svc-admin"

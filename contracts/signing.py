@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from contracts import topics
+from smartcity_th.contracts import topics
 
 SIGNATURE_DOMAIN = b"smartcity-claim-v1\n"
 """The first bytes of every signing input: names the scheme and its version."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.common import BilingualText, Stage
+from smartcity_th.contracts.common import BilingualText, Stage
 
 S = Stage
 

@@ -49,7 +49,7 @@ kafka_env() {
 # service starts (idempotent).
 provision() {
   cd "$ROOT"
-  "$PY" -m services.common.kafka_cli provision >>"$LOGS/provision.log" 2>&1 \
+  "$PY" -m smartcity_th.services.common.kafka_cli provision >>"$LOGS/provision.log" 2>&1 \
     || die "provisioning Kafka topics and ACLs as the admin failed; the end of $LOGS/provision.log:
 $(tail -n 6 "$LOGS/provision.log")"
 }
@@ -67,7 +67,7 @@ up_one() {
   (
     # shellcheck disable=SC2046
     export $(kafka_env "$name")
-    nohup setsid "$PY" -m "services.$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    nohup setsid "$PY" -m "smartcity_th.services.$name" >>"$LOGS/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN/svc-$name.pid"
   )
   for _ in $(seq 1 150); do

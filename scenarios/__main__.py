@@ -1,4 +1,4 @@
-"""`python -m scenarios [--reset]` (what `make demo` runs once the stack is up)."""
+"""`python -m smartcity_th.scenarios [--reset]` (what `make demo` runs once the stack is up)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import sys
 
 from rich.console import Console
 
-from scenarios.round_2565 import run
+from smartcity_th.scenarios.round_2565 import run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m scenarios", description="Replay the 2022 certification round."
+        prog="python -m smartcity_th.scenarios", description="Replay the 2022 certification round."
     )
     parser.add_argument(
         "--reset",

@@ -1,7 +1,7 @@
 """What a scenario needs from the running stack, used as an outside agency and its operator use
 it: keys and Kafka credentials from the registry admin's documented command (`smartcity-admin
 ... --json`, run as a program), HTTP calls, signed claims through the integrator kit
-(`smartcity_kit`), polling, the mail sink, and the operator's `smartcity-admin reset-local`."""
+(`smartcity_th.kit`), polling, the mail sink, and the operator's `smartcity-admin reset-local`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from contracts.common import Contract
-from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection
+from smartcity_th.contracts.common import Contract
+from smartcity_th.kit import ClaimSigner, IntakeProducer, KafkaConnection
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,13 @@ async def admin(*args: str, capture: bool = True, timeout: float = 300) -> str:
     what it printed; a failure raises RuntimeError with its output."""
     pipe = asyncio.subprocess.PIPE if capture else None
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.admin.cli", *args, cwd=ROOT, stdout=pipe, stderr=pipe
+        sys.executable,
+        "-m",
+        "smartcity_th.services.admin.cli",
+        *args,
+        cwd=ROOT,
+        stdout=pipe,
+        stderr=pipe,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     if proc.returncode != 0:

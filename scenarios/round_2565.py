@@ -33,11 +33,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from contracts.approvals import MeetingRecorded
-from contracts.common import BilingualText, Stage
-from contracts.reference import CertifiedArea, certified_areas, province
-from contracts.workflow import ORDER, STAGE_NAMES
-from scenarios.client import StackClient, wait_for
+from smartcity_th.contracts.approvals import MeetingRecorded
+from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.reference import CertifiedArea, certified_areas, province
+from smartcity_th.contracts.workflow import ORDER, STAGE_NAMES
+from smartcity_th.scenarios.client import StackClient, wait_for
 
 ROUND = "1/2565"
 SECRETARIATS = ("des-subcommittee", "steering-committee", "cabinet-secretariat")

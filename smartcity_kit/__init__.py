@@ -1,6 +1,6 @@
 """The integrator kit: what an agency system needs to make claims on the intake topic.
 
-    from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection
+    from smartcity_th.kit import ClaimSigner, IntakeProducer, KafkaConnection
 
     signer = ClaimSigner.from_pem("lg-udon-thani-city", Path("lg-udon-thani-city_....pem"))
     conn = KafkaConnection("broker:9092", security_protocol="SASL_SSL",
@@ -8,9 +8,10 @@
     async with IntakeProducer(conn, topic="smartcity.intake") as intake:
         await intake.send(signer.claim(ProposalSubmitted(...), proposal_id="UDN-2568-01"))
 
-A claim is the usual envelope (`contracts.envelope`), keyed by its proposal id, with the usual
-headers plus `smartcity-signature` (see docs/events.md, "Signed claims", for the bytes signed
-and a test vector). The private key stays with the agency; the registry has only its public half.
+A claim is the usual envelope (`smartcity_th.contracts.envelope`), keyed by its proposal id,
+with the usual headers plus `smartcity-signature` (see docs/events.md, "Signed claims", for the
+bytes signed and a test vector). The private key stays with the agency; the registry has only its
+public half.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from contracts import topics
-from contracts.common import Contract
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.signing import HEADER_SIGNATURE, key_id_for, raw_public_key, sign
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.common import Contract
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, key_id_for, raw_public_key, sign
 
 __all__ = ["ClaimSigner", "IntakeProducer", "KafkaConnection", "SignedRecord"]
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from contracts.common import BilingualText, Contract, ProvinceRef
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
-from contracts.reference import province
+from smartcity_th.contracts.common import BilingualText, Contract, ProvinceRef
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
+from smartcity_th.contracts.reference import province
 
 PHUKET = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import ensure_topics
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import ensure_topics
 from tests.support import (
     KAFKA,
     MONGO,

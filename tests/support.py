@@ -31,20 +31,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.security import BaseSecurity
 
-from contracts.access import ADMIN_PRINCIPAL, service_principal
-from contracts.agencies import agencies
-from contracts.catalogue import EVENTS
-from contracts.envelope import AnyEnvelope
-from contracts.signing import HEADER_SIGNATURE, sign
-from contracts.topics import (
+from smartcity_th.contracts.access import ADMIN_PRINCIPAL, service_principal
+from smartcity_th.contracts.agencies import agencies
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, sign
+from smartcity_th.contracts.topics import (
     DEFAULT_PARTITIONS,
     HEADER_EMITTED_BY,
     HEADER_EVENT_TYPE,
     INTAKE,
     Topics,
 )
-from services.common.kafka_security import KafkaAuth, local_password
-from smartcity_kit import ClaimSigner, SignedRecord
+from smartcity_th.kit import ClaimSigner, SignedRecord
+from smartcity_th.services.common.kafka_security import KafkaAuth, local_password
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
@@ -168,7 +168,7 @@ class Namespace:
 async def remove_namespace(ns: Namespace, mongo: Any) -> None:
     """Delete a run's topics and ACLs (its whole namespace) and its databases from the shared
     stack; `mongo` is an AsyncMongoClient."""
-    from services.common.kafka import delete_topics
+    from smartcity_th.services.common.kafka import delete_topics
 
     await delete_topics(KAFKA, list(Topics(ns.topics_prefix).all()))
     for name in await mongo.list_database_names():
@@ -188,7 +188,7 @@ def cpu_ticks(pid: int) -> int:
 
 @dataclass
 class ServiceProcess:
-    """A service running as a real subprocess (`python -m services.<name>`)."""
+    """A service running as a real subprocess (`python -m smartcity_th.services.<name>`)."""
 
     name: str
     env: dict[str, str]
@@ -205,7 +205,7 @@ class ServiceProcess:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", f"smartcity_th.services.{self.name}"],
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=log,
@@ -312,7 +312,7 @@ async def private_namespace(
     """A namespace of its own with a seeded registry, for a test that kills or doubles services
     and must disturb no one; removed afterwards. Yields it, its topics and the API keys issued
     for `api_key_agencies`."""
-    from services.common.kafka import ensure_topics
+    from smartcity_th.services.common.kafka import ensure_topics
 
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
@@ -483,8 +483,8 @@ async def seed_registry(
     """What the admin does for a fresh stack, in a test namespace: the CSV seed, a signing key
     for every agency of the directory (the tests' keys), and an API key for each agency of
     `api_key_agencies`. Returns the API keys by agency id."""
-    from services.common.kafka import ensure_topics
-    from services.common.registry_admin import RegistryAdmin
+    from smartcity_th.services.common.kafka import ensure_topics
+    from smartcity_th.services.common.registry_admin import RegistryAdmin
 
     await ensure_topics(KAFKA, topics, 6)
     async with RegistryAdmin(KAFKA, topics) as admin:
@@ -497,7 +497,7 @@ async def seed_registry(
 
 async def issue_api_key(topics: Topics, agency_id: str, label: str = "tests") -> str:
     """A new API key, issued as `smartcity-admin api-key issue` does."""
-    from services.common.registry_admin import RegistryAdmin
+    from smartcity_th.services.common.registry_admin import RegistryAdmin
 
     async with RegistryAdmin(KAFKA, topics) as admin:
         return await admin.issue_api_key(agency_id, label)
@@ -595,7 +595,7 @@ def admin_cli(ns: Namespace, *args: str, timeout: float = 120) -> subprocess.Com
         "COLUMNS": "200",
     }
     return subprocess.run(
-        [sys.executable, "-m", "services.admin.cli", *args],
+        [sys.executable, "-m", "smartcity_th.services.admin.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -34,13 +34,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from contracts.agencies import Agency, UnknownAgency
-from contracts.common import AgencyKind
-from contracts.topics import Topics
-from services.admin import local
-from services.common.kafka import ensure_topics
-from services.common.kafka_security import admin_auth
-from services.common.registry_admin import (
+from smartcity_th.contracts.agencies import Agency, UnknownAgency
+from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.admin import local
+from smartcity_th.services.common.kafka import ensure_topics
+from smartcity_th.services.common.kafka_security import admin_auth
+from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
     NewSigningKey,
     RegistryAdmin,

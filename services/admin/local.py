@@ -19,7 +19,7 @@ import httpx
 from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 
-from services.common.settings_doc import settings_classes
+from smartcity_th.services.common.settings_doc import settings_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})

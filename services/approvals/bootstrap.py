@@ -10,14 +10,14 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
-from contracts.common import Stage
-from services.approvals.adapters.repository import MongoCaseRepository
-from services.approvals.config import ApprovalsSettings
-from services.approvals.domain import Rules
-from services.approvals.entrypoints import http, kafka
-from services.approvals.handlers import CaseHandlers, Clock, utc_now
-from services.common.auth import ApiKeys
-from services.common.runtime import Runtime
+from smartcity_th.contracts.common import Stage
+from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.config import ApprovalsSettings
+from smartcity_th.services.approvals.domain import Rules
+from smartcity_th.services.approvals.entrypoints import http, kafka
+from smartcity_th.services.approvals.handlers import CaseHandlers, Clock, utc_now
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.common.runtime import Runtime
 
 NAME = "approvals"
 log = structlog.get_logger(__name__)

@@ -5,8 +5,8 @@ import datetime as dt
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.approvals import DELIVERY_YEARS, RENEWAL_MIN_PROGRESS_PERCENT
-from services.common.settings import ServiceSettings
+from smartcity_th.contracts.approvals import DELIVERY_YEARS, RENEWAL_MIN_PROGRESS_PERCENT
+from smartcity_th.services.common.settings import ServiceSettings
 
 
 class ApprovalsSettings(ServiceSettings):

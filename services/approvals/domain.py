@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     DELIVERY_YEARS,
     RENEWAL_MIN_PROGRESS_PERCENT,
     AwardCertification,
@@ -28,9 +28,9 @@ from contracts.approvals import (
     TransitionRefused,
     ValidityPeriod,
 )
-from contracts.authorisation import Refused
-from contracts.catalogue import EVENTS
-from contracts.certificate import (
+from smartcity_th.contracts.authorisation import Refused
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.certificate import (
     LIFECYCLE_EVENTS,
     Certificate,
     Recorded,
@@ -39,11 +39,17 @@ from contracts.certificate import (
     next_deadline,
     status,
 )
-from contracts.certificate import due_reminder as due_certificate_reminder
-from contracts.common import BilingualText, Contract, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import ProposalSubmitted
-from contracts.workflow import CERTIFICATE_EVENTS, TRANSITIONS, Moved, Refusal, transition
+from smartcity_th.contracts.certificate import due_reminder as due_certificate_reminder
+from smartcity_th.contracts.common import BilingualText, Contract, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalSubmitted
+from smartcity_th.contracts.workflow import (
+    CERTIFICATE_EVENTS,
+    TRANSITIONS,
+    Moved,
+    Refusal,
+    transition,
+)
 
 SERVICE_PRODUCER = "svc-approvals"
 IDS = uuid.UUID("5b1f3c2e-7d4a-4e0b-9a51-2f6c8d0e9a10")

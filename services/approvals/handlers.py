@@ -15,20 +15,20 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client import Counter, Histogram
 
-from contracts.agencies import Agency, UnknownAgency, agency
-from contracts.approvals import (
+from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency
+from smartcity_th.contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
     CertificationRenewed,
     MeetingDecision,
     MeetingRecorded,
 )
-from contracts.authorisation import Refused, authorise
-from contracts.catalogue import EVENTS, claims_for
-from contracts.common import Contract, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from services.approvals.adapters.repository import MongoCaseRepository
-from services.approvals.domain import (
+from smartcity_th.contracts.authorisation import Refused, authorise
+from smartcity_th.contracts.catalogue import EVENTS, claims_for
+from smartcity_th.contracts.common import Contract, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.domain import (
     DECISION_TYPES,
     DEFAULT_RULES,
     Case,
@@ -45,8 +45,8 @@ from services.approvals.domain import (
     renewal,
     scan_as_of,
 )
-from services.approvals.domain import decide as decide_claim
-from services.common.consumer import Unprocessable
+from smartcity_th.services.approvals.domain import decide as decide_claim
+from smartcity_th.services.common.consumer import Unprocessable
 
 log = structlog.get_logger(__name__)
 

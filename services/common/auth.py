@@ -16,11 +16,11 @@ from fastapi import Request
 from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.agencies import Agency, UnknownAgency
-from services.common.context import authenticated_by
-from services.common.errors import Refusal
-from services.common.registry import RegistryProjection
-from services.common.registry_admin import hash_key
+from smartcity_th.contracts.agencies import Agency, UnknownAgency
+from smartcity_th.services.common.context import authenticated_by
+from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.registry import RegistryProjection
+from smartcity_th.services.common.registry_admin import hash_key
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,6 @@
 """The intake gate: a claim is acted on only if its signature verifies against a current key of
-the agency it names (`contracts.signing.verify`, with this service's registry projection).
+the agency it names (`smartcity_th.contracts.signing.verify`, with this service's registry
+projection).
 
 Runs before the claim is parsed or answered, so an unauthenticated claim changes nothing, is
 answered to nobody (its `producer` is only a claim), and becomes a dead letter of kind
@@ -16,12 +17,12 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-from contracts import topics
-from contracts.catalogue import EVENTS
-from contracts.signing import Authenticated, Unauthenticated, Verdict, verify
-from services.common.consumer import EventConsumer, Record
-from services.common.context import authenticated_by
-from services.common.registry import RegistryProjection
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.signing import Authenticated, Unauthenticated, Verdict, verify
+from smartcity_th.services.common.consumer import EventConsumer, Record
+from smartcity_th.services.common.context import authenticated_by
+from smartcity_th.services.common.registry import RegistryProjection
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,5 @@
-"""The command line of every service: `python -m services.<name> [serve]`. API keys are issued
-and revoked in the agency registry: `smartcity-admin api-key issue|revoke`."""
+"""The command line of every service: `python -m smartcity_th.services.<name> [serve]`. API keys
+are issued and revoked in the agency registry: `smartcity-admin api-key issue|revoke`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TypeVar
 import typer
 from fastapi import FastAPI
 
-from services.common.logs import configure_logging
-from services.common.runtime import Runtime, serve
-from services.common.settings import ServiceSettings
+from smartcity_th.services.common.logs import configure_logging
+from smartcity_th.services.common.runtime import Runtime, serve
+from smartcity_th.services.common.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 

@@ -35,15 +35,20 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
-from contracts.access import fact_refusal
-from contracts.catalogue import EVENTS
-from contracts.common import canonical_uuid, safe_text
-from contracts.deadletter import DeadLetter
-from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.topics import HEADER_EMITTED_BY, Topics
-from services.common import telemetry
-from services.common.context import Source, current_source
-from services.common.retry import AfterFailure, Failures, after_failure, backoff_seconds
+from smartcity_th.contracts.access import fact_refusal
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import canonical_uuid, safe_text
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
+from smartcity_th.contracts.topics import HEADER_EMITTED_BY, Topics
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.context import Source, current_source
+from smartcity_th.services.common.retry import (
+    AfterFailure,
+    Failures,
+    after_failure,
+    backoff_seconds,
+)
 
 log = structlog.get_logger(__name__)
 

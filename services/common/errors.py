@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.common import BilingualText, safe_text, unstorable
-from contracts.proposals import FieldError
+from smartcity_th.contracts.common import BilingualText, safe_text, unstorable
+from smartcity_th.contracts.proposals import FieldError
 
 _THAI: dict[str, str] = {
     "missing": "ต้องระบุข้อมูลนี้",

@@ -19,12 +19,12 @@ from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, Skip
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from contracts import access
-from contracts.catalogue import EVENTS
-from contracts.deadletter import DeadLetter
-from contracts.envelope import Envelope
-from contracts.topics import Topics
-from services.common.kafka_security import (
+from smartcity_th.contracts import access
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import Envelope
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.kafka_security import (
     KafkaAuth,
     admin_auth,
     authenticate,
@@ -32,7 +32,7 @@ from services.common.kafka_security import (
     namespace_of,
     provision,
 )
-from services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ServiceSettings
 
 
 class TopicsMissing(ConnectionError):

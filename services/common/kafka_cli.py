@@ -8,7 +8,7 @@
 
 They run as the stack's admin (`SMARTCITY_KAFKA_ADMIN_USERNAME` / `_PASSWORD`, else the local
 stack's admin credentials) against `SMARTCITY_KAFKA_BOOTSTRAP` (else 127.0.0.1:
-`SMARTCITY_KAFKA_PORT`). Also `python -m services.common.kafka_cli ...`.
+`SMARTCITY_KAFKA_PORT`). Also `python -m smartcity_th.services.common.kafka_cli ...`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from aiokafka.errors import KafkaConnectionError
 from rich.console import Console
 from rich.table import Table
 
-from contracts import access
-from services.common.kafka_security import (
+from smartcity_th.contracts import access
+from smartcity_th.services.common.kafka_security import (
     KafkaAdmin,
     KafkaAdminError,
     KafkaAuthenticationError,

@@ -10,8 +10,9 @@ credentials, and the admin operations (topics, ACLs, SCRAM users) that only the 
   (`<principal> <password>` lines, mode 600, never committed). A client whose password is not
   given in its settings reads it from there.
 - `KafkaAdmin` (confluent-kafka's AdminClient, librdkafka underneath) creates topics and applies
-  the ACLs of `contracts.access` for a namespace, and adds or revokes agency principals (SCRAM
-  user + ACLs). aiokafka's admin client has no SCRAM-credential API, hence librdkafka here.
+  the ACLs of `smartcity_th.contracts.access` for a namespace, and adds or revokes agency
+  principals (SCRAM user + ACLs). aiokafka's admin client has no SCRAM-credential API, hence
+  librdkafka here.
 
 `SMARTCITY_KAFKA_INSECURE=1` is the debugging switch: the local broker then runs PLAINTEXT with
 no authorizer and every client connects without SASL. It is off by default.
@@ -53,8 +54,8 @@ from confluent_kafka.admin import (
 from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from contracts import access
-from contracts.topics import ALL_TOPICS, Topics
+from smartcity_th.contracts import access
+from smartcity_th.contracts.topics import ALL_TOPICS, Topics
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRAM_ITERATIONS = 8192

@@ -1,5 +1,6 @@
 """Each service's own projection of the agency registry: a reader of the compacted registry
-topic, from its beginning, without a consumer group; the state is `contracts.registry.Registry`.
+topic, from its beginning, without a consumer group; the state is
+`smartcity_th.contracts.registry.Registry`.
 
 Start-up reads up to the end of the topic before the service takes traffic; afterwards a
 background task applies each new event as it arrives (a long poll: the broker answers the
@@ -16,10 +17,10 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
-from contracts.agencies import Agency
-from contracts.registry import Registry, RegistryRecordError, parse_registry_record
-from services.common.kafka import FETCHER_IDLE_MS, LONG_POLL_MS, make_consumer
-from services.common.kafka_security import KafkaAuth
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.registry import Registry, RegistryRecordError, parse_registry_record
+from smartcity_th.services.common.kafka import FETCHER_IDLE_MS, LONG_POLL_MS, make_consumer
+from smartcity_th.services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,8 @@ class RegistryProjection:
         self._tp = TopicPartition(topic, 0)
 
     def agency(self, agency_id: str) -> Agency:
-        """The agency, or `UnknownAgency` (the same contract as `contracts.agencies.agency`)."""
+        """The agency, or `UnknownAgency` (the same contract as
+        `smartcity_th.contracts.agencies.agency`)."""
         return self.state.agency(agency_id)
 
     async def start(self) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contracts.agencies import Agency, agencies
-from contracts.common import Contract
-from contracts.registry import (
+from smartcity_th.contracts.agencies import Agency, agencies
+from smartcity_th.contracts.common import Contract
+from smartcity_th.contracts.registry import (
     AgencyUpdated,
     ApiKeyIssued,
     ApiKeyRevoked,
@@ -31,10 +31,10 @@ from contracts.registry import (
     parse_registry_record,
     registry_event,
 )
-from contracts.signing import key_id_for, raw_public_key
-from contracts.topics import Topics
-from services.common.kafka import make_consumer, make_producer
-from services.common.kafka_security import (
+from smartcity_th.contracts.signing import key_id_for, raw_public_key
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.kafka import make_consumer, make_producer
+from smartcity_th.services.common.kafka_security import (
     add_agency_principal,
     admin_auth,
     remove_agency_principal,

@@ -14,16 +14,16 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
-from services.common import telemetry
-from services.common.claims import ClaimGate
-from services.common.consumer import DeadLetters, EventConsumer, is_transient
-from services.common.errors import StreamedBodyLimit, install_error_shape
-from services.common.http import kafka_check, mongo_check, ops_router
-from services.common.kafka import check_topics, make_broker
-from services.common.mongo import make_client
-from services.common.registry import RegistryProjection
-from services.common.settings import ServiceSettings
-from services.common.store import AggregateStore, CommitPublisher, Relay
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.claims import ClaimGate
+from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
+from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
+from smartcity_th.services.common.http import kafka_check, mongo_check, ops_router
+from smartcity_th.services.common.kafka import check_topics, make_broker
+from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.registry import RegistryProjection
+from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.common.store import AggregateStore, CommitPublisher, Relay
 
 log = structlog.get_logger(__name__)
 

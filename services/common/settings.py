@@ -5,13 +5,19 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contracts.access import service_principal
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka_security import KafkaAuth, Mechanism, Protocol, default_protocol
+from smartcity_th.contracts.access import service_principal
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka_security import (
+    KafkaAuth,
+    Mechanism,
+    Protocol,
+    default_protocol,
+)
 
 
 class ServiceSettings(BaseSettings):
-    """Loopback defaults so that `python -m services.<name>` works against `make infra-up`."""
+    """Loopback defaults so that `python -m smartcity_th.services.<name>` works against
+    `make infra-up`."""
 
     model_config = SettingsConfigDict(extra="ignore")
 

@@ -40,12 +40,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.access import service_principal
-from contracts.catalogue import EVENTS
-from contracts.envelope import AnyEnvelope
-from contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
-from services.common import telemetry
-from services.common.context import authenticated_by
+from smartcity_th.contracts.access import service_principal
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.context import authenticated_by
 
 log = structlog.get_logger(__name__)
 

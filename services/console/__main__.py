@@ -1,5 +1,5 @@
-from services.common.cli import service_cli
-from services.console.bootstrap import NAME, build
-from services.console.config import ConsoleSettings
+from smartcity_th.services.common.cli import service_cli
+from smartcity_th.services.console.bootstrap import NAME, build
+from smartcity_th.services.console.config import ConsoleSettings
 
 service_cli(NAME, ConsoleSettings, build)()

@@ -24,7 +24,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.console.chain import GENESIS, seal
+from smartcity_th.services.console.chain import GENESIS, seal
 
 log = structlog.get_logger(__name__)
 Doc = dict[str, Any]

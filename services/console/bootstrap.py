@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.auth import ApiKeys
-from services.common.kafka import read_record
-from services.common.runtime import Runtime
-from services.console.audit import MongoAuditLog
-from services.console.config import ConsoleSettings
-from services.console.entrypoints import http, kafka, web, workflow
-from services.console.handlers import Recorder, Replayer
-from services.console.lag import LagMonitor
-from services.console.sessions import Sessions
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.common.kafka import read_record
+from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.config import ConsoleSettings
+from smartcity_th.services.console.entrypoints import http, kafka, web, workflow
+from smartcity_th.services.console.handlers import Recorder, Replayer
+from smartcity_th.services.console.lag import LagMonitor
+from smartcity_th.services.console.sessions import Sessions
 
 NAME = "console"
 

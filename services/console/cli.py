@@ -35,10 +35,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from contracts.proposals import ErrorResponse
-from services.common.kafka_cli import app as kafka_app
-from services.console.chain import Verifier
-from services.console.signatures import SignatureAudit, signing_keys_from
+from smartcity_th.contracts.proposals import ErrorResponse
+from smartcity_th.services.common.kafka_cli import app as kafka_app
+from smartcity_th.services.console.chain import Verifier
+from smartcity_th.services.console.signatures import SignatureAudit, signing_keys_from
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = (

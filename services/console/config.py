@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ServiceSettings
 
 
 class ConsoleSettings(ServiceSettings):

@@ -11,11 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from contracts.common import Stage
-from contracts.reference import provinces
-from contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
-from contracts.workflow import stage_name as workflow_stage_name
-from services.console.views import body, happened
+from smartcity_th.contracts.common import Stage
+from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
+from smartcity_th.contracts.workflow import stage_name as workflow_stage_name
+from smartcity_th.services.console.views import body, happened
 
 TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
 

@@ -13,10 +13,10 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-from contracts.topics import Topics
-from services.common.consumer import Record
-from services.console.audit import MongoAuditLog
-from services.console.records import describe, proposal_of_key, replay_content
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 
 log = structlog.get_logger(__name__)
 

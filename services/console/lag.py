@@ -10,8 +10,8 @@ from typing import Any
 import structlog
 from prometheus_client import Gauge
 
-from services.common.kafka import consumer_lag
-from services.common.kafka_security import KafkaAuth
+from smartcity_th.services.common.kafka import consumer_lag
+from smartcity_th.services.common.kafka_security import KafkaAuth
 
 log = structlog.get_logger(__name__)
 

@@ -14,14 +14,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.catalogue import is_fact_producer
-from contracts.common import is_proposal_id
-from contracts.deadletter import DeadLetter
-from contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from contracts.proposals import ProposalResubmitted, ProposalSubmitted
-from contracts.topics import DEADLETTER, INTAKE, Topics
-from contracts.workflow import stage_after
-from services.common.consumer import Record
+from smartcity_th.contracts.catalogue import is_fact_producer
+from smartcity_th.contracts.common import is_proposal_id
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
+from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalSubmitted
+from smartcity_th.contracts.topics import DEADLETTER, INTAKE, Topics
+from smartcity_th.contracts.workflow import stage_after
+from smartcity_th.services.common.consumer import Record
 
 
 def proposal_of_key(key: bytes | None) -> str | None:

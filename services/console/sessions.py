@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.agencies import Agency, UnknownAgency, agency
+from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency
 
 COOKIE = "smartcity_console"
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.signing import SigningKey, Unauthenticated, verify
-from contracts.topics import INTAKE
+from smartcity_th.contracts.signing import SigningKey, Unauthenticated, verify
+from smartcity_th.contracts.topics import INTAKE
 
 
 def signing_keys_from(rows: Iterable[Mapping[str, Any]]) -> dict[str, SigningKey]:

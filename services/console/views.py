@@ -10,15 +10,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.agencies import Agency
-from contracts.approvals import DATED_DECISIONS, decided_on
-from contracts.catalogue import EVENTS
-from contracts.certificate import LIFECYCLE_EVENTS, Recorded, fold, status
-from contracts.common import AgencyKind
-from contracts.envelope import EnvelopeError, parse_record
-from contracts.reference import UnknownProvince, province
-from contracts.workflow import event_name, stage_name
-from services.common.telemetry import trace_id_of
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.approvals import DATED_DECISIONS, decided_on
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.certificate import LIFECYCLE_EVENTS, Recorded, fold, status
+from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.envelope import EnvelopeError, parse_record
+from smartcity_th.contracts.reference import UnknownProvince, province
+from smartcity_th.contracts.workflow import event_name, stage_name
+from smartcity_th.services.common.telemetry import trace_id_of
 
 REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 # Who may use the console at all (every page and API). It shows every agency's proposals,

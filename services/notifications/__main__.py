@@ -1,4 +1,4 @@
-"""`python -m services.notifications [serve | keys ... | recipients ... | preview TYPE]`."""
+"""`python -m smartcity_th.services.notifications [serve | keys | recipients | preview TYPE]`."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from services.common.cli import service_cli
-from services.common.mongo import make_client
-from services.notifications.adapters.directory import (
+from smartcity_th.services.common.cli import service_cli
+from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
-from services.notifications.bootstrap import NAME, build
-from services.notifications.config import NotificationsSettings
-from services.notifications.domain import Recipient
-from services.notifications.links import StatusLinks, new_secret
-from services.notifications.rendering import email_context, render
-from services.notifications.routing import ROUTES
-from services.notifications.samples import AREA, PROVINCE, sample_envelope
+from smartcity_th.services.notifications.bootstrap import NAME, build
+from smartcity_th.services.notifications.config import NotificationsSettings
+from smartcity_th.services.notifications.domain import Recipient
+from smartcity_th.services.notifications.links import StatusLinks, new_secret
+from smartcity_th.services.notifications.rendering import email_context, render
+from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.samples import AREA, PROVINCE, sample_envelope
 
 T = TypeVar("T")
 CLI_AGENCY = "svc-notifications"

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.auth import ApiKeys
-from services.common.runtime import Runtime
-from services.notifications.adapters.directory import RecipientsDirectory
-from services.notifications.adapters.smtp import SmtpMailer
-from services.notifications.adapters.store import (
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
+from smartcity_th.services.notifications.adapters.smtp import SmtpMailer
+from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
     ProposalsView,
     load_or_create_secret,
 )
-from services.notifications.config import NotificationsSettings
-from services.notifications.digest import DigestScheduler
-from services.notifications.domain import MailSettings
-from services.notifications.entrypoints import http, kafka, status
-from services.notifications.handlers import NotificationHandlers
-from services.notifications.links import StatusLinks
-from services.notifications.sender import Sender
+from smartcity_th.services.notifications.config import NotificationsSettings
+from smartcity_th.services.notifications.digest import DigestScheduler
+from smartcity_th.services.notifications.domain import MailSettings
+from smartcity_th.services.notifications.entrypoints import http, kafka, status
+from smartcity_th.services.notifications.handlers import NotificationHandlers
+from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.sender import Sender
 
 NAME = "notifications"
 

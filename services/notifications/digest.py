@@ -1,6 +1,6 @@
 """From held emails to daily digests: at the cutoff (Thai time), each recipient's held emails
 are claimed by one digest id, queued as one summary email, and settled (the rules:
-`services.notifications.domain`)."""
+`smartcity_th.services.notifications.domain`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from services.notifications import domain
-from services.notifications.adapters.store import DeliveryLog, MessageBodies
-from services.notifications.domain import (
+from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
+from smartcity_th.services.notifications.domain import (
     DIGEST_TYPE,
     Clock,
     Delivery,
@@ -20,7 +20,7 @@ from services.notifications.domain import (
     next_cutoff,
     utc_now,
 )
-from services.notifications.metrics import QUEUED
+from smartcity_th.services.notifications.metrics import QUEUED
 
 log = structlog.get_logger(__name__)
 

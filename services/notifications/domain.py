@@ -11,15 +11,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
-from contracts.notifications import NotificationFailed, NotificationSent
-from services.common.context import Source
-from services.common.retry import Jitter, backoff_seconds
-from services.notifications import view
-from services.notifications.links import StatusLinks
-from services.notifications.messages import message_id
-from services.notifications.rendering import email_context, has_template, render, render_digest
-from services.notifications.routing import CRITICAL, ROUTES, Addressees
+from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
+from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.services.common.context import Source
+from smartcity_th.services.common.retry import Jitter, backoff_seconds
+from smartcity_th.services.notifications import view
+from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.messages import message_id
+from smartcity_th.services.notifications.rendering import (
+    email_context,
+    has_template,
+    render,
+    render_digest,
+)
+from smartcity_th.services.notifications.routing import CRITICAL, ROUTES, Addressees
 
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"

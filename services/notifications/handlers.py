@@ -1,6 +1,7 @@
 """From an event to queued emails: record it in the view, gather whom it goes to, and store
-the deliveries that `services.notifications.domain` plans (the sender sends them:
-`services.notifications.sender`; digests: `services.notifications.digest`)."""
+the deliveries that `smartcity_th.services.notifications.domain` plans (the sender sends them:
+`smartcity_th.services.notifications.sender`; digests:
+`smartcity_th.services.notifications.digest`)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ from typing import Any
 
 import structlog
 
-from contracts.envelope import AnyEnvelope, parse_record
-from contracts.workflow import stage_after
-from services.common import telemetry
-from services.common.context import current_source
-from services.notifications import domain, view
-from services.notifications.adapters.directory import RecipientsDirectory
-from services.notifications.adapters.store import DeliveryLog, MessageBodies, ProposalsView
-from services.notifications.domain import Clock, MailSettings, Recipient, utc_now
-from services.notifications.metrics import FAILED, HELD, QUEUED
-from services.notifications.routing import addressees, needs_proposal
+from smartcity_th.contracts.envelope import AnyEnvelope, parse_record
+from smartcity_th.contracts.workflow import stage_after
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.context import current_source
+from smartcity_th.services.notifications import domain, view
+from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
+from smartcity_th.services.notifications.adapters.store import (
+    DeliveryLog,
+    MessageBodies,
+    ProposalsView,
+)
+from smartcity_th.services.notifications.domain import Clock, MailSettings, Recipient, utc_now
+from smartcity_th.services.notifications.metrics import FAILED, HELD, QUEUED
+from smartcity_th.services.notifications.routing import addressees, needs_proposal
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +68,7 @@ class NotificationHandlers:
         """Queue the emails about one event (the sender sends them). A redelivered event
         queues nothing new: each email's id is (event id, address). An event about a proposal
         not known yet waits in the view, and is told once its submission is read (the rules:
-        `services.notifications.view`)."""
+        `smartcity_th.services.notifications.view`)."""
         stage = stage_after(envelope.event_type)
         recorded = await self._view.record(
             envelope,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html as html_lib
 import re
 
-from contracts.catalogue import EVENTS
-from contracts.common import Stage
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import Stage
 
 EVENT_CODE = re.compile(r"\b(" + "|".join(sorted(EVENTS, key=len, reverse=True)) + r")\b")
 STAGE_CODE = re.compile(r"\b(" + "|".join(s.value for s in Stage) + r")\b")

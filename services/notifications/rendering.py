@@ -15,12 +15,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
-from contracts.agencies import agencies, office_holder, province_th
-from contracts.approvals import DELIVERY_YEARS
-from contracts.common import BilingualText, Stage
-from contracts.envelope import AnyEnvelope
-from contracts.proposals import field_name
-from contracts.workflow import (
+from smartcity_th.contracts.agencies import agencies, office_holder, province_th
+from smartcity_th.contracts.approvals import DELIVERY_YEARS
+from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.proposals import field_name
+from smartcity_th.contracts.workflow import (
     CABINET,
     DEPA,
     LOGO,
@@ -159,7 +159,7 @@ LAYOUTS = {False: "base.txt.j2", True: "base.html.j2"}
 @cache
 def _environment(html: bool) -> Environment:
     env = Environment(
-        loader=PackageLoader("services.notifications", "templates"),
+        loader=PackageLoader("smartcity_th.services.notifications", "templates"),
         autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -15,7 +15,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
@@ -34,10 +34,10 @@ from contracts.approvals import (
     TransitionRefused,
     ValidityPeriod,
 )
-from contracts.catalogue import EVENTS
-from contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import (
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import (
     Attachment,
     FieldError,
     IntakeRejected,

@@ -1,5 +1,5 @@
 """From queued emails to the SMTP server: lease due deliveries, try each once, and store
-what follows (the rules: `services.notifications.domain`)."""
+what follows (the rules: `smartcity_th.services.notifications.domain`)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,28 @@ import time
 import structlog
 from opentelemetry.trace import SpanKind
 
-from services.common import telemetry
-from services.common.consumer import DeadLetters, Record
-from services.common.retry import Jitter
-from services.notifications import domain
-from services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
-from services.notifications.adapters.store import DeliveryLog, MessageBodies
-from services.notifications.domain import Body, Clock, Delivery, GiveUp, MailSettings, utc_now
-from services.notifications.messages import build_message
-from services.notifications.metrics import DIGEST_HELD, FAILED, QUEUE_AGE, RETRYING, SENT
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.consumer import DeadLetters, Record
+from smartcity_th.services.common.retry import Jitter
+from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
+from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
+from smartcity_th.services.notifications.domain import (
+    Body,
+    Clock,
+    Delivery,
+    GiveUp,
+    MailSettings,
+    utc_now,
+)
+from smartcity_th.services.notifications.messages import build_message
+from smartcity_th.services.notifications.metrics import (
+    DIGEST_HELD,
+    FAILED,
+    QUEUE_AGE,
+    RETRYING,
+    SENT,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -16,8 +16,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.approvals import decided_on
-from contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.approvals import decided_on
+from smartcity_th.contracts.envelope import AnyEnvelope
 
 Doc = dict[str, Any]
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from contracts.catalogue import owned_by
-from services.common.auth import ApiKeys
-from services.common.runtime import Runtime
-from services.common.store import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
-from services.proposals.adapters.repository import MongoProposalRepository
-from services.proposals.config import ProposalsSettings
-from services.proposals.entrypoints import http, kafka
-from services.proposals.handlers import DecisionFacts, IntakeClaims, ProposalHandlers, RejectionLog
+from smartcity_th.contracts.catalogue import owned_by
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.common.store import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository
+from smartcity_th.services.proposals.config import ProposalsSettings
+from smartcity_th.services.proposals.entrypoints import http, kafka
+from smartcity_th.services.proposals.handlers import (
+    DecisionFacts,
+    IntakeClaims,
+    ProposalHandlers,
+    RejectionLog,
+)
 
 NAME = "proposals"
 

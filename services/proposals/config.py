@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ServiceSettings
 
 
 class ProposalsSettings(ServiceSettings):

@@ -8,11 +8,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.approvals import RevisionRequested
-from contracts.authorisation import Producer, Refused, authorise
-from contracts.common import BilingualText, ProvinceRef, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import (
+from smartcity_th.contracts.approvals import RevisionRequested
+from smartcity_th.contracts.authorisation import Producer, Refused, authorise
+from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import (
     FieldError,
     ProposalContent,
     ProposalDraft,
@@ -20,8 +20,8 @@ from contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
-from contracts.reference import UnknownProvince, province
-from contracts.workflow import Refusal, transition
+from smartcity_th.contracts.reference import UnknownProvince, province
+from smartcity_th.contracts.workflow import Refusal, transition
 
 SERVICE_PRODUCER = "svc-proposals"
 

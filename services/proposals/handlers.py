@@ -10,12 +10,17 @@ from dataclasses import dataclass
 
 import structlog
 
-from contracts.agencies import Agency, UnknownAgency, agency
-from contracts.authorisation import Refused, authorise
-from contracts.catalogue import EVENTS, claims_for, is_fact_producer
-from contracts.common import BilingualText, canonical_uuid, is_agency_id, is_proposal_id
-from contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
-from contracts.proposals import (
+from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency
+from smartcity_th.contracts.authorisation import Refused, authorise
+from smartcity_th.contracts.catalogue import EVENTS, claims_for, is_fact_producer
+from smartcity_th.contracts.common import (
+    BilingualText,
+    canonical_uuid,
+    is_agency_id,
+    is_proposal_id,
+)
+from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
+from smartcity_th.contracts.proposals import (
     FieldError,
     IntakeRejected,
     ProposalContent,
@@ -23,10 +28,15 @@ from contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
-from services.common.consumer import Unprocessable
-from services.common.store import AggregateStore, Commit
-from services.proposals.adapters.repository import MongoProposalRepository
-from services.proposals.domain import SERVICE_PRODUCER, IntakeError, Proposal, derive_proposal_id
+from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.store import AggregateStore, Commit
+from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository
+from smartcity_th.services.proposals.domain import (
+    SERVICE_PRODUCER,
+    IntakeError,
+    Proposal,
+    derive_proposal_id,
+)
 
 log = structlog.get_logger(__name__)
 

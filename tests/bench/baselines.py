@@ -28,7 +28,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.common.mongo import make_client
+from smartcity_th.services.common.mongo import make_client
 from tests.support import MAILPIT, MONGO, SMTP_PORT, kafka_client
 
 Doc = dict[str, Any]

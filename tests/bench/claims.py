@@ -10,10 +10,10 @@ import statistics
 import time
 from typing import Any
 
-from contracts import topics
-from contracts.examples import example_envelope
-from contracts.signing import SigningKey, raw_public_key, verify
-from services.common.claims import claimed_fields
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.examples import example_envelope
+from smartcity_th.contracts.signing import SigningKey, raw_public_key, verify
+from smartcity_th.services.common.claims import claimed_fields
 from tests.support import signer_for
 
 

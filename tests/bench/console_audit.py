@@ -18,11 +18,11 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
-from contracts.topics import Topics
-from services.common.kafka import delete_topics, ensure_topics
-from services.common.kafka_security import admin_auth
-from services.console.cli import app
-from services.console.config import ConsoleSettings
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.kafka import delete_topics, ensure_topics
+from smartcity_th.services.common.kafka_security import admin_auth
+from smartcity_th.services.console.cli import app
+from smartcity_th.services.console.config import ConsoleSettings
 from tests.support import free_port
 
 
@@ -42,7 +42,7 @@ async def bench(n: int) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.console",
+        "smartcity_th.services.console",
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

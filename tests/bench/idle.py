@@ -22,19 +22,19 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from contracts.agencies import agency
-from contracts.envelope import new_envelope
-from contracts.notifications import NotificationSent
-from contracts.proposals import ProposalDraft
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.approvals.adapters.repository import case_state
-from services.approvals.domain import open_case
-from services.common.kafka import ensure_topics
-from services.common.mongo import make_client
-from services.common.settings import ServiceSettings
-from services.common.store import VERSION, Commit, commit_id, record_of
-from services.proposals.adapters.repository import commit_of
-from services.proposals.domain import Proposal, content_from_draft
+from smartcity_th.contracts.agencies import agency
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.notifications import NotificationSent
+from smartcity_th.contracts.proposals import ProposalDraft
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.approvals.adapters.repository import case_state
+from smartcity_th.services.approvals.domain import open_case
+from smartcity_th.services.common.kafka import ensure_topics
+from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.common.store import VERSION, Commit, commit_id, record_of
+from smartcity_th.services.proposals.adapters.repository import commit_of
+from smartcity_th.services.proposals.domain import Proposal, content_from_draft
 from tests.support import (
     KAFKA,
     LOCAL,

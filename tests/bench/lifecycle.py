@@ -44,8 +44,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import ensure_topics
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import ensure_topics
 from tests.bench import idle
 from tests.bench.stats import completion_rate, next_rate, ratio, spread, sustained
 from tests.e2e.approvals_support import meeting

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from contracts.topics import Topics
-from services.common.registry_admin import RegistryAdmin
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.registry_admin import RegistryAdmin
 from tests.support import KAFKA, ServiceProcess, wait_key_accepted
 
 PROBES = {"proposals": "/proposals", "approvals": "/cases", "notifications": "/recipients"}

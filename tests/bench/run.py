@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import ensure_topics
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import ensure_topics
 from tests.bench import baselines, claims, idle, lifecycle, revocation, store_probe
 from tests.bench.stats import baseline_ratios
 from tests.support import (

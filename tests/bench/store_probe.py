@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from services.common.mongo import make_client
+from smartcity_th.services.common.mongo import make_client
 from tests.support import MONGO
 
 Doc = dict[str, Any]

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
+from smartcity_th.contracts.topics import Topics
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import ROOT, Namespace, ServiceProcess, kafka_client, poll
 

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CertificationAwarded,
     ProposalScreened,
     RevisionRequested,
     SubcommitteeApproved,
     ValidityPeriod,
 )
-from contracts.common import BilingualText, Meeting
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.topics import Topics
+from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.topics import Topics
 from tests.browser.test_console_browser import ARGS, CHROMIUM
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import ROOT, ServiceProcess, kafka_producer, poll, record_headers

@@ -41,11 +41,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from contracts.agencies import agencies
-from contracts.common import AgencyKind
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import ensure_topics
-from services.common.kafka_security import KafkaAdmin, admin_auth
+from smartcity_th.contracts.agencies import agencies
+from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import ensure_topics
+from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
 from tests.support import (
     KAFKA,
     LOCAL,

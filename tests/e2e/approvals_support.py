@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from contracts.approvals import MeetingDecision, MeetingRecorded, ProposalScreened
-from contracts.common import BilingualText, Meeting
-from contracts.envelope import AnyEnvelope
-from contracts.proposals import ProposalSubmitted
+from smartcity_th.contracts.approvals import MeetingDecision, MeetingRecorded, ProposalScreened
+from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.proposals import ProposalSubmitted
 from tests.builders import claim, content, new_proposal_id, province_ref
 from tests.support import poll
 

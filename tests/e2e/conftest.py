@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.envelope import AnyEnvelope
-from contracts.topics import Topics
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.topics import Topics
 from tests.support import Namespace, ServiceProcess, find_published, poll, produce
 
 SendClaim = Callable[..., Awaitable[dict[str, Any]]]

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CertificationAwarded,
     SubcommitteeApproved,
     ValidityPeriod,
     add_years,
 )
-from contracts.common import BilingualText, Meeting
-from contracts.topics import Topics
+from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.topics import Topics
 from tests.builders import claim
 from tests.e2e.approvals_support import (
     CHAIR,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
-from services.approvals.handlers import MEETING_CONCURRENCY
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.approvals.handlers import MEETING_CONCURRENCY
 from tests.builders import claim
 from tests.e2e.approvals_support import (
     PROVINCES_15,

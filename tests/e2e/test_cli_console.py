@@ -15,12 +15,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner, Result
 
-from contracts.approvals import CertificationAwarded, ValidityPeriod
-from contracts.common import BilingualText
-from contracts.envelope import new_envelope
-from contracts.proposals import ProposalContent, ProposalSubmitted
-from contracts.topics import Topics
-from services.console.cli import app
+from smartcity_th.contracts.approvals import CertificationAwarded, ValidityPeriod
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.proposals import ProposalContent, ProposalSubmitted
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.console.cli import app
 from tests.conftest import TEST_API_KEYS
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import (

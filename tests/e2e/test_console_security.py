@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.deadletter import DeadLetter
-from contracts.topics import Topics
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.topics import Topics
 from tests.conftest import TEST_API_KEYS
 from tests.support import Namespace, ServiceProcess, kafka_producer, poll
 

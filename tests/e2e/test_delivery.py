@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.approvals import DeliveryReported, ReportSummary, add_years
-from contracts.topics import Topics
+from smartcity_th.contracts.approvals import DeliveryReported, ReportSummary, add_years
+from smartcity_th.contracts.topics import Topics
 from tests.builders import claim
 from tests.e2e.approvals_support import http_json, meeting, submitted, wait_stage
 from tests.support import (

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
-from services.notifications.proofread import problems
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import delete_topics, ensure_topics
+from smartcity_th.services.notifications.proofread import problems
 from tests.support import (
     KAFKA,
     LOCAL,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
+from smartcity_th.contracts.topics import Topics
 from tests.e2e.test_walking_skeleton import DRAFT
 from tests.support import (
     Namespace,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
+from smartcity_th.contracts.topics import Topics
 from tests.builders import submission
 from tests.support import (
     Mailpit,

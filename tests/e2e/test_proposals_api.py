@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.approvals import RevisionRequested
-from contracts.common import BilingualText
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.topics import Topics
+from smartcity_th.contracts.approvals import RevisionRequested
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.topics import Topics
 from tests.support import (
     Namespace,
     ServiceProcess,

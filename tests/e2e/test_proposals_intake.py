@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.common import ProvinceRef
-from contracts.envelope import AnyEnvelope
-from contracts.proposals import ProposalResubmitted, ProposalSubmitted, ProposalWithdrawn
-from contracts.topics import Topics
+from smartcity_th.contracts.common import ProvinceRef
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.proposals import (
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
+from smartcity_th.contracts.topics import Topics
 from tests.builders import PHUKET, claim, content, new_proposal_id, submission
 from tests.e2e.conftest import SendClaim
 from tests.e2e.test_proposals_api import revision_request

@@ -13,14 +13,14 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.agencies import Agency
-from contracts.common import AgencyKind, ProvinceRef
-from contracts.envelope import AnyEnvelope
-from contracts.signing import HEADER_SIGNATURE
-from contracts.topics import Topics
-from services.common.registry_admin import KafkaCredentials, RegistryAdmin
-from services.common.store import VERSION
-from smartcity_kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.common import AgencyKind, ProvinceRef
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.signing import HEADER_SIGNATURE
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
+from smartcity_th.services.common.registry_admin import KafkaCredentials, RegistryAdmin
+from smartcity_th.services.common.store import VERSION
 from tests import builders
 from tests.builders import PHUKET
 from tests.e2e.test_cli_console import cli

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from services.console.cli import app
+from smartcity_th.services.console.cli import app
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import JAEGER, Mailpit, ServiceProcess, poll
 

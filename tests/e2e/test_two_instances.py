@@ -16,9 +16,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.approvals import ProposalScreened
-from contracts.topics import Topics
-from services.notifications.routing import ROUTES
+from smartcity_th.contracts.approvals import ProposalScreened
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.notifications.routing import ROUTES
 from tests.builders import claim
 from tests.e2e.approvals_support import http_json, meeting, wait_stage
 from tests.e2e.test_proposals_api import draft

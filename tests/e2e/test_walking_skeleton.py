@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import HEADER_EVENT_TYPE, Topics
+from smartcity_th.contracts.topics import HEADER_EVENT_TYPE, Topics
 from tests.support import (
     Mailpit,
     Namespace,

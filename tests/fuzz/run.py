@@ -36,10 +36,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import HypothesisDeprecationWarning
 from pymongo import AsyncMongoClient
 
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import ProposalSubmitted
-from contracts.signing import HEADER_SIGNATURE, signature_header, signing_input
-from contracts.topics import DEFAULT_PARTITIONS, HEADER_EVENT_TYPE, Topics
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalSubmitted
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, signature_header, signing_input
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, HEADER_EVENT_TYPE, Topics
 from tests.builders import content
 from tests.fuzz.strategies import HostileRecord, hostile_records, record_size
 from tests.support import (

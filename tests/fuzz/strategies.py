@@ -16,9 +16,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts import topics as t
-from contracts.catalogue import EVENTS
-from contracts.examples import example_envelope
+from smartcity_th.contracts import topics as t
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.examples import example_envelope
 
 # A record must fit in one produce request (about 1 MiB with the default limits).
 MAX_VALUE_BYTES = 1_000_000

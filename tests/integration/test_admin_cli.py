@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from contracts.topics import Topics
-from services.common.kafka_security import KafkaAdmin, admin_auth
-from smartcity_kit import ClaimSigner
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.kit import ClaimSigner
+from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
 from tests.support import KAFKA, Namespace, admin_cli
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
-from services.approvals.adapters.repository import MongoCaseRepository
-from services.approvals.domain import Case, Outcome, apply, decide
-from services.common.store import CommitPublisher
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.domain import Case, Outcome, apply, decide
+from smartcity_th.services.common.store import CommitPublisher
 from tests.e2e.approvals_support import screened, submitted
 from tests.support import Namespace
 

@@ -12,11 +12,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
-from contracts import topics
-from contracts.catalogue import EVENTS
-from contracts.envelope import parse_record
-from contracts.examples import example_envelope
-from contracts.registry import REGISTRY_EVENTS
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.envelope import parse_record
+from smartcity_th.contracts.examples import example_envelope
+from smartcity_th.contracts.registry import REGISTRY_EVENTS
 from tests.support import KAFKA, Namespace, kafka_client, kafka_security, read_topic
 from tools.docgen import artefacts
 from tools.docgen.asyncapi import asyncapi, services

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.topics import Topics
-from services.common.consumer import Record
-from services.console.audit import MongoAuditLog
-from services.console.chain import Verifier, seal
-from services.console.handlers import Recorder
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.chain import Verifier, seal
+from smartcity_th.services.console.handlers import Recorder
 from tests.support import Namespace
 
 pytestmark = pytest.mark.integration

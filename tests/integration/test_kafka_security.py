@@ -17,9 +17,9 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from contracts.topics import Topics
-from services.common import kafka_cli
-from services.common.kafka_security import (
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common import kafka_cli
+from smartcity_th.services.common.kafka_security import (
     KafkaAdmin,
     KafkaAuth,
     KafkaAuthenticationError,

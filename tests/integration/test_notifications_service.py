@@ -31,30 +31,30 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from contracts.catalogue import EVENTS
-from contracts.common import BilingualText
-from contracts.envelope import AnyEnvelope
-from contracts.topics import DEFAULT_PARTITIONS, Topics
-from services.common.kafka import delete_topics, ensure_topics
-from services.common.store import AggregateStore, CommitPublisher
-from services.notifications.adapters.directory import (
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.services.common.kafka import delete_topics, ensure_topics
+from smartcity_th.services.common.store import AggregateStore, CommitPublisher
+from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientsDirectory,
     seed_documents,
 )
-from services.notifications.adapters.store import (
+from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
     ProposalsView,
     load_or_create_secret,
 )
-from services.notifications.bootstrap import mail_settings
-from services.notifications.config import NotificationsSettings
-from services.notifications.handlers import NotificationHandlers
-from services.notifications.messages import message_id
-from services.notifications.proofread import problems, visible_text
-from services.notifications.routing import ROUTES
-from services.notifications.samples import content, sample_envelope
+from smartcity_th.services.notifications.bootstrap import mail_settings
+from smartcity_th.services.notifications.config import NotificationsSettings
+from smartcity_th.services.notifications.handlers import NotificationHandlers
+from smartcity_th.services.notifications.messages import message_id
+from smartcity_th.services.notifications.proofread import problems, visible_text
+from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.samples import content, sample_envelope
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -552,7 +552,7 @@ def test_the_recipients_cli(notifier: Notifier) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.notifications", "recipients", *args],
+            [sys.executable, "-m", "smartcity_th.services.notifications", "recipients", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

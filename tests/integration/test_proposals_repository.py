@@ -14,13 +14,17 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
-from contracts.agencies import agency
-from contracts.proposals import ProposalContent
-from contracts.topics import Topics
-from services.common.store import CommitPublisher
-from services.proposals.adapters.repository import ListFilter, MongoProposalRepository
-from services.proposals.domain import IntakeError
-from services.proposals.handlers import ProposalHandlers, SubmitProposal, WithdrawProposal
+from smartcity_th.contracts.agencies import agency
+from smartcity_th.contracts.proposals import ProposalContent
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.store import CommitPublisher
+from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
+from smartcity_th.services.proposals.domain import IntakeError
+from smartcity_th.services.proposals.handlers import (
+    ProposalHandlers,
+    SubmitProposal,
+    WithdrawProposal,
+)
 from tests import builders
 from tests.support import KAFKA, Namespace
 

@@ -15,12 +15,12 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import ProposalWithdrawn
-from contracts.topics import Topics
-from services.common.consumer import EventConsumer, Record
-from services.common.mongo import make_client
-from services.common.store import (
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalWithdrawn
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import EventConsumer, Record
+from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
     CommitPublisher,

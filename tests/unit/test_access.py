@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts import access, topics
-from contracts.access import Operation, Pattern, Resource, Rule
+from smartcity_th.contracts import access, topics
+from smartcity_th.contracts.access import Operation, Pattern, Resource, Rule
 from tools.docgen.artefacts import with_acl_table
 
 ROOT = Path(__file__).resolve().parents[2]

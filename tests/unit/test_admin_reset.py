@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from services.admin import cli, local
+from smartcity_th.services.admin import cli, local
 
 
 def targets(*mongo_urls: str, mailpit: str = "http://127.0.0.1:8025") -> local.Targets:

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from contracts.approvals import add_years
-from contracts.authorisation import Refused
-from contracts.common import Stage
-from contracts.envelope import new_envelope
-from services.approvals.domain import (
+from smartcity_th.contracts.approvals import add_years
+from smartcity_th.contracts.authorisation import Refused
+from smartcity_th.contracts.common import Stage
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.services.approvals.domain import (
     Case,
     apply,
     certificate_number,

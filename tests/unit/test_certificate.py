@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CertificationAwarded,
     CertificationLapsed,
     CertificationRenewed,
@@ -18,7 +18,7 @@ from contracts.approvals import (
     ReportSummary,
     ValidityPeriod,
 )
-from contracts.certificate import (
+from smartcity_th.contracts.certificate import (
     STATUS_LABELS,
     Certificate,
     CertificateStatus,
@@ -29,7 +29,7 @@ from contracts.certificate import (
     next_deadline,
     status,
 )
-from contracts.common import BilingualText, Contract
+from smartcity_th.contracts.common import BilingualText, Contract
 
 DEADLINE = dt.date(2024, 6, 1)
 AWARDED_ON = dt.date(2022, 6, 1)

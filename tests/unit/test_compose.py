@@ -13,9 +13,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-import services
-from contracts import access
-from services.common.settings import ServiceSettings
+import smartcity_th.services
+from smartcity_th.contracts import access
+from smartcity_th.services.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = {
@@ -39,19 +39,21 @@ def compose() -> dict[str, Any]:
 def service_packages() -> set[str]:
     return {
         m.name
-        for m in pkgutil.iter_modules(services.__path__)
+        for m in pkgutil.iter_modules(smartcity_th.services.__path__)
         if (ROOT / "services" / m.name / "__main__.py").exists()
     }
 
 
 def settings_class(name: str) -> type[BaseSettings]:
-    module = importlib.import_module(f"services.{name}.config")
+    module = importlib.import_module(f"smartcity_th.services.{name}.config")
     classes = [
         v
         for v in vars(module).values()
         if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
     ]
-    assert len(classes) == 1, f"services.{name}.config should define one settings class"
+    assert len(classes) == 1, (
+        f"smartcity_th.services.{name}.config should define one settings class"
+    )
     return classes[0]
 
 
@@ -75,7 +77,7 @@ def test_infrastructure_uses_the_official_images() -> None:
 @pytest.mark.parametrize("name", sorted(service_packages()))
 def test_service_command_env_and_ports_match_its_settings(name: str) -> None:
     svc = compose()["services"][name]
-    assert svc["command"] == ["python", "-m", f"services.{name}"]
+    assert svc["command"] == ["python", "-m", f"smartcity_th.services.{name}"]
     cls = settings_class(name)
     prefix = str(cls.model_config.get("env_prefix", ""))
     assert prefix == f"{name.upper()}_"
@@ -187,7 +189,12 @@ def test_kafka_runs_with_sasl_and_every_principal_has_credentials_from_the_env()
         assert f'"{principal}:{var}"' in script, f"docker-start.sh does not format {principal}"
         assert env[var].startswith(f"${{{var}:?"), f"{var} must come from the environment"
     provision = svc["kafka-provision"]
-    assert provision["command"] == ["python", "-m", "services.common.kafka_cli", "provision"]
+    assert provision["command"] == [
+        "python",
+        "-m",
+        "smartcity_th.services.common.kafka_cli",
+        "provision",
+    ]
     assert provision["environment"]["SMARTCITY_KAFKA_ADMIN_PASSWORD"].startswith(
         "${KAFKA_ADMIN_PASSWORD"
     )

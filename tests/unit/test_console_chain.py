@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from contracts.approvals import CertificationAwarded, ValidityPeriod
-from contracts.common import BilingualText
-from contracts.envelope import new_envelope
-from contracts.topics import Topics
-from services.common.consumer import Record
-from services.console.chain import GENESIS, Verifier, entry_hash, seal
-from services.console.records import describe
-from services.console.views import BadFilter, Filters, parse_since, registry
+from smartcity_th.contracts.approvals import CertificationAwarded, ValidityPeriod
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.console.chain import GENESIS, Verifier, entry_hash, seal
+from smartcity_th.services.console.records import describe
+from smartcity_th.services.console.views import BadFilter, Filters, parse_since, registry
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 

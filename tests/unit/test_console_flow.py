@@ -10,9 +10,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from contracts.reference import provinces
-from services.common import telemetry
-from services.console.flow import pipeline, stage_diagram, tile_map, waterfall
+from smartcity_th.contracts.reference import provinces
+from smartcity_th.services.common import telemetry
+from smartcity_th.services.console.flow import pipeline, stage_diagram, tile_map, waterfall
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -175,7 +175,7 @@ def test_a_timeline_is_in_the_order_things_happened_not_the_order_they_were_read
     """The console reads each topic on its own: an email's NotificationSent can reach the
     audit log before the ProposalSubmitted that caused it. The timeline puts the cause first;
     a dead letter (no event time) sits where it was recorded; equal times keep log order."""
-    from services.console.views import chronological
+    from smartcity_th.services.console.views import chronological
 
     pid = "prop-83-phuket"
     sent = entry(1, "NotificationSent", None, pid, at="2026-11-01T00:00:02+00:00")

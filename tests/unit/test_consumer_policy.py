@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect
 
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import ProposalWithdrawn
-from contracts.topics import HEADER_EMITTED_BY, Topics
-from services.common.consumer import EventConsumer, Record, Unprocessable
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalWithdrawn
+from smartcity_th.contracts.topics import HEADER_EMITTED_BY, Topics
+from smartcity_th.services.common.consumer import EventConsumer, Record, Unprocessable
 
 
 @dataclass
@@ -251,8 +251,8 @@ async def test_odd_headers_and_values_are_coerced_never_raised() -> None:
 
 
 def test_every_dead_letter_fits_in_one_kafka_record() -> None:
-    from contracts.topics import Topics
-    from services.common.consumer import MAX_LETTER_BYTES, DeadLetters
+    from smartcity_th.contracts.topics import Topics
+    from smartcity_th.services.common.consumer import MAX_LETTER_BYTES, DeadLetters
 
     big = Record("smartcity.intake", 0, 1, b"k" * 5000, b"\xff" * 900_000, (("h", b"v" * 5000),))
     builder = DeadLetters(None, Topics())  # type: ignore[arg-type]

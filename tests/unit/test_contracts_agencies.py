@@ -9,9 +9,9 @@ from importlib.resources import files
 
 import pytest
 
-from contracts.agencies import UnknownAgency, agencies, agency
-from contracts.common import AGENCY_ID_PATTERN, APPLICANT_KINDS, AgencyKind
-from contracts.reference import provinces
+from smartcity_th.contracts.agencies import UnknownAgency, agencies, agency
+from smartcity_th.contracts.common import AGENCY_ID_PATTERN, APPLICANT_KINDS, AgencyKind
+from smartcity_th.contracts.reference import provinces
 
 K = AgencyKind
 
@@ -20,7 +20,11 @@ BANGKOK = "10"
 
 
 def _rows() -> list[dict[str, str]]:
-    text = files("contracts.reference").joinpath("agencies.csv").read_text(encoding="utf-8")
+    text = (
+        files("smartcity_th.contracts.reference")
+        .joinpath("agencies.csv")
+        .read_text(encoding="utf-8")
+    )
     reader = csv.DictReader(io.StringIO(text))
     assert reader.fieldnames == COLUMNS
     return list(reader)

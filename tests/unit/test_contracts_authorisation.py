@@ -1,7 +1,8 @@
 """The authorisation matrix: every event type x every agency kind, plus the applicant rules.
 
-The expected table is written out here independently of `contracts.authorisation.MATRIX`, so a
-change to the matrix must be made (and reviewed) twice.
+The expected table is written out here independently of
+`smartcity_th.contracts.authorisation.MATRIX`, so a change to the matrix must be made (and
+reviewed) twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 
 import pytest
 
-from contracts.authorisation import (
+from smartcity_th.contracts.authorisation import (
     MATRIX,
     OWNER_BOUND_EVENTS,
     Allowed,
@@ -19,8 +20,8 @@ from contracts.authorisation import (
     Refused,
     authorise,
 )
-from contracts.catalogue import EVENTS
-from contracts.common import AgencyKind
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import AgencyKind
 
 K = AgencyKind
 LG, PAO, PD = K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION, K.PRIVATE_DEVELOPER
@@ -140,7 +141,7 @@ def test_an_unknown_event_type_is_refused_for_everyone(kind: AgencyKind) -> None
 
 
 def test_who_reads_what_and_who_administers() -> None:
-    from contracts.authorisation import may_administer, may_read, sees_only_own
+    from smartcity_th.contracts.authorisation import may_administer, may_read, sees_only_own
 
     assert sees_only_own(AgencyKind.LOCAL_GOVERNMENT)
     assert not sees_only_own(AgencyKind.DEPA)
@@ -159,17 +160,17 @@ def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
     `may_administer`, `owned_by`, `new_envelope`) instead of deciding these rules itself."""
     from pathlib import Path
 
-    from contracts.catalogue import is_fact_producer
+    from smartcity_th.contracts.catalogue import is_fact_producer
 
     assert is_fact_producer("svc-approvals")
     assert not is_fact_producer("depa")
     services = Path(__file__).resolve().parents[2] / "services"
     reimplemented = {
-        ".is_applicant": "contracts.authorisation.sees_only_own / may_read",
-        'startswith("svc-")': "contracts.catalogue.is_fact_producer",
-        "ADMIN_KINDS": "contracts.authorisation.may_administer",
-        "Envelope[type(": "contracts.envelope.new_envelope",
-        '"ProposalSubmitted", "ProposalResubmitted"': "contracts.catalogue.owned_by",
+        ".is_applicant": "smartcity_th.contracts.authorisation.sees_only_own / may_read",
+        'startswith("svc-")': "smartcity_th.contracts.catalogue.is_fact_producer",
+        "ADMIN_KINDS": "smartcity_th.contracts.authorisation.may_administer",
+        "Envelope[type(": "smartcity_th.contracts.envelope.new_envelope",
+        '"ProposalSubmitted", "ProposalResubmitted"': "smartcity_th.contracts.catalogue.owned_by",
     }
     found = [
         f"{path.relative_to(services.parent)}: {pattern} (use {instead})"
@@ -181,8 +182,8 @@ def test_claims_and_facts_are_told_apart_in_the_catalogue_only() -> None:
 
 
 def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim() -> None:
-    from contracts.authorisation import is_claimable
-    from contracts.catalogue import claims_for, owned_by
+    from smartcity_th.contracts.authorisation import is_claimable
+    from smartcity_th.contracts.catalogue import claims_for, owned_by
 
     proposals = owned_by("proposals")
     assert proposals == {

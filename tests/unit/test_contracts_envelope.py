@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from contracts import topics
-from contracts.catalogue import EVENTS
-from contracts.common import AGENCY_ID_PATTERN, PROPOSAL_ID_PATTERN
-from contracts.envelope import (
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import AGENCY_ID_PATTERN, PROPOSAL_ID_PATTERN
+from smartcity_th.contracts.envelope import (
     MAX_RECORD_BYTES,
     SCHEMA_VERSION,
     AnyEnvelope,
@@ -28,7 +28,7 @@ from contracts.envelope import (
     new_envelope,
     parse_record,
 )
-from contracts.examples import PAYLOADS, example_envelope
+from smartcity_th.contracts.examples import PAYLOADS, example_envelope
 
 EVENT_TYPES = sorted(EVENTS)
 Path = tuple[str | int, ...]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts.evolution import BreakingChange, compare, compare_all
+from smartcity_th.contracts.evolution import BreakingChange, compare, compare_all
 from tools.docgen.artefacts import DOCS
 from tools.docgen.schemas import RELEASED_DIR, current_schemas, load_schemas
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contracts import authorisation, workflow
-from contracts.approvals import (
+from smartcity_th.contracts import authorisation, workflow
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
@@ -19,12 +19,12 @@ from contracts.approvals import (
     SubcommitteeRejected,
     ValidityPeriod,
 )
-from contracts.catalogue import EVENTS
-from contracts.common import BilingualText, Meeting
-from contracts.deadletter import DeadLetter
-from contracts.envelope import Envelope, new_envelope, parse_record
-from contracts.examples import PAYLOADS, example_dead_letter, example_envelope
-from contracts.proposals import ProposalWithdrawn
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import Envelope, new_envelope, parse_record
+from smartcity_th.contracts.examples import PAYLOADS, example_dead_letter, example_envelope
+from smartcity_th.contracts.proposals import ProposalWithdrawn
 
 WORKFLOW_EVENTS = {
     "ProposalSubmitted",
@@ -88,7 +88,7 @@ def test_every_event_round_trips_through_json(event_type: str) -> None:
 
 
 def test_every_event_has_an_example_producer_the_matrix_allows() -> None:
-    from contracts.agencies import agency
+    from smartcity_th.contracts.agencies import agency
 
     for event_type, (_, producer) in PAYLOADS.items():
         assert authorisation.authorise(agency(producer).as_producer(), event_type), event_type
@@ -209,7 +209,7 @@ def test_text_no_store_accepts_is_refused_with_the_fields_path(text: str) -> Non
 
 
 def test_an_envelope_with_nul_in_a_nested_payload_string_is_a_named_parse_error() -> None:
-    from contracts.envelope import EnvelopeError
+    from smartcity_th.contracts.envelope import EnvelopeError
 
     env = example_envelope("ProposalWithdrawn")
     value = env.to_bytes().replace(b'"reason":"', b'"reason":"\\u0000', 1)

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from contracts.agencies import Agency, UnknownAgency, agencies
-from contracts.common import AgencyKind
-from contracts.registry import (
+from smartcity_th.contracts.agencies import Agency, UnknownAgency, agencies
+from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.registry import (
     AgencyUpdated,
     ApiKeyIssued,
     ApiKeyRevoked,

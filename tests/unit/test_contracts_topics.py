@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import topics
-from contracts.catalogue import EVENTS
-from contracts.examples import example_envelope
-from contracts.topics import Topics
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.examples import example_envelope
+from smartcity_th.contracts.topics import Topics
 
 
 def test_the_five_topics_of_the_design() -> None:

@@ -9,10 +9,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from contracts import topics
-from contracts.authorisation import is_claimable
-from contracts.catalogue import EVENTS, claims_for, facts_on
-from contracts.registry import REGISTRY_EVENTS
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.authorisation import is_claimable
+from smartcity_th.contracts.catalogue import EVENTS, claims_for, facts_on
+from smartcity_th.contracts.registry import REGISTRY_EVENTS
 from tools.docgen import artefacts
 from tools.docgen.asyncapi import services
 from tools.docgen.schemas import (

@@ -10,11 +10,11 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 
-from contracts.envelope import EnvelopeError, parse_record
-from contracts.topics import Topics
-from services.common.consumer import MAX_LETTER_BYTES, DeadLetters, Record
-from services.console.chain import canonical
-from services.console.records import describe
+from smartcity_th.contracts.envelope import EnvelopeError, parse_record
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import MAX_LETTER_BYTES, DeadLetters, Record
+from smartcity_th.services.console.chain import canonical
+from smartcity_th.services.console.records import describe
 from tests.fuzz.strategies import HostileRecord, hostile_records
 
 TOPICS = Topics()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 from fastapi import Depends, FastAPI, HTTPException
 
-from contracts.proposals import ErrorResponse
-from services.common.errors import Refusal, install_error_shape
+from smartcity_th.contracts.proposals import ErrorResponse
+from smartcity_th.services.common.errors import Refusal, install_error_shape
 
 
 def app() -> FastAPI:

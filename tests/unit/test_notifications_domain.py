@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from contracts.envelope import AnyEnvelope
-from services.common.context import Source
-from services.notifications import domain
-from services.notifications.domain import (
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.services.common.context import Source
+from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.domain import (
     Delivery,
     GiveUp,
     MailSettings,
     Recipient,
     Retry,
 )
-from services.notifications.links import StatusLinks
-from services.notifications.routing import Addressees
-from services.notifications.samples import sample_envelope
+from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.routing import Addressees
+from smartcity_th.services.notifications.samples import sample_envelope
 
 NOW = dt.datetime(2022, 8, 6, 3, 0, tzinfo=dt.UTC)
 SETTINGS = MailSettings(

@@ -20,16 +20,16 @@ from typing import Any
 
 import pytest
 
-from contracts.agencies import agencies
-from contracts.catalogue import EVENTS
-from contracts.common import BilingualText
-from contracts.reference import provinces
-from services.notifications.adapters.directory import seed_documents
-from services.notifications.domain import Recipient, digest_id, next_cutoff
-from services.notifications.links import StatusLinks
-from services.notifications.messages import build_message, message_id
-from services.notifications.proofread import EVENT_CODE, problems, visible_text
-from services.notifications.rendering import (
+from smartcity_th.contracts.agencies import agencies
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.reference import provinces
+from smartcity_th.services.notifications.adapters.directory import seed_documents
+from smartcity_th.services.notifications.domain import Recipient, digest_id, next_cutoff
+from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.messages import build_message, message_id
+from smartcity_th.services.notifications.proofread import EVENT_CODE, problems, visible_text
+from smartcity_th.services.notifications.rendering import (
     email_context,
     english_date,
     has_template,
@@ -37,8 +37,14 @@ from services.notifications.rendering import (
     render_digest,
     thai_date,
 )
-from services.notifications.routing import CRITICAL, ROLE_AGENCY, ROUTES, Role, addressees
-from services.notifications.samples import sample_envelope
+from smartcity_th.services.notifications.routing import (
+    CRITICAL,
+    ROLE_AGENCY,
+    ROUTES,
+    Role,
+    addressees,
+)
+from smartcity_th.services.notifications.samples import sample_envelope
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "notifications"
 UPDATE = os.environ.get("SMARTCITY_UPDATE_SNAPSHOTS") == "1"
@@ -377,7 +383,7 @@ def test_digest_snapshot() -> None:
 def test_the_preview_command_renders_a_sample() -> None:
     from typer.testing import CliRunner
 
-    from services.notifications.__main__ import cli
+    from smartcity_th.services.notifications.__main__ import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["preview", "CabinetEndorsed"])
@@ -390,8 +396,8 @@ def test_the_preview_command_renders_a_sample() -> None:
 
 
 def test_every_event_and_stage_has_one_name_in_each_language() -> None:
-    from contracts.common import Stage
-    from contracts.workflow import EVENT_NAMES, STAGE_NAMES
+    from smartcity_th.contracts.common import Stage
+    from smartcity_th.contracts.workflow import EVENT_NAMES, STAGE_NAMES
 
     assert set(EVENT_NAMES) == set(EVENTS)
     assert set(STAGE_NAMES) == set(Stage)
@@ -404,8 +410,8 @@ def test_every_event_and_stage_has_one_name_in_each_language() -> None:
 async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
     import asyncio
 
-    from services.notifications.digest import DigestScheduler
-    from services.notifications.domain import MailSettings
+    from smartcity_th.services.notifications.digest import DigestScheduler
+    from smartcity_th.services.notifications.domain import MailSettings
 
     now = dt.datetime(2022, 8, 5, 23, 0, tzinfo=dt.UTC)  # 06:00 on the 6th in Thailand
     slept: list[float] = []
@@ -518,7 +524,7 @@ def test_proofreading_wants_thai_first() -> None:
 
 
 def test_status_links_are_signed_and_expire() -> None:
-    from services.notifications.links import LinkExpired, LinkInvalid
+    from smartcity_th.services.notifications.links import LinkExpired, LinkInvalid
 
     links = StatusLinks("https://s.example.go.th/", 3600, "secret-1")
     url = links.url("SC-ABCDEFGHIJ")
@@ -534,8 +540,8 @@ def test_status_links_are_signed_and_expire() -> None:
 
 
 def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -> None:
-    from services.notifications.rendering import render_status_page
-    from services.notifications.view import history_entry
+    from smartcity_th.services.notifications.rendering import render_status_page
+    from smartcity_th.services.notifications.view import history_entry
 
     history = [
         history_entry(sample_envelope(t), stage)
@@ -566,7 +572,7 @@ def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -
 
 
 def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
-    from services.notifications.rendering import StatusProblem, render_status_page
+    from smartcity_th.services.notifications.rendering import StatusProblem, render_status_page
 
     expired = visible_text(render_status_page(None, StatusProblem.EXPIRED))
     assert "ลิงก์นี้หมดอายุแล้ว" in expired

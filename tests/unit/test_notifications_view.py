@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from contracts.envelope import AnyEnvelope
-from services.notifications import view
-from services.notifications.routing import needs_proposal
-from services.notifications.samples import sample_envelope
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.services.notifications import view
+from smartcity_th.services.notifications.routing import needs_proposal
+from smartcity_th.services.notifications.samples import sample_envelope
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 PID = "PRP-2565-0042"

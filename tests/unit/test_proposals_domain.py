@@ -8,21 +8,25 @@ import uuid
 
 import pytest
 
-from contracts.agencies import agency
-from contracts.approvals import RevisionRequested
-from contracts.common import BilingualText, ProvinceRef, Stage
-from contracts.envelope import new_envelope
-from contracts.proposals import ProposalDraft
-from services.proposals.adapters.repository import BadCursor, decode_cursor, encode_cursor
-from services.proposals.domain import (
+from smartcity_th.contracts.agencies import agency
+from smartcity_th.contracts.approvals import RevisionRequested
+from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.proposals import ProposalDraft
+from smartcity_th.services.proposals.adapters.repository import (
+    BadCursor,
+    decode_cursor,
+    encode_cursor,
+)
+from smartcity_th.services.proposals.domain import (
     IntakeError,
     Proposal,
     check_content,
     content_from_draft,
     derive_proposal_id,
 )
-from services.proposals.entrypoints.errors import dotted, validation_body
-from services.proposals.handlers import ClaimRef
+from smartcity_th.services.proposals.entrypoints.errors import dotted, validation_body
+from smartcity_th.services.proposals.handlers import ClaimRef
 from tests.builders import PHUKET as PHUKET_REF
 from tests.builders import content
 

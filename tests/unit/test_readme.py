@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.settings_doc import README, main, settings_classes
+from smartcity_th.services.common.settings_doc import README, main, settings_classes
 
 
 def test_readme_names_the_two_commands() -> None:
@@ -13,4 +13,4 @@ def test_readme_names_the_two_commands() -> None:
 
 def test_configuration_table_lists_every_setting_of_every_service() -> None:
     assert {name for name, _ in settings_classes()} >= {"proposals", "approvals", "notifications"}
-    assert main(["--check"]) == 0, "run: python -m services.common.settings_doc"
+    assert main(["--check"]) == 0, "run: python -m smartcity_th.services.common.settings_doc"

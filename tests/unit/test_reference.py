@@ -9,7 +9,7 @@ from importlib.resources import files
 
 import pytest
 
-from contracts.reference import (
+from smartcity_th.contracts.reference import (
     Province,
     Region,
     SmartDimension,
@@ -199,7 +199,9 @@ def test_meeting_ids_are_parsed_from_batch() -> None:
 
 
 def test_every_province_pair_in_certified_areas_resolves_to_one_province() -> None:
-    text = files("contracts.reference").joinpath("certified_areas.csv").read_text("utf-8")
+    text = (
+        files("smartcity_th.contracts.reference").joinpath("certified_areas.csv").read_text("utf-8")
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 30
     pairs = {(r["province_th"], r["province_en"]) for r in rows if r["province_th"]}

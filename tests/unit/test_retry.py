@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import random
 
-from services.common.retry import OUTAGE_STEP_CAP, Failures, after_failure, backoff_seconds
+from smartcity_th.services.common.retry import (
+    OUTAGE_STEP_CAP,
+    Failures,
+    after_failure,
+    backoff_seconds,
+)
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:

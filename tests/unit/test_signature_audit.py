@@ -6,8 +6,8 @@ import base64
 import json
 from typing import Any
 
-from contracts.topics import INTAKE
-from services.console.signatures import SignatureAudit
+from smartcity_th.contracts.topics import INTAKE
+from smartcity_th.services.console.signatures import SignatureAudit
 
 
 def claim_entry(seq: int, offset: int, event_id: str | None) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from contracts import topics
-from contracts.signing import (
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.signing import (
     HEADER_SIGNATURE,
     TEST_VECTOR,
     Authenticated,

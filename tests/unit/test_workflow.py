@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.approvals import (
+from smartcity_th.contracts.approvals import (
     CabinetEndorsed,
     CabinetReturned,
     CertificationAwarded,
@@ -27,10 +27,10 @@ from contracts.approvals import (
     SubcommitteeRejected,
     ValidityPeriod,
 )
-from contracts.common import BilingualText, Contract, Meeting, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.proposals import ProposalResubmitted, ProposalWithdrawn
-from contracts.workflow import (
+from smartcity_th.contracts.common import BilingualText, Contract, Meeting, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalWithdrawn
+from smartcity_th.contracts.workflow import (
     CERTIFICATE_EVENTS,
     EVENT_NAMES,
     STAGE_NAMES,
@@ -40,7 +40,7 @@ from contracts.workflow import (
     stage_after,
     transition,
 )
-from services.approvals.domain import Case, apply, certificate_of
+from smartcity_th.services.approvals.domain import Case, apply, certificate_of
 from tests.builders import content
 from tests.e2e.approvals_support import submitted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts import access
+from smartcity_th.contracts import access
 from tools.docgen.asyncapi import asyncapi, services
 from tools.docgen.events import events_markdown
 from tools.docgen.schemas import RELEASED_DIR, current_schemas, dumps

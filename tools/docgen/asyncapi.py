@@ -11,10 +11,10 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 from pydantic_core import PydanticUndefined
 
-from contracts import access, topics
-from contracts.catalogue import EVENTS, carried_on
-from contracts.deadletter import DeadLetter
-from contracts.envelope import SCHEMA_VERSION, Envelope
+from smartcity_th.contracts import access, topics
+from smartcity_th.contracts.catalogue import EVENTS, carried_on
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import SCHEMA_VERSION, Envelope
 from tools.docgen.schemas import DEAD_LETTER, doc
 
 API_VERSION = f"{SCHEMA_VERSION}.0.0"
@@ -39,7 +39,7 @@ def _default_settings(settings_cls: type[Any]) -> Any:
 def asyncapi(service: str) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of `service`: its subscribers as the service builds them, plus
     a publisher for each event it owns and for dead letters."""
-    bootstrap = import_module(f"services.{service}.bootstrap")
+    bootstrap = import_module(f"smartcity_th.services.{service}.bootstrap")
     settings_cls = typing.get_type_hints(bootstrap.build)["settings"]
     runtime, _app = bootstrap.build(_default_settings(settings_cls))
     broker = runtime.broker
@@ -97,7 +97,8 @@ def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:
 
 def _by_topic(document: dict[str, Any]) -> dict[str, Any]:
     """A subscriber over several topics has one payload for all of them: give each topic's
-    channel only the envelopes that topic carries (`contracts.catalogue.carried_on`)."""
+    channel only the envelopes that topic carries
+    (`smartcity_th.contracts.catalogue.carried_on`)."""
     schemas: dict[str, Any] = document["components"]["schemas"]
     messages: dict[str, Any] = document["components"]["messages"]
     replaced: set[str] = set()

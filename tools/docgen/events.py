@@ -11,12 +11,12 @@ from typing import Any
 
 import jinja2
 
-from contracts import authorisation, examples, registry, signing, topics
-from contracts.agencies import KIND_LABELS
-from contracts.catalogue import EVENTS
-from contracts.common import KIND_ALIASES, AgencyKind
-from contracts.deadletter import DeadLetter
-from contracts.envelope import SCHEMA_VERSION, Envelope
+from smartcity_th.contracts import authorisation, examples, registry, signing, topics
+from smartcity_th.contracts.agencies import KIND_LABELS
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import KIND_ALIASES, AgencyKind
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import SCHEMA_VERSION, Envelope
 from tools.docgen.schemas import (
     DEAD_LETTER,
     RELEASED_DIR,

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts import registry
-from contracts.catalogue import EVENTS
-from contracts.deadletter import DeadLetter
-from contracts.envelope import Envelope
+from smartcity_th.contracts import registry
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.deadletter import DeadLetter
+from smartcity_th.contracts.envelope import Envelope
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEAD_LETTER = "DeadLetter"

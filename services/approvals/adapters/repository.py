@@ -14,9 +14,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.common import Stage
-from services.approvals.domain import Case, Outcome, certificate_number
-from services.common.store import AggregateStore, Commit, CommitPublisher, Decision, Loaded
+from smartcity_th.contracts.common import Stage
+from smartcity_th.services.approvals.domain import Case, Outcome, certificate_number
+from smartcity_th.services.common.store import (
+    AggregateStore,
+    Commit,
+    CommitPublisher,
+    Decision,
+    Loaded,
+)
 
 log = structlog.get_logger(__name__)
 

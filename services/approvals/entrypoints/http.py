@@ -11,8 +11,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from contracts.agencies import Agency
-from contracts.approvals import (
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.approvals import (
     AwardCertification,
     CabinetEndorsed,
     CabinetReturned,
@@ -28,15 +28,15 @@ from contracts.approvals import (
     SubcommitteeApproved,
     SubcommitteeRejected,
 )
-from contracts.authorisation import may_administer, may_read, sees_only_own
-from contracts.common import ProposalId, Stage
-from contracts.envelope import AnyEnvelope, new_envelope
-from contracts.reference import provinces
-from services.approvals.adapters.repository import MongoCaseRepository
-from services.approvals.domain import certificate_status, scan_as_of
-from services.approvals.handlers import CaseHandlers, DecisionResult
-from services.common.auth import ApiKeys, authenticate
-from services.common.errors import Refusal
+from smartcity_th.contracts.authorisation import may_administer, may_read, sees_only_own
+from smartcity_th.contracts.common import ProposalId, Stage
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.reference import provinces
+from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.domain import certificate_status, scan_as_of
+from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
+from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.common.errors import Refusal
 
 DecisionRequest = Annotated[
     ProposalScreened

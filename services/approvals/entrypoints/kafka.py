@@ -8,11 +8,11 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
-from contracts.catalogue import claims_for, facts_on
-from contracts.topics import PROPOSALS, Topics
-from services.common.claims import ClaimGate
-from services.common.consumer import EventConsumer, Handler
-from services.common.kafka import Carries
+from smartcity_th.contracts.catalogue import claims_for, facts_on
+from smartcity_th.contracts.topics import PROPOSALS, Topics
+from smartcity_th.services.common.claims import ClaimGate
+from smartcity_th.services.common.consumer import EventConsumer, Handler
+from smartcity_th.services.common.kafka import Carries
 
 
 def register(

@@ -11,15 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from contracts.agencies import Agency
-from services.common.auth import ApiKeys, api_key_from, authenticate
-from services.common.errors import Refusal
-from services.common.registry import RegistryProjection
-from services.common.registry_admin import hash_key
-from services.console.audit import MAX_SEQ, MongoAuditLog
-from services.console.handlers import NotFound, Replayer, ReplayRefused
-from services.console.sessions import COOKIE, Sessions
-from services.console.views import (
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.services.common.auth import ApiKeys, api_key_from, authenticate
+from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.registry import RegistryProjection
+from smartcity_th.services.common.registry_admin import hash_key
+from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
+from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.sessions import COOKIE, Sessions
+from smartcity_th.services.console.views import (
     REGISTRY_QUERY,
     BadFilter,
     Filters,

@@ -8,11 +8,11 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
-from contracts.catalogue import EVENTS
-from contracts.topics import Topics
-from services.common.consumer import EventConsumer
-from services.common.kafka import Carries
-from services.console.handlers import Recorder
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import EventConsumer
+from smartcity_th.services.common.kafka import Carries
+from smartcity_th.services.console.handlers import Recorder
 
 
 def register(

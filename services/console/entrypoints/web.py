@@ -19,14 +19,14 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from contracts.agencies import Agency
-from services.common.auth import ApiKeys
-from services.console.audit import MongoAuditLog
-from services.console.entrypoints.http import filters_from
-from services.console.flow import stage_diagram, tile_map
-from services.console.handlers import NotFound, Replayer, ReplayRefused
-from services.console.sessions import COOKIE, Session, Sessions
-from services.console.views import (
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.entrypoints.http import filters_from
+from smartcity_th.services.console.flow import stage_diagram, tile_map
+from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.sessions import COOKIE, Session, Sessions
+from smartcity_th.services.console.views import (
     REGISTRY_QUERY,
     Filters,
     chronological,

@@ -9,15 +9,15 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from contracts.agencies import Agency
-from services.common.auth import ApiKeys
-from services.console.audit import MongoAuditLog
-from services.console.entrypoints.http import not_found, viewer
-from services.console.entrypoints.web import session_dependency, templates
-from services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
-from services.console.lag import LagMonitor
-from services.console.sessions import Session, Sessions
-from services.console.views import row
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.entrypoints.http import not_found, viewer
+from smartcity_th.services.console.entrypoints.web import session_dependency, templates
+from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
+from smartcity_th.services.console.lag import LagMonitor
+from smartcity_th.services.console.sessions import Session, Sessions
+from smartcity_th.services.console.views import row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
 PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}

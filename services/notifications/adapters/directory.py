@@ -14,11 +14,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from contracts.agencies import agencies, governor_th
-from contracts.common import Email, StorableText
-from contracts.reference import provinces
-from services.notifications.domain import Recipient
-from services.notifications.routing import governor_office_id
+from smartcity_th.contracts.agencies import agencies, governor_th
+from smartcity_th.contracts.common import Email, StorableText
+from smartcity_th.contracts.reference import provinces
+from smartcity_th.services.notifications.domain import Recipient
+from smartcity_th.services.notifications.routing import governor_office_id
 
 Doc = dict[str, Any]
 

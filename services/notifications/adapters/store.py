@@ -24,13 +24,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from contracts.envelope import AnyEnvelope
-from services.common.context import Source
-from services.common.store import AggregateStore, Commit, Decision, Loaded
-from services.notifications import view
-from services.notifications.domain import Body, Delivery, DigestItem
-from services.notifications.links import new_secret
-from services.notifications.view import Recorded
+from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.services.common.context import Source
+from smartcity_th.services.common.store import AggregateStore, Commit, Decision, Loaded
+from smartcity_th.services.notifications import view
+from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem
+from smartcity_th.services.notifications.links import new_secret
+from smartcity_th.services.notifications.view import Recorded
 
 Doc = dict[str, Any]
 
@@ -84,7 +84,8 @@ class ProposalsView:
     async def record(
         self, envelope: AnyEnvelope, stage: str | None, *, needs_proposal: bool, now: dt.datetime
     ) -> Recorded:
-        """Apply one event to the view (the rules: `services.notifications.view.record`)."""
+        """Apply one event to the view (the rules:
+        `smartcity_th.services.notifications.view.record`)."""
 
         def decide(loaded: Loaded | None) -> Decision[Recorded]:
             state = {} if loaded is None else dict(loaded.state)

@@ -7,17 +7,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
-from contracts.agencies import Agency
-from contracts.authorisation import may_administer
-from services.common.auth import ApiKeys, authenticate
-from services.common.errors import Refusal
-from services.notifications.adapters.directory import (
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.authorisation import may_administer
+from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
-from services.notifications.adapters.store import DeliveryLog
-from services.notifications.digest import DigestScheduler
+from smartcity_th.services.notifications.adapters.store import DeliveryLog
+from smartcity_th.services.notifications.digest import DigestScheduler
 
 
 class DigestPreference(BaseModel):

@@ -8,10 +8,10 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
-from contracts.catalogue import facts_on
-from contracts.topics import DECISIONS, PROPOSALS, Topics
-from services.common.consumer import EventConsumer, Handler
-from services.common.kafka import Carries
+from smartcity_th.contracts.catalogue import facts_on
+from smartcity_th.contracts.topics import DECISIONS, PROPOSALS, Topics
+from smartcity_th.services.common.consumer import EventConsumer, Handler
+from smartcity_th.services.common.kafka import Carries
 
 WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS))
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from services.notifications.adapters.store import ProposalsView
-from services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
-from services.notifications.rendering import StatusProblem, render_status_page
+from smartcity_th.services.notifications.adapters.store import ProposalsView
+from smartcity_th.services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
+from smartcity_th.services.notifications.rendering import StatusProblem, render_status_page
 
 
 def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:

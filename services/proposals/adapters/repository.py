@@ -14,9 +14,15 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.proposals import ProposalContent
-from services.common.store import AggregateStore, Commit, CommitPublisher, Decision, Loaded
-from services.proposals.domain import Proposal
+from smartcity_th.contracts.proposals import ProposalContent
+from smartcity_th.services.common.store import (
+    AggregateStore,
+    Commit,
+    CommitPublisher,
+    Decision,
+    Loaded,
+)
+from smartcity_th.services.proposals.domain import Proposal
 
 Doc = dict[str, Any]
 R = TypeVar("R")

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from contracts.agencies import Agency
-from contracts.authorisation import may_read, sees_only_own
-from contracts.common import BilingualText, Stage
-from contracts.proposals import (
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.authorisation import may_read, sees_only_own
+from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.proposals import (
     ErrorResponse,
     FieldError,
     ProposalDraft,
@@ -21,14 +21,14 @@ from contracts.proposals import (
     RevisionDraft,
     WithdrawalRequest,
 )
-from services.common.auth import ApiKeys, authenticate
-from services.proposals.adapters.repository import (
+from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
     ListFilter,
     MongoProposalRepository,
 )
-from services.proposals.domain import IntakeError, content_from_draft, resolve_province
-from services.proposals.handlers import (
+from smartcity_th.services.proposals.domain import IntakeError, content_from_draft, resolve_province
+from smartcity_th.services.proposals.handlers import (
     ProposalHandlers,
     ResubmitProposal,
     SubmitProposal,

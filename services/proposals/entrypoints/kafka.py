@@ -9,11 +9,11 @@ from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
-from contracts.catalogue import claims_for, facts_on
-from contracts.topics import DECISIONS, Topics
-from services.common.claims import ClaimGate
-from services.common.consumer import EventConsumer, Handler, OnInvalid
-from services.common.kafka import Carries
+from smartcity_th.contracts.catalogue import claims_for, facts_on
+from smartcity_th.contracts.topics import DECISIONS, Topics
+from smartcity_th.services.common.claims import ClaimGate
+from smartcity_th.services.common.consumer import EventConsumer, Handler, OnInvalid
+from smartcity_th.services.common.kafka import Carries
 
 
 def register(
