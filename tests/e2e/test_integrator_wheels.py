@@ -129,7 +129,9 @@ async def test_the_contracts_and_kit_wheels_alone_send_a_claim_that_becomes_a_fa
     names = {p["name"].lower() for p in listed}
     assert {"smartcity-th-contracts", "smartcity-th-kit"} <= names
     assert names & BACKBONE_ONLY == set()
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
+    site = Path(
+        run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip()
+    )
     ours = sorted(p.name for p in (site / "smartcity_th").iterdir() if p.name != "__pycache__")
     assert ours == ["contracts", "kit"]
     for generic in ("contracts", "services", "scenarios", "smartcity_kit"):
