@@ -628,18 +628,26 @@ async def run(
         poison_keys += await inject(topics, figures, rng, 0)  # duplicates of the late events
         stop.set()
         await first_failure(chaos, health)  # returns once every kind of fault has happened
-        # Let the consumers and the sender finish, then check.
+        # Let the consumers and the sender finish, for as long as emails keep settling, then
+        # check. (A thousand proposals queue about 31,000 emails.)
         deliveries = mongo[ns.db("notifications")]["deliveries"]
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
+        left, stalled_at = -1, time.monotonic() + stuck_after
+        while True:
             if health.done():
                 health.result()  # a service stuck while the emails drain: say which
-            if (
-                await deliveries.count_documents({"status": "queued"}) == 0
-                and await unpublished(deliveries) == 0
-            ):
+            queued = await deliveries.count_documents({"status": "queued"})
+            waiting = queued + await unpublished(deliveries)
+            if waiting == 0:
                 break
-            await asyncio.sleep(1)
+            if waiting != left:
+                left, stalled_at = waiting, time.monotonic() + stuck_after
+            if time.monotonic() > stalled_at:
+                raise Stuck(
+                    f"stuck: {waiting} emails queued or unpublished, none settled for "
+                    f"{stuck_after:.0f} s; {await store_answer()}; see "
+                    f"{stack.procs['notifications'].log_path}"
+                )
+            await asyncio.sleep(5)
         await asyncio.sleep(3)
         result = await verify(mongo, ns, topics, pids, poison_keys, since)
     finally:
