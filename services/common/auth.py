@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import structlog
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -131,3 +133,29 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
     request.state.api_key_id = key_id
     authenticated_by.set(f"api-key:{key_id}")
     return caller
+
+
+# How a key may be sent, as the OpenAPI documents declare it (so "Authorize" works at /docs).
+# `authenticate` reads the key itself; these only describe it and never refuse on their own.
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="The agency's API key (`smartcity-admin api-key issue AGENCY`)",
+)
+API_KEY_BEARER = HTTPBearer(
+    scheme_name="ApiKeyBearer",
+    auto_error=False,
+    description="The same API key as a bearer token (`Authorization: Bearer sck_...`)",
+)
+KeyInHeader = Annotated[str | None, Security(API_KEY_HEADER)]
+KeyAsBearer = Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY_BEARER)]
+
+
+def agency_dependency(keys: ApiKeys) -> Callable[..., Awaitable[Agency]]:
+    """A FastAPI dependency: the calling agency, by its API key (401 without a current one)."""
+
+    async def current_agency(request: Request, _key: KeyInHeader, _bearer: KeyAsBearer) -> Agency:
+        return await authenticate(request, keys)
+
+    return current_agency

@@ -47,6 +47,29 @@ _THAI: dict[str, str] = {
 }
 
 
+# Starlette's and FastAPI's own refusals say why in English only; their Thai reason.
+_THAI_DETAIL: dict[str, str] = {
+    "There was an error parsing the body": "อ่านเนื้อหาของคำขอไม่ได้ (ต้องเป็น JSON ที่ถูกต้อง)",
+    "Not Found": "ไม่พบที่อยู่นี้",
+    "Method Not Allowed": "ที่อยู่นี้ไม่รองรับเมธอดนี้",
+}
+_THAI_STATUS: dict[int, str] = {
+    400: "คำขอไม่ถูกต้อง",
+    401: "ไม่ได้ยืนยันตัวตน",
+    403: "ไม่มีสิทธิ์",
+    404: "ไม่พบสิ่งที่ขอ",
+    405: "ที่อยู่นี้ไม่รองรับเมธอดนี้",
+    413: "เนื้อหาของคำขอใหญ่เกินไป",
+    415: "ไม่รองรับชนิดของเนื้อหานี้",
+    429: "มีคำขอมากเกินไป กรุณารอแล้วลองใหม่",
+}
+
+
+def thai_reason(status: int, english: str) -> str:
+    """The Thai reason of a refusal that the web framework answered itself (never English)."""
+    return _THAI_DETAIL.get(english) or _THAI_STATUS.get(status, "คำขอไม่สำเร็จ")
+
+
 def dotted(loc: Sequence[int | str]) -> str:
     """'body.plan.smart_solutions' -> 'plan.smart_solutions'; query and header keep a prefix."""
     parts = list(loc)
@@ -194,7 +217,7 @@ def install_error_shape(app: FastAPI) -> None:
             )
         else:
             text = str(detail)
-            body = error_body(text, text)
+            body = error_body(text, thai_reason(exc.status_code, text))
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_invalid_request(_request: Request, exc: Exception) -> JSONResponse:

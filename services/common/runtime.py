@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
-from smartcity_th.services.common import telemetry
+from smartcity_th.services.common import openapi, telemetry
 from smartcity_th.services.common.claims import ClaimGate
 from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
@@ -167,6 +167,7 @@ class Runtime:
                 )
 
         install_error_shape(app)
+        openapi.install(app)
         # Innermost (next to the routes), so that its refusal reaches the exception handlers.
         app.user_middleware.append(
             Middleware(StreamedBodyLimit, max_bytes=self.settings.max_body_bytes)

@@ -1,6 +1,8 @@
-"""Schemathesis against each service's OpenAPI (issue 13): every operation, valid and invalid
-requests, with valid keys of several agency kinds. No server error; every 4xx in the one
-documented error shape ({"error", "error_th", "errors"}). Examples per operation and mode:
+"""Schemathesis against each service's OpenAPI (issues 13 and 25): every operation, valid and
+invalid requests, with valid keys of several agency kinds. No server error; every 4xx in the one
+documented error shape ({"error", "error_th", "errors"}); and every answer as the document
+describes it (schemathesis' status-code, content-type, response-header and response-schema
+conformance checks). Examples per operation and mode:
 SMARTCITY_SCHEMATHESIS_EXAMPLES (default 4; the counts are printed)."""
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 
 from tests.conftest import TEST_API_KEYS
@@ -29,6 +38,14 @@ AGENCIES = ("lg-phuket-city", "pd-samyan", "depa", "des-subcommittee", "cabinet-
 ERROR_SHAPE = {"error", "error_th", "errors"}
 # Endless by design (a live stream), or not JSON: called by their own tests instead.
 SKIPPED = {("GET", "/api/events/stream"), ("GET", "/metrics")}
+# The document must describe every answer: its status, content type, headers and body.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 def shape_problem(resp: Any) -> str | None:
@@ -85,6 +102,10 @@ async def test_every_operation_answers_without_server_errors_in_the_one_error_sh
                 problem = shape_problem(resp)
                 if problem:
                     problems.append(f"{where}: {problem}")
+            try:
+                case.validate_response(resp, checks=CHECKS)
+            except Exception as exc:  # schemathesis' failures, one per check that failed
+                problems.append(f"{where}: {' '.join(str(exc).split())[:400]}")
 
         try:
             run()

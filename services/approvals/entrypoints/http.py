@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
@@ -35,7 +35,7 @@ from smartcity_th.contracts.reference import provinces
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.domain import certificate_status, scan_as_of
 from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
-from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.common.errors import Refusal
 
 DecisionRequest = Annotated[
@@ -136,8 +136,7 @@ async def _own_decisions_only(
 def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandlers) -> APIRouter:
     router = APIRouter()
 
-    async def current_agency(request: Request) -> Agency:
-        return await authenticate(request, keys)
+    current_agency = agency_dependency(keys)
 
     Caller = Annotated[Agency, Depends(current_agency)]
     IdempotencyKey = Annotated[str | None, Header(max_length=200)]
@@ -146,6 +145,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         "/cases/{proposal_id}/decisions",
         tags=["decisions"],
         summary="Record one decision on one proposal",
+        status_code=201,
         responses={
             200: {"description": "Already recorded (same Idempotency-Key)"},
             403: {"description": "This agency may not take this decision"},
@@ -227,7 +227,10 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         return jsonable_encoder(docs)
 
     @router.get(
-        "/cases/{proposal_id}", tags=["cases"], summary="A workflow case with its full history"
+        "/cases/{proposal_id}",
+        tags=["cases"],
+        summary="A workflow case with its full history",
+        responses={404: {"description": "No such case (or not the caller's)"}},
     )
     async def get_case(proposal_id: str, caller: Caller) -> Any:
         doc = await repo.get_document(proposal_id)
@@ -274,6 +277,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         "/admin/deadline-scan",
         tags=["operations"],
         summary="Run the delivery-deadline scan now, optionally as of a given date",
+        responses={403: {"description": "depa only"}},
     )
     async def deadline_scan(caller: Caller, as_of: dt.date | None = None) -> Any:
         if not may_administer(caller.kind):

@@ -8,11 +8,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import APIKeyCookie
 
 from smartcity_th.contracts.agencies import Agency
-from smartcity_th.services.common.auth import ApiKeys, api_key_from, authenticate
+from smartcity_th.services.common.auth import (
+    ApiKeys,
+    KeyAsBearer,
+    KeyInHeader,
+    api_key_from,
+    authenticate,
+)
 from smartcity_th.services.common.errors import Refusal
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
@@ -56,6 +63,21 @@ def filters_from(
     except BadFilter as exc:
         raise Refusal(400, str(exc), f"ตัวกรองไม่ถูกต้อง: {exc}") from None
     return f
+
+
+# The web console's login, as the OpenAPI document declares it beside the API key (`viewer`
+# reads the cookie itself).
+SessionCookie = Annotated[
+    str | None,
+    Security(
+        APIKeyCookie(
+            name=COOKIE,
+            scheme_name="ConsoleSession",
+            auto_error=False,
+            description="The session cookie of a web-console login (POST /login)",
+        )
+    ),
+]
 
 
 def not_found(what: str) -> Refusal:
@@ -142,14 +164,21 @@ def build_router(
     max_streams: int = 3,
     go_live: dt.date | None = None,
 ) -> APIRouter:
-    async def current_viewer(request: Request) -> Agency:
+    async def current_viewer(
+        request: Request, _key: KeyInHeader, _bearer: KeyAsBearer, _session: SessionCookie
+    ) -> Agency:
         return await viewer(request, keys, sessions)
 
-    router = APIRouter(prefix="/api", tags=["console"], dependencies=[Depends(current_viewer)])
+    router = APIRouter(
+        prefix="/api",
+        tags=["console"],
+        dependencies=[Depends(current_viewer)],
+        responses={403: {"description": "The agency may not use the operators' console"}},
+    )
     Filt = Annotated[Filters, Depends(filters_from)]
     open_streams: dict[str, int] = {}
 
-    async def current_operator(request: Request) -> Agency:
+    async def current_operator(request: Request, _key: KeyInHeader, _bearer: KeyAsBearer) -> Agency:
         return await operator(request, keys)
 
     Operator = Annotated[Agency, Depends(current_operator)]
@@ -192,7 +221,11 @@ def build_router(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @router.get("/proposals/{proposal_id}/timeline", summary="Everything about one proposal")
+    @router.get(
+        "/proposals/{proposal_id}/timeline",
+        summary="Everything about one proposal",
+        responses={404: {"description": "Nothing recorded about this proposal"}},
+    )
     async def timeline(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         if not entries:
@@ -230,7 +263,11 @@ def build_router(
         replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
         return JSONResponse([dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries])
 
-    @router.get("/deadletters/{dead_letter_id}", summary="One dead-letter record")
+    @router.get(
+        "/deadletters/{dead_letter_id}",
+        summary="One dead-letter record",
+        responses={404: {"description": "No such dead letter"}},
+    )
     async def one_deadletter(dead_letter_id: str) -> JSONResponse:
         entry = await audit.dead_letter(dead_letter_id)
         if entry is None:
@@ -241,6 +278,10 @@ def build_router(
     @router.post(
         "/deadletters/{dead_letter_id}/replay",
         summary="Re-publish the original message to its topic (operators only)",
+        responses={
+            404: {"description": "No such dead letter"},
+            409: {"description": "This dead letter cannot be replayed"},
+        },
     )
     async def replay(
         dead_letter_id: str,

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
-from smartcity_th.services.common.auth import ApiKeys
+from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
 from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.entrypoints.http import not_found, viewer
+from smartcity_th.services.console.entrypoints.http import SessionCookie, not_found, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
@@ -50,11 +50,16 @@ def build_router(
     """The same access rules as the rest of the console: the API wants an operator's key or
     login, the pages a login (else they send you to /login)."""
 
-    async def current_viewer(request: Request) -> Agency:
+    async def current_viewer(
+        request: Request, _key: KeyInHeader, _bearer: KeyAsBearer, _session: SessionCookie
+    ) -> Agency:
         return await viewer(request, keys, sessions)
 
     router = APIRouter()
     Viewer = [Depends(current_viewer)]
+    FORBIDDEN: dict[int | str, dict[str, Any]] = {
+        403: {"description": "The agency may not use the operators' console"}
+    }
 
     current_session = session_dependency(sessions)
 
@@ -74,6 +79,7 @@ def build_router(
     @router.get(
         "/api/pipeline",
         dependencies=Viewer,
+        responses=FORBIDDEN,
         tags=["console"],
         summary="Proposals per stage, waits, overdue",
     )
@@ -83,6 +89,7 @@ def build_router(
     @router.get(
         "/api/proposals/{proposal_id}/stages",
         dependencies=Viewer,
+        responses=FORBIDDEN | {404: {"description": "Nothing recorded about this proposal"}},
         tags=["console"],
         summary="One proposal's stages with decisions and emails",
     )
@@ -95,6 +102,7 @@ def build_router(
     @router.get(
         "/api/proposals/{proposal_id}/traces",
         dependencies=Viewer,
+        responses=FORBIDDEN | {404: {"description": "Nothing recorded about this proposal"}},
         tags=["console"],
         summary="The traces of one proposal's events, with their addresses in Jaeger",
     )
@@ -107,6 +115,7 @@ def build_router(
     @router.get(
         "/api/lag",
         dependencies=Viewer,
+        responses=FORBIDDEN,
         tags=["console"],
         summary="Consumer lag per group and partition",
     )

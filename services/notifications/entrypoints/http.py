@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
-from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.common.errors import Refusal
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
@@ -30,16 +30,20 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
+ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Only depa or a system agency administers the directory"}
+}
+NO_RECIPIENT: dict[int | str, dict[str, Any]] = {404: {"description": "No such recipient"}}
+
+
 def build_router(
     deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory, digests: DigestScheduler
 ) -> APIRouter:
     router = APIRouter()
 
-    async def current_agency(request: Request) -> Agency:
-        return await authenticate(request, keys)
+    current_agency = agency_dependency(keys)
 
-    async def admin(request: Request) -> Agency:
-        caller = await authenticate(request, keys)
+    async def admin(request: Request, caller: Annotated[Agency, Depends(current_agency)]) -> Agency:
         if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
             raise Refusal(
@@ -88,18 +92,34 @@ def build_router(
         )
         return jsonable_encoder(await cursor.to_list(None))
 
-    @router.get("/recipients", tags=["recipients"], summary="The recipients directory")
+    @router.get(
+        "/recipients",
+        tags=["recipients"],
+        summary="The recipients directory",
+        responses=ADMIN_ONLY,
+    )
     async def list_recipients(_admin: Admin, prefix: str | None = None) -> Any:
         return [_public(d) for d in await directory.list(prefix)]
 
-    @router.get("/recipients/{recipient_id}", tags=["recipients"], summary="One recipient")
+    @router.get(
+        "/recipients/{recipient_id}",
+        tags=["recipients"],
+        summary="One recipient",
+        responses=ADMIN_ONLY | NO_RECIPIENT,
+    )
     async def get_recipient(recipient_id: str, _admin: Admin) -> Any:
         doc = await directory.find(recipient_id)
         if doc is None:
             raise not_found(recipient_id)
         return _public(doc)
 
-    @router.post("/recipients", tags=["recipients"], status_code=201, summary="Add a recipient")
+    @router.post(
+        "/recipients",
+        tags=["recipients"],
+        status_code=201,
+        summary="Add a recipient",
+        responses=ADMIN_ONLY | {409: {"description": "The recipient exists already"}},
+    )
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
@@ -114,6 +134,7 @@ def build_router(
         "/recipients/{recipient_id}",
         tags=["recipients"],
         summary="Change a recipient's address, names or digest preference",
+        responses=ADMIN_ONLY | NO_RECIPIENT,
     )
     async def update_recipient(recipient_id: str, change: RecipientChange, caller: Admin) -> Any:
         doc = await directory.update(recipient_id, change, caller.agency_id)
@@ -125,6 +146,7 @@ def build_router(
         "/recipients/{recipient_id}/digest",
         tags=["recipients"],
         summary="Choose a daily digest (true) or one email per event (false)",
+        responses=ADMIN_ONLY | NO_RECIPIENT,
     )
     async def set_digest(recipient_id: str, pref: DigestPreference, caller: Admin) -> Any:
         doc = await directory.update(
@@ -135,7 +157,10 @@ def build_router(
         return _public(doc)
 
     @router.post(
-        "/digests/run", tags=["recipients"], summary="Send the digests now (as of the current time)"
+        "/digests/run",
+        tags=["recipients"],
+        summary="Send the digests now (as of the current time)",
+        responses=ADMIN_ONLY,
     )
     async def run_digests(_admin: Admin) -> Any:
         return {"queued": await digests.send_digests()}

@@ -21,7 +21,7 @@ from smartcity_th.contracts.proposals import (
     RevisionDraft,
     WithdrawalRequest,
 )
-from smartcity_th.services.common.auth import ApiKeys, authenticate
+from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
     ListFilter,
@@ -120,8 +120,7 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/proposals", tags=["proposals"], responses=ERRORS)
 
-    async def current_agency(request: Request) -> Agency:
-        return await authenticate(request, keys)
+    current_agency = agency_dependency(keys)
 
     Caller = Annotated[Agency, Depends(current_agency)]
 
