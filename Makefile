@@ -27,7 +27,7 @@ export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
 export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos fuzz browser clean
+        test-integration test-e2e lint format demo docs bench chaos fuzz browser asyncapi-parser clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -84,10 +84,13 @@ status: ## Show servers and services
 browser: ## Install Debian's Chromium and Thai fonts for the browser tests (idempotent)
 	infra/install-browser.sh
 
-test: infra-up browser ## Run every test tier against the real Kafka, FerretDB and SMTP server
+asyncapi-parser: ## Install the official AsyncAPI parser (npm ci) that validates docs/asyncapi/
+	infra/install-asyncapi-parser.sh
+
+test: infra-up browser asyncapi-parser ## Run every test tier against the real Kafka, FerretDB and SMTP server
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup ## Unit tests only (pure code, no servers)
+test-unit: setup asyncapi-parser ## Unit tests only (pure code, no servers)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: infra-up ## Integration tests (real adapters)

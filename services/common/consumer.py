@@ -40,7 +40,13 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from smartcity_th.contracts.topics import HEADER_EMITTED_BY, Topics
+from smartcity_th.contracts.records import HEADER_DEAD_LETTER_KIND
+from smartcity_th.contracts.topics import (
+    CONTENT_TYPE_JSON,
+    HEADER_CONTENT_TYPE,
+    HEADER_EMITTED_BY,
+    Topics,
+)
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import Source, current_source
 from smartcity_th.services.common.retry import (
@@ -269,8 +275,8 @@ class DeadLetters:
             self.topics.deadletter,
             key=key,
             headers={
-                "smartcity-dead-letter-kind": letter.error_kind,
-                "content-type": "application/json",
+                HEADER_DEAD_LETTER_KIND: letter.error_kind,
+                HEADER_CONTENT_TYPE: CONTENT_TYPE_JSON,
             },
         )
         DEAD_LETTERED.labels(consumer, letter.error_kind).inc()

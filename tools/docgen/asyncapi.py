@@ -15,6 +15,7 @@ from smartcity_th.contracts import access, topics
 from smartcity_th.contracts.catalogue import EVENTS, carried_on
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import SCHEMA_VERSION, Envelope
+from smartcity_th.contracts.records import HEADER_DESCRIPTIONS, record_shape
 from tools.docgen.schemas import DEAD_LETTER, doc
 
 API_VERSION = f"{SCHEMA_VERSION}.0.0"
@@ -67,7 +68,40 @@ def asyncapi(service: str) -> dict[str, Any]:
         ),
     )
     document: dict[str, Any] = json.loads(app.schema.to_specification().to_json())
-    return _by_topic(_one_schema_per_envelope(document))
+    return _with_record_shape(_by_topic(_one_schema_per_envelope(document)))
+
+
+def _with_record_shape(document: dict[str, Any]) -> dict[str, Any]:
+    """Each message says what travels beside its value (`smartcity_th.contracts.records`): its
+    headers (which are required), its key, and that the correlation id is our header (FastStream
+    points at its own per-publish `correlation_id`)."""
+    messages: dict[str, Any] = document["components"]["messages"]
+    for channel in document["channels"].values():
+        shape = record_shape(channel["address"])
+        for ref in channel["messages"].values():
+            message = messages[ref["$ref"].rsplit("/", 1)[-1]]
+            message["headers"] = {
+                "type": "object",
+                "required": list(shape.required),
+                "properties": {
+                    name: {"type": "string", "description": HEADER_DESCRIPTIONS[name]}
+                    for name in (*shape.required, *shape.optional)
+                },
+            }
+            if topics.HEADER_CORRELATION_ID in (*shape.required, *shape.optional):
+                message["correlationId"] = {
+                    "description": "Every event of one proposal's journey shares it",
+                    "location": f"$message.header#/{topics.HEADER_CORRELATION_ID}",
+                }
+            else:
+                message.pop("correlationId", None)
+            message["bindings"] = {
+                "kafka": {
+                    "key": {"type": "string", "description": shape.key},
+                    "bindingVersion": "0.5.0",
+                }
+            }
+    return document
 
 
 def _one_schema_per_envelope(document: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from smartcity_th.contracts import authorisation, examples, registry, signing, topics
+from smartcity_th.contracts import authorisation, examples, records, registry, signing, topics
 from smartcity_th.contracts.agencies import KIND_LABELS
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import KIND_ALIASES, AgencyKind
@@ -177,6 +177,11 @@ def events_markdown() -> str:
         .get_template("events.md.j2")
         .render(
             topics=topics,
+            record_shapes=[
+                (topic, records.record_shape(topic))
+                for topic in (topics.INTAKE, topics.PROPOSALS, topics.DEADLETTER)
+            ],
+            header_descriptions=records.HEADER_DESCRIPTIONS,
             schema_version=SCHEMA_VERSION,
             envelope_doc=doc(Envelope),
             envelope_fields=[

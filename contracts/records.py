@@ -1,0 +1,75 @@
+"""What travels beside a record's value on each topic: the Kafka headers a producer must send and
+those it may, and what the key is. The one place this is said: the AsyncAPI documents print it
+(tools/docgen), and a unit test checks it against what the kit and the services really send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smartcity_th.contracts import topics
+from smartcity_th.contracts.signing import HEADER_SIGNATURE
+
+HEADER_DEAD_LETTER_KIND = "smartcity-dead-letter-kind"
+HEADER_TRACEPARENT = "traceparent"
+
+ENVELOPE_HEADERS: tuple[str, ...] = (
+    topics.HEADER_EVENT_TYPE,
+    topics.HEADER_EVENT_ID,
+    topics.HEADER_SCHEMA_VERSION,
+    topics.HEADER_PRODUCER,
+    topics.HEADER_CORRELATION_ID,
+    topics.HEADER_CONTENT_TYPE,
+)
+"""The headers that repeat the envelope (`Envelope.headers()`): where present, each must match
+the body."""
+
+HEADER_DESCRIPTIONS: dict[str, str] = {
+    **topics.HEADER_ROLES,
+    HEADER_SIGNATURE: "`keyid=<key id>;ed25519=<base64 signature>`: the producing agency's "
+    "Ed25519 signature over the value, the key and the event-type header (docs/events.md, "
+    '"Signed claims", gives the bytes and a test vector)',
+    topics.HEADER_EMITTED_BY: "The service that published this fact (`svc-<service>`); "
+    "consumers act only on facts stamped by the topic's owner",
+    topics.HEADER_AUTHENTICATED_BY: "The credential that authenticated the claim behind this "
+    "fact: `api-key:<key id>` or `signature:<key id>`",
+    HEADER_DEAD_LETTER_KIND: "Why the record was refused (`parse`, `validation`, "
+    "`unauthenticated`, `unauthorised`, `processing`, `unhandled`, ...)",
+    HEADER_TRACEPARENT: "W3C trace context of the span that published the record",
+}
+
+PROPOSAL_KEY = (
+    "The proposal id, UTF-8 (`partition_key`): every record about one proposal goes to one "
+    "partition, in order"
+)
+
+
+@dataclass(frozen=True)
+class RecordShape:
+    """The headers and key of the records on one topic."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    key: str
+
+
+def record_shape(topic: str) -> RecordShape:
+    """What a record on `topic` (a bare topic name, without namespace) carries."""
+    if topic == topics.INTAKE:
+        # A claim: the signature covers the event-type header, so both are needed to act on it.
+        return RecordShape(
+            required=(topics.HEADER_EVENT_TYPE, HEADER_SIGNATURE),
+            optional=tuple(h for h in ENVELOPE_HEADERS if h != topics.HEADER_EVENT_TYPE),
+            key=PROPOSAL_KEY,
+        )
+    if topic == topics.DEADLETTER:
+        return RecordShape(
+            required=(HEADER_DEAD_LETTER_KIND, topics.HEADER_CONTENT_TYPE),
+            optional=(),
+            key="The refused record's own key (absent when it had none or it was too long)",
+        )
+    return RecordShape(  # a fact, published by the topic's owning service
+        required=(*ENVELOPE_HEADERS, topics.HEADER_EMITTED_BY),
+        optional=(topics.HEADER_AUTHENTICATED_BY, HEADER_TRACEPARENT),
+        key=PROPOSAL_KEY,
+    )
