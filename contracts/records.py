@@ -12,6 +12,7 @@ from smartcity_th.contracts.signing import HEADER_SIGNATURE
 
 HEADER_DEAD_LETTER_KIND = "smartcity-dead-letter-kind"
 HEADER_TRACEPARENT = "traceparent"
+HEADER_FASTSTREAM_CORRELATION = "correlation_id"
 
 ENVELOPE_HEADERS: tuple[str, ...] = (
     topics.HEADER_EVENT_TYPE,
@@ -36,6 +37,9 @@ HEADER_DESCRIPTIONS: dict[str, str] = {
     HEADER_DEAD_LETTER_KIND: "Why the record was refused (`parse`, `validation`, "
     "`unauthenticated`, `unauthorised`, `processing`, `unhandled`, ...)",
     HEADER_TRACEPARENT: "W3C trace context of the span that published the record",
+    HEADER_FASTSTREAM_CORRELATION: "Set by the services' Kafka library (FastStream) on every "
+    "record it publishes: an id of that one publish, not the conversation's (that is "
+    "`smartcity-correlation-id`); consumers ignore it",
 }
 
 PROPOSAL_KEY = (
@@ -65,11 +69,15 @@ def record_shape(topic: str) -> RecordShape:
     if topic == topics.DEADLETTER:
         return RecordShape(
             required=(HEADER_DEAD_LETTER_KIND, topics.HEADER_CONTENT_TYPE),
-            optional=(),
+            optional=(HEADER_FASTSTREAM_CORRELATION, HEADER_TRACEPARENT),
             key="The refused record's own key (absent when it had none or it was too long)",
         )
     return RecordShape(  # a fact, published by the topic's owning service
         required=(*ENVELOPE_HEADERS, topics.HEADER_EMITTED_BY),
-        optional=(topics.HEADER_AUTHENTICATED_BY, HEADER_TRACEPARENT),
+        optional=(
+            topics.HEADER_AUTHENTICATED_BY,
+            HEADER_TRACEPARENT,
+            HEADER_FASTSTREAM_CORRELATION,
+        ),
         key=PROPOSAL_KEY,
     )

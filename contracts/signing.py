@@ -14,10 +14,13 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import json
 import re
 import struct
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -179,32 +182,40 @@ def verify(
 
 
 @dataclass(frozen=True)
-class TestVector:
-    """A worked example for implementers in other languages (docs/events.md shows it and a
-    unit test checks it)."""
+class SigningVector:
+    """A worked example for implementers in other languages: the vectors live in
+    `reference/signing-vectors.json`, which the Python and the Java kits' tests both read and
+    docs/events.md prints."""
 
+    name: str
     private_key_seed_hex: str
+    public_key_hex: str
     agency_id: str
-    key: bytes
+    key_id: str
+    key: bytes | None
     event_type: str
     value: bytes
     signature_header: str
 
 
-TEST_VECTOR = TestVector(
-    private_key_seed_hex=bytes(range(32)).hex(),
-    agency_id="lg-phuket-city",
-    key=b"PKT-2565-0001",
-    event_type="ProposalWithdrawn",
-    value=(
-        b'{"event_id":"0b7e5c1a-8d5f-4c2e-9a51-3f0d7a6b2c11","event_type":"ProposalWithdrawn",'
-        b'"schema_version":1,"occurred_at":"2022-08-01T09:30:00Z","producer":"lg-phuket-city",'
-        b'"proposal_id":"PKT-2565-0001","correlation_id":"5f1d2e3c-4b5a-4978-8a6b-7c8d9e0f1a2b",'
-        b'"causation_id":null,"payload":{"event_type":"ProposalWithdrawn",'
-        b'"applicant":"lg-phuket-city","reason":null}}'
-    ),
-    signature_header=(
-        "keyid=lg-phuket-city:56475aa75463474c;ed25519=G3lW3aCBCT7FYwmjnKvEsuB3Dkd86aU2aF3H3RLMr"
-        "TBEY0JSZ7wK9qu3lLp3AetWmNPcGjGm4ZN9n/i4XA4DDA=="
-    ),
-)
+@cache
+def signing_vectors() -> tuple[SigningVector, ...]:
+    text = (
+        files("smartcity_th.contracts.reference")
+        .joinpath("signing-vectors.json")
+        .read_text(encoding="utf-8")
+    )
+    return tuple(
+        SigningVector(
+            name=v["name"],
+            private_key_seed_hex=v["private_key_seed_hex"],
+            public_key_hex=v["public_key_hex"],
+            agency_id=v["agency_id"],
+            key_id=v["key_id"],
+            key=None if v["key"] is None else v["key"].encode("utf-8"),
+            event_type=v["event_type"],
+            value=v["value"].encode("utf-8"),
+            signature_header=v["signature_header"],
+        )
+        for v in json.loads(text)["vectors"]
+    )

@@ -11,16 +11,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smartcity_th.contracts import topics
 from smartcity_th.contracts.signing import (
     HEADER_SIGNATURE,
-    TEST_VECTOR,
     Authenticated,
     SigningKey,
+    SigningVector,
     Unauthenticated,
     key_id_for,
     raw_public_key,
     sign,
     signing_input,
+    signing_vectors,
     verify,
 )
+
+TEST_VECTOR = signing_vectors()[0]
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NOW = T0 + dt.timedelta(days=30)
@@ -64,6 +67,16 @@ def test_the_documented_test_vector() -> None:
     header = sign(private, key_id, TEST_VECTOR.value, TEST_VECTOR.key, TEST_VECTOR.event_type)
     assert header == TEST_VECTOR.signature_header
     assert check(header, [registered(private, "lg-phuket-city")]) == Authenticated(key_id)
+
+
+@pytest.mark.parametrize("vector", signing_vectors(), ids=lambda v: v.name)
+def test_every_shared_test_vector_the_java_kit_also_signs(vector: SigningVector) -> None:
+    """contracts/reference/signing-vectors.json: the same file kit-java's tests read."""
+    private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(vector.private_key_seed_hex))
+    assert raw_public_key(private).hex() == vector.public_key_hex
+    assert key_id_for(vector.agency_id, bytes.fromhex(vector.public_key_hex)) == vector.key_id
+    header = sign(private, vector.key_id, vector.value, vector.key, vector.event_type)
+    assert header == vector.signature_header
 
 
 def test_the_signing_input_is_length_prefixed_parts_after_the_domain_line() -> None:

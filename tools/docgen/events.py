@@ -158,7 +158,7 @@ def _event(event_type: str) -> dict[str, Any]:
 
 
 def _signing() -> dict[str, Any]:
-    vector = signing.TEST_VECTOR
+    vector = signing.signing_vectors()[0]
     data = signing.signing_input(vector.value, vector.key, vector.event_type.encode())
     return {
         "vector": vector,
