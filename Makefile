@@ -126,4 +126,5 @@ docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
 	$(PY) -m tools.docgen
 
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
-	rm -rf $(LOCAL)/kafka/data $(LOCAL)/postgres $(LOCAL)/ferretdb $(LOCAL)/mailpit $(LOCAL)/logs
+	rm -rf $(LOCAL)/kafka/data $(LOCAL)/postgres/data $(LOCAL)/postgres $(LOCAL)/ferretdb \
+	  $(LOCAL)/mailpit $(LOCAL)/logs  # postgres/data first: postgres may link out (infra/stack.sh)

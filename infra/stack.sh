@@ -139,7 +139,7 @@ install_postgres() {
 as_pg_user() {  # PostgreSQL refuses to run as root: root runs it as the 'postgres' user
   if [[ $EUID -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")  # from /: the postgres user may not reach the cwd
   else
     "$@"
   fi
@@ -266,12 +266,32 @@ start_kafka() {
     || die "Kafka did not become healthy in 180 s; see $LOGS/kafka.log and $LOGS/kafka.out"
 }
 
+pg_home_for_root() {  # as root: a home for the cluster that the postgres user can reach
+  id postgres >/dev/null 2>&1 || as_pg_user true
+  if [[ ! -L $LOCAL/postgres ]] && ! runuser -u postgres -- test -x "$LOCAL" 2>/dev/null; then
+    # A root's clone in a private folder (a root's home is 0700): PostgreSQL runs as `postgres`
+    # and cannot reach it, so the cluster lives under /var/lib/postgresql, linked from here.
+    local home
+    home=/var/lib/postgresql/smartcity/$(printf '%s' "$LOCAL" | sha256sum | cut -c1-12)
+    log "the postgres user cannot reach $LOCAL; the cluster lives in $home ($LOCAL/postgres links to it)"
+    mkdir -p "$home"
+    chown postgres: /var/lib/postgresql/smartcity "$home"
+    rm -rf "$LOCAL/postgres"  # what an earlier attempt left there could never have run
+    ln -s "$home" "$LOCAL/postgres"
+  fi
+  if [[ -L $LOCAL/postgres ]]; then  # PostgreSQL gets the real paths, never the link's
+    PGDATA_DIR=$(readlink -f "$LOCAL/postgres")/data
+    PGSOCK_DIR=$(readlink -f "$LOCAL/postgres")/run
+  fi
+}
+
 start_postgres() {
   install_postgres
   local bin
   bin=$(pg_bin)
+  [[ $EUID -eq 0 ]] && pg_home_for_root
   mkdir -p "$PGDATA_DIR" "$PGSOCK_DIR"
-  [[ $EUID -eq 0 ]] && { id postgres >/dev/null 2>&1 || as_pg_user true; chown -R postgres: "$LOCAL/postgres"; }
+  [[ $EUID -eq 0 ]] && chown -R postgres: "$(dirname "$PGDATA_DIR")"
   chmod 700 "$PGDATA_DIR"
   if [[ ! -f $PGDATA_DIR/PG_VERSION ]]; then
     log "initialising the PostgreSQL cluster in $PGDATA_DIR (once)"
