@@ -1,6 +1,6 @@
 """What a scenario needs from the running stack, used as an outside agency and its operator use
 it: keys and Kafka credentials from the registry admin's documented command (`smartcity-admin
-... --json`, run as a program), HTTP calls, signed claims through the integrator kit
+... --output json`, run as a program), HTTP calls, signed claims through the integrator kit
 (`smartcity_th.kit`), polling, the mail sink, and the operator's `smartcity-admin reset-local`."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def admin(*args: str, capture: bool = True, timeout: float = 300) -> str:
 
 
 async def admin_json(*args: str) -> Any:
-    return json.loads(await admin(*args, "--json"))
+    return json.loads(await admin(*args, "--output", "json"))
 
 
 class StackClient:
@@ -183,8 +183,9 @@ class StackClient:
 
 
 def connection(credentials: dict[str, Any]) -> KafkaConnection:
-    """The integrator kit's connection from `smartcity-admin kafka-credentials --json` (none are
-    needed on a PLAINTEXT broker: then SMARTCITY_KIT_* or the plain bootstrap servers)."""
+    """The integrator kit's connection from `smartcity-admin kafka-credentials --output json`
+    (none are needed on a PLAINTEXT broker: then SMARTCITY_KIT_* or the plain bootstrap
+    servers)."""
     if credentials["username"] is None:
         return KafkaConnection.from_env(credentials["bootstrap"])
     return KafkaConnection(

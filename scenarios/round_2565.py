@@ -589,7 +589,11 @@ async def report(
         f"  operator console   {client.url('console')}  (live event log, timelines, "
         "registry, dead letters)"
     )
-    console.print(f"  one proposal       .venv/bin/smartcity timeline {example}")
+    console.print(
+        "  one proposal       "
+        "export CONSOLE_API_KEY=$(.venv/bin/smartcity-admin api-key issue depa)"
+    )
+    console.print(f"                     .venv/bin/smartcity timeline {example}")
     console.print(f"  the emails         {client.mailpit_url}  (Mailpit)")
     console.print("  registry API       " + client.url("approvals") + "/registry/summary")
     console.print(

@@ -12,7 +12,7 @@ revoke KEY                        revoke an API key or a signing key, in every s
 list                              every key with its agency and status
 reset-local --yes                 the local stack's services on empty databases (demo data)
 
-`--json` (api-key issue, signing-key add, kafka-credentials, list) prints one JSON document
+`--output json` (api-key issue, signing-key add, kafka-credentials, list) prints one JSON document
 for programs, e.g. the demo scenario, which uses these commands as an agency's operator would.
 """
 
@@ -38,7 +38,8 @@ from smartcity_th.contracts.agencies import Agency, UnknownAgency
 from smartcity_th.contracts.common import AgencyKind
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.admin import local
-from smartcity_th.services.common.kafka import ensure_topics
+from smartcity_th.services.common.cli_conventions import Output, OutputOpt, run
+from smartcity_th.services.common.kafka import ensure_topics, require_reachable
 from smartcity_th.services.common.kafka_security import admin_auth
 from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
@@ -50,12 +51,14 @@ from smartcity_th.services.common.registry_admin import (
 
 T = TypeVar("T")
 console = Console()
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=True)
 api_key_app = typer.Typer(help="API keys for agencies' HTTP calls.", no_args_is_help=True)
 signing_app = typer.Typer(help="Keys with which agencies sign their claims.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(signing_app, name="signing-key")
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", hidden=True, help="The same as --output json (kept for scripts)")
+]
 
 
 def _default_bootstrap() -> str:
@@ -77,6 +80,7 @@ def _run(job: Callable[[RegistryAdmin], Awaitable[T]]) -> T:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     settings = AdminSettings()
     topics = Topics(settings.topic_namespace)
+    require_reachable(settings.kafka_bootstrap)
 
     async def go() -> T:
         await ensure_topics(settings.kafka_bootstrap, topics, settings.partitions)
@@ -151,10 +155,12 @@ def onboard(
 def issue(
     agency_ids: Annotated[list[str], typer.Argument(metavar="AGENCY...")],
     label: Annotated[str, typer.Option(help="What it is for")] = "",
-    as_json: JsonOption = False,
+    output: OutputOpt = Output.text,
+    json_flag: JsonFlag = False,
 ) -> None:
     """Issue a new API key for each agency named; each key is shown once (one a line, or with
-    --json an object of keys by agency id). Nothing is issued if one agency is unknown."""
+    --output json an object of keys by agency id). Nothing is issued if one agency is unknown."""
+    as_json = output is Output.json or json_flag
 
     async def job(admin: RegistryAdmin) -> dict[str, str]:
         for agency_id in agency_ids:
@@ -172,10 +178,12 @@ def issue(
 def add_signing_key(
     agency_id: str,
     out: Annotated[Path, typer.Option(help="Folder for the private signing key")],
-    as_json: JsonOption = False,
+    output: OutputOpt = Output.text,
+    json_flag: JsonFlag = False,
 ) -> None:
     """A new signing key pair for an agency (the private key goes to --out, nowhere else;
-    --json prints its key id and file)."""
+    --output json prints its key id and file)."""
+    as_json = output is Output.json or json_flag
     key = _run(lambda admin: admin.register_signing_key(agency_id))
     pem = _write_private_key(out, key)
     if as_json:
@@ -185,9 +193,13 @@ def add_signing_key(
 
 
 @app.command("kafka-credentials")
-def kafka_credentials(agency_id: str, as_json: JsonOption = False) -> None:
+def kafka_credentials(
+    agency_id: str, output: OutputOpt = Output.text, json_flag: JsonFlag = False
+) -> None:
     """Create or reset a registered agency's Kafka user (a new password, shown once) and its
-    ACLs. --json prints what the integrator kit's KafkaConnection takes, and the intake topic."""
+    ACLs. --output json prints what the integrator kit's KafkaConnection takes, and the intake
+    topic."""
+    as_json = output is Output.json or json_flag
     settings = AdminSettings()
 
     async def job(admin: RegistryAdmin) -> KafkaCredentials | None:
@@ -236,9 +248,13 @@ def revoke_agency(
 
 
 @app.command("list")
-def list_keys(as_json: JsonOption = False) -> None:
-    """Every key with its agency and status (--json: a list of {kind, id, agency, since,
+def list_keys(
+    output: OutputOpt = Output.text,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Every key with its agency and status (--output json: a list of {kind, id, agency, since,
     revoked}, revoked null while the key is live)."""
+    as_json = output is Output.json or json_flag
     rows = _run(lambda admin: asyncio.sleep(0, describe(admin.state)))
     if as_json:
         _print_json(rows)
@@ -275,7 +291,7 @@ def reset_local(
 
 
 def main() -> None:
-    app()
+    run(app, "smartcity-admin")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Union
 
@@ -172,6 +173,19 @@ async def check_topics(auth: KafkaAuth, service: str, topics: Topics) -> None:
             f"topics missing: {', '.join(missing)}; the admin creates them "
             f"(`smartcity kafka provision --namespace '{topics.namespace}'`)"
         )
+
+
+def require_reachable(bootstrap: str, timeout: float = 3.0) -> None:
+    """Raise ConnectionError at once when no bootstrap server accepts a connection (the Kafka
+    clients would retry for about half a minute, logging each try, before saying so)."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    raise ConnectionError(f"Kafka at {bootstrap} is unreachable: no bootstrap server answered")
 
 
 async def ensure_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:

@@ -18,14 +18,13 @@ Exit codes: 0 ok; 1 a check failed or something was not found; 2 bad arguments;
 
 from __future__ import annotations
 
-import enum
 import getpass
 import json
 import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -36,6 +35,16 @@ from rich.table import Table
 from rich.text import Text
 
 from smartcity_th.contracts.proposals import ErrorResponse
+from smartcity_th.services.common.cli_conventions import (
+    EXIT_AUTH,
+    EXIT_FAILED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Output,
+    OutputOpt,
+    fail,
+    run,
+)
 from smartcity_th.services.common.kafka_cli import app as kafka_app
 from smartcity_th.services.console.chain import Verifier
 from smartcity_th.services.console.signatures import SignatureAudit, signing_keys_from
@@ -47,7 +56,6 @@ DEFAULT_URL = (
 )
 """The console's own address settings (CONSOLE_HTTP_HOST/PORT), unless CONSOLE_URL or --url."""
 
-EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_AUTH = 1, 2, 3, 4
 
 STAGE_STYLE = {
     "submitted": "bright_blue",
@@ -67,7 +75,7 @@ app = typer.Typer(
     name="smartcity",
     help="Smart City Thailand: operators' command line.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
 )
 events_app = typer.Typer(help="The audit log of every topic.", no_args_is_help=True)
 dead_app = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
@@ -78,7 +86,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(kafka_app, name="kafka")
 
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 UrlOpt = Annotated[
     str, typer.Option("--url", envvar="CONSOLE_URL", help="The console service's base URL")
@@ -88,17 +95,6 @@ KeyOpt = Annotated[
     typer.Option(
         "--api-key", envvar="CONSOLE_API_KEY", help="Operator API key (depa or svc-console)"
     ),
-]
-
-
-class Output(enum.StrEnum):
-    text = "text"
-    json = "json"
-
-
-OutputOpt = Annotated[
-    Output,
-    typer.Option("--output", "-o", help="text (tables for people) or json (for scripts)"),
 ]
 
 
@@ -135,11 +131,6 @@ def show_line(text: Text) -> None:
         console.print(text)
     else:
         typer.echo(text.plain)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    err.print(message)
-    raise typer.Exit(code)
 
 
 class Api:
@@ -685,4 +676,4 @@ def demo(reset: bool = typer.Option(False, "--reset", help="Delete the demo data
 
 
 def main() -> None:
-    app()
+    run(app, "smartcity")

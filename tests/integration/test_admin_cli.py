@@ -1,10 +1,12 @@
-"""`smartcity-admin ... --json` against the real broker: what programs (the demo scenario) read
-from the admin command: API keys, signing keys, the key list, an agency's Kafka credentials."""
+"""`smartcity-admin ... --output json` against the real broker: what programs (the demo
+scenario) read from the admin command: API keys, signing keys, the key list, an agency's Kafka
+credentials; and its errors (one line on stderr, a documented exit code)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
-from tests.support import KAFKA, Namespace, admin_cli
+from tests.support import KAFKA, Namespace, admin_cli, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +25,7 @@ def admin(ns: Namespace, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def admin_json(ns: Namespace, *args: str) -> Any:
-    done = admin(ns, *args, "--json")
+    done = admin(ns, *args, "--output", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
@@ -94,3 +96,32 @@ def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
         assert admin(ns, "kafka-credentials", "lg-atlantis").returncode == 2
     finally:
         assert admin(ns, "revoke-agency", agency_id).returncode == 0
+
+
+def test_with_kafka_unreachable_the_admin_says_so_in_one_line_with_exit_code_3(
+    ns: Namespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = free_port()  # nothing listens there
+    monkeypatch.setenv("SMARTCITY_ADMIN_KAFKA_BOOTSTRAP", f"127.0.0.1:{closed}")
+    done = subprocess.run(
+        [sys.executable, "-m", "smartcity_th.services.admin.cli", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    first, *rest = done.stderr.splitlines()
+    assert first == (
+        f"smartcity-admin: error: Kafka at 127.0.0.1:{closed} is unreachable: "
+        "no bootstrap server answered"
+    )
+    assert len(rest) <= 1  # and a hint
+
+
+def test_the_old_json_flag_still_prints_json(ns: Namespace) -> None:
+    done = admin(ns, "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert isinstance(json.loads(done.stdout), list)
