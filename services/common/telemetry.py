@@ -8,12 +8,15 @@ queued emails) carries the trace context in the stored document: `capture()` whe
 `restored()` when it is done. Those two functions are the whole of that contract.
 
 Tracing is a setting (`<SERVICE>_TRACING_ENABLED`, `<SERVICE>_OTLP_ENDPOINT`); when it is off
-nothing is instrumented and `capture()` returns an empty carrier.
+nothing is instrumented and `capture()` returns an empty carrier. The standard variables win
+where set: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -42,7 +45,7 @@ def setup(service: str, *, enabled: bool, endpoint: str) -> Any:
     PyMongo instrumentation. Returns the provider, or None when tracing is off. Call it before
     the MongoDB client and the Kafka broker are made."""
     global _provider
-    if not enabled:
+    if not enabled or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return None
     if _provider is not None:
         return _provider
@@ -53,16 +56,37 @@ def setup(service: str, *, enabled: bool, endpoint: str) -> Any:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.namespace": "smartcity"}),
+        resource=Resource.create(resource_attributes(service, os.environ)),
         sampler=ParentBased(root=_NoLoneDatabaseCalls()),
     )
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"))
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_endpoint(endpoint, os.environ)))
     )
     trace.set_tracer_provider(provider)
     PymongoInstrumentor().instrument(tracer_provider=provider)
     _provider = provider
     return provider
+
+
+def resource_attributes(service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The service's name, unless the standard OTEL_SERVICE_NAME (or `service.name` in
+    OTEL_RESOURCE_ATTRIBUTES) says otherwise: the SDK reads those, and ours must not win."""
+    attributes = {"service.namespace": "smartcity"}
+    named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    if not named:
+        attributes["service.name"] = service
+    return attributes
+
+
+def traces_endpoint(endpoint: str, env: Mapping[str, str]) -> str | None:
+    """Where spans go: the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+    OTEL_EXPORTER_OTLP_ENDPOINT when set (None: the exporter reads them itself), else the
+    service's own setting."""
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    return f"{endpoint.rstrip('/')}/v1/traces"
 
 
 class _NoLoneDatabaseCalls(Sampler):

@@ -180,6 +180,7 @@ class Sender:
                     "smartcity.message_id": d.message_id,
                     "smartcity.recipient_id": d.recipient_id,
                     "smartcity.attempt": attempts,
+                    **self._mailer.server_attributes,
                 },
             ):
                 reply = await self._mailer.send(message)

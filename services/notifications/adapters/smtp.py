@@ -32,6 +32,11 @@ class SmtpMailer:
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def server_attributes(self) -> dict[str, str | int]:
+        """The SMTP server as OpenTelemetry's semantic conventions name a client's peer."""
+        return {"server.address": self._host, "server.port": self._port}
+
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
             hostname=self._host, port=self._port, timeout=self._timeout, start_tls=self._starttls
