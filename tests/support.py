@@ -472,6 +472,37 @@ def signer_for(agency_id: str) -> ClaimSigner:
     return ClaimSigner(agency_id, Ed25519PrivateKey.from_private_bytes(seed))
 
 
+def write_private_key(agency_id: str, path: Path) -> Path:
+    """The tests' signing key of an agency as the PKCS#8 PEM file an agency keeps."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    key = signer_for(agency_id).private_key
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return path
+
+
+def kit_environment() -> dict[str, str]:
+    """The SMARTCITY_KIT_* variables both integrator kits read (Python and Java), for the stack's
+    admin (tests play every agency), and a PATH: all an agency's program gets."""
+    auth = kafka_auth()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SMARTCITY_KIT_BOOTSTRAP": KAFKA,
+        "SMARTCITY_KIT_SECURITY_PROTOCOL": auth.security_protocol,
+    }
+    if auth.sasl:
+        env |= {
+            "SMARTCITY_KIT_SASL_MECHANISM": auth.sasl_mechanism,
+            "SMARTCITY_KIT_USERNAME": auth.username,
+            "SMARTCITY_KIT_PASSWORD": auth.password.get_secret_value(),
+        }
+    return env
+
+
 def signed(envelope: AnyEnvelope) -> SignedRecord:
     """A claim signed with the tests' key of its producer."""
     return signer_for(envelope.producer).sign(envelope)

@@ -14,25 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-)
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import Topics
 from tests import builders
 from tests.support import (
-    KAFKA,
     LOCAL,
     ROOT,
     Namespace,
     ServiceProcess,
     find_published,
-    kafka_auth,
+    kit_environment,
     poll,
-    signer_for,
+    write_private_key,
 )
 
 pytestmark = pytest.mark.e2e
@@ -139,24 +133,8 @@ async def test_the_contracts_and_kit_wheels_alone_send_a_claim_that_becomes_a_fa
 
     applicant = "lg-phuket-city"
     claim = builders.submission(applicant, builders.new_proposal_id("WH"))
-    pem = tmp_path / f"{applicant}.pem"
-    pem.write_bytes(
-        signer_for(applicant).private_key.private_bytes(
-            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-        )
-    )
-    auth = kafka_auth()  # the tests play every agency as the stack's admin
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "SMARTCITY_KIT_BOOTSTRAP": KAFKA,
-        "SMARTCITY_KIT_SECURITY_PROTOCOL": auth.security_protocol,
-    }
-    if auth.sasl:
-        env |= {
-            "SMARTCITY_KIT_SASL_MECHANISM": auth.sasl_mechanism,
-            "SMARTCITY_KIT_USERNAME": auth.username,
-            "SMARTCITY_KIT_PASSWORD": auth.password.get_secret_value(),
-        }
+    pem = write_private_key(applicant, tmp_path / f"{applicant}.pem")
+    env = kit_environment()
     sent = json.loads(
         run(
             python,

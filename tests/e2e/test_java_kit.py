@@ -13,20 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import Topics
 from tests import builders
 from tests.support import (
-    KAFKA,
     ROOT,
     Namespace,
     ServiceProcess,
     find_published,
-    kafka_auth,
+    kit_environment,
     poll,
     signer_for,
+    write_private_key,
 )
 
 pytestmark = pytest.mark.e2e
@@ -85,20 +84,9 @@ async def test_the_java_kit_signs_the_shared_vectors_and_its_claim_becomes_a_fac
 
     applicant = "lg-phuket-city"
     signer = signer_for(applicant)
-    pem = tmp_path / "key.pem"
-    pem.write_bytes(
-        signer.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
+    pem = write_private_key(applicant, tmp_path / "key.pem")
     claim = builders.submission(applicant, builders.new_proposal_id("JV"))
-    auth = kafka_auth()  # the tests play every agency as the stack's admin
-    env = {"PATH": "/usr/bin:/bin", "SMARTCITY_KIT_BOOTSTRAP": KAFKA,
-           "SMARTCITY_KIT_SECURITY_PROTOCOL": auth.security_protocol}  # fmt: skip
-    if auth.sasl:
-        env |= {
-            "SMARTCITY_KIT_SASL_MECHANISM": auth.sasl_mechanism,
-            "SMARTCITY_KIT_USERNAME": auth.username,
-            "SMARTCITY_KIT_PASSWORD": auth.password.get_secret_value(),
-        }
+    env = kit_environment()
     args = [applicant, signer.key_id, str(pem), topics.intake, claim.proposal_id,
             claim.event_type, claim.payload.model_dump_json()]  # fmt: skip
     sent = await asyncio.to_thread(send_with_java, classpath, args, env)

@@ -3,21 +3,12 @@ and the integrator kit, as integrators do, never the services or their database 
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.unit.test_packaging import imported
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 FORBIDDEN = ("smartcity_th.services", "pymongo", "motor")
-
-
-def imported(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def test_the_scenario_imports_neither_the_services_nor_a_database_driver() -> None:
