@@ -39,7 +39,11 @@ $(VENV)/.installed: pyproject.toml contracts/pyproject.toml smartcity_kit/pyproj
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (Python 3.11+)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(DISTRIBUTIONS)
+	@# The editable installs' build log (setuptools warns about its import hook each time) is
+	@# kept, and shown only when the install fails.
+	@echo "$(PY) -m pip install $(DISTRIBUTIONS)  (log: $(VENV)/install.log)"
+	@$(PY) -m pip install $(DISTRIBUTIONS) >$(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log; echo "error: pip install failed; see $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 # mypy does not run the import hooks of editable installs, and the folders keep their short

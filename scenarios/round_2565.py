@@ -584,20 +584,25 @@ async def report(
     for group, n in groups.most_common():
         console.print(f"  {n:>5}  {group}")
     example = pids[-1]
-    console.print("\nWhere to look next:")
+    console.print("\nWhere to look next:", soft_wrap=True)
     console.print(
         f"  operator console   {client.url('console')}  (live event log, timelines, "
-        "registry, dead letters)"
+        "registry, dead letters)",
+        soft_wrap=True,
     )
     console.print(
         "  one proposal       "
-        "export CONSOLE_API_KEY=$(.venv/bin/smartcity-admin api-key issue depa)"
+        "export CONSOLE_API_KEY=$(.venv/bin/smartcity-admin api-key issue depa)",
+        soft_wrap=True,
     )
-    console.print(f"                     .venv/bin/smartcity timeline {example}")
-    console.print(f"  the emails         {client.mailpit_url}  (Mailpit)")
-    console.print("  registry API       " + client.url("approvals") + "/registry/summary")
+    console.print(f"                     .venv/bin/smartcity timeline {example}", soft_wrap=True)
+    console.print(f"  the emails         {client.mailpit_url}  (Mailpit)", soft_wrap=True)
     console.print(
-        "  stop everything    make down   ·   play again from scratch: make demo DEMO_ARGS=--reset"
+        "  registry API       " + client.url("approvals") + "/registry/summary", soft_wrap=True
+    )
+    console.print(
+        "  stop everything    make down   ·   play again from scratch: make demo DEMO_ARGS=--reset",
+        soft_wrap=True,  # commands to copy: never wrapped, also in a log or a narrow terminal
     )
 
 
