@@ -14,6 +14,7 @@ stack's admin credentials) against `SMARTCITY_KAFKA_BOOTSTRAP` (else 127.0.0.1:
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from typing import Annotated, NoReturn
 
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smartcity_th.contracts import access
+from smartcity_th.services.common.cli_conventions import Output, OutputOpt
 from smartcity_th.services.common.kafka_security import (
     KafkaAdmin,
     KafkaAdminError,
@@ -133,12 +135,15 @@ def acls(
     principal: Annotated[
         str | None, typer.Option(help="Show this principal's ACLs as the broker has them")
     ] = None,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """The ACL design (generated from the contracts), or one principal's live ACLs."""
+    """The ACL design (generated from the contracts), or one principal's live ACLs (--output
+    json: a list of {resource, name, pattern, operation, permission})."""
     if principal is None:
         typer.echo(access.acl_table_markdown(), nl=False)
         return
-    table = Table("resource", "name", "pattern", "operation", "permission")
+    columns = ("resource", "name", "pattern", "operation", "permission")
+    table = Table(*columns)
     admin = _admin()
     try:
         found = admin.acls_of(principal)
@@ -154,8 +159,12 @@ def acls(
         )
         for b in found
     )
-    for row in rows:
-        table.add_row(*(part.rpartition(".")[2] for part in row))
+    named = [tuple(part.rpartition(".")[2] for part in row) for row in rows]
+    if output is Output.json:
+        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in named], indent=2))
+        return
+    for row in named:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -125,6 +125,10 @@ def _plain(cell: Any) -> str:
     return text.replace("\t", " ").replace("\n", " / ")
 
 
+SHOWN_ON_A_TERMINAL = 5000
+"""Characters of a dead letter's value `deadletters show` prints on a terminal."""
+
+
 def show_line(text: Text) -> None:
     """One line of output, never wrapped or cut when it goes to a pipe or a file."""
     if console.is_terminal:
@@ -402,13 +406,23 @@ def dl_show(
         "at",
         "proposal_id",
     ):
-        console.print(f"[bold]{k}[/bold]: {d[k]}")
-    console.print(f"[bold]headers[/bold]: {json.dumps(d['headers'], ensure_ascii=False)}")
+        show_line(Text.assemble((k, "bold"), f": {d[k]}"))
+    show_line(
+        Text.assemble(("headers", "bold"), f": {json.dumps(d['headers'], ensure_ascii=False)}")
+    )
     value = base64.b64decode(d["value_b64"]).decode("utf-8", errors="replace")
-    console.print("[bold]original value[/bold]:")
-    console.print(value[:5000], markup=False)
+    show_line(Text.assemble(("original value", "bold"), ":"))
+    if console.is_terminal and len(value) > SHOWN_ON_A_TERMINAL:
+        # A person at a terminal sees the start; a pipe or a file gets every character.
+        console.print(value[:SHOWN_ON_A_TERMINAL], markup=False)
+        console.print(
+            f"… {len(value) - SHOWN_ON_A_TERMINAL} more characters (pipe the output, or use "
+            "--output json, for all of it)"
+        )
+    else:
+        show_line(Text(value))
     for r in d["replays"]:
-        console.print(f"replayed by {r['replayed_by']} at {r['at']}")
+        show_line(Text(f"replayed by {r['replayed_by']} at {r['at']}"))
 
 
 @dead_app.command("replay")

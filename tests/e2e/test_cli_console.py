@@ -38,6 +38,8 @@ from tests.support import (
 
 pytestmark = pytest.mark.e2e
 
+LONG_THAI = "เมืองอัจฉริยะ" * 600  # 7,800 characters on one line
+
 runner = CliRunner()
 
 
@@ -142,7 +144,7 @@ async def test_dead_letters_replay_and_audit_verify(
     async with kafka_producer() as producer:
         await producer.send_and_wait(
             topics.proposals,
-            f"{{not json {marker}".encode(),
+            f"{{not json {marker} {LONG_THAI}".encode(),
             key=poison_key.encode(),
             headers=[("x-test", marker.encode())],
         )
@@ -160,6 +162,8 @@ async def test_dead_letters_replay_and_audit_verify(
     assert shown.exit_code == 0
     assert marker in shown.output
     assert "not JSON" in shown.output
+    # Piped, the value is neither wrapped nor cut (it was cut at 5,000 characters).
+    assert f"{{not json {marker} {LONG_THAI}" in shown.output.splitlines()
 
     refused = cli(console, "deadletters", "replay", letter_id, key=TEST_API_KEYS["lg-phuket-city"])
     assert refused.exit_code == 4, refused.output

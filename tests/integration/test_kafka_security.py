@@ -5,6 +5,7 @@ allow (docs/security.md)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -153,3 +154,14 @@ def test_an_admin_command_with_a_refused_login_says_so_at_once(
     assert "refused the credentials of admin" in said
     assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in said
     assert "Why a revoked user is not deleted" in said
+
+
+def test_a_principals_live_acls_as_json() -> None:
+    result = CliRunner().invoke(
+        kafka_cli.app, ["acls", "--principal", "svc-console", "--output", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows
+    assert set(rows[0]) == {"resource", "name", "pattern", "operation", "permission"}
+    assert {r["operation"] for r in rows} >= {"READ"}
