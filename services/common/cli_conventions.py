@@ -49,8 +49,10 @@ def _one_line(exc: BaseException) -> str:
 def _exit_code(exc: BaseException) -> int:
     name = type(exc).__name__
     text = str(exc).lower()
-    if "refused the credentials" in text or "authentication" in text or "sasl" in text:
-        return EXIT_AUTH
+    if "refused the credentials" in text or "authentication failed" in text:
+        return (
+            EXIT_AUTH  # (not "sasl": librdkafka names its sasl_plaintext:// broker in every error)
+        )
     if isinstance(
         exc, KafkaConnectionError | httpx.TransportError | ConnectionError | TimeoutError
     ):
