@@ -2,6 +2,12 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+# The notifications service renders each letter as a PDF with WeasyPrint (Pango) in Debian's
+# Laksaman font, and refuses to start without it (docs/notifications.md).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-tlwg-laksaman \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY smartcity_kit ./smartcity_kit

@@ -27,7 +27,8 @@ export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
 export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos fuzz browser asyncapi-parser clean
+        test-integration test-e2e lint format demo docs bench chaos fuzz browser asyncapi-parser \
+        pdf-tools letter-screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,7 +57,7 @@ $(MYPY_TREE)/smartcity_th: | $(VENV)/.installed
 	@ln -sfn $(CURDIR)/services $@/services
 	@ln -sfn $(CURDIR)/scenarios $@/scenarios
 
-setup: $(VENV)/.installed ## Create the virtualenv and install dependencies
+setup: $(VENV)/.installed pdf-tools ## Create the virtualenv and install dependencies
 
 infra-install: ## Download/build Kafka, PostgreSQL, FerretDB, Mailpit and Jaeger (cached in .local/)
 	infra/stack.sh install
@@ -84,6 +85,11 @@ down: ## Stop the services and the servers
 status: ## Show servers and services
 	-infra/stack.sh status
 	-infra/services.sh status $(SERVICES)
+
+# The notifications service renders every letter as a PDF at run time, in the Laksaman font,
+# and refuses to start without it; the tests read the PDFs with poppler's tools.
+pdf-tools: ## Install the letters' PDF font (Laksaman) and poppler-utils (idempotent)
+	infra/install-pdf-tools.sh
 
 browser: ## Install Debian's Chromium and Thai fonts for the browser tests (idempotent)
 	infra/install-browser.sh
@@ -125,6 +131,9 @@ fuzz: infra-up ## Fuzz campaign: hostile records through the real broker to ever
 
 bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
+
+letter-screenshots: setup ## Render the first page of three sample letters' PDFs to docs/screenshots/
+	$(PY) -m tools.letter_screenshots
 
 docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
 	$(PY) -m tools.docgen
