@@ -72,7 +72,8 @@ up_one() {
   )
   for _ in $(seq 1 150); do
     if healthy "$port"; then log "$name up on http://127.0.0.1:$port"; return; fi
-    pid_of "$name" >/dev/null || die "$name exited; see $LOGS/$name.log"
+    pid_of "$name" >/dev/null || die "$name exited; the end of $LOGS/$name.log:
+$(tail -n 3 "$LOGS/$name.log")"
     sleep 0.2
   done
   die "$name not healthy after 30 s; see $LOGS/$name.log"

@@ -3,6 +3,7 @@ are issued and revoked in the agency registry: `smartcity-admin api-key issue|re
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -14,6 +15,11 @@ from smartcity_th.services.common.runtime import Runtime, serve
 from smartcity_th.services.common.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+class StartupRefused(RuntimeError):
+    """The service cannot do its work on this machine (say what is missing and how to get it):
+    it exits at once with that one line on stderr and code 1, never a traceback."""
 
 
 def service_cli(
@@ -31,7 +37,11 @@ def service_cli(
         """Run the service: HTTP API, Kafka consumers, outbox relay."""
         settings = settings_cls()
         configure_logging(name, settings.log_level, json=settings.log_json)
-        _rt, app = build(settings)
+        try:
+            _rt, app = build(settings)
+        except StartupRefused as exc:
+            print(f"{name}: error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
         serve(app, settings.http_host, settings.http_port)
 
     return cli

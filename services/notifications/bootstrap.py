@@ -20,6 +20,7 @@ from smartcity_th.services.notifications.domain import MailSettings
 from smartcity_th.services.notifications.entrypoints import http, kafka, status
 from smartcity_th.services.notifications.handlers import NotificationHandlers
 from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.pdf import shared_renderer
 from smartcity_th.services.notifications.sender import Sender
 
 NAME = "notifications"
@@ -46,6 +47,8 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
 
 
 def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
+    letters = shared_renderer()
+    letters.require_font()  # every email carries its letter as a PDF in this font
     rt = Runtime(NAME, settings, settings.mongo_db)
     mail = mail_settings(settings)
     links = mail.links
@@ -63,7 +66,7 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
-    sender = Sender(deliveries, bodies, mailer, rt.dead_letters, mail)
+    sender = Sender(deliveries, bodies, mailer, letters, rt.dead_letters, mail)
     handlers = NotificationHandlers(
         view, directory, deliveries, bodies, mail, on_queued=sender.wake
     )
