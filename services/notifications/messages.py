@@ -1,8 +1,13 @@
-"""Building the MIME message: correct UTF-8 headers, both parts, a stable Message-ID. Pure."""
+"""Building the MIME message: correct UTF-8 headers, both parts, the letter's PDF, a stable
+Message-ID. Pure."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -24,6 +29,23 @@ def _address(name: str, email: str) -> Address:
     return Address(display_name=_clean(name), username=local, domain=domain)
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "pdf"
+
+
+def pdf_filename(matter_en: str, proposal_id: str | None = None) -> str:
+    """The letter's PDF by its subject matter, in ASCII (every mail client shows it alike):
+    `PRP-2565-0001-smart-city-proposal-received-phuket-smart-city.pdf`."""
+    ascii_ = unicodedata.normalize("NFKD", matter_en).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")[:60].rstrip("-")
+    name = "-".join(part for part in (proposal_id, slug) if part) or "letter"
+    return f"{name}.pdf"
+
+
 def build_message(
     *,
     subject: str,
@@ -35,7 +57,10 @@ def build_message(
     to_email: str,
     msg_id: str,
     extra_headers: dict[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
+    """Text and HTML as alternatives; with attachments, those two and the attachments in one
+    multipart/mixed message."""
     msg = EmailMessage(policy=SMTP)
     msg["Subject"] = _clean(subject)
     msg["From"] = _address(from_name, from_email)
@@ -47,4 +72,11 @@ def build_message(
         msg[name] = _clean(value)
     msg.set_content(text, charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
+    for attachment in attachments:
+        msg.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
     return msg

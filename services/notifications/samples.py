@@ -47,6 +47,14 @@ from smartcity_th.contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
+from smartcity_th.services.notifications.domain import Recipient
+from smartcity_th.services.notifications.rendering import (
+    RenderedEmail,
+    email_context,
+    render,
+    render_digest,
+)
+from smartcity_th.services.notifications.routing import ROUTES
 
 APPLICANT = "lg-phuket-city"
 PROVINCE = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
@@ -195,3 +203,38 @@ def sample_envelope(
         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"sample:{event_type}") if fixed else None,
         correlation_id=uuid.UUID(int=1) if fixed else None,
     )
+
+
+SAMPLE_STATUS_URL = "https://smartcity.example.go.th/status/signed-token-of-PRP-2565-0001"
+
+
+def sample_letters() -> dict[str, RenderedEmail]:
+    """Every letter kind as its email renders it (`RenderedEmail` by event type, and "Digest"
+    of two of them), to the applicant municipality, with a fixed status link: what the PDF
+    tests, the benchmark and tools/letter_screenshots.py typeset."""
+    recipient = Recipient(
+        APPLICANT, "smartcity@phuketcity.example.go.th", "เทศบาลนครภูเก็ต", "Phuket City Municipality"
+    )
+    proposal = {
+        "area_name": AREA.model_dump(),
+        "province": PROVINCE.model_dump(),
+        "stage": "screened",
+        "applicant": APPLICANT,
+    }
+    letters: dict[str, RenderedEmail] = {}
+    for event_type in ROUTES:
+        envelope = sample_envelope(event_type)
+        context = email_context(envelope, proposal, recipient, SAMPLE_STATUS_URL)
+        letters[event_type] = render(envelope, context)
+    items = [
+        {
+            "event_type": t,
+            "subject": letters[t].subject,
+            "proposal_id": "PRP-2565-0001",
+            "occurred_at": OCCURRED,
+            "timeline_url": SAMPLE_STATUS_URL,
+        }
+        for t in ("ProposalSubmitted", "ProposalScreened")
+    ]
+    letters["Digest"] = render_digest(recipient, items, OCCURRED + dt.timedelta(days=1))
+    return letters

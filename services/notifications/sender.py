@@ -26,7 +26,7 @@ from smartcity_th.services.notifications.domain import (
     MailSettings,
     utc_now,
 )
-from smartcity_th.services.notifications.messages import build_message
+from smartcity_th.services.notifications.messages import Attachment, build_message, pdf_filename
 from smartcity_th.services.notifications.metrics import (
     DIGEST_HELD,
     FAILED,
@@ -34,6 +34,8 @@ from smartcity_th.services.notifications.metrics import (
     RETRYING,
     SENT,
 )
+from smartcity_th.services.notifications.pdf import LetterPdf, LetterPdfFailed
+from smartcity_th.services.notifications.rendering import split_subject
 
 log = structlog.get_logger(__name__)
 
@@ -56,14 +58,16 @@ class MissingBody(Exception):
 
 
 class Sender:
-    """Sends queued emails; retries with exponential backoff and jitter while the SMTP server
-    is unreachable; after the last attempt marks the email failed and dead-letters the event."""
+    """Sends queued emails, each with its letter as a PDF rendered at send time from the
+    stored HTML part; retries with exponential backoff and jitter while the SMTP server is
+    unreachable; after the last attempt marks the email failed and dead-letters the event."""
 
     def __init__(
         self,
         log_: DeliveryLog,
         bodies: MessageBodies,
         mailer: SmtpMailer,
+        letters: LetterPdf,
         dead_letters: DeadLetters,
         settings: MailSettings,
         clock: Clock = utc_now,
@@ -72,6 +76,7 @@ class Sender:
         self._log = log_
         self._bodies = bodies
         self._mailer = mailer
+        self._letters = letters
         self._dead_letters = dead_letters
         self._settings = settings
         self._rand = rand
@@ -159,6 +164,10 @@ class Sender:
         body: Body | None = None
         try:
             body = await self._body(d)
+            letter = Attachment(
+                pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
+                await self._letters.render_async(body.html or ""),
+            )
             message = build_message(
                 subject=d.subject or "",
                 text=body.text or "",
@@ -169,6 +178,7 @@ class Sender:
                 to_email=d.email or "",
                 msg_id=d.message_id or "",
                 extra_headers=headers,
+                attachments=[letter],
             )
             with telemetry.span(
                 telemetry.SMTP_SPAN,
@@ -200,7 +210,7 @@ class Sender:
             attempts,
             f"{type(exc).__name__}: {exc}",
             self._settings,
-            permanent=isinstance(exc, PermanentSmtpError | MissingBody),
+            permanent=isinstance(exc, PermanentSmtpError | MissingBody | LetterPdfFailed),
             now=now,
             rand=self._rand,
         )
