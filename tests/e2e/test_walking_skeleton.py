@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from typing import Any
 
@@ -41,6 +42,15 @@ DRAFT: dict[str, Any] = {
     "expected_value_baht": "480000000",
     "contact_emails": ["smartcity@phuketcity.example.go.th"],
 }
+
+
+def pdf_text(pdf: bytes) -> str:
+    """What poppler's pdftotext reads in a PDF (infra/install-pdf-tools.sh installs it)."""
+    assert pdf.startswith(b"%PDF-")
+    done = subprocess.run(
+        ["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60
+    )
+    return done.stdout.decode("utf-8")
 
 
 async def submit(
@@ -129,11 +139,20 @@ async def test_a_proposal_flows_to_a_case_and_two_recipients(
         for part in email.walk()
         if not part.is_multipart()
     }
-    assert set(parts) == {"text/plain", "text/html"}
+    assert set(parts) == {"text/plain", "text/html", "application/pdf"}
     assert "ได้รับข้อเสนอการพัฒนาเมืองอัจฉริยะ" in parts["text/plain"]
     assert "The Smart City Thailand Office received" in parts["text/plain"]
     assert parts["text/plain"].index("ได้รับข้อเสนอ") < parts["text/plain"].index("(English)")
     assert "ภูเก็ตเมืองอัจฉริยะ" in parts["text/html"]
+    # The letter as a PDF, typeset from that HTML part at send time (services/notifications/pdf.py).
+    assert email.get_content_type() == "multipart/mixed"
+    [letter] = list(email.iter_attachments())
+    assert letter.get_filename() == (
+        f"{proposal_id}-smart-city-proposal-received-phuket-smart-city.pdf"
+    )
+    on_paper = pdf_text(parts["application/pdf"])
+    assert "ได้รับข้อเสนอการพัฒนาเมืองอัจฉริยะ" in on_paper
+    assert "The Smart City Thailand Office received" in " ".join(on_paper.split())
 
     # The delivery log recorded each email as sent, and NotificationSent was published.
     deliveries = mongo[ns.db("notifications")]["deliveries"]
