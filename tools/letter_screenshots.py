@@ -24,7 +24,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--pdfs", type=Path, default=ROOT / ".local" / "screenshots")
-    parser.add_argument("--dpi", type=int, default=80)
+    parser.add_argument("--dpi", type=int, default=100)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.pdfs.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from the timestamps the services themselves store:
   - throughput (proposals fully processed per second),
   - peak resident memory of each service process,
   - the cost of signing and of verifying one claim (tests/bench/claims.py),
+  - the CPU time of rendering one letter's PDF (tests/bench/letter_pdf.py),
   - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
 It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
 what tracing costs (the difference of each figure). The targets are checked on the traced run.
@@ -29,7 +30,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import ensure_topics
-from tests.bench import baselines, claims, idle, lifecycle, revocation, store_probe
+from tests.bench import baselines, claims, idle, letter_pdf, lifecycle, revocation, store_probe
 from tests.bench.stats import baseline_ratios
 from tests.support import (
     KAFKA,
@@ -343,7 +344,7 @@ def main() -> int:
         "--submit-bench",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="the submission benchmark (-n, -c, --tracing), claims and revocation",
+        help="the submission benchmark (-n, -c, --tracing), claims, letter PDFs and revocation",
     )
     args = parser.parse_args()
     ensure_stack()
@@ -362,6 +363,7 @@ def main() -> int:
             result["tracing_off"] = results["off"]
             result["tracing_overhead"] = overhead(results["on"], results["off"])
         result |= claims.measure()
+        result |= letter_pdf.measure()
     if args.lifecycles:
         result["baselines"] = asyncio.run(baselines.measure())
         print(json.dumps(result["baselines"], indent=2))

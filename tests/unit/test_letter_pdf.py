@@ -23,39 +23,21 @@ from smartcity_th.services.notifications.pdf import (
     letter_pdf,
     matched_family,
 )
-from smartcity_th.services.notifications.proofread import visible_text
 from smartcity_th.services.notifications.rendering import RenderedEmail, split_subject
 from smartcity_th.services.notifications.samples import sample_letters
+from tests.pdfcheck import (
+    A4_POINTS,
+    LETTER_FONTS,
+    fonts,
+    lines_starting_with_a_mark,
+    on_paper,
+    page_sizes,
+    poppler,
+    squeezed,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LETTERS = sample_letters()
-# A line of extracted text that starts with one of these means broken shaping or line breaking:
-# SARA AM's and the other following vowels, the upper and lower vowels, the tone marks.
-THAI_MARK_FIRST = re.compile(r"^[\u0E31\u0E34-\u0E3A\u0E47-\u0E4E]", re.M)
-A4_POINTS = (595.28, 841.89)
-
-
-def poppler(tool: str, pdf: Path, *args: str) -> str:
-    done = subprocess.run(
-        [tool, *args, str(pdf), *(["-"] if tool == "pdftotext" else [])],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout
-
-
-def on_paper(html: str) -> str:
-    """What the letter says on paper: the HTML part's visible text, each link followed by
-    its address (the print stylesheet writes it out)."""
-    body = html.split("</title>", 1)[-1]
-    return visible_text(re.sub(r'<a href="([^"]+)">(.*?)</a>', r"\2 \1", body))
-
-
-def squeezed(text: str) -> str:
-    """Text without whitespace: a Thai line breaks inside a run of words without a space."""
-    return re.sub(r"\s+", "", text)
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +54,13 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_each_letter_is_an_a4_pdf_in_the_embedded_laksaman_alone(
     kind: str, pdfs: dict[str, Path]
 ) -> None:
-    rows = poppler("pdffonts", pdfs[kind]).splitlines()[2:]
-    fonts = [(row.split()[0].partition("+")[2], row.split()[-5]) for row in rows]
-    assert fonts, f"{kind}: no font"
-    for name, embedded in fonts:
-        assert name in {LETTER_FONT, f"{LETTER_FONT}-Bold"}, (kind, rows)
-        assert embedded == "yes", (kind, rows)
-    info = poppler("pdfinfo", pdfs[kind])
-    sizes = re.findall(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", info, re.M)
-    assert sizes, info
-    for width, height in sizes:
-        assert (round(float(width), 2), round(float(height), 2)) == A4_POINTS, (kind, info)
+    used = fonts(pdfs[kind])
+    assert (LETTER_FONT, True) in used, used
+    assert {name for name, _ in used} <= LETTER_FONTS, used
+    assert all(embedded for _, embedded in used), used
+    sizes = page_sizes(pdfs[kind])
+    assert sizes, kind
+    assert set(sizes) == {A4_POINTS}, sizes
 
 
 @pytest.mark.parametrize("kind", list(LETTERS))
@@ -94,10 +72,7 @@ def test_each_pdf_reads_back_as_the_email_with_the_thai_intact(
     # and it joins a word hyphenated at a line's end, dropping the hyphen.
     text = poppler("pdftotext", pdfs[kind], "-raw")
     assert squeezed(text) == squeezed(on_paper(email.html)), kind
-    for mode in ("-raw", "-layout", None):
-        lines = poppler("pdftotext", pdfs[kind], *([mode] if mode else [])).splitlines()
-        broken = [line for line in lines if THAI_MARK_FIRST.match(line.strip())]
-        assert broken == [], (kind, mode, broken)
+    assert lines_starting_with_a_mark(pdfs[kind]) == [], kind
     matter_th, matter_en = split_subject(email.subject)
     assert squeezed(matter_th) in squeezed(text)
     assert squeezed(matter_en) in squeezed(text)
