@@ -16,14 +16,15 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.notifications import domain, view
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
+from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
     ProposalsView,
 )
 from smartcity_th.services.notifications.domain import Clock, MailSettings, Recipient, utc_now
-from smartcity_th.services.notifications.metrics import FAILED, HELD, QUEUED
-from smartcity_th.services.notifications.routing import addressees, needs_proposal
+from smartcity_th.services.notifications.letters import addressing, needs_proposal
+from smartcity_th.services.notifications.metrics import FAILED, HELD, HISTORY, QUEUED
 
 log = structlog.get_logger(__name__)
 
@@ -38,31 +39,42 @@ class NotificationHandlers:
         log_: DeliveryLog,
         bodies: MessageBodies,
         settings: MailSettings,
+        register: LetterRegister,
         clock: Clock = utc_now,
         on_queued: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._view = view
         self._directory = directory
+        self._register = register
         self._log = log_
         self._bodies = bodies
         self._settings = settings
         self.clock = clock
         self._on_queued = on_queued
 
-    async def _recipients(
+    async def _letter(
         self, envelope: AnyEnvelope, proposal: Doc
-    ) -> tuple[list[Recipient], list[str]]:
-        """The recipients of an event (one per address), and the directory ids not found."""
-        to = addressees(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
-        found: list[Recipient] = []
+    ) -> tuple[domain.Letter | None, list[str]]:
+        """The event's letter as addressed (None when its addressee has no directory entry),
+        and the directory ids not found."""
+        to = addressing(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
+        if to is None:
+            return None, []
+        if not to.to:
+            return None, []  # no addressee can be named (a proposal never known)
+        addressee = await self._directory.get(to.to)
+        if addressee is None:
+            return None, [to.to]  # no letter without its addressee; the failure says why
         missing: list[str] = []
-        for recipient_id in to.directory_ids:
+        copies: list[Recipient] = []
+        for recipient_id in to.cc:
             entry = await self._directory.get(recipient_id)
             if entry is None:
                 missing.append(recipient_id)
             else:
-                found.append(entry)
-        return domain.recipients(proposal, to, found), missing
+                copies.append(entry)
+        letter = domain.address_letter(envelope.event_type, addressee, copies, to.contacts)
+        return letter, missing
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event
@@ -109,15 +121,27 @@ class NotificationHandlers:
         deliveries."""
         if not domain.is_told(envelope.event_type):
             return
+        if domain.before_go_live(envelope, self._settings):
+            HISTORY.labels(envelope.event_type).inc()
+            return
         proposal = domain.letter_proposal(envelope, proposal)
-        recipients, missing = await self._recipients(envelope, proposal)
+        letter, missing = await self._letter(envelope, proposal)
+        number = None
+        if letter is not None:
+            date = domain.letter_date(envelope)
+            number = await self._register.number(
+                domain.register_id(self._settings.office, date),
+                domain.letter_id(envelope, letter.to.recipient_id),
+                now=self.clock(),
+            )
         plan = domain.plan_event(
             envelope,
             proposal,
-            recipients,
+            letter,
             missing,
             self._settings,
             now=self.clock(),
+            number=number,
             source=current_source.get(),
             trace=telemetry.capture(),  # the SMTP send continues the event's trace
         )

@@ -16,3 +16,8 @@ HELD = Counter(
     "Events read before their proposal was known: told once its submission is read",
 )
 DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
+HISTORY = Counter(
+    "smartcity_notify_history_untold_total",
+    "Events that took effect before the go-live (NOTIFICATIONS_LETTERS_FROM): recorded, no letter",
+    ["event_type"],
+)

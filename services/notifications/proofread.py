@@ -39,8 +39,26 @@ WRONG_PHRASES = {
     "ถูกถอนโดย": "phrasing translated from English",
     "สำนักงานจังหวัด": "the governor's office is not สำนักงานจังหวัด",
 }
-THAI_FORM = ("เรื่อง", "เรียน", "จึงเรียนมาเพื่อโปรดทราบ", "ขอแสดงความนับถือ", "สำนักงานเมืองอัจฉริยะประเทศไทย")
-ENGLISH_FORM = ("Subject:", "Dear ", "Yours faithfully,", "Smart City Thailand Office")
+THAI_FORM = (
+    "ที่ ",
+    "เรื่อง",
+    "เรียน",
+    "จึงเรียนมาเพื่อโปรดทราบ",
+    "ขอแสดงความนับถือ",
+    "สำนักงานเมืองอัจฉริยะประเทศไทย",
+    "โทร.",
+    "ไปรษณีย์อิเล็กทรอนิกส์",
+)
+ENGLISH_FORM = (
+    "No. ",
+    "Subject:",
+    "Dear ",
+    "Yours faithfully,",
+    "Smart City Thailand Office",
+    "Tel.",
+)
+ENGLISH_START = re.compile(r"^\s*(?:\[This letter is dated|No\. )", re.MULTILINE)
+"""The first line of the English letter (the late-sending note, or its number)."""
 
 
 def visible_text(html: str) -> str:
@@ -52,9 +70,9 @@ def visible_text(html: str) -> str:
 
 def _split(text: str) -> tuple[str, str]:
     """The Thai part and the English part of a letter (Thai first): the English letter begins
-    with its sending office."""
-    at = text.find("Smart City Thailand Office")
-    return (text, "") if at < 0 else (text[:at], text[at:])
+    with its number (or the line saying it was sent after its date)."""
+    match = ENGLISH_START.search(text)
+    return (text, "") if match is None else (text[: match.start()], text[match.start() :])
 
 
 def _check_part(label: str, text: str, thai: str | None = None) -> list[str]:

@@ -31,6 +31,7 @@ from smartcity_th.contracts.workflow import (
     event_name,
     stage_name,
 )
+from smartcity_th.services.notifications.office import Office
 
 THAI_MONTHS = (
     "มกราคม",
@@ -189,6 +190,35 @@ def _environment(html: bool) -> Environment:
 
 
 @dataclass(frozen=True)
+class LetterHead:
+    """What makes an email an external letter besides its text: its number in the sending
+    office's register, the office, its date (the day it took effect), what it refers to
+    (อ้างถึง), its enclosures, the addressees of its copies (สำเนาส่ง), and the day it was
+    sent when that is later than its date."""
+
+    office: Office
+    number: int
+    date: dt.date
+    reference: BilingualText | None = None
+    enclosures: tuple[BilingualText, ...] = ()
+    copies: tuple[BilingualText, ...] = ()
+    sent_on: dt.date | None = None
+
+    @property
+    def number_th(self) -> str:
+        return f"{self.office.register_prefix}/{self.number}"
+
+    @property
+    def number_en(self) -> str:
+        return f"{self.office.register_prefix_en}/{self.number}"
+
+
+def thai_day(value: dt.datetime) -> dt.date:
+    """The calendar day of a moment in Thailand."""
+    return value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
@@ -201,17 +231,24 @@ def addressee(recipient: Any) -> BilingualText:
 
 
 def email_context(
-    envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any, status_url: str
+    envelope: AnyEnvelope,
+    proposal: dict[str, Any],
+    recipient: Any,
+    status_url: str,
+    head: LetterHead,
+    stage: str | None = None,
 ) -> dict[str, Any]:
     """What a template sees besides the event: the proposal as the service knows it, the
-    recipient and whom to address, the proposal's current stage, the letter's date and the
-    link to the proposal's public status page (`status_url`, signed by the caller)."""
+    recipient and whom to address, the stage the event led to (else the proposal's), the
+    letter's head (number, office, date, reference, copies) and the link to the proposal's
+    public status page (`status_url`, signed by the caller)."""
     return {
         "proposal": {**proposal, "proposal_id": envelope.proposal_id},
         "recipient": recipient,
         "addressee": addressee(recipient),
-        "stage": proposal.get("stage"),
-        "letter_date": envelope.occurred_at,
+        "stage": stage or proposal.get("stage"),
+        "head": head,
+        "letter_date": head.date,
         "timeline_url": status_url,
         "status_url": status_url,
     }
@@ -264,9 +301,12 @@ def split_subject(subject: str) -> tuple[str, str]:
     return th, en or th
 
 
-def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime) -> RenderedEmail:
-    """One summary letter of several queued emails (`items`: event_type, subject, proposal_id,
-    occurred_at, timeline_url (the status link)), oldest first."""
+def render_digest(
+    recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime, head: LetterHead
+) -> RenderedEmail:
+    """One covering letter of the copies held for a recipient (`items`: event_type, subject,
+    proposal_id, occurred_at, letter_number, letter_date, timeline_url (the status link)),
+    oldest first."""
     listed = []
     for item in items:
         th, en = split_subject(str(item.get("subject", "")))
@@ -278,7 +318,8 @@ def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetim
             "addressee": addressee(recipient),
             "items": listed,
             "as_of": as_of,
-            "letter_date": as_of,
+            "letter_date": head.date,
+            "head": head,
             "count": len(items),
         },
     )

@@ -157,6 +157,9 @@ class Sender:
         if d.kind != "digest":
             headers["X-Smartcity-Proposal-Id"] = d.proposal_id or ""
         body: Body | None = None
+        office = self._settings.office
+        if d.letter is not None:
+            headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         try:
             body = await self._body(d)
             message = build_message(
@@ -168,6 +171,8 @@ class Sender:
                 to_name=d.name_th or "",
                 to_email=d.email or "",
                 msg_id=d.message_id or "",
+                cc=d.cc,
+                reply_to=(office.unit.th, str(office.email)),
                 extra_headers=headers,
             )
             with telemetry.span(

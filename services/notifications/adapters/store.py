@@ -28,7 +28,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.store import AggregateStore, Commit, Decision, Loaded
 from smartcity_th.services.notifications import view
-from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem
+from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, LetterRef
 from smartcity_th.services.notifications.links import new_secret
 from smartcity_th.services.notifications.view import Recorded
 
@@ -167,8 +167,15 @@ def delivery_doc(d: Delivery) -> Doc:
         "subject": d.subject,
         "next_attempt_at": d.next_attempt_at,
     }
+    if d.letter is not None:
+        doc["letter"] = d.letter.as_doc()
     if d.kind == "event":
-        return doc | {"timeline_url": d.timeline_url, "digest_id": d.digest_id}
+        return doc | {
+            "timeline_url": d.timeline_url,
+            "digest_id": d.digest_id,
+            "cc": [{"name": n, "email": e} for n, e in d.cc],
+            "copy_of": d.copy_of,
+        }
     items = [
         {
             "_id": i.delivery_id,
@@ -179,6 +186,7 @@ def delivery_doc(d: Delivery) -> Doc:
             "occurred_at": i.occurred_at,
             "source": _source_doc(i.source),
             "event_value": i.event_value,
+            "letter": None if i.letter is None else i.letter.as_doc(),
         }
         for i in d.items
     ]
@@ -214,6 +222,9 @@ def delivery_from(doc: Doc) -> Delivery:
         text=doc.get("text"),
         html=doc.get("html"),
         event_value=doc.get("event_value"),
+        cc=tuple((c.get("name") or "", c["email"]) for c in doc.get("cc") or ()),
+        copy_of=doc.get("copy_of"),
+        letter=LetterRef.from_doc(doc.get("letter")),
         items=tuple(
             DigestItem(
                 i["_id"],
@@ -224,6 +235,7 @@ def delivery_from(doc: Doc) -> Delivery:
                 i.get("occurred_at"),
                 _source(i.get("source")),
                 i.get("event_value"),
+                LetterRef.from_doc(i.get("letter")),
             )
             for i in doc.get("items") or ()
         ),
