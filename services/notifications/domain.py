@@ -292,8 +292,15 @@ class Letter:
     to: Recipient
     cc: tuple[Recipient, ...] = ()
     held: tuple[Recipient, ...] = ()
+    named: tuple[Recipient, ...] = ()
+    """The copies in the letter table's order."""
     contacts: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+
+    @property
+    def copies(self) -> tuple[Recipient, ...]:
+        """Every copy, sent now or held, in the letter table's order (as สำเนาส่ง names them)."""
+        return self.named or (*self.cc, *self.held)
 
 
 def address_letter(
@@ -311,7 +318,7 @@ def address_letter(
     critical = found is not None and found.critical
     cc = tuple(r for r in kept.named if critical or not r.digest)
     held = tuple(r for r in kept.named if not critical and r.digest)
-    return Letter(to, cc, held, kept.contacts, tuple(missing))
+    return Letter(to, cc, held, kept.named, kept.contacts, tuple(missing))
 
 
 def render_letter(
@@ -331,7 +338,7 @@ def render_letter(
         number=number,
         date=date,
         reference=reference(envelope, proposal),
-        copies=tuple(office_holder(r.name_th, r.name_en) for r in (*letter.cc, *letter.held)),
+        copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
         sent_on=sent_late(date, now),
     )
     stage = stage_after(envelope.event_type)
@@ -449,6 +456,37 @@ def plan_event(
 
 
 # -- after an attempt ------------------------------------------------------------------------
+
+
+def resends(d: Delivery, refused: Mapping[str, str], now: dt.datetime) -> list[Delivery]:
+    """The server took an email but refused some of its recipients (a copy in Cc, or the
+    addressee while a copy was taken): each refused address gets the same letter again as an
+    email of its own, queued now, so that its own retries and its own failure (a
+    NotificationFailed and a dead letter) follow the usual rules. Sending it anew keeps the
+    others from receiving the letter twice."""
+    names = {email.lower(): name for name, email in d.cc}
+    out = []
+    for address, reply in refused.items():
+        addressee = address.lower() == (d.email or "").lower()
+        out.append(
+            replace(
+                d,
+                delivery_id=f"{d.delivery_id}:resend:{address.lower()}",
+                recipient_id=d.recipient_id if addressee else f"cc:{address.lower()}",
+                email=address,
+                name_th=d.name_th if addressee else names.get(address.lower(), ""),
+                name_en=d.name_en if addressee else names.get(address.lower(), ""),
+                cc=(),
+                copy_of=d.delivery_id,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+                last_error=f"refused when first sent: {reply}"[:500],
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
