@@ -222,6 +222,13 @@ class ProvinceRef(Contract):
     name_en: ShortText = Field(description="Province name in English")
 
 
+EFFECTIVE_ON_DESCRIPTION = (
+    "The day this took effect, when it is recorded later than that (a proposal received on "
+    "paper before it was entered, a round's history imported); absent: the day it was recorded. "
+    "Never later than the day it is recorded. Letters about it are dated this day."
+)
+
+
 class Meeting(Contract):
     """A committee meeting at which decisions were taken."""
 

@@ -44,7 +44,7 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
         base_delay=settings.send_base_delay_seconds,
         max_delay=settings.send_max_delay_seconds,
         office=settings.office,
-        letters_from=settings.letters_from,
+        go_live=settings.go_live,
     )
 
 

@@ -35,10 +35,11 @@ class NotificationsSettings(ServiceSettings):
         description="The sending office: letterhead, register prefix, signatory, owning unit "
         "(NOTIFICATIONS_OFFICE__<FIELD>, e.g. NOTIFICATIONS_OFFICE__REGISTER_PREFIX)",
     )
-    letters_from: dt.date | None = Field(
+    go_live: dt.date | None = Field(
         None,
-        description="Go-live: events that took effect before this day (history replayed or "
-        "imported) are recorded and shown but cause no letter; empty: every event is told",
+        description="The deployment's go-live date, as APPROVALS_GO_LIVE: events that took "
+        "effect before it (history replayed or imported) are recorded and shown but cause no "
+        "letter. Empty: every event is told",
     )
     mail_from_name: str = Field(
         "สำนักงานเมืองอัจฉริยะประเทศไทย (Smart City Thailand Office)", description="From display name"

@@ -59,7 +59,7 @@ class MailSettings:
     base_delay: float
     max_delay: float
     office: Office = field(default_factory=Office)
-    letters_from: dt.date | None = None
+    go_live: dt.date | None = None
     """The go-live: an event that took effect before this day is recorded and shown, but
     causes no letter (None: every event is told)."""
 
@@ -215,7 +215,7 @@ def letter_date(envelope: AnyEnvelope) -> dt.date:
 def before_go_live(envelope: AnyEnvelope, settings: MailSettings) -> bool:
     """History the system learns of (a round replayed or imported) that took effect before
     it went live: recorded and shown, never told in a letter."""
-    return settings.letters_from is not None and letter_date(envelope) < settings.letters_from
+    return settings.go_live is not None and letter_date(envelope) < settings.go_live
 
 
 def sent_late(date: dt.date, now: dt.datetime) -> dt.date | None:

@@ -18,6 +18,6 @@ HELD = Counter(
 DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
 HISTORY = Counter(
     "smartcity_notify_history_untold_total",
-    "Events that took effect before the go-live (NOTIFICATIONS_LETTERS_FROM): recorded, no letter",
+    "Events that took effect before the go-live (NOTIFICATIONS_GO_LIVE): recorded, no letter",
     ["event_type"],
 )

@@ -110,9 +110,9 @@ def test_a_letter_is_dated_by_its_decision_and_says_when_it_was_sent_later() -> 
 def test_history_before_the_go_live_is_never_told() -> None:
     approved = sample_envelope("SubcommitteeApproved")
     day = domain.letter_date(approved)
-    live = replace(SETTINGS, letters_from=day)
+    live = replace(SETTINGS, go_live=day)
     assert not domain.before_go_live(approved, live)
-    later = replace(SETTINGS, letters_from=day + dt.timedelta(days=1))
+    later = replace(SETTINGS, go_live=day + dt.timedelta(days=1))
     assert domain.before_go_live(approved, later)
     letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
     assert domain.plan_event(approved, PROPOSAL, letter, [], later, now=NOW, number=1) == (
