@@ -83,9 +83,7 @@ def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.dat
             [
                 FieldError(
                     field="received_on",
-                    message=BilingualText(
-                        en="must not be in the future", th="ต้องไม่เป็นวันในอนาคต"
-                    ),
+                    message=BilingualText(en="must not be in the future", th="ต้องไม่เป็นวันในอนาคต"),
                 )
             ],
         )
