@@ -206,18 +206,17 @@ def copies(to: Addressee, cc: Sequence[A], contacts: Sequence[str]) -> Copies[A]
     return Copies(tuple(named), tuple(extra))
 
 
-def table_rows() -> list[tuple[str, str, str, str, str]]:
-    """The table as docs/notifications.md prints it: event, office, addressee, copies, and why
-    the governor gets no copy (when not)."""
-    rows = []
+def table_markdown() -> str:
+    """The letter table as docs/notifications.md prints it (a test keeps the two equal)."""
+    lines = [
+        "| event | sender | addressee (เรียน, To) | copies (สำเนาส่ง, Cc) | critical | "
+        "no governor's copy because |",
+        "|---|---|---|---|---|---|",
+    ]
     for event_type, r in LETTERS.items():
-        rows.append(
-            (
-                event_type,
-                r.office,
-                r.to.value,
-                ", ".join(p.value for p in r.cc) or "-",
-                r.no_governor or "-",
-            )
+        copies_ = ", ".join(p.value for p in r.cc) or "-"
+        lines.append(
+            f"| {event_type} | {r.office} | {r.to.value} | {copies_} | "
+            f"{'yes' if r.critical else '-'} | {r.no_governor or '-'} |"
         )
-    return rows
+    return "\n".join(lines) + "\n"

@@ -138,8 +138,8 @@ async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registr
             assert any(n.startswith("ผู้ว่าราชการ") for n in names) or (
                 d["name_th"] == "กรุงเทพมหานคร"
             ), (d["_id"], names)
-    # Each letter has its own number in the register of its year: none reused.
-    numbers = [d["letter"]["th"] for d in letters]
+    # Each letter has its own number in the register of its (Buddhist-era) year: none reused.
+    numbers = [(d["letter"]["th"], d["letter"]["date"][:4]) for d in letters]
     assert len(set(numbers)) == len(numbers)
     ids = Counter(d["message_id"].strip("<>") for d in sent)
     import httpx

@@ -675,3 +675,11 @@ def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
     assert "This link has expired" in expired
     invalid = visible_text(render_status_page(None, StatusProblem.INVALID))
     assert "ลิงก์นี้ไม่ถูกต้อง" in invalid
+
+
+def test_the_letter_table_in_the_docs_is_the_one_in_the_code() -> None:
+    from smartcity_th.services.notifications.letters import table_markdown
+
+    doc = (Path(__file__).parents[2] / "docs" / "notifications.md").read_text(encoding="utf-8")
+    printed = doc.split("<!-- letter-table:start -->\n")[1].split("<!-- letter-table:end -->")[0]
+    assert printed == table_markdown(), "regenerate the table in docs/notifications.md"
