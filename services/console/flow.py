@@ -15,7 +15,7 @@ from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
 from smartcity_th.contracts.workflow import stage_name as workflow_stage_name
-from smartcity_th.services.console.views import body, happened
+from smartcity_th.services.console.views import NOTIFICATION_STATUS, body, happened
 
 TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
 
@@ -173,18 +173,15 @@ def stage_diagram(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     ordered = sorted(entries, key=happened)
     emails: dict[str, list[dict[str, Any]]] = {}
     for entry in ordered:
-        if entry.get("kind") != "event" or entry.get("event_type") not in {
-            "NotificationSent",
-            "NotificationFailed",
-        }:
+        if entry.get("kind") != "event" or entry.get("event_type") not in NOTIFICATION_STATUS:
             continue
         p = _envelope(entry).get("payload") or {}
         emails.setdefault(p.get("about_event_id", ""), []).append(
             {
-                "status": "sent" if entry["event_type"] == "NotificationSent" else "failed",
+                "status": NOTIFICATION_STATUS[entry["event_type"]],
                 "to": p.get("recipient_email") or p.get("recipient_id"),
                 "recipient_id": p.get("recipient_id"),
-                "error": p.get("error"),
+                "error": p.get("error") or "; ".join(p.get("problems") or []) or None,
             }
         )
     steps: list[dict[str, Any]] = []

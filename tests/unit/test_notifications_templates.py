@@ -152,6 +152,7 @@ def test_every_event_that_people_act_on_has_a_letter() -> None:
     assert set(EVENTS) - set(LETTERS) == {
         "NotificationSent",
         "NotificationFailed",
+        "NotificationHeld",
         "MeetingRecorded",
     }
 
