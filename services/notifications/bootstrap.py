@@ -94,7 +94,9 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     app = rt.app(
         "Smart City Thailand: notifications",
         [
-            http.build_router(deliveries, ApiKeys(rt.db, rt.registry), directory, digests),
+            http.build_router(
+                deliveries, ApiKeys(rt.db, rt.registry), directory, digests, handlers
+            ),
             status.build_router(view, links),
         ],
         description="Thai and English emails about the workflow; the delivery log; "

@@ -15,7 +15,11 @@ from smartcity_th.contracts.agencies import office_holder
 from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, decided_on
 from smartcity_th.contracts.common import BilingualText, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
-from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.notifications import (
+    NotificationFailed,
+    NotificationHeld,
+    NotificationSent,
+)
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.retry import Jitter, backoff_seconds
@@ -23,6 +27,7 @@ from smartcity_th.services.notifications import letters, view
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.messages import message_id
 from smartcity_th.services.notifications.office import Office
+from smartcity_th.services.notifications.proofread import problems as proofread
 from smartcity_th.services.notifications.rendering import (
     LetterHead,
     RenderedEmail,
@@ -38,9 +43,10 @@ from smartcity_th.services.notifications.rendering import (
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 
-Status = Literal["held", "queued", "sent", "failed", "digested"]
+Status = Literal["held", "queued", "sent", "failed", "digested", "review"]
 """held: waiting for its recipient's digest; queued: to be sent (leased to a sender while its
-`next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest."""
+`next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest;
+review: proofreading found a fault, held until an operator releases it after the fix."""
 Kind = Literal["event", "digest"]
 Clock = Callable[[], dt.datetime]
 
@@ -173,6 +179,13 @@ class Plan:
     bodies: list[Body] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     failures: dict[str, AnyEnvelope] = field(default_factory=dict)
+    held: dict[str, AnyEnvelope] = field(default_factory=dict)
+    """Delivery id -> the NotificationHeld of a letter proofreading stopped."""
+
+    @property
+    def events(self) -> dict[str, AnyEnvelope]:
+        """The one event each delivery's first commit records, by delivery id."""
+        return {**self.failures, **self.held}
 
     @property
     def ready(self) -> list[str]:
@@ -353,6 +366,35 @@ def render_letter(
     return render(envelope, context), head, context
 
 
+def letter_problems(
+    envelope: AnyEnvelope,
+    proposal: Mapping[str, Any],
+    letter: Letter,
+    rendered: RenderedEmail,
+    date: dt.date,
+) -> list[str]:
+    """What stops a letter before it is queued: what an official would object to in its text
+    (`proofread.problems`), an address on it twice, and a date before a dated step that came
+    earlier in the proposal's history (a letter contradicting the proposal's other letters)."""
+    found = proofread(rendered.subject, rendered.text, rendered.html)
+    addresses = [
+        a.lower() for a in (letter.to.email, *(r.email for r in letter.copies), *letter.contacts)
+    ]
+    twice = sorted({a for a in addresses if addresses.count(a) > 1})
+    if twice:
+        found.append(f"recipients: on the letter twice: {', '.join(twice)}")
+    for entry in proposal.get("history", []):
+        if entry.get("event_id") == str(envelope.event_id):
+            break
+        decided = entry.get("decided_on")
+        if decided and dt.date.fromisoformat(decided) > date:
+            found.append(
+                f"date: {date.isoformat()} is before the proposal's earlier step "
+                f"{entry.get('event_type')} of {decided}"
+            )
+    return found
+
+
 def plan_event(
     envelope: AnyEnvelope,
     proposal: dict[str, Any],
@@ -398,6 +440,7 @@ def plan_event(
         )
         ref = LetterRef(head.number_th, head.number_en, head.date)
         main_id = f"{envelope.event_id}:{letter.to.email.lower()}"
+        faults = letter_problems(envelope, proposal, letter, rendered, head.date)
         cc = tuple((r.name_th, r.email) for r in letter.cc) + tuple(
             ("", c) for c in letter.contacts
         )
@@ -417,12 +460,27 @@ def plan_event(
                     ),
                     subject=rendered.subject,
                     timeline_url=context["timeline_url"],
-                    status="held" if copy_of else "queued",
+                    status="review" if faults else "held" if copy_of else "queued",
                     next_attempt_at=now,
                     cc=() if copy_of else cc,
                     copy_of=copy_of,
                     letter=ref,
+                    last_error="; ".join(faults)[:500] if faults else None,
                 )
+            )
+        if faults:
+            plan.held[main_id] = new_envelope(
+                NotificationHeld(
+                    about_event_id=str(envelope.event_id),
+                    about_event_type=envelope.event_type,
+                    recipient_id=letter.to.recipient_id,
+                    recipient_email=letter.to.email,
+                    delivery_id=main_id,
+                    problems=[f[:500] for f in faults[:50]],
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=envelope.proposal_id,
+                cause=envelope,
             )
     for recipient_id in missing:
         error = f"no address for {recipient_id!r} in the recipients directory"

@@ -24,7 +24,13 @@ from smartcity_th.services.notifications.adapters.store import (
 )
 from smartcity_th.services.notifications.domain import Clock, MailSettings, Recipient, utc_now
 from smartcity_th.services.notifications.letters import addressing, needs_proposal
-from smartcity_th.services.notifications.metrics import FAILED, HELD, HISTORY, QUEUED
+from smartcity_th.services.notifications.metrics import (
+    FAILED,
+    HELD,
+    HISTORY,
+    QUEUED,
+    REVIEW,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +82,68 @@ class NotificationHandlers:
         letter = domain.address_letter(envelope.event_type, addressee, copies, to.contacts)
         return letter, missing
 
+    async def _plan(self, envelope: AnyEnvelope, known: Doc) -> domain.Plan:
+        """The event's letter, addressed, numbered and rendered, as the data is now."""
+        proposal = domain.letter_proposal(envelope, known)
+        letter, missing = await self._letter(envelope, proposal)
+        number = None
+        if letter is not None:
+            date = domain.letter_date(envelope)
+            number = await self._register.number(
+                domain.register_id(self._settings.office, date),
+                domain.letter_id(envelope, letter.to.recipient_id),
+                now=self.clock(),
+            )
+        return domain.plan_event(
+            envelope,
+            proposal,
+            letter,
+            missing,
+            self._settings,
+            now=self.clock(),
+            number=number,
+            source=current_source.get(),
+            trace=telemetry.capture(),  # the SMTP send continues the event's trace
+        )
+
+    async def release(self, delivery_id: str) -> list[str] | None:
+        """An operator releases a letter proofreading held, after fixing the data: it is
+        rendered again from its event and the data as they are now, and queued if it passes
+        (its held copies go back to their digests). Returns what proofreading still finds
+        (empty: released), or None when there is no such letter held for review."""
+        held = await self._log.get(delivery_id)
+        if held is None or held.status != "review" or held.copy_of is not None:
+            return None
+        value = await self._bodies.event_value(delivery_id)
+        if value is None:
+            return ["the event this letter is about is not stored any more"]
+        envelope = parse_record(value.encode("utf-8"))
+        plan = await self._plan(envelope, await self._view.get(envelope.proposal_id) or {})
+        planned = {d.delivery_id: d for d in plan.deliveries}
+        main = planned.get(delivery_id)
+        if main is None:
+            problems = [
+                "the letter now goes to another address: withdraw it and tell the event again"
+            ]
+        elif main.status == "review":
+            problems = (main.last_error or "").split("; ")
+        else:
+            problems = []
+        if problems:
+            await self._log.still_held(delivery_id, problems, self.clock())
+            return problems
+        ours = [
+            d for d in plan.deliveries if d.delivery_id == delivery_id or d.copy_of == delivery_id
+        ]
+        ids = {d.delivery_id for d in ours}
+        await self._bodies.replace_many([b for b in plan.bodies if b.delivery_id in ids])
+        for d in ours:
+            await self._log.release(d, self.clock())
+        log.info("notify.letter_released", delivery_id=delivery_id)
+        if self._on_queued is not None:
+            self._on_queued([delivery_id])
+        return []
+
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event
         queues nothing new: each email's id is (event id, address). An event about a proposal
@@ -124,31 +192,11 @@ class NotificationHandlers:
         if domain.before_go_live(envelope, self._settings):
             HISTORY.labels(envelope.event_type).inc()
             return
-        proposal = domain.letter_proposal(envelope, proposal)
-        letter, missing = await self._letter(envelope, proposal)
-        number = None
-        if letter is not None:
-            date = domain.letter_date(envelope)
-            number = await self._register.number(
-                domain.register_id(self._settings.office, date),
-                domain.letter_id(envelope, letter.to.recipient_id),
-                now=self.clock(),
-            )
-        plan = domain.plan_event(
-            envelope,
-            proposal,
-            letter,
-            missing,
-            self._settings,
-            now=self.clock(),
-            number=number,
-            source=current_source.get(),
-            trace=telemetry.capture(),  # the SMTP send continues the event's trace
-        )
+        plan = await self._plan(envelope, proposal)
         if not plan.deliveries:
             return
         await self._bodies.put_many(plan.bodies)
-        queued = await self._log.queue_many(plan.deliveries, plan.failures)
+        queued = await self._log.queue_many(plan.deliveries, plan.events)
         for d in plan.deliveries:
             if d.delivery_id in plan.failures or d.delivery_id not in queued:
                 continue
@@ -161,6 +209,14 @@ class NotificationHandlers:
         # leased costs one read (the claim finds nothing to do).
         if self._on_queued is not None and plan.ready:
             self._on_queued(plan.ready)
+        for delivery_id, held in plan.held.items():
+            if delivery_id in queued:
+                REVIEW.labels(envelope.event_type).inc()
+                log.warning(
+                    "notify.letter_held_for_review",
+                    delivery_id=delivery_id,
+                    problems=getattr(held.payload, "problems", []),
+                )
         for d in plan.deliveries:
             if d.delivery_id in plan.failures and d.delivery_id in queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()

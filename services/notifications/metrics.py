@@ -21,3 +21,8 @@ HISTORY = Counter(
     "Events that took effect before the go-live (NOTIFICATIONS_GO_LIVE): recorded, no letter",
     ["event_type"],
 )
+REVIEW = Counter(
+    "smartcity_letters_held_for_review_total",
+    "Letters proofreading stopped before they were queued (released by an operator)",
+    ["event_type"],
+)

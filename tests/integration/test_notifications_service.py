@@ -962,3 +962,68 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         forged = await http.get(link.replace(token, token[:-3] + "abc"))
         assert forged.status_code == 404
         assert "ลิงก์นี้ไม่ถูกต้อง" in forged.text
+
+
+async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    admin_keys: dict[str, str],
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    """Bad data (a placeholder in the addressee's name) never goes out: the letter is held
+    with its reason and a NotificationHeld; released before the fix it stays held (409);
+    after the fix it is rendered again and sent, once."""
+    depa = {"X-API-Key": admin_keys["depa"]}
+    entry = DIRECTORY["lg-khon-kaen-city"]
+    pid = new_proposal_id()
+    submitted = sample_envelope("ProposalSubmitted", proposal_id=pid, fixed=False)
+    submitted = submitted.model_copy(
+        update={"payload": submitted.payload.model_copy(update={"applicant": "lg-khon-kaen-city"})}
+    )
+    letter_id = f"{submitted.event_id}:{entry['email']}"
+    deliveries = mongo[notifier.db_name]["deliveries"]
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        broken = await http.patch(
+            "/recipients/lg-khon-kaen-city",
+            headers=depa,
+            json={"name_th": f"{entry['name_th']} TODO"},
+        )
+        assert broken.status_code == 200, broken.text
+        try:
+            await publish(producer, notifier.topics, submitted)
+            held = await poll(
+                lambda: find_published(deliveries, {"_id": letter_id, "status": "review"}),
+                what="the letter held for review",
+            )
+            assert "a placeholder: 'TODO'" in held["last_error"]
+            facts = await read_topic(
+                notifier.topics.notifications,
+                min_records=1,
+                where=lambda r: envelope_of(r)["payload"].get("delivery_id") == letter_id,
+            )
+            assert envelope_of(facts[0])["event_type"] == "NotificationHeld"
+            # Released before the fix: still held, with the reason.
+            early = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+            assert early.status_code == 409, early.text
+            assert "TODO" in early.json()["errors"][0]["message"]["en"]
+        finally:
+            fixed = await http.patch(
+                "/recipients/lg-khon-kaen-city", headers=depa, json={"name_th": entry["name_th"]}
+            )
+            assert fixed.status_code == 200
+        released = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+        assert released.status_code == 200, released.text
+        again = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+        assert again.status_code == 404
+    msg_id = message_id(str(submitted.event_id), entry["email"], DOMAIN)
+    [summary] = await received(mailpit, msg_id)
+    text, _html = body_parts(await mailpit.raw(summary["ID"]))
+    assert "TODO" not in text
+    assert "เรียน  นายกเทศมนตรีนครขอนแก่น" in text
+    sent = await poll(
+        lambda: find_published(deliveries, {"_id": letter_id, "status": "sent"}),
+        what="the released letter sent",
+    )
+    assert sent["attempts"] == 1
+    assert len(await mailpit.by_message_id(msg_id)) == 1

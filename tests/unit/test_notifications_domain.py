@@ -294,3 +294,35 @@ def test_a_digest_is_about_each_held_email_and_is_queued_at_once() -> None:
     assert [i.delivery_id for i in digest.items] == [h.delivery_id for h in held]
     outcome = domain.sent(digest, domain.about(digest, None), attempts=1)
     assert [e.causation_id for e in outcome.events] == [screened.event_id, approved.event_id]
+
+
+def test_proofreading_holds_a_letter_with_its_reasons_and_a_held_fact() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    # A placeholder in the addressee's name (a directory entry left half-edited).
+    broken = replace(APPLICANT, name_th="เทศบาลนครภูเก็ต TODO")
+    got = plan(approved, broken, (GOVERNOR, DES))
+    statuses = {d.recipient_id: d.status for d in got.deliveries}
+    assert statuses == {"lg-phuket-city": "review", "des-subcommittee": "review"}
+    assert got.ready == []
+    [main_id] = list(got.held)
+    held = got.held[main_id].payload
+    assert held.event_type == "NotificationHeld"
+    assert any("TODO" in p for p in held.problems)
+    main = next(d for d in got.deliveries if d.delivery_id == main_id)
+    assert main.last_error is not None
+    assert "TODO" in main.last_error
+
+
+def test_a_letter_dated_before_an_earlier_dated_step_contradicts_it() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    later = {"event_id": "earlier", "event_type": "ProposalScreened", "decided_on": "2023-01-01"}
+    proposal = {**PROPOSAL, "history": [later]}
+    letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
+    rendered, head, _ = domain.render_letter(
+        approved, proposal, letter, SETTINGS, number=1, now=NOW
+    )
+    found = domain.letter_problems(approved, proposal, letter, rendered, head.date)
+    assert found == [
+        "date: 2022-08-06 is before the proposal's earlier step ProposalScreened of 2023-01-01"
+    ]
+    assert domain.letter_problems(approved, PROPOSAL, letter, rendered, head.date) == []

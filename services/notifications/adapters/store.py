@@ -169,6 +169,8 @@ def delivery_doc(d: Delivery) -> Doc:
     }
     if d.letter is not None:
         doc["letter"] = d.letter.as_doc()
+    if d.status == "review":
+        doc["last_error"] = d.last_error
     if d.kind == "event":
         return doc | {
             "timeline_url": d.timeline_url,
@@ -274,6 +276,15 @@ class MessageBodies:
         doc = await self.collection.find_one({"_id": delivery_id})
         return None if doc is None else body_from(doc)
 
+    async def replace_many(self, bodies: list[Body]) -> None:
+        """Store bodies over the ones stored under the same ids (a held letter rendered again
+        after its data was fixed)."""
+        for body in bodies:
+            await self.collection.replace_one(
+                {"_id": body.delivery_id}, body_doc(body), upsert=True
+            )
+            self._recent.pop(body.delivery_id, None)
+
     async def event_value(self, delivery_id: str) -> str | None:
         """The event a delivery is about, as it was read."""
         doc = await self.collection.find_one({"_id": delivery_id}, {"event_value": 1})
@@ -337,6 +348,31 @@ class DeliveryLog:
             return Commit(state=new, events=events), {**new, "_id": delivery_id}
 
         return await self.store.change(delivery_id, decide)
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        state = await self.store.get(delivery_id)
+        return None if state is None else delivery_from({**state, "_id": delivery_id})
+
+    async def release(self, rendered: Delivery, now: dt.datetime) -> bool:
+        """A letter held for review, rendered again and passed: it takes the new rendering's
+        subject, copies and status (queued, or held for a digest for a copy). False if it was
+        not held for review (released already)."""
+        fresh = {k: v for k, v in delivery_doc(rendered).items() if k not in ("_id", "created_at")}
+
+        def released(state: Doc) -> Doc | None:
+            if state.get("status") != "review":
+                return None
+            return {**state, **fresh, "last_error": None, "released_at": now, "updated_at": now}
+
+        return await self._change(rendered.delivery_id, released) is not None
+
+    async def still_held(self, delivery_id: str, problems: list[str], now: dt.datetime) -> None:
+        def held(state: Doc) -> Doc | None:
+            if state.get("status") != "review":
+                return None
+            return {**state, "last_error": "; ".join(problems)[:500], "updated_at": now}
+
+        await self._change(delivery_id, held)
 
     async def claim(
         self, delivery_id: str, now: dt.datetime, lease_seconds: float = 60.0
