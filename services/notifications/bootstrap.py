@@ -97,7 +97,7 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
             http.build_router(
                 deliveries, ApiKeys(rt.db, rt.registry), directory, digests, handlers
             ),
-            status.build_router(view, links),
+            status.build_router(view, links, settings.office),
         ],
         description="Thai and English emails about the workflow; the delivery log; "
         "the recipients directory.",

@@ -58,7 +58,10 @@ class NotificationsSettings(ServiceSettings):
         "and kept in this service's database, shared by its instances)",
     )
     status_link_days: int = Field(
-        180, ge=1, description="How long a status-page link in an email stays valid, in days"
+        800,
+        ge=1,
+        description="How long a status-page link in an email stays valid, in days (longer "
+        "than the two-year delivery period an award letter's link must follow)",
     )
 
     @property

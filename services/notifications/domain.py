@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from smartcity_th.contracts.agencies import office_holder
 from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, decided_on
-from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.common import BilingualText, Stage, marked
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from smartcity_th.contracts.notifications import (
     NotificationFailed,
@@ -274,8 +274,8 @@ def reference(envelope: AnyEnvelope, proposal: Mapping[str, Any]) -> BilingualTe
     payload = envelope.payload
     if isinstance(payload, CabinetEndorsed | CabinetReturned):
         return BilingualText(
-            th=f"หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {payload.resolution_number}",
-            en=f"Secretariat of the Cabinet letter {payload.resolution_number}",
+            th=f"หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {marked(payload.resolution_number, 'th')}",
+            en=f"Secretariat of the Cabinet letter {marked(payload.resolution_number, 'en')}",
         )
     submissions = [
         e

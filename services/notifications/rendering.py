@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from smartcity_th.contracts.agencies import agencies, office_holder, province_th
 from smartcity_th.contracts.approvals import DELIVERY_YEARS
-from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.common import BilingualText, Stage, marked, split_bilingual
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.proposals import field_name
 from smartcity_th.contracts.workflow import (
@@ -101,6 +101,19 @@ def agency_en(agency_id: str) -> str:
     return found.name_en if found else f"the {SMART_CITY_OFFICE.en}"
 
 
+def text_th(value: str) -> str:
+    """The Thai of a free text given once in both languages ("ไทย / English"), or a note that
+    it was recorded in English only: a Thai letter never quotes English."""
+    th, _en = split_bilingual(value)
+    return th if th is not None else "(บันทึกไว้เป็นภาษาอังกฤษเท่านั้น โปรดดูฉบับภาษาอังกฤษด้านล่าง)"
+
+
+def text_en(value: str) -> str:
+    """The English of such a text, or a note that it was recorded in Thai only."""
+    _th, en = split_bilingual(value)
+    return en if en is not None else "(recorded in Thai only: see the Thai letter above)"
+
+
 def times_revised(revision: int) -> int:
     """Which revision a version is: version 2 (the first resubmission) is revision 1."""
     return revision - 1
@@ -182,6 +195,10 @@ def _environment(html: bool) -> Environment:
         agency_en=agency_en,
         province_th=province_th,
         times_revised=times_revised,
+        text_th=text_th,
+        text_en=text_en,
+        mark_th=lambda v: marked(str(v), "th"),
+        mark_en=lambda v: marked(str(v), "en"),
         capfirst=capfirst,
         paragraphs=paragraphs,
     )
@@ -363,8 +380,8 @@ def _decided_by(entry: dict[str, Any]) -> BilingualText:
         en += f", meeting {meeting['meeting_id']} (chair: {meeting['chair']['en']})"
     if entry.get("resolution_number"):
         number = entry["resolution_number"]
-        th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {number}"
-        en += f", resolution conveyed by Secretariat of the Cabinet letter {number}"
+        th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {marked(number, 'th')}"
+        en += f", resolution conveyed by Secretariat of the Cabinet letter {marked(number, 'en')}"
     if entry.get("subcommittee_meeting_id"):
         th += f" ตามมติ{SUBCOMMITTEE.th} ครั้งที่ {entry['subcommittee_meeting_id']}"
         en += f", by resolution of subcommittee meeting {entry['subcommittee_meeting_id']}"
@@ -379,18 +396,24 @@ def render_status_page(
     problem: StatusProblem | None,
     *,
     expires: dt.datetime | None = None,
+    office: Office | None = None,
 ) -> str:
     """The status page of a proposal (as the proposals view keeps it), or why it cannot be
     shown. Each history line is dated by the decision (meeting or resolution date) where it has
     one, else by when it was recorded, in Thailand's time zone."""
     history = []
     for entry in (proposal or {}).get("history", []):
+        if entry.get("refused"):
+            continue
         decided = entry.get("decided_on")
         date = dt.date.fromisoformat(decided) if decided else entry["recorded_at"]
         if isinstance(date, dt.datetime) and date.tzinfo is None:
             date = date.replace(tzinfo=dt.UTC)
         by = _decided_by(entry)
         history.append({**entry, "date": date, "by_th": by.th, "by_en": by.en})
+    # In the order things happened (a step recorded late sorts by the day it took effect),
+    # the order they were recorded among steps of the same day.
+    history.sort(key=lambda h: _day(h["date"]))
     applicant = None
     if proposal and proposal.get("applicant"):
         found = agencies().get(proposal["applicant"])
@@ -403,4 +426,9 @@ def render_status_page(
         history=history,
         applicant=applicant,
         expires=expires,
+        office=office or Office(),
     )
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    return thai_day(value) if isinstance(value, dt.datetime) else value

@@ -595,6 +595,14 @@ GOOD = rendered("ProposalScreened")
         ("a stage code in a Thai sentence", GOOD.text.replace("แล้ว และ", "แล้ว (screened) และ")),
         ("a UUID", GOOD.text.replace("แล้ว และ", "แล้ว 0e7d6d7f-5a51-4b0c-9a53-3b8f7f0e2b22 และ")),
         ("a field path", GOOD.text.replace("แล้ว และ", "แล้ว content.province.code และ")),
+        (
+            "English in the Thai letter",
+            GOOD.text.replace("แล้ว และ", "แล้ว The meeting approved และ"),
+        ),
+        (
+            "Thai in the English letter",
+            GOOD.text.replace("screened the", "screened ข้อเสนอการพัฒนา the"),
+        ),
         ("จังหวัดกรุงเทพมหานคร", GOOD.text.replace("จังหวัดภูเก็ต", "จังหวัดกรุงเทพมหานคร")),
         ("'จึงเรียนมาเพื่อโปรดทราบ'", GOOD.text.replace("จึงเรียนมาเพื่อโปรดทราบ", "")),
         ("'ขอแสดงความนับถือ'", GOOD.text.replace("ขอแสดงความนับถือ", "")),
@@ -664,8 +672,18 @@ def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -
     assert "คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ การประชุมครั้งที่ 1/2565" in text
     assert "9 November 2022" in text
     assert "1 กุมภาพันธ์ 2566" in text  # the link's expiry
-    assert "smartcity@" not in text  # nothing beyond what the emails say
+    assert "smartcity@phuketcity" not in text  # no contact address: only what letters say
+    assert "ติดต่อสอบถาม: สำนักงานเมืองอัจฉริยะประเทศไทย" in text  # whom to ask
+    assert "Questions: Smart City Thailand Office" in text
     assert not EVENT_CODE.search(text)
+    # In the order things happened: steps recorded out of order sort by the day they took
+    # effect (the approval, recorded first here, comes after the earlier steps).
+    shuffled = [history[2], history[3], history[0], history[1]]
+    shuffled[2] = {**shuffled[2], "decided_on": "2022-05-16"}
+    shuffled[3] = {**shuffled[3], "decided_on": "2022-07-15"}
+    again = visible_text(render_status_page({**proposal, "history": shuffled}, None))
+    order = [again.index(d) for d in ("16 พฤษภาคม 2565", "15 กรกฎาคม 2565", "6 สิงหาคม 2565")]
+    assert order == sorted(order)
 
 
 def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
