@@ -260,6 +260,11 @@ class Meeting(Contract):
     meeting_id: MeetingId
     held_on: dt.date = Field(description="Date of the meeting (Gregorian)")
     chair: BilingualText = Field(description="Who chaired the meeting")
+    date_note: BilingualText | None = Field(
+        default=None,
+        description="Why the date is not certain, shown beside it wherever it appears (e.g. "
+        "'วันที่ตัวอย่าง' / 'illustrative date' when the public record gives none)",
+    )
 
 
 class Stage(StrEnum):

@@ -76,6 +76,9 @@ class Batch:
     """When depa received the batch's proposals (illustrative: not in the public record)."""
     screened_on: dt.date
     """When depa screened them (illustrative)."""
+    date_notes: tuple[tuple[str, dict[str, str]], ...] = ()
+    """(body, note) for each meeting whose date is not from a public source: shown beside the
+    date in every letter and page."""
 
 
 # Sources (docs/process.md lists them): subcommittee 1/2565 on 6 August 2022 (ryt9.com
@@ -84,6 +87,8 @@ class Batch:
 # logos handed over on 24 December 2021 and 9 January 2023 (issue 15; not confirmed against a
 # source found here). Illustrative: the dates of subcommittee meetings 1/2564 and 2/2564, the
 # 2021 steering meeting's number, every Cabinet meeting number, date and Secretariat letter.
+ILLUSTRATIVE_DATE = {"th": "วันที่ตัวอย่าง", "en": "illustrative date"}
+REPORTED_DATE = {"th": "วันที่ตามที่มีรายงานข่าว", "en": "date as reported in the news"}
 CABINET_LETTER_2564 = "นร 0505/ว 530 (ตัวอย่าง / illustrative)"
 CABINET_LETTER_2565 = "นร 0505/ว 610 (ตัวอย่าง / illustrative)"
 BATCHES = {
@@ -99,6 +104,11 @@ BATCHES = {
         "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
         dt.date(2021, 1, 15),  # illustrative
         dt.date(2021, 3, 1),  # illustrative
+        (
+            ("subcommittee", ILLUSTRATIVE_DATE),
+            ("steering_committee", REPORTED_DATE),
+            ("cabinet", ILLUSTRATIVE_DATE),
+        ),
     ),
     "2/2564": Batch(
         "2/2564",
@@ -112,6 +122,11 @@ BATCHES = {
         "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
         dt.date(2021, 6, 15),  # illustrative
         dt.date(2021, 8, 16),  # illustrative
+        (
+            ("subcommittee", ILLUSTRATIVE_DATE),
+            ("steering_committee", REPORTED_DATE),
+            ("cabinet", ILLUSTRATIVE_DATE),
+        ),
     ),
     ROUND: Batch(
         ROUND,
@@ -126,6 +141,9 @@ BATCHES = {
         "Cabinet date and letter illustrative",
         dt.date(2022, 5, 16),  # illustrative
         dt.date(2022, 7, 15),  # illustrative
+        # The public source of meeting 1/2565 is a news item of Saturday 6 August 2022; it gives
+        # no meeting date.
+        (("subcommittee", ILLUSTRATIVE_DATE), ("cabinet", ILLUSTRATIVE_DATE)),
     ),
 }
 
@@ -275,6 +293,7 @@ class Round:
         areas: list[Area],
         task: TaskID,
         resolution_number: str | None = None,
+        date_note: dict[str, str] | None = None,
     ) -> None:
         payload: dict[str, Any] = {
             "body": body,
@@ -282,6 +301,7 @@ class Round:
                 "meeting_id": meeting_id,
                 "held_on": held_on.isoformat(),
                 "chair": CHAIRS[body],
+                **({"date_note": date_note} if date_note else {}),
             },
             "decisions": [
                 {
@@ -387,6 +407,7 @@ class Round:
                 areas,
                 tasks[task],
                 resolution_number=number,
+                date_note=dict(batch.date_notes).get(body),
             )
             await self.wait_stage(areas, reached)
         await asyncio.gather(

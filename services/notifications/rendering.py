@@ -376,8 +376,12 @@ def _decided_by(entry: dict[str, Any]) -> BilingualText:
     th, en = body.th, capfirst(body.en)
     meeting = entry.get("meeting")
     if meeting:
+        note = meeting.get("date_note") or {}
         th += f" การประชุมครั้งที่ {meeting['meeting_id']} (ประธาน: {meeting['chair']['th']})"
         en += f", meeting {meeting['meeting_id']} (chair: {meeting['chair']['en']})"
+        if note:
+            th += f" ({note['th']})"
+            en += f" ({note['en']})"
     if entry.get("resolution_number"):
         number = entry["resolution_number"]
         th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {marked(number, 'th')}"

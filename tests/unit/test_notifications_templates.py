@@ -702,3 +702,19 @@ def test_the_letter_table_in_the_docs_is_the_one_in_the_code() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "notifications.md").read_text(encoding="utf-8")
     printed = doc.split("<!-- letter-table:start -->\n")[1].split("<!-- letter-table:end -->")[0]
     assert printed == table_markdown(), "regenerate the table in docs/notifications.md"
+
+
+def test_a_meeting_date_not_from_a_public_source_is_marked_where_it_appears() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    note = BilingualText(th="วันที่ตัวอย่าง", en="illustrative date")
+    meeting = approved.payload.meeting.model_copy(update={"date_note": note})
+    marked_event = approved.model_copy(
+        update={"payload": approved.payload.model_copy(update={"meeting": meeting})}
+    )
+    letter = domain.address_letter("SubcommitteeApproved", RECIPIENT, (GOVERNOR,), [])
+    out, _head, _ = domain.render_letter(
+        marked_event, PROPOSAL, letter, SETTINGS, number=1, now=NOW
+    )
+    assert "เมื่อวันที่ 6 สิงหาคม 2565 (วันที่ตัวอย่าง)" in out.text
+    assert "on 6 August 2022 (illustrative date)" in out.text
+    assert problems(out.subject, out.text, out.html) == []
