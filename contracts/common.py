@@ -222,12 +222,49 @@ class ProvinceRef(Contract):
     name_en: ShortText = Field(description="Province name in English")
 
 
+ILLUSTRATIVE_BOTH = "(ตัวอย่าง / illustrative)"
+"""How a value not from a public source is marked in a field read in both languages."""
+_THAI = re.compile(r"[\u0E00-\u0E7F]")
+
+
+def marked(value: str, lang: str) -> str:
+    """An identifier (a letter number) as one language writes it: the two-language
+    illustrative mark becomes that language's own."""
+    return value.replace(ILLUSTRATIVE_BOTH, "(ตัวอย่าง)" if lang == "th" else "(illustrative)")
+
+
+def split_bilingual(value: str) -> tuple[str | None, str | None]:
+    """A free text written once in both languages, "ไทย / English" (how schema version 1
+    carries a resolution, a note or a reason), as (Thai, English): split at the first " / "
+    with Thai before it and none after it. A text in one language only gives None for the
+    other; a text that cannot be split is Thai if it has any Thai."""
+    value = value.replace(ILLUSTRATIVE_BOTH, "(ตัวอย่าง)")
+    parts = value.split(" / ")
+    for i in range(1, len(parts)):
+        th, en = " / ".join(parts[:i]).strip(), " / ".join(parts[i:]).strip()
+        if _THAI.search(th) and not _THAI.search(en):
+            return th, en
+    return (value, None) if _THAI.search(value) else (None, value)
+
+
+EFFECTIVE_ON_DESCRIPTION = (
+    "The day this took effect, when it is recorded later than that (a proposal received on "
+    "paper before it was entered, a round's history imported); absent: the day it was recorded. "
+    "Never later than the day it is recorded. Letters about it are dated this day."
+)
+
+
 class Meeting(Contract):
     """A committee meeting at which decisions were taken."""
 
     meeting_id: MeetingId
     held_on: dt.date = Field(description="Date of the meeting (Gregorian)")
     chair: BilingualText = Field(description="Who chaired the meeting")
+    date_note: BilingualText | None = Field(
+        default=None,
+        description="Why the date is not certain, shown beside it wherever it appears (e.g. "
+        "'วันที่ตัวอย่าง' / 'illustrative date' when the public record gives none)",
+    )
 
 
 class Stage(StrEnum):

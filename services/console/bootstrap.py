@@ -63,7 +63,9 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
             web.build_router(
                 audit, replayer, keys, sessions, settings.jaeger_url, settings.go_live
             ),
-            workflow.build_router(audit, lag, keys, sessions, settings.jaeger_url),
+            workflow.build_router(
+                audit, lag, keys, sessions, settings.jaeger_url, settings.go_live
+            ),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
     )

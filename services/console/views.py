@@ -262,19 +262,28 @@ def registry(
     }
 
 
+NOTIFICATION_STATUS = {
+    "NotificationSent": "sent",
+    "NotificationFailed": "failed",
+    "NotificationHeld": "held for review",
+}
+"""What each notifications fact says of an email (the console's delivery log)."""
+
+
 def delivery(entry: Mapping[str, Any]) -> dict[str, Any]:
     env = body(entry).get("envelope") or {}
     p = env.get("payload") or {}
     return {
         "seq": entry["seq"],
         "proposal_id": env.get("proposal_id"),
-        "status": "sent" if env.get("event_type") == "NotificationSent" else "failed",
+        "status": NOTIFICATION_STATUS.get(str(env.get("event_type")), "failed"),
         "recipient_id": p.get("recipient_id"),
         "recipient_email": p.get("recipient_email"),
         "about_event_type": p.get("about_event_type"),
         "message_id": p.get("message_id"),
         "attempts": p.get("attempts"),
-        "error": p.get("error"),
+        "error": p.get("error") or "; ".join(p.get("problems") or []) or None,
+        "delivery_id": p.get("delivery_id"),
         "at": env.get("occurred_at"),
     }
 

@@ -121,7 +121,7 @@ class LetterPdf:
         """The PDF of `html` and the families of the fonts its text is set in."""
         with _rendering:
             document = weasyprint.HTML(string=keep_numbers_whole(html)).render(
-                stylesheets=[self._stylesheet]
+                stylesheets=[self._stylesheet], presentational_hints=True
             )
             pdf = document.write_pdf()
             return pdf, {font.family for font in document.fonts.values()}

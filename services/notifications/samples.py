@@ -47,14 +47,15 @@ from smartcity_th.contracts.proposals import (
     ProposalSubmitted,
     ProposalWithdrawn,
 )
-from smartcity_th.services.notifications.domain import Recipient
-from smartcity_th.services.notifications.rendering import (
-    RenderedEmail,
-    email_context,
-    render,
-    render_digest,
+from smartcity_th.services.notifications.domain import (
+    MailSettings,
+    Recipient,
+    address_letter,
+    render_letter,
 )
-from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.letters import LETTERS
+from smartcity_th.services.notifications.links import StatusLinks
+from smartcity_th.services.notifications.rendering import LetterHead, RenderedEmail, render_digest
 
 APPLICANT = "lg-phuket-city"
 PROVINCE = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
@@ -206,14 +207,38 @@ def sample_envelope(
 
 
 SAMPLE_STATUS_URL = "https://smartcity.example.go.th/status/signed-token-of-PRP-2565-0001"
+SAMPLE_SENT_AT = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+
+
+class _SampleLinks(StatusLinks):
+    """One fixed status link (a real one depends on when it was signed)."""
+
+    def url(self, proposal_id: str) -> str:
+        return SAMPLE_STATUS_URL
 
 
 def sample_letters() -> dict[str, RenderedEmail]:
     """Every letter kind as its email renders it (`RenderedEmail` by event type, and "Digest"
-    of two of them), to the applicant municipality, with a fixed status link: what the PDF
-    tests, the benchmark and tools/letter_screenshots.py typeset."""
-    recipient = Recipient(
+    covering two of them), to the applicant municipality with the governor's office copied,
+    numbered and sent at fixed times: what the PDF tests, the benchmark and
+    tools/letter_screenshots.py typeset."""
+    settings = MailSettings(
+        "สำนักงานเมืองอัจฉริยะประเทศไทย",
+        "smartcity@depa.example.go.th",
+        "example.go.th",
+        _SampleLinks("https://smartcity.example.go.th/status/", 800 * 86400, "sample"),
+        3,
+        1.0,
+        2.0,
+    )
+    applicant = Recipient(
         APPLICANT, "smartcity@phuketcity.example.go.th", "เทศบาลนครภูเก็ต", "Phuket City Municipality"
+    )
+    governor = Recipient(
+        "governor-83",
+        "governor-83@provinces.example.go.th",
+        "ผู้ว่าราชการจังหวัดภูเก็ต",
+        "Governor of Phuket Province",
     )
     proposal = {
         "area_name": AREA.model_dump(),
@@ -221,20 +246,31 @@ def sample_letters() -> dict[str, RenderedEmail]:
         "stage": "screened",
         "applicant": APPLICANT,
     }
-    letters: dict[str, RenderedEmail] = {}
-    for event_type in ROUTES:
-        envelope = sample_envelope(event_type)
-        context = email_context(envelope, proposal, recipient, SAMPLE_STATUS_URL)
-        letters[event_type] = render(envelope, context)
+    out: dict[str, RenderedEmail] = {}
+    for number, event_type in enumerate(LETTERS, start=1):
+        letter = address_letter(event_type, applicant, [governor], [])
+        out[event_type], _head, _context = render_letter(
+            sample_envelope(event_type),
+            proposal,
+            letter,
+            settings,
+            number=number,
+            now=SAMPLE_SENT_AT,
+        )
     items = [
         {
-            "event_type": t,
-            "subject": letters[t].subject,
+            "event_type": event_type,
+            "subject": out[event_type].subject,
             "proposal_id": "PRP-2565-0001",
             "occurred_at": OCCURRED,
+            "letter_th": f"สศด 04/{number}",
+            "letter_en": f"DEPA 04/{number}",
+            "letter_date": OCCURRED.date(),
             "timeline_url": SAMPLE_STATUS_URL,
         }
-        for t in ("ProposalSubmitted", "ProposalScreened")
+        for number, event_type in enumerate(("ProposalSubmitted", "ProposalScreened"), start=1)
     ]
-    letters["Digest"] = render_digest(recipient, items, OCCURRED + dt.timedelta(days=1))
-    return letters
+    as_of = OCCURRED + dt.timedelta(days=1)
+    head = LetterHead(settings.office, len(LETTERS) + 1, as_of.date())
+    out["Digest"] = render_digest(applicant, items, as_of, head)
+    return out

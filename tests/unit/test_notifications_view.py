@@ -8,7 +8,7 @@ from typing import Any
 
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.notifications import view
-from smartcity_th.services.notifications.routing import needs_proposal
+from smartcity_th.services.notifications.letters import needs_proposal
 from smartcity_th.services.notifications.samples import sample_envelope
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)

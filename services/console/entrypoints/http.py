@@ -27,6 +27,7 @@ from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
 from smartcity_th.services.console.sessions import COOKIE, Sessions
 from smartcity_th.services.console.views import (
+    NOTIFICATION_STATUS,
     REGISTRY_QUERY,
     BadFilter,
     Filters,
@@ -244,7 +245,7 @@ def build_router(
     async def deliveries(proposal: str | None = None) -> JSONResponse:
         q: dict[str, Any] = {
             "kind": "event",
-            "event_type": {"$in": ["NotificationSent", "NotificationFailed"]},
+            "event_type": {"$in": list(NOTIFICATION_STATUS)},
         }
         if proposal:
             q["proposal_id"] = proposal

@@ -27,6 +27,7 @@ from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
 from smartcity_th.services.console.sessions import COOKIE, Session, Sessions
 from smartcity_th.services.console.views import (
+    NOTIFICATION_STATUS,
     REGISTRY_QUERY,
     Filters,
     chronological,
@@ -228,7 +229,7 @@ def build_router(
     @router.get("/deliveries")
     async def deliveries(request: Request, user: User) -> HTMLResponse:
         entries = await audit.page(
-            {"kind": "event", "event_type": {"$in": ["NotificationSent", "NotificationFailed"]}},
+            {"kind": "event", "event_type": {"$in": list(NOTIFICATION_STATUS)}},
             limit=1000,
             newest_first=True,
         )

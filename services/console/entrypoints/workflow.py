@@ -45,7 +45,12 @@ def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any
 
 
 def build_router(
-    audit: MongoAuditLog, lag: LagMonitor, keys: ApiKeys, sessions: Sessions, jaeger_url: str
+    audit: MongoAuditLog,
+    lag: LagMonitor,
+    keys: ApiKeys,
+    sessions: Sessions,
+    jaeger_url: str,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     """The same access rules as the rest of the console: the API wants an operator's key or
     login, the pages a login (else they send you to /login)."""
@@ -73,7 +78,7 @@ def build_router(
 
     async def current_pipeline() -> dict[str, Any]:
         entries = await audit.page(PIPELINE_QUERY, limit=200_000)
-        return pipeline(entries, dt.datetime.now(dt.UTC))
+        return pipeline(entries, dt.datetime.now(dt.UTC), go_live)
 
     # ---- JSON
     @router.get(

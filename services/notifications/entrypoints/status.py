@@ -8,10 +8,11 @@ from fastapi.responses import HTMLResponse
 
 from smartcity_th.services.notifications.adapters.store import ProposalsView
 from smartcity_th.services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
+from smartcity_th.services.notifications.office import Office
 from smartcity_th.services.notifications.rendering import StatusProblem, render_status_page
 
 
-def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
+def build_router(view: ProposalsView, links: StatusLinks, office: Office) -> APIRouter:
     router = APIRouter()
 
     @router.get(
@@ -27,14 +28,20 @@ def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
         try:
             proposal_id, expires = links.open(token)
         except LinkExpired:
-            return HTMLResponse(render_status_page(None, StatusProblem.EXPIRED), status_code=410)
+            return HTMLResponse(
+                render_status_page(None, StatusProblem.EXPIRED, office=office), status_code=410
+            )
         except LinkInvalid:
-            return HTMLResponse(render_status_page(None, StatusProblem.INVALID), status_code=404)
+            return HTMLResponse(
+                render_status_page(None, StatusProblem.INVALID, office=office), status_code=404
+            )
         proposal = await view.get(proposal_id)
         if proposal is None or "area_name" not in proposal:
-            return HTMLResponse(render_status_page(None, StatusProblem.UNKNOWN), status_code=404)
+            return HTMLResponse(
+                render_status_page(None, StatusProblem.UNKNOWN, office=office), status_code=404
+            )
         return HTMLResponse(
-            render_status_page(proposal, None, expires=expires),
+            render_status_page(proposal, None, expires=expires, office=office),
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
 
