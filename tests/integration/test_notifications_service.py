@@ -318,10 +318,13 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
 ) -> None:
+    """Markup and line breaks that proofreading lets through (a bare tag such as <b> would be
+    held as a placeholder: test_a_letter_that_fails_proofreading_...) are escaped in the HTML
+    part and cannot add headers."""
     pid = new_proposal_id()
     area = BilingualText(
-        th="<b>เมือง</b>\r\nBcc: victim@example.com",
-        en="<script>x</script>\nBcc: victim@example.com",
+        th="<b class=x>เมือง</b>\r\nBcc: victim@example.com",
+        en="<script type=x>x</script>\nBcc: victim@example.com",
     )
     envelopes = [
         event("ProposalSubmitted", pid, area=area),
@@ -341,9 +344,9 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
         assert [a.addr_spec for a in msg["To"].addresses] == [APPLICANT]
         assert [a.addr_spec for a in msg["Cc"].addresses][-1] == CONTACT
         _text, html = body_parts(msg)
-        assert "<script>" not in html
-        assert "<b>เมือง</b>" not in html
-        assert "&lt;b&gt;เมือง&lt;/b&gt;" in html
+        assert "<script type=x>" not in html
+        assert "<b class=x>เมือง</b>" not in html
+        assert "&lt;b class=x&gt;เมือง&lt;/b&gt;" in html
 
 
 async def test_a_decision_read_before_its_submission_waits_for_it(
