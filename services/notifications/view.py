@@ -125,7 +125,8 @@ def releasable(state: Doc, held: list[Held]) -> list[Held]:
     proposal is unknown; then each that follows the stage the ones before it lead to."""
     if not is_known(state):
         return []
-    stage, pending, out = state.get("stage"), list(held), []
+    stage, pending = state.get("stage"), list(held)
+    out: list[Held] = []
     while True:
         nxt = next(
             (h for h in pending if follows(stage, _event_type(h), h.stage)),
