@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from smartcity_th.contracts import topics
 from smartcity_th.contracts.catalogue import EVENTS, SERVICE_PRODUCER_PREFIX
+from smartcity_th.contracts.common import AGENCY_ID_RULE, is_agency_id
 
 SERVICES: tuple[str, ...] = ("proposals", "approvals", "notifications", "console")
 ADMIN_PRINCIPAL = "admin"
@@ -135,6 +136,12 @@ def agency_rules(agency_id: str, namespace: str = "") -> list[Rule]:
         SERVICE_PRINCIPAL_PREFIX
     ):
         raise ValueError(f"{agency_id!r} is a reserved principal name, not an agency id")
+    if not is_agency_id(agency_id):
+        raise ValueError(f"{agency_id!r} is not an agency id: {AGENCY_ID_RULE}")
+    return _agency_rules(agency_id, namespace)
+
+
+def _agency_rules(agency_id: str, namespace: str) -> list[Rule]:
     rules = [
         Rule(
             agency_id,
@@ -175,7 +182,7 @@ def acl_table_markdown() -> str:
         f"ACLs, credentials; the only writer of `{REGISTRY}`) |",
     ]
     grouped: dict[tuple[str, str, str, str], list[str]] = {}
-    rules = [*all_service_rules(), *agency_rules("<agency-id>")]
+    rules = [*all_service_rules(), *_agency_rules("<agency-id>", "")]
     for rule in rules:
         key = (rule.kafka_principal, rule.resource.value, rule.name, rule.pattern.value)
         grouped.setdefault(key, []).append(rule.operation.value)

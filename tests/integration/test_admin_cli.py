@@ -125,3 +125,64 @@ def test_the_old_json_flag_still_prints_json(ns: Namespace) -> None:
     done = admin(ns, "list", "--json")
     assert done.returncode == 0, done.stderr
     assert isinstance(json.loads(done.stdout), list)
+
+
+def kit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smartcity_th.kit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_agency_makes_its_own_key_and_the_admin_registers_only_the_public_half(
+    ns: Namespace, tmp_path: Path
+) -> None:
+    """Issue 24: `smartcity-kit keygen` on the agency's machine, `smartcity-admin signing-key
+    register` with the public key file; a revoked key can never be registered again."""
+    made = kit("keygen", "des-subcommittee", "--out", str(tmp_path / "agency"), "--output", "json")
+    assert made.returncode == 0, made.stderr
+    pair = json.loads(made.stdout)
+    private, public = Path(pair["private_key"]), Path(pair["public_key"])
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert b"PRIVATE" not in public.read_bytes()
+
+    refused = admin(ns, "signing-key", "register", "des-subcommittee", "--public-key", str(private))
+    assert refused.returncode == 2  # a private key file is refused, never read as a key
+    assert "private key" in refused.stderr
+
+    registered = admin_json(
+        ns, "signing-key", "register", "des-subcommittee", "--public-key", str(public)
+    )
+    assert registered["key_id"] == pair["key_id"]
+    assert ClaimSigner.from_pem("des-subcommittee", private).key_id == pair["key_id"]
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == pair["key_id"]]
+    assert row["revoked"] is None
+
+    assert admin(ns, "revoke", pair["key_id"]).returncode == 0
+    again = admin(ns, "signing-key", "register", "des-subcommittee", "--public-key", str(public))
+    assert again.returncode == 1
+    assert "revocation is final" in again.stdout + again.stderr
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == pair["key_id"]]
+    assert row["revoked"] is not None
+
+
+def test_an_agency_id_with_a_dot_is_refused_at_onboarding(ns: Namespace, tmp_path: Path) -> None:
+    done = admin(
+        ns,
+        "onboard",
+        f"lg-dot-{ns.run_id}.orders",
+        "--kind",
+        "local_government",
+        "--name-th",
+        "ทดสอบ",
+        "--name-en",
+        "Test",
+        "--out",
+        str(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "no dots" in done.stderr
+    assert not [r for r in admin_json(ns, "list") if r["agency"].startswith(f"lg-dot-{ns.run_id}")]
