@@ -4,11 +4,8 @@ forms carry the session's CSRF token (the login form a token of its own); no dat
 inside JavaScript: the one script is a static file that reads data attributes, and the
 Content-Security-Policy forbids inline script."""
 
-import base64
-import contextlib
 import datetime as dt
 import hmac
-import json
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -34,6 +31,7 @@ from smartcity_th.services.console.views import (
     delivery,
     may_replay,
     may_use_console,
+    preview,
     registry,
     row,
 )
@@ -242,7 +240,7 @@ def build_router(
         replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
         rows = [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries]
         for r in rows:
-            r["original"] = _preview(r)
+            r["original"] = preview(r.get("value_b64"))
         return page(
             "deadletters.html",
             user,
@@ -364,11 +362,3 @@ def build_router(
 def _safe_next(target: str) -> str:
     ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
     return target if ok and target.isprintable() else "/events"
-
-
-def _preview(r: dict[str, Any]) -> str:
-    raw = base64.b64decode(r.get("value_b64") or "")
-    text = raw.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        text = json.dumps(json.loads(text), ensure_ascii=False)
-    return text[:300]
