@@ -147,8 +147,8 @@ def hostile_records(draw: st.DrawFn) -> Hostile:
         key = key[:10_000]
     headers = draw(hostile_headers())
     if channel == "dead-letter":
-        value, family = draw(dead_letter_value())
-        return Hostile("deadletter", value, key, headers, f"letter:{family}")
+        letter, family = draw(dead_letter_value())
+        return Hostile("deadletter", letter, key, headers, f"letter:{family}")
     value, family = draw(hostile_values(MAX_RECORD_VALUE - 60_000))
     topic = (
         "deadletter"

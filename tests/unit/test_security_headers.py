@@ -40,7 +40,8 @@ def app_of(service: str) -> FastAPI:
         raise RuntimeError("forced by the test")
 
     app.add_api_route("/test-forced-500", boom)
-    return app
+    built: FastAPI = app
+    return built
 
 
 def assert_secure(resp: typing.Any, csp: str) -> None:
