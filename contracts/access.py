@@ -131,6 +131,28 @@ def service_rules(service: str, namespace: str = "") -> list[Rule]:
     return sorted(rules)
 
 
+@dataclass(frozen=True)
+class AgencyQuota:
+    """The broker's limits on one agency principal (Kafka client quotas on `User:<agency id>`,
+    set by the admin at onboarding): a flood from one agency is slowed down by the broker
+    (throttled, not refused) before it can crowd out the others' claims (issue 24)."""
+
+    producer_byte_rate: int = 262_144
+    """Bytes per second it may produce (to the intake topic, the only one it may write)."""
+    request_percentage: float = 25.0
+    """Share of one broker request-handler/network thread's time its requests may take, in
+    percent (bounds a client that floods with tiny or refused requests)."""
+
+    def as_kafka(self) -> dict[str, float]:
+        return {
+            "producer_byte_rate": float(self.producer_byte_rate),
+            "request_percentage": float(self.request_percentage),
+        }
+
+
+DEFAULT_AGENCY_QUOTA = AgencyQuota()
+
+
 def agency_rules(agency_id: str, namespace: str = "") -> list[Rule]:
     if agency_id in (ADMIN_PRINCIPAL, BROKER_PRINCIPAL) or agency_id.startswith(
         SERVICE_PRINCIPAL_PREFIX

@@ -12,6 +12,8 @@ signing-key register AGENCY --public-key FILE
 signing-key add AGENCY --out DIR  a new signing key pair made here for an agency (weaker: the
                                   admin's machine held the private key; docs/security.md)
 kafka-credentials AGENCY          create or reset an agency's Kafka user; password shown once
+quota AGENCY [--producer-byte-rate N] [--request-percentage P]
+                                  show or set an agency's Kafka quotas (onboarding sets defaults)
 revoke KEY                        revoke an API key or a signing key, in every service (final:
                                   the same key is never accepted again)
 revoke-agency AGENCY              revoke every key of an agency, remove its Kafka credentials
@@ -41,6 +43,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
 from smartcity_th.contracts.common import AGENCY_ID_RULE, AgencyKind, is_agency_id
 from smartcity_th.contracts.topics import Topics
@@ -48,6 +51,7 @@ from smartcity_th.kit.keys import BadPublicKey, read_public_key
 from smartcity_th.services.admin import local
 from smartcity_th.services.common.cli_conventions import EXIT_USAGE, Output, OutputOpt, fail, run
 from smartcity_th.services.common.kafka import ensure_topics, require_reachable
+from smartcity_th.services.common.kafka_quotas import agency_quota, set_agency_quota
 from smartcity_th.services.common.kafka_security import admin_auth
 from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
@@ -81,6 +85,20 @@ class AdminSettings(BaseSettings):
     kafka_bootstrap: str = Field(default_factory=_default_bootstrap)
     topic_namespace: str = Field("", description="Topic namespace (tests use one)")
     partitions: int = Field(6, ge=1, description="Partitions of topics created here")
+    agency_producer_byte_rate: int = Field(
+        DEFAULT_AGENCY_QUOTA.producer_byte_rate,
+        gt=0,
+        description="Kafka quota set at onboarding: bytes per second an agency may produce",
+    )
+    agency_request_percentage: float = Field(
+        DEFAULT_AGENCY_QUOTA.request_percentage,
+        gt=0,
+        description="Kafka quota set at onboarding: percent of one broker thread's time an "
+        "agency's requests may take",
+    )
+
+    def agency_quota(self) -> AgencyQuota:
+        return AgencyQuota(self.agency_producer_byte_rate, self.agency_request_percentage)
 
 
 def _run(job: Callable[[RegistryAdmin], Awaitable[T]]) -> T:
@@ -172,7 +190,8 @@ def onboard(
         except (OSError, BadPublicKey) as exc:
             fail(f"smartcity-admin: error: {public_key}: {exc}", EXIT_USAGE)
     agency = Agency(agency_id, kind, name_th, name_en, province)
-    done = _run(lambda admin: admin.onboard(agency, raw))
+    quota = AdminSettings().agency_quota()
+    done = _run(lambda admin: admin.onboard(agency, raw, quota))
     console.print(f"onboarded {agency_id}: {name_th} / {name_en}")
     console.print(f"API key (shown once): {done.api_key}")
     console.print(f"signing key id: {done.signing_key_id}")
@@ -263,7 +282,7 @@ def kafka_credentials(
     async def job(admin: RegistryAdmin) -> KafkaCredentials | None:
         admin.state.agency(agency_id)  # UnknownAgency
         return await create_agency_kafka_credentials(
-            settings.kafka_bootstrap, agency_id, admin.namespace
+            settings.kafka_bootstrap, agency_id, admin.namespace, settings.agency_quota()
         )
 
     kafka = _run(job)
@@ -283,6 +302,46 @@ def kafka_credentials(
             "intake_topic": Topics(settings.topic_namespace).intake,
         }
     )
+
+
+@app.command("quota")
+def quota(
+    agency_id: str,
+    producer_byte_rate: Annotated[
+        int | None, typer.Option(min=1, help="Bytes per second it may produce")
+    ] = None,
+    request_percentage: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Percent of one broker thread's time its requests may take"),
+    ] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Show an agency's Kafka quotas, or set them (onboarding and kafka-credentials set the
+    defaults, SMARTCITY_ADMIN_AGENCY_PRODUCER_BYTE_RATE and ..._REQUEST_PERCENTAGE). The broker
+    holds them a moment after they are set."""
+    settings = AdminSettings()
+    auth = admin_auth(settings.kafka_bootstrap)
+
+    async def job(admin: RegistryAdmin) -> dict[str, float]:
+        admin.state.agency(agency_id)  # UnknownAgency
+        if producer_byte_rate is not None or request_percentage is not None:
+            default = settings.agency_quota()
+            await set_agency_quota(
+                auth,
+                agency_id,
+                AgencyQuota(
+                    producer_byte_rate or default.producer_byte_rate,
+                    request_percentage or default.request_percentage,
+                ),
+            )
+        return await agency_quota(auth, agency_id)
+
+    found = _run(job)
+    if output is Output.json:
+        _print_json({"agency": agency_id, "quota": found})
+    else:
+        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(found.items())) or "none yet"
+        console.print(f"{agency_id}: {shown}")
 
 
 @app.command("revoke")

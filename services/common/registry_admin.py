@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, agencies
 from smartcity_th.contracts.common import Contract
 from smartcity_th.contracts.registry import (
@@ -34,6 +35,7 @@ from smartcity_th.contracts.registry import (
 from smartcity_th.contracts.signing import PUBLIC_KEY_BYTES, key_id_for, raw_public_key
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.kafka import make_consumer, make_producer
+from smartcity_th.services.common.kafka_quotas import set_agency_quota
 from smartcity_th.services.common.kafka_security import (
     add_agency_principal,
     admin_auth,
@@ -63,13 +65,14 @@ class KafkaCredentials:
 
 
 async def create_agency_kafka_credentials(
-    bootstrap: str, agency_id: str, namespace: str = ""
+    bootstrap: str, agency_id: str, namespace: str = "", quota: AgencyQuota | None = None
 ) -> KafkaCredentials | None:
-    """Onboarding step: the agency's Kafka principal (SCRAM user) and its ACLs (write the intake
-    topic, read the fact topics); None when the broker runs without SASL (the debugging
-    switch), where only the ACLs are applied."""
+    """Onboarding step: the agency's Kafka principal (SCRAM user), its ACLs (write the intake
+    topic, read the fact topics) and its quotas (`quota`, else the default); None when the
+    broker runs without SASL (the debugging switch), where only the ACLs are applied."""
     auth = admin_auth(bootstrap)
     password = await add_agency_principal(agency_id, namespace=namespace, auth=auth)
+    await set_agency_quota(auth, agency_id, quota or DEFAULT_AGENCY_QUOTA)
     return KafkaCredentials(agency_id, password) if auth.sasl else None
 
 
@@ -226,12 +229,14 @@ class RegistryAdmin:
         )
         return key_id
 
-    async def onboard(self, agency: Agency, public_key: bytes | None = None) -> Onboarded:
-        """One step for a new agency: registry entry, Kafka credentials, API key, signing key
-        (the agency's own `public_key`, or a key pair made here when None)."""
+    async def onboard(
+        self, agency: Agency, public_key: bytes | None = None, quota: AgencyQuota | None = None
+    ) -> Onboarded:
+        """One step for a new agency: registry entry, Kafka credentials with their quotas, API
+        key, signing key (the agency's own `public_key`, or a key pair made here when None)."""
         await self.register_agency(agency)
         kafka = await create_agency_kafka_credentials(
-            self.bootstrap, agency.agency_id, self.namespace
+            self.bootstrap, agency.agency_id, self.namespace, quota
         )
         api_key = await self.issue_api_key(agency.agency_id, "onboarding")
         if public_key is not None:

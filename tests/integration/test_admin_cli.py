@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
@@ -94,8 +96,23 @@ def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
         assert kafka.can_login(agency_id, again["password"])
         assert not kafka.can_login(agency_id, first["password"])
         assert admin(ns, "kafka-credentials", "lg-atlantis").returncode == 2
+        assert quota_becomes(ns, agency_id, DEFAULT_AGENCY_QUOTA.as_kafka())
+        changed = admin(ns, "quota", agency_id, "--producer-byte-rate", "1000")
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        wanted = DEFAULT_AGENCY_QUOTA.as_kafka() | {"producer_byte_rate": 1000.0}
+        assert quota_becomes(ns, agency_id, wanted)
     finally:
         assert admin(ns, "revoke-agency", agency_id).returncode == 0
+
+
+def quota_becomes(ns: Namespace, agency_id: str, wanted: dict[str, float]) -> bool:
+    """Onboarding sets the agency's Kafka quotas; the broker holds them a moment later."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if admin_json(ns, "quota", agency_id)["quota"] == wanted:
+            return True
+        time.sleep(0.5)
+    raise AssertionError(f"{agency_id}'s quota never became {wanted}")
 
 
 def test_with_kafka_unreachable_the_admin_says_so_in_one_line_with_exit_code_3(
