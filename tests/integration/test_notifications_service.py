@@ -55,6 +55,7 @@ from smartcity_th.services.notifications.handlers import NotificationHandlers
 from smartcity_th.services.notifications.letters import LETTERS, PARTY_AGENCY, Party
 from smartcity_th.services.notifications.messages import message_id
 from smartcity_th.services.notifications.proofread import problems, visible_text
+from smartcity_th.services.notifications.rendering import status_page_csp
 from smartcity_th.services.notifications.samples import content, sample_envelope
 from tests.support import (
     KAFKA,
@@ -955,6 +956,7 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         page = await http.get(link)
         assert page.status_code == 200, page.text
         assert page.headers["cache-control"] == "no-store"
+        assert_status_page_headers(page)
         seen = visible_text(page.text)
         assert seen.index("สถานะข้อเสนอ") < seen.index("proposal status")
         assert "ภูเก็ตเมืองอัจฉริยะ" in seen
@@ -965,6 +967,17 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         forged = await http.get(link.replace(token, token[:-3] + "abc"))
         assert forged.status_code == 404
         assert "ลิงก์นี้ไม่ถูกต้อง" in forged.text
+        assert_status_page_headers(forged)
+
+
+def assert_status_page_headers(page: httpx.Response) -> None:
+    """Its own policy (no script; only its style sheet, by hash) and every response's headers
+    (issue 24)."""
+    assert page.headers["content-security-policy"] == status_page_csp()
+    assert "frame-ancestors 'none'" in status_page_csp()
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
 
 
 async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed(
