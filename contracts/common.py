@@ -18,7 +18,18 @@ from pydantic import (
 )
 
 PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$"
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
+"""An agency id, as the registry accepts it (`Registry.refusal`, `access.agency_rules`): no dots,
+since an agency may use the consumer groups `<agency id>.*` (contracts/access.py) and an id with
+a dot would let `x` join the groups of an agency `x.y` (issue 24)."""
+WIRE_AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+"""What events' agency fields (`AgencyId`) are read with, as released: wider than
+`AGENCY_ID_PATTERN`, so that every event written before ids lost their dots still parses
+(contracts/evolution.py). No agency with a dot can be registered, so a claim by one is refused
+as any unknown producer's is."""
+AGENCY_ID_RULE = (
+    "2 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit (no dots)"
+)
 MEETING_ID_PATTERN = r"^[0-9]{1,3}/25[0-9]{2}$"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -94,7 +105,7 @@ ProposalId = Annotated[
 ]
 AgencyId = Annotated[
     str,
-    StringConstraints(pattern=AGENCY_ID_PATTERN),
+    StringConstraints(pattern=WIRE_AGENCY_ID_PATTERN),
     Field(description="Agency id from the agency directory, e.g. 'lg-phuket-city', 'depa'"),
 ]
 MeetingId = Annotated[

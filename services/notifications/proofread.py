@@ -31,7 +31,7 @@ PLACEHOLDER = re.compile(
 )
 URL_OR_ADDRESS = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 THAI = re.compile(r"[\u0E00-\u0E7F]")
-ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,.;:'\"()-]+[A-Za-z]{2,}){2,}")
+ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;:'\"()]+[A-Za-z]{2,}){2,}")
 """Three English words in a row: English written into a Thai sentence."""
 THAI_RUN = re.compile(r"[\u0E00-\u0E7F]{6,}")
 """Six Thai characters in a row (a Thai word or more: official numbers such as นร 0505/ว are

@@ -55,6 +55,7 @@ from smartcity_th.services.notifications.handlers import NotificationHandlers
 from smartcity_th.services.notifications.letters import LETTERS, PARTY_AGENCY, Party
 from smartcity_th.services.notifications.messages import message_id
 from smartcity_th.services.notifications.proofread import problems, visible_text
+from smartcity_th.services.notifications.rendering import status_page_csp
 from smartcity_th.services.notifications.samples import content, sample_envelope
 from tests.support import (
     KAFKA,
@@ -318,10 +319,13 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
 ) -> None:
+    """Markup and line breaks that proofreading lets through (a bare tag such as <b> would be
+    held as a placeholder: test_a_letter_that_fails_proofreading_...) are escaped in the HTML
+    part and cannot add headers."""
     pid = new_proposal_id()
     area = BilingualText(
-        th="<b>เมือง</b>\r\nBcc: victim@example.com",
-        en="<script>x</script>\nBcc: victim@example.com",
+        th="<b class=x>เมือง</b>\r\nBcc: victim@example.com",
+        en="<script type=x>x</script>\nBcc: victim@example.com",
     )
     envelopes = [
         event("ProposalSubmitted", pid, area=area),
@@ -341,9 +345,9 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
         assert [a.addr_spec for a in msg["To"].addresses] == [APPLICANT]
         assert [a.addr_spec for a in msg["Cc"].addresses][-1] == CONTACT
         _text, html = body_parts(msg)
-        assert "<script>" not in html
-        assert "<b>เมือง</b>" not in html
-        assert "&lt;b&gt;เมือง&lt;/b&gt;" in html
+        assert "<script type=x>" not in html
+        assert "<b class=x>เมือง</b>" not in html
+        assert "&lt;b class=x&gt;เมือง&lt;/b&gt;" in html
 
 
 async def test_a_decision_read_before_its_submission_waits_for_it(
@@ -952,6 +956,7 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         page = await http.get(link)
         assert page.status_code == 200, page.text
         assert page.headers["cache-control"] == "no-store"
+        assert_status_page_headers(page)
         seen = visible_text(page.text)
         assert seen.index("สถานะข้อเสนอ") < seen.index("proposal status")
         assert "ภูเก็ตเมืองอัจฉริยะ" in seen
@@ -962,6 +967,17 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         forged = await http.get(link.replace(token, token[:-3] + "abc"))
         assert forged.status_code == 404
         assert "ลิงก์นี้ไม่ถูกต้อง" in forged.text
+        assert_status_page_headers(forged)
+
+
+def assert_status_page_headers(page: httpx.Response) -> None:
+    """Its own policy (no script; only its style sheet, by hash) and every response's headers
+    (issue 24)."""
+    assert page.headers["content-security-policy"] == status_page_csp()
+    assert "frame-ancestors 'none'" in status_page_csp()
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
 
 
 async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed(

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
 from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.entrypoints.http import SessionCookie, not_found, viewer
+from smartcity_th.services.console.entrypoints.http import not_found, session_cookie, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
@@ -56,7 +56,10 @@ def build_router(
     login, the pages a login (else they send you to /login)."""
 
     async def current_viewer(
-        request: Request, _key: KeyInHeader, _bearer: KeyAsBearer, _session: SessionCookie
+        request: Request,
+        _key: KeyInHeader,
+        _bearer: KeyAsBearer,
+        _session: str | None = session_cookie(sessions.cookie),
     ) -> Agency:
         return await viewer(request, keys, sessions)
 
