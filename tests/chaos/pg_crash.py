@@ -89,7 +89,7 @@ class PrivateStore:
         self.mode = "on"
         self.url = f"mongodb://127.0.0.1:{self.port}"
 
-    def _env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "SMARTCITY_LOCAL_DIR": str(self.root),
@@ -101,7 +101,7 @@ class PrivateStore:
 
     def stack(self, *args: str) -> None:
         done = subprocess.run(
-            ["bash", str(STACK), *args], env=self._env(), capture_output=True, text=True
+            ["bash", str(STACK), *args], env=self.env(), capture_output=True, text=True
         )
         if done.returncode:
             logs = [(self.root / "logs" / f"{n}.log") for n in ("postgres", "ferretdb")]
