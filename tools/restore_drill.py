@@ -13,7 +13,9 @@ stack, as `infra/stack.sh` runs it (the same SMARTCITY_* ports and SMARTCITY_LOC
 4. destroys it (`DROP DATABASE ferretdb WITH (FORCE)`);
 5. restores it (`pg_restore --create --exit-on-error`);
 6. starts FerretDB and counts again: every collection must hold what it held;
-7. with `--service-url`, waits until each service's /healthz answers 200 again.
+7. with `--service-url`, waits until each service's /healthz answers 200 again;
+8. with `--console-url`, checks the console's audit hash chains (`smartcity audit verify`, with
+   the operator key in CONSOLE_API_KEY) before and after: intact, same entries, same head.
 
 It prints one line with each step's time and writes `<local>/backups/drill-latest.json`;
 exit status 0 when the counts match and the services answer, 1 otherwise. It destroys the store
@@ -21,7 +23,8 @@ it checks, so it asks for `--yes`; it reaches only the stack's PostgreSQL, on lo
 workflow step after the restore is the caller's (tests/integration/test_restore_drill.py takes
 one).
 
-`python -m tools.restore_drill --yes [--service-url http://127.0.0.1:8002 ...]`
+`python -m tools.restore_drill --yes [--service-url http://127.0.0.1:8002 ...]
+[--console-url http://127.0.0.1:8004]`
 """
 
 from __future__ import annotations
@@ -57,10 +60,13 @@ class Drill:
     seconds: dict[str, float] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)
     unhealthy: list[str] = field(default_factory=list)
+    audit: str = ""
+    """What `smartcity audit verify` said, when asked (empty: not asked)."""
+    audit_ok: bool = True
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.unhealthy
+        return not self.differences and not self.unhealthy and self.audit_ok
 
     def line(self) -> str:
         steps = " ".join(f"{k}={v:.1f}s" for k, v in self.seconds.items())
@@ -68,6 +74,7 @@ class Drill:
             f"restore-drill: databases={self.databases} collections={self.collections} "
             f"documents={self.documents} backup_size={self.backup_bytes / 1e6:.2f}MB {steps} "
             f"differences={len(self.differences)} unhealthy={len(self.unhealthy)} "
+            f"audit={'not checked' if not self.audit else 'intact' if self.audit_ok else 'BROKEN'} "
             f"{'OK' if self.ok else 'FAILED'}"
         )
 
@@ -141,7 +148,24 @@ def wait_healthy(urls: list[str], deadline: float) -> list[str]:
     return waiting
 
 
-def run(stack: Stack, service_urls: list[str], health_timeout: float = 120.0) -> Drill:
+def audit_verify(console_url: str) -> tuple[bool, str]:
+    """`smartcity audit verify` against the console: both hash chains, every entry."""
+    smartcity = "from smartcity_th.services.console.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", smartcity, "audit", "verify", "--url", console_url],
+        capture_output=True,
+        text=True,
+    )
+    said = (done.stdout.strip() or done.stderr.strip() or "no answer").splitlines()[-1]
+    return done.returncode == 0 and "intact" in said, said
+
+
+def run(
+    stack: Stack,
+    service_urls: list[str],
+    console_url: str | None = None,
+    health_timeout: float = 120.0,
+) -> Drill:
     drill = Drill()
     started = time.monotonic()
 
@@ -151,6 +175,7 @@ def run(stack: Stack, service_urls: list[str], health_timeout: float = 120.0) ->
         return now
 
     before = stack.counts()
+    audit_before = audit_verify(console_url) if console_url else (True, "")
     drill.databases = len({name.split(".", 1)[0] for name in before})
     drill.collections, drill.documents = len(before), sum(before.values())
     t = step("count", started)
@@ -173,6 +198,12 @@ def run(stack: Stack, service_urls: list[str], health_timeout: float = 120.0) ->
     if service_urls:
         drill.unhealthy = wait_healthy(service_urls, time.monotonic() + health_timeout)
         t = step("services_healthy", t)
+    if console_url:
+        drill.audit_ok, drill.audit = audit_verify(console_url)
+        if drill.audit != audit_before[1]:  # the same entries and the same head, or not
+            drill.audit_ok = False
+            drill.audit = f"before: {audit_before[1]}; after: {drill.audit}"
+        t = step("audit_verify", t)
     drill.seconds["total"] = t - started
     (backups / "drill-latest.json").write_text(
         json.dumps({**asdict(drill), "ok": drill.ok}, indent=2)
@@ -191,14 +222,19 @@ def main() -> int:
         default=[],
         help="a service whose /healthz must answer 200 after the restore (repeatable)",
     )
+    parser.add_argument(
+        "--console-url", help="also check the console's audit chains (key in CONSOLE_API_KEY)"
+    )
     args = parser.parse_args()
     if not args.yes:
         print("restore-drill destroys the store it restores: add --yes", file=sys.stderr)
         return 2
-    drill = run(Stack.from_env(), args.service_url)
+    drill = run(Stack.from_env(), args.service_url, args.console_url)
     print(drill.line())
     for problem in drill.differences + [f"{url}: /healthz not 200" for url in drill.unhealthy]:
         print(f"  {problem}")
+    if drill.audit:
+        print(f"  audit: {drill.audit}")
     return 0 if drill.ok else 1
 
 

@@ -351,10 +351,10 @@ class KafkaAdmin:
         if missing:
             futures = self._client.create_topics(
                 [
-                    NewTopic(
+                    NewTopic(  # replicas: the cluster's default.replication.factor (KIP-464)
                         name,
                         num_partitions=partitions[name],
-                        replication_factor=1,
+                        replication_factor=-1,
                         config=configs.get(name, {}),
                     )
                     for name in missing

@@ -6,7 +6,7 @@ writer's commits 1..n without a gap. A private PostgreSQL and FerretDB, started 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -51,7 +51,7 @@ async def test_with_synchronous_commit_on_no_acknowledged_commit_is_lost(
 
 
 async def test_with_synchronous_commit_off_what_survives_has_no_gap(
-    store: PrivateStore, record_property: pytest.RecordProperty
+    store: PrivateStore, record_property: Callable[[str, object], None]
 ) -> None:
     store.start("off")
     trials = await crash_and_count(store)
