@@ -514,6 +514,7 @@ down_one() {
     kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # its ports free
     log "$1 stopped"
   fi
   rm -f "$RUN/$1.pid"
@@ -569,7 +570,12 @@ case $cmd in
     done
     for t in "${nodes[@]}"; do kafka_wait "$t"; done
     for t in "${targets[@]}"; do [[ $t == kafka-* ]] || up_one "$t"; done ;;
-  down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
+  down)
+    # A cluster's nodes are told to stop together: one left alone waits for a quorum to leave.
+    for t in "${targets[@]}"; do
+      if [[ $t == kafka-* ]] && pid=$(pid_of "$t"); then kill -TERM -- "-$pid" 2>/dev/null || true; fi
+    done
+    for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
   restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
   status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
   *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit|jaeger|storewatch ...]" ;;
