@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from smartcity_th.contracts import topics
 from smartcity_th.contracts.catalogue import EVENTS, SERVICE_PRODUCER_PREFIX
+from smartcity_th.contracts.common import AGENCY_ID_RULE, is_agency_id
 
 SERVICES: tuple[str, ...] = ("proposals", "approvals", "notifications", "console")
 ADMIN_PRINCIPAL = "admin"
@@ -130,11 +131,39 @@ def service_rules(service: str, namespace: str = "") -> list[Rule]:
     return sorted(rules)
 
 
+@dataclass(frozen=True)
+class AgencyQuota:
+    """The broker's limits on one agency principal (Kafka client quotas on `User:<agency id>`,
+    set by the admin at onboarding): a flood from one agency is slowed down by the broker
+    (throttled, not refused) before it can crowd out the others' claims (issue 24)."""
+
+    producer_byte_rate: int = 262_144
+    """Bytes per second it may produce (to the intake topic, the only one it may write)."""
+    request_percentage: float = 25.0
+    """Share of one broker request-handler/network thread's time its requests may take, in
+    percent (bounds a client that floods with tiny or refused requests)."""
+
+    def as_kafka(self) -> dict[str, float]:
+        return {
+            "producer_byte_rate": float(self.producer_byte_rate),
+            "request_percentage": float(self.request_percentage),
+        }
+
+
+DEFAULT_AGENCY_QUOTA = AgencyQuota()
+
+
 def agency_rules(agency_id: str, namespace: str = "") -> list[Rule]:
     if agency_id in (ADMIN_PRINCIPAL, BROKER_PRINCIPAL) or agency_id.startswith(
         SERVICE_PRINCIPAL_PREFIX
     ):
         raise ValueError(f"{agency_id!r} is a reserved principal name, not an agency id")
+    if not is_agency_id(agency_id):
+        raise ValueError(f"{agency_id!r} is not an agency id: {AGENCY_ID_RULE}")
+    return _agency_rules(agency_id, namespace)
+
+
+def _agency_rules(agency_id: str, namespace: str) -> list[Rule]:
     rules = [
         Rule(
             agency_id,
@@ -175,7 +204,7 @@ def acl_table_markdown() -> str:
         f"ACLs, credentials; the only writer of `{REGISTRY}`) |",
     ]
     grouped: dict[tuple[str, str, str, str], list[str]] = {}
-    rules = [*all_service_rules(), *agency_rules("<agency-id>")]
+    rules = [*all_service_rules(), *_agency_rules("<agency-id>", "")]
     for rule in rules:
         key = (rule.kafka_principal, rule.resource.value, rule.name, rule.pattern.value)
         grouped.setdefault(key, []).append(rule.operation.value)

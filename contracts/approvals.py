@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from smartcity_th.contracts.common import (
+    EFFECTIVE_ON_DESCRIPTION,
     AgencyId,
     BilingualText,
     Contract,
@@ -28,6 +29,7 @@ class ProposalScreened(Contract):
     )
     screened_by: AgencyId = Field(description="The depa office that screened it")
     notes: ShortText | None = Field(default=None, description="Screening notes, if any")
+    effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
 class RevisionRequested(Contract):
@@ -41,6 +43,7 @@ class RevisionRequested(Contract):
     respond_by: dt.date | None = Field(
         default=None, description="Date by which the applicant should resubmit"
     )
+    effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
 class SubcommitteeApproved(Contract):
@@ -372,6 +375,10 @@ class AwardCertification(Contract):
 
 DATED_DECISIONS = frozenset(
     {
+        "ProposalSubmitted",
+        "ProposalResubmitted",
+        "ProposalScreened",
+        "RevisionRequested",
         "SubcommitteeApproved",
         "SubcommitteeRejected",
         "SteeringCommitteeAcknowledged",
@@ -380,14 +387,17 @@ DATED_DECISIONS = frozenset(
         "CertificationAwarded",
     }
 )
-"""The events `decided_on` gives a date for."""
+"""The events `decided_on` may give a date for (the first four only when recorded late)."""
 
 
 def decided_on(payload: Contract) -> dt.date | None:
     """The date a decision was taken, as the agencies date it: the meeting's date, the Cabinet
-    resolution's date, or the first day of a certification. None for what is not a dated
-    decision (a submission, a screening). Timelines show this rather than the moment the event
-    was recorded."""
+    resolution's date, the first day of a certification, or the day a step recorded later
+    took effect (`effective_on`). None for a step dated only by when it was recorded.
+    Timelines and letters show this rather than the moment the event was recorded."""
+    effective = getattr(payload, "effective_on", None)
+    if isinstance(effective, dt.date):
+        return effective
     meeting = getattr(payload, "meeting", None)
     if isinstance(meeting, Meeting):
         return meeting.held_on

@@ -36,6 +36,7 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
     "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),
     "NotificationSent": frozenset({K.SYSTEM}),
     "NotificationFailed": frozenset({K.SYSTEM}),
+    "NotificationHeld": frozenset({K.SYSTEM}),
 }
 """Event type -> the agency kinds that may produce it."""
 

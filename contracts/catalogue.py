@@ -25,7 +25,11 @@ from smartcity_th.contracts.approvals import (
 )
 from smartcity_th.contracts.authorisation import is_claimable
 from smartcity_th.contracts.common import Contract
-from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.notifications import (
+    NotificationFailed,
+    NotificationHeld,
+    NotificationSent,
+)
 from smartcity_th.contracts.proposals import (
     IntakeRejected,
     ProposalResubmitted,
@@ -76,6 +80,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(CertificationLapsed, topics.DECISIONS, "approvals"),
         EventSpec(NotificationSent, topics.NOTIFICATIONS, "notifications"),
         EventSpec(NotificationFailed, topics.NOTIFICATIONS, "notifications"),
+        EventSpec(NotificationHeld, topics.NOTIFICATIONS, "notifications"),
     )
 }
 

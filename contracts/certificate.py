@@ -85,6 +85,14 @@ class Report:
     answered_on: dt.date | None = None
 
 
+def deadline_is_history(deliver_by: dt.date, recorded_on: dt.date, go_live: dt.date | None) -> bool:
+    """The one rule for history: a delivery deadline that passed before the system knew of it
+    (before the award or renewal setting it was recorded, or before the go-live) is history:
+    never overdue, never reminded, in every view."""
+    known_since = max(recorded_on, go_live) if go_live else recorded_on
+    return deliver_by < known_since
+
+
 @dataclass(frozen=True)
 class Period:
     deliver_by: dt.date
@@ -97,7 +105,7 @@ class Period:
 
     def is_history(self, go_live: dt.date | None) -> bool:
         """Had this deadline passed before the system knew of it?"""
-        return self.deliver_by < self.known_since(go_live)
+        return deadline_is_history(self.deliver_by, self.recorded_on, go_live)
 
     @property
     def acknowledged(self) -> bool:

@@ -18,7 +18,18 @@ from pydantic import (
 )
 
 PROPOSAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$"
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
+"""An agency id, as the registry accepts it (`Registry.refusal`, `access.agency_rules`): no dots,
+since an agency may use the consumer groups `<agency id>.*` (contracts/access.py) and an id with
+a dot would let `x` join the groups of an agency `x.y` (issue 24)."""
+WIRE_AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+"""What events' agency fields (`AgencyId`) are read with, as released: wider than
+`AGENCY_ID_PATTERN`, so that every event written before ids lost their dots still parses
+(contracts/evolution.py). No agency with a dot can be registered, so a claim by one is refused
+as any unknown producer's is."""
+AGENCY_ID_RULE = (
+    "2 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit (no dots)"
+)
 MEETING_ID_PATTERN = r"^[0-9]{1,3}/25[0-9]{2}$"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -94,7 +105,7 @@ ProposalId = Annotated[
 ]
 AgencyId = Annotated[
     str,
-    StringConstraints(pattern=AGENCY_ID_PATTERN),
+    StringConstraints(pattern=WIRE_AGENCY_ID_PATTERN),
     Field(description="Agency id from the agency directory, e.g. 'lg-phuket-city', 'depa'"),
 ]
 MeetingId = Annotated[
@@ -222,12 +233,49 @@ class ProvinceRef(Contract):
     name_en: ShortText = Field(description="Province name in English")
 
 
+ILLUSTRATIVE_BOTH = "(ตัวอย่าง / illustrative)"
+"""How a value not from a public source is marked in a field read in both languages."""
+_THAI = re.compile(r"[\u0E00-\u0E7F]")
+
+
+def marked(value: str, lang: str) -> str:
+    """An identifier (a letter number) as one language writes it: the two-language
+    illustrative mark becomes that language's own."""
+    return value.replace(ILLUSTRATIVE_BOTH, "(ตัวอย่าง)" if lang == "th" else "(illustrative)")
+
+
+def split_bilingual(value: str) -> tuple[str | None, str | None]:
+    """A free text written once in both languages, "ไทย / English" (how schema version 1
+    carries a resolution, a note or a reason), as (Thai, English): split at the first " / "
+    with Thai before it and none after it. A text in one language only gives None for the
+    other; a text that cannot be split is Thai if it has any Thai."""
+    value = value.replace(ILLUSTRATIVE_BOTH, "(ตัวอย่าง)")
+    parts = value.split(" / ")
+    for i in range(1, len(parts)):
+        th, en = " / ".join(parts[:i]).strip(), " / ".join(parts[i:]).strip()
+        if _THAI.search(th) and not _THAI.search(en):
+            return th, en
+    return (value, None) if _THAI.search(value) else (None, value)
+
+
+EFFECTIVE_ON_DESCRIPTION = (
+    "The day this took effect, when it is recorded later than that (a proposal received on "
+    "paper before it was entered, a round's history imported); absent: the day it was recorded. "
+    "Never later than the day it is recorded. Letters about it are dated this day."
+)
+
+
 class Meeting(Contract):
     """A committee meeting at which decisions were taken."""
 
     meeting_id: MeetingId
     held_on: dt.date = Field(description="Date of the meeting (Gregorian)")
     chair: BilingualText = Field(description="Who chaired the meeting")
+    date_note: BilingualText | None = Field(
+        default=None,
+        description="Why the date is not certain, shown beside it wherever it appears (e.g. "
+        "'วันที่ตัวอย่าง' / 'illustrative date' when the public record gives none)",
+    )
 
 
 class Stage(StrEnum):

@@ -38,7 +38,11 @@ from smartcity_th.contracts.approvals import (
 from smartcity_th.contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
-from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.notifications import (
+    NotificationFailed,
+    NotificationHeld,
+    NotificationSent,
+)
 from smartcity_th.contracts.proposals import (
     Attachment,
     FieldError,
@@ -288,6 +292,17 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             message_id="<2c3d4e5f.lg-phuket-city@smartcity.example.go.th>",
             attempts=8,
             error="550 5.1.1 mailbox unavailable",
+        ),
+        "svc-notifications",
+    ),
+    "NotificationHeld": (
+        NotificationHeld(
+            about_event_id="2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+            about_event_type="SubcommitteeApproved",
+            recipient_id="lg-phuket-city",
+            recipient_email="smartcity@phuketcity.example.go.th",
+            delivery_id="2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f:smartcity@phuketcity.example.go.th",
+            problems=["text: a placeholder: 'TODO'"],
         ),
         "svc-notifications",
     ),

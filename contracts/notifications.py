@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -36,3 +36,21 @@ class NotificationFailed(Contract):
     message_id: ShortText | None = Field(description="The email's Message-ID, if built")
     attempts: int = Field(ge=0, description="How many sending attempts were made")
     error: ShortText = Field(description="The last SMTP reply or the reason")
+
+
+class NotificationHeld(Contract):
+    """A letter failed proofreading before it was queued (a placeholder, mixed languages, a
+    date that contradicts the proposal's other letters, a recipient twice): it is held, not
+    sent, until an operator releases it after the data is fixed."""
+
+    event_type: Literal["NotificationHeld"] = Field(
+        "NotificationHeld", description="The event type; always 'NotificationHeld'"
+    )
+    about_event_id: str = Field(description="event_id of the event the letter is about")
+    about_event_type: str = Field(description="event_type of the event the letter is about")
+    recipient_id: str = Field(description="Directory id of the letter's addressee")
+    recipient_email: Email = Field(description="The addressee's address")
+    delivery_id: ShortText = Field(description="The held delivery (to release it by)")
+    problems: Annotated[list[ShortText], Field(min_length=1, max_length=50)] = Field(
+        description="What proofreading found, one line each"
+    )

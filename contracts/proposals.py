@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl
 
 from smartcity_th.contracts.common import (
+    EFFECTIVE_ON_DESCRIPTION,
     AgencyId,
     Baht,
     BilingualText,
@@ -77,6 +78,7 @@ class ProposalSubmitted(Contract):
     )
     applicant: AgencyId = Field(description="The agency that submitted, and owns, the proposal")
     content: ProposalContent = Field(description="The submitted plan")
+    effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
 class ProposalResubmitted(Contract):
@@ -91,6 +93,7 @@ class ProposalResubmitted(Contract):
     changes: ShortText | None = Field(
         default=None, description="What the applicant changed, in its own words"
     )
+    effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
 class ProposalWithdrawn(Contract):
@@ -200,6 +203,11 @@ class ProposalDraft(Contract):
     )
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(
         default_factory=list, description="Supporting documents, as links"
+    )
+    received_on: dt.date | None = Field(
+        default=None,
+        description="The day depa received the proposal, when it is entered later than that "
+        "(sent on paper before, or a past round imported); absent: today. Not in the future.",
     )
 
 

@@ -18,7 +18,15 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
-from smartcity_th.contracts.common import AgencyId, AgencyKind, Contract, ShortText, UtcDateTime
+from smartcity_th.contracts.common import (
+    AGENCY_ID_RULE,
+    AgencyId,
+    AgencyKind,
+    Contract,
+    ShortText,
+    UtcDateTime,
+    is_agency_id,
+)
 from smartcity_th.contracts.signing import KEY_ID_PATTERN, SigningKey
 
 REGISTRY_SCHEMA_VERSION = 1
@@ -204,8 +212,38 @@ class Registry:
     _by_hash: dict[str, str] = field(default_factory=dict)
     applied: int = 0
 
-    def apply(self, envelope: AnyRegistryEnvelope) -> None:
+    def refusal(self, payload: Contract) -> str | None:
+        """Why this registry event may not change the registry, or None; the admin refuses to
+        write such an event, and every projection ignores one (issue 24):
+        - an agency id must be one (`is_agency_id`: no dots, so that no agency's consumer
+          groups `<id>.*` hold another's);
+        - a revocation is final: once a signing key or an API key is revoked, no later event
+          about it (a new registration or issue of the same key id, another revocation that
+          would move its time) is applied."""
+        agency_id = getattr(payload, "agency_id", None)
+        if isinstance(agency_id, str) and not is_agency_id(agency_id):
+            return f"{agency_id!r} is not an agency id: {AGENCY_ID_RULE}"
+        if isinstance(payload, SigningKeyRegistered):
+            known: SigningKey | ApiKeyEntry | None = self.signing_keys.get(payload.key_id)
+            what = "signing key"
+        elif isinstance(payload, ApiKeyIssued):
+            known = self.api_keys.get(payload.key_id)
+            what = "API key"
+        else:
+            return None
+        if known is None or known.revoked_at is None:
+            return None
+        return (
+            f"{what} {payload.key_id} was revoked at {known.revoked_at.isoformat()}; "
+            "a revocation is final (issue a new key instead)"
+        )
+
+    def apply(self, envelope: AnyRegistryEnvelope) -> str | None:
+        """Apply one event; returns why it was not applied (`refusal`), or None."""
         p = envelope.payload
+        refused = self.refusal(p)
+        if refused is not None:
+            return refused
         if isinstance(p, AgencyRegistered):
             self.agencies[p.agency_id] = Agency(
                 p.agency_id, p.kind, p.name_th, p.name_en, p.province_code
@@ -229,6 +267,7 @@ class Registry:
             )
             self._by_hash[p.key_sha256] = p.key_id
         self.applied += 1
+        return None
 
     def agency(self, agency_id: str) -> Agency:
         try:
@@ -242,7 +281,13 @@ class Registry:
 
     def current_api_key(self, key_sha256: str, at: dt.datetime) -> ApiKeyEntry | None:
         """The API key with this hash, if it is current at `at` and its agency is known."""
-        entry = self.api_key_by_hash(key_sha256)
+        key_id = self._by_hash.get(key_sha256)
+        return None if key_id is None else self.current_api_key_by_id(key_id, at)
+
+    def current_api_key_by_id(self, key_id: str, at: dt.datetime) -> ApiKeyEntry | None:
+        """The API key with this id, if it is current at `at` (issued, not revoked) and its
+        agency is known: the one rule for a key and for a console session it opened."""
+        entry = self.api_keys.get(key_id)
         if entry is None or entry.agency_id not in self.agencies:
             return None
         if entry.revoked_at is not None and at >= entry.revoked_at:

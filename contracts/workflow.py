@@ -162,6 +162,7 @@ EVENT_NAMES: dict[str, BilingualText] = {
     ),
     "NotificationSent": BilingualText(th="การส่งอีเมลแจ้ง", en="email delivered"),
     "NotificationFailed": BilingualText(th="การส่งอีเมลไม่สำเร็จ", en="email not delivered"),
+    "NotificationHeld": BilingualText(th="หนังสือถูกระงับไว้เพื่อตรวจทาน", en="letter held for review"),
 }
 """Every event of the catalogue (a test keeps the two in step), as a noun phrase."""
 

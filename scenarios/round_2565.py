@@ -72,6 +72,13 @@ class Batch:
     cabinet_on: dt.date
     certified_from: dt.date
     source: str
+    received_on: dt.date
+    """When depa received the batch's proposals (illustrative: not in the public record)."""
+    screened_on: dt.date
+    """When depa screened them (illustrative)."""
+    date_notes: tuple[tuple[str, dict[str, str]], ...] = ()
+    """(body, note) for each meeting whose date is not from a public source: shown beside the
+    date in every letter and page."""
 
 
 # Sources (docs/process.md lists them): subcommittee 1/2565 on 6 August 2022 (ryt9.com
@@ -80,6 +87,8 @@ class Batch:
 # logos handed over on 24 December 2021 and 9 January 2023 (issue 15; not confirmed against a
 # source found here). Illustrative: the dates of subcommittee meetings 1/2564 and 2/2564, the
 # 2021 steering meeting's number, every Cabinet meeting number, date and Secretariat letter.
+ILLUSTRATIVE_DATE = {"th": "วันที่ตัวอย่าง", "en": "illustrative date"}
+REPORTED_DATE = {"th": "วันที่ตามที่มีรายงานข่าว", "en": "date as reported in the news"}
 CABINET_LETTER_2564 = "นร 0505/ว 530 (ตัวอย่าง / illustrative)"
 CABINET_LETTER_2565 = "นร 0505/ว 610 (ตัวอย่าง / illustrative)"
 BATCHES = {
@@ -93,6 +102,13 @@ BATCHES = {
         dt.date(2021, 12, 7),  # illustrative
         dt.date(2021, 12, 24),
         "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
+        dt.date(2021, 1, 15),  # illustrative
+        dt.date(2021, 3, 1),  # illustrative
+        (
+            ("subcommittee", ILLUSTRATIVE_DATE),
+            ("steering_committee", REPORTED_DATE),
+            ("cabinet", ILLUSTRATIVE_DATE),
+        ),
     ),
     "2/2564": Batch(
         "2/2564",
@@ -104,6 +120,13 @@ BATCHES = {
         dt.date(2021, 12, 7),
         dt.date(2021, 12, 24),
         "logos 24 Dec 2021, steering committee 7 Nov 2021; other 2021 dates illustrative",
+        dt.date(2021, 6, 15),  # illustrative
+        dt.date(2021, 8, 16),  # illustrative
+        (
+            ("subcommittee", ILLUSTRATIVE_DATE),
+            ("steering_committee", REPORTED_DATE),
+            ("cabinet", ILLUSTRATIVE_DATE),
+        ),
     ),
     ROUND: Batch(
         ROUND,
@@ -116,6 +139,11 @@ BATCHES = {
         dt.date(2023, 1, 9),
         "subcommittee 6 Aug 2022, steering committee 9 Nov 2022, logos 9 Jan 2023; "
         "Cabinet date and letter illustrative",
+        dt.date(2022, 5, 16),  # illustrative
+        dt.date(2022, 7, 15),  # illustrative
+        # The public source of meeting 1/2565 is a news item of Saturday 6 August 2022; it gives
+        # no meeting date.
+        (("subcommittee", ILLUSTRATIVE_DATE), ("cabinet", ILLUSTRATIVE_DATE)),
     ),
 }
 
@@ -170,6 +198,10 @@ def load_areas() -> list[Area]:
     return areas
 
 
+REVISION_REQUESTED_ON = dt.date(2022, 6, 15)  # illustrative, as the revision itself
+RESUBMITTED_ON = dt.date(2022, 6, 30)  # illustrative
+
+
 def draft(area: Area, *, revised: bool = False) -> dict[str, Any]:
     dims = [DIMENSIONS[(area.index + k) % 7] for k in range(1 + area.index % 3)]
     extra = (
@@ -194,6 +226,8 @@ def draft(area: Area, *, revised: bool = False) -> dict[str, Any]:
         "budget_baht": str(50_000_000 + 5_000_000 * area.index),
         "expected_value_baht": str(200_000_000 + 20_000_000 * area.index),
         "contact_emails": [f"smartcity-{area.applicant}@example.go.th"],
+        # Entered now, received then: letters about it are dated the day it was received.
+        "received_on": (RESUBMITTED_ON if revised else BATCHES[area.batch].received_on).isoformat(),
         **(
             {
                 "changes": f"เพิ่มแผนการลงทุนรายปี ({ILLUSTRATIVE.th}) / Added the yearly "
@@ -259,6 +293,7 @@ class Round:
         areas: list[Area],
         task: TaskID,
         resolution_number: str | None = None,
+        date_note: dict[str, str] | None = None,
     ) -> None:
         payload: dict[str, Any] = {
             "body": body,
@@ -266,6 +301,7 @@ class Round:
                 "meeting_id": meeting_id,
                 "held_on": held_on.isoformat(),
                 "chair": CHAIRS[body],
+                **({"date_note": date_note} if date_note else {}),
             },
             "decisions": [
                 {
@@ -317,7 +353,11 @@ class Round:
                 self.decide(
                     a,
                     "depa",
-                    {"event_type": "ProposalScreened", "screened_by": "depa"},
+                    {
+                        "event_type": "ProposalScreened",
+                        "screened_by": "depa",
+                        "effective_on": batch.screened_on.isoformat(),
+                    },
                     f"demo-screen-{a.index}",
                     tasks["screened"],
                 )
@@ -367,6 +407,7 @@ class Round:
                 areas,
                 tasks[task],
                 resolution_number=number,
+                date_note=dict(batch.date_notes).get(body),
             )
             await self.wait_stage(areas, reached)
         await asyncio.gather(
@@ -402,6 +443,7 @@ class Round:
                     "en": f"({ILLUSTRATIVE.en}) Please add the yearly investment plan and "
                     "indicators.",
                 },
+                "effective_on": REVISION_REQUESTED_ON.isoformat(),
             },
             headers={"Idempotency-Key": f"demo-revision-{area.index}"},
         )
@@ -432,6 +474,7 @@ class Round:
                 "screened_by": "depa",
                 "notes": f"ผ่านหลังแก้ไข ({ILLUSTRATIVE.th}) / Passed after revision "
                 f"({ILLUSTRATIVE.en.lower()})",
+                "effective_on": BATCHES[area.batch].screened_on.isoformat(),
             },
             f"demo-screen-{area.index}",
             tasks["screened"],
@@ -479,6 +522,29 @@ async def play(client: StackClient, console: Console) -> list[str]:
     return [game.ids[a.index] for a in areas]
 
 
+def _party(recipient_id: str) -> str:
+    if recipient_id.startswith("governor-"):
+        return "provincial governors"
+    if recipient_id.startswith(("lg-", "pd-", "pao-")):
+        return "applicant agencies"
+    return recipient_id.split(":")[0]
+
+
+def _party_of_name(name_th: str) -> str:
+    if name_th.startswith("ผู้ว่าราชการ"):
+        return "provincial governors"
+    if name_th.startswith("ฝ่ายเลขานุการ"):
+        return "committee secretariats"
+    return "others"
+
+
+async def round_ids(client: StackClient) -> list[str]:
+    """The proposals of the round played live (the one the letters are about)."""
+    resp = await client.http.get(client.url("approvals") + "/registry", params={"meeting": ROUND})
+    resp.raise_for_status()
+    return [e["proposal_id"] for e in resp.json()]
+
+
 async def wait_for_emails(client: StackClient, pids: list[str], console: Console) -> dict[str, Any]:
     """Until the notifications service has heard of the latest fact of every case and has
     nothing left to send about these proposals. (No email queued is not enough: on a busy
@@ -505,7 +571,7 @@ async def wait_for_emails(client: StackClient, pids: list[str], console: Console
             if any(r["status"] == "queued" for r in rows):
                 return None
             sent += [r for r in rows if r["status"] == "sent"]
-        return {"sent": sent}
+        return {"sent": sent, "told": pids}
 
     with console.status("รอส่งอีเมลให้ครบ / waiting for the emails to be delivered…"):
         return await wait_for(settled, "the emails to be delivered", timeout=600)
@@ -566,23 +632,27 @@ async def report(
         "are history: no reminders / กำหนดส่งมอบที่ผ่านไปก่อนระบบรับรู้ไม่มีการแจ้งเตือน)"
     )
     sent = emails["sent"]
-    who = Counter(str(r.get("recipient_id", "?")).split(":")[0] for r in sent)
-    groups: Counter[str] = Counter()
-    for recipient, n in who.items():
-        if recipient == "contact":
-            groups["applicants' contact addresses"] += n
-        elif recipient.startswith("governor-"):
-            groups["provincial governors' offices"] += n
-        elif recipient.startswith(("lg-", "pd-", "pao-")):
-            groups["applicant agencies"] += n
-        else:
-            groups[recipient] += n
+    letters = [r for r in sent if not r.get("copy_of")]
+    kinds = Counter(str(r.get("event_type")) for r in letters)
+    parties: Counter[str] = Counter()
+    for r in sent:
+        parties[f"to {_party(str(r.get('recipient_id', '?')))}"] += 1
+        for copy in r.get("cc") or []:
+            parties[
+                "cc the applicants' contact addresses"
+                if not copy.get("name")
+                else f"cc {_party_of_name(str(copy['name']))}"
+            ] += 1
     console.print(
-        f"[bold]{len(sent)} emails delivered[/] "
-        f"(Thai first, English below) about these {len(pids)} proposals:"
+        f"[bold]{len(sent)} emails delivered[/] (Thai first, English below): "
+        f"{len(letters)} letters about the {len(emails['told'])} proposals of meeting {ROUND} "
+        "(the 2021 round is history: recorded and shown, no letters)"
     )
-    for group, n in groups.most_common():
-        console.print(f"  {n:>5}  {group}")
+    for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
+        console.print(f"  {n:>5}  {kind}")
+    console.print("  by recipient (To, Cc):")
+    for party, n in parties.most_common():
+        console.print(f"  {n:>5}  {party}")
     example = pids[-1]
     console.print("\nWhere to look next:", soft_wrap=True)
     console.print(
@@ -622,7 +692,9 @@ async def run(console: Console, *, reset: bool = False) -> None:
         else:
             pids = await play(client, console)
         scan = await deadline_scan(client)
-        emails = await wait_for_emails(client, pids, console)
+        # The 2021 round is history (before the go-live): recorded, shown, never lettered.
+        live = await round_ids(client) if scan.get("go_live") else pids
+        emails = await wait_for_emails(client, live, console)
         await report(client, console, pids, emails, scan)
     finally:
         await client.close()

@@ -6,14 +6,23 @@ onboard ID --kind K --name-th T --name-en E [--province 41] --out DIR
                                   signing key pair (private key written to DIR, shown once)
 api-key issue AGENCY... [--label L]
                                   print a new API key once (per agency)
-signing-key add AGENCY --out DIR  a new signing key pair for an agency
+signing-key register AGENCY --public-key FILE
+                                  register a public key the agency made itself
+                                  (`smartcity-kit keygen`): the admin never holds its private key
+signing-key add AGENCY --out DIR  a new signing key pair made here for an agency (weaker: the
+                                  admin's machine held the private key; docs/security.md)
 kafka-credentials AGENCY          create or reset an agency's Kafka user; password shown once
-revoke KEY                        revoke an API key or a signing key, in every service
+quota AGENCY [--producer-byte-rate N] [--request-percentage P]
+                                  show or set an agency's Kafka quotas (onboarding sets defaults)
+revoke KEY                        revoke an API key or a signing key, in every service (final:
+                                  the same key is never accepted again)
+revoke-agency AGENCY              revoke every key of an agency, remove its Kafka credentials
 list                              every key with its agency and status
 reset-local --yes                 the local stack's services on empty databases (demo data)
 
-`--output json` (api-key issue, signing-key add, kafka-credentials, list) prints one JSON document
-for programs, e.g. the demo scenario, which uses these commands as an agency's operator would.
+`--output json` (api-key issue, signing-key add|register, kafka-credentials, list) prints one JSON
+document for programs, e.g. the demo scenario, which uses these commands as an agency's operator
+would.
 """
 
 from __future__ import annotations
@@ -34,12 +43,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
-from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.common import AGENCY_ID_RULE, AgencyKind, is_agency_id
 from smartcity_th.contracts.topics import Topics
+from smartcity_th.kit.keys import BadPublicKey, read_public_key
 from smartcity_th.services.admin import local
-from smartcity_th.services.common.cli_conventions import Output, OutputOpt, run
+from smartcity_th.services.common.cli_conventions import EXIT_USAGE, Output, OutputOpt, fail, run
 from smartcity_th.services.common.kafka import ensure_topics, require_reachable
+from smartcity_th.services.common.kafka_quotas import agency_quota, set_agency_quota
 from smartcity_th.services.common.kafka_security import admin_auth, default_bootstrap
 from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
@@ -69,6 +81,20 @@ class AdminSettings(BaseSettings):
     kafka_bootstrap: str = Field(default_factory=default_bootstrap)
     topic_namespace: str = Field("", description="Topic namespace (tests use one)")
     partitions: int = Field(6, ge=1, description="Partitions of topics created here")
+    agency_producer_byte_rate: int = Field(
+        DEFAULT_AGENCY_QUOTA.producer_byte_rate,
+        gt=0,
+        description="Kafka quota set at onboarding: bytes per second an agency may produce",
+    )
+    agency_request_percentage: float = Field(
+        DEFAULT_AGENCY_QUOTA.request_percentage,
+        gt=0,
+        description="Kafka quota set at onboarding: percent of one broker thread's time an "
+        "agency's requests may take",
+    )
+
+    def agency_quota(self) -> AgencyQuota:
+        return AgencyQuota(self.agency_producer_byte_rate, self.agency_request_percentage)
 
 
 def _run(job: Callable[[RegistryAdmin], Awaitable[T]]) -> T:
@@ -133,17 +159,40 @@ def onboard(
     kind: Annotated[AgencyKind, typer.Option(help="Agency kind")],
     name_th: Annotated[str, typer.Option(help="Name in Thai")],
     name_en: Annotated[str, typer.Option(help="Name in English")],
-    out: Annotated[Path, typer.Option(help="Folder for the private signing key")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the private signing key made here (without --public-key)"),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The agency's own public key (`smartcity-kit keygen`): no key pair is made here",
+        ),
+    ] = None,
     province: Annotated[str | None, typer.Option(help="Two-digit province code")] = None,
 ) -> None:
-    """Onboard a new agency: registry entry, Kafka credentials, API key, signing key pair."""
+    """Onboard a new agency: registry entry, Kafka credentials, API key and a signing key: the
+    public key the agency made itself (--public-key, better), or a key pair made here whose
+    private key is written to --out (weaker: docs/security.md)."""
+    if not is_agency_id(agency_id):
+        fail(f"smartcity-admin: error: {agency_id!r} is not an agency id: {AGENCY_ID_RULE}", 2)
+    if (out is None) == (public_key is None):
+        fail("smartcity-admin: error: give either --public-key FILE or --out DIR", 2)
+    raw = None
+    if public_key is not None:
+        try:
+            raw = read_public_key(public_key.read_bytes())
+        except (OSError, BadPublicKey) as exc:
+            fail(f"smartcity-admin: error: {public_key}: {exc}", EXIT_USAGE)
     agency = Agency(agency_id, kind, name_th, name_en, province)
-    done = _run(lambda admin: admin.onboard(agency))
-    pem = _write_private_key(out, done.signing_key)
+    quota = AdminSettings().agency_quota()
+    done = _run(lambda admin: admin.onboard(agency, raw, quota))
     console.print(f"onboarded {agency_id}: {name_th} / {name_en}")
     console.print(f"API key (shown once): {done.api_key}")
-    console.print(f"signing key id: {done.signing_key.key_id}")
-    console.print(f"private signing key: {pem}")
+    console.print(f"signing key id: {done.signing_key_id}")
+    if done.signing_key is not None and out is not None:
+        console.print(f"private signing key: {_write_private_key(out, done.signing_key)}")
     _print_kafka(done.kafka)
 
 
@@ -177,8 +226,9 @@ def add_signing_key(
     output: OutputOpt = Output.text,
     json_flag: JsonFlag = False,
 ) -> None:
-    """A new signing key pair for an agency (the private key goes to --out, nowhere else;
-    --output json prints its key id and file)."""
+    """A new signing key pair made here for an agency (the private key goes to --out, nowhere
+    else; --output json prints its key id and file). Weaker than `signing-key register`: the
+    admin's machine held the agency's private key (docs/security.md)."""
     as_json = output is Output.json or json_flag
     key = _run(lambda admin: admin.register_signing_key(agency_id))
     pem = _write_private_key(out, key)
@@ -186,6 +236,33 @@ def add_signing_key(
         _print_json({"agency": agency_id, "key_id": key.key_id, "private_key": str(pem)})
     else:
         console.print(f"signing key {key.key_id}; private key: {pem}")
+
+
+@signing_app.command("register")
+def register_signing_key(
+    agency_id: str,
+    public_key: Annotated[
+        Path,
+        typer.Option(
+            "--public-key",
+            help="The agency's public key file (`smartcity-kit keygen` writes it: *.pub.pem)",
+        ),
+    ],
+    output: OutputOpt = Output.text,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Register a public key that the agency generated itself (`smartcity-kit keygen`); its
+    private key never reaches the admin. Refused if the same key was revoked before."""
+    as_json = output is Output.json or json_flag
+    try:
+        raw = read_public_key(public_key.read_bytes())
+    except (OSError, BadPublicKey) as exc:
+        fail(f"smartcity-admin: error: {public_key}: {exc}", EXIT_USAGE)
+    key_id = _run(lambda admin: admin.register_public_key(agency_id, raw))
+    if as_json:
+        _print_json({"agency": agency_id, "key_id": key_id})
+    else:
+        console.print(f"signing key {key_id} registered for {agency_id}")
 
 
 @app.command("kafka-credentials")
@@ -201,7 +278,7 @@ def kafka_credentials(
     async def job(admin: RegistryAdmin) -> KafkaCredentials | None:
         admin.state.agency(agency_id)  # UnknownAgency
         return await create_agency_kafka_credentials(
-            settings.kafka_bootstrap, agency_id, admin.namespace
+            settings.kafka_bootstrap, agency_id, admin.namespace, settings.agency_quota()
         )
 
     kafka = _run(job)
@@ -221,6 +298,46 @@ def kafka_credentials(
             "intake_topic": Topics(settings.topic_namespace).intake,
         }
     )
+
+
+@app.command("quota")
+def quota(
+    agency_id: str,
+    producer_byte_rate: Annotated[
+        int | None, typer.Option(min=1, help="Bytes per second it may produce")
+    ] = None,
+    request_percentage: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Percent of one broker thread's time its requests may take"),
+    ] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Show an agency's Kafka quotas, or set them (onboarding and kafka-credentials set the
+    defaults, SMARTCITY_ADMIN_AGENCY_PRODUCER_BYTE_RATE and ..._REQUEST_PERCENTAGE). The broker
+    holds them a moment after they are set."""
+    settings = AdminSettings()
+    auth = admin_auth(settings.kafka_bootstrap)
+
+    async def job(admin: RegistryAdmin) -> dict[str, float]:
+        admin.state.agency(agency_id)  # UnknownAgency
+        if producer_byte_rate is not None or request_percentage is not None:
+            default = settings.agency_quota()
+            await set_agency_quota(
+                auth,
+                agency_id,
+                AgencyQuota(
+                    producer_byte_rate or default.producer_byte_rate,
+                    request_percentage or default.request_percentage,
+                ),
+            )
+        return await agency_quota(auth, agency_id)
+
+    found = _run(job)
+    if output is Output.json:
+        _print_json({"agency": agency_id, "quota": found})
+    else:
+        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(found.items())) or "none yet"
+        console.print(f"{agency_id}: {shown}")
 
 
 @app.command("revoke")

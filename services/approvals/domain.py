@@ -27,6 +27,7 @@ from smartcity_th.contracts.approvals import (
     SubcommitteeRejected,
     TransitionRefused,
     ValidityPeriod,
+    decided_on,
 )
 from smartcity_th.contracts.authorisation import Refused
 from smartcity_th.contracts.catalogue import EVENTS
@@ -311,7 +312,27 @@ def decide(case: Case | None, fact: AnyEnvelope, authorisation: Refused | None) 
             ),
         )
         return _refuse(case, fact, refusal, unauthorised=True)
+    too_late = dated_after_recording(fact)
+    if too_late is not None:
+        return _refuse(case, fact, Refusal(case.stage if case else None, too_late))
     return apply(case, fact)
+
+
+def dated_after_recording(fact: AnyEnvelope) -> BilingualText | None:
+    """A decision cannot have taken effect after the day it is recorded (in Thailand): a
+    meeting, a Cabinet resolution or a step recorded late (`effective_on`) dated later is
+    refused. (An award may start later: its first day is not when it was decided.)"""
+    if isinstance(fact.payload, CertificationAwarded):
+        return None
+    day = decided_on(fact.payload)
+    recorded = fact.occurred_at.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+    if day is None or day <= recorded:
+        return None
+    return BilingualText(
+        en=f"{fact.event_type} refused: it is dated {day}, after the day it is recorded "
+        f"({recorded})",
+        th=f"ปฏิเสธ {fact.event_type}: ลงวันที่ {day} ซึ่งอยู่หลังวันที่บันทึก ({recorded})",
+    )
 
 
 def may_award(case: Case | None, fact_id: uuid.UUID) -> bool:

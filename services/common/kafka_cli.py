@@ -25,6 +25,7 @@ from rich.table import Table
 
 from smartcity_th.contracts import access
 from smartcity_th.services.common.cli_conventions import Output, OutputOpt
+from smartcity_th.services.common.kafka_quotas import set_agency_quota
 from smartcity_th.services.common.kafka_security import (
     KafkaAdmin,
     KafkaAdminError,
@@ -109,10 +110,13 @@ def principal_add(
     ] = False,
 ) -> None:
     """Create (or reset) an agency's SCRAM-SHA-512 user and grant its ACLs: write the intake
-    topic, read the fact topics, consumer groups '<agency-id>.*'. Prints the password once."""
+    topic, read the fact topics, consumer groups '<agency-id>.*'; set its default quotas
+    (producer_byte_rate, request_percentage). Prints the password once."""
     password = sys.stdin.readline().strip() if password_stdin else None
     try:
-        secret = _admin().add_agency(agency_id, password, namespace)
+        admin = _admin()
+        secret = admin.add_agency(agency_id, password, namespace)
+        asyncio.run(set_agency_quota(admin.auth, agency_id, access.DEFAULT_AGENCY_QUOTA))
     except (KafkaAdminError, ValueError) as exc:
         fail(str(exc))
     console.print(f"Kafka principal [bold]{agency_id}[/bold] ready (SASL SCRAM-SHA-512).")

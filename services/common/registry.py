@@ -32,6 +32,12 @@ REGISTRY_INVALID = Counter(
     "Registry records that were not registry events",
     ["service"],
 )
+REGISTRY_REFUSED = Counter(
+    "smartcity_registry_events_refused_total",
+    "Registry events not applied because the registry's rules refuse them (a registration of "
+    "a revoked key: a revocation is final)",
+    ["service"],
+)
 REGISTRY_LAST = Gauge(
     "smartcity_registry_last_event_timestamp_seconds",
     "When the last registry event applied here was made",
@@ -93,7 +99,11 @@ class RegistryProjection:
                     REGISTRY_INVALID.labels(self._service).inc()
                     log.warning("registry.invalid_record", offset=record.offset, error=str(exc))
                     continue
-                self.state.apply(envelope)
+                refused = self.state.apply(envelope)
+                if refused is not None:
+                    REGISTRY_REFUSED.labels(self._service).inc()
+                    log.warning("registry.refused", subject=envelope.subject, reason=refused)
+                    continue
                 REGISTRY_APPLIED.labels(self._service).inc()
                 REGISTRY_LAST.labels(self._service).set(envelope.occurred_at.timestamp())
                 if not log_each:

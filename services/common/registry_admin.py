@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, agencies
 from smartcity_th.contracts.common import Contract
 from smartcity_th.contracts.registry import (
@@ -31,9 +32,10 @@ from smartcity_th.contracts.registry import (
     parse_registry_record,
     registry_event,
 )
-from smartcity_th.contracts.signing import key_id_for, raw_public_key
+from smartcity_th.contracts.signing import PUBLIC_KEY_BYTES, key_id_for, raw_public_key
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.kafka import make_consumer, make_producer
+from smartcity_th.services.common.kafka_quotas import set_agency_quota
 from smartcity_th.services.common.kafka_security import (
     add_agency_principal,
     admin_auth,
@@ -41,6 +43,10 @@ from smartcity_th.services.common.kafka_security import (
 )
 
 API_KEY_PREFIX = "sck_"
+
+
+class RegistryRefused(LookupError):
+    """The registry's rules refuse this change (`Registry.refusal`); nothing was written."""
 
 
 def hash_key(key: str) -> str:
@@ -59,13 +65,14 @@ class KafkaCredentials:
 
 
 async def create_agency_kafka_credentials(
-    bootstrap: str, agency_id: str, namespace: str = ""
+    bootstrap: str, agency_id: str, namespace: str = "", quota: AgencyQuota | None = None
 ) -> KafkaCredentials | None:
-    """Onboarding step: the agency's Kafka principal (SCRAM user) and its ACLs (write the intake
-    topic, read the fact topics); None when the broker runs without SASL (the debugging
-    switch), where only the ACLs are applied."""
+    """Onboarding step: the agency's Kafka principal (SCRAM user), its ACLs (write the intake
+    topic, read the fact topics) and its quotas (`quota`, else the default); None when the
+    broker runs without SASL (the debugging switch), where only the ACLs are applied."""
     auth = admin_auth(bootstrap)
     password = await add_agency_principal(agency_id, namespace=namespace, auth=auth)
+    await set_agency_quota(auth, agency_id, quota or DEFAULT_AGENCY_QUOTA)
     return KafkaCredentials(agency_id, password) if auth.sasl else None
 
 
@@ -95,7 +102,9 @@ class NewSigningKey:
 class Onboarded:
     agency: Agency
     api_key: str
-    signing_key: NewSigningKey
+    signing_key_id: str
+    signing_key: NewSigningKey | None
+    """The key pair made here, or None when the agency gave its own public key."""
     kafka: KafkaCredentials | None
 
 
@@ -123,6 +132,11 @@ class RegistryAdmin:
         await self._producer.stop()
 
     async def publish(self, payload: Contract, at: dt.datetime | None = None) -> dt.datetime:
+        """Write one registry event; `RegistryRefused` (nothing written) when the registry's
+        rules refuse it."""
+        refused = self.state.refusal(payload)
+        if refused is not None:
+            raise RegistryRefused(refused)
         envelope = registry_event(payload, at)
         self.state.apply(envelope)
         await self._producer.send_and_wait(
@@ -191,30 +205,45 @@ class RegistryAdmin:
     async def register_signing_key(
         self, agency_id: str, private_key: Ed25519PrivateKey | None = None
     ) -> NewSigningKey:
-        """Register the public half of `private_key` (a new one if None) for the agency."""
-        self.state.agency(agency_id)  # UnknownAgency
+        """Generate a key pair for the agency (or take `private_key`) and register its public
+        half. The weaker path: whoever runs this holds the agency's private key for a moment
+        (docs/security.md); `register_public_key` with a key the agency made itself is better."""
         private_key = private_key or Ed25519PrivateKey.generate()
-        public = raw_public_key(private_key)
-        key_id = key_id_for(agency_id, public)
+        key_id = await self.register_public_key(agency_id, raw_public_key(private_key))
+        return NewSigningKey(key_id, private_key)
+
+    async def register_public_key(self, agency_id: str, public_key: bytes) -> str:
+        """Register an agency's Ed25519 public key (32 raw bytes); returns its key id.
+        `RegistryRefused` if that key was revoked before (a revocation is final)."""
+        self.state.agency(agency_id)  # UnknownAgency
+        if len(public_key) != PUBLIC_KEY_BYTES:
+            raise ValueError(f"an Ed25519 public key has {PUBLIC_KEY_BYTES} bytes")
+        key_id = key_id_for(agency_id, public_key)
         await self.publish(
             SigningKeyRegistered(
                 key_id=key_id,
                 agency_id=agency_id,
-                public_key=base64.b64encode(public).decode(),
+                public_key=base64.b64encode(public_key).decode(),
                 registered_at=dt.datetime.now(dt.UTC),
             )
         )
-        return NewSigningKey(key_id, private_key)
+        return key_id
 
-    async def onboard(self, agency: Agency) -> Onboarded:
-        """One step for a new agency: registry entry, Kafka credentials, API key, signing key."""
+    async def onboard(
+        self, agency: Agency, public_key: bytes | None = None, quota: AgencyQuota | None = None
+    ) -> Onboarded:
+        """One step for a new agency: registry entry, Kafka credentials with their quotas, API
+        key, signing key (the agency's own `public_key`, or a key pair made here when None)."""
         await self.register_agency(agency)
         kafka = await create_agency_kafka_credentials(
-            self.bootstrap, agency.agency_id, self.namespace
+            self.bootstrap, agency.agency_id, self.namespace, quota
         )
         api_key = await self.issue_api_key(agency.agency_id, "onboarding")
+        if public_key is not None:
+            key_id = await self.register_public_key(agency.agency_id, public_key)
+            return Onboarded(agency, api_key, key_id, None, kafka)
         signing = await self.register_signing_key(agency.agency_id)
-        return Onboarded(agency, api_key, signing, kafka)
+        return Onboarded(agency, api_key, signing.key_id, signing, kafka)
 
     async def revoke_agency(self, agency_id: str, reason: str | None = None) -> list[str]:
         """Revoke every current key of an agency and remove its Kafka credentials; returns the

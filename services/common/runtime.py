@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
-from smartcity_th.services.common import openapi, telemetry
+from smartcity_th.services.common import openapi, telemetry, web_security
 from smartcity_th.services.common.claims import ClaimGate
 from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
@@ -139,7 +139,12 @@ class Runtime:
         routers: Sequence[APIRouter],
         *,
         description: str = "",
+        csp: str = web_security.API_CSP,
+        headers: dict[str, str] | None = None,
     ) -> FastAPI:
+        """The service's app: its routers, /healthz and /metrics, request metrics, the one error
+        shape, and security headers on every response (`csp` where a response sets none, and
+        `headers`; services/common/web_security.py)."""
         app = FastAPI(title=title, description=description, lifespan=self.lifespan)
         app.include_router(
             ops_router({"kafka": kafka_check(self.broker), "mongodb": mongo_check(self.mongo)})
@@ -167,6 +172,7 @@ class Runtime:
                 )
 
         install_error_shape(app)
+        web_security.install(app, csp, headers or {})
         openapi.install(app)
         # Innermost (next to the routes), so that its refusal reaches the exception handlers.
         app.user_middleware.append(

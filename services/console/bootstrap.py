@@ -21,7 +21,7 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     audit = MongoAuditLog(rt.db)
     keys = ApiKeys(rt.db, rt.registry)
-    sessions = Sessions(rt.db, settings.session_hours)
+    sessions = Sessions(rt.db, settings.session_hours, rt.registry, https=settings.https)
 
     async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
         await rt.broker.publish(value, topic, key=key, headers=headers)
@@ -63,9 +63,13 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
             web.build_router(
                 audit, replayer, keys, sessions, settings.jaeger_url, settings.go_live
             ),
-            workflow.build_router(audit, lag, keys, sessions, settings.jaeger_url),
+            workflow.build_router(
+                audit, lag, keys, sessions, settings.jaeger_url, settings.go_live
+            ),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",
+        csp=web.CSP,
+        headers=web.EXTRA_HEADERS,
     )
     web.install(app)
     return rt, app

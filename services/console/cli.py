@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +49,7 @@ from smartcity_th.services.common.cli_conventions import (
 from smartcity_th.services.common.kafka_cli import app as kafka_app
 from smartcity_th.services.console.chain import Verifier
 from smartcity_th.services.console.signatures import SignatureAudit, signing_keys_from
+from smartcity_th.services.console.views import visible
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = (
@@ -130,9 +132,13 @@ SHOWN_ON_A_TERMINAL = 5000
 
 
 def show_line(text: Text) -> None:
-    """One line of output, never wrapped or cut when it goes to a pipe or a file."""
+    """One line of output, never wrapped or cut when it goes to a pipe or a file. On a
+    terminal, control and bidirectional formatting characters (a record's bytes may hold
+    escape sequences) are shown as U+FFFD, one for one, so the line's styles stay in place."""
     if console.is_terminal:
-        console.print(text)
+        safe = text.copy()
+        safe.plain = visible(text.plain, "\ufffd")
+        console.print(safe)
     else:
         typer.echo(text.plain)
 
@@ -171,6 +177,12 @@ class Api:
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+
+def segment(value: str) -> str:
+    """An id as one URL path segment: a dead letter's id is whatever its writer put there
+    (slashes, control characters), and must reach the console as the id it is."""
+    return urllib.parse.quote(value, safe="")
 
 
 def _reason(resp: httpx.Response) -> str:
@@ -303,7 +315,7 @@ def tail(
 @app.command("timeline")
 def timeline(proposal_id: str, url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:
     """Every event, decision, refusal, dead letter and email of one proposal, in order."""
-    rows = Api(url).get(f"/api/proposals/{proposal_id}/timeline")
+    rows = Api(url).get(f"/api/proposals/{segment(proposal_id)}/timeline")
     if output is Output.json:
         print_json(rows)
         return
@@ -388,7 +400,7 @@ def dl_show(
     """One dead letter with its original message and its replays."""
     import base64
 
-    d = Api(url).get(f"/api/deadletters/{dead_letter_id}")
+    d = Api(url).get(f"/api/deadletters/{segment(dead_letter_id)}")
     if output is Output.json:
         print_json(d)
         return
@@ -414,7 +426,7 @@ def dl_show(
     show_line(Text.assemble(("original value", "bold"), ":"))
     if console.is_terminal and len(value) > SHOWN_ON_A_TERMINAL:
         # A person at a terminal sees the start; a pipe or a file gets every character.
-        console.print(value[:SHOWN_ON_A_TERMINAL], markup=False)
+        console.print(visible(value[:SHOWN_ON_A_TERMINAL], "\ufffd"), markup=False)
         console.print(
             f"… {len(value) - SHOWN_ON_A_TERMINAL} more characters (pipe the output, or use "
             "--output json, for all of it)"
@@ -460,7 +472,9 @@ def dl_replay(
         task = progress.add_task("replaying", total=len(ids))
         for i in ids:
             done.append(
-                api.call("POST", f"/api/deadletters/{i}/replay", params={"operator_name": who})
+                api.call(
+                    "POST", f"/api/deadletters/{segment(i)}/replay", params={"operator_name": who}
+                )
             )
             progress.advance(task)
     for r in done:
@@ -641,7 +655,7 @@ def trace(
 ) -> None:
     """The address (in Jaeger) of the trace of a proposal's submission; --all: of every trace
     its events belong to (each decision request starts its own)."""
-    traces = Api(url).get(f"/api/proposals/{proposal_id}/traces")
+    traces = Api(url).get(f"/api/proposals/{segment(proposal_id)}/traces")
     if not traces:
         fail(f"no traced events for {proposal_id} (is tracing on?)", EXIT_FAILED)
     chosen = traces if all_ else traces[:1]

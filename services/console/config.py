@@ -17,6 +17,11 @@ class ConsoleSettings(ServiceSettings):
     http_port: int = Field(8004, description="Port of the web console and its API")
     consumer_group: str = Field("console", description="Kafka consumer group id")
     session_hours: float = Field(12.0, gt=0, description="How long an operator login lasts")
+    https: bool = Field(
+        False,
+        description="The console is served over HTTPS (itself or behind a TLS proxy): its cookies "
+        "are Secure, the session cookie named __Host-smartcity_console",
+    )
     sse_max_streams_per_session: int = Field(
         3, ge=1, description="Live streams one login (session or API key) may have open at once"
     )

@@ -11,11 +11,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from smartcity_th.contracts.certificate import deadline_is_history
 from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
 from smartcity_th.contracts.workflow import stage_name as workflow_stage_name
-from smartcity_th.services.console.views import body, happened
+from smartcity_th.services.console.views import NOTIFICATION_STATUS, body, happened
+
+THAILAND = dt.timezone(dt.timedelta(hours=7))
 
 TILES_CSV = Path(__file__).resolve().parent / "province_tiles.csv"
 
@@ -94,19 +97,39 @@ def proposal_states(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
             state["area_en"] = payload["area_name"]["en"]
             deliver_by = (payload.get("validity") or {}).get("deliver_by")
             if deliver_by:
-                state["due"] = {"kind": "delivery", "date": _date(deliver_by)}
+                recorded = state["since"]
+                state["due"] = {
+                    "kind": "delivery",
+                    "date": _date(deliver_by),
+                    "recorded_on": recorded.astimezone(THAILAND).date() if recorded else None,
+                }
     return states
 
 
-def pipeline(entries: Iterable[Mapping[str, Any]], now: dt.datetime) -> dict[str, Any]:
+def is_overdue(due: Mapping[str, Any] | None, today: dt.date, go_live: dt.date | None) -> bool:
+    """A revision not resubmitted by its date, or a certified area past its delivery date,
+    unless that deadline is history (the rule of the registry and the reminders:
+    `contracts.certificate.deadline_is_history`)."""
+    if not due or not due.get("date") or due["date"] >= today:
+        return False
+    recorded = due.get("recorded_on")
+    return not (
+        due["kind"] == "delivery"
+        and recorded is not None
+        and deadline_is_history(due["date"], recorded, go_live)
+    )
+
+
+def pipeline(
+    entries: Iterable[Mapping[str, Any]], now: dt.datetime, go_live: dt.date | None = None
+) -> dict[str, Any]:
     """How many proposals are at each stage now, how long each has waited there (longest
-    first), and which are overdue: a revision not resubmitted by its date, a certified area
-    past its delivery date."""
-    today = now.astimezone(dt.UTC).date()
+    first), and which are overdue (`is_overdue`)."""
+    today = now.astimezone(THAILAND).date()
     by_stage: dict[str, list[dict[str, Any]]] = {s.value: [] for s in PIPELINE_ORDER}
     for state in proposal_states(entries).values():
         due = state["due"]
-        overdue = bool(due and due["date"] and due["date"] < today)
+        overdue = is_overdue(due, today, go_live)
         item = {
             **state,
             "waited": waited(state["since"], now) if state["since"] else None,
@@ -173,18 +196,15 @@ def stage_diagram(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     ordered = sorted(entries, key=happened)
     emails: dict[str, list[dict[str, Any]]] = {}
     for entry in ordered:
-        if entry.get("kind") != "event" or entry.get("event_type") not in {
-            "NotificationSent",
-            "NotificationFailed",
-        }:
+        if entry.get("kind") != "event" or entry.get("event_type") not in NOTIFICATION_STATUS:
             continue
         p = _envelope(entry).get("payload") or {}
         emails.setdefault(p.get("about_event_id", ""), []).append(
             {
-                "status": "sent" if entry["event_type"] == "NotificationSent" else "failed",
+                "status": NOTIFICATION_STATUS[entry["event_type"]],
                 "to": p.get("recipient_email") or p.get("recipient_id"),
                 "recipient_id": p.get("recipient_id"),
-                "error": p.get("error"),
+                "error": p.get("error") or "; ".join(p.get("problems") or []) or None,
             }
         )
     steps: list[dict[str, Any]] = []

@@ -44,6 +44,8 @@ def _summary(env: AnyEnvelope) -> str:
             return f"email to {p.recipient_email} about {p.about_event_type}"
         case "NotificationFailed":
             return f"email to {p.recipient_email or p.recipient_id} FAILED: {p.error}"
+        case "NotificationHeld":
+            return f"letter to {p.recipient_email} HELD for review: {'; '.join(p.problems)}"
         case "TransitionRefused" | "IntakeRejected":
             why = f"{p.reason.en} / {p.reason.th}"
             return f"refused {p.refused_event_type} from {p.producer}: {why}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import datetime as dt
 import json
 import re
@@ -262,19 +265,28 @@ def registry(
     }
 
 
+NOTIFICATION_STATUS = {
+    "NotificationSent": "sent",
+    "NotificationFailed": "failed",
+    "NotificationHeld": "held for review",
+}
+"""What each notifications fact says of an email (the console's delivery log)."""
+
+
 def delivery(entry: Mapping[str, Any]) -> dict[str, Any]:
     env = body(entry).get("envelope") or {}
     p = env.get("payload") or {}
     return {
         "seq": entry["seq"],
         "proposal_id": env.get("proposal_id"),
-        "status": "sent" if env.get("event_type") == "NotificationSent" else "failed",
+        "status": NOTIFICATION_STATUS.get(str(env.get("event_type")), "failed"),
         "recipient_id": p.get("recipient_id"),
         "recipient_email": p.get("recipient_email"),
         "about_event_type": p.get("about_event_type"),
         "message_id": p.get("message_id"),
         "attempts": p.get("attempts"),
-        "error": p.get("error"),
+        "error": p.get("error") or "; ".join(p.get("problems") or []) or None,
+        "delivery_id": p.get("delivery_id"),
         "at": env.get("occurred_at"),
     }
 
@@ -304,3 +316,39 @@ def dead_letter(entry: Mapping[str, Any], replays: list[dict[str, Any]]) -> dict
 
 def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+PREVIEW_CHARS = 300
+PREVIEW_PARSE_BYTES = 64 * 1024
+"""Largest value a preview parses as JSON (to show it compact); a larger one is shown as text,
+of which only the start is decoded."""
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (all but tab and newline) and bidirectional formatting characters: in a
+page or a terminal they would hide, reorder or restyle what is around them."""
+
+
+def visible(text: str, replacement: str | None = None) -> str:
+    """`text` with every control and bidirectional formatting character made visible: as its
+    escape (`\\u202e`), or as `replacement` (one character keeps the text's length, so that a
+    terminal's styles stay where they were)."""
+    if replacement is not None:
+        return _HIDDEN.sub(replacement, text)
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def preview(value_b64: str | None, limit: int = PREVIEW_CHARS) -> str:
+    """The start of a stored record's value, for a list of dead letters: compact JSON where it
+    is JSON small enough to parse (nesting past what the parser takes is shown as text), else
+    its text with invalid UTF-8 replaced; at most `limit` characters, made `visible`. Only the
+    start of a large value is decoded (a page lists up to 1,000 values of up to 1 MB)."""
+    encoded = value_b64 or ""
+    head = encoded[: (PREVIEW_PARSE_BYTES + 2) // 3 * 4 + 4]
+    try:
+        raw = base64.b64decode(head[: len(head) // 4 * 4])
+    except (binascii.Error, ValueError):
+        return "(not base64)"
+    text = raw.decode("utf-8", errors="replace")
+    if len(encoded) <= len(head):
+        with contextlib.suppress(ValueError, RecursionError):
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+    return visible(text[:limit])

@@ -13,17 +13,17 @@ from rich.table import Table
 
 from smartcity_th.services.common.cli import service_cli
 from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
-from smartcity_th.services.notifications.bootstrap import NAME, build
+from smartcity_th.services.notifications.bootstrap import NAME, build, mail_settings
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.domain import Recipient
-from smartcity_th.services.notifications.links import StatusLinks, new_secret
-from smartcity_th.services.notifications.rendering import email_context, render
-from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.letters import LETTERS, rule
+from smartcity_th.services.notifications.links import new_secret
 from smartcity_th.services.notifications.samples import AREA, PROVINCE, sample_envelope
 
 T = TypeVar("T")
@@ -134,12 +134,12 @@ def digest(
 
 @cli.command("preview")
 def preview(
-    event_type: str = typer.Argument(..., help="An event type of the routing table"),
+    event_type: str = typer.Argument(..., help="An event type of the letter table"),
     html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text"),
 ) -> None:
     """Render the email about a sample event (for template authors; no I/O)."""
-    if event_type not in ROUTES:
-        console.print(f"[red]not a routed event type: {event_type}[/red] ({', '.join(ROUTES)})")
+    if rule(event_type) is None:
+        console.print(f"[red]not a told event type: {event_type}[/red] ({', '.join(LETTERS)})")
         raise typer.Exit(2)
     envelope = sample_envelope(event_type)
     settings = NotificationsSettings()
@@ -149,16 +149,22 @@ def preview(
         "เทศบาลนครภูเก็ต",
         "Phuket City Municipality",
     )
+    governor = Recipient(
+        "governor-83", "governor@phuket.example.go.th", "ผู้ว่าราชการจังหวัดภูเก็ต", "Governor of Phuket"
+    )
     proposal = {
         "area_name": AREA.model_dump(),
         "province": PROVINCE.model_dump(),
         "stage": "screened",
         "applicant": recipient.recipient_id,
     }
+    mail = mail_settings(settings)
     # Signed with a throwaway key: the link has the real form but opens nothing.
-    links = StatusLinks(settings.status_base_url, settings.status_link_days * 86400, new_secret())
-    status_url = links.url(envelope.proposal_id)
-    out = render(envelope, email_context(envelope, proposal, recipient, status_url))
+    mail.links.secret = new_secret()
+    letter = domain.address_letter(event_type, recipient, [governor], [])
+    out, _head, _context = domain.render_letter(
+        envelope, proposal, letter, mail, number=1, now=domain.utc_now()
+    )
     typer.echo(f"Subject: {out.subject}\n")
     typer.echo(out.html if html else out.text)
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.common.runtime import Runtime
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
+from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.smtp import SmtpMailer
 from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
@@ -42,6 +43,8 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
         max_attempts=settings.send_max_attempts,
         base_delay=settings.send_base_delay_seconds,
         max_delay=settings.send_max_delay_seconds,
+        office=settings.office,
+        go_live=settings.go_live,
     )
 
 
@@ -63,9 +66,10 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
+    register = LetterRegister(rt.db)
     sender = Sender(deliveries, bodies, mailer, rt.dead_letters, mail)
     handlers = NotificationHandlers(
-        view, directory, deliveries, bodies, mail, on_queued=sender.wake
+        view, directory, deliveries, bodies, mail, register, on_queued=sender.wake
     )
 
     async def seed_directory() -> None:
@@ -75,8 +79,13 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
         if not links.secret:
             links.secret = await load_or_create_secret(rt.db, "status-links")
 
-    rt.on_start += [deliveries.ensure_indexes, seed_directory, load_link_secret]
-    digests = DigestScheduler(deliveries, bodies, mail, settings.digest_hour)
+    rt.on_start += [
+        deliveries.ensure_indexes,
+        register.ensure_indexes,
+        seed_directory,
+        load_link_secret,
+    ]
+    digests = DigestScheduler(deliveries, bodies, mail, register, settings.digest_hour)
     rt.background += [lambda: sender.run(settings.sender_poll_seconds), digests.run]
     rt.on_stop.append(mailer.close)
     kafka.register(
@@ -85,8 +94,10 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     app = rt.app(
         "Smart City Thailand: notifications",
         [
-            http.build_router(deliveries, ApiKeys(rt.db, rt.registry), directory, digests),
-            status.build_router(view, links),
+            http.build_router(
+                deliveries, ApiKeys(rt.db, rt.registry), directory, digests, handlers
+            ),
+            status.build_router(view, links, settings.office),
         ],
         description="Thai and English emails about the workflow; the delivery log; "
         "the recipients directory.",

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.notifications.office import Office
 
 
 class NotificationsSettings(ServiceSettings):
     """Environment variables: NOTIFICATIONS_<FIELD>, e.g. NOTIFICATIONS_SMTP_HOST."""
 
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFICATIONS_", extra="ignore", env_nested_delimiter="__"
+    )
 
     mongo_db: str = Field("smartcity_notifications", description="This service's database")
     http_port: int = Field(8003, description="Port of the HTTP API")
@@ -21,7 +26,20 @@ class NotificationsSettings(ServiceSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the connection with STARTTLS")
     smtp_timeout_seconds: float = Field(10.0, gt=0, description="SMTP command timeout")
     mail_from_address: str = Field(
-        "no-reply@smartcity.example.go.th", description="Envelope and From address"
+        "smartcity@depa.example.go.th",
+        description="Envelope and From address (replies go to the owning unit's mailbox, "
+        "NOTIFICATIONS_OFFICE__EMAIL, by Reply-To)",
+    )
+    office: Office = Field(
+        default_factory=Office,
+        description="The sending office: letterhead, register prefix, signatory, owning unit "
+        "(NOTIFICATIONS_OFFICE__<FIELD>, e.g. NOTIFICATIONS_OFFICE__REGISTER_PREFIX)",
+    )
+    go_live: dt.date | None = Field(
+        None,
+        description="The deployment's go-live date, as APPROVALS_GO_LIVE: events that took "
+        "effect before it (history replayed or imported) are recorded and shown but cause no "
+        "letter. Empty: every event is told",
     )
     mail_from_name: str = Field(
         "สำนักงานเมืองอัจฉริยะประเทศไทย (Smart City Thailand Office)", description="From display name"
@@ -40,7 +58,10 @@ class NotificationsSettings(ServiceSettings):
         "and kept in this service's database, shared by its instances)",
     )
     status_link_days: int = Field(
-        180, ge=1, description="How long a status-page link in an email stays valid, in days"
+        800,
+        ge=1,
+        description="How long a status-page link in an email stays valid, in days (longer "
+        "than the two-year delivery period an award letter's link must follow)",
     )
 
     @property

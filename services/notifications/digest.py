@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
 from smartcity_th.services.notifications.domain import (
     DIGEST_TYPE,
@@ -21,6 +22,7 @@ from smartcity_th.services.notifications.domain import (
     utc_now,
 )
 from smartcity_th.services.notifications.metrics import QUEUED
+from smartcity_th.services.notifications.rendering import thai_day
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +36,7 @@ class DigestScheduler:
         log_: DeliveryLog,
         bodies: MessageBodies,
         settings: MailSettings,
+        register: LetterRegister,
         cutoff_hour: int,
         clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -41,6 +44,7 @@ class DigestScheduler:
         self._log = log_
         self._bodies = bodies
         self._settings = settings
+        self._register = register
         self._cutoff_hour = cutoff_hour
         self.clock = clock
         self._sleep = sleep
@@ -53,8 +57,13 @@ class DigestScheduler:
             await self._log.claim_held(email, domain.digest_id(email, as_of))
         for did, items in (await self._log.claimed_items()).items():
             events = await asyncio.gather(*(self._event_value(i) for i in items))
+            number = await self._register.number(
+                domain.register_id(self._settings.office, thai_day(as_of)),
+                did,
+                now=self.clock(),
+            )
             digest = domain.plan_digest(
-                did, items, events, self._settings, as_of=as_of, now=self.clock()
+                did, items, events, self._settings, as_of=as_of, now=self.clock(), number=number
             )
             if not await self._log.queue(digest):  # another instance queued this digest first
                 included = await self._log.digested_ids(did)

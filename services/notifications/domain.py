@@ -11,27 +11,42 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from smartcity_th.contracts.agencies import office_holder
+from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, decided_on
+from smartcity_th.contracts.common import BilingualText, Stage, marked
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
-from smartcity_th.contracts.notifications import NotificationFailed, NotificationSent
+from smartcity_th.contracts.notifications import (
+    NotificationFailed,
+    NotificationHeld,
+    NotificationSent,
+)
+from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.retry import Jitter, backoff_seconds
-from smartcity_th.services.notifications import view
+from smartcity_th.services.notifications import letters, view
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.messages import message_id
+from smartcity_th.services.notifications.office import Office
+from smartcity_th.services.notifications.proofread import problems as proofread
 from smartcity_th.services.notifications.rendering import (
+    LetterHead,
+    RenderedEmail,
     email_context,
+    english_date,
     has_template,
     render,
     render_digest,
+    thai_date,
+    thai_day,
 )
-from smartcity_th.services.notifications.routing import CRITICAL, ROUTES, Addressees
 
 SERVICE_PRODUCER = "svc-notifications"
 DIGEST_TYPE = "Digest"
 
-Status = Literal["held", "queued", "sent", "failed", "digested"]
+Status = Literal["held", "queued", "sent", "failed", "digested", "review"]
 """held: waiting for its recipient's digest; queued: to be sent (leased to a sender while its
-`next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest."""
+`next_attempt_at` is the end of the lease); sent, failed: settled; digested: sent in a digest;
+review: proofreading found a fault, held until an operator releases it after the fix."""
 Kind = Literal["event", "digest"]
 Clock = Callable[[], dt.datetime]
 
@@ -49,6 +64,10 @@ class MailSettings:
     max_attempts: int
     base_delay: float
     max_delay: float
+    office: Office = field(default_factory=Office)
+    go_live: dt.date | None = None
+    """The go-live: an event that took effect before this day is recorded and shown, but
+    causes no letter (None: every event is told)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,25 @@ class Recipient:
     name_th: str
     name_en: str
     digest: bool = False
+
+
+@dataclass(frozen=True)
+class LetterRef:
+    """A letter's number in its office's register (as the Thai and the English letter write
+    it) and its date."""
+
+    number_th: str
+    number_en: str
+    date: dt.date
+
+    def as_doc(self) -> dict[str, str]:
+        return {"th": self.number_th, "en": self.number_en, "date": self.date.isoformat()}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> LetterRef | None:
+        if not doc:
+            return None
+        return cls(doc["th"], doc["en"], dt.date.fromisoformat(doc["date"]))
 
 
 @dataclass(frozen=True)
@@ -84,6 +122,7 @@ class DigestItem:
     occurred_at: dt.datetime | None
     source: Source | None
     event_value: str | None
+    letter: LetterRef | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +152,12 @@ class Delivery:
     digest_id: str | None = None
     last_error: str | None = None
     failed_at: dt.datetime | None = None
+    cc: tuple[tuple[str, str], ...] = ()
+    """(name, address) of every copy sent in Cc of this email (and the applicant's contact
+    addresses, with an empty name)."""
+    copy_of: str | None = None
+    """For a copy held for its recipient's digest: the delivery id of the letter itself."""
+    letter: LetterRef | None = None
     text: str | None = None
     """The body kept in the delivery itself: a digest's (and an email's queued before the
     bodies were stored apart)."""
@@ -134,6 +179,13 @@ class Plan:
     bodies: list[Body] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     failures: dict[str, AnyEnvelope] = field(default_factory=dict)
+    held: dict[str, AnyEnvelope] = field(default_factory=dict)
+    """Delivery id -> the NotificationHeld of a letter proofreading stopped."""
+
+    @property
+    def events(self) -> dict[str, AnyEnvelope]:
+        """The one event each delivery's first commit records, by delivery id."""
+        return {**self.failures, **self.held}
 
     @property
     def ready(self) -> list[str]:
@@ -162,48 +214,206 @@ def letter_proposal(envelope: AnyEnvelope, proposal: dict[str, Any]) -> dict[str
 
 
 def is_told(event_type: str) -> bool:
-    """Whether an event causes any email."""
-    return event_type in ROUTES and has_template(event_type)
+    """Whether an event causes a letter."""
+    return letters.rule(event_type) is not None and has_template(event_type)
 
 
-def recipients(
-    proposal: Mapping[str, Any], to: Addressees, found: Sequence[Recipient]
-) -> list[Recipient]:
-    """One recipient per address: the directory's entries found for `to.directory_ids`, then
-    the proposal's contacts, addressed like the applicant and always sent at once."""
-    everyone = list(found)
-    applicant = next((r for r in found if r.recipient_id == proposal.get("applicant")), None)
-    for email in to.contacts:
-        everyone.append(
-            Recipient(
-                f"contact:{email}",
-                email,
-                applicant.name_th if applicant else proposal["area_name"]["th"],
-                applicant.name_en if applicant else proposal["area_name"]["en"],
-            )
+def letter_date(envelope: AnyEnvelope) -> dt.date:
+    """The day a letter about `envelope` is dated: the day its decision took effect (the
+    meeting, the Cabinet resolution, the award, or the day a step recorded after the fact
+    took effect), else the day the event occurred, in Thailand."""
+    return decided_on(envelope.payload) or thai_day(envelope.occurred_at)
+
+
+def before_go_live(envelope: AnyEnvelope, settings: MailSettings) -> bool:
+    """History the system learns of (a round replayed or imported) that took effect before
+    it went live: recorded and shown, never told in a letter."""
+    return settings.go_live is not None and letter_date(envelope) < settings.go_live
+
+
+def sent_late(date: dt.date, now: dt.datetime) -> dt.date | None:
+    """The day an email is sent, when that is later than its letter's date (history told
+    late, or a backlog): the letter then says so in one line above it."""
+    today = thai_day(now)
+    return today if today > date else None
+
+
+def register_year(date: dt.date) -> int:
+    """Registers are numbered per Buddhist-era calendar year."""
+    return date.year + 543
+
+
+def register_id(office: Office, date: dt.date) -> str:
+    return f"{office.key}:{register_year(date)}"
+
+
+def letter_id(envelope: AnyEnvelope, to_id: str) -> str:
+    """One letter per (event, addressee): the key of its number in the register."""
+    return f"{envelope.event_id}:{to_id}"
+
+
+def _history_date(entry: Mapping[str, Any]) -> dt.date:
+    decided = entry.get("decided_on")
+    if decided:
+        return dt.date.fromisoformat(decided)
+    recorded = entry["recorded_at"]
+    if isinstance(recorded, dt.datetime):
+        return thai_day(recorded if recorded.tzinfo else recorded.replace(tzinfo=dt.UTC))
+    return dt.date.fromisoformat(str(recorded)[:10])
+
+
+def _is_submission(event_type: str) -> bool:
+    """A submission or a resubmission: what leads a proposal to the submitted stage."""
+    return stage_after(event_type) is Stage.SUBMITTED
+
+
+def reference(envelope: AnyEnvelope, proposal: Mapping[str, Any]) -> BilingualText | None:
+    """What a letter refers to (อ้างถึง): the Secretariat of the Cabinet's letter for a
+    Cabinet resolution; otherwise the applicant's latest submission of the proposal, by its
+    date."""
+    payload = envelope.payload
+    if isinstance(payload, CabinetEndorsed | CabinetReturned):
+        return BilingualText(
+            th=f"หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {marked(payload.resolution_number, 'th')}",
+            en=f"Secretariat of the Cabinet letter {marked(payload.resolution_number, 'en')}",
         )
-    unique: dict[str, Recipient] = {}
-    for r in everyone:
-        unique.setdefault(r.email.lower(), r)
-    return list(unique.values())
+    submissions = [
+        e
+        for e in proposal.get("history", [])
+        if _is_submission(e.get("event_type", "")) and e.get("event_id") != str(envelope.event_id)
+    ]
+    if _is_submission(envelope.event_type) or not submissions:
+        return None  # the acknowledgement answers the submission its body names
+    last = submissions[-1]
+    area = proposal.get("area_name") or {}
+    kind_th = "ฉบับแก้ไข" if last["event_type"] == "ProposalResubmitted" else ""
+    kind_en = "revised " if last["event_type"] == "ProposalResubmitted" else ""
+    day = _history_date(last)
+    return BilingualText(
+        th=f'ข้อเสนอการพัฒนาเมืองอัจฉริยะ{kind_th} "{area.get("th", "-")}" ที่ได้รับเมื่อวันที่ {thai_date(day)}',
+        en=f'the {kind_en}smart-city development proposal "{area.get("en", "-")}" received on '
+        f"{english_date(day)}",
+    )
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One event's letter as addressed: the addressee, the copies that go in Cc, the copies
+    held for their recipients' digests, and the applicant's contact addresses (Cc, not
+    named). `missing` are directory ids of parties with no entry."""
+
+    to: Recipient
+    cc: tuple[Recipient, ...] = ()
+    held: tuple[Recipient, ...] = ()
+    named: tuple[Recipient, ...] = ()
+    """The copies in the letter table's order."""
+    contacts: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def copies(self) -> tuple[Recipient, ...]:
+        """Every copy, sent now or held, in the letter table's order (as สำเนาส่ง names them)."""
+        return self.named or (*self.cc, *self.held)
+
+
+def address_letter(
+    event_type: str,
+    to: Recipient,
+    copies_found: Sequence[Recipient],
+    contacts: Sequence[str],
+    missing: Sequence[str] = (),
+) -> Letter:
+    """Apply the copy rules (`letters.copies`): no address twice, no copy to the addressee's
+    own office; a copy to a recipient who chose a digest is held for it, unless the letter
+    is critical."""
+    kept = letters.copies(to, copies_found, contacts)
+    found = letters.rule(event_type)
+    critical = found is not None and found.critical
+    cc = tuple(r for r in kept.named if critical or not r.digest)
+    held = tuple(r for r in kept.named if not critical and r.digest)
+    return Letter(to, cc, held, kept.named, kept.contacts, tuple(missing))
+
+
+def render_letter(
+    envelope: AnyEnvelope,
+    proposal: dict[str, Any],
+    letter: Letter,
+    settings: MailSettings,
+    *,
+    number: int,
+    now: dt.datetime,
+) -> tuple[RenderedEmail, LetterHead, dict[str, Any]]:
+    """The letter about one event to its addressee, numbered `number` and dated by the
+    event (`letter_date`), as rendered, with its head and the context it was rendered in."""
+    date = letter_date(envelope)
+    head = LetterHead(
+        office=settings.office,
+        number=number,
+        date=date,
+        reference=reference(envelope, proposal),
+        copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
+        sent_on=sent_late(date, now),
+    )
+    stage = stage_after(envelope.event_type)
+    context = email_context(
+        envelope,
+        proposal,
+        letter.to,
+        settings.links.url(envelope.proposal_id),
+        head,
+        stage.value if stage else None,
+    )
+    return render(envelope, context), head, context
+
+
+def letter_problems(
+    envelope: AnyEnvelope,
+    proposal: Mapping[str, Any],
+    letter: Letter,
+    rendered: RenderedEmail,
+    date: dt.date,
+) -> list[str]:
+    """What stops a letter before it is queued: what an official would object to in its text
+    (`proofread.problems`), an address on it twice, and a date before a dated step that came
+    earlier in the proposal's history (a letter contradicting the proposal's other letters)."""
+    found = proofread(rendered.subject, rendered.text, rendered.html)
+    addresses = [
+        a.lower() for a in (letter.to.email, *(r.email for r in letter.copies), *letter.contacts)
+    ]
+    twice = sorted({a for a in addresses if addresses.count(a) > 1})
+    if twice:
+        found.append(f"recipients: on the letter twice: {', '.join(twice)}")
+    for entry in proposal.get("history", []):
+        if entry.get("event_id") == str(envelope.event_id):
+            break
+        decided = entry.get("decided_on")
+        if decided and dt.date.fromisoformat(decided) > date:
+            found.append(
+                f"date: {date.isoformat()} is before the proposal's earlier step "
+                f"{entry.get('event_type')} of {decided}"
+            )
+    return found
 
 
 def plan_event(
     envelope: AnyEnvelope,
     proposal: dict[str, Any],
-    to: Sequence[Recipient],
+    letter: Letter | None,
     missing: Sequence[str],
     settings: MailSettings,
     *,
     now: dt.datetime,
+    number: int | None = None,
     source: Source | None = None,
     trace: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The emails about one event: one per recipient (held for a digest recipient unless the
-    event is critical), and a failed delivery with its NotificationFailed per directory id
-    that has no entry. Each id is (event id, address), so a redelivered event plans the same
-    emails again. `proposal` is as known when the event is told (`letter_proposal`)."""
-    if not is_told(envelope.event_type):
+    """The emails about one event: its letter (numbered `number` in the sending office's
+    register) to the addressee with its copies in Cc, one held copy per digest recipient,
+    and a failed delivery with its NotificationFailed per directory id that has no entry
+    (`missing`; when the addressee itself is missing, `letter` is None and nothing is sent).
+    Ids are (event id, address), so a redelivered event plans the same emails again.
+    `proposal` is as known when the event is told (`letter_proposal`)."""
+    if not is_told(envelope.event_type) or before_go_live(envelope, settings):
         return Plan()
     event_value = envelope.model_dump_json()
     event = Delivery(
@@ -222,28 +432,56 @@ def plan_event(
         trace=trace,
     )
     plan = Plan()
-    immediate = envelope.event_type in CRITICAL
-    status_url = settings.links.url(envelope.proposal_id)
-    for r in to:
-        context = email_context(envelope, proposal, r, status_url)
-        rendered = render(envelope, context)
-        delivery_id = f"{envelope.event_id}:{r.email.lower()}"
-        plan.bodies.append(Body(delivery_id, event_value, now, rendered.text, rendered.html))
-        plan.deliveries.append(
-            replace(
-                event,
-                delivery_id=delivery_id,
-                recipient_id=r.recipient_id,
-                email=r.email,
-                name_th=r.name_th,
-                name_en=r.name_en,
-                message_id=message_id(str(envelope.event_id), r.email, settings.message_id_domain),
-                subject=rendered.subject,
-                timeline_url=context["timeline_url"],
-                status="held" if r.digest and not immediate else "queued",
-                next_attempt_at=now,
-            )
+    if letter is not None:
+        if number is None:
+            raise ValueError("a letter needs its number in the register")
+        rendered, head, context = render_letter(
+            envelope, proposal, letter, settings, number=number, now=now
         )
+        ref = LetterRef(head.number_th, head.number_en, head.date)
+        main_id = f"{envelope.event_id}:{letter.to.email.lower()}"
+        faults = letter_problems(envelope, proposal, letter, rendered, head.date)
+        cc = tuple((r.name_th, r.email) for r in letter.cc) + tuple(
+            ("", c) for c in letter.contacts
+        )
+        for r, copy_of in ((letter.to, None), *((h, main_id) for h in letter.held)):
+            delivery_id = f"{envelope.event_id}:{r.email.lower()}"
+            plan.bodies.append(Body(delivery_id, event_value, now, rendered.text, rendered.html))
+            plan.deliveries.append(
+                replace(
+                    event,
+                    delivery_id=delivery_id,
+                    recipient_id=r.recipient_id,
+                    email=r.email,
+                    name_th=r.name_th,
+                    name_en=r.name_en,
+                    message_id=message_id(
+                        str(envelope.event_id), r.email, settings.message_id_domain
+                    ),
+                    subject=rendered.subject,
+                    timeline_url=context["timeline_url"],
+                    status="review" if faults else "held" if copy_of else "queued",
+                    next_attempt_at=now,
+                    cc=() if copy_of else cc,
+                    copy_of=copy_of,
+                    letter=ref,
+                    last_error="; ".join(faults)[:500] if faults else None,
+                )
+            )
+        if faults:
+            plan.held[main_id] = new_envelope(
+                NotificationHeld(
+                    about_event_id=str(envelope.event_id),
+                    about_event_type=envelope.event_type,
+                    recipient_id=letter.to.recipient_id,
+                    recipient_email=letter.to.email,
+                    delivery_id=main_id,
+                    problems=[f[:500] for f in faults[:50]],
+                ),
+                producer=SERVICE_PRODUCER,
+                proposal_id=envelope.proposal_id,
+                cause=envelope,
+            )
     for recipient_id in missing:
         error = f"no address for {recipient_id!r} in the recipients directory"
         delivery_id = f"{envelope.event_id}:missing:{recipient_id}"
@@ -276,6 +514,37 @@ def plan_event(
 
 
 # -- after an attempt ------------------------------------------------------------------------
+
+
+def resends(d: Delivery, refused: Mapping[str, str], now: dt.datetime) -> list[Delivery]:
+    """The server took an email but refused some of its recipients (a copy in Cc, or the
+    addressee while a copy was taken): each refused address gets the same letter again as an
+    email of its own, queued now, so that its own retries and its own failure (a
+    NotificationFailed and a dead letter) follow the usual rules. Sending it anew keeps the
+    others from receiving the letter twice."""
+    names = {email.lower(): name for name, email in d.cc}
+    out = []
+    for address, reply in refused.items():
+        addressee = address.lower() == (d.email or "").lower()
+        out.append(
+            replace(
+                d,
+                delivery_id=f"{d.delivery_id}:resend:{address.lower()}",
+                recipient_id=d.recipient_id if addressee else f"cc:{address.lower()}",
+                email=address,
+                name_th=d.name_th if addressee else names.get(address.lower(), ""),
+                name_en=d.name_en if addressee else names.get(address.lower(), ""),
+                cc=(),
+                copy_of=d.delivery_id,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+                last_error=f"refused when first sent: {reply}"[:500],
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -440,6 +709,7 @@ def digest_item(held: Delivery, event_value: str | None) -> DigestItem:
         held.occurred_at,
         held.source,
         event_value,
+        held.letter,
     )
 
 
@@ -451,10 +721,12 @@ def plan_digest(
     *,
     as_of: dt.datetime,
     now: dt.datetime,
+    number: int,
 ) -> Delivery:
-    """One summary email of the emails held for one recipient (`held`, oldest first, with the
-    event each is about), queued to be sent at once."""
+    """One covering letter (numbered `number`) of the copies held for one recipient (`held`,
+    oldest first, with the event each is about), queued to be sent at once."""
     recipient = held[0].recipient()
+    head = LetterHead(office=settings.office, number=number, date=thai_day(as_of))
     rendered = render_digest(
         recipient,
         [
@@ -463,11 +735,15 @@ def plan_digest(
                 "subject": h.subject,
                 "proposal_id": h.proposal_id,
                 "occurred_at": h.occurred_at,
+                "letter_th": h.letter.number_th if h.letter else "-",
+                "letter_en": h.letter.number_en if h.letter else "-",
+                "letter_date": h.letter.date if h.letter else thai_day(h.occurred_at or as_of),
                 "timeline_url": h.timeline_url,
             }
             for h in held
         ],
         as_of,
+        head,
     )
     return Delivery(
         delivery_id=did,
@@ -483,6 +759,7 @@ def plan_digest(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
+        letter=LetterRef(head.number_th, head.number_en, head.date),
         items=tuple(digest_item(h, v) for h, v in zip(held, event_values, strict=True)),
         status="queued",
         attempts=0,

@@ -16,14 +16,21 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.notifications import domain, view
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
+from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
     ProposalsView,
 )
 from smartcity_th.services.notifications.domain import Clock, MailSettings, Recipient, utc_now
-from smartcity_th.services.notifications.metrics import FAILED, HELD, QUEUED
-from smartcity_th.services.notifications.routing import addressees, needs_proposal
+from smartcity_th.services.notifications.letters import addressing, needs_proposal
+from smartcity_th.services.notifications.metrics import (
+    FAILED,
+    HELD,
+    HISTORY,
+    QUEUED,
+    REVIEW,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -38,31 +45,104 @@ class NotificationHandlers:
         log_: DeliveryLog,
         bodies: MessageBodies,
         settings: MailSettings,
+        register: LetterRegister,
         clock: Clock = utc_now,
         on_queued: Callable[[list[str]], None] | None = None,
     ) -> None:
         self._view = view
         self._directory = directory
+        self._register = register
         self._log = log_
         self._bodies = bodies
         self._settings = settings
         self.clock = clock
         self._on_queued = on_queued
 
-    async def _recipients(
+    async def _letter(
         self, envelope: AnyEnvelope, proposal: Doc
-    ) -> tuple[list[Recipient], list[str]]:
-        """The recipients of an event (one per address), and the directory ids not found."""
-        to = addressees(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
-        found: list[Recipient] = []
+    ) -> tuple[domain.Letter | None, list[str]]:
+        """The event's letter as addressed (None when its addressee has no directory entry),
+        and the directory ids not found."""
+        to = addressing(envelope.event_type, proposal, getattr(envelope.payload, "producer", None))
+        if to is None:
+            return None, []
+        if not to.to:
+            return None, []  # no addressee can be named (a proposal never known)
+        addressee = await self._directory.get(to.to)
+        if addressee is None:
+            return None, [to.to]  # no letter without its addressee; the failure says why
         missing: list[str] = []
-        for recipient_id in to.directory_ids:
+        copies: list[Recipient] = []
+        for recipient_id in to.cc:
             entry = await self._directory.get(recipient_id)
             if entry is None:
                 missing.append(recipient_id)
             else:
-                found.append(entry)
-        return domain.recipients(proposal, to, found), missing
+                copies.append(entry)
+        letter = domain.address_letter(envelope.event_type, addressee, copies, to.contacts)
+        return letter, missing
+
+    async def _plan(self, envelope: AnyEnvelope, known: Doc) -> domain.Plan:
+        """The event's letter, addressed, numbered and rendered, as the data is now."""
+        proposal = domain.letter_proposal(envelope, known)
+        letter, missing = await self._letter(envelope, proposal)
+        number = None
+        if letter is not None:
+            date = domain.letter_date(envelope)
+            number = await self._register.number(
+                domain.register_id(self._settings.office, date),
+                domain.letter_id(envelope, letter.to.recipient_id),
+                now=self.clock(),
+            )
+        return domain.plan_event(
+            envelope,
+            proposal,
+            letter,
+            missing,
+            self._settings,
+            now=self.clock(),
+            number=number,
+            source=current_source.get(),
+            trace=telemetry.capture(),  # the SMTP send continues the event's trace
+        )
+
+    async def release(self, delivery_id: str) -> list[str] | None:
+        """An operator releases a letter proofreading held, after fixing the data: it is
+        rendered again from its event and the data as they are now, and queued if it passes
+        (its held copies go back to their digests). Returns what proofreading still finds
+        (empty: released), or None when there is no such letter held for review."""
+        held = await self._log.get(delivery_id)
+        if held is None or held.status != "review" or held.copy_of is not None:
+            return None
+        value = await self._bodies.event_value(delivery_id)
+        if value is None:
+            return ["the event this letter is about is not stored any more"]
+        envelope = parse_record(value.encode("utf-8"))
+        plan = await self._plan(envelope, await self._view.get(envelope.proposal_id) or {})
+        planned = {d.delivery_id: d for d in plan.deliveries}
+        main = planned.get(delivery_id)
+        if main is None:
+            problems = [
+                "the letter now goes to another address: withdraw it and tell the event again"
+            ]
+        elif main.status == "review":
+            problems = (main.last_error or "").split("; ")
+        else:
+            problems = []
+        if problems:
+            await self._log.still_held(delivery_id, problems, self.clock())
+            return problems
+        ours = [
+            d for d in plan.deliveries if d.delivery_id == delivery_id or d.copy_of == delivery_id
+        ]
+        ids = {d.delivery_id for d in ours}
+        await self._bodies.replace_many([b for b in plan.bodies if b.delivery_id in ids])
+        for d in ours:
+            await self._log.release(d, self.clock())
+        log.info("notify.letter_released", delivery_id=delivery_id)
+        if self._on_queued is not None:
+            self._on_queued([delivery_id])
+        return []
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event
@@ -109,22 +189,14 @@ class NotificationHandlers:
         deliveries."""
         if not domain.is_told(envelope.event_type):
             return
-        proposal = domain.letter_proposal(envelope, proposal)
-        recipients, missing = await self._recipients(envelope, proposal)
-        plan = domain.plan_event(
-            envelope,
-            proposal,
-            recipients,
-            missing,
-            self._settings,
-            now=self.clock(),
-            source=current_source.get(),
-            trace=telemetry.capture(),  # the SMTP send continues the event's trace
-        )
+        if domain.before_go_live(envelope, self._settings):
+            HISTORY.labels(envelope.event_type).inc()
+            return
+        plan = await self._plan(envelope, proposal)
         if not plan.deliveries:
             return
         await self._bodies.put_many(plan.bodies)
-        queued = await self._log.queue_many(plan.deliveries, plan.failures)
+        queued = await self._log.queue_many(plan.deliveries, plan.events)
         for d in plan.deliveries:
             if d.delivery_id in plan.failures or d.delivery_id not in queued:
                 continue
@@ -137,6 +209,14 @@ class NotificationHandlers:
         # leased costs one read (the claim finds nothing to do).
         if self._on_queued is not None and plan.ready:
             self._on_queued(plan.ready)
+        for delivery_id, held in plan.held.items():
+            if delivery_id in queued:
+                REVIEW.labels(envelope.event_type).inc()
+                log.warning(
+                    "notify.letter_held_for_review",
+                    delivery_id=delivery_id,
+                    problems=getattr(held.payload, "problems", []),
+                )
         for d in plan.deliveries:
             if d.delivery_id in plan.failures and d.delivery_id in queued:
                 FAILED.labels(envelope.event_type, "no_recipient").inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -34,12 +35,20 @@ def build_message(
     to_name: str,
     to_email: str,
     msg_id: str,
+    cc: Sequence[tuple[str, str]] = (),
+    reply_to: tuple[str, str] | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> EmailMessage:
+    """One letter: to its addressee, its copies in Cc ((name, address) pairs), replies to
+    the owning unit (`reply_to`)."""
     msg = EmailMessage(policy=SMTP)
     msg["Subject"] = _clean(subject)
     msg["From"] = _address(from_name, from_email)
     msg["To"] = _address(to_name, to_email)
+    if cc:
+        msg["Cc"] = [_address(name, email) for name, email in cc]
+    if reply_to is not None:
+        msg["Reply-To"] = _address(*reply_to)
     msg["Message-ID"] = msg_id
     msg["Content-Language"] = "th, en"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this

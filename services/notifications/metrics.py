@@ -16,3 +16,13 @@ HELD = Counter(
     "Events read before their proposal was known: told once its submission is read",
 )
 DIGEST_HELD = Gauge("smartcity_emails_held_for_digest", "Emails waiting for their digest")
+HISTORY = Counter(
+    "smartcity_notify_history_untold_total",
+    "Events that took effect before the go-live (NOTIFICATIONS_GO_LIVE): recorded, no letter",
+    ["event_type"],
+)
+REVIEW = Counter(
+    "smartcity_letters_held_for_review_total",
+    "Letters proofreading stopped before they were queued (released by an operator)",
+    ["event_type"],
+)

@@ -31,6 +31,11 @@ PLACEHOLDER = re.compile(
 )
 URL_OR_ADDRESS = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 THAI = re.compile(r"[\u0E00-\u0E7F]")
+ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;:'\"()]+[A-Za-z]{2,}){2,}")
+"""Three English words in a row: English written into a Thai sentence."""
+THAI_RUN = re.compile(r"[\u0E00-\u0E7F]{6,}")
+"""Six Thai characters in a row (a Thai word or more: official numbers such as นร 0505/ว are
+shorter): Thai written into the English letter."""
 WRONG_PHRASES = {
     "จังหวัดกรุงเทพมหานคร": "Bangkok is not a จังหวัด",
     "คณะอนุกรรมการขับเคลื่อนเมืองอัจฉริยะ": "wrong name of the subcommittee",
@@ -39,8 +44,26 @@ WRONG_PHRASES = {
     "ถูกถอนโดย": "phrasing translated from English",
     "สำนักงานจังหวัด": "the governor's office is not สำนักงานจังหวัด",
 }
-THAI_FORM = ("เรื่อง", "เรียน", "จึงเรียนมาเพื่อโปรดทราบ", "ขอแสดงความนับถือ", "สำนักงานเมืองอัจฉริยะประเทศไทย")
-ENGLISH_FORM = ("Subject:", "Dear ", "Yours faithfully,", "Smart City Thailand Office")
+THAI_FORM = (
+    "ที่ ",
+    "เรื่อง",
+    "เรียน",
+    "จึงเรียนมาเพื่อโปรดทราบ",
+    "ขอแสดงความนับถือ",
+    "สำนักงานเมืองอัจฉริยะประเทศไทย",
+    "โทร.",
+    "ไปรษณีย์อิเล็กทรอนิกส์",
+)
+ENGLISH_FORM = (
+    "No. ",
+    "Subject:",
+    "Dear ",
+    "Yours faithfully,",
+    "Smart City Thailand Office",
+    "Tel.",
+)
+ENGLISH_START = re.compile(r"^\s*(?:\[This letter is dated|No\. )", re.MULTILINE)
+"""The first line of the English letter (the late-sending note, or its number)."""
 
 
 def visible_text(html: str) -> str:
@@ -52,9 +75,9 @@ def visible_text(html: str) -> str:
 
 def _split(text: str) -> tuple[str, str]:
     """The Thai part and the English part of a letter (Thai first): the English letter begins
-    with its sending office."""
-    at = text.find("Smart City Thailand Office")
-    return (text, "") if at < 0 else (text[:at], text[at:])
+    with its number (or the line saying it was sent after its date)."""
+    match = ENGLISH_START.search(text)
+    return (text, "") if match is None else (text[: match.start()], text[match.start() :])
 
 
 def _check_part(label: str, text: str, thai: str | None = None) -> list[str]:
@@ -76,6 +99,15 @@ def _check_part(label: str, text: str, thai: str | None = None) -> list[str]:
             match = STAGE_CODE.search(line)
             if match:
                 found.append(f"{label}: a stage code in a Thai sentence: {match.group(0)!r}")
+            english = ENGLISH_RUN.search(line)
+            if english:
+                found.append(f"{label}: English in the Thai letter: {english.group(0)!r}")
+    english_part = _split(plain)[1]
+    for line in english_part.splitlines():
+        match = THAI_RUN.search(line)
+        if match:
+            found.append(f"{label}: Thai in the English letter: {match.group(0)!r}")
+            break
     for phrase, why in WRONG_PHRASES.items():
         if phrase in text:
             found.append(f"{label}: {phrase!r} ({why})")

@@ -5,7 +5,9 @@ Thai, Gregorian in English. Names of stages, events and bodies come from contrac
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -17,7 +19,7 @@ from markupsafe import Markup
 
 from smartcity_th.contracts.agencies import agencies, office_holder, province_th
 from smartcity_th.contracts.approvals import DELIVERY_YEARS
-from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.common import BilingualText, Stage, marked, split_bilingual
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.proposals import field_name
 from smartcity_th.contracts.workflow import (
@@ -31,6 +33,7 @@ from smartcity_th.contracts.workflow import (
     event_name,
     stage_name,
 )
+from smartcity_th.services.notifications.office import Office
 
 THAI_MONTHS = (
     "มกราคม",
@@ -98,6 +101,19 @@ def agency_en(agency_id: str) -> str:
         return REQUESTERS[agency_id].en
     found = agencies().get(agency_id)
     return found.name_en if found else f"the {SMART_CITY_OFFICE.en}"
+
+
+def text_th(value: str) -> str:
+    """The Thai of a free text given once in both languages ("ไทย / English"), or a note that
+    it was recorded in English only: a Thai letter never quotes English."""
+    th, _en = split_bilingual(value)
+    return th if th is not None else "(บันทึกไว้เป็นภาษาอังกฤษเท่านั้น โปรดดูฉบับภาษาอังกฤษด้านล่าง)"
+
+
+def text_en(value: str) -> str:
+    """The English of such a text, or a note that it was recorded in Thai only."""
+    _th, en = split_bilingual(value)
+    return en if en is not None else "(recorded in Thai only: see the Thai letter above)"
 
 
 def times_revised(revision: int) -> int:
@@ -181,11 +197,44 @@ def _environment(html: bool) -> Environment:
         agency_en=agency_en,
         province_th=province_th,
         times_revised=times_revised,
+        text_th=text_th,
+        text_en=text_en,
+        mark_th=lambda v: marked(str(v), "th"),
+        mark_en=lambda v: marked(str(v), "en"),
         capfirst=capfirst,
         paragraphs=paragraphs,
     )
     env.globals.update(sender=SENDER, bodies=BODIES, delivery_years=DELIVERY_YEARS)
     return env
+
+
+@dataclass(frozen=True)
+class LetterHead:
+    """What makes an email an external letter besides its text: its number in the sending
+    office's register, the office, its date (the day it took effect), what it refers to
+    (อ้างถึง), its enclosures, the addressees of its copies (สำเนาส่ง), and the day it was
+    sent when that is later than its date."""
+
+    office: Office
+    number: int
+    date: dt.date
+    reference: BilingualText | None = None
+    enclosures: tuple[BilingualText, ...] = ()
+    copies: tuple[BilingualText, ...] = ()
+    sent_on: dt.date | None = None
+
+    @property
+    def number_th(self) -> str:
+        return f"{self.office.register_prefix}/{self.number}"
+
+    @property
+    def number_en(self) -> str:
+        return f"{self.office.register_prefix_en}/{self.number}"
+
+
+def thai_day(value: dt.datetime) -> dt.date:
+    """The calendar day of a moment in Thailand."""
+    return value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
 
 
 @dataclass(frozen=True)
@@ -201,17 +250,24 @@ def addressee(recipient: Any) -> BilingualText:
 
 
 def email_context(
-    envelope: AnyEnvelope, proposal: dict[str, Any], recipient: Any, status_url: str
+    envelope: AnyEnvelope,
+    proposal: dict[str, Any],
+    recipient: Any,
+    status_url: str,
+    head: LetterHead,
+    stage: str | None = None,
 ) -> dict[str, Any]:
     """What a template sees besides the event: the proposal as the service knows it, the
-    recipient and whom to address, the proposal's current stage, the letter's date and the
-    link to the proposal's public status page (`status_url`, signed by the caller)."""
+    recipient and whom to address, the stage the event led to (else the proposal's), the
+    letter's head (number, office, date, reference, copies) and the link to the proposal's
+    public status page (`status_url`, signed by the caller)."""
     return {
         "proposal": {**proposal, "proposal_id": envelope.proposal_id},
         "recipient": recipient,
         "addressee": addressee(recipient),
-        "stage": proposal.get("stage"),
-        "letter_date": envelope.occurred_at,
+        "stage": stage or proposal.get("stage"),
+        "head": head,
+        "letter_date": head.date,
         "timeline_url": status_url,
         "status_url": status_url,
     }
@@ -264,9 +320,12 @@ def split_subject(subject: str) -> tuple[str, str]:
     return th, en or th
 
 
-def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime) -> RenderedEmail:
-    """One summary letter of several queued emails (`items`: event_type, subject, proposal_id,
-    occurred_at, timeline_url (the status link)), oldest first."""
+def render_digest(
+    recipient: Any, items: list[dict[str, Any]], as_of: dt.datetime, head: LetterHead
+) -> RenderedEmail:
+    """One covering letter of the copies held for a recipient (`items`: event_type, subject,
+    proposal_id, occurred_at, letter_number, letter_date, timeline_url (the status link)),
+    oldest first."""
     listed = []
     for item in items:
         th, en = split_subject(str(item.get("subject", "")))
@@ -278,7 +337,8 @@ def render_digest(recipient: Any, items: list[dict[str, Any]], as_of: dt.datetim
             "addressee": addressee(recipient),
             "items": listed,
             "as_of": as_of,
-            "letter_date": as_of,
+            "letter_date": head.date,
+            "head": head,
             "count": len(items),
         },
     )
@@ -318,12 +378,16 @@ def _decided_by(entry: dict[str, Any]) -> BilingualText:
     th, en = body.th, capfirst(body.en)
     meeting = entry.get("meeting")
     if meeting:
+        note = meeting.get("date_note") or {}
         th += f" การประชุมครั้งที่ {meeting['meeting_id']} (ประธาน: {meeting['chair']['th']})"
         en += f", meeting {meeting['meeting_id']} (chair: {meeting['chair']['en']})"
+        if note:
+            th += f" ({note['th']})"
+            en += f" ({note['en']})"
     if entry.get("resolution_number"):
         number = entry["resolution_number"]
-        th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {number}"
-        en += f", resolution conveyed by Secretariat of the Cabinet letter {number}"
+        th += f" แจ้งมติตามหนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ {marked(number, 'th')}"
+        en += f", resolution conveyed by Secretariat of the Cabinet letter {marked(number, 'en')}"
     if entry.get("subcommittee_meeting_id"):
         th += f" ตามมติ{SUBCOMMITTEE.th} ครั้งที่ {entry['subcommittee_meeting_id']}"
         en += f", by resolution of subcommittee meeting {entry['subcommittee_meeting_id']}"
@@ -333,23 +397,46 @@ def _decided_by(entry: dict[str, Any]) -> BilingualText:
     return BilingualText(th=th, en=en)
 
 
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+@cache
+def status_page_csp() -> str:
+    """The status page's Content-Security-Policy: nothing loads but the page's one inline style
+    sheet, allowed by its hash (the sheet is the template's, the same on every page; no
+    script at all)."""
+    found = _STYLE.search(render_status_page(None, StatusProblem.INVALID))
+    sheet = found.group(1).encode("utf-8") if found else b""
+    digest = base64.b64encode(hashlib.sha256(sheet).digest()).decode("ascii")
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
 def render_status_page(
     proposal: dict[str, Any] | None,
     problem: StatusProblem | None,
     *,
     expires: dt.datetime | None = None,
+    office: Office | None = None,
 ) -> str:
     """The status page of a proposal (as the proposals view keeps it), or why it cannot be
     shown. Each history line is dated by the decision (meeting or resolution date) where it has
     one, else by when it was recorded, in Thailand's time zone."""
     history = []
     for entry in (proposal or {}).get("history", []):
+        if entry.get("refused"):
+            continue
         decided = entry.get("decided_on")
         date = dt.date.fromisoformat(decided) if decided else entry["recorded_at"]
         if isinstance(date, dt.datetime) and date.tzinfo is None:
             date = date.replace(tzinfo=dt.UTC)
         by = _decided_by(entry)
         history.append({**entry, "date": date, "by_th": by.th, "by_en": by.en})
+    # In the order things happened (a step recorded late sorts by the day it took effect),
+    # the order they were recorded among steps of the same day.
+    history.sort(key=lambda h: _day(h["date"]))
     applicant = None
     if proposal and proposal.get("applicant"):
         found = agencies().get(proposal["applicant"])
@@ -362,4 +449,9 @@ def render_status_page(
         history=history,
         applicant=applicant,
         expires=expires,
+        office=office or Office(),
     )
+
+
+def _day(value: dt.date | dt.datetime) -> dt.date:
+    return thai_day(value) if isinstance(value, dt.datetime) else value

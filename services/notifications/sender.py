@@ -157,6 +157,9 @@ class Sender:
         if d.kind != "digest":
             headers["X-Smartcity-Proposal-Id"] = d.proposal_id or ""
         body: Body | None = None
+        office = self._settings.office
+        if d.letter is not None:
+            headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         try:
             body = await self._body(d)
             message = build_message(
@@ -168,6 +171,8 @@ class Sender:
                 to_name=d.name_th or "",
                 to_email=d.email or "",
                 msg_id=d.message_id or "",
+                cc=d.cc,
+                reply_to=(office.unit.th, str(office.email)),
                 extra_headers=headers,
             )
             with telemetry.span(
@@ -183,14 +188,36 @@ class Sender:
                     **self._mailer.server_attributes,
                 },
             ):
-                reply = await self._mailer.send(message)
+                accepted = await self._mailer.send(message)
         except Exception as exc:
             await self._failed_attempt(d, body, attempts, exc)
             return
+        if accepted.refused:
+            await self._resend(d, body, accepted.refused)
         sent = domain.sent(d, domain.about(d, body), attempts)
-        await self._log.mark_sent(d.delivery_id, attempts, reply, self.clock(), sent.events)
+        await self._log.mark_sent(
+            d.delivery_id, attempts, accepted.reply, self.clock(), sent.events
+        )
         SENT.labels(d.event_type).inc()
         log.info("notify.sent", delivery_id=d.delivery_id, attempts=attempts)
+
+    async def _resend(self, d: Delivery, body: Body, refused: dict[str, str]) -> None:
+        """Queue the letter again, alone, to each recipient the server refused (before the
+        email is marked sent: a crash in between sends the email again, never loses them)."""
+        again = domain.resends(d, refused, self.clock())
+        log.warning(
+            "notify.recipients_refused",
+            delivery_id=d.delivery_id,
+            refused={a: r[:200] for a, r in refused.items()},
+        )
+        await self._bodies.put_many(
+            [
+                Body(r.delivery_id, body.event_value, r.created_at, body.text, body.html)
+                for r in again
+            ]
+        )
+        queued = await self._log.queue_many(again)
+        self.wake([r.delivery_id for r in again if r.delivery_id in queued])
 
     async def _failed_attempt(
         self, d: Delivery, body: Body | None, attempts: int, exc: Exception

@@ -5,19 +5,24 @@ keeps order only within a partition: a decision (say ProposalScreened) can be re
 ProposalSubmitted that made its proposal known, e.g. while catching up on a backlog. A letter
 about a proposal that is not known yet would name no area and reach no applicant. Such an event
 is held in the view instead, and told (in the order it arrived) as soon as the submission is
-read. One held longer than HOLD_DEADLINE is told anyway, with what is known, when the next event
-about that proposal arrives: its submission is not in the log (older than the topic's retention,
-or a damaged log).
+read. Likewise a fact read before the fact it follows in the workflow (a resubmission read
+before the revision request it answers: they travel on different topics) waits until that one is
+read, so that letters go out in the order things happened (`follows`). One held longer than
+HOLD_DEADLINE is told anyway, with what is known, when the next event about that proposal
+arrives: its submission is not in the log (older than the topic's retention, or a damaged log).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from smartcity_th.contracts.approvals import decided_on
+from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.workflow import Moved, transition
 
 Doc = dict[str, Any]
 
@@ -107,6 +112,37 @@ def waiting(state: Doc) -> list[Held]:
     return [Held(**h) for h in state.get("held", [])]
 
 
+def follows(stage: str | None, event_type: str, moves_to: str | None) -> bool:
+    """Whether a fact can come next for a proposal at `stage`: one that moves no stage always
+    can; one the workflow does not allow from `stage` was read before the fact it follows."""
+    if moves_to is None:
+        return True
+    return isinstance(transition(Stage(stage) if stage else None, event_type, ""), Moved)
+
+
+def releasable(state: Doc, held: list[Held]) -> list[Held]:
+    """The waiting events that can be told now, in the order they can happen: none while the
+    proposal is unknown; then each that follows the stage the ones before it lead to."""
+    if not is_known(state):
+        return []
+    stage, pending = state.get("stage"), list(held)
+    out: list[Held] = []
+    while True:
+        nxt = next(
+            (h for h in pending if follows(stage, _event_type(h), h.stage)),
+            None,
+        )
+        if nxt is None:
+            return out
+        out.append(nxt)
+        pending.remove(nxt)
+        stage = nxt.stage or stage
+
+
+def _event_type(held: Held) -> str:
+    return str(json.loads(held.event_value).get("event_type", ""))
+
+
 def record(
     state: Doc,
     envelope: AnyEnvelope,
@@ -129,14 +165,20 @@ def record(
             state,
             changed=False,
             held=any(h.event_id == event_id for h in held),
-            released=held if is_known(state) else [],
+            released=releasable(state, held),
         )
     seen = {**state, "seen": [*state.get("seen", []), event_id]}
+    overdue = bool(held) and now - _aware(held[0].held_at) >= HOLD_DEADLINE
+    early = is_known(state) and not follows(state.get("stage"), envelope.event_type, stage)
+    if early and not overdue:
+        hold = Held(event_id, envelope.model_dump_json(), stage, now)
+        seen["held"] = [h.as_doc() for h in held] + [hold.as_doc()]
+        return Recorded(seen, changed=True, held=True)
     after = applied(seen, envelope, stage)
-    if is_known(after) or not needs_proposal:
-        return Recorded(after, changed=True, released=held if is_known(after) else [])
-    if held and now - _aware(held[0].held_at) >= HOLD_DEADLINE:
+    if overdue:
         return Recorded(after, changed=True, released=held)  # told with what is known
+    if is_known(after) or not needs_proposal:
+        return Recorded(after, changed=True, released=releasable(after, held))
     hold = Held(event_id, envelope.model_dump_json(), stage, now)
     seen["held"] = [h.as_doc() for h in held] + [hold.as_doc()]
     return Recorded(seen, changed=True, held=True)

@@ -64,8 +64,30 @@ def resolve_province(value: str, *, field_name: str = "province") -> ProvinceRef
 
 
 def content_from_draft(draft: ProposalDraft) -> ProposalContent:
-    data = draft.model_dump(exclude={"province"})
+    data = draft.model_dump(exclude={"province", "received_on"})
     return ProposalContent(province=resolve_province(draft.province), **data)
+
+
+def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.date | None:
+    """A step recorded late may say the day it took effect, never a day after it is recorded
+    (in Thailand's calendar)."""
+    if effective_on is None:
+        return None
+    today = now.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+    if effective_on > today:
+        raise IntakeError(
+            BilingualText(
+                en=f"the day it took effect ({effective_on}) is after today ({today})",
+                th=f"วันที่มีผล ({effective_on}) อยู่หลังวันนี้ ({today})",
+            ),
+            [
+                FieldError(
+                    field="received_on",
+                    message=BilingualText(en="must not be in the future", th="ต้องไม่เป็นวันในอนาคต"),
+                )
+            ],
+        )
+    return effective_on
 
 
 def check_content(content: ProposalContent) -> ProposalContent:
@@ -145,13 +167,17 @@ class Proposal:
         idempotency_key: str,
         now: dt.datetime,
         cause: AnyEnvelope | None = None,
+        effective_on: dt.date | None = None,
     ) -> Proposal:
         content = check_content(content)
+        effective_on = check_effective_on(effective_on, now)
         decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
         if isinstance(decision, Refused):
             raise refused(decision, proposal_id)
         event = new_envelope(
-            ProposalSubmitted(applicant=actor.agency_id, content=content),
+            ProposalSubmitted(
+                applicant=actor.agency_id, content=content, effective_on=effective_on
+            ),
             producer=SERVICE_PRODUCER,
             proposal_id=proposal_id,
             cause=cause,
@@ -197,9 +223,11 @@ class Proposal:
         now: dt.datetime,
         cause: AnyEnvelope | None = None,
         claimed_revision: int | None = None,
+        effective_on: dt.date | None = None,
     ) -> None:
         """The applicant's revised plan, allowed only while a revision is requested."""
         content = check_content(content)
+        effective_on = check_effective_on(effective_on, now)
         decision = authorise(
             actor,
             "ProposalResubmitted",
@@ -230,7 +258,11 @@ class Proposal:
             )
         event = new_envelope(
             ProposalResubmitted(
-                applicant=self.applicant, revision=revision, content=content, changes=changes
+                applicant=self.applicant,
+                revision=revision,
+                content=content,
+                changes=changes,
+                effective_on=effective_on,
             ),
             producer=SERVICE_PRODUCER,
             proposal_id=self.proposal_id,

@@ -51,6 +51,7 @@ class SubmitProposal:
     idempotency_key: str
     proposal_id: str | None = None
     cause: AnyEnvelope | None = None
+    effective_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ResubmitProposal:
     command_key: str | None
     cause: AnyEnvelope | None = None
     claimed_revision: int | None = None
+    effective_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class ProposalHandlers:
             idempotency_key=command.idempotency_key,
             now=self.clock(),
             cause=command.cause,
+            effective_on=command.effective_on,
         )
         if await self._repo.add(proposal):
             return SubmitResult(proposal, created=True)
@@ -134,6 +137,7 @@ class ProposalHandlers:
                 now=self.clock(),
                 cause=command.cause,
                 claimed_revision=command.claimed_revision,
+                effective_on=command.effective_on,
             )
 
         return await self._change(command.proposal_id, command.command_key, change)
@@ -239,6 +243,7 @@ class IntakeClaims:
                     idempotency_key=key,
                     proposal_id=envelope.proposal_id,
                     cause=envelope,
+                    effective_on=payload.effective_on,
                 )
             )
         elif isinstance(payload, ProposalResubmitted):
@@ -251,6 +256,7 @@ class IntakeClaims:
                     command_key=key,
                     cause=envelope,
                     claimed_revision=payload.revision,
+                    effective_on=payload.effective_on,
                 )
             )
         elif isinstance(payload, ProposalWithdrawn):

@@ -158,6 +158,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
     )
     async with RegistryAdmin(KAFKA, topics) as admin:
         onboarded = await admin.onboard(udon)
+    assert onboarded.signing_key is not None  # made here: no --public-key given
     signer = ClaimSigner(udon.agency_id, onboarded.signing_key.private_key)
     proposals = mongo[ns.db("proposals")]["proposals"]
 

@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.approvals import ProposalScreened
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.letters import LETTERS
 from tests.builders import claim
 from tests.e2e.approvals_support import http_json, meeting, wait_stage
 from tests.e2e.test_proposals_api import draft
@@ -207,7 +207,7 @@ async def test_two_instances_of_every_service_lose_and_double_nothing(
     # The only failures: recipients the directory has no address for (never an SMTP error).
     assert [d["_id"] for d in sent_docs if d["status"] == "failed" and d["email"]] == []
     about = {d["event_id"] for d in sent_docs}
-    routed = {e["event_id"] for e in published if e["event_type"] in set(ROUTES) & set(FACT_TYPES)}
+    routed = {e["event_id"] for e in published if e["event_type"] in set(LETTERS) & set(FACT_TYPES)}
     assert routed <= about  # no fact without its emails
     doubled = []
     lost = []

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
@@ -94,8 +96,23 @@ def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
         assert kafka.can_login(agency_id, again["password"])
         assert not kafka.can_login(agency_id, first["password"])
         assert admin(ns, "kafka-credentials", "lg-atlantis").returncode == 2
+        assert quota_becomes(ns, agency_id, DEFAULT_AGENCY_QUOTA.as_kafka())
+        changed = admin(ns, "quota", agency_id, "--producer-byte-rate", "1000")
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        wanted = DEFAULT_AGENCY_QUOTA.as_kafka() | {"producer_byte_rate": 1000.0}
+        assert quota_becomes(ns, agency_id, wanted)
     finally:
         assert admin(ns, "revoke-agency", agency_id).returncode == 0
+
+
+def quota_becomes(ns: Namespace, agency_id: str, wanted: dict[str, float]) -> bool:
+    """Onboarding sets the agency's Kafka quotas; the broker holds them a moment later."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if admin_json(ns, "quota", agency_id)["quota"] == wanted:
+            return True
+        time.sleep(0.5)
+    raise AssertionError(f"{agency_id}'s quota never became {wanted}")
 
 
 def test_with_kafka_unreachable_the_admin_says_so_in_one_line_with_exit_code_3(
@@ -125,3 +142,64 @@ def test_the_old_json_flag_still_prints_json(ns: Namespace) -> None:
     done = admin(ns, "list", "--json")
     assert done.returncode == 0, done.stderr
     assert isinstance(json.loads(done.stdout), list)
+
+
+def kit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smartcity_th.kit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_agency_makes_its_own_key_and_the_admin_registers_only_the_public_half(
+    ns: Namespace, tmp_path: Path
+) -> None:
+    """Issue 24: `smartcity-kit keygen` on the agency's machine, `smartcity-admin signing-key
+    register` with the public key file; a revoked key can never be registered again."""
+    made = kit("keygen", "des-subcommittee", "--out", str(tmp_path / "agency"), "--output", "json")
+    assert made.returncode == 0, made.stderr
+    pair = json.loads(made.stdout)
+    private, public = Path(pair["private_key"]), Path(pair["public_key"])
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert b"PRIVATE" not in public.read_bytes()
+
+    refused = admin(ns, "signing-key", "register", "des-subcommittee", "--public-key", str(private))
+    assert refused.returncode == 2  # a private key file is refused, never read as a key
+    assert "private key" in refused.stderr
+
+    registered = admin_json(
+        ns, "signing-key", "register", "des-subcommittee", "--public-key", str(public)
+    )
+    assert registered["key_id"] == pair["key_id"]
+    assert ClaimSigner.from_pem("des-subcommittee", private).key_id == pair["key_id"]
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == pair["key_id"]]
+    assert row["revoked"] is None
+
+    assert admin(ns, "revoke", pair["key_id"]).returncode == 0
+    again = admin(ns, "signing-key", "register", "des-subcommittee", "--public-key", str(public))
+    assert again.returncode == 1
+    assert "revocation is final" in again.stdout + again.stderr
+    [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == pair["key_id"]]
+    assert row["revoked"] is not None
+
+
+def test_an_agency_id_with_a_dot_is_refused_at_onboarding(ns: Namespace, tmp_path: Path) -> None:
+    done = admin(
+        ns,
+        "onboard",
+        f"lg-dot-{ns.run_id}.orders",
+        "--kind",
+        "local_government",
+        "--name-th",
+        "ทดสอบ",
+        "--name-en",
+        "Test",
+        "--out",
+        str(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "no dots" in done.stderr
+    assert not [r for r in admin_json(ns, "list") if r["agency"].startswith(f"lg-dot-{ns.run_id}")]

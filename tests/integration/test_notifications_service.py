@@ -42,6 +42,7 @@ from smartcity_th.services.notifications.adapters.directory import (
     RecipientsDirectory,
     seed_documents,
 )
+from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
@@ -51,9 +52,10 @@ from smartcity_th.services.notifications.adapters.store import (
 from smartcity_th.services.notifications.bootstrap import mail_settings
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.handlers import NotificationHandlers
+from smartcity_th.services.notifications.letters import LETTERS, PARTY_AGENCY, Party
 from smartcity_th.services.notifications.messages import message_id
 from smartcity_th.services.notifications.proofread import problems, visible_text
-from smartcity_th.services.notifications.routing import ROUTES
+from smartcity_th.services.notifications.rendering import status_page_csp
 from smartcity_th.services.notifications.samples import content, sample_envelope
 from tests.support import (
     KAFKA,
@@ -82,6 +84,9 @@ pytestmark = pytest.mark.integration
 DOMAIN = "smartcity.example.go.th"
 DIRECTORY = {d["_id"]: d for d in seed_documents()}
 CONTACT = "smartcity@phuketcity.example.go.th"
+"""The sample proposal's contact address (in Cc of every letter to its applicant)."""
+APPLICANT = str(DIRECTORY["lg-phuket-city"]["email"])
+"""The sample applicant's address: the addressee of every letter about its proposal."""
 Doc = dict[str, Any]
 
 
@@ -162,33 +167,31 @@ def new_proposal_id() -> str:
     return f"PRP-IT-{uuid.uuid4().hex[:10]}"
 
 
-def expected_addresses(
+def expected_letter(
     event_type: str,
     producer_id: str = "depa",
     applicant: str = "lg-phuket-city",
     province: str = "83",
     contact: str = CONTACT,
-) -> set[str]:
-    out: set[str] = set()
-    for role in ROUTES[event_type]:
-        if role == "applicant":
-            out |= {DIRECTORY[applicant]["email"], contact}
-        elif role == "province":
-            out.add(DIRECTORY[f"governor-{province}"]["email"])
-        elif role == "producer":
-            out.add(DIRECTORY[producer_id]["email"])
-        else:
-            out.add(
-                DIRECTORY[
-                    {
-                        "depa": "depa",
-                        "des": "des-subcommittee",
-                        "steering": "steering-committee",
-                        "cabinet": "cabinet-secretariat",
-                    }[role]
-                ]["email"]
-            )
-    return out
+) -> tuple[str, set[str]]:
+    """The address a letter about the event goes to, and the addresses in its Cc (the
+    letter table's copies, then the applicant's contact address when not already there)."""
+    rule = LETTERS[event_type]
+
+    def address(party: Party) -> str:
+        if party is Party.APPLICANT:
+            return str(DIRECTORY[applicant]["email"])
+        if party is Party.GOVERNOR:
+            return str(DIRECTORY[f"governor-{province}"]["email"])
+        if party is Party.PRODUCER:
+            return str(DIRECTORY[producer_id]["email"])
+        return str(DIRECTORY[PARTY_AGENCY[party]]["email"])
+
+    to = address(rule.to)
+    cc = {address(p) for p in rule.cc} - {to}
+    if rule.to is Party.APPLICANT and contact != to:
+        cc.add(contact)
+    return to, cc
 
 
 async def received(mailpit: Mailpit, msg_id: str, count: int = 1) -> list[Doc]:
@@ -222,39 +225,73 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
 ) -> None:
-    pid = new_proposal_id()
-    envelopes = [event(t, pid) for t in ROUTES]  # ProposalSubmitted first: the view learns it
+    # Every lettered event, in orders the workflow allows (the service holds a fact read
+    # before the one it follows): one proposal's whole life, and the three other endings.
+    paths = [
+        (
+            "ProposalSubmitted",
+            "RevisionRequested",
+            "ProposalResubmitted",
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+            "CabinetEndorsed",
+            "CertificationAwarded",
+            "DeliveryDeadlineReminder",
+            "DeliveryReported",
+            "DeliveryReturned",
+            "DeliveryAcknowledged",
+            "CertificationRenewed",
+            "CertificationLapsed",
+            "IntakeRejected",
+            "TransitionRefused",
+        ),
+        ("ProposalSubmitted", "ProposalScreened", "SubcommitteeRejected"),
+        ("ProposalSubmitted", "ProposalWithdrawn"),
+        (
+            "ProposalSubmitted",
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+            "CabinetReturned",
+        ),
+    ]
+    envelopes = [event(t, pid) for path in paths if (pid := new_proposal_id()) for t in path]
+    assert {e.event_type for e in envelopes} == set(LETTERS)
     await publish(producer, notifier.topics, *envelopes)
     for e in envelopes:
-        for address in expected_addresses(e.event_type):
-            msg_id = message_id(str(e.event_id), address, DOMAIN)
-            [summary] = await received(mailpit, msg_id)
-            msg = await mailpit.raw(summary["ID"])
-            assert [a.addr_spec for a in msg["To"].addresses] == [address]
-            assert str(msg["Subject"]).startswith("[เมืองอัจฉริยะ]"), e.event_type
-            assert msg["X-Smartcity-Event-Type"] == e.event_type
-            text, html = body_parts(msg)
-            assert text.index("เรียน") < text.index("Dear")
-            assert "ภูเก็ต" in text
-            assert "Phuket" in text
-            assert problems(str(msg["Subject"]), text, html) == [], e.event_type
-            assert f"{notifier.url}/status/" in html
-            assert "/proposals/" not in html  # never the operators' console
-            if e.event_type != "IntakeRejected":
-                assert "ภูเก็ตเมืองอัจฉริยะ" in str(msg["Subject"]) + text, e.event_type
+        address, copies = expected_letter(e.event_type)
+        msg_id = message_id(str(e.event_id), address, DOMAIN)
+        [summary] = await received(mailpit, msg_id)
+        msg = await mailpit.raw(summary["ID"])
+        assert [a.addr_spec for a in msg["To"].addresses] == [address]
+        cc = [a.addr_spec for a in msg["Cc"].addresses] if msg["Cc"] else []
+        assert sorted(cc) == sorted(copies), e.event_type
+        assert msg["Reply-To"].addresses[0].addr_spec == "smartcity@depa.example.go.th"
+        assert msg["X-Smartcity-Letter-Number"].startswith("DEPA 04/")
+        assert str(msg["Subject"]).startswith("[เมืองอัจฉริยะ]"), e.event_type
+        assert msg["X-Smartcity-Event-Type"] == e.event_type
+        text, html = body_parts(msg)
+        assert text.index("เรียน") < text.index("Dear")
+        assert "ภูเก็ต" in text
+        assert "Phuket" in text
+        assert problems(str(msg["Subject"]), text, html) == [], e.event_type
+        assert f"{notifier.url}/status/" in html
+        assert "/proposals/" not in html  # never the operators' console
+        if e.event_type != "IntakeRejected":
+            assert "ภูเก็ตเมืองอัจฉริยะ" in str(msg["Subject"]) + text, e.event_type
     cabinet = next(e for e in envelopes if e.event_type == "CabinetEndorsed")
     msg = await mailpit.raw(
         (
             await received(
                 mailpit,
-                message_id(
-                    str(cabinet.event_id), DIRECTORY["cabinet-secretariat"]["email"], DOMAIN
-                ),
+                message_id(str(cabinet.event_id), expected_letter("CabinetEndorsed")[0], DOMAIN),
             )
         )[0]["ID"]
     )
     text, _html = body_parts(msg)
-    assert "นร 0505/ว 123" in text
+    assert "อ้างถึง  หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ นร 0505/ว 123" in text
+    assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดภูเก็ต" in text
     assert "20 ธันวาคม 2565" in text
     assert "20 December 2022" in text
 
@@ -269,7 +306,7 @@ async def test_sent_emails_are_recorded_and_announced(
     submitted = event("ProposalSubmitted", pid)
     await publish(producer, notifier.topics, submitted)
     deliveries = mongo[notifier.db_name]["deliveries"]
-    addresses = expected_addresses("ProposalSubmitted")
+    addresses = {expected_letter("ProposalSubmitted")[0]}
 
     async def all_sent() -> list[Doc] | None:
         docs = await deliveries.find({"event_id": str(submitted.event_id)}).to_list(None)
@@ -313,31 +350,35 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
 ) -> None:
+    """Markup and line breaks that proofreading lets through (a bare tag such as <b> would be
+    held as a placeholder: test_a_letter_that_fails_proofreading_...) are escaped in the HTML
+    part and cannot add headers."""
     pid = new_proposal_id()
     area = BilingualText(
-        th="<b>เมือง</b>\r\nBcc: victim@example.com",
-        en="<script>x</script>\nBcc: victim@example.com",
+        th="<b class=x>เมือง</b>\r\nBcc: victim@example.com",
+        en="<script type=x>x</script>\nBcc: victim@example.com",
     )
     envelopes = [
         event("ProposalSubmitted", pid, area=area),
         event(
             "RevisionRequested",
             pid,
-            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i>why</i>\nX-Evil: 1"),
+            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i class=x>why</i>\nX-Evil: 1"),
         ),
     ]
     await publish(producer, notifier.topics, *envelopes)
     for e in envelopes:
-        msg_id = message_id(str(e.event_id), CONTACT, DOMAIN)
+        msg_id = message_id(str(e.event_id), APPLICANT, DOMAIN)
         [summary] = await received(mailpit, msg_id)
         msg = await mailpit.raw(summary["ID"])
         assert msg["Bcc"] is None
         assert msg["X-Evil"] is None
-        assert [a.addr_spec for a in msg["To"].addresses] == [CONTACT]
+        assert [a.addr_spec for a in msg["To"].addresses] == [APPLICANT]
+        assert [a.addr_spec for a in msg["Cc"].addresses][-1] == CONTACT
         _text, html = body_parts(msg)
-        assert "<script>" not in html
-        assert "<b>เมือง</b>" not in html
-        assert "&lt;b&gt;เมือง&lt;/b&gt;" in html
+        assert "<script type=x>" not in html
+        assert "<b class=x>เมือง</b>" not in html
+        assert "&lt;b class=x&gt;เมือง&lt;/b&gt;" in html
 
 
 async def test_a_decision_read_before_its_submission_waits_for_it(
@@ -355,13 +396,13 @@ async def test_a_decision_read_before_its_submission_waits_for_it(
     await publish(producer, notifier.topics, screened)  # the decision first
     await publish(producer, notifier.topics, submitted)
     for e in (submitted, screened):
-        [summary] = await received(mailpit, message_id(str(e.event_id), CONTACT, DOMAIN))
+        [summary] = await received(mailpit, message_id(str(e.event_id), APPLICANT, DOMAIN))
         text, _html = body_parts(await mailpit.raw(summary["ID"]))
         assert "เทศบาลนครรอคอย" in text
         assert "Waiting City Municipality" in text
-    [letter] = await received(mailpit, message_id(str(screened.event_id), CONTACT, DOMAIN))
+    [letter] = await received(mailpit, message_id(str(screened.event_id), APPLICANT, DOMAIN))
     text, _html = body_parts(await mailpit.raw(letter["ID"]))
-    assert "ขั้นตอนปัจจุบัน: -" not in text
+    assert "ขั้นตอน ณ วันที่ของหนังสือ: -" not in text
 
 
 # -- idempotency and failures ----------------------------------------------------------------
@@ -379,22 +420,23 @@ async def test_a_redelivered_event_sends_no_second_email(
     revision = event("RevisionRequested", pid)
     marker = event("DeliveryDeadlineReminder", pid)
     await publish(producer, notifier.topics, submitted, screened, screened, submitted)
-    await received(mailpit, message_id(str(screened.event_id), CONTACT, DOMAIN))
+    await received(mailpit, message_id(str(screened.event_id), APPLICANT, DOMAIN))
     # An old event redelivered after a newer one: no email, and the stage does not go back.
     await publish(producer, notifier.topics, revision, screened, marker)
     # The marker follows the copies on the proposal's partition: once its email is here,
     # every copy has been consumed.
-    [summary] = await received(mailpit, message_id(str(marker.event_id), CONTACT, DOMAIN))
+    [summary] = await received(mailpit, message_id(str(marker.event_id), APPLICANT, DOMAIN))
     for e in (submitted, screened, revision):
-        for address in expected_addresses(e.event_type):
-            msg_id = message_id(str(e.event_id), address, DOMAIN)
-            await received(mailpit, msg_id)
-            assert len(await mailpit.by_message_id(msg_id)) == 1, (e.event_type, address)
+        address = expected_letter(e.event_type)[0]
+        msg_id = message_id(str(e.event_id), address, DOMAIN)
+        await received(mailpit, msg_id)
+        assert len(await mailpit.by_message_id(msg_id)) == 1, (e.event_type, address)
     view = await mongo[notifier.db_name]["proposals"].find_one({"_id": pid})
     assert view is not None
     assert view["stage"] == "revision_requested"
     text, _html = body_parts(await mailpit.raw(summary["ID"]))
-    assert "ขั้นตอนปัจจุบัน: รอผู้ยื่นแก้ไขข้อเสนอ" in text
+    # The reminder's facts give the stage the view holds (a reminder moves no stage).
+    assert "ขั้นตอน ณ วันที่ของหนังสือ: รอผู้ยื่นแก้ไขข้อเสนอ" in text
 
 
 @pytest.fixture(scope="module")
@@ -427,9 +469,10 @@ async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
         deliveries,
         MessageBodies(db),
         mail,
+        LetterRegister(db),
     )
     await first_try.on_event(submitted)
-    addresses = expected_addresses("ProposalSubmitted")
+    addresses = [expected_letter("ProposalSubmitted")[0]]
     ids = [f"{submitted.event_id}:{a.lower()}" for a in addresses]
     queued = await deliveries.collection.find({"_id": {"$in": ids}}).to_list(None)
     assert sorted(d["status"] for d in queued) == ["queued"] * len(addresses)
@@ -468,7 +511,7 @@ async def test_a_recipient_missing_from_the_directory_is_a_clear_failure(
     assert failed["payload"]["recipient_id"] == "lg-nowhere-city"
     assert failed["payload"]["attempts"] == 0
     # Nothing crashed: the next event is emailed as usual.
-    await received(mailpit, message_id(str(after.event_id), CONTACT, DOMAIN))
+    await received(mailpit, message_id(str(after.event_id), APPLICANT, DOMAIN))
     async with httpx.AsyncClient(base_url=notifier.url, timeout=5) as http:
         assert (await http.get("/healthz")).status_code == 200
 
@@ -589,19 +632,21 @@ def test_the_recipients_cli(notifier: Notifier) -> None:
     assert cli("show", "nobody").returncode == 1
 
 
-async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
+async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_ones_at_once(
     notifier: Notifier,
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
     admin_keys: dict[str, str],
     mongo: AsyncMongoClient[Doc],
 ) -> None:
+    """A governor who chose a digest gets the copies of non-critical letters in one covering
+    letter a day; the copy of a critical letter (the Cabinet's) comes in its Cc at once. The
+    letter's addressee always gets it at once."""
     depa = {"X-API-Key": admin_keys["depa"]}
     applicant = DIRECTORY["lg-khon-kaen-city"]
+    governor = DIRECTORY["governor-40"]
     async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
-        resp = await http.put(
-            "/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": True}
-        )
+        resp = await http.put("/recipients/governor-40/digest", headers=depa, json={"digest": True})
         assert resp.status_code == 200
         pid = new_proposal_id()
         contact = f"kk-{uuid.uuid4().hex[:6]}@khonkaen.example.go.th"
@@ -621,44 +666,63 @@ async def test_digest_recipients_get_one_summary_and_critical_mail_at_once(
         )
         submitted = submitted.model_copy(update={"payload": payload})
         screened = event("ProposalScreened", pid)
+        approved = event("SubcommitteeApproved", pid)
+        acknowledged = event("SteeringCommitteeAcknowledged", pid)
         endorsed = event("CabinetEndorsed", pid)
-        await publish(producer, notifier.topics, submitted, screened, endorsed)
-        # Critical: at once, even to the digest recipient.
-        await received(mailpit, message_id(str(endorsed.event_id), applicant["email"], DOMAIN))
-        # Non-critical: at once to everyone else, held for the digest recipient.
-        await received(mailpit, message_id(str(screened.event_id), contact, DOMAIN))
+        await publish(
+            producer, notifier.topics, submitted, screened, approved, acknowledged, endorsed
+        )
+        # Critical: the governor's copy in Cc at once, even though the governor chose a digest.
+        [critical] = await received(
+            mailpit, message_id(str(endorsed.event_id), applicant["email"], DOMAIN)
+        )
+        msg = await mailpit.raw(critical["ID"])
+        assert governor["email"] in [a.addr_spec for a in msg["Cc"].addresses]
+        # Non-critical: at once to the applicant (with its contact in Cc), held for the governor.
+        [first] = await received(
+            mailpit, message_id(str(screened.event_id), applicant["email"], DOMAIN)
+        )
+        msg = await mailpit.raw(first["ID"])
+        des = DIRECTORY["des-subcommittee"]["email"]
+        assert [a.addr_spec for a in msg["Cc"].addresses] == [des, contact]
+        assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดขอนแก่น" in body_parts(msg)[0]
         deliveries = mongo[notifier.db_name]["deliveries"]
         held = await poll(
-            lambda: _held(deliveries, pid, applicant["email"], 2), what="two held emails"
+            lambda: _held(deliveries, pid, governor["email"], 3), what="three held copies"
         )
-        assert {h["event_type"] for h in held} == {"ProposalSubmitted", "ProposalScreened"}
-        for e in (submitted, screened):
-            msg_id = message_id(str(e.event_id), applicant["email"], DOMAIN)
+        assert {h["event_type"] for h in held} == {
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+        }
+        for e in (screened, approved, acknowledged):
+            msg_id = message_id(str(e.event_id), governor["email"], DOMAIN)
             assert await mailpit.by_message_id(msg_id) == []
         run = await http.post("/digests/run", headers=depa)
         assert run.status_code == 200
         queued = [d for d in run.json()["queued"]]
         assert len(queued) == 1
-        digest_msg_id = message_id(queued[0], applicant["email"], DOMAIN)
+        digest_msg_id = message_id(queued[0], governor["email"], DOMAIN)
         [summary] = await received(mailpit, digest_msg_id)
         msg = await mailpit.raw(summary["ID"])
-        assert "สรุป" in str(msg["Subject"])
+        assert "ส่งสำเนาหนังสือ" in str(msg["Subject"])
         text, html = body_parts(msg)
-        assert "ได้รับข้อเสนอ" in text
+        assert text.count("สำเนาหนังสือที่ สศด 04/") == 3
         assert "ผลการกลั่นกรองข้อเสนอ" in text
         assert "Proposal screened" in html
         assert problems(str(msg["Subject"]), text, html) == []
         again = await http.post("/digests/run", headers=depa)
         assert again.json()["queued"] == []
-        await http.put("/recipients/lg-khon-kaen-city/digest", headers=depa, json={"digest": False})
+        await http.put("/recipients/governor-40/digest", headers=depa, json={"digest": False})
     records = await read_topic(
         notifier.topics.notifications,
-        min_records=2,
+        min_records=3,
         where=lambda r: envelope_of(r)["payload"].get("message_id") == digest_msg_id,
     )
     assert {envelope_of(r)["payload"]["about_event_id"] for r in records} == {
-        str(submitted.event_id),
         str(screened.event_id),
+        str(approved.event_id),
+        str(acknowledged.event_id),
     }
 
 
@@ -756,9 +820,7 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
     ]
     await publish(producer, notifier.topics, *envelopes)
     expected = {
-        message_id(str(e.event_id), a, DOMAIN): e
-        for e in envelopes
-        for a in expected_addresses(e.event_type)
+        message_id(str(e.event_id), expected_letter(e.event_type)[0], DOMAIN): e for e in envelopes
     }
     deliveries = mongo[notifier.db_name]["deliveries"]
 
@@ -801,8 +863,9 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
             assert sink.count(msg_id) == 1, msg_id
         assert all(m["Auto-Submitted"] == "auto-generated" for m in sink.messages)
 
-        # An address the server keeps refusing with 4xx: bounded retries, then failed and
-        # dead-lettered, with the SMTP reply recorded.
+        # Contact addresses (in Cc) the server keeps refusing with 4xx, or refuses with 5xx,
+        # while it takes the letter for its addressee: each gets the letter again alone, with
+        # bounded retries, then failed and dead-lettered with the SMTP reply recorded.
         hopeless_pid = new_proposal_id()
         busy = "busy@hopeless.example.go.th"
         nobody = "nobody@rejected.example.go.th"
@@ -819,6 +882,7 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
             timeout=60,
             what="the hopeless email failed",
         )
+        assert failed["copy_of"] == f"{hopeless.event_id}:{APPLICANT}"
         # A 5xx is final at once.
         refused = await deliveries.find_one({"proposal_id": hopeless_pid, "email": nobody})
         assert refused is not None
@@ -850,10 +914,10 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
             for r in notes
         }
         assert attempts == {busy: 12, nobody: 1}
-        # Others on that event were delivered (once).
-        depa_id = message_id(str(hopeless.event_id), DIRECTORY["depa"]["email"], DOMAIN)
-        await poll(lambda: _all_there(sink, {depa_id}), what="depa's copy")
-        assert sink.count(depa_id) == 1
+        # The addressee got the letter, once.
+        letter_id = message_id(str(hopeless.event_id), APPLICANT, DOMAIN)
+        await poll(lambda: _all_there(sink, {letter_id}), what="the addressee's letter")
+        assert sink.count(letter_id) == 1
     finally:
         controller.stop()
 
@@ -920,9 +984,10 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
 
     pid = new_proposal_id()
     submitted = event("ProposalSubmitted", pid)
+    screened = event("ProposalScreened", pid)
     approved = event("SubcommitteeApproved", pid)
-    await publish(producer, notifier.topics, submitted, approved)
-    [summary] = await received(mailpit, message_id(str(approved.event_id), CONTACT, DOMAIN))
+    await publish(producer, notifier.topics, submitted, screened, approved)
+    [summary] = await received(mailpit, message_id(str(approved.event_id), APPLICANT, DOMAIN))
     text, _html = body_parts(await mailpit.raw(summary["ID"]))
     match = re.search(r"(http://\S+/status/(\S+))", text)
     assert match is not None, text
@@ -931,6 +996,7 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         page = await http.get(link)
         assert page.status_code == 200, page.text
         assert page.headers["cache-control"] == "no-store"
+        assert_status_page_headers(page)
         seen = visible_text(page.text)
         assert seen.index("สถานะข้อเสนอ") < seen.index("proposal status")
         assert "ภูเก็ตเมืองอัจฉริยะ" in seen
@@ -941,3 +1007,79 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
         forged = await http.get(link.replace(token, token[:-3] + "abc"))
         assert forged.status_code == 404
         assert "ลิงก์นี้ไม่ถูกต้อง" in forged.text
+        assert_status_page_headers(forged)
+
+
+def assert_status_page_headers(page: httpx.Response) -> None:
+    """Its own policy (no script; only its style sheet, by hash) and every response's headers
+    (issue 24)."""
+    assert page.headers["content-security-policy"] == status_page_csp()
+    assert "frame-ancestors 'none'" in status_page_csp()
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed(
+    notifier: Notifier,
+    producer: AIOKafkaProducer,
+    mailpit: Mailpit,
+    admin_keys: dict[str, str],
+    mongo: AsyncMongoClient[Doc],
+) -> None:
+    """Bad data (a placeholder in the addressee's name) never goes out: the letter is held
+    with its reason and a NotificationHeld; released before the fix it stays held (409);
+    after the fix it is rendered again and sent, once."""
+    depa = {"X-API-Key": admin_keys["depa"]}
+    entry = DIRECTORY["lg-khon-kaen-city"]
+    pid = new_proposal_id()
+    submitted = sample_envelope("ProposalSubmitted", proposal_id=pid, fixed=False)
+    submitted = submitted.model_copy(
+        update={"payload": submitted.payload.model_copy(update={"applicant": "lg-khon-kaen-city"})}
+    )
+    letter_id = f"{submitted.event_id}:{entry['email']}"
+    deliveries = mongo[notifier.db_name]["deliveries"]
+    async with httpx.AsyncClient(base_url=notifier.url, timeout=10) as http:
+        broken = await http.patch(
+            "/recipients/lg-khon-kaen-city",
+            headers=depa,
+            json={"name_th": f"{entry['name_th']} TODO"},
+        )
+        assert broken.status_code == 200, broken.text
+        try:
+            await publish(producer, notifier.topics, submitted)
+            held = await poll(
+                lambda: find_published(deliveries, {"_id": letter_id, "status": "review"}),
+                what="the letter held for review",
+            )
+            assert "a placeholder: 'TODO'" in held["last_error"]
+            facts = await read_topic(
+                notifier.topics.notifications,
+                min_records=1,
+                where=lambda r: envelope_of(r)["payload"].get("delivery_id") == letter_id,
+            )
+            assert envelope_of(facts[0])["event_type"] == "NotificationHeld"
+            # Released before the fix: still held, with the reason.
+            early = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+            assert early.status_code == 409, early.text
+            assert "TODO" in early.json()["errors"][0]["message"]["en"]
+        finally:
+            fixed = await http.patch(
+                "/recipients/lg-khon-kaen-city", headers=depa, json={"name_th": entry["name_th"]}
+            )
+            assert fixed.status_code == 200
+        released = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+        assert released.status_code == 200, released.text
+        again = await http.post(f"/deliveries/{letter_id}/release", headers=depa)
+        assert again.status_code == 404
+    msg_id = message_id(str(submitted.event_id), entry["email"], DOMAIN)
+    [summary] = await received(mailpit, msg_id)
+    text, _html = body_parts(await mailpit.raw(summary["ID"]))
+    assert "TODO" not in text
+    assert "เรียน  นายกเทศมนตรีนครขอนแก่น" in text
+    sent = await poll(
+        lambda: find_published(deliveries, {"_id": letter_id, "status": "sent"}),
+        what="the released letter sent",
+    )
+    assert sent["attempts"] == 1
+    assert len(await mailpit.by_message_id(msg_id)) == 1

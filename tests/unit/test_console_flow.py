@@ -220,3 +220,28 @@ def test_pipeline_and_stages_follow_when_things_happened_not_when_they_were_read
         "RevisionRequested",
     ]
     assert diagram["current"]["stage"] == "revision_requested"
+
+
+def test_a_delivery_deadline_from_history_is_not_overdue_in_the_pipeline() -> None:
+    """One rule for history (contracts.certificate.deadline_is_history), as the registry and
+    the reminders apply it: the demo's 2021 areas, awarded and recorded today with a deadline
+    of 24 December 2023, are certified and not overdue; an area recorded in time whose
+    deadline then passed is overdue."""
+    award = {
+        "certificate_number": "SCT-2564-0001",
+        "area_name": {"th": "ภูเก็ต", "en": "Phuket"},
+        "validity": {"valid_from": "2021-12-24", "deliver_by": "2023-12-24"},
+    }
+    entries = [
+        entry(1, "ProposalSubmitted", "submitted", "P-old", content=CONTENT),
+        entry(2, "CertificationAwarded", "certified", "P-old", **award),
+        entry(3, "ProposalSubmitted", "submitted", "P-new", content=CONTENT, at="2021-12-01T00:00"),
+        entry(4, "CertificationAwarded", "certified", "P-new", at="2022-01-05T00:00", **award),
+    ]
+    p = pipeline(entries, NOW)
+    certified = {i["proposal_id"]: i for s in p["stages"] for i in s["proposals"]}
+    assert certified["P-old"]["overdue"] is False  # recorded after its deadline: history
+    assert certified["P-new"]["overdue"] is True  # known in time, not delivered
+    # With the go-live after the deadline, both are history.
+    later = pipeline(entries, NOW, go_live=dt.date(2024, 1, 1))
+    assert later["overdue"] == 0

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from smartcity_th.contracts import access
 from smartcity_th.contracts.agencies import UnknownAgency, agencies, agency
-from smartcity_th.contracts.common import AGENCY_ID_PATTERN, APPLICANT_KINDS, AgencyKind
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import (
+    AGENCY_ID_PATTERN,
+    APPLICANT_KINDS,
+    AgencyKind,
+    is_agency_id,
+)
+from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.registry import AgencyRegistered, Registry, registry_event
 
 K = AgencyKind
 
@@ -119,3 +132,68 @@ def test_an_unknown_agency_is_a_clear_bilingual_error() -> None:
 def test_there_is_at_least_one_applicant_of_each_kind() -> None:
     kinds = {a.kind for a in agencies().values()}
     assert kinds >= APPLICANT_KINDS
+
+
+# ---- agency ids have no dots (issue 24): the consumer groups `<agency id>.*` are the agency's
+
+
+def _scenario_agency_ids() -> set[str]:
+    root = Path(__file__).resolve().parents[2]
+    with (root / "scenarios" / "data" / "applicants.csv").open(encoding="utf-8") as f:
+        return {row["agency_id"] for row in csv.DictReader(f)}
+
+
+def _vector_agency_ids() -> set[str]:
+    text = files("smartcity_th.contracts.reference").joinpath("signing-vectors.json").read_text()
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in {"agency_id", "producer"} and isinstance(v, str):
+                    found.add(v)
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(json.loads(text))
+    return found
+
+
+def test_every_agency_id_in_the_data_is_an_agency_id_without_dots() -> None:
+    ids = (
+        set(agencies())
+        | _scenario_agency_ids()
+        | _vector_agency_ids()
+        | {example_envelope(name).producer for name in EVENTS}
+    )
+    assert len(ids) > 90
+    assert [i for i in sorted(ids) if not is_agency_id(i) or "." in i] == []
+
+
+@pytest.mark.parametrize("bad", ["sec-x.y", "lg.phuket", "a.", "depa.orders"])
+def test_an_id_with_a_dot_is_refused_where_ids_are_made(bad: str) -> None:
+    """The registry's rule (the admin writes nothing it refuses; a projection ignores it) and
+    the Kafka ACLs; events' agency fields keep their released, wider pattern, so that events
+    written before still parse."""
+    assert not is_agency_id(bad)
+    event = AgencyRegistered(agency_id=bad, kind=K.LOCAL_GOVERNMENT, name_th="ก", name_en="A")
+    state = Registry()
+    assert "not an agency id" in str(state.refusal(event))
+    assert state.apply(registry_event(event)) is not None
+    assert state.agencies == {}
+    with pytest.raises(ValueError, match="not an agency id"):
+        access.agency_rules(bad)
+
+
+agency_ids = st.from_regex(AGENCY_ID_PATTERN.removesuffix("$") + r"\Z", fullmatch=True)
+
+
+@given(agency_ids, agency_ids, st.text(max_size=20))
+def test_no_agency_can_use_another_agencys_consumer_groups(a: str, b: str, suffix: str) -> None:
+    """An agency may read the groups its prefix ACL covers (`<id>.`); another agency's group
+    `<other id>.<anything>` is never among them."""
+    [prefix] = [r.name for r in access.agency_rules(a) if r.resource == access.Resource.GROUP]
+    group = f"{b}{access.AGENCY_GROUP_SEPARATOR}{suffix}"
+    assert group.startswith(prefix) == (a == b)

@@ -50,6 +50,7 @@ EXPECTED: dict[str, set[AgencyKind]] = {
     "DeliveryDeadlineReminder": {K.SYSTEM},
     "NotificationSent": {K.SYSTEM},
     "NotificationFailed": {K.SYSTEM},
+    "NotificationHeld": {K.SYSTEM},
 }
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 
@@ -194,7 +195,11 @@ def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim()
     }
     assert set(filter(is_claimable, proposals)) == proposals - {"IntakeRejected"}
     assert set(claims_for("proposals")) == proposals - {"IntakeRejected"}
-    assert owned_by("notifications") == {"NotificationSent", "NotificationFailed"}
+    assert owned_by("notifications") == {
+        "NotificationSent",
+        "NotificationFailed",
+        "NotificationHeld",
+    }
     assert not is_claimable("TransitionRefused")
     assert is_claimable("CabinetEndorsed")
     assert not is_claimable("NoSuchEvent")

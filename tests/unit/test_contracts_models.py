@@ -42,6 +42,7 @@ WORKFLOW_EVENTS = {
     "TransitionRefused",
     "NotificationSent",
     "NotificationFailed",
+    "NotificationHeld",
 }
 
 

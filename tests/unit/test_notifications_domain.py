@@ -20,7 +20,6 @@ from smartcity_th.services.notifications.domain import (
     Retry,
 )
 from smartcity_th.services.notifications.links import StatusLinks
-from smartcity_th.services.notifications.routing import Addressees
 from smartcity_th.services.notifications.samples import sample_envelope
 
 NOW = dt.datetime(2022, 8, 6, 3, 0, tzinfo=dt.UTC)
@@ -44,40 +43,88 @@ PROPOSAL: dict[str, Any] = {
 APPLICANT = Recipient(
     "lg-phuket-city", "smartcity@phuketcity.example.go.th", "เทศบาลนครภูเก็ต", "Phuket City"
 )
-DEPA = Recipient("depa", "smartcity-office@depa.example.go.th", "ดีป้า", "depa", digest=True)
+GOVERNOR = Recipient(
+    "governor-83", "governor-83@provinces.example.go.th", "ผู้ว่าราชการจังหวัดภูเก็ต", "Governor of Phuket"
+)
+DES = Recipient(
+    "des-subcommittee", "subcommittee@mdes.example.go.th", "ฝ่ายเลขานุการฯ", "DES", digest=True
+)
 SOURCE = Source("smartcity.proposals", 3, 17)
+CONTACT = "owner@phuket.example.go.th"
 
 
-def plan(envelope: AnyEnvelope, to: list[Recipient], missing: tuple[str, ...] = ()) -> domain.Plan:
+def plan(
+    envelope: AnyEnvelope,
+    to: Recipient | None = APPLICANT,
+    copies: tuple[Recipient, ...] = (),
+    missing: tuple[str, ...] = (),
+    contacts: tuple[str, ...] = (),
+) -> domain.Plan:
+    letter = (
+        None
+        if to is None
+        else domain.address_letter(envelope.event_type, to, copies, contacts, missing)
+    )
     return domain.plan_event(
-        envelope, PROPOSAL, to, missing, SETTINGS, now=NOW, source=SOURCE, trace={"t": "1"}
+        envelope,
+        PROPOSAL,
+        letter,
+        missing,
+        SETTINGS,
+        now=NOW,
+        number=7,
+        source=SOURCE,
+        trace={"t": "1"},
     )
 
 
-def test_contacts_are_addressed_like_the_applicant_and_each_address_once() -> None:
-    to = Addressees(("lg-phuket-city", "depa"), ("owner@phuket.example.go.th",))
-    found = [APPLICANT, DEPA, replace(DEPA, recipient_id="depa-2")]
-    got = domain.recipients(PROPOSAL, to, found)
-    assert [r.recipient_id for r in got] == [
-        "lg-phuket-city",
-        "depa",
-        "contact:owner@phuket.example.go.th",
-    ]
-    contact = got[-1]
-    assert (contact.name_th, contact.name_en, contact.digest) == (
-        APPLICANT.name_th,
-        APPLICANT.name_en,
-        False,
-    )
-
-
-def test_an_event_plans_one_email_per_recipient_held_for_a_digest_recipient() -> None:
-    submitted = sample_envelope("ProposalSubmitted")
-    got = plan(submitted, [APPLICANT, DEPA])
+def test_one_email_per_letter_copies_in_cc_and_a_digest_recipients_copy_held() -> None:
+    screened = sample_envelope("ProposalScreened")
+    got = plan(screened, APPLICANT, (GOVERNOR, DES), contacts=(CONTACT, APPLICANT.email))
     by_recipient = {d.recipient_id: d for d in got.deliveries}
-    applicant, depa = by_recipient["lg-phuket-city"], by_recipient["depa"]
+    assert set(by_recipient) == {"lg-phuket-city", "des-subcommittee"}
+    applicant, des = by_recipient["lg-phuket-city"], by_recipient["des-subcommittee"]
+    assert applicant.delivery_id == f"{screened.event_id}:{APPLICANT.email}"
+    # The governor in Cc, named; the contact in Cc, unnamed; the addressee's own address once.
+    assert applicant.cc == ((GOVERNOR.name_th, GOVERNOR.email), ("", CONTACT))
+    assert (applicant.status, des.status) == ("queued", "held")
+    assert des.copy_of == applicant.delivery_id
+    assert applicant.letter is not None
+    assert applicant.letter == des.letter
+    assert applicant.letter.number_th == "สศด 04/7"
+    assert got.ready == [applicant.delivery_id]
+    body = {b.delivery_id: b for b in got.bodies}[applicant.delivery_id]
+    assert body.text is not None
+    assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดภูเก็ต\n          เลขานุการฯ" in body.text
+
+
+def test_a_letter_is_dated_by_its_decision_and_says_when_it_was_sent_later() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    assert domain.letter_date(approved) == approved.payload.meeting.held_on
+    late = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+    assert domain.sent_late(domain.letter_date(approved), late) == dt.date(2026, 12, 6)
+    assert domain.sent_late(domain.letter_date(approved), NOW) is None
+    assert domain.register_id(SETTINGS.office, dt.date(2022, 8, 6)) == "depa:2565"
+
+
+def test_history_before_the_go_live_is_never_told() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    day = domain.letter_date(approved)
+    live = replace(SETTINGS, go_live=day)
+    assert not domain.before_go_live(approved, live)
+    later = replace(SETTINGS, go_live=day + dt.timedelta(days=1))
+    assert domain.before_go_live(approved, later)
+    letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
+    assert domain.plan_event(approved, PROPOSAL, letter, [], later, now=NOW, number=1) == (
+        domain.Plan()
+    )
+
+
+def test_an_event_plans_its_letter_with_what_the_sender_needs() -> None:
+    submitted = sample_envelope("ProposalSubmitted")
+    got = plan(submitted)
+    [applicant] = got.deliveries
     assert applicant.delivery_id == f"{submitted.event_id}:{APPLICANT.email}"
-    assert (applicant.status, depa.status) == ("queued", "held")
     assert got.ready == [applicant.delivery_id]
     assert applicant.attempts == 0
     assert applicant.next_attempt_at == NOW
@@ -89,7 +136,7 @@ def test_an_event_plans_one_email_per_recipient_held_for_a_digest_recipient() ->
     assert applicant.timeline_url
     assert applicant.timeline_url.startswith("https://smartcity.example.go.th/status/")
     bodies = {b.delivery_id: b for b in got.bodies}
-    assert set(bodies) == {applicant.delivery_id, depa.delivery_id}
+    assert set(bodies) == {applicant.delivery_id}
     body = bodies[applicant.delivery_id]
     assert body.text
     assert body.html
@@ -97,22 +144,30 @@ def test_an_event_plans_one_email_per_recipient_held_for_a_digest_recipient() ->
     assert got.failures == {}
 
 
-def test_a_critical_event_is_sent_at_once_even_to_a_digest_recipient() -> None:
+def test_a_critical_letters_copy_goes_at_once_even_to_a_digest_recipient() -> None:
     endorsed = sample_envelope("CabinetEndorsed")
-    got = plan(endorsed, [DEPA])
+    got = plan(endorsed, APPLICANT, (DES,))
     assert [d.status for d in got.deliveries] == ["queued"]
+    assert got.deliveries[0].cc == ((DES.name_th, DES.email),)
 
 
 def test_a_redelivered_event_plans_the_same_ids() -> None:
-    submitted = sample_envelope("ProposalSubmitted")
-    first = [d.delivery_id for d in plan(submitted, [APPLICANT, DEPA]).deliveries]
-    again = [d.delivery_id for d in plan(submitted, [APPLICANT, DEPA]).deliveries]
+    screened = sample_envelope("ProposalScreened")
+    first = [d.delivery_id for d in plan(screened, APPLICANT, (DES,)).deliveries]
+    again = [d.delivery_id for d in plan(screened, APPLICANT, (DES,)).deliveries]
     assert first == again
+
+
+def test_no_letter_without_its_addressee_only_the_failure() -> None:
+    screened = sample_envelope("ProposalScreened")
+    got = plan(screened, None, missing=("lg-nowhere",))
+    assert [d.status for d in got.deliveries] == ["failed"]
+    assert got.ready == []
 
 
 def test_a_recipient_missing_from_the_directory_is_a_failed_delivery_with_its_fact() -> None:
     submitted = sample_envelope("ProposalSubmitted")
-    got = plan(submitted, [APPLICANT], missing=("lg-nowhere",))
+    got = plan(submitted, APPLICANT, missing=("lg-nowhere",))
     missing_id = f"{submitted.event_id}:missing:lg-nowhere"
     [failed] = [d for d in got.deliveries if d.delivery_id == missing_id]
     assert failed.status == "failed"
@@ -130,7 +185,10 @@ def test_a_recipient_missing_from_the_directory_is_a_failed_delivery_with_its_fa
 
 def test_an_event_with_no_route_plans_nothing() -> None:
     sent = sample_envelope("ProposalSubmitted").model_copy(update={"event_type": "NoSuchEvent"})
-    assert domain.plan_event(sent, PROPOSAL, [APPLICANT], [], SETTINGS, now=NOW) == domain.Plan()
+    letter = domain.address_letter("ProposalSubmitted", APPLICANT, (), ())
+    assert domain.plan_event(sent, PROPOSAL, letter, [], SETTINGS, now=NOW, number=1) == (
+        domain.Plan()
+    )
 
 
 def test_a_letter_about_an_unknown_proposal_says_what_the_event_says() -> None:
@@ -147,7 +205,7 @@ def test_a_letter_about_an_unknown_proposal_says_what_the_event_says() -> None:
 
 def queued() -> tuple[Delivery, domain.Body, AnyEnvelope]:
     submitted = sample_envelope("ProposalSubmitted")
-    got = plan(submitted, [APPLICANT])
+    got = plan(submitted)
     return got.deliveries[0], got.bodies[0], submitted
 
 
@@ -213,21 +271,58 @@ def test_a_failed_email_records_notification_failed_and_names_it_for_the_dead_le
 
 
 def test_a_digest_is_about_each_held_email_and_is_queued_at_once() -> None:
-    submitted, screened = sample_envelope("ProposalSubmitted"), sample_envelope("ProposalScreened")
-    held = [plan(e, [DEPA]).deliveries[0] for e in (submitted, screened)]
+    screened, approved = (
+        sample_envelope("ProposalScreened"),
+        sample_envelope("SubcommitteeApproved"),
+    )
+    held = [plan(e, APPLICANT, (DES,)).deliveries[1] for e in (screened, approved)]
     assert [h.status for h in held] == ["held", "held"]
-    did = domain.digest_id(DEPA.email, NOW)
-    values = [submitted.model_dump_json(), screened.model_dump_json()]
-    digest = domain.plan_digest(did, held, values, SETTINGS, as_of=NOW, now=NOW)
+    did = domain.digest_id(DES.email, NOW)
+    values = [screened.model_dump_json(), approved.model_dump_json()]
+    digest = domain.plan_digest(did, held, values, SETTINGS, as_of=NOW, now=NOW, number=9)
     assert (digest.kind, digest.status, digest.event_id, digest.email) == (
         "digest",
         "queued",
         did,
-        DEPA.email,
+        DES.email,
     )
+    assert digest.text is not None
+    assert "สำเนาหนังสือที่ สศด 04/7" in digest.text
     assert digest.text
     assert digest.html
     assert digest.subject
     assert [i.delivery_id for i in digest.items] == [h.delivery_id for h in held]
     outcome = domain.sent(digest, domain.about(digest, None), attempts=1)
-    assert [e.causation_id for e in outcome.events] == [submitted.event_id, screened.event_id]
+    assert [e.causation_id for e in outcome.events] == [screened.event_id, approved.event_id]
+
+
+def test_proofreading_holds_a_letter_with_its_reasons_and_a_held_fact() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    # A placeholder in the addressee's name (a directory entry left half-edited).
+    broken = replace(APPLICANT, name_th="เทศบาลนครภูเก็ต TODO")
+    got = plan(approved, broken, (GOVERNOR, DES))
+    statuses = {d.recipient_id: d.status for d in got.deliveries}
+    assert statuses == {"lg-phuket-city": "review", "des-subcommittee": "review"}
+    assert got.ready == []
+    [main_id] = list(got.held)
+    held = got.held[main_id].payload
+    assert held.event_type == "NotificationHeld"
+    assert any("TODO" in p for p in held.problems)
+    main = next(d for d in got.deliveries if d.delivery_id == main_id)
+    assert main.last_error is not None
+    assert "TODO" in main.last_error
+
+
+def test_a_letter_dated_before_an_earlier_dated_step_contradicts_it() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    later = {"event_id": "earlier", "event_type": "ProposalScreened", "decided_on": "2023-01-01"}
+    proposal = {**PROPOSAL, "history": [later]}
+    letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
+    rendered, head, _ = domain.render_letter(
+        approved, proposal, letter, SETTINGS, number=1, now=NOW
+    )
+    found = domain.letter_problems(approved, proposal, letter, rendered, head.date)
+    assert found == [
+        "date: 2022-08-06 is before the proposal's earlier step ProposalScreened of 2023-01-01"
+    ]
+    assert domain.letter_problems(approved, PROPOSAL, letter, rendered, head.date) == []

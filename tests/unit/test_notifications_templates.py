@@ -1,4 +1,4 @@
-"""Notifications, pure: the routing table as data, every template's rendered text (snapshots),
+"""Notifications, pure: the letter table as data, every template's rendered text (snapshots),
 headers that no field can break, Buddhist-era dates and digest timing.
 
 Regenerate the snapshots on purpose (then review the diff) with:
@@ -24,25 +24,34 @@ from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.workflow import stage_after
+from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.adapters.directory import seed_documents
-from smartcity_th.services.notifications.domain import Recipient, digest_id, next_cutoff
+from smartcity_th.services.notifications.domain import (
+    MailSettings,
+    Recipient,
+    digest_id,
+    next_cutoff,
+)
+from smartcity_th.services.notifications.letters import (
+    LETTERS,
+    NOT_TOLD,
+    PARTY_AGENCY,
+    Party,
+    addressing,
+    copies,
+)
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.messages import build_message, message_id
 from smartcity_th.services.notifications.proofread import EVENT_CODE, problems, visible_text
 from smartcity_th.services.notifications.rendering import (
-    email_context,
+    LetterHead,
     english_date,
     has_template,
-    render,
     render_digest,
+    stage_en,
+    stage_th,
     thai_date,
-)
-from smartcity_th.services.notifications.routing import (
-    CRITICAL,
-    ROLE_AGENCY,
-    ROUTES,
-    Role,
-    addressees,
 )
 from smartcity_th.services.notifications.samples import sample_envelope
 
@@ -79,17 +88,46 @@ BANGKOK = Recipient(
 )
 
 
+NOW = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
+"""When the snapshots' letters are sent: after their dates, so each says so above it."""
+
+
+class FixedLinks(StatusLinks):
+    """Status links whose token does not depend on the time of signing (for snapshots)."""
+
+    def url(self, proposal_id: str) -> str:
+        return STATUS_URL
+
+
+LINKS = FixedLinks(STATUS, 180 * 86400, "test-secret")
+SETTINGS = MailSettings(
+    "สำนักงานเมืองอัจฉริยะประเทศไทย",
+    "smartcity@depa.example.go.th",
+    "example.go.th",
+    LINKS,
+    3,
+    1.0,
+    2.0,
+)
+
+
 def rendered(
     event_type: str,
     recipient: Recipient = RECIPIENT,
     proposal: dict[str, Any] | None = None,
+    copies_: tuple[Recipient, ...] = (GOVERNOR,),
+    now: dt.datetime = NOW,
     **kwargs: Any,
 ) -> Any:
     envelope = sample_envelope(event_type, **kwargs)
     proposal = dict(proposal or PROPOSAL)
     if "area" in kwargs:
         proposal["area_name"] = kwargs["area"].model_dump()
-    return render(envelope, email_context(envelope, proposal, recipient, STATUS_URL))
+    letter = domain.address_letter(event_type, recipient, copies_, [])
+    out, _head, _context = domain.render_letter(
+        envelope, proposal, letter, SETTINGS, number=12, now=now
+    )
+    return out
 
 
 def check_snapshot(name: str, actual: str) -> None:
@@ -100,29 +138,31 @@ def check_snapshot(name: str, actual: str) -> None:
     assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its snapshot"
 
 
-# -- the routing table, as data ------------------------------------------------------------
+# -- the letter table, as data -------------------------------------------------------------
 
 
-def test_every_routed_event_is_a_known_event_with_its_letter() -> None:
-    for event_type in ROUTES:
+def test_every_lettered_event_is_a_known_event_with_its_letter() -> None:
+    for event_type in LETTERS:
         assert event_type in EVENTS, event_type
         assert has_template(event_type), event_type
 
 
-def test_every_event_that_people_act_on_is_routed() -> None:
+def test_every_event_that_people_act_on_has_a_letter() -> None:
     # MeetingRecorded is a claim only (intake): its effects are the per-proposal facts.
-    assert set(EVENTS) - set(ROUTES) == {
+    assert set(EVENTS) - set(LETTERS) == {
         "NotificationSent",
         "NotificationFailed",
+        "NotificationHeld",
         "MeetingRecorded",
     }
 
 
-def test_every_role_resolves_to_a_seeded_recipient() -> None:
+def test_every_party_resolves_to_a_seeded_recipient() -> None:
     seeded = {d["_id"] for d in seed_documents()}
-    for role, agency_id in ROLE_AGENCY.items():
-        assert agency_id in seeded, role
-    assert set(Role) - set(ROLE_AGENCY) == {Role.APPLICANT, Role.PROVINCE, Role.PRODUCER}
+    for party, agency_id in PARTY_AGENCY.items():
+        assert agency_id in seeded, party
+    assert set(Party) - set(PARTY_AGENCY) == {Party.APPLICANT, Party.GOVERNOR, Party.PRODUCER}
+    assert set(NOT_TOLD) <= seeded
     for p in provinces():
         assert f"governor-{p.code}" in seeded
     for a in agencies().values():
@@ -137,44 +177,84 @@ def test_the_seeded_directory_is_complete_and_clearly_fake() -> None:
     assert all(d["digest"] is False for d in docs)
 
 
-def test_routes_follow_the_issue() -> None:
-    assert ROUTES["SubcommitteeApproved"] == (Role.APPLICANT, Role.PROVINCE, Role.DEPA, Role.DES)
-    assert ROUTES["TransitionRefused"] == (Role.PRODUCER,)
-    assert ROUTES["IntakeRejected"] == (Role.PRODUCER,)
-    assert ROUTES["DeliveryDeadlineReminder"] == (Role.APPLICANT, Role.DEPA)
-    assert {"IntakeRejected", "TransitionRefused", "CabinetEndorsed", "CabinetReturned"} == CRITICAL
-    assert set(ROUTES) >= CRITICAL
+def test_every_decision_about_an_area_is_copied_to_its_governor_or_says_why_not() -> None:
+    for event_type, rule in LETTERS.items():
+        assert (Party.GOVERNOR in rule.cc) != bool(rule.no_governor), event_type
+    assert LETTERS["SteeringCommitteeAcknowledged"].cc == (
+        Party.GOVERNOR,
+        Party.DES,
+        Party.STEERING,
+    )
+    assert LETTERS["TransitionRefused"].to is Party.PRODUCER
+    assert {e for e, r in LETTERS.items() if r.critical} == {
+        "IntakeRejected",
+        "TransitionRefused",
+        "CabinetEndorsed",
+        "CabinetReturned",
+    }
 
 
-def test_addressees_apply_the_table_to_one_event() -> None:
+def test_depa_and_the_cabinet_never_receive_a_letter() -> None:
+    proposal = {"applicant": "lg-phuket-city", "province": {"code": "83"}}
+    for event_type in LETTERS:
+        to = addressing(event_type, proposal, "depa")
+        assert to is not None
+        assert not {"depa", "cabinet-secretariat"} & set(to.cc), event_type
+
+
+def test_addressing_applies_the_table_to_one_event() -> None:
     proposal = {
         "applicant": "lg-phuket-city",
         "province": {"code": "83"},
         "contact_emails": ["A@x.example.go.th", "a@x.example.go.th"],
     }
-    approved = addressees("SubcommitteeApproved", proposal, None)
-    assert approved.directory_ids == ("lg-phuket-city", "governor-83", "depa", "des-subcommittee")
+    approved = addressing("SubcommitteeApproved", proposal, None)
+    assert approved is not None
+    assert (approved.to, approved.cc) == ("lg-phuket-city", ("governor-83", "des-subcommittee"))
     assert approved.contacts == ("a@x.example.go.th",)
-    refused = addressees("TransitionRefused", proposal, "steering-committee")
-    assert refused.directory_ids == ("steering-committee",)
-    assert refused.contacts == ()
-    # A proposal the service never heard of: only the fixed agencies.
-    unknown = addressees("CabinetEndorsed", {"province": {"code": None}}, None)
-    assert unknown.directory_ids == ("depa", "des-subcommittee", "cabinet-secretariat")
-    assert addressees("NotificationSent", proposal, None).directory_ids == ()
+    refused = addressing("TransitionRefused", proposal, "steering-committee")
+    assert refused is not None
+    assert (refused.to, refused.cc, refused.contacts) == ("steering-committee", (), ())
+    # A proposal the service never heard of: no addressee can be named.
+    unknown = addressing("CabinetEndorsed", {"province": {"code": None}}, None)
+    assert unknown is not None
+    assert unknown.to == ""
+    assert addressing("NotificationSent", proposal, None) is None
+
+
+def test_no_address_twice_and_no_copy_to_the_addressees_own_office() -> None:
+    governor_bkk = Recipient(
+        "governor-10",
+        "governor-10@provinces.example.go.th",
+        "ผู้ว่าราชการกรุงเทพมหานคร",
+        "Governor of Bangkok",
+    )
+    kept = copies(BANGKOK, [governor_bkk, GOVERNOR, GOVERNOR], ["BMA@example.go.th", "x@y.go.th"])
+    assert kept.named == (GOVERNOR,)  # the Governor of Bangkok is the BMA's own office-holder
+    assert kept.contacts == ("x@y.go.th",)  # the addressee's own address is not repeated
+
+
+def test_a_copy_for_a_digest_recipient_is_held_unless_the_letter_is_critical() -> None:
+    digest_governor = Recipient(
+        GOVERNOR.recipient_id, GOVERNOR.email, GOVERNOR.name_th, GOVERNOR.name_en, True
+    )
+    held = domain.address_letter("SubcommitteeApproved", RECIPIENT, [digest_governor], [])
+    assert (held.cc, held.held) == ((), (digest_governor,))
+    urgent = domain.address_letter("CabinetEndorsed", RECIPIENT, [digest_governor], [])
+    assert (urgent.cc, urgent.held) == ((digest_governor,), ())
 
 
 # -- the templates -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event_type", sorted(ROUTES))
+@pytest.mark.parametrize("event_type", sorted(LETTERS))
 def test_template_snapshot(event_type: str) -> None:
     out = rendered(event_type)
     check_snapshot(f"{event_type}.txt", f"Subject: {out.subject}\n\n{out.text}")
     check_snapshot(f"{event_type}.html", out.html)
 
 
-@pytest.mark.parametrize("event_type", sorted(ROUTES))
+@pytest.mark.parametrize("event_type", sorted(LETTERS))
 def test_thai_comes_first_then_english_with_the_facts(event_type: str) -> None:
     out = rendered(event_type)
     for body in (out.text, out.html):
@@ -183,8 +263,11 @@ def test_thai_comes_first_then_english_with_the_facts(event_type: str) -> None:
         assert "Phuket" in body
         assert STATUS_URL in body
         assert "/proposals/" not in body  # never the operators' console
-    assert "ผ่านการกลั่นกรองของดีป้า" in out.text
-    assert "Screened by depa" in out.text
+    # The facts give the stage the event led to (the letter's own stage), else the proposal's.
+    stage = stage_after(event_type)
+    shown = stage.value if stage else PROPOSAL["stage"]
+    assert f"ขั้นตอน ณ วันที่ของหนังสือ: {stage_th(shown)}" in out.text
+    assert f"Stage as of this letter: {stage_en(shown)}" in out.text
     assert "|" in out.subject
     assert "\n" not in out.subject
 
@@ -363,19 +446,25 @@ def test_digest_snapshot() -> None:
             "subject": rendered(t).subject,
             "proposal_id": "PRP-2565-0001",
             "occurred_at": dt.datetime(2022, 8, 6, 3, 30, tzinfo=dt.UTC),
+            "letter_th": f"สศด 04/{n}",
+            "letter_en": f"DEPA 04/{n}",
+            "letter_date": dt.date(2022, 8, 6),
             "timeline_url": STATUS_URL,
         }
-        for t in ("ProposalSubmitted", "ProposalScreened")
+        for n, t in enumerate(("ProposalSubmitted", "ProposalScreened"), start=3)
     ]
-    out = render_digest(RECIPIENT, items, dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC))
+    as_of = dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC)
+    head = LetterHead(SETTINGS.office, 5, dt.date(2022, 8, 7))
+    out = render_digest(RECIPIENT, items, as_of, head)
     assert "7 สิงหาคม 2565" in out.subject
-    assert "(2 รายการ)" in out.subject
-    assert "(2 updates)" in out.subject
+    assert "(2 ฉบับ)" in out.subject
+    assert "(2 letters)" in out.subject
     assert problems(out.subject, out.text, out.html) == []
-    # The subject is on its own line, not run into the body.
-    assert out.text.splitlines()[0] == "สำนักงานเมืองอัจฉริยะประเทศไทย"
-    one = render_digest(RECIPIENT, items[:1], dt.datetime(2022, 8, 7, 0, 0, tzinfo=dt.UTC))
-    assert "(1 update)" in one.subject
+    # The letter's number comes first, on its own line; each copy is listed by its number.
+    assert out.text.splitlines()[0] == "ที่ สศด 04/5 (ตัวอย่าง)"
+    assert "สำเนาหนังสือที่ สศด 04/3 ลงวันที่ 6 สิงหาคม 2565" in out.text
+    one = render_digest(RECIPIENT, items[:1], as_of, head)
+    assert "(1 letter)" in one.subject
     check_snapshot("Digest.txt", f"Subject: {out.subject}\n\n{out.text}")
     check_snapshot("Digest.html", out.html)
 
@@ -430,7 +519,15 @@ async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
 
     links = StatusLinks(STATUS, 3600, "test-secret")
     settings = MailSettings("x", "x@example.go.th", "example.go.th", links, 3, 1.0, 2.0)
-    scheduler = Recording(None, None, settings, cutoff_hour=7, clock=lambda: now, sleep=sleep)  # type: ignore[arg-type]
+    scheduler = Recording(
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        settings,
+        None,  # type: ignore[arg-type]
+        cutoff_hour=7,
+        clock=lambda: now,
+        sleep=sleep,
+    )
     with pytest.raises(asyncio.CancelledError):
         await scheduler.run()
     assert slept[0] == 3600.0
@@ -440,7 +537,7 @@ async def test_the_digest_scheduler_waits_for_the_cutoff_on_its_clock() -> None:
 # -- every letter reads as one an official would sign ----------------------------------------
 
 
-@pytest.mark.parametrize("event_type", sorted(ROUTES))
+@pytest.mark.parametrize("event_type", sorted(LETTERS))
 @pytest.mark.parametrize(
     ("recipient", "proposal"),
     [(RECIPIENT, PROPOSAL), (GOVERNOR, PROPOSAL), (BANGKOK, BANGKOK_PROPOSAL)],
@@ -494,10 +591,18 @@ GOOD = rendered("ProposalScreened")
     ("fault", "bad"),
     [
         ("an event code", GOOD.text.replace("ผลการกลั่นกรอง", "ProposalScreened ผลการกลั่นกรอง")),
-        ("a code", GOOD.text.replace("ขั้นตอนปัจจุบัน: ", "ขั้นตอนปัจจุบัน: subcommittee_approved ")),
+        ("a code", GOOD.text.replace("ขั้นตอนต่อไป: ", "ขั้นตอนต่อไป: subcommittee_approved ")),
         ("a stage code in a Thai sentence", GOOD.text.replace("แล้ว และ", "แล้ว (screened) และ")),
         ("a UUID", GOOD.text.replace("แล้ว และ", "แล้ว 0e7d6d7f-5a51-4b0c-9a53-3b8f7f0e2b22 และ")),
         ("a field path", GOOD.text.replace("แล้ว และ", "แล้ว content.province.code และ")),
+        (
+            "English in the Thai letter",
+            GOOD.text.replace("แล้ว และ", "แล้ว The meeting approved และ"),
+        ),
+        (
+            "Thai in the English letter",
+            GOOD.text.replace("screened the", "screened ข้อเสนอการพัฒนา the"),
+        ),
         ("จังหวัดกรุงเทพมหานคร", GOOD.text.replace("จังหวัดภูเก็ต", "จังหวัดกรุงเทพมหานคร")),
         ("'จึงเรียนมาเพื่อโปรดทราบ'", GOOD.text.replace("จึงเรียนมาเพื่อโปรดทราบ", "")),
         ("'ขอแสดงความนับถือ'", GOOD.text.replace("ขอแสดงความนับถือ", "")),
@@ -567,8 +672,18 @@ def test_status_page_shows_stage_decisions_with_their_dates_and_what_is_next() -
     assert "คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ การประชุมครั้งที่ 1/2565" in text
     assert "9 November 2022" in text
     assert "1 กุมภาพันธ์ 2566" in text  # the link's expiry
-    assert "smartcity@" not in text  # nothing beyond what the emails say
+    assert "smartcity@phuketcity" not in text  # no contact address: only what letters say
+    assert "ติดต่อสอบถาม: สำนักงานเมืองอัจฉริยะประเทศไทย" in text  # whom to ask
+    assert "Questions: Smart City Thailand Office" in text
     assert not EVENT_CODE.search(text)
+    # In the order things happened: steps recorded out of order sort by the day they took
+    # effect (the approval, recorded first here, comes after the earlier steps).
+    shuffled = [history[2], history[3], history[0], history[1]]
+    shuffled[2] = {**shuffled[2], "decided_on": "2022-05-16"}
+    shuffled[3] = {**shuffled[3], "decided_on": "2022-07-15"}
+    again = visible_text(render_status_page({**proposal, "history": shuffled}, None))
+    order = [again.index(d) for d in ("16 พฤษภาคม 2565", "15 กรกฎาคม 2565", "6 สิงหาคม 2565")]
+    assert order == sorted(order)
 
 
 def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
@@ -579,3 +694,27 @@ def test_status_page_explains_a_bad_or_expired_link_in_both_languages() -> None:
     assert "This link has expired" in expired
     invalid = visible_text(render_status_page(None, StatusProblem.INVALID))
     assert "ลิงก์นี้ไม่ถูกต้อง" in invalid
+
+
+def test_the_letter_table_in_the_docs_is_the_one_in_the_code() -> None:
+    from smartcity_th.services.notifications.letters import table_markdown
+
+    doc = (Path(__file__).parents[2] / "docs" / "notifications.md").read_text(encoding="utf-8")
+    printed = doc.split("<!-- letter-table:start -->\n")[1].split("<!-- letter-table:end -->")[0]
+    assert printed == table_markdown(), "regenerate the table in docs/notifications.md"
+
+
+def test_a_meeting_date_not_from_a_public_source_is_marked_where_it_appears() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    note = BilingualText(th="วันที่ตัวอย่าง", en="illustrative date")
+    meeting = approved.payload.meeting.model_copy(update={"date_note": note})
+    marked_event = approved.model_copy(
+        update={"payload": approved.payload.model_copy(update={"meeting": meeting})}
+    )
+    letter = domain.address_letter("SubcommitteeApproved", RECIPIENT, (GOVERNOR,), [])
+    out, _head, _ = domain.render_letter(
+        marked_event, PROPOSAL, letter, SETTINGS, number=1, now=NOW
+    )
+    assert "เมื่อวันที่ 6 สิงหาคม 2565 (วันที่ตัวอย่าง)" in out.text
+    assert "on 6 August 2022 (illustrative date)" in out.text
+    assert problems(out.subject, out.text, out.html) == []

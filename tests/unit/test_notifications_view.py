@@ -8,7 +8,7 @@ from typing import Any
 
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.notifications import view
-from smartcity_th.services.notifications.routing import needs_proposal
+from smartcity_th.services.notifications.letters import needs_proposal
 from smartcity_th.services.notifications.samples import sample_envelope
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
@@ -109,3 +109,34 @@ def test_after_the_deadline_waiting_events_are_told_with_what_is_known() -> None
         "held": [{**first.state["held"][0], "held_at": NOW.replace(tzinfo=None)}],
     }
     assert not rec(naive, third, "steering_acknowledged", late).held
+
+
+def test_a_fact_read_before_the_fact_it_follows_waits_for_it() -> None:
+    """A resubmission (proposals topic) read before the revision request it answers
+    (decisions topic) waits, so that its letter goes out after the request's, in the order
+    things happened; a fact that moves no stage never waits."""
+    submitted, revision, resubmitted, screened = (
+        env("ProposalSubmitted"),
+        env("RevisionRequested"),
+        env("ProposalResubmitted"),
+        env("ProposalScreened"),
+    )
+    state = rec({}, submitted, "submitted").state
+    early = rec(state, resubmitted, "submitted")
+    assert early.held
+    assert early.state["stage"] == "submitted"
+    asked = rec(early.state, revision, "revision_requested")
+    assert not asked.held
+    assert [h.event_id for h in asked.released] == [str(resubmitted.event_id)]
+    told = view.release(asked.state, asked.released[0], resubmitted)
+    assert told is not None
+    assert told["stage"] == "submitted"
+    assert [h["event_type"] for h in told["history"]] == [
+        "ProposalSubmitted",
+        "RevisionRequested",
+        "ProposalResubmitted",
+    ]
+    assert not rec(told, screened, "screened").held
+    # An early fact that never gets its predecessor is told anyway after the deadline.
+    late = rec(early.state, env("DeliveryDeadlineReminder"), None, NOW + view.HOLD_DEADLINE)
+    assert [h.event_id for h in late.released] == [str(resubmitted.event_id)]

@@ -25,8 +25,9 @@ from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
 from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
-from smartcity_th.services.console.sessions import COOKIE, Sessions
+from smartcity_th.services.console.sessions import Sessions
 from smartcity_th.services.console.views import (
+    NOTIFICATION_STATUS,
     REGISTRY_QUERY,
     BadFilter,
     Filters,
@@ -65,19 +66,18 @@ def filters_from(
     return f
 
 
-# The web console's login, as the OpenAPI document declares it beside the API key (`viewer`
-# reads the cookie itself).
-SessionCookie = Annotated[
-    str | None,
-    Security(
+def session_cookie(name: str) -> Any:
+    """The web console's login, as the OpenAPI document declares it beside the API key
+    (`viewer` reads the cookie itself), as a dependency's default: `name` is
+    `Sessions.cookie`, which depends on the HTTPS setting."""
+    return Security(
         APIKeyCookie(
-            name=COOKIE,
+            name=name,
             scheme_name="ConsoleSession",
             auto_error=False,
             description="The session cookie of a web-console login (POST /login)",
         )
-    ),
-]
+    )
 
 
 def not_found(what: str) -> Refusal:
@@ -93,7 +93,7 @@ async def viewer(request: Request, keys: ApiKeys, sessions: Sessions) -> Agency:
     if api_key_from(request):
         caller = await authenticate(request, keys)
     else:
-        found = await sessions.resolve(request.cookies.get(COOKIE))
+        found = await sessions.resolve(request.cookies.get(sessions.cookie))
         if found is None:
             await keys.record_refusal(request, "missing")
             raise refused(
@@ -144,13 +144,12 @@ async def live(
             yield b": keep-alive\n\n"
 
 
-def stream_owner(request: Request) -> str:
+def stream_owner(request: Request, sessions: Sessions) -> str:
     """Whose live streams these are: the session, or the API key (hashed)."""
     key = api_key_from(request)
     if key:
         return "key:" + hash_key(key)
-    cookie = request.cookies.get(COOKIE) or ""
-    return "session:" + cookie.rsplit(".", 1)[0]
+    return f"session:{sessions.sid_of(request.cookies.get(sessions.cookie))}"
 
 
 def build_router(
@@ -165,7 +164,10 @@ def build_router(
     go_live: dt.date | None = None,
 ) -> APIRouter:
     async def current_viewer(
-        request: Request, _key: KeyInHeader, _bearer: KeyAsBearer, _session: SessionCookie
+        request: Request,
+        _key: KeyInHeader,
+        _bearer: KeyAsBearer,
+        _session: str | None = session_cookie(sessions.cookie),
     ) -> Agency:
         return await viewer(request, keys, sessions)
 
@@ -197,7 +199,7 @@ def build_router(
     async def stream(
         request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0
     ) -> StreamingResponse:
-        owner = stream_owner(request)
+        owner = stream_owner(request, sessions)
         if open_streams.get(owner, 0) >= max_streams:
             raise refused(
                 429,
@@ -244,7 +246,7 @@ def build_router(
     async def deliveries(proposal: str | None = None) -> JSONResponse:
         q: dict[str, Any] = {
             "kind": "event",
-            "event_type": {"$in": ["NotificationSent", "NotificationFailed"]},
+            "event_type": {"$in": list(NOTIFICATION_STATUS)},
         }
         if proposal:
             q["proposal_id"] = proposal

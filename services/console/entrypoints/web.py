@@ -4,11 +4,8 @@ forms carry the session's CSRF token (the login form a token of its own); no dat
 inside JavaScript: the one script is a static file that reads data attributes, and the
 Content-Security-Policy forbids inline script."""
 
-import base64
-import contextlib
 import datetime as dt
 import hmac
-import json
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -25,8 +22,9 @@ from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.entrypoints.http import filters_from
 from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
-from smartcity_th.services.console.sessions import COOKIE, Session, Sessions
+from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
+    NOTIFICATION_STATUS,
     REGISTRY_QUERY,
     Filters,
     chronological,
@@ -34,6 +32,7 @@ from smartcity_th.services.console.views import (
     delivery,
     may_replay,
     may_use_console,
+    preview,
     registry,
     row,
 )
@@ -45,18 +44,15 @@ templates = Environment(
 CSS = (HERE / "static" / "console.css").read_text(encoding="utf-8")
 JS = (HERE / "static" / "console.js").read_text(encoding="utf-8")
 LOGIN_COOKIE = "smartcity_login"
+SECURE_LOGIN_COOKIE = "__Secure-smartcity_login"  # (path /login: `__Host-` wants path /)
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
     "style-src 'self'; style-src-attr 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+"""The console's policy (pages, API, stream); with the other security headers and
+`EXTRA_HEADERS` it is set on every response by services/common/web_security.py."""
+EXTRA_HEADERS = {"Cache-Control": "no-store"}
 
 
 class LoginRequired(Exception):
@@ -76,7 +72,7 @@ def session_dependency(sessions: Sessions) -> Callable[[Request], Awaitable[Sess
     the login page (LoginRequired), or 403 for an agency without console access."""
 
     async def current_session(request: Request) -> Session:
-        session = await sessions.lookup(request.cookies.get(COOKIE))
+        session = await sessions.lookup(request.cookies.get(sessions.cookie))
         if session is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target)
@@ -89,15 +85,7 @@ def session_dependency(sessions: Sessions) -> Callable[[Request], Awaitable[Sess
 
 
 def install(app: FastAPI) -> None:
-    """Security headers on every response of the console (pages, API, stream), and the pages'
-    answers to a missing or insufficient login."""
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    """The pages' answers to a missing or insufficient login."""
 
     async def to_login(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
@@ -132,6 +120,13 @@ def build_router(
     go_live: dt.date | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
+    login_cookie = SECURE_LOGIN_COOKIE if sessions.https else LOGIN_COOKIE
+    login_cookie_options: dict[str, Any] = {
+        "httponly": True,
+        "samesite": "strict",
+        "path": "/login",
+        "secure": sessions.https,
+    }
 
     current_session = session_dependency(sessions)
 
@@ -228,7 +223,7 @@ def build_router(
     @router.get("/deliveries")
     async def deliveries(request: Request, user: User) -> HTMLResponse:
         entries = await audit.page(
-            {"kind": "event", "event_type": {"$in": ["NotificationSent", "NotificationFailed"]}},
+            {"kind": "event", "event_type": {"$in": list(NOTIFICATION_STATUS)}},
             limit=1000,
             newest_first=True,
         )
@@ -246,7 +241,7 @@ def build_router(
         replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
         rows = [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries]
         for r in rows:
-            r["original"] = _preview(r)
+            r["original"] = preview(r.get("value_b64"))
         return page(
             "deadletters.html",
             user,
@@ -312,7 +307,7 @@ def build_router(
         resp = page(
             "login.html", None, status=status, next=target, nav="login", error=error, csrf=token
         )
-        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+        resp.set_cookie(login_cookie, token, **login_cookie_options)
         return resp
 
     @router.get("/login")
@@ -323,18 +318,18 @@ def build_router(
     async def login(request: Request) -> Response:
         form = await form_of(request)
         target = _safe_next(form.get("next", "/events"))
-        expected = request.cookies.get(LOGIN_COOKIE) or ""
+        expected = request.cookies.get(login_cookie) or ""
         if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
             return login_page(
                 target, 403, "The form has expired; try again / แบบฟอร์มหมดอายุ กรุณาลองใหม่"
             )
         found = keys.resolve(form.get("api_key", "").strip())
-        who = found[0] if found else None
-        if who is None:
+        if found is None:
             await keys.record_refusal(request, "invalid")
             return login_page(
                 target, 401, "Unknown or revoked API key / API key ไม่ถูกต้องหรือถูกเพิกถอน"
             )
+        who, key_id = found
         if not may_use_console(who):
             await keys.record_refusal(request, "forbidden")
             return login_page(
@@ -345,20 +340,21 @@ def build_router(
             )
         resp = RedirectResponse(target, status_code=303)
         resp.set_cookie(
-            COOKIE, await sessions.open(who), httponly=True, samesite="strict", path="/"
+            sessions.cookie, await sessions.open(who, key_id), **sessions.cookie_options()
         )
-        resp.delete_cookie(LOGIN_COOKIE, path="/login")
+        resp.delete_cookie(login_cookie, **login_cookie_options)
         return resp
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        session = await sessions.lookup(request.cookies.get(COOKIE))
+        cookie = request.cookies.get(sessions.cookie)
+        session = await sessions.lookup(cookie)
         form = await form_of(request)
         if session is not None and session.csrf_ok(form.get("csrf")):
-            await sessions.close(request.cookies.get(COOKIE))
+            await sessions.close(cookie)
         resp = RedirectResponse("/login", status_code=303)
         if session is None or session.csrf_ok(form.get("csrf")):
-            resp.delete_cookie(COOKIE, path="/")
+            resp.delete_cookie(sessions.cookie, **sessions.cookie_options())
         return resp
 
     return router
@@ -367,11 +363,3 @@ def build_router(
 def _safe_next(target: str) -> str:
     ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
     return target if ok and target.isprintable() else "/events"
-
-
-def _preview(r: dict[str, Any]) -> str:
-    raw = base64.b64decode(r.get("value_b64") or "")
-    text = raw.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        text = json.dumps(json.loads(text), ensure_ascii=False)
-    return text[:300]

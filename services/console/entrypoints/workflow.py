@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
 from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.entrypoints.http import SessionCookie, not_found, viewer
+from smartcity_th.services.console.entrypoints.http import not_found, session_cookie, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
@@ -45,13 +45,21 @@ def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any
 
 
 def build_router(
-    audit: MongoAuditLog, lag: LagMonitor, keys: ApiKeys, sessions: Sessions, jaeger_url: str
+    audit: MongoAuditLog,
+    lag: LagMonitor,
+    keys: ApiKeys,
+    sessions: Sessions,
+    jaeger_url: str,
+    go_live: dt.date | None = None,
 ) -> APIRouter:
     """The same access rules as the rest of the console: the API wants an operator's key or
     login, the pages a login (else they send you to /login)."""
 
     async def current_viewer(
-        request: Request, _key: KeyInHeader, _bearer: KeyAsBearer, _session: SessionCookie
+        request: Request,
+        _key: KeyInHeader,
+        _bearer: KeyAsBearer,
+        _session: str | None = session_cookie(sessions.cookie),
     ) -> Agency:
         return await viewer(request, keys, sessions)
 
@@ -73,7 +81,7 @@ def build_router(
 
     async def current_pipeline() -> dict[str, Any]:
         entries = await audit.page(PIPELINE_QUERY, limit=200_000)
-        return pipeline(entries, dt.datetime.now(dt.UTC))
+        return pipeline(entries, dt.datetime.now(dt.UTC), go_live)
 
     # ---- JSON
     @router.get(

@@ -18,7 +18,7 @@ from smartcity_th.contracts.agencies import agencies, governor_th
 from smartcity_th.contracts.common import Email, StorableText
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.services.notifications.domain import Recipient
-from smartcity_th.services.notifications.routing import governor_office_id
+from smartcity_th.services.notifications.letters import governor_office_id
 
 Doc = dict[str, Any]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -10,6 +11,15 @@ import aiosmtplib
 
 class PermanentSmtpError(Exception):
     """The server refused the message for good (5xx): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server took the message: its reply, and the recipients it refused (address ->
+    code and reply) when it took the message for the others."""
+
+    reply: str
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class SmtpMailer:
@@ -46,18 +56,21 @@ class SmtpMailer:
             await client.login(self._username, self._password or "")
         return client
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage) -> Accepted:
         """Send one message on the shared connection (reconnecting once if the server had
-        dropped it); returns the server's reply. Raises PermanentSmtpError on a 5xx reply;
-        anything else (connection refused, timeout, 4xx) is transient."""
+        dropped it); returns the server's reply and the recipients it refused while taking
+        the message for the others. Raises PermanentSmtpError when every recipient got a 5xx
+        reply; anything else (connection refused, timeout, 4xx) is transient."""
         async with self._lock:
             for attempt in (1, 2):
                 if self._client is None or not self._client.is_connected:
                     self._client = None
                     self._client = await self._connect()
                 try:
-                    _refused, reply = await self._client.send_message(message)
-                    return reply
+                    refused, reply = await self._client.send_message(message)
+                    return Accepted(
+                        reply, {addr: f"{r.code} {r.message}" for addr, r in refused.items()}
+                    )
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     if all(500 <= r.code < 600 for r in exc.recipients):
                         raise PermanentSmtpError(

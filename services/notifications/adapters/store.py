@@ -28,7 +28,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.store import AggregateStore, Commit, Decision, Loaded
 from smartcity_th.services.notifications import view
-from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem
+from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, LetterRef
 from smartcity_th.services.notifications.links import new_secret
 from smartcity_th.services.notifications.view import Recorded
 
@@ -167,8 +167,17 @@ def delivery_doc(d: Delivery) -> Doc:
         "subject": d.subject,
         "next_attempt_at": d.next_attempt_at,
     }
+    if d.letter is not None:
+        doc["letter"] = d.letter.as_doc()
+    if d.status == "review":
+        doc["last_error"] = d.last_error
     if d.kind == "event":
-        return doc | {"timeline_url": d.timeline_url, "digest_id": d.digest_id}
+        return doc | {
+            "timeline_url": d.timeline_url,
+            "digest_id": d.digest_id,
+            "cc": [{"name": n, "email": e} for n, e in d.cc],
+            "copy_of": d.copy_of,
+        }
     items = [
         {
             "_id": i.delivery_id,
@@ -179,6 +188,7 @@ def delivery_doc(d: Delivery) -> Doc:
             "occurred_at": i.occurred_at,
             "source": _source_doc(i.source),
             "event_value": i.event_value,
+            "letter": None if i.letter is None else i.letter.as_doc(),
         }
         for i in d.items
     ]
@@ -214,6 +224,9 @@ def delivery_from(doc: Doc) -> Delivery:
         text=doc.get("text"),
         html=doc.get("html"),
         event_value=doc.get("event_value"),
+        cc=tuple((c.get("name") or "", c["email"]) for c in doc.get("cc") or ()),
+        copy_of=doc.get("copy_of"),
+        letter=LetterRef.from_doc(doc.get("letter")),
         items=tuple(
             DigestItem(
                 i["_id"],
@@ -224,6 +237,7 @@ def delivery_from(doc: Doc) -> Delivery:
                 i.get("occurred_at"),
                 _source(i.get("source")),
                 i.get("event_value"),
+                LetterRef.from_doc(i.get("letter")),
             )
             for i in doc.get("items") or ()
         ),
@@ -261,6 +275,15 @@ class MessageBodies:
             return recent
         doc = await self.collection.find_one({"_id": delivery_id})
         return None if doc is None else body_from(doc)
+
+    async def replace_many(self, bodies: list[Body]) -> None:
+        """Store bodies over the ones stored under the same ids (a held letter rendered again
+        after its data was fixed)."""
+        for body in bodies:
+            await self.collection.replace_one(
+                {"_id": body.delivery_id}, body_doc(body), upsert=True
+            )
+            self._recent.pop(body.delivery_id, None)
 
     async def event_value(self, delivery_id: str) -> str | None:
         """The event a delivery is about, as it was read."""
@@ -325,6 +348,31 @@ class DeliveryLog:
             return Commit(state=new, events=events), {**new, "_id": delivery_id}
 
         return await self.store.change(delivery_id, decide)
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        state = await self.store.get(delivery_id)
+        return None if state is None else delivery_from({**state, "_id": delivery_id})
+
+    async def release(self, rendered: Delivery, now: dt.datetime) -> bool:
+        """A letter held for review, rendered again and passed: it takes the new rendering's
+        subject, copies and status (queued, or held for a digest for a copy). False if it was
+        not held for review (released already)."""
+        fresh = {k: v for k, v in delivery_doc(rendered).items() if k not in ("_id", "created_at")}
+
+        def released(state: Doc) -> Doc | None:
+            if state.get("status") != "review":
+                return None
+            return {**state, **fresh, "last_error": None, "released_at": now, "updated_at": now}
+
+        return await self._change(rendered.delivery_id, released) is not None
+
+    async def still_held(self, delivery_id: str, problems: list[str], now: dt.datetime) -> None:
+        def held(state: Doc) -> Doc | None:
+            if state.get("status") != "review":
+                return None
+            return {**state, "last_error": "; ".join(problems)[:500], "updated_at": now}
+
+        await self._change(delivery_id, held)
 
     async def claim(
         self, delivery_id: str, now: dt.datetime, lease_seconds: float = 60.0

@@ -18,6 +18,7 @@ from smartcity_th.services.notifications.adapters.directory import (
 )
 from smartcity_th.services.notifications.adapters.store import DeliveryLog
 from smartcity_th.services.notifications.digest import DigestScheduler
+from smartcity_th.services.notifications.handlers import NotificationHandlers
 
 
 class DigestPreference(BaseModel):
@@ -36,8 +37,17 @@ ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
 NO_RECIPIENT: dict[int | str, dict[str, Any]] = {404: {"description": "No such recipient"}}
 
 
+class Released(BaseModel):
+    delivery_id: str = Field(description="The letter released")
+    released: bool = Field(description="Always true: it passed proofreading and is queued")
+
+
 def build_router(
-    deliveries: DeliveryLog, keys: ApiKeys, directory: RecipientsDirectory, digests: DigestScheduler
+    deliveries: DeliveryLog,
+    keys: ApiKeys,
+    directory: RecipientsDirectory,
+    digests: DigestScheduler,
+    handlers: NotificationHandlers,
 ) -> APIRouter:
     router = APIRouter()
 
@@ -164,5 +174,34 @@ def build_router(
     )
     async def run_digests(_admin: Admin) -> Any:
         return {"queued": await digests.send_digests()}
+
+    @router.post(
+        "/deliveries/{delivery_id:path}/release",
+        tags=["deliveries"],
+        summary="Release a letter proofreading held, once its data is fixed: it is rendered "
+        "again and queued if it passes",
+        response_model=Released,
+        responses=ADMIN_ONLY
+        | {
+            404: {"description": "No letter held for review under this id"},
+            409: {"description": "Proofreading still finds faults (listed in `errors`)"},
+        },
+    )
+    async def release(delivery_id: str, _admin: Admin) -> Released:
+        problems = await handlers.release(delivery_id)
+        if problems is None:
+            raise Refusal(
+                404,
+                f"no letter held for review under {delivery_id!r}",
+                f"ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {delivery_id!r}",
+            )
+        if problems:
+            raise Refusal(
+                409,
+                "proofreading still finds faults in the letter: fix the data and release it again",
+                "การตรวจทานยังพบข้อบกพร่องในหนังสือ โปรดแก้ไขข้อมูลแล้วปล่อยอีกครั้ง",
+                [{"field": "letter", "message": {"en": p, "th": p}} for p in problems],
+            )
+        return Released(delivery_id=delivery_id, released=True)
 
     return router

@@ -8,10 +8,15 @@ from fastapi.responses import HTMLResponse
 
 from smartcity_th.services.notifications.adapters.store import ProposalsView
 from smartcity_th.services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
-from smartcity_th.services.notifications.rendering import StatusProblem, render_status_page
+from smartcity_th.services.notifications.office import Office
+from smartcity_th.services.notifications.rendering import (
+    StatusProblem,
+    render_status_page,
+    status_page_csp,
+)
 
 
-def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
+def build_router(view: ProposalsView, links: StatusLinks, office: Office) -> APIRouter:
     router = APIRouter()
 
     @router.get(
@@ -24,18 +29,22 @@ def build_router(view: ProposalsView, links: StatusLinks) -> APIRouter:
         summary="A proposal's status page (public, by the signed link in an email)",
     )
     async def status_page(token: str) -> HTMLResponse:
+        # Its own policy (the page's inline style sheet, by hash); the other security headers
+        # are every response's (services/common/web_security.py).
+        headers = {"Content-Security-Policy": status_page_csp(), "Cache-Control": "no-store"}
         try:
             proposal_id, expires = links.open(token)
         except LinkExpired:
-            return HTMLResponse(render_status_page(None, StatusProblem.EXPIRED), status_code=410)
+            page = render_status_page(None, StatusProblem.EXPIRED, office=office)
+            return HTMLResponse(page, status_code=410, headers=headers)
         except LinkInvalid:
-            return HTMLResponse(render_status_page(None, StatusProblem.INVALID), status_code=404)
+            page = render_status_page(None, StatusProblem.INVALID, office=office)
+            return HTMLResponse(page, status_code=404, headers=headers)
         proposal = await view.get(proposal_id)
         if proposal is None or "area_name" not in proposal:
-            return HTMLResponse(render_status_page(None, StatusProblem.UNKNOWN), status_code=404)
-        return HTMLResponse(
-            render_status_page(proposal, None, expires=expires),
-            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-        )
+            page = render_status_page(None, StatusProblem.UNKNOWN, office=office)
+            return HTMLResponse(page, status_code=404, headers=headers)
+        page = render_status_page(proposal, None, expires=expires, office=office)
+        return HTMLResponse(page, headers=headers)
 
     return router

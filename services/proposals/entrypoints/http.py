@@ -156,6 +156,7 @@ def build_router(
                 applicant=caller,
                 content=content_from_draft(draft),
                 idempotency_key=idempotency_key or str(uuid.uuid4()),
+                effective_on=draft.received_on,
             )
         )
         return await reply(result.proposal.proposal_id, result.created, 201)
@@ -171,7 +172,9 @@ def build_router(
         caller: Caller,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
-        content = content_from_draft(ProposalDraft(**draft.model_dump(exclude={"changes"})))
+        content = content_from_draft(
+            ProposalDraft(**draft.model_dump(exclude={"changes", "received_on"}))
+        )
         result = await handlers.resubmit(
             ResubmitProposal(
                 actor=caller,
@@ -179,6 +182,7 @@ def build_router(
                 content=content,
                 changes=draft.changes,
                 command_key=f"http:resubmit:{idempotency_key}" if idempotency_key else None,
+                effective_on=draft.received_on,
             )
         )
         return await reply(proposal_id, result.created, 200)

@@ -1,0 +1,86 @@
+"""The sending offices' registers of letter numbers (ทะเบียนหนังสือส่ง): insert-only.
+
+Each number is one document in `letter_register`, inserted once and never changed:
+`_id` = (register, number) (`<office>:<Buddhist-era year>@<number, zero-padded>`), with the
+letter it was given to. Two unique keys make the insert the whole allocation: the `_id` (no
+number twice in a register) and `letter_id` (no letter numbered twice). Of two writers that
+race for the same number, one inserts and the other takes the next; of two that number the
+same letter at once (a redelivered event on another instance), one inserts and the other
+finds that number. A number is never reused: nothing deletes from the register.
+
+Cost: a letter already numbered costs one read; a new one costs one insert when this process
+allocated the register's previous number, else one read of the register's highest number
+first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+Doc = dict[str, Any]
+
+MAX_RACES = 1000
+
+
+class RegisterContended(Exception):
+    """A register kept losing races for its next number (never seen in practice)."""
+
+
+def entry_id(register: str, number: int) -> str:
+    return f"{register}@{number:08d}"
+
+
+class LetterRegister:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self.entries: AsyncCollection[Doc] = db["letter_register"]
+        self._last: dict[str, int] = {}
+
+    async def ensure_indexes(self) -> None:
+        await self.entries.create_index([("letter_id", ASCENDING)], unique=True)
+        await self.entries.create_index([("register", ASCENDING), ("number", DESCENDING)])
+
+    async def _highest(self, register: str) -> int:
+        doc = await self.entries.find_one(
+            {"register": register}, {"number": 1}, sort=[("number", DESCENDING)]
+        )
+        return 0 if doc is None else int(doc["number"])
+
+    async def number(self, register: str, letter_id: str, *, now: dt.datetime) -> int:
+        """The number of `letter_id` in `register`: the one it was given, or the next."""
+        found = await self.entries.find_one({"letter_id": letter_id}, {"number": 1})
+        if found is not None:
+            return int(found["number"])
+        last = self._last.get(register)
+        if last is None:
+            last = await self._highest(register)
+        for _ in range(MAX_RACES):
+            candidate = last + 1
+            try:
+                await self.entries.insert_one(
+                    {
+                        "_id": entry_id(register, candidate),
+                        "register": register,
+                        "number": candidate,
+                        "letter_id": letter_id,
+                        "at": now,
+                    }
+                )
+            except DuplicateKeyError:
+                found = await self.entries.find_one({"letter_id": letter_id}, {"number": 1})
+                if found is not None:
+                    return int(found["number"])
+                last = max(candidate, await self._highest(register))
+                continue
+            self._last[register] = candidate
+            return candidate
+        raise RegisterContended(f"register {register}: {MAX_RACES} lost races")
+
+    async def entries_of(self, register: str) -> list[Doc]:
+        """The register in number order (for the console and audits)."""
+        cursor = self.entries.find({"register": register}).sort("number", ASCENDING)
+        return [doc async for doc in cursor]
