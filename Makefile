@@ -10,14 +10,15 @@ PYTEST_ARGS ?=
 
 # The local servers' ports (infra/stack.sh reads the same variables) handed to the services,
 # the demo and the benchmarks, unless a service's own variable is set.
-KAFKA_PORT := $(or $(SMARTCITY_KAFKA_PORT),9092)
+# One node, or with SMARTCITY_KAFKA_NODES=3 the three nodes of the local cluster.
+KAFKA_BOOTSTRAP := $(shell infra/stack.sh bootstrap)
 FERRETDB_PORT := $(or $(SMARTCITY_FERRETDB_PORT),27017)
 SMTP_PORT := $(or $(SMARTCITY_SMTP_PORT),1025)
 MAILPIT_HTTP_PORT := $(or $(SMARTCITY_MAILPIT_HTTP_PORT),8025)
 JAEGER_UI_PORT := $(or $(SMARTCITY_JAEGER_UI_PORT),16686)
 JAEGER_OTLP_HTTP_PORT := $(or $(SMARTCITY_JAEGER_OTLP_HTTP_PORT),4318)
 define service_defaults
-export $(1)_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export $(1)_KAFKA_BOOTSTRAP ?= $(KAFKA_BOOTSTRAP)
 export $(1)_MONGO_URL ?= mongodb://127.0.0.1:$(FERRETDB_PORT)
 export $(1)_OTLP_ENDPOINT ?= http://127.0.0.1:$(JAEGER_OTLP_HTTP_PORT)
 endef
@@ -27,8 +28,8 @@ export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
 export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e lint format demo docs bench chaos fuzz browser asyncapi-parser \
-        pdf-tools letter-screenshots clean
+        test-integration test-e2e test-cluster lint format demo docs bench chaos fuzz browser \
+        asyncapi-parser pdf-tools letter-screenshots clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -108,6 +109,10 @@ test-integration: infra-up ## Integration tests (real adapters)
 
 test-e2e: infra-up ## End-to-end tests (the services as processes)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+test-cluster: setup ## Broker loss on a three-node Kafka (stops a one-node broker; SMARTCITY_KAFKA_NODES=3)
+	SMARTCITY_KAFKA_NODES=3 infra/stack.sh up
+	SMARTCITY_KAFKA_NODES=3 $(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 lint: setup $(MYPY_TREE)/smartcity_th ## ruff and mypy
 	$(VENV)/bin/ruff check .

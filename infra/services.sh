@@ -37,7 +37,7 @@ kafka_env() {
   password=$(sed -n "s/^svc-$name //p" "$LOCAL/kafka/credentials" 2>/dev/null || true)
   echo "${prefix}_KAFKA_USERNAME=svc-$name" "${prefix}_KAFKA_PASSWORD=$password"
   var=${prefix}_KAFKA_BOOTSTRAP
-  [[ -n ${!var:-} ]] || echo "$var=127.0.0.1:${SMARTCITY_KAFKA_PORT:-9092}"
+  [[ -n ${!var:-} ]] || echo "$var=$("$ROOT/infra/stack.sh" bootstrap)"
   var=${prefix}_MONGO_URL
   [[ -n ${!var:-} ]] || echo "$var=mongodb://127.0.0.1:${SMARTCITY_FERRETDB_PORT:-27017}"
   if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then

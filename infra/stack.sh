@@ -6,6 +6,11 @@
 #   A watchdog (`storewatch`, infra/storewatch.py) restarts FerretDB when it stops answering.
 # Usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit ...]
 #        infra/stack.sh heal ferretdb PID REASON   (the watchdog's restart; counted)
+#        infra/stack.sh bootstrap                  (the Kafka bootstrap list clients use)
+# SMARTCITY_KAFKA_NODES=3: Kafka as a three-node KRaft cluster (each node broker and controller;
+#   node N on SMARTCITY_KAFKA_PORT + 10*(N-1), its controller on SMARTCITY_KAFKA_CONTROLLER_PORT +
+#   10*(N-1); replication factor 3, min.insync.replicas 2). `kafka` then means the three nodes;
+#   kafka-1, kafka-2 and kafka-3 name one of them (docs/deployment.md).
 # Idempotent: `up` starts only what is not running and returns once every server is healthy.
 set -euo pipefail
 
@@ -17,12 +22,14 @@ LOGS=$LOCAL/logs
 
 KAFKA_PORT=${SMARTCITY_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${SMARTCITY_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_NODES=${SMARTCITY_KAFKA_NODES:-1}
 FERRETDB_PORT=${SMARTCITY_FERRETDB_PORT:-27017}
 FERRETDB_DEBUG_PORT=${SMARTCITY_FERRETDB_DEBUG_PORT:-27018}
 POSTGRES_PORT=${SMARTCITY_POSTGRES_PORT:-5432}
-# off: a commit returns before its WAL reaches the disk. A crash of any process loses nothing;
-# only a crash of the machine itself can lose the last fraction of a second (docs/performance.md).
-POSTGRES_SYNCHRONOUS_COMMIT=${SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT:-off}
+# on: a commit is answered once its WAL is on disk. With off, PostgreSQL answers before the WAL
+# writer has even written it, and a crash of PostgreSQL alone (SIGKILL, the OS surviving) lost
+# acknowledged commits in the measurement (python -m tests.chaos.pg_crash; docs/performance.md).
+POSTGRES_SYNCHRONOUS_COMMIT=${SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT:-on}
 SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}
 MAILPIT_HTTP_PORT=${SMARTCITY_MAILPIT_HTTP_PORT:-8025}
 JAEGER_UI_PORT=${SMARTCITY_JAEGER_UI_PORT:-16686}
@@ -51,6 +58,35 @@ need() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+[[ $KAFKA_NODES == 1 || $KAFKA_NODES == 3 ]] || die "SMARTCITY_KAFKA_NODES is 1 or 3, not '$KAFKA_NODES'"
+
+kafka_node() {  # kafka_node NAME: NODE_ID, NODE_PORT, ... of `kafka` (one node) or `kafka-N`
+  local i=1
+  [[ $1 == kafka-* ]] && i=${1#kafka-}
+  NODE_ID=$i
+  NODE_PORT=$((KAFKA_PORT + 10 * (i - 1)))
+  NODE_CONTROLLER_PORT=$((KAFKA_CONTROLLER_PORT + 10 * (i - 1)))
+  if [[ $1 == kafka ]]; then
+    NODE_DIR=$LOCAL/kafka NODE_LOGS=$LOGS
+  else
+    NODE_DIR=$LOCAL/kafka/node-$i NODE_LOGS=$LOGS/kafka-$i
+  fi
+}
+kafka_servers() { if ((KAFKA_NODES == 1)); then echo kafka; else seq -f 'kafka-%g' 1 "$KAFKA_NODES"; fi; }
+kafka_bootstrap() {
+  local s out=
+  for s in $(kafka_servers); do kafka_node "$s"; out+=${out:+,}127.0.0.1:$NODE_PORT; done
+  echo "$out"
+}
+kafka_voters() {  # the cluster's static controller quorum
+  local i out=
+  for ((i = 1; i <= KAFKA_NODES; i++)); do
+    out+=${out:+,}$i@127.0.0.1:$((KAFKA_CONTROLLER_PORT + 10 * (i - 1)))
+  done
+  echo "$out"
+}
+kind_of() { if [[ $1 == kafka-* ]]; then echo kafka; else echo "$1"; fi; }
 
 pid_of() {
   local f=$RUN/$1.pid
@@ -176,8 +212,9 @@ install_jaeger() {
 }
 
 # ---------------------------------------------------------------- health
-kafka_healthy() {
-  port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGS/kafka.log" 2>/dev/null
+kafka_healthy() {  # kafka_healthy [NODE]
+  kafka_node "${1:-kafka}"
+  port_open "$NODE_PORT" && grep -q "Kafka Server started" "$NODE_LOGS/kafka.log" 2>/dev/null
 }
 postgres_healthy() {
   port_open "$POSTGRES_PORT" && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres
@@ -224,24 +261,44 @@ kafka_credentials() {  # generate the stack's passwords once (mode 600, never co
 
 kafka_password() { sed -n "s/^$1 //p" "$LOCAL/kafka/credentials"; }
 
-start_kafka() {
+kafka_cluster_id() {  # one id for every node of the cluster, made once
+  local file=$LOCAL/kafka/cluster.id cp
+  if [[ ! -s $file ]]; then
+    cp=$(<"$LOCAL/kafka/classpath.txt")
+    java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 >"$file"
+  fi
+  cat "$file"
+}
+
+start_kafka() {  # start_kafka [NODE]: the one node, or a node of the cluster
   install_kafka
-  local dir=$LOCAL/kafka props=$LOCAL/kafka/server.properties cp security
-  cp=$(<"$dir/classpath.txt")
+  local name=${1:-kafka}
+  kafka_node "$name"
+  local dir=$NODE_DIR props=$NODE_DIR/server.properties cp security cluster=() quorum heap
+  mkdir -p "$dir" "$NODE_LOGS"
+  cp=$(<"$LOCAL/kafka/classpath.txt")
   kafka_credentials
   security=$ROOT/infra/kafka/security.properties.in
   if kafka_insecure; then
     log "WARNING: SMARTCITY_KAFKA_INSECURE is set: Kafka runs WITHOUT authentication or ACLs"
     security=$ROOT/infra/kafka/insecure.properties.in
   fi
-  cat "$ROOT/infra/kafka/server.properties.in" "$security" | sed \
-      -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
+  quorum=controller.quorum.bootstrap.servers=127.0.0.1:$NODE_CONTROLLER_PORT
+  heap=(-Xms512m -Xmx1g)
+  if [[ $name == kafka-* ]]; then
+    cluster=("$ROOT/infra/kafka/cluster.properties.in")
+    quorum=controller.quorum.voters=$(kafka_voters)
+    heap=(-Xms256m -Xmx512m)
+  fi
+  cat "$ROOT/infra/kafka/server.properties.in" "$security" "${cluster[@]}" | sed \
+      -e "s#@KAFKA_PORT@#$NODE_PORT#g" -e "s#@CONTROLLER_PORT@#$NODE_CONTROLLER_PORT#g" \
+      -e "s#^node.id=.*#node.id=$NODE_ID#" -e "s#^controller.quorum.bootstrap.servers=.*#$quorum#" \
       -e "s#@LISTEN_HOST@#127.0.0.1#g" -e "s#@ADVERTISED_HOST@#127.0.0.1#g" \
       -e "s#@DATA_DIR@#$dir/data#g" -e "s#@BROKER_PASSWORD@#$(kafka_password broker)#g" >"$props"
   chmod 600 "$props"
-  local java_opts=(-Xms512m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
+  local java_opts=("${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true
                    -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties"
-                   -Dkafka.logs.dir="$LOGS")
+                   -Dkafka.logs.dir="$NODE_LOGS")
   if [[ -f $dir/data/meta.properties && ! -f $dir/data/.scram-formatted ]]; then
     # Storage formatted before authentication existed has no SCRAM users: keep it aside.
     local aside=$dir/data.pre-auth.$(date +%Y%m%d%H%M%S)
@@ -249,21 +306,40 @@ start_kafka() {
     mv "$dir/data" "$aside"
   fi
   if [[ ! -f $dir/data/meta.properties ]]; then
-    log "formatting Kafka storage with the stack's SCRAM credentials (once)"
-    local scram=() name
-    for name in "${KAFKA_PRINCIPALS[@]}"; do
-      scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(kafka_password "$name")]")
+    log "formatting $name's storage with the stack's SCRAM credentials (once)"
+    local scram=() name_ format=(--standalone -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)")
+    [[ $name == kafka-* ]] && format=(-t "$(kafka_cluster_id)")  # the static quorum's voters
+    for name_ in "${KAFKA_PRINCIPALS[@]}"; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$name_,password=$(kafka_password "$name_")]")
     done
-    java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone \
-      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)" \
-      -c "$props" "${scram[@]}" >"$LOGS/kafka-format.log" 2>&1 \
-      || die "formatting Kafka storage failed; see $LOGS/kafka-format.log"
+    java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format "${format[@]}" \
+      -c "$props" "${scram[@]}" >"$NODE_LOGS/kafka-format.log" 2>&1 \
+      || die "formatting Kafka storage failed; see $NODE_LOGS/kafka-format.log"
     touch "$dir/data/.scram-formatted"
   fi
-  : >"$LOGS/kafka.log"
-  spawn kafka "$LOGS/kafka.out" java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$props"
-  wait_until 180 "kafka up on 127.0.0.1:$KAFKA_PORT" kafka_healthy \
-    || die "Kafka did not become healthy in 180 s; see $LOGS/kafka.log and $LOGS/kafka.out"
+  : >"$NODE_LOGS/kafka.log"
+  spawn "$name" "$NODE_LOGS/kafka.out" java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$props"
+  # A node of the cluster is not up before a quorum is: `up` starts them all, then waits.
+  [[ -n ${KAFKA_SPAWN_ONLY:-} ]] || kafka_wait "$name"
+}
+
+kafka_wait() {
+  kafka_node "$1"
+  local what="kafka up on 127.0.0.1:$NODE_PORT"
+  [[ $1 == kafka-* ]] && what="$1 up on 127.0.0.1:$NODE_PORT (controller $NODE_CONTROLLER_PORT)"
+  wait_until 180 "$what" kafka_healthy "$1" \
+    || die "$1 did not become healthy in 180 s; see $NODE_LOGS/kafka.log and $NODE_LOGS/kafka.out"
+}
+
+kafka_other_mode_down() {  # one node and a cluster share ports: stop what the other mode runs
+  local other
+  if ((KAFKA_NODES == 1)); then other=$(seq -f 'kafka-%g' 1 3); else other=kafka; fi
+  for other in $other; do
+    if pid_of "$other" >/dev/null; then
+      log "$other runs, but SMARTCITY_KAFKA_NODES=$KAFKA_NODES: stopping it"
+      down_one "$other"
+    fi
+  done
 }
 
 pg_home_for_root() {  # as root: a home for the cluster that the postgres user can reach
@@ -382,30 +458,44 @@ heal_ferretdb() {  # heal ferretdb PID REASON: restart the FerretDB process PID 
   up_one ferretdb
 }
 
+postgres_setting_check() {  # a running cluster keeps the setting it was started with
+  local running
+  running=$(as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
+    "SHOW synchronous_commit" 2>/dev/null) || return 0
+  [[ $running == "$POSTGRES_SYNCHRONOUS_COMMIT" ]] && return 0
+  log "WARNING: postgres runs with synchronous_commit=$running, not $POSTGRES_SYNCHRONOUS_COMMIT" \
+    "(SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT); 'infra/stack.sh restart postgres' applies it"
+}
+
 kafka_mode_changed() {  # the running broker was started in the other security mode
-  local props=$LOCAL/kafka/server.properties want=SASL_PLAINTEXT
+  kafka_node "$1"
+  local props=$NODE_DIR/server.properties want=SASL_PLAINTEXT
   kafka_insecure && want=PLAINTEXT
   ! grep -q "^listeners=$want://" "$props" 2>/dev/null
 }
 
 up_one() {
-  if pid_of "$1" >/dev/null && "${1}_healthy"; then
-    if [[ $1 == kafka ]] && kafka_mode_changed; then
-      log "kafka runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
-      down_one kafka
+  local kind
+  kind=$(kind_of "$1")
+  if pid_of "$1" >/dev/null && "${kind}_healthy" "$1"; then
+    if [[ $kind == kafka ]] && kafka_mode_changed "$1"; then
+      log "$1 runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
+      down_one "$1"
     else
       if [[ $1 == ferretdb ]] && ! ferretdb_answers 2>/dev/null; then
         log "ferretdb runs but does not answer a ping; restarting it"
         down_one ferretdb
       else
         log "$1 already running"
+        if [[ $1 == postgres ]]; then postgres_setting_check; fi
         return
       fi
     fi
   fi
   local port
   case $1 in
-    kafka) port=$KAFKA_PORT ;; postgres) port=$POSTGRES_PORT ;; ferretdb) port=$FERRETDB_PORT ;;
+    kafka|kafka-*) kafka_node "$1"; port=$NODE_PORT ;;
+    postgres) port=$POSTGRES_PORT ;; ferretdb) port=$FERRETDB_PORT ;;
     mailpit) port=$SMTP_PORT ;;
     jaeger) port=$JAEGER_OTLP_HTTP_PORT ;;
     storewatch) port= ;;
@@ -413,7 +503,7 @@ up_one() {
   if [[ -n $port ]] && ! pid_of "$1" >/dev/null && port_open "$port"; then
     die "port $port is taken by another process; stop it or set the SMARTCITY_*_PORT variables"
   fi
-  "start_$1"
+  "start_$kind" "$1"
 }
 
 down_one() {
@@ -424,6 +514,7 @@ down_one() {
     kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done  # its ports free
     log "$1 stopped"
   fi
   rm -f "$RUN/$1.pid"
@@ -434,7 +525,7 @@ status_one() {
   local why
   if [[ $1 == ferretdb ]] && pid=$(pid_of "$1") && ferretdb_healthy && ! why=$(ferretdb_answers 2>&1); then
     printf '%-10s running but not answering a ping (pid %s): %s\n' "$1" "$pid" "$why"; return 1
-  elif pid=$(pid_of "$1") && "${1}_healthy"; then
+  elif pid=$(pid_of "$1") && "$(kind_of "$1")_healthy" "$1"; then
     printf '%-10s running (pid %s)\n' "$1" "$pid"
   elif pid=$(pid_of "$1"); then
     printf '%-10s started but not healthy (pid %s)\n' "$1" "$pid"; return 1
@@ -447,20 +538,44 @@ cmd=${1:-status}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=("${ALL[@]}")
+if [[ $cmd == bootstrap ]]; then
+  kafka_bootstrap
+  exit 0
+fi
 if [[ $cmd == heal ]]; then
   [[ ${targets[0]:-} == ferretdb && ${#targets[@]} -eq 3 ]] || die "usage: infra/stack.sh heal ferretdb PID REASON"
   heal_ferretdb "${targets[1]}" "${targets[2]}"
   exit 0
 fi
+expanded=()
 for t in "${targets[@]}"; do
-  case $t in kafka|postgres|ferretdb|mailpit|jaeger|storewatch) ;; *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit, jaeger, storewatch)";; esac
+  case $t in
+    kafka) mapfile -t -O "${#expanded[@]}" expanded < <(kafka_servers); continue ;;
+    kafka-[1-3]) ((KAFKA_NODES == 3)) || die "$t is a node of the cluster: set SMARTCITY_KAFKA_NODES=3" ;;
+    postgres|ferretdb|mailpit|jaeger|storewatch) ;;
+    *) die "unknown server '$t' (kafka, postgres, ferretdb, mailpit, jaeger, storewatch)" ;;
+  esac
+  expanded+=("$t")
 done
+targets=("${expanded[@]}")
 
 need curl "health checks"
 case $cmd in
-  install) for t in "${targets[@]}"; do "install_$t"; done ;;
-  up) for t in "${targets[@]}"; do up_one "$t"; done ;;
-  down) for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
+  install) for t in "${targets[@]}"; do "install_$(kind_of "$t")"; done ;;
+  up)
+    if [[ " ${targets[*]} " == *" kafka"* ]]; then kafka_other_mode_down; fi
+    nodes=()  # a cluster's nodes are started together, then waited for
+    for t in "${targets[@]}"; do
+      if [[ $t == kafka-* ]]; then KAFKA_SPAWN_ONLY=1 up_one "$t"; nodes+=("$t"); fi
+    done
+    for t in "${nodes[@]}"; do kafka_wait "$t"; done
+    for t in "${targets[@]}"; do [[ $t == kafka-* ]] || up_one "$t"; done ;;
+  down)
+    # A cluster's nodes are told to stop together: one left alone waits for a quorum to leave.
+    for t in "${targets[@]}"; do
+      if [[ $t == kafka-* ]] && pid=$(pid_of "$t"); then kill -TERM -- "-$pid" 2>/dev/null || true; fi
+    done
+    for ((i=${#targets[@]}-1; i>=0; i--)); do down_one "${targets[$i]}"; done ;;
   restart) for t in "${targets[@]}"; do down_one "$t"; up_one "$t"; done ;;
   status) rc=0; for t in "${targets[@]}"; do status_one "$t" || rc=1; done; exit $rc ;;
   *) die "usage: infra/stack.sh install|up|down|status|restart [kafka|postgres|ferretdb|mailpit|jaeger|storewatch ...]" ;;

@@ -44,11 +44,15 @@ from smartcity_th.contracts.topics import (
     Topics,
 )
 from smartcity_th.kit import ClaimSigner, SignedRecord
-from smartcity_th.services.common.kafka_security import KafkaAuth, local_password
+from smartcity_th.services.common.kafka_security import (
+    KafkaAuth,
+    default_bootstrap,
+    local_password,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
-KAFKA = f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
+KAFKA = default_bootstrap()  # one node, or the three of SMARTCITY_KAFKA_NODES=3
 MONGO = f"mongodb://127.0.0.1:{os.environ.get('SMARTCITY_FERRETDB_PORT', '27017')}"
 SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"

@@ -52,7 +52,7 @@ from smartcity_th.services.admin import local
 from smartcity_th.services.common.cli_conventions import EXIT_USAGE, Output, OutputOpt, fail, run
 from smartcity_th.services.common.kafka import ensure_topics, require_reachable
 from smartcity_th.services.common.kafka_quotas import agency_quota, set_agency_quota
-from smartcity_th.services.common.kafka_security import admin_auth
+from smartcity_th.services.common.kafka_security import admin_auth, default_bootstrap
 from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
     NewSigningKey,
@@ -73,16 +73,12 @@ JsonFlag = Annotated[
 ]
 
 
-def _default_bootstrap() -> str:
-    return f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
-
-
 class AdminSettings(BaseSettings):
     """Where the registry is (the admin's Kafka credentials join these settings)."""
 
     model_config = SettingsConfigDict(env_prefix="SMARTCITY_ADMIN_", extra="ignore")
 
-    kafka_bootstrap: str = Field(default_factory=_default_bootstrap)
+    kafka_bootstrap: str = Field(default_factory=default_bootstrap)
     topic_namespace: str = Field("", description="Topic namespace (tests use one)")
     partitions: int = Field(6, ge=1, description="Partitions of topics created here")
     agency_producer_byte_rate: int = Field(

@@ -29,6 +29,7 @@ from smartcity_th.services.common.kafka_security import (
     KafkaAuth,
     admin_auth,
     authenticate,
+    bootstrap_servers,
     deprovision,
     namespace_of,
     provision,
@@ -61,7 +62,7 @@ def make_broker(
     it, and retries never write a record twice. Authenticated as the service's principal.
     `middlewares`: broker-wide (tracing)."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        bootstrap_servers(settings.kafka_bootstrap),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

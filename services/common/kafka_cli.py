@@ -7,8 +7,8 @@
     smartcity kafka acls [--principal NAME]
 
 They run as the stack's admin (`SMARTCITY_KAFKA_ADMIN_USERNAME` / `_PASSWORD`, else the local
-stack's admin credentials) against `SMARTCITY_KAFKA_BOOTSTRAP` (else 127.0.0.1:
-`SMARTCITY_KAFKA_PORT`). Also `python -m smartcity_th.services.common.kafka_cli ...`.
+stack's admin credentials) against `SMARTCITY_KAFKA_BOOTSTRAP` (else the local stack's nodes:
+`infra/stack.sh bootstrap`). Also `python -m smartcity_th.services.common.kafka_cli ...`.
 """
 
 from __future__ import annotations

@@ -204,10 +204,22 @@ class KafkaAuth(BaseModel):
         return conf
 
 
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """A comma-separated bootstrap list as a list: FastStream's KafkaBroker takes a string for
+    one server (it hands aiokafka `[bootstrap]`), so "a:9092,b:9092" must be split first."""
+    return [server.strip() for server in bootstrap.split(",") if server.strip()]
+
+
 def default_bootstrap() -> str:
-    return os.environ.get(
-        "SMARTCITY_KAFKA_BOOTSTRAP", f"127.0.0.1:{os.environ.get('SMARTCITY_KAFKA_PORT', '9092')}"
-    )
+    """`SMARTCITY_KAFKA_BOOTSTRAP`, else the local stack's nodes as `infra/stack.sh bootstrap`
+    lists them: `SMARTCITY_KAFKA_PORT`, and with `SMARTCITY_KAFKA_NODES=3` the next two nodes
+    10 and 20 ports above it."""
+    env = os.environ
+    if env.get("SMARTCITY_KAFKA_BOOTSTRAP"):
+        return env["SMARTCITY_KAFKA_BOOTSTRAP"]
+    port = int(env.get("SMARTCITY_KAFKA_PORT", "9092"))
+    nodes = int(env.get("SMARTCITY_KAFKA_NODES", "1"))
+    return ",".join(f"127.0.0.1:{port + 10 * i}" for i in range(nodes))
 
 
 def admin_auth(bootstrap: str | None = None) -> KafkaAuth:
@@ -351,10 +363,10 @@ class KafkaAdmin:
         if missing:
             futures = self._client.create_topics(
                 [
-                    NewTopic(
+                    NewTopic(  # replicas: the cluster's default.replication.factor (KIP-464)
                         name,
                         num_partitions=partitions[name],
-                        replication_factor=1,
+                        replication_factor=-1,
                         config=configs.get(name, {}),
                     )
                     for name in missing

@@ -225,8 +225,39 @@ async def test_every_routed_event_is_emailed_in_thai_and_english(
     producer: AIOKafkaProducer,
     mailpit: Mailpit,
 ) -> None:
-    pid = new_proposal_id()
-    envelopes = [event(t, pid) for t in LETTERS]  # ProposalSubmitted first: the view learns it
+    # Every lettered event, in orders the workflow allows (the service holds a fact read
+    # before the one it follows): one proposal's whole life, and the three other endings.
+    paths = [
+        (
+            "ProposalSubmitted",
+            "RevisionRequested",
+            "ProposalResubmitted",
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+            "CabinetEndorsed",
+            "CertificationAwarded",
+            "DeliveryDeadlineReminder",
+            "DeliveryReported",
+            "DeliveryReturned",
+            "DeliveryAcknowledged",
+            "CertificationRenewed",
+            "CertificationLapsed",
+            "IntakeRejected",
+            "TransitionRefused",
+        ),
+        ("ProposalSubmitted", "ProposalScreened", "SubcommitteeRejected"),
+        ("ProposalSubmitted", "ProposalWithdrawn"),
+        (
+            "ProposalSubmitted",
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+            "CabinetReturned",
+        ),
+    ]
+    envelopes = [event(t, pid) for path in paths if (pid := new_proposal_id()) for t in path]
+    assert {e.event_type for e in envelopes} == set(LETTERS)
     await publish(producer, notifier.topics, *envelopes)
     for e in envelopes:
         address, copies = expected_letter(e.event_type)
@@ -332,7 +363,7 @@ async def test_html_and_line_breaks_in_fields_are_harmless(
         event(
             "RevisionRequested",
             pid,
-            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i>why</i>\nX-Evil: 1"),
+            reason=BilingualText(th="<img src=x>\r\nX-Evil: 1", en="<i class=x>why</i>\nX-Evil: 1"),
         ),
     ]
     await publish(producer, notifier.topics, *envelopes)
@@ -636,8 +667,11 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
         submitted = submitted.model_copy(update={"payload": payload})
         screened = event("ProposalScreened", pid)
         approved = event("SubcommitteeApproved", pid)
+        acknowledged = event("SteeringCommitteeAcknowledged", pid)
         endorsed = event("CabinetEndorsed", pid)
-        await publish(producer, notifier.topics, submitted, screened, approved, endorsed)
+        await publish(
+            producer, notifier.topics, submitted, screened, approved, acknowledged, endorsed
+        )
         # Critical: the governor's copy in Cc at once, even though the governor chose a digest.
         [critical] = await received(
             mailpit, message_id(str(endorsed.event_id), applicant["email"], DOMAIN)
@@ -654,10 +688,14 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
         assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดขอนแก่น" in body_parts(msg)[0]
         deliveries = mongo[notifier.db_name]["deliveries"]
         held = await poll(
-            lambda: _held(deliveries, pid, governor["email"], 2), what="two held copies"
+            lambda: _held(deliveries, pid, governor["email"], 3), what="three held copies"
         )
-        assert {h["event_type"] for h in held} == {"ProposalScreened", "SubcommitteeApproved"}
-        for e in (screened, approved):
+        assert {h["event_type"] for h in held} == {
+            "ProposalScreened",
+            "SubcommitteeApproved",
+            "SteeringCommitteeAcknowledged",
+        }
+        for e in (screened, approved, acknowledged):
             msg_id = message_id(str(e.event_id), governor["email"], DOMAIN)
             assert await mailpit.by_message_id(msg_id) == []
         run = await http.post("/digests/run", headers=depa)
@@ -669,7 +707,7 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
         msg = await mailpit.raw(summary["ID"])
         assert "ส่งสำเนาหนังสือ" in str(msg["Subject"])
         text, html = body_parts(msg)
-        assert text.count("สำเนาหนังสือที่ สศด 04/") == 2
+        assert text.count("สำเนาหนังสือที่ สศด 04/") == 3
         assert "ผลการกลั่นกรองข้อเสนอ" in text
         assert "Proposal screened" in html
         assert problems(str(msg["Subject"]), text, html) == []
@@ -678,12 +716,13 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
         await http.put("/recipients/governor-40/digest", headers=depa, json={"digest": False})
     records = await read_topic(
         notifier.topics.notifications,
-        min_records=2,
+        min_records=3,
         where=lambda r: envelope_of(r)["payload"].get("message_id") == digest_msg_id,
     )
     assert {envelope_of(r)["payload"]["about_event_id"] for r in records} == {
         str(screened.event_id),
         str(approved.event_id),
+        str(acknowledged.event_id),
     }
 
 
@@ -945,8 +984,9 @@ async def test_the_status_link_in_an_email_opens_the_public_page(
 
     pid = new_proposal_id()
     submitted = event("ProposalSubmitted", pid)
+    screened = event("ProposalScreened", pid)
     approved = event("SubcommitteeApproved", pid)
-    await publish(producer, notifier.topics, submitted, approved)
+    await publish(producer, notifier.topics, submitted, screened, approved)
     [summary] = await received(mailpit, message_id(str(approved.event_id), APPLICANT, DOMAIN))
     text, _html = body_parts(await mailpit.raw(summary["ID"]))
     match = re.search(r"(http://\S+/status/(\S+))", text)

@@ -1,0 +1,1 @@
+"""Tests against the three-node local Kafka (`make test-cluster`)."""
