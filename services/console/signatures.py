@@ -52,8 +52,8 @@ class SignatureAudit:
         for entry in entries:
             try:
                 body = json.loads(entry["body"])
-            except (KeyError, TypeError, ValueError):
-                continue
+            except (KeyError, TypeError, ValueError, RecursionError):
+                continue  # not an entry the console wrote: nothing to verify in it
             letter = body.get("deadletter") or {}
             if letter:
                 self.refused_at_intake.update(_refused_names(letter))
@@ -73,7 +73,7 @@ class SignatureAudit:
             try:
                 raw = json.loads(value)
                 producer = raw.get("producer") if isinstance(raw, dict) else None
-            except ValueError:
+            except (ValueError, RecursionError):  # a claim nested past any limit: unparseable
                 producer = None
         verdict = verify(
             value=value,

@@ -44,6 +44,7 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.common import AgencyKind
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.contracts.workflow import event_name
 from smartcity_th.services.common.kafka import ensure_topics
 from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
 from tests.support import (
@@ -336,7 +337,9 @@ class Driver:
                 {
                     "proposal_id": p,
                     "decision": decision,
-                    "resolution": f"{decision} at meeting {meeting_id}",
+                    # In words (a letter quoting an event's code is held by proofreading).
+                    "resolution": f"ที่ประชุมมีมติ: {event_name(decision).th} / "
+                    f"The meeting resolved: {event_name(decision).en}",
                 }
                 for p in pids
             ],

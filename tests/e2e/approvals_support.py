@@ -12,6 +12,7 @@ from smartcity_th.contracts.approvals import MeetingDecision, MeetingRecorded, P
 from smartcity_th.contracts.common import BilingualText, Meeting
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.proposals import ProposalSubmitted
+from smartcity_th.contracts.workflow import event_name
 from tests.builders import claim, content, new_proposal_id, province_ref
 from tests.support import poll
 
@@ -36,6 +37,13 @@ PROVINCES_15 = [
     "57",
     "80",
 ]
+
+
+def minuted(decision: str) -> str:
+    """A resolution as minuted, in words (Thai / English), never the event's code: a letter
+    quoting a code is held by proofreading."""
+    name = event_name(decision)
+    return f"ที่ประชุมมีมติ: {name.th} / The meeting resolved: {name.en}"
 
 
 def submitted(province_code: str, n: int, applicant: str = "pd-samyan") -> AnyEnvelope:
@@ -80,7 +88,7 @@ def meeting(
             MeetingDecision(
                 proposal_id=pid,
                 decision=d,
-                resolution=f"{d} for {pid}",
+                resolution=minuted(d),
                 reasons=reasons
                 if d in {"SubcommitteeRejected", "RevisionRequested", "CabinetReturned"}
                 else None,

@@ -72,9 +72,9 @@ async def test_events_timeline_and_registry_from_the_audit_log(
         # before the ProposalSubmitted row (which shows the Thai area name) arrives.
         result = cli(console, "events", "tail", "--proposal", pid)
         out = result.output
-        # Two emails: to the agency's directory address and to the proposal's contact.
-        contact = "smartcity@phuketcity.example.go.th"
-        return result if contact in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
+        # One letter: to the agency's directory address (the proposal's contact in its Cc).
+        addressee = "lg-phuket-city@smartcity.example.go.th"
+        return result if addressee in out and "ภูเก็ตเมืองอัจฉริยะ" in out else None
 
     result = await poll(tail_shows_email, timeout=180, what="ProposalSubmitted and emails")
     assert result.exit_code == 0
@@ -99,7 +99,7 @@ async def test_events_timeline_and_registry_from_the_audit_log(
     timeline = cli(console, "timeline", pid)
     assert timeline.exit_code == 0, timeline.output
     assert timeline.output.index("ProposalSubmitted") < timeline.output.index("NotificationSent")
-    assert "smartcity@phuketcity.example.go.th" in timeline.output
+    assert "lg-phuket-city@smartcity.example.go.th" in timeline.output
     missing = cli(console, "timeline", "no-such-proposal")
     assert missing.exit_code == 1
     assert "not found" in missing.output

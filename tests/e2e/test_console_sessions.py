@@ -30,6 +30,11 @@ from tests.support import (
     wait_key_accepted,
 )
 
+REFUSED = {401, 429}
+"""A refusal: 401, or 429 once the console's per-address limit of refused requests is reached
+(the console process is shared with the other console tests, which are refused on purpose;
+429 answers only refused requests, services/common/auth.py)."""
+
 pytestmark = pytest.mark.e2e
 
 SESSION_END_LIMIT_S = 5.0
@@ -81,7 +86,7 @@ async def seconds_until_refused(browser: httpx.AsyncClient, revoked_at: dt.datet
         resp = await browser.get("/api/events", params={"limit": 1})
         if resp.status_code == 200:
             return None
-        assert resp.status_code == 401, resp.text
+        assert resp.status_code in REFUSED, resp.text
         assert set(resp.json()) == ERROR_SHAPE
         return (dt.datetime.now(dt.UTC) - revoked_at).total_seconds()
 
@@ -135,12 +140,13 @@ async def test_revoking_the_key_or_the_agency_ends_its_console_session_within_5_
         assert took < SESSION_END_LIMIT_S
         await assert_session_over(browser)
         # The key itself is refused too, and a new login with it is refused.
-        assert (await browser.get("/api/events", headers={"X-API-Key": key})).status_code == 401
+        refused = await browser.get("/api/events", headers={"X-API-Key": key})
+        assert refused.status_code in REFUSED
         form = await browser.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text)
         assert token is not None
         again = await browser.post("/login", data={"api_key": key, "csrf": token.group(1)})
-        assert again.status_code == 401
+        assert again.status_code in REFUSED
     finally:
         await browser.aclose()
 
@@ -156,7 +162,7 @@ async def test_a_tampered_or_foreign_session_cookie_is_refused(
         sid, signature = value.rsplit(".", 1)
         for forged in (f"{sid}x.{signature}", f"{sid}.{signature[:-2]}AA", sid, "a" * 300):
             async with httpx.AsyncClient(base_url=console.url, cookies={COOKIE: forged}) as other:
-                assert (await other.get("/api/events")).status_code == 401
+                assert (await other.get("/api/events")).status_code in REFUSED
         assert (await browser.get("/api/events")).status_code == 200  # the real one still holds
     finally:
         await browser.aclose()
@@ -205,4 +211,5 @@ async def test_served_over_https_the_cookies_are_secure_and_host_prefixed(
             ok = await http.get("/api/events", headers={"Cookie": cookie})
             assert ok.status_code == 200
             plain = cookie.replace(SECURE_COOKIE, COOKIE, 1)
-            assert (await http.get("/api/events", headers={"Cookie": plain})).status_code == 401
+            refused = await http.get("/api/events", headers={"Cookie": plain})
+            assert refused.status_code in REFUSED
