@@ -291,6 +291,15 @@ def delivery(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def displayable(text: str) -> str:
+    """A page as it can be sent: a stored record may hold a lone surrogate (a claim's JSON can
+    escape one, \\ud800), which UTF-8 cannot encode; it is shown as U+FFFD."""
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
 def dead_letter(entry: Mapping[str, Any], replays: list[dict[str, Any]]) -> dict[str, Any]:
     letter = body(entry).get("deadletter") or {}
     return {

@@ -245,3 +245,11 @@ def test_a_delivery_deadline_from_history_is_not_overdue_in_the_pipeline() -> No
     # With the go-live after the deadline, both are history.
     later = pipeline(entries, NOW, go_live=dt.date(2024, 1, 1))
     assert later["overdue"] == 0
+
+
+def test_a_lone_surrogate_in_a_stored_record_is_shown_not_a_server_error() -> None:
+    from smartcity_th.services.console.views import displayable
+
+    page = displayable("<td>x\ud800y</td>")
+    assert page == "<td>x\ufffdy</td>"
+    page.encode("utf-8")  # sendable

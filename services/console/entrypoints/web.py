@@ -30,6 +30,7 @@ from smartcity_th.services.console.views import (
     chronological,
     dead_letter,
     delivery,
+    displayable,
     may_replay,
     may_use_console,
     preview,
@@ -146,7 +147,7 @@ def build_router(
         session = getattr(request.state, "session", None) if request is not None else None
         ctx.setdefault("csrf", session.csrf if isinstance(session, Session) else "")
         html = templates.get_template(name).render(user=user, jaeger_url=jaeger_url, **ctx)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(displayable(html), status_code=status)
 
     @router.get("/static/console.css")
     async def css() -> Response:

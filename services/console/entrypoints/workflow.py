@@ -17,7 +17,7 @@ from smartcity_th.services.console.entrypoints.web import session_dependency, te
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
 from smartcity_th.services.console.sessions import Session, Sessions
-from smartcity_th.services.console.views import row
+from smartcity_th.services.console.views import displayable, row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
 PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
@@ -77,7 +77,7 @@ def build_router(
         html = templates.get_template(name).render(
             user=session.agency, csrf=session.csrf, jaeger_url=jaeger_url, **ctx
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(displayable(html), status_code=status)
 
     async def current_pipeline() -> dict[str, Any]:
         entries = await audit.page(PIPELINE_QUERY, limit=200_000)
