@@ -36,13 +36,19 @@ REGISTRY = "smartcity.agencies"
 CONSUMES: dict[str, tuple[str, ...]] = {
     "proposals": (topics.INTAKE, topics.DECISIONS),
     "approvals": (topics.INTAKE, topics.PROPOSALS),
-    "notifications": (topics.PROPOSALS, topics.DECISIONS),
+    "notifications": (topics.PROPOSALS, topics.DECISIONS, topics.CONTACTS),
     "console": topics.ALL_TOPICS,
 }
 """Topics each service's subscribers read (besides the registry, which every service reads)."""
 
 REPLAYS_TO: dict[str, tuple[str, ...]] = {
-    "console": (topics.INTAKE, topics.PROPOSALS, topics.DECISIONS, topics.NOTIFICATIONS),
+    "console": (
+        topics.INTAKE,
+        topics.PROPOSALS,
+        topics.DECISIONS,
+        topics.NOTIFICATIONS,
+        topics.CONTACTS,
+    ),
 }
 """Topics a service re-publishes dead letters to (the console's operator replay)."""
 

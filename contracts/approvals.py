@@ -13,12 +13,15 @@ from smartcity_th.contracts.common import (
     BilingualText,
     Contract,
     LongText,
+    LongWords,
     Meeting,
     ProposalId,
-    ShortText,
     Stage,
+    Words,
 )
 from smartcity_th.contracts.proposals import Attachment
+
+MINUTED = "The resolution text, as minuted, in Thai and/or English"
 
 
 class ProposalScreened(Contract):
@@ -28,7 +31,9 @@ class ProposalScreened(Contract):
         "ProposalScreened", description="The event type; always 'ProposalScreened'"
     )
     screened_by: AgencyId = Field(description="The depa office that screened it")
-    notes: ShortText | None = Field(default=None, description="Screening notes, if any")
+    notes: Words | None = Field(
+        default=None, description="Screening notes, if any, in Thai and/or English"
+    )
     effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
@@ -53,7 +58,7 @@ class SubcommitteeApproved(Contract):
         "SubcommitteeApproved", description="The event type; always 'SubcommitteeApproved'"
     )
     meeting: Meeting = Field(description="The subcommittee meeting")
-    resolution: LongText = Field(description="The resolution text, as minuted")
+    resolution: LongWords = Field(description=MINUTED)
 
 
 class SubcommitteeRejected(Contract):
@@ -63,7 +68,7 @@ class SubcommitteeRejected(Contract):
         "SubcommitteeRejected", description="The event type; always 'SubcommitteeRejected'"
     )
     meeting: Meeting = Field(description="The subcommittee meeting")
-    resolution: LongText = Field(description="The resolution text, as minuted")
+    resolution: LongWords = Field(description=MINUTED)
     reasons: BilingualText = Field(description="Why, in Thai and English")
 
 
@@ -75,7 +80,7 @@ class SteeringCommitteeAcknowledged(Contract):
         description="The event type; always 'SteeringCommitteeAcknowledged'",
     )
     meeting: Meeting = Field(description="The steering committee meeting")
-    resolution: LongText = Field(description="The resolution text, as minuted")
+    resolution: LongWords = Field(description=MINUTED)
 
 
 ResolutionNumber = Annotated[
@@ -97,7 +102,7 @@ class CabinetEndorsed(Contract):
     )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
-    resolution: LongText = Field(description="The resolution text")
+    resolution: LongWords = Field(description="The resolution text, in Thai and/or English")
 
 
 class CabinetReturned(Contract):
@@ -110,7 +115,7 @@ class CabinetReturned(Contract):
     )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
-    resolution: LongText = Field(description="The resolution text")
+    resolution: LongWords = Field(description="The resolution text, in Thai and/or English")
     reasons: BilingualText = Field(
         description="Why the matter was returned and what must be reworked, in Thai and English"
     )
@@ -321,7 +326,7 @@ class MeetingDecision(Contract):
 
     proposal_id: ProposalId
     decision: MeetingDecisionType = Field(description="The decision, as the event it becomes")
-    resolution: LongText = Field(description="The resolution text, as minuted")
+    resolution: LongWords = Field(description=MINUTED)
     reasons: BilingualText | None = Field(
         default=None, description="Why (required to reject, return or send back for revision)"
     )

@@ -32,6 +32,7 @@ MATRIX: dict[str, frozenset[AgencyKind]] = {
     "CertificationRenewed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
     "CertificationLapsed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
     "IntakeRejected": frozenset({K.SYSTEM}),
+    "ProposalContactsRecorded": frozenset({K.SYSTEM}),
     "TransitionRefused": frozenset({K.SYSTEM}),
     "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),
     "NotificationSent": frozenset({K.SYSTEM}),

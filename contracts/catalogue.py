@@ -32,6 +32,7 @@ from smartcity_th.contracts.notifications import (
 )
 from smartcity_th.contracts.proposals import (
     IntakeRejected,
+    ProposalContactsRecorded,
     ProposalResubmitted,
     ProposalSubmitted,
     ProposalWithdrawn,
@@ -62,6 +63,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec(ProposalResubmitted, topics.PROPOSALS, "proposals"),
         EventSpec(ProposalWithdrawn, topics.PROPOSALS, "proposals"),
         EventSpec(IntakeRejected, topics.PROPOSALS, "proposals"),
+        EventSpec(ProposalContactsRecorded, topics.CONTACTS, "proposals"),
         EventSpec(ProposalScreened, topics.DECISIONS, "approvals"),
         EventSpec(RevisionRequested, topics.DECISIONS, "approvals"),
         EventSpec(SubcommitteeApproved, topics.DECISIONS, "approvals"),

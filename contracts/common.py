@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -181,6 +181,62 @@ class BilingualText(Contract):
     en: ShortText = Field(description="English text")
 
 
+class _Words(Contract):
+    """Free text its author wrote in Thai, in English, or both (schema version 2): at least one;
+    a Thai field holds Thai script and an English field none, so that a letter in one language
+    never quotes the other. Schema version 1 carried one string ("ไทย / English", or one
+    language); such a string is still read, split into its languages (`from_v1`)."""
+
+    th: str | None = None
+    en: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_string(cls, data: Any) -> Any:
+        """One string, as schema version 1 and plain HTTP bodies give it, read as its
+        languages (`from_v1`)."""
+        return cls.from_v1(data) if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _one_language_per_field(self) -> Self:
+        th, en = self.th, self.en
+        if th is None and en is None:
+            raise ValueError("needs the text in Thai (th), in English (en), or both")
+        if th is not None and not _THAI.search(th):
+            raise ValueError("th: the Thai text has no Thai in it (English goes in en)")
+        if en is not None and _THAI.search(en):
+            raise ValueError("en: the English text has Thai in it (Thai goes in th)")
+        return self
+
+    @classmethod
+    def from_v1(cls, value: str) -> dict[str, str | None]:
+        """A schema version 1 string ("ไทย / English", or one language) as this type's fields."""
+        th, en = split_bilingual(value)
+        return {"th": th, "en": en}
+
+
+class Words(_Words):
+    """A short free text (a note, a reason), in Thai, English or both."""
+
+    th: ShortText | None = Field(default=None, description="In Thai (Thai script)")
+    en: ShortText | None = Field(default=None, description="In English (no Thai script)")
+
+
+class LongWords(_Words):
+    """A long free text (a resolution as minuted), in Thai, English or both."""
+
+    th: LongText | None = Field(default=None, description="In Thai (Thai script)")
+    en: LongText | None = Field(default=None, description="In English (no Thai script)")
+
+
+def as_words(value: Words | str | dict[str, Any] | None) -> Words | None:
+    """A free text given as `Words`, as its fields (a stored document), or as one string (a
+    document stored before schema version 2)."""
+    if value is None or isinstance(value, Words):
+        return value
+    return Words.model_validate(value)
+
+
 class AgencyKind(StrEnum):
     """Who an agency is in the workflow; the authorisation matrix is keyed by this.
 
@@ -247,15 +303,22 @@ def marked(value: str, lang: str) -> str:
 def split_bilingual(value: str) -> tuple[str | None, str | None]:
     """A free text written once in both languages, "ไทย / English" (how schema version 1
     carries a resolution, a note or a reason), as (Thai, English): split at the first " / "
-    with Thai before it and none after it. A text in one language only gives None for the
-    other; a text that cannot be split is Thai if it has any Thai."""
-    value = value.replace(ILLUSTRATIVE_BOTH, "(ตัวอย่าง)")
+    with Thai before it and none after it (or the other way round). A text in one language only
+    gives None for the other; a text that cannot be split is Thai if it has any Thai."""
+    mark = "\x00illustrative\x00"  # the two-language mark, kept whole while splitting
+    value = value.replace(ILLUSTRATIVE_BOTH, mark)
     parts = value.split(" / ")
     for i in range(1, len(parts)):
         th, en = " / ".join(parts[:i]).strip(), " / ".join(parts[i:]).strip()
         if _THAI.search(th) and not _THAI.search(en):
-            return th, en
-    return (value, None) if _THAI.search(value) else (None, value)
+            return th.replace(mark, "(ตัวอย่าง)"), en.replace(mark, "(illustrative)")
+    for i in range(1, len(parts)):  # "English / ไทย", the other order
+        en, th = " / ".join(parts[:i]).strip(), " / ".join(parts[i:]).strip()
+        if _THAI.search(th) and not _THAI.search(en):
+            return th.replace(mark, "(ตัวอย่าง)"), en.replace(mark, "(illustrative)")
+    if _THAI.search(value):
+        return value.replace(mark, "(ตัวอย่าง)"), None
+    return None, value.replace(mark, "(illustrative)")
 
 
 EFFECTIVE_ON_DESCRIPTION = (

@@ -25,8 +25,11 @@ from smartcity_th.contracts.common import (
     safe_text,
     unstorable_in,
 )
+from smartcity_th.contracts.upgrade import upgrade
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version every producer writes. Version 1 is still read, upgraded on read
+(`contracts.upgrade`); a version newer than this is refused."""
 MAX_RECORD_BYTES = 512 * 1024
 
 P = TypeVar("P", bound=Contract)
@@ -263,6 +266,7 @@ def _parse(
             event_type=event_type,
             event_id=event_id,
         )
+    raw = upgrade(raw)
     try:
         envelope = Envelope[spec.payload].model_validate(raw)  # type: ignore[name-defined]
     except ValidationError as exc:

@@ -35,7 +35,15 @@ from smartcity_th.contracts.approvals import (
     TransitionRefused,
     ValidityPeriod,
 )
-from smartcity_th.contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
+from smartcity_th.contracts.common import (
+    BilingualText,
+    Contract,
+    LongWords,
+    Meeting,
+    ProvinceRef,
+    Stage,
+    Words,
+)
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.notifications import (
@@ -48,6 +56,7 @@ from smartcity_th.contracts.proposals import (
     FieldError,
     IntakeRejected,
     PlanComponents,
+    ProposalContactsRecorded,
     ProposalContent,
     ProposalResubmitted,
     ProposalSubmitted,
@@ -103,7 +112,6 @@ CONTENT = ProposalContent(
     has_city_data_platform=True,
     budget_baht=Decimal("125000000.00"),
     expected_value_baht=Decimal("480000000.00"),
-    contact_emails=["smartcity@phuketcity.example.go.th"],
     attachments=[
         Attachment(
             title="แผนพัฒนาเมืองอัจฉริยะภูเก็ต (Phuket smart city development plan)",
@@ -112,23 +120,35 @@ CONTENT = ProposalContent(
     ],
 )
 
+CONTACTS = ["smartcity@phuketcity.example.go.th"]
+"""On a claim only; the facts never carry them (ProposalContactsRecorded does, on a topic only
+the services read)."""
+
 PAYLOADS: dict[str, tuple[Contract, str]] = {
-    "ProposalSubmitted": (ProposalSubmitted(applicant=APPLICANT, content=CONTENT), APPLICANT),
+    "ProposalSubmitted": (
+        ProposalSubmitted(applicant=APPLICANT, content=CONTENT, contact_emails=CONTACTS),
+        APPLICANT,
+    ),
     "ProposalResubmitted": (
         ProposalResubmitted(
             applicant=APPLICANT,
             revision=2,
             content=CONTENT,
-            changes="เพิ่มแผนงบประมาณรายปี / Added a yearly budget breakdown",
+            contact_emails=CONTACTS,
+            changes=Words(th="เพิ่มแผนงบประมาณรายปี", en="Added a yearly budget breakdown"),
         ),
         APPLICANT,
     ),
     "ProposalWithdrawn": (
         ProposalWithdrawn(
             applicant=APPLICANT,
-            reason="รวมกับข้อเสนอของ อบจ.ภูเก็ต / Merged into the Phuket PAO's proposal",
+            reason=Words(th="รวมกับข้อเสนอของ อบจ.ภูเก็ต", en="Merged into the Phuket PAO's proposal"),
         ),
         APPLICANT,
+    ),
+    "ProposalContactsRecorded": (
+        ProposalContactsRecorded(applicant=APPLICANT, revision=1, contact_emails=CONTACTS),
+        "svc-proposals",
     ),
     "IntakeRejected": (
         IntakeRejected(
@@ -150,7 +170,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
     "ProposalScreened": (
         ProposalScreened(
             screened_by="depa",
-            notes="แผนครบ 5 องค์ประกอบ / All five plan components present",
+            notes=Words(th="แผนครบ 5 องค์ประกอบ", en="All five plan components present"),
         ),
         "depa",
     ),
@@ -168,9 +188,9 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
     "SubcommitteeApproved": (
         SubcommitteeApproved(
             meeting=SUBCOMMITTEE_MEETING,
-            resolution=(
-                "ที่ประชุมมีมติเห็นชอบให้ภูเก็ตเมืองอัจฉริยะได้รับตราสัญลักษณ์เมืองอัจฉริยะ / "
-                "The subcommittee resolved to certify Phuket Smart City"
+            resolution=LongWords(
+                th="ที่ประชุมมีมติเห็นชอบให้ภูเก็ตเมืองอัจฉริยะได้รับตราสัญลักษณ์เมืองอัจฉริยะ",
+                en="The subcommittee resolved to certify Phuket Smart City",
             ),
         ),
         "des-subcommittee",
@@ -183,8 +203,9 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
                 MeetingDecision(
                     proposal_id=PROPOSAL_ID,
                     decision="SubcommitteeApproved",
-                    resolution=(
-                        "ที่ประชุมมีมติเห็นชอบ / The subcommittee resolved to certify Phuket Smart City"
+                    resolution=LongWords(
+                        th="ที่ประชุมมีมติเห็นชอบ",
+                        en="The subcommittee resolved to certify Phuket Smart City",
                     ),
                 ),
             ],
@@ -194,7 +215,9 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
     "SubcommitteeRejected": (
         SubcommitteeRejected(
             meeting=SUBCOMMITTEE_MEETING,
-            resolution="ที่ประชุมมีมติไม่เห็นชอบ / The subcommittee resolved not to certify",
+            resolution=LongWords(
+                th="ที่ประชุมมีมติไม่เห็นชอบ", en="The subcommittee resolved not to certify"
+            ),
             reasons=BilingualText(
                 th="แพลตฟอร์มข้อมูลเมืองยังไม่เปิดเผยข้อมูล",
                 en="The city data platform does not yet publish open data",
@@ -205,9 +228,9 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
     "SteeringCommitteeAcknowledged": (
         SteeringCommitteeAcknowledged(
             meeting=STEERING_MEETING,
-            resolution=(
-                "ที่ประชุมรับทราบผลการรับรองเมืองอัจฉริยะ 15 พื้นที่ / "
-                "The committee acknowledged the certification of 15 areas"
+            resolution=LongWords(
+                th="ที่ประชุมรับทราบผลการรับรองเมืองอัจฉริยะ 15 พื้นที่",
+                en="The committee acknowledged the certification of 15 areas",
             ),
         ),
         "steering-committee",
@@ -216,9 +239,9 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
         CabinetEndorsed(
             resolution_number="นร 0505/ว 123",
             resolution_date=dt.date(2022, 9, 20),
-            resolution=(
-                "คณะรัฐมนตรีมีมติรับทราบการรับรองเมืองอัจฉริยะ / "
-                "The Cabinet noted the smart city certifications"
+            resolution=LongWords(
+                th="คณะรัฐมนตรีมีมติรับทราบการรับรองเมืองอัจฉริยะ",
+                en="The Cabinet noted the smart city certifications",
             ),
         ),
         "cabinet-secretariat",
@@ -227,7 +250,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
         CabinetReturned(
             resolution_number="นร 0505/ว 124",
             resolution_date=dt.date(2022, 9, 20),
-            resolution="คณะรัฐมนตรีส่งเรื่องคืน / The Cabinet returned the matter",
+            resolution=LongWords(th="คณะรัฐมนตรีส่งเรื่องคืน", en="The Cabinet returned the matter"),
             reasons=BilingualText(
                 th="ให้ทบทวนแผนการลงทุน", en="The investment plan is to be reviewed"
             ),

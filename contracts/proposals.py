@@ -19,6 +19,7 @@ from smartcity_th.contracts.common import (
     ShortText,
     Stage,
     UtcDateTime,
+    Words,
 )
 from smartcity_th.contracts.reference import SmartDimension
 
@@ -62,12 +63,34 @@ class ProposalContent(Contract):
     )
     budget_baht: Baht = Field(description="Planned investment, in baht")
     expected_value_baht: Baht = Field(description="Expected economic value, in baht")
-    contact_emails: Annotated[list[Email], Field(min_length=1, max_length=10)] = Field(
-        description="Where the applicant wants to be told about the proposal"
-    )
     attachments: Annotated[list[Attachment], Field(max_length=50)] = Field(
         default_factory=list, description="Supporting documents, as links"
     )
+
+
+ContactEmails = Annotated[
+    list[Email],
+    Field(
+        min_length=1,
+        max_length=10,
+        description="Where the applicant wants to be told about the proposal",
+    ),
+]
+
+CLAIM_ONLY_CONTACTS = (
+    "Where the applicant wants to be told about the proposal: on a claim only (the intake, "
+    "which only the proposals service reads). The fact never carries it (schema version 2): "
+    "contact addresses are personal data and stay off the topics agencies read; the proposals "
+    "service records them in ProposalContactsRecorded on smartcity.contacts, which only the "
+    "services read."
+)
+
+
+class SubmittedContent(ProposalContent):
+    """The plan with the applicant's contact addresses, as the applicant sent it and as the
+    proposals service's HTTP API shows it to its owner (never on a public topic)."""
+
+    contact_emails: ContactEmails
 
 
 class ProposalSubmitted(Contract):
@@ -78,6 +101,7 @@ class ProposalSubmitted(Contract):
     )
     applicant: AgencyId = Field(description="The agency that submitted, and owns, the proposal")
     content: ProposalContent = Field(description="The submitted plan")
+    contact_emails: ContactEmails | None = Field(default=None, description=CLAIM_ONLY_CONTACTS)
     effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
 
 
@@ -90,7 +114,8 @@ class ProposalResubmitted(Contract):
     applicant: AgencyId = Field(description="The agency that owns the proposal")
     revision: int = Field(ge=2, description="Revision number of this version (first is 1)")
     content: ProposalContent = Field(description="The revised plan")
-    changes: ShortText | None = Field(
+    contact_emails: ContactEmails | None = Field(default=None, description=CLAIM_ONLY_CONTACTS)
+    changes: Words | None = Field(
         default=None, description="What the applicant changed, in its own words"
     )
     effective_on: dt.date | None = Field(default=None, description=EFFECTIVE_ON_DESCRIPTION)
@@ -103,7 +128,20 @@ class ProposalWithdrawn(Contract):
         "ProposalWithdrawn", description="The event type; always 'ProposalWithdrawn'"
     )
     applicant: AgencyId = Field(description="The agency that owns the proposal")
-    reason: ShortText | None = Field(default=None, description="Why, if the applicant said")
+    reason: Words | None = Field(default=None, description="Why, if the applicant said")
+
+
+class ProposalContactsRecorded(Contract):
+    """The contact addresses of a proposal's applicant, as of one version of the proposal.
+    Published by the proposals service on smartcity.contacts, a topic only the services read
+    (notifications addresses letters with it); never on a topic an agency reads."""
+
+    event_type: Literal["ProposalContactsRecorded"] = Field(
+        "ProposalContactsRecorded", description="The event type; always 'ProposalContactsRecorded'"
+    )
+    applicant: AgencyId = Field(description="The agency that owns the proposal")
+    revision: int = Field(ge=1, description="The version of the proposal these are for")
+    contact_emails: ContactEmails
 
 
 class FieldError(Contract):
@@ -144,6 +182,7 @@ FIELD_NAMES: dict[str, BilingualText] = {
         th="มูลค่าทางเศรษฐกิจที่คาดว่าจะได้รับ (บาท)", en="expected economic value (baht)"
     ),
     "content.contact_emails": BilingualText(th="อีเมลผู้ประสานงาน", en="contact email"),
+    "contact_emails": BilingualText(th="อีเมลผู้ประสานงาน", en="contact email"),
     "content.attachments": BilingualText(th="เอกสารแนบ", en="attachments"),
     "revision": BilingualText(th="ครั้งที่แก้ไข", en="revision number"),
     "changes": BilingualText(th="สรุปสิ่งที่แก้ไข", en="summary of changes"),
@@ -214,7 +253,7 @@ class ProposalDraft(Contract):
 class RevisionDraft(ProposalDraft):
     """The body of a resubmission over HTTP: the revised plan, and what changed."""
 
-    changes: ShortText | None = Field(
+    changes: Words | None = Field(
         default=None, description="What the applicant changed, in its own words"
     )
 
@@ -222,7 +261,7 @@ class RevisionDraft(ProposalDraft):
 class WithdrawalRequest(Contract):
     """The body of a withdrawal over HTTP."""
 
-    reason: ShortText | None = Field(default=None, description="Why, if the applicant says")
+    reason: Words | None = Field(default=None, description="Why, if the applicant says")
 
 
 class RevisionRecord(Contract):
@@ -231,8 +270,8 @@ class RevisionRecord(Contract):
     revision: int = Field(ge=1, description="1 for the first submission, then 2, 3, ...")
     submitted_at: UtcDateTime = Field(description="When this version was submitted")
     event_id: str = Field(description="event_id of the ProposalSubmitted/Resubmitted event")
-    content: ProposalContent = Field(description="The plan as submitted in this version")
-    changes: ShortText | None = Field(default=None, description="What changed, if said")
+    content: SubmittedContent = Field(description="The plan as submitted in this version")
+    changes: Words | None = Field(default=None, description="What changed, if said")
 
 
 class RevisionRequestRecord(Contract):
@@ -256,12 +295,12 @@ class ProposalView(Contract):
         "the proposals service knows; approvals tracks later stages)"
     )
     revision: int = Field(description="Current revision number")
-    content: ProposalContent = Field(description="The current version of the plan")
+    content: SubmittedContent = Field(description="The current version of the plan")
     revisions: list[RevisionRecord] = Field(description="Every submitted version, oldest first")
     revision_requests: list[RevisionRequestRecord] = Field(
         default_factory=list, description="Revision requests received, oldest first"
     )
-    withdrawal_reason: ShortText | None = Field(default=None, description="If withdrawn")
+    withdrawal_reason: Words | None = Field(default=None, description="If withdrawn")
     submitted_at: UtcDateTime = Field(description="First submission")
     updated_at: UtcDateTime = Field(description="Last change")
     version: int = Field(description="Optimistic-concurrency version of the document")

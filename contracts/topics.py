@@ -13,12 +13,15 @@ INTAKE = "smartcity.intake"
 PROPOSALS = "smartcity.proposals"
 DECISIONS = "smartcity.decisions"
 NOTIFICATIONS = "smartcity.notifications"
+CONTACTS = "smartcity.contacts"
+"""Applicants' contact addresses (personal data): written by proposals, read only by the
+services that need them (notifications) and the operators' console; no agency reads it."""
 DEADLETTER = "smartcity.deadletter"
 REGISTRY = "smartcity.agencies"
 """The agency registry (compacted, one partition, written only by the admin). Not one of
 `ALL_TOPICS`: those carry workflow envelopes; this one carries registry events."""
 
-ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, DEADLETTER)
+ALL_TOPICS: tuple[str, ...] = (INTAKE, PROPOSALS, DECISIONS, NOTIFICATIONS, CONTACTS, DEADLETTER)
 DEFAULT_PARTITIONS = 6
 
 HEADER_EVENT_TYPE = "smartcity-event-type"
@@ -39,6 +42,8 @@ TOPIC_ROLES: dict[str, str] = {
     PROPOSALS: "Accepted proposal facts and intake refusals (owner: proposals)",
     DECISIONS: "Accepted workflow decisions and refusals (owner: approvals)",
     NOTIFICATIONS: "Email delivery results (owner: notifications)",
+    CONTACTS: "Applicants' contact addresses, personal data read only by services (owner: "
+    "proposals)",
     DEADLETTER: "Records a consumer refused or could not process, with the reason",
 }
 """What each topic carries."""
@@ -83,6 +88,10 @@ class Topics:
     @property
     def notifications(self) -> str:
         return self.name(NOTIFICATIONS)
+
+    @property
+    def contacts(self) -> str:
+        return self.name(CONTACTS)
 
     @property
     def deadletter(self) -> str:

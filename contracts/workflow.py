@@ -123,6 +123,9 @@ EVENT_NAMES: dict[str, BilingualText] = {
     ),
     "ProposalWithdrawn": BilingualText(th="การถอนข้อเสนอ", en="withdrawal of the proposal"),
     "IntakeRejected": BilingualText(th="การไม่รับคำขอ", en="refusal of a request"),
+    "ProposalContactsRecorded": BilingualText(
+        th="การบันทึกอีเมลผู้ประสานงาน", en="recording of the contact addresses"
+    ),
     "ProposalScreened": BilingualText(th="การกลั่นกรองของดีป้า", en="screening by depa"),
     "RevisionRequested": BilingualText(th="การขอให้แก้ไขข้อเสนอ", en="request to revise the proposal"),
     "SubcommitteeApproved": BilingualText(

@@ -10,7 +10,12 @@ from typing import Any
 
 from smartcity_th.contracts.common import BilingualText, Contract, ProvinceRef
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
-from smartcity_th.contracts.proposals import PlanComponents, ProposalContent, ProposalSubmitted
+from smartcity_th.contracts.proposals import (
+    PlanComponents,
+    ProposalContent,
+    ProposalSubmitted,
+    SubmittedContent,
+)
 from smartcity_th.contracts.reference import province
 
 PHUKET = ProvinceRef(code="83", name_th="ภูเก็ต", name_en="Phuket")
@@ -31,10 +36,10 @@ def content(
     has_city_data_platform: bool = True,
     budget_baht: Decimal | int = 1_000_000,
     expected_value_baht: Decimal | int = 5_000_000,
-    contact_emails: Sequence[str] = ("city@example.go.th",),
 ) -> ProposalContent:
     """A valid proposal's content, in Phuket unless `where` names another province (a reference,
-    or the code of one of the 77); `plan` is the text of each of the plan's five parts."""
+    or the code of one of the 77); `plan` is the text of each of the plan's five parts. As the
+    facts carry it: without contact addresses (`submission` adds them)."""
     ref = where if isinstance(where, ProvinceRef) else province_ref(where)
     return ProposalContent(
         province=ref,
@@ -51,7 +56,19 @@ def content(
         has_city_data_platform=has_city_data_platform,
         budget_baht=Decimal(budget_baht),
         expected_value_baht=Decimal(expected_value_baht),
-        contact_emails=list(contact_emails),
+    )
+
+
+def submitted_content(
+    where: ProvinceRef | str = PHUKET,
+    *,
+    contact_emails: Sequence[str] = ("city@example.go.th",),
+    **kwargs: Any,
+) -> SubmittedContent:
+    """A valid proposal's content with the applicant's contact addresses, as an applicant sends
+    it (a claim or an HTTP body) and the proposals service keeps it."""
+    return SubmittedContent.model_validate(
+        {**content(where, **kwargs).model_dump(), "contact_emails": list(contact_emails)}
     )
 
 
@@ -67,8 +84,14 @@ def claim(
 
 
 def submission(
-    applicant: str = "lg-phuket-city", proposal_id: str | None = None, **changes: Any
+    applicant: str = "lg-phuket-city",
+    proposal_id: str | None = None,
+    *,
+    contact_emails: Sequence[str] = ("city@example.go.th",),
+    **changes: Any,
 ) -> AnyEnvelope:
-    """An applicant's submission claim (`changes` go to `content`)."""
-    payload = ProposalSubmitted(applicant=applicant, content=content(**changes))
+    """An applicant's submission claim (`changes` go to `content`), with its contacts."""
+    payload = ProposalSubmitted(
+        applicant=applicant, content=content(**changes), contact_emails=list(contact_emails)
+    )
     return claim(payload, applicant, proposal_id or new_proposal_id())

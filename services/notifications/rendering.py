@@ -19,7 +19,13 @@ from markupsafe import Markup
 
 from smartcity_th.contracts.agencies import agencies, office_holder, province_th
 from smartcity_th.contracts.approvals import DELIVERY_YEARS
-from smartcity_th.contracts.common import BilingualText, Stage, marked, split_bilingual
+from smartcity_th.contracts.common import (
+    BilingualText,
+    Stage,
+    _Words,
+    marked,
+    split_bilingual,
+)
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.proposals import field_name
 from smartcity_th.contracts.workflow import (
@@ -103,16 +109,23 @@ def agency_en(agency_id: str) -> str:
     return found.name_en if found else f"the {SMART_CITY_OFFICE.en}"
 
 
-def text_th(value: str) -> str:
-    """The Thai of a free text given once in both languages ("ไทย / English"), or a note that
-    it was recorded in English only: a Thai letter never quotes English."""
-    th, _en = split_bilingual(value)
+def _languages(value: _Words | str) -> tuple[str | None, str | None]:
+    if isinstance(value, _Words):
+        return value.th, value.en
+    return split_bilingual(value)
+
+
+def text_th(value: _Words | str) -> str:
+    """The Thai of a free text (`Words`, or a title written once in both languages, "ไทย /
+    English"), or a note that it was recorded in English only: a Thai letter never quotes
+    English."""
+    th, _en = _languages(value)
     return th if th is not None else "(บันทึกไว้เป็นภาษาอังกฤษเท่านั้น โปรดดูฉบับภาษาอังกฤษด้านล่าง)"
 
 
-def text_en(value: str) -> str:
+def text_en(value: _Words | str) -> str:
     """The English of such a text, or a note that it was recorded in Thai only."""
-    _th, en = split_bilingual(value)
+    _th, en = _languages(value)
     return en if en is not None else "(recorded in Thai only: see the Thai letter above)"
 
 

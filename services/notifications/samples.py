@@ -35,12 +35,21 @@ from smartcity_th.contracts.approvals import (
     ValidityPeriod,
 )
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.common import BilingualText, Contract, Meeting, ProvinceRef, Stage
+from smartcity_th.contracts.common import (
+    BilingualText,
+    Contract,
+    LongWords,
+    Meeting,
+    ProvinceRef,
+    Stage,
+    Words,
+)
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
     Attachment,
     FieldError,
     IntakeRejected,
+    ProposalContactsRecorded,
     PlanComponents,
     ProposalContent,
     ProposalResubmitted,
@@ -68,9 +77,10 @@ SUBCOMMITTEE_CHAIR = BilingualText(
 STEERING_CHAIR = BilingualText(th="รองนายกรัฐมนตรี", en="Deputy Prime Minister")
 
 
-def content(
-    area: BilingualText = AREA, contact: str = "smartcity@phuketcity.example.go.th"
-) -> ProposalContent:
+CONTACT = "smartcity@phuketcity.example.go.th"
+
+
+def content(area: BilingualText = AREA) -> ProposalContent:
     return ProposalContent(
         province=PROVINCE,
         area_name=area,
@@ -85,7 +95,6 @@ def content(
         has_city_data_platform=True,
         budget_baht=Decimal("125000000"),
         expected_value_baht=Decimal("480000000"),
-        contact_emails=[contact],
     )
 
 
@@ -101,9 +110,14 @@ def payloads(
             applicant=APPLICANT,
             revision=2,
             content=content(area),
-            changes="เพิ่มแผนงบประมาณ / budget plan added",
+            changes=Words(th="เพิ่มแผนงบประมาณ", en="budget plan added"),
         ),
-        "ProposalWithdrawn": ProposalWithdrawn(applicant=APPLICANT, reason=why.th),
+        "ProposalWithdrawn": ProposalWithdrawn(
+            applicant=APPLICANT, reason=Words.model_validate(why.th)
+        ),
+        "ProposalContactsRecorded": ProposalContactsRecorded(
+            applicant=APPLICANT, revision=1, contact_emails=[CONTACT]
+        ),
         "IntakeRejected": IntakeRejected(
             refused_event_id="5f0c3c52-95f7-4a57-9d2e-8a3b0e6d1c11",
             refused_event_type="ProposalSubmitted",
@@ -116,31 +130,37 @@ def payloads(
                 )
             ],
         ),
-        "ProposalScreened": ProposalScreened(screened_by="depa", notes="ครบถ้วน / complete"),
+        "ProposalScreened": ProposalScreened(
+            screened_by="depa", notes=Words(th="ครบถ้วน", en="complete")
+        ),
         "RevisionRequested": RevisionRequested(
             requested_by="depa", reasons=why, respond_by=dt.date(2022, 9, 30)
         ),
         "SubcommitteeApproved": SubcommitteeApproved(
-            meeting=meeting, resolution="ที่ประชุมมีมติเห็นชอบ / The meeting approved."
+            meeting=meeting, resolution=LongWords(th="ที่ประชุมมีมติเห็นชอบ", en="The meeting approved.")
         ),
         "SubcommitteeRejected": SubcommitteeRejected(
-            meeting=meeting, resolution="ที่ประชุมมีมติไม่เห็นชอบ / Not approved.", reasons=why
+            meeting=meeting,
+            resolution=LongWords(th="ที่ประชุมมีมติไม่เห็นชอบ", en="Not approved."),
+            reasons=why,
         ),
         "SteeringCommitteeAcknowledged": SteeringCommitteeAcknowledged(
             meeting=Meeting(
                 meeting_id="1/2565", held_on=dt.date(2022, 11, 9), chair=STEERING_CHAIR
             ),
-            resolution="ที่ประชุมรับทราบ / Acknowledged.",
+            resolution=LongWords(th="ที่ประชุมรับทราบ", en="Acknowledged."),
         ),
         "CabinetEndorsed": CabinetEndorsed(
             resolution_number="นร 0505/ว 123",
             resolution_date=dt.date(2022, 12, 20),
-            resolution="คณะรัฐมนตรีเห็นชอบ / The Cabinet endorsed the certification.",
+            resolution=LongWords(
+                th="คณะรัฐมนตรีเห็นชอบ", en="The Cabinet endorsed the certification."
+            ),
         ),
         "CabinetReturned": CabinetReturned(
             resolution_number="นร 0505/ว 124",
             resolution_date=dt.date(2022, 12, 20),
-            resolution="ให้ส่งเรื่องคืนเพื่อทบทวน / Returned for rework.",
+            resolution=LongWords(th="ให้ส่งเรื่องคืนเพื่อทบทวน", en="Returned for rework."),
             reasons=why,
         ),
         "CertificationAwarded": CertificationAwarded(

@@ -10,6 +10,10 @@ before the revision request it answers: they travel on different topics) waits u
 read, so that letters go out in the order things happened (`follows`). One held longer than
 HOLD_DEADLINE is told anyway, with what is known, when the next event about that proposal
 arrives: its submission is not in the log (older than the topic's retention, or a damaged log).
+
+Since schema version 2 the applicant's contact addresses travel apart from the facts (personal
+data, on smartcity.contacts, which no agency reads): a letter waits likewise until the contacts
+of its proposal's version are read (`ready`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smartcity_th.contracts.approvals import decided_on
+from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.workflow import Moved, transition
@@ -65,6 +70,31 @@ def is_known(state: Doc) -> bool:
     return "area_name" in state
 
 
+CONTENT_EVENTS = frozenset(
+    name for name, spec in EVENTS.items() if "content" in spec.payload.model_fields
+)
+"""The submissions: the facts that carry a version of the plan."""
+
+
+def _revision(event_type: str, payload: Any) -> int:
+    """The version of the proposal a submission fact carries (0: not a submission)."""
+    if event_type not in CONTENT_EVENTS:
+        return 0
+    return int(getattr(payload, "revision", 1))
+
+
+def has_contacts(state: Doc, revision: int = 1) -> bool:
+    """Whether the applicant's contact addresses of version `revision` (or later) are known:
+    they travel apart from the facts since schema version 2 (ProposalContactsRecorded, on a topic
+    only the services read), and are published just before the fact of their version."""
+    return int(state.get("contacts_revision", 0)) >= max(revision, 1)
+
+
+def ready(state: Doc, revision: int = 1) -> bool:
+    """Known well enough to write a letter: the proposal and its applicant's contacts."""
+    return is_known(state) and has_contacts(state, revision)
+
+
 def history_entry(envelope: AnyEnvelope, stage: str | None) -> Doc:
     """One line of a proposal's public history: what happened, when it was decided (the
     meeting's or resolution's date, when there is one), by which meeting, and where it led."""
@@ -98,9 +128,14 @@ def applied(state: Doc, envelope: AnyEnvelope, stage: str | None) -> Doc:
                 "applicant": payload.applicant,
                 "area_name": content.area_name.model_dump(),
                 "province": content.province.model_dump(),
-                "contact_emails": list(content.contact_emails),
             }
         )
+    contacts = getattr(payload, "contact_emails", None)
+    if contacts:  # ProposalContactsRecorded, or a fact of schema version 1 (read upgraded)
+        revision = int(getattr(payload, "revision", 1))
+        if revision >= int(after.get("contacts_revision", 0)):
+            after["contact_emails"] = list(contacts)
+            after["contacts_revision"] = revision
     if stage is not None:
         after["history"] = [*after.get("history", []), history_entry(envelope, stage)]
         after["stage"] = stage
@@ -122,21 +157,29 @@ def follows(stage: str | None, event_type: str, moves_to: str | None) -> bool:
 
 def releasable(state: Doc, held: list[Held]) -> list[Held]:
     """The waiting events that can be told now, in the order they can happen: none while the
-    proposal is unknown; then each that follows the stage the ones before it lead to."""
-    if not is_known(state):
-        return []
-    stage, pending = state.get("stage"), list(held)
+    applicant's contacts are unknown; a submission once the contacts of its version are known
+    (it makes the proposal known); then each that follows the stage the ones before it lead
+    to."""
+    known, stage, pending = is_known(state), state.get("stage"), list(held)
     out: list[Held] = []
     while True:
-        nxt = next(
-            (h for h in pending if follows(stage, _event_type(h), h.stage)),
-            None,
-        )
+        nxt = next((h for h in pending if _can_follow(state, known, stage, h)), None)
         if nxt is None:
             return out
         out.append(nxt)
         pending.remove(nxt)
         stage = nxt.stage or stage
+        known = known or _event_type(nxt) in CONTENT_EVENTS
+
+
+def _can_follow(state: Doc, known: bool, stage: str | None, held: Held) -> bool:
+    event_type = _event_type(held)
+    if event_type in CONTENT_EVENTS:
+        revision = int(json.loads(held.event_value).get("payload", {}).get("revision", 1))
+        ready_now = has_contacts(state, revision)
+    else:
+        ready_now = known and has_contacts(state)
+    return ready_now and follows(stage, event_type, held.stage)
 
 
 def _event_type(held: Held) -> str:
@@ -177,7 +220,7 @@ def record(
     after = applied(seen, envelope, stage)
     if overdue:
         return Recorded(after, changed=True, released=held)  # told with what is known
-    if is_known(after) or not needs_proposal:
+    if ready(after, _revision(envelope.event_type, envelope.payload)) or not needs_proposal:
         return Recorded(after, changed=True, released=releasable(after, held))
     hold = Held(event_id, envelope.model_dump_json(), stage, now)
     seen["held"] = [h.as_doc() for h in held] + [hold.as_doc()]

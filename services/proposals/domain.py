@@ -10,15 +10,17 @@ from typing import Any
 
 from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.authorisation import Producer, Refused, authorise
-from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage
+from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage, Words
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
     FieldError,
+    ProposalContactsRecorded,
     ProposalContent,
     ProposalDraft,
     ProposalResubmitted,
     ProposalSubmitted,
     ProposalWithdrawn,
+    SubmittedContent,
 )
 from smartcity_th.contracts.reference import UnknownProvince, province
 from smartcity_th.contracts.workflow import Refusal, transition
@@ -63,9 +65,40 @@ def resolve_province(value: str, *, field_name: str = "province") -> ProvinceRef
     return ProvinceRef(code=p.code, name_th=p.name_th, name_en=p.name_en)
 
 
-def content_from_draft(draft: ProposalDraft) -> ProposalContent:
+def content_from_draft(draft: ProposalDraft) -> SubmittedContent:
     data = draft.model_dump(exclude={"province", "received_on"})
-    return ProposalContent(province=resolve_province(draft.province), **data)
+    return SubmittedContent(province=resolve_province(draft.province), **data)
+
+
+def public_content(content: SubmittedContent) -> ProposalContent:
+    """The plan as the facts carry it: without the contact addresses (personal data, which only
+    ProposalContactsRecorded carries, on a topic only the services read)."""
+    return ProposalContent.model_validate(content.model_dump(exclude={"contact_emails"}))
+
+
+def submitted_content(
+    content: ProposalContent, contact_emails: list[str] | None
+) -> SubmittedContent:
+    """A claim's plan with its contact addresses, which a claim must give (beside the content;
+    schema version 1 gave them in it, which reading upgrades)."""
+    if not contact_emails:
+        raise IntakeError(
+            BilingualText(
+                en="the claim gives no contact address for the applicant",
+                th="คำขอไม่ได้ระบุอีเมลผู้ประสานงานของผู้ยื่น",
+            ),
+            [
+                FieldError(
+                    field="payload.contact_emails",
+                    message=BilingualText(
+                        en="at least one address is required", th="ต้องระบุอย่างน้อยหนึ่งอีเมล"
+                    ),
+                )
+            ],
+        )
+    return SubmittedContent.model_validate(
+        {**content.model_dump(), "contact_emails": contact_emails}
+    )
 
 
 def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.date | None:
@@ -90,7 +123,7 @@ def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.dat
     return effective_on
 
 
-def check_content(content: ProposalContent) -> ProposalContent:
+def check_content(content: SubmittedContent) -> SubmittedContent:
     """Checks a claim's content against the reference data (the province must be one of the 77
     and its names must be that province's); returns it with canonical names."""
     ref = resolve_province(content.province.code, field_name="content.province.code")
@@ -133,6 +166,27 @@ def not_allowed_now(proposal_id: str, status: str, event_type: str) -> IntakeErr
     return None
 
 
+def _contacts(
+    applicant: str,
+    revision: int,
+    content: SubmittedContent,
+    proposal_id: str,
+    cause: AnyEnvelope | None,
+    now: dt.datetime,
+) -> AnyEnvelope:
+    """The contact addresses of one version, published (before its fact, in the same commit) on
+    the topic only the services read."""
+    return new_envelope(
+        ProposalContactsRecorded(
+            applicant=applicant, revision=revision, contact_emails=content.contact_emails
+        ),
+        producer=SERVICE_PRODUCER,
+        proposal_id=proposal_id,
+        cause=cause,
+        occurred_at=now,
+    )
+
+
 @dataclass
 class Proposal:
     """A proposal as the proposals service knows it: the submitted versions and its status
@@ -142,13 +196,13 @@ class Proposal:
     applicant: str
     status: str
     revision: int
-    content: ProposalContent
+    content: SubmittedContent
     submitted_at: dt.datetime
     idempotency_key: str
     revisions: list[dict[str, Any]] = field(default_factory=list)
     revision_requests: list[dict[str, Any]] = field(default_factory=list)
     processed: list[str] = field(default_factory=list)
-    withdrawal_reason: str | None = None
+    withdrawal_reason: Words | None = None
     updated_at: dt.datetime | None = None
     version: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -163,7 +217,7 @@ class Proposal:
         *,
         proposal_id: str,
         actor: Producer,
-        content: ProposalContent,
+        content: SubmittedContent,
         idempotency_key: str,
         now: dt.datetime,
         cause: AnyEnvelope | None = None,
@@ -174,9 +228,12 @@ class Proposal:
         decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
         if isinstance(decision, Refused):
             raise refused(decision, proposal_id)
+        contacts = _contacts(actor.agency_id, 1, content, proposal_id, cause, now)
         event = new_envelope(
             ProposalSubmitted(
-                applicant=actor.agency_id, content=content, effective_on=effective_on
+                applicant=actor.agency_id,
+                content=public_content(content),
+                effective_on=effective_on,
             ),
             producer=SERVICE_PRODUCER,
             proposal_id=proposal_id,
@@ -202,7 +259,7 @@ class Proposal:
                 }
             ],
             processed=[str(cause.event_id)] if cause else [],
-            pending_events=[event],
+            pending_events=[contacts, event],
         )
 
     def has_processed(self, command_key: str | None) -> bool:
@@ -217,8 +274,8 @@ class Proposal:
         self,
         *,
         actor: Producer,
-        content: ProposalContent,
-        changes: str | None,
+        content: SubmittedContent,
+        changes: Words | None,
         command_key: str | None,
         now: dt.datetime,
         cause: AnyEnvelope | None = None,
@@ -256,11 +313,12 @@ class Proposal:
                 ],
                 status=409,
             )
+        contacts = _contacts(self.applicant, revision, content, self.proposal_id, cause, now)
         event = new_envelope(
             ProposalResubmitted(
                 applicant=self.applicant,
                 revision=revision,
-                content=content,
+                content=public_content(content),
                 changes=changes,
                 effective_on=effective_on,
             ),
@@ -278,17 +336,17 @@ class Proposal:
                 "submitted_at": now,
                 "event_id": str(event.event_id),
                 "content": content.model_dump(mode="json"),
-                "changes": changes,
+                "changes": changes.model_dump() if changes else None,
             }
         )
-        self.pending_events.append(event)
+        self.pending_events.extend((contacts, event))
         self._done(command_key, now)
 
     def withdraw(
         self,
         *,
         actor: Producer,
-        reason: str | None,
+        reason: Words | None,
         command_key: str | None,
         now: dt.datetime,
         cause: AnyEnvelope | None = None,

@@ -15,6 +15,7 @@ from smartcity_th.contracts.authorisation import Refused, authorise
 from smartcity_th.contracts.catalogue import EVENTS, claims_for, is_fact_producer
 from smartcity_th.contracts.common import (
     BilingualText,
+    Words,
     canonical_uuid,
     is_agency_id,
     is_proposal_id,
@@ -23,10 +24,10 @@ from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_enve
 from smartcity_th.contracts.proposals import (
     FieldError,
     IntakeRejected,
-    ProposalContent,
     ProposalResubmitted,
     ProposalSubmitted,
     ProposalWithdrawn,
+    SubmittedContent,
 )
 from smartcity_th.services.common.consumer import Unprocessable
 from smartcity_th.services.common.store import AggregateStore, Commit
@@ -36,6 +37,7 @@ from smartcity_th.services.proposals.domain import (
     IntakeError,
     Proposal,
     derive_proposal_id,
+    submitted_content,
 )
 
 log = structlog.get_logger(__name__)
@@ -47,7 +49,7 @@ PROPOSAL_CLAIMS = frozenset(claims_for("proposals"))
 @dataclass(frozen=True)
 class SubmitProposal:
     applicant: Agency
-    content: ProposalContent
+    content: SubmittedContent
     idempotency_key: str
     proposal_id: str | None = None
     cause: AnyEnvelope | None = None
@@ -58,8 +60,8 @@ class SubmitProposal:
 class ResubmitProposal:
     actor: Agency
     proposal_id: str
-    content: ProposalContent
-    changes: str | None
+    content: SubmittedContent
+    changes: Words | None
     command_key: str | None
     cause: AnyEnvelope | None = None
     claimed_revision: int | None = None
@@ -70,7 +72,7 @@ class ResubmitProposal:
 class WithdrawProposal:
     actor: Agency
     proposal_id: str
-    reason: str | None
+    reason: Words | None
     command_key: str | None
     cause: AnyEnvelope | None = None
 
@@ -239,7 +241,7 @@ class IntakeClaims:
             await self._handlers.submit(
                 SubmitProposal(
                     applicant=applicant,
-                    content=payload.content,
+                    content=submitted_content(payload.content, payload.contact_emails),
                     idempotency_key=key,
                     proposal_id=envelope.proposal_id,
                     cause=envelope,
@@ -251,7 +253,7 @@ class IntakeClaims:
                 ResubmitProposal(
                     actor=applicant,
                     proposal_id=envelope.proposal_id,
-                    content=payload.content,
+                    content=submitted_content(payload.content, payload.contact_emails),
                     changes=payload.changes,
                     command_key=key,
                     cause=envelope,

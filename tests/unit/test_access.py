@@ -27,6 +27,7 @@ def test_each_fact_topic_is_written_by_its_catalogue_owner_and_the_console_repla
         topics.PROPOSALS: "proposals",
         topics.DECISIONS: "approvals",
         topics.NOTIFICATIONS: "notifications",
+        topics.CONTACTS: "proposals",
     }
     for topic, owner in access.fact_topic_owners().items():
         assert writers(rules, topic) == {f"svc-{owner}", "svc-console"}

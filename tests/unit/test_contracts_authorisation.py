@@ -32,6 +32,7 @@ EXPECTED: dict[str, set[AgencyKind]] = {
     "ProposalResubmitted": APPLICANTS,
     "ProposalWithdrawn": APPLICANTS,
     "IntakeRejected": {K.SYSTEM},
+    "ProposalContactsRecorded": {K.SYSTEM},
     "ProposalScreened": {K.DEPA},
     "RevisionRequested": {K.DEPA, K.DES_SUBCOMMITTEE},
     "SubcommitteeApproved": {K.DES_SUBCOMMITTEE},
@@ -192,9 +193,11 @@ def test_the_catalogue_says_which_events_an_owner_emits_and_agencies_may_claim()
         "ProposalResubmitted",
         "ProposalWithdrawn",
         "IntakeRejected",
+        "ProposalContactsRecorded",
     }
-    assert set(filter(is_claimable, proposals)) == proposals - {"IntakeRejected"}
-    assert set(claims_for("proposals")) == proposals - {"IntakeRejected"}
+    emitted_only = {"IntakeRejected", "ProposalContactsRecorded"}
+    assert set(filter(is_claimable, proposals)) == proposals - emitted_only
+    assert set(claims_for("proposals")) == proposals - emitted_only
     assert owned_by("notifications") == {
         "NotificationSent",
         "NotificationFailed",

@@ -213,7 +213,7 @@ def test_an_envelope_with_nul_in_a_nested_payload_string_is_a_named_parse_error(
     from smartcity_th.contracts.envelope import EnvelopeError
 
     env = example_envelope("ProposalWithdrawn")
-    value = env.to_bytes().replace(b'"reason":"', b'"reason":"\\u0000', 1)
+    value = env.to_bytes().replace(b'"en":"', b'"en":"\\u0000', 1)
     assert b"\\u0000" in value
     with pytest.raises(EnvelopeError) as caught:
         parse_record(value, env.headers())

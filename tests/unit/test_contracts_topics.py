@@ -10,12 +10,13 @@ from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.topics import Topics
 
 
-def test_the_five_topics_of_the_design() -> None:
+def test_the_six_topics_of_the_design() -> None:
     assert topics.ALL_TOPICS == (
         "smartcity.intake",
         "smartcity.proposals",
         "smartcity.decisions",
         "smartcity.notifications",
+        "smartcity.contacts",
         "smartcity.deadletter",
     )
     assert topics.DEFAULT_PARTITIONS == 6

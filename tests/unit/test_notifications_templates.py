@@ -150,6 +150,7 @@ def test_every_lettered_event_is_a_known_event_with_its_letter() -> None:
 def test_every_event_that_people_act_on_has_a_letter() -> None:
     # MeetingRecorded is a claim only (intake): its effects are the per-proposal facts.
     assert set(EVENTS) - set(LETTERS) == {
+        "ProposalContactsRecorded",
         "NotificationSent",
         "NotificationFailed",
         "NotificationHeld",

@@ -25,6 +25,15 @@ def rec(
     return view.record(state, e, stage, needs_proposal=needs_proposal(e.event_type), now=now)
 
 
+def contacts_known() -> dict[str, Any]:
+    """The view once the applicant's contacts are read (they travel apart from the facts)."""
+    got = rec({}, env("ProposalContactsRecorded"), None)
+    assert not got.held
+    assert view.has_contacts(got.state)
+    assert not view.is_known(got.state)
+    return got.state
+
+
 def test_which_letters_need_the_proposal() -> None:
     assert needs_proposal("ProposalScreened")
     assert needs_proposal("CabinetEndorsed")
@@ -39,7 +48,7 @@ def test_a_decision_before_its_submission_waits_then_is_released_in_order() -> N
         env("SubcommitteeApproved"),
         env("ProposalSubmitted"),
     )
-    first = rec({}, screened, "screened")
+    first = rec(contacts_known(), screened, "screened")
     assert first.held
     assert first.changed
     assert not first.released
@@ -71,7 +80,7 @@ def test_a_decision_before_its_submission_waits_then_is_released_in_order() -> N
 
 def test_a_redelivery_changes_nothing_but_still_releases_what_waits() -> None:
     screened, submitted = env("ProposalScreened"), env("ProposalSubmitted")
-    held = rec({}, screened, "screened")
+    held = rec(contacts_known(), screened, "screened")
     known = rec(held.state, submitted, "submitted")
     # A crash after the submission's commit, before the screening was told: redelivered.
     again = rec(known.state, submitted, "submitted")
@@ -121,12 +130,19 @@ def test_a_fact_read_before_the_fact_it_follows_waits_for_it() -> None:
         env("ProposalResubmitted"),
         env("ProposalScreened"),
     )
-    state = rec({}, submitted, "submitted").state
+    state = rec(contacts_known(), submitted, "submitted").state
     early = rec(state, resubmitted, "submitted")
     assert early.held
     assert early.state["stage"] == "submitted"
     asked = rec(early.state, revision, "revision_requested")
     assert not asked.held
+    assert asked.released == []  # the contacts of version 2 are not read yet
+    second = sample_envelope("ProposalContactsRecorded", proposal_id=PID, fixed=False).model_copy(
+        update={
+            "payload": env("ProposalContactsRecorded").payload.model_copy(update={"revision": 2})
+        }
+    )
+    asked = rec(asked.state, second, None)
     assert [h.event_id for h in asked.released] == [str(resubmitted.event_id)]
     told = view.release(asked.state, asked.released[0], resubmitted)
     assert told is not None
@@ -140,3 +156,50 @@ def test_a_fact_read_before_the_fact_it_follows_waits_for_it() -> None:
     # An early fact that never gets its predecessor is told anyway after the deadline.
     late = rec(early.state, env("DeliveryDeadlineReminder"), None, NOW + view.HOLD_DEADLINE)
     assert [h.event_id for h in late.released] == [str(resubmitted.event_id)]
+
+
+def test_a_submission_waits_for_its_contacts_then_is_told_with_them() -> None:
+    """Since schema version 2 the contacts travel on their own topic: a submission read first
+    waits for them (its letter goes to the applicant's contact addresses), and the decisions
+    read meanwhile wait behind it, in order."""
+    submitted, screened, contacts = (
+        env("ProposalSubmitted"),
+        env("ProposalScreened"),
+        env("ProposalContactsRecorded"),
+    )
+    first = rec({}, submitted, "submitted")
+    assert first.held
+    assert not view.is_known(first.state)
+    second = rec(first.state, screened, "screened")
+    assert second.held
+    third = rec(second.state, contacts, None)
+    assert not third.held
+    assert [h.event_id for h in third.released] == [
+        str(submitted.event_id),
+        str(screened.event_id),
+    ]
+    assert third.state["contact_emails"] == ["smartcity@phuketcity.example.go.th"]
+    state = third.state
+    for held, e in zip(third.released, (submitted, screened), strict=True):
+        after = view.release(state, held, e)
+        assert after is not None
+        state = after
+    assert view.ready(state)
+    assert state["stage"] == "screened"
+
+
+def test_older_contacts_never_replace_newer_ones() -> None:
+    state = contacts_known()
+    newer = env("ProposalContactsRecorded")
+    newer = newer.model_copy(
+        update={
+            "payload": newer.payload.model_copy(
+                update={"revision": 2, "contact_emails": ["new@example.go.th"]}
+            )
+        }
+    )
+    state = rec(state, newer, None).state
+    older = env("ProposalContactsRecorded")
+    state = rec(state, older, None).state
+    assert state["contact_emails"] == ["new@example.go.th"]
+    assert state["contacts_revision"] == 2

@@ -10,7 +10,7 @@ import pytest
 
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.approvals import RevisionRequested
-from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage
+from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage, Words
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.proposals import ProposalDraft
 from smartcity_th.services.proposals.adapters.repository import (
@@ -28,7 +28,7 @@ from smartcity_th.services.proposals.domain import (
 from smartcity_th.services.proposals.entrypoints.errors import dotted, validation_body
 from smartcity_th.services.proposals.handlers import ClaimRef
 from tests.builders import PHUKET as PHUKET_REF
-from tests.builders import content
+from tests.builders import submitted_content as content
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 PHUKET = agency("lg-phuket-city").as_producer()
@@ -64,14 +64,24 @@ def test_the_same_applicant_and_key_name_the_same_proposal() -> None:
     assert derive_proposal_id("lg-phuket-city", "k") != derive_proposal_id("pd-samyan", "k")
 
 
-def test_a_submission_records_revision_one_and_one_event() -> None:
+def test_a_submission_records_revision_one_and_its_contacts_apart_from_the_fact() -> None:
     proposal = Proposal.submit(
         proposal_id="SC-TEST00001", actor=PHUKET, content=content(), idempotency_key="k1", now=NOW
     )
     assert proposal.status == "submitted"
     assert [r["revision"] for r in proposal.revisions] == [1]
-    assert [e.event_type for e in proposal.pending_events] == ["ProposalSubmitted"]
-    assert proposal.pending_events[0].payload.applicant == "lg-phuket-city"
+    assert [e.event_type for e in proposal.pending_events] == [
+        "ProposalContactsRecorded",
+        "ProposalSubmitted",
+    ]
+    contacts, fact = proposal.pending_events
+    assert contacts.payload.contact_emails == ["city@example.go.th"]
+    assert contacts.payload.revision == 1
+    assert fact.payload.applicant == "lg-phuket-city"
+    # The fact, which every agency may read, carries no contact address (schema version 2).
+    assert b"city@example.go.th" not in fact.to_bytes()
+    assert fact.payload.contact_emails is None
+    assert proposal.content.contact_emails == ["city@example.go.th"]
 
 
 def test_depa_may_not_submit() -> None:
@@ -140,14 +150,17 @@ def test_a_revision_request_then_a_resubmission() -> None:
     assert not proposal.request_revision(request, NOW)  # type: ignore[arg-type]
     assert len(proposal.revision_requests) == 1
     proposal.resubmit(
-        actor=PHUKET, content=content(), changes="budget added", command_key="r1", now=NOW
+        actor=PHUKET, content=content(), changes=Words(en="budget added"), command_key="r1", now=NOW
     )
     assert proposal.status == "submitted"
     assert proposal.revision == 2
     assert [r["revision"] for r in proposal.revisions] == [1, 2]
-    [event] = proposal.pending_events
+    contacts, event = proposal.pending_events
+    assert (contacts.event_type, contacts.payload.revision) == ("ProposalContactsRecorded", 2)
     assert event.event_type == "ProposalResubmitted"
     assert event.payload.revision == 2
+    assert event.payload.changes is not None
+    assert (event.payload.changes.th, event.payload.changes.en) == (None, "budget added")
     assert proposal.has_processed("r1")
 
 

@@ -10,13 +10,16 @@ from typing import Any
 from smartcity_th.contracts import registry
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.deadletter import DeadLetter
-from smartcity_th.contracts.envelope import Envelope
+from smartcity_th.contracts.envelope import SCHEMA_VERSION, Envelope
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DEAD_LETTER = "DeadLetter"
-RELEASED_DIR = "schemas/released"
-"""Where `--release` snapshots the schemas, relative to `docs/`; `contracts/evolution.py`'s
-test compares the current schemas with them."""
+RELEASED_ROOT = "schemas/released"
+RELEASED_DIR = f"{RELEASED_ROOT}/v{SCHEMA_VERSION}"
+"""Where `--release` snapshots the schemas of the current schema version, relative to `docs/`;
+`contracts/evolution.py`'s test compares the current schemas with them (additive changes only
+within a version). Each earlier version keeps its own folder (`v1`, ...): what
+`contracts/upgrade.py` reads."""
 
 
 def doc(obj: object) -> str:

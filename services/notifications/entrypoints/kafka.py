@@ -9,11 +9,11 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
 from smartcity_th.contracts.catalogue import facts_on
-from smartcity_th.contracts.topics import DECISIONS, PROPOSALS, Topics
+from smartcity_th.contracts.topics import CONTACTS, DECISIONS, PROPOSALS, Topics
 from smartcity_th.services.common.consumer import EventConsumer, Handler
 from smartcity_th.services.common.kafka import Carries
 
-WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS))
+WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS) + facts_on(CONTACTS))
 
 
 def register(
@@ -22,10 +22,12 @@ def register(
     @broker.subscriber(
         topics.proposals,
         topics.decisions,
+        topics.contacts,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        description="Workflow facts and refusals to tell people about",
+        description="Workflow facts and refusals to tell people about, and the applicants' "
+        "contact addresses (a topic only the services read)",
     )
     async def on_workflow_events(record: Annotated[ConsumerRecord, WORKFLOW_FACTS]) -> None:
         await consumer.process(record, on_event)

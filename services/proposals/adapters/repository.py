@@ -14,7 +14,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from smartcity_th.contracts.proposals import ProposalContent
+from smartcity_th.contracts.common import as_words
+from smartcity_th.contracts.proposals import SubmittedContent
 from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
@@ -169,7 +170,9 @@ def commit_of(proposal: Proposal) -> Commit:
         "content": proposal.content.model_dump(mode="json"),
         "revisions": proposal.revisions,
         "revision_requests": proposal.revision_requests,
-        "withdrawal_reason": proposal.withdrawal_reason,
+        "withdrawal_reason": (
+            proposal.withdrawal_reason.model_dump() if proposal.withdrawal_reason else None
+        ),
         "submitted_at": proposal.submitted_at,
         "updated_at": proposal.updated_at or proposal.submitted_at,
         "idempotency_key": proposal.idempotency_key,
@@ -185,14 +188,14 @@ def to_proposal(doc: Doc, version: int) -> Proposal:
         applicant=doc["applicant"],
         status=doc["status"],
         revision=doc["revision"],
-        content=ProposalContent.model_validate(doc["content"]),
+        content=SubmittedContent.model_validate(doc["content"]),
         submitted_at=doc["submitted_at"],
         updated_at=doc.get("updated_at"),
         idempotency_key=doc["idempotency_key"],
         revisions=list(doc.get("revisions", [])),
         revision_requests=list(doc.get("revision_requests", [])),
         processed=list(doc.get("processed", [])),
-        withdrawal_reason=doc.get("withdrawal_reason"),
+        withdrawal_reason=as_words(doc.get("withdrawal_reason")),
         version=version,
         events=list(doc.get("events", [])),
     )

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_read, sees_only_own
-from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.common import BilingualText, Stage, as_words
 from smartcity_th.contracts.proposals import (
     ErrorResponse,
     FieldError,
@@ -84,9 +84,9 @@ def view(doc: dict[str, Any]) -> ProposalView:
         status=Stage(doc["status"]),
         revision=doc["revision"],
         content=doc["content"],
-        revisions=doc.get("revisions", []),
+        revisions=[{**r, "changes": as_words(r.get("changes"))} for r in doc.get("revisions", [])],
         revision_requests=doc.get("revision_requests", []),
-        withdrawal_reason=doc.get("withdrawal_reason"),
+        withdrawal_reason=as_words(doc.get("withdrawal_reason")),
         submitted_at=doc["submitted_at"],
         updated_at=doc.get("updated_at") or doc["submitted_at"],
         version=doc.get("version", 1),
@@ -173,7 +173,7 @@ def build_router(
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         content = content_from_draft(
-            ProposalDraft(**draft.model_dump(exclude={"changes", "received_on"}))
+            ProposalDraft.model_validate(draft.model_dump(exclude={"changes", "received_on"}))
         )
         result = await handlers.resubmit(
             ResubmitProposal(
