@@ -161,8 +161,8 @@ RESOLUTIONS: dict[str, tuple[str, str]] = {
         'The Cabinet noted and endorsed "{en}" (illustrative wording).',
     ),
 }
-"""Resolution wording per decision (Thai / English in one minuted text). The wording is the
-demo's; the decisions and their dates are as sourced above."""
+"""Resolution wording per decision, in Thai and in English (schema version 2 carries the two
+apart). The wording is the demo's; the decisions and their dates are as sourced above."""
 
 
 @dataclass(frozen=True)
@@ -230,8 +230,10 @@ def draft(area: Area, *, revised: bool = False) -> dict[str, Any]:
         "received_on": (RESUBMITTED_ON if revised else BATCHES[area.batch].received_on).isoformat(),
         **(
             {
-                "changes": f"เพิ่มแผนการลงทุนรายปี ({ILLUSTRATIVE.th}) / Added the yearly "
-                f"investment plan ({ILLUSTRATIVE.en.lower()})"
+                "changes": {
+                    "th": f"เพิ่มแผนการลงทุนรายปี ({ILLUSTRATIVE.th})",
+                    "en": f"Added the yearly investment plan ({ILLUSTRATIVE.en.lower()})",
+                }
             }
             if revised
             else {}
@@ -307,9 +309,10 @@ class Round:
                 {
                     "proposal_id": self.ids[a.index],
                     "decision": decision,
-                    "resolution": RESOLUTIONS[decision][0].format(th=a.name_th)
-                    + " / "
-                    + RESOLUTIONS[decision][1].format(en=a.name_en),
+                    "resolution": {
+                        "th": RESOLUTIONS[decision][0].format(th=a.name_th),
+                        "en": RESOLUTIONS[decision][1].format(en=a.name_en),
+                    },
                 }
                 for a in areas
             ],
@@ -472,8 +475,10 @@ class Round:
             {
                 "event_type": "ProposalScreened",
                 "screened_by": "depa",
-                "notes": f"ผ่านหลังแก้ไข ({ILLUSTRATIVE.th}) / Passed after revision "
-                f"({ILLUSTRATIVE.en.lower()})",
+                "notes": {
+                    "th": f"ผ่านหลังแก้ไข ({ILLUSTRATIVE.th})",
+                    "en": f"Passed after revision ({ILLUSTRATIVE.en.lower()})",
+                },
                 "effective_on": BATCHES[area.batch].screened_on.isoformat(),
             },
             f"demo-screen-{area.index}",

@@ -304,7 +304,6 @@ class CaseHandlers:
             occurred_at=now,
             event_id=fact_id,
             event_type=event_type,
-            schema_version=claim.schema_version,
         )
 
     @staticmethod

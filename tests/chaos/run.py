@@ -338,8 +338,10 @@ class Driver:
                     "proposal_id": p,
                     "decision": decision,
                     # In words (a letter quoting an event's code is held by proofreading).
-                    "resolution": f"ที่ประชุมมีมติ: {event_name(decision).th} / "
-                    f"The meeting resolved: {event_name(decision).en}",
+                    "resolution": {
+                        "th": f"ที่ประชุมมีมติ: {event_name(decision).th}",
+                        "en": f"The meeting resolved: {event_name(decision).en}",
+                    },
                 }
                 for p in pids
             ],

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from smartcity_th.contracts.approvals import MeetingDecision, MeetingRecorded, ProposalScreened
-from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.common import BilingualText, LongWords, Meeting
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.proposals import ProposalSubmitted
 from smartcity_th.contracts.workflow import event_name
@@ -39,11 +39,11 @@ PROVINCES_15 = [
 ]
 
 
-def minuted(decision: str) -> str:
-    """A resolution as minuted, in words (Thai / English), never the event's code: a letter
-    quoting a code is held by proofreading."""
+def minuted(decision: str) -> LongWords:
+    """A resolution as minuted, in words, in Thai and English, never the event's code: a
+    letter quoting a code is held by proofreading."""
     name = event_name(decision)
-    return f"ที่ประชุมมีมติ: {name.th} / The meeting resolved: {name.en}"
+    return LongWords(th=f"ที่ประชุมมีมติ: {name.th}", en=f"The meeting resolved: {name.en}")
 
 
 def submitted(province_code: str, n: int, applicant: str = "pd-samyan") -> AnyEnvelope:

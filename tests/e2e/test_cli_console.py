@@ -310,10 +310,15 @@ async def test_a_refused_claim_shows_in_the_timeline_with_its_refusal_and_dead_l
 ) -> None:
     pid = f"claim-{uuid.uuid4().hex[:8]}"
     content = ProposalContent.model_validate(
-        {**DRAFT, "province": {"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}}
+        {
+            **{k: v for k, v in DRAFT.items() if k != "contact_emails"},
+            "province": {"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"},
+        }
     )
     claim = new_envelope(
-        ProposalSubmitted(applicant="lg-phuket-city", content=content),
+        ProposalSubmitted(
+            applicant="lg-phuket-city", content=content, contact_emails=DRAFT["contact_emails"]
+        ),
         producer="lg-phuket-city",
         proposal_id=pid,
     )

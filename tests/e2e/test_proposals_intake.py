@@ -94,7 +94,12 @@ async def test_resubmission_and_withdrawal_claims(
     await send_claim(submission(proposal_id=pid))
 
     early = claim(
-        ProposalResubmitted(applicant="lg-phuket-city", revision=2, content=content()),
+        ProposalResubmitted(
+            applicant="lg-phuket-city",
+            revision=2,
+            content=content(),
+            contact_emails=["city@example.go.th"],
+        ),
         "lg-phuket-city",
         pid,
     )
@@ -114,6 +119,7 @@ async def test_resubmission_and_withdrawal_claims(
             applicant="lg-phuket-city",
             revision=2,
             content=content(budget_baht=2),
+            contact_emails=["city@example.go.th"],
             changes="smaller budget",
         ),
         "lg-phuket-city",
@@ -179,7 +185,13 @@ async def test_refused_submission_claims_are_answered_and_dead_lettered(
 ) -> None:
     pid = new_id()
     bad = claim(
-        ProposalSubmitted(applicant=payload_applicant, content=content(province)), producer, pid
+        ProposalSubmitted(
+            applicant=payload_applicant,
+            content=content(province),
+            contact_emails=["city@example.go.th"],
+        ),
+        producer,
+        pid,
     )
     await produce(topics.intake, [bad])
     rejection, letter = await refused(topics, bad)

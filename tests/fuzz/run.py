@@ -263,7 +263,11 @@ class Campaign:
             pid = key_for_partition(p, DEFAULT_PARTITIONS, f"{self.ns.run_id}-{batch_no}")
             claims.append(
                 new_envelope(
-                    ProposalSubmitted(applicant="lg-phuket-city", content=content()),
+                    ProposalSubmitted(
+                        applicant="lg-phuket-city",
+                        content=content(),
+                        contact_emails=["city@example.go.th"],
+                    ),
                     producer="lg-phuket-city",
                     proposal_id=pid,
                 )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.envelope import SCHEMA_VERSION, parse_record
+from smartcity_th.contracts.envelope import SCHEMA_VERSION, EnvelopeError, parse_record
 from smartcity_th.contracts.evolution import compare_all
 from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.upgrade import V1_TO_V2, upgrade
@@ -88,7 +88,7 @@ def test_version_2_refuses_english_in_the_thai_field_and_thai_in_the_english_one
         ({}, "payload.resolution"),
     ):
         bad = {**doc, "payload": {**doc["payload"], "resolution": words}}
-        with pytest.raises(ValueError) as caught:
+        with pytest.raises(EnvelopeError) as caught:
             parse_record(json.dumps(bad).encode(), {})
         assert str(caught.value).startswith(field)
 

@@ -100,10 +100,11 @@ SUBSCRIBERS_CARRY: dict[tuple[str, str], set[str]] = {
     ("approvals", topics.PROPOSALS): set(facts_on(topics.PROPOSALS)),
     ("notifications", topics.PROPOSALS): set(facts_on(topics.PROPOSALS)),
     ("notifications", topics.DECISIONS): set(facts_on(topics.DECISIONS)),
+    ("notifications", topics.CONTACTS): set(facts_on(topics.CONTACTS)),
     ("console", topics.INTAKE): {name for name in EVENTS if is_claimable(name)},
     **{
         ("console", topic): set(facts_on(topic))
-        for topic in (topics.PROPOSALS, topics.DECISIONS, topics.NOTIFICATIONS)
+        for topic in (topics.PROPOSALS, topics.DECISIONS, topics.NOTIFICATIONS, topics.CONTACTS)
     },
     ("console", topics.DEADLETTER): {"DeadLetter"},
 }
