@@ -13,10 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
 from pymongo import AsyncMongoClient
 
+from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.common import AgencyKind
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
+from smartcity_th.services.common.registry_admin import RegistryAdmin
 from smartcity_th.services.notifications.proofread import problems
 from tests.support import (
     KAFKA,
@@ -27,6 +32,8 @@ from tests.support import (
     Namespace,
     ServiceProcess,
     free_port,
+    kafka_client,
+    read_topic,
     service_env,
 )
 
@@ -224,3 +231,78 @@ async def test_the_demo_plays_the_2022_round_and_prints_figures_from_the_registr
     print(f"a second demo: deliveries {emails_before}/{emails_after}, resent {len(resent)}")
     assert emails_after == emails_before
     assert resent == []
+
+
+EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+PHONE = re.compile(rb"(?<![\w.+-])(?:\+66[- ]?\d|0\d)(?:[- ]?\d){7,8}(?![\w-])")
+"""A Thai telephone number as people write it: 0X XXXX XXXX, 0XX-XXX-XXXX, +66 X XXXX XXXX."""
+
+
+async def _read_all_as(principal: str, password: str, names: list[str]) -> list[Any]:
+    """Every record of `names`, read from the beginning as `principal` (its ACLs apply)."""
+    consumer = AIOKafkaConsumer(
+        **kafka_client(principal, password), enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(await consumer.partitions_for_topic(name) or ())
+        ]
+        assert len(tps) == len(names) * DEFAULT_PARTITIONS
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        found: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + 120
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
+            assert asyncio.get_running_loop().time() < deadline, "reading the topics took too long"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend(records)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _personal_data(record: Any) -> list[str]:
+    texts = [record.value or b"", *(v or b"" for _k, v in record.headers or ())]
+    return [
+        m.group().decode("utf-8", "replace")
+        for text in texts
+        for pattern in (EMAIL, PHONE)
+        for m in pattern.finditer(text)
+    ]
+
+
+async def test_no_agency_reads_personal_data_on_kafka_after_the_demo(
+    demo_stack: tuple[Namespace, dict[str, str]],
+) -> None:
+    """Issue 24 item 3: every record an agency principal may read (the facts and refusals on the
+    proposals and decisions topics), after the demo, holds no email address and no phone
+    number, its own included; the contact addresses are on smartcity.contacts, which no agency
+    may read (and which holds them, so the scan is not blind)."""
+    ns, _env = demo_stack
+    topics = Topics(ns.topics_prefix)
+    reader = Agency(
+        f"lg-reader-{ns.run_id[-6:]}", AgencyKind.LOCAL_GOVERNMENT, "เทศบาลผู้อ่าน", "Reader", "83"
+    )
+    async with RegistryAdmin(KAFKA, topics) as admin:
+        onboarded = await admin.onboard(reader)
+    assert onboarded.kafka is not None
+    user, password = onboarded.kafka.username, onboarded.kafka.password
+
+    records = await _read_all_as(user, password, [topics.proposals, topics.decisions])
+    assert len(records) >= 15 * 6, "the demo's facts are on the topics"
+    found = {
+        (r.topic.removeprefix(ns.topics_prefix), r.offset): hits
+        for r in records
+        if (hits := _personal_data(r))
+    }
+    print(f"personal-data scan: {len(records)} records an agency reads, {len(found)} with any")
+    assert found == {}
+
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_all_as(user, password, [topics.contacts])
+    held = await read_topic(topics.contacts, min_records=15)
+    assert sum(bool(EMAIL.search(r.value or b"")) for r in held) >= 15

@@ -33,7 +33,8 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import BilingualText
-from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalContactsRecorded
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher
@@ -56,7 +57,8 @@ from smartcity_th.services.notifications.letters import LETTERS, PARTY_AGENCY, P
 from smartcity_th.services.notifications.messages import message_id
 from smartcity_th.services.notifications.proofread import problems, visible_text
 from smartcity_th.services.notifications.rendering import status_page_csp
-from smartcity_th.services.notifications.samples import content, sample_envelope
+from smartcity_th.services.notifications.samples import sample_envelope
+from smartcity_th.services.notifications.view import CONTENT_EVENTS
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -149,8 +151,32 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
-async def publish(producer: AIOKafkaProducer, topics: Topics, *envelopes: AnyEnvelope) -> None:
+def contacts_of(fact: AnyEnvelope, emails: list[str]) -> AnyEnvelope:
+    """The applicant's contacts of a submission fact's version, as the proposals service
+    publishes them just before the fact (on the topic only the services read)."""
+    return new_envelope(
+        ProposalContactsRecorded(
+            applicant=fact.payload.applicant,
+            revision=getattr(fact.payload, "revision", 1),
+            contact_emails=emails,
+        ),
+        producer="svc-proposals",
+        proposal_id=fact.proposal_id,
+        cause=fact,
+    )
+
+
+async def publish(
+    producer: AIOKafkaProducer,
+    topics: Topics,
+    *envelopes: AnyEnvelope,
+    contacts: list[str] | None = None,
+) -> None:
+    """Publish facts as their owners do: a submission after its applicant's contacts (the
+    sample's contact address unless `contacts` are given)."""
     for e in envelopes:
+        if e.event_type in CONTENT_EVENTS:
+            await publish(producer, topics, contacts_of(e, contacts or [CONTACT]))
         await producer.send_and_wait(
             topics.name(EVENTS[e.event_type].fact_topic),
             e.to_bytes(),
@@ -656,7 +682,6 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
                 "applicant": "lg-khon-kaen-city",
                 "content": submitted.payload.content.model_copy(
                     update={
-                        "contact_emails": [contact],
                         "province": submitted.payload.content.province.model_copy(
                             update={"code": "40", "name_th": "ขอนแก่น", "name_en": "Khon Kaen"}
                         ),
@@ -670,7 +695,14 @@ async def test_digest_recipients_get_their_copies_in_one_letter_and_critical_one
         acknowledged = event("SteeringCommitteeAcknowledged", pid)
         endorsed = event("CabinetEndorsed", pid)
         await publish(
-            producer, notifier.topics, submitted, screened, approved, acknowledged, endorsed
+            producer,
+            notifier.topics,
+            submitted,
+            screened,
+            approved,
+            acknowledged,
+            endorsed,
+            contacts=[contact],
         )
         # Critical: the governor's copy in Cc at once, even though the governor chose a digest.
         [critical] = await received(
@@ -870,11 +902,7 @@ async def test_smtp_down_then_back_delivers_everything_once_and_gives_up_on_the_
         busy = "busy@hopeless.example.go.th"
         nobody = "nobody@rejected.example.go.th"
         hopeless = sample_envelope("ProposalSubmitted", proposal_id=hopeless_pid, fixed=False)
-        contacts = content().model_copy(update={"contact_emails": [busy, nobody]})
-        hopeless = hopeless.model_copy(
-            update={"payload": hopeless.payload.model_copy(update={"content": contacts})}
-        )
-        await publish(producer, notifier.topics, hopeless)
+        await publish(producer, notifier.topics, hopeless, contacts=[busy, nobody])
         failed = await poll(
             lambda: find_published(
                 deliveries, {"proposal_id": hopeless_pid, "email": busy, "status": "failed"}

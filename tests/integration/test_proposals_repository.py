@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.agencies import agency
-from smartcity_th.contracts.proposals import ProposalContent
+from smartcity_th.contracts.proposals import SubmittedContent
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
@@ -34,8 +34,8 @@ NOW = dt.datetime(2026, 2, 1, 8, 0, tzinfo=dt.UTC)
 PHUKET = agency("lg-phuket-city")
 
 
-def content() -> ProposalContent:
-    return builders.content(has_city_data_platform=False, budget_baht=Decimal("10.50"))
+def content() -> SubmittedContent:
+    return builders.submitted_content(has_city_data_platform=False, budget_baht=Decimal("10.50"))
 
 
 @pytest.fixture
@@ -90,13 +90,17 @@ async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalReposito
     assert {r.status for r in refused} == {409}
     doc = await repo.collection.find_one({"_id": pid})
     assert doc is not None
-    assert [e["event_type"] for e in doc["events"]] == ["ProposalSubmitted", "ProposalWithdrawn"]
+    assert [e["event_type"] for e in doc["events"]] == [
+        "ProposalContactsRecorded",
+        "ProposalSubmitted",
+        "ProposalWithdrawn",
+    ]
     assert doc["_version"] == 2
     assert doc["content"]["budget_baht"] == "10.50"
     pending = await repo.store.unpublished()  # nobody published: these tests have no Kafka
     commits = [await repo.store.commits.find_one({"_id": d["_id"]}) for d in pending]
     events = [e["event_type"] for c in commits if c for e in c["events"]]
-    assert events == ["ProposalSubmitted", "ProposalWithdrawn"]
+    assert events == ["ProposalContactsRecorded", "ProposalSubmitted", "ProposalWithdrawn"]
 
 
 async def test_pages_cover_ties_on_submitted_at_exactly_once(
