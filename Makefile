@@ -117,7 +117,7 @@ lint: setup $(MYPY_TREE)/smartcity_th ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	MYPYPATH=$(MYPY_TREE) $(VENV)/bin/mypy -p smartcity_th.contracts -p smartcity_th.kit \
 	  -p smartcity_th.services -p smartcity_th.scenarios -p tests -p tools
-	$(VENV)/bin/mypy infra/storewatch.py
+	MYPYPATH=$(MYPY_TREE) $(VENV)/bin/mypy infra/storewatch.py
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

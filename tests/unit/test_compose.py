@@ -72,7 +72,8 @@ def test_infrastructure_uses_the_official_images() -> None:
     assert svc["mongo"]["image"].startswith("mongo:")
     assert svc["mongo"]["entrypoint"] == ["bash", "/smartcity/mongo/docker-start.sh"]
     script = (ROOT / "infra" / "mongo" / "docker-start.sh").read_text(encoding="utf-8")
-    assert "--replSet rs0" in script and "--keyFile" in script
+    assert "--replSet rs0" in script
+    assert "--keyFile" in script
     assert "127.0.0.1:8025:8025" in svc["mailpit"]["ports"]
 
 
