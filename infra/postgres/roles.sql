@@ -88,3 +88,31 @@ DROP EVENT TRIGGER IF EXISTS smartcity_table_owner;
 CREATE EVENT TRIGGER smartcity_table_owner ON ddl_command_end
   WHEN TAG IN ('CREATE TABLE')
   EXECUTE FUNCTION smartcity_table_owner();
+
+-- A database named after a service (`smartcity_proposals`, a test namespace's
+-- `t<run>_proposals`) is that service's, whoever created it: an operator (a member of every
+-- service's role) may create one before the service first uses it. Another service cannot
+-- hand a schema to a role it is not a member of, so its own schemas stay its own.
+CREATE OR REPLACE FUNCTION smartcity_schema_owner() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT n.nspname, 'svc-' || substring(n.nspname FROM '_([a-z]+)$') AS owner
+             FROM pg_event_trigger_ddl_commands() d
+             JOIN pg_namespace n ON n.oid = d.objid
+            WHERE d.command_tag = 'CREATE SCHEMA'
+  LOOP
+    IF r.owner IN ('svc-proposals', 'svc-approvals', 'svc-notifications', 'svc-console')
+       AND pg_has_role(current_user, r.owner, 'MEMBER')
+       AND (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = r.nspname) <> r.owner
+    THEN
+      EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.nspname, r.owner);
+    END IF;
+  END LOOP;
+END $$;
+
+DROP EVENT TRIGGER IF EXISTS smartcity_schema_owner;
+CREATE EVENT TRIGGER smartcity_schema_owner ON ddl_command_end
+  WHEN TAG IN ('CREATE SCHEMA')
+  EXECUTE FUNCTION smartcity_schema_owner();
