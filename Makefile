@@ -12,14 +12,12 @@ PYTEST_ARGS ?=
 # the demo and the benchmarks, unless a service's own variable is set.
 # One node, or with SMARTCITY_KAFKA_NODES=3 the three nodes of the local cluster.
 KAFKA_BOOTSTRAP := $(shell infra/stack.sh bootstrap)
-FERRETDB_PORT := $(or $(SMARTCITY_FERRETDB_PORT),27017)
 SMTP_PORT := $(or $(SMARTCITY_SMTP_PORT),1025)
 MAILPIT_HTTP_PORT := $(or $(SMARTCITY_MAILPIT_HTTP_PORT),8025)
 JAEGER_UI_PORT := $(or $(SMARTCITY_JAEGER_UI_PORT),16686)
 JAEGER_OTLP_HTTP_PORT := $(or $(SMARTCITY_JAEGER_OTLP_HTTP_PORT),4318)
 define service_defaults
 export $(1)_KAFKA_BOOTSTRAP ?= $(KAFKA_BOOTSTRAP)
-export $(1)_MONGO_URL ?= mongodb://127.0.0.1:$(FERRETDB_PORT)
 export $(1)_OTLP_ENDPOINT ?= http://127.0.0.1:$(JAEGER_OTLP_HTTP_PORT)
 endef
 $(foreach s,PROPOSALS APPROVALS NOTIFICATIONS CONSOLE,$(eval $(call service_defaults,$(s))))
@@ -119,7 +117,7 @@ lint: setup $(MYPY_TREE)/smartcity_th ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	MYPYPATH=$(MYPY_TREE) $(VENV)/bin/mypy -p smartcity_th.contracts -p smartcity_th.kit \
 	  -p smartcity_th.services -p smartcity_th.scenarios -p tests -p tools
-	$(VENV)/bin/mypy infra/storewatch.py
+	MYPYPATH=$(MYPY_TREE) $(VENV)/bin/mypy infra/storewatch.py
 
 format: setup ## Apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

@@ -8,6 +8,7 @@ LOCAL=${SMARTCITY_LOCAL_DIR:-$ROOT/.local}
 RUN=$LOCAL/run
 LOGS=$LOCAL/logs
 PY=${PY:-$ROOT/.venv/bin/python}
+umask 077  # the services' logs are their owner's only
 mkdir -p "$RUN" "$LOGS"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -27,8 +28,9 @@ pid_of() {
   echo "$pid"
 }
 
-# Each service connects as its own principal, svc-<name>, with the password generated for this
-# stack at Kafka's storage-format time (infra/stack.sh; .local/kafka/credentials).
+# Each service connects as its own principal, svc-<name>, with the passwords generated for this
+# stack: Kafka's at its storage-format time (.local/kafka/credentials), the store's when
+# PostgreSQL is first set up (.local/store/credentials; infra/stack.sh makes both).
 # The servers' addresses follow SMARTCITY_*_PORT (as infra/stack.sh does) unless the service's own
 # variable is set.
 kafka_env() {
@@ -38,8 +40,12 @@ kafka_env() {
   echo "${prefix}_KAFKA_USERNAME=svc-$name" "${prefix}_KAFKA_PASSWORD=$password"
   var=${prefix}_KAFKA_BOOTSTRAP
   [[ -n ${!var:-} ]] || echo "$var=$("$ROOT/infra/stack.sh" bootstrap)"
+  # The store as the service's own role (infra/postgres/roles.sql), password from this stack.
   var=${prefix}_MONGO_URL
-  [[ -n ${!var:-} ]] || echo "$var=mongodb://127.0.0.1:${SMARTCITY_FERRETDB_PORT:-27017}"
+  if [[ -z ${!var:-} ]]; then
+    password=$(sed -n "s/^svc-$name //p" "$LOCAL/store/credentials" 2>/dev/null || true)
+    echo "$var=mongodb://svc-$name:$password@127.0.0.1:${SMARTCITY_FERRETDB_PORT:-27017}/?authMechanism=PLAIN"
+  fi
   if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then
     echo "NOTIFICATIONS_SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}"
   fi

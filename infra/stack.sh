@@ -39,6 +39,7 @@ JAEGER_OTLP_HTTP_PORT=${SMARTCITY_JAEGER_OTLP_HTTP_PORT:-4318}
 JAEGER_MAX_TRACES=${SMARTCITY_JAEGER_MAX_TRACES:-20000}
 
 FERRETDB_VERSION=v1.24.2
+FERRETDB_POOL_MAX_CONNS=${SMARTCITY_FERRETDB_POOL_MAX_CONNS:-40}
 MAILPIT_VERSION=v1.33.1
 JAEGER_VERSION=v1.76.0
 ALL=(kafka postgres ferretdb mailpit jaeger storewatch)
@@ -48,6 +49,11 @@ FERRETDB_RESTARTS=$RUN/ferretdb-restarts.log
 PGDATA_DIR=$LOCAL/postgres/data
 PGSOCK_DIR=$LOCAL/postgres/run
 
+# Private: the stack's data, logs and secrets are readable by its owner only (.local/ 0700,
+# what the servers write 0600 or 0700). The `postgres` user, which runs PostgreSQL when this runs
+# as root, cannot reach .local/ then: its cluster lives under /var/lib/postgresql (below).
+umask 077
+mkdir -p "$LOCAL" && chmod 700 "$LOCAL"
 mkdir -p "$BIN" "$RUN" "$LOGS"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
@@ -120,13 +126,15 @@ install_kafka() {
   fi
 }
 
+ferretdb_build() { echo "$FERRETDB_VERSION $(cat "$ROOT"/infra/ferretdb/*.patch | sha256sum | cut -c1-16)"; }
+
 install_ferretdb() {
   need go "Go builds FerretDB from the Go module proxy"
   need patch "patch applies infra/ferretdb/*.patch to FerretDB's source"
   local bin=$BIN/ferretdb stamp=$BIN/ferretdb.build want
   # The build is stamped with the version and the patches' checksums: a binary built without
   # the current patches (or from another version) is rebuilt.
-  want="$FERRETDB_VERSION $(cat "$ROOT"/infra/ferretdb/*.patch | sha256sum | cut -c1-16)"
+  want=$(ferretdb_build)
   if [[ -x $bin && -f $stamp && $(<"$stamp") == "$want" ]]; then
     return
   fi
@@ -224,7 +232,8 @@ ferretdb_healthy() {
     curl -fsS "http://127.0.0.1:$FERRETDB_DEBUG_PORT/debug/readyz" >/dev/null 2>&1
 }
 ferretdb_answers() {  # readyz does not look at PostgreSQL: a real command over the wire does
-  "$PY" "$ROOT/infra/storewatch.py" --once --port "$FERRETDB_PORT" --run-dir "$RUN" --deadline 5
+  SMARTCITY_LOCAL_DIR=$LOCAL "$PY" "$ROOT/infra/storewatch.py" --once --port "$FERRETDB_PORT" \
+    --run-dir "$RUN" --deadline 5
 }
 storewatch_healthy() { pid_of storewatch >/dev/null; }
 mailpit_healthy() {
@@ -260,6 +269,35 @@ kafka_credentials() {  # generate the stack's passwords once (mode 600, never co
 }
 
 kafka_password() { sed -n "s/^$1 //p" "$LOCAL/kafka/credentials"; }
+
+# The store's principals, each a PostgreSQL role with a password made once per stack
+# (scram-sha-256): the superuser (infra/ and the restore drill only), FerretDB's own role (loads
+# every database's metadata; a member of `admin`), the operators' `admin` (a member of every
+# service's role: the tests, chaos, the restore drill's counts, reset-local), the watchdog's
+# `storewatch` (no rights on any data: its ping checks that PostgreSQL answers through FerretDB)
+# and one role per service, which owns that service's database (a schema) and nothing else.
+# infra/postgres/roles.sql grants that; docs/security.md, "The local stores", says who may do what.
+STORE_PRINCIPALS=(postgres ferretdb admin storewatch svc-proposals svc-approvals svc-notifications svc-console)
+STORE_CREDENTIALS=$LOCAL/store/credentials
+
+store_credentials() {  # generate the store's passwords once (mode 600, never committed)
+  local name
+  mkdir -p "$LOCAL/store"
+  (umask 077; touch "$STORE_CREDENTIALS")
+  for name in "${STORE_PRINCIPALS[@]}"; do
+    grep -q "^$name " "$STORE_CREDENTIALS" \
+      || echo "$name $(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)" >>"$STORE_CREDENTIALS"
+  done
+}
+
+store_password() { sed -n "s/^$1 //p" "$STORE_CREDENTIALS"; }
+
+pg_client() {  # pg_client TOOL ARGS...: a PostgreSQL client program as the superuser, over TCP
+  local tool=$1
+  shift
+  PGPASSWORD=$(store_password postgres) "$(pg_bin)/$tool" -h 127.0.0.1 -p "$POSTGRES_PORT" \
+    -U postgres "$@"
+}
 
 kafka_cluster_id() {  # one id for every node of the cluster, made once
   local file=$LOCAL/kafka/cluster.id cp
@@ -350,6 +388,16 @@ pg_home_for_root() {  # as root: a home for the cluster that the postgres user c
     local home
     home=/var/lib/postgresql/smartcity/$(printf '%s' "$LOCAL" | sha256sum | cut -c1-12)
     log "the postgres user cannot reach $LOCAL; the cluster lives in $home ($LOCAL/postgres links to it)"
+    mkdir -p "$(dirname "$home")"
+    if [[ -f $LOCAL/postgres/data/PG_VERSION ]] && pid_of postgres >/dev/null; then
+      return  # it runs from there: moved once it has stopped (up_one restarts it)
+    fi
+    if [[ -f $LOCAL/postgres/data/PG_VERSION ]]; then
+      # A cluster made while .local/ was open to everyone: moved, not lost.
+      [[ ! -e $home ]] || die "$LOCAL/postgres holds a cluster and $home exists: move one aside"
+      log "moving the PostgreSQL cluster from $LOCAL/postgres to $home"
+      mv "$LOCAL/postgres" "$home"
+    fi
     mkdir -p "$home"
     chown postgres: /var/lib/postgresql/smartcity "$home"
     rm -rf "$LOCAL/postgres"  # what an earlier attempt left there could never have run
@@ -369,47 +417,94 @@ start_postgres() {
   mkdir -p "$PGDATA_DIR" "$PGSOCK_DIR"
   [[ $EUID -eq 0 ]] && chown -R postgres: "$(dirname "$PGDATA_DIR")"
   chmod 700 "$PGDATA_DIR"
+  store_credentials
   if [[ ! -f $PGDATA_DIR/PG_VERSION ]]; then
     log "initialising the PostgreSQL cluster in $PGDATA_DIR (once)"
-    as_pg_user "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+    # No client may connect before postgres_secure has set the superuser's password.
+    as_pg_user "$bin/initdb" -D "$PGDATA_DIR" -A reject -U postgres -E UTF8 --locale=C.UTF-8 \
       >"$LOGS/postgres-initdb.log" 2>&1 || die "initdb failed; see $LOGS/postgres-initdb.log"
   fi
+  postgres_secure "$bin"
   touch "$LOGS/postgres.log" && { [[ $EUID -ne 0 ]] || chown postgres: "$LOGS/postgres.log"; }
   # Not `pg_ctl start`: spawn keeps the postmaster in its own process group with a pid file here.
   local user=()
   [[ $EUID -eq 0 ]] && user=(runuser -u postgres --)
+  # max_connections: FerretDB keeps one pool per role (at most FERRETDB_POOL_MAX_CONNS each,
+  # below): 7 roles x 40 = 280, under the 297 that non-superusers may open.
   spawn postgres "$LOGS/postgres.log" "${user[@]}" "$bin/postgres" -D "$PGDATA_DIR" \
     -p "$POSTGRES_PORT" -k "$PGSOCK_DIR" -c listen_addresses=127.0.0.1 \
     -c synchronous_commit="$POSTGRES_SYNCHRONOUS_COMMIT" -c max_connections=300 \
+    -c password_encryption=scram-sha-256 \
     -c shared_buffers=256MB -c logging_collector=off \
     -c shared_preload_libraries=pg_stat_statements
   wait_until 60 "postgres up on 127.0.0.1:$POSTGRES_PORT" postgres_healthy \
     || die "PostgreSQL did not become healthy in 60 s; see $LOGS/postgres.log"
-  if ! as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
-      "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1; then
-    as_pg_user "$bin/createdb" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres ferretdb \
-      || die "createdb ferretdb failed"
+  postgres_provision
+}
+
+postgres_provision() {  # the store's database, extensions, GIN twins and roles (idempotent)
+  if ! pg_client psql -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1; then
+    pg_client createdb ferretdb || die "createdb ferretdb failed"
   fi
   # Which SQL FerretDB runs and what it costs (docs/performance.md): SELECT ... FROM
   # pg_stat_statements ORDER BY total_exec_time DESC.
-  as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtAc \
-    "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 \
-    || die "could not enable pg_stat_statements"
+  pg_client psql -d ferretdb -qtAc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    >/dev/null 2>&1 || die "could not enable pg_stat_statements"
   # Indexes FerretDB's equality filters can use (infra/postgres/gin-twins.sql explains why).
-  as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d ferretdb -qtA \
-    -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+  pg_client psql -d ferretdb -qtA -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
     -f - <"$ROOT/infra/postgres/gin-twins.sql" >"$LOGS/postgres-gin-twins.log" 2>&1 \
     || die "could not install the GIN twins; see $LOGS/postgres-gin-twins.log"
+  # The store's roles, their passwords and rights (idempotent; infra/postgres/roles.sql).
+  local vars=() name
+  for name in "${STORE_PRINCIPALS[@]}"; do
+    [[ $name == postgres ]] || vars+=(-v "pw_${name//-/_}=$(store_password "$name")")
+  done
+  pg_client psql -d ferretdb -qtA -v ON_ERROR_STOP=1 "${vars[@]}" \
+    -c "SET client_min_messages = warning" -f - <"$ROOT/infra/postgres/roles.sql" \
+    >"$LOGS/postgres-roles.log" 2>&1 \
+    || die "could not set up the store's roles; see $LOGS/postgres-roles.log"
+}
+
+postgres_secure() {  # postgres_secure BIN: password authentication only (scram-sha-256)
+  local bin=$1 hba=$PGDATA_DIR/pg_hba.conf stamp=$PGDATA_DIR/smartcity-auth
+  # The stamp holds a hash of the superuser's password: a new password (or a cluster made with
+  # `initdb -A trust` before this existed) is set again, in single-user mode, before the server
+  # listens, and the client authentication file is written anew.
+  postgres_secured && return
+  log "setting the PostgreSQL superuser's password and scram-sha-256 authentication"
+  printf "ALTER ROLE postgres PASSWORD '%s';\n" "$(store_password postgres)" \
+    | as_pg_user "$bin/postgres" --single -D "$PGDATA_DIR" -c password_encryption=scram-sha-256 \
+      postgres >"$LOGS/postgres-secure.log" 2>&1 \
+    || die "could not set the superuser's password; see $LOGS/postgres-secure.log"
+  printf '%s\n' "# infra/stack.sh: every connection logs in with a password (scram-sha-256)" \
+    "local all all scram-sha-256" "host all all 127.0.0.1/32 scram-sha-256" \
+    "host all all ::1/128 scram-sha-256" | as_pg_user tee "$hba" >/dev/null
+  postgres_auth_stamp | as_pg_user tee "$stamp" >/dev/null
+}
+
+postgres_auth_stamp() { echo "scram-sha-256 $(store_password postgres | sha256sum | cut -c1-16)"; }
+postgres_secured() {
+  store_credentials
+  [[ $EUID -eq 0 ]] && pg_home_for_root
+  [[ $(as_pg_user cat "$PGDATA_DIR/smartcity-auth" 2>/dev/null) == "$(postgres_auth_stamp)" ]]
 }
 
 start_ferretdb() {
   install_ferretdb
   postgres_healthy || up_one postgres
   mkdir -p "$LOCAL/ferretdb"
+  store_credentials
+  # FerretDB (with infra/ferretdb/store-auth.patch) refuses a client that has not logged in, and
+  # runs a client's commands as the PostgreSQL role it logged in as (PLAIN), in one pool of
+  # connections per role: at most FERRETDB_POOL_MAX_CONNS each (max_connections above), an idle
+  # connection closed after a minute. Its own role (the URL's) only loads the databases'
+  # metadata. The URL is passed in the environment, not on the command line `ps` shows.
+  FERRETDB_POSTGRESQL_URL="postgres://ferretdb:$(store_password ferretdb)@127.0.0.1:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_POOL_MAX_CONNS&pool_max_conn_idle_time=1m&sslmode=disable" \
   spawn ferretdb "$LOGS/ferretdb.log" "$BIN/ferretdb" --handler=postgresql \
-    --postgresql-url="postgres://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb" --state-dir="$LOCAL/ferretdb" \
+    --state-dir="$LOCAL/ferretdb" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --debug-addr="127.0.0.1:$FERRETDB_DEBUG_PORT" \
     --telemetry=disable --log-level=warn
+  ferretdb_build >"$RUN/ferretdb.build"  # what runs: a later build restarts it (up_one)
   wait_until 30 "ferretdb up on 127.0.0.1:$FERRETDB_PORT" ferretdb_healthy \
     || die "FerretDB did not become healthy in 30 s; see $LOGS/ferretdb.log"
 }
@@ -440,8 +535,8 @@ install_storewatch() { :; }  # nothing to build: a Python script
 
 start_storewatch() {
   [[ -x $PY ]] || die "the store watchdog needs the virtualenv's Python ($PY): run 'make setup' first"
-  spawn storewatch "$LOGS/storewatch.log" "$PY" "$ROOT/infra/storewatch.py" \
-    --port "$FERRETDB_PORT" --run-dir "$RUN"
+  SMARTCITY_LOCAL_DIR=$LOCAL spawn storewatch "$LOGS/storewatch.log" "$PY" \
+    "$ROOT/infra/storewatch.py" --port "$FERRETDB_PORT" --run-dir "$RUN"
   log "storewatch up: restarts FerretDB if it stops answering (restarts: $FERRETDB_RESTARTS)"
 }
 
@@ -460,8 +555,7 @@ heal_ferretdb() {  # heal ferretdb PID REASON: restart the FerretDB process PID 
 
 postgres_setting_check() {  # a running cluster keeps the setting it was started with
   local running
-  running=$(as_pg_user "$(pg_bin)/psql" -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -tAc \
-    "SHOW synchronous_commit" 2>/dev/null) || return 0
+  running=$(pg_client psql -tAc "SHOW synchronous_commit" 2>/dev/null) || return 0
   [[ $running == "$POSTGRES_SYNCHRONOUS_COMMIT" ]] && return 0
   log "WARNING: postgres runs with synchronous_commit=$running, not $POSTGRES_SYNCHRONOUS_COMMIT" \
     "(SMARTCITY_POSTGRES_SYNCHRONOUS_COMMIT); 'infra/stack.sh restart postgres' applies it"
@@ -482,12 +576,18 @@ up_one() {
       log "$1 runs in the other security mode (SMARTCITY_KAFKA_INSECURE); restarting it"
       down_one "$1"
     else
-      if [[ $1 == ferretdb ]] && ! ferretdb_answers 2>/dev/null; then
+      if [[ $1 == ferretdb && $(cat "$RUN/ferretdb.build" 2>/dev/null) != "$(ferretdb_build)" ]]; then
+        log "ferretdb runs a build without infra/ferretdb's current patches; restarting it"
+        down_one ferretdb
+      elif [[ $1 == ferretdb ]] && ! ferretdb_answers 2>/dev/null; then
         log "ferretdb runs but does not answer a ping; restarting it"
         down_one ferretdb
+      elif [[ $1 == postgres ]] && ! postgres_secured; then
+        log "postgres runs without password authentication; restarting it to set it up"
+        down_one postgres
       else
         log "$1 already running"
-        if [[ $1 == postgres ]]; then postgres_setting_check; fi
+        if [[ $1 == postgres ]]; then postgres_setting_check; postgres_provision; fi
         return
       fi
     fi
@@ -560,6 +660,9 @@ done
 targets=("${expanded[@]}")
 
 need curl "health checks"
+if [[ $cmd == up ]]; then  # what an older stack (or a server's own umask) left readable to others
+  find "$LOCAL" -xdev ! -type l -perm /077 -exec chmod go-rwx {} + 2>/dev/null || true
+fi
 case $cmd in
   install) for t in "${targets[@]}"; do "install_$(kind_of "$t")"; done ;;
   up)

@@ -10,7 +10,7 @@ answers (a PostgreSQL outage is not FerretDB's to heal), and appends a line to
 bug it papers over.
 
 `infra/stack.sh up` runs it as the server `storewatch`; `--once` is the health probe that
-`infra/stack.sh status` uses. Standard library and PyMongo only.
+`infra/stack.sh status` uses. Standard library, PyMongo and the store's credentials helper.
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from smartcity_th.services.common.mongo import WATCHDOG_PRINCIPAL, local_store_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def client(port: int, deadline: float) -> MongoClient[dict[str, object]]:
+    """As the watchdog's own role (no rights on any data): FerretDB refuses a client that has
+    not logged in, and its ping reaches PostgreSQL through that role's pool of connections."""
     ms = int(deadline * 1000)
     return MongoClient(
-        f"mongodb://127.0.0.1:{port}/",
+        local_store_url(WATCHDOG_PRINCIPAL, port),
         directConnection=True,
         serverSelectionTimeoutMS=ms,
         connectTimeoutMS=ms,

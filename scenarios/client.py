@@ -133,11 +133,22 @@ class StackClient:
         if agency_id not in self._keys:
             await self.prepare([agency_id])
         headers = {"X-API-Key": self._keys[agency_id], **kwargs.pop("headers", {})}
+        # A request that may be sent twice (a read, or a write with its Idempotency-Key) is sent
+        # again when the service closed the kept-alive connection under it without answering
+        # (uvicorn closes one idle for 5 s; a request sent at that moment gets no answer).
+        resendable = method == "GET" or "Idempotency-Key" in headers
         deadline = time.monotonic() + 15
+        dropped = 0
         while True:
-            resp = await self.http.request(
-                method, self.url(service) + path, headers=headers, **kwargs
-            )
+            try:
+                resp = await self.http.request(
+                    method, self.url(service) + path, headers=headers, **kwargs
+                )
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                dropped += 1
+                if not resendable or dropped > 2:
+                    raise
+                continue
             if resp.status_code != 401 or time.monotonic() > deadline:
                 return resp
             await asyncio.sleep(0.2)

@@ -49,11 +49,14 @@ from smartcity_th.services.common.kafka_security import (
     default_bootstrap,
     local_password,
 )
+from smartcity_th.services.common.mongo import OPERATOR_PRINCIPAL, local_store_url
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
 KAFKA = default_bootstrap()  # one node, or the three of SMARTCITY_KAFKA_NODES=3
-MONGO = f"mongodb://127.0.0.1:{os.environ.get('SMARTCITY_FERRETDB_PORT', '27017')}"
+MONGO = local_store_url(OPERATOR_PRINCIPAL)
+"""The store as the operators' role (a member of every service's role): tests read and clean up
+every service's database. A service the tests start logs in as its own role (service_env)."""
 SMTP_PORT = int(os.environ.get("SMARTCITY_SMTP_PORT", "1025"))
 MAILPIT = f"http://127.0.0.1:{os.environ.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
 JAEGER = f"http://127.0.0.1:{os.environ.get('SMARTCITY_JAEGER_UI_PORT', '16686')}"
@@ -280,7 +283,7 @@ def service_env(
         f"{prefix}KAFKA_BOOTSTRAP": KAFKA,
         f"{prefix}KAFKA_USERNAME": service_principal(name),
         f"{prefix}KAFKA_PASSWORD": local_password(service_principal(name)),
-        f"{prefix}MONGO_URL": MONGO,
+        f"{prefix}MONGO_URL": local_store_url(service_principal(name)),
         f"{prefix}MONGO_DB": ns.db(name),
         f"{prefix}TOPIC_NAMESPACE": ns.topics_prefix,
         f"{prefix}HTTP_PORT": str(port),

@@ -43,6 +43,12 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from smartcity_th.services.common.mongo import (
+    OPERATOR_PRINCIPAL,
+    local_store_password,
+    with_credentials,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 STORE_DB = "ferretdb"  # the PostgreSQL database FerretDB runs on (infra/stack.sh)
 SKIP_DATABASES = frozenset({"admin", "config", "local"})
@@ -99,19 +105,33 @@ class Stack:
     def script(self, *args: str) -> None:
         subprocess.run(["bash", str(ROOT / "infra" / "stack.sh"), *args], check=True)
 
+    @property
+    def credentials(self) -> Path:
+        return self.local / "store" / "credentials"  # infra/stack.sh's, one per stack
+
     def pg(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """A PostgreSQL client program as the `postgres` user, over loopback TCP."""
+        """A PostgreSQL client program as the superuser, over loopback TCP (its password from
+        the stack's credentials: only the superuser may drop and re-create the database)."""
         binary = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"))[-1]
         conn = ["-h", "127.0.0.1", "-p", str(self.postgres_port), "-U", "postgres"]
-        done = subprocess.run([str(binary), *conn, *args], capture_output=True, text=True)
+        password = local_store_password("postgres", self.credentials)
+        done = subprocess.run(
+            [str(binary), *conn, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGPASSWORD": password},
+        )
         if done.returncode:
             raise RuntimeError(f"{tool} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
         return done
 
     def counts(self) -> Counts:
-        client: MongoClient[dict[str, Any]] = MongoClient(
-            f"mongodb://127.0.0.1:{self.ferretdb_port}", serverSelectionTimeoutMS=10_000
-        )
+        url = with_credentials(
+            f"mongodb://127.0.0.1:{self.ferretdb_port}/",
+            OPERATOR_PRINCIPAL,
+            local_store_password(OPERATOR_PRINCIPAL, self.credentials),
+        )  # the operators' role: a member of every service's, so it counts every database
+        client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=10_000)
         try:
             found: Counts = {}
             for name in client.list_database_names():

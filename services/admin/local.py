@@ -40,14 +40,15 @@ class Targets:
 
 def targets() -> Targets:
     """Every service's database as its settings name it; like infra/services.sh, a service
-    without its own `<SERVICE>_MONGO_URL` uses the local FerretDB (SMARTCITY_FERRETDB_PORT)."""
+    without its own `<SERVICE>_MONGO_URL` uses the local FerretDB (SMARTCITY_FERRETDB_PORT).
+    Each database is dropped as its own service, the one role that owns it."""
     env = os.environ
     local_mongo = f"mongodb://127.0.0.1:{env.get('SMARTCITY_FERRETDB_PORT', '27017')}"
     databases = []
     for name, cls in settings_classes():
         prefix = str(cls.model_config.get("env_prefix", ""))
         settings = cls() if f"{prefix}MONGO_URL" in env else cls(mongo_url=local_mongo)
-        databases.append(Database(name, settings.mongo_url, settings.mongo_db))
+        databases.append(Database(name, settings.store_url(name), settings.mongo_db))
     mailpit = env.get("SMARTCITY_MAILPIT_URL") or (
         f"http://127.0.0.1:{env.get('SMARTCITY_MAILPIT_HTTP_PORT', '8025')}"
     )

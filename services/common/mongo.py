@@ -1,10 +1,86 @@
-"""MongoDB access through PyMongo's native async API (works on MongoDB and on FerretDB)."""
+"""MongoDB access through PyMongo's native async API (works on MongoDB and on FerretDB), and the
+store's credentials: every client logs in as its own principal (docs/security.md, "The local
+stores")."""
 
 from __future__ import annotations
 
+import os
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_PRINCIPAL = "admin"
+"""The operators' principal on the store: tests, chaos, benchmarks, the restore drill's counts
+(a member of every service's role, not a superuser)."""
+WATCHDOG_PRINCIPAL = "storewatch"
+"""infra/storewatch.py's principal: it may log in and ping, and use no database."""
+
+
+def store_credentials_file() -> Path:
+    explicit = os.environ.get("SMARTCITY_STORE_CREDENTIALS_FILE")
+    if explicit:
+        return Path(explicit)
+    local = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
+    return local / "store" / "credentials"
+
+
+def local_store_password(principal: str, path: Path | None = None) -> str:
+    """The local stack's store password for `principal` (infra/stack.sh makes them once per
+    stack, in `path`, by default .local/store/credentials), or "" when it has none."""
+    path = path or store_credentials_file()
+    if not path.is_file():
+        return ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, _, password = line.strip().partition(" ")
+        if name == principal:
+            return password.strip()
+    return ""
+
+
+def with_credentials(url: str, username: str, password: str, mechanism: str = "PLAIN") -> str:
+    """`url` logging in as `username`. FerretDB 1.24 takes PLAIN (and hands the user and
+    password to PostgreSQL); MongoDB takes its default SCRAM (mechanism "")."""
+    split = urllib.parse.urlsplit(url)
+    netloc = split.netloc.rpartition("@")[2]
+    user = f"{urllib.parse.quote(username, safe='')}:{urllib.parse.quote(password, safe='')}"
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(split.query) if k.lower() != "authmechanism"]
+    if mechanism:
+        query.append(("authMechanism", mechanism))
+    return urllib.parse.urlunsplit(
+        (split.scheme, f"{user}@{netloc}", split.path or "/", urllib.parse.urlencode(query), "")
+    )
+
+
+def has_credentials(url: str) -> bool:
+    return "@" in urllib.parse.urlsplit(url).netloc
+
+
+def with_local_credentials(url: str, principal: str) -> str:
+    """`url` as configured when it names a user; otherwise logging in as `principal` with the
+    local stack's password (.local/store/credentials), if the stack has one for it."""
+    if has_credentials(url):
+        return url
+    password = local_store_password(principal)
+    return with_credentials(url, principal, password) if password else url
+
+
+def local_store_url(principal: str = OPERATOR_PRINCIPAL, port: int | None = None) -> str:
+    """The local stack's FerretDB (SMARTCITY_FERRETDB_PORT) as `principal`."""
+    port = port or int(os.environ.get("SMARTCITY_FERRETDB_PORT", "27017"))
+    return with_local_credentials(f"mongodb://127.0.0.1:{port}/", principal)
+
+
+def redacted(url: str) -> str:
+    """`url` without its password, for logs and messages."""
+    split = urllib.parse.urlsplit(url)
+    userinfo, at, hosts = split.netloc.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return urllib.parse.urlunsplit(split._replace(netloc=f"{user}:***@{hosts}"))
 
 
 def make_client(

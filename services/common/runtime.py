@@ -50,7 +50,7 @@ class Runtime:
         self.broker = make_broker(
             settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
         )
-        self.mongo = make_client(settings.mongo_url, name, settings.mongo_max_pool_size)
+        self.mongo = make_client(settings.store_url(name), name, settings.mongo_max_pool_size)
         self.db = self.mongo[mongo_db]
         self.publisher = CommitPublisher(self.broker, self.topics, name)
         self.publisher.publish_on_commit = settings.outbox_publish_on_write

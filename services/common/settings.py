@@ -13,6 +13,7 @@ from smartcity_th.services.common.kafka_security import (
     Protocol,
     default_protocol,
 )
+from smartcity_th.services.common.mongo import with_local_credentials
 
 
 class ServiceSettings(BaseSettings):
@@ -42,7 +43,13 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_keyfile: str | None = Field(None, description="Its private key")
     topic_namespace: str = Field("", description="Prefix for every topic name (tests use one)")
     topic_partitions: int = Field(DEFAULT_PARTITIONS, ge=1, description="Partitions per topic")
-    mongo_url: str = Field("mongodb://127.0.0.1:27017", description="MongoDB / FerretDB URL")
+    mongo_url: str = Field(
+        "mongodb://127.0.0.1:27017",
+        description="MongoDB / FerretDB URL with this service's own user and password "
+        "(FerretDB: mongodb://svc-<service>:PASSWORD@host:port/?authMechanism=PLAIN); a URL "
+        "without a user logs in as svc-<service> with the local stack's password, from "
+        ".local/store/credentials",
+    )
     mongo_max_pool_size: int = Field(
         10,
         ge=1,
@@ -96,6 +103,11 @@ class ServiceSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_namespace)
+
+    def store_url(self, service: str) -> str:
+        """The store URL this service connects with: as configured when it names a user,
+        otherwise as `svc-<service>` with the local stack's password."""
+        return with_local_credentials(self.mongo_url, service_principal(service))
 
     def kafka_auth(self, service: str) -> KafkaAuth:
         """How this service connects to Kafka: as `svc-<service>` unless configured."""

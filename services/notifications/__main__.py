@@ -38,7 +38,7 @@ cli.add_typer(recipients, name="recipients")
 def _with_directory(work: Callable[[RecipientsDirectory], Awaitable[T]]) -> T:
     async def go() -> T:
         settings = NotificationsSettings()
-        client = make_client(settings.mongo_url, f"{NAME}-admin")
+        client = make_client(settings.store_url(NAME), f"{NAME}-admin")
         try:
             directory = RecipientsDirectory(client[settings.mongo_db])
             await directory.seed()

@@ -47,7 +47,7 @@ async def bench(n: int) -> None:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(base.mongo_url)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(base.store_url("console"))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(300):

@@ -44,6 +44,11 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.mongo import (
+    OPERATOR_PRINCIPAL,
+    local_store_password,
+    with_credentials,
+)
 from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
@@ -88,7 +93,20 @@ class PrivateStore:
         self.root = LOCAL / "pgcrash" / uuid.uuid4().hex[:8]
         self.pg_port, self.port, self.debug_port = free_port(), free_port(), free_port()
         self.mode = "on"
-        self.url = f"mongodb://127.0.0.1:{self.port}"
+
+    @property
+    def credentials(self) -> Path:
+        return self.root / "store" / "credentials"  # infra/stack.sh makes it at the first start
+
+    def url_as(self, principal: str) -> str:
+        """This store's FerretDB as `principal`, with this stack's password."""
+        password = local_store_password(principal, self.credentials)
+        return with_credentials(f"mongodb://127.0.0.1:{self.port}/", principal, password)
+
+    @property
+    def url(self) -> str:
+        """As the operators' role (every service's database)."""
+        return self.url_as(OPERATOR_PRINCIPAL)
 
     def env(self) -> dict[str, str]:
         return {
@@ -136,10 +154,9 @@ class PrivateStore:
 
     def psql(self, sql: str) -> str:
         psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))[-1]
-        user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        password = local_store_password("postgres", self.credentials)
         return subprocess.run(
             [
-                *user,
                 str(psql),
                 "-h",
                 "127.0.0.1",
@@ -156,6 +173,7 @@ class PrivateStore:
             text=True,
             check=True,
             cwd="/",
+            env={**os.environ, "PGPASSWORD": password},
         ).stdout.strip()
 
     def setting(self) -> str:

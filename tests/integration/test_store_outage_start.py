@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from smartcity_th.services.common.mongo import local_store_password, local_store_url
 from tests.support import LOCAL, Namespace, free_port, service_process
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
         "proposals",
         ns,
         "proposals-store-later",
-        {"PROPOSALS_MONGO_URL": f"mongodb://127.0.0.1:{store_port}"},
+        {"PROPOSALS_MONGO_URL": local_store_url("svc-proposals", store_port)},
     )
     proc.start()
     store: subprocess.Popen[bytes] | None = None
@@ -45,7 +46,6 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
             [
                 str(LOCAL / "bin" / "ferretdb"),
                 "--handler=postgresql",
-                f"--postgresql-url=postgres://postgres@127.0.0.1:{POSTGRES_PORT}/ferretdb",
                 f"--state-dir={state}",
                 f"--listen-addr=127.0.0.1:{store_port}",
                 "--debug-addr=-",
@@ -54,6 +54,11 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "FERRETDB_POSTGRESQL_URL": f"postgres://ferretdb:{local_store_password('ferretdb')}"
+                f"@127.0.0.1:{POSTGRES_PORT}/ferretdb",
+            },
         )
         proc.wait_healthy(120)
     finally:

@@ -70,8 +70,11 @@ def test_infrastructure_uses_the_official_images() -> None:
     assert svc["kafka"]["entrypoint"] == ["bash", "/smartcity/kafka/docker-start.sh"]
     assert "./infra/kafka:/smartcity/kafka:ro" in svc["kafka"]["volumes"]
     assert svc["mongo"]["image"].startswith("mongo:")
-    assert "--replSet" in svc["mongo"]["command"]
-    assert "8025:8025" in svc["mailpit"]["ports"]
+    assert svc["mongo"]["entrypoint"] == ["bash", "/smartcity/mongo/docker-start.sh"]
+    script = (ROOT / "infra" / "mongo" / "docker-start.sh").read_text(encoding="utf-8")
+    assert "--replSet rs0" in script
+    assert "--keyFile" in script
+    assert "127.0.0.1:8025:8025" in svc["mailpit"]["ports"]
 
 
 @pytest.mark.parametrize("name", sorted(service_packages()))
@@ -88,10 +91,12 @@ def test_service_command_env_and_ports_match_its_settings(name: str) -> None:
         assert key.removeprefix(prefix) in fields, f"{name}: {key} is not a setting of {cls}"
     assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0"
     port = env[f"{prefix}HTTP_PORT"]
-    assert f"{port}:{port}" in svc["ports"]
+    assert f"127.0.0.1:{port}:{port}" in svc["ports"]
     assert int(port) == cls.model_fields["http_port"].default
     assert re.fullmatch(r"kafka:\d+", env[f"{prefix}KAFKA_BOOTSTRAP"])
-    assert env[f"{prefix}MONGO_URL"].startswith("mongodb://mongo:27017")
+    assert env[f"{prefix}MONGO_URL"].startswith(
+        f"mongodb://svc-{name}:${{MONGO_SVC_{name.upper()}_PASSWORD:?}}@mongo:27017/"
+    ), f"{name} logs in to MongoDB as its own user, its password from the environment"
 
 
 def test_dockerfile_installs_the_project() -> None:
@@ -104,7 +109,7 @@ def test_dockerfile_installs_the_project() -> None:
 def test_tracing_and_metrics_use_the_official_images() -> None:
     svc = compose()["services"]
     assert svc["jaeger"]["image"].startswith("jaegertracing/jaeger:")
-    assert {"16686:16686", "4318:4318"} <= set(svc["jaeger"]["ports"])
+    assert {"127.0.0.1:16686:16686", "127.0.0.1:4318:4318"} <= set(svc["jaeger"]["ports"])
     assert svc["prometheus"]["image"].startswith("prom/prometheus:")
     assert svc["grafana"]["image"].startswith("grafana/grafana:")
     for name in service_packages():
@@ -216,3 +221,47 @@ def test_the_local_stack_formats_every_principal() -> None:
     expected = [access.BROKER_PRINCIPAL, access.ADMIN_PRINCIPAL]
     expected += [access.service_principal(s) for s in access.SERVICES]
     assert match.group(1).split() == expected
+
+
+def test_every_published_port_listens_on_loopback_only() -> None:
+    published = [
+        (name, port) for name, svc in compose()["services"].items() for port in svc.get("ports", [])
+    ]
+    assert len(published) >= 10, "compose publishes the services' and the tools' ports"
+    for name, port in published:
+        assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_mongodb_runs_with_authentication_and_a_user_per_service() -> None:
+    mongo = compose()["services"]["mongo"]
+    env = mongo["environment"]
+    assert env["MONGO_INITDB_ROOT_USERNAME"] == "root"
+    assert env["MONGO_INITDB_ROOT_PASSWORD"].startswith("${MONGO_ROOT_PASSWORD:?")
+    assert env["MONGO_REPLICA_KEY"].startswith("${MONGO_REPLICA_KEY:?")
+    assert "-u root" in mongo["healthcheck"]["test"][1]
+    mounts = _mounted(mongo)
+    users = mounts["/docker-entrypoint-initdb.d/users.js"].read_text(encoding="utf-8")
+    listed = re.search(r"const services = \[([^\]]*)\]", users)
+    assert listed is not None
+    assert re.findall(r'"([a-z]+)"', listed.group(1)) == list(access.SERVICES)
+    assert 'role: "dbOwner", db: database' in users  # its own database, no other
+    for name in access.SERVICES:
+        var = f"MONGO_SVC_{name.upper()}_PASSWORD"
+        assert env[var] == f"${{{var}:?}}"
+        url = compose()["services"][name]["environment"][f"{name.upper()}_MONGO_URL"]
+        assert f"@mongo:27017/smartcity_{name}?" in url
+        assert f"authSource=smartcity_{name}" in url
+
+
+def test_grafana_asks_for_a_login() -> None:
+    env = compose()["services"]["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+
+
+def test_compose_env_makes_every_secret_the_compose_file_asks_for() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    asked = set(re.findall(r"\$\{([A-Z_]+):\?", text))
+    script = (ROOT / "infra" / "kafka" / "compose-env.sh").read_text(encoding="utf-8")
+    made = set(re.findall(r"\b([A-Z][A-Z_]+_(?:PASSWORD|KEY))\b", script))
+    assert asked <= made, f"compose-env.sh does not make {sorted(asked - made)}"
