@@ -7,6 +7,7 @@ Every test run uses its own topic namespace and database names on the shared sta
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import os
@@ -81,7 +82,7 @@ def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]
     if not topic.endswith(INTAKE):
         headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
     elif not envelope.producer.startswith("svc-"):
-        headers = signed(envelope).headers  # an agency's claim: signed with its test key
+        headers = signed(envelope, topic).headers  # an agency's claim: signed with its test key
     return [(k, v.encode()) for k, v in headers.items()]
 
 
@@ -507,9 +508,12 @@ def kit_environment() -> dict[str, str]:
     return env
 
 
-def signed(envelope: AnyEnvelope) -> SignedRecord:
-    """A claim signed with the tests' key of its producer."""
-    return signer_for(envelope.producer).sign(envelope)
+def signed(
+    envelope: AnyEnvelope, topic: str = INTAKE, signed_at: dt.datetime | None = None
+) -> SignedRecord:
+    """A claim signed with the tests' key of its producer, for `topic` (the run's namespaced
+    intake topic; the kit's `IntakeProducer` signs again for its own), now or at `signed_at`."""
+    return signer_for(envelope.producer).sign(envelope, topic=topic, signed_at=signed_at)
 
 
 async def seed_registry(
