@@ -36,7 +36,7 @@ from smartcity_th.contracts.access import ADMIN_PRINCIPAL, service_principal
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import AnyEnvelope
-from smartcity_th.contracts.signing import HEADER_SIGNATURE, sign
+from smartcity_th.contracts.signing import sign
 from smartcity_th.contracts.topics import (
     DEFAULT_PARTITIONS,
     HEADER_EMITTED_BY,
@@ -361,8 +361,16 @@ async def send_signed_value(
     """Bytes that are not a valid envelope, signed with `agency`'s test key like any of its
     claims (so what is refused is the content, not the signature)."""
     signer = signer_for(agency)
-    signature = sign(signer.private_key, signer.key_id, value, key, event_type)
-    sent = {HEADER_EVENT_TYPE: event_type, **(headers or {}), HEADER_SIGNATURE: signature}
+    signature = sign(
+        signer.private_key,
+        signer.key_id,
+        value,
+        key,
+        event_type,
+        topic=topic,
+        signed_at=dt.datetime.now(dt.UTC),
+    )
+    sent = {HEADER_EVENT_TYPE: event_type, **(headers or {}), **signature}
     async with kafka_producer() as producer:
         await producer.send_and_wait(
             topic, value, key=key, headers=[(k, v.encode()) for k, v in sent.items()]

@@ -26,6 +26,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from faststream import BaseMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.sampling import (
@@ -146,20 +147,19 @@ class UntrustedTraceContext:
     def __init__(self, topics: frozenset[str]) -> None:
         self.topics = topics
 
-    def __call__(self, msg: Any, /, *, context: Any) -> Any:
-        from faststream import BaseMiddleware
+    def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware[Any, Any]:
+        return _StripTraceHeaders(msg, context=context, topics=self.topics)
 
-        topics = self.topics
 
-        class _Strip(BaseMiddleware):  # type: ignore[type-arg]
-            async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-                if getattr(msg.raw_message, "topic", None) in topics:
-                    msg.headers = {
-                        k: v for k, v in (msg.headers or {}).items() if k not in TRACE_HEADERS
-                    }
-                return await call_next(msg)
+class _StripTraceHeaders(BaseMiddleware[Any, Any]):
+    def __init__(self, msg: Any, /, *, context: Any, topics: frozenset[str]) -> None:
+        super().__init__(msg, context=context)
+        self.topics = topics
 
-        return _Strip(msg, context=context)
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        if getattr(msg.raw_message, "topic", None) in self.topics:
+            msg.headers = {k: v for k, v in (msg.headers or {}).items() if k not in TRACE_HEADERS}
+        return await call_next(msg)
 
 
 def instrument_app(app: Any, provider: Any) -> None:
