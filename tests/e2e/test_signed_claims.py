@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.common import AgencyKind, ProvinceRef
 from smartcity_th.contracts.envelope import AnyEnvelope
-from smartcity_th.contracts.signing import HEADER_SIGNATURE
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, HEADER_SIGNED_AT
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner, IntakeProducer, KafkaConnection, SignedRecord
 from smartcity_th.services.common.registry_admin import KafkaCredentials, RegistryAdmin
@@ -123,12 +123,16 @@ async def test_bad_claims_change_nothing_and_are_dead_lettered_unauthenticated(
 
     # A claim signed with another agency's key.
     claim = submission("lg-phuket-city", PHUKET)
-    forged = signed(claim.model_copy(update={"producer": "lg-khon-kaen-city"}))
+    forged = signed(claim.model_copy(update={"producer": "lg-khon-kaen-city"}), topics.intake)
     record = SignedRecord(
         claim,
         claim.to_bytes(),
         claim.key,
-        {**claim.headers(), HEADER_SIGNATURE: forged.headers[HEADER_SIGNATURE]},
+        {
+            **claim.headers(),
+            HEADER_SIGNED_AT: forged.headers[HEADER_SIGNED_AT],
+            HEADER_SIGNATURE: forged.headers[HEADER_SIGNATURE],
+        },
     )
     await refused_as(topics, claim, record, "wrong_agency", mongo, ns)
 
