@@ -400,6 +400,14 @@ class KafkaAdmin:
         if resources:
             _wait(self._client.incremental_alter_configs(resources, request_timeout=self.timeout_s))
 
+    def topic_configs(self, topic: str) -> dict[str, str]:
+        """A topic's configs as the broker reports them (defaults included)."""
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        [future] = self._client.describe_configs(
+            [resource], request_timeout=self.timeout_s
+        ).values()
+        return {name: str(entry.value) for name, entry in future.result().items()}
+
     def delete_topics(self, names: Iterable[str]) -> None:
         present = [n for n in names if n in self.existing_topics()]
         if present:
