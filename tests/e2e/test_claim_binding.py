@@ -22,6 +22,7 @@ from smartcity_th.kit import SignedRecord
 from smartcity_th.services.common.telemetry import trace_id_of
 from tests import builders
 from tests.builders import PHUKET
+from tests.e2e.approvals_support import screened, wait_stage
 from tests.e2e.test_signed_claims import dead_letter_of, send
 from tests.support import (
     JAEGER,
@@ -174,3 +175,43 @@ async def test_a_claims_traceparent_is_linked_not_continued(
         # Nothing of the services' work was recorded in the producer's trace.
         resp = await http.get(f"/api/traces/{chosen}")
         assert resp.status_code == 404 or not (resp.json().get("data") or []), resp.text[:500]
+
+
+async def test_a_decision_refused_before_its_case_existed_stays_refused(
+    services: dict[str, ServiceProcess],
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """The same hole at the approvals service: a screening claimed before the proposal existed
+    is refused by a refusal event (no dead letter), and its id stays refused."""
+    submission = builders.submission(APPLICANT, builders.new_proposal_id("SR"), where=PHUKET)
+    early = screened(submission.proposal_id)
+    await send(topics, signed(early, topics.intake))
+    orphans = mongo[ns.db("approvals")]["orphan_refusals"]
+
+    async def refused_without_case() -> bool:
+        return await orphans.count_documents({}) > 0 and await refused_ids(mongo, ns, early)
+
+    await poll(refused_without_case, timeout=60, what="the early screening refused, remembered")
+
+    await send(topics, signed(submission, topics.intake))
+    cases = mongo[ns.db("approvals")]["cases"]
+    await wait_stage(cases, [submission.proposal_id], "submitted")
+
+    await send(topics, signed(early, topics.intake))  # the same screening, valid now
+    [letter] = await dead_letters(topics, early.event_id, "approvals", timeout=60)
+    assert letter["error"].startswith("refused_before:"), letter
+    case = await cases.find_one({"_id": submission.proposal_id})
+    assert case is not None
+    assert case["stage"] == "submitted", case
+
+    await send(topics, signed(screened(submission.proposal_id), topics.intake))  # a new claim
+    await wait_stage(cases, [submission.proposal_id], "screened")
+
+
+async def refused_ids(
+    mongo: AsyncMongoClient[dict[str, Any]], ns: Namespace, claim: AnyEnvelope
+) -> bool:
+    commits = mongo[ns.db("approvals")]["refused_claims_commits"]
+    return await commits.find_one({"aggregate_id": str(claim.event_id)}) is not None
