@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from smartcity_th.contracts import topics
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.common import canonical_uuid
+from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.signing import (
     Authenticated,
     ClaimPolicy,
@@ -59,6 +59,12 @@ CLAIMS_AUTHENTICATED = Counter(
 CLAIMS_REMEMBERED = Counter(
     "smartcity_claims_refused_remembered_total",
     "Refused claim ids this service stored, so that a re-send stays refused",
+    ["service"],
+)
+
+CLAIMS_NOT_REMEMBERED = Counter(
+    "smartcity_claims_refused_not_remembered_total",
+    "Refused claim ids the store would not take (the claim was refused all the same)",
     ["service"],
 )
 
@@ -121,11 +127,11 @@ class RefusedClaims:
     async def remember(self, event_id: str, reason: str, record: Record) -> bool:
         """Store a refusal; False if the id was refused before."""
         producer, event_type = claimed_fields(record.value)
-        state = {
-            "reason": reason[:500],
-            "producer": (producer or "")[:100] or None,
-            "event_type": (event_type or "")[:100] or None,
-            "topic": record.topic[:300],
+        state = {  # text from the record made storable (no lone surrogates, no NUL)
+            "reason": safe_text(reason, 500),
+            "producer": safe_text(producer, 100) if producer else None,
+            "event_type": safe_text(event_type, 100) if event_type else None,
+            "topic": safe_text(record.topic, 300),
             "partition": record.partition,
             "offset": record.offset,
             "at": self._clock(),
@@ -182,7 +188,8 @@ class ClaimGate:
         if not self.concerns(record):
             await proceed()
             return
-        _, event_type = claimed_fields(record.value)
+        _, claimed_type = claimed_fields(record.value)
+        event_type = claimed_type if claimed_type in EVENTS else None  # never hostile text
         event_id = claimed_event_id(record.value)
         with telemetry.claim_span(
             f"claim {event_type or 'unknown'}",
@@ -233,9 +240,24 @@ class ClaimGate:
         memory = self._refused
         if event_id is None or memory is None:
             return
-        if await _while_unreachable(
-            lambda: memory.remember(event_id, reason, record), "refused claims"
-        ):
+        try:
+            stored = await _while_unreachable(
+                lambda: memory.remember(event_id, reason, record), "refused claims"
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the claim is refused all the same; the consumer goes on
+            CLAIMS_NOT_REMEMBERED.labels(self._service).inc()
+            log.error(
+                "claims.remember_failed",
+                event_id=event_id,
+                error=repr(exc)[:300],
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+            return
+        if stored:
             CLAIMS_REMEMBERED.labels(self._service).inc()
 
     def check(self, record: Record) -> Verdict:
