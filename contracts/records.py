@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smartcity_th.contracts import topics
-from smartcity_th.contracts.signing import HEADER_SIGNATURE
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, HEADER_SIGNED_AT
 
 HEADER_DEAD_LETTER_KIND = "smartcity-dead-letter-kind"
 HEADER_TRACEPARENT = "traceparent"
@@ -27,9 +27,13 @@ the body."""
 
 HEADER_DESCRIPTIONS: dict[str, str] = {
     **topics.HEADER_ROLES,
-    HEADER_SIGNATURE: "`keyid=<key id>;ed25519=<base64 signature>`: the producing agency's "
-    "Ed25519 signature over the value, the key and the event-type header (docs/events.md, "
-    '"Signed claims", gives the bytes and a test vector)',
+    HEADER_SIGNATURE: "`v=2;keyid=<key id>;ed25519=<base64 signature>`: the producing agency's "
+    "Ed25519 signature over the topic, the signed-at header, the key, the event-type header and "
+    'the value (docs/events.md, "Signed claims", gives the bytes and a test vector; version 1, '
+    "without `v=2;`, is accepted until the deployment's deprecation date)",
+    HEADER_SIGNED_AT: "When the claim was signed (UTC, `2026-12-06T09:30:00.000Z`), signed with "
+    "it: a claim older than the owning service's maximum age when it reached the broker, or too "
+    "far in the future, is refused as `expired` (needed by signature version 2)",
     topics.HEADER_EMITTED_BY: "The service that published this fact (`svc-<service>`); "
     "consumers act only on facts stamped by the topic's owner",
     topics.HEADER_AUTHENTICATED_BY: "The credential that authenticated the claim behind this "
@@ -60,9 +64,10 @@ class RecordShape:
 def record_shape(topic: str) -> RecordShape:
     """What a record on `topic` (a bare topic name, without namespace) carries."""
     if topic == topics.INTAKE:
-        # A claim: the signature covers the event-type header, so both are needed to act on it.
+        # A claim: the signature covers the event-type header and the signed-at time, so they
+        # are needed to act on it (a version 1 signature, while accepted, has no signed-at time).
         return RecordShape(
-            required=(topics.HEADER_EVENT_TYPE, HEADER_SIGNATURE),
+            required=(topics.HEADER_EVENT_TYPE, HEADER_SIGNATURE, HEADER_SIGNED_AT),
             optional=tuple(h for h in ENVELOPE_HEADERS if h != topics.HEADER_EVENT_TYPE),
             key=PROPOSAL_KEY,
         )

@@ -7,6 +7,7 @@ Every test run uses its own topic namespace and database names on the shared sta
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from smartcity_th.contracts.access import ADMIN_PRINCIPAL, service_principal
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import AnyEnvelope
-from smartcity_th.contracts.signing import HEADER_SIGNATURE, sign
+from smartcity_th.contracts.signing import sign
 from smartcity_th.contracts.topics import (
     DEFAULT_PARTITIONS,
     HEADER_EMITTED_BY,
@@ -84,7 +85,7 @@ def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]
     if not topic.endswith(INTAKE):
         headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
     elif not envelope.producer.startswith("svc-"):
-        headers = signed(envelope).headers  # an agency's claim: signed with its test key
+        headers = signed(envelope, topic).headers  # an agency's claim: signed with its test key
     return [(k, v.encode()) for k, v in headers.items()]
 
 
@@ -363,8 +364,16 @@ async def send_signed_value(
     """Bytes that are not a valid envelope, signed with `agency`'s test key like any of its
     claims (so what is refused is the content, not the signature)."""
     signer = signer_for(agency)
-    signature = sign(signer.private_key, signer.key_id, value, key, event_type)
-    sent = {HEADER_EVENT_TYPE: event_type, **(headers or {}), HEADER_SIGNATURE: signature}
+    signature = sign(
+        signer.private_key,
+        signer.key_id,
+        value,
+        key,
+        event_type,
+        topic=topic,
+        signed_at=dt.datetime.now(dt.UTC),
+    )
+    sent = {HEADER_EVENT_TYPE: event_type, **(headers or {}), **signature}
     async with kafka_producer() as producer:
         await producer.send_and_wait(
             topic, value, key=key, headers=[(k, v.encode()) for k, v in sent.items()]
@@ -510,9 +519,12 @@ def kit_environment() -> dict[str, str]:
     return env
 
 
-def signed(envelope: AnyEnvelope) -> SignedRecord:
-    """A claim signed with the tests' key of its producer."""
-    return signer_for(envelope.producer).sign(envelope)
+def signed(
+    envelope: AnyEnvelope, topic: str = INTAKE, signed_at: dt.datetime | None = None
+) -> SignedRecord:
+    """A claim signed with the tests' key of its producer, for `topic` (the run's namespaced
+    intake topic; the kit's `IntakeProducer` signs again for its own), now or at `signed_at`."""
+    return signer_for(envelope.producer).sign(envelope, topic=topic, signed_at=signed_at)
 
 
 async def seed_registry(

@@ -6,10 +6,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from smartcity_th.contracts.approvals import DELIVERY_YEARS, RENEWAL_MIN_PROGRESS_PERCENT
-from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ClaimOwnerSettings
 
 
-class ApprovalsSettings(ServiceSettings):
+class ApprovalsSettings(ClaimOwnerSettings):
     """Environment variables: APPROVALS_<FIELD>, e.g. APPROVALS_MONGO_URL."""
 
     model_config = SettingsConfigDict(env_prefix="APPROVALS_", extra="ignore")

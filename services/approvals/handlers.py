@@ -47,6 +47,7 @@ from smartcity_th.services.approvals.domain import (
 )
 from smartcity_th.services.approvals.domain import decide as decide_claim
 from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.context import note_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -352,6 +353,10 @@ class CaseHandlers:
         unauthorised = [r for r in results if r.outcome == "unauthorised"]
         if unauthorised:
             raise Unprocessable("unauthorised", unauthorised[0].reason_en or "unauthorised")
+        for refused in (r for r in results if r.outcome in ("refused", "unknown_proposal")):
+            # Answered by a refusal event, not a dead letter: the claim's id is remembered all
+            # the same, so that the decision cannot be taken by the same claim later.
+            note_refusal(f"{refused.outcome} ({refused.proposal_id}): {refused.reason_en}")
 
     # ---- deadlines ----
 

@@ -99,6 +99,11 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (milliseconds since the epoch), if the client gave one."""
+    log_append_time: bool = False
+    """True when `timestamp_ms` is the broker's (the topic's `LogAppendTime`), not the
+    producer's own claim."""
 
     @classmethod
     def from_consumer_record(cls, raw: Any) -> Record:
@@ -117,6 +122,8 @@ class Record:
             key=_maybe_bytes(getattr(raw, "key", None)),
             value=_maybe_bytes(getattr(raw, "value", None)),
             headers=tuple(headers),
+            timestamp_ms=_timestamp(getattr(raw, "timestamp", None)),
+            log_append_time=getattr(raw, "timestamp_type", None) == LOG_APPEND_TIME,
         )
 
     def header(self, name: str) -> str | None:
@@ -124,6 +131,14 @@ class Record:
             if key == name:
                 return value.decode("utf-8", errors="replace")
         return None
+
+
+LOG_APPEND_TIME = 1
+"""Kafka's timestamp type of a record stamped by the broker (0 is the producer's CreateTime)."""
+
+
+def _timestamp(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _int(value: Any) -> int:
@@ -389,12 +404,13 @@ class EventConsumer:
 
     async def process(
         self, raw: Any, handler: Handler, on_invalid: OnInvalid | None = None
-    ) -> None:
+    ) -> str | None:
         """Process one record; returns once its outcome is stored (so the offset may be
-        committed). Raises only on cancellation (shutdown), which rewinds to the record."""
+        committed): None when it was handled, else the kind of the dead letter it became.
+        Raises only on cancellation (shutdown), which rewinds to the record."""
         record = Record.from_consumer_record(raw)
         try:
-            await self._process(record, handler, on_invalid)
+            return await self._process(record, handler, on_invalid)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -410,6 +426,7 @@ class EventConsumer:
             await self._dead_letter_until_sent(
                 record, kind="unhandled", error=f"{type(exc).__name__}: {exc}", attempts=1
             )
+            return "unhandled"
 
     async def process_record(self, raw: Any, handler: RecordHandler) -> None:
         """The same policy for a handler that takes every record as it is (the console's audit
@@ -475,7 +492,7 @@ class EventConsumer:
 
     async def _process(
         self, record: Record, handler: Handler, on_invalid: OnInvalid | None
-    ) -> None:
+    ) -> str | None:
         try:
             envelope = parse_record(record.value, record.headers)
         except EnvelopeError as exc:
@@ -490,7 +507,7 @@ class EventConsumer:
                 event_type=exc.event_type,
                 event_id=exc.event_id,
             )
-            return
+            return kind
 
         telemetry.annotate(
             proposal_id=envelope.proposal_id,
@@ -513,7 +530,7 @@ class EventConsumer:
                 event_type=envelope.event_type,
                 event_id=str(envelope.event_id),
             )
-            return
+            return "unauthenticated"
 
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id),
@@ -523,20 +540,20 @@ class EventConsumer:
         )
         token = current_source.set(Source(record.topic, record.partition, record.offset))
         try:
-            await self._run(record, envelope, handler)
+            return await self._run(record, envelope, handler)
         finally:
             current_source.reset(token)
             structlog.contextvars.unbind_contextvars(
                 "event_id", "event_type", "proposal_id", "correlation_id"
             )
 
-    async def _run(self, record: Record, envelope: AnyEnvelope, handler: Handler) -> None:
+    async def _run(self, record: Record, envelope: AnyEnvelope, handler: Handler) -> str | None:
         failures = Failures()
         while True:
             try:
                 await handler(envelope)
                 CONSUMED.labels(self.name, "processed").inc()
-                return
+                return None
             except Unprocessable as exc:
                 CONSUMED.labels(self.name, exc.kind).inc()
                 await self._dead_letter_until_sent(
@@ -547,7 +564,7 @@ class EventConsumer:
                     event_type=envelope.event_type,
                     event_id=str(envelope.event_id),
                 )
-                return
+                return exc.kind
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -564,7 +581,7 @@ class EventConsumer:
                     event_type=envelope.event_type,
                     event_id=str(envelope.event_id),
                 )
-                return
+                return "processing"
 
 
 def _claimed_ids(value: bytes | None) -> dict[str, str | None]:

@@ -19,3 +19,15 @@ authenticated_by: ContextVar[str | None] = ContextVar("authenticated_by", defaul
 """Which credential authenticated the request or claim being handled: `api-key:<key id>` or
 `signature:<signing key id>`; events it causes carry it in the `smartcity-authenticated-by`
 header."""
+
+refusals_noted: ContextVar[list[str] | None] = ContextVar("refusals_noted", default=None)
+"""Set by the claim gate while a claim is handled: a handler that refuses part of a claim without
+dead-lettering it (a decision about a proposal that does not exist, answered by a refusal event)
+notes why here, so that the claim's id is remembered as refused all the same."""
+
+
+def note_refusal(reason: str) -> None:
+    """Note that the claim being handled was refused (in part); outside a claim, nothing."""
+    noted = refusals_noted.get()
+    if noted is not None:
+        noted.append(reason)

@@ -14,15 +14,16 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
+from smartcity_th.contracts.catalogue import claims_for
 from smartcity_th.services.common import openapi, telemetry, web_security
-from smartcity_th.services.common.claims import ClaimGate
+from smartcity_th.services.common.claims import ClaimGate, RefusedClaims
 from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
 from smartcity_th.services.common.http import kafka_check, mongo_check, ops_router
 from smartcity_th.services.common.kafka import check_topics, make_broker
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.registry import RegistryProjection
-from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ClaimOwnerSettings, ServiceSettings
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher, Relay
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,11 @@ class Runtime:
             name, enabled=settings.tracing_enabled, endpoint=settings.otlp_endpoint
         )
         self.broker = make_broker(
-            settings, client_id=name, middlewares=telemetry.kafka_middlewares(self.tracer_provider)
+            settings,
+            client_id=name,
+            middlewares=telemetry.kafka_middlewares(
+                self.tracer_provider, frozenset({self.topics.intake})
+            ),
         )
         self.mongo = make_client(settings.store_url(name), name, settings.mongo_max_pool_size)
         self.db = self.mongo[mongo_db]
@@ -56,13 +61,18 @@ class Runtime:
         self.publisher.publish_on_commit = settings.outbox_publish_on_write
         self.dead_letters = DeadLetters(self.broker, self.topics)
         self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
-        self.claim_gate = ClaimGate(name, self.registry)
         self.stores: list[AggregateStore] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
         self.on_stop: list[Task] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.relay: Relay | None = None
+        self.claim_gate = ClaimGate(
+            name,
+            self.registry,
+            RefusedClaims(self.store("refused_claims")) if claims_for(name) else None,
+            settings.claim_policy() if isinstance(settings, ClaimOwnerSettings) else None,
+        )
 
     def store(self, name: str) -> AggregateStore:
         """An aggregate store in this service's database, published and relayed by it."""

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smartcity_th.contracts.access import service_principal
+from smartcity_th.contracts.signing import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_SKEW,
+    DEFAULT_V1_ACCEPTED_UNTIL,
+    ClaimPolicy,
+)
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka_security import (
     KafkaAuth,
@@ -120,4 +128,38 @@ class ServiceSettings(BaseSettings):
             ssl_cafile=self.kafka_ssl_cafile,
             ssl_certfile=self.kafka_ssl_certfile,
             ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+
+class ClaimOwnerSettings(ServiceSettings):
+    """The settings of a service that owns claims on the intake topic (proposals, approvals):
+    how it judges a claim's signature (docs/events.md, "Signed claims")."""
+
+    claim_max_age_seconds: float = Field(
+        DEFAULT_MAX_AGE.total_seconds(),
+        gt=0,
+        description="Longest time between a claim's signing (its smartcity-signed-at) and the "
+        "broker taking it; older claims are refused as expired. The kits sign again on every "
+        "send, so this covers the Kafka client's own retries of one send (40 s in the Python "
+        "kit, 120 s in the Java kit) and clock differences",
+    )
+    claim_max_skew_seconds: float = Field(
+        DEFAULT_MAX_SKEW.total_seconds(),
+        ge=0,
+        description="How far a claim's signed-at time may lie after the broker's clock before "
+        "the claim is refused as expired",
+    )
+    claim_v1_accepted_until: dt.datetime = Field(
+        DEFAULT_V1_ACCEPTED_UNTIL,
+        description="Claims signed in signature version 1 (without topic and time) are "
+        "accepted until this time and refused after it as deprecated_version (ISO 8601 with "
+        "a UTC offset)",
+    )
+
+    def claim_policy(self) -> ClaimPolicy:
+        until = self.claim_v1_accepted_until
+        return ClaimPolicy(
+            max_age=dt.timedelta(seconds=self.claim_max_age_seconds),
+            max_skew=dt.timedelta(seconds=self.claim_max_skew_seconds),
+            v1_accepted_until=until if until.tzinfo else until.replace(tzinfo=dt.UTC),
         )

@@ -32,7 +32,7 @@ def settings_classes() -> list[tuple[str, type[ServiceSettings]]]:
             if (
                 isinstance(value, type)
                 and issubclass(value, ServiceSettings)
-                and value is not ServiceSettings
+                and value.__module__ == config.__name__  # not a base class it imports
             ):
                 found.append((module.name, value))
     return found

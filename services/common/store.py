@@ -242,6 +242,11 @@ class AggregateStore:
             await self._project(aggregate_id, version, state)
         return Loaded(aggregate_id, version, state)
 
+    async def exists(self, aggregate_id: str) -> bool:
+        """Has the aggregate any commit (one lookup of its first)?"""
+        first = await self.commits.find_one({"_id": commit_id(aggregate_id, 1)}, {"_id": 1})
+        return first is not None
+
     async def get(self, aggregate_id: str) -> Doc | None:
         loaded = await self.load(aggregate_id)
         return None if loaded is None else loaded.state

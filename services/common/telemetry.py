@@ -7,6 +7,12 @@ and the SMTP sends of the emails it causes. Work that is stored first and done l
 queued emails) carries the trace context in the stored document: `capture()` when it is stored,
 `restored()` when it is done. Those two functions are the whole of that contract.
 
+A claim's trace context is not continued: agencies write the intake topic, and a `traceparent`
+header on a claim is not signed, so an agency could otherwise attach the services' work to a
+trace of its choosing. `kafka_middlewares` drops the trace headers of intake records before
+FastStream's middleware reads them (so consuming a claim starts a new trace), and the claim gate
+opens `claim_span`, linked to the context the claim carried.
+
 Tracing is a setting (`<SERVICE>_TRACING_ENABLED`, `<SERVICE>_OTLP_ENDPOINT`); when it is off
 nothing is instrumented and `capture()` returns an empty carrier. The standard variables win
 where set: OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
@@ -17,9 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from faststream import BaseMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace.sampling import (
@@ -28,7 +35,8 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACER_NAME = "smartcity"
 ATTR_PROPOSAL_ID = "smartcity.proposal_id"
@@ -112,14 +120,46 @@ class _NoLoneDatabaseCalls(Sampler):
         return "NoLoneDatabaseCalls"
 
 
-def kafka_middlewares(provider: Any) -> tuple[Any, ...]:
+TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+"""The W3C headers that carry a trace context (and baggage) from one process to the next."""
+
+
+def kafka_middlewares(
+    provider: Any, untrusted_topics: frozenset[str] = frozenset()
+) -> tuple[Any, ...]:
     """FastStream's telemetry middleware: a span per publish and per consume, with the W3C
-    trace context written to and read from the record headers."""
+    trace context written to and read from the record headers; before it (outermost), one that
+    hides the trace headers of records on `untrusted_topics` (the intake) from it."""
     if provider is None:
         return ()
     from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
-    return (KafkaTelemetryMiddleware(tracer_provider=provider),)
+    return (
+        UntrustedTraceContext(untrusted_topics),
+        KafkaTelemetryMiddleware(tracer_provider=provider),
+    )
+
+
+class UntrustedTraceContext:
+    """A FastStream middleware factory: records read from `topics` reach the middlewares after it
+    without their trace headers (the raw record keeps them, for `claim_span`'s link)."""
+
+    def __init__(self, topics: frozenset[str]) -> None:
+        self.topics = topics
+
+    def __call__(self, msg: Any, /, *, context: Any) -> BaseMiddleware[Any, Any]:
+        return _StripTraceHeaders(msg, context=context, topics=self.topics)
+
+
+class _StripTraceHeaders(BaseMiddleware[Any, Any]):
+    def __init__(self, msg: Any, /, *, context: Any, topics: frozenset[str]) -> None:
+        super().__init__(msg, context=context)
+        self.topics = topics
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        if getattr(msg.raw_message, "topic", None) in self.topics:
+            msg.headers = {k: v for k, v in (msg.headers or {}).items() if k not in TRACE_HEADERS}
+        return await call_next(msg)
 
 
 def instrument_app(app: Any, provider: Any) -> None:
@@ -198,9 +238,39 @@ def annotate(
 
 @contextlib.contextmanager
 def span(
-    name: str, *, kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, Any] | None = None
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+    links: list[Link] | None = None,
 ) -> Iterator[Span]:
-    """A span of this project's own (where no instrumentation exists: outbox, SMTP)."""
+    """A span of this project's own (where no instrumentation exists: outbox, SMTP, claims)."""
     attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
-    with tracer().start_as_current_span(name, kind=kind, attributes=attrs) as current:
+    with tracer().start_as_current_span(name, kind=kind, attributes=attrs, links=links) as current:
+        yield current
+
+
+def carried_link(headers: Iterable[tuple[str, bytes]]) -> Link | None:
+    """A span link to the trace context that record headers carry (None if they carry no valid
+    one): how a claim's own trace points at the one its producer was in, without joining it."""
+    carrier = {
+        name: value.decode("latin-1")
+        for name, value in headers
+        if name in ("traceparent", "tracestate")
+    }
+    if "traceparent" not in carrier:
+        return None
+    linked = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier))
+    context = linked.get_span_context()
+    return Link(context) if context.is_valid else None
+
+
+@contextlib.contextmanager
+def claim_span(
+    name: str, headers: Iterable[tuple[str, bytes]], attributes: Mapping[str, Any] | None = None
+) -> Iterator[Span]:
+    """The span in which a claim is checked and handled: in the service's own trace, with a
+    link to the context the claim carried (never its child)."""
+    link = carried_link(headers)
+    with span(name, attributes=attributes, links=None if link is None else [link]) as current:
         yield current

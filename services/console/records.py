@@ -105,8 +105,9 @@ def describe(
         envelope=json.loads(env.model_dump_json()),
     )
     payload = env.payload
-    if claim:  # the exact bytes, so that its signature can be verified again later
+    if claim:  # the exact bytes and topic, so that its signature can be verified again later
         content["value_b64"] = base64.b64encode(record.value or b"").decode()
+        content["record_topic"] = record.topic
         return content
     if isinstance(payload, ProposalSubmitted | ProposalResubmitted):  # they carry the content
         content["province_code"] = payload.content.province.code

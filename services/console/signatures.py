@@ -1,5 +1,8 @@
 """`smartcity audit verify --signatures`: re-verify every claim the audit log stored, with the
-registry's signing keys (revoked ones included: a claim is judged at the time it was recorded).
+registry's signing keys (revoked ones included: a claim is judged at the time it was recorded),
+on the topic it was read from (a version 2 signature covers it). Only the signature is judged:
+not the claim's age (the services judged that when the broker took it) nor the deprecation of
+version 1.
 Pure: the caller feeds entries (as `/api/audit/entries` returns them) and the registry's keys."""
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartcity_th.contracts.signing import SigningKey, Unauthenticated, verify
+from smartcity_th.contracts.signing import AUDIT_POLICY, SigningKey, Unauthenticated, verify
 from smartcity_th.contracts.topics import INTAKE
 
 
@@ -79,10 +82,12 @@ class SignatureAudit:
             value=value,
             key=None if key is None else key.encode("utf-8"),
             headers=headers,
+            topic=str(body.get("record_topic") or INTAKE),
             producer=producer if isinstance(producer, str) else None,
             agencies=self.agencies,
             keys=self.keys,
             at=dt.datetime.fromisoformat(body["recorded_at"]),
+            policy=AUDIT_POLICY,
         )
         if isinstance(verdict, Unauthenticated):
             self.refused[verdict.reason] += 1

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from smartcity_th.services.common.settings import ServiceSettings
+from smartcity_th.services.common.settings import ClaimOwnerSettings
 
 
-class ProposalsSettings(ServiceSettings):
+class ProposalsSettings(ClaimOwnerSettings):
     """Environment variables: PROPOSALS_<FIELD>, e.g. PROPOSALS_MONGO_URL."""
 
     model_config = SettingsConfigDict(env_prefix="PROPOSALS_", extra="ignore")

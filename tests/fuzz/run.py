@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import time
 import warnings
@@ -38,7 +39,13 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalSubmitted
-from smartcity_th.contracts.signing import HEADER_SIGNATURE, signature_header, signing_input
+from smartcity_th.contracts.signing import (
+    HEADER_SIGNATURE,
+    HEADER_SIGNED_AT,
+    format_signed_at,
+    signature_header,
+    signing_input,
+)
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, HEADER_EVENT_TYPE, Topics
 from tests.builders import content
 from tests.fuzz.strategies import HostileRecord, hostile_records, record_size
@@ -81,7 +88,7 @@ class Figures:
     notes: list[str] = field(default_factory=list)
 
 
-def signed_headers(record: HostileRecord, n: int) -> list[tuple[str, bytes | None]]:
+def signed_headers(record: HostileRecord, n: int, topic: str) -> list[tuple[str, bytes | None]]:
     """Every other hostile intake record carries a valid signature of lg-phuket-city over its
     exact bytes, so that it passes the signature gate and reaches parsing and validation; the
     rest (and any record that brings its own signature header) meet the gate as they are."""
@@ -90,8 +97,12 @@ def signed_headers(record: HostileRecord, n: int) -> list[tuple[str, bytes | Non
         return headers
     event_type = next((v for k, v in headers if k == HEADER_EVENT_TYPE), None) or b""
     signer = signer_for("lg-phuket-city")
-    signature = signer.private_key.sign(signing_input(record.value or b"", record.key, event_type))
-    return [*headers, (HEADER_SIGNATURE, signature_header(signer.key_id, signature).encode())]
+    signed_at = format_signed_at(dt.datetime.now(dt.UTC)).encode()
+    data = signing_input(
+        record.value or b"", record.key, event_type, topic=topic.encode(), signed_at=signed_at
+    )
+    signature = signature_header(signer.key_id, signer.private_key.sign(data)).encode()
+    return [*headers, (HEADER_SIGNED_AT, signed_at), (HEADER_SIGNATURE, signature)]
 
 
 def generate(n: int) -> list[HostileRecord]:
@@ -192,7 +203,9 @@ class Campaign:
                         self.topics.name(f"smartcity.{record.topic}"),
                         record.value,
                         key=record.key,
-                        headers=signed_headers(record, self.figures.sent),
+                        headers=signed_headers(
+                            record, self.figures.sent, self.topics.name(f"smartcity.{record.topic}")
+                        ),
                     )
                 )
                 self.figures.sent += 1
@@ -274,7 +287,7 @@ class Campaign:
             )
         async with kafka_producer() as producer:
             for claim in claims:
-                record = signed(claim)
+                record = signed(claim, self.topics.intake)
                 await producer.send_and_wait(
                     self.topics.intake,
                     record.value,

@@ -165,3 +165,21 @@ def test_a_principals_live_acls_as_json() -> None:
     assert rows
     assert set(rows[0]) == {"resource", "name", "pattern", "operation", "permission"}
     assert {r["operation"] for r in rows} >= {"READ"}
+
+
+def intake_timestamp_type(admin: KafkaAdmin, topic: str) -> str:
+    return admin.topic_configs(topic)["message.timestamp.type"]
+
+
+async def test_the_intake_is_stamped_with_the_brokers_time_even_if_made_before(
+    ns: Namespace, topics: Topics
+) -> None:
+    """A claim's age is judged by when the broker took it (docs/events.md, "Signed claims"):
+    provisioning sets LogAppendTime on the intake topic, and again on one set otherwise."""
+    admin = KafkaAdmin(admin_auth(KAFKA))
+    assert intake_timestamp_type(admin, topics.intake) == "LogAppendTime"
+    assert intake_timestamp_type(admin, topics.proposals) == "CreateTime"
+    admin.set_topic_configs({topics.intake: {"message.timestamp.type": "CreateTime"}})
+    assert intake_timestamp_type(admin, topics.intake) == "CreateTime"
+    await asyncio.to_thread(admin.provision, topics.namespace, 6)
+    assert intake_timestamp_type(admin, topics.intake) == "LogAppendTime"

@@ -18,7 +18,7 @@ from smartcity_th.contracts import topics
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.proposals import ProposalWithdrawn
 from smartcity_th.contracts.records import HEADER_DESCRIPTIONS, record_shape
-from smartcity_th.contracts.signing import HEADER_SIGNATURE
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, HEADER_SIGNED_AT
 from tests.support import signer_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,11 @@ def test_every_message_declares_its_headers_key_and_correlation_id(path: Path) -
 
 
 def test_a_claim_needs_its_signature_and_event_type_and_a_fact_its_publisher() -> None:
-    assert set(record_shape(topics.INTAKE).required) == {HEADER_SIGNATURE, topics.HEADER_EVENT_TYPE}
+    assert set(record_shape(topics.INTAKE).required) == {
+        HEADER_SIGNATURE,
+        HEADER_SIGNED_AT,
+        topics.HEADER_EVENT_TYPE,
+    }
     assert topics.HEADER_EMITTED_BY in record_shape(topics.PROPOSALS).required
     assert HEADER_SIGNATURE not in record_shape(topics.DECISIONS).optional
     every = {

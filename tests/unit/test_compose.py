@@ -49,7 +49,9 @@ def settings_class(name: str) -> type[BaseSettings]:
     classes = [
         v
         for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
+        if isinstance(v, type)
+        and issubclass(v, ServiceSettings)
+        and v.__module__ == module.__name__  # not a base class it imports
     ]
     assert len(classes) == 1, (
         f"smartcity_th.services.{name}.config should define one settings class"

@@ -158,12 +158,20 @@ def _event(event_type: str) -> dict[str, Any]:
 
 
 def _signing() -> dict[str, Any]:
-    vector = signing.signing_vectors()[0]
-    data = signing.signing_input(vector.value, vector.key, vector.event_type.encode())
+    vector = next(v for v in signing.signing_vectors() if v.version == signing.SIGNATURE_VERSION)
+    data = vector.signing_input()
+    policy = signing.ClaimPolicy()
+    assert policy.v1_accepted_until is not None
     return {
         "vector": vector,
+        "version": signing.SIGNATURE_VERSION,
         "header": signing.HEADER_SIGNATURE,
+        "signed_at_header": signing.HEADER_SIGNED_AT,
         "domain": signing.SIGNATURE_DOMAIN.decode().strip(),
+        "domain_v1": signing.SIGNATURE_DOMAIN_V1.decode().strip(),
+        "max_age": int(policy.max_age.total_seconds()),
+        "max_skew": int(policy.max_skew.total_seconds()),
+        "v1_until": policy.v1_accepted_until.isoformat(),
         "signed_length": len(data),
         "signed_hex_lines": [data[i : i + 48].hex() for i in range(0, len(data), 48)],
     }

@@ -37,8 +37,8 @@ def register(
     async def on_intake_topic(
         record: Annotated[ConsumerRecord, Carries(claims_for("proposals"))],
     ) -> None:
-        async def authenticated() -> None:
-            await consumer.process(record, on_intake, on_invalid=on_invalid_intake)
+        async def authenticated() -> str | None:
+            return await consumer.process(record, on_intake, on_invalid=on_invalid_intake)
 
         await gate.guard(record, consumer, authenticated)
 

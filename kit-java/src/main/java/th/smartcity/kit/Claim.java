@@ -25,6 +25,7 @@ public final class Claim {
   public static final String HEADER_CORRELATION_ID = "smartcity-correlation-id";
   public static final String HEADER_CONTENT_TYPE = "content-type";
   public static final String HEADER_SIGNATURE = "smartcity-signature";
+  public static final String HEADER_SIGNED_AT = "smartcity-signed-at";
 
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -10,7 +10,8 @@ import java.nio.file.Path;
  *     PROPOSAL_ID EVENT_TYPE 'PAYLOAD_JSON'
  * </pre>
  *
- * The connection comes from the SMARTCITY_KIT_* environment variables (KafkaConnection.fromEnv).
+ * The connection comes from the SMARTCITY_KIT_* environment variables (KafkaConnection.fromEnv);
+ * the claim is signed (version 2) for TOPIC at the moment it is sent.
  * Prints the claim's event id as JSON.
  */
 public final class SendClaim {
@@ -26,7 +27,7 @@ public final class SendClaim {
     Claim claim = Claim.of(args[5], signer.agencyId(), args[4], Claim.payloadOf(args[6]));
     try (IntakeProducer intake =
         new IntakeProducer(KafkaConnection.fromEnv(System.getenv()), args[3])) {
-      intake.send(signer.sign(claim));
+      intake.send(signer, claim);
     }
     System.out.println("{\"event_id\": \"" + claim.eventId() + "\"}");
   }
