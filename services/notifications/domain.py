@@ -12,7 +12,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from smartcity_th.contracts.agencies import office_holder
-from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, decided_on
+from smartcity_th.contracts.approvals import (
+    CabinetEndorsed,
+    CabinetReturned,
+    CertificationAwarded,
+    decided_on,
+)
 from smartcity_th.contracts.common import BilingualText, Stage, marked
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from smartcity_th.contracts.notifications import (
@@ -68,6 +73,9 @@ class MailSettings:
     go_live: dt.date | None = None
     """The go-live: an event that took effect before this day is recorded and shown, but
     causes no letter (None: every event is told)."""
+    certificate_url: str = "http://127.0.0.1:8002"
+    """Public base URL of the approvals service's certificate pages (the link a certificate
+    prints)."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +304,21 @@ def reference(envelope: AnyEnvelope, proposal: Mapping[str, Any]) -> BilingualTe
     )
 
 
+def enclosures(envelope: AnyEnvelope) -> tuple[BilingualText, ...]:
+    """What the letter encloses (สิ่งที่ส่งมาด้วย): the award letter, the certificate as its
+    own PDF (the sender attaches it)."""
+    payload = envelope.payload
+    if isinstance(payload, CertificationAwarded):
+        number = payload.certificate_number
+        return (
+            BilingualText(
+                th=f"ใบรับรองพื้นที่เมืองอัจฉริยะ เลขที่ {number} (แฟ้ม PDF แนบมาพร้อมนี้)",
+                en=f"Smart-city area certificate {number} (PDF file attached)",
+            ),
+        )
+    return ()
+
+
 @dataclass(frozen=True)
 class Letter:
     """One event's letter as addressed: the addressee, the copies that go in Cc, the copies
@@ -351,6 +374,7 @@ def render_letter(
         number=number,
         date=date,
         reference=reference(envelope, proposal),
+        enclosures=enclosures(envelope),
         copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
         sent_on=sent_late(date, now),
     )
