@@ -28,6 +28,7 @@ from smartcity_th.contracts.notifications import (
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.retry import Jitter, backoff_seconds
+from smartcity_th.services.common.thai_dates import english_date, thai_date
 from smartcity_th.services.notifications import letters, view
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.messages import message_id
@@ -37,11 +38,9 @@ from smartcity_th.services.notifications.rendering import (
     LetterHead,
     RenderedEmail,
     email_context,
-    english_date,
     has_template,
     render,
     render_digest,
-    thai_date,
     thai_day,
 )
 
