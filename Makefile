@@ -72,6 +72,7 @@ infra-status: ## Show which local servers run
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
 	$(PY) -m smartcity_th.services.admin.cli seed
+	$(PY) -m smartcity_th.services.admin.cli signing-key ensure svc-approvals --out "$${SMARTCITY_LOCAL_DIR:-.local}/service-signing-keys"
 	infra/services.sh up $(SERVICES)
 	@echo "console  $${CONSOLE_URL:-http://127.0.0.1:$${CONSOLE_HTTP_PORT:-8004}}"
 	@echo "traces   $(CONSOLE_JAEGER_URL)  (Jaeger query API; smartcity trace <proposal id>)"

@@ -17,9 +17,11 @@ from smartcity_th.contracts.common import (
     Meeting,
     ProposalId,
     Stage,
+    UtcDateTime,
     Words,
 )
 from smartcity_th.contracts.proposals import Attachment
+from smartcity_th.contracts.signing import KEY_ID_PATTERN
 
 MINUTED = "The resolution text, as minuted, in Thai and/or English"
 
@@ -177,6 +179,21 @@ def add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+class CertificateSeal(Contract):
+    """The approvals service's Ed25519 signature over the certificate's statement
+    (`smartcity_th.contracts.certificate_seal.statement`), made when it awarded the
+    certificate; anyone with the registry's public key of `key_id` can check it."""
+
+    key_id: Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)] = Field(
+        description="The approvals service's signing key in the agency registry "
+        "('svc-approvals:<16 hex>')"
+    )
+    signed_at: UtcDateTime = Field(description="When it was signed (UTC, whole seconds)")
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")] = Field(
+        description="The 64-byte Ed25519 signature, base64"
+    )
+
+
 class CertificationAwarded(Contract):
     """The area is certified as a smart city and awarded the logo."""
 
@@ -192,6 +209,12 @@ class CertificationAwarded(Contract):
     )
     subcommittee_meeting_id: str = Field(description="The meeting that approved it, e.g. '1/2565'")
     validity: ValidityPeriod = Field(description="Validity period and renewal rule")
+    seal: CertificateSeal | None = Field(
+        default=None,
+        description="The approvals service's signature over the certificate (set by the "
+        "service on the fact it publishes; absent on a claim, and on a fact the service made "
+        "without a signing key)",
+    )
 
 
 class TransitionRefused(Contract):

@@ -49,6 +49,16 @@ kafka_env() {
   if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then
     echo "NOTIFICATIONS_SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}"
   fi
+  # The approvals service signs the certificates it awards with its own key, registered for
+  # svc-approvals (`make up` keeps one: smartcity-admin signing-key ensure); the certificate's
+  # verification link is the approvals service's public certificate page.
+  if [[ $name == approvals && -z ${APPROVALS_SIGNING_KEY_FILE:-} \
+        && -f $LOCAL/service-signing-keys/svc-approvals.pem ]]; then
+    echo "APPROVALS_SIGNING_KEY_FILE=$LOCAL/service-signing-keys/svc-approvals.pem"
+  fi
+  if [[ $name == notifications && -z ${NOTIFICATIONS_CERTIFICATE_URL:-} ]]; then
+    echo "NOTIFICATIONS_CERTIFICATE_URL=http://127.0.0.1:$(port_of approvals)"
+  fi
   # One go-live date for every service that judges history by it (letters, reminders, the
   # registry's status): the local stack carries the 2022 round live and the 2021 round as
   # history (docs/notifications.md).

@@ -298,6 +298,13 @@ def service_env(
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     if name == "console":
         env["CONSOLE_JAEGER_URL"] = JAEGER
+    if name == "approvals":
+        # The tests' key of svc-approvals, which `seed_registry` registers: it seals awards.
+        keys = LOCAL / "tests" / "service-signing-keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        env["APPROVALS_SIGNING_KEY_FILE"] = str(
+            write_private_key("svc-approvals", keys / "svc-approvals.pem")
+        )
     return {**env, **(extra or {})}
 
 

@@ -9,6 +9,9 @@ api-key issue AGENCY... [--label L]
 signing-key register AGENCY --public-key FILE
                                   register a public key the agency made itself
                                   (`smartcity-kit keygen`): the admin never holds its private key
+signing-key ensure AGENCY --out DIR
+                                  keep a current key pair in DIR/AGENCY.pem (a service's own
+                                  key: svc-approvals signs certificates); idempotent
 signing-key add AGENCY --out DIR  a new signing key pair made here for an agency (weaker: the
                                   admin's machine held the private key; docs/security.md)
 kafka-credentials AGENCY          create or reset an agency's Kafka user; password shown once
@@ -47,6 +50,7 @@ from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
 from smartcity_th.contracts.common import AGENCY_ID_RULE, AgencyKind, is_agency_id
 from smartcity_th.contracts.topics import Topics
+from smartcity_th.kit import ClaimSigner
 from smartcity_th.kit.keys import BadPublicKey, read_public_key
 from smartcity_th.services.admin import local
 from smartcity_th.services.common.cli_conventions import EXIT_USAGE, Output, OutputOpt, fail, run
@@ -236,6 +240,38 @@ def add_signing_key(
         _print_json({"agency": agency_id, "key_id": key.key_id, "private_key": str(pem)})
     else:
         console.print(f"signing key {key.key_id}; private key: {pem}")
+
+
+@signing_app.command("ensure")
+def ensure_signing_key(
+    agency_id: str,
+    out: Annotated[Path, typer.Option(help="Folder that keeps the private key as AGENCY.pem")],
+    output: OutputOpt = Output.text,
+) -> None:
+    """Keep a current signing key for an agency in --out (idempotent): the key in
+    AGENCY.pem when the registry holds it as current, else a new key pair made here and
+    registered. For the services' own keys (`svc-approvals` signs certificates), which the
+    local stack keeps in .local/service-signing-keys/."""
+    path = out / f"{agency_id}.pem"
+
+    async def job(admin: RegistryAdmin) -> tuple[str, bool]:
+        if path.exists():
+            kept = ClaimSigner.from_pem(agency_id, path)
+            entry = admin.state.signing_keys.get(kept.key_id)
+            if entry is not None and entry.agency_id == agency_id and entry.revoked_at is None:
+                return kept.key_id, False
+        key = await admin.register_signing_key(agency_id)
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_pem())
+        return key.key_id, True
+
+    key_id, made = _run(job)
+    if output is Output.json:
+        _print_json({"agency": agency_id, "key_id": key_id, "private_key": str(path), "new": made})
+    else:
+        console.print(f"signing key {key_id} ({'new' if made else 'kept'}); private key: {path}")
 
 
 @signing_app.command("register")

@@ -14,10 +14,11 @@ from smartcity_th.contracts.common import Stage
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.config import ApprovalsSettings
 from smartcity_th.services.approvals.domain import Rules
-from smartcity_th.services.approvals.entrypoints import http, kafka
+from smartcity_th.services.approvals.entrypoints import certificates, http, kafka
 from smartcity_th.services.approvals.handlers import CaseHandlers, Clock, utc_now
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.common.service_key import load_service_key, registered_state
 
 NAME = "approvals"
 log = structlog.get_logger(__name__)
@@ -72,9 +73,27 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         renewal_min_progress_percent=settings.renewal_min_progress_percent,
         go_live=settings.go_live,
     )
-    handlers = CaseHandlers(repo, clock, rules, rt.registry.agency)
+    signer = load_service_key(settings.signing_key_file, NAME)
+    handlers = CaseHandlers(repo, clock, rules, rt.registry.agency, signer)
     rt.stores += repo.stores
     rt.on_start.append(repo.ensure_indexes)
+
+    async def report_signing_key() -> None:
+        state = registered_state(signer, rt.registry.state)
+        if state == "current":
+            log.info("approvals.signing_key", key_id=signer.key_id if signer else None)
+            return
+        log.warning(
+            "approvals.signing_key",
+            state=state,
+            key_id=signer.key_id if signer else None,
+            consequence="certificates are awarded unsigned"
+            if signer is None
+            else "certificates are signed, but their signature does not check until the key "
+            "is registered and current for svc-approvals",
+        )
+
+    rt.on_start.append(report_signing_key)
 
     async def refresh_stage_gauge() -> None:
         counts = await repo.count_by_stage()
@@ -100,7 +119,15 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
     )
     app = rt.app(
         "Smart City Thailand: approvals",
-        [http.build_router(repo, ApiKeys(rt.db, rt.registry), handlers)],
+        [
+            http.build_router(repo, ApiKeys(rt.db, rt.registry), handlers),
+            certificates.build_router(
+                repo,
+                handlers,
+                lambda: rt.registry.state.signing_keys,
+                settings.certificate_base_url,
+            ),
+        ],
         description="Record screening, committee and Cabinet decisions; the registry.",
     )
     return rt, app

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -42,8 +43,24 @@ class ApprovalsSettings(ClaimOwnerSettings):
         "a deployment setting (no public source gives a threshold), recorded on each "
         "certificate at its award",
     )
+    signing_key_file: Path | None = Field(
+        None,
+        description="PEM file of this service's Ed25519 signing key, registered in the agency "
+        "registry for svc-approvals (`smartcity-admin signing-key ensure svc-approvals --out "
+        "DIR`): it signs every certificate it awards. Empty: certificates are awarded "
+        "unsigned (the public certificate page says so)",
+    )
+    certificate_url: str | None = Field(
+        None,
+        description="Public base URL of the certificate pages (/certificates/<number>) that "
+        "certificates link to (empty: http://<http_host>:<http_port> of this service)",
+    )
     go_live: dt.date | None = Field(
         None,
         description="The deployment's go-live date: deadlines before it get no reminders "
         "(history). Empty: only the day each certificate was recorded counts",
     )
+
+    @property
+    def certificate_base_url(self) -> str:
+        return self.certificate_url or f"http://{self.http_host}:{self.http_port}"

@@ -165,6 +165,24 @@ def certificate_from(
     return fold(events)
 
 
+def award_from(
+    history: Iterable[dict[str, Any]],
+    certificate: dict[str, Any] | None,
+    area_name: dict[str, str],
+    province_code: str,
+) -> CertificationAwarded | None:
+    """The award as it was published (with its seal), from a case's history entries."""
+    for entry in history:
+        if entry.get("refused") or entry.get("event_type") != "CertificationAwarded":
+            continue
+        raw = entry.get("payload")
+        if raw is None and certificate:
+            raw = _award_from_certificate(certificate, area_name, province_code)
+        if raw is not None:
+            return CertificationAwarded.model_validate(raw)
+    return None
+
+
 def certificate_status(
     history: Iterable[dict[str, Any]],
     certificate: dict[str, Any] | None,
@@ -194,6 +212,7 @@ def _award_from_certificate(
                 "renewal_min_progress_percent", RENEWAL_MIN_PROGRESS_PERCENT
             ),
         },
+        "seal": c.get("seal"),
     }
 
 
@@ -261,6 +280,8 @@ def _updates(case: Case, payload: Contract) -> tuple[Case, dict[str, Any]]:
             "renewal_min_progress_percent": payload.validity.renewal_min_progress_percent,
             "subcommittee_meeting_id": payload.subcommittee_meeting_id,
         }
+        if payload.seal is not None:
+            certificate["seal"] = payload.seal.model_dump(mode="json")
         return replace(case, certificate=certificate), {"certificate": certificate}
     if isinstance(payload, CertificationRenewed) and payload.deliver_by is not None:
         certificate = {**(case.certificate or {}), "deliver_by": payload.deliver_by.isoformat()}

@@ -25,8 +25,10 @@ from smartcity_th.contracts.approvals import (
 )
 from smartcity_th.contracts.authorisation import Refused, authorise
 from smartcity_th.contracts.catalogue import EVENTS, claims_for
+from smartcity_th.contracts.certificate_seal import seal
 from smartcity_th.contracts.common import Contract, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.domain import (
     DECISION_TYPES,
@@ -143,8 +145,11 @@ class CaseHandlers:
         clock: Clock = utc_now,
         rules: Rules = DEFAULT_RULES,
         directory: Callable[[str], Agency] = agency,
+        signer: ClaimSigner | None = None,
     ) -> None:
         self._directory = directory
+        self._signer = signer
+        """The service's own signing key: it seals every certificate it awards."""
         self.cases_changed = asyncio.Event()
         """Set when this process commits a change to a case (the stage gauge's wake-up)."""
         self._repo = repository
@@ -252,6 +257,14 @@ class CaseHandlers:
                     proposal_id, valid_from.year + 543, now
                 )
                 fact_payload = certification(before, number, valid_from, self.rules)
+                if self._signer is not None:
+                    fact_payload = seal(
+                        fact_payload,
+                        proposal_id,
+                        self._signer.private_key,
+                        self._signer.key_id,
+                        now,
+                    )
             if isinstance(payload, CertificationRenewed) and refused is None:
                 fact_payload = renewal(before, payload, self.rules)
             fact = self._fact(claim, proposal_id, fact_payload, event_type, fact_id, now)

@@ -46,6 +46,7 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
         max_delay=settings.send_max_delay_seconds,
         office=settings.office,
         go_live=settings.go_live,
+        certificate_url=settings.certificate_url,
     )
 
 

@@ -52,6 +52,12 @@ class NotificationsSettings(ServiceSettings):
         description="Public base URL of the status pages the emails link to (empty: "
         "http://<http_host>:<http_port> of this service)",
     )
+    certificate_url: str = Field(
+        "http://127.0.0.1:8002",
+        description="Public base URL of the approvals service's certificate pages: the "
+        "verification link printed on the certificate an award letter encloses "
+        "(<url>/certificates/<number>)",
+    )
     status_link_secret: SecretStr | None = Field(
         None,
         description="Key that signs the status-page links (empty: a random key is made once "

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from smartcity_th.contracts.agencies import office_holder
-from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, decided_on
+from smartcity_th.contracts.approvals import (
+    CabinetEndorsed,
+    CabinetReturned,
+    CertificationAwarded,
+    decided_on,
+)
 from smartcity_th.contracts.common import BilingualText, Stage, marked
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from smartcity_th.contracts.notifications import (
@@ -23,6 +28,7 @@ from smartcity_th.contracts.notifications import (
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.retry import Jitter, backoff_seconds
+from smartcity_th.services.common.thai_dates import english_date, thai_date
 from smartcity_th.services.notifications import letters, view
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.messages import message_id
@@ -32,11 +38,9 @@ from smartcity_th.services.notifications.rendering import (
     LetterHead,
     RenderedEmail,
     email_context,
-    english_date,
     has_template,
     render,
     render_digest,
-    thai_date,
     thai_day,
 )
 
@@ -68,6 +72,9 @@ class MailSettings:
     go_live: dt.date | None = None
     """The go-live: an event that took effect before this day is recorded and shown, but
     causes no letter (None: every event is told)."""
+    certificate_url: str = "http://127.0.0.1:8002"
+    """Public base URL of the approvals service's certificate pages (the link a certificate
+    prints)."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +303,21 @@ def reference(envelope: AnyEnvelope, proposal: Mapping[str, Any]) -> BilingualTe
     )
 
 
+def enclosures(envelope: AnyEnvelope) -> tuple[BilingualText, ...]:
+    """What the letter encloses (สิ่งที่ส่งมาด้วย): the award letter, the certificate as its
+    own PDF (the sender attaches it)."""
+    payload = envelope.payload
+    if isinstance(payload, CertificationAwarded):
+        number = payload.certificate_number
+        return (
+            BilingualText(
+                th=f"ใบรับรองพื้นที่เมืองอัจฉริยะ เลขที่ {number} (แฟ้ม PDF แนบมาพร้อมนี้)",
+                en=f"Smart-city area certificate {number} (PDF file attached)",
+            ),
+        )
+    return ()
+
+
 @dataclass(frozen=True)
 class Letter:
     """One event's letter as addressed: the addressee, the copies that go in Cc, the copies
@@ -351,6 +373,7 @@ def render_letter(
         number=number,
         date=date,
         reference=reference(envelope, proposal),
+        enclosures=enclosures(envelope),
         copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
         sent_on=sent_late(date, now),
     )

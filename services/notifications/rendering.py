@@ -39,22 +39,8 @@ from smartcity_th.contracts.workflow import (
     event_name,
     stage_name,
 )
+from smartcity_th.services.common.thai_dates import english_date, thai_date
 from smartcity_th.services.notifications.office import Office
-
-THAI_MONTHS = (
-    "มกราคม",
-    "กุมภาพันธ์",
-    "มีนาคม",
-    "เมษายน",
-    "พฤษภาคม",
-    "มิถุนายน",
-    "กรกฎาคม",
-    "สิงหาคม",
-    "กันยายน",
-    "ตุลาคม",
-    "พฤศจิกายน",
-    "ธันวาคม",
-)
 
 SUBJECT_PREFIX = "[เมืองอัจฉริยะ]"
 
@@ -166,20 +152,6 @@ BODIES = {
     "depa": DEPA,
     "logo": LOGO,
 }
-
-
-def thai_date(value: dt.date | dt.datetime) -> str:
-    """6 สิงหาคม 2565: day, Thai month, Buddhist-era year (in Thailand's time zone)."""
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
-    return f"{value.day} {THAI_MONTHS[value.month - 1]} {value.year + 543}"
-
-
-def english_date(value: dt.date | dt.datetime) -> str:
-    """6 August 2022."""
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
-    return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
 LAYOUTS = {False: "base.txt.j2", True: "base.html.j2"}

@@ -6,13 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import random
 import time
 
 import structlog
 from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
 
+from smartcity_th.contracts.approvals import CertificationAwarded
 from smartcity_th.services.common import telemetry
+from smartcity_th.services.common.certificate_document import (
+    CertificateFacts,
+    certificate_url,
+    render_certificate,
+)
+from smartcity_th.services.common.certificate_document import (
+    pdf_filename as certificate_pdf_filename,
+)
 from smartcity_th.services.common.consumer import DeadLetters, Record
 from smartcity_th.services.common.retry import Jitter
 from smartcity_th.services.notifications import domain
@@ -171,6 +182,7 @@ class Sender:
                 pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
                 await self._letters.render_async(body.html or ""),
             )
+            enclosed = await self._enclosed(d, body)
             message = build_message(
                 subject=d.subject or "",
                 text=body.text or "",
@@ -183,7 +195,7 @@ class Sender:
                 cc=d.cc,
                 reply_to=(office.unit.th, str(office.email)),
                 extra_headers=headers,
-                attachments=[letter],
+                attachments=[letter, *enclosed],
             )
             with telemetry.span(
                 telemetry.SMTP_SPAN,
@@ -211,6 +223,25 @@ class Sender:
         SENT.labels(d.event_type).inc()
         log.info("notify.sent", delivery_id=d.delivery_id, attempts=attempts)
 
+    async def _enclosed(self, d: Delivery, body: Body) -> list[Attachment]:
+        """What the letter encloses besides itself: the award letter, the certificate as its
+        own PDF, from the award as approvals published it (sealed there, not here)."""
+        if d.kind == "digest" or d.event_type != "CertificationAwarded":
+            return []
+        envelope = json.loads(body.event_value or "{}")
+        award = CertificationAwarded.model_validate(envelope.get("payload") or {})
+        facts = CertificateFacts(
+            award,
+            str(envelope.get("proposal_id") or d.proposal_id or ""),
+            certificate_url(self._settings.certificate_url, award.certificate_number),
+        )
+        return [
+            Attachment(
+                certificate_pdf_filename(award.certificate_number),
+                await self._letters.render_async(render_certificate(facts)),
+            )
+        ]
+
     async def _resend(self, d: Delivery, body: Body, refused: dict[str, str]) -> None:
         """Queue the letter again, alone, to each recipient the server refused (before the
         email is marked sent: a crash in between sends the email again, never loses them)."""
@@ -237,7 +268,9 @@ class Sender:
             attempts,
             f"{type(exc).__name__}: {exc}",
             self._settings,
-            permanent=isinstance(exc, PermanentSmtpError | MissingBody | LetterPdfFailed),
+            permanent=isinstance(
+                exc, PermanentSmtpError | MissingBody | LetterPdfFailed | ValidationError
+            ),
             now=now,
             rand=self._rand,
         )

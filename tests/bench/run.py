@@ -9,6 +9,8 @@ from the timestamps the services themselves store:
   - peak resident memory of each service process,
   - the cost of signing and of verifying one claim (tests/bench/claims.py),
   - the CPU time of rendering one letter's PDF (tests/bench/letter_pdf.py),
+  - letter numbers allocated per second by 1, 4 and 16 concurrent senders from one register
+    in the store (tests/bench/letter_register.py),
   - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
 It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
 what tracing costs (the difference of each figure). The targets are checked on the traced run.
@@ -30,7 +32,16 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import ensure_topics
-from tests.bench import baselines, claims, idle, letter_pdf, lifecycle, revocation, store_probe
+from tests.bench import (
+    baselines,
+    claims,
+    idle,
+    letter_pdf,
+    letter_register,
+    lifecycle,
+    revocation,
+    store_probe,
+)
 from tests.bench.stats import baseline_ratios
 from tests.support import (
     KAFKA,
@@ -367,6 +378,7 @@ def main() -> int:
             result["tracing_overhead"] = overhead(results["on"], results["off"])
         result |= claims.measure()
         result |= letter_pdf.measure()
+        result |= asyncio.run(letter_register.measure(400, (1, 4, 16)))
     if args.lifecycles:
         result["baselines"] = asyncio.run(baselines.measure())
         print(json.dumps(result["baselines"], indent=2))

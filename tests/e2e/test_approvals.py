@@ -8,6 +8,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from smartcity_th.contracts.approvals import (
     ValidityPeriod,
     add_years,
 )
+from smartcity_th.contracts.certificate_seal import ISSUER, check_seal
 from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.signing import SigningKey
 from smartcity_th.contracts.topics import Topics
 from tests.builders import claim
 from tests.e2e.approvals_support import (
@@ -33,7 +36,17 @@ from tests.e2e.approvals_support import (
     wait_stage,
 )
 from tests.e2e.test_walking_skeleton import DRAFT, submit
+from tests.pdfcheck import (
+    A4_POINTS,
+    LETTER_FONTS,
+    fonts,
+    lines_starting_with_a_mark,
+    page_sizes,
+    poppler,
+    squeezed,
+)
 from tests.support import (
+    Mailpit,
     Namespace,
     ServiceProcess,
     facts,
@@ -41,6 +54,7 @@ from tests.support import (
     poll,
     produce,
     read_topic,
+    signer_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +66,8 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     ns: Namespace,
     topics: Topics,
     mongo: AsyncMongoClient[dict[str, Any]],
+    mailpit: Mailpit,
+    tmp_path: Path,
 ) -> None:
     resp = await submit(services, api_keys[("proposals", "lg-phuket-city")], DRAFT)
     assert resp.status_code == 201, resp.text
@@ -142,6 +158,54 @@ async def test_a_proposal_goes_from_submission_to_certified_and_into_the_registr
     refused = by_type["TransitionRefused"]
     assert refused["payload"]["producer"] == "cabinet-secretariat"
     assert refused["payload"]["stage"] == "submitted"
+
+    # The award is sealed by the approvals service with its key (svc-approvals' test key, in
+    # the registry), and the award letter encloses the certificate as its own PDF.
+    awarded = CertificationAwarded.model_validate(by_type["CertificationAwarded"]["payload"])
+    approvals_key = signer_for(ISSUER)
+    assert awarded.seal is not None
+    assert awarded.seal.key_id == approvals_key.key_id
+    registry = {
+        approvals_key.key_id: SigningKey(
+            approvals_key.key_id,
+            ISSUER,
+            approvals_key.private_key.public_key().public_bytes_raw(),
+            dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        )
+    }
+    assert check_seal(awarded, pid, registry)
+
+    async def award_letter() -> Any:
+        for found in await mailpit.search(pid):
+            msg = await mailpit.raw(found["ID"])
+            if msg["X-Smartcity-Event-Type"] == "CertificationAwarded":
+                return msg
+        return None
+
+    letter = await poll(award_letter, timeout=120, what="the award letter at the SMTP sink")
+    assert "สิ่งที่ส่งมาด้วย  ใบรับรองพื้นที่เมืองอัจฉริยะ เลขที่ " + number in str(
+        letter.get_body(("plain",)).get_content()
+    )
+    pdfs = {a.get_filename(): a.get_content() for a in letter.iter_attachments()}
+    assert len(pdfs) == 2
+    certificate = tmp_path / f"{number}-certificate.pdf"
+    certificate.write_bytes(pdfs[certificate.name])
+    assert {name for name, _embedded in fonts(certificate)} <= LETTER_FONTS
+    assert all(embedded for _name, embedded in fonts(certificate))
+    assert set(page_sizes(certificate)) == {A4_POINTS}
+    on_paper = squeezed(poppler("pdftotext", certificate, "-raw"))
+    for fact in (number, "ภูเก็ต", "Phuket", f"/certificates/{number}", awarded.seal.signature):
+        assert squeezed(fact) in on_paper, fact
+    assert lines_starting_with_a_mark(certificate) == []
+
+    # Its public page: no key, the status, the signature checked against the registry.
+    page = await http_json("GET", f"{url}/certificates/{number}")
+    assert page.status_code == 200, page.text
+    assert "ลายมือชื่ออิเล็กทรอนิกส์ถูกต้อง" in page.text
+    assert "the signature is valid" in page.text
+    assert (await http_json("GET", f"{url}/certificates/{number}/facts")).json()["status"][
+        "status"
+    ] == "active"
 
     # The registry (public) and its summary, computed from the data.
     entries = (await http_json("GET", f"{url}/registry?province=83")).json()

@@ -67,6 +67,28 @@ def test_a_signing_key_is_written_listed_live_and_then_revoked(
     assert row["revoked"] is not None
 
 
+def test_ensure_keeps_a_service_key_while_it_is_current_and_replaces_a_revoked_one(
+    ns: Namespace, tmp_path: Path
+) -> None:
+    """`signing-key ensure` (what `make up` runs for svc-approvals): a new pair the first time,
+    the same key while the registry holds it as current, a new one once it is revoked."""
+    first = admin_json(ns, "signing-key", "ensure", "svc-console", "--out", str(tmp_path))
+    pem = tmp_path / "svc-console.pem"
+    assert (first["new"], first["private_key"]) == (True, str(pem))
+    assert pem.stat().st_mode & 0o777 == 0o600
+    assert ClaimSigner.from_pem("svc-console", pem).key_id == first["key_id"]
+    again = admin_json(ns, "signing-key", "ensure", "svc-console", "--out", str(tmp_path))
+    assert (again["new"], again["key_id"]) == (False, first["key_id"])
+
+    assert admin(ns, "revoke", first["key_id"], "--reason", "test").returncode == 0
+    renewed = admin_json(ns, "signing-key", "ensure", "svc-console", "--out", str(tmp_path))
+    assert renewed["new"] is True
+    assert renewed["key_id"] != first["key_id"]
+    assert ClaimSigner.from_pem("svc-console", pem).key_id == renewed["key_id"]
+    [row] = [r for r in keys_of(ns, "svc-console") if r["id"] == renewed["key_id"]]
+    assert row["revoked"] is None
+
+
 def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
     ns: Namespace, tmp_path: Path
 ) -> None:

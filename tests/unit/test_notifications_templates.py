@@ -25,6 +25,7 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.workflow import stage_after
+from smartcity_th.services.common.thai_dates import english_date, thai_date
 from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.adapters.directory import seed_documents
 from smartcity_th.services.notifications.domain import (
@@ -46,12 +47,10 @@ from smartcity_th.services.notifications.messages import build_message, message_
 from smartcity_th.services.notifications.proofread import EVENT_CODE, problems, visible_text
 from smartcity_th.services.notifications.rendering import (
     LetterHead,
-    english_date,
     has_template,
     render_digest,
     stage_en,
     stage_th,
-    thai_date,
 )
 from smartcity_th.services.notifications.samples import sample_envelope
 

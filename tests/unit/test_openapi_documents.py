@@ -18,6 +18,8 @@ PUBLIC = {
     ("get", "/metrics"),
     ("get", "/registry"),
     ("get", "/registry/summary"),
+    ("get", "/certificates/{number}"),
+    ("get", "/certificates/{number}/facts"),
 }
 
 

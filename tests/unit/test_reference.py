@@ -210,3 +210,23 @@ def test_every_province_pair_in_certified_areas_resolves_to_one_province() -> No
         assert province(name_th) is province(name_en)
         assert province(name_th).name_th == name_th
         assert province(name_th).name_en == name_en
+
+
+def test_invented_applicant_names_are_marked_illustrative_in_both_languages() -> None:
+    """An applicant name made up for the demo (docs/process.md, "Illustrative") carries its
+    mark in the data, so every letter, copy line and page that names it marks it in Thai and
+    in English."""
+    from smartcity_th.contracts.agencies import agencies, office_holder
+
+    invented = [
+        a
+        for a in agencies().values()
+        if a.name_th.startswith(("ผู้ยื่นข้อเสนอ", "ผู้พัฒนา")) or a.agency_id == "pd-samyan"
+    ]
+    assert len(invented) == 8
+    for a in invented:
+        assert a.name_th.endswith("(ตัวอย่าง)"), a
+        assert a.name_en.endswith("(illustrative)"), a
+        holder = office_holder(a.name_th, a.name_en)
+        assert "(ตัวอย่าง)" in holder.th
+        assert "(illustrative)" in holder.en

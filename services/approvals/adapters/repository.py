@@ -147,6 +147,19 @@ class MongoCaseRepository:
             .to_list(None)
         )
 
+    async def by_certificate_number(self, number: str) -> Doc | None:
+        """The case that holds the certificate with this number (None: no such certificate)."""
+        return await self.collection.find_one(
+            {"certificate.certificate_number": number},
+            {
+                "_id": 1,
+                "province_code": 1,
+                "area_name": 1,
+                "certificate": 1,
+                "history": 1,
+            },
+        )
+
     async def certificate_number_for(self, proposal_id: str, be_year: int, now: dt.datetime) -> str:
         """The certificate number of a proposal's award: the next version of that year's
         register (the commit is what makes it unique); the same number again for any award of

@@ -10,10 +10,18 @@ finds that number. A number is never reused: nothing deletes from the register.
 
 Cost: a letter already numbered costs one read; a new one costs one insert when this process
 allocated the register's previous number, else one read of the register's highest number
-first."""
+first.
+
+Within one process the allocations of one register take turns (an asyncio lock per register):
+not for correctness, which the unique `_id` gives, but because concurrent allocations in one
+process all tried the same next number, and every loser read the register again and tried the
+next one together with the others: with 16 letters at once one register gave 8 numbers/s
+instead of 200-300 (`python -m tests.bench.letter_register`, docs/performance.md). Instances
+of the service still race each other through the store."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -39,6 +47,7 @@ class LetterRegister:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self.entries: AsyncCollection[Doc] = db["letter_register"]
         self._last: dict[str, int] = {}
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def ensure_indexes(self) -> None:
         await self.entries.create_index([("letter_id", ASCENDING)], unique=True)
@@ -55,6 +64,10 @@ class LetterRegister:
         found = await self.entries.find_one({"letter_id": letter_id}, {"number": 1})
         if found is not None:
             return int(found["number"])
+        async with self._turns.setdefault(register, asyncio.Lock()):
+            return await self._allocate(register, letter_id, now)
+
+    async def _allocate(self, register: str, letter_id: str, now: dt.datetime) -> int:
         last = self._last.get(register)
         if last is None:
             last = await self._highest(register)
