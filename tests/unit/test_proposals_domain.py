@@ -194,9 +194,9 @@ def test_a_claimed_revision_number_must_follow_the_current_one() -> None:
 
 def test_withdrawal_any_time_but_only_once() -> None:
     proposal = submitted()
-    proposal.withdraw(actor=PHUKET, reason="merged", command_key="w1", now=NOW)
+    proposal.withdraw(actor=PHUKET, reason=Words(en="merged"), command_key="w1", now=NOW)
     assert proposal.status == "withdrawn"
-    assert proposal.withdrawal_reason == "merged"
+    assert proposal.withdrawal_reason == Words(en="merged")
     assert [e.event_type for e in proposal.pending_events] == ["ProposalWithdrawn"]
     with pytest.raises(IntakeError) as err:
         proposal.withdraw(actor=PHUKET, reason=None, command_key="w2", now=NOW)

@@ -17,7 +17,7 @@ import java.util.UUID;
  * validates it and answers a refusal on the proposals or decisions topic.
  */
 public final class Claim {
-  public static final int SCHEMA_VERSION = 1;
+  public static final int SCHEMA_VERSION = 2;
   public static final String HEADER_EVENT_TYPE = "smartcity-event-type";
   public static final String HEADER_EVENT_ID = "smartcity-event-id";
   public static final String HEADER_SCHEMA_VERSION = "smartcity-schema-version";
