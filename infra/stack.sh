@@ -533,7 +533,10 @@ start_jaeger() {
 
 install_storewatch() { :; }  # nothing to build: a Python script
 
+storewatch_script() { sha256sum "$ROOT/infra/storewatch.py" | cut -c1-64; }
+
 start_storewatch() {
+  storewatch_script >"$RUN/storewatch.script"
   [[ -x $PY ]] || die "the store watchdog needs the virtualenv's Python ($PY): run 'make setup' first"
   SMARTCITY_LOCAL_DIR=$LOCAL spawn storewatch "$LOGS/storewatch.log" "$PY" \
     "$ROOT/infra/storewatch.py" --port "$FERRETDB_PORT" --run-dir "$RUN"
@@ -582,6 +585,11 @@ up_one() {
       elif [[ $1 == ferretdb ]] && ! ferretdb_answers 2>/dev/null; then
         log "ferretdb runs but does not answer a ping; restarting it"
         down_one ferretdb
+      elif [[ $1 == storewatch && $(cat "$RUN/storewatch.script" 2>/dev/null) != "$(storewatch_script)" ]]; then
+        # An older watchdog may not log in the way FerretDB now requires: it would take every
+        # refused ping for a hung store and restart FerretDB again and again.
+        log "storewatch runs an older infra/storewatch.py; restarting it"
+        down_one storewatch
       elif [[ $1 == postgres ]] && ! postgres_secured; then
         log "postgres runs without password authentication; restarting it to set it up"
         down_one postgres
