@@ -303,16 +303,17 @@ def reference(envelope: AnyEnvelope, proposal: Mapping[str, Any]) -> BilingualTe
     )
 
 
-def enclosures(envelope: AnyEnvelope) -> tuple[BilingualText, ...]:
+def enclosures(envelope: AnyEnvelope, office: Office) -> tuple[BilingualText, ...]:
     """What the letter encloses (สิ่งที่ส่งมาด้วย): the award letter, the certificate as its
-    own PDF (the sender attaches it)."""
+    own PDF (the sender attaches it), its number marked as the office marks illustrative
+    values."""
     payload = envelope.payload
     if isinstance(payload, CertificationAwarded):
         number = payload.certificate_number
         return (
             BilingualText(
-                th=f"ใบรับรองพื้นที่เมืองอัจฉริยะ เลขที่ {number} (แฟ้ม PDF แนบมาพร้อมนี้)",
-                en=f"Smart-city area certificate {number} (PDF file attached)",
+                th=f"ใบรับรองพื้นที่เมืองอัจฉริยะ เลขที่ {number}{office.mark_th} (แฟ้ม PDF แนบมาพร้อมนี้)",
+                en=f"Smart-city area certificate {number}{office.mark_en} (PDF file attached)",
             ),
         )
     return ()
@@ -373,7 +374,7 @@ def render_letter(
         number=number,
         date=date,
         reference=reference(envelope, proposal),
-        enclosures=enclosures(envelope),
+        enclosures=enclosures(envelope, settings.office),
         copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
         sent_on=sent_late(date, now),
     )

@@ -69,7 +69,9 @@ class Office(BaseModel):
         description="The unit's mailbox: Reply-To of every letter, and printed under it",
     )
     illustrative: bool = Field(
-        True, description="Mark the prefix, signatory and contact details as illustrative"
+        True,
+        description="Mark the prefix, signatory and contact details, and the certificate "
+        "numbers this system gives (not the official register's), as illustrative",
     )
 
     @property

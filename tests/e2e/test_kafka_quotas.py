@@ -114,6 +114,7 @@ async def claim_to_fact_seconds(
     record = signer.claim(
         builders.submission(signer.agency_id, where=UDON).payload,
         proposal_id=builders.new_proposal_id("QT"),
+        topic=topic,  # signature version 2 binds the claim to the topic it is sent to
     )
     started = time.monotonic()
     await producer.send_and_wait(

@@ -315,7 +315,7 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert first.json()["status"] == "submitted"
     assert first.json()["content"]["budget_baht"] in ("2000000", "2000000.00", "2E+6")
     assert [r["revision"] for r in first.json()["revisions"]] == [1, 2]
-    assert first.json()["revisions"][1]["changes"] == "financing plan added"
+    assert first.json()["revisions"][1]["changes"] == {"th": None, "en": "financing plan added"}
     retry = await owner.resubmit(pid, revised, idem)
     assert retry.status_code == 200
     assert retry.headers["Idempotent-Replayed"] == "true"

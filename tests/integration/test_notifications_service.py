@@ -497,6 +497,7 @@ async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
         mail,
         LetterRegister(db),
     )
+    await first_try.on_event(contacts_of(submitted, [CONTACT]))
     await first_try.on_event(submitted)
     addresses = [expected_letter("ProposalSubmitted")[0]]
     ids = [f"{submitted.event_id}:{a.lower()}" for a in addresses]

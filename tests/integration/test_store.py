@@ -122,7 +122,7 @@ async def test_concurrent_changes_from_two_processes_lose_nothing_and_publish_in
     )
     firsts: list[str] = []
     for r in records:
-        reason = json.loads(r.value)["payload"]["reason"]
+        reason = json.loads(r.value)["payload"]["reason"]["en"]
         if reason not in firsts:
             firsts.append(reason)
     assert firsts == [f"+1 -> {n}" for n in range(1, 31)]
