@@ -215,6 +215,7 @@ def unknown_proposal(envelope: AnyEnvelope) -> dict[str, Any]:
 
 def letter_proposal(envelope: AnyEnvelope, proposal: dict[str, Any]) -> dict[str, Any]:
     """The proposal as a letter about `envelope` describes it."""
+    proposal = view.described(proposal)
     if view.is_known(proposal):
         return proposal
     return {**unknown_proposal(envelope), **proposal}

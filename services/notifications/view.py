@@ -83,6 +83,25 @@ def _revision(event_type: str, payload: Any) -> int:
     return int(getattr(payload, "revision", 1))
 
 
+def described(state: Doc) -> Doc:
+    """The proposal as a letter that needs no contact address may name it: the state, or, while
+    its submission waits for the applicant's contacts, the area, province and applicant that
+    submission carries (a refusal read meanwhile still names the area it is about)."""
+    if is_known(state):
+        return state
+    for held in waiting(state):
+        doc = json.loads(held.event_value)
+        content = doc.get("payload", {}).get("content")
+        if doc.get("event_type") in CONTENT_EVENTS and isinstance(content, dict):
+            return {
+                **state,
+                "applicant": doc["payload"].get("applicant"),
+                "area_name": content.get("area_name"),
+                "province": content.get("province"),
+            }
+    return state
+
+
 def has_contacts(state: Doc, revision: int = 1) -> bool:
     """Whether the applicant's contact addresses of version `revision` (or later) are known:
     they travel apart from the facts since schema version 2 (ProposalContactsRecorded, on a topic

@@ -203,3 +203,15 @@ def test_older_contacts_never_replace_newer_ones() -> None:
     state = rec(state, older, None).state
     assert state["contact_emails"] == ["new@example.go.th"]
     assert state["contacts_revision"] == 2
+
+
+def test_a_refusal_read_while_the_submission_waits_for_contacts_still_names_the_area() -> None:
+    submitted, refused = env("ProposalSubmitted"), env("TransitionRefused")
+    waiting = rec({}, submitted, "submitted")
+    assert waiting.held
+    told = rec(waiting.state, refused, None)
+    assert not told.held  # told to its producer at once
+    named = view.described(told.state)
+    assert named["area_name"] == {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"}
+    assert named["province"]["code"] == "83"
+    assert view.described({}) == {}
