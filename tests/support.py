@@ -35,13 +35,16 @@ from faststream.security import BaseSecurity
 from smartcity_th.contracts.access import ADMIN_PRINCIPAL, service_principal
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.proposals import ProposalContactsRecorded
 from smartcity_th.contracts.signing import sign
 from smartcity_th.contracts.topics import (
+    CONTACTS,
     DEFAULT_PARTITIONS,
     HEADER_EMITTED_BY,
     HEADER_EVENT_TYPE,
     INTAKE,
+    PROPOSALS,
     Topics,
 )
 from smartcity_th.kit import ClaimSigner, SignedRecord
@@ -350,11 +353,41 @@ async def kafka_producer(**options: Any) -> AsyncIterator[AIOKafkaProducer]:
         await producer.stop()
 
 
+CONTENT_FACTS = frozenset(
+    name for name, spec in EVENTS.items() if "content" in spec.payload.model_fields
+)
+TEST_CONTACTS = ["city@example.go.th"]
+"""The applicant's contact address of a submission fact a test publishes itself."""
+
+
+def contacts_fact(fact: AnyEnvelope) -> AnyEnvelope:
+    """The applicant's contacts of a submission fact's version, as the proposals service
+    publishes them just before the fact (schema version 2: on smartcity.contacts)."""
+    payload = fact.payload
+    return new_envelope(
+        ProposalContactsRecorded(
+            applicant=payload.applicant,
+            revision=getattr(payload, "revision", 1),
+            contact_emails=payload.contact_emails or TEST_CONTACTS,
+        ),
+        producer="svc-proposals",
+        proposal_id=fact.proposal_id,
+        cause=fact,
+    )
+
+
 async def produce(topic: str, envelopes: Iterable[AnyEnvelope]) -> None:
     """Envelopes on a topic as their producers send them: a fact stamped by its service, an
-    agency's claim signed with its test key (`record_headers`)."""
+    agency's claim signed with its test key (`record_headers`); a submission fact after its
+    applicant's contacts on the contacts topic, as the proposals service publishes it."""
     async with kafka_producer(enable_idempotence=True) as producer:
         for e in envelopes:
+            if topic.endswith(PROPOSALS) and e.event_type in CONTENT_FACTS:
+                where = topic.removesuffix(PROPOSALS) + CONTACTS
+                contacts = contacts_fact(e)
+                await producer.send_and_wait(
+                    where, contacts.to_bytes(), key=e.key, headers=record_headers(contacts, where)
+                )
             await producer.send_and_wait(
                 topic, e.to_bytes(), key=e.key, headers=record_headers(e, topic)
             )
