@@ -326,7 +326,7 @@ async def test_revision_request_resubmission_and_withdrawal(
     gone = await owner.withdraw(pid, "merged with the provincial plan", idem)
     assert gone.status_code == 200
     assert gone.json()["status"] == "withdrawn"
-    assert gone.json()["withdrawal_reason"] == "merged with the provincial plan"
+    assert gone.json()["withdrawal_reason"] == {"th": None, "en": "merged with the provincial plan"}
     assert (await owner.withdraw(pid, None, idem)).status_code == 200
     twice = await owner.withdraw(pid, None, str(uuid.uuid4()))
     assert twice.status_code == 409
@@ -339,7 +339,10 @@ async def test_revision_request_resubmission_and_withdrawal(
         "ProposalWithdrawn",
     ]
     assert published[1]["payload"]["revision"] == 2
-    assert published[2]["payload"]["reason"] == "merged with the provincial plan"
+    assert published[2]["payload"]["reason"] == {
+        "th": None,
+        "en": "merged with the provincial plan",
+    }
     assert len({f["event_id"] for f in published}) == 3
 
 
