@@ -10,7 +10,11 @@ PYTEST_ARGS ?=
 
 # The local servers' ports (infra/stack.sh reads the same variables) handed to the services,
 # the demo and the benchmarks, unless a service's own variable is set.
-# One node, or with SMARTCITY_KAFKA_NODES=3 the three nodes of the local cluster.
+# One node, or with SMARTCITY_KAFKA_NODES=3 the three nodes of the local cluster (which
+# `make chaos CHAOS_ARGS="--cluster ..."` asks for).
+ifneq ($(findstring --cluster,$(CHAOS_ARGS)),)
+export SMARTCITY_KAFKA_NODES := 3
+endif
 KAFKA_BOOTSTRAP := $(shell infra/stack.sh bootstrap)
 SMTP_PORT := $(or $(SMARTCITY_SMTP_PORT),1025)
 MAILPIT_HTTP_PORT := $(or $(SMARTCITY_MAILPIT_HTTP_PORT),8025)
@@ -127,7 +131,7 @@ format: setup ## Apply ruff's formatting and fixes
 demo: up ## The main job: the stack with a realistic scenario flowing through it (DEMO_ARGS=--reset: from scratch)
 	$(PY) -m smartcity_th.scenarios $(DEMO_ARGS)
 
-chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000"
+chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_ARGS="--proposals 1000", "--cluster" on three Kafka nodes
 	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 fuzz: infra-up ## Fuzz campaign: hostile records through the real broker to every consumer; FUZZ_ARGS="--records 10000"

@@ -47,6 +47,7 @@ from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.contracts.workflow import event_name
 from smartcity_th.services.common.kafka import ensure_topics
 from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
+from tests.chaos import cluster
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -455,10 +456,11 @@ async def faults(
     rng: random.Random,
     kill_every: float,
     min_kills: int,
+    servers: tuple[str, ...] = ("kafka", "ferretdb", "smtp"),
 ) -> None:
-    """Kill/restart services on a schedule and restart each server once. Runs until `stop` is
-    set AND every kind of fault has happened (each server once, `min_kills` service kills)."""
-    once = ["kafka", "ferretdb", "smtp"]
+    """Kill/restart services on a schedule and restart each of `servers` once. Runs until `stop`
+    is set AND every kind of fault has happened (each server once, `min_kills` service kills)."""
+    once = list(servers)
     rng.shuffle(once)
     tick = 0
     while not (stop.is_set() and not once and figures.kills + figures.terms >= min_kills):
@@ -602,8 +604,25 @@ async def verify(
     }
 
 
+async def cluster_faults(
+    ns: Namespace, topics: Topics, figures: Figures, spacing: float, outage: float
+) -> list[dict[str, Any]]:
+    """On the three-node cluster: the broker faults of tests/chaos/cluster.py in turn, then the
+    revocation followed by a restart of every node (the one-node run's broker restart)."""
+    recoveries = await cluster.broker_faults(topics, spacing, outage, short_outage=spacing)
+    await asyncio.sleep(spacing)
+    await asyncio.to_thread(revoke_then_restart_broker, ns, figures)
+    return recoveries
+
+
 async def run(
-    n: int, poison: int, kill_every: float, seed: int, stuck_after: float
+    n: int,
+    poison: int,
+    kill_every: float,
+    seed: int,
+    stuck_after: float,
+    on_cluster: bool = False,
+    outage: float = 60.0,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     restarts_before = len(watchdog_restarts())
@@ -619,20 +638,28 @@ async def run(
     stack.start()
     driver = Driver(stack, Agencies(topics, issued), figures)
     stop = asyncio.Event()
+    servers = ("ferretdb", "smtp") if on_cluster else ("kafka", "ferretdb", "smtp")
     chaos = asyncio.create_task(
-        faults(stack, figures, stop, rng, kill_every, min_kills=3 * len(SERVICES))
+        faults(stack, figures, stop, rng, kill_every, min_kills=3 * len(SERVICES), servers=servers)
     )
     health = asyncio.create_task(watch_health(stack, stuck_after))
+    brokers: asyncio.Task[list[dict[str, Any]]] | None = None
+    if on_cluster:
+        brokers = asyncio.create_task(
+            cluster_faults(ns, topics, figures, spacing=kill_every * 2, outage=outage)
+        )
+    faulting = [chaos] if brokers is None else [chaos, brokers]
     try:
         lifecycle_task = asyncio.create_task(lifecycle(driver, mongo, ns, n))
         await asyncio.sleep(kill_every * 1.5)
         poison_keys = await inject(topics, figures, rng, poison)
         # The proposals' journey, unless a fault step fails or a service stays unhealthy.
-        await first_failure(lifecycle_task, chaos, health)
+        await first_failure(lifecycle_task, *faulting, health)
         pids = await lifecycle_task
         poison_keys += await inject(topics, figures, rng, 0)  # duplicates of the late events
         stop.set()
-        await first_failure(chaos, health)  # returns once every kind of fault has happened
+        for task in faulting:  # returns once every kind of fault has happened
+            await first_failure(task, health)
         # Let the consumers and the sender finish, for as long as emails keep settling, then
         # check. (A thousand proposals queue about 31,000 emails.)
         deliveries = mongo[ns.db("notifications")]["deliveries"]
@@ -657,7 +684,7 @@ async def run(
         result = await verify(mongo, ns, topics, pids, poison_keys, since)
     finally:
         stop.set()
-        for task in (chaos, health):
+        for task in (*faulting, health):
             if not task.done():
                 task.cancel()
         await driver.close()
@@ -681,6 +708,8 @@ async def run(
             "poison_injected": figures.poison_injected,
             "http_retries": figures.http_retries,
             "store_watchdog_restarts": len(watchdog_restarts()) - restarts_before,
+            "kafka_nodes": 3 if on_cluster else 1,
+            "broker_faults": brokers.result() if brokers is not None else [],
             "elapsed_s": round(time.monotonic() - started, 1),
         }
     )
@@ -703,10 +732,32 @@ def main() -> int:
         default=180.0,
         help="fail once a service's /healthz has failed this many seconds in a row",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="on the three-node Kafka (SMARTCITY_KAFKA_NODES=3): kill the partition leader, "
+        "then the active controller, then two nodes at once (tests/chaos/cluster.py)",
+    )
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=60.0,
+        help="with --cluster: seconds two of the three nodes stay down",
+    )
     args = parser.parse_args()
+    if args.cluster:
+        cluster.require_cluster()
     ensure_stack()
     result = asyncio.run(
-        run(args.proposals, args.poison, args.kill_every, args.seed, args.stuck_after)
+        run(
+            args.proposals,
+            args.poison,
+            args.kill_every,
+            args.seed,
+            args.stuck_after,
+            on_cluster=args.cluster,
+            outage=args.outage,
+        )
     )
     out = LOCAL / "chaos" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -732,6 +783,8 @@ def main() -> int:
         f"repeated_same_message_id={result['repeated_emails_same_message_id']} "
         f"dead_lettered={result['dead_lettered']} elapsed={result['elapsed_s']}s"
     )
+    for recovery in result["broker_faults"]:
+        print(f"chaos: {cluster.Recovery(**recovery).summary()}")
     if lost or doubled or breached:
         print(json.dumps(result, indent=2))
         return 1
