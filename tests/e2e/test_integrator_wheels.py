@@ -7,6 +7,7 @@ a fact on the real broker. The time from the empty virtualenv to the fact is wri
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -89,6 +90,14 @@ async def test_the_contracts_and_kit_wheels_alone_send_a_claim_that_becomes_a_fa
     tmp_path: Path,
 ) -> None:
     wheels = tmp_path / "wheels"
+    # Built from copies: pip builds a local folder in place, and setuptools' build/ left in the
+    # checkout would be read by mypy as a second copy of the package.
+    sources = []
+    for folder in ("contracts", "smartcity_kit"):
+        sources.append(tmp_path / "src" / folder)
+        shutil.copytree(
+            ROOT / folder, sources[-1], ignore=shutil.ignore_patterns("build", "*.egg-info")
+        )
     run(
         sys.executable,
         "-m",
@@ -98,8 +107,7 @@ async def test_the_contracts_and_kit_wheels_alone_send_a_claim_that_becomes_a_fa
         "--no-deps",
         "-w",
         wheels,
-        ROOT / "contracts",
-        ROOT / "smartcity_kit",
+        *sources,
     )
     built = {w.name: w.stat().st_size for w in sorted(wheels.glob("*.whl"))}
     assert len(built) == 2, built
