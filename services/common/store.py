@@ -350,17 +350,22 @@ class AggregateStore:
         )
 
     async def publish_pending(
-        self, older_than: dt.datetime | None = None, publisher: CommitPublisher | None = None
-    ) -> tuple[int, int]:
-        """Publish the unpublished commits (those older than `older_than`); returns (events
-        sent, commits still pending). Re-projects each one too: a crash between commit and
-        projection leaves both undone."""
-        sent = pending = 0
+        self,
+        older_than: dt.datetime | None = None,
+        publisher: CommitPublisher | None = None,
+        unpublished: list[Doc] | None = None,
+    ) -> tuple[int, list[dt.datetime]]:
+        """Publish the unpublished commits (those older than `older_than`; `unpublished`: this
+        store's, if the caller has read them); returns the events sent and when each commit
+        left pending was made. Re-projects each one too: a crash between commit and projection
+        leaves both undone."""
+        sent = 0
+        pending: list[dt.datetime] = []
         done: set[str] = set()
-        for doc in await self.unpublished():
+        for doc in await self.unpublished() if unpublished is None else unpublished:
             aid = doc["aggregate_id"]
             if older_than is not None and doc["at"] > older_than:
-                pending += 1
+                pending.append(doc["at"])
                 continue
             if aid in done:
                 continue
@@ -370,6 +375,11 @@ class AggregateStore:
             via = publisher or self._publisher
             sent += await via.publish_through(self.commits, aid, version)
         return sent, pending
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (a client without `tz_aware` reads naive UTC datetimes)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _state_of(doc: Doc) -> Doc:
@@ -397,15 +407,28 @@ class Relay:
         self._clock = clock
 
     async def sweep_once(self, *, grace_seconds: float | None = None) -> int:
+        """One pass over every store. The outbox gauges show the pass: before publishing, the
+        commits found unpublished (so a pass that fails, Kafka being away, still reports how
+        old the backlog is); after it, those left for the writers' grace period."""
         grace = self._grace if grace_seconds is None else grace_seconds
-        cutoff = self._clock() - dt.timedelta(seconds=grace)
-        sent = pending = 0
-        for store in self._stores:
-            s, p = await store.publish_pending(cutoff, self._publisher)
+        now = self._clock()
+        cutoff = now - dt.timedelta(seconds=grace)
+        found = [(store, await store.unpublished()) for store in self._stores]
+        self._report(now, [doc["at"] for _, docs in found for doc in docs])
+        sent = 0
+        left: list[dt.datetime] = []
+        for store, docs in found:
+            s, pending = await store.publish_pending(cutoff, self._publisher, docs)
             sent += s
-            pending += p
-        OUTBOX_PENDING.labels(self._service).set(pending)
+            left += pending
+        self._report(now, left)
         return sent
+
+    def _report(self, now: dt.datetime, unpublished_at: list[dt.datetime]) -> None:
+        OUTBOX_PENDING.labels(self._service).set(len(unpublished_at))
+        oldest = min(unpublished_at, default=None)
+        age = 0.0 if oldest is None else (now - _aware(oldest)).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))
 
     async def run(self) -> None:
         """A pass at start-up, then whenever a publish failed (retrying with capped backoff

@@ -4,6 +4,7 @@ compare-and-set, lost races decided again, a crash between commit and publish, a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from faststream.exceptions import FastStreamException
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -19,6 +22,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalWithdrawn
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.consumer import EventConsumer, Record
+from smartcity_th.services.common.kafka_security import bootstrap_servers
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import (
     AggregateStore,
@@ -43,7 +47,9 @@ class Refused(Exception):
 
 @pytest.fixture
 async def broker(topics: Topics) -> AsyncIterator[KafkaBroker]:
-    kafka = KafkaBroker(KAFKA, security=kafka_security(), enable_idempotence=True, acks="all")
+    kafka = KafkaBroker(
+        bootstrap_servers(KAFKA), security=kafka_security(), enable_idempotence=True, acks="all"
+    )
     await kafka.connect()
     yield kafka
     await kafka.stop()
@@ -198,6 +204,36 @@ async def test_while_kafka_is_unreachable_the_commit_waits_for_the_relay(
     relay = Relay(CommitPublisher(broker, topics, "proposals"), [store], "t")
     assert await relay.sweep_once(grace_seconds=0) == 1
     assert await store.unpublished() == []
+
+
+def gauge(name: str, service: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"service": service})
+
+
+async def test_the_outbox_gauges_show_how_old_the_backlog_is_while_kafka_is_away(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    """`smartcity_outbox_oldest_age_seconds` and `smartcity_outbox_pending` (on the dashboard)
+    show the relay's last pass: a pass that fails, Kafka being away, still reports the backlog."""
+    unreachable = CommitPublisher(KafkaBroker("127.0.0.1:1"), topics, "proposals")
+    store = store_in(db, unreachable)
+    aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+    assert await store.change(aggregate_id, add(aggregate_id, 1)) == 1
+    [pending] = await store.unpublished()
+    later = pending["at"] + dt.timedelta(seconds=90)
+    service = f"t-{uuid.uuid4().hex[:6]}"
+    away = Relay(unreachable, [store], service, grace_seconds=0, clock=lambda: later)
+    with pytest.raises(FastStreamException):  # the unconnected client
+        await away.sweep_once()
+    assert gauge("smartcity_outbox_pending", service) == 1
+    assert gauge("smartcity_outbox_oldest_age_seconds", service) == pytest.approx(90, abs=1)
+
+    back = Relay(
+        CommitPublisher(broker, topics, "proposals"), [store], service, clock=lambda: later
+    )
+    assert await back.sweep_once(grace_seconds=0) == 1
+    assert gauge("smartcity_outbox_pending", service) == 0
+    assert gauge("smartcity_outbox_oldest_age_seconds", service) == 0
 
 
 async def test_a_store_outage_holds_the_consumers_position(topics: Topics) -> None:
