@@ -59,8 +59,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from smartcity_th.contracts import access
 from smartcity_th.contracts.topics import ALL_TOPICS, Topics
+from smartcity_th.services.common import local_credentials
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRAM_ITERATIONS = 8192
 REGISTRY_PARTITIONS = 1
 
@@ -78,23 +78,12 @@ def default_protocol() -> Protocol:
 
 
 def credentials_file() -> Path:
-    explicit = os.environ.get("SMARTCITY_KAFKA_CREDENTIALS_FILE")
-    if explicit:
-        return Path(explicit)
-    local = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
-    return local / "kafka" / "credentials"
+    return local_credentials.credentials_file("kafka", "SMARTCITY_KAFKA_CREDENTIALS_FILE")
 
 
 def local_password(principal: str) -> str:
     """The local stack's password for `principal`, or "" when it has none."""
-    path = credentials_file()
-    if not path.is_file():
-        return ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, _, password = line.strip().partition(" ")
-        if name == principal:
-            return password.strip()
-    return ""
+    return local_credentials.password_in(credentials_file(), principal)
 
 
 def new_password() -> str:

@@ -11,7 +11,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-ROOT = Path(__file__).resolve().parents[2]
+from smartcity_th.services.common.local_credentials import credentials_file, password_in
+
 OPERATOR_PRINCIPAL = "admin"
 """The operators' principal on the store: tests, chaos, benchmarks, the restore drill's counts
 (a member of every service's role, not a superuser)."""
@@ -20,24 +21,13 @@ WATCHDOG_PRINCIPAL = "storewatch"
 
 
 def store_credentials_file() -> Path:
-    explicit = os.environ.get("SMARTCITY_STORE_CREDENTIALS_FILE")
-    if explicit:
-        return Path(explicit)
-    local = Path(os.environ.get("SMARTCITY_LOCAL_DIR", ROOT / ".local"))
-    return local / "store" / "credentials"
+    return credentials_file("store", "SMARTCITY_STORE_CREDENTIALS_FILE")
 
 
 def local_store_password(principal: str, path: Path | None = None) -> str:
     """The local stack's store password for `principal` (infra/stack.sh makes them once per
     stack, in `path`, by default .local/store/credentials), or "" when it has none."""
-    path = path or store_credentials_file()
-    if not path.is_file():
-        return ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, _, password = line.strip().partition(" ")
-        if name == principal:
-            return password.strip()
-    return ""
+    return password_in(path or store_credentials_file(), principal)
 
 
 def with_credentials(url: str, username: str, password: str, mechanism: str = "PLAIN") -> str:
