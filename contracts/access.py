@@ -21,13 +21,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from smartcity_th.contracts import topics
-from smartcity_th.contracts.catalogue import EVENTS, SERVICE_PRODUCER_PREFIX
-from smartcity_th.contracts.common import AGENCY_ID_RULE, is_agency_id
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import (
+    AGENCY_ID_RULE,
+    SERVICE_PRINCIPAL_PREFIX,
+    is_agency_id,
+)
+from smartcity_th.contracts.common import service_principal as service_principal  # re-exported
 
 SERVICES: tuple[str, ...] = ("proposals", "approvals", "notifications", "console")
 ADMIN_PRINCIPAL = "admin"
 BROKER_PRINCIPAL = "broker"
-SERVICE_PRINCIPAL_PREFIX = SERVICE_PRODUCER_PREFIX
 AGENCY_GROUP_SEPARATOR = "."
 
 REGISTRY = "smartcity.agencies"
@@ -89,10 +93,6 @@ class Rule:
     @property
     def kafka_principal(self) -> str:
         return f"User:{self.principal}"
-
-
-def service_principal(service: str) -> str:
-    return f"{SERVICE_PRINCIPAL_PREFIX}{service}"
 
 
 def fact_topic_owners() -> dict[str, str]:

@@ -24,7 +24,7 @@ from smartcity_th.contracts.approvals import (
     TransitionRefused,
 )
 from smartcity_th.contracts.authorisation import is_claimable
-from smartcity_th.contracts.common import Contract
+from smartcity_th.contracts.common import SERVICE_PRINCIPAL_PREFIX, Contract
 from smartcity_th.contracts.notifications import (
     NotificationFailed,
     NotificationHeld,
@@ -38,14 +38,11 @@ from smartcity_th.contracts.proposals import (
     ProposalWithdrawn,
 )
 
-SERVICE_PRODUCER_PREFIX = "svc-"
-"""Producers (and Kafka principals) of the services themselves: `svc-proposals`, ..."""
-
 
 def is_fact_producer(producer: str) -> bool:
     """Whether a record's producer is one of the services: its events are facts. Any other
     producer is an agency, and what it sends is a claim for the event's owner to check."""
-    return producer.startswith(SERVICE_PRODUCER_PREFIX)
+    return producer.startswith(SERVICE_PRINCIPAL_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from smartcity_th.contracts.approvals import CertificateSeal, CertificationAwarded
+from smartcity_th.contracts.common import service_principal
 from smartcity_th.contracts.signing import SigningKey
 
 STATEMENT_DOMAIN = b"smartcity-certificate-v1\n"
 """The first bytes of every statement: names the scheme and its version."""
-ISSUER = "svc-approvals"
+ISSUER = service_principal("approvals")
 """The agency (registry id) whose key signs certificates: the approvals service, which owns
 them."""
 

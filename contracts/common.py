@@ -31,6 +31,16 @@ AGENCY_ID_RULE = (
     "2 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit (no dots)"
 )
 MEETING_ID_PATTERN = r"^[0-9]{1,3}/25[0-9]{2}$"
+SERVICE_PRINCIPAL_PREFIX = "svc-"
+"""Producers (and Kafka principals) of the services themselves: `svc-proposals`, ..."""
+
+
+def service_principal(service: str) -> str:
+    """The agency id, producer and Kafka principal of one of the services (`svc-<service>`):
+    the one place they are spelled."""
+    return f"{SERVICE_PRINCIPAL_PREFIX}{service}"
+
+
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 

@@ -43,6 +43,7 @@ from smartcity_th.contracts.common import (
     ProvinceRef,
     Stage,
     Words,
+    service_principal,
 )
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
@@ -148,7 +149,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
     ),
     "ProposalContactsRecorded": (
         ProposalContactsRecorded(applicant=APPLICANT, revision=1, contact_emails=CONTACTS),
-        "svc-proposals",
+        service_principal("proposals"),
     ),
     "IntakeRejected": (
         IntakeRejected(
@@ -165,7 +166,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
                 )
             ],
         ),
-        "svc-proposals",
+        service_principal("proposals"),
     ),
     "ProposalScreened": (
         ProposalScreened(
@@ -284,7 +285,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
                 "the subcommittee has not decided on it yet",
             ),
         ),
-        "svc-approvals",
+        service_principal("approvals"),
     ),
     "DeliveryDeadlineReminder": (
         DeliveryDeadlineReminder(
@@ -293,7 +294,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             overdue=False,
             days_left=30,
         ),
-        "svc-approvals",
+        service_principal("approvals"),
     ),
     "NotificationSent": (
         NotificationSent(
@@ -304,7 +305,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             message_id="<2c3d4e5f.lg-phuket-city@smartcity.example.go.th>",
             attempts=1,
         ),
-        "svc-notifications",
+        service_principal("notifications"),
     ),
     "NotificationFailed": (
         NotificationFailed(
@@ -316,7 +317,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             attempts=8,
             error="550 5.1.1 mailbox unavailable",
         ),
-        "svc-notifications",
+        service_principal("notifications"),
     ),
     "NotificationHeld": (
         NotificationHeld(
@@ -327,7 +328,7 @@ PAYLOADS: dict[str, tuple[Contract, str]] = {
             delivery_id="2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f:smartcity@phuketcity.example.go.th",
             problems=["text: a placeholder: 'TODO'"],
         ),
-        "svc-notifications",
+        service_principal("notifications"),
     ),
     "DeliveryReported": (
         DeliveryReported(

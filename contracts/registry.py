@@ -26,11 +26,12 @@ from smartcity_th.contracts.common import (
     ShortText,
     UtcDateTime,
     is_agency_id,
+    service_principal,
 )
 from smartcity_th.contracts.signing import KEY_ID_PATTERN, SigningKey
 
 REGISTRY_SCHEMA_VERSION = 1
-ADMIN_PRODUCER = "svc-admin"
+ADMIN_PRODUCER = service_principal("admin")
 
 SigningKeyId = Annotated[
     str,
@@ -125,7 +126,7 @@ class RegistryEnvelope(BaseModel, Generic[P]):
     event_type: str = Field(description="Name of the payload model, e.g. 'SigningKeyRevoked'")
     schema_version: int = Field(ge=1, description="Version of the payload's schema")
     occurred_at: UtcDateTime = Field(description="When the admin made the change (UTC)")
-    producer: AgencyId = Field(description="Always the admin: 'svc-admin'")
+    producer: AgencyId = Field(description=f"Always the admin: '{ADMIN_PRODUCER}'")
     subject: str = Field(
         pattern=r"^(agency|signing-key|api-key):.{2,100}$",
         description="What the event is about; the record key (compaction keeps the latest)",

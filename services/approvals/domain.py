@@ -41,7 +41,7 @@ from smartcity_th.contracts.certificate import (
     status,
 )
 from smartcity_th.contracts.certificate import due_reminder as due_certificate_reminder
-from smartcity_th.contracts.common import BilingualText, Contract, Stage
+from smartcity_th.contracts.common import BilingualText, Contract, Stage, service_principal
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalSubmitted
 from smartcity_th.contracts.workflow import (
@@ -52,7 +52,7 @@ from smartcity_th.contracts.workflow import (
     transition,
 )
 
-SERVICE_PRODUCER = "svc-approvals"
+SERVICE_PRODUCER = service_principal("approvals")
 IDS = uuid.UUID("5b1f3c2e-7d4a-4e0b-9a51-2f6c8d0e9a10")
 """Namespace of the deterministic (uuid5) event ids this service derives."""
 

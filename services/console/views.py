@@ -17,7 +17,7 @@ from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.approvals import DATED_DECISIONS, decided_on
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.certificate import LIFECYCLE_EVENTS, Recorded, fold, status
-from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.common import AgencyKind, service_principal
 from smartcity_th.contracts.envelope import EnvelopeError, parse_record
 from smartcity_th.contracts.reference import UnknownProvince, province
 from smartcity_th.contracts.workflow import event_name, stage_name
@@ -29,7 +29,7 @@ REPLAY_AGENCY_KINDS = frozenset({AgencyKind.DEPA})
 # workflow only; an applicant follows its own proposals through the proposals and approvals APIs,
 # which already scope what they show to the owner (docs/console.md).
 CONSOLE_AGENCY_KINDS = frozenset({AgencyKind.DEPA, AgencyKind.DES_SUBCOMMITTEE, AgencyKind.SYSTEM})
-REPLAY_AGENCY_IDS = frozenset({"svc-console"})
+REPLAY_AGENCY_IDS = frozenset({service_principal("console")})
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

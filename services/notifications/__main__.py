@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from smartcity_th.contracts.common import service_principal
 from smartcity_th.services.common.cli import service_cli
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.notifications import domain
@@ -27,7 +28,7 @@ from smartcity_th.services.notifications.links import new_secret
 from smartcity_th.services.notifications.samples import AREA, PROVINCE, sample_envelope
 
 T = TypeVar("T")
-CLI_AGENCY = "svc-notifications"
+CLI_AGENCY = service_principal("notifications")
 
 console = Console()
 cli = service_cli(NAME, NotificationsSettings, build)

@@ -18,7 +18,7 @@ from smartcity_th.contracts.approvals import (
     CertificationAwarded,
     decided_on,
 )
-from smartcity_th.contracts.common import BilingualText, Stage, marked
+from smartcity_th.contracts.common import BilingualText, Stage, marked, service_principal
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope, parse_record
 from smartcity_th.contracts.notifications import (
     NotificationFailed,
@@ -44,7 +44,7 @@ from smartcity_th.services.notifications.rendering import (
     thai_day,
 )
 
-SERVICE_PRODUCER = "svc-notifications"
+SERVICE_PRODUCER = service_principal("notifications")
 DIGEST_TYPE = "Digest"
 
 Status = Literal["held", "queued", "sent", "failed", "digested", "review"]

@@ -43,6 +43,7 @@ from smartcity_th.contracts.common import (
     ProvinceRef,
     Stage,
     Words,
+    service_principal,
 )
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
@@ -218,7 +219,7 @@ def sample_envelope(
     payload = payloads(**kwargs)[event_type]
     return new_envelope(
         payload,
-        producer=f"svc-{EVENTS[event_type].owner}",
+        producer=service_principal(EVENTS[event_type].owner),
         proposal_id=proposal_id,
         occurred_at=OCCURRED if fixed else None,
         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"sample:{event_type}") if fixed else None,

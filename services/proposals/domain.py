@@ -10,7 +10,13 @@ from typing import Any
 
 from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.authorisation import Producer, Refused, authorise
-from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage, Words
+from smartcity_th.contracts.common import (
+    BilingualText,
+    ProvinceRef,
+    Stage,
+    Words,
+    service_principal,
+)
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
     FieldError,
@@ -25,7 +31,7 @@ from smartcity_th.contracts.proposals import (
 from smartcity_th.contracts.reference import UnknownProvince, province
 from smartcity_th.contracts.workflow import Refusal, transition
 
-SERVICE_PRODUCER = "svc-proposals"
+SERVICE_PRODUCER = service_principal("proposals")
 
 
 class IntakeError(Exception):

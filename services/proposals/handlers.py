@@ -19,6 +19,7 @@ from smartcity_th.contracts.common import (
     canonical_uuid,
     is_agency_id,
     is_proposal_id,
+    service_principal,
 )
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from smartcity_th.contracts.proposals import (
@@ -42,7 +43,7 @@ from smartcity_th.services.proposals.domain import (
 
 log = structlog.get_logger(__name__)
 
-APPROVALS_PRODUCER = "svc-approvals"
+APPROVALS_PRODUCER = service_principal("approvals")
 PROPOSAL_CLAIMS = frozenset(claims_for("proposals"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,19 @@ def test_docs_security_md_prints_the_current_acl_table() -> None:
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert text == with_acl_table(text), "docs/security.md is stale: run `make docs`"
     assert "| `User:svc-approvals` | topic | `smartcity.decisions` | literal | write |" in text
+
+
+def test_the_product_spells_a_service_principal_in_one_place() -> None:
+    """`svc-<service>` is written once (contracts/common.py `service_principal`); the product's
+    code names services and derives their principals, so a rename cannot miss a copy."""
+    spelled = re.compile(r"""["']svc-[a-z]+["']""")
+    product = ["contracts", "services", "smartcity_kit", "scenarios", "tools"]
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in product
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "build" not in path.parts
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if spelled.search(line)
+    ]
+    assert found == []
