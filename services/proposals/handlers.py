@@ -109,6 +109,7 @@ class ProposalHandlers:
             content=command.content,
             idempotency_key=command.idempotency_key,
             now=self.clock(),
+            email_domains=command.applicant.email_domains,
             cause=command.cause,
             effective_on=command.effective_on,
         )
@@ -137,6 +138,7 @@ class ProposalHandlers:
                 changes=command.changes,
                 command_key=command.command_key,
                 now=self.clock(),
+                email_domains=command.actor.email_domains,
                 cause=command.cause,
                 claimed_revision=command.claimed_revision,
                 effective_on=command.effective_on,
@@ -213,7 +215,7 @@ class IntakeClaims:
             await self._handle(applicant, envelope)
         except IntakeError as exc:
             await self._rejections.reject(envelope, exc)
-            kind = {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
+            kind = exc.kind or {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
                 exc.status, "validation"
             )
             raise Unprocessable(kind, exc.reason.en) from None
