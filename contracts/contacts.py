@@ -71,49 +71,55 @@ class OutsideAddress:
 
 @dataclass(frozen=True)
 class ContactRefusal:
-    """Why these contact addresses are refused: the reason, and each address outside the
-    domains with what to say about it."""
+    """Why an agency's contact addresses are refused: those outside its registered email
+    domains, and the domains allowed. Said two ways: naming the addresses (to the applicant
+    itself: the HTTP answer; the dead letter, which only the services and operators read), or
+    by position only (`named=False`: the `IntakeRejected` fact, which every agency may read,
+    carries no personal data)."""
 
-    reason: BilingualText
+    agency_id: str
     outside: tuple[OutsideAddress, ...]
     allowed: tuple[str, ...]
 
-    def message(self, address: str) -> BilingualText:
+    def reason(self, *, named: bool = True) -> BilingualText:
+        which = ", ".join(_which(o, named) for o in self.outside)
         if not self.allowed:
             return BilingualText(
-                en=f"{address} cannot be accepted: no email domain is registered",
-                th=f"รับอีเมล {address} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
+                en=f"{self.agency_id} has no registered email domain, so no contact address "
+                f"can be accepted ({which}); " + REGISTER_HINT_EN.format(agency=self.agency_id),
+                th=f"{self.agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ "
+                f"({which}) " + REGISTER_HINT_TH.format(agency=self.agency_id),
             )
         shown = ", ".join(self.allowed)
         return BilingualText(
-            en=f"{address} is not at a registered email domain ({shown})",
-            th=f"อีเมล {address} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+            en=f"contact addresses must be at {self.agency_id}'s registered email domains "
+            f"({shown}); not: {which}",
+            th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {self.agency_id} ลงทะเบียนไว้ ({shown}) "
+            f"รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which}",
         )
+
+    def message(self, outside: OutsideAddress, *, named: bool = True) -> BilingualText:
+        which = _which(outside, named)
+        if not self.allowed:
+            return BilingualText(
+                en=f"{which} cannot be accepted: no email domain is registered",
+                th=f"รับ {which} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
+            )
+        shown = ", ".join(self.allowed)
+        return BilingualText(
+            en=f"{which} is not at a registered email domain ({shown})",
+            th=f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+        )
+
+
+def _which(outside: OutsideAddress, named: bool) -> str:
+    return outside.address if named else f"contact_emails[{outside.index}]"
 
 
 def contact_refusal(
     agency_id: str, addresses: Sequence[str], domains: Sequence[str]
 ) -> ContactRefusal | None:
     """None when every address is at one of the agency's registered email domains; else the
-    refusal, naming the addresses outside them and the domains allowed (Thai and English)."""
+    refusal: the addresses outside them and the domains allowed."""
     outside = tuple(OutsideAddress(i, a) for i, a in enumerate(addresses) if not within(a, domains))
-    if not outside:
-        return None
-    allowed = tuple(domains)
-    named = ", ".join(o.address for o in outside)
-    if not allowed:
-        reason = BilingualText(
-            en=f"{agency_id} has no registered email domain, so no contact address can be "
-            f"accepted ({named}); " + REGISTER_HINT_EN.format(agency=agency_id),
-            th=f"{agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ ({named}) "
-            + REGISTER_HINT_TH.format(agency=agency_id),
-        )
-    else:
-        shown = ", ".join(allowed)
-        reason = BilingualText(
-            en=f"contact addresses must be at {agency_id}'s registered email domains "
-            f"({shown}); not: {named}",
-            th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {agency_id} ลงทะเบียนไว้ ({shown}) "
-            f"อีเมลต่อไปนี้ไม่อยู่ในโดเมนดังกล่าว: {named}",
-        )
-    return ContactRefusal(reason, outside, allowed)
+    return ContactRefusal(agency_id, outside, tuple(domains)) if outside else None

@@ -35,7 +35,11 @@ registered email domains."""
 
 class IntakeError(Exception):
     """A submission that cannot be accepted, with field-precise reasons in both languages;
-    `kind` names the refusal for a dead letter where the status alone does not."""
+    `kind` names the refusal for a dead letter where the status alone does not; `public` is
+    what a refusal on a topic every agency reads says instead, when this one names personal
+    data (a contact address)."""
+
+    public: IntakeError | None = None
 
     def __init__(
         self,
@@ -119,14 +123,22 @@ def check_contacts(applicant: str, content: SubmittedContent, email_domains: Seq
     refusal = contact_refusal(applicant, content.contact_emails, email_domains)
     if refusal is None:
         return
-    raise IntakeError(
-        refusal.reason,
-        [
-            FieldError(field=f"contact_emails.{o.index}", message=refusal.message(o.address))
-            for o in refusal.outside
-        ],
-        kind=CONTACT_OUTSIDE_DOMAINS,
-    )
+
+    def error(named: bool) -> IntakeError:
+        return IntakeError(
+            refusal.reason(named=named),
+            [
+                FieldError(
+                    field=f"contact_emails.{o.index}", message=refusal.message(o, named=named)
+                )
+                for o in refusal.outside
+            ],
+            kind=CONTACT_OUTSIDE_DOMAINS,
+        )
+
+    refused = error(named=True)
+    refused.public = error(named=False)
+    raise refused
 
 
 def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.date | None:

@@ -325,6 +325,7 @@ class RejectionLog:
 
     async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
         ref = claim if isinstance(claim, ClaimRef) else ClaimRef.of(claim)
+        error = error.public or error  # IntakeRejected is on a topic every agency reads
         event = new_envelope(
             IntakeRejected(
                 refused_event_id=ref.event_id,

@@ -55,24 +55,35 @@ def test_the_refusal_names_each_outside_address_and_the_allowed_domains_in_both_
         (1, "someone@gmail.com"),
         (2, "b@khonkaen.go.th"),
     ]
-    for text in (refusal.reason.en, refusal.reason.th):
+    reason = refusal.reason()
+    for text in (reason.en, reason.th):
         assert "someone@gmail.com" in text
         assert "b@khonkaen.go.th" in text
         assert "phuketcity.go.th, phuket.go.th" in text
         assert "ok@phuketcity.go.th" not in text
-    message = refusal.message("someone@gmail.com")
+    message = refusal.message(refusal.outside[0])
     assert "someone@gmail.com" in message.en
+    assert "someone@gmail.com" in message.th
     assert "phuketcity.go.th" in message.th
+    # Said where every agency may read it: by position, no address.
+    public = refusal.reason(named=False)
+    for text in (public.en, public.th, refusal.message(refusal.outside[0], named=False).en):
+        assert "@" not in text
+        assert "phuketcity.go.th" in text
+    assert "contact_emails[1], contact_emails[2]" in public.en
     assert contact_refusal("lg-phuket-city", ["ok@phuketcity.go.th"], ["phuketcity.go.th"]) is None
 
 
 def test_an_agency_with_no_registered_domain_may_name_no_address_and_is_told_how() -> None:
     refusal = contact_refusal("lg-new", ["a@new.go.th"], [])
     assert refusal is not None
-    assert "no registered email domain" in refusal.reason.en
-    assert "smartcity-admin email-domains lg-new --add DOMAIN" in refusal.reason.en
-    assert "smartcity-admin email-domains lg-new --add DOMAIN" in refusal.reason.th
-    assert "ยังไม่ได้ลงทะเบียนโดเมนอีเมล" in refusal.reason.th
+    reason = refusal.reason()
+    assert "no registered email domain" in reason.en
+    assert "a@new.go.th" in reason.en
+    assert "smartcity-admin email-domains lg-new --add DOMAIN" in reason.en
+    assert "smartcity-admin email-domains lg-new --add DOMAIN" in reason.th
+    assert "ยังไม่ได้ลงทะเบียนโดเมนอีเมล" in reason.th
+    assert "@" not in refusal.reason(named=False).en
 
 
 @pytest.mark.parametrize(
@@ -157,6 +168,11 @@ def test_a_submission_with_an_address_outside_the_applicants_domains_is_refused(
     assert "friend@gmail.com" in err.value.reason.en
     assert "friend@gmail.com" in err.value.reason.th
     assert [e.field for e in err.value.errors] == ["contact_emails.1"]
+    public = err.value.public
+    assert public is not None
+    assert public.kind == CONTACT_OUTSIDE_DOMAINS
+    assert "friend@gmail.com" not in public.reason.en + public.reason.th + str(public.errors)
+    assert [e.field for e in public.errors] == ["contact_emails.1"]
     proposal = _submit(
         ["smartcity@phuketcity.go.th", "it@mail.phuketcity.go.th"], ("phuketcity.go.th",)
     )
