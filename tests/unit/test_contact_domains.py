@@ -11,8 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smartcity_th.contracts.agencies import agencies, agency
-from smartcity_th.contracts.common import APPLICANT_KINDS
+from smartcity_th.contracts.approvals import RevisionRequested
+from smartcity_th.contracts.common import APPLICANT_KINDS, BilingualText
 from smartcity_th.contracts.contacts import contact_refusal, normal_domain, within
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.registry import (
     AgencyRegistered,
     AgencyUpdated,
@@ -118,8 +121,6 @@ def test_the_rule_refuses_exactly_the_addresses_outside_the_domains(
 
 
 def test_every_csv_agency_that_may_apply_has_a_valid_email_domain() -> None:
-    from smartcity_th.contracts.reference import provinces
-
     derived = {f"pao-{p.code}" for p in provinces()}
     for a in agencies().values():
         assert all(normal_domain(d) == d for d in a.email_domains), a.agency_id
@@ -188,13 +189,9 @@ def test_an_applicant_with_no_domain_cannot_submit_until_one_is_registered() -> 
 
 
 def test_a_resubmission_is_held_to_the_same_rule() -> None:
-    from smartcity_th.contracts.approvals import RevisionRequested
-    from smartcity_th.contracts.common import BilingualText
-    from smartcity_th.contracts.envelope import new_envelope
-
     proposal = _submit(["a@phuketcity.go.th"], ("phuketcity.go.th",))
     proposal.request_revision(
-        new_envelope(  # type: ignore[arg-type]
+        new_envelope(
             RevisionRequested(requested_by="depa", reasons=BilingualText(th="แก้", en="fix")),
             producer="svc-approvals",
             proposal_id=proposal.proposal_id,
