@@ -3,8 +3,11 @@ rule in contracts/contacts.py, the registry's record of the domains, the proposa
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import io
+from importlib.resources import files
 
 import pytest
 from hypothesis import given
@@ -15,7 +18,6 @@ from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import APPLICANT_KINDS, BilingualText
 from smartcity_th.contracts.contacts import contact_refusal, normal_domain, within
 from smartcity_th.contracts.envelope import new_envelope
-from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.registry import (
     AgencyRegistered,
     AgencyUpdated,
@@ -120,11 +122,14 @@ def test_the_rule_refuses_exactly_the_addresses_outside_the_domains(
         assert [o.address for o in refusal.outside] == outside
 
 
-def test_every_csv_agency_that_may_apply_has_a_valid_email_domain() -> None:
-    derived = {f"pao-{p.code}" for p in provinces()}
+def test_every_csv_agency_that_may_apply_has_the_illustrative_domain_and_no_derived_one() -> None:
+    text = files("smartcity_th.contracts.reference").joinpath("agencies.csv").read_text("utf-8")
+    in_csv = {row["id"] for row in csv.DictReader(io.StringIO(text))}
     for a in agencies().values():
         assert all(normal_domain(d) == d for d in a.email_domains), a.agency_id
-        if a.kind in APPLICANT_KINDS and a.agency_id not in derived:
+        if a.agency_id not in in_csv:
+            assert a.email_domains == (), a.agency_id  # a PAO derived from the province list
+        elif a.kind in APPLICANT_KINDS:
             assert a.email_domains == ("example.go.th",), a.agency_id
 
 
