@@ -1,8 +1,10 @@
-"""The agency directory: who the producers are (id, kind, names, province).
+"""The agency directory: who the producers are (id, kind, names, province, email domains).
 
 Core agencies and local governments are listed in `reference/agencies.csv`; every province's
 Provincial Administrative Organisation (`pao-<code>`, Bangkok has none) is derived from the
-province list, so the directory always covers all of them.
+province list, so the directory always covers all of them. The CSV's agencies have the
+illustrative email domain `example.go.th` (its `email_domains` column, space-separated); the
+derived ones have none until the admin registers theirs (contracts/contacts.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Agency:
     name_th: str
     name_en: str
     province_code: str | None
+    email_domains: tuple[str, ...] = ()
+    """Where its contact addresses may be (contracts/contacts.py); empty: nowhere yet."""
 
     def as_producer(self) -> Producer:
         return Producer(self.agency_id, self.kind, self.province_code)
@@ -66,6 +70,7 @@ def agencies() -> dict[str, Agency]:
             row["name_th"],
             row["name_en"],
             row["province_code"] or None,
+            tuple(row["email_domains"].split()),
         )
     for p in provinces():
         if p.code == "10":

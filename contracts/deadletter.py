@@ -26,7 +26,9 @@ class DeadLetter(Contract):
     headers: dict[str, str] = Field(description="The original headers (values decoded as UTF-8)")
     error_kind: str = Field(
         description="parse | validation | unauthenticated | unauthorised | processing (after "
-        "retries) | unhandled (a failure outside the handler, recorded as a minimal dead letter)"
+        "retries) | unhandled (a failure outside the handler, recorded as a minimal dead letter) "
+        "| contact_outside_domains (a proposal's contact address outside its applicant's "
+        "registered email domains)"
     )
     error: str = Field(description="What was wrong, precisely (field and reason where known)")
     event_type: str | None = Field(description="The event_type, if it could be read")

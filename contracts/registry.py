@@ -28,6 +28,7 @@ from smartcity_th.contracts.common import (
     is_agency_id,
     service_principal,
 )
+from smartcity_th.contracts.contacts import MAX_EMAIL_DOMAINS, EmailDomain
 from smartcity_th.contracts.signing import KEY_ID_PATTERN, SigningKey
 
 REGISTRY_SCHEMA_VERSION = 1
@@ -66,10 +67,17 @@ class AgencyRegistered(Contract):
     province_code: ProvinceCode | None = Field(
         default=None, description="Province of a local government or provincial administration"
     )
+    email_domains: Annotated[list[EmailDomain], Field(max_length=MAX_EMAIL_DOMAINS)] = Field(
+        default_factory=list,
+        description="The agency's email domains (each covers its subdomains): the only places "
+        "its proposals' contact addresses may be (contracts/contacts.py). Empty or absent "
+        "(events written before it existed): none, so its submissions are refused until the "
+        "admin registers one (`smartcity-admin email-domains`)",
+    )
 
 
 class AgencyUpdated(AgencyRegistered):
-    """An agency's details changed; carries the whole new state."""
+    """An agency's details changed (names, email domains); carries the whole new state."""
 
 
 class SigningKeyRegistered(Contract):
@@ -189,6 +197,7 @@ def agency_event(agency: Agency) -> AgencyRegistered:
         name_th=agency.name_th,
         name_en=agency.name_en,
         province_code=agency.province_code,
+        email_domains=list(agency.email_domains),
     )
 
 
@@ -247,7 +256,12 @@ class Registry:
             return refused
         if isinstance(p, AgencyRegistered):
             self.agencies[p.agency_id] = Agency(
-                p.agency_id, p.kind, p.name_th, p.name_en, p.province_code
+                p.agency_id,
+                p.kind,
+                p.name_th,
+                p.name_en,
+                p.province_code,
+                tuple(dict.fromkeys(p.email_domains)),
             )
         elif isinstance(p, SigningKeyRegistered):
             self.signing_keys[p.key_id] = SigningKey(

@@ -1,9 +1,11 @@
 """`smartcity-admin`: the agency registry's admin commands.
 
 seed                              register the CSV directory's agencies (idempotent)
-onboard ID --kind K --name-th T --name-en E [--province 41] --out DIR
+onboard ID --kind K --name-th T --name-en E [--province 41] [--email-domain D]... --out DIR
                                   a new agency: registry entry, Kafka credentials, API key,
                                   signing key pair (private key written to DIR, shown once)
+email-domains AGENCY [--add D]... [--remove D]...
+                                  show or change where its contact addresses may be
 api-key issue AGENCY... [--label L]
                                   print a new API key once (per agency)
 signing-key register AGENCY --public-key FILE
@@ -49,6 +51,7 @@ from rich.table import Table
 from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
 from smartcity_th.contracts.common import AGENCY_ID_RULE, AgencyKind, is_agency_id
+from smartcity_th.contracts.contacts import normal_domain
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
 from smartcity_th.kit.keys import BadPublicKey, read_public_key
@@ -153,8 +156,15 @@ def _write_private_key(out: Path, key: NewSigningKey) -> Path:
 @app.command("seed")
 def seed() -> None:
     """Register every agency of contracts/reference/agencies.csv not yet in the registry."""
-    count = _run(lambda admin: admin.seed())
-    console.print(f"registry seeded: {count} agencies added")
+    added, given = _run(lambda admin: admin.seed())
+    console.print(f"registry seeded: {added} agencies added, {given} given their email domains")
+
+
+def _domains(values: list[str] | None) -> list[str]:
+    try:
+        return [normal_domain(v) for v in values or []]
+    except ValueError as exc:
+        fail(f"smartcity-admin: error: {exc}", EXIT_USAGE)
 
 
 @app.command("onboard")
@@ -175,10 +185,19 @@ def onboard(
         ),
     ] = None,
     province: Annotated[str | None, typer.Option(help="Two-digit province code")] = None,
+    email_domain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--email-domain",
+            help="An email domain of the agency (repeatable; covers its subdomains): its "
+            "proposals' contact addresses must be there",
+        ),
+    ] = None,
 ) -> None:
     """Onboard a new agency: registry entry, Kafka credentials, API key and a signing key: the
     public key the agency made itself (--public-key, better), or a key pair made here whose
-    private key is written to --out (weaker: docs/security.md)."""
+    private key is written to --out (weaker: docs/security.md). An applicant needs at least
+    one --email-domain before its submissions are accepted (or `email-domains --add` later)."""
     if not is_agency_id(agency_id):
         fail(f"smartcity-admin: error: {agency_id!r} is not an agency id: {AGENCY_ID_RULE}", 2)
     if (out is None) == (public_key is None):
@@ -189,7 +208,8 @@ def onboard(
             raw = read_public_key(public_key.read_bytes())
         except (OSError, BadPublicKey) as exc:
             fail(f"smartcity-admin: error: {public_key}: {exc}", EXIT_USAGE)
-    agency = Agency(agency_id, kind, name_th, name_en, province)
+    domains = tuple(dict.fromkeys(_domains(email_domain)))
+    agency = Agency(agency_id, kind, name_th, name_en, province, domains)
     quota = AdminSettings().agency_quota()
     done = _run(lambda admin: admin.onboard(agency, raw, quota))
     console.print(f"onboarded {agency_id}: {name_th} / {name_en}")
@@ -198,6 +218,44 @@ def onboard(
     if done.signing_key is not None and out is not None:
         console.print(f"private signing key: {_write_private_key(out, done.signing_key)}")
     _print_kafka(done.kafka)
+    if domains:
+        console.print(f"email domains: {', '.join(domains)}")
+    else:
+        console.print(
+            "no email domain: its submissions are refused until one is registered "
+            f"(smartcity-admin email-domains {agency_id} --add DOMAIN)"
+        )
+
+
+@app.command("email-domains")
+def email_domains(
+    agency_id: str,
+    add: Annotated[
+        list[str] | None, typer.Option("--add", help="A domain to add (repeatable)")
+    ] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="A domain to remove (repeatable)")
+    ] = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """Show an agency's email domains, or change them (a registry event every service applies
+    at once). A proposal's contact addresses must be at one of its applicant's domains or a
+    subdomain of one; with none, its submissions are refused (docs/security.md)."""
+    adding, removing = _domains(add), _domains(remove)
+
+    async def job(admin: RegistryAdmin) -> Agency:
+        if adding or removing:
+            return await admin.set_email_domains(agency_id, adding, removing)
+        return admin.state.agency(agency_id)  # UnknownAgency
+
+    try:
+        agency = _run(job)
+    except ValueError as exc:
+        fail(f"smartcity-admin: error: {exc}", EXIT_USAGE)
+    if output is Output.json:
+        _print_json({"agency": agency_id, "email_domains": list(agency.email_domains)})
+    else:
+        console.print(f"{agency_id}: {', '.join(agency.email_domains) or 'no email domain'}")
 
 
 @api_key_app.command("issue")

@@ -11,7 +11,8 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA, AgencyQuota
 from smartcity_th.contracts.agencies import Agency, agencies
 from smartcity_th.contracts.common import Contract
+from smartcity_th.contracts.contacts import MAX_EMAIL_DOMAINS, normal_domain
 from smartcity_th.contracts.registry import (
     AgencyUpdated,
     ApiKeyIssued,
@@ -173,19 +175,45 @@ class RegistryAdmin:
             await consumer.stop()
         return state
 
-    async def seed(self, directory: dict[str, Agency] | None = None) -> int:
-        """Register every agency of the CSV directory that the registry does not have yet."""
+    async def seed(self, directory: dict[str, Agency] | None = None) -> tuple[int, int]:
+        """Register every agency of the CSV directory that the registry does not have yet, and
+        give the directory's email domains to a registered one that has none (registered before
+        agencies had email domains). Returns (agencies added, agencies given domains)."""
         known = dict(self.state.agencies)
-        count = 0
+        added = given = 0
         for agency in (directory or agencies()).values():
-            if agency.agency_id not in known:
+            entry = known.get(agency.agency_id)
+            if entry is None:
                 await self.publish(agency_event(agency))
-                count += 1
-        return count
+                added += 1
+            elif agency.email_domains and not entry.email_domains:
+                await self.register_agency(
+                    replace(entry, email_domains=agency.email_domains), update=True
+                )
+                given += 1
+        return added, given
 
     async def register_agency(self, agency: Agency, *, update: bool = False) -> None:
         event = agency_event(agency)
         await self.publish(AgencyUpdated(**event.model_dump()) if update else event)
+
+    async def set_email_domains(
+        self, agency_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> Agency:
+        """Add and remove email domains of a registered agency (an `AgencyUpdated` carrying
+        its whole new state; nothing written when nothing changes). `ValueError` for a string
+        that is not a domain or for more than MAX_EMAIL_DOMAINS."""
+        agency = self.state.agency(agency_id)  # UnknownAgency
+        added = [normal_domain(d) for d in add]
+        removed = {normal_domain(d) for d in remove}
+        domains = tuple(
+            d for d in dict.fromkeys([*agency.email_domains, *added]) if d not in removed
+        )
+        if len(domains) > MAX_EMAIL_DOMAINS:
+            raise ValueError(f"at most {MAX_EMAIL_DOMAINS} email domains per agency")
+        if domains != agency.email_domains:
+            await self.register_agency(replace(agency, email_domains=domains), update=True)
+        return self.state.agency(agency_id)
 
     async def issue_api_key(self, agency_id: str, label: str = "") -> str:
         self.state.agency(agency_id)  # UnknownAgency

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from smartcity_th.contracts.common import (
     Words,
     service_principal,
 )
+from smartcity_th.contracts.contacts import contact_refusal
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
     FieldError,
@@ -32,18 +34,32 @@ from smartcity_th.contracts.reference import UnknownProvince, province
 from smartcity_th.contracts.workflow import Refusal, transition
 
 SERVICE_PRODUCER = service_principal("proposals")
+CONTACT_OUTSIDE_DOMAINS = "contact_outside_domains"
+"""The dead-letter kind of a claim refused for a contact address outside the applicant's
+registered email domains."""
 
 
 class IntakeError(Exception):
-    """A submission that cannot be accepted, with field-precise reasons in both languages."""
+    """A submission that cannot be accepted, with field-precise reasons in both languages;
+    `kind` names the refusal for a dead letter where the status alone does not; `public` is
+    what a refusal on a topic every agency reads says instead, when this one names personal
+    data (a contact address)."""
+
+    public: IntakeError | None = None
 
     def __init__(
-        self, reason: BilingualText, errors: list[FieldError] | None = None, *, status: int = 422
+        self,
+        reason: BilingualText,
+        errors: list[FieldError] | None = None,
+        *,
+        status: int = 422,
+        kind: str | None = None,
     ) -> None:
         super().__init__(reason.en)
         self.reason = reason
         self.errors = errors or []
         self.status = status
+        self.kind = kind
 
 
 def derive_proposal_id(applicant: str, idempotency_key: str) -> str:
@@ -105,6 +121,30 @@ def submitted_content(
     return SubmittedContent.model_validate(
         {**content.model_dump(), "contact_emails": contact_emails}
     )
+
+
+def check_contacts(applicant: str, content: SubmittedContent, email_domains: Sequence[str]) -> None:
+    """The applicant's contact addresses must be at its registered email domains
+    (contracts/contacts.py), or they would receive official letters carrying its text."""
+    refusal = contact_refusal(applicant, content.contact_emails, email_domains)
+    if refusal is None:
+        return
+
+    def error(named: bool) -> IntakeError:
+        return IntakeError(
+            refusal.reason(named=named),
+            [
+                FieldError(
+                    field=f"contact_emails.{o.index}", message=refusal.message(o, named=named)
+                )
+                for o in refusal.outside
+            ],
+            kind=CONTACT_OUTSIDE_DOMAINS,
+        )
+
+    refused = error(named=True)
+    refused.public = error(named=False)
+    raise refused
 
 
 def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.date | None:
@@ -226,14 +266,18 @@ class Proposal:
         content: SubmittedContent,
         idempotency_key: str,
         now: dt.datetime,
+        email_domains: Sequence[str],
         cause: AnyEnvelope | None = None,
         effective_on: dt.date | None = None,
     ) -> Proposal:
+        """`email_domains`: the applicant's registered email domains, where its contact
+        addresses must be."""
         content = check_content(content)
         effective_on = check_effective_on(effective_on, now)
         decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
         if isinstance(decision, Refused):
             raise refused(decision, proposal_id)
+        check_contacts(actor.agency_id, content, email_domains)
         contacts = _contacts(actor.agency_id, 1, content, proposal_id, cause, now)
         event = new_envelope(
             ProposalSubmitted(
@@ -284,11 +328,13 @@ class Proposal:
         changes: Words | None,
         command_key: str | None,
         now: dt.datetime,
+        email_domains: Sequence[str],
         cause: AnyEnvelope | None = None,
         claimed_revision: int | None = None,
         effective_on: dt.date | None = None,
     ) -> None:
-        """The applicant's revised plan, allowed only while a revision is requested."""
+        """The applicant's revised plan, allowed only while a revision is requested; its
+        contact addresses at `email_domains`, the applicant's registered email domains."""
         content = check_content(content)
         effective_on = check_effective_on(effective_on, now)
         decision = authorise(
@@ -302,6 +348,7 @@ class Proposal:
         problem = not_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
         if problem:
             raise problem
+        check_contacts(self.applicant, content, email_domains)
         revision = self.revision + 1
         if claimed_revision is not None and claimed_revision != revision:
             raise IntakeError(

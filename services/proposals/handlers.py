@@ -110,6 +110,7 @@ class ProposalHandlers:
             content=command.content,
             idempotency_key=command.idempotency_key,
             now=self.clock(),
+            email_domains=command.applicant.email_domains,
             cause=command.cause,
             effective_on=command.effective_on,
         )
@@ -138,6 +139,7 @@ class ProposalHandlers:
                 changes=command.changes,
                 command_key=command.command_key,
                 now=self.clock(),
+                email_domains=command.actor.email_domains,
                 cause=command.cause,
                 claimed_revision=command.claimed_revision,
                 effective_on=command.effective_on,
@@ -214,7 +216,7 @@ class IntakeClaims:
             await self._handle(applicant, envelope)
         except IntakeError as exc:
             await self._rejections.reject(envelope, exc)
-            kind = {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
+            kind = exc.kind or {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
                 exc.status, "validation"
             )
             raise Unprocessable(kind, exc.reason.en) from None
@@ -324,6 +326,7 @@ class RejectionLog:
 
     async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
         ref = claim if isinstance(claim, ClaimRef) else ClaimRef.of(claim)
+        error = error.public or error  # IntakeRejected is on a topic every agency reads
         event = new_envelope(
             IntakeRejected(
                 refused_event_id=ref.event_id,

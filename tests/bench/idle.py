@@ -90,6 +90,7 @@ async def seed(ns: Namespace, n: int) -> None:
                     content=content,
                     idempotency_key=pid,
                     now=now,
+                    email_domains=applicant.email_domains,
                 )
                 for db, name, commit in (
                     ("proposals", "proposals", commit_of(proposal)),

@@ -185,17 +185,23 @@ async def _caught_up(topics: Topics, since: float, timeout: float) -> tuple[floa
         (row["group"], row["topic"], row["partition"]): row["end"]
         for row in await consumer_lag(auth, names)
     }
-    last = "-"
+    last, behind = "-", []
     while time.monotonic() - since < timeout:
         rows = await consumer_lag(auth, names)
         done = {(r["group"], r["topic"], r["partition"]): r["committed"] for r in rows}
-        behind = [k for k, end in target.items() if done.get(k, -1) < end]
+        behind = [
+            f"{group} {topics.bare(topic)}-{partition} at {done.get((group, topic, partition))}"
+            f" of {end}"
+            for (group, topic, partition), end in target.items()
+            if done.get((group, topic, partition), -1) < end
+        ]
         if not behind:
             return time.monotonic() - since, last
-        group, topic, partition = behind[0]
-        last = f"{group} {topics.bare(topic)}-{partition}"
+        last = behind[0]
         await asyncio.sleep(1)
-    raise RuntimeError(f"consumers not caught up {timeout:.0f} s after a broker fault")
+    raise RuntimeError(
+        f"consumers not caught up {timeout:.0f} s after a broker fault: {', '.join(behind[:8])}"
+    )
 
 
 async def _in_sync(topics: Topics, since: float, timeout: float) -> float:

@@ -58,6 +58,7 @@ def local_government(prefix: str) -> Agency:
         "เทศบาลทดสอบ",
         "Test Municipality",
         "41",
+        ("example.go.th",),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -14,11 +15,14 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.approvals import RevisionRequested
-from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.common import AgencyKind, BilingualText
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.registry_admin import RegistryAdmin
 from tests.support import (
+    KAFKA,
     Namespace,
     ServiceProcess,
     admin_cli,
@@ -225,6 +229,75 @@ async def test_validation_is_field_precise_in_english_and_thai(api: dict[str, Ap
     assert bad_limit.status_code == 422
     assert bad_limit.json()["errors"][0]["field"] == "query.limit"
     assert (await client.list(cursor="garbage")).json()["errors"][0]["field"] == "cursor"
+
+
+async def test_contact_addresses_only_at_the_applicants_registered_email_domains(
+    services: dict[str, ServiceProcess], api: dict[str, Api], topics: Topics, ns: Namespace
+) -> None:
+    """Issue 24 item 9: an address outside the applicant's registered email domains is refused
+    (422, naming it and the domains allowed, in English and Thai); one at a registered domain
+    or a subdomain of it is accepted. An agency with no domain is told how to register one;
+    the admin's command registers it, and every service applies it without a restart."""
+    phuket = api["lg-phuket-city"]
+    outside = await phuket.submit(draft(contact_emails=["smart@example.go.th", "me@gmail.com"]))
+    assert outside.status_code == 422, outside.text
+    body = outside.json()
+    for text in (body["error"], body["error_th"]):
+        assert "me@gmail.com" in text
+        assert "example.go.th" in text
+        assert "smart@example.go.th" not in text
+    assert [e["field"] for e in body["errors"]] == ["contact_emails.1"]
+    assert all(e["message"]["en"] and e["message"]["th"] for e in body["errors"])
+    inside = await phuket.submit(
+        draft(contact_emails=["smart@example.go.th", "it@mail.example.go.th"])
+    )
+    assert inside.status_code == 201, inside.text
+    assert inside.json()["content"]["contact_emails"] == [
+        "smart@example.go.th",
+        "it@mail.example.go.th",
+    ]
+
+    udon = Agency(
+        f"lg-mail-{uuid.uuid4().hex[:6]}",
+        AgencyKind.LOCAL_GOVERNMENT,
+        "เทศบาลทดสอบโดเมนอีเมล",
+        "Email Domain Test Municipality",
+        "41",
+    )
+    async with RegistryAdmin(KAFKA, topics) as admin:
+        await admin.register_agency(udon)
+        key = await admin.issue_api_key(udon.agency_id, "contact domains test")
+    url = services["proposals"].url
+    await wait_key_accepted(url, key)
+    newcomer = Api(url, key)
+    udon_draft = draft("Udon Thani", contact_emails=["smartcity@udoncity.example.go.th"])
+    none_yet = await newcomer.submit(udon_draft)
+    assert none_yet.status_code == 422, none_yet.text
+    hint = f"smartcity-admin email-domains {udon.agency_id} --add DOMAIN"
+    assert "no registered email domain" in none_yet.json()["error"]
+    assert hint in none_yet.json()["error"]
+    assert hint in none_yet.json()["error_th"]
+
+    added = admin_cli(
+        ns, "email-domains", udon.agency_id, "--add", "UdonCity.example.go.th", "--output", "json"
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert json.loads(added.stdout) == {
+        "agency": udon.agency_id,
+        "email_domains": ["udoncity.example.go.th"],
+    }
+    idem = str(uuid.uuid4())
+
+    async def accepted() -> bool:
+        resp = await newcomer.submit(udon_draft, idem)
+        assert resp.status_code in (201, 200, 422), resp.text
+        return resp.status_code in (200, 201)
+
+    await poll(accepted, timeout=30, what="the proposals service to apply the new email domain")
+    still_outside = await newcomer.submit(draft("Udon Thani", contact_emails=["x@example.go.th"]))
+    assert still_outside.status_code == 422
+    assert "udoncity.example.go.th" in still_outside.json()["error"]
+    assert admin_cli(ns, "email-domains", udon.agency_id, "--add", "not a domain").returncode == 2
 
 
 async def test_nul_in_a_query_or_a_body_is_a_400_or_422_never_a_server_error(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -212,6 +213,48 @@ async def test_refused_submission_claims_are_answered_and_dead_lettered(
     )
     assert stored is not None
     assert stored["producer"] == producer
+
+
+async def test_a_claim_naming_a_contact_outside_the_applicants_domains_is_refused(
+    services: dict[str, ServiceProcess],
+    send_claim: SendClaim,
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """Issue 24 item 9, by claim through the real broker: a contact address outside the
+    applicant's registered email domains (example.go.th for the CSV's agencies) is refused as a
+    dead letter of kind `contact_outside_domains` naming it and the domains, counted in
+    /metrics; the answer every agency may read (IntakeRejected) names it by position only. A
+    claim whose addresses are at the domain or a subdomain of it becomes a proposal."""
+    pid = new_id()
+    bad = submission(proposal_id=pid, contact_emails=["city@example.go.th", "mayor@gmail.com"])
+    await produce(topics.intake, [bad])
+    rejection, letter = await refused(topics, bad)
+    assert letter["error_kind"] == "contact_outside_domains"
+    assert "mayor@gmail.com" in letter["error"]
+    assert "example.go.th" in letter["error"]
+    reason = rejection["payload"]["reason"]
+    for text in (reason["en"], reason["th"]):
+        assert "contact_emails[1]" in text
+        assert "example.go.th" in text
+    assert "@" not in json.dumps(rejection["payload"])
+    assert [e["field"] for e in rejection["payload"]["errors"]] == ["contact_emails.1"]
+    assert await mongo[ns.db("proposals")]["proposals"].find_one({"_id": pid}) is None
+    async with httpx.AsyncClient(timeout=10) as http:
+        metrics = (await http.get(services["proposals"].url + "/metrics")).text
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("smartcity_dead_lettered_total{")
+        and 'kind="contact_outside_domains"' in line
+    ]
+    assert counted
+    assert float(counted[0].rsplit(" ", 1)[1]) >= 1
+
+    good = submission(contact_emails=["city@example.go.th", "it@mail.example.go.th"])
+    stored = await send_claim(good)
+    assert stored["content"]["contact_emails"] == ["city@example.go.th", "it@mail.example.go.th"]
 
 
 async def test_an_applicant_may_not_withdraw_anothers_proposal_by_claim(

@@ -161,6 +161,7 @@ async def test_onboarding_a_signed_claim_a_replay_and_a_revoked_key(
         "เทศบาลนครอุดรธานี",
         "Udon Thani City Municipality",
         "41",
+        ("example.go.th",),
     )
     async with RegistryAdmin(KAFKA, topics) as admin:
         onboarded = await admin.onboard(udon)

@@ -103,11 +103,29 @@ def test_kafka_credentials_are_what_the_integrator_kit_takes_and_they_log_in(
         "เทศบาลทดสอบ",
         "--name-en",
         "Test Municipality",
+        "--email-domain",
+        "Test.example.go.th",
+        "--email-domain",
+        "test.example.go.th",
         "--out",
         str(tmp_path),
     )
     assert onboarded.returncode == 0, onboarded.stdout + onboarded.stderr
     try:
+        domains = admin_json(ns, "email-domains", agency_id)
+        assert domains == {"agency": agency_id, "email_domains": ["test.example.go.th"]}
+        changed_domains = admin_json(
+            ns,
+            "email-domains",
+            agency_id,
+            "--add",
+            "b.example.go.th",
+            "--remove",
+            "test.example.go.th",
+        )
+        assert changed_domains["email_domains"] == ["b.example.go.th"]
+        assert admin(ns, "email-domains", agency_id, "--add", "@b.example.go.th").returncode == 2
+        assert admin(ns, "email-domains", "lg-atlantis").returncode == 2
         first = admin_json(ns, "kafka-credentials", agency_id)
         again = admin_json(ns, "kafka-credentials", agency_id)
         assert again["password"] != first["password"]  # reset: the new password only
@@ -206,6 +224,36 @@ def test_an_agency_makes_its_own_key_and_the_admin_registers_only_the_public_hal
     assert "revocation is final" in again.stdout + again.stderr
     [row] = [r for r in keys_of(ns, "des-subcommittee") if r["id"] == pair["key_id"]]
     assert row["revoked"] is not None
+
+
+async def test_the_seed_gives_the_directorys_email_domains_to_an_agency_registered_without(
+    ns: Namespace,
+) -> None:
+    """A stack whose registry had the CSV's agencies before agencies had email domains gets
+    them at its next `smartcity-admin seed` (`make up`); domains the admin set are kept."""
+    import dataclasses
+
+    from smartcity_th.contracts.agencies import agency
+    from smartcity_th.services.common.registry_admin import RegistryAdmin
+
+    older = dataclasses.replace(
+        agency("lg-phuket-city"), agency_id=f"lg-seed-{ns.run_id}", email_domains=()
+    )
+    kept = dataclasses.replace(older, agency_id=f"lg-kept-{ns.run_id}", email_domains=("a.go.th",))
+    directory = {a.agency_id: a for a in (older, kept)}
+    async with RegistryAdmin(KAFKA, Topics(ns.topics_prefix)) as registry:
+        await registry.register_agency(older)
+        await registry.register_agency(kept)
+        assert registry.state.agency(older.agency_id).email_domains == ()
+        newer = {
+            a.agency_id: dataclasses.replace(a, email_domains=("example.go.th",))
+            for a in directory.values()
+        }
+        assert await registry.seed(newer) == (0, 1)
+        assert await registry.seed(newer) == (0, 0)
+    async with RegistryAdmin(KAFKA, Topics(ns.topics_prefix)) as reread:
+        assert reread.state.agency(older.agency_id).email_domains == ("example.go.th",)
+        assert reread.state.agency(kept.agency_id).email_domains == ("a.go.th",)
 
 
 def test_an_agency_id_with_a_dot_is_refused_at_onboarding(ns: Namespace, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from smartcity_th.contracts.registry import AgencyRegistered, Registry, registry
 
 K = AgencyKind
 
-COLUMNS = ["id", "kind", "name_th", "name_en", "province_code"]
+COLUMNS = ["id", "kind", "name_th", "name_en", "province_code", "email_domains"]
 BANGKOK = "10"
 
 

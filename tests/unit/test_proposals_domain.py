@@ -35,6 +35,7 @@ PHUKET = agency("lg-phuket-city").as_producer()
 KHON_KAEN = agency("lg-khon-kaen-city").as_producer()
 SAMYAN = agency("pd-samyan").as_producer()
 DEPA = agency("depa").as_producer()
+DOMAINS = agency("lg-phuket-city").email_domains
 
 
 def submitted(actor: object = PHUKET) -> Proposal:
@@ -44,6 +45,7 @@ def submitted(actor: object = PHUKET) -> Proposal:
         content=content(),
         idempotency_key="k1",
         now=NOW,
+        email_domains=DOMAINS,
     )
     proposal.pending_events.clear()
     return proposal
@@ -66,7 +68,12 @@ def test_the_same_applicant_and_key_name_the_same_proposal() -> None:
 
 def test_a_submission_records_revision_one_and_its_contacts_apart_from_the_fact() -> None:
     proposal = Proposal.submit(
-        proposal_id="SC-TEST00001", actor=PHUKET, content=content(), idempotency_key="k1", now=NOW
+        proposal_id="SC-TEST00001",
+        actor=PHUKET,
+        content=content(),
+        idempotency_key="k1",
+        now=NOW,
+        email_domains=DOMAINS,
     )
     assert proposal.status == "submitted"
     assert [r["revision"] for r in proposal.revisions] == [1]
@@ -87,7 +94,12 @@ def test_a_submission_records_revision_one_and_its_contacts_apart_from_the_fact(
 def test_depa_may_not_submit() -> None:
     with pytest.raises(IntakeError) as err:
         Proposal.submit(
-            proposal_id="SC-X01", actor=DEPA, content=content(), idempotency_key="k", now=NOW
+            proposal_id="SC-X01",
+            actor=DEPA,
+            content=content(),
+            idempotency_key="k",
+            now=NOW,
+            email_domains=DOMAINS,
         )
     assert err.value.status == 403
     assert "may not emit ProposalSubmitted" in err.value.reason.en
@@ -96,7 +108,12 @@ def test_depa_may_not_submit() -> None:
 def test_a_local_government_may_not_submit_for_another_province() -> None:
     with pytest.raises(IntakeError) as err:
         Proposal.submit(
-            proposal_id="SC-X01", actor=KHON_KAEN, content=content(), idempotency_key="k", now=NOW
+            proposal_id="SC-X01",
+            actor=KHON_KAEN,
+            content=content(),
+            idempotency_key="k",
+            now=NOW,
+            email_domains=DOMAINS,
         )
     assert err.value.status == 403
     assert "province 40" in err.value.reason.en
@@ -106,7 +123,12 @@ def test_a_local_government_may_not_submit_for_another_province() -> None:
 def test_a_private_developer_may_submit_in_any_province() -> None:
     assert (
         Proposal.submit(
-            proposal_id="SC-X01", actor=SAMYAN, content=content(), idempotency_key="k", now=NOW
+            proposal_id="SC-X01",
+            actor=SAMYAN,
+            content=content(),
+            idempotency_key="k",
+            now=NOW,
+            email_domains=DOMAINS,
         ).applicant
         == "pd-samyan"
     )
@@ -135,7 +157,14 @@ def test_a_draft_province_may_be_a_name_or_a_code() -> None:
 def test_resubmission_is_refused_unless_a_revision_was_requested() -> None:
     proposal = submitted()
     with pytest.raises(IntakeError) as err:
-        proposal.resubmit(actor=PHUKET, content=content(), changes=None, command_key="r1", now=NOW)
+        proposal.resubmit(
+            actor=PHUKET,
+            content=content(),
+            changes=None,
+            command_key="r1",
+            now=NOW,
+            email_domains=DOMAINS,
+        )
     assert err.value.status == 409
     assert "at the stage \u201cSubmitted\u201d" in err.value.reason.en
     assert proposal.pending_events == []
@@ -150,7 +179,12 @@ def test_a_revision_request_then_a_resubmission() -> None:
     assert not proposal.request_revision(request, NOW)  # type: ignore[arg-type]
     assert len(proposal.revision_requests) == 1
     proposal.resubmit(
-        actor=PHUKET, content=content(), changes=Words(en="budget added"), command_key="r1", now=NOW
+        actor=PHUKET,
+        content=content(),
+        changes=Words(en="budget added"),
+        command_key="r1",
+        now=NOW,
+        email_domains=DOMAINS,
     )
     assert proposal.status == "submitted"
     assert proposal.revision == 2
@@ -168,7 +202,14 @@ def test_only_the_owner_may_resubmit_or_withdraw() -> None:
     proposal = submitted()
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
     with pytest.raises(IntakeError) as err:
-        proposal.resubmit(actor=SAMYAN, content=content(), changes=None, command_key=None, now=NOW)
+        proposal.resubmit(
+            actor=SAMYAN,
+            content=content(),
+            changes=None,
+            command_key=None,
+            now=NOW,
+            email_domains=DOMAINS,
+        )
     assert err.value.status == 404
     with pytest.raises(IntakeError) as err:
         proposal.withdraw(actor=SAMYAN, reason=None, command_key=None, now=NOW)
@@ -186,6 +227,7 @@ def test_a_claimed_revision_number_must_follow_the_current_one() -> None:
             changes=None,
             command_key=None,
             now=NOW,
+            email_domains=DOMAINS,
             claimed_revision=5,
         )
     assert err.value.status == 409
@@ -249,10 +291,20 @@ def test_validation_errors_are_field_precise_and_bilingual() -> None:
 
 def test_event_ids_are_fresh_per_event() -> None:
     a = Proposal.submit(
-        proposal_id="SC-X01", actor=PHUKET, content=content(), idempotency_key="k", now=NOW
+        proposal_id="SC-X01",
+        actor=PHUKET,
+        content=content(),
+        idempotency_key="k",
+        now=NOW,
+        email_domains=DOMAINS,
     )
     b = Proposal.submit(
-        proposal_id="SC-X01", actor=PHUKET, content=content(), idempotency_key="k", now=NOW
+        proposal_id="SC-X01",
+        actor=PHUKET,
+        content=content(),
+        idempotency_key="k",
+        now=NOW,
+        email_domains=DOMAINS,
     )
     assert a.pending_events[0].event_id != b.pending_events[0].event_id
     assert isinstance(a.pending_events[0].event_id, uuid.UUID)

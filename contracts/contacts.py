@@ -1,0 +1,125 @@
+"""Where an applicant's contact addresses may be: the one rule (issue 24, item 9).
+
+A proposal's contact addresses receive official letters that carry the applicant's own text, so
+an applicant may name only addresses at the email domains registered for it in the agency
+registry (`AgencyRegistered.email_domains`, set by the admin at onboarding or with
+`smartcity-admin email-domains`). A registered domain covers itself and its subdomains
+(`phuketcity.go.th` covers `smartcity@phuketcity.go.th` and `it@mail.phuketcity.go.th`). An
+agency with no registered domain may name no address: every submission is refused, saying how
+to register one. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from smartcity_th.contracts.common import BilingualText
+
+EMAIL_DOMAIN_PATTERN = (
+    r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
+EMAIL_DOMAIN_RULE = (
+    "a domain name of at least two labels (e.g. phuketcity.go.th): letters, digits and '-', "
+    "no '@', no leading or trailing dot"
+)
+_DOMAIN_RE = re.compile(EMAIL_DOMAIN_PATTERN.removeprefix("^").removesuffix("$"))
+MAX_EMAIL_DOMAINS = 20
+REGISTER_HINT_EN = (
+    "the registry's admin registers one: smartcity-admin email-domains {agency} --add DOMAIN"
+)
+REGISTER_HINT_TH = (
+    "ผู้ดูแลทะเบียนหน่วยงานลงทะเบียนให้ได้ด้วยคำสั่ง smartcity-admin email-domains {agency} --add DOMAIN"
+)
+
+
+def normal_domain(value: str) -> str:
+    """A domain as registered: lowercase, without a trailing dot; `ValueError` if it is not
+    one (`EMAIL_DOMAIN_RULE`)."""
+    domain = value.strip().lower().removesuffix(".")
+    if _DOMAIN_RE.fullmatch(domain) is None:
+        raise ValueError(f"{value!r} is not an email domain: {EMAIL_DOMAIN_RULE}")
+    return domain
+
+
+EmailDomain = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(normal_domain),
+    Field(
+        description="An email domain of the agency; covers its subdomains (e.g. 'phuketcity.go.th')"
+    ),
+]
+
+
+def within(address: str, domains: Iterable[str]) -> bool:
+    """Whether the address is at one of the domains or a subdomain of one (case-insensitive)."""
+    at = address.rpartition("@")[2].lower().removesuffix(".")
+    return any(at == d or at.endswith("." + d) for d in (d.lower() for d in domains))
+
+
+@dataclass(frozen=True)
+class OutsideAddress:
+    index: int
+    """Its position in the list given (for the field path `contact_emails.<index>`)."""
+    address: str
+
+
+@dataclass(frozen=True)
+class ContactRefusal:
+    """Why an agency's contact addresses are refused: those outside its registered email
+    domains, and the domains allowed. Said two ways: naming the addresses (to the applicant
+    itself: the HTTP answer; the dead letter, which only the services and operators read), or
+    by position only (`named=False`: the `IntakeRejected` fact, which every agency may read,
+    carries no personal data)."""
+
+    agency_id: str
+    outside: tuple[OutsideAddress, ...]
+    allowed: tuple[str, ...]
+
+    def reason(self, *, named: bool = True) -> BilingualText:
+        which = ", ".join(_which(o, named) for o in self.outside)
+        if not self.allowed:
+            return BilingualText(
+                en=f"{self.agency_id} has no registered email domain, so no contact address "
+                f"can be accepted ({which}); " + REGISTER_HINT_EN.format(agency=self.agency_id),
+                th=f"{self.agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ "
+                f"({which}) " + REGISTER_HINT_TH.format(agency=self.agency_id),
+            )
+        shown = ", ".join(self.allowed)
+        return BilingualText(
+            en=f"contact addresses must be at {self.agency_id}'s registered email domains "
+            f"({shown}); not: {which}",
+            th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {self.agency_id} ลงทะเบียนไว้ ({shown}) "
+            f"รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which}",
+        )
+
+    def message(self, outside: OutsideAddress, *, named: bool = True) -> BilingualText:
+        which = _which(outside, named)
+        if not self.allowed:
+            return BilingualText(
+                en=f"{which} cannot be accepted: no email domain is registered",
+                th=f"รับ {which} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
+            )
+        shown = ", ".join(self.allowed)
+        return BilingualText(
+            en=f"{which} is not at a registered email domain ({shown})",
+            th=f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+        )
+
+
+def _which(outside: OutsideAddress, named: bool) -> str:
+    return outside.address if named else f"contact_emails[{outside.index}]"
+
+
+def contact_refusal(
+    agency_id: str, addresses: Sequence[str], domains: Sequence[str]
+) -> ContactRefusal | None:
+    """None when every address is at one of the agency's registered email domains; else the
+    refusal: the addresses outside them and the domains allowed."""
+    outside = tuple(OutsideAddress(i, a) for i, a in enumerate(addresses) if not within(a, domains))
+    return ContactRefusal(agency_id, outside, tuple(domains)) if outside else None
