@@ -66,6 +66,7 @@ def make_broker(
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
+        metadata_max_age_ms=int(settings.kafka_metadata_max_age_seconds * 1000),
         graceful_timeout=15.0,
         logger=None,
         middlewares=tuple(middlewares),

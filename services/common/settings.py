@@ -46,6 +46,13 @@ class ServiceSettings(BaseSettings):
         SecretStr(""),
         description="Its password (default: the local stack's, from .local/kafka/credentials)",
     )
+    kafka_metadata_max_age_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the Kafka client refreshes which node leads each partition. "
+        "aiokafka's consumer keeps fetching from a lost leader until then (its default, 300 s, "
+        "stalled a consumer for minutes after a node of a cluster died: docs/reliability.md)",
+    )
     kafka_ssl_cafile: str | None = Field(None, description="CA bundle for SASL_SSL")
     kafka_ssl_certfile: str | None = Field(None, description="Client certificate for TLS")
     kafka_ssl_keyfile: str | None = Field(None, description="Its private key")
