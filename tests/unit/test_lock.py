@@ -134,7 +134,8 @@ def test_the_image_pins_are_the_development_pins_without_the_test_tools() -> Non
     in_image = {p.name: p for p in runtime if p.name in test_only}
     # A tool may still be in the image as what a runtime dependency needs (e.g. packaging).
     for name, pin in in_image.items():
-        assert pin.via and all("requirements/runtime.in" not in v for v in pin.via), name
+        assert pin.via, name
+        assert all("requirements/runtime.in" not in v for v in pin.via), name
     for tool in ("aiosmtpd", "pytest", "schemathesis", "playwright", "mypy", "ruff", "uv"):
         assert tool not in {p.name for p in runtime}, f"{tool} is a test or lint tool"
 
