@@ -281,9 +281,7 @@ def test_every_kafka_variable_is_read_by_its_entrypoint() -> None:
     KAFKA_* variable that script does not read configures nothing."""
     script = DOCKER_START.read_text(encoding="utf-8")
     env = compose()["services"]["kafka"]["environment"]
-    dead = [
-        var for var in env if not re.search(rf"\$\{{?{var}\b|\"[a-z-]+:{var}\"", script)
-    ]
+    dead = [var for var in env if not re.search(rf"\$\{{?{var}\b|\"[a-z-]+:{var}\"", script)]
     assert not dead, f"docker-start.sh never reads {dead}"
 
 
@@ -326,9 +324,7 @@ def test_every_service_has_a_healthcheck_and_every_dependency_a_condition() -> N
         depends = svc.get("depends_on") or {}
         assert isinstance(depends, dict), f"{name}: depends_on without conditions"
         for dep, how in depends.items():
-            expected = (
-                "service_completed_successfully" if dep in one_shots() else "service_healthy"
-            )
+            expected = "service_completed_successfully" if dep in one_shots() else "service_healthy"
             assert how == {"condition": expected}, f"{name} -> {dep}"
 
 
