@@ -41,9 +41,10 @@ help: ## List the targets
 # pins satisfy what they declare (else: `make lock`). docs/development.md says more.
 LOCK := requirements/dev.txt
 DISTRIBUTIONS := -e ./contracts -e ./smartcity_kit -e '.[dev]'
-$(VENV)/.installed: $(LOCK) pyproject.toml contracts/pyproject.toml smartcity_kit/pyproject.toml
+$(VENV)/.installed: $(LOCK) requirements/pip.txt pyproject.toml contracts/pyproject.toml smartcity_kit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (Python 3.11+)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes -r requirements/pip.txt
 	@# The editable installs' build log (setuptools warns about its import hook each time) is
 	@# kept, and shown only when the install fails.
 	@echo "$(PY) -m pip install --require-hashes -r $(LOCK); then $(DISTRIBUTIONS)  (log: $(VENV)/install.log)"
@@ -67,6 +68,7 @@ lock: ## Re-pin requirements/*.txt (hashed) after a change to a pyproject.toml's
 	@test -x $(UV) || $(PY) -m pip install -q "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))"
 	$(UV_COMPILE) $(LOCK_ARGS) requirements/dev.in -o $(LOCK)
 	$(UV_COMPILE) requirements/runtime.in -c $(LOCK) -o requirements/runtime.txt
+	$(UV_COMPILE) requirements/pip.in -c $(LOCK) -o requirements/pip.txt
 
 # mypy does not run the import hooks of editable installs, and the folders keep their short
 # names: it reads the packages through a tree of links named as they are imported.

@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
+PIP_LOCK = ROOT / "requirements" / "pip.txt"
 LOCAL = {"smartcity-th", "smartcity-th-contracts", "smartcity-th-kit"}
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 
@@ -111,10 +112,10 @@ def test_every_declared_dependency_is_pinned_within_its_range(
     assert not outside, f"{lock.name} pins outside the declared ranges: {outside}; run make lock"
 
 
-@pytest.mark.parametrize("lock", [DEV_LOCK, RUNTIME_LOCK], ids=["dev", "runtime"])
+@pytest.mark.parametrize("lock", [DEV_LOCK, RUNTIME_LOCK, PIP_LOCK], ids=["dev", "runtime", "pip"])
 def test_every_pin_is_exact_with_its_hashes(lock: Path) -> None:
     entries = pins(lock)
-    assert len(entries) > 20
+    assert len(entries) > (0 if lock == PIP_LOCK else 20)
     for pin in entries:
         assert [s.operator for s in pin.requirement.specifier] == ["=="], pin.requirement
         assert pin.hashes, f"{pin.requirement} has no --hash in {lock.name}"
@@ -124,6 +125,9 @@ def test_every_pin_is_exact_with_its_hashes(lock: Path) -> None:
 def test_the_image_pins_are_the_development_pins_without_the_test_tools() -> None:
     dev = {(p.name, str(p.requirement.marker)): p for p in pins(DEV_LOCK)}
     runtime = pins(RUNTIME_LOCK)
+    [installer] = pins(PIP_LOCK)  # make setup upgrades pip first, to the version pinned here
+    assert installer.name == "pip"
+    assert installer.version == dev[("pip", "None")].version
     for pin in runtime:
         twin = dev.get((pin.name, str(pin.requirement.marker)))
         assert twin is not None, f"{pin.requirement} is in the image only"
@@ -143,6 +147,7 @@ def test_the_image_pins_are_the_development_pins_without_the_test_tools() -> Non
 def test_make_and_the_image_install_from_the_locks_with_hashes() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "LOCK := requirements/dev.txt" in makefile
+    assert "pip install -q --require-hashes -r requirements/pip.txt" in makefile
     assert "pip install --require-hashes -r $(LOCK)" in makefile
     assert "--no-deps --no-build-isolation $(DISTRIBUTIONS)" in makefile
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
