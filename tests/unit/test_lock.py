@@ -123,7 +123,9 @@ def test_every_pin_is_exact_with_its_hashes(lock: Path) -> None:
 
 
 def test_the_image_pins_are_the_development_pins_without_the_test_tools() -> None:
-    dev = {(p.name, str(p.requirement.marker)): p for p in pins(DEV_LOCK)}
+    dev: dict[tuple[str, str], Pin] = {
+        (p.name, str(p.requirement.marker)): p for p in pins(DEV_LOCK)
+    }
     runtime = pins(RUNTIME_LOCK)
     [installer] = pins(PIP_LOCK)  # make setup upgrades pip first, to the version pinned here
     assert installer.name == "pip"
