@@ -8,12 +8,19 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
        libharfbuzz-subset0 fonts-tlwg-laksaman \
     && rm -rf /var/lib/apt/lists/*
+# Every dependency from PyPI at the version and hashes pinned in requirements/runtime.txt (no
+# test or lint tool; `make lock` updates it), in a layer of its own that a source change keeps.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY contracts ./contracts
 COPY smartcity_kit ./smartcity_kit
 COPY services ./services
 COPY scenarios ./scenarios
-RUN pip install ./contracts ./smartcity_kit . && useradd --system --uid 10001 smartcity
+# The three distributions of this repository, built by the pinned setuptools, without resolving
+# anything more; `pip check` fails the build if the pins miss something they declare.
+RUN pip install --no-deps --no-build-isolation ./contracts ./smartcity_kit . \
+    && pip check && useradd --system --uid 10001 smartcity
 USER smartcity
 # Overridden per service in docker-compose.yml.
 CMD ["python", "-m", "smartcity_th.services.proposals"]

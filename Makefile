@@ -30,7 +30,7 @@ export CONSOLE_JAEGER_URL ?= http://127.0.0.1:$(JAEGER_UI_PORT)
 export SMARTCITY_MAILPIT_URL ?= http://127.0.0.1:$(MAILPIT_HTTP_PORT)
 
 .PHONY: help setup infra-install infra-up infra-down infra-status up down status test test-unit \
-        test-integration test-e2e test-cluster lint format demo docs bench chaos fuzz browser \
+        test-integration test-e2e test-cluster lint lock format demo docs bench chaos fuzz browser \
         asyncapi-parser pdf-tools letter-screenshots clean
 
 help: ## List the targets
@@ -38,17 +38,41 @@ help: ## List the targets
 
 # Three distributions from this repository, all under the namespace `smartcity_th`: the wire
 # contracts (contracts/), the integrator kit (smartcity_kit/) and the backbone (the rest).
+# Everything else comes from PyPI at the versions and hashes pinned in requirements/dev.txt (the
+# image: requirements/runtime.txt), installed first with --require-hashes; the three local
+# packages then without dependencies (pip refuses unhashed local paths under --require-hashes)
+# and without build isolation (the pinned setuptools builds them), and `pip check` proves the
+# pins satisfy what they declare (else: `make lock`). docs/development.md says more.
+LOCK := requirements/dev.txt
 DISTRIBUTIONS := -e ./contracts -e ./smartcity_kit -e '.[dev]'
-$(VENV)/.installed: pyproject.toml contracts/pyproject.toml smartcity_kit/pyproject.toml
+$(VENV)/.installed: $(LOCK) requirements/pip.txt pyproject.toml contracts/pyproject.toml smartcity_kit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is required (Python 3.11+)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --require-hashes -r requirements/pip.txt
 	@# The editable installs' build log (setuptools warns about its import hook each time) is
 	@# kept, and shown only when the install fails.
-	@echo "$(PY) -m pip install $(DISTRIBUTIONS)  (log: $(VENV)/install.log)"
-	@$(PY) -m pip install $(DISTRIBUTIONS) >$(VENV)/install.log 2>&1 \
+	@echo "$(PY) -m pip install --require-hashes -r $(LOCK); then $(DISTRIBUTIONS)  (log: $(VENV)/install.log)"
+	@{ $(PY) -m pip install --require-hashes -r $(LOCK) \
+	   && $(PY) -m pip install --no-deps --no-build-isolation $(DISTRIBUTIONS); } >$(VENV)/install.log 2>&1 \
 	  || { tail -n 40 $(VENV)/install.log; echo "error: pip install failed; see $(VENV)/install.log"; exit 1; }
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+	  echo "error: $(LOCK) does not satisfy pyproject.toml; run make lock"; exit 1; }
 	@touch $@
+
+# Re-resolves the pins from the three pyproject.toml files, keeping every pin that still fits
+# (LOCK_ARGS="--upgrade-package fastapi" moves one, LOCK_ARGS=--upgrade all). For every
+# platform and Python 3.11+, with the hashes of every file PyPI has for each pinned version.
+# The image's pins are the development pins without the test and lint tools.
+UV := $(VENV)/bin/uv
+LOCAL_DISTRIBUTIONS := smartcity-th smartcity-th-contracts smartcity-th-kit
+UV_COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+  $(addprefix --no-emit-package ,$(LOCAL_DISTRIBUTIONS)) --custom-compile-command "make lock"
+lock: ## Re-pin requirements/*.txt (hashed) after a change to a pyproject.toml's dependencies
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install -q "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))"
+	$(UV_COMPILE) $(LOCK_ARGS) requirements/dev.in -o $(LOCK)
+	$(UV_COMPILE) requirements/runtime.in -c $(LOCK) -o requirements/runtime.txt
+	$(UV_COMPILE) requirements/pip.in -c $(LOCK) -o requirements/pip.txt
 
 # mypy does not run the import hooks of editable installs, and the folders keep their short
 # names: it reads the packages through a tree of links named as they are imported.

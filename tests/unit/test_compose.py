@@ -67,8 +67,10 @@ def test_every_service_package_is_in_compose_and_nothing_else() -> None:
 def test_infrastructure_uses_the_official_images() -> None:
     svc = compose()["services"]
     assert svc["kafka"]["image"].startswith("apache/kafka:4.")
-    assert svc["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert svc["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    # The broker is configured from the local stack's templates (infra/kafka/docker-start.sh).
+    server = (ROOT / "infra" / "kafka" / "server.properties.in").read_text(encoding="utf-8")
+    assert "\nprocess.roles=broker,controller\n" in server
+    assert "\nauto.create.topics.enable=false\n" in server
     assert svc["kafka"]["entrypoint"] == ["bash", "/smartcity/kafka/docker-start.sh"]
     assert "./infra/kafka:/smartcity/kafka:ro" in svc["kafka"]["volumes"]
     assert svc["mongo"]["image"].startswith("mongo:")
@@ -103,8 +105,8 @@ def test_service_command_env_and_ports_match_its_settings(name: str) -> None:
 
 def test_dockerfile_installs_the_project() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert "pip install ." in text
-    for folder in ("contracts", "services"):
+    assert "pip install --no-deps --no-build-isolation ./contracts ./smartcity_kit ." in text
+    for folder in ("contracts", "smartcity_kit", "services", "scenarios"):
         assert f"COPY {folder} ./{folder}" in text
 
 
@@ -185,10 +187,12 @@ def _metric_names() -> set[str]:
 def test_kafka_runs_with_sasl_and_every_principal_has_credentials_from_the_env() -> None:
     svc = compose()["services"]
     env = svc["kafka"]["environment"]
-    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
-    assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
     script = (ROOT / "infra" / "kafka" / "docker-start.sh").read_text(encoding="utf-8")
     assert "security.properties.in" in script
+    security = (ROOT / "infra" / "kafka" / "security.properties.in").read_text(encoding="utf-8")
+    assert "\nsasl.enabled.mechanisms=SCRAM-SHA-512\n" in security
+    assert "\nallow.everyone.if.no.acl.found=false\n" in security
+    assert "EXTERNAL:SASL_PLAINTEXT" in script  # the host's listener authenticates the same way
     principals = [access.BROKER_PRINCIPAL, access.ADMIN_PRINCIPAL]
     principals += [access.service_principal(s) for s in access.SERVICES]
     for principal in principals:
@@ -267,3 +271,98 @@ def test_compose_env_makes_every_secret_the_compose_file_asks_for() -> None:
     script = (ROOT / "infra" / "kafka" / "compose-env.sh").read_text(encoding="utf-8")
     made = set(re.findall(r"\b([A-Z][A-Z_]+_(?:PASSWORD|KEY))\b", script))
     assert asked <= made, f"compose-env.sh does not make {sorted(asked - made)}"
+
+
+DOCKER_START = ROOT / "infra" / "kafka" / "docker-start.sh"
+
+
+def test_every_kafka_variable_is_read_by_its_entrypoint() -> None:
+    """The kafka service runs infra/kafka/docker-start.sh, not the image's own entrypoint, so a
+    KAFKA_* variable that script does not read configures nothing."""
+    script = DOCKER_START.read_text(encoding="utf-8")
+    env = compose()["services"]["kafka"]["environment"]
+    dead = [var for var in env if not re.search(rf"\$\{{?{var}\b|\"[a-z-]+:{var}\"", script)]
+    assert not dead, f"docker-start.sh never reads {dead}"
+
+
+def test_kafka_is_published_on_loopback_with_an_external_listener() -> None:
+    kafka = compose()["services"]["kafka"]
+    assert kafka["ports"] == ["127.0.0.1:${KAFKA_EXTERNAL_PORT:-9094}:9094"]
+    assert kafka["environment"]["KAFKA_EXTERNAL_PORT"] == "${KAFKA_EXTERNAL_PORT:-9094}"
+    script = DOCKER_START.read_text(encoding="utf-8")
+    assert "EXTERNAL_PORT=${KAFKA_EXTERNAL_PORT:-9094}" in script
+    assert "EXTERNAL://0.0.0.0:9094" in script  # the container port compose publishes
+    assert "EXTERNAL://127.0.0.1:$EXTERNAL_PORT" in script  # what the host's clients are told
+    assert "listener.name.external.scram-sha-512.sasl.jaas.config=" in script
+    # The containers keep the internal listener.
+    for name in service_packages():
+        env = compose()["services"][name]["environment"]
+        assert env[f"{name.upper()}_KAFKA_BOOTSTRAP"] == "kafka:9092"
+
+
+def one_shots() -> set[str]:
+    """Services that run once and exit (others wait for their successful completion)."""
+    return {
+        dep
+        for svc in compose()["services"].values()
+        for dep, how in (svc.get("depends_on") or {}).items()
+        if how["condition"] == "service_completed_successfully"
+    }
+
+
+def test_every_service_has_a_healthcheck_and_every_dependency_a_condition() -> None:
+    services = compose()["services"]
+    assert one_shots() == {"kafka-provision"}
+    assert services["registry-seed"]["restart"] == "no"
+    for name, svc in services.items():
+        if name in one_shots() or name == "registry-seed":
+            continue
+        check = svc.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}, name
+    for name, svc in services.items():
+        depends = svc.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: depends_on without conditions"
+        for dep, how in depends.items():
+            expected = "service_completed_successfully" if dep in one_shots() else "service_healthy"
+            assert how == {"condition": expected}, f"{name} -> {dep}"
+
+
+@pytest.mark.parametrize("name", sorted(service_packages()))
+def test_a_service_is_healthy_when_its_healthz_answers(name: str) -> None:
+    svc = compose()["services"][name]
+    port = svc["environment"][f"{name.upper()}_HTTP_PORT"]
+    test = svc["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert f"urlopen('http://127.0.0.1:{port}/healthz'" in test[3]
+
+
+def test_the_image_is_built_once_and_reused() -> None:
+    services = compose()["services"]
+    built = {name: svc for name, svc in services.items() if "build" in svc}
+    assert list(built) == ["kafka-provision"], "one service builds the image"
+    image = built["kafka-provision"]["image"]
+    assert built["kafka-provision"]["pull_policy"] == "build"
+    ours = {
+        name
+        for name, svc in services.items()
+        if (svc.get("command") or [""])[:3][-1].startswith("smartcity_th.")
+    }
+    assert ours == set(service_packages()) | {"kafka-provision", "registry-seed"}
+    for name in ours - {"kafka-provision"}:
+        assert services[name]["image"] == image, name
+        assert services[name]["pull_policy"] == "never", f"{name} would pull {image}"
+
+
+def test_the_readme_goes_on_from_compose_up_to_keys_and_the_demo() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("docker compose up")
+    section = readme[start : start + 4000]
+    for step in (
+        "SMARTCITY_KAFKA_BOOTSTRAP=127.0.0.1:9094",
+        "SMARTCITY_KAFKA_ADMIN_PASSWORD",
+        "smartcity-admin api-key issue",
+        "smartcity-admin onboard",
+        "python -m smartcity_th.scenarios",
+    ):
+        assert step in section, step

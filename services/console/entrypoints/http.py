@@ -25,6 +25,16 @@ from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
 from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.responses import (
+    AuditEntry,
+    ChainHead,
+    DeadLetterView,
+    Delivery,
+    EventRow,
+    Registry,
+    Replayed,
+    SigningKeys,
+)
 from smartcity_th.services.console.sessions import Sessions
 from smartcity_th.services.console.views import (
     NOTIFICATION_STATUS,
@@ -40,6 +50,12 @@ from smartcity_th.services.console.views import (
     registry,
     row,
 )
+
+
+class EventStream(StreamingResponse):
+    """Server-sent events (as the OpenAPI document names the stream's content type)."""
+
+    media_type = "text/event-stream"
 
 
 def filters_from(
@@ -185,7 +201,11 @@ def build_router(
 
     Operator = Annotated[Agency, Depends(current_operator)]
 
-    @router.get("/events", summary="Audit log entries, oldest first after `after_seq`")
+    @router.get(
+        "/events",
+        summary="Audit log entries, oldest first after `after_seq`",
+        response_model=list[EventRow],
+    )
     async def events(
         f: Filt,
         after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
@@ -195,7 +215,17 @@ def build_router(
         entries = await audit.page(f.query(), after_seq=after_seq, limit=limit, newest_first=newest)
         return JSONResponse(chronological(entries))
 
-    @router.get("/events/stream", summary="Live audit entries as server-sent events")
+    @router.get(
+        "/events/stream",
+        summary="Live audit entries as server-sent events",
+        response_class=EventStream,
+        responses={
+            200: {
+                "description": "`event: entry` messages, each an EventRow as JSON, by `id: seq`",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def stream(
         request: Request, f: Filt, after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0
     ) -> StreamingResponse:
@@ -226,6 +256,7 @@ def build_router(
     @router.get(
         "/proposals/{proposal_id}/timeline",
         summary="Everything about one proposal",
+        response_model=list[EventRow],
         responses={404: {"description": "Nothing recorded about this proposal"}},
     )
     async def timeline(proposal_id: str) -> JSONResponse:
@@ -234,7 +265,12 @@ def build_router(
             raise not_found(f"proposal {proposal_id}")
         return JSONResponse(chronological(entries))
 
-    @router.get("/registry", summary="Certified areas, from CertificationAwarded events")
+    @router.get(
+        "/registry",
+        summary="Certified areas, from CertificationAwarded events",
+        response_model=Registry,
+        responses={400: {"description": "Not a province"}},
+    )
     async def get_registry(province: str | None = None) -> JSONResponse:
         entries = await audit.page(REGISTRY_QUERY, limit=100_000)
         try:
@@ -242,7 +278,11 @@ def build_router(
         except ValueError as exc:
             raise Refusal(400, str(exc), str(exc)) from None
 
-    @router.get("/deliveries", summary="Emails sent and failed (NotificationSent/Failed)")
+    @router.get(
+        "/deliveries",
+        summary="Emails sent and failed (NotificationSent/Failed)",
+        response_model=list[Delivery],
+    )
     async def deliveries(proposal: str | None = None) -> JSONResponse:
         q: dict[str, Any] = {
             "kind": "event",
@@ -253,7 +293,11 @@ def build_router(
         entries = await audit.page(q, limit=5000, newest_first=True)
         return JSONResponse([delivery(e) for e in entries])
 
-    @router.get("/deadletters", summary="Dead-letter records, newest first")
+    @router.get(
+        "/deadletters",
+        summary="Dead-letter records, newest first",
+        response_model=list[DeadLetterView],
+    )
     async def deadletters(error: str | None = None, unique: bool = False) -> JSONResponse:
         if unique and error is not None:
             ids = await replayer.matching(error)
@@ -268,6 +312,7 @@ def build_router(
     @router.get(
         "/deadletters/{dead_letter_id}",
         summary="One dead-letter record",
+        response_model=DeadLetterView,
         responses={404: {"description": "No such dead letter"}},
     )
     async def one_deadletter(dead_letter_id: str) -> JSONResponse:
@@ -280,6 +325,7 @@ def build_router(
     @router.post(
         "/deadletters/{dead_letter_id}/replay",
         summary="Re-publish the original message to its topic (operators only)",
+        response_model=Replayed,
         responses={
             404: {"description": "No such dead letter"},
             409: {"description": "This dead letter cannot be replayed"},
@@ -307,7 +353,11 @@ def build_router(
             }
         )
 
-    @router.get("/audit/entries", summary="Stored entries as they are, for verification")
+    @router.get(
+        "/audit/entries",
+        summary="Stored entries as they are, for verification",
+        response_model=list[AuditEntry],
+    )
     async def raw_entries(
         after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=2000)] = 500,
@@ -317,6 +367,7 @@ def build_router(
     @router.get(
         "/registry/signing-keys",
         summary="The agency registry's agencies and public signing keys (revoked ones too)",
+        response_model=SigningKeys,
     )
     async def signing_keys() -> JSONResponse:
         state = agency_registry.state
@@ -336,7 +387,11 @@ def build_router(
             }
         )
 
-    @router.get("/audit/head", summary="The chain head (last sequence number and hash)")
+    @router.get(
+        "/audit/head",
+        summary="The chain head (last sequence number and hash)",
+        response_model=ChainHead,
+    )
     async def head() -> JSONResponse:
         h = await audit.head()
         return JSONResponse({"seq": h["seq"], "hash": h["hash"]})

@@ -16,6 +16,7 @@ from smartcity_th.services.console.entrypoints.http import not_found, session_co
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
+from smartcity_th.services.console.responses import LagRow, Pipeline, StageDiagram, TraceLink
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import displayable, row
 
@@ -90,6 +91,7 @@ def build_router(
         responses=FORBIDDEN,
         tags=["console"],
         summary="Proposals per stage, waits, overdue",
+        response_model=Pipeline,
     )
     async def api_pipeline() -> JSONResponse:
         return JSONResponse(await current_pipeline())
@@ -100,6 +102,7 @@ def build_router(
         responses=FORBIDDEN | {404: {"description": "Nothing recorded about this proposal"}},
         tags=["console"],
         summary="One proposal's stages with decisions and emails",
+        response_model=StageDiagram,
     )
     async def api_stages(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
@@ -113,6 +116,7 @@ def build_router(
         responses=FORBIDDEN | {404: {"description": "Nothing recorded about this proposal"}},
         tags=["console"],
         summary="The traces of one proposal's events, with their addresses in Jaeger",
+        response_model=list[TraceLink],
     )
     async def api_traces(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
@@ -126,6 +130,7 @@ def build_router(
         responses=FORBIDDEN,
         tags=["console"],
         summary="Consumer lag per group and partition",
+        response_model=list[LagRow],
     )
     async def api_lag() -> JSONResponse:
         return JSONResponse(await lag.refresh())
