@@ -11,8 +11,8 @@ PYTEST_ARGS ?=
 # The local servers' ports (infra/stack.sh reads the same variables) handed to the services,
 # the demo and the benchmarks, unless a service's own variable is set.
 # One node, or with SMARTCITY_KAFKA_NODES=3 the three nodes of the local cluster (which
-# `make chaos CHAOS_ARGS="--cluster ..."` asks for).
-ifneq ($(findstring --cluster,$(CHAOS_ARGS)),)
+# `make test-cluster` and `make chaos CHAOS_ARGS="--cluster ..."` ask for).
+ifneq ($(findstring --cluster,$(CHAOS_ARGS))$(filter test-cluster,$(MAKECMDGOALS)),)
 export SMARTCITY_KAFKA_NODES := 3
 endif
 KAFKA_BOOTSTRAP := $(shell infra/stack.sh bootstrap)
@@ -137,9 +137,9 @@ test-integration: infra-up ## Integration tests (real adapters)
 test-e2e: infra-up ## End-to-end tests (the services as processes)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-test-cluster: setup ## Broker loss on a three-node Kafka (stops a one-node broker; SMARTCITY_KAFKA_NODES=3)
-	SMARTCITY_KAFKA_NODES=3 infra/stack.sh up
-	SMARTCITY_KAFKA_NODES=3 $(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+test-cluster: setup ## Broker loss, then the integration and e2e tiers, on a three-node Kafka (stops a one-node broker)
+	infra/stack.sh up
+	$(PY) -m pytest tests/cluster tests/integration tests/e2e $(PYTEST_ARGS)
 
 lint: setup $(MYPY_TREE)/smartcity_th ## ruff and mypy
 	$(VENV)/bin/ruff check .

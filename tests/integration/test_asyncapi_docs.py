@@ -17,6 +17,7 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import parse_record
 from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.registry import REGISTRY_EVENTS
+from smartcity_th.services.common.kafka_security import bootstrap_servers
 from tests.support import KAFKA, Namespace, kafka_client, kafka_security, read_topic
 from tools.docgen import artefacts
 from tools.docgen.asyncapi import asyncapi, services
@@ -109,7 +110,11 @@ async def test_every_example_round_trips_through_kafka_with_key_and_headers(
 ) -> None:
     sent = {event_type: example_envelope(event_type) for event_type in EVENTS}
     broker = KafkaBroker(
-        KAFKA, security=kafka_security(), enable_idempotence=True, acks="all", logger=None
+        bootstrap_servers(KAFKA),
+        security=kafka_security(),
+        enable_idempotence=True,
+        acks="all",
+        logger=None,
     )
     await broker.start()
     try:
