@@ -19,6 +19,7 @@ from smartcity_th.services.common import openapi, telemetry, web_security
 from smartcity_th.services.common.claims import ClaimGate, RefusedClaims
 from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
+from smartcity_th.services.common.facts import FactCheck
 from smartcity_th.services.common.http import kafka_check, mongo_check, ops_router
 from smartcity_th.services.common.kafka import check_topics, make_broker
 from smartcity_th.services.common.mongo import make_client
@@ -57,10 +58,15 @@ class Runtime:
         )
         self.mongo = make_client(settings.store_url(name), name, settings.mongo_max_pool_size)
         self.db = self.mongo[mongo_db]
-        self.publisher = CommitPublisher(self.broker, self.topics, name)
+        # services.common.cli (StartupRefused) imports this module: import where it is used.
+        from smartcity_th.services.common.service_key import load_service_key
+
+        self.signer = load_service_key(settings.signing_key_file, name)
+        self.publisher = CommitPublisher(self.broker, self.topics, name, self.signer)
         self.publisher.publish_on_commit = settings.outbox_publish_on_write
         self.dead_letters = DeadLetters(self.broker, self.topics)
         self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
+        self.facts = FactCheck(name, self.registry)
         self.stores: list[AggregateStore] = []
         self.on_start: list[Task] = []
         self.background: list[Task] = []
@@ -83,7 +89,10 @@ class Runtime:
 
     def consumer(self, group_id: str) -> EventConsumer:
         return EventConsumer(
-            group_id, self.dead_letters, max_attempts=self.settings.consumer_max_attempts
+            group_id,
+            self.dead_letters,
+            max_attempts=self.settings.consumer_max_attempts,
+            facts=self.facts,
         )
 
     async def _when_available(self, what: str, step: Task) -> None:
