@@ -25,7 +25,7 @@ import base64
 import datetime as dt
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,10 +237,7 @@ class DeadLetters:
     ) -> DeadLetter:
         value = record.value or b""
         key = record.key
-        headers = {
-            safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
-            for k, v in record.headers
-        }
+        headers = letter_headers(record.headers)
         truncated = False
         if cut:
             truncated = (
@@ -314,6 +311,14 @@ class DeadLetters:
             truncated=letter.value_truncated,
         )
         return letter
+
+
+def letter_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """A record's headers as its dead letter keeps them (text; the last value of a name)."""
+    return {
+        safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
+        for k, v in headers
+    }
 
 
 # Publishing a dead letter is retried for ever (whatever the error); its delay stops growing here.
