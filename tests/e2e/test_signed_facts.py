@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
+import uuid
 from typing import Any
 
 import httpx
@@ -18,9 +20,11 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.signing import Authenticated, sign, verify_fact
 from smartcity_th.contracts.topics import HEADER_EMITTED_BY, Topics
 from smartcity_th.services.common.registry import RegistryProjection
+from tests.e2e.test_cli_console import cli
 from tests.e2e.test_walking_skeleton import DRAFT, submit
 from tests.support import (
     Namespace,
@@ -28,9 +32,12 @@ from tests.support import (
     dead_letters,
     kafka_auth,
     kafka_client,
+    kafka_producer,
     poll,
+    private_namespace,
     read_topic,
     record_headers,
+    service_process,
     signer_for,
 )
 
@@ -48,9 +55,11 @@ def revision_request(proposal_id: str) -> AnyEnvelope:
     )
 
 
-def forged_headers(envelope: AnyEnvelope, topic: str, how: str) -> list[tuple[str, bytes]]:
-    """The approvals service's stamp, and no signature or the console's own (registered) key's."""
-    headers = envelope.headers() | {HEADER_EMITTED_BY: "svc-approvals"}
+def forged_headers(
+    envelope: AnyEnvelope, topic: str, how: str, stamp: str = "svc-approvals"
+) -> list[tuple[str, bytes]]:
+    """The owner's stamp, and no signature or the console's own (registered) key's."""
+    headers = envelope.headers() | {HEADER_EMITTED_BY: stamp}
     if how == "console's key":
         console = signer_for("svc-console")
         headers |= sign(
@@ -120,12 +129,14 @@ async def test_the_console_cannot_forge_a_decision_and_a_replay_keeps_the_owners
     ) as depa:
 
         async def listed() -> list[dict[str, Any]] | None:
+            """Both consumers of the decisions topic refused it (proposals, notifications)."""
             rows = (await depa.get("/api/deadletters", params={"error": "wrong_agency"})).json()
             mine = [r for r in rows if r["event_id"] == str(console_signed.event_id)]
-            return mine or None
+            consumers = {r["consumer"] for r in mine}
+            return mine if consumers == {"proposals", "notifications"} else None
 
-        [row] = await poll(listed, timeout=60, what="the forged fact among the console's letters")
-        assert row["error_kind"] == "unverified_fact"
+        rows = await poll(listed, timeout=60, what="the forged fact among the console's letters")
+        assert {r["error_kind"] for r in rows} == {"unverified_fact"}
 
         # A real dead letter of a genuinely signed fact: a decision about a proposal the
         # proposals service does not know (signed with the tests' key of svc-approvals).
@@ -188,3 +199,55 @@ async def test_the_console_cannot_forge_a_decision_and_a_replay_keeps_the_owners
     assert isinstance(verdict, Authenticated)
     assert verdict.key_id == signer_for("svc-approvals").key_id
     assert base64.b64decode(first["value_b64"]) == original.value
+
+
+async def test_audit_verify_flags_a_forged_fact_that_no_service_refused(
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """Only the console reads `smartcity.notifications`, so a delivery result forged there by
+    the console's principal is refused by no consumer: `audit verify --signatures` must flag it,
+    and pass the genuine one. In a namespace of its own (the session's log stays clean)."""
+    async with private_namespace(mongo, ("depa",)) as (ns, topics, keys):
+        with service_process("console", ns).running() as console:
+            console.api_key = keys["depa"]
+            genuine = example_envelope("NotificationSent").model_copy(
+                update={"event_id": uuid.uuid4()}
+            )
+            forged = genuine.model_copy(update={"event_id": uuid.uuid4()})
+            async with kafka_producer() as admin:  # as the notifications service publishes
+                await admin.send_and_wait(
+                    topics.notifications,
+                    genuine.to_bytes(),
+                    key=genuine.key,
+                    headers=record_headers(genuine, topics.notifications),
+                )
+            producer = AIOKafkaProducer(**kafka_client("svc-console"), enable_idempotence=True)
+            await producer.start()
+            try:
+                await producer.send_and_wait(
+                    topics.notifications,
+                    forged.to_bytes(),
+                    key=forged.key,
+                    headers=forged_headers(
+                        forged, topics.notifications, "console's key", "svc-notifications"
+                    ),
+                )
+            finally:
+                await producer.stop()
+            audit = mongo[ns.db("console")]["audit"]
+
+            async def recorded() -> bool:
+                ids = [str(genuine.event_id), str(forged.event_id)]
+                return await audit.count_documents({"event_id": {"$in": ids}}) == 2
+
+            await poll(recorded, timeout=60, what="both delivery results in the audit log")
+            result = cli(console, "audit", "verify", "--signatures", "--output", "json")
+            assert result.exit_code == 1, result.output
+            report = json.loads(result.output)
+            assert report["intact"] is True
+            facts = report["signatures"]["facts"]
+            assert facts["verified"] == 1
+            assert facts["refused"] == {"wrong_agency": 1}
+            assert report["signatures"]["unexplained"] == [str(forged.event_id)]
+            text = cli(console, "audit", "verify", "--signatures")
+            assert f"fact {forged.event_id}: wrong_agency" in text.output, text.output
