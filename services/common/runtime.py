@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
+from smartcity_th.contracts.access import fact_topic_owners
 from smartcity_th.contracts.catalogue import claims_for
 from smartcity_th.services.common import openapi, telemetry, web_security
 from smartcity_th.services.common.claims import ClaimGate, RefusedClaims
@@ -68,7 +69,7 @@ class Runtime:
         self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
         self.facts = FactCheck(name, self.registry)
         self.stores: list[AggregateStore] = []
-        self.on_start: list[Task] = []
+        self.on_start: list[Task] = [self.report_signing_key]
         self.background: list[Task] = []
         self.on_stop: list[Task] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -78,6 +79,29 @@ class Runtime:
             self.registry,
             RefusedClaims(self.store("refused_claims")) if claims_for(name) else None,
             settings.claim_policy() if isinstance(settings, ClaimOwnerSettings) else None,
+        )
+
+    async def report_signing_key(self) -> None:
+        """Say at start-up whether the facts this service publishes will pass their consumers'
+        check: its key must be registered and current for svc-<service>."""
+        from smartcity_th.services.common.service_key import registered_state
+
+        if self.name not in fact_topic_owners().values():
+            return
+        state = registered_state(self.signer, self.registry.state)
+        key_id = self.signer.key_id if self.signer else None
+        if state == "current":
+            log.info("service.signing_key", key_id=key_id)
+            return
+        log.warning(
+            "service.signing_key",
+            state=state,
+            key_id=key_id,
+            consequence="facts are published unsigned: consumers refuse them once this "
+            "service has a registered key"
+            if self.signer is None
+            else "consumers refuse the facts signed with this key until it is registered and "
+            "current for the service (smartcity-admin signing-key ensure)",
         )
 
     def store(self, name: str) -> AggregateStore:
