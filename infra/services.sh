@@ -16,7 +16,7 @@ die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
 
 port_of() {  # the service's HTTP port, from its own settings class (env vars respected)
   "$PY" -c "import importlib; m = importlib.import_module('services.$1.config'); \
-cls = next(v for k, v in vars(m).items() if k.endswith('Settings') and k != 'ServiceSettings'); \
+cls = next(v for k, v in vars(m).items() if k.endswith('Settings') and v.__module__ == m.__name__); \
 print(cls().http_port)"
 }
 
