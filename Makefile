@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCAL := $(or $(SMARTCITY_LOCAL_DIR),$(CURDIR)/.local)
 SERVICES := proposals approvals notifications console
+# The services that publish facts, each signed with its own key (docs/security.md, "Signed facts")
+FACT_OWNERS := proposals approvals notifications
 PYTEST_ARGS ?=
 
 # The local servers' ports (infra/stack.sh reads the same variables) handed to the services,
@@ -100,7 +102,7 @@ infra-status: ## Show which local servers run
 
 up: infra-up ## Start the servers and every service in the background (logs in .local/logs)
 	$(PY) -m smartcity_th.services.admin.cli seed
-	$(PY) -m smartcity_th.services.admin.cli signing-key ensure svc-approvals --out "$${SMARTCITY_LOCAL_DIR:-.local}/service-signing-keys"
+	for svc in $(FACT_OWNERS); do $(PY) -m smartcity_th.services.admin.cli signing-key ensure svc-$$svc --out "$${SMARTCITY_LOCAL_DIR:-.local}/service-signing-keys" || exit 1; done
 	infra/services.sh up $(SERVICES)
 	@echo "console  $${CONSOLE_URL:-http://127.0.0.1:$${CONSOLE_HTTP_PORT:-8004}}"
 	@echo "traces   $(CONSOLE_JAEGER_URL)  (Jaeger query API; smartcity trace <proposal id>)"

@@ -224,26 +224,17 @@ def acl_table_markdown() -> str:
     return "\n".join(rows) + "\n"
 
 
-def fact_refusal(
-    bare_topic: str, event_type: str, producer: str, emitted_by: str | None
-) -> str | None:
-    """Why a record on a fact topic must not be acted on, or None (also for other topics).
-
-    A fact is acted on only if the topic's owning service published it (its `emitted-by`
-    stamp), its event type belongs to that service in the catalogue, and, where the envelope
-    names a service as producer, that service is the owner. Decision facts name the deciding
-    agency as producer (the fact records its decision, caused by its claim), hence the stamp.
-    This is defence in depth beside the ACLs, which are what stops other writers."""
+def fact_refusal(bare_topic: str, event_type: str, producer: str) -> str | None:
+    """Why a record on a fact topic is not a fact of the topic's owner, or None (also for other
+    topics): its event type must belong to the owning service in the catalogue and go to that
+    topic, and where the envelope names a service as producer, that service must be the owner.
+    Decision facts name the deciding agency as producer (the fact records its decision, caused
+    by its claim). Who published the record is proven by the owner's signature
+    (`contracts.signing.verify_fact`), not by a header; the ACLs stop other writers first."""
     owner = fact_topic_owners().get(bare_topic)
     if owner is None:
         return None
     expected = service_principal(owner)
-    if emitted_by != expected:
-        return (
-            f"not a fact of {expected}: {bare_topic} carries only facts its owning service "
-            f"published, and this record's {topics.HEADER_EMITTED_BY} is "
-            f"{emitted_by or '(missing)'}"
-        )
     spec = EVENTS.get(event_type)
     if spec is None or spec.owner != owner or spec.fact_topic != bare_topic:
         return f"{event_type} is not a fact of {expected} on {bare_topic}"

@@ -25,10 +25,11 @@ class DeadLetter(Contract):
     value_b64: str = Field(description="The original record value, base64")
     headers: dict[str, str] = Field(description="The original headers (values decoded as UTF-8)")
     error_kind: str = Field(
-        description="parse | validation | unauthenticated | unauthorised | processing (after "
-        "retries) | unhandled (a failure outside the handler, recorded as a minimal dead letter) "
-        "| contact_outside_domains (a proposal's contact address outside its applicant's "
-        "registered email domains)"
+        description="parse | validation | unauthenticated (a claim's signature) | "
+        "unverified_fact (a fact its owning service did not sign) | unauthorised | processing "
+        "(after retries) | unhandled (a failure outside the handler, recorded as a minimal dead "
+        "letter) | contact_outside_domains (a proposal's contact address outside its "
+        "applicant's registered email domains)"
     )
     error: str = Field(description="What was wrong, precisely (field and reason where known)")
     event_type: str | None = Field(description="The event_type, if it could be read")

@@ -28,18 +28,20 @@ the body."""
 HEADER_DESCRIPTIONS: dict[str, str] = {
     **topics.HEADER_ROLES,
     HEADER_SIGNATURE: "`v=2;keyid=<key id>;ed25519=<base64 signature>`: the producing agency's "
-    "Ed25519 signature over the topic, the signed-at header, the key, the event-type header and "
-    'the value (docs/events.md, "Signed claims", gives the bytes and a test vector; version 1, '
-    "without `v=2;`, is accepted until the deployment's deprecation date)",
-    HEADER_SIGNED_AT: "When the claim was signed (UTC, `2026-12-06T09:30:00.000Z`), signed with "
-    "it: a claim older than the owning service's maximum age when it reached the broker, or too "
-    "far in the future, is refused as `expired` (needed by signature version 2)",
-    topics.HEADER_EMITTED_BY: "The service that published this fact (`svc-<service>`); "
-    "consumers act only on facts stamped by the topic's owner",
+    "(on a claim) or the owning service's (on a fact) Ed25519 signature over the topic, the "
+    'signed-at header, the key, the event-type header and the value (docs/events.md, "Signed '
+    'claims" gives the bytes and a test vector, "Signed facts" the rule for facts; a claim\'s '
+    "version 1, without `v=2;`, is accepted until the deployment's deprecation date)",
+    HEADER_SIGNED_AT: "When the claim or fact was signed (UTC, `2026-12-06T09:30:00.000Z`), "
+    "signed with it: a claim older than the owning service's maximum age when it reached the "
+    "broker, or too far in the future, is refused as `expired` (needed by signature version "
+    "2); a fact is signed when its service commits it, and its age is not judged",
+    topics.HEADER_EMITTED_BY: "The service that published this fact (`svc-<service>`), for "
+    "people reading the topic; consumers trust the owner's signature, not this header",
     topics.HEADER_AUTHENTICATED_BY: "The credential that authenticated the claim behind this "
     "fact: `api-key:<key id>` or `signature:<key id>`",
     HEADER_DEAD_LETTER_KIND: "Why the record was refused (`parse`, `validation`, "
-    "`unauthenticated`, `unauthorised`, `processing`, `unhandled`, ...)",
+    "`unauthenticated`, `unverified_fact`, `unauthorised`, `processing`, `unhandled`, ...)",
     HEADER_TRACEPARENT: "W3C trace context of the span that published the record",
     HEADER_FASTSTREAM_CORRELATION: "Set by the services' Kafka library (FastStream) on every "
     "record it publishes: an id of that one publish, not the conversation's (that is "
@@ -78,8 +80,11 @@ def record_shape(topic: str) -> RecordShape:
             key="The refused record's own key (absent when it had none or it was too long)",
         )
     return RecordShape(  # a fact, published by the topic's owning service
+        # Signed once the owner has a registered key (unsigned facts only from before it).
         required=(*ENVELOPE_HEADERS, topics.HEADER_EMITTED_BY),
         optional=(
+            HEADER_SIGNATURE,
+            HEADER_SIGNED_AT,
             topics.HEADER_AUTHENTICATED_BY,
             HEADER_TRACEPARENT,
             HEADER_FASTSTREAM_CORRELATION,

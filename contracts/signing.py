@@ -406,3 +406,81 @@ def signing_vectors() -> tuple[SigningVector, ...]:
         )
         for v in json.loads(text)["vectors"]
     )
+
+
+# ---- facts: what a service publishes, signed with its own registered key ----
+
+FACT_POLICY = ClaimPolicy(v1_accepted_until=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+"""Facts are signed in version 2 only; their age is not judged (the relay may publish a commit
+long after it was signed, during a Kafka outage), the owner's key must be current when the
+broker took the fact."""
+
+
+@dataclass(frozen=True)
+class UnsignedBeforeCutOver:
+    """An unsigned fact the broker took before its owner's first signing key was registered
+    (or whose owner has none yet): published before facts were signed, accepted as it was."""
+
+    owner: str
+    cut_over: dt.datetime | None
+
+    def __bool__(self) -> bool:
+        return True
+
+
+FactVerdict = Authenticated | UnsignedBeforeCutOver | Unauthenticated
+
+
+def cut_over(owner: str, keys: Mapping[str, SigningKey]) -> dt.datetime | None:
+    """When `owner` began signing its facts: the registration of its first signing key (revoked
+    ones included); None while it has none."""
+    times = [k.registered_at for k in keys.values() if k.agency_id == owner]
+    return min(times) if times else None
+
+
+def verify_fact(
+    *,
+    value: bytes,
+    key: bytes | None,
+    headers: Mapping[str, bytes],
+    topic: str,
+    owner: str,
+    agencies: Container[str],
+    keys: Mapping[str, SigningKey],
+    received_at: dt.datetime,
+) -> FactVerdict:
+    """Is this record, read from `topic` (with its namespace), a fact that `owner` (the topic's
+    owning service, `svc-<service>`) signed with one of its keys, current when the broker took
+    the record (`received_at`)? The same signature as a claim's (version 2: topic, signed-at,
+    key, event-type header, value), signed by the owner whatever the envelope's `producer`.
+
+    An unsigned fact is accepted only if the broker took it before the owner's first key was
+    registered (the cut-over: facts from before services signed them); after it, it is refused
+    as `unsigned`."""
+    if HEADER_SIGNATURE not in headers:
+        since = cut_over(owner, keys)
+        if since is None or received_at < since:
+            return UnsignedBeforeCutOver(owner, since)
+        return Unauthenticated(
+            "unsigned",
+            f"no {HEADER_SIGNATURE} header: {owner} signs every fact it published since "
+            f"{since.isoformat()} (this one reached the broker at {received_at.isoformat()})",
+        )
+    verdict = verify(
+        value=value,
+        key=key,
+        headers=headers,
+        topic=topic,
+        producer=owner,
+        agencies=agencies,
+        keys=keys,
+        at=received_at,
+        policy=FACT_POLICY,
+    )
+    if isinstance(verdict, Unauthenticated) and verdict.reason == "wrong_agency":
+        return Unauthenticated(
+            "wrong_agency",
+            f"signing key {verdict.key_id!r} is not a key of {owner}, the owner of {topic[:200]}",
+            verdict.key_id,
+        )
+    return verdict

@@ -30,8 +30,8 @@ HEADER_SCHEMA_VERSION = "smartcity-schema-version"
 HEADER_PRODUCER = "smartcity-producer"
 HEADER_CORRELATION_ID = "smartcity-correlation-id"
 HEADER_EMITTED_BY = "smartcity-emitted-by"
-"""Set by the service that publishes a fact (`svc-<service>`); consumers of a fact topic act only
-on records stamped by the topic's owning service (contracts.access.fact_refusal)."""
+"""Set by the service that publishes a fact (`svc-<service>`), for people reading the topic;
+consumers trust the owner's signature instead (contracts.signing.verify_fact)."""
 HEADER_CONTENT_TYPE = "content-type"
 HEADER_AUTHENTICATED_BY = "smartcity-authenticated-by"
 """On facts: the credential that authenticated the claim (`api-key:<id>`, `signature:<id>`)."""

@@ -16,7 +16,7 @@ die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
 
 port_of() {  # the service's HTTP port, from its own settings class (env vars respected)
   "$PY" -c "import importlib; m = importlib.import_module('services.$1.config'); \
-cls = next(v for k, v in vars(m).items() if k.endswith('Settings') and k != 'ServiceSettings'); \
+cls = next(v for k, v in vars(m).items() if k.endswith('Settings') and v.__module__ == m.__name__); \
 print(cls().http_port)"
 }
 
@@ -49,12 +49,12 @@ kafka_env() {
   if [[ $name == notifications && -z ${NOTIFICATIONS_SMTP_PORT:-} ]]; then
     echo "NOTIFICATIONS_SMTP_PORT=${SMARTCITY_SMTP_PORT:-1025}"
   fi
-  # The approvals service signs the certificates it awards with its own key, registered for
-  # svc-approvals (`make up` keeps one: smartcity-admin signing-key ensure); the certificate's
-  # verification link is the approvals service's public certificate page.
-  if [[ $name == approvals && -z ${APPROVALS_SIGNING_KEY_FILE:-} \
-        && -f $LOCAL/service-signing-keys/svc-approvals.pem ]]; then
-    echo "APPROVALS_SIGNING_KEY_FILE=$LOCAL/service-signing-keys/svc-approvals.pem"
+  # Each service signs the facts it publishes (and approvals the certificates it awards) with
+  # its own key, registered for svc-<name> (`make up` keeps one: smartcity-admin signing-key
+  # ensure); the certificate's verification link is the approvals service's public page.
+  var=${prefix}_SIGNING_KEY_FILE
+  if [[ -z ${!var:-} && -f $LOCAL/service-signing-keys/svc-$name.pem ]]; then
+    echo "$var=$LOCAL/service-signing-keys/svc-$name.pem"
   fi
   if [[ $name == notifications && -z ${NOTIFICATIONS_CERTIFICATE_URL:-} ]]; then
     echo "NOTIFICATIONS_CERTIFICATE_URL=http://127.0.0.1:$(port_of approvals)"

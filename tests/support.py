@@ -82,11 +82,21 @@ def kafka_client(principal: str = ADMIN_PRINCIPAL, password: str | None = None) 
 
 def record_headers(envelope: AnyEnvelope, topic: str) -> list[tuple[str, bytes]]:
     """Kafka headers for a test that plays a service: on a fact topic, the owning service's
-    `emitted-by` stamp too (as its outbox publisher sets it); on the intake topic, an agency's
-    signature."""
+    `emitted-by` stamp and its signature with the tests' key of that service (as its outbox
+    seals a commit); on the intake topic, an agency's signature."""
     headers = envelope.headers()
     if not topic.endswith(INTAKE):
-        headers[HEADER_EMITTED_BY] = service_principal(EVENTS[envelope.event_type].owner)
+        owner = service_principal(EVENTS[envelope.event_type].owner)
+        headers[HEADER_EMITTED_BY] = owner
+        headers |= sign(
+            signer_for(owner).private_key,
+            signer_for(owner).key_id,
+            envelope.to_bytes(),
+            envelope.key,
+            envelope.event_type,
+            topic=topic,
+            signed_at=dt.datetime.now(dt.UTC),
+        )
     elif not envelope.producer.startswith("svc-"):
         headers = signed(envelope, topic).headers  # an agency's claim: signed with its test key
     return [(k, v.encode()) for k, v in headers.items()]
@@ -301,13 +311,12 @@ def service_env(
         env["NOTIFICATIONS_SMTP_PORT"] = str(SMTP_PORT)
     if name == "console":
         env["CONSOLE_JAEGER_URL"] = JAEGER
-    if name == "approvals":
-        # The tests' key of svc-approvals, which `seed_registry` registers: it seals awards.
-        keys = LOCAL / "tests" / "service-signing-keys"
-        keys.mkdir(parents=True, exist_ok=True)
-        env["APPROVALS_SIGNING_KEY_FILE"] = str(
-            write_private_key("svc-approvals", keys / "svc-approvals.pem")
-        )
+    # The tests' key of svc-<name>, which `seed_registry` registers: it signs the service's
+    # facts (and seals approvals' awards).
+    keys = LOCAL / "tests" / "service-signing-keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    principal = service_principal(name)
+    env[f"{prefix}SIGNING_KEY_FILE"] = str(write_private_key(principal, keys / f"{principal}.pem"))
     return {**env, **(extra or {})}
 
 

@@ -18,7 +18,7 @@ from smartcity_th.services.approvals.entrypoints import certificates, http, kafk
 from smartcity_th.services.approvals.handlers import CaseHandlers, Clock, utc_now
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.common.runtime import Runtime
-from smartcity_th.services.common.service_key import load_service_key, registered_state
+from smartcity_th.services.common.service_key import registered_state
 
 NAME = "approvals"
 log = structlog.get_logger(__name__)
@@ -73,7 +73,7 @@ def build(settings: ApprovalsSettings, clock: Clock = utc_now) -> tuple[Runtime,
         renewal_min_progress_percent=settings.renewal_min_progress_percent,
         go_live=settings.go_live,
     )
-    signer = load_service_key(settings.signing_key_file, NAME)
+    signer = rt.signer
     handlers = CaseHandlers(repo, clock, rules, rt.registry.agency, signer)
     rt.stores += repo.stores
     rt.on_start.append(repo.ensure_indexes)

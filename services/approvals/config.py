@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -42,13 +41,6 @@ class ApprovalsSettings(ClaimOwnerSettings):
         description="Progress (percent) an acknowledged delivery report needs for a renewal; "
         "a deployment setting (no public source gives a threshold), recorded on each "
         "certificate at its award",
-    )
-    signing_key_file: Path | None = Field(
-        None,
-        description="PEM file of this service's Ed25519 signing key, registered in the agency "
-        "registry for svc-approvals (`smartcity-admin signing-key ensure svc-approvals --out "
-        "DIR`): it signs every certificate it awards. Empty: certificates are awarded "
-        "unsigned (the public certificate page says so)",
     )
     certificate_url: str | None = Field(
         None,

@@ -1,8 +1,8 @@
 """How every service consumes: parse, process with a chosen failure policy, dead-letter.
 
 - A record that is not a valid event (bytes, JSON, schema) goes to the dead-letter topic at once.
-- A record on a fact topic that its owning service did not publish (contracts.access.
-  fact_refusal) goes to the dead-letter topic at once, kind `unauthenticated`.
+- A record on a fact topic that its owning service did not sign, or that is not one of its facts
+  (services/common/facts.py), goes to the dead-letter topic at once, kind `unverified_fact`.
 - A handler that raises `Unprocessable` (e.g. an unauthorised producer) has already recorded its
   refusal; the record also goes to the dead-letter topic at once.
 - An infrastructure error (MongoDB or Kafka unreachable) is retried with capped backoff for as long
@@ -25,7 +25,7 @@ import base64
 import datetime as dt
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,6 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
-from smartcity_th.contracts.access import fact_refusal
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.deadletter import DeadLetter
@@ -44,11 +43,12 @@ from smartcity_th.contracts.records import HEADER_DEAD_LETTER_KIND
 from smartcity_th.contracts.topics import (
     CONTENT_TYPE_JSON,
     HEADER_CONTENT_TYPE,
-    HEADER_EMITTED_BY,
     Topics,
 )
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import Source, current_source
+from smartcity_th.services.common.facts import DEAD_LETTER_KIND as UNVERIFIED_FACT
+from smartcity_th.services.common.facts import FactCheck
 from smartcity_th.services.common.retry import (
     AfterFailure,
     Failures,
@@ -125,6 +125,14 @@ class Record:
             timestamp_ms=_timestamp(getattr(raw, "timestamp", None)),
             log_append_time=getattr(raw, "timestamp_type", None) == LOG_APPEND_TIME,
         )
+
+    @property
+    def broker_time(self) -> dt.datetime | None:
+        """When the record was appended, as its timestamp says (the broker's LogAppendTime on
+        the intake and fact topics; a producer's CreateTime on a topic not set to it)."""
+        if self.timestamp_ms is None:
+            return None
+        return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, dt.UTC)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -229,10 +237,7 @@ class DeadLetters:
     ) -> DeadLetter:
         value = record.value or b""
         key = record.key
-        headers = {
-            safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
-            for k, v in record.headers
-        }
+        headers = letter_headers(record.headers)
         truncated = False
         if cut:
             truncated = (
@@ -308,6 +313,14 @@ class DeadLetters:
         return letter
 
 
+def letter_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
+    """A record's headers as its dead letter keeps them (text; the last value of a name)."""
+    return {
+        safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
+        for k, v in headers
+    }
+
+
 # Publishing a dead letter is retried for ever (whatever the error); its delay stops growing here.
 DEAD_LETTER_STEP_CAP = 6
 
@@ -325,8 +338,10 @@ class EventConsumer:
         max_attempts: int = 5,
         base_delay: float = 0.2,
         max_delay: float = 10.0,
+        facts: FactCheck | None = None,
     ) -> None:
         self.name = name
+        self._facts = facts
         self._dead_letters = dead_letters
         self._max_attempts = max_attempts
         self._base = base_delay
@@ -514,23 +529,30 @@ class EventConsumer:
             event_type=envelope.event_type,
             event_id=str(envelope.event_id),
         )
-        refusal = fact_refusal(
-            self._dead_letters.topics.bare(record.topic),
-            envelope.event_type,
-            envelope.producer,
-            record.header(HEADER_EMITTED_BY),
+        refusal = (
+            None
+            if self._facts is None
+            else self._facts.refusal(
+                self._dead_letters.topics,
+                topic=record.topic,
+                value=record.value,
+                key=record.key,
+                headers=record.headers,
+                received_at=record.broker_time,
+                envelope=envelope,
+            )
         )
         if refusal is not None:
-            CONSUMED.labels(self.name, "unauthenticated").inc()
+            CONSUMED.labels(self.name, UNVERIFIED_FACT).inc()
             await self._dead_letter_until_sent(
                 record,
-                kind="unauthenticated",
+                kind=UNVERIFIED_FACT,
                 error=refusal,
                 attempts=1,
                 event_type=envelope.event_type,
                 event_id=str(envelope.event_id),
             )
-            return "unauthenticated"
+            return UNVERIFIED_FACT
 
         structlog.contextvars.bind_contextvars(
             event_id=str(envelope.event_id),

@@ -200,11 +200,47 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
     await deprovision(Topics(namespace_of(names)), admin_auth(bootstrap))
 
 
+@dataclasses.dataclass(frozen=True)
+class StoredRecord:
+    """One record as Kafka holds it: the exact bytes of its value and key, and its headers in
+    their order."""
+
+    value: bytes | None
+    key: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class ReplayProducer:
+    """Sends a record read back from Kafka as it is: a plain aiokafka producer, which adds no
+    header of its own (FastStream's publish adds a correlation id), started at the first
+    replay."""
+
+    def __init__(self, auth: KafkaAuth) -> None:
+        self._auth = auth
+        self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
+
+    async def publish(self, record: StoredRecord, topic: str) -> None:
+        async with self._starting:
+            if self._producer is None:
+                producer = make_producer(self._auth, "smartcity-replay")
+                await producer.start()
+                self._producer = producer
+        await self._producer.send_and_wait(
+            topic, record.value, key=record.key, headers=list(record.headers)
+        )
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
 async def read_record(
     auth: KafkaAuth, topic: str, partition: int, offset: int, *, timeout_s: float = 10.0
-) -> tuple[bytes | None, bytes | None] | None:
-    """The value and key of one record, read back from Kafka; None if there is no such record
-    (a partition or offset that does not exist, or a record deleted by retention)."""
+) -> StoredRecord | None:
+    """One record, read back from Kafka; None if there is no such record (a partition or
+    offset that does not exist, or a record deleted by retention)."""
     consumer = AIOKafkaConsumer(
         **auth.aiokafka(),
         enable_auto_commit=False,
@@ -234,7 +270,10 @@ async def read_record(
         while loop.time() < deadline:
             batch = await consumer.getmany(tp, timeout_ms=500, max_records=1)
             for record in batch.get(tp, []):
-                return (record.value, record.key) if record.offset == offset else None
+                if record.offset != offset:
+                    return None
+                headers = tuple((name, bytes(value or b"")) for name, value in record.headers)
+                return StoredRecord(record.value, record.key, headers)
         return None
     finally:
         await consumer.stop()

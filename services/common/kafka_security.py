@@ -477,18 +477,22 @@ class KafkaAdmin:
     # ---- what the stack, the tests and the onboarding command do
 
     def provision(self, namespace: str = "", partitions: int = 6) -> list[str]:
-        """Create the namespace's topics (the registry compacted, one partition; the intake
-        stamped with the broker's LogAppendTime) and apply every service principal's ACLs for
-        it; idempotent. Returns the topics created."""
+        """Create the namespace's topics (the registry compacted, one partition; the intake and
+        the fact topics stamped with the broker's LogAppendTime) and apply every service
+        principal's ACLs for it; idempotent. Returns the topics created."""
         named = Topics(namespace)
         sizes = {name: partitions for name in named.all()}
         registry = f"{namespace}{access.REGISTRY}"
         sizes[registry] = REGISTRY_PARTITIONS
-        # The broker stamps each claim with the time it took it: what a claim's age is judged by
-        # (a producer's CreateTime is only its own word). Set on a topic made before, too.
-        intake = {named.intake: {"message.timestamp.type": "LogAppendTime"}}
-        created = self.create_topics(sizes, {registry: {"cleanup.policy": "compact"}, **intake})
-        self.set_topic_configs(intake)
+        # The broker stamps each claim and each fact with the time it took it: what a claim's
+        # age, a fact's signing key and the facts' signing cut-over are judged by (a producer's
+        # CreateTime is only its own word). Set on a topic made before, too.
+        stamped = {
+            name: {"message.timestamp.type": "LogAppendTime"}
+            for name in (named.intake, *(named.name(t) for t in access.fact_topic_owners()))
+        }
+        created = self.create_topics(sizes, {registry: {"cleanup.policy": "compact"}, **stamped})
+        self.set_topic_configs(stamped)
         self.apply(access.all_service_rules(namespace))
         return created
 

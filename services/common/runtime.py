@@ -14,11 +14,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.middleware import Middleware
 
+from smartcity_th.contracts.access import fact_topic_owners
 from smartcity_th.contracts.catalogue import claims_for
 from smartcity_th.services.common import openapi, telemetry, web_security
 from smartcity_th.services.common.claims import ClaimGate, RefusedClaims
 from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
+from smartcity_th.services.common.facts import FactCheck
 from smartcity_th.services.common.http import kafka_check, mongo_check, ops_router
 from smartcity_th.services.common.kafka import check_topics, make_broker
 from smartcity_th.services.common.mongo import make_client
@@ -57,12 +59,17 @@ class Runtime:
         )
         self.mongo = make_client(settings.store_url(name), name, settings.mongo_max_pool_size)
         self.db = self.mongo[mongo_db]
-        self.publisher = CommitPublisher(self.broker, self.topics, name)
+        # services.common.cli (StartupRefused) imports this module: import where it is used.
+        from smartcity_th.services.common.service_key import load_service_key
+
+        self.signer = load_service_key(settings.signing_key_file, name)
+        self.publisher = CommitPublisher(self.broker, self.topics, name, self.signer)
         self.publisher.publish_on_commit = settings.outbox_publish_on_write
         self.dead_letters = DeadLetters(self.broker, self.topics)
         self.registry = RegistryProjection(settings.kafka_auth(name), self.topics.registry, name)
+        self.facts = FactCheck(name, self.registry)
         self.stores: list[AggregateStore] = []
-        self.on_start: list[Task] = []
+        self.on_start: list[Task] = [self.report_signing_key]
         self.background: list[Task] = []
         self.on_stop: list[Task] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,6 +81,29 @@ class Runtime:
             settings.claim_policy() if isinstance(settings, ClaimOwnerSettings) else None,
         )
 
+    async def report_signing_key(self) -> None:
+        """Say at start-up whether the facts this service publishes will pass their consumers'
+        check: its key must be registered and current for svc-<service>."""
+        from smartcity_th.services.common.service_key import registered_state
+
+        if self.name not in fact_topic_owners().values():
+            return
+        state = registered_state(self.signer, self.registry.state)
+        key_id = self.signer.key_id if self.signer else None
+        if state == "current":
+            log.info("service.signing_key", key_id=key_id)
+            return
+        log.warning(
+            "service.signing_key",
+            state=state,
+            key_id=key_id,
+            consequence="facts are published unsigned: consumers refuse them once this "
+            "service has a registered key"
+            if self.signer is None
+            else "consumers refuse the facts signed with this key until it is registered and "
+            "current for the service (smartcity-admin signing-key ensure)",
+        )
+
     def store(self, name: str) -> AggregateStore:
         """An aggregate store in this service's database, published and relayed by it."""
         store = AggregateStore(self.db, name, self.publisher)
@@ -83,7 +113,10 @@ class Runtime:
 
     def consumer(self, group_id: str) -> EventConsumer:
         return EventConsumer(
-            group_id, self.dead_letters, max_attempts=self.settings.consumer_max_attempts
+            group_id,
+            self.dead_letters,
+            max_attempts=self.settings.consumer_max_attempts,
+            facts=self.facts,
         )
 
     async def _when_available(self, what: str, step: Task) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,15 @@ class ServiceSettings(BaseSettings):
     )
     consumer_max_attempts: int = Field(
         5, ge=1, description="Processing attempts before a message is dead-lettered"
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="PEM file of this service's Ed25519 signing key, registered in the agency "
+        "registry for svc-<service> (`smartcity-admin signing-key ensure svc-<service> --out "
+        "DIR`; `make up` keeps one per service in .local/service-signing-keys/): it signs "
+        "every fact the service commits (and, for approvals, every certificate it awards). "
+        "Empty: facts and certificates go unsigned, and consumers refuse those facts once "
+        'the service has a registered key (docs/security.md, "Signed facts")',
     )
     tracing_enabled: bool = Field(
         True, description="Send OpenTelemetry traces (HTTP, Kafka, MongoDB, SMTP) over OTLP"

@@ -12,6 +12,14 @@ The document in `<name>` (same `_id` as the aggregate) is a projection of the co
 reads and list queries and rebuilt from them: `load` catches up from it by reading the next
 commits by `_id`, and re-projects what it found.
 
+Each event is sealed when it is committed: the service signs it with its own registered key
+(`contracts.signing.sign`, over the topic with its namespace, the signed-at time, the key, the
+event-type header and the value) and stamps it `smartcity-emitted-by`; the commit stores those
+headers, and every publish of it (the writer's, the relay's) sends the stored bytes and headers
+as they are. A commit stored before services signed their facts (no signature) is signed when it
+is published. A service without a signing key commits unsigned facts (consumers refuse them once
+the service's first key is registered: docs/security.md, "Signed facts").
+
 After a commit the writer publishes its events right away, each aggregate's commits strictly in
 version order (an unpublished earlier commit is published first), then marks the commit
 published. A relay publishes what a crash or a Kafka outage left behind: woken by a failed
@@ -30,7 +38,7 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from faststream.kafka import KafkaBroker
@@ -43,9 +51,18 @@ from pymongo.errors import DuplicateKeyError
 from smartcity_th.contracts.access import service_principal
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import AnyEnvelope
-from smartcity_th.contracts.topics import HEADER_AUTHENTICATED_BY, HEADER_EMITTED_BY, Topics
+from smartcity_th.contracts.signing import HEADER_SIGNATURE, sign
+from smartcity_th.contracts.topics import (
+    HEADER_AUTHENTICATED_BY,
+    HEADER_EMITTED_BY,
+    HEADER_EVENT_TYPE,
+    Topics,
+)
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import authenticated_by
+
+if TYPE_CHECKING:
+    from smartcity_th.kit import ClaimSigner
 
 log = structlog.get_logger(__name__)
 
@@ -129,13 +146,40 @@ class ConflictsExhausted(Exception):
 class CommitPublisher:
     """Publishes commits' events to Kafka, each aggregate's commits in version order."""
 
-    def __init__(self, broker: KafkaBroker, topics: Topics, service: str) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topics: Topics,
+        service: str,
+        signer: ClaimSigner | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self._broker = broker
         self._topics = topics
         self._service = service
         self._emitter = service_principal(service)
+        self._signer = signer
+        self._clock = clock
         self.relay_wanted = asyncio.Event()
         self.publish_on_commit = True
+
+    def seal(self, record: Doc) -> Doc:
+        """The record with this service's `emitted-by` stamp and, if it has a signing key, its
+        signature for the record's topic (with the namespace) and now; a record sealed before
+        keeps its signature."""
+        headers = {**record["headers"], HEADER_EMITTED_BY: self._emitter}
+        if self._signer is not None and HEADER_SIGNATURE not in headers:
+            headers |= sign(
+                self._signer.private_key,
+                self._signer.key_id,
+                record["value"].encode("utf-8"),
+                record["key"].encode("utf-8"),
+                str(headers.get(HEADER_EVENT_TYPE, record["event_type"])),
+                topic=self._topics.name(record["topic"]),
+                signed_at=self._clock(),
+            )
+        return {**record, "headers": headers}
 
     async def publish_through(
         self,
@@ -160,7 +204,8 @@ class CommitPublisher:
             v -= 1
         sent = 0
         for doc in reversed(pending):
-            for record in doc.get("events", []):
+            for stored in doc.get("events", []):
+                record = stored if HEADER_SIGNATURE in stored["headers"] else self.seal(stored)
                 with (
                     telemetry.restored(record.get("trace")),
                     telemetry.span(
@@ -176,7 +221,7 @@ class CommitPublisher:
                         record["value"].encode("utf-8"),
                         self._topics.name(record["topic"]),
                         key=record["key"].encode("utf-8"),
-                        headers={**record["headers"], HEADER_EMITTED_BY: self._emitter},
+                        headers=record["headers"],
                     )
                 EVENTS_PUBLISHED.labels(self._service, record["event_type"]).inc()
                 sent += 1
@@ -288,7 +333,7 @@ class AggregateStore:
         for envelope in commit.events:
             record = record_of(envelope, topic=commit.topics.get(str(envelope.event_id)))
             record["headers"] = {**record["headers"], **extra}
-            records.append(record)
+            records.append(self._publisher.seal(record))
         doc = {
             "_id": commit_id(aggregate_id, version),
             "aggregate_id": aggregate_id,

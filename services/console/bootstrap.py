@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from smartcity_th.services.common.auth import ApiKeys
-from smartcity_th.services.common.kafka import read_record
+from smartcity_th.services.common.kafka import ReplayProducer, StoredRecord, read_record
 from smartcity_th.services.common.runtime import Runtime
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.config import ConsoleSettings
@@ -23,23 +23,21 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     keys = ApiKeys(rt.db, rt.registry)
     sessions = Sessions(rt.db, settings.session_hours, rt.registry, https=settings.https)
 
-    async def publish(value: bytes, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
-        await rt.broker.publish(value, topic, key=key, headers=headers)
+    replays = ReplayProducer(settings.kafka_auth(NAME))
+    rt.on_stop.append(replays.stop)
 
     async def repair() -> None:
         await audit.repair()
 
     rt.on_start += [audit.ensure_indexes, repair, sessions.load_secret]
 
-    async def fetch_original(
-        topic: str, partition: int, offset: int
-    ) -> tuple[bytes | None, bytes | None] | None:
+    async def fetch_original(topic: str, partition: int, offset: int) -> StoredRecord | None:
         return await read_record(settings.kafka_auth(NAME), topic, partition, offset)
 
     rt.on_start.append(sessions.purge_expired)
     lag = LagMonitor(settings.kafka_auth(NAME), list(rt.topics.all()), settings.lag_seconds)
     rt.background.append(lag.run)
-    replayer = Replayer(audit, publish, rt.topics, fetch_original)
+    replayer = Replayer(audit, replays.publish, rt.topics, fetch_original)
     kafka.register(
         rt.broker,
         rt.topics,

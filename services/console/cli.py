@@ -502,13 +502,13 @@ def verify(
         bool,
         typer.Option(
             "--signatures",
-            help="Also re-verify the signature of every stored claim against the registry",
+            help="Also re-verify the signature of every stored claim and fact against the registry",
         ),
     ] = False,
     output: OutputOpt = Output.text,
 ) -> None:
     """Check both hash chains (global and per proposal); name the first broken link. With
-    --signatures, re-verify every stored claim's signature too."""
+    --signatures, re-verify every stored claim's and fact's signature too."""
     api = Api(url)
     head = api.get("/api/audit/head")
     verifier = Verifier()
@@ -552,6 +552,12 @@ def verify(
                 else {
                     "verified": claims.verified,
                     "refused": dict(claims.refused),
+                    "facts": {
+                        "verified": claims.facts.verified,
+                        "before_cut_over": claims.facts.before_cut_over,
+                        "refused": dict(claims.facts.refused),
+                        "not_kept_whole": claims.facts.not_kept_whole,
+                    },
                     "unexplained": sorted(claims.unexplained()),
                 },
             }
@@ -587,16 +593,27 @@ def _report_signatures(claims: SignatureAudit) -> None:
     console.print(
         f"claims: [green]{claims.verified} signatures verified[/green]; "
         f"{sum(claims.refused.values())} do not verify ({refused or 'none'}), "
-        f"{len(claims.failing) - len(claims.unexplained())} of them refused at intake"
+        f"{len(claims.failing) - len(claims.unexplained())} of them (claims and facts) "
+        "refused by a service"
+    )
+    facts = claims.facts
+    refused_facts = ", ".join(f"{reason} {n}" for reason, n in sorted(facts.refused.items()))
+    console.print(
+        f"facts: [green]{facts.verified} signatures verified[/green]; "
+        f"{facts.before_cut_over} unsigned from before their owner's first key; "
+        f"{sum(facts.refused.values())} do not verify ({refused_facts or 'none'}); "
+        f"{facts.not_kept_whole} recorded before the log kept facts whole (not verifiable)"
     )
     unexplained = claims.unexplained()
     if unexplained:
         for event_id, (seq, reason) in sorted(unexplained.items(), key=lambda kv: kv[1])[:20]:
-            console.print(f"  entry #{seq} claim {event_id}: {reason}")
+            what = "fact" if reason.startswith("fact ") else "claim"
+            console.print(f"  entry #{seq} {what} {event_id}: {reason.removeprefix('fact ')}")
         fail(
-            f"[bold red]UNVERIFIED[/bold red] {len(unexplained)} stored claims were not refused "
-            "at intake but their signatures do not verify now (revoked_key: accepted while a "
-            "revocation was reaching the services, or recorded late)",
+            f"[bold red]UNVERIFIED[/bold red] {len(unexplained)} stored claims or facts were "
+            "not refused by any service but their signatures do not verify now (a forged fact "
+            "no consumer read; revoked_key: accepted while a revocation was reaching the "
+            "services, or recorded late)",
             EXIT_FAILED,
         )
 

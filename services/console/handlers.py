@@ -14,7 +14,8 @@ import structlog
 from prometheus_client import Counter
 
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.consumer import Record, letter_headers
+from smartcity_th.services.common.kafka import StoredRecord
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 
@@ -22,7 +23,8 @@ log = structlog.get_logger(__name__)
 
 RECORDED = Counter("smartcity_console_records_total", "Records the console consumed", ["outcome"])
 
-Publish = Callable[[bytes, str, bytes | None, dict[str, str]], Awaitable[None]]
+Publish = Callable[[StoredRecord, str], Awaitable[None]]
+"""Send a record's exact bytes and headers to a topic."""
 
 
 class Recorder:
@@ -69,7 +71,7 @@ class ReplayRefused(Exception):
 # The consumers whose dead letters may be replayed (named as in dead-letter records).
 SERVICE_CONSUMERS = frozenset({"proposals", "approvals", "notifications", "console"})
 
-FetchOriginal = Callable[[str, int, int], Awaitable["tuple[bytes | None, bytes | None] | None"]]
+FetchOriginal = Callable[[str, int, int], Awaitable[StoredRecord | None]]
 
 
 @dataclass(frozen=True)
@@ -82,15 +84,18 @@ class ReplayResult:
 
 
 class Replayer:
-    """Re-publishes a dead letter's original bytes, key and headers to its original topic, and
-    records who did it (replays collection and an audit entry). The services are idempotent,
-    so replaying something already processed changes nothing.
+    """Re-publishes a dead letter's original record to its original topic, exactly as Kafka
+    holds it (the bytes of its value and key, its headers in their order: a fact keeps its
+    owner's signature, a claim its agency's), and records who did it (replays collection and
+    an audit entry). The services are idempotent, so replaying something already processed
+    changes nothing.
 
     Only what a service really dead-lettered is replayed: the letter names one of the services'
     consumers and one of the project's topics (never the dead-letter topic), it carries the
     original whole, and the original is read back from Kafka at its topic, partition and offset
-    and must have the same value and key. A forged dead letter (anyone who can write the topic
-    can write one) therefore cannot make the console publish bytes that were never there."""
+    and must have the same value, key and headers as the letter. A forged dead letter (anyone
+    who can write the topic can write one) therefore cannot make the console publish bytes that
+    were never there, and what is published is the record read back, never the letter's copy."""
 
     def __init__(
         self,
@@ -106,7 +111,7 @@ class Replayer:
         self._fetch = fetch_original
         self._clock = clock
 
-    async def _check(self, letter: dict[str, Any], value: bytes, key: bytes | None) -> None:
+    async def _check(self, letter: dict[str, Any], value: bytes, key: bytes | None) -> StoredRecord:
         topic = letter.get("topic")
         replayable = set(self._topics.all()) - {self._topics.deadletter}
         if topic not in replayable:
@@ -126,12 +131,17 @@ class Replayer:
                 "ข้อความเดิมมีขนาดใหญ่เกินกว่าจะเก็บไว้ทั้งหมด จึงส่งซ้ำไม่ได้",
             )
         original = await self._fetch(str(topic), int(letter["partition"]), int(letter["offset"]))
-        if original is None or original != (value, key):
+        if (
+            original is None
+            or (original.value or b"", original.key) != (value, key)
+            or letter_headers(original.headers) != letter.get("headers")
+        ):
             raise ReplayRefused(
                 "the original record is not at the topic, partition and offset the dead letter "
-                "names (or differs from it)",
+                "names (or differs from it: value, key or headers)",
                 "ไม่พบข้อความเดิมตามตำแหน่งที่ระบุ หรือข้อความไม่ตรงกัน",
             )
+        return original
 
     async def replay(self, dead_letter_id: str, who: str) -> ReplayResult:
         entry = await self._audit.dead_letter(dead_letter_id)
@@ -140,8 +150,8 @@ class Replayer:
         letter = json.loads(entry["body"])["deadletter"]
         value = base64.b64decode(letter["value_b64"])
         key = None if letter["key_b64"] is None else base64.b64decode(letter["key_b64"])
-        await self._check(letter, value, key)
-        await self._publish(value, letter["topic"], key, dict(letter["headers"]))
+        original = await self._check(letter, value, key)
+        await self._publish(original, letter["topic"])
         at = self._clock()
         replay_id = str(uuid.uuid4())
         await self._audit.record_replay(

@@ -105,10 +105,14 @@ def describe(
         envelope=json.loads(env.model_dump_json()),
     )
     payload = env.payload
-    if claim:  # the exact bytes and topic, so that its signature can be verified again later
-        content["value_b64"] = base64.b64encode(record.value or b"").decode()
-        content["record_topic"] = record.topic
+    # A claim's and a fact's exact bytes and topic, so that its signature can be verified again
+    # later (a fact with the time the broker took it, which its signing key is judged at).
+    content["value_b64"] = base64.b64encode(record.value or b"").decode()
+    content["record_topic"] = record.topic
+    if claim:
         return content
+    if record.broker_time is not None:
+        content["broker_at"] = record.broker_time.isoformat()
     if isinstance(payload, ProposalSubmitted | ProposalResubmitted):  # they carry the content
         content["province_code"] = payload.content.province.code
         content["agency"] = getattr(payload, "applicant", None) or content["agency"]

@@ -437,8 +437,8 @@ async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
     api: dict[str, Api],
     topics: Topics,
 ) -> None:
-    """A decision that reached the decisions topic without the approvals service's stamp (as if
-    an ACL let another writer in; the admin plays it here) changes nothing."""
+    """A decision that reached the decisions topic without the approvals service's signature
+    (as if an ACL let another writer in; the admin plays it here) changes nothing."""
     owner = api["lg-phuket-city"]
     pid = (await owner.submit(draft())).json()["proposal_id"]
     stray = revision_request(pid)
@@ -452,8 +452,9 @@ async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
     letters = await dead_letters(topics, stray.event_id, "proposals")
     assert letters
     letter = letters[0]
-    assert letter["error_kind"] == "unauthenticated"
-    assert "not a fact of svc-approvals" in letter["error"]
+    assert letter["error_kind"] == "unverified_fact"
+    assert letter["error"].startswith("unsigned: ")
+    assert "svc-approvals signs every fact" in letter["error"]
     assert (await owner.get(pid)).json()["status"] == "submitted"
 
 

@@ -171,15 +171,33 @@ def intake_timestamp_type(admin: KafkaAdmin, topic: str) -> str:
     return admin.topic_configs(topic)["message.timestamp.type"]
 
 
-async def test_the_intake_is_stamped_with_the_brokers_time_even_if_made_before(
+async def settled_timestamp_type(admin: KafkaAdmin, topic: str, expected: str) -> str:
+    """`expected` once the topic's timestamp type reached the broker answering (the controller
+    commits a config change before every broker applies it); fails at a generous deadline."""
+
+    async def seen() -> str | None:
+        value = await asyncio.to_thread(intake_timestamp_type, admin, topic)
+        return value if value == expected else None
+
+    return await poll(seen, timeout=15, what=f"{topic}'s message.timestamp.type {expected}")
+
+
+async def test_the_intake_and_the_fact_topics_are_stamped_with_the_brokers_time_even_if_made_before(
     ns: Namespace, topics: Topics
 ) -> None:
-    """A claim's age is judged by when the broker took it (docs/events.md, "Signed claims"):
-    provisioning sets LogAppendTime on the intake topic, and again on one set otherwise."""
+    """A claim's age, a fact's signing key and the facts' signing cut-over are judged by when the
+    broker took the record (docs/events.md, "Signed claims", "Signed facts"): provisioning sets
+    LogAppendTime on the intake and the fact topics, and again on one set otherwise."""
     admin = KafkaAdmin(admin_auth(KAFKA))
-    assert intake_timestamp_type(admin, topics.intake) == "LogAppendTime"
-    assert intake_timestamp_type(admin, topics.proposals) == "CreateTime"
-    admin.set_topic_configs({topics.intake: {"message.timestamp.type": "CreateTime"}})
-    assert intake_timestamp_type(admin, topics.intake) == "CreateTime"
+    stamped = (topics.intake, topics.proposals, topics.decisions, topics.notifications)
+    for topic in (*stamped, topics.contacts):
+        assert intake_timestamp_type(admin, topic) == "LogAppendTime", topic
+    assert intake_timestamp_type(admin, topics.deadletter) == "CreateTime"
+    admin.set_topic_configs(
+        {t: {"message.timestamp.type": "CreateTime"} for t in (topics.intake, topics.decisions)}
+    )
+    await settled_timestamp_type(admin, topics.intake, "CreateTime")
+    await settled_timestamp_type(admin, topics.decisions, "CreateTime")
     await asyncio.to_thread(admin.provision, topics.namespace, 6)
-    assert intake_timestamp_type(admin, topics.intake) == "LogAppendTime"
+    for topic in (topics.intake, topics.decisions):
+        await settled_timestamp_type(admin, topic, "LogAppendTime")

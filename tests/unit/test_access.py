@@ -72,17 +72,11 @@ def test_a_namespace_prefixes_every_name() -> None:
 
 
 def test_fact_refusal() -> None:
-    ok = access.fact_refusal(topics.DECISIONS, "ProposalScreened", "depa", "svc-approvals")
-    assert ok is None
-    assert access.fact_refusal(topics.INTAKE, "ProposalSubmitted", "lg-x", None) is None
-    forged = access.fact_refusal(topics.DECISIONS, "ProposalScreened", "depa", None)
-    assert forged is not None
-    assert "svc-approvals" in forged
-    wrong_type = access.fact_refusal(topics.PROPOSALS, "ProposalScreened", "depa", "svc-proposals")
+    assert access.fact_refusal(topics.DECISIONS, "ProposalScreened", "depa") is None
+    assert access.fact_refusal(topics.INTAKE, "ProposalSubmitted", "lg-x") is None
+    wrong_type = access.fact_refusal(topics.PROPOSALS, "ProposalScreened", "depa")
     assert wrong_type == "ProposalScreened is not a fact of svc-proposals on smartcity.proposals"
-    wrong_service = access.fact_refusal(
-        topics.PROPOSALS, "ProposalSubmitted", "svc-approvals", "svc-proposals"
-    )
+    wrong_service = access.fact_refusal(topics.PROPOSALS, "ProposalSubmitted", "svc-approvals")
     assert wrong_service is not None
     assert "svc-approvals" in wrong_service
 

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import AutoReconnect
 
+from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalWithdrawn
-from smartcity_th.contracts.topics import HEADER_EMITTED_BY, Topics
+from smartcity_th.contracts.registry import Registry
+from smartcity_th.contracts.signing import SigningKey, raw_public_key, sign
+from smartcity_th.contracts.topics import HEADER_EMITTED_BY, HEADER_EVENT_TYPE, Topics
+from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.common.consumer import EventConsumer, Record, Unprocessable
+from smartcity_th.services.common.facts import FactCheck
+
+SIGNERS = {
+    name: ClaimSigner(
+        name, Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
+    )
+    for name in ("svc-proposals", "svc-approvals", "svc-console")
+}
+KEYS_FROM = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -22,6 +40,8 @@ class FakeRaw:
     offset: int = 41
     key: bytes | None = b"SC-1"
     headers: tuple[tuple[str, bytes], ...] = ((HEADER_EMITTED_BY, b"svc-proposals"),)
+    timestamp: int | None = None
+    timestamp_type: int = 1
 
 
 @dataclass
@@ -41,13 +61,16 @@ def event() -> bytes:
     return env.to_bytes()
 
 
-def consumer(letters: FakeDeadLetters, attempts: int = 3) -> EventConsumer:
+def consumer(
+    letters: FakeDeadLetters, attempts: int = 3, facts: FactCheck | None = None
+) -> EventConsumer:
     return EventConsumer(
         "test",
         letters,  # type: ignore[arg-type]
         max_attempts=attempts,
         base_delay=0.001,
         max_delay=0.002,
+        facts=facts,
     )
 
 
@@ -132,29 +155,114 @@ async def test_other_errors_are_retried_a_bounded_number_of_times_then_dead_lett
     assert letter["event_type"] == "ProposalWithdrawn"
 
 
-@pytest.mark.parametrize(
-    ("topic", "headers", "says"),
-    [
-        ("smartcity.proposals", (), "smartcity-emitted-by is (missing)"),
-        ("smartcity.proposals", ((HEADER_EMITTED_BY, b"lg-phuket-city"),), "is lg-phuket-city"),
-        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-proposals"),), "not a fact of svc-ap"),
-        ("smartcity.decisions", ((HEADER_EMITTED_BY, b"svc-approvals"),), "is not a fact of"),
-    ],
-)
-async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered_not_handled(
-    topic: str, headers: tuple[tuple[str, bytes], ...], says: str
-) -> None:
+def fact_check(*owners: str, registered: dt.datetime = KEYS_FROM) -> FactCheck:
+    """A fact check whose registry knows the tests' keys of `owners` (from `registered`)."""
+    registry = Registry()
+    for owner in owners:
+        registry.signing_keys[SIGNERS[owner].key_id] = SigningKey(
+            SIGNERS[owner].key_id, owner, raw_public_key(SIGNERS[owner].private_key), registered
+        )
+        registry.agencies[owner] = agency("svc-proposals")
+    return FactCheck("test", SimpleNamespace(state=registry))  # type: ignore[arg-type]
+
+
+def signed_fact(topic: str, signer: str, signed_for: str | None = None) -> FakeRaw:
+    body = event()
+    by = SIGNERS[signer]
+    headers = sign(
+        by.private_key,
+        by.key_id,
+        body,
+        b"SC-1",
+        "ProposalWithdrawn",
+        topic=signed_for or topic,
+        signed_at=dt.datetime.now(dt.UTC),
+    )
+    return FakeRaw(
+        body,
+        topic=topic,
+        headers=(
+            (HEADER_EVENT_TYPE, b"ProposalWithdrawn"),
+            (HEADER_EMITTED_BY, b"svc-proposals"),
+            *((k, v.encode()) for k, v in headers.items()),
+        ),
+        timestamp=int(time.time() * 1000),
+    )
+
+
+async def test_a_fact_signed_by_its_owner_is_handled() -> None:
     letters = FakeDeadLetters()
     calls: list[AnyEnvelope] = []
 
     async def handler(env: AnyEnvelope) -> None:
         calls.append(env)
 
-    await consumer(letters).process(FakeRaw(event(), topic=topic, headers=headers), handler)
+    check = fact_check("svc-proposals")
+    await consumer(letters, facts=check).process(
+        signed_fact("smartcity.proposals", "svc-proposals"), handler
+    )
+    assert len(calls) == 1
+    assert letters.sent == []
+
+
+def unsigned(raw: FakeRaw) -> FakeRaw:
+    raw.headers = tuple((k, v) for k, v in raw.headers if not k.startswith("smartcity-sign"))
+    return raw
+
+
+def mis_signed(raw: FakeRaw) -> FakeRaw:
+    raw.value = raw.value.replace(b"lg-phuket-city", b"lg-khon-kaen-city")
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (unsigned(signed_fact("smartcity.proposals", "svc-proposals")), "unsigned: "),
+        (signed_fact("smartcity.proposals", "svc-console"), "wrong_agency: "),
+        (mis_signed(signed_fact("smartcity.proposals", "svc-proposals")), "bad_signature: "),
+        (
+            signed_fact("smartcity.proposals", "svc-proposals", "test.smartcity.proposals"),
+            "bad_signature: ",
+        ),
+        (signed_fact("smartcity.decisions", "svc-approvals"), "not_owned: "),
+    ],
+    ids=["unsigned", "the console's key", "altered", "signed for another topic", "not its fact"],
+)
+async def test_a_fact_its_owner_did_not_sign_is_dead_lettered_not_handled(
+    raw: FakeRaw, says: str
+) -> None:
+    """The stamp header says svc-proposals every time: it is not what is trusted."""
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    check = fact_check("svc-proposals", "svc-approvals", "svc-console")
+    outcome = await consumer(letters, facts=check).process(raw, handler)
     assert calls == []
+    assert outcome == "unverified_fact"
     [letter] = letters.sent
-    assert letter["kind"] == "unauthenticated"
-    assert says in letter["error"]
+    assert letter["kind"] == "unverified_fact"
+    assert letter["error"].startswith(says)
+
+
+async def test_an_unsigned_fact_from_before_the_owners_first_key_is_handled() -> None:
+    """The cut-over: what the broker took before the owner's first key was registered."""
+    letters = FakeDeadLetters()
+    calls: list[AnyEnvelope] = []
+
+    async def handler(env: AnyEnvelope) -> None:
+        calls.append(env)
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    check = fact_check("svc-proposals", registered=later)
+    await consumer(letters, facts=check).process(
+        unsigned(signed_fact("smartcity.proposals", "svc-proposals")), handler
+    )
+    assert len(calls) == 1
+    assert letters.sent == []
 
 
 async def test_claims_on_the_intake_topic_need_no_stamp() -> None:
