@@ -76,7 +76,7 @@ configure() {  # the module's SQLite-file configuration, on our ports, its file 
   dir=$(module_dir)
   [[ -f $dir/config/development-sqlite-file.yaml ]] \
     || die "go mod download of $TEMPORAL_MODULE $TEMPORAL_VERSION gave no config/development-sqlite-file.yaml"
-  local move="s/\\b($PORTS)\\b/\$1 + $OFFSET/ge"
+  local move="s/\\b($PORTS)\\b/\$1 + $OFFSET/ge;"
   perl -pe "$move" "$dir/config/dynamicconfig/development-sql.yaml" >"$DATA/dynamicconfig.yaml"
   # Warnings only (the services log at WARNING in the benchmark too); one SQLite file for both
   # stores, as the module's configuration has it ("default", relative to the working folder).
@@ -99,9 +99,12 @@ up() {
   port_open "$TEMPORAL_PORT" \
     && die "port $TEMPORAL_PORT is taken by another process; stop it or set SMARTCITY_TEMPORAL_PORT"
   configure
-  # From DATA: what the server writes relative to its working folder stays there.
-  (cd "$DATA" && nohup setsid "$BIN/temporal-server" --config-file "$DATA/config.yaml" \
-    --allow-no-auth start >>"$LOGS/temporal.log" 2>&1 </dev/null & echo $! >"$RUN/temporal.pid")
+  # From DATA: what the server writes relative to its working folder stays there. The pid file
+  # holds the server's own pid (setsid execs it), as infra/stack.sh's do.
+  cd "$DATA"
+  nohup setsid "$BIN/temporal-server" --config-file "$DATA/config.yaml" --allow-no-auth start \
+    >>"$LOGS/temporal.log" 2>&1 </dev/null &
+  echo $! >"$RUN/temporal.pid"
   local deadline=$((SECONDS + 120))
   until healthy; do
     pid_of >/dev/null || die "Temporal's server exited; see $LOGS/temporal.log"

@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -372,7 +372,9 @@ class Driver:
     mailpit: httpx.AsyncClient
     task_queue: str
     run_id: str
-    pids: dict[str, list[int]]
+    processes: Callable[[], dict[str, list[int]]]
+    """The processes whose CPU is counted, looked up anew for each run (PostgreSQL's backends
+    come and go with FerretDB's pools)."""
     lifecycles: int = 0
 
     async def lifecycle(self) -> tuple[float, Outcome]:
@@ -429,7 +431,8 @@ class Driver:
 
     async def offered(self, rate: float, n: int, label: str) -> Doc:
         """`n` lifecycles started at `rate` per second; every email waited for in Mailpit."""
-        cpu0 = idle.sample(self.pids)
+        pids = self.processes()
+        cpu0 = idle.sample(pids)
         since = time.time()
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -445,7 +448,7 @@ class Driver:
             return got if wanted <= got.keys() else None
 
         mail = await poll_progress(all_in, self.mail_total, stall=90, what=f"{len(wanted)} emails")
-        cpu1 = idle.sample(self.pids)
+        cpu1 = idle.sample(pids)
         starts = [s for s, _ in done]
         ends = [max(mail[m.strip("<>")] for m in o.message_ids) for _, o in done]
         span = max(ends) - min(starts)
@@ -563,13 +566,16 @@ async def measure(
             httpx.AsyncClient(base_url=MAILPIT, timeout=60) as mailpit,
         ):
             server = int((LOCAL / "run" / "temporal.pid").read_text())
-            stack = idle.stack_pids()
-            pids: dict[str, list[int]] = {
-                "temporal": _tree(server),
-                "worker": [worker.pid],
-                **{k: stack[k] for k in ("mailpit", "ferretdb", "postgres") if k in stack},
-            }
-            drv = Driver(client, mailpit, task_queue, run_id, pids)
+
+            def processes() -> dict[str, list[int]]:
+                stack = idle.stack_pids()
+                return {
+                    "temporal": _tree(server),
+                    "worker": [worker.pid],
+                    **{k: stack[k] for k in ("mailpit", "ferretdb", "postgres") if k in stack},
+                }
+
+            drv = Driver(client, mailpit, task_queue, run_id, processes)
             out["smoke"] = await drv.smoke(expected_emails)
             print(f"peer temporal: smoke lifecycle {out['smoke']}")
 
