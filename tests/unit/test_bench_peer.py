@@ -15,7 +15,7 @@ def _run(label: str, lifecycles: int, cpu: dict[str, float]) -> dict[str, Any]:
     return {"label": label, "lifecycles": lifecycles, "cpu_s": cpu}
 
 
-OURS = {
+OURS: dict[str, Any] = {
     "max_sustained_per_s": 0.25,
     "search": [
         _run("search-0.5", 10, {"notifications-1": 20.0, "postgres": 5.0}),
@@ -24,7 +24,7 @@ OURS = {
     "half": _run("half", 5, {"notifications-1": 8.0, "postgres": 2.0}),
 }
 OURS["at_max"] = OURS["search"][1]
-PEER = {
+PEER: dict[str, Any] = {
     "max_sustained_per_s": 1.0,
     "search": [_run("peer-search-1", 20, {"temporal": 4.0, "worker": 6.0})],
     "half": _run("peer-half", 10, {"temporal": 2.0, "worker": 3.0}),
