@@ -122,7 +122,7 @@ MEETINGS = (  # as tests/bench/lifecycle.py records them
     ("steering_committee", "steering-committee", "1/2565", "SteeringCommitteeAcknowledged", None),
     ("cabinet", "cabinet-secretariat", "50/2565", "CabinetEndorsed", "นร 0505/ว 610"),
 )
-PROCESSES = ("temporal", "worker", "mailpit", "ferretdb", "postgres")
+SMOKE_DEADLINE_S = 600.0  # the first lifecycle, on a machine as busy as this one gets
 
 
 def address() -> str:
@@ -470,11 +470,30 @@ class Driver:
             "cpu_s_per_lifecycle": round(sum(cpu.values()) / n, 3),
         }
 
-    async def smoke(self, expected_emails: int | None) -> Doc:
+    async def smoke(
+        self, expected_emails: int | None, worker: asyncio.subprocess.Process, log: Path
+    ) -> Doc:
         """One lifecycle, checked: certified, one email per event, each in Mailpit with the
-        workflow's Message-ID, as many as the backbone sends for one lifecycle."""
+        workflow's Message-ID, as many as the backbone sends for one lifecycle. A worker that
+        exits meanwhile fails it with the end of its log (its tasks would wait for ever)."""
         since = time.time()
-        _, outcome = await self.lifecycle()
+        life = asyncio.create_task(self.lifecycle())
+        gone = asyncio.create_task(worker.wait())
+        await asyncio.wait({life, gone}, timeout=SMOKE_DEADLINE_S, return_when="FIRST_COMPLETED")
+        if not life.done():
+            life.cancel()
+            with contextlib.suppress(BaseException):
+                await life  # its update is cancelled: nothing to report but why
+            why = (
+                f"the worker exited ({worker.returncode})"
+                if gone.done()
+                else f"no lifecycle in {SMOKE_DEADLINE_S:g} s"
+            )
+            text = await asyncio.to_thread(log.read_text, errors="replace")
+            tail = text.strip().splitlines()[-15:]
+            raise RuntimeError(f"{why}; worker log {log}: " + " | ".join(tail))
+        gone.cancel()
+        _, outcome = life.result()
         if outcome.stage != "certified":
             raise AssertionError(f"the peer's lifecycle ended at {outcome.stage!r}")
         wanted = {m.strip("<>") for m in outcome.message_ids}
@@ -521,6 +540,10 @@ def _running() -> bool:
     return subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True).returncode == 0
 
 
+def worker_log(task_queue: str) -> Path:
+    return LOCAL / "logs" / "bench" / f"peer-temporal-worker-{task_queue}.log"
+
+
 @contextlib.asynccontextmanager
 async def _worker(
     address_: str, task_queue: str, db_name: str, pdfs: bool
@@ -529,7 +552,7 @@ async def _worker(
     logs.mkdir(parents=True, exist_ok=True)
     cmd = ["-m", "tests.bench.peers.temporal", "worker", "--address", address_]
     cmd += ["--task-queue", task_queue, "--db", db_name] + (["--pdfs"] if pdfs else [])
-    with (logs / f"peer-temporal-worker-{task_queue}.log").open("ab") as log:
+    with worker_log(task_queue).open("ab") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, *cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
@@ -546,7 +569,15 @@ async def _worker(
 
 
 async def _script(command: str, *, check: bool = True) -> None:
-    await asyncio.to_thread(subprocess.run, ["bash", str(SCRIPT), command], check=check, cwd=ROOT)
+    """infra/temporal.sh COMMAND; a failure raises with what the script said (why the server
+    could not be built or started)."""
+    done = await asyncio.to_thread(
+        subprocess.run, ["bash", str(SCRIPT), command], cwd=ROOT, capture_output=True, text=True
+    )
+    print(done.stderr, end="", file=sys.stderr)
+    if check and done.returncode != 0:
+        said = " | ".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"infra/temporal.sh {command} exited {done.returncode}: {said}")
 
 
 async def measure(
@@ -573,6 +604,8 @@ async def measure(
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     started_server = not await asyncio.to_thread(_running)
+    if started_server:
+        print("peer temporal: infra/temporal.sh up (a first run builds the server: minutes)")
     await _script("up")
     run_id = uuid.uuid4().hex[:8]
     task_queue = f"peer-{run_id}"
@@ -597,7 +630,7 @@ async def measure(
                 }
 
             drv = Driver(client, mailpit, task_queue, run_id, processes)
-            out["smoke"] = await drv.smoke(expected_emails)
+            out["smoke"] = await drv.smoke(expected_emails, worker, worker_log(task_queue))
             print(f"peer temporal: smoke lifecycle {out['smoke']}")
 
             def n_for(rate: float) -> int:
