@@ -60,7 +60,7 @@ install() {
   need go "Go builds Temporal's server from the Go module proxy"
   local bin=$BIN/temporal-server stamp=$BIN/temporal-server.version
   [[ -x $bin && -f $stamp && $(<"$stamp") == "$TEMPORAL_VERSION" ]] && return
-  log "building Temporal's server $TEMPORAL_VERSION (first run downloads and compiles, about 3-10 minutes)"
+  log "building Temporal's server $TEMPORAL_VERSION (first run: about 3 minutes on a quiet machine, 20+ on a busy one)"
   local gobin=$LOCAL/build/temporal/bin
   mkdir -p "$gobin"
   GOBIN=$gobin go install "$TEMPORAL_MODULE/cmd/server@$TEMPORAL_VERSION" \
