@@ -110,6 +110,7 @@ up: infra-up ## Start the servers and every service in the background (logs in .
 
 down: ## Stop the services and the servers
 	-infra/services.sh down $(SERVICES)
+	-infra/temporal.sh down  # the benchmark's peer engine, if a run left it up
 	infra/stack.sh down
 
 status: ## Show servers and services
@@ -163,7 +164,7 @@ chaos: infra-up ## Fault-injection suite (restarts the local servers!); CHAOS_AR
 fuzz: infra-up ## Fuzz campaign: hostile records through the real broker to every consumer; FUZZ_ARGS="--records 10000"
 	$(PY) -m tests.fuzz.run $(FUZZ_ARGS)
 
-bench: infra-up ## Benchmarks: end-to-end latency, throughput, memory against targets
+bench: infra-up ## Benchmarks: latency, throughput, memory against targets (BENCH_ARGS="--peer temporal": beside Temporal)
 	$(PY) -m tests.bench.run $(BENCH_ARGS)
 
 letter-screenshots: setup ## Render the first page of three sample letters' PDFs to docs/screenshots/
@@ -174,4 +175,4 @@ docs: setup ## Regenerate docs/: JSON Schemas, AsyncAPI documents, events.md
 
 clean: down ## Stop everything and delete local data (keeps downloaded/built servers)
 	rm -rf $(LOCAL)/kafka/data $(LOCAL)/postgres/data $(LOCAL)/postgres $(LOCAL)/ferretdb \
-	  $(LOCAL)/mailpit $(LOCAL)/logs  # postgres/data first: postgres may link out (infra/stack.sh)
+	  $(LOCAL)/mailpit $(LOCAL)/temporal $(LOCAL)/logs  # postgres/data first: postgres may link out (infra/stack.sh)

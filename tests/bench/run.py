@@ -307,6 +307,24 @@ def overhead(on: dict[str, Any], off: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def peer(args: argparse.Namespace, ours: dict[str, Any] | None) -> dict[str, Any]:
+    """The same lifecycle on the peer engine, after the backbone's runs, and the ratios."""
+    from tests.bench.peers import temporal
+
+    try:
+        measured = asyncio.run(
+            temporal.measure(
+                window=args.window,
+                start_rate=args.start_rate,
+                pdfs=args.peer_pdfs,
+                expected_emails=(ours or {}).get("emails_per_lifecycle"),
+            )
+        )
+    except Exception as exc:  # reported, and the run fails: a peer that cannot run says why
+        return {"engine": args.peer, "error": f"{type(exc).__name__}: {exc}"}
+    return {"engine": args.peer, "run": measured, "ratios": temporal.ratios(ours, measured)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -360,6 +378,14 @@ def main() -> int:
         default=True,
         help="the submission benchmark (-n, -c, --tracing), claims, letter PDFs and revocation",
     )
+    parser.add_argument(
+        "--peer",
+        choices=("temporal",),
+        help="also the same lifecycle on a peer engine, and the ratios (tests/bench/peers/)",
+    )
+    parser.add_argument(
+        "--peer-pdfs", action="store_true", help="the peer attaches the letters' PDFs too"
+    )
     args = parser.parse_args()
     ensure_stack()
     runs = (
@@ -393,12 +419,16 @@ def main() -> int:
             )
         )
         result["baseline_ratios"] = baseline_ratios(result["lifecycles"], result["baselines"])
+    if args.peer:  # right after the backbone's lifecycles: the same machine, the same minutes
+        result["peer"] = peer(args, result.get("lifecycles"))
     if args.probe_sizes:
         result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
     if args.idle_stored:
         result["idle"] = asyncio.run(idle.measure(args.idle_stored, 60.0, 20.0))
     result["targets"] = TARGETS
     result["missed"] = check(result)
+    if args.peer and "error" in result["peer"]:
+        result["missed"].append(f"peer {args.peer}: {result['peer']['error']}")
     out = LOCAL / "bench" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
