@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -176,6 +177,19 @@ class WriteProbe:
             future.result(30)
 
 
+async def _lag(auth: Any, names: tuple[str, ...], timeout: float = 120) -> list[dict[str, Any]]:
+    """Consumer lag, retried while the restarted nodes' group coordinators load their groups
+    (GroupLoadInProgress and other retriable errors)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await consumer_lag(auth, names)
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
+
+
 async def _caught_up(topics: Topics, since: float, timeout: float) -> tuple[float, str]:
     """Seconds from `since` until every consumer group of the run has committed at least the
     end offsets its partitions had when this was called, and the group that was last."""
@@ -183,11 +197,11 @@ async def _caught_up(topics: Topics, since: float, timeout: float) -> tuple[floa
     names = topics.all()
     target = {
         (row["group"], row["topic"], row["partition"]): row["end"]
-        for row in await consumer_lag(auth, names)
+        for row in await _lag(auth, names)
     }
     last, behind = "-", []
     while time.monotonic() - since < timeout:
-        rows = await consumer_lag(auth, names)
+        rows = await _lag(auth, names)
         done = {(r["group"], r["topic"], r["partition"]): r["committed"] for r in rows}
         behind = [
             f"{group} {topics.bare(topic)}-{partition} at {done.get((group, topic, partition))}"
