@@ -20,7 +20,10 @@ COPY scenarios ./scenarios
 # The three distributions of this repository, built by the pinned setuptools, without resolving
 # anything more; `pip check` fails the build if the pins miss something they declare.
 RUN pip install --no-deps --no-build-isolation ./contracts ./smartcity_kit . \
-    && pip check && useradd --system --uid 10001 smartcity
+    && pip check && useradd --system --uid 10001 smartcity \
+    && install -d -o smartcity -m 0700 /var/lib/smartcity/keys
+# /var/lib/smartcity/keys: the services' signing keys (compose's service-keys volume starts
+# from this folder, so it belongs to the services' user).
 USER smartcity
 # Overridden per service in docker-compose.yml.
 CMD ["python", "-m", "smartcity_th.services.proposals"]

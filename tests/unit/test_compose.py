@@ -24,6 +24,7 @@ INFRA = {
     "mongo",
     "mailpit",
     "registry-seed",
+    "service-keys",
     "jaeger",
     "prometheus",
     "grafana",
@@ -312,7 +313,7 @@ def one_shots() -> set[str]:
 
 def test_every_service_has_a_healthcheck_and_every_dependency_a_condition() -> None:
     services = compose()["services"]
-    assert one_shots() == {"kafka-provision"}
+    assert one_shots() == {"kafka-provision", "service-keys"}
     assert services["registry-seed"]["restart"] == "no"
     for name, svc in services.items():
         if name in one_shots() or name == "registry-seed":
@@ -366,3 +367,32 @@ def test_the_readme_goes_on_from_compose_up_to_keys_and_the_demo() -> None:
         "python -m smartcity_th.scenarios",
     ):
         assert step in section, step
+
+
+def test_every_fact_owner_signs_with_a_key_the_service_keys_step_keeps() -> None:
+    """Consumers refuse an owner's unsigned facts once it has a key (docs/security.md, "Signed
+    facts"): compose makes and registers a key for each fact-owning service before it starts,
+    and hands it only to that service."""
+    services = compose()["services"]
+    step = services["service-keys"]
+    assert step["image"] == services["kafka-provision"]["image"]
+    assert step["pull_policy"] == "never"
+    owners = set(access.fact_topic_owners().values())
+    script = step["command"][-1]
+    assert set(re.findall(r"for s in ([a-z ]+);", script)[0].split()) == owners
+    [volume] = step["volumes"]
+    name, folder = volume.split(":")
+    for svc in sorted(service_packages()):
+        mounts = services[svc].get("volumes") or []
+        key = services[svc]["environment"].get(f"{svc.upper()}_SIGNING_KEY_FILE")
+        if svc in owners:
+            assert mounts == [f"{name}:{folder}:ro"], svc
+            assert key == f"{folder}/svc-{svc}.pem", svc
+            assert services[svc]["depends_on"]["service-keys"] == {
+                "condition": "service_completed_successfully"
+            }
+        else:
+            assert key is None, svc
+            assert f"{name}:{folder}:ro" not in mounts, svc
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert f"install -d -o smartcity -m 0700 {folder}" in dockerfile
