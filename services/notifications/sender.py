@@ -238,7 +238,7 @@ class Sender:
         return [
             Attachment(
                 certificate_pdf_filename(award.certificate_number),
-                await self._letters.render_async(render_certificate(facts)),
+                await self._letters.render_async(render_certificate(facts), "certificate"),
             )
         ]
 

@@ -46,7 +46,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import ensure_topics
-from tests.bench import idle
+from tests.bench import cost, idle
 from tests.bench.stats import completion_rate, next_rate, ratio, spread, sustained
 from tests.e2e.approvals_support import meeting
 from tests.support import (
@@ -129,6 +129,9 @@ class Stack:
             for i, p in enumerate(ps)
             if p.proc is not None
         }
+
+    def metric_urls(self) -> dict[str, str]:
+        return {f"{p.name}-{i + 1}": p.url for ps in self.procs.values() for i, p in enumerate(ps)}
 
     def rss(self) -> dict[str, float]:
         return {label: peak_rss_mb(pid) for label, pid in self.pids().items()}
@@ -302,6 +305,7 @@ class Driver:
         before_mail = await self.mail_total()
         before_records, before_commits = await self.kafka_records(), await self.commits()
         cpu_pids = {k: [v] for k, v in self.s.pids().items()} | idle.stack_pids()
+        metrics0 = await cost.scrape(self.http, self.s.metric_urls())
         cpu0 = idle.sample(cpu_pids)
         since = time.time()
         loop = asyncio.get_running_loop()
@@ -321,6 +325,7 @@ class Driver:
             what=f"{want - before_mail} emails",
         )
         cpu1 = idle.sample(cpu_pids)
+        metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         profiled = await profiler.collect() if profiler else None
         result = await self.measure(pids, since, label, rate)
         span = result["span_s"]
@@ -336,6 +341,15 @@ class Driver:
             "cpu_percent_of_one_core": {
                 k: round(100 * (cpu1[k] - cpu0[k]) / span, 1) for k in cpu0
             },
+            "cost_per_lifecycle": cost.per_lifecycle(
+                n,
+                {k: cpu1[k] - cpu0[k] for k in cpu0},
+                metrics0,
+                metrics1,
+                kafka_records=records,
+                commits=commits,
+                emails=result["emails"],
+            ),
         }
         if profiled is not None:
             result["profile"] = profiled
@@ -415,7 +429,10 @@ class Driver:
             async with sem:
                 return await self.lifecycle(k)
 
-        before_records = await self.kafka_records()
+        before_records, before_commits = await self.kafka_records(), await self.commits()
+        cpu_pids = {k: [v] for k, v in self.s.pids().items()} | idle.stack_pids()
+        metrics0 = await cost.scrape(self.http, self.s.metric_urls())
+        cpu0 = idle.sample(cpu_pids)
         since = time.time()
         pids = await asyncio.gather(*(one(k) for k in range(n)))
         cases = self.s.mongo[self.s.ns.db("approvals")]["cases"]
@@ -428,6 +445,8 @@ class Driver:
             lambda: _at_most(pending(), 0), pending, stall=60, what="every commit published"
         )
         published = time.time()
+        cpu1 = idle.sample(cpu_pids)
+        metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         starts: dict[str, float] = {}
         ends: dict[str, float] = {}
         async for d in proposals.find({"_id": {"$in": pids}}, {"submitted_at": 1}):
@@ -447,6 +466,14 @@ class Driver:
             "events_per_s": round(records / span, 1),
             "all_published_after_s": round(published - since, 2),
             "lifecycle_s": spread([ends[p] - starts[p] for p in pids]),
+            "cost_per_lifecycle": cost.per_lifecycle(
+                n,
+                {k: cpu1[k] - cpu0[k] for k in cpu0},
+                metrics0,
+                metrics1,
+                kafka_records=records,
+                commits=await self.commits() - before_commits,
+            ),
         }
 
 
@@ -573,6 +600,7 @@ async def run_all(
             out["max_sustained_per_s"] = best if kept else None
             out["at_max"] = next(s for s in steps if s["offered_per_s"] == round(best, 3))
             out["half"] = await drv.offered(best / 2, n_for(best / 2), "half")
+            out["cost_per_lifecycle"] = out["half"]["cost_per_lifecycle"]
             log(f"half {best / 2:g}/s: {out['half']['submit_to_ack_email_ms']}")
             if profile:
                 out["profiled"] = await drv.offered(best, n_for(best), "profiled", profile=window)
