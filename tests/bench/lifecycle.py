@@ -324,7 +324,7 @@ class Driver:
             stall=90,
             what=f"{want - before_mail} emails",
         )
-        cpu1 = idle.sample(cpu_pids)
+        cpu1 = idle.sample({k: [v] for k, v in self.s.pids().items()} | idle.stack_pids())
         metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         profiled = await profiler.collect() if profiler else None
         result = await self.measure(pids, since, label, rate)
@@ -445,7 +445,7 @@ class Driver:
             lambda: _at_most(pending(), 0), pending, stall=60, what="every commit published"
         )
         published = time.time()
-        cpu1 = idle.sample(cpu_pids)
+        cpu1 = idle.sample({k: [v] for k, v in self.s.pids().items()} | idle.stack_pids())
         metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         starts: dict[str, float] = {}
         ends: dict[str, float] = {}
