@@ -357,6 +357,11 @@ async def test_sent_emails_are_recorded_and_announced(
     docs = await poll(all_sent, timeout=45, what="deliveries sent")
     assert {d["email"] for d in docs} == addresses
     assert all(d["attempts"] == 1 and d["smtp_reply"] for d in docs)
+    # Two commits each: queued already leased to the sender of the process that queued it
+    # (no claim of its own), then sent.
+    commits = mongo[notifier.db_name]["deliveries_commits"]
+    for d in docs:
+        assert await commits.count_documents({"aggregate_id": d["_id"]}) == 2
     # The delivery documents stay small: the body and the event bytes are stored apart,
     # under the same id, once.
     assert all(not {"text", "html", "event_value"} & set(d) for d in docs)
