@@ -25,8 +25,8 @@ Round trips. A store remembers the last commit it made of each aggregate (the la
 `REMEMBERED`, as the store would read it back): the next change of that aggregate decides on it
 without reading, and the insert of the next version is the check that nothing came in between
 (if something did, the insert fails and the change loads and decides again; a decision that
-commits nothing, or refuses, is always made again on a fresh load). `create` inserts the first commit
-without reading first: that insert is the check that the aggregate is new.
+commits nothing, or refuses, is always made again on a fresh load). `create` inserts the first
+commit without reading first: that insert is the check that the aggregate is new.
 """
 
 from __future__ import annotations

@@ -214,9 +214,7 @@ class NotificationHandlers:
             if self._lease_seconds is None
             else self.clock() + dt.timedelta(seconds=self._lease_seconds)
         )
-        queued = await self._log.queue_many(
-            plan.deliveries, plan.events, leased_until=leased_until
-        )
+        queued = await self._log.queue_many(plan.deliveries, plan.events, leased_until=leased_until)
         for d in plan.deliveries:
             if d.delivery_id in plan.failures or d.delivery_id not in queued:
                 continue

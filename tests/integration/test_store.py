@@ -150,9 +150,10 @@ async def test_a_change_that_lost_the_race_is_decided_again_and_refused_if_it_no
 
 
 def round_trips(operation: str) -> float:
-    return REGISTRY.get_sample_value(
-        "smartcity_store_round_trips_total", {"operation": operation}
-    ) or 0.0
+    return (
+        REGISTRY.get_sample_value("smartcity_store_round_trips_total", {"operation": operation})
+        or 0.0
+    )
 
 
 async def test_a_store_decides_on_its_own_last_commit_without_reading_and_still_sees_others(
