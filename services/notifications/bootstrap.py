@@ -48,6 +48,7 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
         office=settings.office,
         go_live=settings.go_live,
         certificate_url=settings.certificate_url,
+        pdf=settings.letter_pdf,
     )
 
 

@@ -109,9 +109,7 @@ class Sender:
         """Emails this process queued already leased to this sender (as stored): sent without
         a claim while at least half of the lease is left."""
 
-    def wake(
-        self, delivery_ids: list[str] | None = None, leased: Sequence[Delivery] = ()
-    ) -> None:
+    def wake(self, delivery_ids: list[str] | None = None, leased: Sequence[Delivery] = ()) -> None:
         """Emails were just queued by this process: send them now (`leased`: those queued
         leased to this sender)."""
         now = self.clock()
@@ -214,11 +212,13 @@ class Sender:
             headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         try:
             body = await self._body(d)
-            letter = Attachment(
-                pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
-                await self._letters.render_async(body.html or ""),
-            )
-            enclosed = await self._enclosed(d, body)
+            attachments: list[Attachment] = []
+            if self._settings.pdf:
+                letter = Attachment(
+                    pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
+                    await self._letters.render_async(body.html or ""),
+                )
+                attachments = [letter, *await self._enclosed(d, body)]
             message = build_message(
                 subject=d.subject or "",
                 text=body.text or "",
@@ -231,7 +231,7 @@ class Sender:
                 cc=d.cc,
                 reply_to=(office.unit.th, str(office.email)),
                 extra_headers=headers,
-                attachments=[letter, *enclosed],
+                attachments=attachments,
             )
             with telemetry.span(
                 telemetry.SMTP_SPAN,

@@ -139,7 +139,11 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def stack(
-    services: tuple[str, ...], instances: int = 1, stored: int = 0, tracing: bool = True
+    services: tuple[str, ...],
+    instances: int = 1,
+    stored: int = 0,
+    tracing: bool = True,
+    letter_pdf: bool = True,
 ) -> AsyncIterator[Stack]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
@@ -161,6 +165,7 @@ async def stack(
                 env = {
                     **idle._production(name),
                     f"{name.upper()}_TRACING_ENABLED": str(tracing).lower(),
+                    "NOTIFICATIONS_LETTER_PDF": str(letter_pdf).lower(),
                 }
                 procs[name].append(
                     ServiceProcess(
@@ -571,8 +576,9 @@ async def run_all(
     instances: int = 2,
     profile: bool = True,
     tracing: bool = True,
+    letter_pdf: bool = True,
 ) -> Doc:
-    out: Doc = {"window_s": window, "tracing": tracing}
+    out: Doc = {"window_s": window, "tracing": tracing, "letter_pdf": letter_pdf}
     log = print
     async with (
         httpx.AsyncClient(timeout=120) as http,
@@ -582,7 +588,7 @@ async def run_all(
         def n_for(rate: float) -> int:
             return max(5, round(rate * window))
 
-        async with stack(FULL, 1, 0, tracing) as s:
+        async with stack(FULL, 1, 0, tracing, letter_pdf) as s:
             drv = Driver(s, http, mailpit)
             out["warm_up"] = await drv.warm_up()
             out["emails_per_lifecycle"] = drv.emails_per_lifecycle
@@ -612,7 +618,7 @@ async def run_all(
             out["decision_pipeline"]["peak_rss_mb"] = s.rss()
             log(f"decision pipeline: {out['decision_pipeline']['lifecycles_per_s']}/s")
         if stored:
-            async with stack(FULL, 1, stored, tracing) as s:
+            async with stack(FULL, 1, stored, tracing, letter_pdf) as s:
                 drv = Driver(s, http, mailpit)
                 await drv.warm_up()
                 half = await drv.offered(best / 2, n_for(best / 2), f"stored-{stored}-half")
@@ -636,7 +642,7 @@ async def run_all(
                 }
                 log(f"stored {stored}: {out['stored']['p95_ratio']}x p95")
         if instances > 1:
-            async with stack(FULL, instances, 0, tracing) as s:
+            async with stack(FULL, instances, 0, tracing, letter_pdf) as s:
                 drv = Driver(s, http, mailpit)
                 await drv.warm_up()
                 at_max = await drv.offered(best, n_for(best), f"x{instances}-max")

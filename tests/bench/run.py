@@ -358,6 +358,13 @@ def main() -> int:
         "--instances", type=int, default=2, help="also the lifecycles with N instances per service"
     )
     parser.add_argument(
+        "--letter-pdf",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the lifecycles' letters with their PDFs (NOTIFICATIONS_LETTER_PDF); "
+        "--no-letter-pdf measures the sending without them",
+    )
+    parser.add_argument(
         "--submit-bench",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -393,6 +400,7 @@ def main() -> int:
                 stored=args.stored,
                 instances=args.instances,
                 tracing=args.tracing != "off",
+                letter_pdf=args.letter_pdf,
             )
         )
         result["baseline_ratios"] = baseline_ratios(result["lifecycles"], result["baselines"])
