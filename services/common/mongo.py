@@ -9,7 +9,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from prometheus_client import Counter
+from pymongo import AsyncMongoClient, monitoring
 
 from smartcity_th.services.common.local_credentials import credentials_file, password_in
 
@@ -73,6 +74,30 @@ def redacted(url: str) -> str:
     return urllib.parse.urlunsplit(split._replace(netloc=f"{user}:***@{hosts}"))
 
 
+STORE_ROUND_TRIPS = Counter(
+    "smartcity_store_round_trips_total",
+    "Commands this process sent to the store (one round trip each), by command: insert, update "
+    "(replace_one too), find, getMore, findAndModify, aggregate (count_documents), delete, ...",
+    ["operation"],
+)
+
+
+class _RoundTrips(monitoring.CommandListener):
+    """Counts every command a client sends (a bulk insert of many documents is one)."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        STORE_ROUND_TRIPS.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+ROUND_TRIPS = _RoundTrips()
+
+
 def make_client(
     url: str, app_name: str, max_pool_size: int = 10
 ) -> AsyncMongoClient[dict[str, Any]]:
@@ -86,6 +111,7 @@ def make_client(
         maxPoolSize=max_pool_size,
         serverSelectionTimeoutMS=5000,
         connectTimeoutMS=3000,
+        event_listeners=[ROUND_TRIPS],
     )
 
 

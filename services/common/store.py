@@ -28,6 +28,13 @@ processes' crashes. Publishing is at-least-once; consumers deduplicate by event 
 
 Handlers only load, decide and commit: `change(aggregate_id, decide)` runs that loop, retrying on
 a lost race. No locks, in-process or otherwise.
+
+Round trips. A store remembers the last commit it made of each aggregate (the latest
+`REMEMBERED`, as the store would read it back): the next change of that aggregate decides on it
+without reading, and the insert of the next version is the check that nothing came in between
+(if something did, the insert fails and the change loads and decides again; a decision that
+commits nothing, or refuses, is always made again on a fresh load). `create` inserts the first
+commit without reading first: that insert is the check that the aggregate is new.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ import asyncio
 import datetime as dt
 import inspect
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import bson
 import structlog
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge
@@ -86,6 +95,9 @@ OUTBOX_OLDEST_AGE = Gauge(
 
 VERSION = "_version"
 """Field of a projection document: the version of the commit it shows."""
+
+REMEMBERED = 2000
+"""How many aggregates' last commits a store keeps in memory (per process)."""
 
 
 def commit_id(aggregate_id: str, version: int) -> str:
@@ -260,6 +272,7 @@ class AggregateStore:
         self._publisher = publisher
         self._clock = clock
         self._max_attempts = max_attempts
+        self._last: OrderedDict[str, Loaded] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         await self.commits.create_index([("published", ASCENDING)])
@@ -300,31 +313,61 @@ class AggregateStore:
 
     async def change(self, aggregate_id: str, decide: Decide[R]) -> R:
         """Load, decide, commit; on a lost race load again and decide again (after a short
-        random pause that grows with the losses, so that a crowd of writers spreads out)."""
+        random pause that grows with the losses, so that a crowd of writers spreads out). The
+        first decision is made on this store's last commit of the aggregate when it has one
+        (no read): a commit on it fails if another came in between, and a decision to commit
+        nothing, or a refusal, is made again on a fresh load."""
+        remembered = self._last.pop(aggregate_id, None)
         for attempt in range(self._max_attempts):
             if attempt:
                 await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** min(attempt, 7))))
-            loaded = await self.load(aggregate_id)
-            decided = decide(loaded)
-            commit, result = await decided if inspect.isawaitable(decided) else decided
+            if remembered is not None:
+                loaded: Loaded | None = remembered
+                remembered = None
+                try:
+                    commit, result = await _decided(decide, loaded)
+                except Exception:
+                    commit = None
+                if commit is None:  # a refusal or nothing to do: only on what is stored
+                    loaded = await self.load(aggregate_id)
+                    commit, result = await _decided(decide, loaded)
+            else:
+                loaded = await self.load(aggregate_id)
+                commit, result = await _decided(decide, loaded)
             if commit is None:
                 return result
             version = 1 if loaded is None else loaded.version + 1
             stored = await self._insert(aggregate_id, version, commit)
             if stored is not None:
-                await self._project(aggregate_id, version, commit.state)
-                await self._publisher.try_publish(self.commits, aggregate_id, version, stored)
+                await self._committed(aggregate_id, version, stored)
                 return result
             COMMIT_CONFLICTS.labels(self.name).inc()
         raise ConflictsExhausted(f"{self.name} {aggregate_id}: {self._max_attempts} lost races")
 
     async def create(self, aggregate_id: str, commit: Commit) -> bool:
-        """Commit version 1 of a new aggregate; False if it exists already."""
+        """Commit version 1 of a new aggregate; False if it exists already (the insert of its
+        first commit is the check: nothing is read first)."""
+        stored = await self._insert(aggregate_id, 1, commit)
+        if stored is None:
+            return False
+        await self._committed(aggregate_id, 1, stored)
+        return True
 
-        def decide(loaded: Loaded | None) -> Decision[bool]:
-            return (None, False) if loaded is not None else (commit, True)
+    async def _committed(self, aggregate_id: str, version: int, stored: Doc) -> None:
+        """After a commit: remember it, project it, publish its events."""
+        self._remember(aggregate_id, version, stored["state"])
+        await self._project(aggregate_id, version, stored["state"])
+        await self._publisher.try_publish(self.commits, aggregate_id, version, stored)
 
-        return await self.change(aggregate_id, decide)
+    def _remember(self, aggregate_id: str, version: int, state: Doc) -> None:
+        """Keep the commit's state as a read would give it back (BSON types, tz-aware UTC,
+        milliseconds), not the caller's objects (which it may change later)."""
+        options = self.commits.codec_options
+        self._last[aggregate_id] = Loaded(
+            aggregate_id, version, bson.decode(bson.encode(state, codec_options=options), options)
+        )
+        while len(self._last) > REMEMBERED:
+            self._last.popitem(last=False)
 
     async def _insert(self, aggregate_id: str, version: int, commit: Commit) -> Doc | None:
         """The commit as stored, or None if that version exists (a lost race)."""
@@ -425,6 +468,11 @@ class AggregateStore:
 def _aware(at: dt.datetime) -> dt.datetime:
     """A stored time as UTC (a client without `tz_aware` reads naive UTC datetimes)."""
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+async def _decided(decide: Decide[R], loaded: Loaded | None) -> Decision[R]:
+    decided = decide(loaded)
+    return await decided if inspect.isawaitable(decided) else decided
 
 
 def _state_of(doc: Doc) -> Doc:

@@ -10,6 +10,7 @@ from smartcity_th.services.notifications.adapters.directory import RecipientsDir
 from smartcity_th.services.notifications.adapters.register import LetterRegister
 from smartcity_th.services.notifications.adapters.smtp import SmtpMailer
 from smartcity_th.services.notifications.adapters.store import (
+    LEASE_SECONDS,
     DeliveryLog,
     MessageBodies,
     ProposalsView,
@@ -47,6 +48,7 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
         office=settings.office,
         go_live=settings.go_live,
         certificate_url=settings.certificate_url,
+        pdf=settings.letter_pdf,
     )
 
 
@@ -73,7 +75,14 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     register = LetterRegister(rt.db)
     sender = Sender(deliveries, bodies, mailer, letters, rt.dead_letters, mail)
     handlers = NotificationHandlers(
-        view, directory, deliveries, bodies, mail, register, on_queued=sender.wake
+        view,
+        directory,
+        deliveries,
+        bodies,
+        mail,
+        register,
+        on_queued=sender.wake,
+        lease_seconds=LEASE_SECONDS,
     )
 
     async def seed_directory() -> None:

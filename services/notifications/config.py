@@ -74,6 +74,12 @@ class NotificationsSettings(ServiceSettings):
     def status_base_url(self) -> str:
         return self.status_url or f"http://{self.http_host}:{self.http_port}"
 
+    letter_pdf: bool = Field(
+        True,
+        description="Attach each letter (and the award's certificate) as a PDF. Off only to "
+        "measure the sending without them (make bench --no-letter-pdf): the letters still say "
+        "what they enclose",
+    )
     send_max_attempts: int = Field(8, ge=1, description="SMTP attempts before a message fails")
     send_base_delay_seconds: float = Field(1.0, gt=0, description="First retry delay")
     send_max_delay_seconds: float = Field(60.0, gt=0, description="Longest retry delay")

@@ -75,6 +75,8 @@ class MailSettings:
     certificate_url: str = "http://127.0.0.1:8002"
     """Public base URL of the approvals service's certificate pages (the link a certificate
     prints)."""
+    pdf: bool = True
+    """Attach the letter (and the award's certificate) as PDFs (off: benchmarks only)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ the deliveries that `smartcity_th.services.notifications.domain` plans (the send
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -22,7 +24,13 @@ from smartcity_th.services.notifications.adapters.store import (
     MessageBodies,
     ProposalsView,
 )
-from smartcity_th.services.notifications.domain import Clock, MailSettings, Recipient, utc_now
+from smartcity_th.services.notifications.domain import (
+    Clock,
+    Delivery,
+    MailSettings,
+    Recipient,
+    utc_now,
+)
 from smartcity_th.services.notifications.letters import addressing, needs_proposal
 from smartcity_th.services.notifications.metrics import (
     FAILED,
@@ -47,8 +55,12 @@ class NotificationHandlers:
         settings: MailSettings,
         register: LetterRegister,
         clock: Clock = utc_now,
-        on_queued: Callable[[list[str]], None] | None = None,
+        on_queued: Callable[[list[str], list[Delivery]], None] | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
+        """`on_queued(ids, leased)` wakes this process's sender with the ids of an event's
+        emails to send; with `lease_seconds`, those queued now are queued leased to that
+        sender (`leased`, as stored), which sends them without a claim."""
         self._view = view
         self._directory = directory
         self._register = register
@@ -57,6 +69,7 @@ class NotificationHandlers:
         self._settings = settings
         self.clock = clock
         self._on_queued = on_queued
+        self._lease_seconds = lease_seconds if on_queued is not None else None
 
     async def _letter(
         self, envelope: AnyEnvelope, proposal: Doc
@@ -141,7 +154,7 @@ class NotificationHandlers:
             await self._log.release(d, self.clock())
         log.info("notify.letter_released", delivery_id=delivery_id)
         if self._on_queued is not None:
-            self._on_queued([delivery_id])
+            self._on_queued([delivery_id], [])
         return []
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
@@ -183,10 +196,10 @@ class NotificationHandlers:
     async def _tell(self, envelope: AnyEnvelope, proposal: Doc) -> None:
         """Queue the emails about one event, given the proposal as known at that point.
 
-        Store round trips: the bodies of all the event's emails (one bulk insert), then their
-        delivery documents (one bulk insert). Bodies first: a crash in between leaves bodies
-        without deliveries; the redelivered event's inserts keep those bodies and add the
-        deliveries."""
+        Store round trips: the bodies of all the event's emails (one bulk insert), then each
+        delivery's first commit, which leases it to this process's sender when there is one.
+        Bodies first: a crash in between leaves bodies without deliveries; the redelivered
+        event's inserts keep those bodies and add the deliveries."""
         if not domain.is_told(envelope.event_type):
             return
         if domain.before_go_live(envelope, self._settings):
@@ -196,7 +209,12 @@ class NotificationHandlers:
         if not plan.deliveries:
             return
         await self._bodies.put_many(plan.bodies)
-        queued = await self._log.queue_many(plan.deliveries, plan.events)
+        leased_until = (
+            None
+            if self._lease_seconds is None
+            else self.clock() + dt.timedelta(seconds=self._lease_seconds)
+        )
+        queued = await self._log.queue_many(plan.deliveries, plan.events, leased_until=leased_until)
         for d in plan.deliveries:
             if d.delivery_id in plan.failures or d.delivery_id not in queued:
                 continue
@@ -208,7 +226,12 @@ class NotificationHandlers:
         # delivery queued may have woken no sender. A wake-up for an email already sent or
         # leased costs one read (the claim finds nothing to do).
         if self._on_queued is not None and plan.ready:
-            self._on_queued(plan.ready)
+            leased = [
+                replace(d, next_attempt_at=leased_until)
+                for d in plan.deliveries
+                if leased_until is not None and d.status == "queued" and d.delivery_id in queued
+            ]
+            self._on_queued(plan.ready, leased)
         for delivery_id, held in plan.held.items():
             if delivery_id in queued:
                 REVIEW.labels(envelope.event_type).inc()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 SENT = Counter("smartcity_emails_sent_total", "Emails accepted by the SMTP server", ["event_type"])
 FAILED = Counter("smartcity_emails_failed_total", "Emails given up on", ["event_type", "reason"])
@@ -25,4 +25,17 @@ REVIEW = Counter(
     "smartcity_letters_held_for_review_total",
     "Letters proofreading stopped before they were queued (released by an operator)",
     ["event_type"],
+)
+SMTP_TRANSACTIONS = Counter(
+    "smartcity_smtp_transactions_total",
+    "SMTP mail transactions (MAIL FROM .. DATA) tried, by outcome (accepted, refused, error)",
+    ["outcome"],
+)
+SMTP_CONNECTIONS = Counter("smartcity_smtp_connections_total", "SMTP connections opened")
+RENDER_CPU = Histogram(
+    "smartcity_letter_render_cpu_seconds",
+    "CPU time of rendering one letter, by part: text, html (both once per letter), pdf (the "
+    "letter's PDF, once per attempt) and certificate (the award's enclosure)",
+    ["part"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.12, 0.2, 0.4, 1.0, 2.0),
 )

@@ -16,8 +16,11 @@ PDFium) uses instead of the glyph map. docs/notifications.md, "The letter as a P
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import threading
+import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, cached_property
 from importlib.resources import files
@@ -31,9 +34,12 @@ from weasyprint.text.ffi import ffi, fontconfig
 from weasyprint.text.fonts import FontConfiguration
 
 from smartcity_th.services.common.cli import StartupRefused
+from smartcity_th.services.notifications.metrics import RENDER_CPU
 
 log = structlog.get_logger(__name__)
 
+# The PDFs a process keeps for a letter's next attempt or resend (about 23 KiB each).
+RECENT_PDFS = 32
 LETTER_FONT = "Laksaman"
 STYLESHEET = "letter-print.css"
 INSTALL_HINT = "install Debian's fonts-tlwg-laksaman (infra/install-pdf-tools.sh)"
@@ -112,6 +118,7 @@ class LetterPdf:
     def __init__(self) -> None:
         _mark_lines_with_their_text()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="letter-pdf")
+        self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
     @cached_property
     def _font_config(self) -> FontConfiguration:
@@ -135,12 +142,16 @@ class LetterPdf:
             pdf = document.write_pdf()
             return pdf, {font.family for font in document.fonts.values()}
 
-    def render(self, html: str) -> bytes:
-        """The PDF of the letter whose email HTML part is `html`."""
+    def render(self, html: str, part: str = "pdf") -> bytes:
+        """The PDF of the letter whose email HTML part is `html` (its CPU time is observed as
+        `part`: the letter's "pdf", or the award's "certificate")."""
+        started = time.thread_time()
         try:
             pdf, families = self.fonts(html)
         except Exception as exc:
             raise LetterPdfFailed(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            RENDER_CPU.labels(part).observe(time.thread_time() - started)
         if families - {LETTER_FONT}:
             log.warning(
                 "notify.pdf_other_fonts",
@@ -149,9 +160,22 @@ class LetterPdf:
             )
         return pdf
 
-    async def render_async(self, html: str) -> bytes:
-        """`render` on the renderer's own thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self.render, html)
+    async def render_async(self, html: str, part: str = "pdf") -> bytes:
+        """`render` on the renderer's own thread, once per letter: the same HTML gives the
+        same bytes, so the PDFs of the last RECENT_PDFS letters are kept for their next
+        attempt, or for the email that resends a letter to a recipient the server refused."""
+        key = hashlib.sha256(f"{part}\0{html}".encode()).digest()
+        pdf = self._recent.get(key)
+        if pdf is None:
+            pdf = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self.render, html, part
+            )
+            self._recent[key] = pdf
+            while len(self._recent) > RECENT_PDFS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(key)
+        return pdf
 
     def require_font(self) -> None:
         """Raise LetterFontMissing unless fontconfig has Laksaman itself (asked first: Pango

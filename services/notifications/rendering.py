@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -40,6 +41,7 @@ from smartcity_th.contracts.workflow import (
     stage_name,
 )
 from smartcity_th.services.common.thai_dates import english_date, thai_date
+from smartcity_th.services.notifications.metrics import RENDER_CPU
 from smartcity_th.services.notifications.office import Office
 
 SUBJECT_PREFIX = "[เมืองอัจฉริยะ]"
@@ -275,16 +277,18 @@ def _block(template: Template, name: str, values: dict[str, Any]) -> str:
 
 
 def _render(name: str, values: dict[str, Any]) -> RenderedEmail:
+    started = time.thread_time()
     text_template = _environment(False).get_template(name)
     matter_th = _block(text_template, "matter_th", {**values, "layout": LAYOUTS[False]})
     matter_en = _block(text_template, "matter_en", {**values, "layout": LAYOUTS[False]})
     subject = f"{SUBJECT_PREFIX} {matter_th} | {matter_en}"
+    text = _paragraphs(text_template.render({**values, "layout": LAYOUTS[False]}))
+    texted = time.thread_time()
     html_template = _environment(True).get_template(name)
-    return RenderedEmail(
-        subject=subject,
-        text=_paragraphs(text_template.render({**values, "layout": LAYOUTS[False]})),
-        html=html_template.render({**values, "layout": LAYOUTS[True], "subject_line": subject}),
-    )
+    html = html_template.render({**values, "layout": LAYOUTS[True], "subject_line": subject})
+    RENDER_CPU.labels("text").observe(texted - started)
+    RENDER_CPU.labels("html").observe(time.thread_time() - texted)
+    return RenderedEmail(subject=subject, text=text, html=html)
 
 
 def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:

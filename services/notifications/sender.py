@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import random
 import time
+from collections.abc import Sequence
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -28,7 +29,11 @@ from smartcity_th.services.common.consumer import DeadLetters, Record
 from smartcity_th.services.common.retry import Jitter
 from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
+from smartcity_th.services.notifications.adapters.store import (
+    LEASE_SECONDS,
+    DeliveryLog,
+    MessageBodies,
+)
 from smartcity_th.services.notifications.domain import (
     Body,
     Clock,
@@ -100,13 +105,30 @@ class Sender:
         self._mine: dict[str, dt.datetime] = {}
         """Emails this process queued or scheduled a retry of, and when each is due: sent by
         `_id` without a scan of the delivery log."""
+        self._leased: dict[str, Delivery] = {}
+        """Emails this process queued already leased to this sender (as stored): sent without
+        a claim while at least half of the lease is left."""
 
-    def wake(self, delivery_ids: list[str] | None = None) -> None:
-        """Emails were just queued by this process: send them now."""
+    def wake(self, delivery_ids: list[str] | None = None, leased: Sequence[Delivery] = ()) -> None:
+        """Emails were just queued by this process: send them now (`leased`: those queued
+        leased to this sender)."""
         now = self.clock()
+        for d in leased:
+            self._leased[d.delivery_id] = d
         for delivery_id in delivery_ids or []:
             self._mine.setdefault(delivery_id, now)
         self._wake.set()
+
+    def _taken(self, delivery_id: str, now: dt.datetime) -> Delivery | None:
+        """An email queued leased to this sender, while enough of its lease is left to send
+        it (else it is scheduled for when the lease ends, and claimed then)."""
+        d = self._leased.pop(delivery_id, None)
+        if d is None or d.next_attempt_at is None:
+            return None
+        if d.next_attempt_at - now >= dt.timedelta(seconds=LEASE_SECONDS / 2):
+            return d
+        self._mine[delivery_id] = d.next_attempt_at
+        return None
 
     async def send_due(self, *, scan: bool = True) -> int:
         """Send one batch of due emails, attempted concurrently (the SMTP connection is shared
@@ -117,15 +139,27 @@ class Sender:
         ready = [i for i, at in self._mine.items() if at <= now][:SEND_BATCH]
         for delivery_id in ready:
             del self._mine[delivery_id]
-        claimed = await asyncio.gather(
-            *(self._log.claim(i, now) for i in ready), return_exceptions=True
-        )
         due: list[Delivery] = []
-        for delivery_id, got in zip(ready, claimed, strict=True):
+        to_claim: list[str] = []
+        for delivery_id in ready:
+            if delivery_id in self._leased:
+                taken = self._taken(delivery_id, now)
+                if taken is not None:
+                    due.append(taken)
+            else:
+                to_claim.append(delivery_id)
+        claimed = await asyncio.gather(
+            *(self._log.claim(i, now, LEASE_SECONDS) for i in to_claim), return_exceptions=True
+        )
+        for delivery_id, got in zip(to_claim, claimed, strict=True):
             if isinstance(got, BaseException):
                 # The store failed us: keep the email, try it again in a moment.
                 log.warning("notify.claim_failed", delivery_id=delivery_id, error=repr(got))
                 self._mine[delivery_id] = now + dt.timedelta(seconds=1)
+            elif isinstance(got, dt.datetime):
+                # Leased to a sender (one that died, after a redelivery) or waiting for its
+                # next attempt: try again when it is due.
+                self._mine[delivery_id] = got
             elif got is not None:
                 due.append(got)
         scanned = 0
@@ -178,11 +212,13 @@ class Sender:
             headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         try:
             body = await self._body(d)
-            letter = Attachment(
-                pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
-                await self._letters.render_async(body.html or ""),
-            )
-            enclosed = await self._enclosed(d, body)
+            attachments: list[Attachment] = []
+            if self._settings.pdf:
+                letter = Attachment(
+                    pdf_filename(split_subject(d.subject or "")[1], d.proposal_id),
+                    await self._letters.render_async(body.html or ""),
+                )
+                attachments = [letter, *await self._enclosed(d, body)]
             message = build_message(
                 subject=d.subject or "",
                 text=body.text or "",
@@ -195,7 +231,7 @@ class Sender:
                 cc=d.cc,
                 reply_to=(office.unit.th, str(office.email)),
                 extra_headers=headers,
-                attachments=[letter, *enclosed],
+                attachments=attachments,
             )
             with telemetry.span(
                 telemetry.SMTP_SPAN,
@@ -238,7 +274,7 @@ class Sender:
         return [
             Attachment(
                 certificate_pdf_filename(award.certificate_number),
-                await self._letters.render_async(render_certificate(facts)),
+                await self._letters.render_async(render_certificate(facts), "certificate"),
             )
         ]
 

@@ -46,7 +46,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import ensure_topics
-from tests.bench import idle
+from tests.bench import cost, idle
 from tests.bench.stats import completion_rate, next_rate, ratio, spread, sustained
 from tests.e2e.approvals_support import meeting
 from tests.support import (
@@ -130,13 +130,20 @@ class Stack:
             if p.proc is not None
         }
 
+    def metric_urls(self) -> dict[str, str]:
+        return {f"{p.name}-{i + 1}": p.url for ps in self.procs.values() for i, p in enumerate(ps)}
+
     def rss(self) -> dict[str, float]:
         return {label: peak_rss_mb(pid) for label, pid in self.pids().items()}
 
 
 @contextlib.asynccontextmanager
 async def stack(
-    services: tuple[str, ...], instances: int = 1, stored: int = 0, tracing: bool = True
+    services: tuple[str, ...],
+    instances: int = 1,
+    stored: int = 0,
+    tracing: bool = True,
+    letter_pdf: bool = True,
 ) -> AsyncIterator[Stack]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
@@ -158,6 +165,7 @@ async def stack(
                 env = {
                     **idle._production(name),
                     f"{name.upper()}_TRACING_ENABLED": str(tracing).lower(),
+                    "NOTIFICATIONS_LETTER_PDF": str(letter_pdf).lower(),
                 }
                 procs[name].append(
                     ServiceProcess(
@@ -302,6 +310,7 @@ class Driver:
         before_mail = await self.mail_total()
         before_records, before_commits = await self.kafka_records(), await self.commits()
         cpu_pids = {k: [v] for k, v in self.s.pids().items()} | idle.stack_pids()
+        metrics0 = await cost.scrape(self.http, self.s.metric_urls())
         cpu0 = idle.sample(cpu_pids)
         since = time.time()
         loop = asyncio.get_running_loop()
@@ -320,7 +329,8 @@ class Driver:
             stall=90,
             what=f"{want - before_mail} emails",
         )
-        cpu1 = idle.sample(cpu_pids)
+        cpu1 = idle.sample({k: [v] for k, v in self.s.pids().items()} | idle.stack_pids())
+        metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         profiled = await profiler.collect() if profiler else None
         result = await self.measure(pids, since, label, rate)
         span = result["span_s"]
@@ -336,6 +346,15 @@ class Driver:
             "cpu_percent_of_one_core": {
                 k: round(100 * (cpu1[k] - cpu0[k]) / span, 1) for k in cpu0
             },
+            "cost_per_lifecycle": cost.per_lifecycle(
+                n,
+                {k: cpu1[k] - cpu0[k] for k in cpu0},
+                metrics0,
+                metrics1,
+                kafka_records=records,
+                commits=commits,
+                emails=result["emails"],
+            ),
         }
         if profiled is not None:
             result["profile"] = profiled
@@ -415,7 +434,10 @@ class Driver:
             async with sem:
                 return await self.lifecycle(k)
 
-        before_records = await self.kafka_records()
+        before_records, before_commits = await self.kafka_records(), await self.commits()
+        cpu_pids = {k: [v] for k, v in self.s.pids().items()} | idle.stack_pids()
+        metrics0 = await cost.scrape(self.http, self.s.metric_urls())
+        cpu0 = idle.sample(cpu_pids)
         since = time.time()
         pids = await asyncio.gather(*(one(k) for k in range(n)))
         cases = self.s.mongo[self.s.ns.db("approvals")]["cases"]
@@ -428,6 +450,8 @@ class Driver:
             lambda: _at_most(pending(), 0), pending, stall=60, what="every commit published"
         )
         published = time.time()
+        cpu1 = idle.sample({k: [v] for k, v in self.s.pids().items()} | idle.stack_pids())
+        metrics1 = await cost.scrape(self.http, self.s.metric_urls())
         starts: dict[str, float] = {}
         ends: dict[str, float] = {}
         async for d in proposals.find({"_id": {"$in": pids}}, {"submitted_at": 1}):
@@ -447,6 +471,14 @@ class Driver:
             "events_per_s": round(records / span, 1),
             "all_published_after_s": round(published - since, 2),
             "lifecycle_s": spread([ends[p] - starts[p] for p in pids]),
+            "cost_per_lifecycle": cost.per_lifecycle(
+                n,
+                {k: cpu1[k] - cpu0[k] for k in cpu0},
+                metrics0,
+                metrics1,
+                kafka_records=records,
+                commits=await self.commits() - before_commits,
+            ),
         }
 
 
@@ -544,8 +576,9 @@ async def run_all(
     instances: int = 2,
     profile: bool = True,
     tracing: bool = True,
+    letter_pdf: bool = True,
 ) -> Doc:
-    out: Doc = {"window_s": window, "tracing": tracing}
+    out: Doc = {"window_s": window, "tracing": tracing, "letter_pdf": letter_pdf}
     log = print
     async with (
         httpx.AsyncClient(timeout=120) as http,
@@ -555,7 +588,7 @@ async def run_all(
         def n_for(rate: float) -> int:
             return max(5, round(rate * window))
 
-        async with stack(FULL, 1, 0, tracing) as s:
+        async with stack(FULL, 1, 0, tracing, letter_pdf) as s:
             drv = Driver(s, http, mailpit)
             out["warm_up"] = await drv.warm_up()
             out["emails_per_lifecycle"] = drv.emails_per_lifecycle
@@ -573,6 +606,7 @@ async def run_all(
             out["max_sustained_per_s"] = best if kept else None
             out["at_max"] = next(s for s in steps if s["offered_per_s"] == round(best, 3))
             out["half"] = await drv.offered(best / 2, n_for(best / 2), "half")
+            out["cost_per_lifecycle"] = out["half"]["cost_per_lifecycle"]
             log(f"half {best / 2:g}/s: {out['half']['submit_to_ack_email_ms']}")
             if profile:
                 out["profiled"] = await drv.offered(best, n_for(best), "profiled", profile=window)
@@ -584,7 +618,7 @@ async def run_all(
             out["decision_pipeline"]["peak_rss_mb"] = s.rss()
             log(f"decision pipeline: {out['decision_pipeline']['lifecycles_per_s']}/s")
         if stored:
-            async with stack(FULL, 1, stored, tracing) as s:
+            async with stack(FULL, 1, stored, tracing, letter_pdf) as s:
                 drv = Driver(s, http, mailpit)
                 await drv.warm_up()
                 half = await drv.offered(best / 2, n_for(best / 2), f"stored-{stored}-half")
@@ -608,7 +642,7 @@ async def run_all(
                 }
                 log(f"stored {stored}: {out['stored']['p95_ratio']}x p95")
         if instances > 1:
-            async with stack(FULL, instances, 0, tracing) as s:
+            async with stack(FULL, instances, 0, tracing, letter_pdf) as s:
                 drv = Driver(s, http, mailpit)
                 await drv.warm_up()
                 at_max = await drv.offered(best, n_for(best), f"x{instances}-max")

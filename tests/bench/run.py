@@ -11,7 +11,10 @@ from the timestamps the services themselves store:
   - the CPU time of rendering one letter's PDF (tests/bench/letter_pdf.py),
   - letter numbers allocated per second by 1, 4 and 16 concurrent senders from one register
     in the store (tests/bench/letter_register.py),
-  - the time from revoking a key until every service refuses it (tests/bench/revocation.py).
+  - the time from revoking a key until every service refuses it (tests/bench/revocation.py),
+  - with the lifecycles, what one costs (tests/bench/cost.py, `lifecycles.cost_per_lifecycle`
+    and each run's own): CPU ms per process (/proc), store round trips per service, Kafka
+    records, SMTP transactions and the rendering CPU of one letter (the services' counters).
 It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
 what tracing costs (the difference of each figure). The targets are checked on the traced run.
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
@@ -373,6 +376,13 @@ def main() -> int:
         "--instances", type=int, default=2, help="also the lifecycles with N instances per service"
     )
     parser.add_argument(
+        "--letter-pdf",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the lifecycles' letters with their PDFs (NOTIFICATIONS_LETTER_PDF); "
+        "--no-letter-pdf measures the sending without them",
+    )
+    parser.add_argument(
         "--submit-bench",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -416,6 +426,7 @@ def main() -> int:
                 stored=args.stored,
                 instances=args.instances,
                 tracing=args.tracing != "off",
+                letter_pdf=args.letter_pdf,
             )
         )
         result["baseline_ratios"] = baseline_ratios(result["lifecycles"], result["baselines"])

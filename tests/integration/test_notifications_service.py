@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.catalogue import EVENTS
@@ -37,6 +38,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalContactsRecorded
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
+from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
@@ -62,6 +64,7 @@ from smartcity_th.services.notifications.view import CONTENT_EVENTS
 from tests.support import (
     KAFKA,
     LOCAL,
+    MONGO,
     ROOT,
     Mailpit,
     Namespace,
@@ -357,6 +360,11 @@ async def test_sent_emails_are_recorded_and_announced(
     docs = await poll(all_sent, timeout=45, what="deliveries sent")
     assert {d["email"] for d in docs} == addresses
     assert all(d["attempts"] == 1 and d["smtp_reply"] for d in docs)
+    # Two commits each: queued already leased to the sender of the process that queued it
+    # (no claim of its own), then sent.
+    commits = mongo[notifier.db_name]["deliveries_commits"]
+    for d in docs:
+        assert await commits.count_documents({"aggregate_id": d["_id"]}) == 2
     # The delivery documents stay small: the body and the event bytes are stored apart,
     # under the same id, once.
     assert all(not {"text", "html", "event_value"} & set(d) for d in docs)
@@ -1122,3 +1130,44 @@ async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed
     )
     assert sent["attempts"] == 1
     assert len(await mailpit.by_message_id(msg_id)) == 1
+
+
+async def test_the_register_numbers_a_letter_once_and_reads_nothing_for_a_new_one() -> None:
+    """A new letter costs one insert (the unique letter id is the check that it has no number
+    yet); the same letter numbered by two instances at once, or again after a redelivery,
+    keeps its one number; no number is skipped or given twice."""
+
+    def finds() -> float:
+        value = REGISTRY.get_sample_value(
+            "smartcity_store_round_trips_total", {"operation": "find"}
+        )
+        return value or 0.0
+
+    db_name = f"t_register_{uuid.uuid4().hex[:8]}"
+    mine_client, theirs_client = make_client(MONGO, "mine"), make_client(MONGO, "theirs")
+    try:
+        mine = LetterRegister(mine_client[db_name])
+        theirs = LetterRegister(theirs_client[db_name])
+        await mine.ensure_indexes()
+        now = dt.datetime.now(dt.UTC)
+        assert await mine.number("depa:2569", "e1:a", now=now) == 1
+        before = finds()
+        assert await mine.number("depa:2569", "e2:a", now=now) == 2
+        assert finds() == before
+        both = await asyncio.gather(
+            mine.number("depa:2569", "e3:a", now=now), theirs.number("depa:2569", "e3:a", now=now)
+        )
+        assert list(both) == [3, 3]
+        assert await theirs.number("depa:2569", "e1:a", now=now) == 1  # a redelivery
+        assert await mine.number("depa:2569", "e4:a", now=now) == 4
+        entries = await mine.entries_of("depa:2569")
+        assert [(e["number"], e["letter_id"]) for e in entries] == [
+            (1, "e1:a"),
+            (2, "e2:a"),
+            (3, "e3:a"),
+            (4, "e4:a"),
+        ]
+    finally:
+        await mine_client.drop_database(db_name)
+        await mine_client.close()
+        await theirs_client.close()

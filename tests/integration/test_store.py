@@ -154,6 +154,49 @@ async def test_a_change_that_lost_the_race_is_decided_again_and_refused_if_it_no
     assert loaded.version == 2
 
 
+def round_trips(operation: str) -> float:
+    return (
+        REGISTRY.get_sample_value("smartcity_store_round_trips_total", {"operation": operation})
+        or 0.0
+    )
+
+
+async def test_a_store_decides_on_its_own_last_commit_without_reading_and_still_sees_others(
+    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
+) -> None:
+    """A store remembers its last commit of an aggregate: its next change reads nothing before
+    the insert (the insert is the check), and `create` reads nothing either. A commit another
+    process made in between fails that insert, and the change is decided again on what is
+    stored; so is a refusal decided on the remembered state."""
+    other = make_client(MONGO, "other-process")
+    client = make_client(MONGO, "this-process")  # counted: smartcity_store_round_trips_total
+    try:
+        mine = store_in(client[db.name], CommitPublisher(broker, topics, "proposals"))
+        theirs = AggregateStore(
+            other[db.name], mine.name, CommitPublisher(broker, topics, "proposals")
+        )
+        aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
+        finds = round_trips("find")
+        assert await mine.create(aggregate_id, Commit(state={"total": 0}))
+        assert not await mine.create(aggregate_id, Commit(state={"total": 100}))
+        assert await mine.change(aggregate_id, add(aggregate_id, 1)) == 1
+        # No load anywhere (each would be two finds): the projection's check for a later
+        # commit after each commit, and the publisher's look at the commit before the one
+        # with events.
+        assert round_trips("find") - finds == 3
+        assert await theirs.change(aggregate_id, add(aggregate_id, 10)) == 11
+        assert await mine.change(aggregate_id, add(aggregate_id, 1)) == 12  # not 2
+        assert await theirs.change(aggregate_id, add(aggregate_id, -10)) == 2
+        # On the remembered 12 this would be refused; on the stored 2 it fits.
+        assert await mine.change(aggregate_id, add(aggregate_id, 5, limit=10)) == 7
+        loaded = await mine.load(aggregate_id)
+    finally:
+        await other.close()
+        await client.close()
+    assert loaded is not None
+    assert (loaded.version, loaded.state) == (6, {"total": 7})
+
+
 async def test_a_crash_between_commit_and_publish_loses_nothing(
     broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
 ) -> None:

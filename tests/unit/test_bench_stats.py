@@ -105,3 +105,36 @@ def test_rates_are_set_against_the_baselines_they_depend_on() -> None:
     }
     assert out["decision_pipeline"] == {"events_per_s_to_kafka_sequential": 0.2}
     assert "half" not in out
+
+
+def test_cost_per_lifecycle_is_the_counters_difference_over_the_lifecycles() -> None:
+    from tests.bench.cost import ROUND_TRIPS, SMTP, per_lifecycle
+
+    def trips(op: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return (ROUND_TRIPS, (("operation", op),))
+
+    before = {"notifications-1": {trips("insert"): 10.0, trips("find"): 5.0}}
+    after = {
+        "notifications-1": {
+            trips("insert"): 30.0,
+            trips("find"): 45.0,
+            trips("update"): 20.0,
+            trips("findAndModify"): 2.0,
+            trips("createIndexes"): 4.0,
+            (SMTP, (("outcome", "accepted"),)): 12.0,
+            ("smartcity_letter_render_cpu_seconds_sum", (("part", "pdf"),)): 0.6,
+            ("smartcity_letter_render_cpu_seconds_count", (("part", "pdf"),)): 12.0,
+            ("smartcity_letter_render_cpu_seconds_count", (("part", "html"),)): 12.0,
+        }
+    }
+    cost = per_lifecycle(2, {"notifications-1": 0.5, "ferretdb": 0.25}, before, after)
+    trips_of = cost["store_round_trips"]["notifications-1"]
+    assert (trips_of["inserts"], trips_of["updates"], trips_of["finds"]) == (10.0, 11.0, 20.0)
+    assert trips_of["other"] == 2.0
+    assert trips_of["total"] == 43.0
+    assert cost["store_round_trips"]["all"]["total"] == 43.0
+    assert cost["cpu_ms"] == {"notifications-1": 250.0, "ferretdb": 125.0}
+    assert cost["cpu_ms_total"] == 375.0
+    assert cost["smtp_transactions"] == 6.0
+    assert cost["render_cpu_ms_per_letter"]["pdf"] == 50.0
+    assert cost["render_cpu_ms_per_letter"]["letters"] == 12

@@ -6,6 +6,7 @@ service's refusal to start without the font."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from smartcity_th.services.notifications.messages import Attachment, build_message, pdf_filename
 from smartcity_th.services.notifications.pdf import (
@@ -22,6 +24,7 @@ from smartcity_th.services.notifications.pdf import (
     keep_numbers_whole,
     letter_pdf,
     matched_family,
+    shared_renderer,
 )
 from smartcity_th.services.notifications.rendering import RenderedEmail, split_subject
 from smartcity_th.services.notifications.samples import sample_letters
@@ -93,6 +96,30 @@ def test_the_english_letter_follows_the_thai_on_pages_of_its_own(
 def test_the_same_letter_gives_the_same_bytes() -> None:
     html = LETTERS["SubcommitteeApproved"].html
     assert letter_pdf(html) == letter_pdf(html)
+
+
+def test_a_letter_is_typeset_once_for_all_its_attempts() -> None:
+    """The sender asks for the same letter's PDF again on a retry and for a resend to a
+    refused recipient: it is typeset once (the render CPU histogram counts one), the bytes
+    are the same."""
+    html = LETTERS["CabinetEndorsed"].html
+    renderer = shared_renderer()
+
+    def typeset() -> float:
+        count = REGISTRY.get_sample_value(
+            "smartcity_letter_render_cpu_seconds_count", {"part": "pdf"}
+        )
+        return count or 0.0
+
+    async def twice() -> tuple[bytes, bytes, float]:
+        before = typeset()
+        first = await renderer.render_async(html)
+        again = await renderer.render_async(html)
+        return first, again, typeset() - before
+
+    first, again, counted = asyncio.run(twice())
+    assert first == again == letter_pdf(html)
+    assert counted == 1
 
 
 def test_laksaman_is_installed_under_its_own_name() -> None:

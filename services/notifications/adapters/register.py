@@ -8,9 +8,10 @@ race for the same number, one inserts and the other takes the next; of two that 
 same letter at once (a redelivered event on another instance), one inserts and the other
 finds that number. A number is never reused: nothing deletes from the register.
 
-Cost: a letter already numbered costs one read; a new one costs one insert when this process
-allocated the register's previous number, else one read of the register's highest number
-first.
+Cost: a new letter costs one insert when this process allocated the register's previous
+number, else one read of the register's highest number first (nothing is read to learn that
+the letter has no number yet: the unique `letter_id` makes the insert that check); a letter
+already numbered (a redelivered event) costs a refused insert and one read.
 
 Within one process the allocations of one register take turns (an asyncio lock per register):
 not for correctness, which the unique `_id` gives, but because concurrent allocations in one
@@ -61,9 +62,6 @@ class LetterRegister:
 
     async def number(self, register: str, letter_id: str, *, now: dt.datetime) -> int:
         """The number of `letter_id` in `register`: the one it was given, or the next."""
-        found = await self.entries.find_one({"letter_id": letter_id}, {"number": 1})
-        if found is not None:
-            return int(found["number"])
         async with self._turns.setdefault(register, asyncio.Lock()):
             return await self._allocate(register, letter_id, now)
 

@@ -8,6 +8,8 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from smartcity_th.services.notifications.metrics import SMTP_CONNECTIONS, SMTP_TRANSACTIONS
+
 
 class PermanentSmtpError(Exception):
     """The server refused the message for good (5xx): retrying will not help."""
@@ -52,6 +54,7 @@ class SmtpMailer:
             hostname=self._host, port=self._port, timeout=self._timeout, start_tls=self._starttls
         )
         await client.connect()
+        SMTP_CONNECTIONS.inc()
         if self._username:
             await client.login(self._username, self._password or "")
         return client
@@ -68,10 +71,12 @@ class SmtpMailer:
                     self._client = await self._connect()
                 try:
                     refused, reply = await self._client.send_message(message)
+                    SMTP_TRANSACTIONS.labels("accepted").inc()
                     return Accepted(
                         reply, {addr: f"{r.code} {r.message}" for addr, r in refused.items()}
                     )
                 except aiosmtplib.SMTPRecipientsRefused as exc:
+                    SMTP_TRANSACTIONS.labels("refused").inc()
                     if all(500 <= r.code < 600 for r in exc.recipients):
                         raise PermanentSmtpError(
                             "; ".join(
@@ -80,15 +85,18 @@ class SmtpMailer:
                         ) from exc
                     raise
                 except aiosmtplib.SMTPServerDisconnected:
+                    SMTP_TRANSACTIONS.labels("error").inc()
                     self._drop()
                     if attempt == 2:
                         raise
                 except aiosmtplib.SMTPResponseException as exc:
+                    SMTP_TRANSACTIONS.labels("refused").inc()
                     await self._reset()
                     if 500 <= exc.code < 600:
                         raise PermanentSmtpError(f"{exc.code} {exc.message}") from exc
                     raise
                 except BaseException:
+                    SMTP_TRANSACTIONS.labels("error").inc()
                     self._drop()  # timeout or I/O error: the connection state is unknown
                     raise
             raise AssertionError("unreachable")

@@ -36,6 +36,9 @@ Doc = dict[str, Any]
 
 # How many just-stored message bodies a process keeps in memory for its sender (~10 KB each).
 RECENT_BODIES = 1000
+# How long a claim (or the queuing commit of an email its own process sends) leases an email to
+# one sender; an email whose sender died is due again when it ends.
+LEASE_SECONDS = 60.0
 # FerretDB 1.24 hangs on large bulk writes: never send more than this many documents at once.
 BULK_BATCH = 50
 DUPLICATE_KEY = 11000
@@ -319,12 +322,23 @@ class DeliveryLog:
         )
 
     async def queue_many(
-        self, deliveries: list[Delivery], events: Mapping[str, AnyEnvelope] | None = None
+        self,
+        deliveries: list[Delivery],
+        events: Mapping[str, AnyEnvelope] | None = None,
+        *,
+        leased_until: dt.datetime | None = None,
     ) -> set[str]:
         """Queue the emails of one event (`events`: the one event a delivery records, by its
         id); returns the ids queued now (an id queued before, by an earlier delivery of the
-        same event, is skipped)."""
+        same event, is skipped). With `leased_until`, each email to be sent is queued already
+        leased to this process's sender until then (the queuing commit is its lease: no claim
+        commit follows; if this process dies, the email is due when the lease ends)."""
         events = events or {}
+        if leased_until is not None:
+            deliveries = [
+                replace(d, next_attempt_at=leased_until) if d.status == "queued" else d
+                for d in deliveries
+            ]
         created = await asyncio.gather(
             *(
                 self.queue(d, [e] if (e := events.get(d.delivery_id)) is not None else [])
@@ -375,23 +389,28 @@ class DeliveryLog:
         await self._change(delivery_id, held)
 
     async def claim(
-        self, delivery_id: str, now: dt.datetime, lease_seconds: float = 60.0
-    ) -> Delivery | None:
+        self, delivery_id: str, now: dt.datetime, lease_seconds: float = LEASE_SECONDS
+    ) -> Delivery | dt.datetime | None:
         """Lease one email to this sender if it is queued and due: a commit, so of several
         senders exactly one gets it. An email whose sender died is due again when the lease
-        ends (and is re-sent with the same Message-ID)."""
+        ends (and is re-sent with the same Message-ID). For a queued email not due yet (leased
+        to a sender, or waiting for its next attempt): when it is due; None when it is not
+        queued (sent, failed, held)."""
         lease_until = now + dt.timedelta(seconds=lease_seconds)
 
-        def lease(state: Doc) -> Doc | None:
-            if state.get("status") != "queued" or state["next_attempt_at"] > now:
-                return None
-            return {**state, "next_attempt_at": lease_until}
+        def decide(loaded: Loaded | None) -> Decision[Delivery | dt.datetime | None]:
+            if loaded is None or loaded.state.get("status") != "queued":
+                return None, None
+            due: dt.datetime = loaded.state["next_attempt_at"]
+            if due > now:
+                return None, due
+            leased = {**loaded.state, "next_attempt_at": lease_until}
+            return Commit(state=leased), delivery_from({**leased, "_id": delivery_id})
 
-        leased = await self._change(delivery_id, lease)
-        return None if leased is None else delivery_from(leased)
+        return await self.store.change(delivery_id, decide)
 
     async def claim_due(
-        self, now: dt.datetime, lease_seconds: float = 60.0, limit: int = 50
+        self, now: dt.datetime, lease_seconds: float = LEASE_SECONDS, limit: int = 50
     ) -> list[Delivery]:
         """Take up to `limit` due emails (one query finds candidates, each is then claimed)."""
         due = {"status": "queued", "next_attempt_at": {"$lte": now}}
@@ -399,7 +418,7 @@ class DeliveryLog:
         found = await asyncio.gather(
             *(self.claim(c["_id"], now, lease_seconds) for c in candidates)
         )
-        return [d for d in found if d is not None]
+        return [d for d in found if isinstance(d, Delivery)]
 
     @staticmethod
     def _unsettled(state: Doc) -> bool:
