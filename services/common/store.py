@@ -46,7 +46,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import bson
 import structlog
@@ -69,13 +69,13 @@ from smartcity_th.contracts.topics import (
 )
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import authenticated_by
+from smartcity_th.services.common.documents import Doc
 
 if TYPE_CHECKING:
     from smartcity_th.kit import ClaimSigner
 
 log = structlog.get_logger(__name__)
 
-Doc = dict[str, Any]
 R = TypeVar("R")
 
 EVENTS_PUBLISHED = Counter(

@@ -24,10 +24,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.console.chain import GENESIS, seal
 
 log = structlog.get_logger(__name__)
-Doc = dict[str, Any]
 
 
 # The largest sequence number a query may name: the store's integers are 64-bit (BSON int64).

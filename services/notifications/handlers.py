@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import structlog
 
@@ -16,6 +15,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope, parse_record
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications import domain, view
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
@@ -41,8 +41,6 @@ from smartcity_th.services.notifications.metrics import (
 )
 
 log = structlog.get_logger(__name__)
-
-Doc = dict[str, Any]
 
 
 class NotificationHandlers:

@@ -28,8 +28,7 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.workflow import Moved, transition
-
-Doc = dict[str, Any]
+from smartcity_th.services.common.documents import Doc
 
 HOLD_DEADLINE = dt.timedelta(minutes=10)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from pymongo import ASCENDING, DESCENDING
@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from smartcity_th.contracts.common import Stage
 from smartcity_th.services.approvals.domain import Case, Outcome, certificate_number
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
@@ -26,7 +27,6 @@ from smartcity_th.services.common.store import (
 
 log = structlog.get_logger(__name__)
 
-Doc = dict[str, Any]
 R = TypeVar("R")
 
 

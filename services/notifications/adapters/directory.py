@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from pymongo import ASCENDING, ReturnDocument
@@ -17,10 +17,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from smartcity_th.contracts.agencies import agencies, governor_th
 from smartcity_th.contracts.common import Email, StorableText
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications.domain import Recipient
 from smartcity_th.services.notifications.letters import governor_office_id
-
-Doc = dict[str, Any]
 
 SEED_ADDRESSES = {
     "depa": "smartcity-office@depa.example.go.th",

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-Doc = dict[str, Any]
+from smartcity_th.services.common.documents import Doc
 
 MAX_RACES = 1000
 

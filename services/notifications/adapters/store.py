@@ -26,13 +26,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.common.context import Source
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.common.store import AggregateStore, Commit, Decision, Loaded
 from smartcity_th.services.notifications import view
 from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, LetterRef
 from smartcity_th.services.notifications.links import new_secret
 from smartcity_th.services.notifications.view import Recorded
-
-Doc = dict[str, Any]
 
 # How many just-stored message bodies a process keeps in memory for its sender (~10 KB each).
 RECENT_BODIES = 1000

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartcity_th.contracts.common import as_words
 from smartcity_th.contracts.proposals import SubmittedContent
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
@@ -25,7 +26,6 @@ from smartcity_th.services.common.store import (
 )
 from smartcity_th.services.proposals.domain import Proposal
 
-Doc = dict[str, Any]
 R = TypeVar("R")
 
 HISTORY = ("revisions", "revision_requests", "processed")
