@@ -32,7 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.security import BaseSecurity
 
-from smartcity_th.contracts.access import ADMIN_PRINCIPAL, service_principal
+from smartcity_th.contracts.access import ADMIN_PRINCIPAL, fact_topic_owners, service_principal
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
@@ -592,6 +592,20 @@ async def seed_registry(
             if not any(k.agency_id == agency_id for k in admin.state.signing_keys.values()):
                 await admin.register_signing_key(agency_id, signer_for(agency_id).private_key)
         return {a: await admin.issue_api_key(a, "tests") for a in api_key_agencies}
+
+
+async def register_service_keys(topics: Topics) -> None:
+    """What `make up` does for the services (`smartcity-admin seed`, then `signing-key ensure
+    svc-<owner>`), in a test namespace: the tests' key of each fact-owning service registered,
+    so that the facts it signs (service_env hands it that key) verify."""
+    from smartcity_th.services.common.registry_admin import RegistryAdmin
+
+    async with RegistryAdmin(KAFKA, topics) as admin:
+        await admin.seed()  # as `make up` does first: the services are agencies of the CSV
+        for owner in sorted(set(fact_topic_owners().values())):
+            principal = service_principal(owner)
+            if not any(k.agency_id == principal for k in admin.state.signing_keys.values()):
+                await admin.register_signing_key(principal, signer_for(principal).private_key)
 
 
 async def issue_api_key(topics: Topics, agency_id: str, label: str = "tests") -> str:

@@ -82,8 +82,11 @@ nasty = st.one_of(
 def hostile_values(draw: st.DrawFn, limit: int) -> tuple[bytes | None, str]:
     family = draw(st.sampled_from(["deep", "huge", "bad-utf8", "bidi-control", "fuzz"]))
     if family == "deep":  # far past Python's recursion limit (and MongoDB's nesting limit)
-        depth = draw(st.integers(1_100, min(200_000, limit // 2 - 100)))
         opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+        # Within `limit` whatever the brackets: `{"a":` and `}` take six bytes a level (the
+        # depth bounded by limit // 2 alone once made a 1.2 MB letter no producer can send).
+        per_level = len(opener) + len(closer)
+        depth = draw(st.integers(1_100, min(200_000, limit // per_level - 100)))
         return _deep(depth, opener, closer), family
     if family == "huge":
         size = draw(st.integers(limit - 50_000, limit - 2_000))

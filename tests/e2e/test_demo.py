@@ -33,6 +33,7 @@ from tests.support import (
     free_port,
     kafka_client,
     read_topic,
+    register_service_keys,
     service_env,
 )
 
@@ -46,6 +47,9 @@ def demo_stack(stack: None) -> Iterator[tuple[Namespace, dict[str, str]]]:
     ns = Namespace()
     topics = Topics(ns.topics_prefix)
     asyncio.run(ensure_topics(KAFKA, topics, DEFAULT_PARTITIONS))
+    # What `make up` does before the demo: each fact-owning service's signing key registered
+    # (the services here sign with the tests' keys: service_env).
+    asyncio.run(register_service_keys(topics))
     logs = LOCAL / "logs" / "tests"
     logs.mkdir(parents=True, exist_ok=True)
     # The local stack's go-live (infra/services.sh): the 2022 round live, the 2021 round history.
