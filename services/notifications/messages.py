@@ -3,6 +3,8 @@ Message-ID. Pure."""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import hashlib
 import re
 import unicodedata
@@ -60,10 +62,12 @@ def build_message(
     reply_to: tuple[str, str] | None = None,
     extra_headers: dict[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
+    date: dt.datetime | None = None,
 ) -> EmailMessage:
     """One letter: to its addressee, its copies in Cc ((name, address) pairs), replies to
     the owning unit (`reply_to`); text and HTML as alternatives and, with attachments (the
-    letter's PDF), those two and the attachments in one multipart/mixed message."""
+    letter's PDF), those two and the attachments in one multipart/mixed message. `date`: when
+    it is sent (now by default), its `Date:` header, which RFC 5322 requires."""
     msg = EmailMessage(policy=SMTP)
     msg["Subject"] = _clean(subject)
     msg["From"] = _address(from_name, from_email)
@@ -73,7 +77,7 @@ def build_message(
     if reply_to is not None:
         msg["Reply-To"] = _address(*reply_to)
     msg["Message-ID"] = msg_id
-    msg["Content-Language"] = "th, en"
+    msg["Date"] = email.utils.format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
     for name, value in (extra_headers or {}).items():
         msg[name] = _clean(value)
@@ -86,4 +90,6 @@ def build_message(
             subtype=attachment.subtype,
             filename=attachment.filename,
         )
+    # After the content: set_content() and its kin drop every Content-* header set before.
+    msg["Content-Language"] = "th, en"
     return msg

@@ -43,7 +43,7 @@ from smartcity_th.services.notifications.letters import (
     copies,
 )
 from smartcity_th.services.notifications.links import StatusLinks
-from smartcity_th.services.notifications.messages import build_message, message_id
+from smartcity_th.services.notifications.messages import Attachment, build_message, message_id
 from smartcity_th.services.notifications.proofread import EVENT_CODE, problems, visible_text
 from smartcity_th.services.notifications.rendering import (
     LetterHead,
@@ -401,6 +401,30 @@ def test_headers_are_encoded_utf8_and_both_parts_present() -> None:
     assert html_part is not None
     assert "ภูเก็ตเมืองอัจฉริยะ" in text_part.get_content()
     assert "ภูเก็ตเมืองอัจฉริยะ" in html_part.get_content()
+
+
+def test_a_letter_carries_its_date_and_languages_whatever_its_parts() -> None:
+    """RFC 5322 requires `Date:`; `Content-Language` must survive the content being set
+    (set_content drops the Content-* headers set before it), with and without a PDF."""
+    out = rendered("ProposalSubmitted")
+    sent_at = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
+    for attachments in ((), (Attachment("letter.pdf", b"%PDF-1.7", "application", "pdf"),)):
+        msg = build_message(
+            subject=out.subject,
+            text=out.text,
+            html=out.html,
+            from_name="สำนักงานเมืองอัจฉริยะประเทศไทย",
+            from_email="no-reply@example.go.th",
+            to_name=RECIPIENT.name_th,
+            to_email=RECIPIENT.email,
+            msg_id=message_id("e1", RECIPIENT.email, "example.go.th"),
+            attachments=attachments,
+            date=sent_at,
+        )
+        back = parse(msg)
+        assert back["Date"].datetime == sent_at
+        assert back["Content-Language"] == "th, en"
+        assert back.get_all("Content-Language") == ["th, en"]
 
 
 def test_message_id_is_stable_per_event_and_recipient() -> None:
