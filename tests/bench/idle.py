@@ -92,22 +92,25 @@ async def seed(ns: Namespace, n: int) -> None:
                     now=now,
                     email_domains=applicant.email_domains,
                 )
+                submitted = next(
+                    e for e in proposal.pending_events if e.event_type == "ProposalSubmitted"
+                )
                 for db, name, commit in (
                     ("proposals", "proposals", commit_of(proposal)),
                     (
                         "approvals",
                         "cases",
-                        _case_commit(proposal.pending_events[0], now),
+                        _case_commit(submitted, now),
                     ),
                 ):
                     c, p = _docs(pid, commit, now)
                     rows.setdefault(f"{db}/{name}_commits", []).append(c)
                     rows.setdefault(f"{db}/{name}", []).append(p)
                 for k in range(3):
-                    did = f"{proposal.pending_events[0].event_id}:r{k}@example.go.th"
+                    did = f"{submitted.event_id}:r{k}@example.go.th"
                     sent = new_envelope(
                         NotificationSent(
-                            about_event_id=str(proposal.pending_events[0].event_id),
+                            about_event_id=str(submitted.event_id),
                             about_event_type="ProposalSubmitted",
                             recipient_id=f"r{k}",
                             recipient_email=f"r{k}@example.go.th",
@@ -119,7 +122,7 @@ async def seed(ns: Namespace, n: int) -> None:
                     )
                     state = {
                         "kind": "event",
-                        "event_id": str(proposal.pending_events[0].event_id),
+                        "event_id": str(submitted.event_id),
                         "event_type": "ProposalSubmitted",
                         "proposal_id": pid,
                         "email": f"r{k}@example.go.th",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -71,8 +72,17 @@ TARGETS = {
     # full lifecycles (tests/bench/lifecycle.py), issue 14 item 5
     "lifecycles_min_per_s": 5.0,
     "decision_pipeline_min_per_s": 30.0,
-    "half_load_submit_to_ack_p99_ms": 2000.0,
     "stored_latency_max_ratio": 1.5,
+    # the cost of a lifecycle, issue 26 (its table: the targets of a quiet run)
+    "half_load_submit_to_ack_p99_ms": 500.0,
+    "half_load_decision_to_emails_p99_ms": 1000.0,
+    "cpu_ms_per_lifecycle_max": 300.0,
+    "store_commits_per_lifecycle_max": 30.0,
+    "lifecycle_peak_rss_max_mb": 120.0,
+    "letter_pdf_cpu_p95_ms": 80.0,
+    "idle_cpu_max_percent": 4.0,
+    # a run is void, and says so, when the machine was busy as it started
+    "quiet_loadavg_max": 1.0,
 }
 
 DRAFT: dict[str, Any] = {
@@ -223,6 +233,23 @@ async def run(n: int, concurrency: int, *, tracing: bool = True) -> dict[str, An
 
 def check(result: dict[str, Any]) -> list[str]:
     missed = check_lifecycles(result.get("lifecycles"))
+    load = result.get("loadavg_at_start")
+    if load and load[0] >= TARGETS["quiet_loadavg_max"]:
+        missed.insert(
+            0,
+            f"VOID: load average {load[0]} when the run started >= "
+            f"{TARGETS['quiet_loadavg_max']} (a busy machine; the figures are not target measures)",
+        )
+    pdf = result.get("letter_pdf_cpu_ms")
+    if pdf and pdf["p95"] > TARGETS["letter_pdf_cpu_p95_ms"]:
+        missed.append(f"letter PDF CPU p95 {pdf['p95']} ms > {TARGETS['letter_pdf_cpu_p95_ms']} ms")
+    idle_run = result.get("idle")
+    if idle_run and idle_run["total_percent_of_one_core"] > TARGETS["idle_cpu_max_percent"]:
+        missed.append(
+            f"idle stack with {idle_run['stored_proposals']} stored: "
+            f"{idle_run['total_percent_of_one_core']}% of a core > "
+            f"{TARGETS['idle_cpu_max_percent']}%"
+        )
     if "submit_http_p99_ms" not in result:
         return missed
     for metric in ("submit_http_p99_ms", "submit_to_case_p99_ms", "submit_to_email_p99_ms"):
@@ -272,6 +299,29 @@ def check_lifecycles(life: dict[str, Any] | None) -> list[str]:
             f"submit -> acknowledgement email p99 at half load {p99} ms > "
             f"{TARGETS['half_load_submit_to_ack_p99_ms']} ms"
         )
+    p99 = life["half"]["decision_to_emails_ms"]["p99"]
+    if p99 > TARGETS["half_load_decision_to_emails_p99_ms"]:
+        missed.append(
+            f"decision -> its emails p99 at half load {p99} ms > "
+            f"{TARGETS['half_load_decision_to_emails_p99_ms']} ms"
+        )
+    cost = life.get("cost_per_lifecycle") or {}
+    if cost.get("cpu_ms_total", 0) > TARGETS["cpu_ms_per_lifecycle_max"]:
+        missed.append(
+            f"CPU per lifecycle {cost['cpu_ms_total']} ms (all processes) > "
+            f"{TARGETS['cpu_ms_per_lifecycle_max']} ms"
+        )
+    if cost.get("store_commits", 0) > TARGETS["store_commits_per_lifecycle_max"]:
+        missed.append(
+            f"store commits per lifecycle {cost['store_commits']} > "
+            f"{TARGETS['store_commits_per_lifecycle_max']}"
+        )
+    for name, mb in (life.get("peak_rss_mb") or {}).items():
+        if mb > TARGETS["lifecycle_peak_rss_max_mb"]:
+            missed.append(
+                f"{name} peak RSS in the lifecycles {mb} MB > "
+                f"{TARGETS['lifecycle_peak_rss_max_mb']} MB"
+            )
     stored = life.get("stored")
     if stored and (stored["p95_ratio"] or 0) > TARGETS["stored_latency_max_ratio"]:
         missed.append(
@@ -397,6 +447,7 @@ def main() -> int:
         "--peer-pdfs", action="store_true", help="the peer attaches the letters' PDFs too"
     )
     args = parser.parse_args()
+    loadavg_at_start = [round(x, 2) for x in os.getloadavg()]  # before the stack's own start
     ensure_stack()
     runs = (
         {"on": True, "off": False}
@@ -436,6 +487,9 @@ def main() -> int:
         result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
     if args.idle_stored:
         result["idle"] = asyncio.run(idle.measure(args.idle_stored, 60.0, 20.0))
+    result["loadavg_at_start"] = loadavg_at_start
+    result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["letter_pdf_attachments"] = args.letter_pdf
     result["targets"] = TARGETS
     result["missed"] = check(result)
     if args.peer and "error" in result["peer"]:
