@@ -157,7 +157,8 @@ def _write_private_key(out: Path, key: NewSigningKey) -> Path:
 def seed() -> None:
     """Register every agency of contracts/reference/agencies.csv not yet in the registry."""
     added, given = _run(lambda admin: admin.seed())
-    console.print(f"registry seeded: {added} agencies added, {given} given their email domains")
+    note = f"; {given} registered before had their email domains added" if given else ""
+    console.print(f"registry seeded: {added} agencies added{note}")
 
 
 def _domains(values: list[str] | None) -> list[str]:

@@ -164,7 +164,12 @@ def preview(
     mail.links.secret = new_secret()
     letter = domain.address_letter(event_type, recipient, [governor], [])
     out, _head, _context = domain.render_letter(
-        envelope, proposal, letter, mail, number=1, now=domain.utc_now()
+        envelope,
+        proposal,
+        letter,
+        mail,
+        number=1,
+        issued_on=domain.issue_date(envelope, domain.utc_now()),
     )
     typer.echo(f"Subject: {out.subject}\n")
     typer.echo(out.html if html else out.text)

@@ -228,24 +228,33 @@ def is_told(event_type: str) -> bool:
     return letters.rule(event_type) is not None and has_template(event_type)
 
 
-def letter_date(envelope: AnyEnvelope) -> dt.date:
-    """The day a letter about `envelope` is dated: the day its decision took effect (the
+def effective_date(envelope: AnyEnvelope) -> dt.date:
+    """The day the step `envelope` tells of took effect, as its letter's body states it: the
     meeting, the Cabinet resolution, the award, or the day a step recorded after the fact
-    took effect), else the day the event occurred, in Thailand."""
+    took effect, else the day the event occurred, in Thailand."""
     return decided_on(envelope.payload) or thai_day(envelope.occurred_at)
+
+
+def issue_date(envelope: AnyEnvelope, numbered_at: dt.datetime) -> dt.date:
+    """The day a letter is dated (ลงวันที่): the day it is issued, which is the day it took its
+    number in the register, so that the register's dates run in the order of its numbers as
+    the Regulation on Correspondence expects of a register of letters sent. A step told as it
+    happens is dated the day it took effect; a step recorded later (a past round imported, a
+    paper submission keyed in) is dated the day its letter is issued, and its body gives the
+    day the step took effect. Never before that day."""
+    return max(thai_day(numbered_at), effective_date(envelope))
+
+
+def register_id_now(office: Office, now: dt.datetime) -> str:
+    """The register a new letter takes its number from: its office's, for the Buddhist-era
+    year of the day it is issued."""
+    return register_id(office, thai_day(now))
 
 
 def before_go_live(envelope: AnyEnvelope, settings: MailSettings) -> bool:
     """History the system learns of (a round replayed or imported) that took effect before
     it went live: recorded and shown, never told in a letter."""
-    return settings.go_live is not None and letter_date(envelope) < settings.go_live
-
-
-def sent_late(date: dt.date, now: dt.datetime) -> dt.date | None:
-    """The day an email is sent, when that is later than its letter's date (history told
-    late, or a backlog): the letter then says so in one line above it."""
-    today = thai_day(now)
-    return today if today > date else None
+    return settings.go_live is not None and effective_date(envelope) < settings.go_live
 
 
 def register_year(date: dt.date) -> int:
@@ -367,19 +376,17 @@ def render_letter(
     settings: MailSettings,
     *,
     number: int,
-    now: dt.datetime,
+    issued_on: dt.date,
 ) -> tuple[RenderedEmail, LetterHead, dict[str, Any]]:
-    """The letter about one event to its addressee, numbered `number` and dated by the
-    event (`letter_date`), as rendered, with its head and the context it was rendered in."""
-    date = letter_date(envelope)
+    """The letter about one event to its addressee, numbered `number` and dated `issued_on`
+    (`issue_date`), as rendered, with its head and the context it was rendered in."""
     head = LetterHead(
         office=settings.office,
         number=number,
-        date=date,
+        date=issued_on,
         reference=reference(envelope, proposal),
         enclosures=enclosures(envelope, settings.office),
         copies=tuple(office_holder(r.name_th, r.name_en) for r in letter.copies),
-        sent_on=sent_late(date, now),
     )
     stage = stage_after(envelope.event_type)
     context = email_context(
@@ -389,6 +396,7 @@ def render_letter(
         settings.links.url(envelope.proposal_id),
         head,
         stage.value if stage else None,
+        effective_on=effective_date(envelope),
     )
     return render(envelope, context), head, context
 
@@ -431,11 +439,12 @@ def plan_event(
     *,
     now: dt.datetime,
     number: int | None = None,
+    numbered_at: dt.datetime | None = None,
     source: Source | None = None,
     trace: Mapping[str, str] | None = None,
 ) -> Plan:
     """The emails about one event: its letter (numbered `number` in the sending office's
-    register) to the addressee with its copies in Cc, one held copy per digest recipient,
+    register at `numbered_at`, the day it is dated by) to the addressee with its copies in Cc, one held copy per digest recipient,
     and a failed delivery with its NotificationFailed per directory id that has no entry
     (`missing`; when the addressee itself is missing, `letter` is None and nothing is sent).
     Ids are (event id, address), so a redelivered event plans the same emails again.
@@ -463,11 +472,16 @@ def plan_event(
         if number is None:
             raise ValueError("a letter needs its number in the register")
         rendered, head, context = render_letter(
-            envelope, proposal, letter, settings, number=number, now=now
+            envelope,
+            proposal,
+            letter,
+            settings,
+            number=number,
+            issued_on=issue_date(envelope, numbered_at or now),
         )
         ref = LetterRef(head.number_th, head.number_en, head.date)
         main_id = f"{envelope.event_id}:{letter.to.email.lower()}"
-        faults = letter_problems(envelope, proposal, letter, rendered, head.date)
+        faults = letter_problems(envelope, proposal, letter, rendered, effective_date(envelope))
         cc = tuple((r.name_th, r.email) for r in letter.cc) + tuple(
             ("", c) for c in letter.contacts
         )

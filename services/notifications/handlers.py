@@ -97,14 +97,15 @@ class NotificationHandlers:
         """The event's letter, addressed, numbered and rendered, as the data is now."""
         proposal = domain.letter_proposal(envelope, known)
         letter, missing = await self._letter(envelope, proposal)
-        number = None
+        number = numbered_at = None
         if letter is not None:
-            date = domain.letter_date(envelope)
-            number = await self._register.number(
-                domain.register_id(self._settings.office, date),
+            now = self.clock()
+            issued = await self._register.issue(
+                domain.register_id_now(self._settings.office, now),
                 domain.letter_id(envelope, letter.to.recipient_id),
-                now=self.clock(),
+                now=now,
             )
+            number, numbered_at = issued.number, issued.at
         return domain.plan_event(
             envelope,
             proposal,
@@ -113,6 +114,7 @@ class NotificationHandlers:
             self._settings,
             now=self.clock(),
             number=number,
+            numbered_at=numbered_at,
             source=current_source.get(),
             trace=telemetry.capture(),  # the SMTP send continues the event's trace
         )

@@ -62,8 +62,10 @@ ENGLISH_FORM = (
     "Smart City Thailand Office",
     "Tel.",
 )
-ENGLISH_START = re.compile(r"^\s*(?:\[This letter is dated|No\. )", re.MULTILINE)
-"""The first line of the English letter (the late-sending note, or its number)."""
+ENGLISH_START = re.compile(r"^\s*No\. ", re.MULTILINE)
+"""The first line of the English letter (its number)."""
+NOTE_START = re.compile(r"^\s*ข้อมูลสำหรับติดตามข้อเสนอ", re.MULTILINE)
+"""The first line of the note below both letters (the proposal's facts, in both languages)."""
 
 
 def visible_text(html: str) -> str:
@@ -74,8 +76,11 @@ def visible_text(html: str) -> str:
 
 
 def _split(text: str) -> tuple[str, str]:
-    """The Thai part and the English part of a letter (Thai first): the English letter begins
-    with its number (or the line saying it was sent after its date)."""
+    """The Thai part and the English part of a letter (Thai first), without the bilingual
+    note below them: the English letter begins with its number."""
+    note = NOTE_START.search(text)
+    if note is not None:
+        text = text[: note.start()]
     match = ENGLISH_START.search(text)
     return (text, "") if match is None else (text[: match.start()], text[match.start() :])
 

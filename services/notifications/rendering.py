@@ -198,9 +198,8 @@ def _environment(html: bool) -> Environment:
 @dataclass(frozen=True)
 class LetterHead:
     """What makes an email an external letter besides its text: its number in the sending
-    office's register, the office, its date (the day it took effect), what it refers to
-    (อ้างถึง), its enclosures, the addressees of its copies (สำเนาส่ง), and the day it was
-    sent when that is later than its date."""
+    office's register, the office, its date (the day it was issued, `domain.issue_date`),
+    what it refers to (อ้างถึง), its enclosures and the addressees of its copies (สำเนาส่ง)."""
 
     office: Office
     number: int
@@ -208,7 +207,6 @@ class LetterHead:
     reference: BilingualText | None = None
     enclosures: tuple[BilingualText, ...] = ()
     copies: tuple[BilingualText, ...] = ()
-    sent_on: dt.date | None = None
 
     @property
     def number_th(self) -> str:
@@ -243,18 +241,21 @@ def email_context(
     status_url: str,
     head: LetterHead,
     stage: str | None = None,
+    *,
+    effective_on: dt.date,
 ) -> dict[str, Any]:
     """What a template sees besides the event: the proposal as the service knows it, the
     recipient and whom to address, the stage the event led to (else the proposal's), the
-    letter's head (number, office, date, reference, copies) and the link to the proposal's
-    public status page (`status_url`, signed by the caller)."""
+    letter's head (number, office, date, reference, copies), the day the step took effect
+    (`effective_on`, which the body states) and the link to the proposal's public status page
+    (`status_url`, signed by the caller)."""
     return {
         "proposal": {**proposal, "proposal_id": envelope.proposal_id},
         "recipient": recipient,
         "addressee": addressee(recipient),
         "stage": stage or proposal.get("stage"),
         "head": head,
-        "letter_date": head.date,
+        "effective_on": effective_on,
         "timeline_url": status_url,
         "status_url": status_url,
     }
@@ -326,7 +327,6 @@ def render_digest(
             "addressee": addressee(recipient),
             "items": listed,
             "as_of": as_of,
-            "letter_date": head.date,
             "head": head,
             "count": len(items),
         },

@@ -61,6 +61,7 @@ from smartcity_th.services.notifications.domain import (
     MailSettings,
     Recipient,
     address_letter,
+    effective_date,
     render_letter,
 )
 from smartcity_th.services.notifications.letters import LETTERS
@@ -228,7 +229,6 @@ def sample_envelope(
 
 
 SAMPLE_STATUS_URL = "https://smartcity.example.go.th/status/signed-token-of-PRP-2565-0001"
-SAMPLE_SENT_AT = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
 
 
 class _SampleLinks(StatusLinks):
@@ -270,13 +270,14 @@ def sample_letters() -> dict[str, RenderedEmail]:
     out: dict[str, RenderedEmail] = {}
     for number, event_type in enumerate(LETTERS, start=1):
         letter = address_letter(event_type, applicant, [governor], [])
+        envelope = sample_envelope(event_type)
         out[event_type], _head, _context = render_letter(
-            sample_envelope(event_type),
+            envelope,
             proposal,
             letter,
             settings,
             number=number,
-            now=SAMPLE_SENT_AT,
+            issued_on=effective_date(envelope),  # told as it happens
         )
     items = [
         {

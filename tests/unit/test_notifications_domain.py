@@ -98,18 +98,47 @@ def test_one_email_per_letter_copies_in_cc_and_a_digest_recipients_copy_held() -
     assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดภูเก็ต\n          เลขานุการฯ" in body.text
 
 
-def test_a_letter_is_dated_by_its_decision_and_says_when_it_was_sent_later() -> None:
+def test_a_letter_is_dated_the_day_it_is_issued_and_its_body_gives_the_day_of_the_decision() -> None:
     approved = sample_envelope("SubcommitteeApproved")
-    assert domain.letter_date(approved) == approved.payload.meeting.held_on
+    held_on = approved.payload.meeting.held_on
+    assert domain.effective_date(approved) == held_on
+    # told as it happens: issued the day of the meeting, dated that day
+    told = dt.datetime.combine(held_on, dt.time(9), tzinfo=dt.UTC)
+    assert domain.issue_date(approved, told) == held_on
+    # recorded years later: dated the day it takes its number, so the register's dates run
+    # with its numbers; the meeting's day is in the body
     late = dt.datetime(2026, 12, 6, 3, 0, tzinfo=dt.UTC)
-    assert domain.sent_late(domain.letter_date(approved), late) == dt.date(2026, 12, 6)
-    assert domain.sent_late(domain.letter_date(approved), NOW) is None
-    assert domain.register_id(SETTINGS.office, dt.date(2022, 8, 6)) == "depa:2565"
+    assert domain.issue_date(approved, late) == dt.date(2026, 12, 6)
+    assert domain.register_id_now(SETTINGS.office, late) == "depa:2569"
+    letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
+    plan = domain.plan_event(
+        approved, PROPOSAL, letter, [], SETTINGS, now=late, number=7, numbered_at=late
+    )
+    text = plan.bodies[0].text
+    assert text is not None
+    assert "6 ธันวาคม 2569" in text.split("เรื่อง", 1)[0]  # ลงวันที่: the day of issue
+    assert "เมื่อวันที่ 6 สิงหาคม 2565" in text  # the meeting, in the body
+    assert "ส่งทางอีเมลเมื่อวันที่" not in text
+    assert plan.deliveries[0].letter is not None
+    assert plan.deliveries[0].letter.date == dt.date(2026, 12, 6)
+
+
+def test_the_facts_and_status_link_follow_both_letters_outside_them() -> None:
+    approved = sample_envelope("SubcommitteeApproved")
+    letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
+    plan = domain.plan_event(approved, PROPOSAL, letter, [], SETTINGS, now=NOW, number=1)
+    text, html = plan.bodies[0].text, plan.bodies[0].html
+    assert text is not None and html is not None
+    english_closing = text.index("Yours faithfully,")
+    assert text.index("ข้อมูลสำหรับติดตามข้อเสนอ") > english_closing
+    assert text.index("Following the proposal") > english_closing
+    # outside both letters in the HTML, which the PDF's stylesheet leaves out
+    assert html.index('class="email-note"') > html.rindex('class="letter"')
 
 
 def test_history_before_the_go_live_is_never_told() -> None:
     approved = sample_envelope("SubcommitteeApproved")
-    day = domain.letter_date(approved)
+    day = domain.effective_date(approved)
     live = replace(SETTINGS, go_live=day)
     assert not domain.before_go_live(approved, live)
     later = replace(SETTINGS, go_live=day + dt.timedelta(days=1))
@@ -318,10 +347,12 @@ def test_a_letter_dated_before_an_earlier_dated_step_contradicts_it() -> None:
     later = {"event_id": "earlier", "event_type": "ProposalScreened", "decided_on": "2023-01-01"}
     proposal = {**PROPOSAL, "history": [later]}
     letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
-    rendered, head, _ = domain.render_letter(
-        approved, proposal, letter, SETTINGS, number=1, now=NOW
+    rendered, _head, _ = domain.render_letter(
+        approved, proposal, letter, SETTINGS, number=1, issued_on=NOW.date()
     )
-    found = domain.letter_problems(approved, proposal, letter, rendered, head.date)
+    found = domain.letter_problems(
+        approved, proposal, letter, rendered, domain.effective_date(approved)
+    )
     assert found == [
         "date: 2022-08-06 is before the proposal's earlier step ProposalScreened of 2023-01-01"
     ]

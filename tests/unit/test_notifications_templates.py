@@ -124,7 +124,7 @@ def rendered(
         proposal["area_name"] = kwargs["area"].model_dump()
     letter = domain.address_letter(event_type, recipient, copies_, [])
     out, _head, _context = domain.render_letter(
-        envelope, proposal, letter, SETTINGS, number=12, now=now
+        envelope, proposal, letter, SETTINGS, number=12, issued_on=domain.issue_date(envelope, now)
     )
     return out
 
@@ -741,7 +741,7 @@ def test_a_meeting_date_not_from_a_public_source_is_marked_where_it_appears() ->
     )
     letter = domain.address_letter("SubcommitteeApproved", RECIPIENT, (GOVERNOR,), [])
     out, _head, _ = domain.render_letter(
-        marked_event, PROPOSAL, letter, SETTINGS, number=1, now=NOW
+        marked_event, PROPOSAL, letter, SETTINGS, number=1, issued_on=NOW.date()
     )
     assert "เมื่อวันที่ 6 สิงหาคม 2565 (วันที่ตัวอย่าง)" in out.text
     assert "on 6 August 2022 (illustrative date)" in out.text

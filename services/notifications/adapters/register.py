@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -37,6 +38,15 @@ MAX_RACES = 1000
 
 class RegisterContended(Exception):
     """A register kept losing races for its next number (never seen in practice)."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A letter's entry in its register: its number and when it was given (the letter is
+    dated that day, so the register's dates never run backwards as its numbers go up)."""
+
+    number: int
+    at: dt.datetime
 
 
 def entry_id(register: str, number: int) -> str:
@@ -61,10 +71,16 @@ class LetterRegister:
 
     async def number(self, register: str, letter_id: str, *, now: dt.datetime) -> int:
         """The number of `letter_id` in `register`: the one it was given, or the next."""
+        return (await self.issue(register, letter_id, now=now)).number
+
+    async def issue(self, register: str, letter_id: str, *, now: dt.datetime) -> Issued:
+        """The entry of `letter_id`: the number and moment it was given (in whichever
+        register it was given, for a letter numbered before), or the next number of
+        `register`, given `now`."""
         async with self._turns.setdefault(register, asyncio.Lock()):
             return await self._allocate(register, letter_id, now)
 
-    async def _allocate(self, register: str, letter_id: str, now: dt.datetime) -> int:
+    async def _allocate(self, register: str, letter_id: str, now: dt.datetime) -> Issued:
         last = self._last.get(register)
         if last is None:
             last = await self._highest(register)
@@ -81,13 +97,16 @@ class LetterRegister:
                     }
                 )
             except DuplicateKeyError:
-                found = await self.entries.find_one({"letter_id": letter_id}, {"number": 1})
+                found = await self.entries.find_one(
+                    {"letter_id": letter_id}, {"number": 1, "at": 1}
+                )
                 if found is not None:
-                    return int(found["number"])
+                    at: dt.datetime = found["at"]
+                    return Issued(int(found["number"]), at if at.tzinfo else at.replace(tzinfo=dt.UTC))
                 last = max(candidate, await self._highest(register))
                 continue
             self._last[register] = candidate
-            return candidate
+            return Issued(candidate, now)
         raise RegisterContended(f"register {register}: {MAX_RACES} lost races")
 
     async def entries_of(self, register: str) -> list[Doc]:

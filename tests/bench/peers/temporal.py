@@ -248,13 +248,20 @@ class Activities:
             missing,
         )
         now = dt.datetime.now(dt.UTC)
-        number = await self.register.number(
-            domain.register_id(self.mail.office, domain.letter_date(envelope)),
+        issued = await self.register.issue(
+            domain.register_id_now(self.mail.office, now),
             domain.letter_id(envelope, letter.to.recipient_id),
             now=now,
         )
         plan = domain.plan_event(
-            envelope, proposal, letter, missing, self.mail, now=now, number=number
+            envelope,
+            proposal,
+            letter,
+            missing,
+            self.mail,
+            now=now,
+            number=issued.number,
+            numbered_at=issued.at,
         )
         d, body = plan.deliveries[0], plan.bodies[0]
         if d.status != "queued":
