@@ -369,15 +369,16 @@ TEST_CONTACTS = ["city@example.go.th"]
 """The applicant's contact address of a submission fact a test publishes itself."""
 
 
-def contacts_fact(fact: AnyEnvelope) -> AnyEnvelope:
+def contacts_fact(fact: AnyEnvelope, emails: list[str] | None = None) -> AnyEnvelope:
     """The applicant's contacts of a submission fact's version, as the proposals service
-    publishes them just before the fact (schema version 2: on smartcity.contacts)."""
+    publishes them just before the fact (schema version 2: on smartcity.contacts): `emails`,
+    else the fact's own contact addresses, else `TEST_CONTACTS`."""
     payload = fact.payload
     return new_envelope(
         ProposalContactsRecorded(
             applicant=payload.applicant,
             revision=getattr(payload, "revision", 1),
-            contact_emails=payload.contact_emails or TEST_CONTACTS,
+            contact_emails=emails or payload.contact_emails or TEST_CONTACTS,
         ),
         producer="svc-proposals",
         proposal_id=fact.proposal_id,

@@ -10,6 +10,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
+from email.message import EmailMessage
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -67,6 +68,34 @@ GAUGE_COST_FACTOR = 20.0
 SEND_BATCH = 10
 STOP_GRACE_SECONDS = 10.0
 CONSUMER = "notifications-sender"
+
+
+def letter_message(
+    d: Delivery, body: Body, mail: MailSettings, attachments: Sequence[Attachment]
+) -> EmailMessage:
+    """The email of one delivery as it is sent: its text and HTML, From the sending office,
+    Reply-To the owning unit, its copies in Cc, its Message-ID, the headers an agency's
+    system files it by, and its attachments."""
+    headers = {"X-Smartcity-Event-Id": d.event_id, "X-Smartcity-Event-Type": d.event_type}
+    if d.kind != "digest":
+        headers["X-Smartcity-Proposal-Id"] = d.proposal_id or ""
+    if d.letter is not None:
+        headers["X-Smartcity-Letter-Number"] = d.letter.number_en
+    office = mail.office
+    return build_message(
+        subject=d.subject or "",
+        text=body.text or "",
+        html=body.html or "",
+        from_name=mail.from_name,
+        from_email=mail.from_email,
+        to_name=d.name_th or "",
+        to_email=d.email or "",
+        msg_id=d.message_id or "",
+        cc=d.cc,
+        reply_to=(office.unit.th, str(office.email)),
+        extra_headers=headers,
+        attachments=attachments,
+    )
 
 
 class MissingBody(Exception):
@@ -203,13 +232,7 @@ class Sender:
 
     async def _attempt(self, d: Delivery) -> None:
         attempts = d.attempts + 1
-        headers = {"X-Smartcity-Event-Id": d.event_id, "X-Smartcity-Event-Type": d.event_type}
-        if d.kind != "digest":
-            headers["X-Smartcity-Proposal-Id"] = d.proposal_id or ""
         body: Body | None = None
-        office = self._settings.office
-        if d.letter is not None:
-            headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         try:
             body = await self._body(d)
             attachments: list[Attachment] = []
@@ -219,20 +242,7 @@ class Sender:
                     await self._letters.render_async(body.html or ""),
                 )
                 attachments = [letter, *await self._enclosed(d, body)]
-            message = build_message(
-                subject=d.subject or "",
-                text=body.text or "",
-                html=body.html or "",
-                from_name=self._settings.from_name,
-                from_email=self._settings.from_email,
-                to_name=d.name_th or "",
-                to_email=d.email or "",
-                msg_id=d.message_id or "",
-                cc=d.cc,
-                reply_to=(office.unit.th, str(office.email)),
-                extra_headers=headers,
-                attachments=attachments,
-            )
+            message = letter_message(d, body, self._settings, attachments)
             with telemetry.span(
                 telemetry.SMTP_SPAN,
                 kind=SpanKind.CLIENT,

@@ -35,7 +35,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -565,6 +565,40 @@ def summarise(path: Path, possible: float, top: int = 8) -> Doc:
     }
 
 
+def runs_for(rate: float, window: float) -> int:
+    """How many lifecycles an offered rate starts: `window` seconds of them, at least 5."""
+    return max(5, round(rate * window))
+
+
+async def rate_search(
+    offered: Callable[[float, int, str], Awaitable[Doc]],
+    *,
+    start_rate: float,
+    window: float,
+    max_steps: int,
+    label: str,
+    say: Callable[[str], None],
+) -> tuple[float, Doc]:
+    """Offer rising rates (`stats.next_rate`) until the highest sustained one is bracketed or
+    `max_steps` are spent: the rate to halve for the half-load run (the best sustained, else the
+    lowest tried) and the figures (`search`, `max_sustained_per_s`, `at_max`). The backbone and
+    the peer engine are searched alike (`offered(rate, n, label)` runs one step)."""
+    steps: list[Doc] = []
+    tried: dict[float, bool] = {}
+    while len(steps) < max_steps and (rate := next_rate(tried, start_rate)) is not None:
+        step = await offered(rate, runs_for(rate, window), f"{label}{rate:g}")
+        say(f"rate {rate:g}/s: {step['why']}")
+        tried[rate] = step["sustained"]
+        steps.append(step)
+    kept = [r for r, ok in tried.items() if ok]
+    best = max(kept) if kept else min(tried)
+    return best, {
+        "search": steps,
+        "max_sustained_per_s": best if kept else None,
+        "at_max": next(s for s in steps if s["offered_per_s"] == round(best, 3)),
+    }
+
+
 async def run_all(
     *,
     window: float = 20.0,
@@ -586,25 +620,18 @@ async def run_all(
     ):
 
         def n_for(rate: float) -> int:
-            return max(5, round(rate * window))
+            return runs_for(rate, window)
 
         async with stack(FULL, 1, 0, tracing, letter_pdf) as s:
             drv = Driver(s, http, mailpit)
             out["warm_up"] = await drv.warm_up()
             out["emails_per_lifecycle"] = drv.emails_per_lifecycle
             log(f"warm-up: {out['warm_up']}")
-            steps: list[Doc] = []
-            tried: dict[float, bool] = {}
-            while len(steps) < max_steps and (rate := next_rate(tried, start_rate)) is not None:
-                step = await drv.offered(rate, n_for(rate), f"search-{rate:g}")
-                log(f"rate {rate:g}/s: {step['why']}")
-                tried[rate] = step["sustained"]
-                steps.append(step)
-            out["search"] = steps
-            kept = [r for r, ok in tried.items() if ok]
-            best = max(kept) if kept else min(tried)
-            out["max_sustained_per_s"] = best if kept else None
-            out["at_max"] = next(s for s in steps if s["offered_per_s"] == round(best, 3))
+            best, found = await rate_search(
+                drv.offered, start_rate=start_rate, window=window, max_steps=max_steps,
+                label="search-", say=log,
+            )
+            out |= found
             out["half"] = await drv.offered(best / 2, n_for(best / 2), "half")
             out["cost_per_lifecycle"] = out["half"]["cost_per_lifecycle"]
             log(f"half {best / 2:g}/s: {out['half']['submit_to_ack_email_ms']}")

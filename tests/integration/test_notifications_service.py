@@ -34,8 +34,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import BilingualText
-from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
-from smartcity_th.contracts.proposals import ProposalContactsRecorded
+from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
 from smartcity_th.services.common.mongo import make_client
@@ -70,6 +69,7 @@ from tests.support import (
     Namespace,
     ServiceProcess,
     count_published,
+    contacts_fact,
     envelope_of,
     find_published,
     free_port,
@@ -154,21 +154,6 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
-def contacts_of(fact: AnyEnvelope, emails: list[str]) -> AnyEnvelope:
-    """The applicant's contacts of a submission fact's version, as the proposals service
-    publishes them just before the fact (on the topic only the services read)."""
-    return new_envelope(
-        ProposalContactsRecorded(
-            applicant=fact.payload.applicant,
-            revision=getattr(fact.payload, "revision", 1),
-            contact_emails=emails,
-        ),
-        producer="svc-proposals",
-        proposal_id=fact.proposal_id,
-        cause=fact,
-    )
-
-
 async def publish(
     producer: AIOKafkaProducer,
     topics: Topics,
@@ -179,7 +164,7 @@ async def publish(
     sample's contact address unless `contacts` are given)."""
     for e in envelopes:
         if e.event_type in CONTENT_EVENTS:
-            await publish(producer, topics, contacts_of(e, contacts or [CONTACT]))
+            await publish(producer, topics, contacts_fact(e, contacts or [CONTACT]))
         await producer.send_and_wait(
             topics.name(EVENTS[e.event_type].fact_topic),
             e.to_bytes(),
@@ -515,7 +500,7 @@ async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
         mail,
         LetterRegister(db),
     )
-    await first_try.on_event(contacts_of(submitted, [CONTACT]))
+    await first_try.on_event(contacts_fact(submitted, [CONTACT]))
     await first_try.on_event(submitted)
     addresses = [expected_letter("ProposalSubmitted")[0]]
     ids = [f"{submitted.event_id}:{a.lower()}" for a in addresses]

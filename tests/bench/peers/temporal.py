@@ -10,7 +10,7 @@ What runs (tests/bench/peers/temporal_workflow.py has the workflow):
     (one counter update), and `send_letter`: the letter of one event through the notifications
     service's own code (the recipients directory's entries, the office's register of letter
     numbers in FerretDB, `domain.plan_event` that addresses, renders and proofreads it,
-    `messages.build_message`, `SmtpMailer` on one reused connection) to the same Mailpit, one
+    `sender.letter_message`, `SmtpMailer` on one reused connection) to the same Mailpit, one
     email per event as the backbone sends;
   - the driver (this process, as the agencies are in tests/bench/lifecycle.py): starts the
     workflow (the submission), then one workflow update per decision (screening, subcommittee,
@@ -98,8 +98,9 @@ from smartcity_th.services.notifications.bootstrap import mail_settings
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.domain import MailSettings, Recipient
 from smartcity_th.services.notifications.letters import addressing
-from smartcity_th.services.notifications.messages import Attachment, build_message, pdf_filename
+from smartcity_th.services.notifications.messages import Attachment, pdf_filename
 from smartcity_th.services.notifications.rendering import split_subject
+from smartcity_th.services.notifications.sender import letter_message
 from smartcity_th.services.proposals.domain import content_from_draft, public_content
 from tests.bench import idle
 from tests.bench.peers.temporal_workflow import (
@@ -110,7 +111,8 @@ from tests.bench.peers.temporal_workflow import (
     Submission,
     Told,
 )
-from tests.bench.stats import completion_rate, next_rate, spread, sustained
+from tests.bench.lifecycle import rate_search, runs_for
+from tests.bench.stats import completion_rate, spread, sustained
 from tests.support import LOCAL, MAILPIT, MONGO, ROOT, SMTP_PORT, poll, poll_progress
 
 Doc = dict[str, Any]
@@ -266,13 +268,6 @@ class Activities:
         d, body = plan.deliveries[0], plan.bodies[0]
         if d.status != "queued":
             raise ApplicationError(f"letter held: {d.last_error}", non_retryable=True)
-        headers = {
-            "X-Smartcity-Event-Id": d.event_id,
-            "X-Smartcity-Event-Type": d.event_type,
-            "X-Smartcity-Proposal-Id": d.proposal_id or "",
-        }
-        if d.letter is not None:
-            headers["X-Smartcity-Letter-Number"] = d.letter.number_en
         attachments: list[Attachment] = []
         if self.pdfs is not None:
             attachments.append(
@@ -294,21 +289,7 @@ class Activities:
                         await self.pdfs.render_async(render_certificate(facts)),
                     )
                 )
-        office = self.mail.office
-        message = build_message(
-            subject=d.subject or "",
-            text=body.text or "",
-            html=body.html or "",
-            from_name=self.mail.from_name,
-            from_email=self.mail.from_email,
-            to_name=d.name_th or "",
-            to_email=d.email or "",
-            msg_id=d.message_id or "",
-            cc=d.cc,
-            reply_to=(office.unit.th, str(office.email)),
-            extra_headers=headers,
-            attachments=attachments,
-        )
+        message = letter_message(d, body, self.mail, attachments)
         await self.mailer.send(message)
         return d.message_id or ""
 
@@ -640,22 +621,16 @@ async def measure(
             out["smoke"] = await drv.smoke(expected_emails, worker, worker_log(task_queue))
             print(f"peer temporal: smoke lifecycle {out['smoke']}")
 
-            def n_for(rate: float) -> int:
-                return max(5, round(rate * window))
-
-            steps: list[Doc] = []
-            tried: dict[float, bool] = {}
-            while len(steps) < max_steps and (rate := next_rate(tried, start_rate)) is not None:
-                step = await drv.offered(rate, n_for(rate), f"peer-search-{rate:g}")
-                print(f"peer temporal: rate {rate:g}/s: {step['why']}")
-                tried[rate] = step["sustained"]
-                steps.append(step)
-            out["search"] = steps
-            kept = [r for r, ok in tried.items() if ok]
-            best = max(kept) if kept else min(tried)
-            out["max_sustained_per_s"] = best if kept else None
-            out["at_max"] = next(s for s in steps if s["offered_per_s"] == round(best, 3))
-            out["half"] = await drv.offered(best / 2, n_for(best / 2), "peer-half")
+            best, found = await rate_search(
+                drv.offered,
+                start_rate=start_rate,
+                window=window,
+                max_steps=max_steps,
+                label="peer-search-",
+                say=lambda line: print(f"peer temporal: {line}"),
+            )
+            out |= found
+            out["half"] = await drv.offered(best / 2, runs_for(best / 2, window), "peer-half")
             out["peak_rss_mb"] = {
                 "temporal": idle_rss(server),
                 "worker": idle_rss(worker.pid),
