@@ -45,9 +45,11 @@ def page_sizes(pdf: Path) -> list[tuple[float, float]]:
 
 
 def on_paper(html: str) -> str:
-    """What the letter says on paper: the HTML part's visible text, each link followed by
-    its address (the print stylesheet writes it out)."""
+    """What the letter says on paper: the HTML part's visible text without the note below the
+    letters (the print stylesheet leaves it out), each link followed by its address (the
+    print stylesheet writes it out)."""
     body = html.split("</title>", 1)[-1]
+    body = re.sub(r'<div class="email-note".*?</div>', "", body, flags=re.S)
     return visible_text(re.sub(r'<a href="([^"]+)">(.*?)</a>', r"\2 \1", body))
 
 

@@ -444,11 +444,11 @@ def plan_event(
     trace: Mapping[str, str] | None = None,
 ) -> Plan:
     """The emails about one event: its letter (numbered `number` in the sending office's
-    register at `numbered_at`, the day it is dated by) to the addressee with its copies in Cc, one held copy per digest recipient,
-    and a failed delivery with its NotificationFailed per directory id that has no entry
-    (`missing`; when the addressee itself is missing, `letter` is None and nothing is sent).
-    Ids are (event id, address), so a redelivered event plans the same emails again.
-    `proposal` is as known when the event is told (`letter_proposal`)."""
+    register at `numbered_at`, the day it is dated by) to the addressee with its copies in Cc,
+    one held copy per digest recipient, and a failed delivery with its NotificationFailed per
+    directory id that has no entry (`missing`; when the addressee itself is missing, `letter`
+    is None and nothing is sent). Ids are (event id, address), so a redelivered event plans
+    the same emails again. `proposal` is as known when the event is told (`letter_proposal`)."""
     if not is_told(envelope.event_type) or before_go_live(envelope, settings):
         return Plan()
     event_value = envelope.model_dump_json()

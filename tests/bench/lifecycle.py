@@ -628,8 +628,12 @@ async def run_all(
             out["emails_per_lifecycle"] = drv.emails_per_lifecycle
             log(f"warm-up: {out['warm_up']}")
             best, found = await rate_search(
-                drv.offered, start_rate=start_rate, window=window, max_steps=max_steps,
-                label="search-", say=log,
+                drv.offered,
+                start_rate=start_rate,
+                window=window,
+                max_steps=max_steps,
+                label="search-",
+                say=log,
             )
             out |= found
             out["half"] = await drv.offered(best / 2, n_for(best / 2), "half")

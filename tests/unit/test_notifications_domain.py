@@ -98,7 +98,9 @@ def test_one_email_per_letter_copies_in_cc_and_a_digest_recipients_copy_held() -
     assert "สำเนาส่ง  ผู้ว่าราชการจังหวัดภูเก็ต\n          เลขานุการฯ" in body.text
 
 
-def test_a_letter_is_dated_the_day_it_is_issued_and_its_body_gives_the_day_of_the_decision() -> None:
+def test_a_letter_is_dated_the_day_it_is_issued_and_its_body_gives_the_day_of_the_decision() -> (
+    None
+):
     approved = sample_envelope("SubcommitteeApproved")
     held_on = approved.payload.meeting.held_on
     assert domain.effective_date(approved) == held_on
@@ -128,7 +130,8 @@ def test_the_facts_and_status_link_follow_both_letters_outside_them() -> None:
     letter = domain.address_letter(approved.event_type, APPLICANT, (), ())
     plan = domain.plan_event(approved, PROPOSAL, letter, [], SETTINGS, now=NOW, number=1)
     text, html = plan.bodies[0].text, plan.bodies[0].html
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     english_closing = text.index("Yours faithfully,")
     assert text.index("ข้อมูลสำหรับติดตามข้อเสนอ") > english_closing
     assert text.index("Following the proposal") > english_closing
@@ -356,4 +359,5 @@ def test_a_letter_dated_before_an_earlier_dated_step_contradicts_it() -> None:
     assert found == [
         "date: 2022-08-06 is before the proposal's earlier step ProposalScreened of 2023-01-01"
     ]
-    assert domain.letter_problems(approved, PROPOSAL, letter, rendered, head.date) == []
+    day = domain.effective_date(approved)
+    assert domain.letter_problems(approved, PROPOSAL, letter, rendered, day) == []

@@ -102,7 +102,9 @@ class LetterRegister:
                 )
                 if found is not None:
                     at: dt.datetime = found["at"]
-                    return Issued(int(found["number"]), at if at.tzinfo else at.replace(tzinfo=dt.UTC))
+                    return Issued(
+                        int(found["number"]), at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+                    )
                 last = max(candidate, await self._highest(register))
                 continue
             self._last[register] = candidate

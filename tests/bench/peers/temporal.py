@@ -103,6 +103,7 @@ from smartcity_th.services.notifications.rendering import split_subject
 from smartcity_th.services.notifications.sender import letter_message
 from smartcity_th.services.proposals.domain import content_from_draft, public_content
 from tests.bench import idle
+from tests.bench.lifecycle import rate_search, runs_for
 from tests.bench.peers.temporal_workflow import (
     CertificationLifecycle,
     Decision,
@@ -111,7 +112,6 @@ from tests.bench.peers.temporal_workflow import (
     Submission,
     Told,
 )
-from tests.bench.lifecycle import rate_search, runs_for
 from tests.bench.stats import completion_rate, spread, sustained
 from tests.support import LOCAL, MAILPIT, MONGO, ROOT, SMTP_PORT, poll, poll_progress
 
