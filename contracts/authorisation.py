@@ -9,49 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smartcity_th.contracts.common import APPLICANT_KINDS, AgencyKind
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.common import AgencyKind
 
 K = AgencyKind
 
-MATRIX: dict[str, frozenset[AgencyKind]] = {
-    "ProposalSubmitted": APPLICANT_KINDS,
-    "ProposalResubmitted": APPLICANT_KINDS,
-    "ProposalWithdrawn": APPLICANT_KINDS,
-    "ProposalScreened": frozenset({K.DEPA}),
-    "RevisionRequested": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
-    "SubcommitteeApproved": frozenset({K.DES_SUBCOMMITTEE}),
-    "SubcommitteeRejected": frozenset({K.DES_SUBCOMMITTEE}),
-    "SteeringCommitteeAcknowledged": frozenset({K.STEERING_COMMITTEE}),
-    "CabinetEndorsed": frozenset({K.CABINET}),
-    "CabinetReturned": frozenset({K.CABINET}),
-    "CertificationAwarded": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
-    "MeetingRecorded": frozenset({K.DES_SUBCOMMITTEE, K.STEERING_COMMITTEE, K.CABINET}),
-    "DeliveryReported": APPLICANT_KINDS,
-    "DeliveryAcknowledged": frozenset({K.DEPA}),
-    "DeliveryReturned": frozenset({K.DEPA}),
-    "CertificationRenewed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
-    "CertificationLapsed": frozenset({K.DEPA, K.DES_SUBCOMMITTEE}),
-    "IntakeRejected": frozenset({K.SYSTEM}),
-    "ProposalContactsRecorded": frozenset({K.SYSTEM}),
-    "TransitionRefused": frozenset({K.SYSTEM}),
-    "DeliveryDeadlineReminder": frozenset({K.SYSTEM}),
-    "NotificationSent": frozenset({K.SYSTEM}),
-    "NotificationFailed": frozenset({K.SYSTEM}),
-    "NotificationHeld": frozenset({K.SYSTEM}),
-}
-"""Event type -> the agency kinds that may produce it."""
+MATRIX: dict[str, frozenset[AgencyKind]] = {name: spec.producers for name, spec in EVENTS.items()}
+"""Event type -> the agency kinds that may produce it (from the event specifications)."""
 
 PROVINCE_BOUND = frozenset({K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION})
 """Applicant kinds that may act only for proposals in their own province."""
 
-OWNER_BOUND_EVENTS = frozenset({"ProposalResubmitted", "ProposalWithdrawn", "DeliveryReported"})
+OWNER_BOUND_EVENTS = frozenset(name for name, spec in EVENTS.items() if spec.owner_bound)
 """Events an applicant may produce only for a proposal it owns."""
 
 
 def is_claimable(event_type: str) -> bool:
     """Whether an agency may claim `event_type` (on the intake topic or over HTTP), for its owner
     to turn into a fact; the other events are only ever emitted by the services themselves."""
-    return any(kind is not K.SYSTEM for kind in MATRIX.get(event_type, ()))
+    spec = EVENTS.get(event_type)
+    return spec is not None and spec.claimable
 
 
 ADMINISTRATORS = frozenset({K.DEPA, K.SYSTEM})

@@ -24,20 +24,14 @@ from smartcity_th.contracts.approvals import (
     DeliveryReturned,
     add_years,
 )
-from smartcity_th.contracts.common import BilingualText, Contract
-from smartcity_th.contracts.workflow import event_name
+from smartcity_th.contracts.common import BilingualText, Contract, Stage
+from smartcity_th.contracts.workflow import TRANSITIONS, event_name
 
 LIFECYCLE_EVENTS = frozenset(
-    {
-        "CertificationAwarded",
-        "DeliveryReported",
-        "DeliveryAcknowledged",
-        "DeliveryReturned",
-        "CertificationRenewed",
-        "CertificationLapsed",
-    }
+    name for name, (_after, to) in TRANSITIONS.items() if to is Stage.CERTIFIED
 )
-"""The events a certificate is computed from."""
+"""The events a certificate is computed from: those that make a proposal certified or keep it
+so (from the event specifications)."""
 
 REMINDER_THRESHOLDS: tuple[tuple[str, int], ...] = (("overdue", -1), ("d30", 30), ("d90", 90))
 """Reminder keys, most severe first, with the largest `days_left` at which each is due."""

@@ -5,55 +5,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.process import ACTIVE as ACTIVE
+from smartcity_th.contracts.process import CABINET as CABINET
+from smartcity_th.contracts.process import DEPA as DEPA
+from smartcity_th.contracts.process import LOGO as LOGO
+from smartcity_th.contracts.process import SMART_CITY_OFFICE as SMART_CITY_OFFICE
+from smartcity_th.contracts.process import STEERING_COMMITTEE as STEERING_COMMITTEE
+from smartcity_th.contracts.process import SUBCOMMITTEE as SUBCOMMITTEE
+from smartcity_th.contracts.process import TERMINAL as TERMINAL
 
 S = Stage
 
-ACTIVE = frozenset(
-    {
-        S.SUBMITTED,
-        S.REVISION_REQUESTED,
-        S.SCREENED,
-        S.SUBCOMMITTEE_APPROVED,
-        S.STEERING_ACKNOWLEDGED,
-        S.CABINET_ENDORSED,
-        S.CABINET_RETURNED,
-    }
-)
-TERMINAL = frozenset({S.CERTIFIED, S.REJECTED, S.WITHDRAWN})
-
-CERTIFICATE_EVENTS = frozenset(
-    {
-        "DeliveryReported",
-        "DeliveryAcknowledged",
-        "DeliveryReturned",
-        "CertificationRenewed",
-        "CertificationLapsed",
-    }
-)
-"""Events about a certified area's certificate: they keep the proposal certified (the
-certificate's own rules are in contracts.certificate)."""
-
 TRANSITIONS: dict[str, tuple[frozenset[Stage], Stage]] = {
-    "ProposalResubmitted": (frozenset({S.REVISION_REQUESTED}), S.SUBMITTED),
-    "ProposalWithdrawn": (ACTIVE, S.WITHDRAWN),
-    "ProposalScreened": (frozenset({S.SUBMITTED}), S.SCREENED),
-    "RevisionRequested": (
-        frozenset({S.SUBMITTED, S.SCREENED, S.CABINET_RETURNED}),
-        S.REVISION_REQUESTED,
-    ),
-    "SubcommitteeApproved": (frozenset({S.SCREENED, S.CABINET_RETURNED}), S.SUBCOMMITTEE_APPROVED),
-    "SubcommitteeRejected": (frozenset({S.SCREENED, S.CABINET_RETURNED}), S.REJECTED),
-    "SteeringCommitteeAcknowledged": (
-        frozenset({S.SUBCOMMITTEE_APPROVED}),
-        S.STEERING_ACKNOWLEDGED,
-    ),
-    "CabinetEndorsed": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_ENDORSED),
-    "CabinetReturned": (frozenset({S.STEERING_ACKNOWLEDGED}), S.CABINET_RETURNED),
-    "CertificationAwarded": (frozenset({S.CABINET_ENDORSED}), S.CERTIFIED),
-    **{event_type: (frozenset({S.CERTIFIED}), S.CERTIFIED) for event_type in CERTIFICATE_EVENTS},
+    name: (spec.transition.after, spec.transition.to)
+    for name, spec in EVENTS.items()
+    if spec.transition is not None and not spec.transition.opens
 }
-"""Event type -> (stages it may happen at, the stage it leads to).
+"""Event type -> (stages it may happen at, the stage it leads to), from the event
+specifications.
 
 A Cabinet that returns a matter (ส่งเรื่องคืน) sends it back to the ministry that proposed it
 for rework; it is not a final decision on the proposal. So `CabinetReturned` leads to
@@ -62,7 +33,18 @@ reconsiders the reworked matter (approves it again, which goes on to the steerin
 and the Cabinet once more, or rejects it), or sends the plan back to the applicant for
 revision. See docs/process.md."""
 
-OPENING_EVENT = "ProposalSubmitted"
+CERTIFICATE_EVENTS = frozenset(
+    name
+    for name, (after, to) in TRANSITIONS.items()
+    if after == frozenset({S.CERTIFIED}) and to is S.CERTIFIED
+)
+"""Events about a certified area's certificate: they keep the proposal certified (the
+certificate's own rules are in contracts.certificate)."""
+
+[OPENING_EVENT] = [
+    name for name, spec in EVENTS.items() if spec.transition is not None and spec.transition.opens
+]
+"""The one event that opens a proposal's case."""
 
 ORDER: tuple[Stage, ...] = (
     S.SUBMITTED,
@@ -75,25 +57,7 @@ ORDER: tuple[Stage, ...] = (
 
 # -- the names people read: one Thai and one English name per body, stage and event ----------
 # Used everywhere people read (emails, the status page, the console, the CLI); never the codes.
-
-SUBCOMMITTEE = BilingualText(
-    th="คณะอนุกรรมการขับเคลื่อนและบริหารโครงการเมืองอัจฉริยะ",
-    en="Subcommittee for Driving and Managing Smart City Projects",
-)
-"""The DES subcommittee that approves areas (chaired by the Minister of Digital Economy and
-Society; see docs/process.md for sources)."""
-STEERING_COMMITTEE = BilingualText(
-    th="คณะกรรมการขับเคลื่อนการพัฒนาเมืองอัจฉริยะ",
-    en="Smart City Development Steering Committee",
-)
-"""The national steering committee that acknowledges approvals (chaired by a Deputy Prime
-Minister)."""
-CABINET = BilingualText(th="คณะรัฐมนตรี", en="the Cabinet")
-DEPA = BilingualText(
-    th="สำนักงานส่งเสริมเศรษฐกิจดิจิทัล", en="the Digital Economy Promotion Agency (depa)"
-)
-SMART_CITY_OFFICE = BilingualText(th="สำนักงานเมืองอัจฉริยะประเทศไทย", en="Smart City Thailand Office")
-LOGO = BilingualText(th="ตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย", en="the Smart City Thailand logo")
+# The bodies' names are in contracts.process, the events' in their specifications.
 
 STAGE_NAMES: dict[Stage, BilingualText] = {
     S.SUBMITTED: BilingualText(th="ยื่นข้อเสนอแล้ว", en="Submitted"),
@@ -116,58 +80,8 @@ STAGE_NAMES: dict[Stage, BilingualText] = {
     S.WITHDRAWN: BilingualText(th="ผู้ยื่นถอนข้อเสนอ", en="Withdrawn by the applicant"),
 }
 
-EVENT_NAMES: dict[str, BilingualText] = {
-    "ProposalSubmitted": BilingualText(th="การยื่นข้อเสนอ", en="submission of the proposal"),
-    "ProposalResubmitted": BilingualText(
-        th="การยื่นข้อเสนอฉบับแก้ไข", en="resubmission of the revised proposal"
-    ),
-    "ProposalWithdrawn": BilingualText(th="การถอนข้อเสนอ", en="withdrawal of the proposal"),
-    "IntakeRejected": BilingualText(th="การไม่รับคำขอ", en="refusal of a request"),
-    "ProposalContactsRecorded": BilingualText(
-        th="การบันทึกอีเมลผู้ประสานงาน", en="recording of the contact addresses"
-    ),
-    "ProposalScreened": BilingualText(th="การกลั่นกรองของดีป้า", en="screening by depa"),
-    "RevisionRequested": BilingualText(th="การขอให้แก้ไขข้อเสนอ", en="request to revise the proposal"),
-    "SubcommitteeApproved": BilingualText(
-        th="มติเห็นชอบของคณะอนุกรรมการฯ", en="approval by the subcommittee"
-    ),
-    "SubcommitteeRejected": BilingualText(
-        th="มติไม่เห็นชอบของคณะอนุกรรมการฯ", en="rejection by the subcommittee"
-    ),
-    "SteeringCommitteeAcknowledged": BilingualText(
-        th="การรับทราบของคณะกรรมการฯ", en="acknowledgement by the steering committee"
-    ),
-    "CabinetEndorsed": BilingualText(th="มติเห็นชอบของคณะรัฐมนตรี", en="endorsement by the Cabinet"),
-    "CabinetReturned": BilingualText(
-        th="การส่งเรื่องคืนของคณะรัฐมนตรี", en="return of the matter by the Cabinet"
-    ),
-    "CertificationAwarded": BilingualText(
-        th="การประกาศเป็นพื้นที่เมืองอัจฉริยะและมอบตราสัญลักษณ์",
-        en="announcement as a smart-city area and award of the logo",
-    ),
-    "TransitionRefused": BilingualText(th="การไม่รับบันทึกมติ", en="refusal of a decision"),
-    "DeliveryDeadlineReminder": BilingualText(
-        th="การแจ้งกำหนดแสดงผลการดำเนินงาน", en="delivery deadline reminder"
-    ),
-    "MeetingRecorded": BilingualText(th="การบันทึกมติการประชุม", en="record of a meeting"),
-    "DeliveryReported": BilingualText(th="การรายงานผลการดำเนินงาน", en="delivery report"),
-    "DeliveryAcknowledged": BilingualText(
-        th="การรับทราบรายงานผลการดำเนินงาน", en="acknowledgement of the delivery report"
-    ),
-    "DeliveryReturned": BilingualText(
-        th="การส่งคืนรายงานผลการดำเนินงาน", en="return of the delivery report"
-    ),
-    "CertificationRenewed": BilingualText(
-        th="การต่ออายุการประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="renewal of the certification"
-    ),
-    "CertificationLapsed": BilingualText(
-        th="การสิ้นสภาพการประกาศเป็นพื้นที่เมืองอัจฉริยะ", en="lapse of the certification"
-    ),
-    "NotificationSent": BilingualText(th="การส่งอีเมลแจ้ง", en="email delivered"),
-    "NotificationFailed": BilingualText(th="การส่งอีเมลไม่สำเร็จ", en="email not delivered"),
-    "NotificationHeld": BilingualText(th="หนังสือถูกระงับไว้เพื่อตรวจทาน", en="letter held for review"),
-}
-"""Every event of the catalogue (a test keeps the two in step), as a noun phrase."""
+EVENT_NAMES: dict[str, BilingualText] = {name: spec.name for name, spec in EVENTS.items()}
+"""Every event of the catalogue, as a noun phrase (from the event specifications)."""
 
 
 def stage_name(stage: Stage | str | None) -> BilingualText:

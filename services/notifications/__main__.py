@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smartcity_th.contracts.common import service_principal
+from smartcity_th.contracts.story import AREA, PHUKET
 from smartcity_th.services.common.cli import service_cli
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.notifications import domain
@@ -25,7 +26,7 @@ from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.domain import Recipient
 from smartcity_th.services.notifications.letters import LETTERS, rule
 from smartcity_th.services.notifications.links import new_secret
-from smartcity_th.services.notifications.samples import AREA, PROVINCE, sample_envelope
+from smartcity_th.services.notifications.samples import sample_envelope
 
 T = TypeVar("T")
 CLI_AGENCY = service_principal("notifications")
@@ -155,7 +156,7 @@ def preview(
     )
     proposal = {
         "area_name": AREA.model_dump(),
-        "province": PROVINCE.model_dump(),
+        "province": PHUKET.model_dump(),
         "stage": "screened",
         "applicant": recipient.recipient_id,
     }

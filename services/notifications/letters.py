@@ -1,4 +1,5 @@
-"""Who receives which letter: one table, event x party, and the rule that applies it. Pure.
+"""Who receives which letter: the table, event x party (from each event's specification in
+contracts.catalogue), and the rule that applies it. Pure.
 
 Every told event is one external letter (หนังสือภายนอก) from one sending office, numbered in
 that office's register, addressed (เรียน) to one party, with the parties that get a copy named
@@ -21,19 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from smartcity_th.contracts.agencies import office_holder
-
-
-class Party(StrEnum):
-    APPLICANT = "applicant"
-    GOVERNOR = "governor"
-    DES = "des"
-    STEERING = "steering"
-    PRODUCER = "producer"
-
+from smartcity_th.contracts.catalogue import EVENTS
+from smartcity_th.contracts.catalogue import LetterRule as LetterRule
+from smartcity_th.contracts.catalogue import Party as Party
 
 P = Party
 
@@ -49,50 +43,11 @@ PARTY_NAMES: dict[Party, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class LetterRule:
-    """The letter one event causes: sent by `office`, addressed to `to`, copied to `cc`;
-    `critical` letters (and their copies) are never held for a digest; `no_governor` says
-    why the governor gets no copy of a letter about an area (empty: the governor does, or the
-    letter is about no area)."""
-
-    to: Party
-    cc: tuple[Party, ...] = ()
-    office: str = "depa"
-    critical: bool = False
-    no_governor: str = ""
-
-
-RECEIPT = "an acknowledgement of what the applicant sent, not a decision about the area"
-REMINDER = "a reminder to the applicant of its own deadline, not a decision"
-
 LETTERS: dict[str, LetterRule] = {
-    "ProposalSubmitted": LetterRule(P.APPLICANT, no_governor=RECEIPT),
-    "ProposalResubmitted": LetterRule(P.APPLICANT, no_governor=RECEIPT),
-    "ProposalWithdrawn": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "ProposalScreened": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "RevisionRequested": LetterRule(P.APPLICANT, (P.GOVERNOR,)),
-    "SubcommitteeApproved": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "SubcommitteeRejected": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "SteeringCommitteeAcknowledged": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES, P.STEERING)),
-    "CabinetEndorsed": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES, P.STEERING), critical=True),
-    "CabinetReturned": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES, P.STEERING), critical=True),
-    "CertificationAwarded": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "DeliveryDeadlineReminder": LetterRule(P.APPLICANT, no_governor=REMINDER),
-    "DeliveryReported": LetterRule(P.APPLICANT, no_governor=RECEIPT),
-    "DeliveryAcknowledged": LetterRule(P.APPLICANT, (P.GOVERNOR,)),
-    "DeliveryReturned": LetterRule(P.APPLICANT, (P.GOVERNOR,)),
-    "CertificationRenewed": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "CertificationLapsed": LetterRule(P.APPLICANT, (P.GOVERNOR, P.DES)),
-    "IntakeRejected": LetterRule(
-        P.PRODUCER, critical=True, no_governor="about a claim, not an area"
-    ),
-    "TransitionRefused": LetterRule(
-        P.PRODUCER, critical=True, no_governor="about a claim, not an area"
-    ),
+    name: spec.letter for name, spec in EVENTS.items() if spec.letter is not None
 }
-"""Event type -> its letter. Events not listed (NotificationSent, NotificationFailed, the
-registry's events) cause none."""
+"""Event type -> its letter, from the event specifications. Events without one
+(NotificationSent, NotificationFailed, the registry's events) cause none."""
 
 NOT_TOLD: dict[str, str] = {
     "depa": "depa's Smart City Thailand Office is the sending office: its copy is the letter "

@@ -1,7 +1,8 @@
-"""Email content: one letter template per event (`<EventType>.j2`), Thai first with English
-below, rendered twice: on the text layout (base.txt.j2) and on the HTML layout (base.html.j2,
-auto-escaped). Every email is an official letter (docs/notifications.md). Buddhist-era dates in
-Thai, Gregorian in English. Names of stages, events and bodies come from contracts.workflow."""
+"""Email content: one letter template per event (`<EventType>.j2`, named by the event's
+specification), Thai first with English below, rendered twice: on the text layout
+(base.txt.j2) and on the HTML layout (base.html.j2, auto-escaped). Every email is an official
+letter (docs/notifications.md). Buddhist-era dates in Thai, Gregorian in English. Names of
+stages, events and bodies come from contracts.workflow."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from markupsafe import Markup
 
 from smartcity_th.contracts.agencies import agencies, office_holder, province_th
 from smartcity_th.contracts.approvals import DELIVERY_YEARS
+from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import (
     BilingualText,
     Stage,
@@ -261,8 +263,14 @@ def email_context(
     }
 
 
+TEMPLATES: dict[str, str] = {
+    name: spec.template for name, spec in EVENTS.items() if spec.template is not None
+}
+"""Event type -> its letter's template, from the event specifications."""
+
+
 def has_template(event_type: str) -> bool:
-    return f"{event_type}.j2" in _environment(False).list_templates()
+    return TEMPLATES.get(event_type) in _environment(False).list_templates()
 
 
 def one_line(value: str) -> str:
@@ -295,7 +303,7 @@ def _render(name: str, values: dict[str, Any]) -> RenderedEmail:
 def render(envelope: AnyEnvelope, context: dict[str, Any]) -> RenderedEmail:
     """Render the letter about one event; `context` carries the proposal, recipient and links."""
     return _render(
-        f"{envelope.event_type}.j2", {"event": envelope, "payload": envelope.payload, **context}
+        TEMPLATES[envelope.event_type], {"event": envelope, "payload": envelope.payload, **context}
     )
 
 
@@ -345,25 +353,15 @@ class StatusProblem(Enum):
 
 
 DECIDED_BY: dict[str, BilingualText] = {
-    "ProposalSubmitted": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
-    "ProposalResubmitted": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
-    "ProposalWithdrawn": BilingualText(th="ผู้ยื่นข้อเสนอ", en="The applicant"),
-    "ProposalScreened": DEPA,
-    "SubcommitteeApproved": SUBCOMMITTEE,
-    "SubcommitteeRejected": SUBCOMMITTEE,
-    "SteeringCommitteeAcknowledged": STEERING_COMMITTEE,
-    "CabinetEndorsed": CABINET,
-    "CabinetReturned": CABINET,
-    "CertificationAwarded": SMART_CITY_OFFICE,
+    name: spec.decided_by for name, spec in EVENTS.items() if spec.decided_by is not None
 }
+"""Who decided each step the status page lists, from the event specifications (any other
+step: the Smart City Office recorded it)."""
 
 
 def _decided_by(entry: dict[str, Any]) -> BilingualText:
     """Who decided, and at which meeting (or by which Cabinet resolution)."""
-    body = DECIDED_BY.get(entry["event_type"])
-    if body is None and entry["event_type"] == "RevisionRequested":
-        body = DEPA
-    body = body or SMART_CITY_OFFICE
+    body = DECIDED_BY.get(entry["event_type"], SMART_CITY_OFFICE)
     th, en = body.th, capfirst(body.en)
     meeting = entry.get("meeting")
     if meeting:

@@ -156,7 +156,7 @@ def test_certification_carries_number_and_two_year_validity_with_50_percent_rene
     validity = payload.validity
     assert validity.deliver_by == validity.valid_from.replace(year=validity.valid_from.year + 2)
     assert validity.renewal_min_progress_percent == 50
-    assert ValidityPeriod(valid_from=dt.date(2022, 9, 30), deliver_by=dt.date(2024, 9, 30)) == (
+    assert ValidityPeriod(valid_from=dt.date(2023, 1, 9), deliver_by=dt.date(2025, 1, 9)) == (
         validity
     )
     with pytest.raises(ValidationError):

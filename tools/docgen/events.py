@@ -151,9 +151,7 @@ def _event(event_type: str) -> dict[str, Any]:
         "may_emit": may_emit(event_type),
         "claimable": authorisation.is_claimable(event_type),
         "fields": list(field_rows(schema, schema["$defs"][event_type])),
-        "example": examples.example_envelope(event_type)
-        if event_type in examples.PAYLOADS
-        else None,
+        "example": examples.example_envelope(event_type),
     }
 
 
