@@ -18,6 +18,7 @@ from importlib.resources import files
 from smartcity_th.contracts.authorisation import Producer
 from smartcity_th.contracts.common import AgencyKind, BilingualText
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, refusal
 
 KIND_LABELS: dict[AgencyKind, str] = {
     AgencyKind.LOCAL_GOVERNMENT: "Local government: municipality or subdistrict (เทศบาล / อบต.), "
@@ -53,6 +54,15 @@ class UnknownAgency(LookupError):
     def __init__(self, agency_id: str) -> None:
         super().__init__(f"unknown agency {agency_id!r} (ไม่พบหน่วยงาน {agency_id!r})")
         self.agency_id = agency_id
+
+
+def unknown_producer(producer_id: str) -> Refusal:
+    """The refusal of a record whose producer is not in the agency directory."""
+    return refusal(
+        RefusalKind.UNAUTHORISED,
+        f"unknown producer {producer_id!r}: not in the agency directory",
+        f"ไม่พบผู้ส่ง {producer_id!r} ในทะเบียนหน่วยงาน",
+    )
 
 
 @cache

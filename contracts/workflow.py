@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smartcity_th.contracts.common import BilingualText, Stage
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 
 S = Stage
 
@@ -273,12 +274,6 @@ class Moved:
     to_stage: Stage
 
 
-@dataclass(frozen=True)
-class Refusal:
-    stage: Stage | None
-    reason: BilingualText
-
-
 def _past(stage: Stage, required: frozenset[Stage]) -> bool:
     """Has `stage` already gone beyond every stage in `required` along the main path?"""
     if stage not in ORDER:
@@ -303,6 +298,12 @@ def _at_stage(stage: Stage, why: BilingualText) -> BilingualText:
     )
 
 
+def _refusal(stage: Stage | None, reason: BilingualText) -> Refusal:
+    """Refused at a stage: a conflict with where the proposal is; with no case yet, unknown."""
+    kind = RefusalKind.UNKNOWN_PROPOSAL if stage is None else RefusalKind.CONFLICT
+    return Refusal(kind, reason, stage=stage)
+
+
 def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved | Refusal:
     """Where `event_type` takes a proposal at `stage` (None: no case yet), or why it may not.
     The reason is written for people: names, never codes or ids (`proposal_id` is kept in the
@@ -310,7 +311,7 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
     if event_type == OPENING_EVENT:
         if stage is None:
             return Moved(None, S.SUBMITTED)
-        return Refusal(
+        return _refusal(
             stage,
             _refused(
                 event_type,
@@ -322,7 +323,7 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         )
     rule = TRANSITIONS.get(event_type)
     if rule is None:
-        return Refusal(
+        return _refusal(
             stage,
             _refused(
                 event_type,
@@ -334,7 +335,7 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         )
     allowed, target = rule
     if stage is None:
-        return Refusal(
+        return _refusal(
             None,
             _refused(
                 event_type,
@@ -344,7 +345,7 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
     if stage in allowed:
         return Moved(stage, target)
     if event_type in CERTIFICATE_EVENTS:
-        return Refusal(
+        return _refusal(
             stage,
             _refused(
                 event_type,
@@ -361,7 +362,7 @@ def transition(stage: Stage | None, event_type: str, proposal_id: str) -> Moved 
         why = BilingualText(en="it has already passed that step", th="ได้ผ่านขั้นตอนนั้นแล้ว")
     else:
         why = WAITING_FOR[stage]
-    return Refusal(stage, _refused(event_type, _at_stage(stage, why)))
+    return _refusal(stage, _refused(event_type, _at_stage(stage, why)))
 
 
 def stage_after(event_type: str) -> Stage | None:

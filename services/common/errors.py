@@ -1,5 +1,7 @@
 """The one shape of every HTTP refusal, on every service: a reason in English and Thai, and one
-entry per field (dotted path) with a message in both languages; plus the request-body limit."""
+entry per field (dotted path) with a message in both languages; plus the request-body limit.
+A refusal of the domain (`contracts/refusal.py`) gets its status here, from its kind, and
+nowhere else."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartcity_th.contracts.common import BilingualText, safe_text, unstorable
 from smartcity_th.contracts.proposals import FieldError
+from smartcity_th.contracts.refusal import Refusal as DomainRefusal
+from smartcity_th.contracts.refusal import Refused, RefusalKind
 
 _THAI: dict[str, str] = {
     "missing": "ต้องระบุข้อมูลนี้",
@@ -115,6 +119,29 @@ def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
     return {"error": en, "error_th": th, "errors": list(errors)}
 
 
+HTTP_STATUS: dict[RefusalKind, int] = {
+    RefusalKind.VALIDATION: 422,
+    RefusalKind.CONTACT_OUTSIDE_DOMAINS: 422,
+    RefusalKind.UNAUTHORISED: 403,
+    RefusalKind.UNKNOWN_PROPOSAL: 404,
+    RefusalKind.CONFLICT: 409,
+}
+"""The HTTP status of each kind of refusal (the OpenAPI documents declare them per route)."""
+
+
+def refusal_body(refusal: DomainRefusal) -> dict[str, Any]:
+    """A refusal of the domain in the one shape."""
+    return error_body(
+        refusal.reason.en, refusal.reason.th, [e.model_dump() for e in refusal.errors]
+    )
+
+
+def refusal_response(refusal: DomainRefusal, **extra: Any) -> JSONResponse:
+    """A refusal of the domain as the HTTP answer: its kind's status, the one body (with any
+    `extra` members an operation documents beside it)."""
+    return JSONResponse({**refusal_body(refusal), **extra}, status_code=HTTP_STATUS[refusal.kind])
+
+
 class Refusal(Exception):
     """The one error type of the HTTP APIs: raised by any route or dependency of any service and
     answered in the one documented shape (`error_body`) by `install_error_shape`."""
@@ -200,7 +227,8 @@ class StreamedBodyLimit:
 
 def install_error_shape(app: FastAPI) -> None:
     """Every refusal in the one documented shape: HTTP errors raised anywhere (a `detail` with
-    "error"/"error_th" is kept as is), request validation, and the body limit."""
+    "error"/"error_th" is kept as is), request validation, the body limit, and the domain's
+    refusals (`Refused`)."""
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -232,7 +260,12 @@ def install_error_shape(app: FastAPI) -> None:
         assert isinstance(exc, BodyTooLarge)
         return JSONResponse(status_code=413, content=body_too_large(exc.limit))
 
+    async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refused)
+        return refusal_response(exc.refusal)
+
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(BodyTooLarge, on_body_too_large)
     app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(Refused, on_refused)
