@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client import Counter, Histogram
 
-from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency, unknown_producer
+from smartcity_th.contracts.agencies import (
+    Agency,
+    agency,
+    authorise_producer,
+    find_producer,
+)
 from smartcity_th.contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
@@ -235,11 +240,10 @@ class CaseHandlers:
         return [await self._decide_one(claim, claim.proposal_id, payload, claim_fact_id(claim))]
 
     async def _record_meeting(self, claim: AnyEnvelope, meeting: MeetingRecorded) -> None:
-        try:
-            producer = self._directory(claim.producer).as_producer()
-        except UnknownAgency:
-            return
-        if any(authorise(producer, d.decision) is not None for d in meeting.decisions):
+        if any(
+            authorise_producer(self._directory, claim.producer, d.decision) is not None
+            for d in meeting.decisions
+        ):
             return  # every decision must be the recorder's to take, not just the first
         await self._repo.record_meeting(
             f"{meeting.body}:{meeting.meeting.meeting_id}",
@@ -298,10 +302,9 @@ class CaseHandlers:
         return await self._change(proposal_id, decide)
 
     def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refusal | None:
-        try:
-            producer = self._directory(producer_id).as_producer()
-        except UnknownAgency:
-            return unknown_producer(producer_id)
+        producer = find_producer(self._directory, producer_id)
+        if isinstance(producer, Refusal):
+            return producer
         if event_type not in DECISION_TYPES:
             return refusal(
                 RefusalKind.UNAUTHORISED,
@@ -309,7 +312,7 @@ class CaseHandlers:
                 f"{event_type} ไม่ใช่การตัดสินใจที่หน่วยงานบันทึกได้",
             )
         return authorise(
-            producer,
+            producer.as_producer(),
             event_type,
             proposal_owner=case.applicant if case else None,
             province_code=case.province_code if case else None,

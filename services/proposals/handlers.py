@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 import structlog
 
-from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency, unknown_producer
-from smartcity_th.contracts.authorisation import authorise
+from smartcity_th.contracts.agencies import (
+    Agency,
+    agency,
+    authorise_producer,
+    find_producer,
+)
 from smartcity_th.contracts.catalogue import EVENTS, claims_for, is_fact_producer
 from smartcity_th.contracts.common import (
     Words,
@@ -191,12 +195,10 @@ class IntakeClaims:
         spec = EVENTS[envelope.event_type]
         if spec.owner != "proposals" or is_fact_producer(envelope.producer):
             return  # another service's claim, or a fact
-        try:
-            applicant = self._directory(envelope.producer)
-        except UnknownAgency:
-            unknown = unknown_producer(envelope.producer)
-            await self._rejections.reject(envelope, unknown)
-            raise Unprocessable.refused(unknown) from None
+        applicant = find_producer(self._directory, envelope.producer)
+        if isinstance(applicant, Refusal):
+            await self._rejections.reject(envelope, applicant)
+            raise Unprocessable.refused(applicant)
         try:
             await self._handle(applicant, envelope)
         except Refused as exc:
@@ -281,11 +283,7 @@ class DecisionFacts:
         if envelope.event_type != "RevisionRequested":
             return
         if envelope.producer != APPROVALS_PRODUCER:
-            try:
-                producer = self._directory(envelope.producer)
-            except UnknownAgency:
-                raise Unprocessable.refused(unknown_producer(envelope.producer)) from None
-            refused = authorise(producer.as_producer(), "RevisionRequested")
+            refused = authorise_producer(self._directory, envelope.producer, "RevisionRequested")
             if refused is not None:
                 raise Unprocessable.refused(refused)
         if not await self._handlers.revision_requested(envelope):
