@@ -4,6 +4,7 @@ the rule again."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +32,16 @@ def calls(attribute: str) -> list[str]:
 
 def test_every_kafka_subscriber_is_made_by_the_one_function_with_the_services_options() -> None:
     assert [c.split(":")[0] for c in calls("subscriber")] == ["services/common/kafka.py"]
+
+
+def test_every_backoff_is_the_retry_rule() -> None:
+    """A wait that doubles is computed by services/common/retry.py, nowhere else."""
+    doubling = re.compile(r"\*\s*2\b(?!\s*\*)|\b2\s*\*\*\s*[a-z_(]|\*=\s*2\b")
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}:{number}: {line.strip()}"
+        for path in PRODUCT
+        if path.name != "retry.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if doubling.search(line)
+    ]
+    assert found == []
