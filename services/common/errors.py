@@ -17,8 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartcity_th.contracts.common import BilingualText, safe_text, unstorable
 from smartcity_th.contracts.proposals import FieldError
-from smartcity_th.contracts.refusal import Refusal as DomainRefusal
-from smartcity_th.contracts.refusal import Refused, RefusalKind
+from smartcity_th.contracts.refusal import Refusal, Refused, RefusalKind
 
 _THAI: dict[str, str] = {
     "missing": "ต้องระบุข้อมูลนี้",
@@ -129,22 +128,25 @@ HTTP_STATUS: dict[RefusalKind, int] = {
 """The HTTP status of each kind of refusal (the OpenAPI documents declare them per route)."""
 
 
-def refusal_body(refusal: DomainRefusal) -> dict[str, Any]:
+def refusal_body(refusal: Refusal) -> dict[str, Any]:
     """A refusal of the domain in the one shape."""
     return error_body(
         refusal.reason.en, refusal.reason.th, [e.model_dump() for e in refusal.errors]
     )
 
 
-def refusal_response(refusal: DomainRefusal, **extra: Any) -> JSONResponse:
+def refusal_response(refusal: Refusal, **extra: Any) -> JSONResponse:
     """A refusal of the domain as the HTTP answer: its kind's status, the one body (with any
     `extra` members an operation documents beside it)."""
     return JSONResponse({**refusal_body(refusal), **extra}, status_code=HTTP_STATUS[refusal.kind])
 
 
-class Refusal(Exception):
-    """The one error type of the HTTP APIs: raised by any route or dependency of any service and
-    answered in the one documented shape (`error_body`) by `install_error_shape`."""
+class HTTPRefusal(Exception):
+    """A refusal of the HTTP edge itself, with its status (no API key: 401, too many refused
+    requests: 429, a query no store can take: 400, ...): raised by any route or dependency of
+    any service and answered in the one documented shape (`error_body`) by
+    `install_error_shape`. What the domain refuses is a `Refusal` (`contracts/refusal.py`),
+    raised as `Refused` and given its status here (`HTTP_STATUS`)."""
 
     def __init__(
         self,
@@ -253,7 +255,7 @@ def install_error_shape(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content=validation_body(exc.errors()))
 
     async def on_refusal(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Refusal)
+        assert isinstance(exc, HTTPRefusal)
         return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers or None)
 
     async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
@@ -267,5 +269,5 @@ def install_error_shape(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(BodyTooLarge, on_body_too_large)
-    app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(HTTPRefusal, on_refusal)
     app.add_exception_handler(Refused, on_refused)

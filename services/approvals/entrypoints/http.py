@@ -37,8 +37,7 @@ from smartcity_th.services.approvals.adapters.repository import MongoCaseReposit
 from smartcity_th.services.approvals.domain import certificate_status, scan_as_of
 from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
-from smartcity_th.services.common.errors import Refusal as HTTPRefusal
-from smartcity_th.services.common.errors import refusal_response
+from smartcity_th.services.common.errors import HTTPRefusal, refusal_response
 
 DecisionRequest = Annotated[
     ProposalScreened
