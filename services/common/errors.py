@@ -106,11 +106,11 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
 def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
     found = field_errors(errors)
     count = len(found)
-    return {
-        "error": f"the request has {count} invalid field{'s' if count != 1 else ''}",
-        "error_th": f"คำขอมีข้อมูลไม่ถูกต้อง {count} รายการ",
-        "errors": [e.model_dump() for e in found],
-    }
+    return error_body(
+        f"the request has {count} invalid field{'s' if count != 1 else ''}",
+        f"คำขอมีข้อมูลไม่ถูกต้อง {count} รายการ",
+        [e.model_dump() for e in found],
+    )
 
 
 def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
