@@ -38,9 +38,9 @@ from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionT
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.deadletter import DeadLetter
-from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from smartcity_th.contracts.records import HEADER_DEAD_LETTER_KIND
+from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.contracts.topics import (
     CONTENT_TYPE_JSON,
     HEADER_CONTENT_TYPE,

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartcity_th.contracts.common import BilingualText, safe_text, unstorable
 from smartcity_th.contracts.proposals import FieldError
-from smartcity_th.contracts.refusal import Refusal, Refused, RefusalKind
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused
 
 _THAI: dict[str, str] = {
     "missing": "ต้องระบุข้อมูลนี้",

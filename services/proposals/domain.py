@@ -29,7 +29,7 @@ from smartcity_th.contracts.proposals import (
     SubmittedContent,
 )
 from smartcity_th.contracts.reference import UnknownProvince, province
-from smartcity_th.contracts.refusal import Refusal, Refused, RefusalKind, field_error, refusal
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
 from smartcity_th.contracts.workflow import transition
 
 SERVICE_PRODUCER = service_principal("proposals")

@@ -32,7 +32,7 @@ from smartcity_th.contracts.proposals import (
     ProposalWithdrawn,
     SubmittedContent,
 )
-from smartcity_th.contracts.refusal import Refusal, Refused, RefusalKind, field_error, refusal
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
 from smartcity_th.services.common.consumer import Unprocessable
 from smartcity_th.services.common.store import AggregateStore, Commit
 from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository

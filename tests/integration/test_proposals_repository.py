@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.proposals import SubmittedContent
-from smartcity_th.contracts.refusal import Refused, RefusalKind
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from smartcity_th.contracts.approvals import add_years
-from smartcity_th.contracts.refusal import RefusalKind, refusal
 from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.refusal import RefusalKind, refusal
 from smartcity_th.services.approvals.domain import (
     Case,
     apply,

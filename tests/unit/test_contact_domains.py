@@ -18,6 +18,7 @@ from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import APPLICANT_KINDS, BilingualText
 from smartcity_th.contracts.contacts import contact_refusal, normal_domain, within
 from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.contracts.registry import (
     AgencyRegistered,
     AgencyUpdated,
@@ -26,7 +27,6 @@ from smartcity_th.contracts.registry import (
     parse_registry_record,
     registry_event,
 )
-from smartcity_th.contracts.refusal import Refused, RefusalKind
 from smartcity_th.services.proposals.domain import Proposal
 from tests.builders import submitted_content
 

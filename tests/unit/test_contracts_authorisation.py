@@ -122,8 +122,7 @@ def test_private_developers_may_act_in_any_province(event_type: str) -> None:
     developer = Producer("pd-samyan", PD, None)
     for code in ("10", "40", "83"):
         assert (
-            authorise(developer, event_type, proposal_owner="pd-samyan", province_code=code)
-            is None
+            authorise(developer, event_type, proposal_owner="pd-samyan", province_code=code) is None
         )
 
 

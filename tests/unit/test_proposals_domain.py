@@ -13,12 +13,12 @@ from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage, Words
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.proposals import ProposalDraft
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
     decode_cursor,
     encode_cursor,
 )
-from smartcity_th.contracts.refusal import Refused, RefusalKind
 from smartcity_th.services.proposals.domain import (
     Proposal,
     check_content,
@@ -213,7 +213,8 @@ def test_only_the_owner_may_resubmit_or_withdraw() -> None:
     assert err.value.refusal.kind is RefusalKind.UNKNOWN_PROPOSAL
     with pytest.raises(Refused) as err:
         proposal.withdraw(actor=SAMYAN, reason=None, command_key=None, now=NOW)
-    assert err.value.refusal.kind is RefusalKind.UNKNOWN_PROPOSAL  # as if it did not exist, like GET
+    # as if it did not exist, like GET
+    assert err.value.refusal.kind is RefusalKind.UNKNOWN_PROPOSAL
     assert "lg-phuket-city" not in err.value.refusal.reason.en
 
 

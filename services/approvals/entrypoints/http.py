@@ -35,7 +35,7 @@ from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.domain import certificate_status, scan_as_of
-from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
+from smartcity_th.services.approvals.handlers import CaseHandlers
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.common.errors import HTTPRefusal, refusal_response
 
@@ -57,7 +57,6 @@ DecisionRequest = Annotated[
 ]
 
 
-
 def _claim(
     caller: Agency, proposal_id: str, payload: Any, idempotency_key: str | None
 ) -> AnyEnvelope:
@@ -74,8 +73,6 @@ def _claim(
         event_id=event_id,
         event_type=payload.event_type,
     )
-
-
 
 
 def _registry_entry(doc: dict[str, Any], as_of: dt.date, go_live: dt.date | None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from smartcity_th.contracts.proposals import (
     RevisionDraft,
     WithdrawalRequest,
 )
-from smartcity_th.contracts.refusal import Refused, RefusalKind, field_error, refusal
+from smartcity_th.contracts.refusal import RefusalKind, Refused, field_error, refusal
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
