@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from smartcity_th.contracts.authorisation import Producer
+from smartcity_th.contracts.authorisation import Producer, authorise
 from smartcity_th.contracts.common import AgencyKind, BilingualText
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, refusal
 
 KIND_LABELS: dict[AgencyKind, str] = {
     AgencyKind.LOCAL_GOVERNMENT: "Local government: municipality or subdistrict (เทศบาล / อบต.), "
@@ -53,6 +55,46 @@ class UnknownAgency(LookupError):
     def __init__(self, agency_id: str) -> None:
         super().__init__(f"unknown agency {agency_id!r} (ไม่พบหน่วยงาน {agency_id!r})")
         self.agency_id = agency_id
+
+
+def unknown_producer(producer_id: str) -> Refusal:
+    """The refusal of a record whose producer is not in the agency directory."""
+    return refusal(
+        RefusalKind.UNAUTHORISED,
+        f"unknown producer {producer_id!r}: not in the agency directory",
+        f"ไม่พบผู้ส่ง {producer_id!r} ในทะเบียนหน่วยงาน",
+    )
+
+
+Directory = Callable[[str], Agency]
+"""Who an agency id is (`agency`, or a service's live projection of the registry); raises
+`UnknownAgency`."""
+
+
+def find_producer(directory: Directory, producer_id: str) -> Agency | Refusal:
+    """The producer of a claim or fact as the directory knows it, or why it is refused."""
+    try:
+        return directory(producer_id)
+    except UnknownAgency:
+        return unknown_producer(producer_id)
+
+
+def authorise_producer(
+    directory: Directory,
+    producer_id: str,
+    event_type: str,
+    *,
+    proposal_owner: str | None = None,
+    province_code: str | None = None,
+) -> Refusal | None:
+    """Why the producer named `producer_id` may not emit `event_type` (None: it may): unknown
+    to the directory, or refused by the authorisation matrix (`authorise`)."""
+    found = find_producer(directory, producer_id)
+    if isinstance(found, Refusal):
+        return found
+    return authorise(
+        found.as_producer(), event_type, proposal_owner=proposal_owner, province_code=province_code
+    )
 
 
 @cache

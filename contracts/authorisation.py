@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, refusal
 
 K = AgencyKind
 
@@ -47,7 +48,8 @@ def sees_only_own(kind: AgencyKind) -> bool:
 
 def may_read(kind: AgencyKind, agency_id: str, owner: str | None) -> bool:
     """Whether an agency may read a proposal (or its case) that `owner` applied for. Callers
-    answer a refusal as if the proposal did not exist (404), never naming the owner."""
+    answer a refusal as if the proposal did not exist (`unknown_proposal`), never naming the
+    owner."""
     return not sees_only_own(kind) or owner == agency_id
 
 
@@ -60,45 +62,28 @@ class Producer:
     province_code: str | None = None
 
 
-@dataclass(frozen=True)
-class Allowed:
-    def __bool__(self) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class Refused:
-    reason_en: str
-    reason_th: str
-    not_owner: bool = False
-    """Refused because the proposal is another agency's: callers answer as if it did not exist
-    (404) and never name the owner."""
-
-    def __bool__(self) -> bool:
-        return False
-
-
-Decision = Allowed | Refused
-
-
 def authorise(
     producer: Producer,
     event_type: str,
     *,
     proposal_owner: str | None = None,
     province_code: str | None = None,
-) -> Decision:
-    """May `producer` emit `event_type` about a proposal owned by `proposal_owner` in
-    `province_code`? Pure: the caller supplies what it knows of the proposal."""
+) -> Refusal | None:
+    """Why `producer` may not emit `event_type` about a proposal owned by `proposal_owner` in
+    `province_code` (None: it may). Pure: the caller supplies what it knows of the proposal.
+    Another agency's proposal is refused as `unknown_proposal`: answered as if it did not
+    exist, never naming its owner."""
     allowed_kinds = MATRIX.get(event_type)
     if allowed_kinds is None:
-        return Refused(
+        return refusal(
+            RefusalKind.UNAUTHORISED,
             f"{event_type} is not an event type of this workflow",
             f"{event_type} ไม่ใช่เหตุการณ์ในกระบวนการนี้",
         )
     if producer.kind not in allowed_kinds:
         who = ", ".join(sorted(k.value for k in allowed_kinds))
-        return Refused(
+        return refusal(
+            RefusalKind.UNAUTHORISED,
             f"{producer.agency_id} ({producer.kind.value}) may not emit {event_type}; "
             f"only {who} may",
             f"หน่วยงาน {producer.agency_id} ไม่มีสิทธิ์ส่ง {event_type} (เฉพาะ {who})",
@@ -108,20 +93,21 @@ def authorise(
         and proposal_owner is not None
         and proposal_owner != producer.agency_id
     ):
-        return Refused(
+        return refusal(
+            RefusalKind.UNKNOWN_PROPOSAL,
             f"{producer.agency_id} may act only for its own proposals",
             f"หน่วยงาน {producer.agency_id} ดำเนินการได้เฉพาะข้อเสนอของตนเอง",
-            not_owner=True,
         )
     if (
         producer.kind in PROVINCE_BOUND
         and province_code is not None
         and producer.province_code != province_code
     ):
-        return Refused(
+        return refusal(
+            RefusalKind.UNAUTHORISED,
             f"{producer.agency_id} is a {producer.kind.value} of province "
             f"{producer.province_code} and may not act for province {province_code}",
             f"หน่วยงาน {producer.agency_id} สังกัดจังหวัดรหัส {producer.province_code} "
             f"ไม่สามารถดำเนินการแทนจังหวัดรหัส {province_code}",
         )
-    return Allowed()
+    return None

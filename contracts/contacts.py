@@ -19,6 +19,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints
 
 from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.proposals import FieldError
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 
 EMAIL_DOMAIN_PATTERN = (
     r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -69,47 +71,38 @@ class OutsideAddress:
     address: str
 
 
-@dataclass(frozen=True)
-class ContactRefusal:
-    """Why an agency's contact addresses are refused: those outside its registered email
-    domains, and the domains allowed. Said two ways: naming the addresses (to the applicant
-    itself: the HTTP answer; the dead letter, which only the services and operators read), or
-    by position only (`named=False`: the `IntakeRejected` fact, which every agency may read,
-    carries no personal data)."""
-
-    agency_id: str
-    outside: tuple[OutsideAddress, ...]
-    allowed: tuple[str, ...]
-
-    def reason(self, *, named: bool = True) -> BilingualText:
-        which = ", ".join(_which(o, named) for o in self.outside)
-        if not self.allowed:
-            return BilingualText(
-                en=f"{self.agency_id} has no registered email domain, so no contact address "
-                f"can be accepted ({which}); " + REGISTER_HINT_EN.format(agency=self.agency_id),
-                th=f"{self.agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ "
-                f"({which}) " + REGISTER_HINT_TH.format(agency=self.agency_id),
-            )
-        shown = ", ".join(self.allowed)
+def _reason(
+    agency_id: str, outside: Sequence[OutsideAddress], allowed: Sequence[str], named: bool
+) -> BilingualText:
+    which = ", ".join(_which(o, named) for o in outside)
+    if not allowed:
         return BilingualText(
-            en=f"contact addresses must be at {self.agency_id}'s registered email domains "
-            f"({shown}); not: {which}",
-            th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {self.agency_id} ลงทะเบียนไว้ ({shown}) "
-            f"รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which}",
+            en=f"{agency_id} has no registered email domain, so no contact address "
+            f"can be accepted ({which}); " + REGISTER_HINT_EN.format(agency=agency_id),
+            th=f"{agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ "
+            f"({which}) " + REGISTER_HINT_TH.format(agency=agency_id),
         )
+    shown = ", ".join(allowed)
+    return BilingualText(
+        en=f"contact addresses must be at {agency_id}'s registered email domains "
+        f"({shown}); not: {which}",
+        th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {agency_id} ลงทะเบียนไว้ ({shown}) "
+        f"รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which}",
+    )
 
-    def message(self, outside: OutsideAddress, *, named: bool = True) -> BilingualText:
-        which = _which(outside, named)
-        if not self.allowed:
-            return BilingualText(
-                en=f"{which} cannot be accepted: no email domain is registered",
-                th=f"รับ {which} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
-            )
-        shown = ", ".join(self.allowed)
+
+def _message(outside: OutsideAddress, allowed: Sequence[str], named: bool) -> BilingualText:
+    which = _which(outside, named)
+    if not allowed:
         return BilingualText(
-            en=f"{which} is not at a registered email domain ({shown})",
-            th=f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+            en=f"{which} cannot be accepted: no email domain is registered",
+            th=f"รับ {which} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
         )
+    shown = ", ".join(allowed)
+    return BilingualText(
+        en=f"{which} is not at a registered email domain ({shown})",
+        th=f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+    )
 
 
 def _which(outside: OutsideAddress, named: bool) -> str:
@@ -118,8 +111,27 @@ def _which(outside: OutsideAddress, named: bool) -> str:
 
 def contact_refusal(
     agency_id: str, addresses: Sequence[str], domains: Sequence[str]
-) -> ContactRefusal | None:
+) -> Refusal | None:
     """None when every address is at one of the agency's registered email domains; else the
-    refusal: the addresses outside them and the domains allowed."""
+    refusal naming the addresses outside them (field `contact_emails.<index>`) and the domains
+    allowed. Said two ways: naming the addresses (to the applicant itself: the HTTP answer; the
+    dead letter, which only the services and operators read), and, as its `public` form, by
+    position only (the `IntakeRejected` fact, which every agency may read, carries no personal
+    data)."""
     outside = tuple(OutsideAddress(i, a) for i, a in enumerate(addresses) if not within(a, domains))
-    return ContactRefusal(agency_id, outside, tuple(domains)) if outside else None
+    if not outside:
+        return None
+    allowed = tuple(domains)
+
+    def said(named: bool, public: Refusal | None = None) -> Refusal:
+        return Refusal(
+            RefusalKind.CONTACT_OUTSIDE_DOMAINS,
+            _reason(agency_id, outside, allowed, named),
+            tuple(
+                FieldError(field=f"contact_emails.{o.index}", message=_message(o, allowed, named))
+                for o in outside
+            ),
+            public=public,
+        )
+
+    return said(named=True, public=said(named=False))

@@ -29,7 +29,6 @@ from smartcity_th.contracts.approvals import (
     ValidityPeriod,
     decided_on,
 )
-from smartcity_th.contracts.authorisation import Refused
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.certificate import (
     LIFECYCLE_EVENTS,
@@ -44,11 +43,11 @@ from smartcity_th.contracts.certificate import due_reminder as due_certificate_r
 from smartcity_th.contracts.common import BilingualText, Contract, Stage, service_principal
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalSubmitted
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 from smartcity_th.contracts.workflow import (
     CERTIFICATE_EVENTS,
     TRANSITIONS,
     Moved,
-    Refusal,
     transition,
 )
 
@@ -101,7 +100,6 @@ class Outcome:
     updates: dict[str, Any] = field(default_factory=dict)
     """Fields of the case document to set besides the stage."""
     refusal: Refusal | None = None
-    unauthorised: bool = False
 
 
 def _entry(
@@ -253,17 +251,22 @@ def open_case(envelope: AnyEnvelope) -> Outcome:
     return Outcome(case, history_entry=entry)
 
 
-def _refuse(
-    case: Case | None, envelope: AnyEnvelope, refusal: Refusal, unauthorised: bool = False
-) -> Outcome:
+def _refuse(case: Case | None, envelope: AnyEnvelope, refusal: Refusal) -> Outcome:
     entry = _entry(envelope, refusal.stage, None, refused=refusal.reason.en)
     events = [refusal_event(envelope, refusal)]
     if case is None:
-        return Outcome(None, events, entry, refusal=refusal, unauthorised=unauthorised)
+        return Outcome(None, events, entry, refusal=refusal)
     refused_case = replace(
         case, history=(*case.history, entry), processed=case.processed | {str(envelope.event_id)}
     )
-    return Outcome(refused_case, events, entry, refusal=refusal, unauthorised=unauthorised)
+    return Outcome(refused_case, events, entry, refusal=refusal)
+
+
+def _at(case: Case | None, reason: BilingualText) -> Refusal:
+    """Refused by the case's state: a conflict with its stage; with no case, unknown."""
+    if case is None:
+        return Refusal(RefusalKind.UNKNOWN_PROPOSAL, reason)
+    return Refusal(RefusalKind.CONFLICT, reason, stage=case.stage)
 
 
 def _updates(case: Case, payload: Contract) -> tuple[Case, dict[str, Any]]:
@@ -306,7 +309,7 @@ def apply(case: Case | None, envelope: AnyEnvelope) -> Outcome:
     if envelope.event_type in CERTIFICATE_EVENTS:
         why = check(certificate_of(case), envelope.payload)
         if why is not None:
-            return _refuse(case, envelope, Refusal(case.stage, why))
+            return _refuse(case, envelope, _at(case, why))
     entry = _entry(envelope, result.from_stage, result.to_stage)
     moved_case, updates = _updates(case, envelope.payload)
     moved_case = replace(
@@ -319,23 +322,24 @@ def apply(case: Case | None, envelope: AnyEnvelope) -> Outcome:
     return Outcome(moved_case, events, entry, updates=updates)
 
 
-def decide(case: Case | None, fact: AnyEnvelope, authorisation: Refused | None) -> Outcome:
+def decide(case: Case | None, fact: AnyEnvelope, authorisation: Refusal | None) -> Outcome:
     """A decision claim, already turned into the fact it would become: refused when its
-    producer may not make it, otherwise applied like any event."""
+    producer may not make it (`authorisation`: why not), otherwise applied like any event."""
     if case is not None and str(fact.event_id) in case.processed:
         return Outcome(case, duplicate=True)
     if authorisation is not None:
         refusal = Refusal(
-            case.stage if case else None,
+            RefusalKind.UNAUTHORISED,
             BilingualText(
-                en=f"{fact.event_type} refused: {authorisation.reason_en}"[:500],
-                th=f"ปฏิเสธ {fact.event_type}: {authorisation.reason_th}"[:500],
+                en=f"{fact.event_type} refused: {authorisation.reason.en}"[:500],
+                th=f"ปฏิเสธ {fact.event_type}: {authorisation.reason.th}"[:500],
             ),
+            stage=case.stage if case else None,
         )
-        return _refuse(case, fact, refusal, unauthorised=True)
+        return _refuse(case, fact, refusal)
     too_late = dated_after_recording(fact)
     if too_late is not None:
-        return _refuse(case, fact, Refusal(case.stage if case else None, too_late))
+        return _refuse(case, fact, _at(case, too_late))
     return apply(case, fact)
 
 

@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 import structlog
 from prometheus_client import Counter, Histogram
 
-from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency
+from smartcity_th.contracts.agencies import (
+    Agency,
+    agency,
+    authorise_producer,
+    find_producer,
+)
 from smartcity_th.contracts.approvals import (
     AwardCertification,
     CertificationAwarded,
@@ -23,11 +28,12 @@ from smartcity_th.contracts.approvals import (
     MeetingDecision,
     MeetingRecorded,
 )
-from smartcity_th.contracts.authorisation import Refused, authorise
+from smartcity_th.contracts.authorisation import authorise
 from smartcity_th.contracts.catalogue import EVENTS, claims_for
 from smartcity_th.contracts.certificate_seal import seal
 from smartcity_th.contracts.common import Contract, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, refusal
 from smartcity_th.kit import ClaimSigner
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.domain import (
@@ -114,6 +120,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def refused_outcome(kind: RefusalKind) -> str:
+    """A refused decision's `outcome` (the API's word): `refused` for a conflict with the
+    case's stage, else the refusal's kind (`unauthorised`, `unknown_proposal`)."""
+    return "refused" if kind is RefusalKind.CONFLICT else kind.value
+
+
 @dataclass(frozen=True)
 class DecisionResult:
     proposal_id: str
@@ -122,8 +134,20 @@ class DecisionResult:
     outcome: str
     """applied | duplicate | refused | unauthorised | unknown_proposal"""
     stage: Stage | None
-    reason_en: str | None = None
-    reason_th: str | None = None
+    refusal: Refusal | None = None
+    """Why it was refused (None: applied or a duplicate)."""
+
+    @property
+    def kind(self) -> RefusalKind | None:
+        return None if self.refusal is None else self.refusal.kind
+
+    @property
+    def reason_en(self) -> str | None:
+        return None if self.refusal is None else self.refusal.reason.en
+
+    @property
+    def reason_th(self) -> str | None:
+        return None if self.refusal is None else self.refusal.reason.th
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -216,11 +240,10 @@ class CaseHandlers:
         return [await self._decide_one(claim, claim.proposal_id, payload, claim_fact_id(claim))]
 
     async def _record_meeting(self, claim: AnyEnvelope, meeting: MeetingRecorded) -> None:
-        try:
-            producer = self._directory(claim.producer).as_producer()
-        except UnknownAgency:
-            return
-        if not all(authorise(producer, d.decision) for d in meeting.decisions):
+        if any(
+            authorise_producer(self._directory, claim.producer, d.decision) is not None
+            for d in meeting.decisions
+        ):
             return  # every decision must be the recorder's to take, not just the first
         await self._repo.record_meeting(
             f"{meeting.body}:{meeting.meeting.meeting_id}",
@@ -278,26 +301,22 @@ class CaseHandlers:
 
         return await self._change(proposal_id, decide)
 
-    def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refused | None:
-        try:
-            producer = self._directory(producer_id).as_producer()
-        except UnknownAgency:
-            return Refused(
-                f"unknown producer {producer_id!r}: not in the agency directory",
-                f"ไม่พบผู้ส่ง {producer_id!r} ในทะเบียนหน่วยงาน",
-            )
+    def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refusal | None:
+        producer = find_producer(self._directory, producer_id)
+        if isinstance(producer, Refusal):
+            return producer
         if event_type not in DECISION_TYPES:
-            return Refused(
+            return refusal(
+                RefusalKind.UNAUTHORISED,
                 f"{event_type} is not a decision agencies record",
                 f"{event_type} ไม่ใช่การตัดสินใจที่หน่วยงานบันทึกได้",
             )
-        decision = authorise(
-            producer,
+        return authorise(
+            producer.as_producer(),
             event_type,
             proposal_owner=case.applicant if case else None,
             province_code=case.province_code if case else None,
         )
-        return decision if isinstance(decision, Refused) else None
 
     @staticmethod
     def _fact(
@@ -329,11 +348,7 @@ class CaseHandlers:
             return DecisionResult(
                 proposal_id, event_type, str(fact_id), "applied", outcome.case.stage
             )
-        kind = (
-            "unauthorised"
-            if outcome.unauthorised
-            else ("unknown_proposal" if before is None else "refused")
-        )
+        kind = refused_outcome(outcome.refusal.kind)
         REFUSALS.labels(kind, event_type).inc()
         log.info(
             "decision.refused",
@@ -348,8 +363,7 @@ class CaseHandlers:
             str(fact_id),
             kind,
             before.stage if before else None,
-            outcome.refusal.reason.en,
-            outcome.refusal.reason.th,
+            outcome.refusal,
         )
 
     async def on_intake(self, claim: AnyEnvelope) -> None:
@@ -358,15 +372,19 @@ class CaseHandlers:
             return
         if claim.event_type not in CLAIM_TYPES:
             raise Unprocessable(
-                "validation",
+                RefusalKind.VALIDATION.value,
                 f"{claim.event_type} is not a claim agencies "
                 f"may produce; only this service emits it",
             )
         results = await self.handle_claim(claim)
-        unauthorised = [r for r in results if r.outcome == "unauthorised"]
+        unauthorised = [
+            r.refusal
+            for r in results
+            if r.refusal is not None and r.refusal.kind is RefusalKind.UNAUTHORISED
+        ]
         if unauthorised:
-            raise Unprocessable("unauthorised", unauthorised[0].reason_en or "unauthorised")
-        for refused in (r for r in results if r.outcome in ("refused", "unknown_proposal")):
+            raise Unprocessable.refused(unauthorised[0])
+        for refused in (r for r in results if r.kind is not None):
             # Answered by a refusal event, not a dead letter: the claim's id is remembered all
             # the same, so that the decision cannot be taken by the same claim later.
             note_refusal(f"{refused.outcome} ({refused.proposal_id}): {refused.reason_en}")

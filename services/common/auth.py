@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartcity_th.contracts.agencies import Agency, UnknownAgency
 from smartcity_th.services.common.context import authenticated_by
-from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.errors import HTTPRefusal
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
 
@@ -82,7 +82,7 @@ class ApiKeys:
         client = request.client.host if request.client else None
         if not self._limiter.allow(client or "-"):
             AUTH_REFUSED.labels("rate_limited").inc()
-            raise Refusal(
+            raise HTTPRefusal(
                 429,
                 "too many refused requests from this address; wait and retry",
                 "มีคำขอที่ถูกปฏิเสธจากที่อยู่นี้มากเกินไป กรุณารอแล้วลองใหม่",
@@ -114,7 +114,7 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
     key = api_key_from(request)
     if not key:
         await keys.record_refusal(request, "missing")
-        raise Refusal(
+        raise HTTPRefusal(
             401,
             "missing API key: send it in the X-API-Key header",
             "ไม่พบ API key: กรุณาส่งในส่วนหัว X-API-Key",
@@ -123,7 +123,7 @@ async def authenticate(request: Request, keys: ApiKeys) -> Agency:
     found = keys.resolve(key)
     if found is None:
         await keys.record_refusal(request, "invalid")
-        raise Refusal(
+        raise HTTPRefusal(
             401,
             "unknown or revoked API key",
             "API key ไม่ถูกต้องหรือถูกเพิกถอนแล้ว",

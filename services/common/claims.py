@@ -43,6 +43,7 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.consumer import EventConsumer, Record, is_transient
 from smartcity_th.services.common.context import authenticated_by, refusals_noted
 from smartcity_th.services.common.registry import RegistryProjection
+from smartcity_th.services.common.retry import Backoff
 from smartcity_th.services.common.store import AggregateStore, Commit
 
 log = structlog.get_logger(__name__)
@@ -141,7 +142,7 @@ class RefusedClaims:
 
 async def _while_unreachable(step: Callable[[], Awaitable[Any]], what: str) -> Any:
     """Run a store step, waiting out an outage of the store (as the consumer does)."""
-    delay = 0.2
+    backoff = Backoff(0.2, 10.0)
     while True:
         try:
             return await step()
@@ -149,8 +150,7 @@ async def _while_unreachable(step: Callable[[], Awaitable[Any]], what: str) -> A
             if not is_transient(exc):
                 raise
             log.warning("claims.store_unreachable", what=what, error=repr(exc)[:300])
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            await asyncio.sleep(backoff.after_failure())
 
 
 class ClaimGate:

@@ -40,6 +40,7 @@ from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
 from smartcity_th.contracts.records import HEADER_DEAD_LETTER_KIND
+from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.contracts.topics import (
     CONTENT_TYPE_JSON,
     HEADER_CONTENT_TYPE,
@@ -89,6 +90,11 @@ class Unprocessable(Exception):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+
+    @classmethod
+    def refused(cls, refusal: Refusal) -> Unprocessable:
+        """A refused record's dead letter: of the refusal's kind, with its reason."""
+        return cls(refusal.kind.value, refusal.reason.en)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The one shape of every HTTP refusal, on every service: a reason in English and Thai, and one
-entry per field (dotted path) with a message in both languages; plus the request-body limit."""
+entry per field (dotted path) with a message in both languages; plus the request-body limit.
+A refusal of the domain (`contracts/refusal.py`) gets its status here, from its kind, and
+nowhere else."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartcity_th.contracts.common import BilingualText, safe_text, unstorable
 from smartcity_th.contracts.proposals import FieldError
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused
 
 _THAI: dict[str, str] = {
     "missing": "ต้องระบุข้อมูลนี้",
@@ -103,11 +106,11 @@ def field_errors(errors: Sequence[Any]) -> list[FieldError]:
 def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
     found = field_errors(errors)
     count = len(found)
-    return {
-        "error": f"the request has {count} invalid field{'s' if count != 1 else ''}",
-        "error_th": f"คำขอมีข้อมูลไม่ถูกต้อง {count} รายการ",
-        "errors": [e.model_dump() for e in found],
-    }
+    return error_body(
+        f"the request has {count} invalid field{'s' if count != 1 else ''}",
+        f"คำขอมีข้อมูลไม่ถูกต้อง {count} รายการ",
+        [e.model_dump() for e in found],
+    )
 
 
 def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
@@ -115,9 +118,35 @@ def error_body(en: str, th: str, errors: Sequence[Any] = ()) -> dict[str, Any]:
     return {"error": en, "error_th": th, "errors": list(errors)}
 
 
-class Refusal(Exception):
-    """The one error type of the HTTP APIs: raised by any route or dependency of any service and
-    answered in the one documented shape (`error_body`) by `install_error_shape`."""
+HTTP_STATUS: dict[RefusalKind, int] = {
+    RefusalKind.VALIDATION: 422,
+    RefusalKind.CONTACT_OUTSIDE_DOMAINS: 422,
+    RefusalKind.UNAUTHORISED: 403,
+    RefusalKind.UNKNOWN_PROPOSAL: 404,
+    RefusalKind.CONFLICT: 409,
+}
+"""The HTTP status of each kind of refusal (the OpenAPI documents declare them per route)."""
+
+
+def refusal_body(refusal: Refusal) -> dict[str, Any]:
+    """A refusal of the domain in the one shape."""
+    return error_body(
+        refusal.reason.en, refusal.reason.th, [e.model_dump() for e in refusal.errors]
+    )
+
+
+def refusal_response(refusal: Refusal, **extra: Any) -> JSONResponse:
+    """A refusal of the domain as the HTTP answer: its kind's status, the one body (with any
+    `extra` members an operation documents beside it)."""
+    return JSONResponse({**refusal_body(refusal), **extra}, status_code=HTTP_STATUS[refusal.kind])
+
+
+class HTTPRefusal(Exception):
+    """A refusal of the HTTP edge itself, with its status (no API key: 401, too many refused
+    requests: 429, a query no store can take: 400, ...): raised by any route or dependency of
+    any service and answered in the one documented shape (`error_body`) by
+    `install_error_shape`. What the domain refuses is a `Refusal` (`contracts/refusal.py`),
+    raised as `Refused` and given its status here (`HTTP_STATUS`)."""
 
     def __init__(
         self,
@@ -200,7 +229,8 @@ class StreamedBodyLimit:
 
 def install_error_shape(app: FastAPI) -> None:
     """Every refusal in the one documented shape: HTTP errors raised anywhere (a `detail` with
-    "error"/"error_th" is kept as is), request validation, and the body limit."""
+    "error"/"error_th" is kept as is), request validation, the body limit, and the domain's
+    refusals (`Refused`)."""
 
     async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -225,14 +255,19 @@ def install_error_shape(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content=validation_body(exc.errors()))
 
     async def on_refusal(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Refusal)
+        assert isinstance(exc, HTTPRefusal)
         return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers or None)
 
     async def on_body_too_large(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLarge)
         return JSONResponse(status_code=413, content=body_too_large(exc.limit))
 
+    async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refused)
+        return refusal_response(exc.refusal)
+
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid_request)
     app.add_exception_handler(BodyTooLarge, on_body_too_large)
-    app.add_exception_handler(Refusal, on_refusal)
+    app.add_exception_handler(HTTPRefusal, on_refusal)
+    app.add_exception_handler(Refused, on_refused)

@@ -16,6 +16,8 @@ from typing import Any, Union
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, SkipValidation
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -53,6 +55,22 @@ with several partitions on one broker, a fetch in flight leaves out a partition 
 were still being consumed, and that partition's next records wait for the fetch to come back
 (with a 10 s wait four e2e tests timed out waiting for a decision to reach the proposals
 service), so the services' FastStream consumers keep aiokafka's 500 ms."""
+
+
+def subscribe(
+    broker: KafkaBroker, *topics: str, group_id: str, description: str
+) -> DefaultSubscriber:
+    """A service's subscriber (every one is made here): in its consumer group, from the start
+    of the topics when the group is new, and committing a record's offset only after its
+    handler returned (FastStream's NACK_ON_ERROR: an exception leaves the record to be read
+    again; `services/common/consumer.py` decides which failures end in a dead letter)."""
+    return broker.subscriber(
+        *topics,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        description=description,
+    )
 
 
 def make_broker(

@@ -1,7 +1,9 @@
 """Retry rules, pure: how long to wait before the next attempt, and what follows a failure.
 
 One rule for every retry in the system (the consumers' failure policy, the dead-letter
-publisher, the email sender): exponential, capped, with jitter between half and all of it.
+publisher, the email sender, a service waiting for its servers at start, the claim gate and the
+outbox relay waiting out an outage, a writer that lost a race): exponential, capped, with jitter
+between half and all of it. `Backoff` keeps the count of one retry loop.
 """
 
 from __future__ import annotations
@@ -51,3 +53,22 @@ def after_failure(failures: Failures, *, transient: bool, max_attempts: int) -> 
         return AfterFailure(seen, give_up=False, step=min(seen.transient, OUTAGE_STEP_CAP))
     seen = Failures(failures.transient, failures.processing + 1)
     return AfterFailure(seen, give_up=seen.processing >= max_attempts, step=seen.processing)
+
+
+class Backoff:
+    """The waits of one retry loop, by the one rule (`backoff_seconds`): each failure in a row
+    waits longer, up to `ceiling`; a success starts again from `base`."""
+
+    def __init__(self, base: float, ceiling: float, rand: Jitter = random.uniform) -> None:
+        self.base = base
+        self.ceiling = ceiling
+        self._rand = rand
+        self.failures = 0
+
+    def after_failure(self) -> float:
+        """The wait before the next attempt, after one more failure."""
+        self.failures += 1
+        return backoff_seconds(self.failures, self.base, self.ceiling, self._rand)
+
+    def succeeded(self) -> None:
+        self.failures = 0

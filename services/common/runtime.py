@@ -25,6 +25,7 @@ from smartcity_th.services.common.http import kafka_check, mongo_check, ops_rout
 from smartcity_th.services.common.kafka import check_topics, make_broker
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.registry import RegistryProjection
+from smartcity_th.services.common.retry import Backoff
 from smartcity_th.services.common.settings import ClaimOwnerSettings, ServiceSettings
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher, Relay
 
@@ -126,7 +127,7 @@ class Runtime:
         loop = asyncio.get_running_loop()
         limit = self.settings.startup_wait_seconds
         deadline = loop.time() + limit if limit else None
-        delay = 0.5
+        backoff = Backoff(0.5, 5.0)
         while True:
             try:
                 await step()
@@ -136,8 +137,7 @@ class Runtime:
                     log.error("service.start_failed", what=what, error=str(exc)[:1000])
                     raise
                 log.warning("service.waiting_for", what=what, error=repr(exc)[:300])
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(backoff.after_failure())
 
     async def _check_topics(self) -> None:
         await check_topics(self.settings.kafka_auth(self.name), self.name, self.topics)

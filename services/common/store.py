@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
-import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ from smartcity_th.contracts.topics import (
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import authenticated_by
 from smartcity_th.services.common.documents import Doc
+from smartcity_th.services.common.retry import Backoff, backoff_seconds
 
 if TYPE_CHECKING:
     from smartcity_th.kit import ClaimSigner
@@ -98,6 +98,11 @@ VERSION = "_version"
 
 REMEMBERED = 2000
 """How many aggregates' last commits a store keeps in memory (per process)."""
+
+LOST_RACE_BASE = 0.01
+LOST_RACE_CEILING = 0.5
+"""A writer that lost a race pauses before it loads and decides again: from 5-10 ms after the
+first loss, doubling, up to 0.25-0.5 s (retry.py's rule), so that a crowd spreads out."""
 
 
 def commit_id(aggregate_id: str, version: int) -> str:
@@ -320,7 +325,7 @@ class AggregateStore:
         remembered = self._last.pop(aggregate_id, None)
         for attempt in range(self._max_attempts):
             if attempt:
-                await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** min(attempt, 7))))
+                await asyncio.sleep(backoff_seconds(attempt, LOST_RACE_BASE, LOST_RACE_CEILING))
             if remembered is not None:
                 loaded: Loaded | None = remembered
                 remembered = None
@@ -527,25 +532,24 @@ class Relay:
         """A pass at start-up, then whenever a publish failed (retrying with capped backoff
         while Kafka is away) and every `sweep_seconds` as a backstop."""
         wanted = self._publisher.relay_wanted
-        delay = 0.5
+        backoff = Backoff(0.5, 10.0)
         while True:
             try:
                 wanted.clear()
                 count = await self.sweep_once()
                 if count:
                     log.info("outbox.relayed", count=count)
-                delay = 0.5
+                backoff.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox.sweep_failed", error=repr(exc))
                 wanted.set()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(backoff.after_failure())
                 continue
             if wanted.is_set():
-                await asyncio.sleep(delay)  # a publish failed during the pass: retry soon
-                delay = min(delay * 2, 10.0)
+                # a publish failed during the pass: retry soon
+                await asyncio.sleep(backoff.after_failure())
                 continue
             try:
                 await asyncio.wait_for(wanted.wait(), timeout=self._sweep)

@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACER_NAME = "smartcity"
@@ -205,18 +205,19 @@ def restored(carrier: Mapping[str, str] | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
+def carried_context(carrier: Mapping[str, str]) -> SpanContext:
+    """The span context a W3C `traceparent` (and `tracestate`) carries, read by OpenTelemetry's
+    propagator; invalid (`is_valid` false) when there is none or it is malformed."""
+    extracted = TraceContextTextMapPropagator().extract(dict(carrier))
+    return trace.get_current_span(extracted).get_span_context()
+
+
 def trace_id_of(traceparent: str | None) -> str | None:
-    """The trace id in a W3C `traceparent` header value (`00-<trace id>-<span id>-<flags>`)."""
+    """The trace id (32 hex digits) in a W3C `traceparent` header value, or None."""
     if not traceparent:
         return None
-    parts = traceparent.strip().split("-")
-    if len(parts) != 4 or len(parts[1]) != 32 or parts[1] == "0" * 32:
-        return None
-    try:
-        int(parts[1], 16)
-    except ValueError:
-        return None
-    return parts[1].lower()
+    context = carried_context({"traceparent": traceparent})
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
 
 
 # ---------------------------------------------------------------- attributes
@@ -258,10 +259,7 @@ def carried_link(headers: Iterable[tuple[str, bytes]]) -> Link | None:
         for name, value in headers
         if name in ("traceparent", "tracestate")
     }
-    if "traceparent" not in carrier:
-        return None
-    linked = trace.get_current_span(TraceContextTextMapPropagator().extract(carrier))
-    context = linked.get_span_context()
+    context = carried_context(carrier)
     return Link(context) if context.is_valid else None
 
 

@@ -45,7 +45,6 @@ def build(settings: ProposalsSettings) -> tuple[Runtime, FastAPI]:
         [http.build_router(handlers, repo, keys)],
         description="Submit and follow smart-city development plans.",
     )
-    http.install_error_handlers(app)
     for event_type in sorted(owned_by(NAME)):
         EVENTS_PUBLISHED.labels(NAME, event_type)
     OUTBOX_PENDING.labels(NAME).set(0)

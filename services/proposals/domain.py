@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smartcity_th.contracts.approvals import RevisionRequested
-from smartcity_th.contracts.authorisation import Producer, Refused, authorise
+from smartcity_th.contracts.authorisation import Producer, authorise
 from smartcity_th.contracts.common import (
-    BilingualText,
     ProvinceRef,
     Stage,
     Words,
@@ -21,7 +20,6 @@ from smartcity_th.contracts.common import (
 from smartcity_th.contracts.contacts import contact_refusal
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import (
-    FieldError,
     ProposalContactsRecorded,
     ProposalContent,
     ProposalDraft,
@@ -31,35 +29,25 @@ from smartcity_th.contracts.proposals import (
     SubmittedContent,
 )
 from smartcity_th.contracts.reference import UnknownProvince, province
-from smartcity_th.contracts.workflow import Refusal, transition
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
+from smartcity_th.contracts.workflow import transition
 
 SERVICE_PRODUCER = service_principal("proposals")
-CONTACT_OUTSIDE_DOMAINS = "contact_outside_domains"
-"""The dead-letter kind of a claim refused for a contact address outside the applicant's
-registered email domains."""
 
 
-class IntakeError(Exception):
-    """A submission that cannot be accepted, with field-precise reasons in both languages;
-    `kind` names the refusal for a dead letter where the status alone does not; `public` is
-    what a refusal on a topic every agency reads says instead, when this one names personal
-    data (a contact address)."""
+def no_such_proposal(proposal_id: str) -> Refusal:
+    return refusal(
+        RefusalKind.UNKNOWN_PROPOSAL, f"no proposal {proposal_id}", f"ไม่พบข้อเสนอ {proposal_id}"
+    )
 
-    public: IntakeError | None = None
 
-    def __init__(
-        self,
-        reason: BilingualText,
-        errors: list[FieldError] | None = None,
-        *,
-        status: int = 422,
-        kind: str | None = None,
-    ) -> None:
-        super().__init__(reason.en)
-        self.reason = reason
-        self.errors = errors or []
-        self.status = status
-        self.kind = kind
+def id_in_use(proposal_id: str) -> Refusal:
+    """Another applicant's proposal, or another submission, already has this id."""
+    return refusal(
+        RefusalKind.CONFLICT,
+        f"proposal id {proposal_id} is already in use",
+        f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว",
+    )
 
 
 def derive_proposal_id(applicant: str, idempotency_key: str) -> str:
@@ -72,17 +60,19 @@ def resolve_province(value: str, *, field_name: str = "province") -> ProvinceRef
     try:
         p = province(value)
     except UnknownProvince as exc:
-        raise IntakeError(
-            BilingualText(en="unknown province", th="ไม่พบจังหวัด"),
-            [
-                FieldError(
-                    field=field_name,
-                    message=BilingualText(
-                        en=f"{value!r} is not one of Thailand's 77 provinces",
-                        th=f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย",
+        raise Refused(
+            refusal(
+                RefusalKind.VALIDATION,
+                "unknown province",
+                "ไม่พบจังหวัด",
+                (
+                    field_error(
+                        field_name,
+                        f"{value!r} is not one of Thailand's 77 provinces",
+                        f"{value!r} ไม่ใช่หนึ่งใน 77 จังหวัดของประเทศไทย",
                     ),
-                )
-            ],
+                ),
+            )
         ) from exc
     return ProvinceRef(code=p.code, name_th=p.name_th, name_en=p.name_en)
 
@@ -104,19 +94,19 @@ def submitted_content(
     """A claim's plan with its contact addresses, which a claim must give (beside the content;
     schema version 1 gave them in it, which reading upgrades)."""
     if not contact_emails:
-        raise IntakeError(
-            BilingualText(
-                en="the claim gives no contact address for the applicant",
-                th="คำขอไม่ได้ระบุอีเมลผู้ประสานงานของผู้ยื่น",
-            ),
-            [
-                FieldError(
-                    field="payload.contact_emails",
-                    message=BilingualText(
-                        en="at least one address is required", th="ต้องระบุอย่างน้อยหนึ่งอีเมล"
+        raise Refused(
+            refusal(
+                RefusalKind.VALIDATION,
+                "the claim gives no contact address for the applicant",
+                "คำขอไม่ได้ระบุอีเมลผู้ประสานงานของผู้ยื่น",
+                (
+                    field_error(
+                        "payload.contact_emails",
+                        "at least one address is required",
+                        "ต้องระบุอย่างน้อยหนึ่งอีเมล",
                     ),
-                )
-            ],
+                ),
+            )
         )
     return SubmittedContent.model_validate(
         {**content.model_dump(), "contact_emails": contact_emails}
@@ -126,25 +116,9 @@ def submitted_content(
 def check_contacts(applicant: str, content: SubmittedContent, email_domains: Sequence[str]) -> None:
     """The applicant's contact addresses must be at its registered email domains
     (contracts/contacts.py), or they would receive official letters carrying its text."""
-    refusal = contact_refusal(applicant, content.contact_emails, email_domains)
-    if refusal is None:
-        return
-
-    def error(named: bool) -> IntakeError:
-        return IntakeError(
-            refusal.reason(named=named),
-            [
-                FieldError(
-                    field=f"contact_emails.{o.index}", message=refusal.message(o, named=named)
-                )
-                for o in refusal.outside
-            ],
-            kind=CONTACT_OUTSIDE_DOMAINS,
-        )
-
-    refused = error(named=True)
-    refused.public = error(named=False)
-    raise refused
+    outside = contact_refusal(applicant, content.contact_emails, email_domains)
+    if outside is not None:
+        raise Refused(outside)
 
 
 def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.date | None:
@@ -154,17 +128,13 @@ def check_effective_on(effective_on: dt.date | None, now: dt.datetime) -> dt.dat
         return None
     today = now.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
     if effective_on > today:
-        raise IntakeError(
-            BilingualText(
-                en=f"the day it took effect ({effective_on}) is after today ({today})",
-                th=f"วันที่มีผล ({effective_on}) อยู่หลังวันนี้ ({today})",
-            ),
-            [
-                FieldError(
-                    field="received_on",
-                    message=BilingualText(en="must not be in the future", th="ต้องไม่เป็นวันในอนาคต"),
-                )
-            ],
+        raise Refused(
+            refusal(
+                RefusalKind.VALIDATION,
+                f"the day it took effect ({effective_on}) is after today ({today})",
+                f"วันที่มีผล ({effective_on}) อยู่หลังวันนี้ ({today})",
+                (field_error("received_on", "must not be in the future", "ต้องไม่เป็นวันในอนาคต"),),
+            )
         )
     return effective_on
 
@@ -177,39 +147,49 @@ def check_content(content: SubmittedContent) -> SubmittedContent:
         content.province.name_en.casefold() != ref.name_en.casefold()
         and content.province.name_th != ref.name_th
     ):
-        raise IntakeError(
-            BilingualText(en="province names do not match the code", th="ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด"),
-            [
-                FieldError(
-                    field="content.province",
-                    message=BilingualText(
-                        en=f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
+        raise Refused(
+            refusal(
+                RefusalKind.VALIDATION,
+                "province names do not match the code",
+                "ชื่อจังหวัดไม่ตรงกับรหัสจังหวัด",
+                (
+                    field_error(
+                        "content.province",
+                        f"code {ref.code} is {ref.name_en} ({ref.name_th}), not "
                         f"{content.province.name_en}",
-                        th=f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}",
+                        f"รหัส {ref.code} คือจังหวัด{ref.name_th} ไม่ใช่{content.province.name_th}",
                     ),
-                )
-            ],
+                ),
+            )
         )
     return content.model_copy(update={"province": ref})
 
 
-def refused(decision: Refused, proposal_id: str | None = None) -> IntakeError:
-    """The refusal as an error; another agency's proposal is answered as GET answers it: 404,
-    without naming its owner."""
-    if decision.not_owner and proposal_id is not None:
-        return IntakeError(
-            BilingualText(en=f"no proposal {proposal_id}", th=f"ไม่พบข้อเสนอ {proposal_id}"),
-            status=404,
-        )
-    return IntakeError(BilingualText(en=decision.reason_en, th=decision.reason_th), status=403)
+def check_authorised(
+    actor: Producer,
+    event_type: str,
+    proposal_id: str,
+    *,
+    proposal_owner: str | None = None,
+    province_code: str,
+) -> None:
+    """The authorisation matrix's answer; another agency's proposal is refused as reading it
+    is: as if it did not exist, without naming its owner."""
+    refused = authorise(
+        actor, event_type, proposal_owner=proposal_owner, province_code=province_code
+    )
+    if refused is None:
+        return
+    if refused.kind is RefusalKind.UNKNOWN_PROPOSAL:
+        raise Refused(no_such_proposal(proposal_id))
+    raise Refused(refused)
 
 
-def not_allowed_now(proposal_id: str, status: str, event_type: str) -> IntakeError | None:
+def check_allowed_now(proposal_id: str, status: str, event_type: str) -> None:
     """The workflow's rule for what an applicant may do at the proposal's current status."""
     outcome = transition(Stage(status), event_type, proposal_id)
     if isinstance(outcome, Refusal):
-        return IntakeError(outcome.reason, status=409)
-    return None
+        raise Refused(outcome)
 
 
 def _contacts(
@@ -274,9 +254,9 @@ class Proposal:
         addresses must be."""
         content = check_content(content)
         effective_on = check_effective_on(effective_on, now)
-        decision = authorise(actor, "ProposalSubmitted", province_code=content.province.code)
-        if isinstance(decision, Refused):
-            raise refused(decision, proposal_id)
+        check_authorised(
+            actor, "ProposalSubmitted", proposal_id, province_code=content.province.code
+        )
         check_contacts(actor.agency_id, content, email_domains)
         contacts = _contacts(actor.agency_id, 1, content, proposal_id, cause, now)
         event = new_envelope(
@@ -337,34 +317,26 @@ class Proposal:
         contact addresses at `email_domains`, the applicant's registered email domains."""
         content = check_content(content)
         effective_on = check_effective_on(effective_on, now)
-        decision = authorise(
+        check_authorised(
             actor,
             "ProposalResubmitted",
+            self.proposal_id,
             proposal_owner=self.applicant,
             province_code=content.province.code,
         )
-        if isinstance(decision, Refused):
-            raise refused(decision, self.proposal_id)
-        problem = not_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
-        if problem:
-            raise problem
+        check_allowed_now(self.proposal_id, self.status, "ProposalResubmitted")
         check_contacts(self.applicant, content, email_domains)
         revision = self.revision + 1
         if claimed_revision is not None and claimed_revision != revision:
-            raise IntakeError(
-                BilingualText(
-                    en=f"revision {claimed_revision} does not follow the current revision "
+            raise Refused(
+                refusal(
+                    RefusalKind.CONFLICT,
+                    f"revision {claimed_revision} does not follow the current revision "
                     f"{self.revision}; the next one is {revision}",
-                    th=f"ฉบับแก้ไขที่ {claimed_revision} ไม่ต่อจากฉบับปัจจุบัน ({self.revision}) "
+                    f"ฉบับแก้ไขที่ {claimed_revision} ไม่ต่อจากฉบับปัจจุบัน ({self.revision}) "
                     f"ฉบับถัดไปคือ {revision}",
-                ),
-                [
-                    FieldError(
-                        field="payload.revision",
-                        message=BilingualText(en=f"must be {revision}", th=f"ต้องเป็น {revision}"),
-                    )
-                ],
-                status=409,
+                    (field_error("payload.revision", f"must be {revision}", f"ต้องเป็น {revision}"),),
+                )
             )
         contacts = _contacts(self.applicant, revision, content, self.proposal_id, cause, now)
         event = new_envelope(
@@ -406,17 +378,14 @@ class Proposal:
     ) -> None:
         """Withdrawal is allowed any time before certification; the proposals service does not
         know certification, so it refuses only a second withdrawal (approvals refuses later)."""
-        decision = authorise(
+        check_authorised(
             actor,
             "ProposalWithdrawn",
+            self.proposal_id,
             proposal_owner=self.applicant,
             province_code=self.content.province.code,
         )
-        if isinstance(decision, Refused):
-            raise refused(decision, self.proposal_id)
-        problem = not_allowed_now(self.proposal_id, self.status, "ProposalWithdrawn")
-        if problem:
-            raise problem
+        check_allowed_now(self.proposal_id, self.status, "ProposalWithdrawn")
         event = new_envelope(
             ProposalWithdrawn(applicant=self.applicant, reason=reason),
             producer=SERVICE_PRODUCER,

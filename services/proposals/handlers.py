@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from smartcity_th.contracts.agencies import Agency, UnknownAgency, agency
-from smartcity_th.contracts.authorisation import Refused, authorise
+from smartcity_th.contracts.agencies import (
+    Agency,
+    agency,
+    authorise_producer,
+    find_producer,
+)
 from smartcity_th.contracts.catalogue import EVENTS, claims_for, is_fact_producer
 from smartcity_th.contracts.common import (
-    BilingualText,
     Words,
     canonical_uuid,
     is_agency_id,
@@ -23,21 +26,22 @@ from smartcity_th.contracts.common import (
 )
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, new_envelope
 from smartcity_th.contracts.proposals import (
-    FieldError,
     IntakeRejected,
     ProposalResubmitted,
     ProposalSubmitted,
     ProposalWithdrawn,
     SubmittedContent,
 )
+from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
 from smartcity_th.services.common.consumer import Unprocessable
 from smartcity_th.services.common.store import AggregateStore, Commit
 from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository
 from smartcity_th.services.proposals.domain import (
     SERVICE_PRODUCER,
-    IntakeError,
     Proposal,
     derive_proposal_id,
+    id_in_use,
+    no_such_proposal,
     submitted_content,
 )
 
@@ -85,12 +89,6 @@ class SubmitResult:
     """False when the command was a retry: the original result, nothing new stored or sent."""
 
 
-def no_such_proposal(proposal_id: str) -> IntakeError:
-    return IntakeError(
-        BilingualText(en=f"no proposal {proposal_id}", th=f"ไม่พบข้อเสนอ {proposal_id}"), status=404
-    )
-
-
 class ProposalHandlers:
     def __init__(
         self,
@@ -122,13 +120,7 @@ class ProposalHandlers:
             or existing.applicant != command.applicant.agency_id
             or existing.idempotency_key != command.idempotency_key
         ):
-            raise IntakeError(
-                BilingualText(
-                    en=f"proposal id {proposal_id} is already in use",
-                    th=f"รหัสข้อเสนอ {proposal_id} ถูกใช้แล้ว",
-                ),
-                status=409,
-            )
+            raise Refused(id_in_use(proposal_id))
         return SubmitResult(existing, created=False)
 
     async def resubmit(self, command: ResubmitProposal) -> SubmitResult:
@@ -175,7 +167,7 @@ class ProposalHandlers:
     ) -> SubmitResult:
         def decide(proposal: Proposal | None) -> SubmitResult:
             if proposal is None:
-                raise no_such_proposal(proposal_id)
+                raise Refused(no_such_proposal(proposal_id))
             if proposal.has_processed(command_key):
                 return SubmitResult(proposal, created=False)
             change(proposal)
@@ -203,23 +195,15 @@ class IntakeClaims:
         spec = EVENTS[envelope.event_type]
         if spec.owner != "proposals" or is_fact_producer(envelope.producer):
             return  # another service's claim, or a fact
-        try:
-            applicant = self._directory(envelope.producer)
-        except UnknownAgency:
-            reason = BilingualText(
-                en=f"unknown producer {envelope.producer!r}: not in the agency directory",
-                th=f"ไม่พบผู้ส่ง {envelope.producer!r} ในทะเบียนหน่วยงาน",
-            )
-            await self._rejections.reject(envelope, IntakeError(reason, status=403))
-            raise Unprocessable("unauthorised", reason.en) from None
+        applicant = find_producer(self._directory, envelope.producer)
+        if isinstance(applicant, Refusal):
+            await self._rejections.reject(envelope, applicant)
+            raise Unprocessable.refused(applicant)
         try:
             await self._handle(applicant, envelope)
-        except IntakeError as exc:
-            await self._rejections.reject(envelope, exc)
-            kind = exc.kind or {403: "unauthorised", 404: "unknown_proposal", 409: "conflict"}.get(
-                exc.status, "validation"
-            )
-            raise Unprocessable(kind, exc.reason.en) from None
+        except Refused as exc:
+            await self._rejections.reject(envelope, exc.refusal)
+            raise Unprocessable.refused(exc.refusal) from None
 
     async def refuse_invalid(self, value: bytes | None, error: EnvelopeError) -> None:
         """A proposals claim that is not a valid event still gets an answer, if it says who
@@ -232,12 +216,12 @@ class IntakeClaims:
         payload = envelope.payload
         on_behalf = getattr(payload, "applicant", None)
         if on_behalf is not None and on_behalf != applicant.agency_id:
-            raise IntakeError(
-                BilingualText(
-                    en=f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
-                    th=f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}",
-                ),
-                status=403,
+            raise Refused(
+                refusal(
+                    RefusalKind.UNAUTHORISED,
+                    f"producer {applicant.agency_id} may not act on behalf of {on_behalf}",
+                    f"{applicant.agency_id} ไม่สามารถดำเนินการแทน {on_behalf}",
+                )
             )
         key = str(envelope.event_id)
         if isinstance(payload, ProposalSubmitted):
@@ -275,12 +259,12 @@ class IntakeClaims:
                 )
             )
         else:
-            raise IntakeError(
-                BilingualText(
-                    en=f"{envelope.event_type} is not a claim agencies may make on intake",
-                    th=f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้",
-                ),
-                status=403,
+            raise Refused(
+                refusal(
+                    RefusalKind.UNAUTHORISED,
+                    f"{envelope.event_type} is not a claim agencies may make on intake",
+                    f"{envelope.event_type} ไม่ใช่คำขอที่หน่วยงานส่งทางหัวข้อรับเรื่องได้",
+                )
             )
 
 
@@ -299,19 +283,13 @@ class DecisionFacts:
         if envelope.event_type != "RevisionRequested":
             return
         if envelope.producer != APPROVALS_PRODUCER:
-            try:
-                producer = self._directory(envelope.producer)
-            except UnknownAgency:
-                raise Unprocessable(
-                    "unauthorised",
-                    f"unknown producer {envelope.producer!r}: not in the agency directory",
-                ) from None
-            decision = authorise(producer.as_producer(), "RevisionRequested")
-            if isinstance(decision, Refused):
-                raise Unprocessable("unauthorised", decision.reason_en)
+            refused = authorise_producer(self._directory, envelope.producer, "RevisionRequested")
+            if refused is not None:
+                raise Unprocessable.refused(refused)
         if not await self._handlers.revision_requested(envelope):
             raise Unprocessable(
-                "unknown_proposal", f"RevisionRequested for unknown proposal {envelope.proposal_id}"
+                RefusalKind.UNKNOWN_PROPOSAL.value,
+                f"RevisionRequested for unknown proposal {envelope.proposal_id}",
             )
         log.info("proposal.revision_requested", proposal_id=envelope.proposal_id)
 
@@ -324,16 +302,16 @@ class RejectionLog:
         self.store = store
         self._clock = clock
 
-    async def reject(self, claim: AnyEnvelope | ClaimRef, error: IntakeError) -> None:
+    async def reject(self, claim: AnyEnvelope | ClaimRef, refused: Refusal) -> None:
         ref = claim if isinstance(claim, ClaimRef) else ClaimRef.of(claim)
-        error = error.public or error  # IntakeRejected is on a topic every agency reads
+        refused = refused.for_everyone  # IntakeRejected is on a topic every agency reads
         event = new_envelope(
             IntakeRejected(
                 refused_event_id=ref.event_id,
                 refused_event_type=ref.event_type,
                 producer=ref.producer,
-                reason=error.reason,
-                errors=error.errors,
+                reason=refused.reason,
+                errors=list(refused.errors),
             ),
             producer=SERVICE_PRODUCER,
             proposal_id=ref.proposal_id,
@@ -345,9 +323,9 @@ class RejectionLog:
             "producer": ref.producer,
             "event_type": ref.event_type,
             "proposal_id": ref.proposal_id,
-            "reason": error.reason.model_dump(),
-            "status": error.status,
-            "errors": [e.model_dump() for e in error.errors],
+            "reason": refused.reason.model_dump(),
+            "kind": refused.kind.value,
+            "errors": [e.model_dump() for e in refused.errors],
             "at": self._clock(),
         }
         await self.store.create(
@@ -411,16 +389,10 @@ class ClaimRef:
         )
 
 
-def invalid_claim_error(error: EnvelopeError) -> IntakeError:
-    return IntakeError(
-        BilingualText(
-            en=f"the claim is not a valid event: {error.field}: {error.reason}"[:500],
-            th=f"คำขอไม่ใช่เหตุการณ์ที่ถูกต้อง ที่ฟิลด์ {error.field}"[:500],
-        ),
-        [
-            FieldError(
-                field=error.field[:500],
-                message=BilingualText(en=error.reason[:500], th="ข้อมูลไม่ถูกต้อง"),
-            )
-        ],
+def invalid_claim_error(error: EnvelopeError) -> Refusal:
+    return refusal(
+        RefusalKind.VALIDATION,
+        f"the claim is not a valid event: {error.field}: {error.reason}"[:500],
+        f"คำขอไม่ใช่เหตุการณ์ที่ถูกต้อง ที่ฟิลด์ {error.field}"[:500],
+        (field_error(error.field[:500], error.reason[:500], "ข้อมูลไม่ถูกต้อง"),),
     )

@@ -16,10 +16,10 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.proposals import SubmittedContent
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
-from smartcity_th.services.proposals.domain import IntakeError
 from smartcity_th.services.proposals.handlers import (
     ProposalHandlers,
     SubmitProposal,
@@ -84,10 +84,10 @@ async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalReposito
         return_exceptions=True,
     )
     done = [o for o in outcomes if not isinstance(o, BaseException)]
-    refused = [o for o in outcomes if isinstance(o, IntakeError)]
+    refused = [o for o in outcomes if isinstance(o, Refused)]
     assert len(done) == 1
     assert len(refused) == 3
-    assert {r.status for r in refused} == {409}
+    assert {r.refusal.kind for r in refused} == {RefusalKind.CONFLICT}
     doc = await repo.collection.find_one({"_id": pid})
     assert doc is not None
     assert [e["event_type"] for e in doc["events"]] == [

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from smartcity_th.contracts.approvals import add_years
-from smartcity_th.contracts.authorisation import Refused
 from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.refusal import RefusalKind, refusal
 from smartcity_th.services.approvals.domain import (
     Case,
     apply,
@@ -63,17 +63,21 @@ def test_an_authorised_decision_moves_the_case_and_is_published_as_the_fact() ->
 def test_an_unauthorised_decision_is_refused_recorded_and_addressed_to_its_producer() -> None:
     case = opened()
     fact = screened(case.proposal_id, producer="lg-phuket-city")
-    outcome = decide(case, fact, Refused("lg-phuket-city may not emit ProposalScreened", "ไม่"))
-    assert outcome.unauthorised
+    refused = refusal(
+        RefusalKind.UNAUTHORISED, "lg-phuket-city may not emit ProposalScreened", "ไม่"
+    )
+    outcome = decide(case, fact, refused)
+    assert outcome.refusal is not None
+    assert outcome.refusal.kind is RefusalKind.UNAUTHORISED
     assert outcome.case is not None
     assert outcome.case.stage is Stage.SUBMITTED
     assert outcome.case.history[-1]["refused"] == (
         "ProposalScreened refused: lg-phuket-city may not emit ProposalScreened"
     )
-    [refusal] = outcome.events
-    assert refusal.event_type == "TransitionRefused"
-    assert refusal.payload.producer == "lg-phuket-city"
-    assert refusal.payload.stage is Stage.SUBMITTED
+    [answer] = outcome.events
+    assert answer.event_type == "TransitionRefused"
+    assert answer.payload.producer == "lg-phuket-city"
+    assert answer.payload.stage is Stage.SUBMITTED
 
 
 def test_a_meeting_derives_one_stable_event_id_per_proposal_and_producer() -> None:

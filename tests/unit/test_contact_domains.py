@@ -18,6 +18,7 @@ from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import APPLICANT_KINDS, BilingualText
 from smartcity_th.contracts.contacts import contact_refusal, normal_domain, within
 from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.contracts.registry import (
     AgencyRegistered,
     AgencyUpdated,
@@ -26,11 +27,7 @@ from smartcity_th.contracts.registry import (
     parse_registry_record,
     registry_event,
 )
-from smartcity_th.services.proposals.domain import (
-    CONTACT_OUTSIDE_DOMAINS,
-    IntakeError,
-    Proposal,
-)
+from smartcity_th.services.proposals.domain import Proposal
 from tests.builders import submitted_content
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -56,39 +53,40 @@ def test_the_refusal_names_each_outside_address_and_the_allowed_domains_in_both_
         ["phuketcity.go.th", "phuket.go.th"],
     )
     assert refusal is not None
-    assert [(o.index, o.address) for o in refusal.outside] == [
-        (1, "someone@gmail.com"),
-        (2, "b@khonkaen.go.th"),
-    ]
-    reason = refusal.reason()
+    assert refusal.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
+    assert [e.field for e in refusal.errors] == ["contact_emails.1", "contact_emails.2"]
+    reason = refusal.reason
     for text in (reason.en, reason.th):
         assert "someone@gmail.com" in text
         assert "b@khonkaen.go.th" in text
         assert "phuketcity.go.th, phuket.go.th" in text
         assert "ok@phuketcity.go.th" not in text
-    message = refusal.message(refusal.outside[0])
+    message = refusal.errors[0].message
     assert "someone@gmail.com" in message.en
     assert "someone@gmail.com" in message.th
     assert "phuketcity.go.th" in message.th
     # Said where every agency may read it: by position, no address.
-    public = refusal.reason(named=False)
-    for text in (public.en, public.th, refusal.message(refusal.outside[0], named=False).en):
+    public = refusal.public
+    assert public is not None
+    assert public.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
+    assert [e.field for e in public.errors] == ["contact_emails.1", "contact_emails.2"]
+    for text in (public.reason.en, public.reason.th, public.errors[0].message.en):
         assert "@" not in text
         assert "phuketcity.go.th" in text
-    assert "contact_emails[1], contact_emails[2]" in public.en
+    assert "contact_emails[1], contact_emails[2]" in public.reason.en
     assert contact_refusal("lg-phuket-city", ["ok@phuketcity.go.th"], ["phuketcity.go.th"]) is None
 
 
 def test_an_agency_with_no_registered_domain_may_name_no_address_and_is_told_how() -> None:
     refusal = contact_refusal("lg-new", ["a@new.go.th"], [])
     assert refusal is not None
-    reason = refusal.reason()
+    reason = refusal.reason
     assert "no registered email domain" in reason.en
     assert "a@new.go.th" in reason.en
     assert "smartcity-admin email-domains lg-new --add DOMAIN" in reason.en
     assert "smartcity-admin email-domains lg-new --add DOMAIN" in reason.th
     assert "ยังไม่ได้ลงทะเบียนโดเมนอีเมล" in reason.th
-    assert "@" not in refusal.reason(named=False).en
+    assert "@" not in refusal.for_everyone.reason.en
 
 
 @pytest.mark.parametrize(
@@ -119,7 +117,9 @@ def test_the_rule_refuses_exactly_the_addresses_outside_the_domains(
     outside = [a for a in addresses if not within(a, domains)]
     assert (refusal is None) == (not outside)
     if refusal is not None:
-        assert [o.address for o in refusal.outside] == outside
+        assert [e.field for e in refusal.errors] == [
+            f"contact_emails.{i}" for i, a in enumerate(addresses) if not within(a, domains)
+        ]
 
 
 def test_every_csv_agency_that_may_apply_has_the_illustrative_domain_and_no_derived_one() -> None:
@@ -167,16 +167,16 @@ def _submit(emails: list[str], domains: tuple[str, ...]) -> Proposal:
 
 
 def test_a_submission_with_an_address_outside_the_applicants_domains_is_refused() -> None:
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         _submit(["smartcity@phuketcity.go.th", "friend@gmail.com"], ("phuketcity.go.th",))
-    assert err.value.status == 422
-    assert err.value.kind == CONTACT_OUTSIDE_DOMAINS
-    assert "friend@gmail.com" in err.value.reason.en
-    assert "friend@gmail.com" in err.value.reason.th
-    assert [e.field for e in err.value.errors] == ["contact_emails.1"]
-    public = err.value.public
+    refusal = err.value.refusal
+    assert refusal.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
+    assert "friend@gmail.com" in refusal.reason.en
+    assert "friend@gmail.com" in refusal.reason.th
+    assert [e.field for e in refusal.errors] == ["contact_emails.1"]
+    public = refusal.public
     assert public is not None
-    assert public.kind == CONTACT_OUTSIDE_DOMAINS
+    assert public.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
     assert "friend@gmail.com" not in public.reason.en + public.reason.th + str(public.errors)
     assert [e.field for e in public.errors] == ["contact_emails.1"]
     proposal = _submit(
@@ -187,10 +187,10 @@ def test_a_submission_with_an_address_outside_the_applicants_domains_is_refused(
 
 
 def test_an_applicant_with_no_domain_cannot_submit_until_one_is_registered() -> None:
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         _submit(["smartcity@phuketcity.go.th"], ())
-    assert err.value.kind == CONTACT_OUTSIDE_DOMAINS
-    assert "email-domains lg-phuket-city --add" in err.value.reason.en
+    assert err.value.refusal.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
+    assert "email-domains lg-phuket-city --add" in err.value.refusal.reason.en
 
 
 def test_a_resubmission_is_held_to_the_same_rule() -> None:
@@ -203,7 +203,7 @@ def test_a_resubmission_is_held_to_the_same_rule() -> None:
         ),
         NOW,
     )
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         proposal.resubmit(
             actor=PHUKET.as_producer(),
             content=submitted_content(contact_emails=["a@phuketcity.go.th", "x@evil.example"]),
@@ -212,6 +212,6 @@ def test_a_resubmission_is_held_to_the_same_rule() -> None:
             now=NOW,
             email_domains=("phuketcity.go.th",),
         )
-    assert err.value.kind == CONTACT_OUTSIDE_DOMAINS
-    assert [e.field for e in err.value.errors] == ["contact_emails.1"]
+    assert err.value.refusal.kind is RefusalKind.CONTACT_OUTSIDE_DOMAINS
+    assert [e.field for e in err.value.refusal.errors] == ["contact_emails.1"]
     assert proposal.revision == 1

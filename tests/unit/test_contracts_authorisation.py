@@ -15,13 +15,12 @@ import pytest
 from smartcity_th.contracts.authorisation import (
     MATRIX,
     OWNER_BOUND_EVENTS,
-    Allowed,
     Producer,
-    Refused,
     authorise,
 )
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import AgencyKind
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 
 K = AgencyKind
 LG, PAO, PD = K.LOCAL_GOVERNMENT, K.PROVINCIAL_ADMINISTRATIVE_ORGANISATION, K.PRIVATE_DEVELOPER
@@ -75,71 +74,75 @@ def test_the_matrix_covers_exactly_the_catalogue() -> None:
 def test_every_event_type_for_every_agency_kind(
     event_type: str, kind: AgencyKind, allowed: bool
 ) -> None:
-    decision = authorise(_producer(kind), event_type, proposal_owner="agency-x", province_code="83")
-    assert bool(decision) is allowed
-    if allowed:
-        assert isinstance(decision, Allowed)
-    else:
-        assert isinstance(decision, Refused)
-        assert event_type in decision.reason_en
-        assert "may not emit" in decision.reason_en
-        assert THAI.search(decision.reason_th)
+    refused = authorise(_producer(kind), event_type, proposal_owner="agency-x", province_code="83")
+    assert (refused is None) is allowed
+    if not allowed:
+        assert isinstance(refused, Refusal)
+        assert refused.kind is RefusalKind.UNAUTHORISED
+        assert event_type in refused.reason.en
+        assert "may not emit" in refused.reason.en
+        assert THAI.search(refused.reason.th)
 
 
 @pytest.mark.parametrize("event_type", sorted(OWNER_BOUND_EVENTS))
 @pytest.mark.parametrize("kind", sorted(APPLICANTS))
 def test_an_applicant_acts_only_for_its_own_proposals(event_type: str, kind: AgencyKind) -> None:
     me = _producer(kind, "lg-phuket-city")
-    assert authorise(me, event_type, proposal_owner="lg-phuket-city", province_code="83")
+    assert authorise(me, event_type, proposal_owner="lg-phuket-city", province_code="83") is None
     refused = authorise(me, event_type, proposal_owner="pao-83", province_code="83")
-    assert isinstance(refused, Refused)
-    assert "own proposals" in refused.reason_en
-    assert "pao-83" not in refused.reason_en  # the owner is never named
-    assert refused.not_owner
-    assert THAI.search(refused.reason_th)
+    assert isinstance(refused, Refusal)
+    assert "own proposals" in refused.reason.en
+    assert "pao-83" not in refused.reason.en  # the owner is never named
+    assert refused.kind is RefusalKind.UNKNOWN_PROPOSAL  # answered as if it did not exist
+    assert THAI.search(refused.reason.th)
 
 
 def test_the_own_proposal_rule_covers_resubmission_withdrawal_and_delivery_reports() -> None:
     assert {"ProposalResubmitted", "ProposalWithdrawn", "DeliveryReported"} == OWNER_BOUND_EVENTS
     me = _producer(LG, "lg-phuket-city")
-    assert authorise(me, "ProposalSubmitted", proposal_owner=None, province_code="83")
+    assert authorise(me, "ProposalSubmitted", proposal_owner=None, province_code="83") is None
 
 
 @pytest.mark.parametrize("event_type", sorted(e for e, kinds in EXPECTED.items() if LG in kinds))
 @pytest.mark.parametrize("kind", [LG, PAO])
 def test_local_bodies_act_only_in_their_own_province(event_type: str, kind: AgencyKind) -> None:
     phuket = Producer("lg-phuket-city", kind, "83")
-    assert authorise(phuket, event_type, proposal_owner="lg-phuket-city", province_code="83")
+    assert (
+        authorise(phuket, event_type, proposal_owner="lg-phuket-city", province_code="83") is None
+    )
     refused = authorise(phuket, event_type, proposal_owner="lg-phuket-city", province_code="40")
-    assert isinstance(refused, Refused)
-    assert "province 40" in refused.reason_en
-    assert THAI.search(refused.reason_th)
+    assert isinstance(refused, Refusal)
+    assert refused.kind is RefusalKind.UNAUTHORISED
+    assert "province 40" in refused.reason.en
+    assert THAI.search(refused.reason.th)
 
 
 @pytest.mark.parametrize("event_type", ["ProposalSubmitted", "ProposalWithdrawn"])
 def test_private_developers_may_act_in_any_province(event_type: str) -> None:
     developer = Producer("pd-samyan", PD, None)
     for code in ("10", "40", "83"):
-        assert authorise(developer, event_type, proposal_owner="pd-samyan", province_code=code)
+        assert (
+            authorise(developer, event_type, proposal_owner="pd-samyan", province_code=code) is None
+        )
 
 
 @pytest.mark.parametrize("kind", sorted(set(AgencyKind) - APPLICANTS))
 def test_national_bodies_are_not_bound_to_a_province(kind: AgencyKind) -> None:
     event_type = next(e for e, kinds in sorted(EXPECTED.items()) if kind in kinds)
-    assert authorise(Producer("x-body", kind, None), event_type, province_code="40")
+    assert authorise(Producer("x-body", kind, None), event_type, province_code="40") is None
 
 
 def test_what_is_unknown_to_the_caller_is_not_held_against_the_producer() -> None:
     me = _producer(LG, "lg-phuket-city")
-    assert authorise(me, "ProposalWithdrawn")
+    assert authorise(me, "ProposalWithdrawn") is None
 
 
 @pytest.mark.parametrize("kind", list(AgencyKind))
 def test_an_unknown_event_type_is_refused_for_everyone(kind: AgencyKind) -> None:
     refused = authorise(_producer(kind), "ProposalApprovedByMagic")
-    assert isinstance(refused, Refused)
-    assert "not an event type" in refused.reason_en
-    assert THAI.search(refused.reason_th)
+    assert isinstance(refused, Refusal)
+    assert "not an event type" in refused.reason.en
+    assert THAI.search(refused.reason.th)
 
 
 def test_who_reads_what_and_who_administers() -> None:

@@ -7,7 +7,7 @@ import httpx
 from fastapi import Depends, FastAPI, HTTPException
 
 from smartcity_th.contracts.proposals import ErrorResponse
-from smartcity_th.services.common.errors import Refusal, install_error_shape
+from smartcity_th.services.common.errors import HTTPRefusal, install_error_shape
 
 
 def app() -> FastAPI:
@@ -15,7 +15,7 @@ def app() -> FastAPI:
     install_error_shape(api)
 
     async def gate() -> None:
-        raise Refusal(
+        raise HTTPRefusal(
             401, "missing API key", "ไม่พบ API key", headers={"WWW-Authenticate": "Bearer"}
         )
 
@@ -25,7 +25,7 @@ def app() -> FastAPI:
 
     @api.get("/scan")
     async def scan() -> None:
-        raise Refusal(
+        raise HTTPRefusal(
             422,
             "as_of is in the future",
             "วันที่ยังมาไม่ถึง",

@@ -13,13 +13,13 @@ from smartcity_th.contracts.approvals import RevisionRequested
 from smartcity_th.contracts.common import BilingualText, ProvinceRef, Stage, Words
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.proposals import ProposalDraft
+from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
     decode_cursor,
     encode_cursor,
 )
 from smartcity_th.services.proposals.domain import (
-    IntakeError,
     Proposal,
     check_content,
     content_from_draft,
@@ -92,7 +92,7 @@ def test_a_submission_records_revision_one_and_its_contacts_apart_from_the_fact(
 
 
 def test_depa_may_not_submit() -> None:
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         Proposal.submit(
             proposal_id="SC-X01",
             actor=DEPA,
@@ -101,12 +101,12 @@ def test_depa_may_not_submit() -> None:
             now=NOW,
             email_domains=DOMAINS,
         )
-    assert err.value.status == 403
-    assert "may not emit ProposalSubmitted" in err.value.reason.en
+    assert err.value.refusal.kind is RefusalKind.UNAUTHORISED
+    assert "may not emit ProposalSubmitted" in err.value.refusal.reason.en
 
 
 def test_a_local_government_may_not_submit_for_another_province() -> None:
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         Proposal.submit(
             proposal_id="SC-X01",
             actor=KHON_KAEN,
@@ -115,9 +115,9 @@ def test_a_local_government_may_not_submit_for_another_province() -> None:
             now=NOW,
             email_domains=DOMAINS,
         )
-    assert err.value.status == 403
-    assert "province 40" in err.value.reason.en
-    assert err.value.reason.th
+    assert err.value.refusal.kind is RefusalKind.UNAUTHORISED
+    assert "province 40" in err.value.refusal.reason.en
+    assert err.value.refusal.reason.th
 
 
 def test_a_private_developer_may_submit_in_any_province() -> None:
@@ -135,12 +135,12 @@ def test_a_private_developer_may_submit_in_any_province() -> None:
 
 
 def test_province_must_be_one_of_the_77_and_names_must_match() -> None:
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         check_content(content(PHUKET_REF.model_copy(update={"code": "99"})))
-    assert err.value.errors[0].field == "content.province.code"
-    with pytest.raises(IntakeError) as err:
+    assert err.value.refusal.errors[0].field == "content.province.code"
+    with pytest.raises(Refused) as err:
         check_content(content(ProvinceRef(code="83", name_en="Chiang Mai", name_th="เชียงใหม่")))
-    assert err.value.errors[0].field == "content.province"
+    assert err.value.refusal.errors[0].field == "content.province"
     lower_case = PHUKET_REF.model_copy(update={"name_en": "phuket"})
     assert check_content(content(lower_case)).province.name_en == "Phuket"
 
@@ -149,14 +149,14 @@ def test_a_draft_province_may_be_a_name_or_a_code() -> None:
     base = content().model_dump(exclude={"province"})
     for given in ("Phuket", "83", "TH-83", "ภูเก็ต"):
         assert content_from_draft(ProposalDraft(province=given, **base)).province.code == "83"
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         content_from_draft(ProposalDraft(province="Atlantis", **base))
-    assert err.value.errors[0].field == "province"
+    assert err.value.refusal.errors[0].field == "province"
 
 
 def test_resubmission_is_refused_unless_a_revision_was_requested() -> None:
     proposal = submitted()
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         proposal.resubmit(
             actor=PHUKET,
             content=content(),
@@ -165,8 +165,8 @@ def test_resubmission_is_refused_unless_a_revision_was_requested() -> None:
             now=NOW,
             email_domains=DOMAINS,
         )
-    assert err.value.status == 409
-    assert "at the stage \u201cSubmitted\u201d" in err.value.reason.en
+    assert err.value.refusal.kind is RefusalKind.CONFLICT
+    assert "at the stage \u201cSubmitted\u201d" in err.value.refusal.reason.en
     assert proposal.pending_events == []
     assert proposal.revision == 1
 
@@ -201,7 +201,7 @@ def test_a_revision_request_then_a_resubmission() -> None:
 def test_only_the_owner_may_resubmit_or_withdraw() -> None:
     proposal = submitted()
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         proposal.resubmit(
             actor=SAMYAN,
             content=content(),
@@ -210,17 +210,18 @@ def test_only_the_owner_may_resubmit_or_withdraw() -> None:
             now=NOW,
             email_domains=DOMAINS,
         )
-    assert err.value.status == 404
-    with pytest.raises(IntakeError) as err:
+    assert err.value.refusal.kind is RefusalKind.UNKNOWN_PROPOSAL
+    with pytest.raises(Refused) as err:
         proposal.withdraw(actor=SAMYAN, reason=None, command_key=None, now=NOW)
-    assert err.value.status == 404  # as if it did not exist, like GET
-    assert "lg-phuket-city" not in err.value.reason.en
+    # as if it did not exist, like GET
+    assert err.value.refusal.kind is RefusalKind.UNKNOWN_PROPOSAL
+    assert "lg-phuket-city" not in err.value.refusal.reason.en
 
 
 def test_a_claimed_revision_number_must_follow_the_current_one() -> None:
     proposal = submitted()
     proposal.request_revision(revision_requested(), NOW)  # type: ignore[arg-type]
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         proposal.resubmit(
             actor=PHUKET,
             content=content(),
@@ -230,8 +231,8 @@ def test_a_claimed_revision_number_must_follow_the_current_one() -> None:
             email_domains=DOMAINS,
             claimed_revision=5,
         )
-    assert err.value.status == 409
-    assert err.value.errors[0].field == "payload.revision"
+    assert err.value.refusal.kind is RefusalKind.CONFLICT
+    assert err.value.refusal.errors[0].field == "payload.revision"
 
 
 def test_withdrawal_any_time_but_only_once() -> None:
@@ -240,10 +241,10 @@ def test_withdrawal_any_time_but_only_once() -> None:
     assert proposal.status == "withdrawn"
     assert proposal.withdrawal_reason == Words(en="merged")
     assert [e.event_type for e in proposal.pending_events] == ["ProposalWithdrawn"]
-    with pytest.raises(IntakeError) as err:
+    with pytest.raises(Refused) as err:
         proposal.withdraw(actor=PHUKET, reason=None, command_key="w2", now=NOW)
-    assert err.value.status == 409
-    assert "Withdrawn by the applicant" in err.value.reason.en
+    assert err.value.refusal.kind is RefusalKind.CONFLICT
+    assert "Withdrawn by the applicant" in err.value.refusal.reason.en
 
 
 def test_a_withdrawn_proposal_stays_withdrawn_after_a_late_revision_request() -> None:

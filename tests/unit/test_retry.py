@@ -6,6 +6,7 @@ import random
 
 from smartcity_th.services.common.retry import (
     OUTAGE_STEP_CAP,
+    Backoff,
     Failures,
     after_failure,
     backoff_seconds,
@@ -55,3 +56,11 @@ def test_other_errors_are_given_up_on_after_max_attempts_and_outages_do_not_coun
 def test_one_attempt_means_no_retry_of_an_error_but_still_of_an_outage() -> None:
     assert after_failure(Failures(), transient=False, max_attempts=1).give_up
     assert not after_failure(Failures(), transient=True, max_attempts=1).give_up
+
+
+def test_a_retry_loop_waits_longer_after_each_failure_and_starts_again_after_a_success() -> None:
+    backoff = Backoff(0.5, 5.0, lambda lo, hi: hi)
+    assert [backoff.after_failure() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.succeeded()
+    assert backoff.after_failure() == 0.5
+    assert Backoff(0.5, 5.0, lambda lo, hi: lo).after_failure() == 0.25

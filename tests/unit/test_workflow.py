@@ -30,13 +30,13 @@ from smartcity_th.contracts.approvals import (
 from smartcity_th.contracts.common import BilingualText, Contract, Meeting, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalWithdrawn
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 from smartcity_th.contracts.workflow import (
     CERTIFICATE_EVENTS,
     EVENT_NAMES,
     STAGE_NAMES,
     TRANSITIONS,
     Moved,
-    Refusal,
     stage_after,
     transition,
 )
@@ -93,6 +93,8 @@ def test_every_other_transition_is_refused_with_a_reason(
     result = transition(stage, event_type, P)
     assert isinstance(result, Refusal)
     assert result.stage == stage
+    # Refused at a stage: a conflict with it; with no case yet, the proposal is unknown.
+    assert result.kind is (RefusalKind.UNKNOWN_PROPOSAL if stage is None else RefusalKind.CONFLICT)
     name = EVENT_NAMES[event_type]
     assert result.reason.en.startswith(f"The {name.en} cannot be accepted: ")
     assert result.reason.th.startswith(f"ไม่อาจรับ{name.th}ได้ เนื่องจาก")

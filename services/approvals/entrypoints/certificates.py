@@ -26,7 +26,7 @@ from smartcity_th.services.common.certificate_document import (
     page_csp,
     render_certificate,
 )
-from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.errors import HTTPRefusal
 
 CACHE = {"Cache-Control": "no-store"}
 """The status and the signature check are as of the request (a key may be revoked)."""
@@ -61,7 +61,7 @@ def build_router(
             )
         )
         if doc is None or award is None or cert is None:
-            raise Refusal(
+            raise HTTPRefusal(
                 404,
                 f"no certificate {number[:40]!r}: check the number printed on the certificate",
                 f"ไม่พบใบรับรองเลขที่ {number[:40]} โปรดตรวจสอบเลขที่ที่พิมพ์บนใบรับรอง",

@@ -32,11 +32,12 @@ from smartcity_th.contracts.authorisation import may_administer, may_read, sees_
 from smartcity_th.contracts.common import ProposalId, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.reference import provinces
+from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
 from smartcity_th.services.approvals.domain import certificate_status, scan_as_of
-from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
+from smartcity_th.services.approvals.handlers import CaseHandlers
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
-from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.errors import HTTPRefusal, refusal_response
 
 DecisionRequest = Annotated[
     ProposalScreened
@@ -55,14 +56,6 @@ DecisionRequest = Annotated[
     Field(discriminator="event_type"),
 ]
 
-STATUS = {
-    "applied": 201,
-    "duplicate": 200,
-    "refused": 409,
-    "unauthorised": 403,
-    "unknown_proposal": 404,
-}
-
 
 def _claim(
     caller: Agency, proposal_id: str, payload: Any, idempotency_key: str | None
@@ -80,15 +73,6 @@ def _claim(
         event_id=event_id,
         event_type=payload.event_type,
     )
-
-
-def _error(result: DecisionResult) -> dict[str, Any]:
-    return {
-        "error": result.reason_en,
-        "error_th": result.reason_th,
-        "errors": [],
-        **result.as_dict(),
-    }
 
 
 def _registry_entry(doc: dict[str, Any], as_of: dt.date, go_live: dt.date | None) -> dict[str, Any]:
@@ -162,9 +146,10 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
         [result] = await handlers.handle_claim(
             _claim(caller, proposal_id, decision, idempotency_key)
         )
-        status = STATUS[result.outcome]
-        body = _error(result) if status >= 400 else result.as_dict()
-        return JSONResponse(status_code=status, content=body)
+        if result.refusal is not None:
+            return refusal_response(result.refusal, **result.as_dict())
+        status = 201 if result.outcome == "applied" else 200
+        return JSONResponse(status_code=status, content=result.as_dict())
 
     @router.post(
         "/meetings",
@@ -185,17 +170,10 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
             "counts": dict(counts),
             "results": [r.as_dict() for r in results],
         }
-        if counts["unauthorised"]:
-            first = next(r for r in results if r.outcome == "unauthorised")
-            return JSONResponse(
-                status_code=403,
-                content={
-                    "error": first.reason_en,
-                    "error_th": first.reason_th,
-                    "errors": [],
-                    **body,
-                },
-            )
+        unauthorised = [r for r in results if r.kind is RefusalKind.UNAUTHORISED]
+        if unauthorised:
+            assert unauthorised[0].refusal is not None
+            return refusal_response(unauthorised[0].refusal, **body)
         return JSONResponse(status_code=200, content=body)
 
     @router.get("/meetings", tags=["decisions"], summary="Recorded meetings")
@@ -235,7 +213,7 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
     async def get_case(proposal_id: str, caller: Caller) -> Any:
         doc = await repo.get_document(proposal_id)
         if doc is None or not may_read(caller.kind, caller.agency_id, doc["applicant"]):
-            raise Refusal(
+            raise HTTPRefusal(
                 404, f"no case for proposal {proposal_id}", f"ไม่พบเรื่องของข้อเสนอ {proposal_id}"
             )
         doc["proposal_id"] = doc.pop("_id")
@@ -281,14 +259,14 @@ def build_router(repo: MongoCaseRepository, keys: ApiKeys, handlers: CaseHandler
     )
     async def deadline_scan(caller: Caller, as_of: dt.date | None = None) -> Any:
         if not may_administer(caller.kind):
-            raise Refusal(
+            raise HTTPRefusal(
                 403,
                 f"{caller.agency_id} may not run the deadline scan (depa only)",
                 f"หน่วยงาน {caller.agency_id} ไม่มีสิทธิ์สั่งตรวจกำหนดส่งมอบ",
             )
         today = handlers.clock().date()
         if as_of is not None and as_of > today:
-            raise Refusal(
+            raise HTTPRefusal(
                 422,
                 f"as_of {as_of.isoformat()} is in the future (today is "
                 f"{today.isoformat()}): reminders are sent for what is due, never ahead",

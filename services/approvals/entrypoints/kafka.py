@@ -6,13 +6,12 @@ from typing import Annotated
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.middlewares import AckPolicy
 
 from smartcity_th.contracts.catalogue import claims_for, facts_on
 from smartcity_th.contracts.topics import PROPOSALS, Topics
 from smartcity_th.services.common.claims import ClaimGate
 from smartcity_th.services.common.consumer import EventConsumer, Handler
-from smartcity_th.services.common.kafka import Carries
+from smartcity_th.services.common.kafka import Carries, subscribe
 
 
 def register(
@@ -24,11 +23,10 @@ def register(
     on_intake: Handler,
     gate: ClaimGate,
 ) -> None:
-    @broker.subscriber(
+    @subscribe(
+        broker,
         topics.proposals,
         group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Proposal facts: submissions, resubmissions, withdrawals",
     )
     async def on_proposals(
@@ -36,11 +34,10 @@ def register(
     ) -> None:
         await consumer.process(record, on_proposal_fact)
 
-    @broker.subscriber(
+    @subscribe(
+        broker,
         topics.intake,
         group_id=f"{group_id}-intake",
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Decision claims from agency systems (single decisions and "
         "meetings); other services' claims are ignored",
     )

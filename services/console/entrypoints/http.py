@@ -20,7 +20,7 @@ from smartcity_th.services.common.auth import (
     api_key_from,
     authenticate,
 )
-from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.errors import HTTPRefusal
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
 from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
@@ -78,7 +78,7 @@ def filters_from(
         )
         f.query()
     except BadFilter as exc:
-        raise Refusal(400, str(exc), f"ตัวกรองไม่ถูกต้อง: {exc}") from None
+        raise HTTPRefusal(400, str(exc), f"ตัวกรองไม่ถูกต้อง: {exc}") from None
     return f
 
 
@@ -96,12 +96,12 @@ def session_cookie(name: str) -> Any:
     )
 
 
-def not_found(what: str) -> Refusal:
-    return Refusal(404, f"no {what}", f"ไม่พบ {what}")
+def not_found(what: str) -> HTTPRefusal:
+    return HTTPRefusal(404, f"no {what}", f"ไม่พบ {what}")
 
 
-def refused(status: int, en: str, th: str, **headers: str) -> Refusal:
-    return Refusal(status, en, th, headers=headers or None)
+def refused(status: int, en: str, th: str, **headers: str) -> HTTPRefusal:
+    return HTTPRefusal(status, en, th, headers=headers or None)
 
 
 async def viewer(request: Request, keys: ApiKeys, sessions: Sessions) -> Agency:
@@ -134,7 +134,7 @@ async def operator(request: Request, keys: ApiKeys) -> Agency:
     caller = await authenticate(request, keys)
     if not may_replay(caller):
         await keys.record_refusal(request, "forbidden")
-        raise Refusal(
+        raise HTTPRefusal(
             403,
             f"{caller.agency_id} may not replay dead letters (depa operators only)",
             f"{caller.agency_id} ไม่มีสิทธิ์ส่งข้อความซ้ำ (เฉพาะผู้ปฏิบัติงาน depa)",
@@ -276,7 +276,7 @@ def build_router(
         try:
             return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
-            raise Refusal(400, str(exc), str(exc)) from None
+            raise HTTPRefusal(400, str(exc), str(exc)) from None
 
     @router.get(
         "/deliveries",

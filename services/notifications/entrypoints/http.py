@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
-from smartcity_th.services.common.errors import Refusal
+from smartcity_th.services.common.errors import HTTPRefusal
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
@@ -56,7 +56,7 @@ def build_router(
     async def admin(request: Request, caller: Annotated[Agency, Depends(current_agency)]) -> Agency:
         if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
-            raise Refusal(
+            raise HTTPRefusal(
                 403,
                 f"{caller.agency_id} may not administer the recipients directory "
                 "(depa or a system agency only)",
@@ -67,8 +67,8 @@ def build_router(
     Caller = Annotated[Agency, Depends(current_agency)]
     Admin = Annotated[Agency, Depends(admin)]
 
-    def not_found(recipient_id: str) -> Refusal:
-        return Refusal(
+    def not_found(recipient_id: str) -> HTTPRefusal:
+        return HTTPRefusal(
             404,
             f"no recipient {recipient_id!r} in the directory",
             f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
@@ -133,7 +133,7 @@ def build_router(
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
-            raise Refusal(
+            raise HTTPRefusal(
                 409,
                 f"recipient {entry.recipient_id!r} exists; change it with PATCH",
                 f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
@@ -190,13 +190,13 @@ def build_router(
     async def release(delivery_id: str, _admin: Admin) -> Released:
         problems = await handlers.release(delivery_id)
         if problems is None:
-            raise Refusal(
+            raise HTTPRefusal(
                 404,
                 f"no letter held for review under {delivery_id!r}",
                 f"ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {delivery_id!r}",
             )
         if problems:
-            raise Refusal(
+            raise HTTPRefusal(
                 409,
                 "proofreading still finds faults in the letter: fix the data and release it again",
                 "การตรวจทานยังพบข้อบกพร่องในหนังสือ โปรดแก้ไขข้อมูลแล้วปล่อยอีกครั้ง",

@@ -6,12 +6,11 @@ from typing import Annotated
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.middlewares import AckPolicy
 
 from smartcity_th.contracts.catalogue import facts_on
 from smartcity_th.contracts.topics import CONTACTS, DECISIONS, PROPOSALS, Topics
 from smartcity_th.services.common.consumer import EventConsumer, Handler
-from smartcity_th.services.common.kafka import Carries
+from smartcity_th.services.common.kafka import Carries, subscribe
 
 WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS) + facts_on(CONTACTS))
 
@@ -19,13 +18,12 @@ WORKFLOW_FACTS = Carries(facts_on(PROPOSALS) + facts_on(DECISIONS) + facts_on(CO
 def register(
     broker: KafkaBroker, topics: Topics, group_id: str, consumer: EventConsumer, on_event: Handler
 ) -> None:
-    @broker.subscriber(
+    @subscribe(
+        broker,
         topics.proposals,
         topics.decisions,
         topics.contacts,
         group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Workflow facts and refusals to tell people about, and the applicants' "
         "contact addresses (a topic only the services read)",
     )

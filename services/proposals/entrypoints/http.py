@@ -5,35 +5,38 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_read, sees_only_own
-from smartcity_th.contracts.common import BilingualText, Stage, as_words
+from smartcity_th.contracts.common import Stage, as_words
 from smartcity_th.contracts.proposals import (
     ErrorResponse,
-    FieldError,
     ProposalDraft,
     ProposalPage,
     ProposalView,
     RevisionDraft,
     WithdrawalRequest,
 )
+from smartcity_th.contracts.refusal import RefusalKind, Refused, field_error, refusal
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.proposals.adapters.repository import (
     BadCursor,
     ListFilter,
     MongoProposalRepository,
 )
-from smartcity_th.services.proposals.domain import IntakeError, content_from_draft, resolve_province
+from smartcity_th.services.proposals.domain import (
+    content_from_draft,
+    no_such_proposal,
+    resolve_province,
+)
 from smartcity_th.services.proposals.handlers import (
     ProposalHandlers,
     ResubmitProposal,
     SubmitProposal,
     WithdrawProposal,
-    no_such_proposal,
 )
 
 MAX_PAGE = 100
@@ -55,25 +58,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body too large"},
     422: {"model": ErrorResponse, "description": "Field-precise validation errors"},
 }
-
-
-def intake_error_response(exc: IntakeError) -> JSONResponse:
-    return JSONResponse(
-        status_code=exc.status,
-        content={
-            "error": exc.reason.en,
-            "error_th": exc.reason.th,
-            "errors": [e.model_dump() for e in exc.errors],
-        },
-    )
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_intake_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, IntakeError)
-        return intake_error_response(exc)
-
-    app.add_exception_handler(IntakeError, on_intake_error)
 
 
 def view(doc: dict[str, Any]) -> ProposalView:
@@ -98,20 +82,24 @@ def respond(model: Any, status: int = 200, *, replayed: bool = False) -> JSONRes
     return JSONResponse(status_code=status, content=jsonable_encoder(model), headers=headers)
 
 
-def _forbidden_to_list(caller: Agency, applicant: str) -> IntakeError:
-    return IntakeError(
-        BilingualText(
-            en=f"{caller.agency_id} may list only its own proposals, not {applicant}'s",
-            th=f"{caller.agency_id} ดูได้เฉพาะข้อเสนอของตนเอง ไม่ใช่ของ {applicant}",
-        ),
-        status=403,
+def _forbidden_to_list(caller: Agency, applicant: str) -> Refused:
+    return Refused(
+        refusal(
+            RefusalKind.UNAUTHORISED,
+            f"{caller.agency_id} may list only its own proposals, not {applicant}'s",
+            f"{caller.agency_id} ดูได้เฉพาะข้อเสนอของตนเอง ไม่ใช่ของ {applicant}",
+        )
     )
 
 
-def _bad(field: str, en: str, th: str) -> IntakeError:
-    return IntakeError(
-        BilingualText(en=f"invalid {field}", th=f"{field} ไม่ถูกต้อง"),
-        [FieldError(field=field, message=BilingualText(en=en, th=th))],
+def _bad(field: str, en: str, th: str) -> Refused:
+    return Refused(
+        refusal(
+            RefusalKind.VALIDATION,
+            f"invalid {field}",
+            f"{field} ไม่ถูกต้อง",
+            (field_error(field, en, th),),
+        )
     )
 
 
@@ -127,13 +115,13 @@ def build_router(
     async def visible(proposal_id: str, caller: Agency) -> dict[str, Any]:
         doc = await repo.get_document(proposal_id)
         if doc is None or not may_read(caller.kind, caller.agency_id, doc["applicant"]):
-            raise no_such_proposal(proposal_id)
+            raise Refused(no_such_proposal(proposal_id))
         return doc
 
     async def reply(proposal_id: str, created: bool, status: int) -> JSONResponse:
         doc = await repo.get_document(proposal_id)
         if doc is None:
-            raise no_such_proposal(proposal_id)
+            raise Refused(no_such_proposal(proposal_id))
         return respond(view(doc), status if created else 200, replayed=not created)
 
     @router.post(

@@ -7,13 +7,12 @@ from typing import Annotated
 
 from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker
-from faststream.middlewares import AckPolicy
 
 from smartcity_th.contracts.catalogue import claims_for, facts_on
 from smartcity_th.contracts.topics import DECISIONS, Topics
 from smartcity_th.services.common.claims import ClaimGate
 from smartcity_th.services.common.consumer import EventConsumer, Handler, OnInvalid
-from smartcity_th.services.common.kafka import Carries
+from smartcity_th.services.common.kafka import Carries, subscribe
 
 
 def register(
@@ -26,11 +25,10 @@ def register(
     on_decision: Handler,
     gate: ClaimGate,
 ) -> None:
-    @broker.subscriber(
+    @subscribe(
+        broker,
         topics.intake,
         group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Proposal claims produced by agency systems; other services' claims "
         "are ignored",
     )
@@ -42,11 +40,10 @@ def register(
 
         await gate.guard(record, consumer, authenticated)
 
-    @broker.subscriber(
+    @subscribe(
+        broker,
         topics.decisions,
         group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Workflow decisions; RevisionRequested marks the proposal "
         "as awaiting a resubmission",
     )
