@@ -71,23 +71,47 @@ class OutsideAddress:
     address: str
 
 
+LISTED = 3
+"""How many addresses (and domains) a refusal's one-line reason names; its field errors name
+each address, and a reason is short text (500 characters)."""
+
+
+def _listed(items: Sequence[str], *, th: bool) -> str:
+    shown = ", ".join(items[:LISTED])
+    more = len(items) - LISTED
+    if more <= 0:
+        return shown
+    return f"{shown} และอีก {more} รายการ" if th else f"{shown} and {more} more"
+
+
 def _reason(
     agency_id: str, outside: Sequence[OutsideAddress], allowed: Sequence[str], named: bool
 ) -> BilingualText:
-    which = ", ".join(_which(o, named) for o in outside)
+    """The reason in one line, naming a few addresses and domains: a domain may be 253
+    characters and the addresses are as many as the claim sent."""
+    names = [_which(o, named) for o in outside]
+    reason = _reason_text(agency_id, names, list(allowed))
+    return BilingualText(th=_clip(reason.th), en=_clip(reason.en))
+
+
+def _clip(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _reason_text(agency_id: str, names: list[str], allowed: list[str]) -> BilingualText:
+    which_en, which_th = _listed(names, th=False), _listed(names, th=True)
     if not allowed:
-        return BilingualText(
+        return BilingualText.model_construct(
             en=f"{agency_id} has no registered email domain, so no contact address "
-            f"can be accepted ({which}); " + REGISTER_HINT_EN.format(agency=agency_id),
+            f"can be accepted ({which_en}); " + REGISTER_HINT_EN.format(agency=agency_id),
             th=f"{agency_id} ยังไม่ได้ลงทะเบียนโดเมนอีเมล จึงรับอีเมลผู้ประสานงานไม่ได้ "
-            f"({which}) " + REGISTER_HINT_TH.format(agency=agency_id),
+            f"({which_th}) " + REGISTER_HINT_TH.format(agency=agency_id),
         )
-    shown = ", ".join(allowed)
-    return BilingualText(
+    return BilingualText.model_construct(
         en=f"contact addresses must be at {agency_id}'s registered email domains "
-        f"({shown}); not: {which}",
-        th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {agency_id} ลงทะเบียนไว้ ({shown}) "
-        f"รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which}",
+        f"({_listed(allowed, th=False)}); not: {which_en}",
+        th=f"อีเมลผู้ประสานงานต้องอยู่ในโดเมนอีเมลที่ {agency_id} ลงทะเบียนไว้ "
+        f"({_listed(allowed, th=True)}) รายการที่ไม่อยู่ในโดเมนดังกล่าว: {which_th}",
     )
 
 
@@ -98,10 +122,9 @@ def _message(outside: OutsideAddress, allowed: Sequence[str], named: bool) -> Bi
             en=f"{which} cannot be accepted: no email domain is registered",
             th=f"รับ {which} ไม่ได้ เพราะยังไม่ได้ลงทะเบียนโดเมนอีเมลของหน่วยงาน",
         )
-    shown = ", ".join(allowed)
     return BilingualText(
-        en=f"{which} is not at a registered email domain ({shown})",
-        th=f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({shown})",
+        en=_clip(f"{which} is not at a registered email domain ({_listed(allowed, th=False)})"),
+        th=_clip(f"{which} ไม่อยู่ในโดเมนอีเมลที่ลงทะเบียนไว้ ({_listed(allowed, th=True)})"),
     )
 
 
