@@ -46,7 +46,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import bson
 import structlog
@@ -153,6 +153,27 @@ Decide = Callable[[Loaded | None], Decision[R] | Awaitable[Decision[R]]]
 
 class ConflictsExhausted(Exception):
     """A change kept losing races for the same aggregate; nothing was committed."""
+
+
+class Aggregates(Protocol):
+    """The port handlers and repositories use: one kind of aggregate, changed only by commits.
+    `AggregateStore` is the adapter; the unit tests' in-memory twin
+    (`tests/unit/fakes/store.py`) keeps the same contract (`tests/store_contract.py`, run
+    against both)."""
+
+    name: str
+
+    async def load(self, aggregate_id: str) -> Loaded | None: ...
+
+    async def exists(self, aggregate_id: str) -> bool: ...
+
+    async def get(self, aggregate_id: str) -> Doc | None: ...
+
+    async def change(self, aggregate_id: str, decide: Decide[R]) -> R: ...
+
+    async def create(self, aggregate_id: str, commit: Commit) -> bool: ...
+
+    async def ids_where(self, equals: Mapping[str, Any]) -> list[str]: ...
 
 
 class CommitPublisher:
@@ -308,6 +329,11 @@ class AggregateStore:
     async def get(self, aggregate_id: str) -> Doc | None:
         loaded = await self.load(aggregate_id)
         return None if loaded is None else loaded.state
+
+    async def ids_where(self, equals: Mapping[str, Any]) -> list[str]:
+        """The ids of the aggregates whose projection has these top-level values, in id order."""
+        docs = await self.current.find(dict(equals), {"_id": 1}).to_list(None)
+        return sorted(str(d["_id"]) for d in docs)
 
     # ---- writing ----
 
