@@ -29,7 +29,7 @@ from smartcity_th.contracts.certificate_seal import seal
 from smartcity_th.contracts.common import Contract, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.kit import ClaimSigner
-from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.adapters.repository import CaseRepository
 from smartcity_th.services.approvals.domain import (
     DECISION_TYPES,
     DEFAULT_RULES,
@@ -141,7 +141,7 @@ class DecisionResult:
 class CaseHandlers:
     def __init__(
         self,
-        repository: MongoCaseRepository,
+        repository: CaseRepository,
         clock: Clock = utc_now,
         rules: Rules = DEFAULT_RULES,
         directory: Callable[[str], Agency] = agency,

@@ -31,8 +31,8 @@ from smartcity_th.contracts.proposals import (
     SubmittedContent,
 )
 from smartcity_th.services.common.consumer import Unprocessable
-from smartcity_th.services.common.store import AggregateStore, Commit
-from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository
+from smartcity_th.services.common.store import Aggregates, Commit
+from smartcity_th.services.proposals.adapters.repository import ProposalRepository
 from smartcity_th.services.proposals.domain import (
     SERVICE_PRODUCER,
     IntakeError,
@@ -94,7 +94,7 @@ def no_such_proposal(proposal_id: str) -> IntakeError:
 class ProposalHandlers:
     def __init__(
         self,
-        repository: MongoProposalRepository,
+        repository: ProposalRepository,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._repo = repository
@@ -320,7 +320,7 @@ class RejectionLog:
     """IntakeRejected events, one per refused claim (idempotent by the claim's event id): each
     rejection is an aggregate of one commit in the store."""
 
-    def __init__(self, store: AggregateStore, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, store: Aggregates, clock: Callable[[], dt.datetime]) -> None:
         self.store = store
         self._clock = clock
 
