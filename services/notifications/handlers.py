@@ -17,13 +17,7 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications import domain, view
-from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
-from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import (
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-)
+from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
 from smartcity_th.services.notifications.domain import (
     Clock,
     Delivery,
@@ -39,6 +33,7 @@ from smartcity_th.services.notifications.metrics import (
     QUEUED,
     REVIEW,
 )
+from smartcity_th.services.notifications.ports import Bodies, LetterNumbers, Recipients
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +42,11 @@ class NotificationHandlers:
     def __init__(
         self,
         view: ProposalsView,
-        directory: RecipientsDirectory,
+        directory: Recipients,
         log_: DeliveryLog,
-        bodies: MessageBodies,
+        bodies: Bodies,
         settings: MailSettings,
-        register: LetterRegister,
+        register: LetterNumbers,
         clock: Clock = utc_now,
         on_queued: Callable[[list[str], list[Delivery]], None] | None = None,
         lease_seconds: float | None = None,
