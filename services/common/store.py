@@ -41,10 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 import random
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -148,7 +147,8 @@ class Commit:
 
 
 Decision = tuple[Commit | None, R]
-Decide = Callable[[Loaded | None], Decision[R] | Awaitable[Decision[R]]]
+Decide = Callable[[Loaded | None], Decision[R]]
+"""A decision: pure, on the aggregate as loaded (no I/O: it may be made more than once)."""
 
 
 class ConflictsExhausted(Exception):
@@ -351,15 +351,15 @@ class AggregateStore:
                 loaded: Loaded | None = remembered
                 remembered = None
                 try:
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
                 except Exception:
                     commit = None
                 if commit is None:  # a refusal or nothing to do: only on what is stored
                     loaded = await self.load(aggregate_id)
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
             else:
                 loaded = await self.load(aggregate_id)
-                commit, result = await _decided(decide, loaded)
+                commit, result = decide(loaded)
             if commit is None:
                 return result
             version = 1 if loaded is None else loaded.version + 1
@@ -494,11 +494,6 @@ class AggregateStore:
 def _aware(at: dt.datetime) -> dt.datetime:
     """A stored time as UTC (a client without `tz_aware` reads naive UTC datetimes)."""
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
-async def _decided(decide: Decide[R], loaded: Loaded | None) -> Decision[R]:
-    decided = decide(loaded)
-    return await decided if inspect.isawaitable(decided) else decided
 
 
 def _state_of(doc: Doc) -> Doc:

@@ -40,7 +40,7 @@ async def test_an_applicants_page_of_cases_is_full_whatever_the_others_have(
     mine = [submitted("21", n, applicant="lg-rayong-city") for n in range(3)]
     for opening in [*others, *mine]:
 
-        async def open_case(before: Case | None, e: Any = opening) -> tuple[Outcome, None]:
+        def open_case(before: Case | None, e: Any = opening) -> tuple[Outcome, None]:
             return apply(before, e), None
 
         await repo.change(opening.proposal_id, open_case, lambda: NOW)

@@ -176,6 +176,9 @@ async def test_refusals_unknown_proposals_and_unknown_producers(approvals: Appro
     case = await approvals.repo.get(pid)
     assert case is not None
     assert case.stage.value == "submitted"
+    early_award = await approvals.decide("depa", AwardCertification(valid_from=NOW.date()), pid)
+    assert early_award.outcome == "refused"
+    assert not await approvals.repo.register.exists("certificates-2569")  # no number taken
 
 
 async def test_claims_on_intake_dead_letter_only_the_unauthorised(approvals: Approvals) -> None:

@@ -6,8 +6,9 @@ numbers are the versions of one register aggregate per year; a meeting is an agg
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import structlog
 from pymongo import ASCENDING, DESCENDING
@@ -30,6 +31,16 @@ from smartcity_th.services.common.store import (
 log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Changed(Generic[R]):
+    """What a change of a case came to: the last decision's result, and the case and outcome
+    it was decided on (None: nothing to decide)."""
+
+    result: R
+    before: Case | None
+    outcome: Outcome | None
 
 
 CERTIFICATE_DEDUP_WINDOW = 500
@@ -61,29 +72,29 @@ class CaseRepository:
     async def change(
         self,
         proposal_id: str,
-        decide: Callable[[Case | None], Awaitable[tuple[Outcome | None, R]]],
+        decide: Callable[[Case | None], tuple[Outcome | None, R]],
         now: Callable[[], dt.datetime],
-    ) -> R:
-        """Load the case, decide an outcome, commit it (a refusal of a claim about a case that
-        does not exist is committed apart, as an orphan refusal); decided again on a lost race."""
+    ) -> Changed[R]:
+        """Load the case, decide an outcome, commit it; decided again on a lost race. A refusal
+        of a claim about a case that does not exist is committed after the decision, as an
+        orphan refusal of its own. Returns the last decision: its result, and the case and
+        outcome it was made on."""
 
-        async def step(loaded: Loaded | None) -> Decision[R]:
+        def step(loaded: Loaded | None) -> Decision[tuple[Changed[R], Commit | None]]:
             before = None if loaded is None else to_case(loaded.state, loaded.version)
-            outcome, result = await decide(before)
+            outcome, result = decide(before)
+            changed = Changed(result, before, outcome)
             if outcome is None or outcome.duplicate:
-                return None, result
+                return None, (changed, None)
             if outcome.case is None:
                 assert outcome.history_entry is not None
                 entry = outcome.history_entry
-                await self.orphans.create(
-                    entry["event_id"],
-                    Commit(
-                        state={"at": now(), "entry": entry},
-                        events=outcome.events,
-                        processed=[entry["event_id"]],
-                    ),
+                orphan = Commit(
+                    state={"at": now(), "entry": entry},
+                    events=outcome.events,
+                    processed=[entry["event_id"]],
                 )
-                return None, result
+                return None, (changed, orphan)
             opened = now() if loaded is None else loaded.state["opened_at"]
             processed = [] if outcome.history_entry is None else [outcome.history_entry["event_id"]]
             return (
@@ -92,10 +103,13 @@ class CaseRepository:
                     events=outcome.events,
                     processed=processed,
                 ),
-                result,
+                (changed, None),
             )
 
-        return await self.store.change(proposal_id, step)
+        changed, orphan = await self.store.change(proposal_id, step)
+        if orphan is not None:
+            await self.orphans.create(orphan.processed[0], orphan)
+        return changed
 
     async def certified_ids(self) -> list[str]:
         return await self.store.ids_where({"stage": Stage.CERTIFIED.value})

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ from smartcity_th.services.common.store import (
     CommitPublisher,
     ConflictsExhausted,
     Decide,
-    Decision,
     Loaded,
     commit_id,
     record_of,
@@ -204,15 +202,15 @@ class InMemoryAggregateStore:
                 loaded: Loaded | None = remembered
                 remembered = None
                 try:
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
                 except Exception:
                     commit = None
                 if commit is None:
                     loaded = await self.load(aggregate_id)
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
             else:
                 loaded = await self.load(aggregate_id)
-                commit, result = await _decided(decide, loaded)
+                commit, result = decide(loaded)
             if commit is None:
                 return result
             version = 1 if loaded is None else loaded.version + 1
@@ -324,8 +322,3 @@ class InMemoryAggregateStore:
             version = int(doc["version"]) if latest is None else latest.version
             sent += await self._publish_through(aid, version)
         return sent, pending
-
-
-async def _decided(decide: Decide[R], loaded: Loaded | None) -> Decision[R]:
-    decided = decide(loaded)
-    return await decided if inspect.isawaitable(decided) else decided
