@@ -172,19 +172,16 @@ class NotificationHandlers:
             )
         else:
             await self._tell(envelope, recorded.state)
-        state = recorded.state
-        for held in recorded.released:
-            earlier = parse_record(held.event_value.encode("utf-8"))
-            state = view.applied(state, earlier, held.stage)
-            if not view.is_known(state):
+        for told in view.tellings(recorded):
+            if not told.known:
                 log.warning(
                     "notify.told_without_proposal",
-                    event_id=held.event_id,
+                    event_id=told.held.event_id,
                     proposal_id=envelope.proposal_id,
-                    waited_since=held.held_at,
+                    waited_since=told.held.held_at,
                 )
-            await self._tell(earlier, state)
-            await self._view.release(envelope.proposal_id, held, earlier)
+            await self._tell(told.envelope, told.state)
+            await self._view.release(envelope.proposal_id, told.held, told.envelope)
 
     async def _tell(self, envelope: AnyEnvelope, proposal: Doc) -> None:
         """Queue the emails about one event, given the proposal as known at that point.
