@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,7 +35,7 @@ from smartcity_th.contracts.common import Contract, Stage
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.refusal import Refusal, RefusalKind, refusal
 from smartcity_th.kit import ClaimSigner
-from smartcity_th.services.approvals.adapters.repository import MongoCaseRepository
+from smartcity_th.services.approvals.adapters.repository import CaseRepository
 from smartcity_th.services.approvals.domain import (
     DECISION_TYPES,
     DEFAULT_RULES,
@@ -127,6 +127,16 @@ def refused_outcome(kind: RefusalKind) -> str:
 
 
 @dataclass(frozen=True)
+class NeedsNumber:
+    """A decision to award that needs its certificate number (of this Buddhist-era year)."""
+
+    be_year: int
+
+
+REFUSED = frozenset({"refused", "unauthorised", "unknown_proposal"})
+
+
+@dataclass(frozen=True)
 class DecisionResult:
     proposal_id: str
     event_type: str
@@ -165,7 +175,7 @@ class DecisionResult:
 class CaseHandlers:
     def __init__(
         self,
-        repository: MongoCaseRepository,
+        repository: CaseRepository,
         clock: Clock = utc_now,
         rules: Rules = DEFAULT_RULES,
         directory: Callable[[str], Agency] = agency,
@@ -183,30 +193,24 @@ class CaseHandlers:
     async def _change(
         self,
         proposal_id: str,
-        decide: Callable[[Case | None], Awaitable[tuple[Outcome | None, R]]],
+        decide: Callable[[Case | None], tuple[Outcome | None, R]],
     ) -> R:
         """Load, decide, commit (decided again on a lost race); then count the stage move
         the committed outcome made."""
-        last: list[tuple[Case | None, Outcome | None]] = []
-
-        async def remembered(before: Case | None) -> tuple[Outcome | None, R]:
-            outcome, result = await decide(before)
-            last[:] = [(before, outcome)]
-            return outcome, result
-
-        result = await self._repo.change(proposal_id, remembered, self.clock)
-        if last:
-            before, outcome = last[0]
-            if outcome is not None and not outcome.duplicate:
-                self.cases_changed.set()
-            moved = None if outcome is None or outcome.duplicate else stage_time(before, outcome)
-            if moved is not None:
-                STAGE_TRANSITIONS.labels(moved[0], moved[1]).inc()
-                STAGE_DURATION.labels(moved[0]).observe(moved[2])
-        return result
+        changed = await self._repo.change(proposal_id, decide, self.clock)
+        outcome = changed.outcome
+        if outcome is not None and not outcome.duplicate:
+            self.cases_changed.set()
+        moved = (
+            None if outcome is None or outcome.duplicate else stage_time(changed.before, outcome)
+        )
+        if moved is not None:
+            STAGE_TRANSITIONS.labels(moved[0], moved[1]).inc()
+            STAGE_DURATION.labels(moved[0]).observe(moved[2])
+        return changed.result
 
     async def apply_event(self, envelope: AnyEnvelope) -> Outcome:
-        async def decide(before: Case | None) -> tuple[Outcome, Outcome]:
+        def decide(before: Case | None) -> tuple[Outcome, Outcome]:
             outcome = apply(before, envelope)
             return outcome, outcome
 
@@ -263,9 +267,14 @@ class CaseHandlers:
     async def _decide_one(
         self, claim: AnyEnvelope, proposal_id: str, payload: Contract, fact_id: uuid.UUID
     ) -> DecisionResult:
+        """Decide one claim. An award needs its certificate number, the next of its year's
+        register: when the decision finds the award allowed, it commits nothing and asks for
+        one; the number is allocated (a commit of the register, the same number again for the
+        same proposal) and the claim decided again with it."""
         event_type = str(getattr(payload, "event_type", type(payload).__name__))
+        number: tuple[int, str] | None = None
 
-        async def decide(before: Case | None) -> tuple[Outcome, DecisionResult]:
+        def decide(before: Case | None) -> tuple[Outcome | None, DecisionResult | NeedsNumber]:
             now = self.clock()
             refused = self._authorise(claim.producer, event_type, before)
             fact_payload = payload
@@ -276,10 +285,10 @@ class CaseHandlers:
                 and may_award(before, fact_id)
             ):
                 valid_from = award_request_date(payload, now.date())
-                number = await self._repo.certificate_number_for(
-                    proposal_id, valid_from.year + 543, now
-                )
-                fact_payload = certification(before, number, valid_from, self.rules)
+                be_year = valid_from.year + 543
+                if number is None or number[0] != be_year:
+                    return None, NeedsNumber(be_year)
+                fact_payload = certification(before, number[1], valid_from, self.rules)
                 if self._signer is not None:
                     fact_payload = seal(
                         fact_payload,
@@ -299,7 +308,24 @@ class CaseHandlers:
                 )
             return outcome, self._result(before, outcome, proposal_id, event_type, fact_id)
 
-        return await self._change(proposal_id, decide)
+        while True:
+            result = await self._change(proposal_id, decide)
+            if isinstance(result, DecisionResult):
+                break
+            allocated = await self._repo.certificate_number_for(
+                proposal_id, result.be_year, self.clock()
+            )
+            number = (result.be_year, allocated)
+        if result.outcome in REFUSED:
+            REFUSALS.labels(result.outcome, event_type).inc()
+            log.info(
+                "decision.refused",
+                proposal_id=proposal_id,
+                event_type=event_type,
+                kind=result.outcome,
+                reason=result.reason_en,
+            )
+        return result
 
     def _authorise(self, producer_id: str, event_type: str, case: Case | None) -> Refusal | None:
         producer = find_producer(self._directory, producer_id)
@@ -349,14 +375,6 @@ class CaseHandlers:
                 proposal_id, event_type, str(fact_id), "applied", outcome.case.stage
             )
         kind = refused_outcome(outcome.refusal.kind)
-        REFUSALS.labels(kind, event_type).inc()
-        log.info(
-            "decision.refused",
-            proposal_id=proposal_id,
-            event_type=event_type,
-            kind=kind,
-            reason=outcome.refusal.reason.en,
-        )
         return DecisionResult(
             proposal_id,
             event_type,
@@ -399,7 +417,7 @@ class CaseHandlers:
         emitted = 0
         for proposal_id in await self._repo.certified_ids():
 
-            async def remind(before: Case | None) -> tuple[Outcome | None, str | None]:
+            def remind(before: Case | None) -> tuple[Outcome | None, str | None]:
                 outcome = (
                     None
                     if before is None

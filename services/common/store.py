@@ -41,11 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import bson
 import structlog
@@ -153,11 +152,33 @@ class Commit:
 
 
 Decision = tuple[Commit | None, R]
-Decide = Callable[[Loaded | None], Decision[R] | Awaitable[Decision[R]]]
+Decide = Callable[[Loaded | None], Decision[R]]
+"""A decision: pure, on the aggregate as loaded (no I/O: it may be made more than once)."""
 
 
 class ConflictsExhausted(Exception):
     """A change kept losing races for the same aggregate; nothing was committed."""
+
+
+class Aggregates(Protocol):
+    """The port handlers and repositories use: one kind of aggregate, changed only by commits.
+    `AggregateStore` is the adapter; the unit tests' in-memory twin
+    (`tests/unit/fakes/store.py`) keeps the same contract (`tests/store_contract.py`, run
+    against both)."""
+
+    name: str
+
+    async def load(self, aggregate_id: str) -> Loaded | None: ...
+
+    async def exists(self, aggregate_id: str) -> bool: ...
+
+    async def get(self, aggregate_id: str) -> Doc | None: ...
+
+    async def change(self, aggregate_id: str, decide: Decide[R]) -> R: ...
+
+    async def create(self, aggregate_id: str, commit: Commit) -> bool: ...
+
+    async def ids_where(self, equals: Mapping[str, Any]) -> list[str]: ...
 
 
 class CommitPublisher:
@@ -314,6 +335,11 @@ class AggregateStore:
         loaded = await self.load(aggregate_id)
         return None if loaded is None else loaded.state
 
+    async def ids_where(self, equals: Mapping[str, Any]) -> list[str]:
+        """The ids of the aggregates whose projection has these top-level values, in id order."""
+        docs = await self.current.find(dict(equals), {"_id": 1}).to_list(None)
+        return sorted(str(d["_id"]) for d in docs)
+
     # ---- writing ----
 
     async def change(self, aggregate_id: str, decide: Decide[R]) -> R:
@@ -330,15 +356,15 @@ class AggregateStore:
                 loaded: Loaded | None = remembered
                 remembered = None
                 try:
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
                 except Exception:
                     commit = None
                 if commit is None:  # a refusal or nothing to do: only on what is stored
                     loaded = await self.load(aggregate_id)
-                    commit, result = await _decided(decide, loaded)
+                    commit, result = decide(loaded)
             else:
                 loaded = await self.load(aggregate_id)
-                commit, result = await _decided(decide, loaded)
+                commit, result = decide(loaded)
             if commit is None:
                 return result
             version = 1 if loaded is None else loaded.version + 1
@@ -473,11 +499,6 @@ class AggregateStore:
 def _aware(at: dt.datetime) -> dt.datetime:
     """A stored time as UTC (a client without `tz_aware` reads naive UTC datetimes)."""
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
-async def _decided(decide: Decide[R], loaded: Loaded | None) -> Decision[R]:
-    decided = decide(loaded)
-    return await decided if inspect.isawaitable(decided) else decided
 
 
 def _state_of(doc: Doc) -> Doc:

@@ -17,13 +17,7 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications import domain, view
-from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
-from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import (
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-)
+from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
 from smartcity_th.services.notifications.domain import (
     Clock,
     Delivery,
@@ -39,6 +33,7 @@ from smartcity_th.services.notifications.metrics import (
     QUEUED,
     REVIEW,
 )
+from smartcity_th.services.notifications.ports import Bodies, LetterNumbers, Recipients
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +42,11 @@ class NotificationHandlers:
     def __init__(
         self,
         view: ProposalsView,
-        directory: RecipientsDirectory,
+        directory: Recipients,
         log_: DeliveryLog,
-        bodies: MessageBodies,
+        bodies: Bodies,
         settings: MailSettings,
-        register: LetterRegister,
+        register: LetterNumbers,
         clock: Clock = utc_now,
         on_queued: Callable[[list[str], list[Delivery]], None] | None = None,
         lease_seconds: float | None = None,
@@ -179,19 +174,16 @@ class NotificationHandlers:
             )
         else:
             await self._tell(envelope, recorded.state)
-        state = recorded.state
-        for held in recorded.released:
-            earlier = parse_record(held.event_value.encode("utf-8"))
-            state = view.applied(state, earlier, held.stage)
-            if not view.is_known(state):
+        for told in view.tellings(recorded):
+            if not told.known:
                 log.warning(
                     "notify.told_without_proposal",
-                    event_id=held.event_id,
+                    event_id=told.held.event_id,
                     proposal_id=envelope.proposal_id,
-                    waited_since=held.held_at,
+                    waited_since=told.held.held_at,
                 )
-            await self._tell(earlier, state)
-            await self._view.release(envelope.proposal_id, held, earlier)
+            await self._tell(told.envelope, told.state)
+            await self._view.release(envelope.proposal_id, told.held, told.envelope)
 
     async def _tell(self, envelope: AnyEnvelope, proposal: Doc) -> None:
         """Queue the emails about one event, given the proposal as known at that point.

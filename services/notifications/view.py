@@ -26,7 +26,7 @@ from typing import Any
 from smartcity_th.contracts.approvals import decided_on
 from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.common import Stage
-from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.envelope import AnyEnvelope, parse_record
 from smartcity_th.contracts.workflow import Moved, transition
 from smartcity_th.services.common.documents import Doc
 
@@ -63,6 +63,31 @@ class Recorded:
     """The event waits for its proposal: tell nobody yet."""
     released: list[Held] = field(default_factory=list)
     """Events held earlier that can be told now, in the order they arrived."""
+
+
+@dataclass(frozen=True)
+class Telling:
+    """A held event released to be told now, with the proposal as known at that point."""
+
+    held: Held
+    envelope: AnyEnvelope
+    state: Doc
+    """The view with this event and every one released before it applied."""
+
+    @property
+    def known(self) -> bool:
+        return is_known(self.state)
+
+
+def tellings(recorded: Recorded) -> list[Telling]:
+    """The events `recorded` released, in order, each with the proposal as known once it (and
+    those before it) are applied."""
+    state, out = recorded.state, []
+    for held in recorded.released:
+        envelope = parse_record(held.event_value.encode("utf-8"))
+        state = applied(state, envelope, held.stage)
+        out.append(Telling(held, envelope, state))
+    return out
 
 
 def is_known(state: Doc) -> bool:

@@ -34,8 +34,8 @@ from smartcity_th.contracts.proposals import (
 )
 from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
 from smartcity_th.services.common.consumer import Unprocessable
-from smartcity_th.services.common.store import AggregateStore, Commit
-from smartcity_th.services.proposals.adapters.repository import MongoProposalRepository
+from smartcity_th.services.common.store import Aggregates, Commit
+from smartcity_th.services.proposals.adapters.repository import ProposalRepository
 from smartcity_th.services.proposals.domain import (
     SERVICE_PRODUCER,
     Proposal,
@@ -92,7 +92,7 @@ class SubmitResult:
 class ProposalHandlers:
     def __init__(
         self,
-        repository: MongoProposalRepository,
+        repository: ProposalRepository,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._repo = repository
@@ -298,7 +298,7 @@ class RejectionLog:
     """IntakeRejected events, one per refused claim (idempotent by the claim's event id): each
     rejection is an aggregate of one commit in the store."""
 
-    def __init__(self, store: AggregateStore, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, store: Aggregates, clock: Callable[[], dt.datetime]) -> None:
         self.store = store
         self._clock = clock
 

@@ -1152,14 +1152,6 @@ async def test_the_register_numbers_a_letter_once_and_reads_nothing_for_a_new_on
             (3, "e3:a"),
             (4, "e4:a"),
         ]
-        # A letter keeps the moment it took its number, whatever year it is told again in:
-        # it is dated that day (docs/notifications.md, "Dates").
-        next_year = now + dt.timedelta(days=400)
-        again = await theirs.issue("depa:2570", "e2:a", now=next_year)
-        assert again.number == 2
-        assert abs((again.at - now).total_seconds()) < 0.01
-        fresh = await theirs.issue("depa:2570", "e5:a", now=next_year)
-        assert (fresh.number, fresh.at) == (1, next_year)
     finally:
         await mine_client.drop_database(db_name)
         await mine_client.close()

@@ -3,7 +3,6 @@ cursor pagination with ties, indexes."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -16,14 +15,12 @@ from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.proposals import SubmittedContent
-from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
 from smartcity_th.services.proposals.handlers import (
     ProposalHandlers,
     SubmitProposal,
-    WithdrawProposal,
 )
 from tests import builders
 from tests.support import KAFKA, Namespace
@@ -65,42 +62,6 @@ async def test_indexes_for_the_list_filters(repo: MongoProposalRepository) -> No
         ["submitted_at", "_id"],
     ):
         assert wanted in keys
-
-
-async def test_concurrent_withdrawals_make_one_event(repo: MongoProposalRepository) -> None:
-    handlers = handlers_for(repo)
-    pid = (
-        await handlers.submit(
-            SubmitProposal(applicant=PHUKET, content=content(), idempotency_key="i2")
-        )
-    ).proposal.proposal_id
-    outcomes = await asyncio.gather(
-        *(
-            handlers.withdraw(
-                WithdrawProposal(actor=PHUKET, proposal_id=pid, reason=None, command_key=f"w{i}")
-            )
-            for i in range(4)
-        ),
-        return_exceptions=True,
-    )
-    done = [o for o in outcomes if not isinstance(o, BaseException)]
-    refused = [o for o in outcomes if isinstance(o, Refused)]
-    assert len(done) == 1
-    assert len(refused) == 3
-    assert {r.refusal.kind for r in refused} == {RefusalKind.CONFLICT}
-    doc = await repo.collection.find_one({"_id": pid})
-    assert doc is not None
-    assert [e["event_type"] for e in doc["events"]] == [
-        "ProposalContactsRecorded",
-        "ProposalSubmitted",
-        "ProposalWithdrawn",
-    ]
-    assert doc["_version"] == 2
-    assert doc["content"]["budget_baht"] == "10.50"
-    pending = await repo.store.unpublished()  # nobody published: these tests have no Kafka
-    commits = [await repo.store.commits.find_one({"_id": d["_id"]}) for d in pending]
-    events = [e["event_type"] for c in commits if c for e in c["events"]]
-    assert events == ["ProposalContactsRecorded", "ProposalSubmitted", "ProposalWithdrawn"]
 
 
 async def test_pages_cover_ties_on_submitted_at_exactly_once(

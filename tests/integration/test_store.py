@@ -1,5 +1,6 @@
-"""The aggregate store (services/common/store.py) on the real Kafka and FerretDB: commits as
-compare-and-set, lost races decided again, a crash between commit and publish, a store outage."""
+"""The aggregate store (services/common/store.py) on the real Kafka and FerretDB, beyond its
+contract (tests/store_contract.py, which test_store_contract.py runs here): round trips, a crash
+between commit and publish, Kafka away, the outbox gauges, a store outage."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
-from smartcity_th.contracts.proposals import ProposalWithdrawn
+from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.consumer import EventConsumer, Record
 from smartcity_th.services.common.kafka_security import bootstrap_servers
@@ -28,21 +28,16 @@ from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,
     CommitPublisher,
-    Decision,
-    Loaded,
     Relay,
     commit_id,
     record_of,
 )
+from tests.store_contract import add, withdrawn
 from tests.support import KAFKA, MONGO, Namespace, kafka_security, read_topic, record_headers
 
 pytestmark = pytest.mark.integration
 
 Doc = dict[str, Any]
-
-
-class Refused(Exception):
-    pass
 
 
 @pytest.fixture
@@ -64,28 +59,6 @@ def store_in(db: AsyncDatabase[Doc], publisher: CommitPublisher) -> AggregateSto
     return AggregateStore(db, f"agg_{uuid.uuid4().hex[:6]}", publisher)
 
 
-def withdrawn(aggregate_id: str, note: str) -> AnyEnvelope:
-    return new_envelope(
-        ProposalWithdrawn(applicant="lg-phuket-city", reason=note),
-        producer="svc-proposals",
-        proposal_id=aggregate_id,
-    )
-
-
-def add(aggregate_id: str, step: int, limit: int | None = None) -> Any:
-    """A decision: add `step` to the counter (refused once it would pass `limit`), with one
-    event saying so."""
-
-    def decide(loaded: Loaded | None) -> Decision[int]:
-        total = 0 if loaded is None else int(loaded.state["total"])
-        if limit is not None and total + step > limit:
-            raise Refused(f"{total} + {step} would pass {limit}")
-        event = withdrawn(aggregate_id, f"+{step} -> {total + step}")
-        return Commit(state={"total": total + step}, events=[event]), total + step
-
-    return decide
-
-
 @dataclass
 class Raw:
     value: bytes
@@ -96,64 +69,6 @@ class Raw:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-async def test_concurrent_changes_from_two_processes_lose_nothing_and_publish_in_order(
-    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
-) -> None:
-    """Two publishers with their own connections stand for two processes; 30 changes race."""
-    other = make_client(MONGO, "other-process")
-    try:
-        mine = store_in(db, CommitPublisher(broker, topics, "proposals"))
-        theirs = AggregateStore(
-            other[db.name], mine.name, CommitPublisher(broker, topics, "proposals")
-        )
-        aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
-        results = await asyncio.gather(
-            *(
-                (mine if i % 2 else theirs).change(aggregate_id, add(aggregate_id, 1))
-                for i in range(30)
-            )
-        )
-    finally:
-        await other.close()
-    assert sorted(results) == list(range(1, 31))  # each change saw the one before it
-    loaded = await mine.load(aggregate_id)
-    assert loaded is not None
-    assert loaded.version == 30
-    assert loaded.state == {"total": 30}
-    projected = await mine.current.find_one({"_id": aggregate_id})
-    assert projected is not None
-    assert projected["total"] == 30
-    records = await read_topic(
-        topics.proposals, min_records=30, where=lambda r: r.key == aggregate_id.encode()
-    )
-    firsts: list[str] = []
-    for r in records:
-        reason = json.loads(r.value)["payload"]["reason"]["en"]
-        if reason not in firsts:
-            firsts.append(reason)
-    assert firsts == [f"+1 -> {n}" for n in range(1, 31)]
-
-
-async def test_a_change_that_lost_the_race_is_decided_again_and_refused_if_it_no_longer_fits(
-    broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
-) -> None:
-    store = store_in(db, CommitPublisher(broker, topics, "proposals"))
-    aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
-    outcomes = await asyncio.gather(
-        *(store.change(aggregate_id, add(aggregate_id, 4, limit=10)) for _ in range(5)),
-        return_exceptions=True,
-    )
-    applied = [o for o in outcomes if isinstance(o, int)]
-    refused = [o for o in outcomes if isinstance(o, Refused)]
-    assert sorted(applied) == [4, 8]
-    assert len(refused) == 3
-    assert all("would pass 10" in str(r) for r in refused)
-    loaded = await store.load(aggregate_id)
-    assert loaded is not None
-    assert loaded.state == {"total": 8}
-    assert loaded.version == 2
-
-
 def round_trips(operation: str) -> float:
     return (
         REGISTRY.get_sample_value("smartcity_store_round_trips_total", {"operation": operation})
@@ -161,20 +76,16 @@ def round_trips(operation: str) -> float:
     )
 
 
-async def test_a_store_decides_on_its_own_last_commit_without_reading_and_still_sees_others(
+async def test_a_store_decides_on_its_own_last_commit_without_reading(
     broker: KafkaBroker, topics: Topics, db: AsyncDatabase[Doc]
 ) -> None:
     """A store remembers its last commit of an aggregate: its next change reads nothing before
-    the insert (the insert is the check), and `create` reads nothing either. A commit another
-    process made in between fails that insert, and the change is decided again on what is
-    stored; so is a refusal decided on the remembered state."""
-    other = make_client(MONGO, "other-process")
+    the insert (the insert is the check), and `create` reads nothing either, counted in round
+    trips. (That a commit another process made in between is still seen is the contract's:
+    tests/store_contract.py, run here by test_store_contract.py.)"""
     client = make_client(MONGO, "this-process")  # counted: smartcity_store_round_trips_total
     try:
         mine = store_in(client[db.name], CommitPublisher(broker, topics, "proposals"))
-        theirs = AggregateStore(
-            other[db.name], mine.name, CommitPublisher(broker, topics, "proposals")
-        )
         aggregate_id = f"ST-{uuid.uuid4().hex[:8]}"
         finds = round_trips("find")
         assert await mine.create(aggregate_id, Commit(state={"total": 0}))
@@ -184,17 +95,8 @@ async def test_a_store_decides_on_its_own_last_commit_without_reading_and_still_
         # commit after each commit, and the publisher's look at the commit before the one
         # with events.
         assert round_trips("find") - finds == 3
-        assert await theirs.change(aggregate_id, add(aggregate_id, 10)) == 11
-        assert await mine.change(aggregate_id, add(aggregate_id, 1)) == 12  # not 2
-        assert await theirs.change(aggregate_id, add(aggregate_id, -10)) == 2
-        # On the remembered 12 this would be refused; on the stored 2 it fits.
-        assert await mine.change(aggregate_id, add(aggregate_id, 5, limit=10)) == 7
-        loaded = await mine.load(aggregate_id)
     finally:
-        await other.close()
         await client.close()
-    assert loaded is not None
-    assert (loaded.version, loaded.state) == (6, {"total": 7})
 
 
 async def test_a_crash_between_commit_and_publish_loses_nothing(

@@ -215,3 +215,19 @@ def test_a_refusal_read_while_the_submission_waits_for_contacts_still_names_the_
     assert named["area_name"] == {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"}
     assert named["province"]["code"] == "83"
     assert view.described({}) == {}
+
+
+def test_released_events_are_told_in_order_each_with_the_view_as_of_it() -> None:
+    screened, approved, submitted = (
+        env("ProposalScreened"),
+        env("SubcommitteeApproved"),
+        env("ProposalSubmitted"),
+    )
+    first = rec(contacts_known(), screened, "screened")
+    second = rec(first.state, approved, "subcommittee_approved")
+    third = rec(second.state, submitted, "submitted")
+    told = view.tellings(third)
+    assert [t.envelope.event_id for t in told] == [screened.event_id, approved.event_id]
+    assert [t.state["stage"] for t in told] == ["screened", "subcommittee_approved"]
+    assert all(t.known for t in told)
+    assert view.tellings(first) == []

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -32,21 +31,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from smartcity_th.services.common.documents import Doc
+from smartcity_th.services.notifications.ports import Issued
 
 MAX_RACES = 1000
 
 
 class RegisterContended(Exception):
     """A register kept losing races for its next number (never seen in practice)."""
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A letter's entry in its register: its number and when it was given (the letter is
-    dated that day, so the register's dates never run backwards as its numbers go up)."""
-
-    number: int
-    at: dt.datetime
 
 
 def entry_id(register: str, number: int) -> str:

@@ -27,7 +27,13 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.common.context import Source
 from smartcity_th.services.common.documents import Doc
-from smartcity_th.services.common.store import AggregateStore, Commit, Decision, Loaded
+from smartcity_th.services.common.store import (
+    Aggregates,
+    AggregateStore,
+    Commit,
+    Decision,
+    Loaded,
+)
 from smartcity_th.services.notifications import view
 from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, LetterRef
 from smartcity_th.services.notifications.links import new_secret
@@ -75,13 +81,24 @@ async def load_or_create_secret(db: AsyncDatabase[Doc], name: str) -> str:
     return str(doc["value"])
 
 
+def _mongo(store: Aggregates) -> AggregateStore:
+    """The MongoDB store behind a port, for what only it has (queries, indexes)."""
+    if not isinstance(store, AggregateStore):
+        raise TypeError(f"{store.name}: queries need the MongoDB store")
+    return store
+
+
 class ProposalsView:
     """What an email needs to say about a proposal, kept from the events: an aggregate per
     proposal in the store, each event applied by one commit that records its id."""
 
-    def __init__(self, store: AggregateStore) -> None:
+    def __init__(self, store: Aggregates) -> None:
         self.store = store
-        self.collection: AsyncCollection[Doc] = store.current
+
+    @property
+    def collection(self) -> AsyncCollection[Doc]:
+        """The projection, for queries (the MongoDB store only)."""
+        return _mongo(self.store).current
 
     async def record(
         self, envelope: AnyEnvelope, stage: str | None, *, needs_proposal: bool, now: dt.datetime
@@ -300,12 +317,16 @@ class DeliveryLog:
     """One aggregate per email in the store: queued, leased to a sender, sent or failed, each
     step one commit (the lease is a commit too, so exactly one sender holds an email)."""
 
-    def __init__(self, store: AggregateStore) -> None:
+    def __init__(self, store: Aggregates) -> None:
         self.store = store
-        self.collection: AsyncCollection[Doc] = store.current
+
+    @property
+    def collection(self) -> AsyncCollection[Doc]:
+        """The projection, for queries (the MongoDB store only)."""
+        return _mongo(self.store).current
 
     async def ensure_indexes(self) -> None:
-        await self.store.ensure_indexes()
+        await _mongo(self.store).ensure_indexes()
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])

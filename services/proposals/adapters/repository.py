@@ -18,6 +18,7 @@ from smartcity_th.contracts.common import as_words
 from smartcity_th.contracts.proposals import SubmittedContent
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.common.store import (
+    Aggregates,
     AggregateStore,
     Commit,
     CommitPublisher,
@@ -61,22 +62,12 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     return when, proposal_id
 
 
-class MongoProposalRepository:
-    """Proposals in the aggregate store: each change is one commit (state, events, processed
-    ids); the `proposals` collection is the projection that lists and reads use."""
+class ProposalRepository:
+    """Proposals in an aggregate store (the port the handlers use): each change is one commit
+    (state, events, processed ids)."""
 
-    def __init__(self, db: AsyncDatabase[Doc], publisher: CommitPublisher) -> None:
-        self.store = AggregateStore(db, "proposals", publisher)
-        self.collection: AsyncCollection[Doc] = self.store.current
-
-    async def ensure_indexes(self) -> None:
-        await self.store.ensure_indexes()
-        await self.collection.create_index([("applicant", ASCENDING), ("submitted_at", DESCENDING)])
-        await self.collection.create_index(
-            [("province_code", ASCENDING), ("submitted_at", DESCENDING)]
-        )
-        await self.collection.create_index([("status", ASCENDING), ("submitted_at", DESCENDING)])
-        await self.collection.create_index([("submitted_at", DESCENDING), ("_id", DESCENDING)])
+    def __init__(self, store: Aggregates) -> None:
+        self.store = store
 
     async def add(self, proposal: Proposal) -> bool:
         """Commit a new proposal with its events; False if the id exists."""
@@ -102,6 +93,26 @@ class MongoProposalRepository:
     async def get_document(self, proposal_id: str) -> Doc | None:
         loaded = await self.store.load(proposal_id)
         return None if loaded is None else {**loaded.state, "_id": proposal_id}
+
+
+class MongoProposalRepository(ProposalRepository):
+    """Proposals in the MongoDB aggregate store; the `proposals` collection is the projection
+    that lists use."""
+
+    def __init__(self, db: AsyncDatabase[Doc], publisher: CommitPublisher) -> None:
+        store = AggregateStore(db, "proposals", publisher)
+        super().__init__(store)
+        self.store: AggregateStore = store
+        self.collection: AsyncCollection[Doc] = store.current
+
+    async def ensure_indexes(self) -> None:
+        await self.store.ensure_indexes()
+        await self.collection.create_index([("applicant", ASCENDING), ("submitted_at", DESCENDING)])
+        await self.collection.create_index(
+            [("province_code", ASCENDING), ("submitted_at", DESCENDING)]
+        )
+        await self.collection.create_index([("status", ASCENDING), ("submitted_at", DESCENDING)])
+        await self.collection.create_index([("submitted_at", DESCENDING), ("_id", DESCENDING)])
 
     async def list(
         self, where: ListFilter, *, limit: int, cursor: str | None = None
