@@ -158,7 +158,9 @@ class MongoAuditLog:
         moved: dict[str, Any] = {"seq": entry["seq"], "hash": entry["hash"]}
         if entry.get("list") and entry.get("list_n"):
             moved[f"lists.{entry['list']}"] = entry["list_n"]
-        await self.heads.update_one({"_id": "global", "seq": {"$lt": entry["seq"]}}, {"$set": moved})
+        await self.heads.update_one(
+            {"_id": "global", "seq": {"$lt": entry["seq"]}}, {"$set": moved}
+        )
 
     async def seen(self, source: str) -> bool:
         return await self.entries.find_one({"source": source}, {"_id": 1}) is not None
@@ -264,7 +266,9 @@ class MongoAuditLog:
                     raise
                 self._head = (entry["seq"], entry["hash"])
                 if stored.get("list"):
-                    self._lists[stored["list"]] = max(self._lists.get(stored["list"], 0), stored["list_n"])
+                    self._lists[stored["list"]] = max(
+                        self._lists.get(stored["list"], 0), stored["list_n"]
+                    )
                 if proposal_id is not None:
                     self._remember(proposal_id, entry)
                 self._appended.set()
@@ -335,15 +339,20 @@ class MongoAuditLog:
         name = listing.list_name
 
         async def block(n: int) -> list[Doc]:
-            return await self._block({"block": n} if name == "all" else {"list_block": n, "list": name})
+            query = {"block": n} if name == "all" else {"list_block": n, "list": name}
+            return await self._block(query)
 
-        top = await self._newest_block(name, block)
+        start: int | None
         if cursor.after is not None:
             start = await self._block_at(name, cursor.after) if cursor.after else 0
             if start is None:
                 return await self._queried(listing, cursor, limit)
+            top = await self._newest_block(name, block)
             return await self._forwards(listing, cursor, limit, block, start, top)
-        start = top if cursor.before is None else await self._block_at(name, cursor.before)
+        if cursor.before is None:
+            start = await self._newest_block(name, block)
+        else:
+            start = await self._block_at(name, cursor.before)
         if start is None:
             return await self._queried(listing, cursor, limit)
         return await self._backwards(listing, cursor, limit, block, start)
@@ -380,9 +389,7 @@ class MongoAuditLog:
             if docs:
                 seen = min(int(d["seq"]) for d in docs)
                 lowest = seen if lowest is None else min(lowest, seen)
-            rows += sorted(
-                (d for d in docs if listing.keeps(d)), key=lambda d: -int(d["seq"])
-            )
+            rows += sorted((d for d in docs if listing.keeps(d)), key=lambda d: -int(d["seq"]))
             n, read = n - 1, read + 1
         more = len(rows) > limit
         stopped = not more and n >= 0 and read >= MAX_BLOCKS and lowest is not None

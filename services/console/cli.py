@@ -171,9 +171,7 @@ class Api:
     def page(self, path: str, **params: Any) -> tuple[Any, dict[str, dict[str, str]]]:
         """A page of a list and its neighbours' parameters, from the `Link` header: `older`
         (rel="next") and `newer` (rel="prev")."""
-        resp = self._send(
-            "GET", path, params={k: v for k, v in params.items() if v is not None}
-        )
+        resp = self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
         rels = {"next": "older", "prev": "newer"}
         return resp.json(), {
             rels[rel]: dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link["url"]).query))
@@ -447,7 +445,10 @@ def dl_list(
 def _more(pages: dict[str, dict[str, str]], command: str, **kept: str | None) -> None:
     """Where the neighbouring pages are, as the commands that show them."""
     flags = " ".join(f"--{k} {shlex.quote(v)}" for k, v in kept.items() if v)
-    for rel, flag, param in (("older", "--before", "before_seq"), ("newer", "--after", "after_seq")):
+    for rel, flag, param in (
+        ("older", "--before", "before_seq"),
+        ("newer", "--after", "after_seq"),
+    ):
         if rel in pages:
             limit = pages[rel].get("limit", "")
             console.print(

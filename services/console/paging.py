@@ -90,7 +90,9 @@ def window_of(
         )
     newest, oldest = int(rows[0]["seq"]), int(rows[-1]["seq"])
     if cursor.after is not None:
-        return Window(rows, older=oldest if cursor.after > 0 else None, newer=newest if more else None)
+        return Window(
+            rows, older=oldest if cursor.after > 0 else None, newer=newest if more else None
+        )
     return Window(rows, older=oldest if more else None, newer=newest if cursor.before else None)
 
 

@@ -150,7 +150,10 @@ class HistoryWriter:
         value = (
             t.value.replace(PROPOSAL_ID.encode(), proposal_id.encode())
             .replace(t.event_id.encode(), event_id.encode())
-            .replace(str(CORRELATION_ID).encode(), str(uuid.uuid5(uuid.NAMESPACE_URL, proposal_id)).encode())
+            .replace(
+                str(CORRELATION_ID).encode(),
+                str(uuid.uuid5(uuid.NAMESPACE_URL, proposal_id)).encode(),
+            )
             .replace(CERTIFICATE.encode(), f"SCT-B{self.seq + 1:09d}".encode())
         )
         headers = {k: event_id if v == t.event_id else v for k, v in t.headers.items()}
@@ -194,7 +197,11 @@ class HistoryWriter:
 
     def _dead_letter(self, pid: str, now: dt.datetime) -> Doc:
         letter = example_dead_letter().model_copy(
-            update={"dead_letter_id": str(uuid.uuid4()), "offset": self.seq, "dead_lettered_at": now}
+            update={
+                "dead_letter_id": str(uuid.uuid4()),
+                "offset": self.seq,
+                "dead_lettered_at": now,
+            }
         )
         value = letter.model_dump_json().encode()
         return self._entry(self._record(topic_names.DEADLETTER, pid, value, {}), pid, now)
@@ -208,7 +215,9 @@ class HistoryWriter:
                     return
 
 
-async def load(db: AsyncDatabase[Doc], topics: Topics, total: int, progress: Callable[[int], None]) -> HistoryWriter:
+async def load(
+    db: AsyncDatabase[Doc], topics: Topics, total: int, progress: Callable[[int], None]
+) -> HistoryWriter:
     """`total` audit entries into the console's database `db`, with its indexes and head."""
     audit = MongoAuditLog(db)
     await audit.ensure_indexes()
@@ -330,7 +339,10 @@ async def measure(total: int, repeat: int = 5) -> Doc:
         port = free_port()
         env = {"CONSOLE_LOG_LEVEL": "WARNING"}
         console = ServiceProcess(
-            "console", service_env("console", ns, port, env), port, logs / f"{ns.run_id}-history.log"
+            "console",
+            service_env("console", ns, port, env),
+            port,
+            logs / f"{ns.run_id}-history.log",
         )
         console.start()
         await asyncio.to_thread(console.wait_healthy, 300)
@@ -354,9 +366,10 @@ async def measure(total: int, repeat: int = 5) -> Doc:
 def _time_views(url: str, key: str, writer: HistoryWriter, repeat: int) -> Doc:
     pages, cli = views(writer)
     out: dict[str, Doc] = {}
-    with httpx.Client(base_url=url, timeout=300) as api, httpx.Client(
-        base_url=url, timeout=300
-    ) as web:
+    with (
+        httpx.Client(base_url=url, timeout=300) as api,
+        httpx.Client(base_url=url, timeout=300) as web,
+    ):
         deadline = time.monotonic() + 60
         while api.get("/api/audit/head", headers={"X-API-Key": key}).status_code == 401:
             assert time.monotonic() < deadline, "the console never accepted the bench's key"

@@ -2,10 +2,11 @@
 
 Loads N proposals straight into the stores of the proposals, approvals and notifications
 services (each one commit plus its projection, as the services write them: a submitted proposal,
-its case, three sent emails and their numbers in the letter register) and the console's audit log (the submission and its three
-emails, described and chained as the console appends them), starts the four services with their production defaults, lets
-their start-up passes finish, then measures the CPU time every process of the stack uses while
-nothing happens (services, FerretDB, PostgreSQL, Kafka, Mailpit), as a share of one core.
+its case, three sent emails and their numbers in the letter register) and into the console's
+audit log (the submission and its three emails, described and chained as the console appends
+them), starts the four services with their production defaults, lets their start-up passes
+finish, then measures the CPU time every process of the stack uses while nothing happens
+(services, FerretDB, PostgreSQL, Kafka, Mailpit), as a share of one core.
 """
 
 from __future__ import annotations

@@ -442,28 +442,34 @@ async def test_dead_letters_and_events_come_a_page_at_a_time(
 
     first = cli(console, "deadletters", "list", "--limit", "2", "--output", "json")
     assert first.exit_code == 0, first.output
-    assert [d["seq"] for d in json.loads(first.output)][0] == newest
+    assert next(d["seq"] for d in json.loads(first.output)) == newest
     walked: list[int] = []
     args = ["deadletters", "list", "--limit", "2"]
     for _ in range(50):
         page = cli(console, *args)
         assert page.exit_code == 0, page.output
-        walked += [int(line.split("\t")[0]) for line in page.output.splitlines() if line[:1].isdigit()]
-        older = re.search(r"older / เก่ากว่า: smartcity (deadletters list --before \d+ --limit 2)", page.output)
+        walked += [
+            int(line.split("\t")[0]) for line in page.output.splitlines() if line[:1].isdigit()
+        ]
+        older = re.search(
+            r"older / เก่ากว่า: smartcity (deadletters list --before \d+ --limit 2)", page.output
+        )
         if older is None or set(stored) <= set(walked):
             break
         args = older.group(1).split()
-    assert walked == sorted(walked, reverse=True) and len(set(walked)) == len(walked)
+    assert walked == sorted(walked, reverse=True)
+    assert len(set(walked)) == len(walked)
     assert set(stored) <= set(walked)
 
     async with httpx.AsyncClient(base_url=console.url, headers={"X-API-Key": console_key}) as http:
         resp = await http.get("/api/deadletters", params={"limit": 1})
         assert resp.status_code == 200
-        assert len(resp.json()) == 1 and "next" in resp.links
-        older = await http.get(resp.links["next"]["url"])
-        assert older.status_code == 200
-        assert older.json()[0]["seq"] < resp.json()[0]["seq"]
-        assert "prev" in older.links
+        assert len(resp.json()) == 1
+        assert "next" in resp.links
+        next_page = await http.get(resp.links["next"]["url"])
+        assert next_page.status_code == 200
+        assert next_page.json()[0]["seq"] < resp.json()[0]["seq"]
+        assert "prev" in next_page.links
         both = await http.get("/api/deadletters", params={"before_seq": 5, "after_seq": 1})
         assert both.status_code == 400
         events = await http.get("/api/events", params={"newest": "true", "limit": 2})
@@ -471,6 +477,9 @@ async def test_dead_letters_and_events_come_a_page_at_a_time(
 
     tail = cli(console, "events", "tail", "-n", "2", "--before", str(stored[0]))
     assert tail.exit_code == 0, tail.output
-    shown = [int(line.split()[0]) for line in tail.output.splitlines() if line[:8].strip().isdigit()]
-    assert shown and max(shown) < stored[0]
+    shown = [
+        int(line.split()[0]) for line in tail.output.splitlines() if line[:8].strip().isdigit()
+    ]
+    assert shown
+    assert max(shown) < stored[0]
     assert "older / เก่ากว่า: smartcity events tail --before" in tail.output

@@ -142,10 +142,12 @@ async def test_pages_walk_a_list_newest_first_and_back_without_gaps_or_repeats(
     assert (matching.older, matching.newer) == (None, None)
 
     emails = await log.window(deliveries_listing(), Cursor(), 5)
-    assert len(emails.entries) == 5 and emails.older is not None
+    assert len(emails.entries) == 5
+    assert emails.older is not None
     assert {e["event_type"] for e in emails.entries} == {"NotificationSent"}
     one = await log.window(deliveries_listing("p-1"), Cursor(), 100)
-    assert one.entries and {e["proposal_id"] for e in one.entries} == {"p-1"}
+    assert one.entries
+    assert {e["proposal_id"] for e in one.entries} == {"p-1"}
 
 
 async def test_entries_stored_before_the_lists_were_numbered_are_numbered_at_start(
@@ -172,10 +174,12 @@ async def test_entries_stored_before_the_lists_were_numbered_are_numbered_at_sta
 
     log = await fresh_log(mongo, ns, "legacy")
     newer = await log.append("p-old", {"kind": "deadletter", "source": "new:0:1", "error": "new"})
-    assert newer is not None and newer["proposal_seq"] == 8
+    assert newer is not None
+    assert newer["proposal_seq"] == 8
     letters = await log.window(dead_letters_listing(), Cursor(), 10)
     assert [e["seq"] for e in letters.entries] == [8, 7, 5, 3, 1]
     assert [e["list_n"] for e in letters.entries] == [5, 4, 3, 2, 1]
     everything = await log.window(Listing({}, "all"), Cursor(before=8), 3)
-    assert [e["seq"] for e in everything.entries] == [7, 6, 5] and everything.older == 5
+    assert [e["seq"] for e in everything.entries] == [7, 6, 5]
+    assert everything.older == 5
     assert Verifier().feed(await all_entries(log)) is None

@@ -50,10 +50,10 @@ from smartcity_th.services.console.views import (
     Filters,
     chronological,
     dead_letter,
-    event_log,
     dead_letters_listing,
     deliveries_listing,
     delivery,
+    event_log,
     may_replay,
     may_use_console,
     parse_since,
@@ -177,6 +177,7 @@ def stream_owner(request: Request, sessions: Sessions) -> str:
         return "key:" + hash_key(key)
     return f"session:{sessions.sid_of(request.cookies.get(sessions.cookie))}"
 
+
 BeforeSeq = Annotated[
     int | None, Query(ge=1, le=MAX_SEQ, description="The page of entries older than this one")
 ]
@@ -246,7 +247,10 @@ def build_router(
         summary="Audit log entries, oldest first after `after_seq`; `newest`: a page of the "
         "newest (older than `before_seq`, newer than `after_seq`), its neighbours in `Link`",
         response_model=list[EventRow],
-        responses={200: PAGED, 400: {"description": "Both before_seq and after_seq, or a bad filter"}},
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
     async def events(
         request: Request,
@@ -260,7 +264,9 @@ def build_router(
             cursor = cursor_of(before_seq, after_seq or None)
             page = await audit.window(event_log(f), cursor, limit)
             return listing(request, chronological(page.entries), page, limit)
-        return JSONResponse(chronological(await audit.page(f.query(), after_seq=after_seq, limit=limit)))
+        return JSONResponse(
+            chronological(await audit.page(f.query(), after_seq=after_seq, limit=limit))
+        )
 
     @router.get(
         "/events/stream",
@@ -327,9 +333,13 @@ def build_router(
 
     @router.get(
         "/deliveries",
-        summary="Emails sent, failed and held, newest first, a page at a time (neighbours in `Link`)",
+        summary="Emails sent, failed and held, newest first, a page at a time "
+        "(neighbours in `Link`)",
         response_model=list[Delivery],
-        responses={200: PAGED, 400: {"description": "Both before_seq and after_seq, or a bad filter"}},
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
     async def deliveries(
         request: Request,
@@ -348,7 +358,10 @@ def build_router(
         summary="Dead-letter records, newest first, a page at a time (neighbours in `Link`; "
         "`unique` with `error`: every match, one per original message)",
         response_model=list[DeadLetterView],
-        responses={200: PAGED, 400: {"description": "Both before_seq and after_seq, or a bad filter"}},
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
     async def deadletters(
         request: Request,
