@@ -32,6 +32,7 @@ from smartcity_th.services.console.paging import (
     Cursor,
     Window,
     block_of,
+    list_page,
     window_of,
 )
 from smartcity_th.services.console.views import Listing, list_of
@@ -53,7 +54,7 @@ def numbers(entry: Mapping[str, Any], counts: Mapping[str, int]) -> Doc:
     name = list_of(entry)
     if name is not None:
         n = counts.get(name, 0) + 1
-        out |= {"list": name, "list_n": n, "list_block": block_of(n)}
+        out |= {"list": name, "list_n": n, "list_page": list_page(name, block_of(n))}
     return out
 
 
@@ -92,9 +93,7 @@ class MongoAuditLog:
             [("event_type", ASCENDING), ("seq", ASCENDING)], name="event_type"
         )
         await self.entries.create_index([("block", ASCENDING)], name="block")
-        await self.entries.create_index(
-            [("list_block", ASCENDING), ("list", ASCENDING)], name="list_block"
-        )
+        await self.entries.create_index([("list_page", ASCENDING)], name="list_page")
         await self.entries.create_index([("dead_letter_id", ASCENDING)], name="dead_letter_id")
 
     async def head(self) -> Doc:
@@ -190,7 +189,11 @@ class MongoAuditLog:
             if name is not None:
                 counts[name] = n = counts.get(name, 0) + 1
                 if not has_list:
-                    numbered |= {"list": name, "list_n": n, "list_block": block_of(n)}
+                    numbered |= {
+                        "list": name,
+                        "list_n": n,
+                        "list_page": list_page(name, block_of(n)),
+                    }
             if numbered:
                 await self.entries.update_one({"_id": seq}, {"$set": numbered})
         await self.heads.update_one({"_id": "global"}, {"$set": {"lists": counts}})
@@ -339,7 +342,7 @@ class MongoAuditLog:
         name = listing.list_name
 
         async def block(n: int) -> list[Doc]:
-            query = {"block": n} if name == "all" else {"list_block": n, "list": name}
+            query = {"block": n} if name == "all" else {"list_page": list_page(name, n)}
             return await self._block(query)
 
         start: int | None
@@ -373,10 +376,10 @@ class MongoAuditLog:
         entry is not in the list."""
         if name == "all":
             return block_of(seq)
-        doc = await self.entries.find_one({"_id": seq}, {"list": 1, "list_block": 1})
-        if doc is None or doc.get("list") != name or doc.get("list_block") is None:
+        doc = await self.entries.find_one({"_id": seq}, {"list": 1, "list_n": 1})
+        if doc is None or doc.get("list") != name or doc.get("list_n") is None:
             return None
-        return int(doc["list_block"])
+        return block_of(int(doc["list_n"]))
 
     async def _backwards(
         self, listing: Listing, cursor: Cursor, limit: int, block: Any, start: int

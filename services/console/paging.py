@@ -18,7 +18,7 @@ from typing import Any
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 BLOCK = 100
-"""Entries per block: each entry stores its block (`block`: of the whole log; `list_block`: of
+"""Entries per block: each entry stores its block (`block`: of the whole log; `list_page`: of
 its list), so that a page is read with equality queries on indexed fields only. FerretDB 1.24
 hands a store's equality filters to PostgreSQL, where they use the GIN twins of the indexes
 (docs/architecture.md), but sorts, limits and ranges it applies itself, after reading every
@@ -58,6 +58,13 @@ class Window:
 def block_of(n: int) -> int:
     """The block of the entry numbered `n` in its list (the whole log: its sequence number)."""
     return n // BLOCK
+
+
+def list_page(name: str, block: int) -> str:
+    """The key of one block of a list (`email:812`): one equality on one indexed field, since
+    PostgreSQL, without statistics on these expressions, may pick the index of a second
+    equality that matches half the log (`list = "email"`) and filter a block out of it."""
+    return f"{name}:{block}"
 
 
 def window_of(

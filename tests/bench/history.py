@@ -46,6 +46,7 @@ from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.console.audit import MongoAuditLog, numbers
 from smartcity_th.services.console.chain import GENESIS, seal
 from smartcity_th.services.console.cli import app as cli_app
+from smartcity_th.services.console.paging import list_page
 from smartcity_th.services.console.records import describe
 from tests.support import (
     KAFKA,
@@ -235,6 +236,26 @@ async def load(
     return writer
 
 
+async def analyzed(db: AsyncDatabase[Doc], writer: HistoryWriter, timeout: float = 600) -> float:
+    """Seconds until PostgreSQL plans the pages' block queries on their indexes. A table
+    loaded in minutes has no statistics until autovacuum's ANALYZE reaches it (about a minute
+    later), and until then the planner takes it for a small table and scans it; a log that
+    grew over months has them. None if it never did within `timeout`."""
+    started = time.monotonic()
+    probes = [{"block": 1}]
+    if writer.lists:
+        probes += [{"list_page": list_page(name, 0)} for name in writer.lists]
+    while time.monotonic() - started < timeout:
+        plans = [
+            (await db.command("explain", {"find": "audit", "filter": f}))["queryPlanner"]
+            for f in probes
+        ]
+        if all(p.get("Plan", {}).get("Node Type") != "Seq Scan" for p in plans):
+            return round(time.monotonic() - started, 1)
+        await asyncio.sleep(5)
+    return float("nan")
+
+
 def _ms(samples: list[float]) -> Doc:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -336,6 +357,7 @@ async def measure(total: int, repeat: int = 5) -> Doc:
 
         writer = await load(client[ns.db("console")], topics, total, progress)
         loaded_in = time.perf_counter() - started
+        analyzed_in = await analyzed(client[ns.db("console")], writer)
         port = free_port()
         env = {"CONSOLE_LOG_LEVEL": "WARNING"}
         console = ServiceProcess(
@@ -354,6 +376,7 @@ async def measure(total: int, repeat: int = 5) -> Doc:
             "dead_letters": len(writer.seqs.get("deadletter", [])),
             "loaded_in_s": round(loaded_in, 1),
             "loaded_per_s": round(writer.seq / loaded_in),
+            "analyzed_after_s": analyzed_in,
             **result,
         }
     finally:
