@@ -240,7 +240,7 @@ async def analyzed(db: AsyncDatabase[Doc], writer: HistoryWriter, timeout: float
     """Seconds until PostgreSQL plans the pages' block queries on their indexes. A table
     loaded in minutes has no statistics until autovacuum's ANALYZE reaches it (about a minute
     later), and until then the planner takes it for a small table and scans it; a log that
-    grew over months has them. None if it never did within `timeout`."""
+    grew over months has them. -1 if it never did within `timeout`."""
     started = time.monotonic()
     probes = [{"block": 1}]
     if writer.lists:
@@ -253,7 +253,7 @@ async def analyzed(db: AsyncDatabase[Doc], writer: HistoryWriter, timeout: float
         if all(p.get("Plan", {}).get("Node Type") != "Seq Scan" for p in plans):
             return round(time.monotonic() - started, 1)
         await asyncio.sleep(5)
-    return float("nan")
+    return -1.0
 
 
 def _ms(samples: list[float]) -> Doc:
@@ -268,9 +268,13 @@ def _ms(samples: list[float]) -> Doc:
 
 def timed(call: Callable[[], None], repeat: int, slow_s: float = 5.0) -> Doc:
     """p50/p95 of `repeat` calls after one warm-up (a call slower than `slow_s` is not
-    repeated: one figure says enough)."""
+    repeated: one figure says enough; one that fails is recorded with its error)."""
     started = time.perf_counter()
-    call()
+    try:
+        call()
+    except AssertionError as exc:  # refused or timed out: the time it took, and why
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        return {"p50_ms": ms, "p95_ms": ms, "runs": 1, "error": str(exc)[:300]}
     first = time.perf_counter() - started
     samples = [first * 1000]
     if first < slow_s:
