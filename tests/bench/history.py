@@ -242,7 +242,7 @@ async def analyzed(db: AsyncDatabase[Doc], writer: HistoryWriter, timeout: float
     later), and until then the planner takes it for a small table and scans it; a log that
     grew over months has them. -1 if it never did within `timeout`."""
     started = time.monotonic()
-    probes = [{"block": 1}]
+    probes: list[Doc] = [{"block": 1}]
     if writer.lists:
         probes += [{"list_page": list_page(name, 0)} for name in writer.lists]
     while time.monotonic() - started < timeout:
