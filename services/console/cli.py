@@ -21,6 +21,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shlex
 import subprocess
 import time
 import urllib.parse
@@ -89,6 +90,17 @@ app.add_typer(kafka_app, name="kafka")
 
 console = Console(highlight=False)
 
+LimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=1000, help="How many per page (newest first)")
+]
+BeforeOpt = Annotated[
+    int | None,
+    typer.Option("--before", min=1, help="The page older than this sequence number (#)"),
+]
+AfterOpt = Annotated[
+    int | None,
+    typer.Option("--after", min=0, help="The page newer than this sequence number (#)"),
+]
 UrlOpt = Annotated[
     str, typer.Option("--url", envvar="CONSOLE_URL", help="The console service's base URL")
 ]
@@ -151,6 +163,23 @@ class Api:
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def page(self, path: str, **params: Any) -> tuple[Any, dict[str, dict[str, str]]]:
+        """A page of a list and its neighbours' parameters, from the `Link` header: `older`
+        (rel="next") and `newer` (rel="prev")."""
+        resp = self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
+        rels = {"next": "older", "prev": "newer"}
+        return resp.json(), {
+            rels[rel]: dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link["url"]).query))
+            for rel, link in resp.links.items()
+            if rel in rels
+        }
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -173,10 +202,7 @@ class Api:
             )
         if resp.status_code >= 400:  # 409: the console refused (e.g. an unsafe replay)
             fail(f"[red]refused ({resp.status_code}):[/red] {_reason(resp)}", EXIT_FAILED)
-        return resp.json()
-
-    def get(self, path: str, **params: Any) -> Any:
-        return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+        return resp
 
 
 def segment(value: str) -> str:
@@ -266,6 +292,10 @@ def tail(
     producer: Annotated[str | None, typer.Option(help="Only this producer (agency id)")] = None,
     since: Annotated[str | None, typer.Option(help="10m, 2h, 1d or an ISO time")] = None,
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many to show first")] = 50,
+    before: Annotated[
+        int | None,
+        typer.Option("--before", min=1, help="Those older than this sequence number (#)"),
+    ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between polls with --follow")] = 1.0,
     max_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
     output: OutputOpt = Output.text,
@@ -274,11 +304,15 @@ def tail(
     (with --output json: one JSON document, or one JSON line per event with --follow)."""
     api = Api(url)
     filters = {"proposal": proposal, "type": type_, "producer": producer, "since": since}
-    rows = (
-        list(reversed(api.get("/api/events", newest=True, limit=min(lines, 1000), **filters)))
-        if lines > 0
-        else []
-    )
+    if follow and before is not None:
+        fail("--before shows an older page; it does not combine with --follow", EXIT_USAGE)
+    rows: list[dict[str, Any]] = []
+    pages: dict[str, dict[str, str]] = {}
+    if lines > 0:
+        found, pages = api.page(
+            "/api/events", newest=True, limit=min(lines, 1000), before_seq=before, **filters
+        )
+        rows = list(reversed(found))
     last = max([r["seq"] for r in rows], default=0)
     as_json = output is Output.json
 
@@ -296,6 +330,14 @@ def tail(
             console.print("no events match / ไม่มีเหตุการณ์ตรงตามเงื่อนไข")
         for r in rows:
             emit(r)
+        if "older" in pages:
+            kept = {k: v for k, v in filters.items() if v}
+            flags = " ".join(f"--{k} {shlex.quote(v)}" for k, v in kept.items())
+            console.print(
+                f"older / เก่ากว่า: smartcity events tail --before "
+                f"{pages['older']['before_seq']} -n {lines} {flags}".rstrip(),
+                soft_wrap=True,
+            )
         return
     if not rows:
         last = int(api.get("/api/audit/head")["seq"])
@@ -368,18 +410,24 @@ def registry(
 def dl_list(
     url: UrlOpt = DEFAULT_URL,
     error: Annotated[str | None, typer.Option(help="Error text contains")] = None,
+    limit: LimitOpt = 50,
+    before: BeforeOpt = None,
+    after: AfterOpt = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Dead-letter records, newest first."""
-    rows = Api(url).get("/api/deadletters", error=error)
+    """Dead-letter records, newest first, a page at a time (--before/--after: the next page)."""
+    rows, pages = Api(url).page(
+        "/api/deadletters", error=error, limit=limit, before_seq=before, after_seq=after
+    )
     if output is Output.json:
         print_json(rows)
         return
-    table = Table("when", "consumer", "topic:partition:offset", "kind", "error", "proposal")
+    table = Table("#", "when", "consumer", "topic:partition:offset", "kind", "error", "proposal")
     table.add_column("replays")
     table.add_column("id", no_wrap=True, min_width=36)
     for d in rows:
         table.add_row(
+            str(d["seq"]),
             (d["at"] or "")[:19],
             d["consumer"],
             f"{d['topic']}:{d['partition']}:{d['offset']}",
@@ -391,6 +439,56 @@ def dl_list(
         )
     show_table(table)
     console.print(f"{len(rows)} dead letters")
+    _more(pages, "smartcity deadletters list", error=error)
+
+
+def _more(pages: dict[str, dict[str, str]], command: str, **kept: str | None) -> None:
+    """Where the neighbouring pages are, as the commands that show them."""
+    flags = " ".join(f"--{k} {shlex.quote(v)}" for k, v in kept.items() if v)
+    for rel, flag, param in (
+        ("older", "--before", "before_seq"),
+        ("newer", "--after", "after_seq"),
+    ):
+        if rel in pages:
+            limit = pages[rel].get("limit", "")
+            console.print(
+                f"{rel} / {'เก่ากว่า' if rel == 'older' else 'ใหม่กว่า'}: "
+                f"{command} {flag} {pages[rel][param]} --limit {limit} {flags}".rstrip(),
+                soft_wrap=True,
+            )
+
+
+@app.command("deliveries")
+def deliveries(
+    url: UrlOpt = DEFAULT_URL,
+    proposal: Annotated[str | None, typer.Option(help="Only this proposal's emails")] = None,
+    limit: LimitOpt = 50,
+    before: BeforeOpt = None,
+    after: AfterOpt = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    """The email delivery log (sent, failed, held for review), newest first, a page at a time."""
+    rows, pages = Api(url).page(
+        "/api/deliveries", proposal=proposal, limit=limit, before_seq=before, after_seq=after
+    )
+    if output is Output.json:
+        print_json(rows)
+        return
+    table = Table("#", "when", "status", "recipient", "about", "proposal", "attempts", "error")
+    for d in rows:
+        table.add_row(
+            str(d["seq"]),
+            (d["at"] or "")[:19],
+            Text(d["status"], style="green" if d["status"] == "sent" else "red"),
+            d["recipient_email"] or d["recipient_id"] or "",
+            d["about_event_type"] or "",
+            d["proposal_id"] or "",
+            str(d["attempts"] if d["attempts"] is not None else ""),
+            Text(d["error"] or "", style="red"),
+        )
+    show_table(table)
+    console.print(f"{len(rows)} emails")
+    _more(pages, "smartcity deliveries", proposal=proposal)
 
 
 @dead_app.command("show")

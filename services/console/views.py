@@ -193,8 +193,8 @@ def _when(r: Mapping[str, Any]) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-REGISTRY_QUERY: dict[str, Any] = {"event_type": {"$in": sorted(LIFECYCLE_EVENTS)}, "kind": "event"}
-"""The audit entries the registry is computed from: every certificate's lifecycle events."""
+REGISTRY_TYPES = sorted(LIFECYCLE_EVENTS)
+"""The event types the registry is computed from: every certificate's lifecycle events."""
 
 
 def _day(value: Any) -> dt.date:
@@ -271,6 +271,54 @@ NOTIFICATION_STATUS = {
     "NotificationHeld": "held for review",
 }
 """What each notifications fact says of an email (the console's delivery log)."""
+
+
+LISTS = ("email", "deadletter")
+"""The lists an entry can belong to besides the whole log, each numbered in its own order so
+that a page of it is read block by block (services/console/paging.py): the delivery log (every
+notifications fact) and the dead letters."""
+
+
+def list_of(entry: Mapping[str, Any]) -> str | None:
+    """Which list an entry (or its content) belongs to, by its stored kind and event type."""
+    if entry.get("kind") == "deadletter":
+        return "deadletter"
+    if entry.get("kind") == "event" and entry.get("event_type") in NOTIFICATION_STATUS:
+        return "email"
+    return None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a newest-first list shows: the entries of one of the `LISTS` (or `"all"`, the
+    whole log), read block by block, or those a store query selects (a selective one: one
+    proposal's), and of those only the ones whose error contains `error` (any case)."""
+
+    query: dict[str, Any]
+    list_name: str | None = None
+    error: str | None = None
+
+    def keeps(self, entry: Mapping[str, Any]) -> bool:
+        return self.error is None or self.error.lower() in (entry.get("error") or "").lower()
+
+
+def event_log(f: Filters) -> Listing:
+    """The event log: the whole log by its blocks, or the entries the filters select."""
+    q = f.query()
+    return Listing(q) if q else Listing({}, "all")
+
+
+def deliveries_listing(proposal: str | None = None) -> Listing:
+    """The delivery log (every notifications fact), of one proposal or all."""
+    if proposal:
+        q = {"kind": "event", "event_type": {"$in": sorted(NOTIFICATION_STATUS)}}
+        return Listing({**q, "proposal_id": proposal})
+    return Listing({"list": "email"}, "email")
+
+
+def dead_letters_listing(error: str | None = None) -> Listing:
+    """The dead letters, those whose error contains `error` (any case) if given."""
+    return Listing({"list": "deadletter"}, "deadletter", error or None)
 
 
 def delivery(entry: Mapping[str, Any]) -> dict[str, Any]:

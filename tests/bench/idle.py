@@ -2,9 +2,11 @@
 
 Loads N proposals straight into the stores of the proposals, approvals and notifications
 services (each one commit plus its projection, as the services write them: a submitted proposal,
-its case and three sent emails), starts the four services with their production defaults, lets
-their start-up passes finish, then measures the CPU time every process of the stack uses while
-nothing happens (services, FerretDB, PostgreSQL, Kafka, Mailpit), as a share of one core.
+its case, three sent emails and their numbers in the letter register) and into the console's
+audit log (the submission and its three emails, described and chained as the console appends
+them), starts the four services with their production defaults, lets their start-up passes
+finish, then measures the CPU time every process of the stack uses while nothing happens
+(services, FerretDB, PostgreSQL, Kafka, Mailpit), as a share of one core.
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.notifications import NotificationSent
 from smartcity_th.contracts.proposals import ProposalDraft
-from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
+from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, NOTIFICATIONS, PROPOSALS, Topics
 from smartcity_th.services.approvals.adapters.repository import case_state
 from smartcity_th.services.approvals.domain import open_case
 from smartcity_th.services.common.kafka import ensure_topics
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.settings import ServiceSettings
 from smartcity_th.services.common.store import VERSION, Commit, commit_id, record_of
+from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.notifications.adapters.register import entry_id
+from smartcity_th.services.notifications.config import NotificationsSettings
+from smartcity_th.services.notifications.domain import letter_date, letter_id, register_id
 from smartcity_th.services.proposals.adapters.repository import commit_of
 from smartcity_th.services.proposals.domain import Proposal, content_from_draft
+from tests.bench.history import HistoryWriter
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -79,6 +86,12 @@ async def seed(ns: Namespace, n: int) -> None:
     applicant = agency("lg-phuket-city")
     client = make_client(MONGO, "bench-seed")
     now = dt.datetime.now(dt.UTC)
+    topics = Topics(ns.topics_prefix)
+    office = NotificationsSettings.model_fields["office"].get_default(call_default_factory=True)
+    numbered = 0
+    console = client[ns.db("console")]
+    await MongoAuditLog(console).ensure_indexes()
+    audit = HistoryWriter(topics)
     try:
         for start in range(0, n, 500):
             rows: dict[str, list[Doc]] = {}
@@ -106,6 +119,7 @@ async def seed(ns: Namespace, n: int) -> None:
                     c, p = _docs(pid, commit, now)
                     rows.setdefault(f"{db}/{name}_commits", []).append(c)
                     rows.setdefault(f"{db}/{name}", []).append(p)
+                facts: list[tuple[str, Any]] = [(PROPOSALS, submitted)]
                 for k in range(3):
                     did = f"{submitted.event_id}:r{k}@example.go.th"
                     sent = new_envelope(
@@ -136,9 +150,23 @@ async def seed(ns: Namespace, n: int) -> None:
                     c, p = _docs(did, Commit(state=state, events=[sent]), now)
                     rows.setdefault("notifications/deliveries_commits", []).append(c)
                     rows.setdefault("notifications/deliveries", []).append(p)
+                    facts.append((NOTIFICATIONS, sent))
+                    register = register_id(office, letter_date(submitted))
+                    numbered += 1
+                    rows.setdefault("notifications/letter_register", []).append(
+                        {
+                            "_id": entry_id(register, numbered),
+                            "register": register,
+                            "number": numbered,
+                            "letter_id": letter_id(submitted, f"r{k}"),
+                            "at": now,
+                        }
+                    )
+                rows.setdefault("console/audit", []).extend(audit.envelopes(pid, facts, now))
             for where, docs in rows.items():
                 db, collection = where.split("/")
                 await _put(client[ns.db(db)][collection], docs)
+        await audit.head(console)
     finally:
         await client.close()
 

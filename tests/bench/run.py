@@ -39,6 +39,7 @@ from smartcity_th.services.common.kafka import ensure_topics
 from tests.bench import (
     baselines,
     claims,
+    history,
     idle,
     letter_pdf,
     letter_register,
@@ -81,6 +82,8 @@ TARGETS = {
     "lifecycle_peak_rss_max_mb": 120.0,
     "letter_pdf_cpu_p95_ms": 80.0,
     "idle_cpu_max_percent": 4.0,
+    # issue 26 item 4: every console page and CLI view with a long history (--history N)
+    "console_page_max_ms": 300.0,
     # a run is void, and says so, when the machine was busy as it started
     "quiet_loadavg_max": 1.0,
 }
@@ -243,6 +246,14 @@ def check(result: dict[str, Any]) -> list[str]:
     pdf = result.get("letter_pdf_cpu_ms")
     if pdf and pdf["p95"] > TARGETS["letter_pdf_cpu_p95_ms"]:
         missed.append(f"letter PDF CPU p95 {pdf['p95']} ms > {TARGETS['letter_pdf_cpu_p95_ms']} ms")
+    history_run = result.get("history")
+    if history_run:
+        for name, figures in history_run["views"].items():
+            if figures["p95_ms"] > TARGETS["console_page_max_ms"]:
+                missed.append(
+                    f"{name} with {history_run['audit_entries']} audit entries: p95 "
+                    f"{figures['p95_ms']} ms > {TARGETS['console_page_max_ms']} ms"
+                )
     idle_run = result.get("idle")
     if idle_run and idle_run["total_percent_of_one_core"] > TARGETS["idle_cpu_max_percent"]:
         missed.append(
@@ -423,6 +434,13 @@ def main() -> int:
         help="also the half-rate lifecycles with N proposals already stored (e.g. 10000)",
     )
     parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="also the console's pages and CLI views with N audit entries stored "
+        "(tests/bench/history.py; e.g. 1000000)",
+    )
+    parser.add_argument(
         "--instances", type=int, default=2, help="also the lifecycles with N instances per service"
     )
     parser.add_argument(
@@ -485,6 +503,8 @@ def main() -> int:
         result["peer"] = peer(args, result.get("lifecycles"))
     if args.probe_sizes:
         result["store_probe"] = asyncio.run(store_probe.probe(MONGO, args.probe_sizes, 50))
+    if args.history:
+        result["history"] = asyncio.run(history.measure(args.history))
     if args.idle_stored:
         result["idle"] = asyncio.run(idle.measure(args.idle_stored, 60.0, 20.0))
     result["loadavg_at_start"] = loadavg_at_start

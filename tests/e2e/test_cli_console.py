@@ -412,3 +412,72 @@ async def test_lag_shows_every_service_group_under_the_consoles_acls(
 
     rows = await poll(every_group, timeout=60, what="every service's group in the lag view")
     assert all(r["lag"] >= 0 and r["end"] >= r["committed"] >= 0 for r in rows), rows
+
+
+async def test_dead_letters_and_events_come_a_page_at_a_time(
+    services: dict[str, ServiceProcess],
+    console: ServiceProcess,
+    console_key: str,
+    topics: Topics,
+    ns: Namespace,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """The CLI, the JSON API and the web page walk the dead letters by keyset pages: each page
+    says where the older one starts, and the pages together hold every letter once."""
+    marker = f"pages{uuid.uuid4().hex[:8]}"
+    keys = [f"{marker}-{i}" for i in range(3)]
+    async with kafka_producer() as producer:
+        for key in keys:
+            await producer.send_and_wait(topics.proposals, b"{not json", key=key.encode())
+    audit = mongo[ns.db("console")]["audit"]
+
+    async def letters() -> list[int] | None:
+        found = await audit.find(
+            {"kind": "deadletter", "proposal_id": {"$in": keys}}, {"seq": 1}
+        ).to_list(None)
+        return sorted((d["seq"] for d in found), reverse=True) if len(found) >= 6 else None
+
+    stored = await poll(letters, timeout=60, what="the dead letters of three poison records")
+    newest = (await audit.find_one({"kind": "deadletter"}, sort=[("seq", -1)]) or {})["seq"]
+
+    first = cli(console, "deadletters", "list", "--limit", "2", "--output", "json")
+    assert first.exit_code == 0, first.output
+    assert next(d["seq"] for d in json.loads(first.output)) == newest
+    walked: list[int] = []
+    args = ["deadletters", "list", "--limit", "2"]
+    for _ in range(50):
+        page = cli(console, *args)
+        assert page.exit_code == 0, page.output
+        rows = [line.split("\t") for line in page.output.splitlines() if "\t" in line]
+        walked += [int(cells[0]) for cells in rows if cells[0].isdigit()]
+        older = re.search(
+            r"older / เก่ากว่า: smartcity (deadletters list --before \d+ --limit 2)", page.output
+        )
+        if older is None or set(stored) <= set(walked):
+            break
+        args = older.group(1).split()
+    assert walked == sorted(walked, reverse=True)
+    assert len(set(walked)) == len(walked)
+    assert set(stored) <= set(walked)
+
+    async with httpx.AsyncClient(base_url=console.url, headers={"X-API-Key": console_key}) as http:
+        resp = await http.get("/api/deadletters", params={"limit": 1})
+        assert resp.status_code == 200
+        assert len(resp.json()) == 1
+        assert "next" in resp.links
+        next_page = await http.get(resp.links["next"]["url"])
+        assert next_page.status_code == 200
+        assert next_page.json()[0]["seq"] < resp.json()[0]["seq"]
+        assert "prev" in next_page.links
+        both = await http.get("/api/deadletters", params={"before_seq": 5, "after_seq": 1})
+        assert both.status_code == 400
+        events = await http.get("/api/events", params={"newest": "true", "limit": 2})
+        assert "next" in events.links
+
+    tail = cli(console, "events", "tail", "-n", "2", "--before", str(stored[0]))
+    assert tail.exit_code == 0, tail.output
+    first_words = [line.split()[0] for line in tail.output.splitlines() if line.strip()]
+    shown = [int(word) for word in first_words if word.isdigit()]
+    assert shown
+    assert max(shown) < stored[0]
+    assert "older / เก่ากว่า: smartcity events tail --before" in tail.output

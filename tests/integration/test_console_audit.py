@@ -13,8 +13,10 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.consumer import Record
 from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.chain import Verifier, seal
+from smartcity_th.services.console.chain import GENESIS, Verifier, seal
 from smartcity_th.services.console.handlers import Recorder
+from smartcity_th.services.console.paging import Cursor
+from smartcity_th.services.console.views import Listing, dead_letters_listing, deliveries_listing
 from tests.support import Namespace
 
 pytestmark = pytest.mark.integration
@@ -88,3 +90,96 @@ async def test_a_crash_between_entry_and_head_is_repaired_at_start(
     assert third["proposal_seq"] == 3
     assert await restarted.append("p-crash", {"kind": "raw", "source": "x:0:2"}) is None
     assert Verifier().feed(await all_entries(restarted)) is None
+
+
+async def test_pages_walk_a_list_newest_first_and_back_without_gaps_or_repeats(
+    mongo: AsyncMongoClient[dict[str, Any]],
+    ns: Namespace,
+) -> None:
+    log = await fresh_log(mongo, ns, "pages")
+    letters: list[int] = []
+    for i in range(23):
+        kind = "deadletter" if i % 3 == 0 else "event"
+        content = {
+            "kind": kind,
+            "source": f"t:0:{i}",
+            "event_type": None if kind == "deadletter" else "NotificationSent",
+            "error": f"Payload {'NOT JSON (a+b)' if i % 2 else 'too big'} #{i}"
+            if kind == "deadletter"
+            else None,
+            "dead_letter_id": f"dl-{i}" if kind == "deadletter" else None,
+        }
+        entry = await log.append(f"p-{i % 4}", content)
+        assert entry is not None
+        if kind == "deadletter":
+            letters.append(entry["seq"])
+
+    query = dead_letters_listing()
+    seen: list[int] = []
+    page = await log.window(query, Cursor(), 3)
+    assert page.newer is None
+    while True:
+        seen += [e["seq"] for e in page.entries]
+        if page.older is None:
+            break
+        page = await log.window(query, Cursor(before=page.older), 3)
+    assert seen == sorted(letters, reverse=True)
+
+    back: list[int] = []
+    page = await log.window(query, Cursor(after=0), 3)  # the oldest page, read forwards
+    assert page.older is None
+    while True:
+        back = [e["seq"] for e in page.entries] + back
+        if page.newer is None:
+            break
+        page = await log.window(query, Cursor(after=page.newer), 3)
+    assert sorted(back, reverse=True) == seen
+
+    matching = await log.window(dead_letters_listing("not json (A+B)"), Cursor(), 100)
+    assert [e["seq"] for e in matching.entries] == [
+        s for s in sorted(letters, reverse=True) if (s - 1) % 2 == 1
+    ]
+    assert (matching.older, matching.newer) == (None, None)
+
+    emails = await log.window(deliveries_listing(), Cursor(), 5)
+    assert len(emails.entries) == 5
+    assert emails.older is not None
+    assert {e["event_type"] for e in emails.entries} == {"NotificationSent"}
+    one = await log.window(deliveries_listing("p-1"), Cursor(), 100)
+    assert one.entries
+    assert {e["proposal_id"] for e in one.entries} == {"p-1"}
+
+
+async def test_entries_stored_before_the_lists_were_numbered_are_numbered_at_start(
+    mongo: AsyncMongoClient[dict[str, Any]],
+    ns: Namespace,
+) -> None:
+    db = mongo[ns.db("console_legacy")]
+    prev = GENESIS
+    heads: dict[str, dict[str, Any]] = {}
+    for seq in range(1, 8):
+        kind = "deadletter" if seq % 2 else "event"
+        last = heads.get("p-old")
+        entry = seal(
+            seq=seq,
+            prev_hash=prev,
+            proposal_id="p-old",
+            proposal_seq=(last["proposal_seq"] + 1) if last else 1,
+            proposal_prev_hash=last["hash"] if last else GENESIS,
+            content={"kind": kind, "source": f"old:0:{seq}", "error": f"old #{seq}"},
+        )
+        await db["audit"].insert_one({"_id": seq, **entry})  # as an earlier console stored it
+        prev, heads["p-old"] = entry["hash"], entry
+    await db["audit_head"].insert_one({"_id": "global", "seq": 7, "hash": prev})
+
+    log = await fresh_log(mongo, ns, "legacy")
+    newer = await log.append("p-old", {"kind": "deadletter", "source": "new:0:1", "error": "new"})
+    assert newer is not None
+    assert newer["proposal_seq"] == 8
+    letters = await log.window(dead_letters_listing(), Cursor(), 10)
+    assert [e["seq"] for e in letters.entries] == [8, 7, 5, 3, 1]
+    assert [e["list_n"] for e in letters.entries] == [5, 4, 3, 2, 1]
+    everything = await log.window(Listing({}, "all"), Cursor(before=8), 3)
+    assert [e["seq"] for e in everything.entries] == [7, 6, 5]
+    assert everything.older == 5
+    assert Verifier().feed(await all_entries(log)) is None

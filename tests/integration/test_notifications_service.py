@@ -44,7 +44,7 @@ from smartcity_th.services.notifications.adapters.directory import (
     RecipientsDirectory,
     seed_documents,
 )
-from smartcity_th.services.notifications.adapters.register import LetterRegister
+from smartcity_th.services.notifications.adapters.register import LetterRegister, entry_id
 from smartcity_th.services.notifications.adapters.store import (
     DeliveryLog,
     MessageBodies,
@@ -1156,3 +1156,40 @@ async def test_the_register_numbers_a_letter_once_and_reads_nothing_for_a_new_on
         await mine_client.drop_database(db_name)
         await mine_client.close()
         await theirs_client.close()
+
+
+async def test_a_long_register_is_continued_after_a_few_lookups() -> None:
+    """A process that has not numbered in a register yet finds its highest number by looking
+    numbers up (about 2 log2(N) finds), not by reading the register."""
+
+    def finds() -> float:
+        value = REGISTRY.get_sample_value(
+            "smartcity_store_round_trips_total", {"operation": "find"}
+        )
+        return value or 0.0
+
+    db_name = f"t_register_{uuid.uuid4().hex[:8]}"
+    client = make_client(MONGO, "long-register")
+    try:
+        register = LetterRegister(client[db_name])
+        await register.ensure_indexes()
+        now = dt.datetime.now(dt.UTC)
+        await register.entries.insert_many(
+            [
+                {
+                    "_id": entry_id("depa:2569", n),
+                    "register": "depa:2569",
+                    "number": n,
+                    "letter_id": f"old-{n}:a",
+                    "at": now,
+                }
+                for n in range(1, 1001)
+            ]
+        )
+        before = finds()
+        assert await LetterRegister(client[db_name]).number("depa:2569", "new:a", now=now) == 1001
+        assert finds() - before <= 2 * 10 + 2  # 2 log2(1000) + 2 lookups, not the register
+        assert await LetterRegister(client[db_name]).number("depa:2570", "new2:a", now=now) == 1
+    finally:
+        await client.drop_database(db_name)
+        await client.close()

@@ -25,6 +25,14 @@ from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
 from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.paging import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    BadCursor,
+    Cursor,
+    Window,
+    link_header,
+)
 from smartcity_th.services.console.responses import (
     AuditEntry,
     ChainHead,
@@ -37,13 +45,15 @@ from smartcity_th.services.console.responses import (
 )
 from smartcity_th.services.console.sessions import Sessions
 from smartcity_th.services.console.views import (
-    NOTIFICATION_STATUS,
-    REGISTRY_QUERY,
+    REGISTRY_TYPES,
     BadFilter,
     Filters,
     chronological,
     dead_letter,
+    dead_letters_listing,
+    deliveries_listing,
     delivery,
+    event_log,
     may_replay,
     may_use_console,
     parse_since,
@@ -168,6 +178,37 @@ def stream_owner(request: Request, sessions: Sessions) -> str:
     return f"session:{sessions.sid_of(request.cookies.get(sessions.cookie))}"
 
 
+BeforeSeq = Annotated[
+    int | None, Query(ge=1, le=MAX_SEQ, description="The page of entries older than this one")
+]
+AfterSeq = Annotated[
+    int | None, Query(ge=0, le=MAX_SEQ, description="The page of entries newer than this one")
+]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Entries per page")]
+PAGED: dict[str, Any] = {
+    "headers": {
+        "Link": {
+            "description": 'The neighbouring pages (RFC 8288): rel="next" the older page, '
+            'rel="prev" the newer one; absent when there is neither',
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
+def cursor_of(before_seq: int | None, after_seq: int | None) -> Cursor:
+    try:
+        return Cursor.of(before_seq, after_seq)
+    except BadCursor as exc:
+        raise Refusal(400, str(exc), "ระบุได้เพียง before_seq หรือ after_seq อย่างใดอย่างหนึ่ง") from None
+
+
+def listing(request: Request, rows: list[dict[str, Any]], page: Window, limit: int) -> JSONResponse:
+    """A page of a list as JSON: the rows, and the neighbouring pages in a `Link` header."""
+    link = link_header(request.url.path, dict(request.query_params), page, limit)
+    return JSONResponse(rows, headers={"Link": link} if link else None)
+
+
 def build_router(
     audit: MongoAuditLog,
     replayer: Replayer,
@@ -203,17 +244,29 @@ def build_router(
 
     @router.get(
         "/events",
-        summary="Audit log entries, oldest first after `after_seq`",
+        summary="Audit log entries, oldest first after `after_seq`; `newest`: a page of the "
+        "newest (older than `before_seq`, newer than `after_seq`), its neighbours in `Link`",
         response_model=list[EventRow],
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
     async def events(
+        request: Request,
         f: Filt,
         after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+        before_seq: BeforeSeq = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         newest: bool = False,
     ) -> JSONResponse:
-        entries = await audit.page(f.query(), after_seq=after_seq, limit=limit, newest_first=newest)
-        return JSONResponse(chronological(entries))
+        if newest or before_seq is not None:
+            cursor = cursor_of(before_seq, after_seq or None)
+            page = await audit.window(event_log(f), cursor, limit)
+            return listing(request, chronological(page.entries), page, limit)
+        return JSONResponse(
+            chronological(await audit.page(f.query(), after_seq=after_seq, limit=limit))
+        )
 
     @router.get(
         "/events/stream",
@@ -272,7 +325,7 @@ def build_router(
         responses={400: {"description": "Not a province"}},
     )
     async def get_registry(province: str | None = None) -> JSONResponse:
-        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
+        entries = await audit.of_types(REGISTRY_TYPES, limit=100_000)
         try:
             return JSONResponse(registry(entries, province or None, go_live=go_live))
         except ValueError as exc:
@@ -280,34 +333,57 @@ def build_router(
 
     @router.get(
         "/deliveries",
-        summary="Emails sent and failed (NotificationSent/Failed)",
+        summary="Emails sent, failed and held, newest first, a page at a time "
+        "(neighbours in `Link`)",
         response_model=list[Delivery],
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
-    async def deliveries(proposal: str | None = None) -> JSONResponse:
-        q: dict[str, Any] = {
-            "kind": "event",
-            "event_type": {"$in": list(NOTIFICATION_STATUS)},
-        }
-        if proposal:
-            q["proposal_id"] = proposal
-        entries = await audit.page(q, limit=5000, newest_first=True)
-        return JSONResponse([delivery(e) for e in entries])
+    async def deliveries(
+        request: Request,
+        proposal: str | None = None,
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
+        limit: PageLimit = DEFAULT_PAGE,
+    ) -> JSONResponse:
+        page = await audit.window(
+            deliveries_listing(proposal or None), cursor_of(before_seq, after_seq), limit
+        )
+        return listing(request, [delivery(e) for e in page.entries], page, limit)
 
     @router.get(
         "/deadletters",
-        summary="Dead-letter records, newest first",
+        summary="Dead-letter records, newest first, a page at a time (neighbours in `Link`; "
+        "`unique` with `error`: every match, one per original message)",
         response_model=list[DeadLetterView],
+        responses={
+            200: PAGED,
+            400: {"description": "Both before_seq and after_seq, or a bad filter"},
+        },
     )
-    async def deadletters(error: str | None = None, unique: bool = False) -> JSONResponse:
-        if unique and error is not None:
+    async def deadletters(
+        request: Request,
+        error: str | None = None,
+        unique: bool = False,
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
+        limit: PageLimit = DEFAULT_PAGE,
+    ) -> JSONResponse:
+        if unique and error is not None:  # what `replay --all` replays: every match, once
             ids = await replayer.matching(error)
             entries = [e for e in [await audit.dead_letter(i) for i in ids] if e]
-        else:
-            entries = await audit.page({"kind": "deadletter"}, limit=5000, newest_first=True)
-            if error:
-                entries = [e for e in entries if error.lower() in (e.get("error") or "").lower()]
-        replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
-        return JSONResponse([dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries])
+            replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
+            return JSONResponse(
+                [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries]
+            )
+        page = await audit.window(
+            dead_letters_listing(error or None), cursor_of(before_seq, after_seq), limit
+        )
+        replays = await audit.replays_of([e["dead_letter_id"] for e in page.entries])
+        rows = [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in page.entries]
+        return listing(request, rows, page, limit)
 
     @router.get(
         "/deadletters/{dead_letter_id}",

@@ -12,25 +12,34 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.entrypoints.http import filters_from
+from smartcity_th.services.console.entrypoints.http import (
+    AfterSeq,
+    BeforeSeq,
+    PageLimit,
+    cursor_of,
+    filters_from,
+)
 from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_links
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
-    NOTIFICATION_STATUS,
-    REGISTRY_QUERY,
+    REGISTRY_TYPES,
     Filters,
     chronological,
     dead_letter,
+    dead_letters_listing,
+    deliveries_listing,
     delivery,
     displayable,
+    event_log,
     may_replay,
     may_use_console,
     preview,
@@ -162,10 +171,18 @@ def build_router(
         return RedirectResponse("/events", status_code=303)
 
     @router.get("/events")
-    async def events(request: Request, user: User, f: Filt) -> HTMLResponse:
+    async def events(
+        request: Request,
+        user: User,
+        f: Filt,
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
+        limit: PageLimit = DEFAULT_PAGE,
+    ) -> HTMLResponse:
+        cursor = cursor_of(before_seq, after_seq)
         head = await audit.head()
-        entries = await audit.page(f.query(), limit=100, newest_first=True)
-        rows = [row(e) for e in entries]
+        window = await audit.window(event_log(f), cursor, limit)
+        newest = cursor == Cursor()
         stream = "/api/events/stream?" + urllib.parse.urlencode(
             {**f.params(), "after_seq": str(head["seq"])}
         )
@@ -173,9 +190,10 @@ def build_router(
             "events.html",
             user,
             request=request,
-            rows=rows,
+            rows=[row(e) for e in window.entries],
             filters=f,
-            stream_url=stream,
+            stream_url=stream if newest else "",  # an older page stays as it is
+            pages=page_links("/events", f.params(), window, limit),
             nav="events",
         )
 
@@ -197,7 +215,7 @@ def build_router(
     async def get_registry(
         request: Request, user: User, province: str | None = None
     ) -> HTMLResponse:
-        entries = await audit.page(REGISTRY_QUERY, limit=100_000)
+        entries = await audit.of_types(REGISTRY_TYPES, limit=100_000)
         try:
             reg = registry(entries, province or None, go_live=go_live)
         except ValueError as exc:
@@ -222,23 +240,42 @@ def build_router(
         )
 
     @router.get("/deliveries")
-    async def deliveries(request: Request, user: User) -> HTMLResponse:
-        entries = await audit.page(
-            {"kind": "event", "event_type": {"$in": list(NOTIFICATION_STATUS)}},
-            limit=1000,
-            newest_first=True,
+    async def deliveries(
+        request: Request,
+        user: User,
+        proposal: str | None = None,
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
+        limit: PageLimit = DEFAULT_PAGE,
+    ) -> HTMLResponse:
+        window = await audit.window(
+            deliveries_listing(proposal or None), cursor_of(before_seq, after_seq), limit
         )
+        kept = {"proposal": proposal} if proposal else {}
         return page(
             "deliveries.html",
             user,
             request=request,
-            rows=[delivery(e) for e in entries],
+            rows=[delivery(e) for e in window.entries],
+            proposal=proposal or "",
+            pages=page_links("/deliveries", kept, window, limit),
             nav="deliveries",
         )
 
     @router.get("/deadletters")
-    async def deadletters(request: Request, user: User, done: str | None = None) -> HTMLResponse:
-        entries = await audit.page({"kind": "deadletter"}, limit=1000, newest_first=True)
+    async def deadletters(
+        request: Request,
+        user: User,
+        done: str | None = None,
+        error: str | None = None,
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    ) -> HTMLResponse:
+        window = await audit.window(
+            dead_letters_listing(error or None), cursor_of(before_seq, after_seq), limit
+        )
+        entries = window.entries
         replays = await audit.replays_of([e["dead_letter_id"] for e in entries])
         rows = [dead_letter(e, replays.get(e["dead_letter_id"], [])) for e in entries]
         for r in rows:
@@ -249,6 +286,8 @@ def build_router(
             request=request,
             rows=rows,
             done=done,
+            error=error or "",
+            pages=page_links("/deadletters", {"error": error} if error else {}, window, limit),
             nav="deadletters",
             can_replay=may_replay(user),
         )

@@ -21,7 +21,7 @@ from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import displayable, row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
-PIPELINE_QUERY: dict[str, Any] = {"kind": "event", "event_type": {"$in": sorted(STAGE_EVENTS)}}
+PIPELINE_TYPES = sorted(STAGE_EVENTS)
 
 
 def trace_url(jaeger_url: str, trace_id: str) -> str:
@@ -81,7 +81,7 @@ def build_router(
         return HTMLResponse(displayable(html), status_code=status)
 
     async def current_pipeline() -> dict[str, Any]:
-        entries = await audit.page(PIPELINE_QUERY, limit=200_000)
+        entries = await audit.of_types(PIPELINE_TYPES, limit=200_000)
         return pipeline(entries, dt.datetime.now(dt.UTC), go_live)
 
     # ---- JSON

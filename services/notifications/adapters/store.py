@@ -328,6 +328,7 @@ class DeliveryLog:
     async def ensure_indexes(self) -> None:
         await _mongo(self.store).ensure_indexes()
         await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
         await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
         await self.collection.create_index([("created_at", DESCENDING)])
         await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
@@ -568,17 +569,29 @@ class DeliveryLog:
             await self._change(doc["_id"], settle)
 
     async def stats(self, now: dt.datetime) -> dict[str, float]:
-        """Queue figures. Equalities only: FerretDB 1.24 hands `{"status": "queued"}` to its
-        backend, but decodes every document of the log for a `$in` (about 5 s of its CPU for
-        20,000 deliveries)."""
-        queued = await self.collection.find(
-            {"status": "queued"}, {"_id": 0, "attempts": 1, "created_at": 1}
-        ).to_list(None)
+        """Queue figures, each answered by the store from its status index: three counts and
+        the oldest queued email's time (one document), never the queue itself. Equalities on
+        `status` only: FerretDB 1.24 hands `{"status": "queued"}` to its backend, but decodes
+        every document of the log for a `$in` (about 5 s of its CPU for 20,000 deliveries)."""
+        queued = await self.collection.count_documents({"status": "queued"})
+        retrying = (
+            await self.collection.count_documents({"status": "queued", "attempts": {"$gt": 0}})
+            if queued
+            else 0
+        )
         held = await self.collection.count_documents({"status": "held"})
-        oldest = min((d["created_at"] for d in queued), default=None)
+        oldest = None
+        if queued:
+            first = (
+                await self.collection.find({"status": "queued"}, {"_id": 0, "created_at": 1})
+                .sort("created_at", ASCENDING)
+                .limit(1)
+                .to_list(1)
+            )
+            oldest = first[0]["created_at"] if first else None
         return {
-            "retrying": sum(1 for d in queued if d.get("attempts", 0) > 0),
-            "queued": len(queued),
+            "retrying": retrying,
+            "queued": queued,
             "held": held,
             "oldest_queued_age_seconds": 0.0
             if oldest is None
