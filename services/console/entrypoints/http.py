@@ -200,7 +200,9 @@ def cursor_of(before_seq: int | None, after_seq: int | None) -> Cursor:
     try:
         return Cursor.of(before_seq, after_seq)
     except BadCursor as exc:
-        raise Refusal(400, str(exc), "ระบุได้เพียง before_seq หรือ after_seq อย่างใดอย่างหนึ่ง") from None
+        raise HTTPRefusal(
+            400, str(exc), "ระบุได้เพียง before_seq หรือ after_seq อย่างใดอย่างหนึ่ง"
+        ) from None
 
 
 def listing(request: Request, rows: list[dict[str, Any]], page: Window, limit: int) -> JSONResponse:
