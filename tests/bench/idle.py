@@ -38,7 +38,7 @@ from smartcity_th.services.common.store import VERSION, Commit, commit_id, recor
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.notifications.adapters.register import entry_id
 from smartcity_th.services.notifications.config import NotificationsSettings
-from smartcity_th.services.notifications.domain import letter_date, letter_id, register_id
+from smartcity_th.services.notifications.domain import letter_id, register_id_now
 from smartcity_th.services.proposals.adapters.repository import commit_of
 from smartcity_th.services.proposals.domain import Proposal, content_from_draft
 from tests.bench.history import HistoryWriter
@@ -151,7 +151,7 @@ async def seed(ns: Namespace, n: int) -> None:
                     rows.setdefault("notifications/deliveries_commits", []).append(c)
                     rows.setdefault("notifications/deliveries", []).append(p)
                     facts.append((NOTIFICATIONS, sent))
-                    register = register_id(office, letter_date(submitted))
+                    register = register_id_now(office, now)  # issued as they were told
                     numbered += 1
                     rows.setdefault("notifications/letter_register", []).append(
                         {
