@@ -72,7 +72,7 @@ class LetterRegister:
             return 0
         low, high = 1, 2
         while await taken(high):
-            low, high = high, high * 2
+            low, high = high, high * 2  # a search, not a wait
         while high - low > 1:
             mid = (low + high) // 2
             if await taken(mid):
