@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
@@ -76,7 +77,10 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
         if store is not None:
             try:  # dropped through the FerretDB that made it (the stack's does not know it)
                 url = local_store_url("svc-proposals", store_port)
-                with MongoClient(url, serverSelectionTimeoutMS=10_000) as client:
+                client: MongoClient[dict[str, Any]] = MongoClient(
+                    url, serverSelectionTimeoutMS=10_000
+                )
+                with client:
                     client.drop_database(database)
             finally:
                 store.terminate()
