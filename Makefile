@@ -17,7 +17,8 @@ PYTEST_ARGS ?=
 ifneq ($(findstring --cluster,$(CHAOS_ARGS))$(filter test-cluster,$(MAKECMDGOALS)),)
 export SMARTCITY_KAFKA_NODES := 3
 endif
-KAFKA_BOOTSTRAP := $(shell infra/stack.sh bootstrap)
+# (handed on explicitly: GNU make before 4.4 does not export its variables to $(shell))
+KAFKA_BOOTSTRAP := $(shell SMARTCITY_KAFKA_NODES=$(SMARTCITY_KAFKA_NODES) infra/stack.sh bootstrap)
 SMTP_PORT := $(or $(SMARTCITY_SMTP_PORT),1025)
 MAILPIT_HTTP_PORT := $(or $(SMARTCITY_MAILPIT_HTTP_PORT),8025)
 JAEGER_UI_PORT := $(or $(SMARTCITY_JAEGER_UI_PORT),16686)

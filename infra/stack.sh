@@ -370,14 +370,15 @@ kafka_wait() {
 }
 
 kafka_other_mode_down() {  # one node and a cluster share ports: stop what the other mode runs
-  local other
-  if ((KAFKA_NODES == 1)); then other=$(seq -f 'kafka-%g' 1 3); else other=kafka; fi
-  for other in $other; do
-    if pid_of "$other" >/dev/null; then
+  local others other pid
+  if ((KAFKA_NODES == 1)); then others=$(seq -f 'kafka-%g' 1 3); else others=kafka; fi
+  for other in $others; do  # told together: a node left alone waits for a quorum to leave
+    if pid=$(pid_of "$other"); then
       log "$other runs, but SMARTCITY_KAFKA_NODES=$KAFKA_NODES: stopping it"
-      down_one "$other"
+      kill -TERM -- "-$pid" 2>/dev/null || true
     fi
   done
+  for other in $others; do down_one "$other"; done
 }
 
 pg_home_for_root() {  # as root: a home for the cluster that the postgres user can reach
@@ -682,6 +683,8 @@ case $cmd in
     for t in "${nodes[@]}"; do kafka_wait "$t"; done
     for t in "${targets[@]}"; do [[ $t == kafka-* ]] || up_one "$t"; done ;;
   down)
+    # `down` stops the other mode's Kafka too (what a `make test-cluster` before left running).
+    if [[ " ${targets[*]} " == *" kafka"* ]]; then kafka_other_mode_down; fi
     # A cluster's nodes are told to stop together: one left alone waits for a quorum to leave.
     for t in "${targets[@]}"; do
       if [[ $t == kafka-* ]] && pid=$(pid_of "$t"); then kill -TERM -- "-$pid" 2>/dev/null || true; fi

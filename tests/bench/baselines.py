@@ -26,10 +26,11 @@ from typing import Any
 import aiosmtplib
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
+from smartcity_th.services.common.kafka_security import KafkaAdmin
 from smartcity_th.services.common.mongo import make_client
-from tests.support import MAILPIT, MONGO, SMTP_PORT, kafka_client
+from tests.support import MAILPIT, MONGO, SMTP_PORT, kafka_auth, kafka_client
 
 Doc = dict[str, Any]
 PAYLOAD = b"x" * 1000
@@ -49,12 +50,9 @@ async def _rate(n: int, concurrency: int, op: Callable[[int], Awaitable[None]]) 
 
 async def kafka(n: int = 3000, sequential: int = 300) -> Doc:
     topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**kafka_client())
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-    finally:
-        await admin.close()
+    # As the stack provisions topics: the cluster's replication (3 on three nodes, with
+    # min.insync.replicas 2, which a topic of one replica could not be written to with acks=all)
+    await asyncio.to_thread(KafkaAdmin(kafka_auth()).create_topics, {topic: 3}, {})
     producer = AIOKafkaProducer(**kafka_client(), acks="all", enable_idempotence=True)
     await producer.start()
     try:

@@ -198,19 +198,29 @@ def children(pid: int) -> list[int]:
     return out
 
 
+STACK = {  # a server -> its pid files (the three nodes of a local Kafka cluster count as kafka)
+    "kafka": ("kafka", "kafka-1", "kafka-2", "kafka-3"),
+    "postgres": ("postgres",),
+    "ferretdb": ("ferretdb",),
+    "mailpit": ("mailpit",),
+    "jaeger": ("jaeger",),
+}
+
+
 def stack_pids() -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
-    for name in ("kafka", "postgres", "ferretdb", "mailpit", "jaeger"):
-        pidfile = LOCAL / "run" / f"{name}.pid"
-        if not pidfile.exists():
-            continue
-        top = int(pidfile.read_text())
-        tree, todo = [], [top]
-        while todo:  # the server and every process under it (PostgreSQL's backends)
-            p = todo.pop()
-            tree.append(p)
-            todo += children(p)
-        found[name] = tree
+    for name, pidfiles in STACK.items():
+        tree: list[int] = []
+        for pidfile in (LOCAL / "run" / f"{f}.pid" for f in pidfiles):
+            if not pidfile.exists():
+                continue
+            todo = [int(pidfile.read_text())]
+            while todo:  # the server and every process under it (PostgreSQL's backends)
+                p = todo.pop()
+                tree.append(p)
+                todo += children(p)
+        if tree:
+            found[name] = tree
     return found
 
 

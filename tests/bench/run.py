@@ -15,6 +15,8 @@ from the timestamps the services themselves store:
   - with the lifecycles, what one costs (tests/bench/cost.py, `lifecycles.cost_per_lifecycle`
     and each run's own): CPU ms per process (/proc), store round trips per service, Kafka
     records, SMTP transactions and the rendering CPU of one letter (the services' counters).
+  - with `--kafka-nodes 1 3`, the lifecycles on one Kafka node and on the local three-node
+    cluster in turn, and the ratios (tests/bench/nodes.py, `kafka_nodes`).
 It runs twice, with tracing on (the local stack's default: OTLP to Jaeger) and off, and reports
 what tracing costs (the difference of each figure). The targets are checked on the traced run.
 Fails (exit 1) when a target is missed. Results go to .local/bench/latest.json.
@@ -44,6 +46,7 @@ from tests.bench import (
     letter_pdf,
     letter_register,
     lifecycle,
+    nodes,
     revocation,
     store_probe,
 )
@@ -464,6 +467,15 @@ def main() -> int:
     parser.add_argument(
         "--peer-pdfs", action="store_true", help="the peer attaches the letters' PDFs too"
     )
+    parser.add_argument(
+        "--kafka-nodes",
+        type=int,
+        nargs="+",
+        choices=(1, 3),
+        help="the lifecycles (and the raw Kafka baseline) on each of these local Kafka modes in "
+        "turn, e.g. 1 3, compared under `kafka_nodes` (tests/bench/nodes.py); the stack is "
+        "switched back to the mode it was in; `lifecycles` and the checks are the first mode's",
+    )
     args = parser.parse_args()
     loadavg_at_start = [round(x, 2) for x in os.getloadavg()]  # before the stack's own start
     ensure_stack()
@@ -487,17 +499,21 @@ def main() -> int:
     if args.lifecycles:
         result["baselines"] = asyncio.run(baselines.measure())
         print(json.dumps(result["baselines"], indent=2))
-        result["lifecycles"] = asyncio.run(
-            lifecycle.run_all(
-                window=args.window,
-                start_rate=args.start_rate,
-                decision_lifecycles=args.decision_lifecycles,
-                stored=args.stored,
-                instances=args.instances,
-                tracing=args.tracing != "off",
-                letter_pdf=args.letter_pdf,
-            )
-        )
+        lifecycle_args = {
+            "window": args.window,
+            "start_rate": args.start_rate,
+            "decision_lifecycles": args.decision_lifecycles,
+            "stored": args.stored,
+            "instances": args.instances,
+            "tracing": args.tracing != "off",
+            "letter_pdf": args.letter_pdf,
+        }
+        if args.kafka_nodes:
+            result["kafka_nodes"] = nodes.compare(args.kafka_nodes, lifecycle_args)
+            first = result["kafka_nodes"]["runs"][str(args.kafka_nodes[0])]
+            result["lifecycles"] = first["lifecycles"]
+        else:
+            result["lifecycles"] = asyncio.run(lifecycle.run_all(**lifecycle_args))
         result["baseline_ratios"] = baseline_ratios(result["lifecycles"], result["baselines"])
     if args.peer:  # right after the backbone's lifecycles: the same machine, the same minutes
         result["peer"] = peer(args, result.get("lifecycles"))

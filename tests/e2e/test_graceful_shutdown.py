@@ -1,5 +1,6 @@
 """SIGTERM in the middle of traffic: in-flight work finishes, the process exits cleanly, and
-after a restart every accepted submission has exactly one event (nothing lost or doubled)."""
+after a restart every accepted submission has exactly one event (nothing lost or doubled; a
+record may repeat with its event id, as publication is at-least-once)."""
 
 from __future__ import annotations
 
@@ -92,5 +93,9 @@ async def test_sigterm_finishes_in_flight_requests_and_loses_nothing(
     assert sorted(d["idempotency_key"] for d in stored) == sorted(outcomes)
     ids = {d["_id"] for d in stored}
     records = await read_topic(Topics(ns.topics_prefix).proposals, min_records=len(ids), timeout=30)
-    per_proposal = collections.Counter(envelope_of(r)["proposal_id"] for r in records)
+    # One event per proposal; a record may repeat with the same event id (publication is
+    # at-least-once, effects once: a publish the broker took as the process stopped can be
+    # published again by the relay after the restart; seen on the three-node cluster).
+    events = {(envelope_of(r)["proposal_id"], envelope_of(r)["event_id"]) for r in records}
+    per_proposal = collections.Counter(proposal_id for proposal_id, _ in events)
     assert per_proposal == dict.fromkeys(ids, 1)

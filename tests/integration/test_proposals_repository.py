@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.proposals import SubmittedContent
 from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.kafka_security import bootstrap_servers
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
 from smartcity_th.services.proposals.handlers import (
@@ -41,7 +42,9 @@ async def repo(
 ) -> AsyncIterator[MongoProposalRepository]:
     db = mongo[ns.db(f"proposals_repo_{uuid.uuid4().hex[:6]}")]
     # The writer does not publish here: these tests are about the store; no broker is started.
-    publisher = CommitPublisher(KafkaBroker(KAFKA), Topics("unused."), "proposals")
+    publisher = CommitPublisher(
+        KafkaBroker(bootstrap_servers(KAFKA)), Topics("unused."), "proposals"
+    )
     publisher.publish_on_commit = False
     repository = MongoProposalRepository(db, publisher)
     await repository.ensure_indexes()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
 from smartcity_th.services.common.mongo import local_store_password, local_store_url
 from tests.support import LOCAL, Namespace, free_port, service_process
@@ -21,11 +23,20 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
     ns: Namespace,
 ) -> None:
     store_port = free_port()
+    # A database and a consumer group of its own: FerretDB loads its metadata once, at start,
+    # so collections this second FerretDB creates stay unknown to the stack's FerretDB, which
+    # would fail to create them again ("relation ... already exists") for the session's
+    # services on the same database (make test-cluster runs this tier before theirs).
+    database = ns.db("proposals_store_later")
     proc = service_process(
         "proposals",
         ns,
         "proposals-store-later",
-        {"PROPOSALS_MONGO_URL": local_store_url("svc-proposals", store_port)},
+        {
+            "PROPOSALS_MONGO_URL": local_store_url("svc-proposals", store_port),
+            "PROPOSALS_MONGO_DB": database,
+            "PROPOSALS_CONSUMER_GROUP": f"{ns.topics_prefix}proposals-store-later",
+        },
     )
     proc.start()
     store: subprocess.Popen[bytes] | None = None
@@ -64,5 +75,13 @@ def test_a_service_started_before_its_store_waits_and_starts_when_the_store_come
     finally:
         proc.stop()
         if store is not None:
-            store.terminate()
-            store.wait(30)
+            try:  # dropped through the FerretDB that made it (the stack's does not know it)
+                url = local_store_url("svc-proposals", store_port)
+                client: MongoClient[dict[str, Any]] = MongoClient(
+                    url, serverSelectionTimeoutMS=10_000
+                )
+                with client:
+                    client.drop_database(database)
+            finally:
+                store.terminate()
+                store.wait(30)
