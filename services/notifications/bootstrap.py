@@ -53,8 +53,9 @@ def mail_settings(settings: NotificationsSettings) -> MailSettings:
 
 
 def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
-    letters = shared_renderer()
-    letters.require_font()  # every email carries its letter as a PDF in this font
+    letters = shared_renderer()  # WeasyPrint is loaded by the first letter it typesets
+    if settings.letter_pdf:
+        letters.require_font()  # every email carries its letter as a PDF in this font
     rt = Runtime(NAME, settings, settings.mongo_db)
     mail = mail_settings(settings)
     links = mail.links

@@ -11,7 +11,11 @@ cluster it was drawn in), which is wrong for Thai: SARA AM is drawn as NIKHAHIT 
 every later SARA AA would be read back as SARA AM, and marks positioned above a vowel are read
 as lines of their own. Each line of text is therefore marked with its real text (PDF
 `/ActualText`, ISO 32000-1 14.9.4), which text extraction (poppler's pdftotext, Acrobat,
-PDFium) uses instead of the glyph map. docs/notifications.md, "The letter as a PDF"."""
+PDFium) uses instead of the glyph map. docs/notifications.md, "The letter as a PDF".
+
+WeasyPrint (with Pango, fontconfig and their Python bindings, about 30 MB of a process) is
+imported when the first letter is typeset, not with this module: a service that sends its
+letters without PDFs (`NOTIFICATIONS_LETTER_PDF=false`) never loads it."""
 
 from __future__ import annotations
 
@@ -24,17 +28,16 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, cached_property
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydyf
 import structlog
-import weasyprint
-from weasyprint.draw import text as weasyprint_text
-from weasyprint.text.ffi import ffi, fontconfig
-from weasyprint.text.fonts import FontConfiguration
 
 from smartcity_th.services.common.cli import StartupRefused
 from smartcity_th.services.notifications.metrics import RENDER_CPU
+
+if TYPE_CHECKING:
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +92,9 @@ _rendering = threading.Lock()
 def _mark_lines_with_their_text() -> None:
     """Wrap every line WeasyPrint draws in a `/Span <</ActualText (its text)>> BDC ... EMC`
     marked-content sequence (once per process)."""
+    import pydyf
+    from weasyprint.draw import text as weasyprint_text
+
     with _patched:
         draw_first_line = weasyprint_text.draw_first_line
         if getattr(draw_first_line, "marks_actual_text", False):
@@ -116,7 +122,6 @@ class LetterPdf:
     promise that two threads may typeset at once)."""
 
     def __init__(self) -> None:
-        _mark_lines_with_their_text()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="letter-pdf")
         self._recent: OrderedDict[bytes, bytes] = OrderedDict()
 
@@ -124,15 +129,22 @@ class LetterPdf:
     def _font_config(self) -> FontConfiguration:
         """One for every letter: WeasyPrint makes a new one (a Pango font map) for each
         document otherwise, and the process grew by 0.2 MB per letter, without end."""
+        from weasyprint.text.fonts import FontConfiguration
+
+        _mark_lines_with_their_text()
         return FontConfiguration()
 
     @cached_property
     def _stylesheet(self) -> weasyprint.CSS:
+        import weasyprint
+
         css = files("smartcity_th.services.notifications").joinpath(STYLESHEET)
         return weasyprint.CSS(string=css.read_text(encoding="utf-8"), font_config=self._font_config)
 
     def fonts(self, html: str) -> tuple[bytes, set[str]]:
         """The PDF of `html` and the families of the fonts its text is set in."""
+        import weasyprint
+
         with _rendering:
             document = weasyprint.HTML(string=keep_numbers_whole(html)).render(
                 stylesheets=[self._stylesheet],
@@ -196,6 +208,8 @@ class LetterPdf:
 def matched_family(family: str) -> str | None:
     """The family fontconfig gives for `family` (what `fc-match` prints), through the
     fontconfig library WeasyPrint loaded; None when it has no font at all."""
+    from weasyprint.text.ffi import ffi, fontconfig
+
     config = fontconfig.FcInitLoadConfigAndFonts()
     pattern = fontconfig.FcPatternCreate()
     try:

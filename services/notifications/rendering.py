@@ -119,6 +119,29 @@ def text_en(value: _Words | str) -> str:
     return en if en is not None else "(recorded in Thai only: see the Thai letter above)"
 
 
+_NESTED_QUOTES = str.maketrans({'"': "'", "\u201c": "\u2018", "\u201d": "\u2019"})
+
+
+def _quoted(text: str) -> str:
+    """Quoted text in double quotation marks; quotation marks inside it become single ones, as
+    a quotation within a quotation is written (a minuted resolution often quotes an area's
+    name)."""
+    return f'"{text.translate(_NESTED_QUOTES)}"'
+
+
+def quoted_th(value: _Words | str) -> str:
+    """The Thai of a text quoted in a Thai letter (a minuted resolution), or the note that it was
+    recorded in English only, which is not a quotation."""
+    th, _en = _languages(value)
+    return _quoted(th) if th is not None else text_th(value)
+
+
+def quoted_en(value: _Words | str) -> str:
+    """The English of such a text, quoted, or the note that it was recorded in Thai only."""
+    _th, en = _languages(value)
+    return _quoted(en) if en is not None else text_en(value)
+
+
 def times_revised(revision: int) -> int:
     """Which revision a version is: version 2 (the first resubmission) is revision 1."""
     return revision - 1
@@ -188,6 +211,8 @@ def _environment(html: bool) -> Environment:
         times_revised=times_revised,
         text_th=text_th,
         text_en=text_en,
+        quoted_th=quoted_th,
+        quoted_en=quoted_en,
         mark_th=lambda v: marked(str(v), "th"),
         mark_en=lambda v: marked(str(v), "en"),
         capfirst=capfirst,

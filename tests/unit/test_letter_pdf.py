@@ -238,3 +238,16 @@ def test_rendering_letters_does_not_grow_the_process() -> None:
         check=True,
     )
     assert float(done.stdout.strip()) < 8, done.stdout
+
+
+def test_the_service_loads_weasyprint_only_to_typeset_a_letter() -> None:
+    """Without PDFs (`NOTIFICATIONS_LETTER_PDF=false`) the service never pays WeasyPrint's
+    memory: importing the service, its sender and the renderer does not load it."""
+    code = (
+        "import sys\n"
+        "from smartcity_th.services.notifications import bootstrap, pdf, sender\n"
+        "pdf.shared_renderer()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('weasyprint', 'pydyf')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -22,7 +22,7 @@ import pytest
 
 from smartcity_th.contracts.agencies import agencies
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.common import BilingualText, LongWords
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common.thai_dates import english_date, thai_date
@@ -326,6 +326,47 @@ def test_event_specific_details() -> None:
         text = rendered(refusal).text
         assert "เอกสารแนบไม่ครบ" in text, refusal
         assert "Attachments are missing" in text, refusal
+
+
+@pytest.mark.parametrize(
+    "event_type", ["SubcommitteeApproved", "SubcommitteeRejected", "SteeringCommitteeAcknowledged"]
+)
+def test_a_resolution_that_quotes_is_quoted_once_with_its_own_quotes_made_single(
+    event_type: str,
+) -> None:
+    envelope = sample_envelope(event_type)
+    minuted = LongWords(
+        th='ที่ประชุมมีมติเห็นชอบข้อเสนอ "ภูเก็ตเมืองอัจฉริยะ" ตามที่เสนอ',
+        en='The meeting approved "Phuket Smart City" as proposed.',
+    )
+    envelope = envelope.model_copy(
+        update={"payload": envelope.payload.model_copy(update={"resolution": minuted})}
+    )
+    letter = domain.address_letter(event_type, RECIPIENT, (GOVERNOR,), [])
+    out, _head, _context = domain.render_letter(
+        envelope, PROPOSAL, letter, SETTINGS, number=12, issued_on=domain.issue_date(envelope, NOW)
+    )
+    assert "\"ที่ประชุมมีมติเห็นชอบข้อเสนอ 'ภูเก็ตเมืองอัจฉริยะ' ตามที่เสนอ\"" in out.text
+    assert "\"The meeting approved 'Phuket Smart City' as proposed.\"" in out.text
+    assert '""' not in out.text
+
+
+def test_a_resolution_recorded_in_one_language_is_noted_not_quoted_in_the_other() -> None:
+    envelope = sample_envelope("SubcommitteeApproved")
+    envelope = envelope.model_copy(
+        update={
+            "payload": envelope.payload.model_copy(
+                update={"resolution": LongWords(en="The meeting approved.")}
+            )
+        }
+    )
+    letter = domain.address_letter("SubcommitteeApproved", RECIPIENT, (GOVERNOR,), [])
+    out, _head, _context = domain.render_letter(
+        envelope, PROPOSAL, letter, SETTINGS, number=12, issued_on=domain.issue_date(envelope, NOW)
+    )
+    assert "(บันทึกไว้เป็นภาษาอังกฤษเท่านั้น" in out.text
+    assert '"(บันทึกไว้' not in out.text
+    assert '"The meeting approved."' in out.text
 
 
 def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
