@@ -16,7 +16,8 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from smartcity_th.contracts.agencies import agencies, office_holder, province_th
@@ -122,24 +123,27 @@ def text_en(value: _Words | str) -> str:
 _NESTED_QUOTES = str.maketrans({'"': "'", "\u201c": "\u2018", "\u201d": "\u2019"})
 
 
-def _quoted(text: str) -> str:
+def _quoted(ctx: EvalContext, text: str) -> str:
     """Quoted text in double quotation marks; quotation marks inside it become single ones, as
     a quotation within a quotation is written (a minuted resolution often quotes an area's
-    name)."""
-    return f'"{text.translate(_NESTED_QUOTES)}"'
+    name). In the HTML part the marks are the page's own and the text is escaped."""
+    inner = text.translate(_NESTED_QUOTES)
+    return Markup('"%s"') % inner if ctx.autoescape else f'"{inner}"'
 
 
-def quoted_th(value: _Words | str) -> str:
+@pass_eval_context
+def quoted_th(ctx: EvalContext, value: _Words | str) -> str:
     """The Thai of a text quoted in a Thai letter (a minuted resolution), or the note that it was
     recorded in English only, which is not a quotation."""
     th, _en = _languages(value)
-    return _quoted(th) if th is not None else text_th(value)
+    return _quoted(ctx, th) if th is not None else text_th(value)
 
 
-def quoted_en(value: _Words | str) -> str:
+@pass_eval_context
+def quoted_en(ctx: EvalContext, value: _Words | str) -> str:
     """The English of such a text, quoted, or the note that it was recorded in Thai only."""
     _th, en = _languages(value)
-    return _quoted(en) if en is not None else text_en(value)
+    return _quoted(ctx, en) if en is not None else text_en(value)
 
 
 def times_revised(revision: int) -> int:
