@@ -26,9 +26,8 @@ from rich.table import Table
 from smartcity_th.contracts import access
 from smartcity_th.services.common.cli_conventions import Output, OutputOpt
 from smartcity_th.services.common.kafka_quotas import set_agency_quota
-from smartcity_th.services.common.kafka_security import (
-    KafkaAdmin,
-    KafkaAdminError,
+from smartcity_th.services.common.kafka_admin import KafkaAdmin, KafkaAdminError
+from smartcity_th.services.common.kafka_auth import (
     KafkaAuthenticationError,
     admin_auth,
     authenticate,
