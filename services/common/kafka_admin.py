@@ -1,6 +1,6 @@
 """Kafka administration, only with the admin's credentials: the project's topics, the ACLs of
-each principal (`smartcity_th.contracts.access` says who may do what; the `svc-*` service
-principals are named there), and the agencies' SCRAM users.
+each principal (`smartcity_th.contracts.access` says who may do what; a service's principal is
+named once, `contracts/common.py` `service_principal`), and the agencies' SCRAM users.
 
 `KafkaAdmin` (confluent-kafka's AdminClient, librdkafka underneath) creates a namespace's topics
 and applies every service principal's ACLs for it (`provision`), and adds or revokes agency
