@@ -48,11 +48,7 @@ from smartcity_th.contracts.topics import (
     Topics,
 )
 from smartcity_th.kit import ClaimSigner, SignedRecord
-from smartcity_th.services.common.kafka_security import (
-    KafkaAuth,
-    default_bootstrap,
-    local_password,
-)
+from smartcity_th.services.common.kafka_auth import KafkaAuth, default_bootstrap, local_password
 from smartcity_th.services.common.mongo import OPERATOR_PRINCIPAL, local_store_url
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -58,8 +58,8 @@ from smartcity_th.kit.keys import BadPublicKey, read_public_key
 from smartcity_th.services.admin import local
 from smartcity_th.services.common.cli_conventions import EXIT_USAGE, Output, OutputOpt, fail, run
 from smartcity_th.services.common.kafka import ensure_topics, require_reachable
+from smartcity_th.services.common.kafka_auth import admin_auth, default_bootstrap
 from smartcity_th.services.common.kafka_quotas import agency_quota, set_agency_quota
-from smartcity_th.services.common.kafka_security import admin_auth, default_bootstrap
 from smartcity_th.services.common.registry_admin import (
     KafkaCredentials,
     NewSigningKey,

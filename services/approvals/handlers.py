@@ -54,8 +54,8 @@ from smartcity_th.services.approvals.domain import (
     scan_as_of,
 )
 from smartcity_th.services.approvals.domain import decide as decide_claim
-from smartcity_th.services.common.consumer import Unprocessable
 from smartcity_th.services.common.context import note_refusal
+from smartcity_th.services.common.dead_letters import Unprocessable
 
 log = structlog.get_logger(__name__)
 

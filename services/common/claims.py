@@ -40,8 +40,9 @@ from smartcity_th.contracts.signing import (
     verify,
 )
 from smartcity_th.services.common import telemetry
-from smartcity_th.services.common.consumer import EventConsumer, Record, is_transient
+from smartcity_th.services.common.consumer import EventConsumer, is_transient
 from smartcity_th.services.common.context import authenticated_by, refusals_noted
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.retry import Backoff
 from smartcity_th.services.common.store import AggregateStore, Commit

@@ -1,4 +1,5 @@
-"""How every service consumes: parse, process with a chosen failure policy, dead-letter.
+"""How every service consumes: parse, verify, process with a chosen failure policy, and
+dead-letter what cannot be processed (the letters themselves: `dead_letters.py`).
 
 - A record that is not a valid event (bytes, JSON, schema) goes to the dead-letter topic at once.
 - A record on a fact topic that its owning service did not sign, or that is not one of its facts
@@ -21,35 +22,23 @@ that escapes, such as cancellation at shutdown, rewinds to the record for redeli
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
 import json
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
-from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
-from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.common import canonical_uuid, safe_text
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_record
-from smartcity_th.contracts.records import HEADER_DEAD_LETTER_KIND
-from smartcity_th.contracts.refusal import Refusal
-from smartcity_th.contracts.topics import (
-    CONTENT_TYPE_JSON,
-    HEADER_CONTENT_TYPE,
-    Topics,
-)
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import Source, current_source
+from smartcity_th.services.common.dead_letters import DeadLetters, Unprocessable
 from smartcity_th.services.common.facts import DEAD_LETTER_KIND as UNVERIFIED_FACT
 from smartcity_th.services.common.facts import FactCheck
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.common.retry import (
     AfterFailure,
     Failures,
@@ -60,9 +49,6 @@ from smartcity_th.services.common.retry import (
 log = structlog.get_logger(__name__)
 
 CONSUMED = Counter("smartcity_events_consumed_total", "Records consumed", ["consumer", "outcome"])
-DEAD_LETTERED = Counter(
-    "smartcity_dead_lettered_total", "Records sent to the dead-letter topic", ["consumer", "kind"]
-)
 RETRIES = Counter("smartcity_consumer_retries_total", "Processing retries", ["consumer", "kind"])
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -83,249 +69,8 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OperationFailure) and exc.code in {91, 189, 11600, 11602}
 
 
-class Unprocessable(Exception):
-    """The handler refused the event for good; it has recorded the refusal itself."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-
-    @classmethod
-    def refused(cls, refusal: Refusal) -> Unprocessable:
-        """A refused record's dead letter: of the refusal's kind, with its reason."""
-        return cls(refusal.kind.value, refusal.reason.en)
-
-
-@dataclass(frozen=True)
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int | None = None
-    """The record's Kafka timestamp (milliseconds since the epoch), if the client gave one."""
-    log_append_time: bool = False
-    """True when `timestamp_ms` is the broker's (the topic's `LogAppendTime`), not the
-    producer's own claim."""
-
-    @classmethod
-    def from_consumer_record(cls, raw: Any) -> Record:
-        """The record as the client handed it over; never raises (odd header names or values
-        are coerced, so that even an unreadable record can be dead-lettered)."""
-        headers: list[tuple[str, bytes]] = []
-        try:
-            for name, value in raw.headers or ():
-                headers.append((_header_name(name), _as_bytes(value)))
-        except Exception as exc:
-            headers.append(("smartcity-unreadable-headers", safe_text(repr(exc), 200).encode()))
-        return cls(
-            topic=str(getattr(raw, "topic", "")),
-            partition=_int(getattr(raw, "partition", 0)),
-            offset=_int(getattr(raw, "offset", 0)),
-            key=_maybe_bytes(getattr(raw, "key", None)),
-            value=_maybe_bytes(getattr(raw, "value", None)),
-            headers=tuple(headers),
-            timestamp_ms=_timestamp(getattr(raw, "timestamp", None)),
-            log_append_time=getattr(raw, "timestamp_type", None) == LOG_APPEND_TIME,
-        )
-
-    @property
-    def broker_time(self) -> dt.datetime | None:
-        """When the record was appended, as its timestamp says (the broker's LogAppendTime on
-        the intake and fact topics; a producer's CreateTime on a topic not set to it)."""
-        if self.timestamp_ms is None:
-            return None
-        return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, dt.UTC)
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value.decode("utf-8", errors="replace")
-        return None
-
-
-LOG_APPEND_TIME = 1
-"""Kafka's timestamp type of a record stamped by the broker (0 is the producer's CreateTime)."""
-
-
-def _timestamp(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _header_name(name: Any) -> str:
-    if isinstance(name, bytes | bytearray):
-        return bytes(name).decode("utf-8", errors="replace")
-    return safe_text(name, 1000)
-
-
-def _as_bytes(value: Any) -> bytes:
-    if value is None:
-        return b""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    return safe_text(value, 1_000_000).encode("utf-8")
-
-
-def _maybe_bytes(value: Any) -> bytes | None:
-    return None if value is None else _as_bytes(value)
-
-
 Handler = Callable[[AnyEnvelope], Awaitable[None]]
 RecordHandler = Callable[[Record], Awaitable[Any]]
-
-
-# A dead letter must fit in one Kafka record (the producer's and the broker's limit is about
-# 1 MiB); a larger original is carried cut, and marked so.
-MAX_LETTER_BYTES = 900 * 1024
-CUT_VALUE_BYTES = 64 * 1024
-CUT_HEADER_BYTES = 1024
-MAX_KEY_BYTES = 1024
-
-
-class DeadLetters:
-    """Builds and writes dead-letter records; used by every consumer. Building never fails:
-    anything taken from the record is made safe text, and a letter that cannot be built whole
-    falls back to a minimal one."""
-
-    def __init__(self, broker: KafkaBroker, topics: Topics) -> None:
-        self._broker = broker
-        self.topics = topics
-
-    @property
-    def topic(self) -> str:
-        return self.topics.deadletter
-
-    def build(
-        self,
-        record: Record,
-        *,
-        consumer: str,
-        kind: str,
-        error: str,
-        attempts: int,
-        event_type: str | None = None,
-        event_id: str | None = None,
-        minimal: bool = False,
-    ) -> DeadLetter:
-        if not minimal:
-            try:
-                letter = self._letter(
-                    record, consumer, kind, error, attempts, event_type, event_id, cut=False
-                )
-                if len(letter.model_dump_json()) <= MAX_LETTER_BYTES:
-                    return letter
-                return self._letter(
-                    record, consumer, kind, error, attempts, event_type, event_id, cut=True
-                )
-            except Exception as exc:
-                log.error("deadletter.build_failed", error=repr(exc)[:300], consumer=consumer)
-                error = f"{error} (the full dead letter could not be built: {type(exc).__name__})"
-        return self._letter(record, consumer, kind, error, attempts, None, None, cut=True)
-
-    @staticmethod
-    def _letter(
-        record: Record,
-        consumer: str,
-        kind: str,
-        error: str,
-        attempts: int,
-        event_type: str | None,
-        event_id: str | None,
-        *,
-        cut: bool,
-    ) -> DeadLetter:
-        value = record.value or b""
-        key = record.key
-        headers = letter_headers(record.headers)
-        truncated = False
-        if cut:
-            truncated = (
-                len(value) > CUT_VALUE_BYTES
-                or (key is not None and len(key) > MAX_KEY_BYTES)
-                or len(headers) > 64
-                or any(len(v) > CUT_HEADER_BYTES for v in headers.values())
-            )
-            value = value[:CUT_VALUE_BYTES]
-            key = None if key is None else key[:MAX_KEY_BYTES]
-            headers = {k: v[:CUT_HEADER_BYTES] for k, v in list(headers.items())[:64]}
-        return DeadLetter(
-            dead_letter_id=str(uuid.uuid4()),
-            consumer=safe_text(consumer, 200),
-            topic=safe_text(record.topic, 300),
-            partition=max(record.partition, 0),
-            offset=max(record.offset, 0),
-            key_b64=None if key is None else base64.b64encode(key).decode(),
-            value_b64=base64.b64encode(value).decode(),
-            headers=headers,
-            error_kind=safe_text(kind, 100),
-            error=safe_text(error, 2000) or "(no reason given)",
-            event_type=event_type if event_type in EVENTS else None,
-            event_id=canonical_uuid(event_id),
-            attempts=max(attempts, 1),
-            dead_lettered_at=dt.datetime.now(dt.UTC),
-            value_truncated=truncated,
-        )
-
-    async def send(
-        self,
-        record: Record,
-        *,
-        consumer: str,
-        kind: str,
-        error: str,
-        attempts: int,
-        event_type: str | None = None,
-        event_id: str | None = None,
-        minimal: bool = False,
-    ) -> DeadLetter:
-        letter = self.build(
-            record,
-            consumer=consumer,
-            kind=kind,
-            error=error,
-            attempts=attempts,
-            event_type=event_type,
-            event_id=event_id,
-            minimal=minimal,
-        )
-        key = record.key if record.key is not None and len(record.key) <= MAX_KEY_BYTES else None
-        await self._broker.publish(
-            letter.model_dump_json().encode("utf-8"),
-            self.topics.deadletter,
-            key=key,
-            headers={
-                HEADER_DEAD_LETTER_KIND: letter.error_kind,
-                HEADER_CONTENT_TYPE: CONTENT_TYPE_JSON,
-            },
-        )
-        DEAD_LETTERED.labels(consumer, letter.error_kind).inc()
-        log.warning(
-            "deadletter.sent",
-            consumer=consumer,
-            kind=letter.error_kind,
-            error=letter.error[:300],
-            topic=letter.topic,
-            partition=letter.partition,
-            offset=letter.offset,
-            truncated=letter.value_truncated,
-        )
-        return letter
-
-
-def letter_headers(headers: Iterable[tuple[str, bytes]]) -> dict[str, str]:
-    """A record's headers as its dead letter keeps them (text; the last value of a name)."""
-    return {
-        safe_text(k, 200): safe_text(v.decode("utf-8", errors="replace"), 1_000_000)
-        for k, v in headers
-    }
-
 
 # Publishing a dead letter is retried for ever (whatever the error); its delay stops growing here.
 DEAD_LETTER_STEP_CAP = 6

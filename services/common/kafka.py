@@ -27,14 +27,12 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.envelope import Envelope
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.kafka_security import (
+from smartcity_th.services.common.kafka_admin import deprovision, namespace_of, provision
+from smartcity_th.services.common.kafka_auth import (
     KafkaAuth,
     admin_auth,
     authenticate,
     bootstrap_servers,
-    deprovision,
-    namespace_of,
-    provision,
 )
 from smartcity_th.services.common.settings import ServiceSettings
 

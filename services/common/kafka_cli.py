@@ -25,15 +25,14 @@ from rich.table import Table
 
 from smartcity_th.contracts import access
 from smartcity_th.services.common.cli_conventions import Output, OutputOpt
-from smartcity_th.services.common.kafka_quotas import set_agency_quota
-from smartcity_th.services.common.kafka_security import (
-    KafkaAdmin,
-    KafkaAdminError,
+from smartcity_th.services.common.kafka_admin import KafkaAdmin, KafkaAdminError
+from smartcity_th.services.common.kafka_auth import (
     KafkaAuthenticationError,
     admin_auth,
     authenticate,
     local_password,
 )
+from smartcity_th.services.common.kafka_quotas import set_agency_quota
 
 app = typer.Typer(help="Kafka administration: topics, ACLs, principals.", no_args_is_help=True)
 principal_app = typer.Typer(help="Agency principals (SCRAM users + ACLs).", no_args_is_help=True)

@@ -16,7 +16,8 @@ from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Boolean, Float64, Int16, Int32, Schema, String
 
 from smartcity_th.contracts.access import AgencyQuota
-from smartcity_th.services.common.kafka_security import KafkaAdminError, KafkaAuth
+from smartcity_th.services.common.kafka_admin import KafkaAdminError
+from smartcity_th.services.common.kafka_auth import KafkaAuth
 
 USER = "user"
 MATCH_EXACT = 0

@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.registry import Registry, RegistryRecordError, parse_registry_record
 from smartcity_th.services.common.kafka import FETCHER_IDLE_MS, LONG_POLL_MS, make_consumer
-from smartcity_th.services.common.kafka_security import KafkaAuth
+from smartcity_th.services.common.kafka_auth import KafkaAuth
 
 log = structlog.get_logger(__name__)
 

@@ -37,12 +37,9 @@ from smartcity_th.contracts.registry import (
 from smartcity_th.contracts.signing import PUBLIC_KEY_BYTES, key_id_for, raw_public_key
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.kafka import make_consumer, make_producer
+from smartcity_th.services.common.kafka_admin import add_agency_principal, remove_agency_principal
+from smartcity_th.services.common.kafka_auth import admin_auth
 from smartcity_th.services.common.kafka_quotas import set_agency_quota
-from smartcity_th.services.common.kafka_security import (
-    add_agency_principal,
-    admin_auth,
-    remove_agency_principal,
-)
 
 API_KEY_PREFIX = "sck_"
 

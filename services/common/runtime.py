@@ -18,7 +18,8 @@ from smartcity_th.contracts.access import fact_topic_owners
 from smartcity_th.contracts.catalogue import claims_for
 from smartcity_th.services.common import openapi, telemetry, web_security
 from smartcity_th.services.common.claims import ClaimGate, RefusedClaims
-from smartcity_th.services.common.consumer import DeadLetters, EventConsumer, is_transient
+from smartcity_th.services.common.consumer import EventConsumer, is_transient
+from smartcity_th.services.common.dead_letters import DeadLetters
 from smartcity_th.services.common.errors import StreamedBodyLimit, install_error_shape
 from smartcity_th.services.common.facts import FactCheck
 from smartcity_th.services.common.http import kafka_check, mongo_check, ops_router

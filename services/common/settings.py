@@ -16,12 +16,7 @@ from smartcity_th.contracts.signing import (
     ClaimPolicy,
 )
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
-from smartcity_th.services.common.kafka_security import (
-    KafkaAuth,
-    Mechanism,
-    Protocol,
-    default_protocol,
-)
+from smartcity_th.services.common.kafka_auth import KafkaAuth, Mechanism, Protocol, default_protocol
 from smartcity_th.services.common.mongo import with_local_credentials
 
 

@@ -14,8 +14,9 @@ import structlog
 from prometheus_client import Counter
 
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record, letter_headers
+from smartcity_th.services.common.dead_letters import letter_headers
 from smartcity_th.services.common.kafka import StoredRecord
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 

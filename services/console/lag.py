@@ -11,7 +11,7 @@ import structlog
 from prometheus_client import Gauge
 
 from smartcity_th.services.common.kafka import consumer_lag
-from smartcity_th.services.common.kafka_security import KafkaAuth
+from smartcity_th.services.common.kafka_auth import KafkaAuth
 
 log = structlog.get_logger(__name__)
 

@@ -21,7 +21,7 @@ from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError, parse_re
 from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalSubmitted
 from smartcity_th.contracts.topics import DEADLETTER, INTAKE, Topics
 from smartcity_th.contracts.workflow import stage_after
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 
 
 def proposal_of_key(key: bytes | None) -> str | None:

@@ -26,7 +26,8 @@ from smartcity_th.services.common.certificate_document import (
 from smartcity_th.services.common.certificate_document import (
     pdf_filename as certificate_pdf_filename,
 )
-from smartcity_th.services.common.consumer import DeadLetters, Record
+from smartcity_th.services.common.dead_letters import DeadLetters
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.common.retry import Jitter
 from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer

@@ -33,7 +33,7 @@ from smartcity_th.contracts.proposals import (
     SubmittedContent,
 )
 from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
-from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.dead_letters import Unprocessable
 from smartcity_th.services.common.store import Aggregates, Commit
 from smartcity_th.services.proposals.adapters.repository import ProposalRepository
 from smartcity_th.services.proposals.domain import (

@@ -28,7 +28,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from smartcity_th.services.common.kafka_security import KafkaAdmin
+from smartcity_th.services.common.kafka_admin import KafkaAdmin
 from smartcity_th.services.common.mongo import make_client
 from tests.support import MAILPIT, MONGO, SMTP_PORT, kafka_auth, kafka_client
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
-from smartcity_th.services.common.kafka_security import admin_auth
+from smartcity_th.services.common.kafka_auth import admin_auth
 from smartcity_th.services.console.cli import app
 from smartcity_th.services.console.config import ConsoleSettings
 from tests.support import free_port

@@ -40,9 +40,9 @@ from smartcity_th.contracts.examples import (
 )
 from smartcity_th.contracts.signing import HEADER_SIGNATURE, HEADER_SIGNED_AT
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
-from smartcity_th.services.common.consumer import Record
 from smartcity_th.services.common.kafka import ensure_topics
 from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.audit import MongoAuditLog, numbers
 from smartcity_th.services.console.chain import GENESIS, seal
 from smartcity_th.services.console.cli import app as cli_app

@@ -46,7 +46,8 @@ from smartcity_th.contracts.common import AgencyKind
 from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.contracts.workflow import event_name
 from smartcity_th.services.common.kafka import ensure_topics
-from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
+from smartcity_th.services.common.kafka_admin import KafkaAdmin
+from smartcity_th.services.common.kafka_auth import admin_auth
 from tests.chaos import cluster
 from tests.support import (
     KAFKA,

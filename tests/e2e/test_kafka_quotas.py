@@ -25,8 +25,8 @@ from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.common import AgencyKind
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
+from smartcity_th.services.common.kafka_auth import admin_auth
 from smartcity_th.services.common.kafka_quotas import agency_quota
-from smartcity_th.services.common.kafka_security import admin_auth
 from smartcity_th.services.common.registry_admin import Onboarded, RegistryAdmin
 from tests import builders
 from tests.support import (

@@ -16,7 +16,8 @@ import pytest
 from smartcity_th.contracts.access import DEFAULT_AGENCY_QUOTA
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.kit import ClaimSigner
-from smartcity_th.services.common.kafka_security import KafkaAdmin, admin_auth
+from smartcity_th.services.common.kafka_admin import KafkaAdmin
+from smartcity_th.services.common.kafka_auth import admin_auth
 from tests.support import KAFKA, Namespace, admin_cli, free_port
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,8 @@ from smartcity_th.contracts.catalogue import EVENTS
 from smartcity_th.contracts.envelope import parse_record
 from smartcity_th.contracts.examples import example_envelope
 from smartcity_th.contracts.registry import REGISTRY_EVENTS
-from smartcity_th.services.common.kafka_security import KafkaAdmin, bootstrap_servers
+from smartcity_th.services.common.kafka_admin import KafkaAdmin
+from smartcity_th.services.common.kafka_auth import bootstrap_servers
 from tests.support import KAFKA, Namespace, kafka_auth, kafka_security, read_topic
 from tools.docgen import artefacts
 from tools.docgen.asyncapi import asyncapi, services

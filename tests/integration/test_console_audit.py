@@ -11,7 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.chain import GENESIS, Verifier, seal
 from smartcity_th.services.console.handlers import Recorder

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common import kafka_cli
-from smartcity_th.services.common.kafka_security import (
-    KafkaAdmin,
+from smartcity_th.services.common.kafka_admin import KafkaAdmin
+from smartcity_th.services.common.kafka_auth import (
     KafkaAuth,
     KafkaAuthenticationError,
     admin_auth,

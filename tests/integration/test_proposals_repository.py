@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.proposals import SubmittedContent
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.kafka_security import bootstrap_servers
+from smartcity_th.services.common.kafka_auth import bootstrap_servers
 from smartcity_th.services.common.store import CommitPublisher
 from smartcity_th.services.proposals.adapters.repository import ListFilter, MongoProposalRepository
 from smartcity_th.services.proposals.handlers import (

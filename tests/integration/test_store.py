@@ -21,9 +21,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import EventConsumer, Record
-from smartcity_th.services.common.kafka_security import bootstrap_servers
+from smartcity_th.services.common.consumer import EventConsumer
+from smartcity_th.services.common.kafka_auth import bootstrap_servers
 from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.common.store import (
     AggregateStore,
     Commit,

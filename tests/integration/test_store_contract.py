@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.kafka_security import bootstrap_servers
+from smartcity_th.services.common.kafka_auth import bootstrap_servers
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher, commit_id
 from tests.store_contract import *  # noqa: F403  (the contract's tests)

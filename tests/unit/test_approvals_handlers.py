@@ -17,7 +17,7 @@ from smartcity_th.contracts.certificate_seal import ISSUER, check_seal
 from smartcity_th.contracts.signing import SigningKey
 from smartcity_th.services.approvals.adapters.repository import CaseRepository
 from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
-from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.dead_letters import Unprocessable
 from tests.builders import claim
 from tests.e2e.approvals_support import meeting, screened, submitted
 from tests.support import signer_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from smartcity_th.services.common.claims import claimed_event_id, received_at
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 BROKER = dt.datetime(2026, 12, 6, 11, 0, 0, 250000, tzinfo=dt.UTC)

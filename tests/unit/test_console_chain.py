@@ -12,7 +12,7 @@ from smartcity_th.contracts.approvals import CertificationAwarded, ValidityPerio
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.chain import GENESIS, Verifier, entry_hash, seal
 from smartcity_th.services.console.records import describe
 from smartcity_th.services.console.views import BadFilter, Filters, parse_since, registry

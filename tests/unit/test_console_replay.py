@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import DeadLetters, Record
+from smartcity_th.services.common.dead_letters import DeadLetters
 from smartcity_th.services.common.kafka import StoredRecord
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.handlers import Replayer, ReplayRefused
 
 TOPICS = Topics("test-r.")

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from smartcity_th.contracts.deadletter import DeadLetter
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console import responses as r
 from smartcity_th.services.console.chain import GENESIS, seal
 from smartcity_th.services.console.entrypoints.workflow import traces_of

@@ -20,8 +20,10 @@ from smartcity_th.contracts.registry import Registry
 from smartcity_th.contracts.signing import SigningKey, raw_public_key, sign
 from smartcity_th.contracts.topics import HEADER_EMITTED_BY, HEADER_EVENT_TYPE, Topics
 from smartcity_th.kit import ClaimSigner
-from smartcity_th.services.common.consumer import EventConsumer, Record, Unprocessable
+from smartcity_th.services.common.consumer import EventConsumer
+from smartcity_th.services.common.dead_letters import Unprocessable
 from smartcity_th.services.common.facts import FactCheck
+from smartcity_th.services.common.record import Record
 
 SIGNERS = {
     name: ClaimSigner(
@@ -360,7 +362,7 @@ async def test_odd_headers_and_values_are_coerced_never_raised() -> None:
 
 def test_every_dead_letter_fits_in_one_kafka_record() -> None:
     from smartcity_th.contracts.topics import Topics
-    from smartcity_th.services.common.consumer import MAX_LETTER_BYTES, DeadLetters
+    from smartcity_th.services.common.dead_letters import MAX_LETTER_BYTES, DeadLetters
 
     big = Record("smartcity.intake", 0, 1, b"k" * 5000, b"\xff" * 900_000, (("h", b"v" * 5000),))
     builder = DeadLetters(None, Topics())  # type: ignore[arg-type]

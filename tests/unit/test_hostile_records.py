@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 
 from smartcity_th.contracts.envelope import EnvelopeError, parse_record
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import MAX_LETTER_BYTES, DeadLetters, Record
+from smartcity_th.services.common.dead_letters import MAX_LETTER_BYTES, DeadLetters
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.chain import canonical
 from smartcity_th.services.console.records import describe
 from tests.fuzz.strategies import HostileRecord, hostile_records

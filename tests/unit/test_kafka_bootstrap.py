@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from smartcity_th.services.common.kafka import make_broker
-from smartcity_th.services.common.kafka_security import bootstrap_servers, default_bootstrap
+from smartcity_th.services.common.kafka_auth import bootstrap_servers, default_bootstrap
 from smartcity_th.services.proposals.config import ProposalsSettings
 
 ROOT = Path(__file__).resolve().parents[2]

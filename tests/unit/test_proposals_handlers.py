@@ -18,7 +18,7 @@ from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError
 from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalWithdrawn
 from smartcity_th.contracts.refusal import RefusalKind, Refused
-from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.dead_letters import Unprocessable
 from smartcity_th.services.proposals.adapters.repository import ProposalRepository
 from smartcity_th.services.proposals.handlers import (
     DecisionFacts,

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from smartcity_th.contracts.proposals import ErrorResponse
 from smartcity_th.contracts.refusal import Refusal, RefusalKind, Refused, field_error, refusal
-from smartcity_th.services.common.consumer import Unprocessable
+from smartcity_th.services.common.dead_letters import Unprocessable
 from smartcity_th.services.common.errors import HTTP_STATUS, install_error_shape
 
 ROOT = Path(__file__).resolve().parents[2]
