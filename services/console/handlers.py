@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.consumer import Record, letter_headers
 from smartcity_th.services.common.kafka import StoredRecord
-from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 
 log = structlog.get_logger(__name__)
@@ -35,7 +35,7 @@ class Recorder:
 
     def __init__(
         self,
-        audit: MongoAuditLog,
+        audit: AuditLog,
         topics: Topics,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -99,7 +99,7 @@ class Replayer:
 
     def __init__(
         self,
-        audit: MongoAuditLog,
+        audit: AuditLog,
         publish: Publish,
         topics: Topics,
         fetch_original: FetchOriginal,

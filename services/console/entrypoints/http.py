@@ -23,8 +23,9 @@ from smartcity_th.services.common.auth import (
 from smartcity_th.services.common.errors import HTTPRefusal
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
-from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
+from smartcity_th.services.console.audit import MAX_SEQ
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.paging import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -153,7 +154,7 @@ async def operator(request: Request, keys: ApiKeys) -> Agency:
 
 
 async def live(
-    request: Request, audit: MongoAuditLog, query: dict[str, Any], after: int, poll_seconds: float
+    request: Request, audit: AuditLog, query: dict[str, Any], after: int, poll_seconds: float
 ) -> AsyncIterator[bytes]:
     """New entries as they are appended: woken by this process's appends, and every
     `poll_seconds` at the latest (entries another console instance appended; a keep-alive)."""
@@ -212,7 +213,7 @@ def listing(request: Request, rows: list[dict[str, Any]], page: Window, limit: i
 
 
 def build_router(
-    audit: MongoAuditLog,
+    audit: AuditLog,
     replayer: Replayer,
     keys: ApiKeys,
     poll_seconds: float,

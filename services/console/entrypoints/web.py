@@ -18,7 +18,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.services.common.auth import ApiKeys
-from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.entrypoints.http import (
     AfterSeq,
     BeforeSeq,
@@ -28,6 +27,7 @@ from smartcity_th.services.console.entrypoints.http import (
 )
 from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_links
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
@@ -122,7 +122,7 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog,
+    audit: AuditLog,
     replayer: Replayer,
     keys: ApiKeys,
     sessions: Sessions,
