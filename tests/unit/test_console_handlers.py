@@ -14,11 +14,12 @@ import pytest
 
 from smartcity_th.contracts.envelope import AnyEnvelope, new_envelope
 from smartcity_th.contracts.proposals import ProposalSubmitted, ProposalWithdrawn
+from smartcity_th.contracts.refusal import Refusal, RefusalKind
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.consumer import CUT_VALUE_BYTES, DeadLetters, Record
 from smartcity_th.services.common.kafka import StoredRecord
 from smartcity_th.services.console.chain import Verifier
-from smartcity_th.services.console.handlers import NotFound, Recorder, Replayer, ReplayRefused
+from smartcity_th.services.console.handlers import NotFound, Recorder, Replayer, ReplayResult
 from tests.builders import content, new_proposal_id, submission
 from tests.unit.fakes.audit import InMemoryAuditLog
 
@@ -175,6 +176,7 @@ async def test_a_replay_sends_the_record_kafka_holds_and_records_who_did_it() ->
     await recorder.record(dead_letter(ORIGINAL, 1))
     letter = await letter_id(log, 1)
     result = await replayer.replay(letter, "depa (somchai)")
+    assert isinstance(result, ReplayResult)
     assert kafka.sent == [(ORIGINAL, TOPICS.decisions)]
     assert (result.dead_letter_id, result.topic, result.replayed_by, result.at) == (
         letter,
@@ -212,8 +214,9 @@ async def test_a_letter_whose_headers_differ_from_the_original_is_not_replayed(
     )
     log, recorder, replayer, kafka = console()
     await recorder.record(dead_letter(forged, 1))
-    with pytest.raises(ReplayRefused, match="headers"):
-        await replayer.replay(await letter_id(log, 1), "depa")
+    refused = await replayer.replay(await letter_id(log, 1), "depa")
+    assert isinstance(refused, Refusal)
+    assert "headers" in refused.reason.en
     assert kafka.sent == []
 
 
@@ -221,8 +224,7 @@ async def test_a_letter_with_a_header_the_original_lacks_is_not_replayed() -> No
     more = replace(ORIGINAL, headers=(*ORIGINAL.headers, ("x-extra", b"1")))
     log, recorder, replayer, kafka = console()
     await recorder.record(dead_letter(more, 1))
-    with pytest.raises(ReplayRefused):
-        await replayer.replay(await letter_id(log, 1), "depa")
+    assert isinstance(await replayer.replay(await letter_id(log, 1), "depa"), Refusal)
     assert kafka.sent == []
 
 
@@ -241,14 +243,16 @@ async def test_a_letter_with_a_header_the_original_lacks_is_not_replayed() -> No
     ],
     ids=["another topic", "the dead-letter topic", "not a service", "gone", "other bytes"],
 )
-async def test_a_replay_that_is_not_safe_is_refused_and_changes_nothing(
+async def test_a_replay_that_is_not_safe_is_refused_as_a_conflict_and_changes_nothing(
     letter: Record, held: StoredRecord | None, why: str
 ) -> None:
     log, recorder, replayer, kafka = console(held)
     await recorder.record(letter)
-    with pytest.raises(ReplayRefused, match=why) as refused:
-        await replayer.replay(await letter_id(log, 1), "depa")
-    assert refused.value.th  # the reason in Thai too
+    refused = await replayer.replay(await letter_id(log, 1), "depa")
+    assert isinstance(refused, Refusal)
+    assert refused.kind is RefusalKind.CONFLICT
+    assert why in refused.reason.en
+    assert refused.reason.th  # the reason in Thai too
     assert kafka.sent == []
     assert await log.replays_of([await letter_id(log, 1)]) == {}
     assert (await log.head())["seq"] == 1
@@ -258,8 +262,9 @@ async def test_a_letter_too_large_to_keep_whole_is_not_replayed() -> None:
     large = replace(ORIGINAL, value=b'{"pad":"' + b"x" * CUT_VALUE_BYTES + b'"}')
     log, recorder, replayer, kafka = console(large)
     await recorder.record(dead_letter(large, 1, whole=False))
-    with pytest.raises(ReplayRefused, match="too large"):
-        await replayer.replay(await letter_id(log, 1), "depa")
+    refused = await replayer.replay(await letter_id(log, 1), "depa")
+    assert isinstance(refused, Refusal)
+    assert "too large" in refused.reason.en
     assert kafka.sent == []
 
 
