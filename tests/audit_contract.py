@@ -62,7 +62,9 @@ async def test_each_append_extends_both_chains_once_per_source(logs: Logs) -> No
     first = await log.append("p-1", content("t:0:1", province_code="83"))
     other = await log.append(None, content("t:1:1"))
     third = await log.append("p-1", content("t:0:2"))
-    assert first is not None and other is not None and third is not None
+    assert first is not None
+    assert other is not None
+    assert third is not None
     assert [e["seq"] for e in (first, other, third)] == [1, 2, 3]
     assert (first["prev_hash"], other["prev_hash"], third["prev_hash"]) == (
         GENESIS,
@@ -92,7 +94,9 @@ async def test_context_is_the_last_entry_about_a_proposal_and_what_carries_forwa
     for reader in (log, logs.twin(log)):  # this process, and one started later
         found = await reader.context("p-1")
         assert found is not None
-        assert {k: found[k] for k in ("seq", "proposal_seq", "hash", "province_code", "agency")} == {
+        assert {
+            k: found[k] for k in ("seq", "proposal_seq", "hash", "province_code", "agency")
+        } == {
             "seq": 2,
             "proposal_seq": 2,
             "hash": last["hash"],

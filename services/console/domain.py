@@ -45,7 +45,9 @@ def replay_refusal(letter: Mapping[str, Any], topics: Topics) -> Refusal | None:
     return None
 
 
-def record_to_replay(letter: Mapping[str, Any], original: StoredRecord | None) -> StoredRecord | Refusal:
+def record_to_replay(
+    letter: Mapping[str, Any], original: StoredRecord | None
+) -> StoredRecord | Refusal:
     """What replaying the dead letter sends: `original`, the record read back from Kafka where
     the letter points, when it is the one the letter carries (the same value, key and
     headers); else why not (None: nothing is there)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
+from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.paging import MAX_BLOCKS
@@ -18,8 +18,6 @@ from tests.audit_contract import *  # noqa: F403  (the contract's tests)
 from tests.support import MONGO, Namespace
 
 pytestmark = pytest.mark.integration
-
-Doc = dict[str, Any]
 
 
 class MongoLogs:

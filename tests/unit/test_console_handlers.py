@@ -57,7 +57,7 @@ def dead_letter(
     raw = Record(
         at or TOPICS.decisions, 3, 17, original.key, original.value, original.headers, None, False
     )
-    letter = DeadLetters(None, TOPICS).build(  # type: ignore[arg-type]  (only building)
+    letter = DeadLetters(None, TOPICS).build(  # type: ignore[arg-type]  # (only building)
         raw,
         consumer=consumer,
         kind="unverified_fact",
@@ -102,7 +102,7 @@ async def letter_id(log: InMemoryAuditLog, seq: int) -> str:
 
 
 async def test_a_fact_is_stored_with_its_stage_and_what_carries_forward_to_later_entries() -> None:
-    log, recorder, _, _ = console()
+    _, recorder, _, _ = console()
     pid = new_proposal_id()
     submitted = new_envelope(
         ProposalSubmitted(applicant="lg-phuket-city", content=content()),
@@ -114,7 +114,8 @@ async def test_a_fact_is_stored_with_its_stage_and_what_carries_forward_to_later
     )
     first = await recorder.record(as_record(submitted, TOPICS.proposals, 1))
     later = await recorder.record(as_record(withdrawn, TOPICS.proposals, 2))
-    assert first is not None and later is not None
+    assert first is not None
+    assert later is not None
     assert (first["kind"], first["stage"], first["event_type"]) == (
         "event",
         "submitted",
@@ -137,7 +138,7 @@ async def test_a_fact_is_stored_with_its_stage_and_what_carries_forward_to_later
 
 
 async def test_a_claim_is_stored_as_what_an_agency_asked_for_with_no_stage() -> None:
-    log, recorder, _, _ = console()
+    _, recorder, _, _ = console()
     claim = submission("lg-phuket-city")
     entry = await recorder.record(as_record(claim, TOPICS.intake, 7))
     assert entry is not None

@@ -27,7 +27,6 @@ from smartcity_th.services.common.registry_admin import hash_key
 from smartcity_th.services.console.audit import MAX_SEQ
 from smartcity_th.services.console.domain import may_not_replay, no_console_access, unknown_proposal
 from smartcity_th.services.console.handlers import NotFound, Replayer
-from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.paging import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -36,6 +35,7 @@ from smartcity_th.services.console.paging import (
     Window,
     link_header,
 )
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.responses import (
     AuditEntry,
     ChainHead,

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,14 @@ async def _round_trip() -> None:
     await asyncio.sleep(0)
 
 
+RANGES: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+    "$lt": operator.lt,
+    "$lte": operator.le,
+}
+
+
 def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     """Whether `doc` matches a query of the kinds the console asks: equality on a field, `$in`,
     and the ranges `$gt`, `$gte`, `$lt`, `$lte` (which never match a missing or null field)."""
@@ -76,13 +85,8 @@ def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
         for op, arg in condition.items():
             if op == "$in":
                 ok = value in arg
-            elif op in ("$gt", "$gte", "$lt", "$lte"):
-                ok = value is not None and {
-                    "$gt": lambda: value > arg,
-                    "$gte": lambda: value >= arg,
-                    "$lt": lambda: value < arg,
-                    "$lte": lambda: value <= arg,
-                }[op]()
+            elif op in RANGES:
+                ok = value is not None and RANGES[op](value, arg)
             else:
                 raise ValueError(f"the in-memory audit log does not answer {op}")
             if not ok:
@@ -227,26 +231,23 @@ class InMemoryAuditLog:
             start = block_of(number.get(at, at))
         else:
             start = 0 if cursor.after is not None else top
-        if cursor.after is not None:
-            after = cursor.after
-            reached = [
-                e for e in members if start <= block(e) < start + self._max_blocks and e["seq"] > after
-            ]
+        if cursor.after is not None:  # forwards, oldest first, from the cursor's block up
+            reach = range(start, start + self._max_blocks)
+            reached = [e for e in members if block(e) in reach and e["seq"] > cursor.after]
             rows = [e for e in reached if listing.keeps(e)]
             more = len(rows) > limit
-            beyond = start + self._max_blocks <= top
-            resume = max((e["seq"] for e in reached), default=None) if beyond and not more else None
+            stopped = bool(reached) and not more and reach.stop <= top
+            resume = max(e["seq"] for e in reached) if stopped else None
             return window_of(rows[:limit][::-1], cursor, limit, more=more, resume=resume)
+        reach = range(start - self._max_blocks + 1, start + 1)  # backwards, newest first
         before = cursor.before
         reached = [
-            e
-            for e in members
-            if start - self._max_blocks < block(e) <= start and (before is None or e["seq"] < before)
+            e for e in members if block(e) in reach and (before is None or e["seq"] < before)
         ]
         rows = [e for e in reached if listing.keeps(e)][::-1]
         more = len(rows) > limit
-        beyond = start - self._max_blocks >= 0
-        resume = min((e["seq"] for e in reached), default=None) if beyond and not more else None
+        stopped = bool(reached) and not more and reach.start > 0
+        resume = min(e["seq"] for e in reached) if stopped else None
         return window_of(rows, cursor, limit, more=more, resume=resume)
 
     async def _queried(self, listing: Listing, cursor: Cursor, limit: int) -> Window:
