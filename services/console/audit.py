@@ -63,7 +63,9 @@ class ChainConflict(RuntimeError):
 
 
 class MongoAuditLog:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    """The console's `AuditLog` (services/console/ports.py) in MongoDB (FerretDB)."""
+
+    def __init__(self, db: AsyncDatabase[Doc], *, max_blocks: int = MAX_BLOCKS) -> None:
         self.entries = db["audit"]
         self.heads = db["audit_head"]
         self.replays = db["replays"]
@@ -72,6 +74,8 @@ class MongoAuditLog:
         self._lists: dict[str, int] = {}
         self._proposals: OrderedDict[str, Doc] = OrderedDict()
         self._appended = asyncio.Event()
+        self._max_blocks = max_blocks
+        """Blocks one page of a list may read (paging.MAX_BLOCKS; fewer in tests)."""
 
     def next_append(self) -> asyncio.Event:
         """Set by the next append of this process (take it before reading, then wait on it)."""
@@ -387,7 +391,7 @@ class MongoAuditLog:
         rows: list[Doc] = []
         lowest: int | None = None
         n, read = start, 0
-        while n >= 0 and len(rows) <= limit and read < MAX_BLOCKS:
+        while n >= 0 and len(rows) <= limit and read < self._max_blocks:
             docs = [d for d in await block(n) if cursor.before is None or d["seq"] < cursor.before]
             if docs:
                 seen = min(int(d["seq"]) for d in docs)
@@ -395,7 +399,7 @@ class MongoAuditLog:
             rows += sorted((d for d in docs if listing.keeps(d)), key=lambda d: -int(d["seq"]))
             n, read = n - 1, read + 1
         more = len(rows) > limit
-        stopped = not more and n >= 0 and read >= MAX_BLOCKS and lowest is not None
+        stopped = not more and n >= 0 and read >= self._max_blocks and lowest is not None
         return window_of(rows, cursor, limit, more=more, resume=lowest if stopped else None)
 
     async def _forwards(
@@ -405,7 +409,7 @@ class MongoAuditLog:
         rows: list[Doc] = []
         highest: int | None = None
         n, read = start, 0
-        while n <= top and len(rows) <= limit and read < MAX_BLOCKS:
+        while n <= top and len(rows) <= limit and read < self._max_blocks:
             docs = [d for d in await block(n) if d["seq"] > after]
             if docs:
                 seen = max(int(d["seq"]) for d in docs)
@@ -413,7 +417,7 @@ class MongoAuditLog:
             rows += sorted((d for d in docs if listing.keeps(d)), key=lambda d: int(d["seq"]))
             n, read = n + 1, read + 1
         more = len(rows) > limit
-        stopped = not more and n <= top and read >= MAX_BLOCKS and highest is not None
+        stopped = not more and n <= top and read >= self._max_blocks and highest is not None
         page = list(reversed(rows[:limit]))
         return window_of(page, cursor, limit, more=more, resume=highest if stopped else None)
 

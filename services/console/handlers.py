@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -13,11 +12,12 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
+from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.dead_letters import letter_headers
 from smartcity_th.services.common.kafka import StoredRecord
 from smartcity_th.services.common.record import Record
-from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.console.domain import record_to_replay, replay_refusal
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 
 log = structlog.get_logger(__name__)
@@ -36,7 +36,7 @@ class Recorder:
 
     def __init__(
         self,
-        audit: MongoAuditLog,
+        audit: AuditLog,
         topics: Topics,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -62,16 +62,6 @@ class NotFound(LookupError):
     pass
 
 
-class ReplayRefused(Exception):
-    def __init__(self, en: str, th: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.th = th
-
-
-# The consumers whose dead letters may be replayed (named as in dead-letter records).
-SERVICE_CONSUMERS = frozenset({"proposals", "approvals", "notifications", "console"})
-
 FetchOriginal = Callable[[str, int, int], Awaitable[StoredRecord | None]]
 
 
@@ -91,16 +81,18 @@ class Replayer:
     an audit entry). The services are idempotent, so replaying something already processed
     changes nothing.
 
-    Only what a service really dead-lettered is replayed: the letter names one of the services'
+    Only what a service really dead-lettered is replayed (the rules: `replay_refusal` and
+    `record_to_replay` in services/console/domain.py): the letter names one of the services'
     consumers and one of the project's topics (never the dead-letter topic), it carries the
     original whole, and the original is read back from Kafka at its topic, partition and offset
     and must have the same value, key and headers as the letter. A forged dead letter (anyone
     who can write the topic can write one) therefore cannot make the console publish bytes that
-    were never there, and what is published is the record read back, never the letter's copy."""
+    were never there, and what is published is the record read back, never the letter's copy.
+    Otherwise the replay is refused (a `Refusal`, returned) and nothing is sent or recorded."""
 
     def __init__(
         self,
-        audit: MongoAuditLog,
+        audit: AuditLog,
         publish: Publish,
         topics: Topics,
         fetch_original: FetchOriginal,
@@ -112,47 +104,21 @@ class Replayer:
         self._fetch = fetch_original
         self._clock = clock
 
-    async def _check(self, letter: dict[str, Any], value: bytes, key: bytes | None) -> StoredRecord:
-        topic = letter.get("topic")
-        replayable = set(self._topics.all()) - {self._topics.deadletter}
-        if topic not in replayable:
-            raise ReplayRefused(
-                f"dead letter names topic {str(topic)[:100]!r}, not one of the project's topics",
-                "ข้อความที่ถูกปฏิเสธระบุหัวข้อที่ไม่ใช่ของระบบ",
-            )
-        if letter.get("consumer") not in SERVICE_CONSUMERS:
-            raise ReplayRefused(
-                f"dead letter was not written by one of the services "
-                f"(consumer {str(letter.get('consumer'))[:100]!r})",
-                "ข้อความที่ถูกปฏิเสธไม่ได้มาจากบริการของระบบ",
-            )
-        if letter.get("value_truncated"):
-            raise ReplayRefused(
-                "the original was too large to keep whole; it cannot be replayed",
-                "ข้อความเดิมมีขนาดใหญ่เกินกว่าจะเก็บไว้ทั้งหมด จึงส่งซ้ำไม่ได้",
-            )
-        original = await self._fetch(str(topic), int(letter["partition"]), int(letter["offset"]))
-        if (
-            original is None
-            or (original.value or b"", original.key) != (value, key)
-            or letter_headers(original.headers) != letter.get("headers")
-        ):
-            raise ReplayRefused(
-                "the original record is not at the topic, partition and offset the dead letter "
-                "names (or differs from it: value, key or headers)",
-                "ไม่พบข้อความเดิมตามตำแหน่งที่ระบุ หรือข้อความไม่ตรงกัน",
-            )
-        return original
-
-    async def replay(self, dead_letter_id: str, who: str) -> ReplayResult:
+    async def replay(self, dead_letter_id: str, who: str) -> ReplayResult | Refusal:
         entry = await self._audit.dead_letter(dead_letter_id)
         if entry is None:
             raise NotFound(dead_letter_id)
         letter = json.loads(entry["body"])["deadletter"]
-        value = base64.b64decode(letter["value_b64"])
-        key = None if letter["key_b64"] is None else base64.b64decode(letter["key_b64"])
-        original = await self._check(letter, value, key)
-        await self._publish(original, letter["topic"])
+        refused = replay_refusal(letter, self._topics)
+        if refused is not None:
+            return refused
+        original = await self._fetch(
+            str(letter["topic"]), int(letter["partition"]), int(letter["offset"])
+        )
+        chosen = record_to_replay(letter, original)
+        if isinstance(chosen, Refusal):
+            return chosen
+        await self._publish(chosen, letter["topic"])
         at = self._clock()
         replay_id = str(uuid.uuid4())
         await self._audit.record_replay(

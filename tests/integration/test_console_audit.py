@@ -1,22 +1,20 @@
-"""The audit log on the real FerretDB: idempotent appends, concurrent appends under one lock,
-and repair after a crash between the entry write and the head update."""
+"""What only the MongoDB audit log meets, on the real FerretDB: repair after a crash between
+the entry write and the head update, and the numbering of a log stored before the lists were
+numbered. What every audit log promises (idempotent and concurrent appends, pages) is the
+contract, `tests/audit_contract.py`, run here by `tests/integration/test_audit_contract.py`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
-from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.chain import GENESIS, Verifier, seal
-from smartcity_th.services.console.handlers import Recorder
 from smartcity_th.services.console.paging import Cursor
-from smartcity_th.services.console.views import Listing, dead_letters_listing, deliveries_listing
+from smartcity_th.services.console.views import Listing, dead_letters_listing
 from tests.support import Namespace
 
 pytestmark = pytest.mark.integration
@@ -33,28 +31,6 @@ async def fresh_log(
 
 async def all_entries(log: MongoAuditLog) -> list[dict[str, Any]]:
     return await log.page({}, limit=10_000)
-
-
-async def test_redelivered_records_are_stored_once_and_concurrent_appends_chain(
-    mongo: AsyncMongoClient[dict[str, Any]],
-    ns: Namespace,
-) -> None:
-    log = await fresh_log(mongo, ns, "idem")
-    recorder = Recorder(log, Topics(ns.topics_prefix))
-    topic = f"{ns.topics_prefix}smartcity.intake"
-    records = [
-        Record(topic, i % 3, i, f"p-{i % 4:03d}".encode(), b"not an event", ()) for i in range(30)
-    ]
-    await asyncio.gather(*(recorder.record(r) for r in records))
-    await asyncio.gather(*(recorder.record(r) for r in records[:10]))  # redelivery
-    entries = await all_entries(log)
-    assert len(entries) == 30
-    assert {e["kind"] for e in entries} == {"raw"}
-    verifier = Verifier()
-    assert verifier.feed(entries) is None
-    assert len(verifier.proposal_heads) == 4
-    head = await log.head()
-    assert (head["seq"], head["hash"]) == (30, entries[-1]["hash"])
 
 
 async def test_a_crash_between_entry_and_head_is_repaired_at_start(
@@ -90,64 +66,6 @@ async def test_a_crash_between_entry_and_head_is_repaired_at_start(
     assert third["proposal_seq"] == 3
     assert await restarted.append("p-crash", {"kind": "raw", "source": "x:0:2"}) is None
     assert Verifier().feed(await all_entries(restarted)) is None
-
-
-async def test_pages_walk_a_list_newest_first_and_back_without_gaps_or_repeats(
-    mongo: AsyncMongoClient[dict[str, Any]],
-    ns: Namespace,
-) -> None:
-    log = await fresh_log(mongo, ns, "pages")
-    letters: list[int] = []
-    for i in range(23):
-        kind = "deadletter" if i % 3 == 0 else "event"
-        content = {
-            "kind": kind,
-            "source": f"t:0:{i}",
-            "event_type": None if kind == "deadletter" else "NotificationSent",
-            "error": f"Payload {'NOT JSON (a+b)' if i % 2 else 'too big'} #{i}"
-            if kind == "deadletter"
-            else None,
-            "dead_letter_id": f"dl-{i}" if kind == "deadletter" else None,
-        }
-        entry = await log.append(f"p-{i % 4}", content)
-        assert entry is not None
-        if kind == "deadletter":
-            letters.append(entry["seq"])
-
-    query = dead_letters_listing()
-    seen: list[int] = []
-    page = await log.window(query, Cursor(), 3)
-    assert page.newer is None
-    while True:
-        seen += [e["seq"] for e in page.entries]
-        if page.older is None:
-            break
-        page = await log.window(query, Cursor(before=page.older), 3)
-    assert seen == sorted(letters, reverse=True)
-
-    back: list[int] = []
-    page = await log.window(query, Cursor(after=0), 3)  # the oldest page, read forwards
-    assert page.older is None
-    while True:
-        back = [e["seq"] for e in page.entries] + back
-        if page.newer is None:
-            break
-        page = await log.window(query, Cursor(after=page.newer), 3)
-    assert sorted(back, reverse=True) == seen
-
-    matching = await log.window(dead_letters_listing("not json (A+B)"), Cursor(), 100)
-    assert [e["seq"] for e in matching.entries] == [
-        s for s in sorted(letters, reverse=True) if (s - 1) % 2 == 1
-    ]
-    assert (matching.older, matching.newer) == (None, None)
-
-    emails = await log.window(deliveries_listing(), Cursor(), 5)
-    assert len(emails.entries) == 5
-    assert emails.older is not None
-    assert {e["event_type"] for e in emails.entries} == {"NotificationSent"}
-    one = await log.window(deliveries_listing("p-1"), Cursor(), 100)
-    assert one.entries
-    assert {e["proposal_id"] for e in one.entries} == {"p-1"}
 
 
 async def test_entries_stored_before_the_lists_were_numbered_are_numbered_at_start(

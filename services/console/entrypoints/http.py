@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import APIKeyCookie
 
 from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.refusal import Refusal, Refused
 from smartcity_th.services.common.auth import (
     ApiKeys,
     KeyAsBearer,
@@ -20,11 +21,12 @@ from smartcity_th.services.common.auth import (
     api_key_from,
     authenticate,
 )
-from smartcity_th.services.common.errors import HTTPRefusal
+from smartcity_th.services.common.errors import HTTPRefusal, refusal_response
 from smartcity_th.services.common.registry import RegistryProjection
 from smartcity_th.services.common.registry_admin import hash_key
-from smartcity_th.services.console.audit import MAX_SEQ, MongoAuditLog
-from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.audit import MAX_SEQ
+from smartcity_th.services.console.domain import may_not_replay, no_console_access, unknown_proposal
+from smartcity_th.services.console.handlers import NotFound, Replayer
 from smartcity_th.services.console.paging import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -33,6 +35,7 @@ from smartcity_th.services.console.paging import (
     Window,
     link_header,
 )
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.responses import (
     AuditEntry,
     ChainHead,
@@ -107,6 +110,9 @@ def session_cookie(name: str) -> Any:
 
 
 def not_found(what: str) -> HTTPRefusal:
+    """A missing page: what the address names does not exist (a dead letter). What the console
+    refuses for a reason of its own is a `Refusal` (services/console/domain.py), answered by
+    `refusal_response` or raised as `Refused`."""
     return HTTPRefusal(404, f"no {what}", f"ไม่พบ {what}")
 
 
@@ -131,11 +137,7 @@ async def viewer(request: Request, keys: ApiKeys, sessions: Sessions) -> Agency:
         caller = found
     if not may_use_console(caller):
         await keys.record_refusal(request, "forbidden")
-        raise refused(
-            403,
-            f"{caller.agency_id} has no access to the operators' console",
-            f"{caller.agency_id} ไม่มีสิทธิ์ใช้คอนโซลผู้ปฏิบัติงาน",
-        )
+        raise Refused(no_console_access(caller.agency_id))
     request.state.caller = caller
     return caller
 
@@ -144,16 +146,12 @@ async def operator(request: Request, keys: ApiKeys) -> Agency:
     caller = await authenticate(request, keys)
     if not may_replay(caller):
         await keys.record_refusal(request, "forbidden")
-        raise HTTPRefusal(
-            403,
-            f"{caller.agency_id} may not replay dead letters (depa operators only)",
-            f"{caller.agency_id} ไม่มีสิทธิ์ส่งข้อความซ้ำ (เฉพาะผู้ปฏิบัติงาน depa)",
-        )
+        raise Refused(may_not_replay(caller.agency_id))
     return caller
 
 
 async def live(
-    request: Request, audit: MongoAuditLog, query: dict[str, Any], after: int, poll_seconds: float
+    request: Request, audit: AuditLog, query: dict[str, Any], after: int, poll_seconds: float
 ) -> AsyncIterator[bytes]:
     """New entries as they are appended: woken by this process's appends, and every
     `poll_seconds` at the latest (entries another console instance appended; a keep-alive)."""
@@ -212,7 +210,7 @@ def listing(request: Request, rows: list[dict[str, Any]], page: Window, limit: i
 
 
 def build_router(
-    audit: MongoAuditLog,
+    audit: AuditLog,
     replayer: Replayer,
     keys: ApiKeys,
     poll_seconds: float,
@@ -317,7 +315,7 @@ def build_router(
     async def timeline(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         if not entries:
-            raise not_found(f"proposal {proposal_id}")
+            return refusal_response(unknown_proposal(proposal_id))
         return JSONResponse(chronological(entries))
 
     @router.get(
@@ -419,8 +417,8 @@ def build_router(
             result = await replayer.replay(dead_letter_id, who)
         except NotFound:
             raise not_found(f"dead letter {dead_letter_id}") from None
-        except ReplayRefused as exc:
-            raise refused(409, exc.en, exc.th) from None
+        if isinstance(result, Refusal):
+            return refusal_response(result)
         return JSONResponse(
             {
                 "replay_id": result.replay_id,

@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.services.common.auth import ApiKeys
-from smartcity_th.services.console.audit import MongoAuditLog
+from smartcity_th.services.common.errors import HTTP_STATUS
 from smartcity_th.services.console.entrypoints.http import (
     AfterSeq,
     BeforeSeq,
@@ -27,8 +28,9 @@ from smartcity_th.services.console.entrypoints.http import (
     filters_from,
 )
 from smartcity_th.services.console.flow import stage_diagram, tile_map
-from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
+from smartcity_th.services.console.handlers import NotFound, Replayer
 from smartcity_th.services.console.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_links
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
     REGISTRY_TYPES,
@@ -122,7 +124,7 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def build_router(
-    audit: MongoAuditLog,
+    audit: AuditLog,
     replayer: Replayer,
     keys: ApiKeys,
     sessions: Sessions,
@@ -319,7 +321,7 @@ def build_router(
         name = form.get("operator", "").strip()[:100]
         who = user.agency_id + (f" ({name})" if name else "")
         try:
-            await replayer.replay(dead_letter_id, who)
+            outcome = await replayer.replay(dead_letter_id, who)
         except NotFound:
             return page(
                 "message.html",
@@ -329,14 +331,14 @@ def build_router(
                 title="Not found",
                 message=f"no dead letter {dead_letter_id} / ไม่พบ",
             )
-        except ReplayRefused as exc:
+        if isinstance(outcome, Refusal):
             return page(
                 "message.html",
                 user,
                 request=request,
-                status=409,
+                status=HTTP_STATUS[outcome.kind],
                 title="Not replayed",
-                message=f"{exc.en} / {exc.th}",
+                message=f"{outcome.reason.en} / {outcome.reason.th}",
             )
         return RedirectResponse(
             f"/deadletters?done={urllib.parse.quote(dead_letter_id)}", status_code=303

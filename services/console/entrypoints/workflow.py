@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
-from smartcity_th.services.console.audit import MongoAuditLog
-from smartcity_th.services.console.entrypoints.http import not_found, session_cookie, viewer
+from smartcity_th.services.common.errors import refusal_response
+from smartcity_th.services.console.domain import unknown_proposal
+from smartcity_th.services.console.entrypoints.http import session_cookie, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
 from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
+from smartcity_th.services.console.ports import AuditLog
 from smartcity_th.services.console.responses import LagRow, Pipeline, StageDiagram, TraceLink
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import displayable, row
@@ -46,7 +48,7 @@ def traces_of(rows: list[dict[str, Any]], jaeger_url: str) -> list[dict[str, Any
 
 
 def build_router(
-    audit: MongoAuditLog,
+    audit: AuditLog,
     lag: LagMonitor,
     keys: ApiKeys,
     sessions: Sessions,
@@ -107,7 +109,7 @@ def build_router(
     async def api_stages(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         if not entries:
-            raise not_found(f"proposal {proposal_id}")
+            return refusal_response(unknown_proposal(proposal_id))
         return JSONResponse(stage_diagram(entries))
 
     @router.get(
@@ -121,7 +123,7 @@ def build_router(
     async def api_traces(proposal_id: str) -> JSONResponse:
         entries = await audit.page({"proposal_id": proposal_id}, limit=10_000)
         if not entries:
-            raise not_found(f"proposal {proposal_id}")
+            return refusal_response(unknown_proposal(proposal_id))
         return JSONResponse(traces_of([row(e) for e in entries], jaeger_url))
 
     @router.get(
