@@ -6,16 +6,13 @@ from fastapi import FastAPI
 
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import LEASE_SECONDS, DeliveryLog
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
+from smartcity_th.services.notifications.adapters.secret import load_or_create_secret
 from smartcity_th.services.notifications.adapters.smtp import SmtpMailer
-from smartcity_th.services.notifications.adapters.store import (
-    LEASE_SECONDS,
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-    load_or_create_secret,
-)
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.domain import MailSettings

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
 from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
 from smartcity_th.services.notifications.domain import (
     DIGEST_TYPE,
     Clock,

@@ -17,7 +17,8 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications import domain, view
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
+from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.domain import (
     Clock,
     Delivery,

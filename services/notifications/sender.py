@@ -29,12 +29,9 @@ from smartcity_th.services.common.certificate_document import (
 from smartcity_th.services.common.consumer import DeadLetters, Record
 from smartcity_th.services.common.retry import Jitter
 from smartcity_th.services.notifications import domain
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import LEASE_SECONDS, DeliveryLog
 from smartcity_th.services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
-from smartcity_th.services.notifications.adapters.store import (
-    LEASE_SECONDS,
-    DeliveryLog,
-    MessageBodies,
-)
 from smartcity_th.services.notifications.domain import (
     Body,
     Clock,

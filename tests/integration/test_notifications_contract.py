@@ -11,9 +11,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import MessageBodies
 from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from tests.notifications_contract import Directory, Register
 from tests.notifications_contract import MessageBodies as Bodies

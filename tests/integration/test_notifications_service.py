@@ -39,18 +39,16 @@ from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientsDirectory,
     seed_documents,
 )
 from smartcity_th.services.notifications.adapters.register import LetterRegister, entry_id
-from smartcity_th.services.notifications.adapters.store import (
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-    load_or_create_secret,
-)
+from smartcity_th.services.notifications.adapters.secret import load_or_create_secret
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.bootstrap import mail_settings
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.handlers import NotificationHandlers

@@ -15,7 +15,8 @@ import pytest
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.notifications.adapters.directory import RecipientChange
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
+from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.domain import Delivery, MailSettings
 from smartcity_th.services.notifications.handlers import NotificationHandlers
 from smartcity_th.services.notifications.links import StatusLinks

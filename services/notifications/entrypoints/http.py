@@ -11,12 +11,12 @@ from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.common.errors import HTTPRefusal
+from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
-from smartcity_th.services.notifications.adapters.store import DeliveryLog
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.handlers import NotificationHandlers
 

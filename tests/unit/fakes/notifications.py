@@ -11,13 +11,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from smartcity_th.services.common.documents import Doc
+from smartcity_th.services.notifications.adapters.bodies import body_doc, body_from
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     seed_documents,
 )
 from smartcity_th.services.notifications.adapters.register import entry_id
-from smartcity_th.services.notifications.adapters.store import body_doc, body_from
 from smartcity_th.services.notifications.domain import Body, Recipient
 from smartcity_th.services.notifications.ports import Issued
 from tests.unit.fakes.store import decode, encode
