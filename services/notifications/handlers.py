@@ -17,7 +17,6 @@ from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications import domain, view
-from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
 from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.domain import (
     Clock,
@@ -34,7 +33,12 @@ from smartcity_th.services.notifications.metrics import (
     QUEUED,
     REVIEW,
 )
-from smartcity_th.services.notifications.ports import Bodies, LetterNumbers, Recipients
+from smartcity_th.services.notifications.ports import (
+    Bodies,
+    DeliveryLog,
+    LetterNumbers,
+    Recipients,
+)
 
 log = structlog.get_logger(__name__)
 

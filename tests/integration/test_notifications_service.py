@@ -40,7 +40,7 @@ from smartcity_th.services.common.kafka import delete_topics, ensure_topics
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher
 from smartcity_th.services.notifications.adapters.bodies import MessageBodies
-from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
+from smartcity_th.services.notifications.adapters.delivery_log import MongoDeliveryLog
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientsDirectory,
@@ -487,7 +487,7 @@ async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
     # The first try: the service's own handler code on the same database, with no sender.
     db = mongo[sleepy_notifier.db_name]
     publisher = CommitPublisher(KafkaBroker(), sleepy_notifier.topics, "notifications")
-    deliveries = DeliveryLog(AggregateStore(db, "deliveries", publisher))
+    deliveries = MongoDeliveryLog(AggregateStore(db, "deliveries", publisher))
     mail = mail_settings(NotificationsSettings())
     mail.links.secret = await load_or_create_secret(db, "status-links")  # the service's
     first_try = NotificationHandlers(

@@ -1,14 +1,22 @@
-"""The delivery log: one aggregate per email in the store (queued, leased to a sender, sent or
-failed, held for a digest or for review), each step a commit, and its mapping to and from the
-stored documents. Every per-email read and write goes by `_id` alone, which FerretDB pushes
-down to its backend; the queries (due emails, held ones, the figures) read the projection."""
+"""The delivery log (`ports.DeliveryLog`): one aggregate per email in the store (queued, leased
+to a sender, sent or failed, held for a digest or for review), each step a commit, and its
+mapping to and from the stored documents.
+
+The steps and their rules (what may follow what, the lease) are written once, on the store's
+port (`DeliveryCommits`); what finds the emails to act on reads the store's projection, which
+is each store's own: `MongoDeliveryLog` here, and the unit tests' in-memory twin
+(`tests/unit/fakes/notifications.py`), both held to one contract
+(`tests/notifications_contract.py`). Every per-email read and write goes by `_id` alone, which
+FerretDB pushes down to its backend."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -24,17 +32,10 @@ from smartcity_th.services.common.store import (
     Loaded,
 )
 from smartcity_th.services.notifications.domain import Delivery, DigestItem, LetterRef
+from smartcity_th.services.notifications.ports import LEASE_SECONDS
 
-# How long a claim (or the queuing commit of an email its own process sends) leases an email to
-# one sender; an email whose sender died is due again when it ends.
-LEASE_SECONDS = 60.0
-
-
-def _mongo(store: Aggregates) -> AggregateStore:
-    """The MongoDB store behind a port, for what only it has (queries, indexes)."""
-    if not isinstance(store, AggregateStore):
-        raise TypeError(f"{store.name}: queries need the MongoDB store")
-    return store
+UNLISTED = ("html", "text", "event_value")
+"""What the listing of the log leaves out of each email (the bodies and the event)."""
 
 
 def _source_doc(source: Source | None) -> Doc | None:
@@ -160,25 +161,56 @@ def delivery_from(doc: Doc) -> Delivery:
 Change = Callable[[Doc], Doc | None]
 
 
-class DeliveryLog:
-    """One aggregate per email in the store: queued, leased to a sender, sent or failed, each
-    step one commit (the lease is a commit too, so exactly one sender holds an email)."""
+class DeliveryCommits(ABC):
+    """The delivery log's steps, each one commit of one email's aggregate: queued, leased to a
+    sender (the lease is a commit too, so of several senders exactly one holds an email), sent,
+    retried or failed; held for a digest (claimed by a digest id, then digested) or for review
+    (released). The queries that find the emails to act on are the subclass's."""
 
     def __init__(self, store: Aggregates) -> None:
         self.store = store
 
-    @property
-    def collection(self) -> AsyncCollection[Doc]:
-        """The projection, for queries (the MongoDB store only)."""
-        return _mongo(self.store).current
+    # ---- the queries on the projection ----
 
-    async def ensure_indexes(self) -> None:
-        await _mongo(self.store).ensure_indexes()
-        await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
-        await self.collection.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
-        await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
-        await self.collection.create_index([("created_at", DESCENDING)])
-        await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
+    @abstractmethod
+    async def _due(self, now: dt.datetime, limit: int) -> list[str]:
+        """The ids of up to `limit` queued emails due by `now`."""
+
+    @abstractmethod
+    async def held_recipients(self) -> list[str]:
+        """The addresses with emails held for their digest and not claimed by one, sorted."""
+
+    @abstractmethod
+    async def _held_for(self, email: str) -> list[str]:
+        """The ids of the emails held for `email`'s digest and not claimed by one."""
+
+    @abstractmethod
+    async def _claimed(self) -> list[Doc]:
+        """The held emails claimed by a digest (as stored, without text and html), the
+        earliest event first."""
+
+    @abstractmethod
+    async def _in_digest(self, digest_id: str) -> list[str]:
+        """The ids of the held emails claimed by `digest_id`."""
+
+    @abstractmethod
+    async def stats(self, now: dt.datetime) -> dict[str, float]:
+        """The queue's figures: `queued`, `retrying` (queued after a failed attempt), `held`
+        (for a digest) and `oldest_queued_age_seconds` (0 with none queued)."""
+
+    @abstractmethod
+    async def listing(
+        self,
+        *,
+        recipient_id: str | None = None,
+        proposal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Doc]:
+        """The log newest first (by `created_at`), as stored, without the bodies and the
+        event (`UNLISTED`, also in a digest's items)."""
+
+    # ---- the steps ----
 
     async def queue(self, delivery: Delivery, events: Sequence[AnyEnvelope] = ()) -> bool:
         """Queue one email (or record one that cannot be sent, with its events); False if
@@ -281,11 +313,8 @@ class DeliveryLog:
         self, now: dt.datetime, lease_seconds: float = LEASE_SECONDS, limit: int = 50
     ) -> list[Delivery]:
         """Take up to `limit` due emails (one query finds candidates, each is then claimed)."""
-        due = {"status": "queued", "next_attempt_at": {"$lte": now}}
-        candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
-        found = await asyncio.gather(
-            *(self.claim(c["_id"], now, lease_seconds) for c in candidates)
-        )
+        candidates = await self._due(now, limit)
+        found = await asyncio.gather(*(self.claim(c, now, lease_seconds) for c in candidates))
         return [d for d in found if isinstance(d, Delivery)]
 
     @staticmethod
@@ -361,35 +390,21 @@ class DeliveryLog:
     # queued as one digest email, then settled ("digested"). A crash between the steps leaves
     # them claimed, and the next run finishes that digest. Each step is a commit per email.
 
-    async def held_recipients(self) -> list[str]:
-        docs = await self.collection.find(
-            {"status": "held", "digest_id": None}, {"email": 1}
-        ).to_list(None)
-        return sorted({d["email"] for d in docs})
-
     async def claim_held(self, email: str, digest_id: str) -> None:
-        docs = await self.collection.find(
-            {"status": "held", "email": email, "digest_id": None}, {"_id": 1}
-        ).to_list(None)
+        """Claim the emails held for `email`'s digest by `digest_id`."""
 
         def claim(state: Doc) -> Doc | None:
             if state.get("status") != "held" or state.get("digest_id") is not None:
                 return None
             return {**state, "digest_id": digest_id}
 
-        for doc in docs:
-            await self._change(doc["_id"], claim)
+        for delivery_id in await self._held_for(email):
+            await self._change(delivery_id, claim)
 
     async def claimed_items(self) -> dict[str, list[Delivery]]:
-        docs = (
-            await self.collection.find(
-                {"status": "held", "digest_id": {"$ne": None}}, {"html": 0, "text": 0}
-            )
-            .sort("occurred_at", ASCENDING)
-            .to_list(None)
-        )
+        """The held emails claimed by each digest, the earliest event first."""
         out: dict[str, list[Delivery]] = {}
-        for d in docs:
+        for d in await self._claimed():
             out.setdefault(d["digest_id"], []).append(delivery_from(d))
         return out
 
@@ -399,12 +414,10 @@ class DeliveryLog:
         return {i["_id"] for i in (stored or {}).get("items", [])}
 
     async def settle_claimed(self, digest_id: str, included: set[str]) -> None:
-        docs = await self.collection.find(
-            {"digest_id": digest_id, "status": "held"}, {"_id": 1}
-        ).to_list(None)
-
-        for doc in docs:
-            digested = doc["_id"] in included
+        """Settle the emails `digest_id` claimed: digested if the queued digest includes them
+        (`included`), else unclaimed, for the next digest."""
+        for delivery_id in await self._in_digest(digest_id):
+            digested = delivery_id in included
 
             def settle(state: Doc, digested: bool = digested) -> Doc | None:
                 if state.get("status") != "held" or state.get("digest_id") != digest_id:
@@ -413,7 +426,53 @@ class DeliveryLog:
                     return {**state, "status": "digested"}
                 return {**state, "digest_id": None}
 
-            await self._change(doc["_id"], settle)
+            await self._change(delivery_id, settle)
+
+
+class MongoDeliveryLog(DeliveryCommits):
+    """The delivery log in the MongoDB store; its queries read the projection (`<name>`),
+    each served by one of the indexes made at start."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        super().__init__(store)
+        self.mongo = store
+        self.collection: AsyncCollection[Doc] = store.current
+
+    async def ensure_indexes(self) -> None:
+        await self.mongo.ensure_indexes()
+        await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
+        await self.collection.create_index([("created_at", DESCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
+
+    async def _ids(self, query: Doc, limit: int = 0) -> list[str]:
+        docs = await self.collection.find(query, {"_id": 1}).limit(limit).to_list(None)
+        return [str(d["_id"]) for d in docs]
+
+    async def _due(self, now: dt.datetime, limit: int) -> list[str]:
+        return await self._ids({"status": "queued", "next_attempt_at": {"$lte": now}}, limit)
+
+    async def held_recipients(self) -> list[str]:
+        docs = await self.collection.find(
+            {"status": "held", "digest_id": None}, {"email": 1}
+        ).to_list(None)
+        return sorted({d["email"] for d in docs})
+
+    async def _held_for(self, email: str) -> list[str]:
+        return await self._ids({"status": "held", "email": email, "digest_id": None})
+
+    async def _claimed(self) -> list[Doc]:
+        return (
+            await self.collection.find(
+                {"status": "held", "digest_id": {"$ne": None}}, {"html": 0, "text": 0}
+            )
+            .sort("occurred_at", ASCENDING)
+            .to_list(None)
+        )
+
+    async def _in_digest(self, digest_id: str) -> list[str]:
+        return await self._ids({"digest_id": digest_id, "status": "held"})
 
     async def stats(self, now: dt.datetime) -> dict[str, float]:
         """Queue figures, each answered by the store from its status index: three counts and
@@ -444,3 +503,22 @@ class DeliveryLog:
             if oldest is None
             else max(0.0, (now - oldest).total_seconds()),
         }
+
+    async def listing(
+        self,
+        *,
+        recipient_id: str | None = None,
+        proposal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[Doc]:
+        query: dict[str, Any] = {}
+        if recipient_id is not None:
+            query["recipient_id"] = recipient_id
+        if proposal_id:
+            query["proposal_id"] = proposal_id
+        if status:
+            query["status"] = status
+        unlisted = dict.fromkeys(("outbox", *UNLISTED, "items.event_value"), 0)
+        cursor = self.collection.find(query, unlisted).sort("created_at", DESCENDING).limit(limit)
+        return await cursor.to_list(None)

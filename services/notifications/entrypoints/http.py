@@ -11,7 +11,6 @@ from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
 from smartcity_th.services.common.errors import HTTPRefusal
-from smartcity_th.services.notifications.adapters.delivery_log import DeliveryLog
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
@@ -19,6 +18,7 @@ from smartcity_th.services.notifications.adapters.directory import (
 )
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.handlers import NotificationHandlers
+from smartcity_th.services.notifications.ports import DeliveryLog
 
 
 class DigestPreference(BaseModel):
@@ -86,21 +86,13 @@ def build_router(
         status: str | None = Query(None, pattern="^(queued|sent|failed|held|digested)$"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
-        query: dict[str, Any] = {}
-        if not may_administer(caller.kind):
-            query["recipient_id"] = caller.agency_id
-        if proposal_id:
-            query["proposal_id"] = proposal_id
-        if status:
-            query["status"] = status
-        cursor = (
-            deliveries.collection.find(
-                query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0, "items.event_value": 0}
-            )
-            .sort("created_at", -1)
-            .limit(limit)
+        listed = await deliveries.listing(
+            recipient_id=None if may_administer(caller.kind) else caller.agency_id,
+            proposal_id=proposal_id,
+            status=status,
+            limit=limit,
         )
-        return jsonable_encoder(await cursor.to_list(None))
+        return jsonable_encoder(listed)
 
     @router.get(
         "/recipients",
