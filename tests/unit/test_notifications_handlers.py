@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.services.notifications.adapters.directory import RecipientChange
 from tests.unit.notifications_stack import (
     SETTINGS,
@@ -108,13 +109,14 @@ async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed
     assert "a placeholder: 'TODO'" in held.last_error
     assert "NotificationHeld" in notifications.db.event_types(pid)
     assert notifications.woken == []
-    problems = await notifications.handlers.release(held.delivery_id)
-    assert problems
-    assert any("TODO" in p for p in problems)
+    refused = await notifications.handlers.release(held.delivery_id)
+    assert refused is not None
+    assert refused.kind is RefusalKind.CONFLICT
+    assert any("TODO" in e.message.en for e in refused.errors)
     await notifications.directory.update(
         "lg-phuket-city", RecipientChange(name_th=entry.name_th), "depa"
     )
-    assert await notifications.handlers.release(held.delivery_id) == []
+    assert await notifications.handlers.release(held.delivery_id) is None
     [released] = await notifications.of(submitted)
     assert (released.status, released.last_error) == ("queued", None)
     body = await notifications.bodies.take(held.delivery_id)
@@ -122,7 +124,9 @@ async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed
     assert body.text is not None
     assert "TODO" not in body.text
     assert notifications.woken == [[held.delivery_id]]
-    assert await notifications.handlers.release(held.delivery_id) is None  # not held any more
+    not_held = await notifications.handlers.release(held.delivery_id)
+    assert not_held is not None
+    assert not_held.kind is RefusalKind.NOT_FOUND  # not held any more
 
 
 async def test_history_before_the_go_live_and_events_without_a_letter_are_not_told() -> None:

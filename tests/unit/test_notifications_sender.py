@@ -201,7 +201,7 @@ async def test_a_letter_held_for_review_is_sent_once_released(
     assert held.status == "review"
     assert notifications.mailer.tried == []
     await notifications.directory.update("lg-phuket-city", fixed, "depa")
-    assert await notifications.handlers.release(held.delivery_id) == []
+    assert await notifications.handlers.release(held.delivery_id) is None
     await notifications.send_all()
     assert notifications.mailer.message_ids() == [held.message_id]
 

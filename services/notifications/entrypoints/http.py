@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
+from smartcity_th.contracts.refusal import Refused
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
-from smartcity_th.services.common.errors import HTTPRefusal
+from smartcity_th.services.notifications import refusals
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
@@ -56,23 +57,11 @@ def build_router(
     async def admin(request: Request, caller: Annotated[Agency, Depends(current_agency)]) -> Agency:
         if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
-            raise HTTPRefusal(
-                403,
-                f"{caller.agency_id} may not administer the recipients directory "
-                "(depa or a system agency only)",
-                f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
-            )
+            raise Refused(refusals.not_administrator(caller.agency_id))
         return caller
 
     Caller = Annotated[Agency, Depends(current_agency)]
     Admin = Annotated[Agency, Depends(admin)]
-
-    def not_found(recipient_id: str) -> HTTPRefusal:
-        return HTTPRefusal(
-            404,
-            f"no recipient {recipient_id!r} in the directory",
-            f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
-        )
 
     @router.get(
         "/deliveries",
@@ -112,7 +101,7 @@ def build_router(
     async def get_recipient(recipient_id: str, _admin: Admin) -> Any:
         doc = await directory.find(recipient_id)
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.post(
@@ -125,11 +114,7 @@ def build_router(
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
-            raise HTTPRefusal(
-                409,
-                f"recipient {entry.recipient_id!r} exists; change it with PATCH",
-                f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
-            )
+            raise Refused(refusals.recipient_exists(entry.recipient_id))
         return _public(doc)
 
     @router.patch(
@@ -141,7 +126,7 @@ def build_router(
     async def update_recipient(recipient_id: str, change: RecipientChange, caller: Admin) -> Any:
         doc = await directory.update(recipient_id, change, caller.agency_id)
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.put(
@@ -155,7 +140,7 @@ def build_router(
             recipient_id, RecipientChange(digest=pref.digest), caller.agency_id
         )
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.post(
@@ -180,20 +165,9 @@ def build_router(
         },
     )
     async def release(delivery_id: str, _admin: Admin) -> Released:
-        problems = await handlers.release(delivery_id)
-        if problems is None:
-            raise HTTPRefusal(
-                404,
-                f"no letter held for review under {delivery_id!r}",
-                f"ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {delivery_id!r}",
-            )
-        if problems:
-            raise HTTPRefusal(
-                409,
-                "proofreading still finds faults in the letter: fix the data and release it again",
-                "การตรวจทานยังพบข้อบกพร่องในหนังสือ โปรดแก้ไขข้อมูลแล้วปล่อยอีกครั้ง",
-                [{"field": "letter", "message": {"en": p, "th": p}} for p in problems],
-            )
+        refused = await handlers.release(delivery_id)
+        if refused is not None:
+            raise Refused(refused)
         return Released(delivery_id=delivery_id, released=True)
 
     return router
