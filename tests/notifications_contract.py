@@ -393,7 +393,9 @@ async def test_held_copies_are_claimed_by_one_digest_then_digested_or_given_back
     assert [d.delivery_id for d in claimed["digest-1"]] == ["c1", "c2", "c3"]
     assert claimed["digest-1"][0] == replace(copy("c1", 1), digest_id="digest-1")
     items = tuple(
-        DigestItem(d.delivery_id, d.event_id, d.event_type, "PRP-1", None, d.occurred_at, None, None)
+        DigestItem(
+            d.delivery_id, d.event_id, d.event_type, "PRP-1", None, d.occurred_at, None, None
+        )
         for d in claimed["digest-1"][:2]
     )
     digest = email("digest-1", kind="digest", email=governor, items=items, text="t", html="h")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from smartcity_th.contracts.refusal import Refusal, RefusalKind, field_error, refusal
 
-QUOTED = 400
+QUOTED = 360
 """The longest an id is quoted in a reason (a reason has at most 500 characters)."""
 
 
@@ -20,8 +20,7 @@ def _quoted(value: str) -> str:
 def not_administrator(agency_id: str) -> Refusal:
     return refusal(
         RefusalKind.UNAUTHORISED,
-        f"{agency_id} may not administer the recipients directory "
-        "(depa or a system agency only)",
+        f"{agency_id} may not administer the recipients directory (depa or a system agency only)",
         f"{agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
     )
 

@@ -18,9 +18,9 @@ from smartcity_th.services.notifications.adapters.bodies import MessageBodies
 from smartcity_th.services.notifications.adapters.delivery_log import MongoDeliveryLog
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
+from smartcity_th.services.notifications.ports import DeliveryLog
 from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from tests.notifications_contract import Directory, Register
-from smartcity_th.services.notifications.ports import DeliveryLog
 from tests.notifications_contract import MessageBodies as Bodies
 from tests.support import MONGO, Namespace
 

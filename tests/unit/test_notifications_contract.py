@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from smartcity_th.services.notifications.ports import DeliveryLog
+from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from tests.notifications_contract import Directory, MessageBodies, Register
 from tests.unit.fakes.notifications import (
     InMemoryDeliveryLog,

@@ -71,8 +71,7 @@ async def test_held_copies_go_out_in_one_digest_sent_and_announced_once(
     about = Counter(
         e.payload.about_event_id
         for e in notifications.db.envelopes()
-        if e.event_type == "NotificationSent"
-        and e.payload.message_id == digest.message_id
+        if e.event_type == "NotificationSent" and e.payload.message_id == digest.message_id
     )
     assert about == Counter({i.event_id: 1 for i in digest.items})
     assert await notifications.digests.send_digests(notifications.clock()) == []

@@ -33,9 +33,7 @@ async def notifications() -> Notifications:
 def announced(notifications: Notifications, event_type: str) -> Counter[str]:
     """How many times each Message-ID was announced (NotificationSent, NotificationFailed)."""
     return Counter(
-        e.payload.message_id
-        for e in notifications.db.envelopes()
-        if e.event_type == event_type
+        e.payload.message_id for e in notifications.db.envelopes() if e.event_type == event_type
     )
 
 

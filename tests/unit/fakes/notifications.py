@@ -179,9 +179,11 @@ class InMemoryDeliveryLog(DeliveryCommits):
 
     async def _due(self, now: dt.datetime, limit: int) -> list[str]:
         due = await self._where(
-            lambda d: d.get("status") == "queued"
-            and d.get("next_attempt_at") is not None
-            and d["next_attempt_at"] <= now
+            lambda d: (
+                d.get("status") == "queued"
+                and d.get("next_attempt_at") is not None
+                and d["next_attempt_at"] <= now
+            )
         )
         return [d["_id"] for d in due][: limit or None]
 
@@ -191,9 +193,9 @@ class InMemoryDeliveryLog(DeliveryCommits):
 
     async def _held_for(self, email: str) -> list[str]:
         held = await self._where(
-            lambda d: d.get("status") == "held"
-            and d.get("email") == email
-            and d.get("digest_id") is None
+            lambda d: (
+                d.get("status") == "held" and d.get("email") == email and d.get("digest_id") is None
+            )
         )
         return [d["_id"] for d in held]
 
