@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from smartcity_th.services.common.documents import Doc
 from smartcity_th.services.notifications.adapters.directory import RecipientChange, RecipientIn
 from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, Recipient
-from smartcity_th.services.notifications.ports import LEASE_SECONDS, DeliveryLog, Issued
+from smartcity_th.services.notifications.ports import LEASE_SECONDS, DeliveryLog, Issued, Listing
 
 __all__ = [
     "Adapters",
@@ -445,13 +445,13 @@ async def test_the_listing_is_newest_first_filtered_and_without_bodies(adapters:
             email("g1", created_at=at(4), kind="digest", items=(item,), text="t", html="h"),
         ]
     )
-    listed = await log.listing()
+    listed = await log.listing(Listing())
     assert [d["_id"] for d in listed] == ["g1", "a2", "b1", "a1"]
     assert not any({"text", "html", "event_value"} & set(d) for d in listed)
     [listed_item] = listed[0]["items"]
     assert (listed_item["_id"], "event_value" in listed_item) == ("c1", False)
-    assert [d["_id"] for d in await log.listing(recipient_id="depa")] == ["b1"]
-    assert [d["_id"] for d in await log.listing(proposal_id="PRP-B")] == ["b1"]
-    assert [d["_id"] for d in await log.listing(status="held")] == ["a2"]
-    assert [d["_id"] for d in await log.listing(limit=2)] == ["g1", "a2"]
+    assert [d["_id"] for d in await log.listing(Listing(recipient_id="depa"))] == ["b1"]
+    assert [d["_id"] for d in await log.listing(Listing(proposal_id="PRP-B"))] == ["b1"]
+    assert [d["_id"] for d in await log.listing(Listing(status="held"))] == ["a2"]
+    assert [d["_id"] for d in await log.listing(Listing(limit=2))] == ["g1", "a2"]
     assert listed[-1]["created_at"] == at(1)

@@ -23,6 +23,17 @@ LEASE_SECONDS = 60.0
 to one sender; an email whose sender died is due again when it ends."""
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Which emails the delivery log lists, newest first: those to one recipient, about one
+    proposal, in one status (None: any), at most `limit`."""
+
+    recipient_id: str | None = None
+    proposal_id: str | None = None
+    status: str | None = None
+    limit: int = 100
+
+
 class Recipients(Protocol):
     """The recipients directory: who gets email at which address."""
 
@@ -171,15 +182,9 @@ class DeliveryLog(Protocol):
         """`queued`, `retrying`, `held` and `oldest_queued_age_seconds`."""
         ...
 
-    async def listing(
-        self,
-        *,
-        recipient_id: str | None = None,
-        proposal_id: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[Doc]:
-        """The log newest first, as stored, without the bodies and the event."""
+    async def listing(self, which: Listing) -> list[Doc]:
+        """The emails `which` names, newest first, as stored, without the bodies and the
+        event."""
         ...
 
 

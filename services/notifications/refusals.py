@@ -11,10 +11,12 @@ QUOTED = 360
 """The longest an id is quoted in a reason (a reason has at most 500 characters)."""
 
 
-def _quoted(value: str) -> str:
-    """`value` as a reason quotes it (its repr), cut to fit."""
+def _naming(kind: RefusalKind, en: str, th: str, value: str) -> Refusal:
+    """A refusal whose reasons quote `value` (its repr, cut to fit) where they say `{}`."""
     quoted = repr(value)
-    return quoted if len(quoted) <= QUOTED else quoted[: QUOTED - 1] + "…"
+    if len(quoted) > QUOTED:
+        quoted = quoted[: QUOTED - 1] + "…"
+    return refusal(kind, en.format(quoted), th.format(quoted))
 
 
 def not_administrator(agency_id: str) -> Refusal:
@@ -26,26 +28,29 @@ def not_administrator(agency_id: str) -> Refusal:
 
 
 def no_recipient(recipient_id: str) -> Refusal:
-    return refusal(
+    return _naming(
         RefusalKind.NOT_FOUND,
-        f"no recipient {_quoted(recipient_id)} in the directory",
-        f"ไม่พบผู้รับ {_quoted(recipient_id)} ในทะเบียน",
+        "no recipient {} in the directory",
+        "ไม่พบผู้รับ {} ในทะเบียน",
+        recipient_id,
     )
 
 
 def recipient_exists(recipient_id: str) -> Refusal:
-    return refusal(
+    return _naming(
         RefusalKind.CONFLICT,
-        f"recipient {_quoted(recipient_id)} exists; change it with PATCH",
-        f"มีผู้รับ {_quoted(recipient_id)} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
+        "recipient {} exists; change it with PATCH",
+        "มีผู้รับ {} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
+        recipient_id,
     )
 
 
 def not_held_for_review(delivery_id: str) -> Refusal:
-    return refusal(
+    return _naming(
         RefusalKind.NOT_FOUND,
-        f"no letter held for review under {_quoted(delivery_id)}",
-        f"ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {_quoted(delivery_id)}",
+        "no letter held for review under {}",
+        "ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {}",
+        delivery_id,
     )
 
 

@@ -58,6 +58,7 @@ from smartcity_th.services.notifications.proofread import problems, visible_text
 from smartcity_th.services.notifications.rendering import status_page_csp
 from smartcity_th.services.notifications.samples import sample_envelope
 from smartcity_th.services.notifications.view import CONTENT_EVENTS
+from tests import builders
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -176,7 +177,7 @@ def event(event_type: str, proposal_id: str, **kwargs: Any) -> AnyEnvelope:
 
 
 def new_proposal_id() -> str:
-    return f"PRP-IT-{uuid.uuid4().hex[:10]}"
+    return builders.new_proposal_id("PRP-IT")
 
 
 def expected_letter(

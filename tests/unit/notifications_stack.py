@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 
 from smartcity_th.contracts.envelope import AnyEnvelope
@@ -21,6 +20,7 @@ from smartcity_th.services.notifications.pdf import LetterPdf
 from smartcity_th.services.notifications.ports import LEASE_SECONDS
 from smartcity_th.services.notifications.samples import sample_envelope
 from smartcity_th.services.notifications.sender import Sender
+from tests import builders
 from tests.unit.fakes.notifications import (
     FakeDeadLetters,
     FakeMailer,
@@ -181,7 +181,7 @@ def event(event_type: str, proposal_id: str, **kwargs: object) -> AnyEnvelope:
 
 
 def new_proposal_id() -> str:
-    return f"PRP-UT-{uuid.uuid4().hex[:10]}"
+    return builders.new_proposal_id("PRP-UT")
 
 
 async def submit(notifications: Notifications, pid: str, **kwargs: object) -> AnyEnvelope:

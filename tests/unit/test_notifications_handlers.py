@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-import pytest
-
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.services.notifications.adapters.directory import RecipientChange
@@ -22,11 +20,6 @@ from tests.unit.notifications_stack import (
     notifications_with,
     submit,
 )
-
-
-@pytest.fixture
-async def notifications() -> Notifications:
-    return await notifications_with(SETTINGS)
 
 
 async def test_an_event_becomes_one_numbered_letter_queued_once_even_when_redelivered(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from prometheus_client import REGISTRY
 
 from smartcity_th.contracts.envelope import AnyEnvelope
@@ -20,14 +19,8 @@ from tests.unit.notifications_stack import (
     Notifications,
     event,
     new_proposal_id,
-    notifications_with,
     submit,
 )
-
-
-@pytest.fixture
-async def notifications() -> Notifications:
-    return await notifications_with()
 
 
 def announced(notifications: Notifications, event_type: str) -> Counter[str]:

@@ -32,7 +32,7 @@ from smartcity_th.services.common.store import (
     Loaded,
 )
 from smartcity_th.services.notifications.domain import Delivery, DigestItem, LetterRef
-from smartcity_th.services.notifications.ports import LEASE_SECONDS
+from smartcity_th.services.notifications.ports import LEASE_SECONDS, Listing
 
 UNLISTED = ("html", "text", "event_value")
 """What the listing of the log leaves out of each email (the bodies and the event)."""
@@ -165,7 +165,9 @@ class DeliveryCommits(ABC):
     """The delivery log's steps, each one commit of one email's aggregate: queued, leased to a
     sender (the lease is a commit too, so of several senders exactly one holds an email), sent,
     retried or failed; held for a digest (claimed by a digest id, then digested) or for review
-    (released). The queries that find the emails to act on are the subclass's."""
+    (released). The queries that find the emails to act on are the subclass's, and so are the
+    rest of the port's (`held_recipients`, `stats`, `listing`: `UNLISTED` is what a listing
+    leaves out, also of a digest's items)."""
 
     def __init__(self, store: Aggregates) -> None:
         self.store = store
@@ -175,10 +177,6 @@ class DeliveryCommits(ABC):
     @abstractmethod
     async def _due(self, now: dt.datetime, limit: int) -> list[str]:
         """The ids of up to `limit` queued emails due by `now`."""
-
-    @abstractmethod
-    async def held_recipients(self) -> list[str]:
-        """The addresses with emails held for their digest and not claimed by one, sorted."""
 
     @abstractmethod
     async def _held_for(self, email: str) -> list[str]:
@@ -192,23 +190,6 @@ class DeliveryCommits(ABC):
     @abstractmethod
     async def _in_digest(self, digest_id: str) -> list[str]:
         """The ids of the held emails claimed by `digest_id`."""
-
-    @abstractmethod
-    async def stats(self, now: dt.datetime) -> dict[str, float]:
-        """The queue's figures: `queued`, `retrying` (queued after a failed attempt), `held`
-        (for a digest) and `oldest_queued_age_seconds` (0 with none queued)."""
-
-    @abstractmethod
-    async def listing(
-        self,
-        *,
-        recipient_id: str | None = None,
-        proposal_id: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[Doc]:
-        """The log newest first (by `created_at`), as stored, without the bodies and the
-        event (`UNLISTED`, also in a digest's items)."""
 
     # ---- the steps ----
 
@@ -504,21 +485,14 @@ class MongoDeliveryLog(DeliveryCommits):
             else max(0.0, (now - oldest).total_seconds()),
         }
 
-    async def listing(
-        self,
-        *,
-        recipient_id: str | None = None,
-        proposal_id: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[Doc]:
+    async def listing(self, which: Listing) -> list[Doc]:
         query: dict[str, Any] = {}
-        if recipient_id is not None:
-            query["recipient_id"] = recipient_id
-        if proposal_id:
-            query["proposal_id"] = proposal_id
-        if status:
-            query["status"] = status
+        if which.recipient_id is not None:
+            query["recipient_id"] = which.recipient_id
+        if which.proposal_id:
+            query["proposal_id"] = which.proposal_id
+        if which.status:
+            query["status"] = which.status
         unlisted = dict.fromkeys(("outbox", *UNLISTED, "items.event_value"), 0)
-        cursor = self.collection.find(query, unlisted).sort("created_at", DESCENDING).limit(limit)
-        return await cursor.to_list(None)
+        cursor = self.collection.find(query, unlisted).sort("created_at", DESCENDING)
+        return await cursor.limit(which.limit).to_list(None)

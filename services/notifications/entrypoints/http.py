@@ -19,7 +19,7 @@ from smartcity_th.services.notifications.adapters.directory import (
 )
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.handlers import NotificationHandlers
-from smartcity_th.services.notifications.ports import DeliveryLog
+from smartcity_th.services.notifications.ports import DeliveryLog, Listing
 
 
 class DigestPreference(BaseModel):
@@ -76,10 +76,12 @@ def build_router(
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
         listed = await deliveries.listing(
-            recipient_id=None if may_administer(caller.kind) else caller.agency_id,
-            proposal_id=proposal_id,
-            status=status,
-            limit=limit,
+            Listing(
+                recipient_id=None if may_administer(caller.kind) else caller.agency_id,
+                proposal_id=proposal_id,
+                status=status,
+                limit=limit,
+            )
         )
         return jsonable_encoder(listed)
 

@@ -26,7 +26,12 @@ from smartcity_th.services.notifications.adapters.directory import (
 )
 from smartcity_th.services.notifications.adapters.register import entry_id
 from smartcity_th.services.notifications.domain import Body, Recipient
-from smartcity_th.services.notifications.ports import Accepted, Issued, PermanentSmtpError
+from smartcity_th.services.notifications.ports import (
+    Accepted,
+    Issued,
+    Listing,
+    PermanentSmtpError,
+)
 from tests.unit.fakes.store import InMemoryAggregateStore, decode, encode
 
 
@@ -225,26 +230,19 @@ class InMemoryDeliveryLog(DeliveryCommits):
             else max(0.0, (now - oldest).total_seconds()),
         }
 
-    async def listing(
-        self,
-        *,
-        recipient_id: str | None = None,
-        proposal_id: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[Doc]:
+    async def listing(self, which: Listing) -> list[Doc]:
         wanted = {
             k: v
             for k, v in (
-                ("recipient_id", recipient_id),
-                ("proposal_id", proposal_id or None),
-                ("status", status or None),
+                ("recipient_id", which.recipient_id),
+                ("proposal_id", which.proposal_id or None),
+                ("status", which.status or None),
             )
             if v is not None
         }
         found = await self._where(lambda d: all(d.get(k) == v for k, v in wanted.items()))
         found.sort(key=lambda d: d["created_at"], reverse=True)
-        return [_unlisted(d) for d in found[:limit]]
+        return [_unlisted(d) for d in found[: which.limit]]
 
 
 def _addresses(message: EmailMessage, header: str) -> list[str]:
@@ -304,26 +302,8 @@ class FakeDeadLetters:
 
     sent: list[dict[str, Any]] = field(default_factory=list)
 
-    async def send(
-        self,
-        record: Record,
-        *,
-        consumer: str,
-        kind: str,
-        error: str,
-        attempts: int,
-        event_type: str | None = None,
-        event_id: str | None = None,
-    ) -> None:
+    async def send(self, record: Record, **details: Any) -> None:
+        """`details`: the consumer, the kind, the error, the attempts, the event's type and
+        id, as `DeadLetters.send` takes them."""
         await _round_trip()
-        self.sent.append(
-            {
-                "record": record,
-                "consumer": consumer,
-                "kind": kind,
-                "error": error,
-                "attempts": attempts,
-                "event_type": event_type,
-                "event_id": event_id,
-            }
-        )
+        self.sent.append({"record": record, **details})
