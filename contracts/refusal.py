@@ -27,6 +27,9 @@ class RefusalKind(StrEnum):
     """Not allowed in the current state: the stage, the revision, an id already in use."""
     CONTACT_OUTSIDE_DOMAINS = "contact_outside_domains"
     """A contact address outside the applicant's registered email domains."""
+    NOT_FOUND = "not_found"
+    """No such thing to act on or show: a directory entry, a letter held for review (a
+    proposal is `unknown_proposal`)."""
 
 
 @dataclass(frozen=True)

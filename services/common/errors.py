@@ -123,6 +123,7 @@ HTTP_STATUS: dict[RefusalKind, int] = {
     RefusalKind.CONTACT_OUTSIDE_DOMAINS: 422,
     RefusalKind.UNAUTHORISED: 403,
     RefusalKind.UNKNOWN_PROPOSAL: 404,
+    RefusalKind.NOT_FOUND: 404,
     RefusalKind.CONFLICT: 409,
 }
 """The HTTP status of each kind of refusal (the OpenAPI documents declare them per route)."""

@@ -6,16 +6,13 @@ from fastapi import FastAPI
 
 from smartcity_th.services.common.auth import ApiKeys
 from smartcity_th.services.common.runtime import Runtime
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import MongoDeliveryLog
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
+from smartcity_th.services.notifications.adapters.secret import load_or_create_secret
 from smartcity_th.services.notifications.adapters.smtp import SmtpMailer
-from smartcity_th.services.notifications.adapters.store import (
-    LEASE_SECONDS,
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-    load_or_create_secret,
-)
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.domain import MailSettings
@@ -23,6 +20,7 @@ from smartcity_th.services.notifications.entrypoints import http, kafka, status
 from smartcity_th.services.notifications.handlers import NotificationHandlers
 from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.pdf import shared_renderer
+from smartcity_th.services.notifications.ports import LEASE_SECONDS
 from smartcity_th.services.notifications.sender import Sender
 
 NAME = "notifications"
@@ -62,7 +60,7 @@ def build(settings: NotificationsSettings) -> tuple[Runtime, FastAPI]:
     view, directory, deliveries, bodies = (
         ProposalsView(rt.store("proposals")),
         RecipientsDirectory(rt.db),
-        DeliveryLog(rt.store("deliveries")),
+        MongoDeliveryLog(rt.store("deliveries")),
         MessageBodies(rt.db),
     )
     mailer = SmtpMailer(

@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from smartcity_th.services.notifications import domain
-from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, MessageBodies
 from smartcity_th.services.notifications.domain import (
     DIGEST_TYPE,
     Clock,
@@ -22,6 +20,7 @@ from smartcity_th.services.notifications.domain import (
     utc_now,
 )
 from smartcity_th.services.notifications.metrics import QUEUED
+from smartcity_th.services.notifications.ports import Bodies, DeliveryLog, LetterNumbers
 from smartcity_th.services.notifications.rendering import thai_day
 
 log = structlog.get_logger(__name__)
@@ -34,9 +33,9 @@ class DigestScheduler:
     def __init__(
         self,
         log_: DeliveryLog,
-        bodies: MessageBodies,
+        bodies: Bodies,
         settings: MailSettings,
-        register: LetterRegister,
+        register: LetterNumbers,
         cutoff_hour: int,
         clock: Clock = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -12,12 +12,13 @@ from dataclasses import replace
 import structlog
 
 from smartcity_th.contracts.envelope import AnyEnvelope, parse_record
+from smartcity_th.contracts.refusal import Refusal
 from smartcity_th.contracts.workflow import stage_after
 from smartcity_th.services.common import telemetry
 from smartcity_th.services.common.context import current_source
 from smartcity_th.services.common.documents import Doc
-from smartcity_th.services.notifications import domain, view
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
+from smartcity_th.services.notifications import domain, refusals, view
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.domain import (
     Clock,
     Delivery,
@@ -33,7 +34,12 @@ from smartcity_th.services.notifications.metrics import (
     QUEUED,
     REVIEW,
 )
-from smartcity_th.services.notifications.ports import Bodies, LetterNumbers, Recipients
+from smartcity_th.services.notifications.ports import (
+    Bodies,
+    DeliveryLog,
+    LetterNumbers,
+    Recipients,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -114,17 +120,17 @@ class NotificationHandlers:
             trace=telemetry.capture(),  # the SMTP send continues the event's trace
         )
 
-    async def release(self, delivery_id: str) -> list[str] | None:
+    async def release(self, delivery_id: str) -> Refusal | None:
         """An operator releases a letter proofreading held, after fixing the data: it is
         rendered again from its event and the data as they are now, and queued if it passes
-        (its held copies go back to their digests). Returns what proofreading still finds
-        (empty: released), or None when there is no such letter held for review."""
+        (its held copies go back to their digests). Returns None when it is released, else
+        why not: no such letter held for review, or what proofreading still finds."""
         held = await self._log.get(delivery_id)
         if held is None or held.status != "review" or held.copy_of is not None:
-            return None
+            return refusals.not_held_for_review(delivery_id)
         value = await self._bodies.event_value(delivery_id)
         if value is None:
-            return ["the event this letter is about is not stored any more"]
+            return refusals.still_faulty(["the event this letter is about is not stored any more"])
         envelope = parse_record(value.encode("utf-8"))
         plan = await self._plan(envelope, await self._view.get(envelope.proposal_id) or {})
         planned = {d.delivery_id: d for d in plan.deliveries}
@@ -139,7 +145,7 @@ class NotificationHandlers:
             problems = []
         if problems:
             await self._log.still_held(delivery_id, problems, self.clock())
-            return problems
+            return refusals.still_faulty(problems)
         ours = [
             d for d in plan.deliveries if d.delivery_id == delivery_id or d.copy_of == delivery_id
         ]
@@ -150,7 +156,7 @@ class NotificationHandlers:
         log.info("notify.letter_released", delivery_id=delivery_id)
         if self._on_queued is not None:
             self._on_queued([delivery_id], [])
-        return []
+        return None
 
     async def on_event(self, envelope: AnyEnvelope) -> None:
         """Queue the emails about one event (the sender sends them). A redelivered event

@@ -26,16 +26,9 @@ from smartcity_th.services.common.certificate_document import (
 from smartcity_th.services.common.certificate_document import (
     pdf_filename as certificate_pdf_filename,
 )
-from smartcity_th.services.common.dead_letters import DeadLetters
 from smartcity_th.services.common.record import Record
 from smartcity_th.services.common.retry import Jitter
 from smartcity_th.services.notifications import domain
-from smartcity_th.services.notifications.adapters.smtp import PermanentSmtpError, SmtpMailer
-from smartcity_th.services.notifications.adapters.store import (
-    LEASE_SECONDS,
-    DeliveryLog,
-    MessageBodies,
-)
 from smartcity_th.services.notifications.domain import (
     Body,
     Clock,
@@ -53,6 +46,14 @@ from smartcity_th.services.notifications.metrics import (
     SENT,
 )
 from smartcity_th.services.notifications.pdf import LetterPdf, LetterPdfFailed
+from smartcity_th.services.notifications.ports import (
+    LEASE_SECONDS,
+    Bodies,
+    DeadLetterWriter,
+    DeliveryLog,
+    Mailer,
+    PermanentSmtpError,
+)
 from smartcity_th.services.notifications.rendering import split_subject
 
 log = structlog.get_logger(__name__)
@@ -111,10 +112,10 @@ class Sender:
     def __init__(
         self,
         log_: DeliveryLog,
-        bodies: MessageBodies,
-        mailer: SmtpMailer,
+        bodies: Bodies,
+        mailer: Mailer,
         letters: LetterPdf,
-        dead_letters: DeadLetters,
+        dead_letters: DeadLetterWriter,
         settings: MailSettings,
         clock: Clock = utc_now,
         rand: Jitter = random.uniform,

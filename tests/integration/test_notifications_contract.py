@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
+from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.mongo import make_client
+from smartcity_th.services.common.store import AggregateStore, CommitPublisher
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import MongoDeliveryLog
 from smartcity_th.services.notifications.adapters.directory import RecipientsDirectory
 from smartcity_th.services.notifications.adapters.register import LetterRegister
-from smartcity_th.services.notifications.adapters.store import MessageBodies
+from smartcity_th.services.notifications.ports import DeliveryLog
 from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from tests.notifications_contract import Directory, Register
 from tests.notifications_contract import MessageBodies as Bodies
@@ -49,6 +54,21 @@ class MongoAdapters:
 
     def bodies(self) -> Bodies:
         return MessageBodies(self._this[self._db_name()], keep=0)
+
+    def _store(self, client: AsyncMongoClient[Doc], db_name: str) -> AggregateStore:
+        """The deliveries' store; what it commits is not published (nothing here reads it)."""
+        publisher = CommitPublisher(KafkaBroker(), Topics(self._ns.topics_prefix), "notifications")
+        publisher.publish_on_commit = False
+        return AggregateStore(client[db_name], "deliveries", publisher)
+
+    async def deliveries(self) -> DeliveryLog:
+        log = MongoDeliveryLog(self._store(self._this, self._db_name()))
+        await log.ensure_indexes()
+        return log
+
+    def deliveries_twin(self, log: DeliveryLog) -> DeliveryLog:
+        assert isinstance(log, MongoDeliveryLog)
+        return MongoDeliveryLog(self._store(self._other, log.collection.database.name))
 
 
 @pytest.fixture

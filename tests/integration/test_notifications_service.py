@@ -39,18 +39,16 @@ from smartcity_th.contracts.topics import DEFAULT_PARTITIONS, Topics
 from smartcity_th.services.common.kafka import delete_topics, ensure_topics
 from smartcity_th.services.common.mongo import make_client
 from smartcity_th.services.common.store import AggregateStore, CommitPublisher
+from smartcity_th.services.notifications.adapters.bodies import MessageBodies
+from smartcity_th.services.notifications.adapters.delivery_log import MongoDeliveryLog
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientsDirectory,
     seed_documents,
 )
 from smartcity_th.services.notifications.adapters.register import LetterRegister, entry_id
-from smartcity_th.services.notifications.adapters.store import (
-    DeliveryLog,
-    MessageBodies,
-    ProposalsView,
-    load_or_create_secret,
-)
+from smartcity_th.services.notifications.adapters.secret import load_or_create_secret
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.bootstrap import mail_settings
 from smartcity_th.services.notifications.config import NotificationsSettings
 from smartcity_th.services.notifications.handlers import NotificationHandlers
@@ -60,6 +58,7 @@ from smartcity_th.services.notifications.proofread import problems, visible_text
 from smartcity_th.services.notifications.rendering import status_page_csp
 from smartcity_th.services.notifications.samples import sample_envelope
 from smartcity_th.services.notifications.view import CONTENT_EVENTS
+from tests import builders
 from tests.support import (
     KAFKA,
     LOCAL,
@@ -178,7 +177,7 @@ def event(event_type: str, proposal_id: str, **kwargs: Any) -> AnyEnvelope:
 
 
 def new_proposal_id() -> str:
-    return f"PRP-IT-{uuid.uuid4().hex[:10]}"
+    return builders.new_proposal_id("PRP-IT")
 
 
 def expected_letter(
@@ -489,7 +488,7 @@ async def test_a_redelivered_event_wakes_the_emails_an_earlier_try_queued(
     # The first try: the service's own handler code on the same database, with no sender.
     db = mongo[sleepy_notifier.db_name]
     publisher = CommitPublisher(KafkaBroker(), sleepy_notifier.topics, "notifications")
-    deliveries = DeliveryLog(AggregateStore(db, "deliveries", publisher))
+    deliveries = MongoDeliveryLog(AggregateStore(db, "deliveries", publisher))
     mail = mail_settings(NotificationsSettings())
     mail.links.secret = await load_or_create_secret(db, "status-links")  # the service's
     first_try = NotificationHandlers(

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from smartcity_th.services.notifications.ports import DeliveryLog
 from tests.notifications_contract import *  # noqa: F403  (the contract's tests)
 from tests.notifications_contract import Directory, MessageBodies, Register
 from tests.unit.fakes.notifications import (
+    InMemoryDeliveryLog,
     InMemoryLetterRegister,
     InMemoryMessageBodies,
     InMemoryRecipients,
 )
+from tests.unit.fakes.store import InMemoryAggregateStore, MemoryDatabase
 
 
 class MemoryAdapters:
@@ -30,6 +33,17 @@ class MemoryAdapters:
 
     def bodies(self) -> MessageBodies:
         return InMemoryMessageBodies()
+
+    async def deliveries(self) -> DeliveryLog:
+        return InMemoryDeliveryLog(
+            InMemoryAggregateStore("deliveries", MemoryDatabase(), service="notifications")
+        )
+
+    def deliveries_twin(self, log: DeliveryLog) -> DeliveryLog:
+        assert isinstance(log, InMemoryDeliveryLog)
+        return InMemoryDeliveryLog(
+            InMemoryAggregateStore(log.memory.name, log.memory.db, service="notifications")
+        )
 
 
 @pytest.fixture

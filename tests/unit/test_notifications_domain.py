@@ -15,23 +15,13 @@ from smartcity_th.services.notifications import domain
 from smartcity_th.services.notifications.domain import (
     Delivery,
     GiveUp,
-    MailSettings,
     Recipient,
     Retry,
 )
-from smartcity_th.services.notifications.links import StatusLinks
 from smartcity_th.services.notifications.samples import sample_envelope
+from tests.unit.notifications_stack import SETTINGS
 
 NOW = dt.datetime(2022, 8, 6, 3, 0, tzinfo=dt.UTC)
-SETTINGS = MailSettings(
-    "Smart City Office",
-    "noreply@depa.example.go.th",
-    "notify.example.go.th",
-    StatusLinks("https://smartcity.example.go.th", 3600, "test-secret"),
-    max_attempts=3,
-    base_delay=2.0,
-    max_delay=5.0,
-)
 PROPOSAL: dict[str, Any] = {
     "_id": "PRP-2565-0001",
     "area_name": {"th": "ภูเก็ตเมืองอัจฉริยะ", "en": "Phuket Smart City"},

@@ -7,102 +7,19 @@ is not told."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from dataclasses import dataclass, field, replace
-
-import pytest
+from dataclasses import replace
 
 from smartcity_th.contracts.common import BilingualText
-from smartcity_th.contracts.envelope import AnyEnvelope
+from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.services.notifications.adapters.directory import RecipientChange
-from smartcity_th.services.notifications.adapters.store import DeliveryLog, ProposalsView
-from smartcity_th.services.notifications.domain import Delivery, MailSettings
-from smartcity_th.services.notifications.handlers import NotificationHandlers
-from smartcity_th.services.notifications.links import StatusLinks
-from smartcity_th.services.notifications.samples import sample_envelope
-from tests.unit.fakes.notifications import (
-    InMemoryLetterRegister,
-    InMemoryMessageBodies,
-    InMemoryRecipients,
+from tests.unit.notifications_stack import (
+    SETTINGS,
+    Notifications,
+    event,
+    new_proposal_id,
+    notifications_with,
+    submit,
 )
-from tests.unit.fakes.store import InMemoryAggregateStore, MemoryDatabase
-
-NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
-SETTINGS = MailSettings(
-    "Smart City Office",
-    "noreply@depa.example.go.th",
-    "notify.example.go.th",
-    StatusLinks("https://smartcity.example.go.th", 3600, "test-secret"),
-    max_attempts=3,
-    base_delay=2.0,
-    max_delay=5.0,
-    pdf=False,  # the letters' PDFs have their own tests (test_letter_pdf.py)
-)
-
-
-@dataclass
-class Notifications:
-    db: MemoryDatabase
-    view: ProposalsView
-    directory: InMemoryRecipients
-    deliveries: DeliveryLog
-    bodies: InMemoryMessageBodies
-    register: InMemoryLetterRegister
-    handlers: NotificationHandlers
-    woken: list[list[str]] = field(default_factory=list)
-
-    async def of(self, envelope: AnyEnvelope) -> list[Delivery]:
-        """The deliveries about one event."""
-        ids = await self.deliveries.store.ids_where({"event_id": str(envelope.event_id)})
-        found = [await self.deliveries.get(i) for i in ids]
-        return [d for d in found if d is not None]
-
-
-async def notifications_with(settings: MailSettings) -> Notifications:
-    db = MemoryDatabase()
-
-    def store(name: str) -> InMemoryAggregateStore:
-        return InMemoryAggregateStore(name, db, service="notifications", clock=lambda: NOW)
-
-    directory = InMemoryRecipients()
-    await directory.seed()
-    deliveries = DeliveryLog(store("deliveries"))
-    bodies = InMemoryMessageBodies()
-    register = InMemoryLetterRegister()
-    woken: list[list[str]] = []
-    view = ProposalsView(store("proposals"))
-    handlers = NotificationHandlers(
-        view,
-        directory,
-        deliveries,
-        bodies,
-        settings,
-        register,
-        clock=lambda: NOW,
-        on_queued=lambda ids, _leased: woken.append(list(ids)),
-    )
-    return Notifications(db, view, directory, deliveries, bodies, register, handlers, woken)
-
-
-@pytest.fixture
-async def notifications() -> Notifications:
-    return await notifications_with(SETTINGS)
-
-
-def event(event_type: str, proposal_id: str, **kwargs: object) -> AnyEnvelope:
-    return sample_envelope(event_type, proposal_id=proposal_id, fixed=False, **kwargs)
-
-
-def new_proposal_id() -> str:
-    return f"PRP-UT-{uuid.uuid4().hex[:10]}"
-
-
-async def submit(notifications: Notifications, pid: str, **kwargs: object) -> AnyEnvelope:
-    """A submission as the proposals service publishes it: its contacts, then the fact."""
-    submitted = event("ProposalSubmitted", pid, **kwargs)
-    await notifications.handlers.on_event(event("ProposalContactsRecorded", pid))
-    await notifications.handlers.on_event(submitted)
-    return submitted
 
 
 async def test_an_event_becomes_one_numbered_letter_queued_once_even_when_redelivered(
@@ -185,13 +102,14 @@ async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed
     assert "a placeholder: 'TODO'" in held.last_error
     assert "NotificationHeld" in notifications.db.event_types(pid)
     assert notifications.woken == []
-    problems = await notifications.handlers.release(held.delivery_id)
-    assert problems
-    assert any("TODO" in p for p in problems)
+    refused = await notifications.handlers.release(held.delivery_id)
+    assert refused is not None
+    assert refused.kind is RefusalKind.CONFLICT
+    assert any("TODO" in e.message.en for e in refused.errors)
     await notifications.directory.update(
         "lg-phuket-city", RecipientChange(name_th=entry.name_th), "depa"
     )
-    assert await notifications.handlers.release(held.delivery_id) == []
+    assert await notifications.handlers.release(held.delivery_id) is None
     [released] = await notifications.of(submitted)
     assert (released.status, released.last_error) == ("queued", None)
     body = await notifications.bodies.take(held.delivery_id)
@@ -199,7 +117,9 @@ async def test_a_letter_that_fails_proofreading_is_held_then_released_once_fixed
     assert body.text is not None
     assert "TODO" not in body.text
     assert notifications.woken == [[held.delivery_id]]
-    assert await notifications.handlers.release(held.delivery_id) is None  # not held any more
+    not_held = await notifications.handlers.release(held.delivery_id)
+    assert not_held is not None
+    assert not_held.kind is RefusalKind.NOT_FOUND  # not held any more
 
 
 async def test_history_before_the_go_live_and_events_without_a_letter_are_not_told() -> None:

@@ -21,11 +21,12 @@ DOMAIN_MODULES = sorted(
     [
         *(ROOT / "contracts").rglob("*.py"),
         *(ROOT / "services").glob("*/domain.py"),
+        *(ROOT / "services").glob("*/refusals.py"),
         *(ROOT / "services").glob("*/domain/**/*.py"),
     ]
 )
 """The pure rules: the wire contracts (the workflow, the authorisation matrix, the contact
-rule, ...) and each service's domain."""
+rule, ...) and each service's domain and refusals."""
 
 HTTP_MODULES = ("fastapi", "starlette", "http", "httpx", "smartcity_th.services.common.errors")
 HTTP_NAMES = {"status_code", "HTTPStatus", "HTTPException", "JSONResponse"}
@@ -44,6 +45,7 @@ def test_the_guard_reads_the_domain_modules() -> None:
         "services/approvals/domain.py",
         "services/notifications/domain.py",
         "services/console/domain.py",
+        "services/notifications/refusals.py",
     } <= names
 
 
@@ -91,6 +93,7 @@ def test_every_kind_has_one_http_status_and_is_its_dead_letter_kind() -> None:
         RefusalKind.CONTACT_OUTSIDE_DOMAINS: 422,
         RefusalKind.UNAUTHORISED: 403,
         RefusalKind.UNKNOWN_PROPOSAL: 404,
+        RefusalKind.NOT_FOUND: 404,
         RefusalKind.CONFLICT: 409,
     }
     for kind in RefusalKind:
@@ -102,6 +105,7 @@ def test_every_kind_has_one_http_status_and_is_its_dead_letter_kind() -> None:
         "unknown_proposal",
         "conflict",
         "contact_outside_domains",
+        "not_found",
     }
 
 

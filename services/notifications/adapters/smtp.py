@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from smartcity_th.services.notifications.metrics import SMTP_CONNECTIONS, SMTP_TRANSACTIONS
-
-
-class PermanentSmtpError(Exception):
-    """The server refused the message for good (5xx): retrying will not help."""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The server took the message: its reply, and the recipients it refused (address ->
-    code and reply) when it took the message for the others."""
-
-    reply: str
-    refused: dict[str, str] = field(default_factory=dict)
+from smartcity_th.services.notifications.ports import Accepted, PermanentSmtpError
 
 
 class SmtpMailer:
+    """The `Mailer` on an SMTP server."""
+
     def __init__(
         self,
         host: str,

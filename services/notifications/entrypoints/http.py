@@ -9,16 +9,17 @@ from pydantic import BaseModel, Field
 
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.authorisation import may_administer
+from smartcity_th.contracts.refusal import Refused
 from smartcity_th.services.common.auth import ApiKeys, agency_dependency
-from smartcity_th.services.common.errors import HTTPRefusal
+from smartcity_th.services.notifications import refusals
 from smartcity_th.services.notifications.adapters.directory import (
     RecipientChange,
     RecipientIn,
     RecipientsDirectory,
 )
-from smartcity_th.services.notifications.adapters.store import DeliveryLog
 from smartcity_th.services.notifications.digest import DigestScheduler
 from smartcity_th.services.notifications.handlers import NotificationHandlers
+from smartcity_th.services.notifications.ports import DeliveryLog, Listing
 
 
 class DigestPreference(BaseModel):
@@ -56,23 +57,11 @@ def build_router(
     async def admin(request: Request, caller: Annotated[Agency, Depends(current_agency)]) -> Agency:
         if not may_administer(caller.kind):
             await keys.record_refusal(request, "forbidden")
-            raise HTTPRefusal(
-                403,
-                f"{caller.agency_id} may not administer the recipients directory "
-                "(depa or a system agency only)",
-                f"{caller.agency_id} ไม่มีสิทธิ์จัดการทะเบียนผู้รับอีเมล (เฉพาะดีป้าหรือระบบ)",
-            )
+            raise Refused(refusals.not_administrator(caller.agency_id))
         return caller
 
     Caller = Annotated[Agency, Depends(current_agency)]
     Admin = Annotated[Agency, Depends(admin)]
-
-    def not_found(recipient_id: str) -> HTTPRefusal:
-        return HTTPRefusal(
-            404,
-            f"no recipient {recipient_id!r} in the directory",
-            f"ไม่พบผู้รับ {recipient_id!r} ในทะเบียน",
-        )
 
     @router.get(
         "/deliveries",
@@ -86,21 +75,15 @@ def build_router(
         status: str | None = Query(None, pattern="^(queued|sent|failed|held|digested)$"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> Any:
-        query: dict[str, Any] = {}
-        if not may_administer(caller.kind):
-            query["recipient_id"] = caller.agency_id
-        if proposal_id:
-            query["proposal_id"] = proposal_id
-        if status:
-            query["status"] = status
-        cursor = (
-            deliveries.collection.find(
-                query, {"outbox": 0, "html": 0, "text": 0, "event_value": 0, "items.event_value": 0}
+        listed = await deliveries.listing(
+            Listing(
+                recipient_id=None if may_administer(caller.kind) else caller.agency_id,
+                proposal_id=proposal_id,
+                status=status,
+                limit=limit,
             )
-            .sort("created_at", -1)
-            .limit(limit)
         )
-        return jsonable_encoder(await cursor.to_list(None))
+        return jsonable_encoder(listed)
 
     @router.get(
         "/recipients",
@@ -120,7 +103,7 @@ def build_router(
     async def get_recipient(recipient_id: str, _admin: Admin) -> Any:
         doc = await directory.find(recipient_id)
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.post(
@@ -133,11 +116,7 @@ def build_router(
     async def create_recipient(entry: RecipientIn, caller: Admin) -> Any:
         doc = await directory.create(entry, caller.agency_id)
         if doc is None:
-            raise HTTPRefusal(
-                409,
-                f"recipient {entry.recipient_id!r} exists; change it with PATCH",
-                f"มีผู้รับ {entry.recipient_id!r} อยู่แล้ว ใช้ PATCH เพื่อแก้ไข",
-            )
+            raise Refused(refusals.recipient_exists(entry.recipient_id))
         return _public(doc)
 
     @router.patch(
@@ -149,7 +128,7 @@ def build_router(
     async def update_recipient(recipient_id: str, change: RecipientChange, caller: Admin) -> Any:
         doc = await directory.update(recipient_id, change, caller.agency_id)
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.put(
@@ -163,7 +142,7 @@ def build_router(
             recipient_id, RecipientChange(digest=pref.digest), caller.agency_id
         )
         if doc is None:
-            raise not_found(recipient_id)
+            raise Refused(refusals.no_recipient(recipient_id))
         return _public(doc)
 
     @router.post(
@@ -188,20 +167,9 @@ def build_router(
         },
     )
     async def release(delivery_id: str, _admin: Admin) -> Released:
-        problems = await handlers.release(delivery_id)
-        if problems is None:
-            raise HTTPRefusal(
-                404,
-                f"no letter held for review under {delivery_id!r}",
-                f"ไม่พบหนังสือที่ระงับไว้เพื่อตรวจทานรหัส {delivery_id!r}",
-            )
-        if problems:
-            raise HTTPRefusal(
-                409,
-                "proofreading still finds faults in the letter: fix the data and release it again",
-                "การตรวจทานยังพบข้อบกพร่องในหนังสือ โปรดแก้ไขข้อมูลแล้วปล่อยอีกครั้ง",
-                [{"field": "letter", "message": {"en": p, "th": p}} for p in problems],
-            )
+        refused = await handlers.release(delivery_id)
+        if refused is not None:
+            raise Refused(refused)
         return Released(delivery_id=delivery_id, released=True)
 
     return router

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from smartcity_th.services.notifications.adapters.store import ProposalsView
+from smartcity_th.services.notifications.adapters.view import ProposalsView
 from smartcity_th.services.notifications.links import LinkExpired, LinkInvalid, StatusLinks
 from smartcity_th.services.notifications.office import Office
 from smartcity_th.services.notifications.rendering import (

@@ -1,28 +1,25 @@
-"""This service's data: the proposals it has heard of (a view built from events), the delivery
-log (one aggregate per email in the store: queued, leased, sent or failed, each step a commit)
-and the message bodies (the rendered email and the event it is about, written once when the
-email is queued and read once when it is sent).
+"""The delivery log (`ports.DeliveryLog`): one aggregate per email in the store (queued, leased
+to a sender, sent or failed, held for a digest or for review), each step a commit, and its
+mapping to and from the stored documents.
 
-Why the bodies live apart: the delivery states are written at every step (queued, leased,
-sent), and each commit carries the whole state; the bodies (~10 KB) are not needed for any of
-that, so they are written once and touched by `_id` only. Every per-email read and write goes
-by `_id` alone, which FerretDB pushes down to its backend.
-"""
+The steps and their rules (what may follow what, the lease) are written once, on the store's
+port (`DeliveryCommits`); what finds the emails to act on reads the store's projection, which
+is each store's own: `MongoDeliveryLog` here, and the unit tests' in-memory twin
+(`tests/unit/fakes/notifications.py`), both held to one contract
+(`tests/notifications_contract.py`). Every per-email read and write goes by `_id` alone, which
+FerretDB pushes down to its backend."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-from collections import OrderedDict
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from smartcity_th.contracts.envelope import AnyEnvelope
 from smartcity_th.services.common.context import Source
@@ -34,100 +31,11 @@ from smartcity_th.services.common.store import (
     Decision,
     Loaded,
 )
-from smartcity_th.services.notifications import view
-from smartcity_th.services.notifications.domain import Body, Delivery, DigestItem, LetterRef
-from smartcity_th.services.notifications.links import new_secret
-from smartcity_th.services.notifications.view import Recorded
+from smartcity_th.services.notifications.domain import Delivery, DigestItem, LetterRef
+from smartcity_th.services.notifications.ports import LEASE_SECONDS, Listing
 
-# How many just-stored message bodies a process keeps in memory for its sender (~10 KB each).
-RECENT_BODIES = 1000
-# How long a claim (or the queuing commit of an email its own process sends) leases an email to
-# one sender; an email whose sender died is due again when it ends.
-LEASE_SECONDS = 60.0
-# FerretDB 1.24 hangs on large bulk writes: never send more than this many documents at once.
-BULK_BATCH = 50
-DUPLICATE_KEY = 11000
-
-
-async def insert_new(collection: AsyncCollection[Doc], docs: list[Doc]) -> set[Any]:
-    """Insert documents whose `_id` may exist already (a redelivered event); returns the ids
-    inserted now. Duplicates are skipped, any other error raises. In batches of BULK_BATCH."""
-    inserted: set[Any] = set()
-    for start in range(0, len(docs), BULK_BATCH):
-        batch = docs[start : start + BULK_BATCH]
-        ids = [d["_id"] for d in batch]
-        try:
-            await collection.insert_many(batch, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            duplicates = {e["index"] for e in errors}
-            inserted |= {i for n, i in enumerate(ids) if n not in duplicates}
-        else:
-            inserted |= set(ids)
-    return inserted
-
-
-async def load_or_create_secret(db: AsyncDatabase[Doc], name: str) -> str:
-    """A random key kept in this service's database under `name`: made by whichever instance
-    starts first (an insert of a fixed `_id` is atomic), read by every other."""
-    secrets_ = db["secrets"]
-    with contextlib.suppress(DuplicateKeyError):
-        await secrets_.insert_one({"_id": name, "value": new_secret()})
-    doc = await secrets_.find_one({"_id": name})
-    if doc is None:  # pragma: no cover - the insert above or another instance's made it
-        raise RuntimeError(f"secret {name!r} could not be stored")
-    return str(doc["value"])
-
-
-def _mongo(store: Aggregates) -> AggregateStore:
-    """The MongoDB store behind a port, for what only it has (queries, indexes)."""
-    if not isinstance(store, AggregateStore):
-        raise TypeError(f"{store.name}: queries need the MongoDB store")
-    return store
-
-
-class ProposalsView:
-    """What an email needs to say about a proposal, kept from the events: an aggregate per
-    proposal in the store, each event applied by one commit that records its id."""
-
-    def __init__(self, store: Aggregates) -> None:
-        self.store = store
-
-    @property
-    def collection(self) -> AsyncCollection[Doc]:
-        """The projection, for queries (the MongoDB store only)."""
-        return _mongo(self.store).current
-
-    async def record(
-        self, envelope: AnyEnvelope, stage: str | None, *, needs_proposal: bool, now: dt.datetime
-    ) -> Recorded:
-        """Apply one event to the view (the rules:
-        `smartcity_th.services.notifications.view.record`)."""
-
-        def decide(loaded: Loaded | None) -> Decision[Recorded]:
-            state = {} if loaded is None else dict(loaded.state)
-            recorded = view.record(state, envelope, stage, needs_proposal=needs_proposal, now=now)
-            result = replace(recorded, state={**recorded.state, "_id": envelope.proposal_id})
-            if not recorded.changed:
-                return None, result
-            return Commit(state=recorded.state, processed=[str(envelope.event_id)]), result
-
-        return await self.store.change(envelope.proposal_id, decide)
-
-    async def release(self, proposal_id: str, held: view.Held, envelope: AnyEnvelope) -> None:
-        """Mark a held event as told, and apply it to the view."""
-
-        def decide(loaded: Loaded | None) -> Decision[None]:
-            after = None if loaded is None else view.release(dict(loaded.state), held, envelope)
-            return (None if after is None else Commit(state=after)), None
-
-        await self.store.change(proposal_id, decide)
-
-    async def get(self, proposal_id: str) -> Doc | None:
-        state = await self.store.get(proposal_id)
-        return None if state is None else {**state, "_id": proposal_id}
+UNLISTED = ("html", "text", "event_value")
+"""What the listing of the log leaves out of each email (the bodies and the event)."""
 
 
 def _source_doc(source: Source | None) -> Doc | None:
@@ -140,19 +48,6 @@ def _source(doc: Doc | None) -> Source | None:
     if not doc:
         return None
     return Source(doc["topic"], doc["partition"], doc["offset"])
-
-
-def body_doc(body: Body) -> Doc:
-    doc: Doc = {"_id": body.delivery_id}
-    if body.text is not None:
-        doc |= {"text": body.text, "html": body.html}
-    return doc | {"event_value": body.event_value, "created_at": body.created_at}
-
-
-def body_from(doc: Doc) -> Body:
-    return Body(
-        doc["_id"], doc.get("event_value"), doc["created_at"], doc.get("text"), doc.get("html")
-    )
 
 
 def delivery_doc(d: Delivery) -> Doc:
@@ -263,75 +158,40 @@ def delivery_from(doc: Doc) -> Delivery:
     )
 
 
-class MessageBodies:
-    """The rendered email's body (`text`, `html`) and the original event (`event_value`) of
-    each delivery, under the delivery's `_id` (the subject stays in the delivery document).
-    Written before the delivery document, so a crash in between leaves at worst a body without
-    a delivery (kept and used when the event is redelivered), never a delivery without its
-    body."""
-
-    def __init__(self, db: AsyncDatabase[Doc], keep: int = RECENT_BODIES) -> None:
-        self.collection: AsyncCollection[Doc] = db["messages"]
-        # The bodies this process stored last: the sender of this process usually sends them
-        # within a second, so it takes them from here instead of reading them back.
-        self._recent: OrderedDict[str, Body] = OrderedDict()
-        self._keep = keep
-
-    async def put_many(self, bodies: list[Body]) -> None:
-        """Store bodies; one stored before under the same id (a redelivery) is kept as is."""
-        stored = await insert_new(self.collection, [body_doc(b) for b in bodies])
-        for body in bodies:
-            if body.delivery_id in stored:  # (not one there before: that one is the body)
-                self._recent[body.delivery_id] = body
-        while len(self._recent) > self._keep:
-            self._recent.popitem(last=False)
-
-    async def take(self, delivery_id: str) -> Body | None:
-        """The body of an email about to be sent: from memory if this process stored it
-        (and forgotten there), else read from the store."""
-        recent = self._recent.pop(delivery_id, None)
-        if recent is not None:
-            return recent
-        doc = await self.collection.find_one({"_id": delivery_id})
-        return None if doc is None else body_from(doc)
-
-    async def replace_many(self, bodies: list[Body]) -> None:
-        """Store bodies over the ones stored under the same ids (a held letter rendered again
-        after its data was fixed)."""
-        for body in bodies:
-            await self.collection.replace_one(
-                {"_id": body.delivery_id}, body_doc(body), upsert=True
-            )
-            self._recent.pop(body.delivery_id, None)
-
-    async def event_value(self, delivery_id: str) -> str | None:
-        """The event a delivery is about, as it was read."""
-        doc = await self.collection.find_one({"_id": delivery_id}, {"event_value": 1})
-        return None if doc is None else doc.get("event_value")
-
-
 Change = Callable[[Doc], Doc | None]
 
 
-class DeliveryLog:
-    """One aggregate per email in the store: queued, leased to a sender, sent or failed, each
-    step one commit (the lease is a commit too, so exactly one sender holds an email)."""
+class DeliveryCommits(ABC):
+    """The delivery log's steps, each one commit of one email's aggregate: queued, leased to a
+    sender (the lease is a commit too, so of several senders exactly one holds an email), sent,
+    retried or failed; held for a digest (claimed by a digest id, then digested) or for review
+    (released). The queries that find the emails to act on are the subclass's, and so are the
+    rest of the port's (`held_recipients`, `stats`, `listing`: `UNLISTED` is what a listing
+    leaves out, also of a digest's items)."""
 
     def __init__(self, store: Aggregates) -> None:
         self.store = store
 
-    @property
-    def collection(self) -> AsyncCollection[Doc]:
-        """The projection, for queries (the MongoDB store only)."""
-        return _mongo(self.store).current
+    # ---- the queries on the projection ----
 
-    async def ensure_indexes(self) -> None:
-        await _mongo(self.store).ensure_indexes()
-        await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
-        await self.collection.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
-        await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
-        await self.collection.create_index([("created_at", DESCENDING)])
-        await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
+    @abstractmethod
+    async def _due(self, now: dt.datetime, limit: int) -> list[str]:
+        """The ids of up to `limit` queued emails due by `now`."""
+
+    @abstractmethod
+    async def _held_for(self, email: str) -> list[str]:
+        """The ids of the emails held for `email`'s digest and not claimed by one."""
+
+    @abstractmethod
+    async def _claimed(self) -> list[Doc]:
+        """The held emails claimed by a digest (as stored, without text and html), the
+        earliest event first."""
+
+    @abstractmethod
+    async def _in_digest(self, digest_id: str) -> list[str]:
+        """The ids of the held emails claimed by `digest_id`."""
+
+    # ---- the steps ----
 
     async def queue(self, delivery: Delivery, events: Sequence[AnyEnvelope] = ()) -> bool:
         """Queue one email (or record one that cannot be sent, with its events); False if
@@ -434,11 +294,8 @@ class DeliveryLog:
         self, now: dt.datetime, lease_seconds: float = LEASE_SECONDS, limit: int = 50
     ) -> list[Delivery]:
         """Take up to `limit` due emails (one query finds candidates, each is then claimed)."""
-        due = {"status": "queued", "next_attempt_at": {"$lte": now}}
-        candidates = await self.collection.find(due, {"_id": 1}).limit(limit).to_list(None)
-        found = await asyncio.gather(
-            *(self.claim(c["_id"], now, lease_seconds) for c in candidates)
-        )
+        candidates = await self._due(now, limit)
+        found = await asyncio.gather(*(self.claim(c, now, lease_seconds) for c in candidates))
         return [d for d in found if isinstance(d, Delivery)]
 
     @staticmethod
@@ -514,35 +371,21 @@ class DeliveryLog:
     # queued as one digest email, then settled ("digested"). A crash between the steps leaves
     # them claimed, and the next run finishes that digest. Each step is a commit per email.
 
-    async def held_recipients(self) -> list[str]:
-        docs = await self.collection.find(
-            {"status": "held", "digest_id": None}, {"email": 1}
-        ).to_list(None)
-        return sorted({d["email"] for d in docs})
-
     async def claim_held(self, email: str, digest_id: str) -> None:
-        docs = await self.collection.find(
-            {"status": "held", "email": email, "digest_id": None}, {"_id": 1}
-        ).to_list(None)
+        """Claim the emails held for `email`'s digest by `digest_id`."""
 
         def claim(state: Doc) -> Doc | None:
             if state.get("status") != "held" or state.get("digest_id") is not None:
                 return None
             return {**state, "digest_id": digest_id}
 
-        for doc in docs:
-            await self._change(doc["_id"], claim)
+        for delivery_id in await self._held_for(email):
+            await self._change(delivery_id, claim)
 
     async def claimed_items(self) -> dict[str, list[Delivery]]:
-        docs = (
-            await self.collection.find(
-                {"status": "held", "digest_id": {"$ne": None}}, {"html": 0, "text": 0}
-            )
-            .sort("occurred_at", ASCENDING)
-            .to_list(None)
-        )
+        """The held emails claimed by each digest, the earliest event first."""
         out: dict[str, list[Delivery]] = {}
-        for d in docs:
+        for d in await self._claimed():
             out.setdefault(d["digest_id"], []).append(delivery_from(d))
         return out
 
@@ -552,12 +395,10 @@ class DeliveryLog:
         return {i["_id"] for i in (stored or {}).get("items", [])}
 
     async def settle_claimed(self, digest_id: str, included: set[str]) -> None:
-        docs = await self.collection.find(
-            {"digest_id": digest_id, "status": "held"}, {"_id": 1}
-        ).to_list(None)
-
-        for doc in docs:
-            digested = doc["_id"] in included
+        """Settle the emails `digest_id` claimed: digested if the queued digest includes them
+        (`included`), else unclaimed, for the next digest."""
+        for delivery_id in await self._in_digest(digest_id):
+            digested = delivery_id in included
 
             def settle(state: Doc, digested: bool = digested) -> Doc | None:
                 if state.get("status") != "held" or state.get("digest_id") != digest_id:
@@ -566,7 +407,53 @@ class DeliveryLog:
                     return {**state, "status": "digested"}
                 return {**state, "digest_id": None}
 
-            await self._change(doc["_id"], settle)
+            await self._change(delivery_id, settle)
+
+
+class MongoDeliveryLog(DeliveryCommits):
+    """The delivery log in the MongoDB store; its queries read the projection (`<name>`),
+    each served by one of the indexes made at start."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        super().__init__(store)
+        self.mongo = store
+        self.collection: AsyncCollection[Doc] = store.current
+
+    async def ensure_indexes(self) -> None:
+        await self.mongo.ensure_indexes()
+        await self.collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+        await self.collection.create_index([("proposal_id", ASCENDING), ("created_at", ASCENDING)])
+        await self.collection.create_index([("created_at", DESCENDING)])
+        await self.collection.create_index([("status", ASCENDING), ("digest_id", ASCENDING)])
+
+    async def _ids(self, query: Doc, limit: int = 0) -> list[str]:
+        docs = await self.collection.find(query, {"_id": 1}).limit(limit).to_list(None)
+        return [str(d["_id"]) for d in docs]
+
+    async def _due(self, now: dt.datetime, limit: int) -> list[str]:
+        return await self._ids({"status": "queued", "next_attempt_at": {"$lte": now}}, limit)
+
+    async def held_recipients(self) -> list[str]:
+        docs = await self.collection.find(
+            {"status": "held", "digest_id": None}, {"email": 1}
+        ).to_list(None)
+        return sorted({d["email"] for d in docs})
+
+    async def _held_for(self, email: str) -> list[str]:
+        return await self._ids({"status": "held", "email": email, "digest_id": None})
+
+    async def _claimed(self) -> list[Doc]:
+        return (
+            await self.collection.find(
+                {"status": "held", "digest_id": {"$ne": None}}, {"html": 0, "text": 0}
+            )
+            .sort("occurred_at", ASCENDING)
+            .to_list(None)
+        )
+
+    async def _in_digest(self, digest_id: str) -> list[str]:
+        return await self._ids({"digest_id": digest_id, "status": "held"})
 
     async def stats(self, now: dt.datetime) -> dict[str, float]:
         """Queue figures, each answered by the store from its status index: three counts and
@@ -597,3 +484,15 @@ class DeliveryLog:
             if oldest is None
             else max(0.0, (now - oldest).total_seconds()),
         }
+
+    async def listing(self, which: Listing) -> list[Doc]:
+        query: dict[str, Any] = {}
+        if which.recipient_id is not None:
+            query["recipient_id"] = which.recipient_id
+        if which.proposal_id:
+            query["proposal_id"] = which.proposal_id
+        if which.status:
+            query["status"] = which.status
+        unlisted = dict.fromkeys(("outbox", *UNLISTED, "items.event_value"), 0)
+        cursor = self.collection.find(query, unlisted).sort("created_at", DESCENDING)
+        return await cursor.limit(which.limit).to_list(None)
