@@ -319,16 +319,6 @@ class MongoAuditLog:
             out += [d for d in docs if after_seq < d["seq"] <= last]
         return sorted(out, key=lambda d: int(d["seq"]))
 
-    async def of_types(self, event_types: list[str], limit: int) -> list[Doc]:
-        """The events of these types, oldest first: one equality query per type (FerretDB
-        reads every document of the log for an `$in`)."""
-        out: list[Doc] = []
-        for event_type in sorted(set(event_types)):
-            out += await self.entries.find(
-                {"event_type": event_type, "kind": "event"}, {"_id": 0}
-            ).to_list(limit)
-        return sorted(out, key=lambda d: int(d["seq"]))[:limit]
-
     async def _block(self, query: Mapping[str, Any]) -> list[Doc]:
         return await self.entries.find(dict(query), {"_id": 0}).to_list(None)
 
