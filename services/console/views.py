@@ -447,7 +447,7 @@ def registry_of(
                 by_status[status_on(key, day, go_live)] += int(key["n"])
     rows = sorted(
         (registry_area(a, day, go_live) for a in areas or []),
-        key=lambda a: (a["province_en"], a["area_en"]),
+        key=lambda a: (a["province_en"], a["area_en"], a["certificate_number"]),
     )
     by_province = [
         {"province_code": c, "province_th": th, "province_en": en, "areas": n}
