@@ -325,7 +325,9 @@ class MongoAuditLog:
                 break
             docs += beyond
             n += 1
-        return sorted((d for d in docs if after_seq < d["seq"] <= last), key=lambda d: int(d["seq"]))
+        return sorted(
+            (d for d in docs if after_seq < d["seq"] <= last), key=lambda d: int(d["seq"])
+        )
 
     async def _block(self, query: Mapping[str, Any]) -> list[Doc]:
         return await self.entries.find(dict(query), {"_id": 0}).to_list(None)

@@ -222,9 +222,7 @@ def _due_dates(due: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def lane_item(
-    doc: Mapping[str, Any], now: dt.datetime, go_live: dt.date | None
-) -> dict[str, Any]:
+def lane_item(doc: Mapping[str, Any], now: dt.datetime, go_live: dt.date | None) -> dict[str, Any]:
     """One proposal as the pipeline lists it: how long it has waited, whether it is overdue."""
     since = _when(doc.get("since"))
     due = doc.get("due")
@@ -267,7 +265,9 @@ def pipeline_of(
             into["count"] += int(lane["count"])
             into["top"] += lane.get("top") or []
             into["overdue"] += sum(
-                int(d["n"]) for d in lane.get("due") or [] if is_overdue(_due_dates(d), today, go_live)
+                int(d["n"])
+                for d in lane.get("due") or []
+                if is_overdue(_due_dates(d), today, go_live)
             )
     stages = []
     for stage, lane in lanes.items():

@@ -28,6 +28,7 @@ projects its commits):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -183,9 +184,7 @@ class Projections:
         for docs in (self.proposals, self.certificates):
             await docs.create_index([("shard", ASCENDING)], name="shard")
         await self.proposals.create_index([("stage", ASCENDING)], name="stage")
-        await self.certificates.create_index(
-            [("province_code", ASCENDING)], name="province_code"
-        )
+        await self.certificates.create_index([("province_code", ASCENDING)], name="province_code")
 
     # ---- writing a proposal's documents
 
@@ -304,12 +303,8 @@ class Projections:
         for shard in range(self._shards):
             for kind in self._kinds:
                 await self._refresh(kind, shard)
-        try:
-            await self.meta.insert_one(
-                {"_id": BUILT, "seq": head, "at": dt.datetime.now(dt.UTC)}
-            )
-        except DuplicateKeyError:
-            pass  # another console built them at the same time
+        with contextlib.suppress(DuplicateKeyError):  # another console built them at once
+            await self.meta.insert_one({"_id": BUILT, "seq": head, "at": dt.datetime.now(dt.UTC)})
         log.info(
             "projections.rebuilt",
             entries=read,

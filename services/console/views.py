@@ -265,10 +265,14 @@ def certificate_of(doc: Mapping[str, Any]) -> Certificate:
             reported = _on(r["reported_on"])
             assert reported is not None
             report = Report(
-                int(r["progress_percent"]), ReportState(r["state"]), reported, _on(r.get("answered_on"))
+                int(r["progress_percent"]),
+                ReportState(r["state"]),
+                reported,
+                _on(r.get("answered_on")),
             )
         deliver_by, recorded_on = _on(p["deliver_by"]), _on(p["recorded_on"])
-        assert deliver_by is not None and recorded_on is not None
+        assert deliver_by is not None
+        assert recorded_on is not None
         periods.append(Period(deliver_by, recorded_on, report))
     lapsed = doc.get("lapsed")
     valid_from = _on(doc["valid_from"])
@@ -377,7 +381,8 @@ def status_on(key: Mapping[str, Any], day: dt.date, go_live: dt.date | None) -> 
     if not key.get("certified"):
         return CertificateStatus.ACTIVE.value
     deliver_by, recorded_on = _on(key["deliver_by"]), _on(key["recorded_on"])
-    assert deliver_by is not None and recorded_on is not None
+    assert deliver_by is not None
+    assert recorded_on is not None
     report = Report(100, ReportState.ACKNOWLEDGED, recorded_on) if key["acknowledged"] else None
     cert = Certificate(
         "",

@@ -77,7 +77,11 @@ async def a_console(
     projections = Projections(db, audit)
     await projections.ensure_indexes()
     topics = Topics(ns.topics_prefix)
-    return audit, projections, Recorder(audit, topics, projections=projections if projected else None)
+    return (
+        audit,
+        projections,
+        Recorder(audit, topics, projections=projections if projected else None),
+    )
 
 
 async def stored(projections: Projections) -> dict[str, list[Doc]]:
@@ -129,7 +133,8 @@ async def test_the_projections_fold_what_is_recorded_whatever_its_order_or_redel
     await expect_the_fold_of_the_log(audit, projections)
     docs = {d["_id"]: d for d in (await stored(projections))["pipeline"]}
     assert (docs["PJ-1"]["stage"], docs["PJ-2"]["stage"]) == ("certified", "certified")
-    assert docs["PJ-2"]["area_en"] and docs["PJ-2"]["province_en"]
+    assert docs["PJ-2"]["area_en"]
+    assert docs["PJ-2"]["province_en"]
     assert docs["PJ-3"]["stage"] == "subcommittee_approved"
     before = await stored(projections)
 

@@ -9,12 +9,6 @@ from typing import Any
 import pytest
 
 from smartcity_th.contracts.approvals import CertificationAwarded, ValidityPeriod
-from smartcity_th.contracts.common import BilingualText
-from smartcity_th.contracts.envelope import new_envelope
-from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
-from smartcity_th.services.console.chain import GENESIS, Verifier, entry_hash, seal
-from smartcity_th.services.console.records import describe
 from smartcity_th.contracts.certificate import (
     Certificate,
     Period,
@@ -22,6 +16,12 @@ from smartcity_th.contracts.certificate import (
     ReportState,
     status,
 )
+from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.envelope import new_envelope
+from smartcity_th.contracts.topics import Topics
+from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.console.chain import GENESIS, Verifier, entry_hash, seal
+from smartcity_th.services.console.records import describe
 from smartcity_th.services.console.views import (
     BadFilter,
     Filters,
@@ -259,7 +259,12 @@ def test_a_certificate_s_status_is_counted_by_the_facts_it_depends_on() -> None:
         stored = json.loads(json.dumps(certificate_doc(cert)))
         assert certificate_of(stored) == cert
         key = status_key({"certificate": stored})
-        for day in (dt.date(2023, 6, 1), dt.date(2023, 11, 1), dt.date(2024, 2, 1), dt.date(2026, 6, 1)):
+        for day in (
+            dt.date(2023, 6, 1),
+            dt.date(2023, 11, 1),
+            dt.date(2024, 2, 1),
+            dt.date(2026, 6, 1),
+        ):
             for go_live in (None, dt.date(2024, 3, 1)):
                 assert status_on(key, day, go_live) == status(cert, day, go_live).status.value
 

@@ -277,7 +277,14 @@ def many_proposals(n: int) -> list[dict[str, Any]]:
         pid = f"P-{k:03d}"
         at = NOW - dt.timedelta(days=k, hours=k % 5)
         entries.append(
-            entry(len(entries) + 1, "ProposalSubmitted", "submitted", pid, content=CONTENT, at=at.isoformat())
+            entry(
+                len(entries) + 1,
+                "ProposalSubmitted",
+                "submitted",
+                pid,
+                content=CONTENT,
+                at=at.isoformat(),
+            )
         )
         if k % 3 == 0:
             respond_by = (NOW.date() + dt.timedelta(days=k % 7 - 3)).isoformat()
@@ -385,7 +392,7 @@ def test_a_stage_is_paged_through_once_each_page_longest_wait_first() -> None:
         seen += [p.proposal_id for p in lane.proposals]
         assert lane.prev_page == (page - 1 if page else None)
         page = lane.next_page
-    submitted = [s for s in pipeline(entries, NOW)["stages"] if s["stage"] == "submitted"][0]
+    submitted = next(s for s in pipeline(entries, NOW)["stages"] if s["stage"] == "submitted")
     assert sorted(seen) == sorted(p["proposal_id"] for p in submitted["proposals"])
     assert len(seen) == submitted["count"] == 60
     past = lane_page([], "submitted", len(shards), len(shards), NOW)

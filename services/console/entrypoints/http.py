@@ -33,6 +33,7 @@ from smartcity_th.services.console.paging import (
     Window,
     link_header,
 )
+from smartcity_th.services.console.projection import Projections
 from smartcity_th.services.console.responses import (
     AuditEntry,
     ChainHead,
@@ -44,7 +45,6 @@ from smartcity_th.services.console.responses import (
     SigningKeys,
 )
 from smartcity_th.services.console.sessions import Sessions
-from smartcity_th.services.console.projection import Projections
 from smartcity_th.services.console.views import (
     WHOLE_REGISTRY,
     BadFilter,

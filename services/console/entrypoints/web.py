@@ -29,8 +29,8 @@ from smartcity_th.services.console.entrypoints.http import (
 from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer, ReplayRefused
 from smartcity_th.services.console.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_links
-from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.projection import Projections
+from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
     Filters,
     chronological,

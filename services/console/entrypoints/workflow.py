@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.common import Stage
 from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.entrypoints.http import not_found, session_cookie, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
-from smartcity_th.contracts.common import Stage
 from smartcity_th.services.console.flow import stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
 from smartcity_th.services.console.projection import Projections
