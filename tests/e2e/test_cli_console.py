@@ -146,9 +146,11 @@ async def test_events_timeline_and_registry_from_the_audit_log(
 
     certified = await poll(in_the_pipeline, timeout=30, what="the proposal certified")
     assert (certified["stage"], certified["due"]["kind"]) == ("certified", "delivery")
-    summary = cli(console, "pipeline")
+    summary = cli(console, "pipeline", "-o", "json")
     assert summary.exit_code == 0, summary.output
-    assert "certified" in summary.output.lower()
+    stages = {s["stage"]: s for s in json.loads(summary.output)["stages"]}
+    assert stages["certified"]["count"] >= 1
+    assert len(stages["certified"]["proposals"]) <= json.loads(summary.output)["per_stage"]
 
 
 async def test_dead_letters_replay_and_audit_verify(
