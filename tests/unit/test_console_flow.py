@@ -14,7 +14,6 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.services.common import telemetry
-from smartcity_th.services.console import responses as r
 from smartcity_th.services.console.flow import (
     LANE_TOP,
     lane_page,
@@ -27,6 +26,7 @@ from smartcity_th.services.console.flow import (
     tile_map,
     waterfall,
 )
+from smartcity_th.services.console.responses import Pipeline, PipelineLane
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -316,7 +316,7 @@ def test_the_pipeline_from_the_shards_summaries_is_the_pipeline_of_every_entry()
     whole = pipeline(entries, NOW)
     summaries = [lane_summary(docs) for docs in shards_of(pipeline_docs(entries)).values()]
     assert len(summaries) > 10
-    merged = r.Pipeline.model_validate(pipeline_of(summaries, NOW)).model_dump()
+    merged = Pipeline.model_validate(pipeline_of(summaries, NOW)).model_dump()
     assert (merged["total"], merged["overdue"]) == (whole["total"], whole["overdue"])
     assert merged["overdue"] > 0
     for a, b in zip(whole["stages"], merged["stages"], strict=True):
@@ -349,7 +349,7 @@ def test_a_proposal_s_document_does_not_depend_on_the_order_or_repetition_of_its
     nothing."""
     pid = "P-order"
     at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    events = [
+    events: list[tuple[str, str, dict[str, Any]]] = [
         ("ProposalSubmitted", "submitted", {"content": CONTENT}),
         ("ProposalScreened", "screened", {}),
         ("RevisionRequested", "revision_requested", {"respond_by": "2026-11-20"}),
@@ -383,7 +383,7 @@ def test_a_stage_is_paged_through_once_each_page_longest_wait_first() -> None:
     seen: list[str] = []
     page: int | None = 0
     while page is not None:
-        lane = r.PipelineLane.model_validate(
+        lane = PipelineLane.model_validate(
             lane_page(by_shard[shards[page]], "submitted", page, len(shards), NOW)
         )
         assert lane.proposals, "a page with nothing on it"
