@@ -312,26 +312,26 @@ class MongoAuditLog:
         return await self.entries.find(q, {"_id": 0}).sort("seq", order).limit(limit).to_list(None)
 
     async def following(self, after_seq: int, limit: int) -> list[Doc]:
-        """The `limit` entries after `after_seq`, oldest first, read by their blocks."""
+        """The `limit` entries after `after_seq`, oldest first, read by their blocks: those
+        up to the head's at once (one equality query each, concurrently), then any past the
+        head (entries a crash left) until an empty one."""
         top = block_of(int((await self.head())["seq"]))
-        out: list[Doc] = []
         last = after_seq + limit
-        for n in range(block_of(after_seq + 1), block_of(last) + 1):
-            docs = await self._block({"block": n})
-            if not docs and n > top:  # past the head (and past any entry a crash left)
+        first, upto = block_of(after_seq + 1), block_of(last)
+        found = await asyncio.gather(
+            *(self._block({"block": n}) for n in range(first, min(upto, top) + 1))
+        )
+        docs = [d for block in found for d in block]
+        n = max(first, top + 1)
+        while n <= upto:
+            beyond = await self._block({"block": n})
+            if not beyond:
                 break
-            out += [d for d in docs if after_seq < d["seq"] <= last]
-        return sorted(out, key=lambda d: int(d["seq"]))
-
-    async def of_types(self, event_types: list[str], limit: int) -> list[Doc]:
-        """The events of these types, oldest first: one equality query per type (FerretDB
-        reads every document of the log for an `$in`)."""
-        out: list[Doc] = []
-        for event_type in sorted(set(event_types)):
-            out += await self.entries.find(
-                {"event_type": event_type, "kind": "event"}, {"_id": 0}
-            ).to_list(limit)
-        return sorted(out, key=lambda d: int(d["seq"]))[:limit]
+            docs += beyond
+            n += 1
+        return sorted(
+            (d for d in docs if after_seq < d["seq"] <= last), key=lambda d: int(d["seq"])
+        )
 
     async def _block(self, query: Mapping[str, Any]) -> list[Doc]:
         return await self.entries.find(dict(query), {"_id": 0}).to_list(None)

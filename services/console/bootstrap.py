@@ -12,6 +12,7 @@ from smartcity_th.services.console.config import ConsoleSettings
 from smartcity_th.services.console.entrypoints import http, kafka, web, workflow
 from smartcity_th.services.console.handlers import Recorder, Replayer
 from smartcity_th.services.console.lag import LagMonitor
+from smartcity_th.services.console.projection import Projections
 from smartcity_th.services.console.sessions import Sessions
 
 NAME = "console"
@@ -20,6 +21,7 @@ NAME = "console"
 def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     rt = Runtime(NAME, settings, settings.mongo_db)
     audit = MongoAuditLog(rt.db)
+    projections = Projections(rt.db, audit)
     keys = ApiKeys(rt.db, rt.registry)
     sessions = Sessions(rt.db, settings.session_hours, rt.registry, https=settings.https)
 
@@ -29,7 +31,17 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
     async def repair() -> None:
         await audit.repair()
 
-    rt.on_start += [audit.ensure_indexes, repair, sessions.load_secret]
+    async def rebuild() -> None:
+        await projections.rebuild_if_missing()
+
+    rt.on_start += [
+        audit.ensure_indexes,
+        repair,
+        projections.ensure_indexes,
+        rebuild,
+        sessions.load_secret,
+    ]
+    rt.background.append(projections.run)
 
     async def fetch_original(topic: str, partition: int, offset: int) -> StoredRecord | None:
         return await read_record(settings.kafka_auth(NAME), topic, partition, offset)
@@ -43,7 +55,7 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
         rt.topics,
         settings.consumer_group,
         rt.consumer(NAME),
-        Recorder(audit, rt.topics),
+        Recorder(audit, rt.topics, projections=projections),
     )
     app = rt.app(
         "Smart City Thailand: operator console",
@@ -57,12 +69,25 @@ def build(settings: ConsoleSettings) -> tuple[Runtime, FastAPI]:
                 sessions,
                 max_streams=settings.sse_max_streams_per_session,
                 go_live=settings.go_live,
+                projections=projections,
             ),
             web.build_router(
-                audit, replayer, keys, sessions, settings.jaeger_url, settings.go_live
+                audit,
+                replayer,
+                keys,
+                sessions,
+                settings.jaeger_url,
+                settings.go_live,
+                projections=projections,
             ),
             workflow.build_router(
-                audit, lag, keys, sessions, settings.jaeger_url, settings.go_live
+                audit,
+                lag,
+                keys,
+                sessions,
+                settings.jaeger_url,
+                settings.go_live,
+                projections=projections,
             ),
         ],
         description="Audit log of every topic, timelines, registry, dead letters.",

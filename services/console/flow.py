@@ -16,7 +16,7 @@ from smartcity_th.contracts.common import Stage
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.contracts.workflow import OPENING_EVENT, ORDER, TERMINAL, TRANSITIONS
 from smartcity_th.contracts.workflow import stage_name as workflow_stage_name
-from smartcity_th.services.console.views import NOTIFICATION_STATUS, body, happened
+from smartcity_th.services.console.views import NOTIFICATION_STATUS, body, happened, shard_of
 
 THAILAND = dt.timezone(dt.timedelta(hours=7))
 
@@ -63,10 +63,15 @@ def waited(since: dt.datetime, now: dt.datetime) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- pipeline
+LANE_TOP = 20
+"""How many proposals of a stage the pipeline lists (longest wait first)."""
+
+
 def proposal_states(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per proposal, from its stage-setting events in the order they happened (the console
     reads each topic on its own, so the log may hold a decision before the submission it
-    follows): the current stage, since when, what it is (area, province) and its deadlines."""
+    follows): the current stage, since when, what it is (area, province) and its deadlines;
+    `seq`: the newest entry folded in."""
     states: dict[str, dict[str, Any]] = {}
     for entry in sorted(entries, key=happened):
         if entry.get("kind") != "event" or entry.get("event_type") not in STAGE_EVENTS:
@@ -78,8 +83,16 @@ def proposal_states(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
         payload = env.get("payload") or {}
         state = states.setdefault(
             pid,
-            {"proposal_id": pid, "area_th": "", "area_en": "", "province_th": "", "due": None},
+            {
+                "proposal_id": pid,
+                "area_th": "",
+                "area_en": "",
+                "province_th": "",
+                "due": None,
+                "seq": 0,
+            },
         )
+        state["seq"] = max(state["seq"], int(entry["seq"]))
         state["stage"] = entry["stage"]
         state["since"] = _when(env.get("occurred_at") or entry.get("occurred_at"))
         state["event_type"] = entry["event_type"]
@@ -120,38 +133,155 @@ def is_overdue(due: Mapping[str, Any] | None, today: dt.date, go_live: dt.date |
     )
 
 
-def pipeline(
-    entries: Iterable[Mapping[str, Any]], now: dt.datetime, go_live: dt.date | None = None
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def pipeline_doc(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A proposal's state as the projection stores it (the console's `pipeline` collection):
+    plain strings, its shard, and `seq`, the newest audit entry it was folded from."""
+    pid = str(state["proposal_id"])
+    due = state.get("due")
+    since = state.get("since")
+    return {
+        "_id": pid,
+        "proposal_id": pid,
+        "shard": shard_of(pid),
+        "seq": int(state.get("seq") or 0),
+        "stage": state["stage"],
+        "since": since.astimezone(dt.UTC).isoformat() if since else None,
+        "event_type": state["event_type"],
+        "area_th": state.get("area_th") or "",
+        "area_en": state.get("area_en") or "",
+        "province_th": state.get("province_th") or "",
+        "province_en": state.get("province_en"),
+        "due": None
+        if not due
+        else {
+            "kind": due["kind"],
+            "date": _iso(due.get("date")),
+            "recorded_on": _iso(due.get("recorded_on")),
+        },
+    }
+
+
+def pipeline_docs(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The projection's documents of the proposals these entries are about."""
+    return [pipeline_doc(s) for s in proposal_states(entries).values()]
+
+
+def _wait_order(doc: Mapping[str, Any]) -> tuple[str, str]:
+    """Longest wait first (the earliest `since`; one without a time last), then by id."""
+    return (doc.get("since") or "~", str(doc["proposal_id"]))
+
+
+_LANE_FIELDS = (
+    "proposal_id",
+    "stage",
+    "since",
+    "event_type",
+    "area_th",
+    "area_en",
+    "province_th",
+    "province_en",
+    "due",
+)
+
+
+def lane_summary(docs: Iterable[Mapping[str, Any]], top: int | None = LANE_TOP) -> dict[str, Any]:
+    """What a shard's proposals add to the pipeline, per stage: how many, how many fall due
+    on each date (the overdue count depends on the day it is read: `pipeline_of`), and the
+    `top` longest-waiting (all if None)."""
+    lanes: dict[str, dict[str, Any]] = {}
+    dues: dict[str, dict[tuple[str, str, str | None], int]] = {}
+    for doc in docs:
+        stage = str(doc["stage"])
+        lane = lanes.setdefault(stage, {"stage": stage, "count": 0, "top": []})
+        lane["count"] += 1
+        lane["top"].append({k: doc.get(k) for k in _LANE_FIELDS})
+        due = doc.get("due")
+        if due and due.get("date"):
+            key = (str(due["kind"]), str(due["date"]), due.get("recorded_on"))
+            dues.setdefault(stage, {})[key] = dues.get(stage, {}).get(key, 0) + 1
+    for stage, lane in lanes.items():
+        lane["top"] = sorted(lane["top"], key=_wait_order)[:top]
+        lane["due"] = [
+            {"kind": k, "date": d, "recorded_on": r, "n": n}
+            for (k, d, r), n in sorted(dues.get(stage, {}).items(), key=str)
+        ]
+    return {"lanes": [lanes[s] for s in sorted(lanes)]}
+
+
+def _due_dates(due: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not due:
+        return None
+    return {
+        "kind": due["kind"],
+        "date": _date(due.get("date")),
+        "recorded_on": _date(due.get("recorded_on")),
+    }
+
+
+def lane_item(doc: Mapping[str, Any], now: dt.datetime, go_live: dt.date | None) -> dict[str, Any]:
+    """One proposal as the pipeline lists it: how long it has waited, whether it is overdue."""
+    since = _when(doc.get("since"))
+    due = doc.get("due")
+    return {
+        "proposal_id": doc["proposal_id"],
+        "area_th": doc.get("area_th") or "",
+        "area_en": doc.get("area_en") or "",
+        "province_th": doc.get("province_th") or "",
+        "province_en": doc.get("province_en"),
+        "due": None if not due else {"kind": due["kind"], "date": due.get("date")},
+        "stage": doc["stage"],
+        "since": since.isoformat() if since else None,
+        "event_type": doc["event_type"],
+        "waited": waited(since, now) if since else None,
+        "overdue": is_overdue(_due_dates(due), now.astimezone(THAILAND).date(), go_live),
+    }
+
+
+def _stage_head(stage: str) -> dict[str, Any]:
+    known = stage in Stage.__members__.values()
+    return {**stage_name(stage), "terminal": known and Stage(stage) in TERMINAL}
+
+
+def pipeline_of(
+    summaries: Iterable[Mapping[str, Any]],
+    now: dt.datetime,
+    go_live: dt.date | None = None,
+    per_stage: int | None = LANE_TOP,
 ) -> dict[str, Any]:
-    """How many proposals are at each stage now, how long each has waited there (longest
-    first), and which are overdue (`is_overdue`)."""
+    """The pipeline from the shards' summaries (`lane_summary`): per stage how many proposals
+    are there now, how many are overdue as of `now` (`is_overdue`, counted per due date), and
+    the `per_stage` longest-waiting (all if None), longest first."""
     today = now.astimezone(THAILAND).date()
-    by_stage: dict[str, list[dict[str, Any]]] = {s.value: [] for s in PIPELINE_ORDER}
-    for state in proposal_states(entries).values():
-        due = state["due"]
-        overdue = is_overdue(due, today, go_live)
-        item = {
-            **state,
-            "waited": waited(state["since"], now) if state["since"] else None,
-            "since": state["since"].isoformat() if state["since"] else None,
-            "due": None
-            if not due
-            else {"kind": due["kind"], "date": due["date"].isoformat() if due["date"] else None},
-            "overdue": overdue,
-        }
-        by_stage.setdefault(state["stage"], []).append(item)
+    lanes: dict[str, dict[str, Any]] = {
+        s.value: {"count": 0, "overdue": 0, "top": []} for s in PIPELINE_ORDER
+    }
+    for summary in summaries:
+        for lane in summary.get("lanes") or []:
+            into = lanes.setdefault(lane["stage"], {"count": 0, "overdue": 0, "top": []})
+            into["count"] += int(lane["count"])
+            into["top"] += lane.get("top") or []
+            into["overdue"] += sum(
+                int(d["n"])
+                for d in lane.get("due") or []
+                if is_overdue(_due_dates(d), today, go_live)
+            )
     stages = []
-    for stage, items in by_stage.items():
-        items.sort(key=lambda i: -(i["waited"] or {"seconds": 0})["seconds"])
-        longest = items[0]["waited"] if items else None
+    for stage, lane in lanes.items():
+        items = [
+            lane_item(d, now, go_live) for d in sorted(lane["top"], key=_wait_order)[:per_stage]
+        ]
         stages.append(
             {
-                **stage_name(stage),
-                "terminal": Stage(stage) in TERMINAL,
-                "count": len(items),
-                "overdue": sum(1 for i in items if i["overdue"]),
-                "longest": longest,
+                **_stage_head(stage),
+                "count": lane["count"],
+                "overdue": lane["overdue"],
+                "longest": items[0]["waited"] if items else None,
                 "proposals": items,
+                "more": lane["count"] > len(items),
             }
         )
     return {
@@ -159,6 +289,51 @@ def pipeline(
         "stages": stages,
         "total": sum(s["count"] for s in stages),
         "overdue": sum(s["overdue"] for s in stages),
+        "per_stage": per_stage,
+    }
+
+
+def pipeline(
+    entries: Iterable[Mapping[str, Any]], now: dt.datetime, go_live: dt.date | None = None
+) -> dict[str, Any]:
+    """How many proposals are at each stage now, how long each has waited there (longest
+    first, every one), and which are overdue (`is_overdue`): the projection's rules applied to
+    audit entries in one go."""
+    return pipeline_of([lane_summary(pipeline_docs(entries), top=None)], now, go_live, None)
+
+
+def lane_pages(summaries: Iterable[Mapping[str, Any]], stage: str) -> list[int]:
+    """The shards that hold proposals at `stage`, in order: the stage's pages."""
+    return sorted(
+        int(s["_id"])
+        for s in summaries
+        if any(lane["stage"] == stage and lane["count"] for lane in s.get("lanes") or [])
+    )
+
+
+def lane_page(
+    docs: Iterable[Mapping[str, Any]],
+    stage: str,
+    page: int,
+    pages: int,
+    now: dt.datetime,
+    go_live: dt.date | None = None,
+) -> dict[str, Any]:
+    """Page `page` (of `pages`) of a stage's proposals: those of one shard that has some
+    (`lane_pages`), longest wait first."""
+    items = [
+        lane_item(d, now, go_live)
+        for d in sorted((d for d in docs if d.get("stage") == stage), key=_wait_order)
+    ]
+    return {
+        **_stage_head(stage),
+        "page": page,
+        "pages": pages,
+        "next_page": page + 1 if page + 1 < pages else None,
+        "prev_page": min(page, pages) - 1 if page > 0 and pages else None,
+        "count": len(items),
+        "overdue": sum(1 for i in items if i["overdue"]),
+        "proposals": items,
     }
 
 

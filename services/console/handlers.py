@@ -18,6 +18,7 @@ from smartcity_th.services.common.kafka import StoredRecord
 from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.domain import record_to_replay, replay_refusal
 from smartcity_th.services.console.ports import AuditLog
+from smartcity_th.services.console.projection import Projections, is_stage_entry
 from smartcity_th.services.console.records import describe, proposal_of_key, replay_content
 
 log = structlog.get_logger(__name__)
@@ -29,7 +30,8 @@ Publish = Callable[[StoredRecord, str], Awaitable[None]]
 
 
 class Recorder:
-    """Appends every consumed record to the audit log, once (a redelivery appends nothing).
+    """Appends every consumed record to the audit log, once (a redelivery appends nothing),
+    and folds a stage event into the projections (`projection.Projections`; idempotent).
     The failure policy around it is the common one (`EventConsumer.process_record`): outages are
     retried for as long as they last, anything else a bounded number of times, then the record
     is dead-lettered (and comes back to the log as a dead letter)."""
@@ -39,10 +41,12 @@ class Recorder:
         audit: AuditLog,
         topics: Topics,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        projections: Projections | None = None,
     ) -> None:
         self._audit = audit
         self._topics = topics
         self._clock = clock
+        self._projections = projections
 
     async def record(self, record: Record) -> dict[str, Any] | None:
         return await self._record_once(record)
@@ -55,6 +59,9 @@ class Recorder:
             proposal_id = content["envelope"].get("proposal_id")
         entry = await self._audit.append(proposal_id, content)
         RECORDED.labels("appended" if entry else "duplicate").inc()
+        if self._projections is not None and proposal_id and is_stage_entry(content):
+            # Also for a redelivery: the crash that caused it may have come before this.
+            await self._projections.project(proposal_id)
         return entry
 
 

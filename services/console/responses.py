@@ -94,6 +94,11 @@ class Registry(Closed):
     by_status: dict[str, int] = Field(description="How many areas have each status")
     as_of: str = Field(description="The day the statuses are as of (ISO date)")
     go_live: str | None = Field(description="Deadlines before this day are history")
+    areas_listed: bool = Field(
+        default=True,
+        description="False when `areas` is left empty because there are too many to list "
+        "whole: ask for one province's (`province`)",
+    )
 
 
 class Delivery(Closed):
@@ -212,7 +217,11 @@ class PipelineStage(Closed):
     count: int
     overdue: int
     longest: Waited | None
-    proposals: list[PipelineProposal]
+    proposals: list[PipelineProposal] = Field(
+        description="The longest-waiting, longest first: at most the pipeline's `per_stage` "
+        "(every one of the stage: its pages, /api/pipeline/{stage})"
+    )
+    more: bool = Field(default=False, description="The stage has more than `proposals` lists")
 
 
 class Pipeline(Closed):
@@ -220,6 +229,26 @@ class Pipeline(Closed):
     stages: list[PipelineStage]
     total: int
     overdue: int
+    per_stage: int | None = Field(
+        default=None, description="How many proposals each stage lists at most"
+    )
+
+
+class PipelineLane(Closed):
+    """One page of a stage's proposals (a shard of the pipeline's projection), longest wait
+    first, and where its neighbouring pages are."""
+
+    stage: str
+    th: str
+    en: str
+    terminal: bool
+    page: int
+    pages: int = Field(description="How many pages the stage has")
+    next_page: int | None
+    prev_page: int | None
+    count: int = Field(description="Proposals on this page")
+    overdue: int = Field(description="Overdue proposals on this page")
+    proposals: list[PipelineProposal]
 
 
 class StageName(Closed):

@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,8 +17,18 @@ from typing import Any
 from smartcity_th.contracts.agencies import Agency
 from smartcity_th.contracts.approvals import DATED_DECISIONS, decided_on
 from smartcity_th.contracts.catalogue import EVENTS
-from smartcity_th.contracts.certificate import LIFECYCLE_EVENTS, Recorded, fold, status
-from smartcity_th.contracts.common import AgencyKind, service_principal
+from smartcity_th.contracts.certificate import (
+    LIFECYCLE_EVENTS,
+    Certificate,
+    CertificateStatus,
+    Period,
+    Recorded,
+    Report,
+    ReportState,
+    fold,
+    status,
+)
+from smartcity_th.contracts.common import AgencyKind, BilingualText, service_principal
 from smartcity_th.contracts.envelope import EnvelopeError, parse_record
 from smartcity_th.contracts.reference import UnknownProvince, province
 from smartcity_th.contracts.workflow import event_name, stage_name
@@ -193,8 +204,15 @@ def _when(r: Mapping[str, Any]) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-REGISTRY_TYPES = sorted(LIFECYCLE_EVENTS)
-"""The event types the registry is computed from: every certificate's lifecycle events."""
+SHARDS = 64
+"""The console's projections (the pipeline's proposals, the registry's certificates) spread
+their documents over this many shards, by a hash of their key; each shard has one summary,
+recomputed from its documents, and a view reads the summaries rather than every document."""
+
+
+def shard_of(key: str, shards: int = SHARDS) -> int:
+    """The shard of a projection document (stable across processes and releases)."""
+    return zlib.crc32(key.encode("utf-8")) % shards
 
 
 def _day(value: Any) -> dt.date:
@@ -202,38 +220,102 @@ def _day(value: Any) -> dt.date:
     return when.date()
 
 
-def registry(
-    entries: Iterable[Mapping[str, Any]],
-    province_filter: str | None = None,
-    as_of: dt.date | None = None,
-    go_live: dt.date | None = None,
-) -> dict[str, Any]:
-    """Certified areas from CertificationAwarded events (one per certificate number), each with
-    its status as of `as_of` (default today), folded from its lifecycle events by the same
-    rules the approvals service applies (contracts.certificate)."""
-    wanted = province(province_filter).code if province_filter else None
-    day = as_of or dt.datetime.now(dt.UTC).date()
+def certificate_doc(cert: Certificate) -> dict[str, Any]:
+    """A folded certificate as the registry's projection stores it (`certificate_of` reads it
+    back): its statuses are computed when read, since they depend on the day."""
+    return {
+        "number": cert.number,
+        "valid_from": cert.valid_from.isoformat(),
+        "renewal_min_progress_percent": cert.renewal_min_progress_percent,
+        "periods": [
+            {
+                "deliver_by": p.deliver_by.isoformat(),
+                "recorded_on": p.recorded_on.isoformat(),
+                "report": None
+                if p.report is None
+                else {
+                    "progress_percent": p.report.progress_percent,
+                    "state": p.report.state.value,
+                    "reported_on": p.report.reported_on.isoformat(),
+                    "answered_on": _iso_date(p.report.answered_on),
+                },
+            }
+            for p in cert.periods
+        ],
+        "renewals": cert.renewals,
+        "lapsed": None if cert.lapsed is None else cert.lapsed.model_dump(),
+    }
+
+
+def _iso_date(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _on(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def certificate_of(doc: Mapping[str, Any]) -> Certificate:
+    """The certificate a projection document holds (`certificate_doc`)."""
+    periods = []
+    for p in doc["periods"]:
+        r = p.get("report")
+        report = None
+        if r is not None:
+            reported = _on(r["reported_on"])
+            assert reported is not None
+            report = Report(
+                int(r["progress_percent"]),
+                ReportState(r["state"]),
+                reported,
+                _on(r.get("answered_on")),
+            )
+        deliver_by, recorded_on = _on(p["deliver_by"]), _on(p["recorded_on"])
+        assert deliver_by is not None
+        assert recorded_on is not None
+        periods.append(Period(deliver_by, recorded_on, report))
+    lapsed = doc.get("lapsed")
+    valid_from = _on(doc["valid_from"])
+    assert valid_from is not None
+    return Certificate(
+        str(doc["number"]),
+        valid_from,
+        int(doc["renewal_min_progress_percent"]),
+        tuple(periods),
+        int(doc.get("renewals") or 0),
+        None if lapsed is None else BilingualText.model_validate(lapsed),
+    )
+
+
+def certificate_docs(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The registry's projection documents these entries make: one per certificate number
+    (from its CertificationAwarded), with the certificate folded from its proposal's
+    lifecycle events by the rules the approvals service applies (contracts.certificate)."""
     areas: dict[str, dict[str, Any]] = {}
     lifecycle: dict[str, list[Recorded]] = defaultdict(list)
-    for entry in entries:
+    newest: dict[str, int] = defaultdict(int)
+    for entry in sorted(entries, key=happened):
         env = body(entry).get("envelope") or {}
         p = env.get("payload") or {}
         event_type = env.get("event_type")
-        if event_type not in LIFECYCLE_EVENTS:
+        if entry.get("kind") != "event" or event_type not in LIFECYCLE_EVENTS:
             continue
-        lifecycle[env["proposal_id"]].append(
+        pid = env["proposal_id"]
+        newest[pid] = max(newest[pid], int(entry["seq"]))
+        lifecycle[pid].append(
             Recorded(EVENTS[event_type].payload.model_validate(p), _day(env["occurred_at"]))
         )
         if event_type != "CertificationAwarded":
             continue
-        if wanted and p["province_code"] != wanted:
-            continue
         prov = province(p["province_code"])
+        number = p["certificate_number"]
         areas.setdefault(
-            p["certificate_number"],
+            number,
             {
-                "certificate_number": p["certificate_number"],
-                "proposal_id": env["proposal_id"],
+                "_id": number,
+                "certificate_number": number,
+                "proposal_id": pid,
+                "shard": shard_of(number),
                 "area_th": p["area_name"]["th"],
                 "area_en": p["area_name"]["en"],
                 "province_code": prov.code,
@@ -246,23 +328,163 @@ def registry(
         )
     for area in areas.values():
         cert = fold(lifecycle[area["proposal_id"]])
-        if cert is not None:
-            area.update(status(cert, day, go_live).as_dict())
-    rows = sorted(areas.values(), key=lambda a: (a["province_en"], a["area_en"]))
-    counts = Counter((a["province_code"], a["province_th"], a["province_en"]) for a in rows)
+        area["seq"] = newest[area["proposal_id"]]
+        area["certificate"] = None if cert is None else certificate_doc(cert)
+    return list(areas.values())
+
+
+_AREA_FIELDS = (
+    "certificate_number",
+    "proposal_id",
+    "area_th",
+    "area_en",
+    "province_code",
+    "province_th",
+    "province_en",
+    "meeting",
+    "valid_from",
+    "deliver_by",
+)
+
+
+def registry_area(doc: Mapping[str, Any], day: dt.date, go_live: dt.date | None) -> dict[str, Any]:
+    """A certified area as the registry lists it, with its status as of `day`."""
+    area = {k: doc[k] for k in _AREA_FIELDS}
+    if doc.get("certificate") is not None:
+        area.update(status(certificate_of(doc["certificate"]), day, go_live).as_dict())
+    return area
+
+
+_LAPSED = BilingualText(th="สิ้นสภาพ", en="lapsed")
+
+
+def status_key(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What a certificate's status on any day depends on (`status_on`)."""
+    c = doc.get("certificate")
+    if c is None:
+        return {"certified": False}
+    current = c["periods"][-1]
+    report = current.get("report") or {}
+    return {
+        "certified": True,
+        "lapsed": c.get("lapsed") is not None,
+        "renewed": bool(c.get("renewals")),
+        "deliver_by": current["deliver_by"],
+        "recorded_on": current["recorded_on"],
+        "acknowledged": report.get("state") == ReportState.ACKNOWLEDGED.value,
+    }
+
+
+def status_on(key: Mapping[str, Any], day: dt.date, go_live: dt.date | None) -> str:
+    """The status of every certificate with this `status_key` as of `day`, by the one rule
+    (contracts.certificate.status) applied to a certificate with just those facts."""
+    if not key.get("certified"):
+        return CertificateStatus.ACTIVE.value
+    deliver_by, recorded_on = _on(key["deliver_by"]), _on(key["recorded_on"])
+    assert deliver_by is not None
+    assert recorded_on is not None
+    report = Report(100, ReportState.ACKNOWLEDGED, recorded_on) if key["acknowledged"] else None
+    cert = Certificate(
+        "",
+        recorded_on,
+        0,
+        (Period(deliver_by, recorded_on, report),),
+        1 if key["renewed"] else 0,
+        _LAPSED if key["lapsed"] else None,
+    )
+    return status(cert, day, go_live).status.value
+
+
+def registry_summary(docs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a shard's certificates add to the registry: per province how many, and how many
+    share each `status_key` (their statuses are counted on the day the registry is read)."""
+    counts: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        prov = counts.setdefault(
+            doc["province_code"],
+            {
+                "province_code": doc["province_code"],
+                "province_th": doc["province_th"],
+                "province_en": doc["province_en"],
+                "areas": 0,
+                "keys": {},
+            },
+        )
+        prov["areas"] += 1
+        key = status_key(doc)
+        name = json.dumps(key, sort_keys=True)
+        prov["keys"].setdefault(name, {**key, "n": 0})["n"] += 1
+    return {
+        "provinces": [
+            {**p, "keys": [p["keys"][k] for k in sorted(p["keys"])]}
+            for _, p in sorted(counts.items())
+        ]
+    }
+
+
+WHOLE_REGISTRY = 500
+"""Up to this many certified areas, the registry lists them all; past it, one province's at a
+time (its counts, map and statuses are always whole)."""
+
+
+def registry_of(
+    summaries: Iterable[Mapping[str, Any]],
+    areas: Iterable[Mapping[str, Any]] | None,
+    province_filter: str | None = None,
+    as_of: dt.date | None = None,
+    go_live: dt.date | None = None,
+) -> dict[str, Any]:
+    """The registry from the shards' summaries (`registry_summary`: the counts per province
+    and status) and the certificates to list (`areas`: projection documents, those of the
+    province asked for; None: not listed, there are too many)."""
+    wanted = province(province_filter).code if province_filter else None
+    day = as_of or dt.datetime.now(dt.UTC).date()
+    per_province: dict[tuple[str, str, str], int] = Counter()
+    by_status: Counter[str] = Counter()
+    for summary in summaries:
+        for p in summary.get("provinces") or []:
+            if wanted and p["province_code"] != wanted:
+                continue
+            per_province[(p["province_code"], p["province_th"], p["province_en"])] += int(
+                p["areas"]
+            )
+            for key in p.get("keys") or []:
+                by_status[status_on(key, day, go_live)] += int(key["n"])
+    rows = sorted(
+        (registry_area(a, day, go_live) for a in areas or []),
+        key=lambda a: (a["province_en"], a["area_en"], a["certificate_number"]),
+    )
     by_province = [
         {"province_code": c, "province_th": th, "province_en": en, "areas": n}
-        for (c, th, en), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][2]))
+        for (c, th, en), n in sorted(per_province.items(), key=lambda kv: (-kv[1], kv[0][2]))
+        if n
     ]
     return {
         "areas": rows,
-        "area_count": len(rows),
-        "province_count": len(counts),
+        "area_count": sum(p["areas"] for p in by_province),
+        "province_count": len(by_province),
         "by_province": by_province,
-        "by_status": dict(sorted(Counter(a.get("status", "active") for a in rows).items())),
+        "by_status": dict(sorted((k, v) for k, v in by_status.items() if v)),
         "as_of": day.isoformat(),
         "go_live": go_live.isoformat() if go_live else None,
+        "areas_listed": areas is not None,
     }
+
+
+def registry(
+    entries: Iterable[Mapping[str, Any]],
+    province_filter: str | None = None,
+    as_of: dt.date | None = None,
+    go_live: dt.date | None = None,
+) -> dict[str, Any]:
+    """Certified areas from CertificationAwarded events (one per certificate number), each with
+    its status as of `as_of` (default today), folded from its lifecycle events by the same
+    rules the approvals service applies (contracts.certificate): the projection's rules
+    applied to audit entries in one go."""
+    wanted = province(province_filter).code if province_filter else None
+    docs = certificate_docs(entries)
+    listed = [d for d in docs if not wanted or d["province_code"] == wanted]
+    return registry_of([registry_summary(docs)], listed, province_filter, as_of, go_live)
 
 
 NOTIFICATION_STATUS = {

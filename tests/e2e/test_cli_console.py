@@ -129,6 +129,29 @@ async def test_events_timeline_and_registry_from_the_audit_log(
     bad = cli(console, "registry", "--province", "Atlantis")
     assert bad.exit_code == 2
 
+    async def in_the_pipeline() -> dict[str, Any] | None:
+        """The proposal among the certified, a page of the stage at a time."""
+        page: int | None = 0
+        while page is not None:
+            shown = cli(
+                console, "pipeline", "--stage", "certified", "--page", str(page), "-o", "json"
+            )
+            assert shown.exit_code == 0, shown.output
+            lane = json.loads(shown.output)
+            found = [p for p in lane["proposals"] if p["proposal_id"] == pid]
+            if found:
+                return dict(found[0])
+            page = lane["next_page"]
+        return None
+
+    certified = await poll(in_the_pipeline, timeout=30, what="the proposal certified")
+    assert (certified["stage"], certified["due"]["kind"]) == ("certified", "delivery")
+    summary = cli(console, "pipeline", "-o", "json")
+    assert summary.exit_code == 0, summary.output
+    stages = {s["stage"]: s for s in json.loads(summary.output)["stages"]}
+    assert stages["certified"]["count"] >= 1
+    assert len(stages["certified"]["proposals"]) <= json.loads(summary.output)["per_stage"]
+
 
 async def test_dead_letters_replay_and_audit_verify(
     services: dict[str, ServiceProcess],

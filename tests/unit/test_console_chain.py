@@ -9,13 +9,32 @@ from typing import Any
 import pytest
 
 from smartcity_th.contracts.approvals import CertificationAwarded, ValidityPeriod
+from smartcity_th.contracts.certificate import (
+    Certificate,
+    Period,
+    Report,
+    ReportState,
+    status,
+)
 from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.topics import Topics
 from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.chain import GENESIS, Verifier, entry_hash, seal
 from smartcity_th.services.console.records import describe
-from smartcity_th.services.console.views import BadFilter, Filters, parse_since, registry
+from smartcity_th.services.console.views import (
+    BadFilter,
+    Filters,
+    certificate_doc,
+    certificate_docs,
+    certificate_of,
+    parse_since,
+    registry,
+    registry_of,
+    registry_summary,
+    status_key,
+    status_on,
+)
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -163,6 +182,91 @@ def test_events_raw_records_and_the_registry_are_derived_from_records() -> None:
         entries, as_of=deliver_by + dt.timedelta(days=1), go_live=deliver_by + dt.timedelta(days=1)
     )
     assert (late["areas"][0]["status"], late["areas"][0]["history"]) == ("active", True)
+
+
+def awards(*certs: tuple[str, str, str]) -> list[dict[str, Any]]:
+    topics = Topics("")
+    return [
+        seal(
+            seq=i + 1,
+            prev_hash=GENESIS,
+            proposal_id=pid,
+            proposal_seq=1,
+            proposal_prev_hash=GENESIS,
+            content=describe(certification(pid, num, prov), topics, None, NOW),
+        )
+        for i, (pid, num, prov) in enumerate(certs)
+    ]
+
+
+def test_the_registry_from_the_shards_summaries_is_the_registry_of_every_entry() -> None:
+    """What the console stores (a document per certificate, a summary per shard counting
+    provinces and status keys) gives the registry folding every entry gives, on any day and
+    with any go-live; past `WHOLE_REGISTRY` areas the areas are not listed, the counts are."""
+    entries = awards(
+        ("p-1", "SCT-2565-0001", "83"),
+        ("p-2", "SCT-2565-0002", "83"),
+        ("p-3", "SCT-2565-0003", "40"),
+        ("p-4", "SCT-2565-0004", "10"),
+    )
+    docs = certificate_docs(entries)
+    assert len({d["shard"] for d in docs}) > 1
+    summaries = [registry_summary([d]) for d in docs]
+    deliver_by = dt.date(2024, 6, 1)
+    for day in (deliver_by - dt.timedelta(days=200), deliver_by, deliver_by + dt.timedelta(days=1)):
+        for go_live in (None, deliver_by + dt.timedelta(days=1)):
+            whole = registry(entries, as_of=day, go_live=go_live)
+            assert registry_of(summaries, docs, as_of=day, go_live=go_live) == whole
+            counted = registry_of(summaries, None, as_of=day, go_live=go_live)
+            assert (counted["areas"], counted["areas_listed"]) == ([], False)
+            for field in ("area_count", "province_count", "by_province", "by_status"):
+                assert counted[field] == whole[field]
+            phuket = [d for d in docs if d["province_code"] == "83"]
+            one = registry_of(summaries, phuket, "Phuket", as_of=day, go_live=go_live)
+            assert one == registry(entries, "Phuket", as_of=day, go_live=go_live)
+            assert one["area_count"] == 2
+
+
+def test_a_certificate_s_status_is_counted_by_the_facts_it_depends_on() -> None:
+    """The registry's summaries count certificates by what their status depends on
+    (`status_key`), and `status_on` gives the status `contracts.certificate.status` gives the
+    certificate itself, for reports, renewals and lapses, on any day."""
+    awarded = dt.date(2022, 1, 5)
+    first = Period(dt.date(2024, 1, 5), awarded)
+    acknowledged = Period(
+        dt.date(2024, 1, 5),
+        awarded,
+        Report(70, ReportState.ACKNOWLEDGED, dt.date(2023, 12, 1), dt.date(2023, 12, 20)),
+    )
+    pending = Period(
+        dt.date(2024, 1, 5), awarded, Report(40, ReportState.PENDING, dt.date(2023, 12, 1))
+    )
+    renewed = Period(dt.date(2026, 1, 5), dt.date(2024, 2, 1))
+    certificates = [
+        Certificate("SCT-2565-0001", awarded, 50, (first,)),
+        Certificate("SCT-2565-0002", awarded, 50, (acknowledged,)),
+        Certificate("SCT-2565-0003", awarded, 50, (pending,)),
+        Certificate("SCT-2565-0004", awarded, 50, (acknowledged, renewed), renewals=1),
+        Certificate(
+            "SCT-2565-0005",
+            awarded,
+            50,
+            (pending,),
+            lapsed=BilingualText(th="ไม่ส่งรายงาน", en="no report"),
+        ),
+    ]
+    for cert in certificates:
+        stored = json.loads(json.dumps(certificate_doc(cert)))
+        assert certificate_of(stored) == cert
+        key = status_key({"certificate": stored})
+        for day in (
+            dt.date(2023, 6, 1),
+            dt.date(2023, 11, 1),
+            dt.date(2024, 2, 1),
+            dt.date(2026, 6, 1),
+        ):
+            for go_live in (None, dt.date(2024, 3, 1)):
+                assert status_on(key, day, go_live) == status(cert, day, go_live).status.value
 
 
 def test_filters_and_since() -> None:

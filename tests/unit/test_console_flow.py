@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+from collections import defaultdict
 from typing import Any
 
 from opentelemetry import trace
@@ -12,7 +14,19 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from smartcity_th.contracts.reference import provinces
 from smartcity_th.services.common import telemetry
-from smartcity_th.services.console.flow import pipeline, stage_diagram, tile_map, waterfall
+from smartcity_th.services.console.flow import (
+    LANE_TOP,
+    lane_page,
+    lane_pages,
+    lane_summary,
+    pipeline,
+    pipeline_docs,
+    pipeline_of,
+    stage_diagram,
+    tile_map,
+    waterfall,
+)
+from smartcity_th.services.console.responses import Pipeline, PipelineLane
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -253,3 +267,133 @@ def test_a_lone_surrogate_in_a_stored_record_is_shown_not_a_server_error() -> No
     page = displayable("<td>x\ud800y</td>")
     assert page == "<td>x\ufffdy</td>"
     page.encode("utf-8")  # sendable
+
+
+def many_proposals(n: int) -> list[dict[str, Any]]:
+    """`n` proposals submitted on different days; every third sent back for revision with a
+    deadline around today (some passed, some not)."""
+    entries: list[dict[str, Any]] = []
+    for k in range(n):
+        pid = f"P-{k:03d}"
+        at = NOW - dt.timedelta(days=k, hours=k % 5)
+        entries.append(
+            entry(
+                len(entries) + 1,
+                "ProposalSubmitted",
+                "submitted",
+                pid,
+                content=CONTENT,
+                at=at.isoformat(),
+            )
+        )
+        if k % 3 == 0:
+            respond_by = (NOW.date() + dt.timedelta(days=k % 7 - 3)).isoformat()
+            entries.append(
+                entry(
+                    len(entries) + 1,
+                    "RevisionRequested",
+                    "revision_requested",
+                    pid,
+                    respond_by=respond_by,
+                    at=(at + dt.timedelta(hours=1)).isoformat(),
+                )
+            )
+    return entries
+
+
+def shards_of(docs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    by_shard: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        by_shard[doc["shard"]].append(doc)
+    return by_shard
+
+
+def test_the_pipeline_from_the_shards_summaries_is_the_pipeline_of_every_entry() -> None:
+    """What the console stores (a summary per shard, each with its longest-waiting 20 per
+    stage) merges into the same counts, overdue counts, longest waits and longest-waiting
+    proposals as folding every entry at once."""
+    entries = many_proposals(90)
+    whole = pipeline(entries, NOW)
+    summaries = [lane_summary(docs) for docs in shards_of(pipeline_docs(entries)).values()]
+    assert len(summaries) > 10
+    merged = Pipeline.model_validate(pipeline_of(summaries, NOW)).model_dump()
+    assert (merged["total"], merged["overdue"]) == (whole["total"], whole["overdue"])
+    assert merged["overdue"] > 0
+    for a, b in zip(whole["stages"], merged["stages"], strict=True):
+        assert (a["stage"], a["count"], a["overdue"], a["longest"]) == (
+            b["stage"],
+            b["count"],
+            b["overdue"],
+            b["longest"],
+        )
+        assert b["proposals"] == a["proposals"][:LANE_TOP]
+        assert b["more"] == (a["count"] > LANE_TOP)
+    assert merged["stages"][0]["more"] is True  # 60 submitted, 20 listed
+
+
+def test_overdue_is_counted_on_the_day_the_pipeline_is_read() -> None:
+    """The summaries count proposals per due date, not per "overdue": the same stored
+    summary says more are overdue as the days pass, without reading the proposals again."""
+    summary = lane_summary(pipeline_docs(many_proposals(30)))
+    overdue = [
+        pipeline_of([summary], NOW + dt.timedelta(days=d))["overdue"] for d in (-10, 0, 1, 10)
+    ]
+    assert overdue[0] == 0
+    assert overdue == sorted(overdue)
+    assert overdue[-1] == 10  # every revision deadline passed
+
+
+def test_a_proposal_s_document_does_not_depend_on_the_order_or_repetition_of_its_events() -> None:
+    """Folding the log again (a redelivery, another console instance, a record read out of
+    order) gives the same document: an event older than what the document holds changes
+    nothing."""
+    pid = "P-order"
+    at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    events: list[tuple[str, str, dict[str, Any]]] = [
+        ("ProposalSubmitted", "submitted", {"content": CONTENT}),
+        ("ProposalScreened", "screened", {}),
+        ("RevisionRequested", "revision_requested", {"respond_by": "2026-11-20"}),
+        ("ProposalResubmitted", "submitted", {"content": CONTENT}),
+        ("ProposalScreened", "screened", {}),
+    ]
+    entries = [
+        entry(k + 1, t, stage, pid, at=(at + dt.timedelta(days=k)).isoformat(), **payload)
+        for k, (t, stage, payload) in enumerate(events)
+    ]
+    expected = pipeline_docs(entries)
+    assert [(d["stage"], d["seq"], d["area_en"]) for d in expected] == [("screened", 5, "Phuket")]
+    rng = random.Random(26)
+    for _ in range(30):
+        delivered = entries + rng.sample(entries, 3)
+        rng.shuffle(delivered)
+        assert pipeline_docs(delivered) == expected
+    # What it held before the last screening: the fold of the entries up to it.
+    assert pipeline_docs(entries[:3])[0]["due"] == {
+        "kind": "revision",
+        "date": "2026-11-20",
+        "recorded_on": None,
+    }
+
+
+def test_a_stage_is_paged_through_once_each_page_longest_wait_first() -> None:
+    entries = many_proposals(90)
+    by_shard = shards_of(pipeline_docs(entries))
+    summaries = [{**lane_summary(docs), "_id": shard} for shard, docs in by_shard.items()]
+    shards = lane_pages(summaries, "submitted")
+    seen: list[str] = []
+    page: int | None = 0
+    while page is not None:
+        lane = PipelineLane.model_validate(
+            lane_page(by_shard[shards[page]], "submitted", page, len(shards), NOW)
+        )
+        assert lane.proposals, "a page with nothing on it"
+        waits = [p.waited.seconds for p in lane.proposals if p.waited]
+        assert waits == sorted(waits, reverse=True)
+        seen += [p.proposal_id for p in lane.proposals]
+        assert lane.prev_page == (page - 1 if page else None)
+        page = lane.next_page
+    submitted = next(s for s in pipeline(entries, NOW)["stages"] if s["stage"] == "submitted")
+    assert sorted(seen) == sorted(p["proposal_id"] for p in submitted["proposals"])
+    assert len(seen) == submitted["count"] == 60
+    past = lane_page([], "submitted", len(shards), len(shards), NOW)
+    assert (past["proposals"], past["next_page"], past["prev_page"]) == ([], None, len(shards) - 1)

@@ -198,3 +198,5 @@ def registry(
     )
     counts = ", ".join(f"{k} {v}" for k, v in reg.get("by_status", {}).items())
     console.print(f"status as of {reg.get('as_of')} / สถานะ ณ วันที่ {reg.get('as_of')}: {counts}")
+    if not reg.get("areas_listed", True):
+        console.print("too many areas to list at once: add --province P / เลือกจังหวัดเพื่อดูรายการ")

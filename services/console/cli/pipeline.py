@@ -3,7 +3,7 @@ lag, and where a proposal's traces are."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,8 +14,18 @@ from smartcity_th.services.console.cli.api import DEFAULT_URL, Api, UrlOpt, segm
 from smartcity_th.services.console.cli.output import STAGE_STYLE, console, print_json, show_table
 
 
-def pipeline(url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:
+def pipeline(
+    url: UrlOpt = DEFAULT_URL,
+    output: OutputOpt = Output.text,
+    stage: Annotated[
+        str | None, typer.Option(help="List one stage's proposals, a page at a time")
+    ] = None,
+    page: Annotated[int | None, typer.Option(help="The page of --stage (from 0)")] = None,
+) -> None:
     """How many proposals are at each stage now, the longest wait, and how many are overdue."""
+    if stage is not None:
+        _lane(Api(url).get(f"/api/pipeline/{segment(stage)}", page=page), output)
+        return
     p = Api(url).get("/api/pipeline")
     if output is Output.json:
         print_json(p)
@@ -33,6 +43,39 @@ def pipeline(url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None
         )
     show_table(table)
     console.print(f"{p['total']} proposals, {p['overdue']} overdue / เกินกำหนด {p['overdue']}")
+
+
+def _lane(lane: dict[str, Any], output: Output) -> None:
+    """One page of a stage's proposals, and the command for the next page."""
+    if output is Output.json:
+        print_json(lane)
+        return
+    table = Table(
+        "proposal",
+        "area",
+        "province",
+        "waited",
+        "due",
+        title=f"{lane['en']} / {lane['th']}: page {lane['page'] + 1} of {max(lane['pages'], 1)}",
+    )
+    for i in lane["proposals"]:
+        due = i["due"] or {}
+        table.add_row(
+            i["proposal_id"],
+            f"{i['area_th']}\n{i['area_en']}",
+            i["province_th"],
+            (i["waited"] or {}).get("en", ""),
+            Text(
+                f"{due.get('date') or ''}{' overdue' if i['overdue'] else ''}",
+                style="bold red" if i["overdue"] else "",
+            ),
+        )
+    show_table(table)
+    if lane["next_page"] is not None:
+        console.print(
+            f"next / ถัดไป: smartcity pipeline --stage {lane['stage']} --page {lane['next_page']}",
+            soft_wrap=True,
+        )
 
 
 def lag(url: UrlOpt = DEFAULT_URL, output: OutputOpt = Output.text) -> None:

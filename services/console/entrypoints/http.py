@@ -36,6 +36,7 @@ from smartcity_th.services.console.paging import (
     link_header,
 )
 from smartcity_th.services.console.ports import AuditLog
+from smartcity_th.services.console.projection import Projections
 from smartcity_th.services.console.responses import (
     AuditEntry,
     ChainHead,
@@ -48,7 +49,7 @@ from smartcity_th.services.console.responses import (
 )
 from smartcity_th.services.console.sessions import Sessions
 from smartcity_th.services.console.views import (
-    REGISTRY_TYPES,
+    WHOLE_REGISTRY,
     BadFilter,
     Filters,
     chronological,
@@ -60,7 +61,6 @@ from smartcity_th.services.console.views import (
     may_replay,
     may_use_console,
     parse_since,
-    registry,
     row,
 )
 
@@ -219,6 +219,7 @@ def build_router(
     *,
     max_streams: int = 3,
     go_live: dt.date | None = None,
+    projections: Projections,
 ) -> APIRouter:
     async def current_viewer(
         request: Request,
@@ -320,14 +321,15 @@ def build_router(
 
     @router.get(
         "/registry",
-        summary="Certified areas, from CertificationAwarded events",
+        summary="Certified areas, from CertificationAwarded events: the counts per province "
+        "and status, and the areas (of `province`, or all while there are at most "
+        f"{WHOLE_REGISTRY}; `areas_listed` says which)",
         response_model=Registry,
         responses={400: {"description": "Not a province"}},
     )
     async def get_registry(province: str | None = None) -> JSONResponse:
-        entries = await audit.of_types(REGISTRY_TYPES, limit=100_000)
         try:
-            return JSONResponse(registry(entries, province or None, go_live=go_live))
+            return JSONResponse(await projections.registry(province or None, go_live))
         except ValueError as exc:
             raise HTTPRefusal(400, str(exc), str(exc)) from None
 

@@ -31,9 +31,9 @@ from smartcity_th.services.console.flow import stage_diagram, tile_map
 from smartcity_th.services.console.handlers import NotFound, Replayer
 from smartcity_th.services.console.paging import DEFAULT_PAGE, MAX_PAGE, Cursor, page_links
 from smartcity_th.services.console.ports import AuditLog
+from smartcity_th.services.console.projection import Projections
 from smartcity_th.services.console.sessions import Session, Sessions
 from smartcity_th.services.console.views import (
-    REGISTRY_TYPES,
     Filters,
     chronological,
     dead_letter,
@@ -45,7 +45,6 @@ from smartcity_th.services.console.views import (
     may_replay,
     may_use_console,
     preview,
-    registry,
     row,
 )
 
@@ -130,6 +129,8 @@ def build_router(
     sessions: Sessions,
     jaeger_url: str = "http://127.0.0.1:16686",
     go_live: dt.date | None = None,
+    *,
+    projections: Projections,
 ) -> APIRouter:
     router = APIRouter(tags=["web console"], include_in_schema=False)
     login_cookie = SECURE_LOGIN_COOKIE if sessions.https else LOGIN_COOKIE
@@ -217,9 +218,8 @@ def build_router(
     async def get_registry(
         request: Request, user: User, province: str | None = None
     ) -> HTMLResponse:
-        entries = await audit.of_types(REGISTRY_TYPES, limit=100_000)
         try:
-            reg = registry(entries, province or None, go_live=go_live)
+            reg = await projections.registry(province or None, go_live)
         except ValueError as exc:
             return page(
                 "message.html",

@@ -6,24 +6,36 @@ import re
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from smartcity_th.contracts.agencies import Agency
+from smartcity_th.contracts.common import Stage
 from smartcity_th.services.common.auth import ApiKeys, KeyAsBearer, KeyInHeader
 from smartcity_th.services.common.errors import refusal_response
 from smartcity_th.services.console.domain import unknown_proposal
-from smartcity_th.services.console.entrypoints.http import session_cookie, viewer
+from smartcity_th.services.console.entrypoints.http import not_found, session_cookie, viewer
 from smartcity_th.services.console.entrypoints.web import session_dependency, templates
-from smartcity_th.services.console.flow import STAGE_EVENTS, pipeline, stage_diagram, waterfall
+from smartcity_th.services.console.flow import stage_diagram, waterfall
 from smartcity_th.services.console.lag import LagMonitor
 from smartcity_th.services.console.ports import AuditLog
-from smartcity_th.services.console.responses import LagRow, Pipeline, StageDiagram, TraceLink
+from smartcity_th.services.console.projection import Projections
+from smartcity_th.services.console.responses import (
+    LagRow,
+    Pipeline,
+    PipelineLane,
+    StageDiagram,
+    TraceLink,
+)
 from smartcity_th.services.console.sessions import Session, Sessions
-from smartcity_th.services.console.views import displayable, row
+from smartcity_th.services.console.views import SHARDS, displayable, row
 
 TRACE_ID = re.compile(r"[0-9a-f]{32}")
-PIPELINE_TYPES = sorted(STAGE_EVENTS)
+STAGES = frozenset(s.value for s in Stage)
+LanePage = Annotated[
+    int | None,
+    Query(ge=0, lt=SHARDS, description="The page, from 0"),
+]
 
 
 def trace_url(jaeger_url: str, trace_id: str) -> str:
@@ -54,6 +66,8 @@ def build_router(
     sessions: Sessions,
     jaeger_url: str,
     go_live: dt.date | None = None,
+    *,
+    projections: Projections,
 ) -> APIRouter:
     """The same access rules as the rest of the console: the API wants an operator's key or
     login, the pages a login (else they send you to /login)."""
@@ -83,8 +97,10 @@ def build_router(
         return HTMLResponse(displayable(html), status_code=status)
 
     async def current_pipeline() -> dict[str, Any]:
-        entries = await audit.of_types(PIPELINE_TYPES, limit=200_000)
-        return pipeline(entries, dt.datetime.now(dt.UTC), go_live)
+        return await projections.pipeline(dt.datetime.now(dt.UTC), go_live)
+
+    async def current_lane(stage: str, page: int | None) -> dict[str, Any]:
+        return await projections.lane(stage, page, dt.datetime.now(dt.UTC), go_live)
 
     # ---- JSON
     @router.get(
@@ -97,6 +113,20 @@ def build_router(
     )
     async def api_pipeline() -> JSONResponse:
         return JSONResponse(await current_pipeline())
+
+    @router.get(
+        "/api/pipeline/{stage}",
+        dependencies=Viewer,
+        responses=FORBIDDEN | {404: {"description": "Not a stage"}},
+        tags=["console"],
+        summary="One page of a stage's proposals, longest wait first (the stage's pages: "
+        "`page`, `next_page`, `prev_page`)",
+        response_model=PipelineLane,
+    )
+    async def api_lane(stage: str, page: LanePage = None) -> JSONResponse:
+        if stage not in STAGES:
+            raise not_found(f"stage {stage[:100]}")
+        return JSONResponse(await current_lane(stage, page))
 
     @router.get(
         "/api/proposals/{proposal_id}/stages",
@@ -165,5 +195,16 @@ def build_router(
     @router.get("/pipeline", include_in_schema=False)
     async def pipeline_page(session: LoggedIn) -> HTMLResponse:
         return page("pipeline.html", session, p=await current_pipeline(), nav="pipeline")
+
+    @router.get("/pipeline/{stage}", include_in_schema=False)
+    async def lane_page(
+        session: LoggedIn,
+        stage: str,
+        page_no: Annotated[int | None, Query(alias="page", ge=0, lt=SHARDS)] = None,
+    ) -> HTMLResponse:
+        if stage not in STAGES:
+            return page("message.html", session, 404, title="Pipeline", message="not a stage")
+        lane = await current_lane(stage, page_no)
+        return page("lane.html", session, lane=lane, nav="pipeline")
 
     return router
