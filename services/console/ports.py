@@ -62,10 +62,6 @@ class AuditLog(Protocol):
         `after_seq < seq < before_seq`, in sequence order (newest first if asked)."""
         ...
 
-    async def of_types(self, event_types: list[str], limit: int) -> list[Doc]:
-        """The events (kind `event`) of these types, oldest first, at most `limit`."""
-        ...
-
     async def window(self, listing: Listing, cursor: Cursor, limit: int) -> Window:
         """One page of a newest-first list at `cursor`, and where its neighbours start
         (services/console/paging.py)."""

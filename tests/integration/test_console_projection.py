@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 from smartcity_th.contracts import topics as topic_names
 from smartcity_th.contracts.examples import PROPOSAL_ID, example_envelope
 from smartcity_th.contracts.topics import Topics
-from smartcity_th.services.common.consumer import Record
+from smartcity_th.services.common.record import Record
 from smartcity_th.services.console.audit import MongoAuditLog
 from smartcity_th.services.console.flow import lane_summary, pipeline_docs, pipeline_of
 from smartcity_th.services.console.handlers import Recorder

@@ -183,16 +183,6 @@ class InMemoryAuditLog:
         ]
         return (found[::-1] if newest_first else found)[:limit]
 
-    async def of_types(self, event_types: list[str], limit: int) -> list[Doc]:
-        await _round_trip()
-        wanted = set(event_types)
-        found = [
-            e
-            for e in self.memory.stored()
-            if e.get("kind") == "event" and e.get("event_type") in wanted
-        ]
-        return found[:limit]
-
     async def dead_letter(self, dead_letter_id: str) -> Doc | None:
         found = await self.page({"kind": "deadletter", "dead_letter_id": dead_letter_id}, limit=1)
         return found[0] if found else None
