@@ -55,7 +55,7 @@ def test_the_command_tree_is_the_documented_one() -> None:
         "timeline": [("proposal_id",), URL, OUTPUT],
         "registry": [URL, ("--province",), OUTPUT],
         "deliveries": [URL, ("--proposal",), *PAGED, OUTPUT],
-        "pipeline": [URL, OUTPUT],
+        "pipeline": [URL, OUTPUT, ("--stage",), ("--page",)],
         "lag": [URL, OUTPUT],
         "trace": [("proposal_id",), URL, ("--all",), OUTPUT],
         "up": [],
