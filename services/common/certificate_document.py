@@ -21,7 +21,7 @@ from smartcity_th.contracts.approvals import CertificationAwarded
 from smartcity_th.contracts.certificate import STATUS_LABELS, StatusView
 from smartcity_th.contracts.certificate_seal import ISSUER, SealVerdict, statement
 from smartcity_th.contracts.reference import provinces
-from smartcity_th.services.common.thai_dates import english_date, thai_date
+from smartcity_th.services.common.thai_dates import THAILAND, english_date, thai_date
 
 ISSUER_NAME = ("บริการพิจารณาอนุมัติ", "the approvals service")
 """Who signs certificates, in words (the registry's agency `ISSUER`)."""
@@ -66,8 +66,19 @@ class CertificateFacts:
             "issuer_en": ISSUER_NAME[1],
             "seal": s,
             "signed_at": None if s is None else s.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "signed_at_th": None if s is None else signed_time(s.signed_at, "th"),
+            "signed_at_en": None if s is None else signed_time(s.signed_at, "en"),
             "statement_sha256": None if stated is None else hashlib.sha256(stated).hexdigest(),
         }
+
+
+def signed_time(at: dt.datetime, lang: str) -> str:
+    """When a certificate was signed, as its reader reads a time: the day and the clock time
+    in Thailand (7 ธันวาคม 2569 เวลา 14.42 น.); the exact UTC instant stays in the statement."""
+    local = at.astimezone(THAILAND)
+    if lang == "th":
+        return f"{thai_date(local)} เวลา {local:%H.%M} น."
+    return f"{english_date(local)}, {local:%H:%M} Thailand time"
 
 
 @cache

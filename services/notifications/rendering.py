@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -146,6 +147,32 @@ def quoted_en(ctx: EvalContext, value: _Words | str) -> str:
     return _quoted(ctx, en) if en is not None else text_en(value)
 
 
+def _area(ctx: EvalContext, name: str, province: str | None) -> str:
+    """An area's name in quotation marks, then its province unless the name already says it
+    (an area called "... ของพื้นที่ในจังหวัดพิษณุโลก" is not followed by "จังหวัดพิษณุโลก" again;
+    "ภูเก็ตเมืองอัจฉริยะ" names a city, not the province, and is)."""
+    if province:
+        return Markup('"%s" %s') % (name, province) if ctx.autoescape else f'"{name}" {province}'
+    return Markup('"%s"') % name if ctx.autoescape else f'"{name}"'
+
+
+@pass_eval_context
+def area_th(ctx: EvalContext, proposal: Mapping[str, Any]) -> str:
+    """The proposal's area as a Thai sentence names it: "ชื่อพื้นที่" จังหวัด..."""
+    name = str(proposal["area_name"]["th"])
+    province = province_th(str(proposal["province"]["name_th"]))
+    return _area(ctx, name, None if province in name else province)
+
+
+@pass_eval_context
+def area_en(ctx: EvalContext, proposal: Mapping[str, Any]) -> str:
+    """The proposal's area in English: "Area name" (Province)."""
+    name = str(proposal["area_name"]["en"])
+    province = str(proposal["province"]["name_en"])
+    named = f"{province} province".lower() in name.lower()
+    return _area(ctx, name, None if named else f"({province})")
+
+
 def times_revised(revision: int) -> int:
     """Which revision a version is: version 2 (the first resubmission) is revision 1."""
     return revision - 1
@@ -216,6 +243,8 @@ def _environment(html: bool) -> Environment:
         text_th=text_th,
         text_en=text_en,
         quoted_th=quoted_th,
+        area_th=area_th,
+        area_en=area_en,
         quoted_en=quoted_en,
         mark_th=lambda v: marked(str(v), "th"),
         mark_en=lambda v: marked(str(v), "en"),

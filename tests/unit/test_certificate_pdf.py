@@ -65,9 +65,12 @@ def test_the_certificate_pdf_passes_the_letters_checks_and_states_its_facts(
         KEY_ID,
         AWARD.seal.signature,
         "2026-12-06T10:00:00Z",
+        "เวลาที่ลงนาม:6ธันวาคม2569เวลา17.00น.",  # read as a Thai reader reads a time
+        "Signedat:6December2026,17:00Thailandtime",
     ):
         assert squeezed(fact) in text, fact
     assert text.index("ใบรับรองพื้นที่เมืองอัจฉริยะ") < text.index("Smart-CityAreaCertificate")
+    assert "docs/" not in text  # nothing of the software's own files on a certificate
 
 
 def test_an_unsigned_certificate_says_so() -> None:

@@ -285,12 +285,12 @@ def test_event_specific_details() -> None:
     assert "ครั้งที่ 1/2565 เมื่อวันที่ 9 พฤศจิกายน 2565" in steering
     assert "รองนายกรัฐมนตรี" in steering
     cabinet = rendered("CabinetEndorsed").text
-    assert "คณะรัฐมนตรีได้มีมติเมื่อวันที่ 20 ธันวาคม 2565" in cabinet
+    assert "และได้มีมติเมื่อวันที่ 20 ธันวาคม 2565 ดังนี้" in cabinet
     assert "หนังสือสำนักเลขาธิการคณะรัฐมนตรี ที่ นร 0505/ว 123" in cabinet
     assert "20 December 2022" in cabinet
     award = rendered("CertificationAwarded").text
     assert "SCT-2565-0016" in award
-    assert "เป็นพื้นที่เมืองอัจฉริยะ และได้รับตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย" in award
+    assert "เป็นพื้นที่เมืองอัจฉริยะ และให้ได้รับตราสัญลักษณ์เมืองอัจฉริยะประเทศไทย" in award
     assert "ในการประชุมครั้งที่ 1/2565" in award
     assert "ขอแสดงความยินดีที่พื้นที่" in award
     assert "9 มกราคม 2568" in award
@@ -367,6 +367,21 @@ def test_a_resolution_recorded_in_one_language_is_noted_not_quoted_in_the_other(
     assert "(บันทึกไว้เป็นภาษาอังกฤษเท่านั้น" in out.text
     assert '"(บันทึกไว้' not in out.text
     assert '"The meeting approved."' in out.text
+
+
+def test_an_area_named_with_its_province_is_not_followed_by_the_province_again() -> None:
+    named = PROPOSAL | {
+        "area_name": {
+            "th": "การพัฒนาเมืองอัจฉริยะของพื้นที่ในจังหวัดภูเก็ต",
+            "en": "Smart city development of areas in Phuket Province",
+        }
+    }
+    text = rendered("ProposalSubmitted", proposal=named).text
+    assert '"การพัฒนาเมืองอัจฉริยะของพื้นที่ในจังหวัดภูเก็ต" เมื่อวันที่' in text
+    assert '"Smart city development of areas in Phuket Province" on ' in text
+    city = rendered("ProposalSubmitted").text  # a city named after its province keeps it
+    assert '"ภูเก็ตเมืองอัจฉริยะ" จังหวัดภูเก็ต' in city
+    assert '"Phuket Smart City" (Phuket)' in city
 
 
 def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
