@@ -381,15 +381,32 @@ kafka_other_mode_down() {  # one node and a cluster share ports: stop what the o
   for other in $others; do down_one "$other"; done
 }
 
+pg_orphans_removed() {  # the clusters of .local/ folders that are gone or made again
+  local owner home local_dir
+  for owner in "$1"/*.owner; do
+    [[ -f $owner ]] || continue
+    home=${owner%.owner}
+    local_dir=$(<"$owner")
+    if [[ $(readlink "$local_dir/postgres" 2>/dev/null) != "$home" ]]; then
+      log "removing $home: the PostgreSQL cluster of $local_dir, which no longer uses it"
+      rm -rf -- "$home" "$owner"
+    fi
+  done
+}
+
 pg_home_for_root() {  # as root: a home for the cluster that the postgres user can reach
   id postgres >/dev/null 2>&1 || as_pg_user true
   if [[ ! -L $LOCAL/postgres ]] && ! runuser -u postgres -- test -x "$LOCAL" 2>/dev/null; then
     # A root's clone in a private folder (a root's home is 0700): PostgreSQL runs as `postgres`
     # and cannot reach it, so the cluster lives under /var/lib/postgresql, linked from here.
-    local home
-    home=/var/lib/postgresql/smartcity/$(printf '%s' "$LOCAL" | sha256sum | cut -c1-12)
+    # Its name is new for each .local/ (a fresh clone at the same path starts on an empty
+    # store, not on the databases a deleted clone left behind); a home whose .local/ no longer
+    # links to it (the clone or its .local/ deleted) is removed first: nothing can log in to it.
+    local home homes=/var/lib/postgresql/smartcity
+    home=$homes/$(printf '%s %s' "$LOCAL" "$(date +%s%N)$$" | sha256sum | cut -c1-12)
     log "the postgres user cannot reach $LOCAL; the cluster lives in $home ($LOCAL/postgres links to it)"
-    mkdir -p "$(dirname "$home")"
+    mkdir -p "$homes"
+    pg_orphans_removed "$homes"
     if [[ -f $LOCAL/postgres/data/PG_VERSION ]] && pid_of postgres >/dev/null; then
       return  # it runs from there: moved once it has stopped (up_one restarts it)
     fi
@@ -400,7 +417,8 @@ pg_home_for_root() {  # as root: a home for the cluster that the postgres user c
       mv "$LOCAL/postgres" "$home"
     fi
     mkdir -p "$home"
-    chown postgres: /var/lib/postgresql/smartcity "$home"
+    printf '%s\n' "$LOCAL" >"$home.owner"
+    chown postgres: "$homes" "$home"
     rm -rf "$LOCAL/postgres"  # what an earlier attempt left there could never have run
     ln -s "$home" "$LOCAL/postgres"
   fi

@@ -690,8 +690,9 @@ async def run(console: Console, *, reset: bool = False) -> None:
         if await already_played(client):
             console.print(
                 f"[yellow]The {ROUND} round has already been played on this stack; "
-                "nothing was created again.[/] (Use --reset to play it again from "
-                "scratch.)"
+                "nothing was created again, and the emails counted below are those "
+                "delivered when it was played (Mailpit may no longer hold them).[/] "
+                "(Use --reset to play it again from scratch.)"
             )
             pids = await client.all_proposal_ids()
         else:
