@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +12,12 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from smartcity_th.contracts.approvals import (
-    CabinetEndorsed,
     CertificationAwarded,
-    SubcommitteeApproved,
     ValidityPeriod,
     add_years,
 )
 from smartcity_th.contracts.certificate_seal import ISSUER, check_seal
-from smartcity_th.contracts.common import BilingualText, Meeting
+from smartcity_th.contracts.common import BilingualText
 from smartcity_th.contracts.signing import SigningKey
 from smartcity_th.contracts.topics import Topics
 from tests.builders import claim
@@ -50,10 +45,8 @@ from tests.support import (
     Namespace,
     ServiceProcess,
     facts,
-    find_published,
     poll,
     produce,
-    read_topic,
     signer_for,
 )
 
@@ -351,152 +344,3 @@ async def test_a_meeting_of_15_proposals_recorded_twice_and_claims_sent_twice(
     assert summary["provinces"] == len(summary["by_province"])
     bangkok = (await http_json("GET", f"{url}/registry", params={"province": "10"})).json()
     assert [e["province_en"] for e in bangkok if e["proposal_id"] in approved] == ["Bangkok"]
-
-
-async def test_out_of_order_and_unauthorised_claims_are_refused_and_recorded(
-    services: dict[str, ServiceProcess],
-    api_keys: dict[tuple[str, str], str],
-    ns: Namespace,
-    topics: Topics,
-    mongo: AsyncMongoClient[dict[str, Any]],
-) -> None:
-    sub = submitted("40", 1, applicant="lg-khon-kaen-city")
-    pid = sub.proposal_id
-    await produce(topics.proposals, [sub])
-    cases = mongo[ns.db("approvals")]["cases"]
-    await wait_stage(cases, [pid], "submitted")
-    url = services["approvals"].url
-
-    # HTTP: an applicant may not screen; 403 with the reason, recorded in the history.
-    resp = await http_json(
-        "POST",
-        f"{url}/cases/{pid}/decisions",
-        api_keys[("approvals", "lg-khon-kaen-city")],
-        json={"event_type": "ProposalScreened", "screened_by": "depa"},
-    )
-    assert resp.status_code == 403, resp.text
-    assert "may not emit ProposalScreened" in resp.json()["error"]
-
-    # Kafka: out of order (legitimate producer) -> refused, no dead letter.
-    out_of_order = claim(
-        SubcommitteeApproved(
-            meeting=Meeting(meeting_id="3/2565", held_on=dt.date(2022, 5, 1), chair=CHAIR),
-            resolution="approved",
-        ),
-        "des-subcommittee",
-        pid,
-    )
-    # Kafka: the Cabinet claim from depa (unauthorised) and from an unknown producer (not
-    # authenticated: no answer, only a dead letter; tests/e2e/test_signed_claims.py).
-    endorsed = CabinetEndorsed(
-        resolution_number="นร 1", resolution_date=dt.date(2022, 5, 2), resolution="endorsed"
-    )
-    wrong_agency = claim(endorsed, "depa", pid)
-    unknown = claim(endorsed, "lg-atlantis", pid)
-    await produce(topics.intake, [out_of_order, wrong_agency, unknown])
-
-    refusals = await facts(topics.decisions, {pid}, event_type="TransitionRefused", min_records=3)
-    by_claim = {r["payload"]["refused_event_id"]: r["payload"] for r in refusals}
-    assert by_claim[str(out_of_order.event_id)]["reason"]["en"] == (
-        "The approval by the subcommittee cannot be accepted: the proposal is at the stage "
-        "\u201cSubmitted\u201d and depa has not screened it yet."
-    )
-    assert by_claim[str(out_of_order.event_id)]["producer"] == "des-subcommittee"
-    assert (
-        "depa (depa) may not emit CabinetEndorsed"
-        in by_claim[str(wrong_agency.event_id)]["reason"]["en"]
-    )
-    assert str(unknown.event_id) not in by_claim
-
-    letters = await read_topic(
-        topics.deadletter, min_records=2, timeout=30, where=lambda r: r.key == pid.encode()
-    )
-    dead = {json.loads(r.value)["event_id"]: json.loads(r.value) for r in letters}
-    assert set(dead) == {str(wrong_agency.event_id), str(unknown.event_id)}
-    assert dead[str(wrong_agency.event_id)]["error_kind"] == "unauthorised"
-    assert dead[str(unknown.event_id)]["error_kind"] == "unauthenticated"
-    assert {d["consumer"] for d in dead.values()} == {"approvals"}
-
-    doc = await cases.find_one({"_id": pid})
-    assert doc is not None
-    assert doc["stage"] == "submitted"
-    refused_types = [h["event_type"] for h in doc["history"] if h["refused"]]
-    assert sorted(refused_types) == [
-        "CabinetEndorsed",
-        "ProposalScreened",
-        "SubcommitteeApproved",
-    ]
-
-
-async def test_a_decision_for_an_unknown_proposal_is_refused(
-    services: dict[str, ServiceProcess],
-    api_keys: dict[tuple[str, str], str],
-) -> None:
-    pid = f"NOPE-{uuid.uuid4().hex[:8]}"
-    resp = await http_json(
-        "POST",
-        f"{services['approvals'].url}/cases/{pid}/decisions",
-        api_keys[("approvals", "depa")],
-        json={"event_type": "ProposalScreened", "screened_by": "depa"},
-    )
-    assert resp.status_code == 404, resp.text
-    assert resp.json()["error"] == (
-        "The screening by depa cannot be accepted: there is no such proposal."
-    )
-
-
-async def test_an_invalid_meeting_gets_a_422_with_the_reason_and_changes_nothing(
-    services: dict[str, ServiceProcess],
-    api_keys: dict[tuple[str, str], str],
-    ns: Namespace,
-    mongo: AsyncMongoClient[dict[str, Any]],
-) -> None:
-    body = {
-        "body": "subcommittee",
-        "meeting": {"meeting_id": "99/2565", "held_on": "2022-03-15", "chair": CHAIR.model_dump()},
-        "decisions": [
-            {"proposal_id": "SC-X00000001", "decision": "CabinetEndorsed", "resolution": "x"}
-        ],
-    }
-    resp = await http_json(
-        "POST",
-        f"{services['approvals'].url}/meetings",
-        api_keys[("approvals", "des-subcommittee")],
-        json=body,
-    )
-    assert resp.status_code == 422, resp.text
-    body = resp.json()
-    assert body["errors"], body
-    assert "a subcommittee meeting cannot take CabinetEndorsed" in json.dumps(body["errors"])
-    assert body["error_th"]
-    meetings = mongo[ns.db("approvals")]["meetings"]
-    assert await meetings.count_documents({"meeting_id": "99/2565"}) == 0
-
-
-async def test_concurrent_decisions_on_one_proposal_lose_nothing(
-    services: dict[str, ServiceProcess],
-    api_keys: dict[tuple[str, str], str],
-    ns: Namespace,
-    topics: Topics,
-    mongo: AsyncMongoClient[dict[str, Any]],
-) -> None:
-    sub = submitted("50", 1)
-    pid = sub.proposal_id
-    await produce(topics.proposals, [sub])
-    cases = mongo[ns.db("approvals")]["cases"]
-    await wait_stage(cases, [pid], "submitted")
-    url = f"{services['approvals'].url}/cases/{pid}/decisions"
-    key = api_keys[("approvals", "depa")]
-    body = {"event_type": "ProposalScreened", "screened_by": "depa"}
-    responses = await asyncio.gather(*(http_json("POST", url, key, json=body) for _ in range(12)))
-    assert sorted(r.status_code for r in responses) == [201] + [409] * 11
-
-    doc = await poll(lambda: find_published(cases, {"_id": pid}), what="every commit published")
-    assert doc["_version"] == 13
-    assert len(doc["history"]) == 13
-    assert [h["refused"] is None for h in doc["history"]].count(True) == 2
-    published = await facts(topics.decisions, {pid}, min_records=12)
-    assert (
-        sorted({e["event_id"]: e["event_type"] for e in published}.values())
-        == ["ProposalScreened"] + ["TransitionRefused"] * 11
-    )

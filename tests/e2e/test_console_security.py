@@ -4,8 +4,6 @@ refusals. Against the console running as a process on the real stack."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import re
 import time
 import uuid
@@ -15,10 +13,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from smartcity_th.contracts.deadletter import DeadLetter
-from smartcity_th.contracts.topics import Topics
 from tests.conftest import TEST_API_KEYS
-from tests.support import Namespace, ServiceProcess, kafka_producer, poll
+from tests.support import Namespace, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -110,52 +106,6 @@ class contextlib_streams:
     async def __aexit__(self, *exc: object) -> None:
         for cm in self._cms:
             await cm.__aexit__(None, None, None)
-
-
-async def forged_letter(topics: Topics, topic: str, value: bytes, consumer: str) -> str:
-    letter = DeadLetter(
-        dead_letter_id=str(uuid.uuid4()),
-        consumer=consumer,
-        topic=topic,
-        partition=0,
-        offset=0,
-        key_b64=None,
-        value_b64=base64.b64encode(value).decode(),
-        headers={},
-        error_kind="parse",
-        error="forged",
-        event_type=None,
-        event_id=None,
-        attempts=1,
-        dead_lettered_at=dt.datetime.now(dt.UTC),
-    )
-    async with kafka_producer() as producer:
-        await producer.send_and_wait(topics.deadletter, letter.model_dump_json().encode())
-    return letter.dead_letter_id
-
-
-async def test_only_what_a_service_dead_lettered_is_replayed(
-    console: ServiceProcess,
-    topics: Topics,
-    ns: Namespace,
-    mongo: AsyncMongoClient[dict[str, Any]],
-) -> None:
-    outside = await forged_letter(topics, "someone-elses.topic", b"{}", "proposals")
-    invented = await forged_letter(topics, topics.intake, b'{"never": "sent"}', "proposals")
-    audit = mongo[ns.db("console")]["audit"]
-
-    async def both_logged() -> bool:
-        ids = {"$in": [outside, invented]}
-        return await audit.count_documents({"dead_letter_id": ids}) == 2
-
-    await poll(both_logged, timeout=60, what="the forged dead letters in the audit log")
-    async with client(console, console.api_key) as depa:
-        for letter_id in (outside, invented):
-            resp = await depa.post(f"/api/deadletters/{letter_id}/replay")
-            assert resp.status_code == 409, resp.text
-            assert set(resp.json()) == ERROR_SHAPE
-    replays = mongo[ns.db("console")]["replays"]
-    assert await replays.count_documents({"dead_letter_id": {"$in": [outside, invented]}}) == 0
 
 
 async def test_refused_requests_are_rate_limited_before_they_are_written(

@@ -419,20 +419,6 @@ async def test_revision_request_resubmission_and_withdrawal(
     assert len({f["event_id"] for f in published}) == 3
 
 
-async def test_a_revision_request_from_an_unauthorised_producer_is_dead_lettered(
-    api: dict[str, Api],
-    topics: Topics,
-) -> None:
-    owner = api["lg-phuket-city"]
-    pid = (await owner.submit(draft())).json()["proposal_id"]
-    forged = revision_request(pid, producer="lg-phuket-city")
-    await produce(topics.decisions, [forged])
-    letters = await dead_letters(topics, forged.event_id, "proposals")
-    assert letters
-    assert letters[0]["error_kind"] == "unauthorised"
-    assert (await owner.get(pid)).json()["status"] == "submitted"
-
-
 async def test_a_fact_its_owning_service_did_not_publish_is_dead_lettered(
     api: dict[str, Api],
     topics: Topics,

@@ -12,14 +12,22 @@ from dataclasses import dataclass
 
 import pytest
 
-from smartcity_th.contracts.approvals import AwardCertification, CertificationAwarded
+from smartcity_th.contracts.approvals import (
+    AwardCertification,
+    CabinetEndorsed,
+    CertificationAwarded,
+    SubcommitteeApproved,
+    TransitionRefused,
+)
 from smartcity_th.contracts.certificate_seal import ISSUER, check_seal
+from smartcity_th.contracts.common import Meeting, Stage
+from smartcity_th.contracts.refusal import RefusalKind
 from smartcity_th.contracts.signing import SigningKey
 from smartcity_th.services.approvals.adapters.repository import CaseRepository
 from smartcity_th.services.approvals.handlers import CaseHandlers, DecisionResult
 from smartcity_th.services.common.dead_letters import Unprocessable
 from tests.builders import claim
-from tests.e2e.approvals_support import meeting, screened, submitted
+from tests.e2e.approvals_support import CHAIR, meeting, screened, submitted
 from tests.support import signer_for
 from tests.unit.fakes.store import InMemoryAggregateStore, MemoryDatabase
 
@@ -164,6 +172,11 @@ async def test_refusals_unknown_proposals_and_unknown_producers(approvals: Appro
     unknown = f"T-{uuid.uuid4().hex[:12]}"
     result = await approvals.decide("depa", screening(unknown), unknown)
     assert (result.outcome, result.stage) == ("unknown_proposal", None)
+    # 404 over HTTP: tests/unit/test_refusals.py maps each kind once.
+    assert result.kind is RefusalKind.UNKNOWN_PROPOSAL
+    assert result.reason_en == (
+        "The screening by depa cannot be accepted: there is no such proposal."
+    )
     assert approvals.sent(unknown) == ["TransitionRefused"]  # committed as an orphan refusal
     assert await approvals.repo.get(unknown) is None
     pid = await approvals.open_case()
@@ -252,3 +265,80 @@ async def test_only_the_proposals_services_facts_that_change_a_case_are_followed
     case = await approvals.repo.get(pid)
     assert case is not None
     assert (case.stage.value, case.version) == ("submitted", 1)
+
+
+async def test_out_of_order_and_unauthorised_claims_are_refused_answered_and_kept_in_the_history(
+    approvals: Approvals,
+) -> None:
+    """An applicant's screening (as over HTTP: 403), a subcommittee's approval before the
+    screening (refused by the stage, answered, not dead-lettered) and the Cabinet's endorsement
+    claimed by depa (dead-lettered as unauthorised): each answered by a TransitionRefused to its
+    producer and kept in the case's history; the stage does not move. (An unknown producer is
+    refused before any handler, by its signature: tests/e2e/test_signed_claims.py.)"""
+    pid = await approvals.open_case("40", "lg-khon-kaen-city")
+    applicant = await approvals.decide("lg-khon-kaen-city", screening(pid), pid)
+    assert applicant.kind is RefusalKind.UNAUTHORISED
+    assert applicant.reason_en is not None
+    assert "may not emit ProposalScreened" in applicant.reason_en
+    out_of_order = claim(
+        SubcommitteeApproved(
+            meeting=Meeting(meeting_id="3/2565", held_on=dt.date(2022, 5, 1), chair=CHAIR),
+            resolution="approved",
+        ),
+        "des-subcommittee",
+        pid,
+    )
+    await approvals.handlers.on_intake(out_of_order)
+    endorsed = CabinetEndorsed(
+        resolution_number="นร 1", resolution_date=dt.date(2022, 5, 2), resolution="endorsed"
+    )
+    wrong_agency = claim(endorsed, "depa", pid)
+    with pytest.raises(Unprocessable) as dead:
+        await approvals.handlers.on_intake(wrong_agency)
+    assert dead.value.kind == "unauthorised"
+    refusals = {
+        e.payload.refused_event_id: e.payload
+        for e in approvals.db.envelopes(pid)
+        if isinstance(e.payload, TransitionRefused)
+    }
+    assert len(refusals) == 3
+    late = refusals[str(out_of_order.event_id)]
+    assert (late.producer, late.stage) == ("des-subcommittee", Stage.SUBMITTED)
+    assert late.reason.en == (
+        "The approval by the subcommittee cannot be accepted: the proposal is at the stage "
+        "\u201cSubmitted\u201d and depa has not screened it yet."
+    )
+    assert "depa (depa) may not emit CabinetEndorsed" in (
+        refusals[str(wrong_agency.event_id)].reason.en
+    )
+    case = await approvals.repo.get(pid)
+    assert case is not None
+    assert case.stage is Stage.SUBMITTED
+    assert sorted(h["event_type"] for h in case.history if h["refused"]) == [
+        "CabinetEndorsed",
+        "ProposalScreened",
+        "SubcommitteeApproved",
+    ]
+
+
+async def test_twelve_decisions_at_once_one_applies_and_eleven_are_refused_as_conflicts(
+    approvals: Approvals,
+) -> None:
+    """Twelve screenings of one case at once (as twelve HTTP requests): one applies, eleven are
+    decided again and refused (409), each refusal kept and answered; nothing is lost. The real
+    store's compare-and-set is the contract suite's (tests/store_contract.py), on FerretDB in
+    tests/integration/test_store_contract.py."""
+    pid = await approvals.open_case("50")
+    results = await asyncio.gather(
+        *(approvals.decide("depa", screening(pid), pid) for _ in range(12))
+    )
+    assert sorted(r.outcome for r in results) == ["applied"] + ["refused"] * 11
+    assert {r.kind for r in results if r.outcome == "refused"} == {RefusalKind.CONFLICT}
+    case = await approvals.repo.get(pid)
+    assert case is not None
+    assert (case.stage, case.version) == (Stage.SCREENED, 13)
+    assert len(case.history) == 13
+    assert [h["refused"] is None for h in case.history].count(True) == 2
+    sent = approvals.db.envelopes(pid)
+    assert sorted(e.event_type for e in sent) == ["ProposalScreened"] + ["TransitionRefused"] * 11
+    assert len({e.event_id for e in sent}) == 12

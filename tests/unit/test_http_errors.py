@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from fastapi import Depends, FastAPI, HTTPException
 
+from smartcity_th.contracts.approvals import MeetingRecorded
 from smartcity_th.contracts.proposals import ErrorResponse
 from smartcity_th.services.common.errors import HTTPRefusal, install_error_shape
 
@@ -64,3 +65,35 @@ async def check(client: httpx.AsyncClient) -> None:
         assert response.status_code in (404, 422)
         ErrorResponse.model_validate(response.json())  # no {"detail": ...}
         assert "detail" not in response.json()
+
+
+async def test_a_body_its_own_model_refuses_is_a_422_that_gives_the_models_reason() -> None:
+    """As `POST /meetings` (services/approvals/entrypoints/http.py) takes a `MeetingRecorded`: a
+    meeting whose body may not take one of its decisions never reaches the handler; the answer
+    is the one body, with the model's own reason among its errors."""
+    api = FastAPI()
+    install_error_shape(api)
+    reached: list[MeetingRecorded] = []
+
+    @api.post("/meetings")
+    async def record(meeting: MeetingRecorded) -> None:
+        reached.append(meeting)
+
+    chair = {"th": "ปลัดกระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม", "en": "Permanent Secretary, DES"}
+    body = {
+        "body": "subcommittee",
+        "meeting": {"meeting_id": "99/2565", "held_on": "2022-03-15", "chair": chair},
+        "decisions": [
+            {"proposal_id": "SC-X00000001", "decision": "CabinetEndorsed", "resolution": "x"}
+        ],
+    }
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        resp = await client.post("/meetings", json=body)
+    assert resp.status_code == 422, resp.text
+    answer = ErrorResponse.model_validate(resp.json())
+    assert answer.error_th
+    assert any(
+        "a subcommittee meeting cannot take CabinetEndorsed" in e.message.en for e in answer.errors
+    )
+    assert reached == []

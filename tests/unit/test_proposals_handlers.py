@@ -14,9 +14,14 @@ import pytest
 
 from smartcity_th.contracts.agencies import agency
 from smartcity_th.contracts.approvals import RevisionRequested
-from smartcity_th.contracts.common import BilingualText
+from smartcity_th.contracts.common import BilingualText, ProvinceRef
 from smartcity_th.contracts.envelope import AnyEnvelope, EnvelopeError
-from smartcity_th.contracts.proposals import ProposalResubmitted, ProposalWithdrawn
+from smartcity_th.contracts.proposals import (
+    IntakeRejected,
+    ProposalResubmitted,
+    ProposalSubmitted,
+    ProposalWithdrawn,
+)
 from smartcity_th.contracts.refusal import RefusalKind, Refused
 from smartcity_th.services.common.dead_letters import Unprocessable
 from smartcity_th.services.proposals.adapters.repository import ProposalRepository
@@ -216,7 +221,9 @@ async def test_a_submission_claim_becomes_one_fact_even_when_delivered_twice(
     await proposals.claims(claim)
     [fact] = proposals.sent("ProposalSubmitted")
     assert fact.proposal_id == claim.proposal_id
+    assert fact.producer == "svc-proposals"
     assert fact.causation_id == claim.event_id
+    assert fact.correlation_id == claim.correlation_id
     stored = await proposals.repo.get(claim.proposal_id)
     assert stored is not None
     assert stored.processed == [str(claim.event_id)]
@@ -266,6 +273,120 @@ async def test_resubmission_and_withdrawal_claims_follow_the_same_rules_as_comma
     assert refused.value.kind == "conflict"
     [rejection] = proposals.sent("IntakeRejected")
     assert rejection.payload.refused_event_id == str(stale.event_id)
+
+
+async def test_claims_out_of_turn_are_answered_with_the_stage_and_change_nothing(
+    proposals: Proposals,
+) -> None:
+    """A resubmission before any revision request, and a second withdrawal, each answered to
+    its producer by an IntakeRejected that names the stage, and dead-lettered as a conflict."""
+    opening = builders.submission("lg-phuket-city")
+    await proposals.claims(opening)
+    pid = opening.proposal_id
+    early = builders.claim(
+        ProposalResubmitted(
+            applicant="lg-phuket-city",
+            revision=2,
+            content=builders.content(),
+            contact_emails=["city@example.go.th"],
+        ),
+        "lg-phuket-city",
+        pid,
+    )
+    with pytest.raises(Unprocessable) as refused:
+        await proposals.claims(early)
+    assert refused.value.kind == "conflict"
+    [rejection] = [e.payload for e in proposals.sent("IntakeRejected")]
+    assert isinstance(rejection, IntakeRejected)
+    assert rejection.producer == "lg-phuket-city"
+    assert "at the stage \u201cSubmitted\u201d" in rejection.reason.en
+    assert rejection.reason.th
+    withdrawal = builders.claim(
+        ProposalWithdrawn(applicant="lg-phuket-city", reason="merged"), "lg-phuket-city", pid
+    )
+    await proposals.claims(withdrawal)
+    await proposals.claims(withdrawal)  # redelivered
+    again = builders.claim(ProposalWithdrawn(applicant="lg-phuket-city"), "lg-phuket-city", pid)
+    with pytest.raises(Unprocessable) as twice:
+        await proposals.claims(again)
+    assert twice.value.kind == "conflict"
+    last = proposals.sent("IntakeRejected")[-1].payload
+    assert isinstance(last, IntakeRejected)
+    assert "Withdrawn by the applicant" in last.reason.en
+    assert [t for t in proposals.db.event_types(pid) if t != "ProposalContactsRecorded"] == [
+        "ProposalSubmitted",
+        "IntakeRejected",
+        "ProposalWithdrawn",
+        "IntakeRejected",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("producer", "applicant", "where", "kind", "says"),
+    [
+        (
+            "lg-khon-kaen-city",
+            "lg-khon-kaen-city",
+            builders.PHUKET,
+            "unauthorised",
+            "may not act for province 83",
+        ),
+        ("depa", "depa", builders.PHUKET, "unauthorised", "may not emit ProposalSubmitted"),
+        ("lg-phuket-city", "lg-khon-kaen-city", builders.PHUKET, "unauthorised", "on behalf of"),
+        (
+            "lg-phuket-city",
+            "lg-phuket-city",
+            ProvinceRef(code="99", name_th="ไม่มี", name_en="Nowhere"),
+            "validation",
+            "not one of Thailand's 77 provinces",
+        ),
+    ],
+    ids=["another province", "not an applicant", "on behalf of another", "no such province"],
+)
+async def test_a_refused_submission_claim_says_why_in_english_and_thai_and_is_kept(
+    proposals: Proposals, producer: str, applicant: str, where: ProvinceRef, kind: str, says: str
+) -> None:
+    pid = builders.new_proposal_id()
+    bad = builders.claim(
+        ProposalSubmitted(
+            applicant=applicant,
+            content=builders.content(where),
+            contact_emails=["city@example.go.th"],
+        ),
+        producer,
+        pid,
+    )
+    with pytest.raises(Unprocessable) as refused:
+        await proposals.claims(bad)
+    assert refused.value.kind == kind
+    [rejection] = [e.payload for e in proposals.sent("IntakeRejected")]
+    assert isinstance(rejection, IntakeRejected)
+    assert (rejection.producer, rejection.refused_event_type) == (producer, "ProposalSubmitted")
+    assert says in rejection.reason.en or any(says in e.message.en for e in rejection.errors)
+    assert rejection.reason.th
+    assert await proposals.repo.get(pid) is None
+    kept = await InMemoryAggregateStore("intake_rejections", proposals.db).get(str(bad.event_id))
+    assert kept is not None
+    assert (kept["producer"], kept["kind"]) == (producer, kind)
+
+
+async def test_an_applicant_may_not_withdraw_anothers_proposal_by_claim(
+    proposals: Proposals,
+) -> None:
+    """Answered as an unknown proposal, as GET answers it: the answer names no owner."""
+    opening = builders.submission("lg-phuket-city")
+    await proposals.claims(opening)
+    pid = opening.proposal_id
+    hostile = builders.claim(ProposalWithdrawn(applicant="pd-samyan"), "pd-samyan", pid)
+    with pytest.raises(Unprocessable) as refused:
+        await proposals.claims(hostile)
+    assert refused.value.kind == "unknown_proposal"
+    [rejection] = [e.payload for e in proposals.sent("IntakeRejected")]
+    assert isinstance(rejection, IntakeRejected)
+    assert "lg-phuket-city" not in rejection.reason.model_dump_json()
+    stored = await proposals.repo.get(pid)
+    assert stored is not None
+    assert stored.status == "submitted"
 
 
 @pytest.mark.parametrize(
@@ -361,6 +482,9 @@ async def test_a_revision_request_is_followed_from_approvals_or_an_allowed_agenc
         with pytest.raises(Unprocessable) as refused:
             await proposals.facts(revision_requested(pid, producer))
         assert refused.value.kind == "unauthorised"
+    refused_twice = await proposals.repo.get(pid)
+    assert refused_twice is not None
+    assert refused_twice.status == "submitted"  # the refused requests changed nothing
     with pytest.raises(Unprocessable) as unknown:
         await proposals.facts(revision_requested("P-unknown"))
     assert unknown.value.kind == "unknown_proposal"
