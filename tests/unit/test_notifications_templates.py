@@ -384,6 +384,16 @@ def test_an_area_named_with_its_province_is_not_followed_by_the_province_again()
     assert '"Phuket Smart City" (Phuket)' in city
 
 
+def test_an_award_states_its_delivery_date_as_due_or_as_passed_by_the_letters_date() -> None:
+    told_then = rendered("CertificationAwarded", now=dt.datetime(2023, 1, 9, 3, tzinfo=dt.UTC))
+    assert "โดยต้องแสดงผลการดำเนินงานภายในวันที่ 9 มกราคม 2568" in told_then.text
+    assert "must show its delivery by 9 January 2025" in told_then.text
+    told_later = rendered("CertificationAwarded").text  # dated 6 December 2569
+    assert "ซึ่งได้ครบกำหนดแสดงผลการดำเนินงานแล้วเมื่อวันที่ 9 มกราคม 2568" in told_later
+    assert "the date to show its delivery, 9 January 2025, has already passed" in told_later
+    assert "อาจถูกเพิกถอน" not in told_later
+
+
 def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
     nasty = BilingualText(th="<script>alert(1)</script> & เมือง", en="<b>Bold</b> & City")
     out = rendered(
