@@ -104,6 +104,11 @@ class CabinetEndorsed(Contract):
     )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
+    date_note: BilingualText | None = Field(
+        default=None,
+        description="Why the resolution's date is not certain, shown beside it wherever it "
+        "appears (the meeting's `date_note`, e.g. 'วันที่ตัวอย่าง' / 'illustrative date')",
+    )
     resolution: LongWords = Field(description="The resolution text, in Thai and/or English")
 
 
@@ -117,6 +122,11 @@ class CabinetReturned(Contract):
     )
     resolution_number: ResolutionNumber
     resolution_date: dt.date = Field(description="Date of the Cabinet resolution")
+    date_note: BilingualText | None = Field(
+        default=None,
+        description="Why the resolution's date is not certain, shown beside it wherever it "
+        "appears (the meeting's `date_note`, e.g. 'วันที่ตัวอย่าง' / 'illustrative date')",
+    )
     resolution: LongWords = Field(description="The resolution text, in Thai and/or English")
     reasons: BilingualText = Field(
         description="Why the matter was returned and what must be reworked, in Thai and English"

@@ -430,6 +430,7 @@ def meeting_payload(meeting: MeetingRecorded, decision: MeetingDecision, produce
             return CabinetEndorsed(
                 resolution_number=meeting.resolution_number,
                 resolution_date=meeting.meeting.held_on,
+                date_note=meeting.meeting.date_note,
                 resolution=decision.resolution,
             )
         case _:
@@ -437,6 +438,7 @@ def meeting_payload(meeting: MeetingRecorded, decision: MeetingDecision, produce
             return CabinetReturned(
                 resolution_number=meeting.resolution_number,
                 resolution_date=meeting.meeting.held_on,
+                date_note=meeting.meeting.date_note,
                 resolution=decision.resolution,
                 reasons=reasons,
             )

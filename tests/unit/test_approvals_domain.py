@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from smartcity_th.contracts.approvals import add_years
-from smartcity_th.contracts.common import Stage
+from smartcity_th.contracts.approvals import CabinetEndorsed, CabinetReturned, add_years
+from smartcity_th.contracts.common import BilingualText, Stage
 from smartcity_th.contracts.envelope import new_envelope
 from smartcity_th.contracts.refusal import RefusalKind, refusal
 from smartcity_th.services.approvals.domain import (
@@ -93,6 +93,22 @@ def test_a_meeting_derives_one_stable_event_id_per_proposal_and_producer() -> No
     assert meeting_fact_id("depa", again, again.decisions[0]) not in ids
     payload = meeting_payload(m, m.decisions[1], "des-subcommittee")
     assert payload.event_type == "SubcommitteeRejected"  # type: ignore[attr-defined]
+
+
+def test_a_cabinet_resolution_keeps_its_meetings_date_note() -> None:
+    note = BilingualText(th="วันที่ตัวอย่าง", en="illustrative date")
+    m = meeting(
+        "cabinet",
+        "1/2565",
+        [("SC-A00000001", "CabinetEndorsed"), ("SC-B00000002", "CabinetReturned")],
+        resolution_number="นร 0505/ว 610",
+    )
+    m = m.model_copy(update={"meeting": m.meeting.model_copy(update={"date_note": note})})
+    for d in m.decisions:
+        payload = meeting_payload(m, d, "cabinet-secretariat")
+        assert isinstance(payload, CabinetEndorsed | CabinetReturned)
+        assert payload.date_note == note
+        assert payload.resolution_date == m.meeting.held_on
 
 
 @pytest.mark.parametrize(

@@ -394,6 +394,20 @@ def test_an_award_states_its_delivery_date_as_due_or_as_passed_by_the_letters_da
     assert "อาจถูกเพิกถอน" not in told_later
 
 
+def test_a_cabinet_resolution_date_carries_its_note() -> None:
+    envelope = sample_envelope("CabinetEndorsed")
+    note = BilingualText(th="วันที่ตัวอย่าง", en="illustrative date")
+    envelope = envelope.model_copy(
+        update={"payload": envelope.payload.model_copy(update={"date_note": note})}
+    )
+    letter = domain.address_letter("CabinetEndorsed", RECIPIENT, (GOVERNOR,), [])
+    out, _head, _context = domain.render_letter(
+        envelope, PROPOSAL, letter, SETTINGS, number=12, issued_on=domain.issue_date(envelope, NOW)
+    )
+    assert "เมื่อวันที่ 20 ธันวาคม 2565 (วันที่ตัวอย่าง) ดังนี้" in out.text
+    assert "on 20 December 2022 (illustrative date), resolved" in out.text
+
+
 def test_html_in_fields_is_escaped_in_html_and_kept_in_text() -> None:
     nasty = BilingualText(th="<script>alert(1)</script> & เมือง", en="<b>Bold</b> & City")
     out = rendered(
